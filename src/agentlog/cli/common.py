@@ -1,0 +1,38 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .. import config
+
+
+def settings_options(func: Callable) -> Callable:
+    """--log-dir and --config on a command; the command receives `settings`."""
+
+    @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Log directory [env AGENT_WORK_LOG_DIR; default .cache/agent-work-logs].")
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="TOML settings file [env AGENTLOG_CONFIG; default ./agentlog.toml].")
+    @functools.wraps(func)
+    def wrapper(*args: Any, log_dir: Path | None, config_file: Path | None, **kwargs: Any) -> Any:
+        flags = {"log_dir": str(log_dir) if log_dir else None}
+        try:
+            settings = config.load(flags, config_file=config_file)
+        except config.ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper
+
+
+def report_bad_lines(report: Any, limit: int = 20) -> None:
+    """Print skipped lines (file:line: reason) to stderr, at most `limit` of them."""
+    for bad in report.bad[:limit]:
+        click.echo(f"skipped {bad}", err=True)
+    if len(report.bad) > limit:
+        click.echo(f"... and {len(report.bad) - limit} more malformed lines", err=True)

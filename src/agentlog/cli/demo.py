@@ -1,0 +1,38 @@
+"""`agentlog demo`: a simulated fleet writing real events, then a summary of what was written."""
+
+from __future__ import annotations
+
+import click
+
+from .common import settings_options
+
+
+@click.command()
+@click.option("--agents", default=10, show_default=True, help="How many simulated agents.")
+@click.option("--speed", default=1.0, show_default=True, help="Play faster (>1) or slower.")
+@click.option("--seed", default=7, show_default=True, help="Random seed for the fleet.")
+@settings_options
+def demo(settings, agents: int, speed: float, seed: int) -> None:
+    """Simulate a fleet of agents (several executors, models and tasks: some succeed,
+    some loop on one error, some call one tool over and over, some go idle, some cost
+    too much) writing real events into the log dir, then summarise what was written."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..demo import run_fleet
+    from ..recorder import Recorder
+
+    console = Console()
+    console.print(f"Simulating {agents} agents into [bold]{settings.log_path}[/] ...")
+    with Recorder(settings) as recorder:
+        report = run_fleet(recorder, agents, seed=seed, speed=speed)
+    table = Table(title="Attempts")
+    table.add_column("attempt")
+    table.add_column("scenario")
+    for attempt, scenario in report.attempts.items():
+        table.add_row(attempt, scenario)
+    console.print(table)
+    events = ", ".join(f"{n} {kind}" for kind, n in report.events.most_common())
+    console.print(f"Events written: {sum(report.events.values())} ({events})")
+    for name, size in report.files.items():
+        console.print(f"  {settings.log_path / name}  {size:,} bytes")

@@ -1,0 +1,15 @@
+"""`agentlog cluster`: one raw message per input line in, `fingerprint<TAB>template` out."""
+
+from __future__ import annotations
+
+import click
+
+from agentlog.intel import cluster_lines
+
+
+@click.command("cluster")
+@click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
+def cluster_cmd(file) -> None:
+    """Cluster the messages of FILE (or stdin, `-`), one per line, in input order."""
+    for fingerprint, template in cluster_lines(file):
+        click.echo(f"{fingerprint}\t{template}")

@@ -1,0 +1,224 @@
+"""`agentlog emit` (record events from any language) and `agentlog cat` (read them back)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from .common import report_bad_lines, settings_options
+
+ENVELOPE = (
+    ("--task-id", "task_id", "Task id."),
+    ("--task-title", "task_title", "Task title (a [xs|s|m|l|xl] tag sizes it)."),
+    ("--executor", "executor", "Executor, e.g. CODEX, CLAUDE_CODE, COPILOT."),
+    ("--variant", "executor_variant", "Executor variant."),
+    ("--model", "model", "Model name."),
+    ("--branch", "branch", "Git branch."),
+    ("--session-id", "session_id", "The agent's own session id."),
+    ("--timestamp", "timestamp", "Event time, ISO 8601 (default: now)."),
+)
+
+
+def _json_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Parse JSON, or keep plain text as a string (so `--params 'ls -la'` works too)."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        if param.name == "extra":
+            raise click.BadParameter(f"not a JSON object: {value!r}") from None
+        return value
+
+
+def verb(event_type: str, name: str, help: str) -> Callable:
+    """Make an `emit <name>` command: envelope options + the verb's own data options."""
+
+    def decorate(func: Callable) -> click.Command:
+        @functools.wraps(func)
+        def command(settings, attempt: str, extra: Any, **options: Any) -> None:
+            envelope = {key: options.pop(key) for _, key, _ in ENVELOPE}
+            data = {k: v for k, v in func(**options).items() if v is not None}
+            if extra is not None:
+                if not isinstance(extra, dict):
+                    raise click.BadParameter("--data must be a JSON object")
+                data = {**extra, **data}
+            event = {"attempt_id": attempt, "event_type": event_type,
+                     **{k: v for k, v in envelope.items() if v is not None}, "data": data}
+            _recorder(settings).record(event)
+
+        command = settings_options(command)
+        command = click.option("--data", "extra", callback=_json_value,
+                               help="More data fields, a JSON object.")(command)
+        for flag, key, text in reversed(ENVELOPE):
+            command = click.option(flag, key, help=text)(command)
+        command = click.option("--attempt", "-a", required=True, help="Attempt id (one run of one agent on one task).")(command)
+        return emit.command(name, help=help)(command)
+
+    return decorate
+
+
+def _recorder(settings):
+    from ..recorder import Recorder
+
+    # locked: separate emit processes recording one attempt still number it gap-free
+    return Recorder(settings, locked=True)
+
+
+@click.group()
+def emit() -> None:
+    """Record one event (from any language or shell), or a JSONL batch with `emit -`.
+
+    \b
+    agentlog emit start  --attempt A1 --executor CODEX --task-title "Fix login" --prompt "..."
+    agentlog emit error  --attempt A1 --message "fatal: not a git repository"
+    agentlog emit end    --attempt A1 --status success
+    some-orchestrator --events | agentlog emit -
+
+    Exit codes: 0 recorded; 1 a line was rejected or the log dir is not writable; 2 bad usage.
+    """
+
+
+@verb("session_start", "start", "A session starts: prompt and its type, task and git context.")
+@click.option("--prompt", help="The prompt given to the agent.")
+@click.option("--prompt-type", type=click.Choice(["initial", "followup", "retry"]), default="initial", show_default=True)
+@click.option("--repo", help="Repository.")
+@click.option("--commit", help="Commit the agent started from.")
+def _start(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("followup_sent", "followup", "A follow-up message was sent to the agent.")
+@click.option("--message", "-m", required=True)
+@click.option("--reason")
+def _followup(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("agent_output", "output", "The agent printed something.")
+@click.option("--output", "--text", "output", required=True)
+@click.option("--stream-type", default="stdout", show_default=True)
+def _output(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("agent_thinking", "thinking", "The agent's reasoning.")
+@click.option("--text", "thinking", required=True)
+def _thinking(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("tool_call", "tool-call", "The agent called a tool.")
+@click.option("--tool", "tool_name", required=True)
+@click.option("--params", "tool_params", callback=_json_value, help="Tool input, JSON or text.")
+@click.option("--call-id")
+def _tool_call(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("tool_result", "tool-result", "A tool returned.")
+@click.option("--tool", "tool_name", required=True)
+@click.option("--result", type=click.Choice(["success", "error"]), default="success", show_default=True)
+@click.option("--result-data", callback=_json_value, help="Tool output, JSON or text.")
+@click.option("--call-id")
+def _tool_result(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("error", "error", "An error; fingerprint and category are derived when not given.")
+@click.option("--message", "-m", "error_message", required=True)
+@click.option("--fingerprint", "error_fingerprint")
+@click.option("--category", "error_category")
+@click.option("--stack-trace")
+def _error(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("usage", "usage", "Tokens and cost of one model call.")
+@click.option("--input-tokens", type=int)
+@click.option("--output-tokens", type=int)
+@click.option("--cache-creation-tokens", type=int)
+@click.option("--cache-read-tokens", type=int)
+@click.option("--cost", "cost_usd", type=float, help="Cost in USD.")
+def _usage(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("status_change", "status", "The attempt's status changed.")
+@click.option("--status", required=True)
+@click.option("--reason")
+def _status(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@verb("session_end", "end", "The session ended; writes the session's metrics line too.")
+@click.option("--status", "completion_status", default="success", show_default=True,
+              help="success, failed, timeout, interrupted (others count as failed).")
+@click.option("--duration-ms", type=float)
+@click.option("--outcome", callback=_json_value, help='JSON, e.g. {"status": "completed", "pr_number": 12}.')
+def _end(**o: Any) -> dict[str, Any]:
+    return o
+
+
+@emit.command("-")
+@settings_options
+def emit_batch(settings) -> None:
+    """Record JSONL events from stdin, one stream-format object per line.
+
+    Each line is validated, redacted and fanned out exactly as the Python API does.
+    Rejected lines are reported as `stdin:LINE: reason` and skipped; the exit code
+    is 1 when any line was rejected.
+    """
+    from ..events import EventError
+
+    recorder = _recorder(settings)
+    recorded = rejected = 0
+    for lineno, raw in enumerate(sys.stdin.buffer, 1):
+        if not raw.strip():
+            continue
+        try:
+            recorder.record_line(raw)
+            recorded += 1
+        except EventError as exc:
+            rejected += 1
+            click.echo(f"stdin:{lineno}: {exc}", err=True)
+    recorder.close()
+    click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
+    sys.exit(1 if rejected else 0)
+
+
+@click.command()
+@click.option("--attempt", "-a", help="Only this attempt.")
+@click.option("--type", "-t", "types", multiple=True, help="Only these event types (repeatable).")
+@click.option("--executor", "-e", help="Only this executor.")
+@click.option("--task", help="Only this task id.")
+@click.option("--since", help="Not before: an age (7d, 12h) or an ISO time.")
+@click.option("--until", help="Before: an age or an ISO time.")
+@click.option("--kind", type=click.Choice(["stream", "errors", "metrics", "alerts"]), default="stream",
+              show_default=True, help="Which log to read.")
+@click.option("--no-archives", is_flag=True, help="Read the live file only.")
+@settings_options
+def cat(settings, attempt, types, executor, task, since, until, kind, no_archives) -> None:
+    """Print events as JSONL (live and archived files, in order); filters combine.
+
+    Malformed lines are skipped and reported on stderr as file:line: reason.
+    """
+    from ..events import encode
+    from ..store.reader import Filter, ReadReport, read_kind, select
+    from ..timeutil import parse_when
+
+    try:
+        keep = Filter(attempt=attempt, types=frozenset(types) or None, executor=executor, task=task,
+                      since=parse_when(since) if since else None, until=parse_when(until) if until else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    report = ReadReport()
+    out = sys.stdout.buffer
+    for event in select(read_kind(settings.log_path, kind, archives=not no_archives, report=report), keep):
+        out.write(encode(event) + b"\n")
+    out.flush()
+    report_bad_lines(report)

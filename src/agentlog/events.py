@@ -1,0 +1,327 @@
+"""The event schema: envelope, per-type `data` fields, validation, encode/decode.
+
+Events travel as plain dicts on the write path so that unknown fields written by
+other producers (or by the original PowerShell/Node system) are kept, not dropped.
+`Event` is the typed view used where speed matters (the watchdog's catch-up).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import os
+import random
+import time
+from typing import Any
+
+import msgspec
+
+# --- typed views -------------------------------------------------------------
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The stream envelope. Unknown envelope fields are ignored by this view."""
+
+    timestamp: str
+    event_type: str
+    attempt_id: str | None = None
+    event_id: str | None = None
+    session_id: str | None = None
+    task_id: str | None = None
+    task_title: str | None = None
+    executor: str | None = None
+    executor_variant: str | None = None
+    model: str | None = None
+    branch: str | None = None
+    elapsed_ms: float | None = None
+    sequence_num: int | None = None
+    data: dict[str, Any] | None = None
+
+
+class _Data(msgspec.Struct, kw_only=True):
+    """Base of the per-type data specs; only used to validate, never to rebuild."""
+
+
+class SessionStart(_Data):
+    prompt: str | None = None
+    prompt_type: str | None = None  # initial | followup | retry
+    task_description: str | None = None
+    repo: str | None = None
+    commit: str | None = None
+    working_dir: str | None = None
+    parent_attempt_id: str | None = None
+
+
+class FollowupSent(_Data):
+    message: str | None = None
+    reason: str | None = None
+
+
+class AgentOutput(_Data):
+    output: str | None = None
+    stream_type: str | None = None
+
+
+class AgentThinking(_Data):
+    thinking: str | None = None
+    content: str | None = None
+
+
+class ToolCall(_Data):
+    tool_name: str
+    tool_params: Any = None
+    call_id: str | None = None
+
+
+class ToolResult(_Data):
+    tool_name: str | None = None
+    result: str | None = None  # success | error
+    result_data: Any = None
+    call_id: str | None = None
+
+
+class Error(_Data):
+    error_message: str
+    error_fingerprint: str | None = None
+    error_category: str | None = None
+    stack_trace: str | None = None
+
+
+class Usage(_Data):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class StatusChange(_Data):
+    status: str | None = None
+    previous_status: str | None = None
+    reason: str | None = None
+
+
+class SessionEnd(_Data):
+    completion_status: str | None = None
+    duration_ms: float | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    outcome: dict[str, Any] | None = None
+
+
+DATA_SPECS: dict[str, type[_Data]] = {
+    "session_start": SessionStart,
+    "followup_sent": FollowupSent,
+    "agent_output": AgentOutput,
+    "agent_thinking": AgentThinking,
+    "tool_call": ToolCall,
+    "tool_result": ToolResult,
+    "error": Error,
+    "usage": Usage,
+    "status_change": StatusChange,
+    "session_end": SessionEnd,
+}
+EVENT_TYPES = frozenset(DATA_SPECS)
+
+COMPLETION_STATUSES = frozenset({"success", "failed", "timeout", "interrupted"})
+
+
+class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of agent-alerts.jsonl, in the original analyzer's format plus an id."""
+
+    timestamp: str
+    type: str
+    attempt_id: str
+    severity: str
+    recommendation: str
+    alert_id: str | None = None
+    executor: str | None = None
+    task_id: str | None = None
+    message: str | None = None
+    error_fingerprint: str | None = None
+    error_category: str | None = None
+    occurrences: int | None = None
+    tool_name: str | None = None
+    idle_time_ms: float | None = None
+    cost_usd: float | None = None
+    threshold: float | None = None
+    window_ms: float | None = None
+    event_time: str | None = None
+    key: str | None = None  # type|attempt|subject: the cooldown key (one loop = one key)
+
+
+# --- errors ------------------------------------------------------------------
+
+
+class EventError(ValueError):
+    """An event that does not fit the schema: names the field and the problem."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# --- validation --------------------------------------------------------------
+
+
+def validate(event: dict[str, Any]) -> dict[str, Any]:
+    """Check an event for writing; returns it (normalised in place) or raises EventError."""
+    if not isinstance(event, dict):
+        raise EventError("event", f"expected a JSON object, got {type(event).__name__}")
+    event_type = event.get("event_type")
+    if event_type not in DATA_SPECS:
+        known = ", ".join(sorted(EVENT_TYPES))
+        raise EventError("event_type", f"{event_type!r} is not one of: {known}")
+    attempt = event.get("attempt_id")
+    if not isinstance(attempt, str) or not attempt:
+        raise EventError("attempt_id", "required, a non-empty string")
+    if "timestamp" in event:
+        _check_timestamp(event["timestamp"])
+    try:
+        msgspec.convert(event, _Envelope)  # the type of every envelope field, in C
+    except msgspec.ValidationError as exc:
+        raise _field_error(exc, "") from None
+    data = event.get("data")
+    if data is None:
+        data = event["data"] = {}
+    try:
+        msgspec.convert(data, DATA_SPECS[event_type])
+    except msgspec.ValidationError as exc:
+        raise _field_error(exc, "data") from None
+    if event_type == "session_end":
+        normalize_end(data)
+    return event
+
+
+class _Envelope(Event, kw_only=True):
+    timestamp: str | None = None  # stamped by the recorder when absent
+    data: dict[str, Any] = {}
+
+
+def _field_error(exc: msgspec.ValidationError, prefix: str) -> EventError:
+    """msgspec's "Expected `str`, got `int` - at `$.executor`" as EventError("executor", ...)."""
+    reason, _, where = str(exc).partition(" - at `$")
+    path = ".".join(p for p in (prefix, where.rstrip("`").lstrip(".")) if p)
+    return EventError(path.split(".")[0].split("[")[0] or "event", f"{reason} at {path}" if path else reason)
+
+
+def _check_timestamp(value: Any) -> None:
+    if not isinstance(value, str):
+        raise EventError("timestamp", f"expected an ISO 8601 string, got {type(value).__name__}")
+    try:
+        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise EventError("timestamp", f"{value!r} is not an ISO 8601 time") from None
+
+
+def normalize_end(data: dict[str, Any]) -> dict[str, Any]:
+    """Map completion statuses outside the usual set to failed, keeping the original.
+
+    The original system rejected e.g. `setup_failed` or `stale_timeout` and silently
+    lost the session end; we accept them as failures.
+    """
+    status = data.get("completion_status")
+    if status is None or status in COMPLETION_STATUSES:
+        return data
+    data.setdefault("completion_status_raw", status)
+    data["completion_status"] = "failed"
+    return data
+
+
+def succeeded(data: dict[str, Any] | None) -> bool:
+    """The one success rule: completion_status == "success".
+
+    Older files spell it two more ways, both accepted: `outcome.status == "completed"`
+    and `metrics.success == true` (or a top-level `success` in a metrics line).
+    """
+    if not data:
+        return False
+    if data.get("completion_status") == "success":
+        return True
+    outcome = data.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("status") in ("completed", "success"):
+        return True
+    metrics = data.get("metrics")
+    if isinstance(metrics, dict) and metrics.get("success") is True:
+        return True
+    return data.get("success") is True
+
+
+# --- decoding ----------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+_decode_any = msgspec.json.Decoder()
+
+
+def decode_line(line: bytes) -> dict[str, Any]:
+    """Decode one stream line into a dict; raises EventError saying what is wrong."""
+    if line.startswith(BOM):  # PowerShell writes one at the start of a file
+        line = line[3:]
+    try:
+        obj = _decode_any.decode(line)
+    except msgspec.DecodeError as exc:
+        raise EventError("line", f"not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise EventError("line", f"expected a JSON object, got {type(obj).__name__}")
+    if not isinstance(obj.get("event_type"), str):
+        raise EventError("event_type", "missing")
+    return obj
+
+
+encode = msgspec.json.Encoder().encode
+
+
+# --- ids and times -----------------------------------------------------------
+
+_last_second = -1
+_second_prefix = ""
+
+
+def now_iso(t: float | None = None) -> str:
+    """UTC time as `2026-02-09T14:23:45.123Z`, the stream's format (cached per second)."""
+    global _last_second, _second_prefix
+    if t is None:
+        t = time.time()
+    ms = round(t * 1000)
+    sec = ms // 1000
+    if sec != _last_second:
+        _second_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _last_second = sec
+    return f"{_second_prefix}.{ms % 1000:03d}Z"
+
+
+def parse_time(value: str) -> float:
+    """Epoch seconds of an ISO 8601 timestamp (naive times are UTC)."""
+    parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def new_event_id(t: float | None = None) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit ms timestamp, then 74 bits that are random per process
+    plus a counter (the RFC's "monotonic random" method) — unique across processes,
+    time-ordered, and cheap enough for the hot path (the prefix changes once per ms)."""
+    global _id_ms, _id_prefix
+    ms = int((time.time() if t is None else t) * 1000)
+    if ms != _id_ms:
+        h = f"{ms:012x}"
+        _id_prefix, _id_ms = f"{h[:8]}-{h[8:]}-7{_rand_a:03x}-", ms
+    tail = f"{0x8000_0000_0000_0000 | ((_rand_b + next(_counter)) & _MASK62):016x}"
+    return f"{_id_prefix}{tail[:4]}-{tail[4:]}"
+
+
+_MASK62 = (1 << 62) - 1
+_id_ms, _id_prefix = -1, ""
+
+
+def _reseed() -> None:
+    global _rand_a, _rand_b, _counter
+    _rand_a, _rand_b, _counter = random.getrandbits(12), random.getrandbits(62), itertools.count()
+
+
+_reseed()
+os.register_at_fork(after_in_child=_reseed)  # a forked child must not repeat its parent's ids

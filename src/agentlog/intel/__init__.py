@@ -1,0 +1,94 @@
+"""Error intelligence: fingerprint, template and category of an agent's error message.
+
+The recorder calls ``analyze_error`` on the hot path without a miner: masking plus a hash,
+no file I/O, identical in every process.  Long-running consumers (watchdog, analytics) pass
+a ``TemplateMiner``, which also merges templates that differ only in variable positions
+and persists that mapping.  Heavy parts (the miner and msgspec, the compiled taxonomy) load
+on first use, so ``import agentlog.intel`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable, Iterator
+
+TYPE_CHECKING = False  # typing costs ~15 ms to import; annotations only need the name
+
+from agentlog.intel.fingerprint import fingerprint as _fingerprint
+# ``mask`` the function is not re-exported: it would shadow the ``agentlog.intel.mask`` module.
+from agentlog.intel.mask import normalize
+from agentlog.intel.taxonomy import TRANSIENT_CATEGORIES, Taxonomy, classify, default_taxonomy, is_transient
+
+if TYPE_CHECKING:
+    from agentlog.intel.miner import TemplateMiner
+
+__all__ = [
+    "ErrorInfo",
+    "TRANSIENT_CATEGORIES",
+    "Taxonomy",
+    "TemplateMiner",
+    "analyze_error",
+    "classify",
+    "cluster_lines",
+    "fingerprint_of",
+    "is_transient",
+]
+
+ErrorInfo = namedtuple("ErrorInfo", "fingerprint template category confidence")
+ErrorInfo.__doc__ = "What agentlog knows about one error message; confidence is in [0, 1]."
+
+
+def fingerprint_of(message: str) -> str:
+    """The stateless fingerprint of ``message``: the same in every process, no I/O."""
+    return _fingerprint(normalize(message))
+
+
+def analyze_error(
+    message: str,
+    fingerprint: str | None = None,
+    category: str | None = None,
+    *,
+    miner: TemplateMiner | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> ErrorInfo:
+    """Fingerprint, template and category of ``message``.
+
+    A caller's own ``fingerprint`` and ``category`` always win (the template is then the
+    masked message, and a given category has confidence 1.0).  Without a ``miner`` the
+    fingerprint is the stateless ``fingerprint_of``.
+    """
+    tokens = normalize(message)
+    template = " ".join(tokens)
+    if fingerprint is None:
+        if miner is not None:
+            fingerprint, template = miner.add(message)
+        else:
+            fingerprint = _fingerprint(tokens)
+    if category is None:
+        category, confidence = (taxonomy or default_taxonomy()).classify(message)
+    else:
+        confidence = 1.0
+    return ErrorInfo(fingerprint, template, category, confidence)
+
+
+def cluster_lines(lines: Iterable[str], miner: TemplateMiner | None = None) -> Iterator[tuple[str, str]]:
+    """(fingerprint, template) for each line, in input order: one message per line.
+
+    Without a ``miner`` a fresh in-memory one is used, so the lines are clustered among
+    themselves.
+    """
+    if miner is None:
+        from agentlog.intel.miner import TemplateMiner
+
+        miner = TemplateMiner()
+    for line in lines:
+        yield tuple(miner.add(line.rstrip("\r\n")))
+
+
+def __getattr__(name: str):
+    # TemplateMiner pulls in msgspec; load it only when someone asks for it.
+    if name == "TemplateMiner":
+        from agentlog.intel.miner import TemplateMiner
+
+        return TemplateMiner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

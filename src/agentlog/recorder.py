@@ -1,0 +1,236 @@
+"""The recorder: every event goes through one list of processors, then to the files.
+
+    validate -> stamp (time, id, sequence, elapsed, session context) -> classify errors
+    -> encode -> fit to the size limit -> redact secrets -> append to every file it belongs in
+
+Adding a step means adding a function to `processors` (dict -> dict) or to the
+byte stage. The Python API, `agentlog emit`, the importers and the hooks all record
+through here, so an event is the same whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from . import config
+from .events import EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
+from .store import layout
+from .store.metrics import session_metrics
+from .store.writer import LogWriter, store_error
+
+Processor = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Writer(Protocol):
+    """Where recorded lines go: files (`LogWriter`) or memory (`agentlog.testing`)."""
+
+    def append_many(self, relpaths: tuple[str, ...], line: bytes) -> None: ...
+    def read(self, relpath: str) -> Iterator[dict[str, Any]]: ...
+    def ends(self, relpath: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+_CONTEXT = ("session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
+_NO_LOCK = nullcontext()
+TRUNCATION_MARK = "…[agentlog: truncated {} chars]"
+
+
+class _Attempt:
+    """What the recorder remembers per attempt: enough to number and time its events."""
+
+    __slots__ = ("relpath", "start", "next_seq", "context")
+
+    def __init__(self, relpath: str, start: float | None, next_seq: int, context: dict[str, Any]):
+        self.relpath, self.start, self.next_seq, self.context = relpath, start, next_seq, context
+
+
+class Recorder:
+    """Validates, enriches, redacts and appends events to the log directory.
+
+    `locked=True` (used by one-shot processes such as `agentlog emit`) re-reads each
+    attempt's numbering from its transcript under a file lock, so separate processes
+    recording one attempt still get one gap-free sequence.
+    """
+
+    def __init__(self, settings: config.Settings | None = None, *, log_dir: Path | str | None = None,
+                 locked: bool = False, writer: Writer | None = None):
+        self.settings = settings or config.load()
+        self.enabled = self.settings.logging_enabled
+        self.log_dir = Path(log_dir or self.settings.log_dir)
+        self.writer = writer or LogWriter(self.log_dir, fsync=self.settings.fsync)
+        self.max_bytes = self.settings.max_event_bytes
+        self.locked = locked
+        self.redact = _redactor(self.settings)
+        self.processors: list[Processor] = [validate, self._stamp, _classify_error]
+        self._attempts: dict[str, _Attempt] = {}
+        self._lock = threading.RLock()
+
+    # -- public --------------------------------------------------------------
+
+    def record(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Record one event; returns it as written, or None when logging is disabled."""
+        if not self.enabled:
+            return None
+        with self._lock, (self._attempt_lock(event) if self.locked else _NO_LOCK):
+            for process in self.processors:
+                event = process(event)
+            line = self.redact(self._fit(event)) + b"\n"
+            self._append(event, line)
+            if event["event_type"] == "session_end":
+                self._finish(event)
+        return event
+
+    def record_line(self, raw: bytes) -> dict[str, Any] | None:
+        """Record one stream-format JSON line (what `agentlog emit -` reads)."""
+        return self.record(decode_line(raw))
+
+    def flush(self) -> None:
+        """The acknowledgement point in fsync=batch mode: everything so far is on disk."""
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- processors -----------------------------------------------------------
+
+    def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        timestamp = event.get("timestamp")
+        if timestamp is None:
+            now = time.time()
+            event["timestamp"] = now_iso(now)
+        else:
+            now = parse_time(timestamp)
+        if "event_id" not in event:
+            event["event_id"] = new_event_id(now)
+        attempt = self._attempt(event, now)
+        for key, value in attempt.context.items():
+            if key not in event:
+                event[key] = value
+        sequence = event.get("sequence_num")
+        if sequence is None:
+            sequence = event["sequence_num"] = attempt.next_seq
+        attempt.next_seq = max(attempt.next_seq, sequence) + 1
+        if attempt.start is not None and event.get("elapsed_ms") is None:
+            event["elapsed_ms"] = max(0, round((now - attempt.start) * 1000))
+        return event
+
+    # -- per-attempt state ------------------------------------------------------
+
+    def _attempt(self, event: dict[str, Any], now: float) -> _Attempt:
+        attempt_id = event["attempt_id"]
+        state = None if self.locked else self._attempts.get(attempt_id)
+        if state is None:
+            state = self._attempts[attempt_id] = self._resume(attempt_id)
+        if state.start is None:
+            state.start = now
+        if not state.context:
+            state.context = {k: event[k] for k in _CONTEXT if event.get(k) is not None}
+        return state
+
+    def _resume(self, attempt_id: str) -> _Attempt:
+        """Continue numbering where the transcript on disk left off (another process, a restart)."""
+        relpath = f"{layout.SESSIONS}/{layout.session_file_name(attempt_id)}"
+        first, last = self.writer.ends(relpath)
+        if first is None:
+            return _Attempt(relpath, None, 1, {})
+        last = last or first
+        try:
+            start = parse_time(first["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            start = None
+        context = {k: first[k] for k in _CONTEXT if first.get(k) is not None}
+        return _Attempt(relpath, start, int(last.get("sequence_num") or 0) + 1, context)
+
+    @contextmanager
+    def _attempt_lock(self, event: dict[str, Any]) -> Iterator[None]:
+        attempt_id = event.get("attempt_id") if isinstance(event, dict) else None
+        if not isinstance(attempt_id, str) or not attempt_id:
+            yield
+            return
+        path = layout.session_path(self.log_dir, attempt_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise store_error(path, exc, "cannot open") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    # -- writing ----------------------------------------------------------------
+
+    def _fit(self, event: dict[str, Any]) -> bytes:
+        line = encode(event)
+        while len(line) > self.max_bytes:
+            if not _truncate_largest(event["data"], len(line) - self.max_bytes):
+                raise EventError("event", f"{len(line)} bytes without a string to truncate")
+            line = encode(event)
+        return line
+
+    def _append(self, event: dict[str, Any], line: bytes) -> None:
+        relpath = self._attempts[event["attempt_id"]].relpath
+        if event["event_type"] == "error":
+            self.writer.append_many((layout.STREAM, relpath, layout.ERRORS), line)
+        else:
+            self.writer.append_many((layout.STREAM, relpath), line)
+
+    def _finish(self, event: dict[str, Any]) -> None:
+        state = self._attempts.pop(event["attempt_id"])
+        metrics = session_metrics(self.writer.read(state.relpath))
+        self.writer.append_many((layout.METRICS,), self.redact(encode(metrics)) + b"\n")
+
+
+def _classify_error(event: dict[str, Any]) -> dict[str, Any]:
+    """Give every error a fingerprint and a category; the caller's own always win."""
+    if event["event_type"] != "error":
+        return event
+    data = event["data"]
+    if data.get("error_fingerprint") and data.get("error_category"):
+        return event
+    from .intel import analyze_error  # only error events pay for the import
+
+    info = analyze_error(data["error_message"], data.get("error_fingerprint"), data.get("error_category"))
+    data["error_fingerprint"] = info.fingerprint
+    data["error_category"] = info.category
+    return event
+
+
+def _truncate_largest(data: dict[str, Any], excess: int) -> bool:
+    """Cut the largest string in `data` (searched recursively) by about `excess` chars."""
+    best: tuple[int, Any, Any] | None = None
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(value, str):
+                if best is None or len(value) > best[0]:
+                    best = (len(value), node, key)
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+    if best is None or best[0] < 64:
+        return False
+    size, node, key = best
+    keep = max(0, size - excess - 64)
+    node[key] = node[key][:keep] + TRUNCATION_MARK.format(size - keep)
+    return True
+
+
+def _redactor(settings: config.Settings) -> Callable[[bytes], bytes]:
+    from .redact import Redactor
+
+    return Redactor(settings.section("redact").get("patterns"), enabled=settings.redact)

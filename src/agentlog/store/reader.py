@@ -1,0 +1,161 @@
+"""Read events back from live and archived files; a bad line is reported, never fatal."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from ..events import EventError, decode_line, parse_time
+from . import layout
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that could not be read: where it is and why."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class ReadReport:
+    """What a read skipped; filled in while iterating."""
+
+    bad: list[BadLine] = field(default_factory=list)
+    lines: int = 0
+
+    def skipped(self, path: Path, lineno: int, reason: str) -> None:
+        self.bad.append(BadLine(str(path), lineno, reason))
+
+
+def open_log(path: Path):
+    """Open a live `.jsonl` or archived `.jsonl.gz` file for binary reading."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_file(path: Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+    """Yield each event of one file; a final line with no newline yet is left for later."""
+    report = report if report is not None else ReadReport()
+    try:
+        handle = open_log(path)
+    except FileNotFoundError:
+        return
+    with handle:
+        for lineno, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
+                break  # a writer is still appending it (or it was cut by a crash)
+            if not raw.strip():
+                continue
+            report.lines += 1
+            try:
+                yield decode_line(raw)
+            except EventError as exc:
+                report.skipped(path, lineno, str(exc))
+            except (OSError, EOFError) as exc:  # a damaged archive
+                report.skipped(path, lineno, f"unreadable: {exc}")
+                return
+
+
+def archives_of(log_dir: Path, name: str) -> list[Path]:
+    """Archived files of one kind (`agent-work-stream`...), oldest first.
+
+    Archive names end in a fixed-width UTC stamp, so name order is time order.
+    """
+    stem = name.removesuffix(".jsonl")
+    folder = log_dir / layout.ARCHIVE
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.name.startswith(stem + "-") and p.name.endswith(".jsonl.gz")]
+    return sorted(found)
+
+
+def files_of(log_dir: Path, name: str, *, archives: bool = True) -> list[Path]:
+    """Archives (oldest first) then the live file: the order events were written in."""
+    live = log_dir / name
+    return (archives_of(log_dir, name) if archives else []) + ([live] if live.exists() else [])
+
+
+def read_kind(log_dir: Path, kind: str = "stream", *, archives: bool = True,
+              report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+    """Every event of one kind (stream, errors, metrics, alerts), archives first."""
+    for path in files_of(Path(log_dir), layout.KINDS[kind], archives=archives):
+        yield from read_file(path, report)
+
+
+def read_session(log_dir: Path, attempt_id: str, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+    """One attempt's transcript (live file, or its archived copy)."""
+    path = layout.session_path(Path(log_dir), attempt_id)
+    if not path.exists():
+        archived = Path(log_dir) / layout.ARCHIVE / layout.SESSIONS / (path.name + ".gz")
+        path = archived
+    return read_file(path, report)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which events to keep; None means any."""
+
+    attempt: str | None = None
+    types: frozenset[str] | None = None
+    executor: str | None = None
+    task: str | None = None
+    since: float | None = None  # epoch seconds
+    until: float | None = None
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        if self.attempt is not None and event.get("attempt_id") != self.attempt:
+            return False
+        if self.types is not None and event.get("event_type") not in self.types:
+            return False
+        if self.executor is not None and str(event.get("executor", "")).upper() != self.executor.upper():
+            return False
+        if self.task is not None and event.get("task_id") != self.task:
+            return False
+        if self.since is None and self.until is None:
+            return True
+        try:
+            t = parse_time(event["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        return (self.since is None or t >= self.since) and (self.until is None or t < self.until)
+
+
+def select(events: Iterable[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
+    return (e for e in events if keep(e))
+
+
+def first_line(path: Path) -> bytes | None:
+    """The first line of a file, if it is complete."""
+    try:
+        with open(path, "rb") as handle:
+            line = handle.readline()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return line if line.endswith(b"\n") else None
+
+
+def last_line(path: Path, block: int = 65536) -> bytes | None:
+    """The last complete line of a file, read backwards (transcripts can be large)."""
+    try:
+        handle = open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    with handle:
+        end = handle.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            pos = max(0, pos - block)
+            handle.seek(pos)
+            data = handle.read(end - pos)
+            complete = data[: data.rfind(b"\n")]  # drops a partial last line, if any
+            start = complete.rfind(b"\n")
+            if start >= 0 or (pos == 0 and data.rfind(b"\n") >= 0):
+                return complete[start + 1:] or None
+        return None

@@ -1,0 +1,53 @@
+"""Shared fixtures: a fresh log dir per test and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+AGENTLOG = [sys.executable, "-m", "agentlog"]
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    return tmp_path / "logs"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's own agentlog settings or .env."""
+    for name in list(os.environ):
+        if name.startswith(("AGENT_", "AGENTLOG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+
+
+def run_cli(*args: str, input: bytes | str | None = None, env: dict | None = None,
+            cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run `agentlog ARGS` as a user would, in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    if isinstance(input, str):
+        input = input.encode()
+    result = subprocess.run([*AGENTLOG, *args], input=input, capture_output=True, env=full_env, cwd=cwd)
+    if check and result.returncode != 0:
+        raise AssertionError(f"agentlog {' '.join(args)} exited {result.returncode}:\n{result.stderr.decode()}")
+    return result
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli():
+    """The real `agentlog` command, run in a subprocess."""
+    return run_cli

@@ -1,0 +1,95 @@
+"""`agentlog emit` and `agentlog cat`, driven as a shell script would."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from agentlog.store import layout
+
+from conftest import read_jsonl
+
+
+def test_emit_verbs_record_a_whole_session(cli, log_dir):
+    common = ["--log-dir", str(log_dir), "--attempt", "ps-1"]
+    cli("emit", "start", *common, "--executor", "CODEX", "--task-title", "Fix login [s]",
+        "--prompt", "fix it", check=True)
+    cli("emit", "tool-call", *common, "--tool", "bash", "--params", '{"cmd": "npm test"}', check=True)
+    cli("emit", "tool-result", *common, "--tool", "bash", "--result", "error", "--result-data", "exit 1", check=True)
+    cli("emit", "error", *common, "--message", "npm ERR! code ELIFECYCLE", check=True)
+    cli("emit", "usage", *common, "--input-tokens", "100", "--output-tokens", "20", "--cost", "0.01", check=True)
+    cli("emit", "end", *common, "--status", "failed", "--outcome", '{"status": "failed"}', check=True)
+    stream = read_jsonl(log_dir / layout.STREAM)
+    assert [e["event_type"] for e in stream] == ["session_start", "tool_call", "tool_result", "error", "usage",
+                                                 "session_end"]
+    assert [e["sequence_num"] for e in stream] == [1, 2, 3, 4, 5, 6]
+    assert all(e["executor"] == "CODEX" for e in stream)  # context carried from the start
+    assert stream[1]["data"]["tool_params"] == {"cmd": "npm test"}
+    assert stream[3]["data"]["error_fingerprint"] and stream[3]["data"]["error_category"]
+    assert read_jsonl(log_dir / layout.METRICS)[0]["metrics"]["errors"] == 1
+
+
+def test_emit_honours_the_environment_log_dir(cli, tmp_path):
+    target = tmp_path / "from-env"
+    cli("emit", "output", "--attempt", "a", "--text", "hello", env={"AGENT_WORK_LOG_DIR": str(target)}, check=True)
+    assert read_jsonl(target / layout.STREAM)[0]["data"]["output"] == "hello"
+
+
+def test_emit_batch_records_good_lines_and_reports_bad_ones(cli, log_dir):
+    lines = [
+        json.dumps({"attempt_id": "b", "event_type": "session_start", "executor": "COPILOT"}),
+        "{broken",
+        json.dumps({"attempt_id": "b", "event_type": "nonsense"}),
+        "\ufeff" + json.dumps({"attempt_id": "b", "event_type": "error", "data": {"error_message": "boom"},
+                               "custom": {"kept": True}}),
+    ]
+    result = cli("emit", "-", "--log-dir", str(log_dir), input="\n".join(lines) + "\n")
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "stdin:2: line: not valid JSON" in err and "stdin:3: event_type: 'nonsense'" in err
+    assert "recorded 2 events, rejected 2" in err
+    stream = read_jsonl(log_dir / layout.STREAM)
+    assert [e["event_type"] for e in stream] == ["session_start", "error"]
+    assert stream[1]["custom"] == {"kept": True}
+
+
+def test_emit_usage_errors_exit_2(cli, log_dir):
+    assert cli("emit", "error", "--log-dir", str(log_dir), "--attempt", "a").returncode == 2
+    assert cli("emit", "tool-call", "--attempt", "a", "--tool", "x", "--data", "[1]").returncode == 2
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only dirs")
+def test_unwritable_dir_is_a_clear_message_and_exit_1(cli, tmp_path):
+    target = tmp_path / "ro"
+    target.mkdir()
+    target.chmod(0o500)
+    result = cli("emit", "start", "--log-dir", str(target), "--attempt", "a")
+    assert result.returncode == 1 and "permission denied" in result.stderr.decode()
+
+
+def test_not_a_directory_is_a_clear_message_and_exit_1(cli, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = cli("emit", "start", "--log-dir", str(tmp_path / "file" / "logs"), "--attempt", "a")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("agentlog: error: cannot open")
+
+
+def test_cat_filters_and_reports_malformed_lines(cli, log_dir):
+    log_dir.mkdir(parents=True)
+    events = [
+        {"timestamp": "2026-01-01T00:00:00Z", "attempt_id": "x", "event_type": "session_start", "executor": "CODEX"},
+        {"timestamp": "2026-01-02T00:00:00Z", "attempt_id": "y", "event_type": "error", "executor": "COPILOT",
+         "data": {"error_message": "e"}},
+        {"timestamp": "2026-01-03T00:00:00Z", "attempt_id": "x", "event_type": "error", "executor": "CODEX",
+         "data": {"error_message": "e"}},
+    ]
+    text = "\ufeff" + json.dumps(events[0]) + "\nnot json\n" + "\n".join(json.dumps(e) for e in events[1:]) + "\n"
+    (log_dir / layout.STREAM).write_text(text, encoding="utf-8")
+    out = cli("cat", "--log-dir", str(log_dir), "--type", "error", "--executor", "codex", check=True)
+    assert [json.loads(l)["attempt_id"] for l in out.stdout.splitlines()] == ["x"]
+    assert f"{log_dir / layout.STREAM}:2: line: not valid JSON" in out.stderr.decode()
+    out = cli("cat", "--log-dir", str(log_dir), "--since", "2026-01-02", "--until", "2026-01-03", check=True)
+    assert [json.loads(l)["attempt_id"] for l in out.stdout.splitlines()] == ["y"]
+    assert cli("cat", "--log-dir", str(log_dir), "--since", "soon").returncode == 2

@@ -1,0 +1,132 @@
+"""The recorder writes every file the original did, numbers and times events, never tears."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, strategies as st
+
+from agentlog import config
+from agentlog.capture.api import Session
+from agentlog.recorder import Recorder
+from agentlog.store import layout
+from agentlog.store.writer import StoreError
+
+from conftest import read_jsonl
+
+
+@pytest.fixture
+def recorder(log_dir):
+    rec = Recorder(config.load(environ={}), log_dir=log_dir)
+    yield rec
+    rec.close()
+
+
+def test_fan_out_to_stream_session_errors_and_metrics(recorder, log_dir):
+    with Session("ve-a1b2-implement-auth", executor="CODEX", model="gpt-5", task_id="t1",
+                 task_title="Implement auth [m]", recorder=recorder, prompt="do it") as s:
+        s.tool_call("bash", {"cmd": "pytest"})
+        s.tool_result("bash", "error", "1 failed")
+        s.error("fatal: not a git repository", fingerprint="git_not_repo", category="git")
+        s.usage(input_tokens=1000, output_tokens=200, cache_read_tokens=50, cost_usd=0.25)
+        s.followup("try again", reason="tests failed")
+    stream = read_jsonl(log_dir / layout.STREAM)
+    assert [e["event_type"] for e in stream] == ["session_start", "tool_call", "tool_result", "error",
+                                                 "usage", "followup_sent", "session_end"]
+    assert [e["sequence_num"] for e in stream] == list(range(1, 8))
+    assert all(e["executor"] == "CODEX" and e["task_id"] == "t1" for e in stream)
+    assert all(e["elapsed_ms"] >= 0 and len(e["event_id"]) == 36 for e in stream)
+    assert read_jsonl(log_dir / layout.SESSIONS / "ve-a1b2-implement-auth.jsonl") == stream
+    assert [e["event_type"] for e in read_jsonl(log_dir / layout.ERRORS)] == ["error"]
+    [metrics] = read_jsonl(log_dir / layout.METRICS)
+    m = metrics["metrics"]
+    assert metrics["attempt_id"] == "ve-a1b2-implement-auth" and metrics["executor"] == "CODEX"
+    assert (m["tool_calls"], m["tool_failures"], m["errors"], m["followups"]) == (1, 1, 1, 1)
+    assert m["error_fingerprints"] == {"git_not_repo": 1} and m["error_categories"] == {"git": 1}
+    assert (m["input_tokens"], m["output_tokens"], m["total_tokens"], m["cost_usd"]) == (1000, 200, 1250, 0.25)
+    assert m["success"] is True and m["first_shot_success"] is False
+
+
+def test_exception_in_session_records_error_and_failed_end(recorder, log_dir):
+    with pytest.raises(RuntimeError):
+        with Session("a-2", recorder=recorder):
+            raise RuntimeError("boom")
+    stream = read_jsonl(log_dir / layout.STREAM)
+    assert stream[-2]["data"]["error_message"] == "RuntimeError: boom"
+    assert "Traceback" in stream[-2]["data"]["stack_trace"]
+    assert stream[-1]["data"]["completion_status"] == "failed"
+
+
+def test_numbering_continues_across_recorders(log_dir):
+    """A second process (emit, a restart) continues the sequence and elapsed time."""
+    settings = config.load(environ={})
+    first = Recorder(settings, log_dir=log_dir)
+    first.record({"attempt_id": "a", "event_type": "session_start", "executor": "COPILOT",
+                  "timestamp": "2026-01-01T00:00:00.000Z"})
+    first.close()
+    second = Recorder(settings, log_dir=log_dir)
+    event = second.record({"attempt_id": "a", "event_type": "agent_output", "data": {"output": "hi"},
+                           "timestamp": "2026-01-01T00:00:02.500Z"})
+    assert (event["sequence_num"], event["elapsed_ms"], event["executor"]) == (2, 2500, "COPILOT")
+
+
+def test_disabled_logging_writes_nothing(log_dir):
+    rec = Recorder(config.load(environ={"AGENT_WORK_LOGGING_ENABLED": "false"}), log_dir=log_dir)
+    assert rec.record({"attempt_id": "a", "event_type": "session_start"}) is None
+    assert not log_dir.exists()
+
+
+def test_unusual_status_is_recorded_as_failed(recorder, log_dir):
+    recorder.record({"attempt_id": "a", "event_type": "session_end", "data": {"completion_status": "setup_failed"}})
+    [end] = read_jsonl(log_dir / layout.STREAM)
+    assert end["data"] == {"completion_status": "failed", "completion_status_raw": "setup_failed"}
+    assert read_jsonl(log_dir / layout.METRICS)[0]["metrics"]["success"] is False
+
+
+def test_over_large_payload_is_truncated_with_marker(log_dir):
+    rec = Recorder(config.load(environ={"AGENT_WORK_MAX_EVENT_BYTES": "100000"}), log_dir=log_dir)
+    rec.record({"attempt_id": "a", "event_type": "tool_result",
+                "data": {"tool_name": "bash", "result_data": "x" * 5_000_000, "note": "kept"}})
+    raw = (log_dir / layout.STREAM).read_bytes()
+    assert len(raw) <= 100_001
+    event = json.loads(raw)
+    assert event["data"]["note"] == "kept"
+    assert event["data"]["result_data"].startswith("xxx")
+    assert event["data"]["result_data"].endswith(" chars]") and "…[agentlog: truncated " in event["data"]["result_data"]
+
+
+def test_missing_log_dir_is_created_and_unwritable_dir_is_a_clear_error(tmp_path):
+    target = tmp_path / "deep" / "logs"
+    rec = Recorder(config.load(environ={}), log_dir=target)
+    rec.record({"attempt_id": "a", "event_type": "session_start"})
+    assert (target / layout.STREAM).exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir")
+    with pytest.raises(StoreError, match="cannot open .*file"):
+        Recorder(config.load(environ={}), log_dir=blocker / "logs").record(
+            {"attempt_id": "a", "event_type": "session_start"})
+
+
+@pytest.mark.parametrize("attempt", ["../../etc/passwd", "/etc/passwd", "a\x00b", "x" * 5000, "CON", "con",
+                                     "nul.txt", "Ve-A1", ".hidden", "..", "a/b\\c", "é-unicode"])
+def test_hostile_attempt_ids_stay_inside_sessions(recorder, log_dir, attempt):
+    recorder.record({"attempt_id": attempt, "event_type": "session_start"})
+    files = [p for p in log_dir.rglob("*") if p.is_file()]
+    sessions = log_dir / layout.SESSIONS
+    assert all(p.parent in (log_dir, sessions) for p in files)
+    [session_file] = list(sessions.iterdir())
+    assert read_jsonl(session_file)[0]["attempt_id"] == attempt  # the original id stays in the event
+
+
+@given(st.lists(st.text(min_size=1, max_size=300), min_size=2, max_size=20, unique=True))
+def test_distinct_ids_get_distinct_safe_names(ids):
+    names = [layout.session_file_name(i) for i in ids]
+    assert len({n.lower() for n in names}) == len(ids)  # no clash, even on a case-insensitive disk
+    for name in names:
+        assert "/" not in name and "\\" not in name and "\x00" not in name
+        assert not name.startswith(".") and len(name.encode()) <= 255
+
+
+def test_safe_ids_keep_the_original_file_name():
+    assert layout.session_file_name("ve-a1b2-implement-auth") == "ve-a1b2-implement-auth.jsonl"
