@@ -130,3 +130,14 @@ def test_distinct_ids_get_distinct_safe_names(ids):
 
 def test_safe_ids_keep_the_original_file_name():
     assert layout.session_file_name("ve-a1b2-implement-auth") == "ve-a1b2-implement-auth.jsonl"
+
+
+def test_error_categories_extend_from_configuration(tmp_path, log_dir):
+    (tmp_path / "agentlog.toml").write_text('[errors.categories]\nlicense = ["license (check|violation)"]\n')
+    rec = Recorder(config.load(environ={}, cwd=tmp_path), log_dir=log_dir)
+    rec.record({"attempt_id": "a", "event_type": "error", "data": {"error_message": "License check failed: GPL"}})
+    rec.record({"attempt_id": "a", "event_type": "error",
+                "data": {"error_message": "whatever", "error_fingerprint": "mine", "error_category": "custom"}})
+    first, second = read_jsonl(log_dir / layout.ERRORS)
+    assert first["data"]["error_category"] == "license"
+    assert (second["data"]["error_fingerprint"], second["data"]["error_category"]) == ("mine", "custom")

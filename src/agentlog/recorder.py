@@ -67,8 +67,9 @@ class Recorder:
         self.max_bytes = self.settings.max_event_bytes
         self.locked = locked
         self.redact = _redactor(self.settings)
-        self.processors: list[Processor] = [validate, self._stamp, _classify_error]
+        self.processors: list[Processor] = [validate, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
+        self._taxonomy = None
         self._lock = threading.RLock()
 
     # -- public --------------------------------------------------------------
@@ -124,6 +125,23 @@ class Recorder:
         attempt.next_seq = max(attempt.next_seq, sequence) + 1
         if attempt.start is not None and event.get("elapsed_ms") is None:
             event["elapsed_ms"] = max(0, round((now - attempt.start) * 1000))
+        return event
+
+    def _classify_error(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Give every error a fingerprint and a category; the caller's own always win."""
+        if event["event_type"] != "error":
+            return event
+        data = event["data"]
+        if data.get("error_fingerprint") and data.get("error_category"):
+            return event
+        from .intel import analyze_error, taxonomy_for  # only error events pay for the import
+
+        if self._taxonomy is None:
+            self._taxonomy = taxonomy_for(self.settings)
+        info = analyze_error(data["error_message"], data.get("error_fingerprint"), data.get("error_category"),
+                             taxonomy=self._taxonomy)
+        data["error_fingerprint"] = info.fingerprint
+        data["error_category"] = info.category
         return event
 
     # -- per-attempt state ------------------------------------------------------
@@ -192,21 +210,6 @@ class Recorder:
         state = self._attempts.pop(event["attempt_id"])
         metrics = session_metrics(self.writer.read(state.relpath))
         self.writer.append_many((layout.METRICS,), self.redact(encode(metrics)) + b"\n")
-
-
-def _classify_error(event: dict[str, Any]) -> dict[str, Any]:
-    """Give every error a fingerprint and a category; the caller's own always win."""
-    if event["event_type"] != "error":
-        return event
-    data = event["data"]
-    if data.get("error_fingerprint") and data.get("error_category"):
-        return event
-    from .intel import analyze_error  # only error events pay for the import
-
-    info = analyze_error(data["error_message"], data.get("error_fingerprint"), data.get("error_category"))
-    data["error_fingerprint"] = info.fingerprint
-    data["error_category"] = info.category
-    return event
 
 
 def _truncate_largest(data: dict[str, Any], excess: int) -> bool:

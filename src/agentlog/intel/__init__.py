@@ -32,6 +32,7 @@ __all__ = [
     "cluster_lines",
     "fingerprint_of",
     "is_transient",
+    "taxonomy_for",
 ]
 
 ErrorInfo = namedtuple("ErrorInfo", "fingerprint template category confidence")
@@ -69,6 +70,13 @@ def analyze_error(
     else:
         confidence = 1.0
     return ErrorInfo(fingerprint, template, category, confidence)
+
+
+def taxonomy_for(settings) -> Taxonomy:
+    """The taxonomy with the user's extra rules from the TOML table `[errors.categories]`
+    (category -> list of regexes); the same everywhere (recorder, watchdog, analytics)."""
+    extra = settings.section("errors").get("categories")
+    return Taxonomy(extra) if extra else default_taxonomy()
 
 
 def cluster_lines(lines: Iterable[str], miner: TemplateMiner | None = None) -> Iterator[tuple[str, str]]:

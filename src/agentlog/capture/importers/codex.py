@@ -1,0 +1,286 @@
+"""Codex CLI: rollout transcripts (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`) and the
+live output of `codex exec --json`.
+
+Rollout records: session_meta, turn_context (the model), response_item (messages,
+reasoning, function/custom tool calls and their outputs, paired by call_id) and
+event_msg (user_message, token_count, errors, ...). Where both carry the same thing
+(agent_message vs an assistant message item), the response_item is used.
+
+Token counts: `token_count` events carry the session's cumulative `total_token_usage`
+(and, in newer versions, `last_token_usage`). Codex writes the same cumulative total
+again (rate-limit updates, resumed turns), so a total equal to the previous one is a
+repeat and adds nothing; otherwise the call's usage is the difference. OpenAI counts
+cached input inside input and reasoning inside output; agentlog stores the four kinds
+disjoint (input = uncached, output = non-reasoning) so that they add up to the total.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .base import CODEX, Context, Importer, Mapper, clip
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_EXIT = re.compile(r"(?:^Exit code:\s*|Process exited with code\s+)(-?\d+)", re.M)
+_COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
+_QUIET_EVENTS = frozenset({
+    "agent_message", "agent_reasoning", "agent_reasoning_raw_content", "agent_reasoning_section_break",
+    "exec_command_begin", "exec_command_end", "exec_command_output_delta", "patch_apply_begin",
+    "patch_apply_end", "mcp_tool_call_begin", "mcp_tool_call_end", "web_search_begin", "web_search_end",
+    "task_started", "task_complete", "turn_diff", "plan_update", "context_compacted", "item_completed",
+    "shutdown_complete", "background_event", "exited_review_mode", "entered_review_mode",
+    "view_image_tool_call", "user_message_edit", "deprecation_notice", "mcp_list_tools_response",
+})
+_QUIET_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary"})
+
+
+def disjoint_usage(raw: dict[str, int]) -> dict[str, int]:
+    """OpenAI counters (cached inside input, reasoning inside output) as disjoint kinds."""
+    cached = min(raw.get("cached_input_tokens", 0), raw.get("input_tokens", 0))
+    reasoning = min(raw.get("reasoning_output_tokens", 0), raw.get("output_tokens", 0))
+    return {"input_tokens": raw.get("input_tokens", 0) - cached, "cache_read_tokens": cached,
+            "output_tokens": raw.get("output_tokens", 0) - reasoning, "reasoning_tokens": reasoning,
+            "cache_creation_tokens": 0}
+
+
+def _counters(value: Any) -> dict[str, int] | None:
+    if not isinstance(value, dict):
+        return None
+    raw = {k: value[k] for k in _COUNTERS if isinstance(value.get(k), int)}
+    if "cached_input_tokens" not in raw and isinstance(value.get("cache_read_input_tokens"), int):
+        raw["cached_input_tokens"] = value["cache_read_input_tokens"]
+    return raw or None
+
+
+def output_failed(output: Any) -> tuple[bool, str]:
+    """(failed?, text) for a tool output in any of the shapes Codex has written."""
+    success = None
+    if isinstance(output, dict):  # {"content": ..., "success": bool}
+        success = output.get("success")
+        output = output.get("content", "")
+    if isinstance(output, list):
+        output = "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in output)
+    text = output if isinstance(output, str) else json.dumps(output)
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("metadata"), dict):
+            code = parsed["metadata"].get("exit_code")
+            return (isinstance(code, int) and code != 0), str(parsed.get("output", ""))
+    if success is not None:
+        return success is False, text
+    match = _EXIT.search(text[:500])
+    return bool(match and int(match.group(1)) != 0), text
+
+
+class CodexMapper(Mapper):
+    """Rollout records -> events."""
+
+    executor = CODEX
+
+    def feed(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
+        kind, payload = record.get("type"), record.get("payload")
+        handler = _ROLLOUT.get(kind)
+        if handler is None:
+            self.ctx.skip("known_ignored" if kind == "compacted" else f"unknown_type:{kind}")
+            return []
+        if not isinstance(payload, dict):
+            self.ctx.skip("malformed_record")
+            return []
+        self.seen_time(record.get("timestamp"))
+        return handler(self, payload, record.get("timestamp"), where)
+
+    def _meta(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        self.state["session_id"] = payload.get("id") or self.state.get("session_id")
+        git = payload.get("git") if isinstance(payload.get("git"), dict) else {}
+        self.state["branch"] = git.get("branch") or self.state.get("branch")
+        self.state["start_data"] = {k: v for k, v in {
+            "working_dir": payload.get("cwd"), "commit": git.get("commit_hash"),
+            "repo": git.get("repository_url"), "agent_version": payload.get("cli_version"),
+            "originator": payload.get("originator")}.items() if v}
+        return []
+
+    def _turn(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        if payload.get("model"):
+            self.state["model"] = payload["model"]
+        return []
+
+    def _event_msg(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        kind = payload.get("type")
+        if kind == "user_message":
+            text = payload.get("message") or ""
+            if not self.state.get("started") and self.lifecycle:
+                return self.ensure_started(text, ts)
+            return [self.event("followup_sent", {"message": text, "reason": "user"}, ts, key=where)]
+        if kind == "token_count":
+            return self._token_count(payload, ts, where)
+        if kind in ("error", "stream_error"):
+            data = {"error_message": clip(str(payload.get("message") or kind), 1000)}
+            return [*self.ensure_started(None, ts), self.event("error", data, ts, key=where)]
+        if kind == "turn_aborted":
+            self.state["aborted"] = True
+            return []
+        if kind not in _QUIET_EVENTS:
+            self.ctx.skip(f"unknown_event_msg:{kind}")
+        return []
+
+    def _token_count(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+        total, last = _counters(info.get("total_token_usage")), _counters(info.get("last_token_usage"))
+        previous = self.state.get("total")
+        if total is not None:
+            if total == previous:
+                self.ctx.skip("repeated_token_count")
+                return []
+            self.state["total"] = total
+            grew = previous is not None and all(total.get(k, 0) >= previous.get(k, 0) for k in _COUNTERS)
+            if grew:
+                call = {k: total.get(k, 0) - previous.get(k, 0) for k in _COUNTERS}
+            else:  # the first count of the session, or the counter restarted
+                call = last if previous is not None and last else total
+        elif last is not None:
+            call = last
+        else:
+            return []  # rate-limit-only update
+        model = info.get("model") or payload.get("model") or self.state.get("model")
+        data = {**disjoint_usage(call), "model": model}
+        return [*self.ensure_started(None, ts), self.usage(data, ts, key=where)]
+
+    def _item(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        kind = payload.get("type")
+        handler = _ITEMS.get(kind)
+        if handler is None:
+            self.ctx.skip("known_ignored" if kind in _QUIET_ITEMS else f"unknown_item:{kind}")
+            return []
+        events = handler(self, payload, ts, where)
+        return [*self.ensure_started(None, ts), *events] if events else events
+
+    def _message(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        if payload.get("role") != "assistant":
+            return []  # user turns come from event_msg user_message (without the injected context)
+        text = "\n".join(p.get("text", "") for p in payload.get("content") or [] if isinstance(p, dict))
+        return [self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=where)] if text else []
+
+    def _reasoning(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        parts = [p.get("text", "") for p in payload.get("summary") or [] if isinstance(p, dict)]
+        parts += [p.get("text", "") for p in payload.get("content") or [] if isinstance(p, dict)]
+        text = "\n".join(p for p in parts if p)
+        return [self.event("agent_thinking", {"thinking": text}, ts, key=where)] if text else []
+
+    def _call(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        name = payload.get("name") or payload.get("type")
+        params = payload.get("arguments", payload.get("input", payload.get("action")))
+        if isinstance(params, str) and params.startswith("{"):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                pass
+        call_id = payload.get("call_id") or payload.get("id")
+        self.state.setdefault("tools", {})[call_id] = name
+        return [self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id},
+                           ts, key=where)]
+
+    def _output(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
+        call_id = payload.get("call_id")
+        name = self.state.setdefault("tools", {}).pop(call_id, None)
+        failed, text = output_failed(payload.get("output"))
+        data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
+                "result_data": clip(text)}
+        events = [self.event("tool_result", data, ts, key=where)]
+        if failed:
+            message = clip(text.strip() or f"{name} failed", 1000)
+            events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
+                                     ts, key=(where, "error")))
+        return events
+
+    def end_status(self) -> str:
+        return "interrupted" if self.state.get("aborted") else super().end_status()
+
+
+_ROLLOUT = {"session_meta": CodexMapper._meta, "turn_context": CodexMapper._turn,
+            "event_msg": CodexMapper._event_msg, "response_item": CodexMapper._item}
+_ITEMS = {"message": CodexMapper._message, "reasoning": CodexMapper._reasoning,
+          "function_call": CodexMapper._call, "custom_tool_call": CodexMapper._call,
+          "local_shell_call": CodexMapper._call, "web_search_call": CodexMapper._call,
+          "function_call_output": CodexMapper._output, "custom_tool_call_output": CodexMapper._output}
+
+
+class CodexExecMapper(Mapper):
+    """`codex exec --json` lines (thread/turn/item events) -> events; usage is per turn."""
+
+    executor = CODEX
+
+    def feed(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
+        kind = record.get("type")
+        if kind == "thread.started":
+            self.state["session_id"] = record.get("thread_id")
+        elif kind == "turn.completed":
+            raw = _counters(record.get("usage"))
+            return [self.usage({**disjoint_usage(raw), "model": self.state.get("model")}, None, where)] if raw else []
+        elif kind in ("turn.failed", "error"):
+            error = record.get("error") if isinstance(record.get("error"), dict) else record
+            return [self.event("error", {"error_message": clip(str(error.get("message") or kind), 1000)}, None)]
+        elif kind == "item.completed" and isinstance(record.get("item"), dict):
+            return self._item(record["item"])
+        elif kind not in ("turn.started", "item.started", "item.updated"):
+            self.ctx.skip(f"unknown_type:{kind}")
+        return []
+
+    def _item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = item.get("type") or item.get("item_type")
+        if kind == "reasoning":
+            return [self.event("agent_thinking", {"thinking": item.get("text")}, None)]
+        if kind in ("agent_message", "assistant_message"):
+            return [self.event("agent_output", {"output": item.get("text"), "stream_type": "assistant"}, None)]
+        if kind == "error":
+            return [self.event("error", {"error_message": clip(str(item.get("message")), 1000)}, None)]
+        call = _EXEC_CALLS.get(kind)
+        if call is None:
+            if kind != "todo_list":
+                self.ctx.skip(f"unknown_item:{kind}")
+            return []
+        name, params, text = call(item)
+        code = item.get("exit_code")
+        failed = item.get("status") == "failed" or (isinstance(code, int) and code != 0)
+        data = {"tool_name": name, "call_id": item.get("id"), "result": "error" if failed else "success",
+                "result_data": clip(text)}
+        events = [self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": item.get("id")}, None),
+                  self.event("tool_result", data, None)]
+        if failed:
+            message = (text or "").strip() or f"{name} failed (exit {code})"
+            events.append(self.event("error", {"error_message": clip(message, 1000), "tool_name": name}, None))
+        return events
+
+
+_EXEC_CALLS = {
+    "command_execution": lambda i: ("shell", {"command": i.get("command")}, i.get("aggregated_output")),
+    "file_change": lambda i: ("apply_patch", {"changes": i.get("changes")}, i.get("status")),
+    "mcp_tool_call": lambda i: (f"mcp__{i.get('server')}__{i.get('tool')}", i.get("arguments"),
+                                json.dumps(i.get("result") or i.get("error"))),
+    "web_search": lambda i: ("web_search", {"query": i.get("query")}, None),
+}
+
+
+class CodexImporter(Importer):
+    name = "codex"
+    executor = CODEX
+    default_path = "~/.codex/sessions"
+
+    def attempt_id(self, path: Path) -> str:
+        """The session uuid in `rollout-<time>-<uuid>.jsonl`, else the file name."""
+        found = _UUID.findall(path.stem)
+        return found[-1].lower() if found else path.stem
+
+    def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
+        return CodexMapper(self.attempt_id(path), ctx, state)
+
+    def stream_mapper(self, record: dict[str, Any], attempt_id: str, ctx: Context) -> Mapper | None:
+        kind = record.get("type")
+        if isinstance(kind, str) and kind.split(".")[0] in ("thread", "turn", "item"):
+            return CodexExecMapper(attempt_id, ctx, lifecycle=False, stable_ids=False)
+        return None

@@ -1,0 +1,76 @@
+"""What a model call cost: a price table shipped as data, overridable by the user.
+
+Prices are USD per million tokens for four disjoint token kinds: input (not cached),
+output (reasoning included), cache read and cache write. `[pricing."model"]` tables in
+agentlog.toml replace or add models. A model missing from the table is remembered in
+`unknown` and priced as None, never as zero, so a report can say what it could not price.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Mapping
+
+KINDS = ("input", "output", "cache_read", "cache_write")
+_PROVIDER_PREFIXES = ("anthropic/", "anthropic.", "openai/", "azure/", "bedrock/")
+
+
+@dataclass
+class Pricing:
+    models: dict[str, dict[str, float]]
+    unknown: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> "Pricing":
+        """The shipped table, then each `[pricing."model"]` table from the settings on top."""
+        text = resources.files(__package__).joinpath("pricing.toml").read_text(encoding="utf-8")
+        models = {name: dict(prices) for name, prices in tomllib.loads(text)["models"].items()}
+        for name, prices in (overrides or {}).items():
+            if isinstance(prices, Mapping):
+                models[name] = {**models.get(name, {}), **{k: float(v) for k, v in prices.items() if k in KINDS}}
+        return cls(models)
+
+    def prices(self, model: str | None) -> dict[str, float] | None:
+        """Exact name, else the longest table key the name starts with, else None."""
+        if not model:
+            return None
+        name = model.lower()
+        for prefix in _PROVIDER_PREFIXES:
+            name = name.removeprefix(prefix)
+        if name in self.models:
+            return self.models[name]
+        best = max((key for key in self.models if name.startswith(key)), key=len, default=None)
+        return self.models[best] if best else None
+
+    def cost(self, model: str | None, *, input_tokens: int = 0, output_tokens: int = 0,
+             cache_read_tokens: int = 0, cache_creation_tokens: int = 0,
+             reasoning_tokens: int = 0) -> float | None:
+        """USD for one call's disjoint token counts; None (and remembered) for unknown models."""
+        prices = self.prices(model)
+        if prices is None:
+            self.unknown.add(model or "<no model>")
+            return None
+        per_token = {k: prices.get(k, 0.0) / 1_000_000 for k in KINDS}
+        return round(input_tokens * per_token["input"]
+                     + (output_tokens + reasoning_tokens) * per_token["output"]
+                     + cache_read_tokens * per_token["cache_read"]
+                     + cache_creation_tokens * per_token["cache_write"], 8)
+
+    def price_usage(self, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
+        """Add `cost_usd` to a usage event's data unless the transcript already gave one."""
+        if data.get("cost_usd") is not None:
+            data.setdefault("cost_source", "transcript")
+            return data
+        cost = self.cost(model, **{k: data.get(k) or 0 for k in _TOKEN_ARGS})
+        if cost is None:
+            data["cost_source"] = "unknown_model"
+        else:
+            data["cost_usd"] = cost
+            data["cost_source"] = "pricing_table"
+        return data
+
+
+_TOKEN_ARGS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+               "reasoning_tokens")

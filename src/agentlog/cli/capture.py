@@ -1,0 +1,89 @@
+"""`agentlog import <agent> [PATH]` (agents' own transcripts) and `agentlog run -- CMD`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import settings_options
+
+
+def _agents() -> list[str]:
+    from ..capture.importers import names
+
+    return names()
+
+
+@click.command("import")
+@click.argument("agent", type=click.Choice(["claude-code", "codex", "swe-agent"]))
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--open-after", "open_window_s", type=float, default=None,
+              help="A transcript written to within this many seconds is still open (default 300).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@settings_options
+def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | None, quiet: bool) -> None:
+    """Import an agent's own transcripts; again later, only what is new.
+
+    \b
+    agentlog import claude-code            # ~/.claude/projects
+    agentlog import codex                  # ~/.codex/sessions
+    agentlog import swe-agent trajectories/
+    """
+    from ..capture.importers import get
+    from ..capture.incremental import import_path
+    from ..recorder import Recorder
+
+    importer = get(agent)
+    root = (path or Path(importer.default_path)).expanduser()
+    if not root.exists():
+        raise click.UsageError(f"{root} does not exist (pass the transcript folder as PATH)")
+    files = importer.files(root)
+    with Recorder(settings) as recorder:
+        if quiet or len(files) < 20 or not sys.stderr.isatty():
+            result = import_path(importer, root, recorder, files=files, open_window_s=open_window_s)
+        else:
+            result = _with_progress(importer, root, recorder, files, open_window_s)
+    click.echo(f"{agent}: {len(files)} files, {result.summary()}")
+
+
+def _with_progress(importer, root, recorder, files, open_window_s):
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from ..capture.incremental import import_path
+
+    total = sum(f.stat().st_size for f in files)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(f"importing {importer.name}", total=total)
+        return import_path(importer, root, recorder, files=files, open_window_s=open_window_s,
+                           progress=lambda _file, size: bar.advance(task, size))
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--attempt", "-a", required=True, help="Attempt id (one run of one agent on one task).")
+@click.option("--executor", "-e", required=True, help="Executor, e.g. CODEX, CLAUDE_CODE.")
+@click.option("--task", "task_title", help="Task title.")
+@click.option("--task-id", help="Task id.")
+@click.option("--model", help="Model name, when the agent does not print it.")
+@click.option("--prompt", help="The prompt given to the agent, for the session_start.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@settings_options
+def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_id: str | None,
+            model: str | None, prompt: str | None, command: tuple[str, ...]) -> None:
+    """Run an agent, recording it: output, tool calls, usage, exit status.
+
+    \b
+    agentlog run --attempt A1 --executor CODEX -- codex exec --json "fix the tests"
+    agentlog run -a A2 -e CLAUDE_CODE -- claude -p "..." --output-format stream-json --verbose
+
+    Exits with the agent's exit code.
+    """
+    from ..capture.wrapper import run
+    from ..recorder import Recorder
+
+    with Recorder(settings) as recorder:
+        result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
+                     task_title=task_title, model=model, prompt=prompt)
+    sys.exit(result.exit_code)
