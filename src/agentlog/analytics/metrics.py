@@ -1,0 +1,58 @@
+"""`agentlog metrics`: one row per session with every metric, for spreadsheets and notebooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .report import Report, Table, dataset
+from .source import Scope
+
+COLUMNS = ["attempt_id", "task_id", "task_title", "task_size", "executor", "model", "started", "last_seen",
+           "status", "success", "first_shot", "duration_ms", "input_tokens", "output_tokens",
+           "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
+           "tool_calls", "tool_failures", "errors", "followups", "retries", "top_fingerprint"]
+
+_ROWS = f"""
+CREATE OR REPLACE TEMP TABLE metrics_export AS
+SELECT s.* EXCLUDE (error_list, ended, from_metrics),
+       (SELECT e.fingerprint FROM error_events e WHERE e.attempt_id = s.attempt_id
+        GROUP BY e.fingerprint ORDER BY count(*) DESC, e.fingerprint LIMIT 1) AS top_fingerprint
+FROM sessions s WHERE {{where}}
+ORDER BY started NULLS LAST, attempt_id
+"""
+
+FORMATS = {"csv": "(FORMAT csv, HEADER true)", "json": "(FORMAT json, ARRAY true)",
+           "parquet": "(FORMAT parquet)"}
+
+
+@dataclass
+class SessionMetrics(Report):
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+
+    def tables(self) -> list[Table]:
+        return [Table("Sessions", COLUMNS, self.sessions)]
+
+
+def _select(data, scope: Scope) -> None:
+    where, params = scope.where("started")
+    data.con.execute(_ROWS.replace("{where}", where), params)
+
+
+def metrics(source, scope: Scope = Scope()) -> SessionMetrics:
+    data = dataset(source)
+    _select(data, scope)
+    rows = data.query(f"SELECT {', '.join(COLUMNS)} FROM metrics_export")
+    return SessionMetrics(sessions=rows, malformed=data.malformed)
+
+
+def export_metrics(source, path: Path | str, fmt: str, scope: Scope = Scope()) -> int:
+    """Write the session rows to `path` as csv, json (an array) or parquet; returns the row count."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    data = dataset(source)
+    _select(data, scope)
+    target = str(path).replace("'", "''")
+    data.con.execute(f"COPY (SELECT {', '.join(COLUMNS)} FROM metrics_export) TO '{target}' {FORMATS[fmt]}")
+    return data.con.execute("SELECT count(*) FROM metrics_export").fetchone()[0]

@@ -1,0 +1,159 @@
+"""DuckDB relations over the live and archived log files, with a pinned schema.
+
+DuckDB's type inference samples the first lines of a file, so a field that first appears
+late (a `session_end` after thousands of tool calls) breaks it.  Every column analytics
+reads is therefore declared here, and nothing else is parsed into typed columns.  With
+`ignore_errors` a malformed line becomes a row of NULLs: a stream line without an
+`event_type` (or a metrics line without an `attempt_id`) is counted as malformed.
+
+The success flags are read as JSON, not BOOLEAN, so that `"success": "true"` (a string)
+stays not-true, exactly as `agentlog.events.succeeded` judges it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..store import layout
+from ..store.reader import files_of
+
+_TOKENS = "input_tokens DOUBLE, output_tokens DOUBLE, cache_creation_tokens DOUBLE, " \
+          "cache_read_tokens DOUBLE, reasoning_tokens DOUBLE, total_tokens DOUBLE"
+_SUCCESS_FIELDS = "completion_status VARCHAR, success JSON, outcome STRUCT(status VARCHAR), " \
+                  "metrics STRUCT(success JSON)"
+
+STREAM_COLUMNS = {
+    "timestamp": "TIMESTAMPTZ",
+    "event_type": "VARCHAR",
+    "attempt_id": "VARCHAR",
+    "task_id": "VARCHAR",
+    "task_title": "VARCHAR",
+    "executor": "VARCHAR",
+    "model": "VARCHAR",
+    "data": f"STRUCT(prompt_type VARCHAR, result VARCHAR, error_message VARCHAR, "
+            f"error_fingerprint VARCHAR, error_category VARCHAR, {_TOKENS}, cost_usd DOUBLE, "
+            f"duration_ms DOUBLE, {_SUCCESS_FIELDS})",
+}
+
+METRICS_COLUMNS = {
+    "timestamp": "TIMESTAMPTZ",
+    "attempt_id": "VARCHAR",
+    "task_id": "VARCHAR",
+    "task_title": "VARCHAR",
+    "executor": "VARCHAR",
+    "model": "VARCHAR",
+    "completion_status": "VARCHAR",
+    "success": "JSON",
+    "outcome": "STRUCT(status VARCHAR)",
+    "metrics": f"STRUCT(completion_status VARCHAR, success JSON, duration_ms DOUBLE, total_tokens DOUBLE, "
+               f"cost_usd DOUBLE, errors DOUBLE, tool_calls DOUBLE, tool_failures DOUBLE, "
+               f"followups DOUBLE, retry_count DOUBLE, {_TOKENS.replace(', total_tokens DOUBLE', '')})",
+}
+
+# `agentlog.events.succeeded` in SQL; `d` is any struct with the four success fields.
+SUCCEEDED_MACRO = """
+CREATE OR REPLACE TEMP MACRO agentlog_succeeded(d) AS
+    coalesce(d.completion_status = 'success', false)
+    OR coalesce(d.outcome.status IN ('completed', 'success'), false)
+    OR coalesce(d.metrics.success::VARCHAR = 'true', false)
+    OR coalesce(d.success::VARCHAR = 'true', false)
+"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sessions and errors a report looks at; None means any.
+
+    Sessions are picked by their start time, errors by their own time; executor and
+    model match without regard to case, task is a task id.
+    """
+
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # exclusive
+    executor: str | None = None
+    model: str | None = None
+    task: str | None = None
+
+    def where(self, time_column: str) -> tuple[str, list]:
+        """A SQL condition on the sessions/errors columns, and its parameters."""
+        parts, params = ["true"], []
+        if self.since is not None:
+            parts.append(f"{time_column} >= to_timestamp(?)")
+            params.append(self.since)
+        if self.until is not None:
+            parts.append(f"{time_column} < to_timestamp(?)")
+            params.append(self.until)
+        for column, value in (("executor", self.executor), ("model", self.model)):
+            if value is not None:
+                parts.append(f"upper({column}) = upper(?)")
+                params.append(value)
+        if self.task is not None:
+            parts.append("task_id = ?")
+            params.append(self.task)
+        return " AND ".join(parts), params
+
+
+def _columns_sql(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+
+
+def _read_json(paths: list[Path], columns: dict[str, str]) -> str:
+    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return (f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
+            f"compression='auto_detect', columns={_columns_sql(columns)})")
+
+
+def _empty(columns: dict[str, str]) -> str:
+    return "SELECT " + ", ".join(f"NULL::{kind} AS \"{name}\"" for name, kind in columns.items()) + " WHERE false"
+
+
+def partial_tails(paths: list[Path]) -> int:
+    """Live files whose last line has no newline yet: a writer is still appending it.
+
+    DuckDB reads that unfinished line as one malformed row; it is not corrupt, so the
+    malformed count leaves it out (as `store.reader` does).
+    """
+    count = 0
+    for path in paths:
+        if path.suffix == ".gz":
+            continue
+        try:
+            with open(path, "rb") as handle:
+                if handle.seek(0, 2) and (handle.seek(-1, 2), handle.read(1))[1] != b"\n":
+                    count += 1
+        except OSError:
+            continue
+    return count
+
+
+class LogSource:
+    """One DuckDB connection with `events` (the stream) and `metric_lines` views."""
+
+    def __init__(self, log_dir: Path | str, *, archives: bool = True):
+        self.log_dir = Path(log_dir)
+        self.stream_files = files_of(self.log_dir, layout.STREAM, archives=archives)
+        self.metrics_files = files_of(self.log_dir, layout.METRICS, archives=archives)
+        self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        self.con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC, as in events.parse_time
+        self.con.execute(SUCCEEDED_MACRO)
+        self._view("events", self.stream_files, STREAM_COLUMNS)
+        self._view("metric_lines", self.metrics_files, METRICS_COLUMNS)
+
+    def _view(self, name: str, paths: list[Path], columns: dict[str, str]) -> None:
+        body = f"SELECT * FROM {_read_json(paths, columns)}" if paths else _empty(columns)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+
+    def unfinished_lines(self) -> int:
+        return partial_tails(self.stream_files) + partial_tails(self.metrics_files)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "LogSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
