@@ -1,0 +1,124 @@
+"""The weekly report as self-contained HTML, Markdown, JSON, and a short chat headline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..web import format as fmt
+from .build import Report, day_label
+from .charts import report_charts
+
+FORMATS = ("html", "md", "json")
+
+
+def render_html(report: Report) -> str:
+    from ..web.templating import render, static_text
+
+    return render("report.html", r=report, charts=report_charts(report), css=static_text("agentlog.css"),
+                  trend=_trend_text)
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def render_markdown(report: Report) -> str:
+    t = report.totals
+    out = [f"# {report.title}", "",
+           f"Period: {day_label(report.since)} to {day_label(report.until - 1)} ({report.days} days, UTC), "
+           f"compared with the {report.days} days before.", "", "## Totals", "",
+           "| figure | this period | change |", "|---|---:|---:|"]
+    for key, label, show in _FIGURES:
+        out.append(f"| {label} | {show(t.get(key))} | {_trend_text(report, key)} |")
+    out += ["", "## Recommendations", ""]
+    out += [f"- **{r.severity}**: {_md(r.text)}" for r in report.recommendations]
+    out += ["", "## By executor", ""] + _md_table(report.executors, "executor")
+    out += ["", "## By model", ""] + _md_table(report.models, "model")
+    out += ["", "## Top error templates", ""]
+    if report.top_errors:
+        out += ["| occurrences | fingerprint | template | categories |", "|---:|---|---|---|"]
+        out += [f"| {c['occurrences']} | {_md(c['fingerprint'])} | {_md(fmt.clip(c['template'], 140))} | "
+                f"{_md(', '.join(c.get('categories') or []))} |" for c in report.top_errors]
+    else:
+        out.append("No errors in this period.")
+    out += ["", "## Planning insights", ""]
+    for task in report.insights:
+        out.append(f"- **{_md(task['task_title'] or task['task_id'])}** ({task['failed_attempts']} failed of "
+                   f"{task['attempts']} attempts): " + "; ".join(_md(i) for i in task["insights"] or ["no rule matched"]))
+    if not report.insights:
+        out.append("No unsolved tasks with failed attempts.")
+    return "\n".join(out) + "\n"
+
+
+def report_text(report: Report) -> str:
+    """The headline for a chat message (Telegram, Slack): a few lines, no markup."""
+    t = report.totals
+    lines = [f"📊 {report.title}",
+             f"{t['sessions']} sessions ({_trend_text(report, 'sessions')}), success {fmt.percent(t['success_pct'])} "
+             f"({_trend_text(report, 'success_pct')}), cost {fmt.money(t['cost_usd'])} "
+             f"({_trend_text(report, 'cost_usd')}), {t['errors']} errors, {t['agent_hours']:.1f} agent hours"]
+    if report.top_errors:
+        top = report.top_errors[0]
+        lines.append(f"Top error: {top['fingerprint']} ({top['occurrences']}x)")
+    lines += [f"• {r.text}" for r in report.recommendations[:3]]
+    return "\n".join(lines)
+
+
+def write_report(report: Report, out_dir: Path | str, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
+    """Write `agentlog-report-<last day>.<ext>` files; returns {format: path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderers = {"html": render_html, "md": render_markdown, "json": render_json}
+    paths = {}
+    for name in formats:
+        path = out_dir / f"agentlog-report-{day_label(report.until - 1)}.{name}"
+        temp = path.with_name(path.name + ".tmp")
+        temp.write_text(renderers[name](report), encoding="utf-8")
+        temp.replace(path)  # a reader (a sink attaching the file) never sees half a report
+        paths[name] = path
+    return paths
+
+
+_FIGURES = (
+    ("sessions", "Sessions", lambda v: fmt.count(v)),
+    ("completed", "Completed", lambda v: fmt.count(v)),
+    ("success_pct", "Success rate", fmt.percent),
+    ("cost_usd", "Cost", fmt.money),
+    ("cost_per_session", "Cost per session", fmt.money),
+    ("errors", "Errors", lambda v: fmt.count(v)),
+    ("errors_per_session", "Errors per session", lambda v: "-" if v is None else f"{v:.1f}"),
+    ("agent_hours", "Agent hours", lambda v: "-" if v is None else f"{v:.1f}"),
+)
+
+
+def _trend_text(report: Report, key: str) -> str:
+    delta = report.trend(key)
+    if delta is None:
+        return "n/a"
+    if key == "success_pct":
+        return f"{delta:+.0f} pts"
+    before = report.previous.get(key)
+    if not before:
+        return "new" if delta else "±0"
+    return f"{100 * delta / before:+.0f}%"
+
+
+def _md(text: Any) -> str:
+    """Agent text inside Markdown: no table breaks, no raw HTML."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+def _md_table(rows: list[dict[str, Any]], key: str) -> list[str]:
+    if not rows:
+        return ["No sessions in this period."]
+    out = [f"| {key} | sessions | success | avg cost | total cost | avg errors | top failure |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        out.append(f"| {_md(r[key])} | {r['sessions']} | {fmt.percent(r['success_pct'])} | "
+                   f"{fmt.money(r.get('avg_cost_usd'))} | {fmt.money(r['total_cost_usd'])} | "
+                   f"{'-' if r.get('avg_errors') is None else format(r['avg_errors'], '.1f')} | "
+                   f"{_md(r.get('top_failure') or '-')} |")
+    return out

@@ -1,0 +1,126 @@
+"""`agentlog report`: figures, trend, recommendations, the three formats, the weekly schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from agentlog import config
+from agentlog.report import WeeklySchedule, build_report, next_due, report_text, write_report
+
+import viewdata
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("report") / "logs"
+    now = time.time()
+    viewdata.build(log_dir, now)
+    return log_dir, now
+
+
+def settings_for(log_dir, tmp_path=None, toml: str | None = None):
+    config_file = None
+    if toml is not None:
+        config_file = tmp_path / "agentlog.toml"
+        config_file.write_text(toml)
+    return config.load({"log_dir": str(log_dir)}, config_file=config_file, environ={}, cwd=log_dir.parent)
+
+
+def test_figures_trend_and_breakdowns(logs):
+    log_dir, now = logs
+    report = build_report(settings_for(log_dir), days=7, now=now)
+    t = report.totals
+    assert (t["sessions"], t["completed"], t["succeeded"], t["open"]) == (9, 8, 4, 1)
+    assert t["success_pct"] == 50.0 and t["errors"] == 16
+    assert t["cost_usd"] == pytest.approx(3 * 0.02 + 3 * 0.30 + 0.05 + 0.04 + 0.02)
+    assert t["agent_hours"] > 0
+    assert report.previous["sessions"] == 4 and report.previous["success_pct"] == 75.0
+    assert report.trend("success_pct") == -25.0 and report.trend("sessions") == 5
+    assert {r["executor"] for r in report.executors} == {"CODEX", "CLAUDE_CODE", "GEMINI", "COPILOT"}
+    assert {r["model"] for r in report.models} >= {"gpt-5-codex", "claude-sonnet-4-5"}
+    top = report.top_errors[0]
+    assert top["occurrences"] == 16 and "<PATH>" in top["template"]  # variables masked
+    assert any(task["task_id"] == "task-git" for task in report.insights)
+    assert sum(day["sessions"] for day in report.daily) == 9
+
+
+def test_recommendations_follow_the_thresholds(logs, tmp_path):
+    log_dir, now = logs
+    rules = {r.rule for r in build_report(settings_for(log_dir), now=now).recommendations}
+    assert rules == {"low_success", "high_cost", "prefer_executor"}  # 1.8 errors/session is under 2
+    strict = settings_for(log_dir, tmp_path, "[report]\nmin_success_pct = 40\nmax_cost_per_session = 1\n"
+                                             "max_errors_per_session = 1\n")
+    rules = {r.rule for r in build_report(strict, now=now).recommendations}
+    assert rules == {"many_errors", "prefer_executor"}  # CLAUDE_CODE at 0% is still below 40%
+
+
+def test_an_empty_log_dir_gives_an_empty_report(tmp_path):
+    report = build_report(settings_for(tmp_path / "none"))
+    assert report.totals["sessions"] == 0 and report.totals["success_pct"] is None
+    assert [r.rule for r in report.recommendations] == ["ok"]
+    paths = write_report(report, tmp_path / "out")
+    assert json.loads(paths["json"].read_text())["totals"]["sessions"] == 0
+
+
+def test_cli_writes_html_markdown_and_json(cli, logs, tmp_path):
+    log_dir, _ = logs
+    out = tmp_path / "reports"
+    result = cli("report", "--weekly", "--days", "7", "--out", str(out), "--log-dir", str(log_dir), check=True)
+    text = result.stdout.decode()
+    assert "9 sessions" in text and "success 50%" in text and "wrote" in text
+    html = next(out.glob("*.html")).read_text()
+    assert "<svg" in html and "<script" not in html  # charts inline, nothing to run
+    assert "http://" not in html and "https://" not in html  # opens offline
+    assert viewdata.XSS not in html and "&lt;img src=x onerror=window.__xss=1&gt;" in html
+    md = next(out.glob("*.md")).read_text()
+    assert "| CODEX | 4 | 100% |" in md and "<img" not in md
+    body = json.loads(next(out.glob("*.json")).read_text())
+    assert body["period"]["days"] == 7 and body["totals"]["sessions"] == 9
+    assert body["trend"]["success_pct"] == -25.0
+    assert {r["rule"] for r in body["recommendations"]} >= {"low_success"}
+
+
+def test_report_text_is_a_short_headline(logs):
+    log_dir, now = logs
+    text = report_text(build_report(settings_for(log_dir), now=now))
+    assert len(text.splitlines()) <= 6
+    assert "9 sessions" in text and "success 50% (-25 pts)" in text and "Top error" in text
+
+
+# --- the weekly schedule ---------------------------------------------------------------
+
+def utc(*args) -> float:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc).timestamp()
+
+
+SUNDAY_9 = utc(2026, 2, 8, 9, 0)  # 2026-02-08 is a Sunday
+
+
+def test_next_due_sends_each_slot_once_and_only_the_latest_after_downtime():
+    spec = "SUN 09:00"
+    assert next_due(spec, None, utc(2026, 2, 4, 12)) == SUNDAY_9  # nothing to catch up: the next one
+    assert next_due(spec, utc(2026, 2, 4), utc(2026, 2, 8, 9, 1)) == SUNDAY_9  # due now
+    assert next_due(spec, SUNDAY_9, utc(2026, 2, 8, 9, 1)) == SUNDAY_9 + 7 * 86400  # sent: next week
+    # down for three weeks: one report for the latest missed week, not three
+    assert next_due(spec, SUNDAY_9, SUNDAY_9 + 22 * 86400) == SUNDAY_9 + 21 * 86400
+    assert next_due("mon 08:30 Europe/Berlin", None, utc(2026, 2, 8)) == utc(2026, 2, 9, 7, 30)
+    with pytest.raises(ValueError):
+        next_due("someday 25:00", None, 0)
+
+
+def test_schedule_state_survives_a_restart(tmp_path):
+    state = tmp_path / "state"
+    first = WeeklySchedule("SUN 09:00", state)
+    assert first.due(utc(2026, 2, 4)) is None  # armed on first use
+    # the process is down over Sunday 09:00; a new one starts Monday
+    second = WeeklySchedule("SUN 09:00", state)
+    slot = second.due(utc(2026, 2, 9, 10))
+    assert slot == SUNDAY_9
+    second.mark_sent(slot)
+    third = WeeklySchedule("SUN 09:00", state)
+    assert third.due(utc(2026, 2, 9, 11)) is None  # not repeated
+    assert third.next_time(utc(2026, 2, 9, 11)) == SUNDAY_9 + 7 * 86400

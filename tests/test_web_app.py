@@ -1,0 +1,127 @@
+"""The dashboard over HTTP (in process): pages, filters, escaping, read-only, token, live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from agentlog.events import Alert, encode
+from agentlog.store import layout
+from agentlog.web.app import create_app
+from agentlog.web.live import alert_events, position
+
+import viewdata
+
+LOCAL = "http://127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("web") / "logs"
+    return log_dir, viewdata.build(log_dir)
+
+
+@pytest.fixture
+def client(logs):
+    with TestClient(create_app(logs[0]), base_url=LOCAL) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/", "Success rate"), ("/sessions", "claude-loop-0"), ("/alerts", "error_loop"),
+    ("/executors", "CLAUDE_CODE"), ("/errors", "fatal_not_a_git"), ("/sessions/claude-loop-0", "ALERT error_loop"),
+    ("/?window=30d", "Sessions"), ("/static/uPlot.iife.min.js", "uPlot")])
+def test_pages_render_with_data(client, path, expected):
+    response = client.get(path)
+    assert response.status_code == 200 and expected in response.text
+    if path.startswith("/static"):
+        return
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_session_filters_and_search(client):
+    rows = lambda r: r.text.count('class="session-row"')  # noqa: E731
+    assert rows(client.get("/sessions")) == 9
+    codex = client.get("/sessions?executor=codex")
+    assert rows(codex) == 4 and "claude-loop" not in codex.text.split('id="sessions"')[1]
+    assert rows(client.get("/sessions?status=failed")) == 4
+    assert rows(client.get("/sessions?status=open")) == 1
+    assert rows(client.get("/sessions?model=gemini-2.5-pro")) == 1
+    assert rows(client.get("/sessions?task=task-git")) == 3
+    assert rows(client.get("/sessions?q=release+branch")) == 3  # task title
+    assert rows(client.get("/sessions?q=fatal_not_a_git")) == 4  # error fingerprint
+    assert rows(client.get("/sessions?window=all")) == 13
+
+
+def test_agent_text_is_escaped_everywhere(client):
+    for path in ("/sessions", "/sessions/xss-0", "/errors", "/"):
+        text = client.get(path + "?window=all" if path != "/sessions/xss-0" else path).text
+        assert "<img src=x" not in text and "<script>window.__xss" not in text
+    page = client.get("/sessions/xss-0").text
+    assert "&lt;img src=x onerror=window.__xss=1&gt;" in page
+    assert "&lt;script&gt;window.__xss=2&lt;/script&gt;" in page
+
+
+def test_unknown_session_is_404(client):
+    response = client.get("/sessions/does-not-exist")
+    assert response.status_code == 404 and "does-not-exist" in response.text
+
+
+def test_read_only_and_local_only(client):
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/sessions").status_code == 405
+    assert client.get("/", headers={"host": "evil.example:8765"}).status_code == 403  # DNS rebinding
+    assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
+
+
+def test_a_token_is_checked_on_every_request(logs):
+    with TestClient(create_app(logs[0], token="s3cret"), base_url="http://0.0.0.0") as c:
+        assert c.get("/").status_code == 401
+        assert c.get("/alerts/stream").status_code == 401
+        assert c.get("/?token=wrong").status_code == 401
+        assert c.get("/", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        first = c.get("/?token=s3cret")
+        assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
+        assert c.get("/sessions").status_code == 200  # the cookie carries it on
+        c.cookies.clear()
+        assert c.get("/sessions").status_code == 401
+
+
+def test_serve_refuses_a_public_address_without_a_token(cli, logs):
+    result = cli("serve", "--host", "0.0.0.0", "--log-dir", str(logs[0]))
+    assert result.returncode == 2 and b"token" in result.stderr
+
+
+def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):
+    path = tmp_path / layout.ALERTS
+    path.write_bytes(encode(Alert(timestamp="2026-02-09T10:00:00.000Z", type="old", attempt_id="a",
+                                  severity="low", recommendation="none")) + b"\n")
+    after = position(path)
+    payload = Alert(timestamp="2026-02-09T10:00:01.000Z", type="error_loop", attempt_id="a\n\ndata: x",
+                    severity="high", recommendation="fresh_session", message=f"{viewdata.XSS}\u2028")
+
+    async def collect():
+        stop = asyncio.Event()
+        events = alert_events(path, after, lambda: _done(stop))
+        out = [await anext(events)]  # retry hint
+        with open(path, "ab") as handle:
+            handle.write(encode(payload) + b"\n")
+        out.append(await anext(events))
+        stop.set()
+        return out
+
+    retry, event = asyncio.run(collect())
+    assert retry.startswith("retry:")
+    lines = event.strip("\n").split("\n")
+    assert lines[1] == "event: alert" and len(lines) == 3  # the attempt's newlines did not split it
+    data = json.loads(lines[2].removeprefix("data: "))
+    assert data["type"] == "error_loop" and data["message"].startswith(viewdata.XSS)
+    assert "\u2028" not in lines[2]  # non-ASCII escaped
+
+
+async def _done(stop: asyncio.Event) -> bool:
+    return stop.is_set()
