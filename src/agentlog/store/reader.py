@@ -36,17 +36,32 @@ class ReadReport:
 
 
 def open_log(path: Path):
-    """Open a live `.jsonl` or archived `.jsonl.gz` file for binary reading."""
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    """Open a live `.jsonl` or archived `.jsonl.gz` file for binary reading.
+
+    An archive being rotated is listed as its `.jsonl` (see `archives_of`); when it was
+    retired between the listing and this open, its `.gz` holds the same lines.
+    """
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        if layout.ARCHIVE not in path.parent.parts[-2:]:
+            raise
+        return gzip.open(path.with_name(path.name + ".gz"), "rb")
 
 
 def read_file(path: Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
     """Yield each event of one file; a final line with no newline yet is left for later."""
-    report = report if report is not None else ReadReport()
     try:
         handle = open_log(path)
     except FileNotFoundError:
         return
+    yield from _read_handle(handle, path, report)
+
+
+def _read_handle(handle, path: Path, report: ReadReport | None) -> Iterator[dict[str, Any]]:
+    report = report if report is not None else ReadReport()
     with handle:
         for lineno, raw in enumerate(handle, 1):
             if not raw.endswith(b"\n"):
@@ -66,14 +81,23 @@ def read_file(path: Path, report: ReadReport | None = None) -> Iterator[dict[str
 def archives_of(log_dir: Path, name: str) -> list[Path]:
     """Archived files of one kind (`agent-work-stream`...), oldest first.
 
-    Archive names end in a fixed-width UTC stamp, so name order is time order.
+    Archive names end in a fixed-width UTC stamp, so name order is time order. During a
+    rotation an archive also exists as `<stem>-<stamp>.jsonl` (renamed aside, maybe packed
+    but not yet retired): that file holds every line its `.gz` holds, and maybe a few
+    more, so it is listed instead of the `.gz`.
     """
     stem = name.removesuffix(".jsonl")
     folder = log_dir / layout.ARCHIVE
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if p.name.startswith(stem + "-") and p.name.endswith(".jsonl.gz")]
-    return sorted(found)
+    chosen: dict[str, Path] = {}
+    for path in folder.iterdir():
+        n = path.name
+        if n.startswith(stem + "-") and n.endswith((".jsonl", ".jsonl.gz")):
+            key = n.removesuffix(".gz")
+            if key not in chosen or n.endswith(".jsonl"):
+                chosen[key] = path
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def files_of(log_dir: Path, name: str, *, archives: bool = True) -> list[Path]:
@@ -84,18 +108,73 @@ def files_of(log_dir: Path, name: str, *, archives: bool = True) -> list[Path]:
 
 def read_kind(log_dir: Path, kind: str = "stream", *, archives: bool = True,
               report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
-    """Every event of one kind (stream, errors, metrics, alerts), archives first."""
-    for path in files_of(Path(log_dir), layout.KINDS[kind], archives=archives):
-        yield from read_file(path, report)
+    """Every event of one kind (stream, errors, metrics, alerts), archives first.
+
+    The live file is opened before the archives are listed, so a rotation running
+    meanwhile neither hides its lines nor shows them twice.
+    """
+    log_dir = Path(log_dir)
+    live_path = log_dir / layout.KINDS[kind]
+    live = _open_or_none(live_path)
+    try:
+        if archives:
+            own = _identity(live)
+            for path in archives_of(log_dir, layout.KINDS[kind]):
+                if own is None or _path_identity(path) != own:
+                    yield from read_file(path, report)
+        if live is not None:
+            yield from _read_handle(live, live_path, report)
+    finally:
+        if live is not None:
+            live.close()
 
 
 def read_session(log_dir: Path, attempt_id: str, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
-    """One attempt's transcript (live file, or its archived copy)."""
-    path = layout.session_path(Path(log_dir), attempt_id)
-    if not path.exists():
-        archived = Path(log_dir) / layout.ARCHIVE / layout.SESSIONS / (path.name + ".gz")
-        path = archived
-    return read_file(path, report)
+    """One attempt's transcript: its archive, a copy being archived, then the live file.
+
+    They are opened in the opposite order (the way rotation moves them), so nothing moved
+    meanwhile is missed; a line present in two of them is read once.
+    """
+    live = layout.session_path(Path(log_dir), attempt_id)
+    pending = Path(log_dir) / layout.ARCHIVE / layout.SESSIONS / live.name
+    paths = [pending.with_name(live.name + ".gz"), pending, live]
+    handles = [_open_or_none(p) for p in reversed(paths)][::-1]
+    seen: set[str] = set()
+    try:
+        for path, handle in zip(paths, handles):
+            if handle is None:
+                continue
+            for event in _read_handle(handle, path, report):
+                key = event.get("event_id")
+                if key is None or key not in seen:
+                    seen.add(key)
+                    yield event
+    finally:
+        for handle in handles:
+            if handle is not None:
+                handle.close()
+
+
+def _open_or_none(path: Path):
+    try:
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _identity(handle) -> tuple[int, int] | None:
+    if handle is None:
+        return None
+    st = os.fstat(handle.fileno())
+    return st.st_dev, st.st_ino
+
+
+def _path_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 @dataclass(frozen=True)
