@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -140,3 +141,36 @@ def _count(report: FleetReport) -> None:
             report.files[name] = path.stat().st_size
     sessions = report.log_dir / layout.SESSIONS
     report.files[layout.SESSIONS + "/"] = sum(p.stat().st_size for p in sessions.glob("*.jsonl"))
+
+
+class WatchBeside:
+    """The real watchdog in a thread beside the fleet, printing its alerts as they happen.
+
+    The stuck threshold is short (seconds, not minutes) so the idle agent is caught
+    within the demo; everything else uses the configured thresholds.
+    """
+
+    def __init__(self, settings, stuck_threshold_ms: int = 3000):
+        from .watch import WatchConfig, Watchdog, WatchOptions
+        from .watch.sinks import make_sink
+
+        config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
+        self.alerts: list = []
+        self.dog = Watchdog(settings, WatchOptions(tick_s=0.1), sinks=[make_sink("stdout", None)],
+                            config=config, on_alert=self.alerts.append)
+        self.thread = threading.Thread(target=self.dog.run, name="demo-watchdog", daemon=True)
+
+    def __enter__(self) -> "WatchBeside":
+        self.thread.start()
+        self.dog.ready.wait(10)
+        return self
+
+    def wait_for(self, alert_type: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any(a.type == alert_type for a in self.alerts):
+            time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)  # let the stdout sink print the last ones
+        self.dog.stop.set()
+        self.thread.join(10)

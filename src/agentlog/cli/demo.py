@@ -11,21 +11,33 @@ from .common import settings_options
 @click.option("--agents", default=10, show_default=True, help="How many simulated agents.")
 @click.option("--speed", default=1.0, show_default=True, help="Play faster (>1) or slower.")
 @click.option("--seed", default=7, show_default=True, help="Random seed for the fleet.")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Run the watchdog beside the fleet and show its alerts live.")
+@click.option("--stuck-ms", default=3000, show_default=True, help="Stuck threshold of the demo's watchdog.")
 @settings_options
-def demo(settings, agents: int, speed: float, seed: int) -> None:
+def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: int) -> None:
     """Simulate a fleet of agents (several executors, models and tasks: some succeed,
     some loop on one error, some call one tool over and over, some go idle, some cost
     too much) writing real events into the log dir, then summarise what was written."""
     from rich.console import Console
     from rich.table import Table
 
-    from ..demo import run_fleet
+    from contextlib import nullcontext
+
+    from ..demo import WatchBeside, run_fleet
     from ..recorder import Recorder
 
     console = Console()
     console.print(f"Simulating {agents} agents into [bold]{settings.log_path}[/] ...")
-    with Recorder(settings) as recorder:
+    watchdog = WatchBeside(settings, stuck_ms) if watch else nullcontext()
+    with watchdog, Recorder(settings) as recorder:
+        if watch:
+            console.print(f"Watchdog running beside them (stuck after {stuck_ms / 1000:g} s); alerts as they happen:")
         report = run_fleet(recorder, agents, seed=seed, speed=speed)
+        if watch and "goes_idle" in report.attempts.values():
+            watchdog.wait_for("stuck_agent", stuck_ms / 1000 + 2)
+    if watch:
+        console.print(f"Alerts raised: {len(watchdog.alerts)} (agentlog alerts; agentlog doctor)")
     table = Table(title="Attempts")
     table.add_column("attempt")
     table.add_column("scenario")

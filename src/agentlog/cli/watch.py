@@ -1,0 +1,186 @@
+"""`agentlog watch` (the live watchdog), `agentlog alerts` (read them), `agentlog doctor`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from .common import settings_options
+
+
+def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
+    from ..watch.sinks import make_sink
+
+    specs = [("stdout", "json" if json_out else None)] if not quiet else []
+    specs += [("apprise", u) for u in (*section.get("notify", []), *notify)]
+    specs += [("webhook", u) for u in (*section.get("webhook", []), *webhooks)]
+    specs += [("exec", f"{t}={c}") for t, c in section.get("exec", {}).items()]
+    specs += [("exec", e) for e in execs]
+    try:
+        return [make_sink(kind, spec) for kind, spec in specs]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option("--replay", is_flag=True, help="First start: read history (archives, then the live file) from the beginning.")
+@click.option("--since", help="First start: from the beginning, ignoring events older than this (7d, ISO time).")
+@click.option("--once", is_flag=True, help="Process what is there (stuck checked against now), then exit.")
+@click.option("--reset", is_flag=True, help="Forget the saved position and state first.")
+@click.option("--notify", multiple=True, metavar="URL", help="apprise URL (tgram://, slack://, ntfy://, ...); repeatable.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
+@click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD",
+              help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.")
+@click.option("--notify-since", default="1h", show_default=True,
+              help="Send to notification sinks only alerts newer than this (replays never flood a chat).")
+@click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print alerts to stdout.")
+@click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
+@settings_options
+def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_since, stuck_threshold_ms,
+          quiet, json_out) -> None:
+    """Watch the event stream live: catch looping, stuck and expensive agents.
+
+    Alerts go to agent-alerts.jsonl (always, the original format), stdout, and any
+    --notify/--webhook/--exec sinks (retried from a durable outbox). The position and
+    state are checkpointed in LOG_DIR/state/, so a restart continues exactly where it
+    stopped: no alert missed, none repeated. A first start begins at the end of the
+    stream unless --replay or --since.
+
+    Exit codes: 0 ok (also when AGENT_WORK_ANALYZER_ENABLED=false); 1 cannot run; 2 usage.
+    """
+    from ..timeutil import parse_duration, parse_when
+    from ..watch import WatchConfig, Watchdog, WatchError, WatchOptions
+
+    if not settings.analyzer_enabled:
+        click.echo(f"agentlog watch: the analyzer is disabled (analyzer_enabled=false from "
+                   f"{settings.sources['analyzer_enabled']}); nothing to do.", err=True)
+        return
+    section = settings.section("watch")
+    try:
+        options = WatchOptions(replay=replay, once=once, reset=reset,
+                               since=parse_when(since) if since else None,
+                               notify_since_s=parse_duration(section.get("notify_since", notify_since)
+                                                             if notify_since == "1h" else notify_since))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    sinks = _sinks(notify, webhooks, execs, quiet, json_out, section)
+    config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
+    dog = Watchdog(settings, options, sinks=sinks, config=config)
+    signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
+    if not once:
+        click.echo(f"agentlog watch: following {settings.log_path} (Ctrl-C to stop)", err=True)
+    try:
+        result = dog.run()
+    except WatchError as exc:
+        click.echo(f"agentlog watch: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        result = dog.result
+    click.echo(f"agentlog watch: {result.events} events, {result.alerts} new alerts, "
+               f"{result.malformed} malformed lines skipped", err=True)
+    for mark in result.lost:
+        click.echo(f"agentlog watch: warning: a checkpointed file (inode {mark.ino}) was gone; "
+                   "its unread rest could not be read", err=True)
+
+
+@click.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new alerts as they are written.")
+@click.option("--consumer", metavar="NAME",
+              help="Only alerts this consumer has not seen yet; its position is kept in LOG_DIR/state/.")
+@click.option("--type", "-t", "types", multiple=True, help="Only these alert types.")
+@click.option("--attempt", "-a", help="Only this attempt.")
+@click.option("--since", help="Only alerts newer than this (7d, ISO time).")
+@click.option("--json", "json_out", is_flag=True, help="JSON lines instead of text.")
+@click.option("--archives", is_flag=True, help="Include rotated alert files.")
+@settings_options
+def alerts(settings, follow, consumer, types, attempt, since, json_out, archives) -> None:
+    """List alerts (agent-alerts.jsonl), or follow them as they come.
+
+    With --consumer NAME, prints only alerts NAME has not been shown yet and remembers
+    the position, the way a monitor polls the file from a byte offset.
+    """
+    from ..events import encode, parse_time
+    from ..timeutil import parse_when
+    from ..watch.consumer import AlertFeed
+    from ..watch.sinks.alerts_file import read_alerts
+    from ..watch.text import one_line
+
+    try:
+        cutoff = parse_when(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+    def keep(alert) -> bool:
+        if types and alert.type not in types or attempt and alert.attempt_id != attempt:
+            return False
+        if cutoff is None:
+            return True
+        try:
+            return parse_time(alert.event_time or alert.timestamp) >= cutoff
+        except ValueError:
+            return False
+
+    def show(alert) -> None:
+        click.echo(encode(alert).decode() if json_out else one_line(alert))
+
+    if consumer or follow:
+        feed = AlertFeed(settings.log_path, consumer or "cli-follow", start="beginning" if consumer else "end")
+        if consumer:
+            for alert in filter(keep, feed.poll()):
+                show(alert)
+            feed.ack()
+        if follow:
+            try:
+                for alert in feed.follow():
+                    if keep(alert):
+                        show(alert)
+            except KeyboardInterrupt:
+                pass
+        feed.close()
+        return
+    for alert in filter(keep, read_alerts(settings.log_path, archives=archives)):
+        show(alert)
+
+
+@click.command()
+@click.option("--notify", multiple=True, metavar="URL", help="Also check this apprise URL.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="Also check this webhook is reachable.")
+@click.option("--json", "json_out", is_flag=True, help="Print the checks as JSON.")
+@settings_options
+def doctor(settings, notify, webhooks, json_out) -> None:
+    """Check the setup: configuration and its sources, log dir, files, watchdog, alerts, sinks.
+
+    Every problem comes with its fix. Exit code 1 when a problem was found.
+    """
+    from ..doctor import diagnose
+
+    report = diagnose(settings, notify=list(notify), webhooks=list(webhooks))
+    if json_out:
+        import json
+
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _render_doctor(report)
+    sys.exit(1 if report.problems else 0)
+
+
+def _render_doctor(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Configuration", show_lines=False)
+    for column in ("setting", "value", "from"):
+        table.add_column(column)
+    for name, value, source in report.settings:
+        table.add_row(name, str(value), source)
+    console.print(table)
+    marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
+    for check in report.checks:
+        console.print(f"{marks[check.status]}  [bold]{check.name}[/]: {check.detail}", highlight=False)
+        if check.fix and check.status != "ok":
+            console.print(f"          fix: {check.fix}", highlight=False)
+    console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)")

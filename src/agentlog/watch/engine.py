@@ -1,0 +1,242 @@
+"""The detection engine: per-attempt state, event-time windows, cooldowns, alert ids.
+
+Pure and deterministic: lines (or events) in, alerts out, no I/O and no wall clock
+except what the caller passes to `tick(now)`. The same input gives the same alerts with
+the same `alert_id`, which is what lets the watchdog restart after kill -9 without
+repeating or missing one: `snapshot()` is saved with the tailer's checkpoint, and alerts
+already in the journal are skipped by id.
+
+Memory stays O(active attempts x window): an attempt's state goes at its session_end
+(only what a detector keeps across sessions stays, in a bounded `ended` table), and a
+long-idle attempt goes once its stuck alert was raised.
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+from typing import Any, Iterable
+
+import msgspec
+
+from ..events import Alert, now_iso, parse_time
+from .config import WatchConfig
+from .detectors import Attempt, BaseDetector, Finding, load_detectors
+from .view import WatchEvent, decode_many
+
+REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
+MAX_ENDED = 50_000
+_ISO_FAST = 24  # len("2026-02-09T14:23:45.123Z")
+
+
+class Engine:
+    def __init__(self, config: WatchConfig | None = None, detectors: list[BaseDetector] | None = None):
+        self.config = config or WatchConfig()
+        self.detectors = detectors if detectors is not None else load_detectors(self.config)
+        self.by_type: dict[str, list[BaseDetector]] = {}
+        for detector in self.detectors:
+            for kind in detector.event_types:
+                self.by_type.setdefault(kind, []).append(detector)
+        self.clocked = [d for d in self.detectors if d.idle_after_s is not None]
+        self.idle_after = min((d.idle_after_s for d in self.clocked), default=None)
+        self.evict_after = max(3 * (self.idle_after or 0), self.config.error_loop_window_ms / 1000,
+                               self.config.tool_loop_window_ms / 1000)
+        self.cooldown_s = self.config.alert_cooldown_ms / 1000
+        self.active: dict[str, Attempt] = {}
+        self.ended: dict[str, dict[str, Any] | None] = {}
+        self.cooldowns: dict[str, float] = {}  # key -> event time of its last alert
+        self.clock = 0.0  # the latest event time seen
+        self.since: float | None = None  # events older than this are ignored (--since)
+        self.events = self.malformed = self.ignored = 0
+        self._seconds: dict[str, float] = {}
+
+    # -- input -----------------------------------------------------------------------
+
+    def feed(self, lines: list[bytes]) -> list[Alert]:
+        """Process raw stream lines; malformed ones are counted and skipped."""
+        alerts: list[Alert] = []
+        process = self.process
+        for event in decode_many(lines):
+            if event is None:
+                self.malformed += 1
+                continue
+            found = process(event)
+            if found:
+                alerts.extend(found)
+        return alerts
+
+    def process(self, event: WatchEvent) -> list[Alert] | None:
+        """One event; events without attempt_id, data or a readable timestamp are ignored."""
+        self.events += 1
+        attempt_id, kind = event.attempt_id, event.event_type
+        t = self._time(event.timestamp)
+        if (type(attempt_id) is not str or not attempt_id or t is None or type(kind) is not str
+                or event.data is None):
+            self.ignored += 1
+            return None
+        if self.since is not None and t < self.since:
+            self.ignored += 1
+            return None
+        attempt = self.active.get(attempt_id)
+        alerts: list[Alert] | None = None
+        if attempt is None:
+            if attempt_id in self.ended:
+                if kind not in REOPENING:
+                    self.ignored += 1  # a straggler after the session ended
+                    return None
+                attempt = Attempt(slots=self.ended.pop(attempt_id) or {})
+            else:
+                attempt = Attempt()
+            self.active[attempt_id] = attempt
+        elif self.idle_after is not None and t - attempt.last_time >= self.idle_after:
+            alerts = self._clock(attempt_id, attempt, t)  # it was idle until now
+        if t >= attempt.last_time:
+            attempt.last_time = t
+            event_id = event.event_id
+            attempt.last_id = event_id if type(event_id) is str and event_id else f"{event.timestamp}#{event.sequence_num}"
+            attempt.idle_alerted = False
+        if attempt.executor is None:
+            attempt.executor = event.executor
+            attempt.task_id = event.task_id
+        if t > self.clock:
+            self.clock = t
+        for detector in self.by_type.get(kind, ()):
+            finding = detector.on_event(event, t, attempt)
+            if finding is not None:
+                alert = self._raise(finding, attempt_id, attempt, event, t)
+                if alert is not None:
+                    alerts = alerts or []
+                    alerts.append(alert)
+        if kind == "session_end":
+            self._end(attempt_id, attempt)
+        return alerts
+
+    def tick(self, now: float) -> list[Alert]:
+        """Clock-driven checks (stuck agents) at `now`, and eviction of long-idle attempts."""
+        if self.idle_after is None:
+            return []
+        horizon = now - self.idle_after
+        due = [(k, a) for k, a in self.active.items() if a.last_time <= horizon]
+        alerts: list[Alert] = []
+        for attempt_id, attempt in due:
+            alerts.extend(self._clock(attempt_id, attempt, now))
+            if attempt.idle_alerted and now - attempt.last_time >= self.evict_after:
+                del self.active[attempt_id]  # raised and long gone: let it go
+        self._prune_cooldowns(now)
+        return alerts
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def _clock(self, attempt_id: str, attempt: Attempt, now: float) -> list[Alert]:
+        alerts = []
+        for detector in self.clocked:
+            finding = detector.on_clock(attempt, now)
+            if finding is not None:
+                alert = self._raise(finding, attempt_id, attempt, None, attempt.last_time)
+                if alert is not None:
+                    alerts.append(alert)
+        return alerts
+
+    def _raise(self, finding: Finding, attempt_id: str, attempt: Attempt, event: WatchEvent | None,
+               t: float) -> Alert | None:
+        key = f"{finding.type}|{attempt_id}|{finding.subject}"
+        if finding.cooldown:
+            last = self.cooldowns.get(key)
+            if last is not None and abs(t - last) < self.cooldown_s:
+                return None
+            self.cooldowns[key] = t if last is None else max(last, t)
+        if finding.trigger is not None:
+            trigger = finding.trigger
+        elif type(event.event_id) is str and event.event_id:
+            trigger = event.event_id
+        else:
+            trigger = f"{event.timestamp}#{event.sequence_num}"
+        evidence = {k: v for k, v in finding.evidence.items() if v is not None}
+        return Alert(timestamp=now_iso(), type=finding.type, attempt_id=attempt_id,
+                     severity=finding.severity, recommendation=finding.recommendation,
+                     alert_id=alert_id(key, trigger), executor=_str(attempt.executor),
+                     task_id=_str(attempt.task_id), event_time=now_iso(t), key=key, **evidence)
+
+    def remember(self, alert: Alert) -> None:
+        """Take an alert already written (by an earlier run) into the cooldowns."""
+        if alert.key is None or alert.event_time is None:
+            return
+        try:
+            t = parse_time(alert.event_time)
+        except ValueError:
+            return
+        self.cooldowns[alert.key] = max(t, self.cooldowns.get(alert.key, t))
+
+    def _prune_cooldowns(self, now: float) -> None:
+        if len(self.cooldowns) < 4096:
+            return
+        horizon = max(now, self.clock) - self.cooldown_s
+        self.cooldowns = {k: t for k, t in self.cooldowns.items() if t >= horizon}
+
+    def _end(self, attempt_id: str, attempt: Attempt) -> None:
+        del self.active[attempt_id]
+        kept = {d.name: attempt.slots[d.name] for d in self.detectors
+                if d.keep_after_end and d.name in attempt.slots}
+        self.ended[attempt_id] = kept or None
+        if len(self.ended) > MAX_ENDED:
+            del self.ended[next(iter(self.ended))]
+
+    # -- time --------------------------------------------------------------------------
+
+    def _time(self, timestamp: Any) -> float | None:
+        """Epoch seconds; the stream's own format is parsed with a per-second cache."""
+        if type(timestamp) is not str:
+            return None
+        if len(timestamp) == _ISO_FAST and timestamp[19] == "." and timestamp[23] == "Z":
+            second = timestamp[:19]
+            base = self._seconds.get(second)
+            if base is None:
+                try:
+                    base = parse_time(second + "Z")
+                except ValueError:
+                    return None
+                if len(self._seconds) > 65536:
+                    self._seconds.clear()
+                self._seconds[second] = base
+            try:
+                return base + int(timestamp[20:23]) / 1000
+            except ValueError:
+                return None
+        try:
+            return parse_time(timestamp)
+        except ValueError:
+            return None
+
+    # -- persistence --------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue exactly here, cooldowns included.
+
+        Cooldowns rebuilt from the journal would include alerts raised *after* this point
+        (before a crash), which could wrongly suppress or release an alert while the
+        events in between are processed again; so they travel with the position.
+        """
+        return {"clock": self.clock, "active": list(self.active.items()), "ended": list(self.ended.items()),
+                "cooldowns": list(self.cooldowns.items())}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        states = {d.name: d.State for d in self.detectors if d.State is not None}
+        self.clock = float(snapshot.get("clock", 0.0))
+        self.cooldowns = {key: float(t) for key, t in snapshot.get("cooldowns", [])}
+        self.active = {}
+        for attempt_id, raw in snapshot.get("active", []):
+            attempt = msgspec.convert(raw, Attempt)
+            attempt.slots = {k: msgspec.convert(v, states[k]) for k, v in attempt.slots.items() if k in states}
+            self.active[attempt_id] = attempt
+        self.ended = {}
+        for attempt_id, kept in snapshot.get("ended", []):
+            self.ended[attempt_id] = ({k: msgspec.convert(v, states[k]) for k, v in kept.items() if k in states}
+                                      if kept else None)
+
+
+def alert_id(key: str, trigger: str) -> str:
+    """Deterministic: the same loop triggered by the same event has the same id, in any run."""
+    return blake2b(f"{key}|{trigger}".encode(), digest_size=10).hexdigest()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,132 @@
+"""Durable delivery: each sink reads the alerts journal with its own persisted position.
+
+The journal is the outbox: an alert is on disk before any sink sees it, and a sink's
+position advances only after delivery (or a permanent failure, which is written to
+state/dead-letters.jsonl with the reason). Failures are retried with exponential
+backoff on the sink's own thread, so a slow or dead sink never blocks detection, and a
+sink that is down for a while gets everything once it is back, also after a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..events import Alert, encode, now_iso, parse_time
+from ..store import layout
+from ..store.tail import FileCheckpoints, MemoryCheckpoints
+from ..store.writer import LogWriter
+from .consumer import AlertFeed
+from .sinks import BaseSink, SinkError
+
+DEAD_LETTERS = f"{layout.STATE}/dead-letters.jsonl"
+
+
+class _Worker:
+    def __init__(self, sink: BaseSink, feed: AlertFeed):
+        self.sink, self.feed = sink, feed
+        self.wakeup = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.status: dict[str, Any] = {"kind": sink.kind, "delivered": 0, "skipped": 0, "failures": 0,
+                                       "dead": 0, "retrying": False, "last_error": None}
+
+
+class Outbox:
+    def __init__(self, log_dir: Path, sinks: list[BaseSink], *, notify_after: float | None = None,
+                 base_delay: float = 0.5, max_delay: float = 60.0):
+        self.log_dir = Path(log_dir)
+        self.notify_after = notify_after  # epoch: older alerts are not sent to notification sinks
+        self.base_delay, self.max_delay = base_delay, max_delay
+        self.writer = LogWriter(self.log_dir)
+        self._stop = threading.Event()
+        self._draining = threading.Event()
+        durable = FileCheckpoints(self.log_dir / layout.STATE)
+        self.workers = [_Worker(s, AlertFeed(self.log_dir, f"sink-{s.name}",
+                                             checkpoints=durable if s.notification else MemoryCheckpoints()))
+                        for s in sinks]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.thread = threading.Thread(target=self._run, args=(worker,), name=f"sink-{worker.sink.name}",
+                                             daemon=True)
+            worker.thread.start()
+
+    def wake(self) -> None:
+        """New alerts were written: deliver now rather than at the next poll."""
+        for worker in self.workers:
+            worker.wakeup.set()
+
+    def stop(self, drain_timeout: float = 0.0) -> None:
+        """Stop the workers; with a timeout, first let them deliver what is pending."""
+        if drain_timeout > 0:
+            self._draining.set()
+            self.wake()
+            deadline = time.monotonic() + drain_timeout
+            for worker in self.workers:
+                if worker.thread is not None:
+                    worker.thread.join(max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        self.wake()
+        for worker in self.workers:
+            if worker.thread is not None:
+                worker.thread.join(5)
+            worker.feed.close()
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        result = {}
+        for worker in self.workers:
+            lag = worker.feed.tailer.lag()
+            result[worker.sink.name] = {**worker.status, "pending_bytes": lag}
+        return result
+
+    # -- the worker --------------------------------------------------------------------
+
+    def _run(self, worker: _Worker) -> None:
+        while not self._stop.is_set():
+            worker.wakeup.clear()
+            found = worker.feed.read()
+            for alert, position in found:
+                if not self._deliver(worker, alert):
+                    return  # stopping mid-retry: the position stays before this alert
+                worker.feed.ack(position)
+            if not found and self._draining.is_set():
+                return
+            worker.wakeup.wait(0.5)
+
+    def _deliver(self, worker: _Worker, alert: Alert) -> bool:
+        sink, status = worker.sink, worker.status
+        if not sink.wants(alert) or self._stale(sink, alert):
+            status["skipped"] += 1
+            return True
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                sink.send(alert)
+                status.update(delivered=status["delivered"] + 1, retrying=False)
+                return True
+            except SinkError as exc:
+                status.update(failures=status["failures"] + 1, last_error=str(exc), retrying=True)
+                if exc.permanent or (sink.max_attempts is not None and attempt >= sink.max_attempts):
+                    self._dead_letter(sink, alert, str(exc))
+                    status.update(dead=status["dead"] + 1, retrying=False)
+                    return True
+            except Exception as exc:  # a sink's bug must not kill delivery for good
+                status.update(failures=status["failures"] + 1, last_error=repr(exc), retrying=True)
+            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            if self._stop.wait(delay):
+                return False
+
+    def _stale(self, sink: BaseSink, alert: Alert) -> bool:
+        if not sink.notification or self.notify_after is None or alert.event_time is None:
+            return False
+        try:
+            return parse_time(alert.event_time) < self.notify_after
+        except ValueError:
+            return False
+
+    def _dead_letter(self, sink: BaseSink, alert: Alert, reason: str) -> None:
+        record = {"timestamp": now_iso(), "sink": sink.name, "reason": reason, "alert": alert}
+        self.writer.append(DEAD_LETTERS, encode(record) + b"\n")

@@ -1,0 +1,66 @@
+"""Alert sinks: one module each, registered by `@register`, all behind `Sink`.
+
+The alerts file (`alerts_file.AlertJournal`) is written synchronously by the watchdog and
+is also every other sink's durable outbox: each sink reads it with its own persisted
+position (see ../outbox.py), so a sink that is down loses nothing and never blocks
+detection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable, ClassVar, Protocol
+
+from ...events import Alert
+
+
+class SinkError(Exception):
+    """Delivery failed; `permanent` means retrying the same alert cannot help."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Sink(Protocol):
+    kind: ClassVar[str]
+    name: str  # unique and stable: names the sink's position in state/
+    notification: bool  # subject to --notify-since (replays never flood a chat)
+
+    def wants(self, alert: Alert) -> bool: ...
+
+    def send(self, alert: Alert) -> None: ...  # raises SinkError
+
+
+class BaseSink:
+    kind: ClassVar[str] = ""
+    notification = True
+    max_attempts: int | None = None  # None: retry until delivered
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def wants(self, alert: Alert) -> bool:
+        return True
+
+    def check(self) -> str | None:
+        """A problem reaching the sink right now (for `agentlog doctor`), or None."""
+        return None
+
+
+REGISTRY: dict[str, Callable[..., BaseSink]] = {}
+
+
+def register(cls):
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def make_sink(kind: str, spec: Any) -> BaseSink:
+    """A sink of a registered kind from its command-line spec (a URL, `TYPE=CMD`, ...)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    if kind not in REGISTRY:
+        raise ValueError(f"unknown sink {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[kind].from_spec(spec)

@@ -1,0 +1,70 @@
+"""The alerts journal: agent-alerts.jsonl, in the original analyzer's format plus `alert_id`.
+
+Written before the watchdog's checkpoint advances; on start it is read back to skip
+alerts already written (by id) and to rebuild the cooldowns, so a restart after kill -9
+neither repeats nor misses an alert.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import msgspec
+
+from ...events import BOM, Alert, encode
+from ...store import layout
+from ...store.reader import files_of, open_log
+from ...store.writer import LogWriter
+
+_decode = msgspec.json.Decoder(Alert)
+
+
+def read_alerts(log_dir: Path, archives: bool = False) -> Iterator[Alert]:
+    """Every readable alert line, oldest first; other lines are skipped."""
+    for path in files_of(Path(log_dir), layout.ALERTS, archives=archives):
+        try:
+            handle = open_log(path)
+        except FileNotFoundError:
+            continue
+        with handle:
+            for line in handle:
+                alert = decode_alert(line)
+                if alert is not None:
+                    yield alert
+
+
+def decode_alert(line: bytes) -> Alert | None:
+    if not line.endswith(b"\n") or not line.strip():
+        return None
+    if line[:3] == BOM:
+        line = line[3:]
+    try:
+        return _decode.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+class AlertJournal:
+    def __init__(self, log_dir: Path, writer: LogWriter | None = None):
+        self.log_dir = Path(log_dir)
+        self.writer = writer or LogWriter(self.log_dir)
+        self.seen: set[str] = set()
+        self.written = 0
+
+    def load(self) -> Iterator[Alert]:
+        """Read the live alerts file back: remembers ids, yields alerts (for cooldowns)."""
+        for alert in read_alerts(self.log_dir):
+            if alert.alert_id:
+                self.seen.add(alert.alert_id)
+            yield alert
+
+    def write(self, alert: Alert) -> bool:
+        """Append unless already written (same alert_id); True when appended."""
+        if alert.alert_id in self.seen:
+            return False
+        self.writer.append(layout.ALERTS, encode(alert) + b"\n")
+        if alert.alert_id:
+            self.seen.add(alert.alert_id)
+        self.written += 1
+        return True

@@ -1,0 +1,53 @@
+"""exec: run a command per alert (`--exec error_loop=./autofix.sh`, `--exec '*=notify.sh'`).
+
+The alert JSON arrives on stdin and in AGENTLOG_ALERT_JSON, the main fields in
+AGENTLOG_ALERT_TYPE, AGENTLOG_ALERT_ID, AGENTLOG_ATTEMPT_ID, AGENTLOG_EXECUTOR,
+AGENTLOG_SEVERITY, AGENTLOG_RECOMMENDATION. Exit 0 = done; otherwise retried, a few times.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from hashlib import blake2b
+
+from ...events import encode
+from . import BaseSink, SinkError, register
+
+TIMEOUT_S = 120
+
+
+@register
+class ExecSink(BaseSink):
+    kind = "exec"
+    max_attempts = 3  # a hook acts (starts sessions): do not run it forever
+
+    def __init__(self, alert_type: str, command: str):
+        digest = blake2b(f"{alert_type}={command}".encode(), digest_size=4).hexdigest()
+        super().__init__(f"exec-{digest}")
+        self.alert_type, self.command = alert_type, command
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "ExecSink":
+        alert_type, sep, command = spec.partition("=")
+        if not sep or not alert_type.strip() or not command.strip():
+            raise ValueError(f"--exec wants TYPE=COMMAND (TYPE may be *), got {spec!r}")
+        return cls(alert_type.strip(), command.strip())
+
+    def wants(self, alert) -> bool:
+        return self.alert_type in ("*", "all", alert.type)
+
+    def send(self, alert) -> None:
+        payload = encode(alert)
+        env = {**os.environ, "AGENTLOG_ALERT_JSON": payload.decode(), "AGENTLOG_ALERT_TYPE": alert.type,
+               "AGENTLOG_ALERT_ID": alert.alert_id or "", "AGENTLOG_ATTEMPT_ID": alert.attempt_id,
+               "AGENTLOG_EXECUTOR": alert.executor or "", "AGENTLOG_SEVERITY": alert.severity,
+               "AGENTLOG_RECOMMENDATION": alert.recommendation}
+        try:
+            done = subprocess.run(self.command, shell=True, input=payload, env=env, timeout=TIMEOUT_S,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except subprocess.TimeoutExpired:
+            raise SinkError(f"{self.command!r} ran longer than {TIMEOUT_S} s") from None
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip()[-200:]
+            raise SinkError(f"{self.command!r} exited {done.returncode}: {tail}")

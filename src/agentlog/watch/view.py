@@ -1,0 +1,68 @@
+"""The watchdog's typed view of a stream line: only the fields detectors read.
+
+Decoding into this struct skips everything else (outputs, prompts, tool results) in C,
+which is what makes catch-up fast. Fields are `Any` where producers disagree on types,
+so an odd value reaches a detector (which checks it) instead of failing the line.
+`tool_params` stays raw JSON: the tool loop only compares it, never reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..events import BOM
+
+
+class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans them
+    error_message: Any = None
+    error_fingerprint: Any = None
+    error_category: Any = None
+    tool_name: Any = None
+    tool_params: msgspec.Raw = msgspec.Raw(b"")
+    prompt_type: Any = None
+    cost_usd: Any = None
+    completion_status: Any = None
+    outcome: Any = None
+    metrics: Any = None
+    success: Any = None
+
+
+class WatchEvent(msgspec.Struct, gc=False):
+    timestamp: Any = None
+    event_type: Any = None
+    attempt_id: Any = None
+    event_id: Any = None
+    executor: Any = None
+    task_id: Any = None
+    sequence_num: Any = None
+    data: Data | None = None
+
+
+_decoder = msgspec.json.Decoder(WatchEvent)
+
+
+def decode_many(lines: list[bytes]) -> list[WatchEvent | None]:
+    """Decode a batch in one C call; a batch with a bad line falls back to line by line."""
+    try:
+        return _decoder.decode_lines(b"\n".join(lines))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return [decode(line) for line in lines if line.strip()]
+
+
+def decode(line: bytes) -> WatchEvent | None:
+    """The event on one line, or None for a blank, malformed or non-object line."""
+    if line[:3] == BOM:
+        line = line[3:]
+    try:
+        return _decoder.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def trigger_of(event: WatchEvent) -> str:
+    """A stable identity of an event, for deterministic alert ids."""
+    if isinstance(event.event_id, str) and event.event_id:
+        return event.event_id
+    return f"{event.timestamp}#{event.sequence_num}"

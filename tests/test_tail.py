@@ -1,0 +1,158 @@
+"""The checkpointed tailer: partial lines, restarts, rotation and copytruncate under live writers."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agentlog.store.tail import FileCheckpoints, MemoryCheckpoints, Tailer
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from agentlog.store.writer import LogWriter
+root, name, count, rate = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+w = LogWriter(root)
+for i in range(count):
+    w.append("agent-work-stream.jsonl", ('{"id": "%s-%06d", "pad": "%s"}\\n' % (name, i, "x" * (i % 50))).encode())
+    if i % 20 == 0:
+        time.sleep(20 / rate)
+w.close()
+"""
+
+
+def read_all(tailer: Tailer) -> list[bytes]:
+    return [line for batch in tailer.batches() for line in batch.lines]
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b":')
+    tailer = Tailer(path, start="beginning")
+    assert read_all(tailer) == [b'{"a": 1}']
+    with open(path, "ab") as f:
+        f.write(b' 2}\n')
+    assert read_all(tailer) == [b'{"b": 2}']
+
+
+def test_first_start_at_end_or_beginning_and_missing_dir_is_created(tmp_path):
+    path = tmp_path / "new" / "dir" / "s.jsonl"
+    tailer = Tailer(path)  # creates the folder, the file does not exist yet
+    assert path.parent.is_dir() and read_all(tailer) == []
+    path.write_bytes(b"one\n")
+    assert read_all(tailer) == [b"one"]  # a file created later is read from its start
+    assert read_all(Tailer(path, start="end")) == []
+    assert read_all(Tailer(path, start="beginning")) == [b"one"]
+
+
+def test_checkpoint_resumes_after_the_committed_line_and_keeps_extra(tmp_path):
+    path, store = tmp_path / "s.jsonl", FileCheckpoints(tmp_path / "state")
+    path.write_bytes(b"1\n2\n3\n")
+    tailer = Tailer(path, store, "c", start="beginning")
+    lines = list(tailer.lines())
+    tailer.commit(lines[1][1], extra={"n": 2})  # acknowledged up to line "2"
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["c.checkpoint.json"]  # no temp file left
+    again = Tailer(path, store, "c")
+    assert again.restored and again.extra == {"n": 2}
+    assert read_all(again) == [b"3"]
+
+
+def test_restart_finds_a_file_rotated_and_compressed_while_down(tmp_path):
+    path, store = tmp_path / "agent-work-stream.jsonl", MemoryCheckpoints()
+    path.write_bytes(b"a\nb\n")
+    tailer = Tailer(path, store, "c", start="beginning")
+    batch = next(tailer.batches())
+    tailer.commit(batch.position)
+    tailer.close()
+    with open(path, "ab") as f:
+        f.write(b"c\n")  # written after the checkpoint, then rotated away
+    (tmp_path / "archive").mkdir()
+    with open(path, "rb") as src, gzip.open(tmp_path / "archive" / "agent-work-stream-20260101T000000Z.jsonl.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.unlink()
+    path.write_bytes(b"d\n")
+    assert read_all(Tailer(path, store, "c")) == [b"c", b"d"]
+
+
+def test_restart_after_rename_rotation_while_down(tmp_path):
+    path, store = tmp_path / "agent-work-stream.jsonl", MemoryCheckpoints()
+    path.write_bytes(b"a\n")
+    tailer = Tailer(path, store, "c", start="beginning")
+    tailer.commit(next(tailer.batches()).position)
+    with open(path, "ab") as f:
+        f.write(b"b\n")
+    os.rename(path, tmp_path / "agent-work-stream.jsonl.1")
+    path.write_bytes(b"c\n")
+    assert read_all(Tailer(path, store, "c")) == [b"b", b"c"]
+
+
+def test_wait_wakes_on_a_write(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"")
+    tailer = Tailer(path)
+    threading.Timer(0.05, lambda: path.write_bytes(b"x\n")).start()
+    assert tailer.wait(5.0)
+    assert read_all(tailer) == [b"x"]
+
+
+def _writers(root: Path, count: int, rate: float, n: int = 2) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", WRITER, str(root), f"w{i}", str(count), str(rate)])
+            for i in range(n)]
+
+
+def _follow(tailer: Tailer, seen: list[bytes], done: threading.Event) -> None:
+    while True:
+        finished = done.is_set()
+        seen.extend(line for batch in tailer.batches() for line in batch.lines)
+        if finished:
+            return
+        tailer.wait(0.05)
+
+
+def _ids(lines) -> list[str]:
+    import json
+
+    return [json.loads(line)["id"] for line in lines if line.strip()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rename", "copytruncate"])
+def test_rotation_with_writers_running_misses_nothing(tmp_path, mode):
+    path = tmp_path / "agent-work-stream.jsonl"
+    path.write_bytes(b"")
+    tailer = Tailer(path, MemoryCheckpoints(), "c", start="beginning")
+    seen: list[bytes] = []
+    done = threading.Event()
+    reader = threading.Thread(target=_follow, args=(tailer, seen, done))
+    reader.start()
+    writers = _writers(tmp_path, 3000, 2000)
+    rotated = []
+    for generation in range(6):
+        time.sleep(0.2)
+        while not path.exists() or path.stat().st_size == 0:  # writers reopen within 0.25 s
+            time.sleep(0.01)
+        target = tmp_path / f"agent-work-stream.jsonl.{generation}"
+        if mode == "rename":
+            os.rename(path, target)
+        else:
+            shutil.copyfile(path, target)
+            os.truncate(path, 0)
+        rotated.append(target)
+    for w in writers:
+        assert w.wait(60) == 0
+    time.sleep(0.3)  # longer than the writers' reopen check
+    done.set()
+    reader.join(30)
+    got = _ids(seen)
+    present = _ids(b"".join(p.read_bytes() for p in [*rotated, path]).split(b"\n"))
+    if mode == "rename":
+        assert len(present) == 6000  # rename loses nothing, so neither may the tailer
+    assert sorted(got) == sorted(present), f"missed {len(set(present) - set(got))}, extra {len(got) - len(set(got))}"
