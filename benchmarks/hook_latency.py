@@ -1,0 +1,80 @@
+"""Wall time of `agentlog hook claude-code PreToolUse` per call, beside a bare interpreter.
+
+Each call is a fresh process, as when Claude Code or Codex runs the installed hook. The
+session already holds HISTORY events (fed once, then kept in the guard state), so the
+figure shows the per-call cost, not a first call. Baselines in the same run, interleaved
+with the hook calls so machine noise hits all of them alike:
+`python3 -c pass` (what the issue names; here a pyenv shim) and this venv's interpreter.
+
+    .venv/bin/python benchmarks/hook_latency.py [CALLS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+HISTORY = 200
+AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
+
+
+def timed(cmd: list[str], stdin: bytes | None, cwd: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, check=False)
+    return (time.perf_counter() - start) * 1000
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    # An installed package has its bytecode compiled (pip does it); this environment sets
+    # PYTHONDONTWRITEBYTECODE, so compile once, as an install would, before timing.
+    import agentlog
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(agentlog.__file__).parent)], check=False)
+    work = tempfile.mkdtemp(prefix="hookbench-")
+    log_dir = os.path.join(work, "logs")
+    transcript = Path(work) / "transcript.jsonl"
+    session = "bench-session"
+
+    def payload(i: int) -> bytes:
+        return json.dumps({"session_id": session, "transcript_path": str(transcript), "cwd": work,
+                           "hook_event_name": "PreToolUse", "permission_mode": "default", "tool_name": "Bash",
+                           "tool_input": {"command": f"pytest -k case_{i}"}, "tool_use_id": f"toolu_{i}"}).encode()
+
+    transcript.write_text("")
+    cmd = [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", log_dir]
+    for i in range(HISTORY):  # history: fed once, kept in the guard state
+        subprocess.run(cmd, input=payload(-i - 1), stdout=subprocess.DEVNULL, cwd=work)
+    hook, py3, venv = [], [], []
+    for i in range(CALLS):
+        with transcript.open("a") as handle:  # the agent's transcript grows between calls
+            handle.write(json.dumps({"type": "assistant", "sessionId": session, "uuid": f"u{i}",
+                                     "timestamp": "2026-03-01T10:00:00.000Z",
+                                     "message": {"id": f"m{i}", "model": "claude-sonnet-4-5", "stop_reason": "tool_use",
+                                                 "content": [{"type": "text", "text": "x"}],
+                                                 "usage": {"input_tokens": 1000, "output_tokens": 50}}}) + "\n")
+        py3.append(timed(["python3", "-c", "pass"], None, work))
+        venv.append(timed([sys.executable, "-c", "pass"], None, work))
+        hook.append(timed(cmd, payload(i), work))
+    errors = Path(log_dir, "state", "hook-errors.log")
+    print(f"hook latency, {CALLS} calls after {HISTORY} events of history (ms):")
+    for name, values in (("agentlog hook PreToolUse", hook), ("python3 -c pass", py3),
+                         (f"{sys.executable} -c pass", venv)):
+        print(f"  {name:50} p50 {pct(values, 50):7.1f}  p99 {pct(values, 99):7.1f}")
+    print(f"  ratio hook/python3 -c pass: p50 {pct(hook, 50) / pct(py3, 50):.2f}x  p99 {pct(hook, 99) / pct(py3, 99):.2f}x")
+    print(f"  ratio hook/venv python -c pass: p50 {pct(hook, 50) / pct(venv, 50):.2f}x  p99 {pct(hook, 99) / pct(venv, 99):.2f}x")
+    print(f"  failed-open calls: {errors.read_text().count(chr(10)) if errors.exists() else 0}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""`agentlog hooks install|uninstall|status`, `agentlog hook`, `agentlog otel serve|export`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .common import settings_options
+
+AGENT_NAMES = ("claude-code", "codex")
+
+
+def _scope_path(agent_name: str, user: bool) -> tuple[object, Path]:
+    from ..guard.agents import get
+
+    agent = get(agent_name)
+    return agent, agent.settings_path("user" if user else "project")
+
+
+@click.group()
+def hooks() -> None:
+    """Install agentlog's hooks into Claude Code or Codex (live capture + guard)."""
+
+
+@hooks.command("install")
+@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.option("--project", "scope", flag_value="project", default=True,
+              help="The project's settings (.claude/settings.json, .codex/hooks.json) [default].")
+@click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex).")
+@click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
+@click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
+def install_cmd(agent: str, scope: str, dry_run: bool, command: str | None) -> None:
+    """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
+    from ..guard.install import InstallError, install
+
+    spec, path = _scope_path(agent, scope == "user")
+    try:
+        change = install(spec, path, command=command, dry_run=dry_run)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from None
+    if dry_run:
+        click.echo((change.after or b"").decode(), nl=False)
+    if change.action == "unchanged":
+        click.echo(f"{path}: already installed, nothing changed", err=dry_run)
+    else:
+        verb = "would add" if dry_run else "added"
+        click.echo(f"{path}: {verb} hooks for {', '.join(change.events)}", err=dry_run)
+
+
+@hooks.command("uninstall")
+@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.option("--project", "scope", flag_value="project", default=True, help="The project's settings [default].")
+@click.option("--user", "scope", flag_value="user", help="Your user settings.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+def uninstall_cmd(agent: str, scope: str, dry_run: bool) -> None:
+    """Take agentlog's hooks out again (the original file back, byte for byte, if unedited)."""
+    from ..guard.install import InstallError, uninstall
+
+    spec, path = _scope_path(agent, scope == "user")
+    try:
+        change = uninstall(spec, path, dry_run=dry_run)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from None
+    prefix = "(dry run) " if dry_run else ""
+    if change.action == "not_installed":
+        click.echo(f"{prefix}{path}: agentlog's hooks are not installed")
+    else:
+        click.echo(f"{prefix}{path}: {change.note or change.action}")
+
+
+@hooks.command("status")
+@click.argument("agent", type=click.Choice(AGENT_NAMES), required=False)
+def status_cmd(agent: str | None) -> None:
+    """Where agentlog's hooks are installed (project and user settings of each agent)."""
+    from ..guard.install import status
+
+    missing_any = False
+    for name in [agent] if agent else AGENT_NAMES:
+        for user in (False, True):
+            spec, path = _scope_path(name, user)
+            found = status(spec, path)
+            scope = "user" if user else "project"
+            if found.get("problem"):
+                state = f"unreadable: {found['problem']}"
+            elif found["installed"] and not found["missing"]:
+                state = "installed"
+            elif found["installed"]:
+                state = f"partly installed (missing {', '.join(found['missing'])})"
+                missing_any = True
+            else:
+                state = "not installed"
+            others = f", {found['other_hooks']} other hook(s) kept" if found.get("other_hooks") else ""
+            click.echo(f"{name:12} {scope:8} {state}{others}  {found['path']}")
+    sys.exit(1 if missing_any else 0)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(args: tuple[str, ...]) -> None:
+    """What the installed hooks run: `agentlog hook AGENT EVENT < payload.json`.
+
+    Records the payload, asks the guard policies, prints the agent's decision JSON.
+    Always exits 0 (a failure is logged to <log_dir>/state/hook-errors.log).
+    """
+    from ..guard.hook import main
+
+    sys.exit(main(list(args)))
+
+
+@click.group()
+def otel() -> None:
+    """OpenTelemetry: receive agents' OTLP telemetry, export sessions as GenAI traces."""
+
+
+@otel.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4318, show_default=True, type=int, help="Port (0 = any free port).")
+@settings_options
+def serve_cmd(settings, host: str, port: int) -> None:
+    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON)."""
+    from ..otel.receiver import serve
+
+    def announce(url: str) -> None:
+        click.echo(f"agentlog otel: listening on {url}", err=False)
+        sys.stdout.flush()
+
+    serve(settings, host, port, announce)
+
+
+@otel.command("export")
+@click.option("--endpoint", default=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+              show_default="$OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318", help="OTLP/HTTP base URL.")
+@click.option("--attempt", "attempts", multiple=True, help="Only this attempt (repeatable).")
+@click.option("--since", help="Only events since (7d, 2h, ISO time).")
+@settings_options
+def export_cmd(settings, endpoint: str, attempts: tuple[str, ...], since: str | None) -> None:
+    """Write sessions as OTLP traces (GenAI conventions) to an OTLP endpoint."""
+    from ..otel.exporter import export, sessions_of
+    from ..otel.semconv import SEMCONV_VERSION
+    from ..timeutil import parse_when
+
+    sessions = sessions_of(settings.log_path, list(attempts) or None, parse_when(since) if since else None)
+    stats = export(sessions, endpoint)
+    click.echo(f"exported {stats.sessions} sessions, {stats.spans} spans, {stats.events} events "
+               f"({stats.input_tokens} input / {stats.output_tokens} output tokens) to {endpoint} "
+               f"[GenAI semconv {SEMCONV_VERSION}]")

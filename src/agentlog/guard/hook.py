@@ -1,0 +1,321 @@
+"""`agentlog hook <agent> <event>`: one hook call of Claude Code or Codex.
+
+    payload (stdin) -> events (payloads.py) + usage from the agent's transcript
+    -> recorder (same store, attempt id = the agent's session id)
+    -> the session's new events fed to the watchdog's Engine (state.py keeps it)
+    -> policies (policies.py) -> one decision -> an alert + the agent's JSON on stdout
+
+The agent waits for this process before every tool call, so only what the call needs
+is imported (no click, rich, duckdb), and it fails open: any error is written to
+`<log_dir>/state/hook-errors.log` (or stderr) and the process exits 0 with no output,
+also when the time budget (`[guard] timeout_ms`) runs out. It never exits 2, which
+both agents read as "block".
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .agents import Agent
+from .config import GuardConfig
+
+ERRORS_LOG = "hook-errors.log"
+DEFAULT_BUDGET_S = 2.0
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_TRANSCRIPT_READ = 4 * 1024 * 1024  # per call: a long transcript is caught up over several calls
+FINAL_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd"})  # the last message is complete
+USAGE_EVENTS = FINAL_EVENTS | {"PreToolUse", "UserPromptSubmit", "PreCompact"}
+
+
+class HookTimeout(BaseException):
+    """The time budget ran out (a BaseException: no library `except Exception` swallows it)."""
+
+
+class PayloadError(ValueError):
+    """The payload is not a JSON object with a session id."""
+
+
+# -- the entry point -----------------------------------------------------------------------
+
+USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] < payload.json"
+
+
+def main(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
+    """Run one hook call; always returns 0 (fail open)."""
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    stdout = stdout if stdout is not None else sys.stdout
+    log_dir: Path | None = None
+    _arm(DEFAULT_BUDGET_S)
+    try:
+        agent_name, event_name, flags, config_file = _parse(argv)
+        from .. import config as config_mod
+
+        settings = config_mod.load(flags, config_file=config_file)
+        log_dir = settings.log_path
+        guard = GuardConfig.from_section(settings.section("guard"))
+        _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
+        from .agents import get
+
+        raw = stdin.read(MAX_PAYLOAD + 1)
+        output = handle(get(agent_name), event_name, raw, settings, guard)
+        _arm(None)
+        if output is not None:
+            from ..events import encode
+
+            stdout.write(encode(output).decode() + "\n")
+            stdout.flush()
+    except BaseException as exc:  # noqa: BLE001 - whatever happened, the agent goes on
+        _arm(None)
+        log_failure(log_dir, argv, exc)
+    return 0
+
+
+def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
+    args, flags, config_file = list(argv), {}, None
+    positional = []
+    while args:
+        arg = args.pop(0)
+        if arg in ("--log-dir", "--config") and args:
+            value = args.pop(0)
+            if arg == "--log-dir":
+                flags["log_dir"] = value
+            else:
+                config_file = Path(value)
+        elif arg.startswith(("--log-dir=", "--config=")):
+            name, value = arg.split("=", 1)
+            if name == "--log-dir":
+                flags["log_dir"] = value
+            else:
+                config_file = Path(value)
+        else:
+            positional.append(arg)
+    if len(positional) != 2:
+        raise PayloadError(USAGE)
+    return positional[0], positional[1], flags, config_file
+
+
+# -- the time budget -------------------------------------------------------------------------
+
+_started = time.monotonic()
+
+
+def _expired(signum: int, frame: Any) -> None:
+    raise HookTimeout(f"time budget exceeded after {time.monotonic() - _started:.3f} s")
+
+
+def _arm(seconds: float | None, since_start: bool = False) -> None:
+    """Raise HookTimeout once `seconds` (from process start if `since_start`) have passed."""
+    if not hasattr(signal, "setitimer"):
+        return
+    if seconds is None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    if since_start:
+        seconds = max(0.001, seconds - (time.monotonic() - _started))
+    signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> None:
+    """One line per failure in state/hook-errors.log (stderr when that cannot be written)."""
+    from ..events import encode, now_iso
+
+    record = {"timestamp": now_iso(), "argv": argv, "error": f"{type(exc).__name__}: {exc}",
+              "where": traceback.format_exception(exc)[-2].strip()[:500] if exc.__traceback__ else None}
+    line = encode(record) + b"\n"
+    if log_dir is not None:
+        try:
+            path = Path(log_dir) / "state"
+            path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path / ERRORS_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            return
+        except OSError:
+            pass
+    try:
+        sys.stderr.write(f"agentlog hook (failed open): {record['error']}\n")
+    except (OSError, ValueError):
+        pass
+
+
+# -- one call --------------------------------------------------------------------------------
+
+def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: GuardConfig) -> dict[str, Any] | None:
+    """Record the payload, update the detectors, decide; returns the agent's output or None."""
+    payload = _payload(raw)
+    session_id = payload["session_id"]
+    if not settings.logging_enabled:
+        return None
+    from ..capture.importers.base import Context
+    from .payloads import HookMapper
+    from .state import SessionState
+
+    log_dir = settings.log_path
+    with SessionState(log_dir, session_id) as state:
+        ctx = Context(_LazyPricing(settings))
+        mapper = HookMapper(session_id, agent.executor, ctx, state.section("mapper"))
+        events = mapper.feed(payload, event_name)
+        if guard.transcript_usage and event_name in USAGE_EVENTS:
+            usage = transcript_usage(agent, payload.get("transcript_path"), state, ctx, session_id,
+                                     final=event_name in FINAL_EVENTS)
+            lead = 1 if events and events[0]["event_type"] == "session_start" else 0
+            events[lead:lead] = usage  # after the session starts, before this call's tool call
+        call_id = _record(settings, events)
+        if not guard.enabled:
+            state.save()
+            return None
+        decision, attempt = _decide(agent, event_name, payload, state, settings, guard, call_id)
+        state.save()
+    if decision is None:
+        return None
+    trigger = call_id or (events[-1]["event_id"] if events else None)
+    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name)
+    return render(event_name, decision)
+
+
+def _payload(raw: bytes) -> dict[str, Any]:
+    import msgspec
+
+    if len(raw) > MAX_PAYLOAD:
+        raise PayloadError(f"payload larger than {MAX_PAYLOAD} bytes")
+    try:
+        payload = msgspec.json.decode(raw.removeprefix(b"\xef\xbb\xbf"))
+    except msgspec.DecodeError as exc:
+        raise PayloadError(f"payload is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
+    if not isinstance(payload.get("session_id"), str) or not payload["session_id"]:
+        raise PayloadError("payload has no session_id")
+    return payload
+
+
+def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
+    """Record the events (one gap-free sequence also across concurrent hook processes)."""
+    if not events:
+        return None
+    from ..recorder import Recorder
+
+    call_id = None
+    with Recorder(settings, locked=True) as recorder:
+        for event in events:
+            recorder.record(event)
+            if event["event_type"] == "tool_call":
+                call_id = event["event_id"]
+    return call_id
+
+
+class _LazyPricing:
+    """The price table, loaded only when a usage event needs pricing."""
+
+    def __init__(self, settings: Any):
+        self.settings, self._pricing = settings, None
+
+    def price_usage(self, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
+        if self._pricing is None:
+            from ..capture.pricing import Pricing
+
+            self._pricing = Pricing.load(self.settings.section("pricing"))
+        return self._pricing.price_usage(model, data)
+
+
+# -- usage from the agent's transcript --------------------------------------------------------
+
+def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: str,
+                     final: bool) -> list[dict[str, Any]]:
+    """Usage events from the part of the agent's transcript written since the last call,
+    mapped by the agent's importer (the same counting rules as `agentlog import`)."""
+    if not isinstance(path, str) or not path:
+        return []
+    from importlib import import_module
+
+    from ..capture.importers.base import IMPORTERS, decode_record
+
+    file = Path(path).expanduser()
+    try:
+        stat = file.stat()
+    except OSError:
+        return []
+    seen = state.section("transcript")
+    if seen.get("path") != str(file) or seen.get("ino") != stat.st_ino or seen.get("offset", 0) > stat.st_size:
+        seen.clear()
+        seen.update(path=str(file), ino=stat.st_ino, offset=0, line=0, mapper={})
+    import_module(f"agentlog.capture.importers.{agent.importer.replace('-', '_')}")
+    importer = IMPORTERS[agent.importer]()
+    mapper = importer.mapper(file, ctx, seen["mapper"])
+    mapper.attempt_id, mapper.lifecycle = attempt_id, False
+    offset, line_no = seen["offset"], seen["line"]
+    with open(file, "rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read(MAX_TRANSCRIPT_READ)
+    usage: list[dict[str, Any]] = []
+    end = chunk.rfind(b"\n") + 1
+    for raw in chunk[:end].splitlines():
+        line_no += 1
+        record, problem = decode_record(raw) if raw.strip() else (None, "blank")
+        if record is not None:
+            usage.extend(e for e in mapper.feed(record, line_no) if e["event_type"] == "usage")
+    if final and offset + end >= stat.st_size:
+        usage.extend(e for e in mapper.flush() if e["event_type"] == "usage")
+    seen.update(offset=offset + end, line=line_no, mapper=mapper.state)
+    for event in usage:
+        event["executor"] = agent.executor
+    return usage
+
+
+# -- the detectors and the decision ------------------------------------------------------------
+
+def _decide(agent: Agent, event_name: str, payload: dict[str, Any], state: Any, settings: Any,
+            guard: GuardConfig, call_id: str | None):
+    from .feed import feed
+    from .policies import View, decide
+
+    memory = state.section("policy")
+    engine, findings = feed(settings, guard, payload["session_id"], state, memory)
+    attempt = engine.active.get(payload["session_id"])
+    view = View(event_name, payload, findings, call_id, attempt, memory, guard)
+    return decide(view), attempt
+
+
+def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, trigger: str | None,
+                hook_event: str) -> None:
+    """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`."""
+    from ..events import encode, new_event_id, now_iso
+    from ..store import layout
+    from ..store.writer import LogWriter
+    from ..watch.engine import alert_id
+
+    now = now_iso()
+    key = f"guard_{decision.policy}|{attempt_id}|{decision.subject}"
+    record = {"timestamp": now, "type": f"guard_{decision.policy}", "attempt_id": attempt_id,
+              "severity": decision.severity, "recommendation": decision.recommendation,
+              "alert_id": alert_id(key, trigger or new_event_id()), "executor": executor,
+              "message": decision.reason, **decision.evidence, "event_time": now, "key": key,
+              "decision": decision.action, "hook_event": hook_event}
+    writer = LogWriter(log_dir)
+    try:
+        writer.append(layout.ALERTS, encode(record) + b"\n")
+    finally:
+        writer.close()
+
+
+def render(event_name: str, decision: Any) -> dict[str, Any]:
+    """The decision in the agents' documented hook output format."""
+    action, reason = decision.action, decision.reason
+    if event_name == "PreToolUse":
+        if action in ("deny", "ask"):
+            return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": action,
+                                           "permissionDecisionReason": reason}}
+        return {"systemMessage": reason,
+                "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": reason}}
+    if action == "deny":  # Stop: keep working with the reason; UserPromptSubmit: drop the prompt
+        return {"decision": "block", "reason": reason}
+    return {"systemMessage": reason}

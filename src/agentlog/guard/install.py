@@ -1,0 +1,249 @@
+"""Install agentlog's hooks into an agent's own settings file, and take them out again.
+
+    install(agent, "project")   # .claude/settings.json / .codex/hooks.json in the project
+    install(agent, "user")      # ~/.claude/settings.json / ~/.codex/hooks.json
+    uninstall(...), status(...)
+
+Every hook the user already has is kept: agentlog adds one matcher group per event
+with one command (`<agentlog> hook <agent> <Event>`), and adds nothing that is already
+there, so installing twice changes nothing. Before the first change the file's exact
+bytes are saved in a manifest under agentlog's state directory
+(`$XDG_STATE_HOME/agentlog/hooks/`); uninstalling restores them byte for byte when the
+file is still as agentlog left it, and otherwise removes only agentlog's entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agents import TOOL_EVENTS, Agent
+
+HOOK_TIMEOUT_S = 10  # the agent's own limit per call; ours (timeout_ms) is far below it
+
+
+class InstallError(RuntimeError):
+    """The settings file cannot be read as the agent's settings (not JSON, not an object...)."""
+
+
+@dataclass
+class Change:
+    path: Path
+    action: str  # installed | unchanged | restored | removed | not_installed
+    events: list[str] = field(default_factory=list)  # events added or removed
+    before: bytes | None = None
+    after: bytes | None = None
+    note: str = ""
+
+
+def default_command() -> str:
+    """`agentlog` as the agent's shell will find it: the script beside this interpreter."""
+    script = Path(sys.executable).with_name("agentlog")
+    return shlex.quote(str(script)) if script.exists() else "agentlog"
+
+
+def hook_command(base: str, agent: Agent, event: str) -> str:
+    return f"{base} hook {agent.name} {event}"
+
+
+def state_home(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    root = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(root) / "agentlog" / "hooks"
+
+
+def manifest_path(settings_file: Path, home: Path) -> Path:
+    digest = hashlib.sha256(str(settings_file.resolve()).encode()).hexdigest()[:16]
+    return home / f"{settings_file.parent.parent.name or 'root'}-{digest}.json"
+
+
+# -- install ----------------------------------------------------------------------------------
+
+def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bool = False,
+            manifests: Path | None = None) -> Change:
+    base = command or default_command()
+    before = _read(path)
+    settings = _parse(path, before)
+    hooks = settings.setdefault("hooks", {})
+    if not isinstance(hooks, dict):
+        raise InstallError(f"{path}: `hooks` is a {type(hooks).__name__}, expected an object")
+    added = []
+    for event in agent.events:
+        command_line = hook_command(base, agent, event)
+        groups = hooks.setdefault(event, [])
+        if not isinstance(groups, list):
+            raise InstallError(f"{path}: hooks.{event} is a {type(groups).__name__}, expected a list")
+        if any(h.get("command") == command_line for h in _handlers(groups)):
+            continue
+        group: dict[str, Any] = {}
+        if event in TOOL_EVENTS and agent.tool_matcher is not None:
+            group["matcher"] = agent.tool_matcher
+        group["hooks"] = [{"type": "command", "command": command_line, "timeout": HOOK_TIMEOUT_S}]
+        groups.append(group)
+        added.append(event)
+    if not added:
+        return Change(path, "unchanged", [], before, before)
+    after = _dump(settings)
+    if not dry_run:
+        manifests = manifests or state_home()
+        _remember(path, before, after, base, manifests)
+        _write(path, after)
+    return Change(path, "installed", added, before, after)
+
+
+def _remember(path: Path, before: bytes | None, after: bytes, base: str, manifests: Path) -> None:
+    """Save the original bytes once (the first install); later installs only update the hash."""
+    file = manifest_path(path, manifests)
+    manifest = _load_manifest(file) or {"path": str(path.resolve()), "existed": before is not None,
+                                        "original": before.decode("utf-8", "surrogateescape") if before else None}
+    manifest.update(installed_sha256=hashlib.sha256(after).hexdigest(), command=base)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temp = file.with_suffix(".tmp")
+    temp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
+    os.replace(temp, file)
+
+
+# -- uninstall --------------------------------------------------------------------------------
+
+def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Path | None = None) -> Change:
+    manifests = manifests or state_home()
+    file = manifest_path(path, manifests)
+    manifest = _load_manifest(file)
+    before = _read(path)
+    if manifest and before is not None and hashlib.sha256(before).hexdigest() == manifest.get("installed_sha256"):
+        original = manifest["original"].encode("utf-8", "surrogateescape") if manifest.get("existed") else None
+        if not dry_run:
+            if original is None:
+                path.unlink()
+            else:
+                _write(path, original)
+            file.unlink(missing_ok=True)
+        return Change(path, "restored", list(agent.events), before, original, "restored the original file exactly")
+    if before is None:
+        return Change(path, "not_installed", [], None, None)
+    settings = _parse(path, before)
+    removed = _remove_ours(agent, settings)
+    if not removed:
+        return Change(path, "not_installed", [], before, before)
+    after = _dump(settings)
+    if not dry_run:
+        _write(path, after)
+        file.unlink(missing_ok=True)
+    return Change(path, "removed", removed, before, after,
+                  "the file was edited since install: removed agentlog's entries, kept the rest")
+
+
+def _remove_ours(agent: Agent, settings: dict[str, Any]) -> list[str]:
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return []
+    removed = []
+    for event, groups in list(hooks.items()):
+        if not isinstance(groups, list):
+            continue
+        kept_groups = []
+        for group in groups:
+            handlers = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(handlers, list):
+                kept_groups.append(group)
+                continue
+            kept = [h for h in handlers if not is_ours(h, agent)]
+            if len(kept) != len(handlers):
+                removed.append(event)
+            if kept:
+                kept_groups.append({**group, "hooks": kept})
+        if kept_groups:
+            hooks[event] = kept_groups
+        else:
+            del hooks[event]
+    if not hooks:
+        del settings["hooks"]
+    return removed
+
+
+# -- status ---------------------------------------------------------------------------------------
+
+def is_ours(handler: Any, agent: Agent) -> bool:
+    """A handler that runs `agentlog hook <this agent> ...` (whatever the path to agentlog)."""
+    if not isinstance(handler, dict) or not isinstance(handler.get("command"), str):
+        return False
+    try:
+        words = shlex.split(handler["command"])
+    except ValueError:
+        return False
+    for i, word in enumerate(words[:-2]):
+        if os.path.basename(word) in ("agentlog", "agentlog.exe") and words[i + 1:i + 3] == ["hook", agent.name]:
+            return True
+    return False
+
+
+def status(agent: Agent, path: Path) -> dict[str, Any]:
+    """What agentlog installed in one settings file: events present and missing."""
+    raw = _read(path)
+    if raw is None:
+        return {"path": str(path), "exists": False, "installed": [], "missing": list(agent.events)}
+    try:
+        settings = _parse(path, raw)
+    except InstallError as exc:
+        return {"path": str(path), "exists": True, "installed": [], "missing": list(agent.events),
+                "problem": str(exc)}
+    hooks = settings.get("hooks") if isinstance(settings.get("hooks"), dict) else {}
+    installed = [e for e in agent.events
+                 if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e]))]
+    others = sum(1 for groups in hooks.values() if isinstance(groups, list)
+                 for h in _handlers(groups) if not is_ours(h, agent))
+    return {"path": str(path), "exists": True, "installed": installed,
+            "missing": [e for e in agent.events if e not in installed], "other_hooks": others}
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+def _handlers(groups: list[Any]) -> list[dict[str, Any]]:
+    return [h for g in groups if isinstance(g, dict) and isinstance(g.get("hooks"), list)
+            for h in g["hooks"] if isinstance(h, dict)]
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _parse(path: Path, raw: bytes | None) -> dict[str, Any]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InstallError(f"{path} is not valid JSON ({exc}); fix it or move it away first") from None
+    if not isinstance(value, dict):
+        raise InstallError(f"{path} holds a JSON {type(value).__name__}, expected an object")
+    return value
+
+
+def _dump(settings: dict[str, Any]) -> bytes:
+    return (json.dumps(settings, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.agentlog.tmp")
+    temp.write_bytes(data)
+    if path.exists():
+        os.chmod(temp, path.stat().st_mode & 0o7777)
+    os.replace(temp, path)
+
+
+def _load_manifest(file: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(file.read_text(encoding="utf-8", errors="surrogateescape"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,355 @@
+"""OTLP logs, metrics and traces -> agentlog events.
+
+Logs: Claude Code (`claude_code.*`) and Codex (`codex.*`) telemetry events, one handler
+per event name (registered in HANDLERS); the session id (`session.id`, Codex's
+`conversation.id`) is the attempt id, as with the hooks.
+Metrics: Claude Code's `claude_code.token.usage` / `claude_code.cost.usage`, as usage
+events, only for sessions that send no `api_request` log events (which carry the same
+tokens per call) — so a session exporting both is not counted twice.
+Traces: GenAI spans (the conventions in semconv.py): agentlog's own export carries each
+event whole (`agentlog.event`); other producers' `execute_tool` and `chat` spans are
+mapped from their convention attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from ..capture.importers.codex import disjoint_usage
+from ..events import now_iso
+from . import semconv
+
+Handler = Callable[["TelemetryMapper", dict[str, Any], str, str, str], list[dict[str, Any]]]
+MAX_SESSIONS = 10_000
+
+
+def value_of(any_value: Any) -> Any:
+    """An OTLP AnyValue as a plain Python value."""
+    kind = any_value.WhichOneof("value")
+    if kind is None:
+        return None
+    value = getattr(any_value, kind)
+    if kind == "array_value":
+        return [value_of(v) for v in value.values]
+    if kind == "kvlist_value":
+        return attributes(value.values)
+    if kind == "bytes_value":
+        return value.hex()
+    return value
+
+
+def attributes(key_values: Any) -> dict[str, Any]:
+    return {kv.key: value_of(kv.value) for kv in key_values}
+
+
+def iso_of(nanos: int) -> str:
+    return now_iso(nanos / 1e9) if nanos else now_iso()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _json_or_text(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+class TelemetryMapper:
+    """Turns decoded OTLP requests into events; remembers per session what it saw."""
+
+    def __init__(self, pricing: Any = None):
+        self.pricing = pricing
+        self.started: dict[str, bool] = {}  # sessions that have a session_start
+        self.logged_usage: set[str] = set()  # sessions whose api_request logs carry usage
+        self.cumulative: dict[tuple, float] = {}  # last value of cumulative metric points
+        self.skipped: dict[str, int] = {}
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    # -- logs --------------------------------------------------------------------------
+
+    def logs(self, request: Any) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for resource_logs in request.resource_logs:
+            resource = attributes(resource_logs.resource.attributes)
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    events.extend(self.log_record(record, resource))
+        return events
+
+    def log_record(self, record: Any, resource: dict[str, Any]) -> list[dict[str, Any]]:
+        attrs = {**resource, **attributes(record.attributes)}
+        name = record.event_name or attrs.get("event.name") or (
+            record.body.string_value if record.body.WhichOneof("value") == "string_value" else "")
+        agent, handler = _handler(name, resource)
+        if handler is None:
+            self.skip(f"unmapped:{name or '?'}")
+            return []
+        session = attrs.get("session.id") or attrs.get("conversation.id") or attrs.get("thread.id")
+        if not isinstance(session, str) or not session:
+            self.skip("no_session_id")
+            return []
+        timestamp = attrs.get("event.timestamp")
+        if not isinstance(timestamp, str):
+            timestamp = iso_of(record.time_unix_nano or record.observed_time_unix_nano)
+        return handler(self, attrs, session, timestamp, agent)
+
+    def event(self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str,
+              model: Any = None) -> list[dict[str, Any]]:
+        """One event, preceded by the session's session_start when this is its first."""
+        events = []
+        if not self.started.get(session) and event_type != "session_start":
+            events.append(self._make(session, executor, "session_start", {"prompt_type": "initial"}, timestamp,
+                                     model))
+        if event_type == "session_start":
+            if self.started.get(session):
+                return []
+        self.started[session] = True
+        if len(self.started) > MAX_SESSIONS:
+            del self.started[next(iter(self.started))]
+        events.append(self._make(session, executor, event_type, data, timestamp, model))
+        return events
+
+    @staticmethod
+    def _make(session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str,
+              model: Any) -> dict[str, Any]:
+        event = {"timestamp": timestamp, "attempt_id": session, "event_type": event_type, "executor": executor,
+                 "data": {k: v for k, v in data.items() if v is not None}}
+        if isinstance(model, str) and model:
+            event["model"] = model
+        return event
+
+    def prompt(self, session: str, executor: str, attrs: dict[str, Any], timestamp: str) -> list[dict[str, Any]]:
+        text = attrs.get("prompt") if isinstance(attrs.get("prompt"), str) else None
+        if not self.started.get(session):
+            return self.event(session, executor, "session_start",
+                              {"prompt": text, "prompt_type": "initial", "prompt_length": _int(attrs.get("prompt_length"))},
+                              timestamp, attrs.get("model"))
+        return self.event(session, executor, "followup_sent",
+                          {"message": text, "reason": "user", "prompt_length": _int(attrs.get("prompt_length"))},
+                          timestamp, attrs.get("model"))
+
+    def tool(self, session: str, executor: str, timestamp: str, name: Any, params: Any, call_id: Any,
+             success: bool, output: Any, duration_ms: Any, error: Any = None) -> list[dict[str, Any]]:
+        name = name if isinstance(name, str) and name else "unknown"
+        events = self.event(session, executor, "tool_call",
+                            {"tool_name": name, "tool_params": _json_or_text(params), "call_id": call_id}, timestamp)
+        events += self.event(session, executor, "tool_result",
+                             {"tool_name": name, "call_id": call_id, "result": "success" if success else "error",
+                              "result_data": output, "duration_ms": _float(duration_ms)}, timestamp)
+        if not success:
+            message = error if isinstance(error, str) and error else f"{name} failed"
+            events += self.event(session, executor, "error",
+                                 {"error_message": message[:1000], "tool_name": name, "call_id": call_id}, timestamp)
+        return events
+
+    def usage(self, session: str, executor: str, timestamp: str, data: dict[str, Any], model: Any) -> list[dict[str, Any]]:
+        data = {k: v for k, v in data.items() if v is not None}
+        if data.get("cost_usd") is None and self.pricing is not None:
+            self.pricing.price_usage(model if isinstance(model, str) else None, data)
+        return self.event(session, executor, "usage", {**data, "model": model}, timestamp, model)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def metrics(self, request: Any) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for resource_metrics in request.resource_metrics:
+            resource = attributes(resource_metrics.resource.attributes)
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    field = METRICS.get(metric.name)
+                    if field is None or metric.WhichOneof("data") != "sum":
+                        self.skip(f"unmapped_metric:{metric.name}")
+                        continue
+                    cumulative = metric.sum.aggregation_temporality == 2
+                    for point in metric.sum.data_points:
+                        events.extend(self._point(metric.name, field, point, resource, cumulative))
+        return events
+
+    def _point(self, name: str, field: str, point: Any, resource: dict[str, Any],
+               cumulative: bool) -> list[dict[str, Any]]:
+        attrs = {**resource, **attributes(point.attributes)}
+        session = attrs.get("session.id")
+        if not isinstance(session, str) or not session:
+            self.skip("no_session_id")
+            return []
+        if session in self.logged_usage:
+            self.skip("metric_covered_by_logs")
+            return []
+        value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
+        if cumulative:
+            key = (session, name, attrs.get("type"), attrs.get("model"))
+            value, self.cumulative[key] = value - self.cumulative.get(key, 0.0), value
+            if len(self.cumulative) > 4 * MAX_SESSIONS:
+                del self.cumulative[next(iter(self.cumulative))]
+        if value <= 0:
+            return []
+        if field == "tokens":
+            kind = TOKEN_TYPES.get(attrs.get("type"))
+            if kind is None:
+                self.skip("unknown_token_type")
+                return []
+            data = {kind: int(value), "source": "otel_metric"}
+        else:
+            data = {"cost_usd": value, "source": "otel_metric"}
+        return self.event(session, "CLAUDE_CODE", "usage", {**data, "model": attrs.get("model")},
+                          iso_of(point.time_unix_nano), attrs.get("model"))
+
+    # -- traces ---------------------------------------------------------------------------
+
+    def traces(self, request: Any) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    events.extend(self._span(span))
+        return events
+
+    def _span(self, span: Any) -> list[dict[str, Any]]:
+        attrs = attributes(span.attributes)
+        carried = [attrs.get(semconv.EVENT)] + [attributes(e.attributes).get(semconv.EVENT) for e in span.events]
+        whole = [json.loads(c) for c in carried if isinstance(c, str)]
+        if whole:
+            for event in whole:
+                if event.get("event_type") == "session_start":
+                    self.started[event["attempt_id"]] = True
+            return whole
+        session = attrs.get(semconv.CONVERSATION_ID)
+        if not isinstance(session, str) or not session:
+            self.skip("span_without_conversation_id")
+            return []
+        executor = attrs.get(semconv.EXECUTOR) or attrs.get(semconv.AGENT_NAME) or "OTEL"
+        timestamp = iso_of(span.start_time_unix_nano)
+        operation = attrs.get(semconv.OPERATION)
+        if operation == semconv.EXECUTE_TOOL:
+            failed = span.status.code == 2 or semconv.ERROR_TYPE in attrs
+            return self.tool(session, executor, timestamp, attrs.get(semconv.TOOL_NAME),
+                             attrs.get(semconv.TOOL_CALL_ARGUMENTS), attrs.get(semconv.TOOL_CALL_ID), not failed,
+                             attrs.get(semconv.TOOL_CALL_RESULT), (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
+                             span.status.message or attrs.get(semconv.ERROR_TYPE))
+        if operation in (semconv.CHAT, "text_completion", "generate_content"):
+            return self.usage(session, executor, timestamp, split_usage(attrs), attrs.get(semconv.REQUEST_MODEL))
+        self.skip(f"unmapped_span:{operation}")
+        return []
+
+
+def split_usage(attrs: dict[str, Any]) -> dict[str, Any]:
+    """GenAI usage attributes (cached inside input) as agentlog's disjoint counts."""
+    read = _int(attrs.get(semconv.CACHE_READ_TOKENS)) or 0
+    created = _int(attrs.get(semconv.CACHE_CREATION_TOKENS)) or 0
+    total_in = _int(attrs.get(semconv.INPUT_TOKENS))
+    return {"input_tokens": None if total_in is None else max(0, total_in - read - created),
+            "output_tokens": _int(attrs.get(semconv.OUTPUT_TOKENS)), "cache_read_tokens": read or None,
+            "cache_creation_tokens": created or None, "reasoning_tokens": _int(attrs.get(semconv.REASONING_TOKENS)),
+            "cost_usd": _float(attrs.get(semconv.COST_USD))}
+
+
+# -- Claude Code ----------------------------------------------------------------------------------
+# https://code.claude.com/docs/en/monitoring-usage: events (logs) and metrics
+
+def _cc_prompt(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.prompt(session, executor, a, ts)
+
+
+def _cc_tool_result(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.tool(session, executor, ts, a.get("tool_name"), a.get("tool_parameters") or a.get("tool_input"),
+                  a.get("tool_use_id"), _true(a.get("success")), a.get("tool_result_size_bytes"),
+                  a.get("duration_ms"), a.get("error"))
+
+
+def _cc_api_request(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    m.logged_usage.add(session)
+    data = {"input_tokens": _int(a.get("input_tokens")), "output_tokens": _int(a.get("output_tokens")),
+            "cache_read_tokens": _int(a.get("cache_read_tokens")),
+            "cache_creation_tokens": _int(a.get("cache_creation_tokens")), "cost_usd": _float(a.get("cost_usd")),
+            "duration_ms": _float(a.get("duration_ms")), "request_id": a.get("request_id")}
+    return m.usage(session, executor, ts, data, a.get("model"))
+
+
+def _cc_api_error(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    message = str(a.get("error") or "API error")
+    return m.event(session, executor, "error", {"error_message": message[:1000], "status_code": a.get("status_code"),
+                                                "attempt": _int(a.get("attempt"))}, ts, a.get("model"))
+
+
+# -- Codex ------------------------------------------------------------------------------------------
+# Codex `[otel]` event catalog: conversation_starts, user_prompt, tool_result, sse_event, api_request
+
+def _cx_start(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.event(session, executor, "session_start",
+                   {"prompt_type": "initial", "agent_version": a.get("app.version"),
+                    "sandbox_policy": a.get("sandbox_policy"), "approval_policy": a.get("approval_policy")},
+                   ts, a.get("model"))
+
+
+def _cx_tool_result(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    success = _true(a.get("success"))
+    output = a.get("output")
+    return m.tool(session, executor, ts, a.get("tool_name"), a.get("arguments"), a.get("call_id"), success,
+                  output[:2000] if isinstance(output, str) else output, a.get("duration_ms"),
+                  output[:1000] if isinstance(output, str) else None)
+
+
+def _cx_sse(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    if a.get("event.kind") != "response.completed" or a.get("input_token_count") is None:
+        if a.get("error.message"):
+            return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000]}, ts)
+        return []
+    m.logged_usage.add(session)
+    raw = {"input_tokens": _int(a.get("input_token_count")) or 0, "output_tokens": _int(a.get("output_token_count")) or 0,
+           "cached_input_tokens": _int(a.get("cached_token_count")) or 0,
+           "reasoning_output_tokens": _int(a.get("reasoning_token_count")) or 0}
+    return m.usage(session, executor, ts, disjoint_usage(raw), a.get("model"))
+
+
+def _cx_api_request(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    if not a.get("error.message"):
+        return []
+    return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000],
+                                                "status_code": a.get("http.response.status_code")}, ts, a.get("model"))
+
+
+HANDLERS: dict[str, dict[str, Handler]] = {
+    "claude_code": {"user_prompt": _cc_prompt, "tool_result": _cc_tool_result, "api_request": _cc_api_request,
+                    "api_error": _cc_api_error},
+    "codex": {"conversation_starts": _cx_start, "user_prompt": _cc_prompt, "tool_result": _cx_tool_result,
+              "sse_event": _cx_sse, "api_request": _cx_api_request},
+}
+EXECUTORS = {"claude_code": "CLAUDE_CODE", "codex": "CODEX"}
+SERVICES = {"claude-code": "claude_code", "codex-cli": "codex", "codex_cli_rs": "codex", "codex_exec": "codex",
+            "codex": "codex"}
+METRICS = {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"}
+TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
+               "cacheCreation": "cache_creation_tokens"}
+
+
+def _handler(name: str, resource: dict[str, Any]) -> tuple[str, Handler | None]:
+    """(executor, handler) of an event name, prefixed (`claude_code.api_request`) or bare
+    (`api_request`, then the resource's service.name says whose)."""
+    prefix, _, bare = name.rpartition(".") if name.startswith(("claude_code.", "codex.")) else ("", "", name)
+    agent = prefix or SERVICES.get(str(resource.get("service.name", "")))
+    table = HANDLERS.get(agent or "")
+    if table is None:
+        return "", None
+    return EXECUTORS[agent], table.get(bare)

@@ -1,0 +1,116 @@
+"""`agentlog hooks install|uninstall|status` on settings files that already hold hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
+
+EXISTING = b"""{
+    "model": "opus",
+    "hooks": {
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "./scripts/check-bash.sh"}]}
+        ],
+        "Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]
+    },
+    "permissions": {"allow": ["Bash(npm test)"]}
+}
+"""
+
+
+def run(*args: str, project: Path, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")}
+    return subprocess.run([AGENTLOG, "hooks", *args], capture_output=True, text=True, cwd=project, env=env,
+                          timeout=60)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    return project, home
+
+
+@pytest.mark.parametrize("agent,rel,flag", [("claude-code", ".claude/settings.json", "--project"),
+                                            ("codex", ".codex/hooks.json", "--project"),
+                                            ("claude-code", ".claude/settings.json", "--user"),
+                                            ("codex", ".codex/hooks.json", "--user")])
+def test_install_keeps_other_hooks_and_uninstall_restores_the_file_exactly(agent, rel, flag, dirs):
+    project, home = dirs
+    path = (home if flag == "--user" else project) / rel
+    path.parent.mkdir(parents=True)
+    path.write_bytes(EXISTING)
+    assert run("install", agent, flag, project=project, home=home).returncode == 0
+    settings = json.loads(path.read_bytes())
+    commands = [h["command"] for groups in settings["hooks"].values() for g in groups for h in g["hooks"]]
+    assert "./scripts/check-bash.sh" in commands and "notify-send done" in commands
+    assert any(c.endswith(f"hook {agent} PreToolUse") for c in commands)
+    assert settings["permissions"] == {"allow": ["Bash(npm test)"]} and settings["model"] == "opus"
+    installed = path.read_bytes()
+    assert "already installed" in run("install", agent, flag, project=project, home=home).stdout
+    assert path.read_bytes() == installed  # idempotent
+    status = run("status", agent, project=project, home=home)
+    assert status.returncode == 0 and "installed" in status.stdout and "2 other hook(s) kept" in status.stdout
+    assert run("uninstall", agent, flag, project=project, home=home).returncode == 0
+    assert path.read_bytes() == EXISTING
+    assert "not installed" in run("uninstall", agent, flag, project=project, home=home).stdout
+
+
+def test_install_into_a_missing_file_and_uninstall_removes_it(dirs):
+    project, home = dirs
+    run("install", "claude-code", project=project, home=home)
+    path = project / ".claude" / "settings.json"
+    groups = json.loads(path.read_bytes())["hooks"]["PreToolUse"]
+    assert groups[0]["matcher"] == "*" and groups[0]["hooks"][0]["type"] == "command"
+    run("uninstall", "claude-code", project=project, home=home)
+    assert not path.exists()
+
+
+def test_codex_hooks_have_no_matcher(dirs):
+    project, home = dirs
+    run("install", "codex", project=project, home=home)
+    hooks = json.loads((project / ".codex" / "hooks.json").read_bytes())["hooks"]
+    assert set(hooks) >= {"SessionStart", "PreToolUse", "PostToolUse", "Stop", "UserPromptSubmit"}
+    assert "matcher" not in hooks["PreToolUse"][0]
+
+
+def test_edited_after_install_removes_only_agentlogs_entries(dirs):
+    project, home = dirs
+    path = project / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(EXISTING)
+    run("install", "claude-code", project=project, home=home)
+    settings = json.loads(path.read_bytes())
+    settings["env"] = {"FOO": "1"}
+    path.write_text(json.dumps(settings))
+    result = run("uninstall", "claude-code", project=project, home=home)
+    assert "edited since install" in result.stdout
+    after = json.loads(path.read_bytes())
+    assert after["env"] == {"FOO": "1"}
+    assert after["hooks"] == json.loads(EXISTING)["hooks"]
+
+
+def test_dry_run_changes_nothing_and_bad_json_is_refused(dirs):
+    project, home = dirs
+    result = run("install", "claude-code", "--dry-run", project=project, home=home)
+    assert result.returncode == 0 and '"PreToolUse"' in result.stdout
+    assert not (project / ".claude").exists()
+    (project / ".claude").mkdir()
+    (project / ".claude" / "settings.json").write_text("{broken")
+    result = run("install", "claude-code", project=project, home=home)
+    assert result.returncode == 1 and "not valid JSON" in result.stderr
+    assert (project / ".claude" / "settings.json").read_text() == "{broken"
+
+
+def test_status_without_anything_installed(dirs):
+    project, home = dirs
+    result = run("status", project=project, home=home)
+    assert result.returncode == 0 and result.stdout.count("not installed") == 4
