@@ -4,6 +4,7 @@
 
 Prints, from the same data in the same run:
 - decode floor: msgspec typed decoding of every line, nothing else;
+- engine only: the detection engine fed 1 MiB chunks of lines (no tailer, journal or checkpoint);
 - agentlog: the full watchdog (tailer, detectors, journal, checkpoint), events/s and peak RSS;
 - baseline: the original analyzer's algorithm re-implemented (the whole backlog read into one
   string, per event a filter over the session's whole error / tool-call list).
@@ -87,6 +88,19 @@ dt = time.perf_counter() - t0
 print(n / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
+ENGINE = """
+import sys, time, resource
+from agentlog import config
+from agentlog.watch import Engine, WatchConfig
+engine = Engine(WatchConfig.from_settings(config.load({"log_dir": "."})))
+t0 = time.perf_counter(); alerts = 0
+with open(sys.argv[1], "rb") as f:
+    while lines := f.readlines(1 << 20):
+        alerts += len(engine.feed(lines)) + len(engine.tick(engine.clock))
+dt = time.perf_counter() - t0
+print(engine.events / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, alerts)
+"""
+
 AGENTLOG = """
 import sys, time, resource
 from agentlog import config
@@ -152,17 +166,23 @@ def main() -> None:
         size = stream.stat().st_size
         print(f"generated {args.events:,} events over {args.attempts:,} attempts "
               f"({size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (compare ratios within one run)")
         rate, dt, rss = run(DECODE, str(stream))
+        floor = rate
         print(f"decode floor (msgspec typed Event) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB")
+        rate, dt, rss, found = run(ENGINE, str(stream))
+        print(f"engine only (feed + tick)         : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
+              f"  ({found:.0f} alerts)  {rate / floor:.2f}x the floor")
         rate, dt, rss, found = run(AGENTLOG, str(log_dir))
         print(f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-              f"  ({found:.0f} alerts)")
+              f"  ({found:.0f} alerts)  {rate / floor:.2f}x the floor")
         agent_rate = rate
         if not args.no_baseline:
             rate, dt, rss, found = run(BASELINE, str(stream))
             print(f"baseline (original algorithm, py) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
                   f"  ({found:.0f} raw loop hits, no cooldown)")
             print(f"agentlog / baseline               : {agent_rate / rate:.1f}x")
+        print(f"load average {os.getloadavg()[0]:.2f} at the end")
         print("targets: >= 500,000 events/s, peak RSS < 200 MB at 1M events / 100k attempts")
 
 

@@ -93,7 +93,8 @@ def public_matches(line: bytes) -> list:
 def internal_matches(r: Redactor, line: bytes) -> list:
     low = line.lower()
     out = []
-    for name, (rx, _, anchors, boundary) in zip(r.patterns, r._rules):
+    for i, (name, (_, anchors, boundary)) in enumerate(zip(r.patterns, r._rules)):
+        rx = r._regex(i)[0]
         found = rx.finditer(line) if anchors is None else redact._anchored(line, low, rx, anchors, boundary)
         out += [(name, m.span()) for m in found]
     return out

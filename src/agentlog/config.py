@@ -13,7 +13,6 @@ at top level or under `[agentlog]`; other tables (`[redact.patterns]`, `[pricing
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -57,8 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
             "window of the error loop rule"),
     Setting("tool_loop_threshold", "AGENT_TOOL_LOOP_THRESHOLD", int, 10,
             "same tool this many times in the window is a loop"),
-    Setting("tool_loop_window_ms", "AGENT_TOOL_LOOP_WINDOW_MS", int, 60_000,
-            "window of the tool loop rule"),
+    Setting("tool_loop_window_ms", "AGENT_TOOL_LOOP_WINDOW_MS", int, 10_000,
+            "window of the tool loop rate rule (60000 = the original's rule)"),
     Setting("stuck_threshold_ms", "AGENT_STUCK_THRESHOLD_MS", int, 300_000,
             "an unfinished attempt idle this long is stuck"),
     Setting("cost_anomaly_threshold", "AGENT_COST_ANOMALY_THRESHOLD", float, 1.0,
@@ -137,6 +136,8 @@ def load(flags: Mapping[str, Any] | None = None, *, config_file: Path | None = N
     config_file = config_file or find_config_file(environ, cwd)
     table: dict[str, Any] = {}
     if config_file is not None:
+        import tomllib  # only when there is a file: its parser costs a hook ~10 ms
+
         try:
             table = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:

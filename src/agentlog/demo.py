@@ -101,7 +101,8 @@ class FleetReport:
     files: dict[str, int] = field(default_factory=dict)
 
 
-def run_fleet(recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: float = 1.0) -> FleetReport:
+def run_fleet(recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: float = 1.0,
+              prefix: str = "demo") -> FleetReport:
     """Run `agents` simulated agents concurrently; `speed` > 1 plays faster."""
     rng = random.Random(seed)
     report = FleetReport(recorder.log_dir)
@@ -110,7 +111,7 @@ def run_fleet(recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: flo
     for i in range(agents):
         scenario = MIX[i % len(MIX)]
         executor = rng.choice(list(EXECUTORS))
-        attempt = f"demo-{run_id}-{i:02d}-{scenario.replace('_', '-')}"
+        attempt = f"{prefix}-{run_id}-{i:02d}-{scenario.replace('_', '-')}"
         session = Session(attempt, executor=executor, model=EXECUTORS[executor],
                           task_id=f"task-{i % len(TASKS)}", task_title=TASKS[i % len(TASKS)],
                           branch=f"agent/{attempt}", recorder=recorder,

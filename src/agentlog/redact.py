@@ -210,8 +210,11 @@ class Redactor:
         self.patterns: dict[str, str] = {**DEFAULT_PATTERNS, **(extra_patterns or {})}
         extra = extra_patterns or {}
         names = list(self.patterns)
-        # Per pattern: (regex, replaced group, anchors or None, check left boundary).
-        self._rules: list[tuple[re.Pattern[bytes], int | str, tuple[bytes, ...] | None, bool]] = []
+        # Per pattern: (regex source, anchors or None, check left boundary); compiled with
+        # ``re`` on first use only (dirty lines are rare, and compiling all of them costs a
+        # short-lived process such as an agent hook ~50 ms).
+        self._rules: list[tuple[bytes, tuple[bytes, ...] | None, bool]] = []
+        self._compiled: dict[int, tuple[re.Pattern[bytes], int | str]] = {}
         self._repl: list[tuple[bytes, bytes]] = []
         prefilter: list[tuple[bytes, ...] | None] = []
         for name in names:
@@ -223,11 +226,12 @@ class Redactor:
                 anchors, lits = tuple(a.encode() for a in anchors), tuple(x.encode() for x in lits)
             else:  # configured: no anchors known, ``re`` searches the whole line
                 anchors, lits, boundary, source = None, None, False, self.patterns[name]
-            try:
-                rx = re.compile(source.encode())
-            except re.error as exc:
-                raise ValueError(f"secret pattern {name!r} is not a valid regex: {exc}") from None
-            self._rules.append((rx, "secret" if "secret" in rx.groupindex else 0, anchors, boundary))
+            if anchors is None:  # a configured pattern: check it now, not on the first secret
+                try:
+                    re.compile(source.encode())
+                except re.error as exc:
+                    raise ValueError(f"secret pattern {name!r} is not a valid regex: {exc}") from None
+            self._rules.append((source.encode(), anchors, boundary))
             prefilter.append(lits)
             marker = b"[REDACTED:" + name.encode() + b"]"
             self._repl.append((marker, b'"' + marker + b'"'))
@@ -303,11 +307,20 @@ class Redactor:
             return self._redact(line, found + self._always, low)
         return line
 
+    def _regex(self, i: int) -> tuple[re.Pattern[bytes], int | str]:
+        """Pattern i compiled, and the group it replaces (``secret`` when it names one)."""
+        compiled = self._compiled.get(i)
+        if compiled is None:
+            rx = re.compile(self._rules[i][0])
+            compiled = self._compiled[i] = (rx, "secret" if "secret" in rx.groupindex else 0)
+        return compiled
+
     def _redact(self, line: bytes, candidates: list[int], low: bytes | None) -> bytes:
         """Run the candidate patterns on ``line`` and replace their merged matches."""
         matches = []
         for i in sorted(set(candidates)):
-            rx, group, anchors, boundary = self._rules[i]
+            rx, group = self._regex(i)
+            _, anchors, boundary = self._rules[i]
             if anchors is None:
                 found = rx.finditer(line)
             else:

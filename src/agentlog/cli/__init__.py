@@ -6,8 +6,15 @@ agents run before every tool call, does not pay for the imports of `serve` or `r
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
+
+if sys.argv[1:2] == ["hook"] and os.path.basename(sys.argv[0]) in ("agentlog", "__main__.py"):
+    # `agentlog hook` runs before every tool call of an agent: answered before click loads
+    from ..guard.hook import main as _hook_main
+
+    sys.exit(_hook_main(sys.argv[2:]))
 
 import click
 
@@ -16,8 +23,27 @@ COMMANDS = {
     "cat": "agentlog.cli.record:cat",
     "demo": "agentlog.cli.demo:demo",
     "cluster": "agentlog.cli.intel:cluster_cmd",
+    "watch": "agentlog.cli.watch:watch",
+    "alerts": "agentlog.cli.watch:alerts",
+    "doctor": "agentlog.cli.watch:doctor",
     "import": "agentlog.cli.capture:import_cmd",
     "run": "agentlog.cli.capture:run_cmd",
+    "report": "agentlog.cli.views:report_cmd",
+    "replay": "agentlog.cli.views:replay_cmd",
+    "serve": "agentlog.cli.views:serve_cmd",
+    "rotate": "agentlog.cli.lifecycle:rotate",
+    "du": "agentlog.cli.lifecycle:du",
+    "summary": "agentlog.cli.analytics:summary",
+    "errors": "agentlog.cli.analytics:errors",
+    "compare": "agentlog.cli.analytics:compare",
+    "planning": "agentlog.cli.analytics:planning",
+    "backlog": "agentlog.cli.analytics:backlog",
+    "correlate": "agentlog.cli.analytics:correlate",
+    "metrics": "agentlog.cli.analytics:metrics",
+    "fleet": "agentlog.cli.fleet:fleet",
+    "hooks": "agentlog.cli.guard:hooks",
+    "hook": "agentlog.cli.guard:hook",
+    "otel": "agentlog.cli.guard:otel",
 }
 
 

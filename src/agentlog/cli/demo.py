@@ -14,8 +14,9 @@ from .common import settings_options
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Run the watchdog beside the fleet and show its alerts live.")
 @click.option("--stuck-ms", default=3000, show_default=True, help="Stuck threshold of the demo's watchdog.")
+@click.option("--fleet", is_flag=True, help="Fleet mode: a local 3-node NATS cluster, 3 machines, 2 watchdog workers.")
 @settings_options
-def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: int) -> None:
+def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: int, fleet: bool) -> None:
     """Simulate a fleet of agents (several executors, models and tasks: some succeed,
     some loop on one error, some call one tool over and over, some go idle, some cost
     too much) writing real events into the log dir, then summarise what was written."""
@@ -28,6 +29,8 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
     from ..recorder import Recorder
 
     console = Console()
+    if fleet:
+        return _fleet_demo(console, settings, agents, speed, seed)
     console.print(f"Simulating {agents} agents into [bold]{settings.log_path}[/] ...")
     watchdog = WatchBeside(settings, stuck_ms) if watch else nullcontext()
     with watchdog, Recorder(settings) as recorder:
@@ -48,3 +51,15 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
     console.print(f"Events written: {sum(report.events.values())} ({events})")
     for name, size in report.files.items():
         console.print(f"  {settings.log_path / name}  {size:,} bytes")
+
+
+def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None:
+    from ..fleet.demo import run_fleet_demo
+    from ..watch.text import one_line
+
+    result = run_fleet_demo(settings.log_path, agents=agents, seed=seed, speed=speed, say=console.print)
+    console.print(f"Archive: [bold]{result.archive}[/] ({result.events} events from {len(result.machines)} machines)")
+    console.print(f"Alerts ({len(result.alerts)}), each exactly once:")
+    for alert in result.alerts:
+        console.print(f"  {one_line(alert)}", highlight=False)
+    console.print(f"Try: agentlog summary --log-dir {result.archive}")

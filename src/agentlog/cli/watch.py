@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -36,11 +37,19 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--notify-since", default="1h", show_default=True,
               help="Send to notification sinks only alerts newer than this (replays never flood a chat).")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
+@click.option("--follow", "follow", metavar="AGENT", type=click.Choice(["claude-code", "codex"]),
+              help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
+@click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
+@click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
+              help='Write the weekly report and send it through the sinks at this time ("SUN 09:00", UTC by default).')
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where --weekly-report writes its files [default: <log dir>/reports].")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print alerts to stdout.")
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @settings_options
 def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_since, stuck_threshold_ms,
-          quiet, json_out) -> None:
+          follow, rotate_every, weekly, report_dir, quiet, json_out, path) -> None:
     """Watch the event stream live: catch looping, stuck and expensive agents.
 
     Alerts go to agent-alerts.jsonl (always, the original format), stdout, and any
@@ -48,6 +57,10 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     state are checkpointed in LOG_DIR/state/, so a restart continues exactly where it
     stopped: no alert missed, none repeated. A first start begins at the end of the
     stream unless --replay or --since.
+
+    Side jobs: --follow claude-code|codex [PATH] imports the agent's own transcripts as
+    they are written, so its sessions are watched with no other setup; --rotate-every
+    rotates the logs on a timer; --weekly-report sends the weekly report on schedule.
 
     Exit codes: 0 ok (also when AGENT_WORK_ANALYZER_ENABLED=false); 1 cannot run; 2 usage.
     """
@@ -66,9 +79,13 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
                                                              if notify_since == "1h" else notify_since))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if path is not None and follow is None:
+        raise click.BadParameter("PATH is the transcript folder of --follow AGENT", param_hint="PATH")
     sinks = _sinks(notify, webhooks, execs, quiet, json_out, section)
+    jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
-    dog = Watchdog(settings, options, sinks=sinks, config=config)
+    dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
+                   on_note=lambda text: click.echo(f"agentlog watch: {text}", err=True))
     signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
     if not once:
         click.echo(f"agentlog watch: following {settings.log_path} (Ctrl-C to stop)", err=True)
@@ -84,6 +101,25 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     for mark in result.lost:
         click.echo(f"agentlog watch: warning: a checkpointed file (inode {mark.ino}) was gone; "
                    "its unread rest could not be read", err=True)
+    if result.job_errors:
+        sys.exit(1)
+
+
+def _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks) -> list:
+    from ..timeutil import parse_duration
+    from ..watch.schedule import RotateEvery, TranscriptFollower, WeeklyReport
+
+    jobs = []
+    try:
+        if follow:
+            jobs.append(TranscriptFollower(settings, follow, path))
+        if rotate_every:
+            jobs.append(RotateEvery(settings, parse_duration(rotate_every)))
+        if weekly:
+            jobs.append(WeeklyReport(settings, weekly, sinks, out_dir=report_dir))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return jobs
 
 
 @click.command()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from hashlib import blake2b
@@ -63,12 +64,16 @@ class FileCheckpoints:
             return None
 
     def save(self, name: str, value: dict[str, Any]) -> None:
+        self.save_encoded(name, msgspec.json.encode(value))
+
+    def save_encoded(self, name: str, data: bytes) -> None:
+        """`save` of a value already encoded as JSON (by `Tailer.encode`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path(name)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, msgspec.json.encode(value))
+            os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -88,7 +93,82 @@ class MemoryCheckpoints:
         return self.values.get(name)
 
     def save(self, name: str, value: dict[str, Any]) -> None:
-        self.values[name] = msgspec.json.decode(msgspec.json.encode(value))
+        self.save_encoded(name, msgspec.json.encode(value))
+
+    def save_encoded(self, name: str, data: bytes) -> None:
+        self.values[name] = msgspec.json.decode(data)
+
+
+class Committer:
+    """Persists checkpoints on a thread of its own, so a slow fsync never delays the reader.
+
+    Only the latest value matters: one still waiting when a newer one comes is replaced
+    (each is a complete position with its state). The caller encodes the value on its own
+    thread, which makes it a consistent copy of state it goes on changing. A save that
+    failed is raised by the next `submit` or `flush`.
+    """
+
+    def __init__(self, store: CheckpointStore, name: str):
+        self.store, self.name = store, name
+        self._cond = threading.Condition()
+        self._pending: bytes | None = None
+        self._saving = False
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"commit-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being written: a new value would be saved at once."""
+        return self._pending is None and not self._saving
+
+    def submit(self, data: bytes) -> None:
+        with self._cond:
+            self._raise()
+            self._pending = data
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the latest submitted value is saved; False on timeout."""
+        with self._cond:
+            done = self._cond.wait_for(lambda: self._error is not None or self.idle, timeout)
+            self._raise()
+            return done
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            self._thread.join()
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _run(self) -> None:
+        save = getattr(self.store, "save_encoded", None)
+        if save is None:
+            save = lambda name, data: self.store.save(name, msgspec.json.decode(data))  # noqa: E731
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
+                data, self._pending, self._saving = self._pending, None, True
+            try:
+                save(self.name, data)
+            except BaseException as exc:  # handed to the caller's thread
+                with self._cond:
+                    self._error = exc
+            finally:
+                with self._cond:
+                    self._saving = False
+                    self._cond.notify_all()
 
 
 # --- positions -------------------------------------------------------------------
@@ -196,6 +276,7 @@ class Tailer:
     lost: list[Mark] = field(default_factory=list)  # checkpointed files that could not be found
     _sources: list[_Source] = field(default_factory=list)
     _waker: Any = None
+    _committer: Committer | None = None
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -204,7 +285,7 @@ class Tailer:
         if saved:
             self.restored = True
             self.extra = saved.get("extra")
-            self._restore([msgspec.convert(m, Mark) for m in saved.get("files", [])])
+            self._restore([msgspec.convert(m, Mark) for m in saved.get("files", [])], saved.get("saved"))
         else:
             live = _open_plain(self.path)
             if live is not None:
@@ -249,9 +330,41 @@ class Tailer:
     def commit(self, position: Position, extra: Any = None) -> None:
         """Persist `position` (and `extra`): after a restart, reading resumes right there."""
         self.extra = extra
-        if self.checkpoints is not None:
-            self.checkpoints.save(self.name, {"files": list(position), "extra": extra,
-                                              "path": str(self.path), "saved": time.time()})
+        if self._committer is not None:  # after any value still waiting there, not before
+            self._committer.submit(self.encode(position, extra))
+            self._committer.flush()
+        elif self.checkpoints is not None:
+            self.checkpoints.save(self.name, self._record(position, extra))
+
+    def commit_background(self, position: Position, extra: Any = None) -> None:
+        """`commit`, with the write and its fsync done on a committer thread.
+
+        `position` and `extra` are encoded now, so the caller may change its state at
+        once. Whatever the caller must have on disk before this checkpoint (its own
+        output for the lines up to `position`) must be written before this call.
+        """
+        self.extra = extra
+        if self.checkpoints is None:
+            return
+        if self._committer is None:
+            self._committer = Committer(self.checkpoints, self.name)
+        self._committer.submit(self.encode(position, extra))
+
+    @property
+    def committing(self) -> bool:
+        """A background commit is waiting or being written."""
+        return self._committer is not None and not self._committer.idle
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until background commits are on disk; False on timeout."""
+        return self._committer.flush(timeout) if self._committer is not None else True
+
+    def encode(self, position: Position, extra: Any = None) -> bytes:
+        """The checkpoint record of `position` and `extra`, as JSON."""
+        return msgspec.json.encode(self._record(position, extra))
+
+    def _record(self, position: Position, extra: Any) -> dict[str, Any]:
+        return {"files": list(position), "extra": extra, "path": str(self.path), "saved": time.time()}
 
     def lag(self) -> int:
         """Bytes written but not yet handed out."""
@@ -268,12 +381,17 @@ class Tailer:
         return self._waker.wait(timeout)
 
     def close(self) -> None:
-        for source in self._sources:
-            source.close()
-        self._sources.clear()
-        if self._waker is not None:
-            self._waker.close()
-            self._waker = None
+        committer, self._committer = self._committer, None
+        try:
+            if committer is not None:
+                committer.close()
+        finally:
+            for source in self._sources:
+                source.close()
+            self._sources.clear()
+            if self._waker is not None:
+                self._waker.close()
+                self._waker = None
 
     # -- rotation -----------------------------------------------------------------
 
@@ -305,6 +423,8 @@ class Tailer:
             live.rotated_at = time.monotonic()  # renamed away: drain it, then let go
         if st is not None and not any((s.dev, s.ino) == (st.st_dev, st.st_ino) for s in self._sources):
             fresh = _open_plain(self.path)
+            if live is not None:  # files rotated after it, before we looked (two rotations)
+                self._sources.extend(self._rotated_after(live.dev, live.ino, fresh))
             if fresh is not None:
                 self._sources.append(fresh)
 
@@ -316,10 +436,10 @@ class Tailer:
             source.close()
             self._sources.remove(source)
 
-    def _restore(self, marks: list[Mark]) -> None:
+    def _restore(self, marks: list[Mark], saved_at: float | None = None) -> None:
         for i, mark in enumerate(marks):
             is_last = i == len(marks) - 1
-            source = self._reopen(mark, live_allowed=is_last)
+            source = self._reopen(mark, live_allowed=is_last, saved_at=saved_at)
             if source is None:
                 self.lost.append(mark)
                 continue
@@ -327,23 +447,73 @@ class Tailer:
             self._sources.append(source)
         if self._live() is None:
             fresh = _open_plain(self.path)
+            if marks:  # the live file of the checkpoint was rotated while we were down
+                self._sources.extend(self._rotated_after(marks[-1].dev, marks[-1].ino, fresh))
             if fresh is not None and not any((s.dev, s.ino) == (fresh.dev, fresh.ino) for s in self._sources):
                 self._sources.append(fresh)
             elif fresh is not None:
                 fresh.close()
 
-    def _reopen(self, mark: Mark, live_allowed: bool) -> _Source | None:
+    def _rotated_after(self, dev: int, ino: int, fresh: _Source | None) -> list[_Source]:
+        """Files rotated after the one with (dev, ino), oldest first, read from their start;
+        none that is already open (or is `fresh`, the live file just opened)."""
+        from .rotate import rotated_after
+
+        have = {(s.dev, s.ino) for s in self._sources}
+        if fresh is not None:
+            have.add((fresh.dev, fresh.ino))
+        found = []
+        for path in rotated_after(self.path.parent, self.path.name, dev, ino):
+            source = _open_rotated(path)
+            if source is None:
+                continue
+            if (source.dev, source.ino) in have:
+                source.close()
+                continue
+            have.add((source.dev, source.ino))
+            found.append(source)
+        return found
+
+    def _reopen(self, mark: Mark, live_allowed: bool, saved_at: float | None = None) -> _Source | None:
         live = _open_plain(self.path)
         if live is not None:
-            if (live.dev, live.ino) == (mark.dev, mark.ino) and live.size() >= mark.offset and _matches(live, mark):
+            if ((live.dev, live.ino) == (mark.dev, mark.ino) and live.size() >= mark.offset and _matches(live, mark)
+                    and not self._rotated_since(mark, saved_at)):
                 if not live_allowed:
                     live.rotated_at = time.monotonic()
                 return live
             live.close()
         return self._find(mark)
 
+    def _rotated_since(self, mark: Mark, saved_at: float | None) -> bool:
+        """A mark with nothing read (no head to check) on a file rotated after the checkpoint
+        was saved: the live file has the same inode only because the file system reused it."""
+        if mark.head_len or saved_at is None:
+            return False
+        from .retention import stamp_time
+        from .rotate import find_rotated
+
+        path = find_rotated(self.path.parent, self.path.name, mark)
+        if path is None:
+            return False
+        stem = self.path.name.removesuffix(".jsonl") + "-"
+        rotated = stamp_time(path.name[len(stem):len(stem) + 20])
+        return rotated is not None and rotated >= saved_at
+
     def _find(self, mark: Mark, exclude: tuple[int, int] | None = None) -> _Source | None:
-        """The file a mark was taken on, among rotated siblings and archives."""
+        """The file a mark was taken on, positioned at the mark: where the rotation put
+        it (its manifest knows), else among rotated siblings and archives (copytruncate)."""
+        from .rotate import find_rotated
+
+        path = find_rotated(self.path.parent, self.path.name, mark)
+        source = _open_rotated(path) if path is not None else None
+        if source is not None and (source.dev, source.ino) != exclude:
+            source.offset = mark.offset
+            return source
+        if source is not None:
+            source.close()
+        if mark.head_len == 0:
+            return None  # nothing read from it: any file would match; not worth a wrong guess
         for path in _candidates(self.path):
             try:
                 st = os.stat(path)
@@ -351,21 +521,34 @@ class Tailer:
                 continue
             if exclude == (st.st_dev, st.st_ino):
                 continue
-            compressed = path.suffix == ".gz"
-            if not compressed and st.st_size < mark.offset:
+            if path.suffix != ".gz" and st.st_size < mark.offset:
                 continue
-            try:
-                handle = gzip.open(path, "rb") if compressed else open(path, "rb", buffering=0)
-                source = _Source(handle, st.st_dev, st.st_ino, path, compressed=compressed)
-            except (OSError, EOFError):
+            source = _open_rotated(path)
+            if source is None:
                 continue
             if _matches(source, mark):
                 source.offset = mark.offset
-                if not compressed:
-                    source.rotated_at = time.monotonic()
                 return source
             source.close()
         return None
+
+
+def _open_rotated(path: Path) -> _Source | None:
+    """A rotated file, to be drained: gzip archives are read decompressed."""
+    compressed = path.suffix == ".gz"
+    try:
+        handle = gzip.open(path, "rb") if compressed else open(path, "rb", buffering=0)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(handle.fileno())
+        source = _Source(handle, st.st_dev, st.st_ino, path, compressed=compressed)
+    except (OSError, EOFError):
+        handle.close()
+        return None
+    if not compressed:
+        source.rotated_at = time.monotonic()
+    return source
 
 
 def _matches(source: _Source, mark: Mark) -> bool:

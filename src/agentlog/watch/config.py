@@ -13,7 +13,7 @@ class WatchConfig:
     error_loop_threshold: int = 4
     error_loop_window_ms: int = 600_000
     tool_loop_threshold: int = 10  # rate rule: this many calls of one tool ...
-    tool_loop_window_ms: int = 60_000  # ... within this window (0 disables the rule)
+    tool_loop_window_ms: int = 10_000  # ... within this window (0 disables the rule; the seed had 60 s)
     tool_repeat_threshold: int = 10  # repetition rule: identical tool + params, however slowly
     stuck_threshold_ms: int = 300_000
     cost_anomaly_threshold: float = 1.0

@@ -13,6 +13,7 @@ long-idle attempt goes once its stuck alert was raised.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from hashlib import blake2b
 from typing import Any, Iterable
 
@@ -26,6 +27,7 @@ from .view import WatchEvent, decode_many
 REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
 MAX_ENDED = 50_000
 _ISO_FAST = 24  # len("2026-02-09T14:23:45.123Z")
+_MS = {f".{ms:03d}Z": ms / 1000 for ms in range(1000)}  # the stream's millisecond suffix, pre-parsed
 
 
 class Engine:
@@ -36,13 +38,19 @@ class Engine:
         for detector in self.detectors:
             for kind in detector.event_types:
                 self.by_type.setdefault(kind, []).append(detector)
+        self.by_type.setdefault("session_end", [])  # the engine's own end-of-session step runs from it
+        # the hot path calls bound methods, found once per event type
+        self.handlers = {kind: tuple(d.on_event for d in found) for kind, found in self.by_type.items()}
+        self.kept_names = [d.name for d in self.detectors if d.keep_after_end]
         self.clocked = [d for d in self.detectors if d.idle_after_s is not None]
         self.idle_after = min((d.idle_after_s for d in self.clocked), default=None)
         self.evict_after = max(3 * (self.idle_after or 0), self.config.error_loop_window_ms / 1000,
                                self.config.tool_loop_window_ms / 1000)
         self.cooldown_s = self.config.alert_cooldown_ms / 1000
         self.active: dict[str, Attempt] = {}
-        self.ended: dict[str, dict[str, Any] | None] = {}
+        # ordered: the oldest is dropped in O(1) (a plain dict's first key is found by a scan
+        # past every deleted slot, which made each end of session O(ended) once the cap was hit)
+        self.ended: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self.cooldowns: dict[str, float] = {}  # key -> event time of its last alert
         self.clock = 0.0  # the latest event time seen
         self.since: float | None = None  # events older than this are ignored (--since)
@@ -52,16 +60,78 @@ class Engine:
     # -- input -----------------------------------------------------------------------
 
     def feed(self, lines: list[bytes]) -> list[Alert]:
-        """Process raw stream lines; malformed ones are counted and skipped."""
+        """Process raw stream lines; malformed ones are counted and skipped.
+
+        The hot path of a catch-up: `process` inlined for the usual event (string ids,
+        the stream's own timestamp format, data present), with everything looked up once
+        per batch. Any other event goes through `process` itself, so both paths agree.
+        """
         alerts: list[Alert] = []
-        process = self.process
-        for event in decode_many(lines):
+        events = decode_many(lines)
+        active, ended, handlers, seconds = self.active, self.ended, self.handlers, self._seconds
+        idle_after, since, clock = self.idle_after, self.since, self.clock
+        ignored = malformed = slow = 0
+        for event in events:
             if event is None:
-                self.malformed += 1
+                malformed += 1
                 continue
-            found = process(event)
-            if found:
-                alerts.extend(found)
+            attempt_id, ts, kind = event.attempt_id, event.timestamp, event.event_type
+            if (type(attempt_id) is not str or not attempt_id or type(ts) is not str or type(kind) is not str
+                    or event.data is None):
+                self.clock, slow = clock, slow + 1
+                found = self.process(event)
+                clock = self.clock
+                if found:
+                    alerts.extend(found)
+                continue
+            ms = _MS.get(ts[19:])
+            base = seconds.get(ts[:19]) if ms is not None else None
+            if base is not None:
+                t = base + ms
+            else:
+                t = self._time(ts)
+                if t is None:
+                    ignored += 1
+                    continue
+            if since is not None and t < since:
+                ignored += 1
+                continue
+            attempt = active.get(attempt_id)
+            if attempt is None:
+                if attempt_id in ended:
+                    if kind not in REOPENING:
+                        ignored += 1  # a straggler after the session ended
+                        continue
+                    attempt = Attempt(slots=ended.pop(attempt_id) or {})
+                else:
+                    attempt = Attempt()
+                active[attempt_id] = attempt
+            elif idle_after is not None and t - attempt.last_time >= idle_after:
+                alerts.extend(self._clock(attempt_id, attempt, t))  # it was idle until now
+            if t >= attempt.last_time:
+                attempt.last_time = t
+                event_id = event.event_id
+                attempt.last_id = event_id if type(event_id) is str and event_id else f"{ts}#{event.sequence_num}"
+                attempt.idle_alerted = False
+            if attempt.executor is None:
+                attempt.executor = event.executor
+                attempt.task_id = event.task_id
+            if t > clock:
+                clock = t
+            detectors = handlers.get(kind)
+            if detectors is not None:
+                for on_event in detectors:
+                    finding = on_event(event, t, attempt)
+                    if finding is not None:
+                        alert = self._raise(finding, attempt_id, attempt, event, t)
+                        if alert is not None:
+                            alerts.append(alert)
+                if kind == "session_end":
+                    self._end(attempt_id, attempt)
+        self.clock = clock
+        self.events += len(events) - malformed - slow
+        self.malformed += malformed
+        self.ignored += ignored
         return alerts
 
     def process(self, event: WatchEvent) -> list[Alert] | None:
@@ -174,11 +244,11 @@ class Engine:
 
     def _end(self, attempt_id: str, attempt: Attempt) -> None:
         del self.active[attempt_id]
-        kept = {d.name: attempt.slots[d.name] for d in self.detectors
-                if d.keep_after_end and d.name in attempt.slots}
+        slots = attempt.slots
+        kept = {name: slots[name] for name in self.kept_names if name in slots} if slots else None
         self.ended[attempt_id] = kept or None
         if len(self.ended) > MAX_ENDED:
-            del self.ended[next(iter(self.ended))]
+            self.ended.popitem(last=False)
 
     # -- time --------------------------------------------------------------------------
 
@@ -225,12 +295,17 @@ class Engine:
         self.active = {}
         for attempt_id, raw in snapshot.get("active", []):
             attempt = msgspec.convert(raw, Attempt)
-            attempt.slots = {k: msgspec.convert(v, states[k]) for k, v in attempt.slots.items() if k in states}
+            attempt.slots = {k: _state(v, states[k]) for k, v in attempt.slots.items() if k in states}
             self.active[attempt_id] = attempt
-        self.ended = {}
+        self.ended = OrderedDict()
         for attempt_id, kept in snapshot.get("ended", []):
-            self.ended[attempt_id] = ({k: msgspec.convert(v, states[k]) for k, v in kept.items() if k in states}
+            self.ended[attempt_id] = ({k: _state(v, states[k]) for k, v in kept.items() if k in states}
                                       if kept else None)
+
+
+def _state(raw: Any, kind: type) -> Any:
+    # not strict: JSON made the int keys of a state's dicts (tool_loop's call hashes) strings
+    return msgspec.convert(raw, kind, strict=False)
 
 
 def alert_id(key: str, trigger: str) -> str:

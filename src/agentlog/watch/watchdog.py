@@ -6,6 +6,11 @@ The checkpoint holds the stream position *and* the engine's state at that positi
 (windows, cooldowns), so a restart continues as if never stopped; alerts it derives again
 have the same alert_id and are skipped because the journal already holds them. Without a
 checkpoint (first start, --reset) the cooldowns are rebuilt from agent-alerts.jsonl.
+
+The checkpoint is encoded on the detection thread (a consistent copy, taken after the
+alerts it covers were appended) and written, with its fsync, by the tailer's committer
+thread, so a slow disk never delays the next alert. Side jobs (transcript following,
+rotation, the weekly report: see schedule.py) run on threads of their own.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from ..store.tail import FileCheckpoints, Tailer
 from .config import WatchConfig
 from .engine import Engine
 from .outbox import Outbox
+from .schedule import Job
 from .sinks import BaseSink
 from .sinks.alerts_file import AlertJournal
 
 CHECKPOINT = "watch"
 HEARTBEAT = "watch-heartbeat.json"
 LOCK = "watch.lock"
+ENCODE_SHARE = 500  # the checkpoint's encoding may take 0.2% of the detection thread's time
 
 
 class WatchError(RuntimeError):
@@ -51,6 +58,7 @@ class WatchOptions:
     commit_interval_s: float = 1.0
     heartbeat_s: float = 2.0
     drain_timeout_s: float = 10.0  # --once: time given to sinks to deliver before exiting
+    job_timeout_s: float = 60.0  # on exit: time given to side jobs to finish what they do
     retry_base_s: float = 0.5  # first retry delay of a failing sink (doubling up to 60 s)
 
 
@@ -61,12 +69,14 @@ class WatchResult:
     malformed: int = 0
     ignored: int = 0
     lost: list[Any] = field(default_factory=list)  # checkpointed files that were gone
+    job_errors: list[str] = field(default_factory=list)  # side jobs that stopped on an error
 
 
 class Watchdog:
     def __init__(self, settings: config_mod.Settings, options: WatchOptions | None = None,
                  sinks: list[BaseSink] = (), config: WatchConfig | None = None,
-                 on_alert: Callable[[Alert], None] | None = None):
+                 on_alert: Callable[[Alert], None] | None = None, jobs: list[Job] = (),
+                 on_note: Callable[[str], None] | None = None):
         self.settings = settings
         self.options = options or WatchOptions()
         self.log_dir = Path(settings.log_dir)
@@ -74,11 +84,14 @@ class Watchdog:
         self.sinks = list(sinks)
         self.config = config or WatchConfig.from_settings(settings)
         self.on_alert = on_alert
+        self.jobs = list(jobs)
+        self.on_note = on_note
         self.stop = threading.Event()
         self.ready = threading.Event()  # set once the tailer is positioned (for tests, demo)
         self.result = WatchResult()
         self.engine = Engine(self.config)
         self.started = time.time()
+        self._encode_s = 0.0  # how long the last checkpoint took to encode
 
     def run(self) -> WatchResult:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +111,11 @@ class Watchdog:
         checkpoints = FileCheckpoints(self.state_dir)
         if opts.reset:
             checkpoints.path(CHECKPOINT).unlink(missing_ok=True)
+        for job in self.jobs:
+            try:
+                job.prepare()  # before the position is taken: a first start skips what they catch up
+            except OSError as exc:
+                raise WatchError(f"{job.name}: {exc}") from None
         from_start = opts.replay or opts.since is not None
         self.tailer = tailer = Tailer(self.log_dir / layout.STREAM, checkpoints, CHECKPOINT,
                                       start="beginning" if from_start else "end")
@@ -107,11 +125,13 @@ class Watchdog:
             for alert in written:  # no state saved: rebuild the cooldowns from the alerts log
                 engine.remember(alert)
         if not tailer.restored and not from_start:
-            self._commit(tailer.position())  # "the end" is now: a later start must not skip ahead
+            tailer.commit(tailer.position(), extra=engine.snapshot())  # "the end" is now, for a later start
         engine.since = opts.since
         self.outbox = Outbox(self.log_dir, self.sinks, notify_after=time.time() - opts.notify_since_s,
                              base_delay=opts.retry_base_s)
         self.outbox.start()
+        jobs_stop = threading.Event()
+        threads = self._start_jobs(jobs_stop)
         self.ready.set()
         position, committed, dirty = None, time.monotonic(), False
         last_beat = 0.0
@@ -123,14 +143,14 @@ class Watchdog:
                     self._emit(engine.feed(batch.lines))
                     self._emit(engine.tick(engine.clock))
                     position, dirty = batch.position, True
-                    if time.monotonic() - committed >= opts.commit_interval_s:
+                    if self._commit_due(committed):
                         self._commit(position)
                         committed, dirty = time.monotonic(), False
                     if self.stop.is_set():
                         break
                 if self._emit(engine.tick(time.time())):
                     dirty = True
-                if dirty and (opts.once or time.monotonic() - committed >= opts.commit_interval_s):
+                if dirty and not opts.once and self._commit_due(committed):
                     self._commit(position or tailer.position())
                     committed, dirty = time.monotonic(), False
                 if time.monotonic() - last_beat >= opts.heartbeat_s:
@@ -140,13 +160,17 @@ class Watchdog:
                     break
                 tailer.wait(opts.tick_s)
         finally:
-            if dirty:
-                self._commit(position or tailer.position())
-            self.outbox.stop(opts.drain_timeout_s if opts.once else 0.0)
-            self.result.events, self.result.malformed = engine.events, engine.malformed
-            self.result.ignored, self.result.lost = engine.ignored, list(tailer.lost)
-            self._heartbeat(running=False)
-            tailer.close()
+            try:
+                if dirty:
+                    tailer.commit(position or tailer.position(), extra=engine.snapshot())
+                tailer.settle()
+            finally:
+                self._stop_jobs(jobs_stop, threads)
+                self.outbox.stop(opts.drain_timeout_s if opts.once else 0.0)
+                self.result.events, self.result.malformed = engine.events, engine.malformed
+                self.result.ignored, self.result.lost = engine.ignored, list(tailer.lost)
+                self._heartbeat(running=False)
+                tailer.close()
 
     def _archives(self) -> bool:
         """A first replay starts with the rotated, compressed history (oldest first)."""
@@ -178,8 +202,44 @@ class Watchdog:
             self.outbox.wake()
         return written
 
+    def _commit_due(self, committed: float) -> bool:
+        """Once per commit interval, stretched so that encoding the state (O(attempts kept),
+        on this thread) takes at most 1/ENCODE_SHARE of it; never while the last commit is
+        still being written."""
+        interval = max(self.options.commit_interval_s, self._encode_s * ENCODE_SHARE)
+        return time.monotonic() - committed >= interval and not self.tailer.committing
+
     def _commit(self, position) -> None:
-        self.tailer.commit(position, extra=self.engine.snapshot())
+        started = time.perf_counter()
+        self.tailer.commit_background(position, extra=self.engine.snapshot())
+        self._encode_s = time.perf_counter() - started
+
+    # -- side jobs -------------------------------------------------------------------------
+
+    def _start_jobs(self, stop: threading.Event) -> list[threading.Thread]:
+        threads = []
+        for job in self.jobs:
+            thread = threading.Thread(target=self._job, args=(job, stop), name=f"job-{job.name}", daemon=True)
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    def _job(self, job: Job, stop: threading.Event) -> None:
+        try:
+            job.run(stop, self._note)
+        except Exception as exc:  # a side job never takes detection down with it
+            self.result.job_errors.append(f"{job.name}: {exc!r}")
+            self._note(f"{job.name} stopped: {exc!r}")
+
+    def _stop_jobs(self, stop: threading.Event, threads: list[threading.Thread]) -> None:
+        stop.set()
+        deadline = time.monotonic() + self.options.job_timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _note(self, text: str) -> None:
+        if self.on_note is not None:
+            self.on_note(text)
 
     # -- liveness ------------------------------------------------------------------------
 

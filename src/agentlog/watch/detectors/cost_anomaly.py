@@ -22,7 +22,7 @@ class State(msgspec.Struct, gc=False, array_like=True):
 
 
 def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    return float(value) if type(value) is float or type(value) is int else 0.0  # bool is not a number here
 
 
 @register
@@ -38,11 +38,16 @@ class CostAnomaly(BaseDetector):
             return None
         if data is None:
             return None
-        state = self.state(attempt)
+        state = attempt.slots.get("cost_anomaly")
+        if state is None:
+            state = attempt.slots["cost_anomaly"] = State()
         if kind == "usage":
             state.cost += _number(data.cost_usd)
         elif state.cost == 0:
             state.cost = _number(data.cost_usd)
+        threshold = self.config.cost_anomaly_threshold
+        if threshold <= 0 or state.cost < threshold:
+            return None
         return self._check(state)
 
     def _check(self, state: State):

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import msgspec
 
-from . import BaseDetector, Finding, cap, register, ring_add
+from . import BaseDetector, Finding, register
 
 MAX_FINGERPRINTS = 64  # per attempt; the oldest is forgotten first
 
@@ -25,14 +25,29 @@ def _derive(message: str) -> tuple[str, str]:
 
 
 def fingerprint(data) -> tuple[str, str | None] | None:
-    """(fingerprint, category) of an error event's data, derived when missing."""
+    """(fingerprint, category) of an error event's data, derived when missing.
+
+    Two detectors ask about the same error in a row: the last answer is kept for that.
+    """
+    global _last
+    last = _last
+    if last[0] is data:
+        return last[1]
     fp, category = data.error_fingerprint, data.error_category
-    if isinstance(fp, str) and fp:
-        return fp, category if isinstance(category, str) else None
-    if isinstance(data.error_message, str) and data.error_message:
+    if type(category) is not str:
+        category = None
+    if type(fp) is str and fp:
+        found = fp, category
+    elif type(data.error_message) is str and data.error_message:
         derived, derived_category = _derive(data.error_message[:2000])
-        return derived, category if isinstance(category, str) else derived_category
-    return None
+        found = derived, category if category is not None else derived_category
+    else:
+        found = None
+    _last = (data, found)  # one rebinding: safe with engines in several threads
+    return found
+
+
+_last: tuple = (None, None)  # (data, its fingerprint); holding data keeps its id from being reused
 
 
 class State(msgspec.Struct, gc=False, array_like=True):
@@ -45,24 +60,32 @@ class ErrorLoop(BaseDetector):
     event_types = frozenset({"error"})
     State = State
 
+    def __init__(self, config):
+        super().__init__(config)
+        self.n, self.window_ms = config.error_loop_threshold, config.error_loop_window_ms
+
     def on_event(self, event, t, attempt):
         if event.data is None:
             return None
         found = fingerprint(event.data)
         if found is None:
             return None
-        fp, category = found
-        n = self.config.error_loop_threshold
-        state = self.state(attempt)
+        fp = found[0]
+        state = attempt.slots.get("error_loop")
+        if state is None:
+            state = attempt.slots["error_loop"] = State()
         times = state.times.get(fp)
         if times is None:
             times = state.times[fp] = []
-            cap(state.times, MAX_FINGERPRINTS)
-        ring_add(times, t, n)
-        window = self.config.error_loop_window_ms
+            if len(state.times) > MAX_FINGERPRINTS:
+                del state.times[next(iter(state.times))]
+        n, window = self.n, self.window_ms
+        times.append(t)
+        if len(times) > n:
+            del times[0]
         if len(times) < n or (max(times) - min(times)) * 1000 > window:
             return None
         return Finding("error_loop", fp, "high", "trigger_ai_autofix",
-                       {"error_fingerprint": fp, "error_category": category, "occurrences": n,
+                       {"error_fingerprint": fp, "error_category": found[1], "occurrences": n,
                         "threshold": n, "window_ms": window,
                         "message": f"error {fp} repeated {n} times within {window / 1000:g} s"})

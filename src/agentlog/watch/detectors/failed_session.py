@@ -44,20 +44,26 @@ class FailedSession(BaseDetector):
 
     def on_event(self, event, t, attempt):
         kind = event.event_type
-        if kind == "session_start":
+        if kind == "error":
+            if event.data is not None:
+                state = attempt.slots.get("failed_session")
+                if state is None:
+                    state = attempt.slots["failed_session"] = State()
+                self._count(state, event.data)
+        elif kind == "session_start":
             attempt.slots.pop(self.name, None)  # counted per session
-        elif kind == "error" and event.data is not None:
-            self._count(self.state(attempt), event.data)
         elif kind == "session_end" and event.data is not None and _failed(event.data.completion_status):
             return self._verdict(attempt.slots.get(self.name))
         return None
 
     def _count(self, state: State, data) -> None:
-        found = fingerprint(data) or ("unknown", None)
-        fp, category = found
+        fp, category = fingerprint(data) or ("unknown", None)
         state.errors += 1
-        if len(state.fingerprints) < MAX_FINGERPRINTS or fp in state.fingerprints:
-            state.fingerprints[fp] = state.fingerprints.get(fp, 0) + 1
+        counts = state.fingerprints
+        if fp in counts:
+            counts[fp] += 1
+        elif len(counts) < MAX_FINGERPRINTS:
+            counts[fp] = 1
         if state.transient and not _transient(category or "unknown", fp):
             state.transient = False
 

@@ -32,6 +32,8 @@ class Sink(Protocol):
 
     def send(self, alert: Alert) -> None: ...  # raises SinkError
 
+    def send_report(self, text: str, paths: dict[str, Any]) -> bool: ...  # False: takes no reports
+
 
 class BaseSink:
     kind: ClassVar[str] = ""
@@ -43,6 +45,11 @@ class BaseSink:
 
     def wants(self, alert: Alert) -> bool:
         return True
+
+    def send_report(self, text: str, paths: dict[str, Any]) -> bool:
+        """Deliver the weekly report (its headline, the written files by format); False
+        when this sink does not take reports. Raises SinkError like `send`."""
+        return False
 
     def check(self) -> str | None:
         """A problem reaching the sink right now (for `agentlog doctor`), or None."""

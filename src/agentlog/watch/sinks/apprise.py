@@ -37,6 +37,14 @@ class AppriseSink(BaseSink):
         if not ok:
             raise SinkError(f"apprise could not notify {_safe(self.url)}")
 
+    def send_report(self, text: str, paths) -> bool:
+        """The headline as the message, the HTML report attached where the service takes files."""
+        attach = str(paths["html"]) if "html" in paths and any(s.attachment_support for s in self.apprise) else None
+        title, _, body = text.partition("\n")
+        if not self.apprise.notify(body=body or title, title=title, attach=attach):
+            raise SinkError(f"apprise could not send the report to {_safe(self.url)}")
+        return True
+
 
 def _safe(url: str) -> str:
     """The URL's scheme and host only: apprise URLs carry tokens."""

@@ -35,3 +35,14 @@ class StdoutSink(BaseSink):
             self.console.file.flush()
             return
         self.console.print(one_line(alert), style=COLORS.get(alert.severity), markup=False)
+
+    def send_report(self, text: str, paths) -> bool:
+        if self.json:
+            from ...events import encode
+
+            self.console.file.write(encode({"type": "weekly_report", "text": text,
+                                            "paths": {k: str(v) for k, v in paths.items()}}).decode() + "\n")
+            self.console.file.flush()
+        else:
+            self.console.print(text + "".join(f"\n  {p}" for p in paths.values()), markup=False)
+        return True

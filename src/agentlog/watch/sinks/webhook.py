@@ -30,7 +30,15 @@ class WebhookSink(BaseSink):
         return cls(spec)
 
     def send(self, alert) -> None:
-        request = urllib.request.Request(self.url, data=encode(alert), method="POST",
+        self._post(encode(alert))
+
+    def send_report(self, text: str, paths) -> bool:
+        """`{"type": "weekly_report", "text": ..., "paths": {"html": ..., "md": ..., "json": ...}}`"""
+        self._post(encode({"type": "weekly_report", "text": text, "paths": {k: str(v) for k, v in paths.items()}}))
+        return True
+
+    def _post(self, body: bytes) -> None:
+        request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json",
                                                   "User-Agent": "agentlog-watch"})
         try:

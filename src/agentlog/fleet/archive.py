@@ -1,0 +1,281 @@
+"""`fleet archive`: write the fleet stream into the usual log layout, each event exactly once.
+
+    OUT/agent-work-stream.jsonl, agent-sessions/<attempt>.jsonl, agent-errors.jsonl,
+    agent-metrics.jsonl (recomputed per finished session), agent-alerts.jsonl
+
+so every analytics command, report and the dashboard work on the whole fleet unchanged.
+
+Idempotent on event_id: the ids already in OUT are loaded at start and skipped, so a
+resend of any age is written once. The position (stream sequences) and the sizes of
+the shared files are checkpointed after each batch (temp, fsync, rename); after a
+kill -9 the lines written after the checkpoint are completed (transcript, errors,
+metrics) before consuming goes on from the checkpointed sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from dataclasses import dataclass
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..store import layout
+from ..store.metrics import session_metrics
+from ..store.reader import files_of, open_log, read_file
+from ..store.tail import FileCheckpoints
+from ..store.writer import LogWriter
+from ..watch.sinks.alerts_file import AlertJournal, decode_alert
+from . import bus
+
+CHECKPOINT = "fleet-archive"
+LOCK = "fleet-archive.lock"
+
+
+class _Ids(msgspec.Struct):
+    event_id: Any = None
+    attempt_id: Any = None
+    event_type: Any = None
+
+
+_ids = msgspec.json.Decoder(_Ids)
+
+
+class ArchiveError(RuntimeError):
+    """Another archiver holds OUT."""
+
+
+@dataclass
+class ArchiveOptions:
+    once: bool = False  # write what the streams hold now, then exit
+    fetch_batch: int = 64
+    idle_s: float = 0.5
+
+
+@dataclass
+class ArchiveResult:
+    written: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    alerts: int = 0
+    repaired: int = 0
+
+
+def event_key(line: bytes, parsed: _Ids) -> str:
+    """event_id, or a hash of the line for old events without one."""
+    if isinstance(parsed.event_id, str) and parsed.event_id:
+        return parsed.event_id
+    return "line:" + blake2b(line, digest_size=12).hexdigest()
+
+
+class Archiver:
+    def __init__(self, out: Path | str, nats: bus.NatsOptions, options: ArchiveOptions | None = None):
+        self.out = Path(out)
+        self.nats, self.options = nats, options or ArchiveOptions()
+        self.result = ArchiveResult()
+        self.stop = asyncio.Event()
+        self.checkpoints = FileCheckpoints(self.out / layout.STATE)
+        self.writer = LogWriter(self.out)
+        self.seen: set[str] = set()
+
+    async def run(self) -> ArchiveResult:
+        (self.out / layout.STATE).mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.out / layout.STATE / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            raise ArchiveError(f"another `agentlog fleet archive` is writing {self.out}") from None
+        try:
+            self.saved = self.checkpoints.load(CHECKPOINT) or {"events_seq": 0, "alerts_seq": 0, "sizes": {}}
+            self._recover()
+            self.journal = AlertJournal(self.out, self.writer)
+            for _ in self.journal.load():
+                pass
+            await self._consume()
+        finally:
+            self.writer.close()
+            os.close(lock)
+        return self.result
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Load the ids written; finish the files for events written after the checkpoint."""
+        stream = self.out / layout.STREAM
+        cut = self.saved["sizes"].get("stream", 0)
+        tail: list[tuple[bytes, _Ids]] = []
+        for path in files_of(self.out, layout.STREAM, archives=True):
+            live = path == stream
+            with open_log(path) as handle:
+                offset = 0
+                for line in handle:
+                    body = line.rstrip(b"\n")
+                    try:
+                        parsed = _ids.decode(body)
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        offset += len(line)
+                        continue
+                    self.seen.add(event_key(body, parsed))
+                    if live and offset >= cut and line.endswith(b"\n"):
+                        tail.append((body, parsed))
+                    offset += len(line)
+        if live_size(stream) and not stream.read_bytes().endswith(b"\n"):
+            with open(stream, "ab") as handle:  # a torn last line: end it so the next append is whole
+                handle.write(b"\n")
+        for name, key in ((layout.ERRORS, "errors"), (layout.METRICS, "metrics")):
+            path = self.out / name
+            if path.exists() and path.stat().st_size > self.saved["sizes"].get(key, 0):
+                os.truncate(path, self.saved["sizes"].get(key, 0))
+        transcripts: dict[str, set[str]] = {}
+        for body, parsed in tail:
+            attempt = parsed.attempt_id if isinstance(parsed.attempt_id, str) else None
+            if attempt:
+                known = transcripts.get(attempt)
+                if known is None:
+                    known = transcripts[attempt] = _keys_of(self._session(attempt))
+                if event_key(body, parsed) not in known:
+                    self.writer.append(self._relsession(attempt), body + b"\n")
+            self._extras(body, parsed)
+            self.result.repaired += 1
+        self._checkpoint()
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        nc = await bus.connect(self.nats)
+        js = nc.jetstream(timeout=3)
+        try:
+            from .forward import await_replicas, retry
+
+            replicas = await await_replicas(nc, None)
+            await retry(lambda: bus.ensure(js, replicas=replicas))
+            events = await retry(lambda: self._consumer(js, bus.EVENTS, "archive", self.saved["events_seq"]))
+            alerts = await retry(lambda: self._consumer(js, bus.ALERTS, "archive-alerts", self.saved["alerts_seq"]))
+            while not self.stop.is_set():
+                got = await self._fetch(events, self._write_events)
+                got += await self._fetch(alerts, self._write_alerts)
+                if got:
+                    self._checkpoint()
+                elif self.options.once and await _drained(js, "archive", "archive-alerts"):
+                    return
+        finally:
+            await nc.close()
+
+    async def _consumer(self, js, stream: str, name: str, seq: int) -> bus.OrderedPull:
+        pull = bus.OrderedPull(js, stream, name)
+        await pull.start(seq)
+        return pull
+
+    async def _fetch(self, pull: bus.OrderedPull, write) -> int:
+        try:
+            msgs = await pull.fetch(self.options.fetch_batch, self.options.idle_s)
+        except Exception:  # noqa: BLE001 - the consumer could not be recreated yet: next round
+            return 0
+        for msg in msgs:
+            write(msg)
+        if msgs:
+            try:
+                await msgs[-1].ack()
+            except Exception:  # noqa: BLE001 - the checkpointed sequence is what counts
+                pass
+        return len(msgs)
+
+    def _write_events(self, msg) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq <= self.saved["events_seq"]:
+            return
+        stream_chunk: list[bytes] = []
+        sessions: dict[str, list[bytes]] = {}
+        finished: list[tuple[bytes, _Ids]] = []
+        for body in msg.data.split(b"\n"):
+            if not body.strip():
+                continue
+            try:
+                parsed = _ids.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.result.malformed += 1
+                continue
+            key = event_key(body, parsed)
+            if key in self.seen:
+                self.result.duplicates += 1
+                continue
+            self.seen.add(key)
+            stream_chunk.append(body + b"\n")
+            if isinstance(parsed.attempt_id, str) and parsed.attempt_id:
+                sessions.setdefault(parsed.attempt_id, []).append(body + b"\n")
+            finished.append((body, parsed))
+        if stream_chunk:
+            self.writer.append(layout.STREAM, b"".join(stream_chunk))  # the stream first: it is the record
+            for attempt, lines in sessions.items():
+                self.writer.append(self._relsession(attempt), b"".join(lines))
+            for body, parsed in finished:
+                self._extras(body, parsed)
+            self.result.written += len(stream_chunk)
+        self.saved["events_seq"] = seq
+
+    def _write_alerts(self, msg) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq <= self.saved["alerts_seq"]:
+            return
+        alert = decode_alert(msg.data + b"\n")
+        if alert is not None and self.journal.write(alert):
+            self.result.alerts += 1
+        self.saved["alerts_seq"] = seq
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _extras(self, body: bytes, parsed: _Ids) -> None:
+        """The errors line and, at a session's end, its metrics line."""
+        if parsed.event_type == "error":
+            self.writer.append(layout.ERRORS, body + b"\n")
+        elif parsed.event_type == "session_end" and isinstance(parsed.attempt_id, str):
+            metrics = session_metrics(read_file(self._session(parsed.attempt_id)))
+            self.writer.append(layout.METRICS, msgspec.json.encode(metrics) + b"\n")
+
+    def _relsession(self, attempt: str) -> str:
+        return f"{layout.SESSIONS}/{layout.session_file_name(attempt)}"
+
+    def _session(self, attempt: str) -> Path:
+        return self.out / self._relsession(attempt)
+
+    def _checkpoint(self) -> None:
+        self.saved["sizes"] = {"stream": live_size(self.out / layout.STREAM),
+                               "errors": live_size(self.out / layout.ERRORS),
+                               "metrics": live_size(self.out / layout.METRICS)}
+        self.checkpoints.save(CHECKPOINT, self.saved)
+
+
+def live_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _keys_of(path: Path) -> set[str]:
+    """The event keys already in a transcript."""
+    keys = set()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return keys
+    for line in data.splitlines():
+        try:
+            keys.add(event_key(line, _ids.decode(line)))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    return keys
+
+
+async def _drained(js, *names: str) -> bool:
+    """True when the archive consumers have nothing pending (for --once)."""
+    try:
+        infos = [await js.consumer_info(stream, name) for stream, name in zip((bus.EVENTS, bus.ALERTS), names)]
+    except Exception:  # noqa: BLE001
+        return False
+    return all(info.num_pending == 0 and info.num_ack_pending == 0 for info in infos)

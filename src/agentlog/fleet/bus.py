@@ -1,0 +1,259 @@
+"""The fleet's NATS layout: connection options, stream and bucket names, subjects, partitions.
+
+    agentlog.events.p<k>.<host>   events of the sessions of one host that hash to partition k
+    agentlog.alerts.<type>        alerts, Nats-Msg-Id = alert_id (a redelivery never notifies twice)
+
+Streams AGENTLOG_EVENTS and AGENTLOG_ALERTS; KV buckets for the fleet's settings (the
+partition count), partition leases, watchdog state, workers alive, stuck heartbeats and
+forwarder status. `ensure(js)` creates what is missing, so any command can start first.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+EVENTS = "AGENTLOG_EVENTS"
+ALERTS = "AGENTLOG_ALERTS"
+EVENT_SUBJECTS = "agentlog.events.>"
+ALERT_SUBJECTS = "agentlog.alerts.>"
+CONFIG_BUCKET = "agentlog-fleet"
+LEASES = "agentlog-leases"
+STATE = "agentlog-watch-state"
+WORKERS = "agentlog-workers"
+HEARTBEATS = "agentlog-heartbeats"
+FORWARDERS = "agentlog-forwarders"
+DEFAULT_PARTITIONS = 8
+LEASE_TTL_S = 4.0
+WORKER_TTL_S = 6.0
+
+SEQ_HEADER = "Agentlog-Seq"  # "first-last": the forwarder's per (host, partition) event numbers
+HOST_HEADER = "Agentlog-Host"
+
+_TOKEN_BAD = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass
+class NatsOptions:
+    """How to reach the bus; auth and TLS are passed through to nats-py unchanged."""
+
+    servers: str = "nats://127.0.0.1:4222"  # comma-separated
+    creds: str | None = None  # NATS credentials file (JWT + nkey)
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    name: str = "agentlog"
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"servers": [s.strip() for s in self.servers.split(",") if s.strip()],
+                                  "name": self.name, "max_reconnect_attempts": -1,
+                                  "reconnect_time_wait": 0.25, "connect_timeout": 2,
+                                  "allow_reconnect": True}
+        if self.creds:
+            kwargs["user_credentials"] = self.creds
+        if self.token:
+            kwargs["token"] = self.token
+        if self.user:
+            kwargs["user"], kwargs["password"] = self.user, self.password
+        if self.tls_ca or self.tls_cert:
+            context = ssl.create_default_context(cafile=self.tls_ca)
+            if self.tls_cert:
+                context.load_cert_chain(self.tls_cert, self.tls_key)
+            kwargs["tls"] = context
+        return kwargs
+
+
+async def connect(options: NatsOptions, wait: bool = True):
+    """A nats-py connection that keeps reconnecting (servers die; the fleet carries on).
+
+    nats-py gives up when no server answers the first connect; with `wait` we keep
+    trying (a laptop's forwarder may start offline and forward once it is back).
+    """
+    import asyncio
+
+    import nats
+
+    async def quiet(_exc):  # reconnects are expected; the callers see timeouts and retry
+        return None
+
+    delay = 0.25
+    while True:
+        try:
+            return await nats.connect(error_cb=quiet, **options.connect_kwargs())
+        except Exception:  # noqa: BLE001 - NoServersError, refused, TLS not yet up
+            if not wait:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
+
+
+def token(value: str) -> str:
+    """A subject-safe token (letters, digits, _ and -) that keeps distinct values distinct."""
+    clean = _TOKEN_BAD.sub("_", value)[:64].strip("_") or "x"
+    if clean == value:
+        return clean
+    return f"{clean}_{blake2b(value.encode(), digest_size=4).hexdigest()}"
+
+
+def default_host(log_dir: Path) -> str:
+    """This machine's name plus a short hash of the log dir: two log dirs are two hosts."""
+    digest = blake2b(str(Path(log_dir).resolve()).encode(), digest_size=3).hexdigest()
+    return token(f"{socket.gethostname()}-{digest}")
+
+
+def partition_of(attempt_id: str, partitions: int) -> int:
+    """Stable across processes and machines (unlike hash())."""
+    return int.from_bytes(blake2b(attempt_id.encode(), digest_size=4).digest(), "big") % partitions
+
+
+def event_subject(partition: int, host: str) -> str:
+    return f"agentlog.events.p{partition}.{host}"
+
+
+def partition_filter(partition: int) -> str:
+    return f"agentlog.events.p{partition}.>"
+
+
+def alert_subject(alert_type: str) -> str:
+    return f"agentlog.alerts.{token(alert_type)}"
+
+
+async def ensure(js, *, replicas: int = 1, partitions: int = DEFAULT_PARTITIONS,
+                 max_age_s: float = 0, stuck_ttl_s: float = 300.0) -> int:
+    """Create the streams and buckets when missing; returns the fleet's partition count.
+
+    The partition count is fixed by whoever creates the fleet first (kept in KV), so
+    forwarders and workers always agree even when started with different flags.
+    """
+    from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+    from nats.js.errors import BadRequestError, KeyWrongLastSequenceError
+
+    streams = [
+        StreamConfig(name=EVENTS, subjects=[EVENT_SUBJECTS], num_replicas=replicas, storage=StorageType.FILE,
+                     duplicate_window=120.0, max_age=max_age_s, allow_direct=True),
+        StreamConfig(name=ALERTS, subjects=[ALERT_SUBJECTS], num_replicas=replicas, storage=StorageType.FILE,
+                     duplicate_window=24 * 3600.0, allow_direct=True),
+    ]
+    for config in streams:
+        try:
+            await js.stream_info(config.name)
+        except Exception:  # noqa: BLE001 - NotFound, or a cluster still electing: try to add
+            try:
+                await js.add_stream(config)
+            except BadRequestError:
+                pass  # added concurrently by another process
+    buckets = [
+        KeyValueConfig(bucket=CONFIG_BUCKET, replicas=replicas),
+        KeyValueConfig(bucket=LEASES, ttl=LEASE_TTL_S, replicas=replicas),
+        KeyValueConfig(bucket=STATE, replicas=replicas, max_value_size=8 << 20),
+        KeyValueConfig(bucket=WORKERS, ttl=WORKER_TTL_S, replicas=replicas),
+        KeyValueConfig(bucket=HEARTBEATS, replicas=replicas, limit_marker_ttl=max(60.0, stuck_ttl_s)),
+        KeyValueConfig(bucket=FORWARDERS, replicas=replicas),
+    ]
+    for config in buckets:
+        try:
+            await js.key_value(config.bucket)
+        except Exception:  # noqa: BLE001
+            try:
+                await js.create_key_value(config)
+            except BadRequestError:
+                pass
+    kv = await js.key_value(CONFIG_BUCKET)
+    try:
+        await kv.create("partitions", str(partitions).encode())
+    except KeyWrongLastSequenceError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - nats-py raises KeyWrongLastSequence as APIError on some paths
+        if getattr(exc, "err_code", None) != 10071:
+            raise
+    return int((await kv.get("partitions")).value)
+
+
+async def fetch_ready(sub, batch: int, wait: float) -> list:
+    """Up to `batch` messages as soon as there is one, else [] after `wait` seconds.
+
+    nats-py's fetch(batch) keeps a lingering pull open until the batch is full or the
+    timeout passes, which would hold the first message back for up to `wait`: so wait
+    for one message, then take whatever else is ready without waiting.
+    """
+    try:
+        msgs = await sub.fetch(1, timeout=wait)
+    except Exception:  # noqa: BLE001 - nothing new (timeout), or a server change
+        return []
+    if batch > 1:
+        try:
+            msgs += await sub.fetch(batch - 1, timeout=0.005)
+        except Exception:  # noqa: BLE001 - nothing more right now
+            pass
+    return msgs
+
+
+class OrderedPull:
+    """A durable pull consumer read strictly in stream order from a known sequence.
+
+    A message in flight when a server dies is lost to this client but counted as
+    delivered, and the next ack (AckPolicy.ALL) would acknowledge it unseen. Every
+    delivery has a consumer sequence that grows by one, so a jump is a lost message:
+    the consumer is then recreated right after the last message handed out. Recreating
+    also resets it on takeover, from the position saved with the owner's state.
+    """
+
+    def __init__(self, js, stream: str, name: str, filter_subject: str | None = None):
+        self.js, self.stream, self.name, self.filter_subject = js, stream, name, filter_subject
+        self.sub = None
+        self.expected = 1
+        self.last = 0
+
+    async def start(self, after: int) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        if self.sub is not None:
+            try:
+                await self.sub.unsubscribe()
+            except Exception:  # noqa: BLE001
+                pass
+            self.sub = None
+        try:
+            await self.js.delete_consumer(self.stream, self.name)
+        except Exception:  # noqa: BLE001 - not there yet
+            pass
+        start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": after + 1} if after \
+            else {"deliver_policy": DeliverPolicy.ALL}
+        await self.js.add_consumer(self.stream, ConsumerConfig(
+            durable_name=self.name, filter_subject=self.filter_subject, ack_policy=AckPolicy.ALL,
+            ack_wait=60.0, max_ack_pending=-1, **start))
+        self.sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+        self.expected, self.last = 1, after
+
+    async def fetch(self, batch: int, wait: float) -> list:
+        """The next messages in order ([] when none came within `wait`)."""
+        if self.sub is None:
+            await self.start(self.last)
+        msgs = await fetch_ready(self.sub, batch, wait)
+        good = []
+        for msg in msgs:
+            if msg.metadata.sequence.consumer != self.expected:
+                try:
+                    await self.start(self.last)
+                except Exception:  # noqa: BLE001 - retried on the next fetch
+                    self.sub = None
+                break
+            self.expected += 1
+            self.last = msg.metadata.sequence.stream
+            good.append(msg)
+        return good
+
+    async def close(self) -> None:
+        if self.sub is not None:
+            try:
+                await self.sub.unsubscribe()
+            except Exception:  # noqa: BLE001
+                pass

@@ -1,0 +1,335 @@
+"""`fleet watch`: the single-machine detectors over the fleet stream, shared by several workers.
+
+Work is split into the fleet's partitions (a session always hashes to the same one).
+Each partition has one durable pull consumer `watch-p<k>`, owned by one worker at a
+time through a lease key in KV (`agentlog-leases`, expiring after LEASE_TTL_S unless
+renewed). A worker takes free partitions up to its fair share (and orphans of a dead
+worker at once), and hands extras back when more workers join.
+
+Per partition, in order:
+    fetch -> engine.feed (same Engine and detectors as `agentlog watch`) -> publish alerts
+    (Nats-Msg-Id = alert_id) -> save {stream seq, engine state, cooldowns} to KV (fenced
+    by revision) -> ack
+A new owner loads the saved state and recreates the consumer at the next sequence, so
+nothing is skipped or counted twice; alerts it derives again carry the same alert_id
+and the alerts stream drops them. New alerts (not duplicates) also go to this worker's
+agent-alerts.jsonl and the usual sinks through the durable outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import msgspec
+
+from ..config import Settings
+from ..events import Alert, encode, now_iso
+from ..watch.config import WatchConfig
+from ..watch.engine import Engine
+from ..watch.outbox import Outbox
+from ..watch.sinks import BaseSink
+from ..watch.sinks.alerts_file import AlertJournal
+from ..watch.view import decode
+from . import bus
+from .forward import await_replicas, retry
+from .kvstore import Fenced, FencedState, Heartbeats
+
+PUBLISHER_HEADER = "Agentlog-Publisher"
+
+
+@dataclass
+class FleetWatchOptions:
+    worker_id: str | None = None
+    fetch_batch: int = 64  # messages per fetch (each holds up to ~1000 events)
+    commit_interval_s: float = 1.0
+    tick_s: float = 0.5  # clock-driven checks (stuck) and fetch wait when idle
+    lease_every_s: float = bus.LEASE_TTL_S / 4
+    notify_since_s: float = 3600.0
+    replicas: int | None = None
+
+
+@dataclass
+class FleetWatchResult:
+    events: int = 0
+    alerts: int = 0  # new alerts this worker published
+    duplicates: int = 0  # alerts another run had already published
+    takeovers: int = 0
+    partitions: list[int] = field(default_factory=list)
+
+
+class _Partition:
+    def __init__(self, p: int, engine: Engine, applied: int, revision: int):
+        self.p, self.engine, self.applied, self.revision = p, engine, applied, revision
+        self.lease_rev = 0
+        self.sub = None
+        self.task: asyncio.Task | None = None
+        self.stopping = False
+        self.last_msg = None
+        self.dirty = False
+        self.committed = time.monotonic()
+
+
+class FleetWatcher:
+    def __init__(self, settings: Settings, nats: bus.NatsOptions, options: FleetWatchOptions | None = None,
+                 sinks: list[BaseSink] = (), config: WatchConfig | None = None,
+                 on_alert: Callable[[Alert], None] | None = None):
+        self.settings, self.nats = settings, nats
+        self.options = options or FleetWatchOptions()
+        self.worker_id = self.options.worker_id or f"{bus.token(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.config = config or WatchConfig.from_settings(settings)
+        self.sinks, self.on_alert = list(sinks), on_alert
+        self.log_dir = Path(settings.log_dir)
+        self.stop = asyncio.Event()
+        self.result = FleetWatchResult()
+        self.owned: dict[int, _Partition] = {}
+        self._free_before: set[int] = set()
+
+    async def run(self) -> FleetWatchResult:
+        self.nc = await bus.connect(self.nats)
+        self.js = self.nc.jetstream(timeout=3)
+        self.journal = AlertJournal(self.log_dir)
+        for _ in self.journal.load():
+            pass
+        self.outbox = Outbox(self.log_dir, self.sinks, notify_after=time.time() - self.options.notify_since_s)
+        self.outbox.start()
+        try:
+            replicas = await await_replicas(self.nc, self.options.replicas)
+            stuck_s = self.config.stuck_threshold_ms / 1000
+            self.partitions = await retry(lambda: bus.ensure(self.js, replicas=replicas, stuck_ttl_s=stuck_s))
+            self.leases = await self.js.key_value(bus.LEASES)
+            self.workers = await self.js.key_value(bus.WORKERS)
+            self.state = FencedState(await self.js.key_value(bus.STATE))
+            self.heartbeats = Heartbeats(self.nc, stuck_s)
+            while not self.stop.is_set():
+                try:
+                    await self._coordinate()
+                except Exception:  # noqa: BLE001 - the cluster is electing or a server died: next round
+                    pass
+                try:
+                    await asyncio.wait_for(self.stop.wait(), self.options.lease_every_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            try:  # hand the partitions back at once; bounded, as the servers may be gone
+                await asyncio.wait_for(self._shutdown(), 5)
+            except Exception:  # noqa: BLE001 - the leases expire by themselves
+                pass
+            self.outbox.stop(0.0)
+            await _close(self.nc)
+        return self.result
+
+    async def _shutdown(self) -> None:
+        for part in list(self.owned.values()):
+            await self._release(part, graceful=True)
+        await self.workers.delete(self.worker_id)
+
+    # -- leases --------------------------------------------------------------------------
+
+    async def _coordinate(self) -> None:
+        """Renew our leases, announce ourselves, take free partitions up to a fair share."""
+        info = {"worker": self.worker_id, "pid": os.getpid(), "host": socket.gethostname(),
+                "partitions": sorted(self.owned), "updated": time.time(), "events": self.result.events,
+                "alerts": self.result.alerts}
+        await self.workers.put(self.worker_id, msgspec.json.encode(info))
+        for part in list(self.owned.values()):
+            if part.task is not None and part.task.done():
+                self.owned.pop(part.p, None)  # it stopped itself (fenced)
+                continue
+            try:
+                part.lease_rev = await self.leases.update(f"p{part.p}", self.worker_id.encode(), last=part.lease_rev)
+            except Exception as exc:  # noqa: BLE001
+                if _wrong_revision(exc):
+                    await self._release(part, graceful=False)  # someone else owns it now
+        alive = max(1, len(await _keys(self.workers)))
+        fair = math.ceil(self.partitions / alive)
+        held = set(await _keys(self.leases))
+        free = [p for p in range(self.partitions) if f"p{p}" not in held]
+        for p in free:
+            if len(self.owned) >= fair and p not in self._free_before:
+                continue  # leave it to a worker below its share; an orphan twice seen is taken
+            await self._acquire(p)
+        self._free_before = set(free) - set(self.owned)
+        if len(self.owned) > fair:
+            await self._release(self.owned[max(self.owned)], graceful=True)
+
+    async def _acquire(self, p: int) -> None:
+        try:
+            lease_rev = await self.leases.create(f"p{p}", self.worker_id.encode())
+        except Exception:  # noqa: BLE001 - taken by another worker first
+            return
+        saved, revision = await self.state.load(f"p{p}")
+        engine = Engine(self.config)
+        applied = 0
+        if saved:
+            engine.restore(saved.get("engine") or {})
+            engine.cooldowns = {k: float(t) for k, t in saved.get("cooldowns", [])}
+            applied = int(saved.get("seq", 0))
+        part = _Partition(p, engine, applied, revision)
+        part.lease_rev = lease_rev
+        part.sub = await self._consumer(p, applied)
+        self.owned[p] = part
+        self.result.takeovers += 1
+        part.task = asyncio.create_task(self._consume(part))
+
+    async def _consumer(self, p: int, applied: int) -> bus.OrderedPull:
+        """The partition's durable consumer, recreated to start right after the saved state."""
+        pull = bus.OrderedPull(self.js, bus.EVENTS, f"watch-p{p}", bus.partition_filter(p))
+        await pull.start(applied)
+        return pull
+
+    async def _release(self, part: _Partition, graceful: bool) -> None:
+        part.stopping = True
+        if part.task is not None and part.task is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(part.task), 10)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                part.task.cancel()
+        if graceful and part.dirty:
+            try:
+                await self._commit(part)
+            except Exception:  # noqa: BLE001 - the next owner redoes from the last save
+                pass
+        if graceful:
+            try:
+                await self.leases.delete(f"p{part.p}", last=part.lease_rev)
+            except Exception:  # noqa: BLE001
+                pass
+        if part.sub is not None:
+            await part.sub.close()
+        self.owned.pop(part.p, None)
+
+    # -- one partition ----------------------------------------------------------------------
+
+    async def _consume(self, part: _Partition) -> None:
+        opts = self.options
+        while not part.stopping and not self.stop.is_set():
+            try:
+                msgs = await part.sub.fetch(opts.fetch_batch, opts.tick_s)
+            except Exception:  # noqa: BLE001 - the consumer could not be recreated yet
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    if seq <= part.applied:
+                        continue  # already in the saved state (a redelivery)
+                    await self._events(part, msg.data.split(b"\n"))
+                    part.applied, part.last_msg, part.dirty = seq, msg, True
+                    await asyncio.sleep(0)  # let the lease renewal run between big messages
+                await self._alerts(part.engine.tick(time.time()))
+                if part.dirty and time.monotonic() - part.committed >= opts.commit_interval_s:
+                    await self._commit(part)
+            except Fenced:
+                part.stopping = True  # another worker took over: drop our unsaved work
+                return
+            except Exception:  # noqa: BLE001 - publish/commit failed (server down): retry later
+                await asyncio.sleep(0.2)
+
+    async def _events(self, part: _Partition, lines: list[bytes]) -> None:
+        engine = part.engine
+        alerts: list[Alert] = []
+        ended: list[str] = []
+        touched: dict[str, Any] = {}
+        for line in lines:
+            event = decode(line)
+            if event is None:
+                if line.strip():
+                    engine.malformed += 1
+                continue
+            found = engine.process(event)
+            if found:
+                alerts.extend(found)
+            if isinstance(event.attempt_id, str):
+                if event.event_type == "session_end":
+                    ended.append(event.attempt_id)
+                    touched.pop(event.attempt_id, None)
+                else:
+                    touched[event.attempt_id] = event
+        self.result.events += len(lines)
+        alerts.extend(engine.tick(engine.clock))
+        await self._alerts(alerts)
+        for attempt_id, event in touched.items():
+            await self.heartbeats.touch(attempt_id, {"attempt_id": attempt_id, "executor": event.executor,
+                                                     "last_event": event.timestamp, "partition": part.p})
+        for attempt_id in ended:
+            await self.heartbeats.end(attempt_id)
+
+    async def _alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            if not await self._publish_alert(alert):
+                self.result.duplicates += 1
+                continue
+            self.result.alerts += 1
+            if self.journal.write(alert):
+                self.outbox.wake()
+            if self.on_alert is not None:
+                self.on_alert(alert)
+
+    async def _publish_alert(self, alert: Alert) -> bool:
+        """Publish once per alert_id; True when this call stored it (so it is ours to notify).
+
+        A retry after a lost ack comes back "duplicate" for an alert this very call
+        stored: the publisher token in the stored copy's headers tells the two apart.
+        """
+        publisher = f"{self.worker_id}/{uuid.uuid4().hex}"
+        headers = {"Nats-Msg-Id": alert.alert_id or "", PUBLISHER_HEADER: publisher}
+        uncertain = False
+        for attempt in range(40):
+            try:
+                ack = await self.js.publish(bus.alert_subject(alert.type), encode(alert), headers=dict(headers),
+                                            timeout=2)
+            except Exception:  # noqa: BLE001 - retried: the same id makes a late duplicate harmless
+                if self.stop.is_set() and attempt > 3:
+                    raise
+                uncertain = True
+                await asyncio.sleep(min(1.0, 0.05 * (attempt + 1)))
+                continue
+            if not ack.duplicate:
+                return True
+            if not uncertain:
+                return False
+            stored = await self.js.get_msg(bus.ALERTS, ack.seq, direct=True)
+            return (stored.headers or {}).get(PUBLISHER_HEADER) == publisher
+        raise RuntimeError("alerts stream unreachable")
+
+    async def _commit(self, part: _Partition) -> None:
+        engine = part.engine
+        value = {"seq": part.applied, "engine": engine.snapshot(), "cooldowns": list(engine.cooldowns.items()),
+                 "owner": self.worker_id, "saved": now_iso()}
+        part.revision = await self.state.save(f"p{part.p}", value, part.revision)
+        if part.last_msg is not None:
+            try:
+                await part.last_msg.ack()  # AckPolicy.ALL: everything up to here
+            except Exception:  # noqa: BLE001 - the saved seq is what counts on takeover
+                pass
+        part.committed, part.dirty = time.monotonic(), False
+
+
+async def _close(nc) -> None:
+    try:
+        await asyncio.wait_for(nc.close(), 2)
+    except Exception:  # noqa: BLE001 - closing a connection to dead servers
+        pass
+
+
+def _wrong_revision(exc: Exception) -> bool:
+    from nats.js.errors import KeyWrongLastSequenceError
+
+    return isinstance(exc, KeyWrongLastSequenceError) or getattr(exc, "err_code", None) == 10071
+
+
+async def _keys(kv) -> list[str]:
+    from nats.js.errors import NoKeysError
+
+    try:
+        return await kv.keys()
+    except NoKeysError:
+        return []

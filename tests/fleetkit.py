@@ -1,0 +1,175 @@
+"""Helpers for the fleet tests: simulated machines, CLI processes, the expected alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENTLOG = str(ROOT / ".venv" / "bin" / "agentlog")
+PY = sys.executable
+
+# One simulated machine: sessions that succeed, loop on an error, loop on a tool, cost too much.
+MACHINE = r'''
+import random, sys, time
+from agentlog import config
+from agentlog.capture.api import Session
+from agentlog.recorder import Recorder
+log_dir, name, sessions, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+rng = random.Random(name)
+with Recorder(config.load({"log_dir": log_dir})) as rec:
+    for i in range(sessions):
+        kind = rng.choice(["ok", "ok", "error_loop", "tool_loop", "cost"])
+        s = Session(f"{name}-s{i:03d}-{kind}", executor=rng.choice(["CODEX", "CLAUDE_CODE"]), model="m",
+                    task_id=f"task-{i % 5}", recorder=rec)
+        s.start()
+        for k in range(rng.randint(5, 15)):
+            if kind == "error_loop":
+                s.error(f"fatal: not a git repository: /tmp/x{k}/.git")
+            elif kind == "tool_loop":
+                s.tool_call("read_file", {"path": "a.py"})
+            elif kind == "cost":
+                s.usage(input_tokens=100000, output_tokens=1000, cost_usd=0.4)
+            else:
+                s.tool_call("bash", {"cmd": f"ls {k}"})
+                s.tool_result("bash", "success", "ok")
+            if pause:
+                time.sleep(pause * rng.random())
+        s.end("success" if kind == "ok" else "failed")
+'''
+
+
+# Many machines in one process (each its own log dir and recorder), interleaved step by step.
+MACHINES = r'''
+import random, sys, time
+from agentlog import config
+from agentlog.capture.api import Session
+from agentlog.recorder import Recorder
+root, count, sessions, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+def machine(i):
+    name = f"m{i:02d}"
+    rng = random.Random(name)
+    rec = Recorder(config.load({"log_dir": f"{root}/{name}"}))
+    for n in range(sessions):
+        kind = rng.choice(["ok", "ok", "error_loop", "tool_loop", "cost"])
+        s = Session(f"{name}-s{n:03d}-{kind}", executor="CODEX", model="m", task_id=f"t{n % 5}", recorder=rec)
+        s.start()
+        for k in range(rng.randint(5, 15)):
+            if kind == "error_loop":
+                s.error(f"fatal: not a git repository: /tmp/x{k}/.git")
+            elif kind == "tool_loop":
+                s.tool_call("read_file", {"path": "a.py"})
+            elif kind == "cost":
+                s.usage(input_tokens=100000, output_tokens=1000, cost_usd=0.4)
+            else:
+                s.tool_call("bash", {"cmd": f"ls {k}"})
+            yield
+        s.end("success" if kind == "ok" else "failed")
+        yield
+    rec.close()
+live = [machine(i) for i in range(count)]
+while live:
+    for m in list(live):
+        if next(m, StopIteration) is StopIteration:
+            live.remove(m)
+    time.sleep(pause)
+'''
+
+
+def write_machines(root: Path, count: int, sessions: int, pause: float) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-c", MACHINES, str(root), str(count), str(sessions), str(pause)])
+
+
+def write_machine(log_dir: Path, name: str, sessions: int = 6, pause: float = 0.0) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-c", MACHINE, str(log_dir), name, str(sessions), str(pause)])
+
+
+def agentlog(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "600000"}
+    return subprocess.Popen([AGENTLOG, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, **kwargs)
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "600000"}
+    return subprocess.run([AGENTLOG, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def event_ids(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [json.loads(line)["event_id"] for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def expected_alerts(machine_dirs: list[Path], tmp: Path) -> set[str]:
+    """What the single-machine watchdog finds on the union of the local logs."""
+    union = tmp / "union"
+    union.mkdir(exist_ok=True)
+    with open(union / "agent-work-stream.jsonl", "wb") as out:
+        for d in machine_dirs:
+            out.write((d / "agent-work-stream.jsonl").read_bytes())
+    result = run("watch", "--replay", "--once", "--quiet", "--log-dir", str(union))
+    assert result.returncode == 0, result.stderr
+    return {a["alert_id"] for a in map(json.loads, (union / "agent-alerts.jsonl").read_text().splitlines())}
+
+
+def published_alerts(url: str, timeout: float = 60) -> list[str]:
+    """Every alert_id in the AGENTLOG_ALERTS stream, duplicates included (read by sequence)."""
+
+    async def main():
+        from agentlog.fleet import bus
+        from nats.js.errors import NotFoundError
+
+        nc = await bus.connect(bus.NatsOptions(servers=url))
+        js = nc.jetstream(timeout=2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    state = (await js.stream_info(bus.ALERTS)).state
+                    ids = []
+                    for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
+                        try:
+                            msg = await js.get_msg(bus.ALERTS, seq, direct=True)
+                        except NotFoundError:
+                            continue
+                        ids.append(json.loads(msg.data)["alert_id"])
+                    return ids
+                except Exception:  # noqa: BLE001 - a leader election after a server was killed
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def wait_for(check, timeout: float, step: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def stop(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+__all__ = ["agentlog", "run", "write_machine", "write_machines", "event_ids", "expected_alerts", "published_alerts", "wait_for",
+           "stop", "random"]

@@ -1,0 +1,99 @@
+"""Fleet mode on a real nats-server (127.0.0.1, free ports): forward, archive, watch, status."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from agentlog.fleet.server import Cluster
+from fleetkit import agentlog, event_ids, expected_alerts, published_alerts, run, stop, wait_for, write_machine
+
+
+@pytest.fixture()
+def server(tmp_path):
+    with Cluster(tmp_path / "nats", size=1) as cluster:
+        yield cluster
+
+
+def test_forward_archive_watch_end_to_end(server, tmp_path):
+    machines = [tmp_path / f"m{i}" for i in range(3)]
+    for p in [write_machine(d, f"m{i}", sessions=8) for i, d in enumerate(machines)]:
+        assert p.wait(60) == 0
+    for i, d in enumerate(machines):
+        result = run("fleet", "forward", "--once", "--nats", server.url, "--log-dir", str(d), "--host", f"m{i}")
+        assert result.returncode == 0, result.stderr
+    # forwarding again sends nothing: the checkpoint and the stream agree
+    again = run("fleet", "forward", "--once", "--nats", server.url, "--log-dir", str(machines[0]), "--host", "m0")
+    assert "0 events" in again.stderr
+
+    out = tmp_path / "archive"
+    result = run("fleet", "archive", "--once", "--nats", server.url, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    union = [i for d in machines for i in event_ids(d / "agent-work-stream.jsonl")]
+    archived = event_ids(out / "agent-work-stream.jsonl")
+    assert sorted(archived) == sorted(union)
+    sessions = sorted(p.name for d in machines for p in (d / "agent-sessions").glob("*.jsonl"))
+    assert sorted(p.name for p in (out / "agent-sessions").glob("*.jsonl")) == sessions
+    local_errors = sum(len(event_ids(d / "agent-errors.jsonl")) for d in machines)
+    assert len(event_ids(out / "agent-errors.jsonl")) == local_errors
+    metrics = (out / "agent-metrics.jsonl").read_text().splitlines()
+    assert len(metrics) == len(sessions)
+    # analytics work on the archive unchanged
+    summary = run("summary", "--log-dir", str(out), "--format", "json")
+    assert summary.returncode == 0, summary.stderr
+
+    expected = expected_alerts(machines, tmp_path)
+    assert expected, "the input implies some alerts"
+    workers = [agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--log-dir", str(tmp_path / f"w{i}"))
+               for i in range(2)]
+    try:
+        got = wait_for(lambda: set(published_alerts(server.url)) >= expected, 60)
+        assert got, f"missing alerts: {expected - set(published_alerts(server.url))}"
+        status = run("fleet", "status", "--json", "--nats", server.url)
+        assert status.returncode == 0, status.stderr
+        report = json.loads(status.stdout)
+        assert {m["host"] for m in report["machines"]} == {"m0", "m1", "m2"}
+        assert len(report["workers"]) == 2
+    finally:
+        stop(workers)
+    ids = published_alerts(server.url)
+    assert set(ids) == expected
+    assert max(Counter(ids).values()) == 1
+    # each new alert went to one worker's usual journal exactly once
+    journals = [tmp_path / f"w{i}" / "agent-alerts.jsonl" for i in range(2)]
+    journaled = [json.loads(line)["alert_id"] for path in journals if path.exists()
+                 for line in path.read_text().splitlines()]
+    assert sorted(journaled) == sorted(expected)
+
+    # the archive also collects the alerts; a second run writes nothing twice
+    result = run("fleet", "archive", "--once", "--nats", server.url, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(event_ids(out / "agent-work-stream.jsonl")) == sorted(union)
+    alerts = [json.loads(line)["alert_id"] for line in (out / "agent-alerts.jsonl").read_text().splitlines()]
+    assert sorted(alerts) == sorted(expected)
+
+
+def test_archive_completes_files_after_a_crash_mid_batch(server, tmp_path):
+    machine = tmp_path / "m"
+    assert write_machine(machine, "solo", sessions=5).wait(60) == 0
+    assert run("fleet", "forward", "--once", "--nats", server.url, "--log-dir", str(machine)).returncode == 0
+    out = tmp_path / "archive"
+    assert run("fleet", "archive", "--once", "--nats", server.url, "--out", str(out)).returncode == 0
+    # simulate kill -9 after the stream was written but before transcripts/errors/checkpoint:
+    # roll the checkpoint back and cut the other files short
+    state = out / "state" / "fleet-archive.checkpoint.json"
+    saved = json.loads(state.read_text())
+    saved["events_seq"], saved["sizes"] = 0, {"stream": 0, "errors": 0, "metrics": 0}
+    state.write_text(json.dumps(saved))
+    for path in (out / "agent-sessions").glob("*.jsonl"):
+        lines = path.read_bytes().splitlines(keepends=True)
+        path.write_bytes(b"".join(lines[: len(lines) // 2]))
+    (out / "agent-errors.jsonl").write_bytes(b"")
+    assert run("fleet", "archive", "--once", "--nats", server.url, "--out", str(out)).returncode == 0
+    assert sorted(event_ids(out / "agent-work-stream.jsonl")) == sorted(event_ids(machine / "agent-work-stream.jsonl"))
+    for path in (machine / "agent-sessions").glob("*.jsonl"):
+        assert event_ids(out / "agent-sessions" / path.name) == event_ids(path)
+    assert event_ids(out / "agent-errors.jsonl") == event_ids(machine / "agent-errors.jsonl")
+    assert len((out / "agent-metrics.jsonl").read_text().splitlines()) == 5
