@@ -5,6 +5,7 @@ first appear thousands of lines in."""
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 from agentlog import analytics, config
@@ -93,3 +94,31 @@ def test_sql_success_rule_agrees_with_events_succeeded(tmp_path):
 def test_no_files_at_all_is_an_empty_report(tmp_path):
     s = analytics.summary(tmp_path)
     assert s.empty and s.sessions == 0 and s.malformed == 0
+
+
+def test_errors_show_templates_and_explain_lists_variants(tmp_path):
+    from click.testing import CliRunner
+
+    from agentlog import config
+    from agentlog.cli import cli
+    from agentlog.recorder import Recorder
+
+    log_dir = tmp_path / "logs"
+    recorder = Recorder(config.load(environ={}), log_dir=log_dir)
+    for i in range(3):
+        recorder.record({"attempt_id": f"a{i}", "event_type": "error",
+                         "data": {"error_message": f"npm ERR! network timeout at: https://registry.npmjs.org/pkg-{i}"}})
+    recorder.record({"attempt_id": "a0", "event_type": "error", "data": {"error_message": "fatal: not a git repository"}})
+    recorder.close()
+    run = CliRunner().invoke
+    clusters = json.loads(run(cli, ["errors", "--log-dir", str(log_dir), "--format", "json", "--days", "0"]).output)
+    [npm] = [c for c in clusters["clusters"] if c["occurrences"] == 3]
+    assert npm["template"] == "npm ERR! network timeout at: <URL>"
+    out = run(cli, ["errors", "--log-dir", str(log_dir), "--explain", npm["fingerprint"], "--format", "json",
+                    "--days", "0"])
+    variants = json.loads(out.output)
+    assert variants["occurrences"] == 3 and variants["template"] == npm["template"]
+    assert sorted(v["message"] for v in variants["variants"]) == [
+        f"npm ERR! network timeout at: https://registry.npmjs.org/pkg-{i}" for i in range(3)]
+    missing = run(cli, ["errors", "--log-dir", str(log_dir), "--explain", "nope-00000000", "--days", "0"])
+    assert "No errors with fingerprint nope-00000000" in missing.output

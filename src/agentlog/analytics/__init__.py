@@ -9,7 +9,7 @@ from __future__ import annotations
 from .backlog import Backlog, backlog
 from .compare import Comparison, compare
 from .correlate import Correlation, correlate
-from .errors import ErrorClusters, errors
+from .errors import ErrorClusters, ErrorVariants, errors, explain
 from .metrics import SessionMetrics, export_metrics, metrics
 from .planning import Planning, planning
 from .report import Report, Table
@@ -17,6 +17,6 @@ from .sessions import Dataset, load
 from .source import LogSource, Scope
 from .summary import Summary, summary
 
-__all__ = ["Backlog", "Comparison", "Correlation", "Dataset", "ErrorClusters", "LogSource", "Planning",
-           "Report", "Scope", "SessionMetrics", "Summary", "Table", "backlog", "compare", "correlate",
-           "errors", "export_metrics", "load", "metrics", "planning", "summary"]
+__all__ = ["Backlog", "Comparison", "Correlation", "Dataset", "ErrorClusters", "ErrorVariants", "LogSource",
+           "Planning", "Report", "Scope", "SessionMetrics", "Summary", "Table", "backlog", "compare", "correlate",
+           "errors", "explain", "export_metrics", "load", "metrics", "planning", "summary"]

@@ -149,13 +149,19 @@ def summary(settings, scope, fmt, top) -> None:
 
 @click.command()
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many clusters (0 = all).")
+              help="How many clusters, or variants with --explain (0 = all).")
+@click.option("--explain", "fingerprint", metavar="FINGERPRINT",
+              help="List the distinct messages (variants) grouped under this fingerprint.")
 @scope_options(default_days=7)
-def errors(settings, scope, fmt, top) -> None:
-    """Error clusters by fingerprint: occurrences, tasks, attempts, first/last seen."""
-    from ..analytics import errors as run
+def errors(settings, scope, fmt, top, fingerprint) -> None:
+    """Error clusters by fingerprint: template, occurrences, tasks, attempts, first/last seen."""
+    from .. import analytics
 
-    render(run(settings.log_path, scope, top=top), fmt, _nothing(scope))
+    if fingerprint:
+        render(analytics.explain(settings.log_path, fingerprint, scope, top=top), fmt,
+               f"No errors with fingerprint {fingerprint} in this window.")
+        return
+    render(analytics.errors(settings.log_path, scope, top=top), fmt, _nothing(scope))
 
 
 @click.command()

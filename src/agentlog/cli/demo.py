@@ -51,6 +51,7 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
     console.print(f"Events written: {sum(report.events.values())} ({events})")
     for name, size in report.files.items():
         console.print(f"  {settings.log_path / name}  {size:,} bytes")
+    console.print(f"Look at it: agentlog serve --log-dir {settings.log_path}  ->  http://127.0.0.1:8765/")
 
 
 def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None:

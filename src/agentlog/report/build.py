@@ -65,7 +65,7 @@ def build_report(settings, days: int = 7, now: float | None = None) -> Report:
         before = _totals(analytics.summary(data, previous), analytics.metrics(data, previous).sessions)
         executors = analytics.compare(data, scope=current, by="executor").rows
         models = analytics.compare(data, scope=current, by="model").rows
-        clusters = with_templates(analytics.errors(data, current, top=10).clusters)
+        clusters = analytics.errors(data, current, top=10).clusters
         insights = analytics.planning(data, current, failed_only=True, limit=10).tasks
     finally:
         data.source.close()
@@ -88,16 +88,6 @@ def _totals(summary, rows: list[dict[str, Any]]) -> dict[str, Any]:
             "errors": summary.total_errors, "agent_hours": hours,
             "cost_per_session": summary.total_cost_usd / n if n else None,
             "errors_per_session": summary.total_errors / n if n else None}
-
-
-def with_templates(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each cluster with the template of its sample message (variables masked as <*>)."""
-    from ..intel import analyze_error
-
-    for cluster in clusters:
-        sample = cluster.get("sample")
-        cluster["template"] = analyze_error(sample).template if sample else cluster["fingerprint"]
-    return clusters
 
 
 def daily(rows: list[dict[str, Any]], since: float, days: int) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, StreamingResponse
 
 from .. import analytics
-from ..report.build import agent_hours, with_templates
+from ..report.build import agent_hours
 from ..report.charts import row_chart
 from ..replay import build_timeline
 from ..store import layout
@@ -98,5 +98,4 @@ def errors(request: Request) -> HTMLResponse:
     with request.app.state.cache.use() as data:
         clusters = analytics.errors(data, scope, top=100)
         spread = {r["fingerprint"]: r for r in analytics.correlate(data, scope).fingerprints}
-    with_templates(clusters.clusters)
     return page(request, "errors.html", "/errors", clusters=clusters, spread=spread)
