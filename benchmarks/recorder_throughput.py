@@ -6,7 +6,9 @@ Each run records ~400-byte tool_call events over 50 attempts into a fresh temp d
 prints events/s and per-call latency (p50, p99). Configurations: the default (schema
 validation + secret redaction on, no fsync), redaction off, fsync per batch, fsync per
 event (fewer events: it is disk-bound), and the baseline: `logging.FileHandler` writing
-`json.dumps` lines of the same events, measured in the same run.
+`json.dumps` lines of the same events, measured in the same run. A floor line shows what
+encoding plus the two appends every event needs (stream and transcript) cost with no
+pipeline at all.
 """
 
 from __future__ import annotations
@@ -73,6 +75,25 @@ def logging_run(n: int, tmp: Path) -> dict:
     return result
 
 
+def floor_run(n: int, tmp: Path) -> dict:
+    """No pipeline at all: encode + one O_APPEND write to each of the two files every event
+    goes to (stream and transcript). What the disk path alone costs on this machine."""
+    import os
+
+    from agentlog.events import encode
+
+    fds = [os.open(tmp / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT) for name in ("floor-a", "floor-b")]
+
+    def write(event: dict) -> None:
+        line = encode(event) + b"\n"
+        for fd in fds:
+            os.write(fd, line)
+
+    result = measure("floor: encode + 2 writes, no checks", n, write)
+    result["bytes"] = (tmp / "floor-a").stat().st_size / n
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
@@ -82,6 +103,7 @@ def main() -> None:
         tmp = Path(name)
         rows = [
             logging_run(n, tmp),
+            floor_run(n, tmp),
             agentlog_run("agentlog default", n, tmp),
             agentlog_run("agentlog redaction off", n, tmp, AGENT_WORK_REDACT="false"),
             agentlog_run("agentlog fsync=batch", n, tmp, AGENT_WORK_FSYNC="batch"),

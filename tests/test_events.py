@@ -77,3 +77,7 @@ def test_times_and_ids():
     assert len(set(ids)) == 1000
     assert all(i[14] == "7" for i in ids)  # UUID version 7
     assert new_event_id(1.0) < new_event_id(2.0)  # time-ordered
+
+
+def test_null_data_is_an_empty_object():
+    assert validate({"attempt_id": "a", "event_type": "agent_output", "data": None})["data"] == {}

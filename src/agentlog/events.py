@@ -180,13 +180,13 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
         raise EventError("attempt_id", "required, a non-empty string")
     if "timestamp" in event:
         _check_timestamp(event["timestamp"])
+    if event.get("data") is None:
+        event["data"] = {}
     try:
         msgspec.convert(event, _Envelope)  # the type of every envelope field, in C
     except msgspec.ValidationError as exc:
         raise _field_error(exc, "") from None
-    data = event.get("data")
-    if data is None:
-        data = event["data"] = {}
+    data = event["data"]
     try:
         msgspec.convert(data, DATA_SPECS[event_type])
     except msgspec.ValidationError as exc:

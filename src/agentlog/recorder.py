@@ -14,7 +14,7 @@ import fcntl
 import os
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -37,7 +37,6 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 _CONTEXT = ("session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
-_NO_LOCK = nullcontext()
 TRUNCATION_MARK = "…[agentlog: truncated {} chars]"
 
 
@@ -70,7 +69,7 @@ class Recorder:
         self.processors: list[Processor] = [validate, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
         self._taxonomy = None
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     # -- public --------------------------------------------------------------
 
@@ -78,13 +77,19 @@ class Recorder:
         """Record one event; returns it as written, or None when logging is disabled."""
         if not self.enabled:
             return None
-        with self._lock, (self._attempt_lock(event) if self.locked else _NO_LOCK):
-            for process in self.processors:
-                event = process(event)
-            line = self.redact(self._fit(event)) + b"\n"
-            self._append(event, line)
-            if event["event_type"] == "session_end":
-                self._finish(event)
+        with self._lock:
+            if self.locked:
+                with self._attempt_lock(event):
+                    return self._record(event)
+            return self._record(event)
+
+    def _record(self, event: dict[str, Any]) -> dict[str, Any]:
+        for process in self.processors:
+            event = process(event)
+        line = self.redact(self._fit(event)) + b"\n"
+        self._append(event, line)
+        if event["event_type"] == "session_end":
+            self._finish(event)
         return event
 
     def record_line(self, raw: bytes) -> dict[str, Any] | None:
@@ -116,15 +121,15 @@ class Recorder:
         if "event_id" not in event:
             event["event_id"] = new_event_id(now)
         attempt = self._attempt(event, now)
-        for key, value in attempt.context.items():
-            if key not in event:
-                event[key] = value
+        if not event.keys() >= attempt.context.keys():  # one C-level check for the usual case
+            for key, value in attempt.context.items():
+                event.setdefault(key, value)
         sequence = event.get("sequence_num")
         if sequence is None:
             sequence = event["sequence_num"] = attempt.next_seq
         attempt.next_seq = max(attempt.next_seq, sequence) + 1
         if attempt.start is not None and event.get("elapsed_ms") is None:
-            event["elapsed_ms"] = max(0, round((now - attempt.start) * 1000))
+            event["elapsed_ms"] = max(0, int((now - attempt.start) * 1000))
         return event
 
     def _classify_error(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class LogWriter:
             raise ValueError(f"fsync must be none, event or batch, not {fsync!r}")
         self.root = Path(root)
         self.fsync = fsync
+        self._syncing = fsync != "none"
         self.batch_size = batch_size
         self.max_open = max_open
         self._open: OrderedDict[str, _Open] = OrderedDict()
@@ -75,6 +76,7 @@ class LogWriter:
 
     def append_many(self, relpaths: tuple[str, ...], line: bytes) -> None:
         """Append the same line to several files (stream, transcript, errors) in one go."""
+        size = len(line)
         with self._lock:
             now = time.monotonic()
             for relpath in relpaths:
@@ -85,9 +87,9 @@ class LogWriter:
                     written = os.write(handle.fd, line)
                 except OSError as exc:
                     raise store_error(self.root / relpath, exc) from None
-                if written != len(line):
-                    _undo_short_write(handle.fd, written, len(line), self.root / relpath)
-                if self.fsync != "none":
+                if written != size:
+                    _undo_short_write(handle.fd, written, size, self.root / relpath)
+                if self._syncing:
                     handle.pending += 1
                     if self.fsync == "event" or handle.pending >= self.batch_size:
                         self._sync(relpath, handle)
