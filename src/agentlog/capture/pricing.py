@@ -8,10 +8,11 @@ agentlog.toml replace or add models. A model missing from the table is remembere
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any, Mapping
+
+TABLE = "pricing.toml"  # beside this module
 
 KINDS = ("input", "output", "cache_read", "cache_write")
 _PROVIDER_PREFIXES = ("anthropic/", "anthropic.", "openai/", "azure/", "bedrock/")
@@ -23,10 +24,13 @@ class Pricing:
     unknown: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None) -> "Pricing":
-        """The shipped table, then each `[pricing."model"]` table from the settings on top."""
-        text = resources.files(__package__).joinpath("pricing.toml").read_text(encoding="utf-8")
-        models = {name: dict(prices) for name, prices in tomllib.loads(text)["models"].items()}
+    def load(cls, overrides: Mapping[str, Any] | None = None, cache: dict[str, Any] | None = None) -> "Pricing":
+        """The shipped table, then each `[pricing."model"]` table from the settings on top.
+
+        `cache` (a dict the caller keeps, e.g. in a hook's state) holds the parsed shipped
+        table beside the file's stamp: a short-lived process then skips the TOML parser
+        (importing tomllib and parsing cost ~30 ms, more than the rest of a hook call)."""
+        models = {name: dict(prices) for name, prices in _shipped(cache).items()}
         for name, prices in (overrides or {}).items():
             if isinstance(prices, Mapping):
                 models[name] = {**models.get(name, {}), **{k: float(v) for k, v in prices.items() if k in KINDS}}
@@ -70,6 +74,31 @@ class Pricing:
             data["cost_usd"] = cost
             data["cost_source"] = "pricing_table"
         return data
+
+
+def _shipped(cache: dict[str, Any] | None) -> dict[str, dict[str, float]]:
+    """`[models]` of the shipped pricing.toml, from `cache` while the file is unchanged."""
+    table = Path(__file__).with_name(TABLE)
+    try:
+        stat = table.stat()
+        stamp = [str(table), stat.st_mtime_ns, stat.st_size]
+    except OSError:  # not a plain file (a zipped install): read it as a resource
+        stamp = None
+    if cache is not None and stamp is not None and cache.get("stamp") == stamp:
+        return cache["models"]
+    import tomllib  # here, not at the top: agent hooks import this module and rarely price
+
+    if stamp is not None:
+        text = table.read_text(encoding="utf-8")
+    else:
+        from importlib import resources
+
+        text = resources.files(__package__).joinpath(TABLE).read_text(encoding="utf-8")
+    models = tomllib.loads(text)["models"]
+    if cache is not None and stamp is not None:
+        cache.clear()
+        cache.update(stamp=stamp, models=models)
+    return models
 
 
 _TOKEN_ARGS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",

@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +123,8 @@ def _arm(seconds: float | None, since_start: bool = False) -> None:
 
 def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> None:
     """One line per failure in state/hook-errors.log (stderr when that cannot be written)."""
+    import traceback  # only a failing call pays for it (~9 ms)
+
     from ..events import encode, now_iso
 
     record = {"timestamp": now_iso(), "argv": argv, "error": f"{type(exc).__name__}: {exc}",
@@ -161,7 +162,7 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
 
     log_dir = settings.log_path
     with SessionState(log_dir, session_id) as state:
-        ctx = Context(_LazyPricing(settings))
+        ctx = Context(_LazyPricing(settings, state.section("pricing")))
         mapper = HookMapper(session_id, agent.executor, ctx, state.section("mapper"))
         events = mapper.feed(payload, event_name)
         if guard.transcript_usage and event_name in USAGE_EVENTS:
@@ -214,16 +215,17 @@ def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
 
 
 class _LazyPricing:
-    """The price table, loaded only when a usage event needs pricing."""
+    """The price table, loaded only when a usage event needs pricing, and parsed once per
+    session: the shipped table is kept in the session's guard state (`cache`)."""
 
-    def __init__(self, settings: Any):
-        self.settings, self._pricing = settings, None
+    def __init__(self, settings: Any, cache: dict[str, Any]):
+        self.settings, self.cache, self._pricing = settings, cache, None
 
     def price_usage(self, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
         if self._pricing is None:
             from ..capture.pricing import Pricing
 
-            self._pricing = Pricing.load(self.settings.section("pricing"))
+            self._pricing = Pricing.load(self.settings.section("pricing"), cache=self.cache)
         return self._pricing.price_usage(model, data)
 
 

@@ -18,12 +18,15 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import msgspec
 
 from ...events import now_iso, parse_time
-from ..pricing import Pricing
+
+# the price table (tomllib, importlib.resources) loads only when a caller prices usage
+if TYPE_CHECKING:
+    from ..pricing import Pricing
 
 CLAUDE_CODE, CODEX, SWE_AGENT = "CLAUDE_CODE", "CODEX", "SWE_AGENT"
 OPEN_WINDOW_S = 300.0  # a transcript written to within this time is still being written
