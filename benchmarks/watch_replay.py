@@ -14,7 +14,6 @@ Each measurement runs in its own process so peak RSS is its own.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess

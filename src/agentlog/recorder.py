@@ -36,6 +36,7 @@ class Writer(Protocol):
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
+
 _CONTEXT = ("session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
 TRUNCATION_MARK = "…[agentlog: truncated {} chars]"
 

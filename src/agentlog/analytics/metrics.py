@@ -14,12 +14,12 @@ COLUMNS = ["attempt_id", "task_id", "task_title", "task_size", "executor", "mode
            "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
            "tool_calls", "tool_failures", "errors", "followups", "retries", "top_fingerprint"]
 
-_ROWS = f"""
+_ROWS = """
 CREATE OR REPLACE TEMP TABLE metrics_export AS
 SELECT s.* EXCLUDE (error_list, ended, from_metrics),
        (SELECT e.fingerprint FROM error_events e WHERE e.attempt_id = s.attempt_id
         GROUP BY e.fingerprint ORDER BY count(*) DESC, e.fingerprint LIMIT 1) AS top_fingerprint
-FROM sessions s WHERE {{where}}
+FROM sessions s WHERE {where}
 ORDER BY started NULLS LAST, attempt_id
 """
 

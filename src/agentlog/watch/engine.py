@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from hashlib import blake2b
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
 
