@@ -1,4 +1,5 @@
-"""The two tables every report is built on: `sessions` (one row per attempt) and `error_events`.
+"""What every report is built on: the `sessions` table (one row per attempt) and the
+`error_events` view (a view, so a report pays only for the error columns it reads).
 
 Both come from ONE scan of the stream: the per-attempt aggregation also collects each
 attempt's errors as a list, so no report reads the files twice.  Sessions finished
@@ -112,7 +113,7 @@ FROM joined
 """
 
 _RAW_ERRORS = """
-CREATE OR REPLACE TEMP TABLE raw_errors AS
+CREATE OR REPLACE TEMP VIEW raw_errors AS
 SELECT attempt_id, task_id, task_title, task_size, executor, model, started AS session_started,
        status AS session_status, duration_ms AS session_duration_ms,
        e.ts AS ts, e.message AS message, e.fingerprint AS fingerprint, e.category AS category
@@ -120,7 +121,7 @@ FROM (SELECT *, unnest(error_list) AS e FROM sessions)
 """
 
 _ERRORS = """
-CREATE OR REPLACE TEMP TABLE error_events AS
+CREATE OR REPLACE TEMP VIEW error_events AS
 SELECT r.* EXCLUDE (fingerprint, category),
        coalesce(r.fingerprint, f.fingerprint, 'unknown') AS fingerprint,
        coalesce(r.category, c.category, 'unknown') AS category,
