@@ -137,6 +137,9 @@ def duckdb_report(report: str, log_dir: Path) -> dict:
 # --- measuring ----------------------------------------------------------------------
 
 
+JQ_LIMIT_S = 300
+
+
 def measure(argv: list[str], shell: bool = False) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, stdout) of one child process (and its own children)."""
     start = time.perf_counter()
@@ -182,8 +185,11 @@ def main() -> None:
               f"{slow / fast:>8.1f}x  {same}")
     archive = " ".join(str(p) for p in sorted((log_dir / "archive").glob("*.jsonl.gz")))
     jq = f"(zcat {archive}; cat {log_dir / 'agent-work-stream.jsonl'}) | jq -n -c '{JQ_SUMMARY}'"
-    took, mem, out = measure(["bash", "-c", jq])
-    print(f"jq summary: {took:.2f} s, peak {mem:.0f} MiB -> {out.strip()}")
+    try:  # jq's reduce over an object of 100k sessions is slow: give it a bound
+        took, mem, out = measure(["timeout", str(JQ_LIMIT_S), "bash", "-c", jq])
+        print(f"jq summary: {took:.2f} s, peak {mem:.0f} MiB -> {out.strip()}")
+    except SystemExit:
+        print(f"jq summary: did not finish within {JQ_LIMIT_S} s")
     cli, cli_mem, _ = best([str(Path(sys.executable).parent / "agentlog"), "summary", "--days", "0",
                             "--format", "json", "--log-dir", str(log_dir)], args.repeat)
     print(f"`agentlog summary --days 0` CLI: {cli:.2f} s, peak {cli_mem:.0f} MiB")
