@@ -25,6 +25,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith(("AGENT_", "AGENTLOG_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("AGENTLOG_GUARD_RESIDENT", "0")  # no resident guard left behind (its own tests start one)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.chdir(tmp_path)

@@ -10,19 +10,25 @@ is imported (no click, rich, duckdb), and it fails open: any error is written to
 `<log_dir>/state/hook-errors.log` (or stderr) and the process exits 0 with no output,
 also when the time budget (`[guard] timeout_ms`) runs out. It never exits 2, which
 both agents read as "block".
+
+Most calls are answered by a resident guard process (server.py) through client.py; this
+module is imported by that tiny client too, so it imports nothing at its top but what the
+interpreter has loaded already (annotations are never evaluated).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
-from .agents import Agent
-from .config import GuardConfig
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~7 ms)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from .agents import Agent
+    from .config import GuardConfig
 
 ERRORS_LOG = "hook-errors.log"
 DEFAULT_BUDGET_S = 2.0
@@ -46,7 +52,19 @@ USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] < payl
 
 
 def main(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
-    """Run one hook call; always returns 0 (fail open)."""
+    """Run one hook call; always returns 0 (fail open). A real process (no stdin/stdout
+    given) asks the resident guard first and runs the call here only when none answers."""
+    if stdin is None and stdout is None:
+        from . import client
+
+        return client.main(argv)
+    return run(argv, stdin, stdout)
+
+
+def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
+    """Run one hook call in this process; always returns 0 (fail open)."""
+    from .config import GuardConfig
+
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = stdout if stdout is not None else sys.stdout
     log_dir: Path | None = None
@@ -76,6 +94,8 @@ def main(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
 
 
 def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
+    from pathlib import Path
+
     args, flags, config_file = list(argv), {}, None
     positional = []
     while args:
@@ -110,6 +130,8 @@ def _expired(signum: int, frame: Any) -> None:
 
 def _arm(seconds: float | None, since_start: bool = False) -> None:
     """Raise HookTimeout once `seconds` (from process start if `since_start`) have passed."""
+    import signal
+
     if not hasattr(signal, "setitimer"):
         return
     if seconds is None:
@@ -124,6 +146,7 @@ def _arm(seconds: float | None, since_start: bool = False) -> None:
 def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> None:
     """One line per failure in state/hook-errors.log (stderr when that cannot be written)."""
     import traceback  # only a failing call pays for it (~9 ms)
+    from pathlib import Path
 
     from ..events import encode, now_iso
 
@@ -238,6 +261,7 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
     if not isinstance(path, str) or not path:
         return []
     from importlib import import_module
+    from pathlib import Path
 
     from ..capture.importers.base import IMPORTERS, decode_record
 

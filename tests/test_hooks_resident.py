@@ -1,0 +1,143 @@
+"""`agentlog hook` through the resident guard (guard/server.py): the same answers as the
+hook's own process, a killed server replaced without a lost call, the idle exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "data" / "hooks"
+AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
+SESSION = "resident-session"
+
+
+def payload(**changes) -> bytes:
+    data = json.loads((FIXTURES / "claude-code" / "PreToolUse.json").read_text())
+    data.update({"session_id": SESSION, **changes})
+    return json.dumps(data).encode()
+
+
+def hook(cwd: Path, log_dir: Path, body: bytes, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
+    return subprocess.run([AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
+                          input=body, capture_output=True, cwd=cwd, env=environ, timeout=60, check=False)
+
+
+def servers(under: Path) -> list[int]:
+    """Pids of guard servers whose socket lies under `under`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "agentlog.guard.server" in cmdline and str(under) in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def server_pid(log_dir: Path) -> int | None:
+    """The pid of the server that listens on the log dir's socket (None: none does)."""
+    state = log_dir / "state"
+    try:
+        pid = int((state / "guard.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if (state / "guard.sock").exists() and pid in servers(log_dir) else None
+
+
+def session_events(log_dir: Path) -> list[dict]:
+    from agentlog.store.layout import session_path
+
+    return [json.loads(line) for line in session_path(log_dir, SESSION).read_text().splitlines()]
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_servers(tmp_path):
+    (tmp_path / "agentlog.toml").write_text("[guard]\nrepeat_threshold = 3\n")
+    yield
+    for pid in servers(tmp_path):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not servers(tmp_path), "the test's servers to exit")
+
+
+def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
+    served, alone = tmp_path / "served", tmp_path / "alone"
+    hook(tmp_path, served, payload(session_id="warm-up"))  # in its own process; starts the server
+    wait_for(lambda: server_pid(served), "the server")
+    outputs = {}
+    for log_dir, env in ((served, {}), (alone, {"AGENTLOG_GUARD_RESIDENT": "0"})):
+        results = [hook(tmp_path, log_dir, payload(tool_use_id=f"call_{i}"), **env) for i in range(6)]
+        assert all(r.returncode == 0 and r.stderr == b"" for r in results)
+        outputs[log_dir] = [r.stdout for r in results]
+    assert outputs[served] == outputs[alone]
+    assert outputs[served][:2] == [b"", b""]
+    for out in outputs[served][2:]:
+        decision = json.loads(out)["hookSpecificOutput"]
+        assert decision["permissionDecision"] == "deny" and "times in this session" in decision["permissionDecisionReason"]
+    assert not servers(alone)
+    assert [(e["event_type"], e["sequence_num"]) for e in session_events(served)] == \
+        [(e["event_type"], e["sequence_num"]) for e in session_events(alone)]
+    assert (served / "agent-alerts.jsonl").read_text().count("\n") == 4  # one alert per denied call
+
+    # the server answered those calls: ask it directly, as the client does
+    from agentlog.guard import client
+
+    argv = ["claude-code", "PreToolUse", "--log-dir", str(served)]
+    code, out, err = client.ask(str(served / "state" / "guard.sock"), argv, payload(tool_use_id="call_6"))
+    assert (code, err) == (0, "") and out.encode() == hook(tmp_path, alone, payload(tool_use_id="call_6"),
+                                                           AGENTLOG_GUARD_RESIDENT="0").stdout
+
+
+@pytest.mark.slow
+def test_a_killed_server_is_replaced_and_no_call_is_lost(tmp_path, log_dir):
+    hook(tmp_path, log_dir, payload(session_id="warm-up"))
+    first = wait_for(lambda: server_pid(log_dir), "the server")
+    outputs = [hook(tmp_path, log_dir, payload(tool_use_id=f"call_{i}")).stdout for i in range(2)]
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: first not in servers(tmp_path), "the killed server to go")
+    result = hook(tmp_path, log_dir, payload(tool_use_id="call_2"))  # in its own process
+    assert result.returncode == 0 and result.stderr == b""
+    outputs.append(result.stdout)
+    assert outputs[:2] == [b"", b""]
+    assert json.loads(outputs[2])["hookSpecificOutput"]["permissionDecision"] == "deny"
+    second = wait_for(lambda: server_pid(log_dir), "a new server")
+    assert second != first
+    assert json.loads(hook(tmp_path, log_dir, payload(tool_use_id="call_3")).stdout)[
+        "hookSpecificOutput"]["permissionDecision"] == "deny"
+    recorded = session_events(log_dir)
+    assert [e["sequence_num"] for e in recorded] == list(range(1, 6))  # session_start + 4 calls
+    assert not (log_dir / "state" / "hook-errors.log").exists()
+
+
+@pytest.mark.slow
+def test_the_server_exits_when_idle(tmp_path, log_dir):
+    hook(tmp_path, log_dir, payload(), AGENTLOG_GUARD_IDLE_S="1")
+    pid = wait_for(lambda: server_pid(log_dir), "the server")
+    wait_for(lambda: pid not in servers(tmp_path), "the idle exit")
+    assert not (log_dir / "state" / "guard.sock").exists() and not (log_dir / "state" / "guard.pid").exists()
+    # the next call runs in its own process and starts a new server
+    assert hook(tmp_path, log_dir, payload(tool_use_id="again")).returncode == 0
+    assert wait_for(lambda: server_pid(log_dir), "a new server") != pid
