@@ -7,7 +7,8 @@ import os
 
 from watchkit import BASE, Receiver, ev, free_port, write
 
-from agentlog.watch.watchdog import HEARTBEAT, write_json_atomic
+from agentlog.store.atomic import replace_file
+from agentlog.watch.watchdog import HEARTBEAT
 
 
 def doctor(cli, log_dir, *args, env=None):
@@ -36,14 +37,18 @@ def test_healthy_setup_after_a_watch_run_and_config_sources(cli, log_dir):
     assert "alert(s)" in checks["alerts"]["detail"]
 
 
+def write_heartbeat(log_dir, beat: dict) -> None:
+    replace_file(log_dir / "state" / HEARTBEAT, json.dumps(beat).encode(), durable=False)
+
+
 def test_a_killed_watchdog_and_a_failing_sink_are_problems(cli, log_dir):
     (log_dir / "state").mkdir(parents=True)
-    write_json_atomic(log_dir / "state" / HEARTBEAT, {
+    write_heartbeat(log_dir, {
         "pid": 999_999_999, "running": True, "updated_epoch": 0, "lag_bytes": 0,
         "sinks": {"webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused"}}})
     code, checks = doctor(cli, log_dir)
     assert code == 1 and checks["watchdog"]["status"] == "problem" and "restart" in checks["watchdog"]["fix"]
-    write_json_atomic(log_dir / "state" / HEARTBEAT, {
+    write_heartbeat(log_dir, {
         "pid": os.getpid(), "running": True, "updated_epoch": 9e12, "lag_bytes": 10,
         "sinks": {"webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused",
                                 "pending_bytes": 900}}})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Callable
 
 from ..recorder import Recorder
 from ..store import layout
+from ..store.atomic import replace_file
 from .importers import Context, Importer, ImportStats, get
 from .pricing import Pricing
 
@@ -64,13 +64,7 @@ class ImportState:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.data, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        replace_file(self.path, json.dumps(self.data, separators=(",", ":")).encode())
 
 
 def _identity(file: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from ..store import layout
+from ..store.atomic import replace_file
 
 GUARD_DIR = "guard"
 _decode = msgspec.msgpack.Decoder()
@@ -57,9 +58,7 @@ class SessionState:
             self._fd = None
 
     def save(self) -> None:
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(msgspec.msgpack.encode(self.data))
-        os.replace(temp, self.path)
+        replace_file(self.path, msgspec.msgpack.encode(self.data), durable=False)
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)

@@ -5,10 +5,10 @@ A file today, NATS KV in fleet mode, memory in tests; the miner only ever sees b
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from ..store.atomic import replace_file
 
 
 class Persistence(Protocol):
@@ -35,7 +35,7 @@ class MemoryPersistence:
 class FilePersistence:
     """One file, replaced atomically: readers see the old state or the new, never half."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def load(self) -> bytes | None:
@@ -45,27 +45,4 @@ class FilePersistence:
             return None
 
     def save(self, state: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(state)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on Windows.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        replace_file(self.path, state)

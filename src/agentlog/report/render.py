@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..store.atomic import replace_file
+
 from ..web import format as fmt
 from .build import Report, day_label
 from .charts import report_charts
@@ -74,9 +76,8 @@ def write_report(report: Report, out_dir: Path | str, formats: tuple[str, ...] =
     paths = {}
     for name in formats:
         path = out_dir / f"agentlog-report-{day_label(report.until - 1)}.{name}"
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(renderers[name](report), encoding="utf-8")
-        temp.replace(path)  # a reader (a sink attaching the file) never sees half a report
+        # a reader (a sink attaching the file) never sees half a report
+        replace_file(path, renderers[name](report).encode("utf-8"), durable=False)
         paths[name] = path
     return paths
 

@@ -117,11 +117,3 @@ def add_member(archive: Path, source: Path, start: int, end: int) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, archive)
-
-
-def sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -32,7 +32,8 @@ from typing import Any, Iterator
 import msgspec
 
 from . import layout
-from .archive import add_member, complete_size, covered, sync_dir
+from .archive import add_member, complete_size, covered
+from .atomic import replace_file, sync_dir
 from .retention import Policy, due, expired, sessions_to_archive, stamp, stamp_time
 
 GRACE_S = 1.0  # four times writer.REOPEN_CHECK_S
@@ -336,9 +337,7 @@ def _compact_manifest(log_dir: Path) -> None:
     kept = [e for e in entries if (folder / e.archive).exists() or (folder / e.archive[:-3]).exists()]
     if len(kept) == len(entries):
         return
-    temp = folder / f".{MANIFEST}.tmp"
-    temp.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in kept))
-    os.replace(temp, folder / MANIFEST)
+    replace_file(folder / MANIFEST, b"".join(msgspec.json.encode(e) + b"\n" for e in kept), durable=False)
 
 
 # --- for the tailer ------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from typing import Any, Iterator, Protocol
 
 import msgspec
 
+from .atomic import replace_file
+
 HEAD = 256  # bytes of a file's start that identify it
 CHUNK = 1 << 20
 ROTATION_GRACE_S = 1.0  # writers notice a rotation within REOPEN_CHECK_S (0.25 s)
@@ -68,21 +70,7 @@ class FileCheckpoints:
 
     def save_encoded(self, name: str, data: bytes) -> None:
         """`save` of a value already encoded as JSON (by `Tailer.encode`)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.path(name)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, target)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(self.path(name), data)
 
 
 class MemoryCheckpoints:

@@ -28,6 +28,7 @@ import msgspec
 from .. import config as config_mod
 from ..events import Alert, now_iso
 from ..store import layout
+from ..store.atomic import replace_file
 from ..store.reader import archives_of, open_log
 from ..store.tail import FileCheckpoints, Tailer
 from .config import WatchConfig
@@ -264,13 +265,7 @@ class Watchdog:
                 "last_event_time": now_iso(self.engine.clock) if self.engine.clock else None,
                 "events": self.engine.events, "alerts_written": self.result.alerts,
                 "active_attempts": len(self.engine.active), "sinks": self.outbox.status()}
-        write_json_atomic(self.state_dir / HEARTBEAT, beat)
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temp.write_bytes(msgspec.json.encode(value))
-    os.replace(temp, path)
+        replace_file(self.state_dir / HEARTBEAT, msgspec.json.encode(beat), durable=False)
 
 
 def read_heartbeat(log_dir: Path) -> dict[str, Any] | None:
