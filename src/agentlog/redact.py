@@ -35,6 +35,8 @@ import re
 import string
 import threading
 
+from .store.atomic import replace_file
+
 try:  # PyPI wheels exist for x86_64 only; elsewhere the literal prefilter is used.
     import hyperscan
 except ImportError:  # pragma: no cover - depends on the platform
@@ -417,12 +419,8 @@ def _hs_database(exprs: list[bytes], ids: list[int], flags: list[int]):
         except Exception:  # missing, unreadable or incompatible: compile instead
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                tmp = f"{path}.{os.getpid()}.tmp"
-                with open(tmp, "wb") as f:
-                    f.write(hyperscan.dumpb(db))
-                os.replace(tmp, path)  # atomic: concurrent processes never read half a file
+            try:  # whole or not at all: concurrent processes never read half a file
+                replace_file(path, hyperscan.dumpb(db), durable=False)
             except OSError:
                 pass
         _HS_DB_CACHE[key] = db
