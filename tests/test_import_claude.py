@@ -24,7 +24,8 @@ def _events(log_dir: Path, attempt: str) -> list[dict]:
 
 
 def test_real_fixtures_import_without_crashing_and_count_skips(log_dir: Path) -> None:
-    out = _import(log_dir, FIXTURES)
+    # a fresh checkout gives the fixtures a recent mtime: without --open-after 0 they would stay open
+    out = _import(log_dir, FIXTURES, "--open-after", "0")
     assert "5 sessions" in out and "malformed" in out and "not_an_object 3" in out
     edge = _events(log_dir, "edge_cases")
     kinds = [e["event_type"] for e in edge]
