@@ -19,14 +19,24 @@ WRITER = textwrap.dedent("""
     from agentlog.recorder import Recorder
 
     log_dir, writer, count, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    batched = sys.argv[5] == "batch"
     recorder = Recorder(config.load(environ={}), log_dir=log_dir)
 
     def work(part):
         rng = random.Random(writer * 100 + part)
+        batch = []
         for i in range(part, count, threads):
             size = rng.choice([100, 400, 2_000, 16_000]) if i % 2000 else rng.randint(1 << 20, 4 << 20)
-            recorder.record({"attempt_id": f"w{writer}-{i % 7}", "event_type": "agent_output",
-                             "data": {"output": f"w{writer}:{i}:" + "x" * size}})
+            event = {"attempt_id": f"w{writer}-{i % 7}", "event_type": "agent_output",
+                     "data": {"output": f"w{writer}:{i}:" + "x" * size}}
+            if not batched:
+                recorder.record(event)
+                continue
+            batch.append(event)
+            if len(batch) >= rng.randint(1, 300):
+                recorder.record_many(batch)
+                batch = []
+        recorder.record_many(batch)
 
     pool = [threading.Thread(target=work, args=(p,)) for p in range(threads)]
     [t.start() for t in pool]
@@ -41,9 +51,11 @@ def _key(event: dict) -> str:
 
 @pytest.mark.slow
 def test_eight_processes_mixed_sizes_zero_torn_zero_lost(log_dir):
+    """Half the writers record one event at a time, half in batches of 1-300 (one write
+    per file per batch): neither may tear or interleave with the other."""
     writers, count = 8, 20_000
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(log_dir), str(w), str(count), str(1 + w % 3)])
-             for w in range(writers)]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(log_dir), str(w), str(count), str(1 + w % 3),
+                               "batch" if w % 2 else "single"]) for w in range(writers)]
     assert all(p.wait(timeout=600) == 0 for p in procs)
 
     seen: Counter[str] = Counter()

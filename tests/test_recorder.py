@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 
 from agentlog import config
 from agentlog.capture.api import Session
+from agentlog.events import EventError
 from agentlog.recorder import Recorder
 from agentlog.store import layout
 from agentlog.store.writer import StoreError
@@ -141,3 +142,58 @@ def test_error_categories_extend_from_configuration(tmp_path, log_dir):
     first, second = read_jsonl(log_dir / layout.ERRORS)
     assert first["data"]["error_category"] == "license"
     assert (second["data"]["error_fingerprint"], second["data"]["error_category"]) == ("mine", "custom")
+
+
+def _tool_events(attempts: int, each: int) -> list[dict]:
+    events = []
+    for a in range(attempts):
+        events.append({"attempt_id": f"b{a}", "event_type": "session_start", "executor": "CODEX",
+                       "data": {"prompt": "go"}})
+        events += [{"attempt_id": f"b{a}", "event_type": "tool_call", "data": {"tool_name": "bash", "call_id": str(i)}}
+                   for i in range(each)]
+        events.append({"attempt_id": f"b{a}", "event_type": "error", "data": {"error_message": "npm ERR! 404"}})
+        events.append({"attempt_id": f"b{a}", "event_type": "session_end", "data": {"completion_status": "success"}})
+    return events
+
+
+def _without_ids(path) -> list[dict]:
+    drop = ("event_id", "timestamp", "elapsed_ms", "generated_at")
+    return [{k: v for k, v in e.items() if k not in drop} for e in read_jsonl(path)]
+
+
+def test_record_many_writes_what_record_writes(tmp_path):
+    events = _tool_events(3, 5)
+    one, many = tmp_path / "one", tmp_path / "many"
+    with Recorder(config.load(environ={}), log_dir=one) as rec:
+        for event in _tool_events(3, 5):
+            rec.record(event)
+    with Recorder(config.load(environ={}), log_dir=many) as rec:
+        assert len(rec.record_many(events)) == len(events)
+    for name in (layout.STREAM, layout.ERRORS, f"{layout.SESSIONS}/b1.jsonl"):
+        assert _without_ids(many / name) == _without_ids(one / name)
+    metrics = read_jsonl(many / layout.METRICS)  # derived from each transcript, complete at its end
+    assert [m["metrics"]["tool_calls"] for m in metrics] == [5, 5, 5]
+
+
+def test_record_many_is_one_write_per_file_and_reports_invalid_events(log_dir):
+    from agentlog.testing import MemoryWriter
+
+    class CountingWriter(MemoryWriter):
+        batches = 0
+
+        def write_batch(self, batch):
+            self.batches += 1
+            super().write_batch(batch)
+
+    writer = CountingWriter()
+    rec = Recorder(config.load(environ={}), log_dir=log_dir, writer=writer)
+    events = [{"attempt_id": "a", "event_type": "tool_call", "data": {"tool_name": "x"}} for _ in range(500)]
+    events.insert(7, {"attempt_id": "a", "event_type": "nonsense"})
+    bad = []
+    recorded = rec.record_many(events, on_invalid=lambda i, exc: bad.append((i, exc.field)))
+    assert len(recorded) == 500 and bad == [(7, "event_type")]
+    assert writer.batches == 1 and len(writer.files[layout.STREAM]) == 500
+    assert [e["sequence_num"] for e in recorded] == list(range(1, 501))
+    with pytest.raises(EventError):  # without on_invalid: what came before is written, then the error
+        rec.record_many([events[0].copy(), {"attempt_id": "a", "event_type": "nonsense"}, events[1].copy()])
+    assert len(writer.files[layout.STREAM]) == 501

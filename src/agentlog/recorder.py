@@ -14,9 +14,9 @@ import fcntl
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import config
 from .events import EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
@@ -31,6 +31,7 @@ class Writer(Protocol):
     """Where recorded lines go: files (`LogWriter`) or memory (`agentlog.testing`)."""
 
     def append_many(self, relpaths: tuple[str, ...], line: bytes) -> None: ...
+    def write_batch(self, batch: dict[str, list[bytes]]) -> None: ...
     def read(self, relpath: str) -> Iterator[dict[str, Any]]: ...
     def ends(self, relpath: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
     def flush(self) -> None: ...
@@ -85,13 +86,59 @@ class Recorder:
             return self._record(event)
 
     def _record(self, event: dict[str, Any]) -> dict[str, Any]:
-        for process in self.processors:
-            event = process(event)
-        line = self.redact(self._fit(event)) + b"\n"
-        self._append(event, line)
+        event, line, targets = self._prepare(event)
+        self.writer.append_many(targets, line)
         if event["event_type"] == "session_end":
             self._finish(event)
         return event
+
+    def record_many(self, events: Iterable[dict[str, Any]],
+                    on_invalid: Callable[[int, EventError], None] | None = None) -> list[dict[str, Any]]:
+        """Record events in order, as `record` would, with one write per file per batch.
+
+        What a batch holds reaches each file in one write() (whole lines, in order), so
+        recording 1,000 events costs a few system calls instead of 2,000; the batch is
+        acknowledged when this returns. An invalid event raises EventError once the events
+        before it are written, unless `on_invalid(index, error)` takes it and the batch
+        goes on without it.
+        """
+        if not self.enabled:
+            return []
+        batch = _Batch(self.writer, limit=0 if self.locked else _Batch.LIMIT)
+        recorded = []
+        with self._lock:
+            try:
+                for index, event in enumerate(events):
+                    try:
+                        # locked: other processes share these attempts, so each event is
+                        # numbered and written under its attempt's lock
+                        with self._attempt_lock(event) if self.locked else nullcontext():
+                            recorded.append(self._add(event, batch))
+                    except EventError as exc:
+                        if on_invalid is None:
+                            raise
+                        on_invalid(index, exc)
+            finally:
+                batch.write()
+        return recorded
+
+    def _add(self, event: dict[str, Any], batch: _Batch) -> dict[str, Any]:
+        event, line, targets = self._prepare(event)
+        batch.add(targets, line)
+        if event["event_type"] == "session_end":
+            batch.write()  # the metrics line is derived from the transcript on disk
+            self._finish(event)
+        return event
+
+    def _prepare(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes, tuple[str, ...]]:
+        """The event through every processor, its line, and the files the line goes to."""
+        for process in self.processors:
+            event = process(event)
+        line = self.redact(self._fit(event)) + b"\n"
+        relpath = self._attempts[event["attempt_id"]].relpath
+        if event["event_type"] == "error":
+            return event, line, (layout.STREAM, relpath, layout.ERRORS)
+        return event, line, (layout.STREAM, relpath)
 
     def record_line(self, raw: bytes) -> dict[str, Any] | None:
         """Record one stream-format JSON line (what `agentlog emit -` reads)."""
@@ -205,17 +252,33 @@ class Recorder:
             line = encode(event)
         return line
 
-    def _append(self, event: dict[str, Any], line: bytes) -> None:
-        relpath = self._attempts[event["attempt_id"]].relpath
-        if event["event_type"] == "error":
-            self.writer.append_many((layout.STREAM, relpath, layout.ERRORS), line)
-        else:
-            self.writer.append_many((layout.STREAM, relpath), line)
-
     def _finish(self, event: dict[str, Any]) -> None:
         state = self._attempts.pop(event["attempt_id"])
         metrics = session_metrics(self.writer.read(state.relpath))
         self.writer.append_many((layout.METRICS,), self.redact(encode(metrics)) + b"\n")
+
+
+class _Batch:
+    """Lines waiting for their write, per file; written when about a MiB has gathered."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self, writer: Writer, limit: int = LIMIT):
+        self.writer, self.limit = writer, limit
+        self.lines: dict[str, list[bytes]] = {}
+        self.size = 0
+
+    def add(self, targets: tuple[str, ...], line: bytes) -> None:
+        for relpath in targets:
+            self.lines.setdefault(relpath, []).append(line)
+        self.size += len(line)
+        if self.size >= self.limit:
+            self.write()
+
+    def write(self) -> None:
+        lines, self.lines, self.size = self.lines, {}, 0
+        if lines:
+            self.writer.write_batch(lines)
 
 
 def _truncate_largest(data: dict[str, Any], excess: int) -> bool:

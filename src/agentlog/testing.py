@@ -34,6 +34,10 @@ class MemoryWriter:
         for relpath in relpaths:
             self.files[relpath].append(line)
 
+    def write_batch(self, batch: dict[str, list[bytes]]) -> None:
+        for relpath, lines in batch.items():
+            self.files[relpath].extend(lines)
+
     def read(self, relpath: str) -> Iterator[dict[str, Any]]:
         return (decode_line(line) for line in list(self.files.get(relpath, ())))
 

@@ -118,10 +118,7 @@ def import_path(agent: str | Importer, path: Path | str | None, recorder: Record
 def _import_file(importer: Importer, file: Path, state: ImportState, ctx: Context, recorder: Recorder) -> None:
     entry = state.entry(file, importer)
     ctx.stats.files += 1
-    written = 0
-    for event in importer.read(file, entry, ctx):
-        recorder.record(event)
-        written += 1
+    written = len(recorder.record_many(importer.read(file, entry, ctx)))
     if written:
         ctx.stats.sessions += 1
         ctx.stats.events += written

@@ -60,17 +60,16 @@ class Receiver:
         request = decode(request_type, body, is_json)
         with self.lock:
             events = getattr(self.mapper, signal)(request)
-            for event in events:
-                try:
-                    self.recorder.record(event)
-                except EventError:
-                    self.stats["rejected_events"] += 1
+            self.recorder.record_many(events, on_invalid=self._rejected)
             self.recorder.flush()
             self.stats["requests"] += 1
             self.stats["events"] += len(events)
         if is_json:
             return b"{}", "application/json"
         return response_type().SerializeToString(), "application/x-protobuf"
+
+    def _rejected(self, index: int, error: EventError) -> None:
+        self.stats["rejected_events"] += 1
 
     def close(self) -> None:
         self.recorder.close()
