@@ -117,6 +117,20 @@ def _follow(tailer: Tailer, seen: list[bytes], done: threading.Event) -> None:
         tailer.wait(0.05)
 
 
+def _until_seen_first_line(path: Path, seen: list[bytes], timeout: float = 30.0) -> None:
+    """Wait until the tailer has read the live file's first line. An external rotation can
+    only be followed when the tailer looks at each generation at least once: a file
+    renamed away unseen (no manifest names it, as agentlog's own rotation writes) or
+    copied and truncated before any of it was read cannot be told from a new file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        first, newline, _ = path.read_bytes().partition(b"\n")
+        if newline and first in seen:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the tailer did not read the live file")
+
+
 def _ids(lines) -> list[str]:
     import json
 
@@ -139,6 +153,7 @@ def test_rotation_with_writers_running_misses_nothing(tmp_path, mode):
         time.sleep(0.2)
         while not path.exists() or path.stat().st_size == 0:  # writers reopen within 0.25 s
             time.sleep(0.01)
+        _until_seen_first_line(path, seen)
         target = tmp_path / f"agent-work-stream.jsonl.{generation}"
         if mode == "rename":
             os.rename(path, target)

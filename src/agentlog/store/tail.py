@@ -14,6 +14,8 @@ A file is recognised by (device, inode) and by a hash of its first bytes ("head"
   read from the copy (found by its head), then the live file from its start;
 - a restart after either: the checkpointed file is found again by inode or by head, also
   when it was compressed into `archive/*.gz` meanwhile.
+Several rotations between two looks are followed when `agentlog rotate` made them (its
+manifest lists them); an external rotator's generation that was never looked at is lost.
 A final line without its newline is left for later (a writer is mid-append).
 """
 
