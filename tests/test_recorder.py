@@ -197,3 +197,16 @@ def test_record_many_is_one_write_per_file_and_reports_invalid_events(log_dir):
     with pytest.raises(EventError):  # without on_invalid: what came before is written, then the error
         rec.record_many([events[0].copy(), {"attempt_id": "a", "event_type": "nonsense"}, events[1].copy()])
     assert len(writer.files[layout.STREAM]) == 501
+
+
+def test_a_long_running_recorder_forgets_old_attempts_and_resumes_them_from_disk(log_dir):
+    rec = Recorder(config.load(environ={}), log_dir=log_dir)
+    rec.max_attempts = 2
+    for attempt in ("a", "b", "c", "a", "d"):
+        rec.record_many([{"attempt_id": attempt, "event_type": "agent_output", "executor": "CODEX",
+                          "data": {"output": "x"}}])
+        assert len(rec._attempts) <= 2  # never-ended attempts do not pile up in memory
+    rec.record({"attempt_id": "a", "event_type": "agent_output", "data": {"output": "y"}})
+    events = read_jsonl(log_dir / layout.SESSIONS / "a.jsonl")
+    assert [e["sequence_num"] for e in events] == [1, 2, 3]
+    assert events[-1]["executor"] == "CODEX"  # the session context comes back from the transcript

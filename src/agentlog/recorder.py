@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager, nullcontext
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
@@ -38,6 +39,7 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+MAX_ATTEMPTS = 10_000  # remembered at once; the oldest is forgotten first and resumed from disk if it returns
 _CONTEXT = ("session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
 TRUNCATION_MARK = "…[agentlog: truncated {} chars]"
 
@@ -70,6 +72,7 @@ class Recorder:
         self.redact = _redactor(self.settings)
         self.processors: list[Processor] = [validate, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
+        self.max_attempts = MAX_ATTEMPTS
         self._taxonomy = None
         self._lock = threading.Lock()
 
@@ -80,10 +83,13 @@ class Recorder:
         if not self.enabled:
             return None
         with self._lock:
-            if self.locked:
-                with self._attempt_lock(event):
-                    return self._record(event)
-            return self._record(event)
+            try:
+                if self.locked:
+                    with self._attempt_lock(event):
+                        return self._record(event)
+                return self._record(event)
+            finally:
+                self._forget_oldest()
 
     def _record(self, event: dict[str, Any]) -> dict[str, Any]:
         event, line, targets = self._prepare(event)
@@ -120,6 +126,7 @@ class Recorder:
                         on_invalid(index, exc)
             finally:
                 batch.write()
+                self._forget_oldest()
         return recorded
 
     def _add(self, event: dict[str, Any], batch: _Batch) -> dict[str, Any]:
@@ -209,6 +216,15 @@ class Recorder:
         if not state.context:
             state.context = {k: event[k] for k in _CONTEXT if event.get(k) is not None}
         return state
+
+    def _forget_oldest(self) -> None:
+        """Bound the memory of a long-running recorder (`otel serve`, the guard) whose
+        attempts never end; called between writes, so a forgotten attempt's transcript is
+        complete on disk and `_resume` continues its numbering exactly."""
+        excess = len(self._attempts) - self.max_attempts
+        if excess > 0:
+            for attempt_id in list(islice(self._attempts, excess)):
+                del self._attempts[attempt_id]
 
     def _resume(self, attempt_id: str) -> _Attempt:
         """Continue numbering where the transcript on disk left off (another process, a restart)."""
