@@ -6,6 +6,7 @@ Prints, from the same data in the same run:
 - decode floor: msgspec typed decoding of every line, nothing else;
 - engine only: the detection engine fed 1 MiB chunks of lines (no tailer, journal or checkpoint);
 - agentlog: the full watchdog (tailer, detectors, journal, checkpoint), events/s and peak RSS;
+  both with a digest of their alert ids, so a change of the engine can show it found the same set;
 - baseline: the original analyzer's algorithm re-implemented (the whole backlog read into one
   string, per event a filter over the session's whole error / tool-call list).
 Each measurement runs in its own process so peak RSS is its own.
@@ -14,6 +15,7 @@ Each measurement runs in its own process so peak RSS is its own.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import subprocess
@@ -88,16 +90,17 @@ print(n / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 ENGINE = """
-import sys, time, resource
+import sys, time, resource, hashlib
 from agentlog import config
 from agentlog.watch import Engine, WatchConfig
 engine = Engine(WatchConfig.from_settings(config.load({"log_dir": "."})))
-t0 = time.perf_counter(); alerts = 0
+t0 = time.perf_counter(); ids = []
 with open(sys.argv[1], "rb") as f:
     while lines := f.readlines(1 << 20):
-        alerts += len(engine.feed(lines)) + len(engine.tick(engine.clock))
+        ids += [a.alert_id for a in engine.feed(lines) + engine.tick(engine.clock)]
 dt = time.perf_counter() - t0
-print(engine.events / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, alerts)
+digest = int(hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:12], 16)
+print(engine.events / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(ids), digest)
 """
 
 AGENTLOG = """
@@ -144,6 +147,12 @@ print(n / dt, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ale
 """
 
 
+def alert_set(log_dir: Path) -> str:
+    """A digest of the written alert ids (deterministic: the same input gives the same ids)."""
+    ids = sorted(msgspec.json.decode(line)["alert_id"] for line in (log_dir / "agent-alerts.jsonl").open("rb"))
+    return hashlib.sha256(" ".join(ids).encode()).hexdigest()[:12]
+
+
 def run(script: str, *args: str) -> list[float]:
     out = subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
@@ -169,12 +178,12 @@ def main() -> None:
         rate, dt, rss = run(DECODE, str(stream))
         floor = rate
         print(f"decode floor (msgspec typed Event) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB")
-        rate, dt, rss, found = run(ENGINE, str(stream))
+        rate, dt, rss, found, digest = run(ENGINE, str(stream))
         print(f"engine only (feed + tick)         : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-              f"  ({found:.0f} alerts)  {rate / floor:.2f}x the floor")
+              f"  ({found:.0f} alerts, ids {int(digest):012x})  {rate / floor:.2f}x the floor")
         rate, dt, rss, found = run(AGENTLOG, str(log_dir))
         print(f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-              f"  ({found:.0f} alerts)  {rate / floor:.2f}x the floor")
+              f"  ({found:.0f} alerts, ids {alert_set(log_dir)})  {rate / floor:.2f}x the floor")
         agent_rate = rate
         if not args.no_baseline:
             rate, dt, rss, found = run(BASELINE, str(stream))

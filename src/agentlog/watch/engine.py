@@ -13,34 +13,92 @@ long-idle attempt goes once its stuck alert was raised.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from hashlib import blake2b
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from ..events import Alert, now_iso, parse_time
 from .config import WatchConfig
 from .detectors import Attempt, BaseDetector, Finding, load_detectors
-from .view import WatchEvent, decode_many
+from .view import WatchEvent, decode
 
 REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
 MAX_ENDED = 50_000
 _ISO_FAST = 24  # len("2026-02-09T14:23:45.123Z")
 _MS = {f".{ms:03d}Z": ms / 1000 for ms in range(1000)}  # the stream's millisecond suffix, pre-parsed
+_SPLIT = 16  # a batch that does not decode as usual events is retried in this many parts
+
+
+class UsualData(msgspec.Struct, gc=False):
+    """`view.Data` less the fields no detector reads (each costs its default per event);
+    a detector that reads another field adds it here."""
+
+    error_message: Any = None
+    error_fingerprint: Any = None
+    error_category: Any = None
+    tool_name: Any = None
+    tool_params: msgspec.Raw = msgspec.Raw(b"")
+    prompt_type: Any = None
+    cost_usd: Any = None
+    completion_status: Any = None
+
+
+class UsualEvent(msgspec.Struct, gc=False):
+    """A `WatchEvent` as nearly every producer writes it: string ids, `data` present.
+
+    Decoding a batch into this checks those types in C, so the hot loop need not; a line
+    that fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
+    general way, through `Engine.process`.
+    """
+
+    timestamp: str
+    event_type: str
+    attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
+    data: UsualData
+    event_id: Any = None
+    executor: Any = None
+    task_id: Any = None
+    sequence_num: Any = None
+
+
+_usual = msgspec.json.Decoder(UsualEvent)
+_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def decode_batch(lines: list[bytes], out: list) -> list:
+    """`out` + runs of usual events (lists, one C call each), the other lines in between
+    one by one (a `WatchEvent`, or None when malformed); blank lines are left out."""
+    try:
+        out.append(_usual.decode_lines(b"\n".join(lines)))
+    except _ERRORS:
+        if len(lines) > _SPLIT:  # a few odd lines in a big batch: only their part goes line by line
+            step = -(-len(lines) // _SPLIT)
+            for i in range(0, len(lines), step):
+                decode_batch(lines[i:i + step], out)
+        else:
+            for line in lines:
+                try:
+                    out.append([_usual.decode(line)])
+                except _ERRORS:
+                    if line.strip():
+                        out.append(decode(line))
+    return out
 
 
 class Engine:
     def __init__(self, config: WatchConfig | None = None, detectors: list[BaseDetector] | None = None):
         self.config = config or WatchConfig()
         self.detectors = detectors if detectors is not None else load_detectors(self.config)
-        self.by_type: dict[str, list[BaseDetector]] = {}
+        handlers: dict[str, list] = {}
         for detector in self.detectors:
-            for kind in detector.event_types:
-                self.by_type.setdefault(kind, []).append(detector)
-        self.by_type.setdefault("session_end", [])  # the engine's own end-of-session step runs from it
-        # the hot path calls bound methods, found once per event type
-        self.handlers = {kind: tuple(d.on_event for d in found) for kind, found in self.by_type.items()}
+            for kind, handler in detector.handlers().items():
+                handlers.setdefault(kind, []).append(handler)
+        handlers.setdefault("session_end", []).append(self._ended)  # after the detectors saw it
+        # the hot path calls, per event type, only the methods that want it
+        self.handlers = {kind: tuple(found) for kind, found in handlers.items()}
         self.kept_names = [d.name for d in self.detectors if d.keep_after_end]
         self.clocked = [d for d in self.detectors if d.idle_after_s is not None]
         self.idle_after = min((d.idle_after_s for d in self.clocked), default=None)
@@ -60,30 +118,26 @@ class Engine:
     # -- input -----------------------------------------------------------------------
 
     def feed(self, lines: list[bytes]) -> list[Alert]:
-        """Process raw stream lines; malformed ones are counted and skipped.
-
-        The hot path of a catch-up: `process` inlined for the usual event (string ids,
-        the stream's own timestamp format, data present), with everything looked up once
-        per batch. Any other event goes through `process` itself, so both paths agree.
-        """
+        """Process raw stream lines; malformed ones are counted and skipped."""
         alerts: list[Alert] = []
-        events = decode_many(lines)
-        active, ended, handlers, seconds = self.active, self.ended, self.handlers, self._seconds
-        idle_after, since, clock = self.idle_after, self.since, self.clock
-        ignored = malformed = slow = 0
+        for part in decode_batch(lines, []):
+            if type(part) is list:
+                self._usual(part, alerts)
+            elif part is None:
+                self.malformed += 1
+            else:
+                alerts.extend(self.process(part) or ())
+        return alerts
+
+    def _usual(self, events: list[UsualEvent], alerts: list[Alert]) -> None:
+        """The hot path of a catch-up: `process` for events whose types were checked while
+        decoding, with everything looked up once per batch. Both paths must agree (tested)."""
+        active, handlers, seconds = self.active, self.handlers, self._seconds
+        idle_after = math.inf if self.idle_after is None else self.idle_after
+        since = -math.inf if self.since is None else self.since
+        clock, ignored = self.clock, 0
         for event in events:
-            if event is None:
-                malformed += 1
-                continue
-            attempt_id, ts, kind = event.attempt_id, event.timestamp, event.event_type
-            if (type(attempt_id) is not str or not attempt_id or type(ts) is not str or type(kind) is not str
-                    or event.data is None):
-                self.clock, slow = clock, slow + 1
-                found = self.process(event)
-                clock = self.clock
-                if found:
-                    alerts.extend(found)
-                continue
+            ts = event.timestamp
             ms = _MS.get(ts[19:])
             base = seconds.get(ts[:19]) if ms is not None else None
             if base is not None:
@@ -93,46 +147,38 @@ class Engine:
                 if t is None:
                     ignored += 1
                     continue
-            if since is not None and t < since:
+            if t < since:
                 ignored += 1
                 continue
+            attempt_id = event.attempt_id
             attempt = active.get(attempt_id)
             if attempt is None:
-                if attempt_id in ended:
-                    if kind not in REOPENING:
-                        ignored += 1  # a straggler after the session ended
-                        continue
-                    attempt = Attempt(slots=ended.pop(attempt_id) or {})
-                else:
-                    attempt = Attempt()
-                active[attempt_id] = attempt
-            elif idle_after is not None and t - attempt.last_time >= idle_after:
+                attempt = self._open(attempt_id, event.event_type)
+                if attempt is None:
+                    ignored += 1  # a straggler after the session ended
+                    continue
+            elif t - attempt.last_time >= idle_after:
                 alerts.extend(self._clock(attempt_id, attempt, t))  # it was idle until now
             if t >= attempt.last_time:
                 attempt.last_time = t
-                event_id = event.event_id
-                attempt.last_id = event_id if type(event_id) is str and event_id else f"{ts}#{event.sequence_num}"
+                attempt.last_id = event  # its identity is made only if an alert asks
                 attempt.idle_alerted = False
             if attempt.executor is None:
                 attempt.executor = event.executor
                 attempt.task_id = event.task_id
             if t > clock:
                 clock = t
-            detectors = handlers.get(kind)
-            if detectors is not None:
-                for on_event in detectors:
-                    finding = on_event(event, t, attempt)
+            found = handlers.get(event.event_type)
+            if found is not None:
+                for handler in found:
+                    finding = handler(event, t, attempt)
                     if finding is not None:
                         alert = self._raise(finding, attempt_id, attempt, event, t)
                         if alert is not None:
                             alerts.append(alert)
-                if kind == "session_end":
-                    self._end(attempt_id, attempt)
         self.clock = clock
-        self.events += len(events) - malformed - slow
-        self.malformed += malformed
+        self.events += len(events)
         self.ignored += ignored
-        return alerts
 
     def process(self, event: WatchEvent) -> list[Alert] | None:
         """One event; events without attempt_id, data or a readable timestamp are ignored."""
@@ -149,36 +195,40 @@ class Engine:
         attempt = self.active.get(attempt_id)
         alerts: list[Alert] | None = None
         if attempt is None:
-            if attempt_id in self.ended:
-                if kind not in REOPENING:
-                    self.ignored += 1  # a straggler after the session ended
-                    return None
-                attempt = Attempt(slots=self.ended.pop(attempt_id) or {})
-            else:
-                attempt = Attempt()
-            self.active[attempt_id] = attempt
+            attempt = self._open(attempt_id, kind)
+            if attempt is None:
+                self.ignored += 1  # a straggler after the session ended
+                return None
         elif self.idle_after is not None and t - attempt.last_time >= self.idle_after:
             alerts = self._clock(attempt_id, attempt, t)  # it was idle until now
         if t >= attempt.last_time:
             attempt.last_time = t
-            event_id = event.event_id
-            attempt.last_id = event_id if type(event_id) is str and event_id else f"{event.timestamp}#{event.sequence_num}"
+            attempt.last_id = event
             attempt.idle_alerted = False
         if attempt.executor is None:
             attempt.executor = event.executor
             attempt.task_id = event.task_id
         if t > self.clock:
             self.clock = t
-        for detector in self.by_type.get(kind, ()):
-            finding = detector.on_event(event, t, attempt)
+        for handler in self.handlers.get(kind, ()):
+            finding = handler(event, t, attempt)
             if finding is not None:
                 alert = self._raise(finding, attempt_id, attempt, event, t)
                 if alert is not None:
                     alerts = alerts or []
                     alerts.append(alert)
-        if kind == "session_end":
-            self._end(attempt_id, attempt)
         return alerts
+
+    def _open(self, attempt_id: str, kind: str) -> Attempt | None:
+        """A new attempt, or an ended one revived by a new session; None for a straggler."""
+        if attempt_id in self.ended:
+            if kind not in REOPENING:
+                return None
+            attempt = Attempt(slots=self.ended.pop(attempt_id) or {})
+        else:
+            attempt = Attempt()
+        self.active[attempt_id] = attempt
+        return attempt
 
     def tick(self, now: float) -> list[Alert]:
         """Clock-driven checks (stuck agents) at `now`, and eviction of long-idle attempts."""
@@ -242,7 +292,9 @@ class Engine:
         horizon = max(now, self.clock) - self.cooldown_s
         self.cooldowns = {k: t for k, t in self.cooldowns.items() if t >= horizon}
 
-    def _end(self, attempt_id: str, attempt: Attempt) -> None:
+    def _ended(self, event: WatchEvent, t: float, attempt: Attempt) -> None:
+        """The engine's own session_end handler: the attempt leaves `active`."""
+        attempt_id = event.attempt_id
         del self.active[attempt_id]
         slots = attempt.slots
         kept = {name: slots[name] for name in self.kept_names if name in slots} if slots else None
@@ -285,6 +337,8 @@ class Engine:
         (before a crash), which could wrongly suppress or release an alert while the
         events in between are processed again; so they travel with the position.
         """
+        for attempt in self.active.values():
+            attempt.last_event_id()  # the event itself is not part of the state
         return {"clock": self.clock, "active": list(self.active.items()), "ended": list(self.ended.items()),
                 "cooldowns": list(self.cooldowns.items())}
 

@@ -9,23 +9,31 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, Callable, ClassVar, NamedTuple, Protocol
 
 import msgspec
 
 from ..config import WatchConfig
-from ..view import WatchEvent
+from ..view import WatchEvent, trigger_of
 
 
-class Attempt(msgspec.Struct, gc=False):
+class Attempt(msgspec.Struct, gc=False, omit_defaults=True):
     """What the engine keeps per active attempt; detectors add their own `slots`."""
 
     executor: Any = None
     task_id: Any = None
     last_time: float = 0.0  # latest event time seen (epoch s)
-    last_id: str = ""  # identity of that event
+    # that event, or its identity once snapshotted: making the id string for every event
+    # cost more than the rare alert that asks for it (see `last_event_id`)
+    last_id: Any = ""
     idle_alerted: bool = False  # a stuck alert was raised for the current idle period
     slots: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def last_event_id(self) -> str:
+        """The identity of the latest event (its event_id, else timestamp#sequence_num)."""
+        if type(self.last_id) is not str:
+            self.last_id = trigger_of(self.last_id)
+        return self.last_id
 
 
 class Finding(NamedTuple):
@@ -40,7 +48,13 @@ class Finding(NamedTuple):
     cooldown: bool = True
 
 
+Handler = Callable[[WatchEvent, float, Attempt], "Finding | None"]
+
+
 class Detector(Protocol):
+    """The engine gives a detector only events with a string attempt_id, an event time `t`
+    and `data` present (events without are ignored before any detector sees them)."""
+
     name: ClassVar[str]
     event_types: ClassVar[frozenset[str]]  # the events on_event is given
     State: ClassVar[type | None]  # per-attempt state struct (snapshotted), or None
@@ -48,6 +62,8 @@ class Detector(Protocol):
     idle_after_s: ClassVar[float | None]  # on_clock wanted for attempts idle this long
 
     def on_event(self, event: WatchEvent, t: float, attempt: Attempt) -> Finding | None: ...
+
+    def handlers(self) -> dict[str, Handler]: ...  # what the engine calls, per event type
 
     def on_clock(self, attempt: Attempt, now: float) -> Finding | None: ...
 
@@ -65,7 +81,16 @@ class BaseDetector:
         self.config = config
 
     def on_event(self, event: WatchEvent, t: float, attempt: Attempt) -> Finding | None:
-        return None
+        if type(self).handlers is BaseDetector.handlers:
+            return None
+        handler = self.handlers().get(event.event_type)
+        return None if handler is None else handler(event, t, attempt)
+
+    def handlers(self) -> dict[str, Handler]:
+        """event type -> the method the engine calls for it: `on_event` for each of
+        `event_types`, unless the detector has a method per type (which saves it branching
+        on the type for every event; `on_event` then dispatches to them)."""
+        return dict.fromkeys(self.event_types, self.on_event)
 
     def on_clock(self, attempt: Attempt, now: float) -> Finding | None:
         return None

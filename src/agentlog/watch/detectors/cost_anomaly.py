@@ -31,28 +31,37 @@ class CostAnomaly(BaseDetector):
     event_types = frozenset({"session_start", "usage", "session_end"})
     State = State
 
-    def on_event(self, event, t, attempt):
-        kind, data = event.event_type, event.data
-        if kind == "session_start":
-            attempt.slots.pop(self.name, None)  # cost is per session
-            return None
-        if data is None:
-            return None
+    def __init__(self, config):
+        super().__init__(config)
+        threshold = config.cost_anomaly_threshold
+        self.threshold = threshold if threshold > 0 else math.inf  # below it nothing is checked
+
+    def handlers(self):
+        return {"session_start": self.on_start, "usage": self.on_usage, "session_end": self.on_end}
+
+    def on_start(self, event, t, attempt):
+        attempt.slots.pop("cost_anomaly", None)  # cost is per session
+
+    def on_usage(self, event, t, attempt):
         state = attempt.slots.get("cost_anomaly")
         if state is None:
             state = attempt.slots["cost_anomaly"] = State()
-        if kind == "usage":
-            state.cost += _number(data.cost_usd)
-        elif state.cost == 0:
-            state.cost = _number(data.cost_usd)
-        threshold = self.config.cost_anomaly_threshold
-        if threshold <= 0 or state.cost < threshold:
-            return None
-        return self._check(state)
+        cost = event.data.cost_usd
+        if type(cost) is float or type(cost) is int:  # bool is not a number here
+            state.cost += cost
+        return None if state.cost < self.threshold else self._check(state)
+
+    def on_end(self, event, t, attempt):
+        state = attempt.slots.get("cost_anomaly")
+        if state is None:
+            state = attempt.slots["cost_anomaly"] = State()
+        if state.cost == 0:
+            state.cost = _number(event.data.cost_usd)
+        return None if state.cost < self.threshold else self._check(state)
 
     def _check(self, state: State):
         threshold = self.config.cost_anomaly_threshold
-        if threshold <= 0 or state.cost < threshold:
+        if threshold <= 0 or state.cost < threshold or not math.isfinite(state.cost):  # 1e308 twice: inf
             return None
         level = 2 ** int(math.log2(state.cost / threshold))
         if level <= state.level:

@@ -65,12 +65,12 @@ class ErrorLoop(BaseDetector):
         self.n, self.window_ms = config.error_loop_threshold, config.error_loop_window_ms
 
     def on_event(self, event, t, attempt):
-        if event.data is None:
-            return None
-        found = fingerprint(event.data)
-        if found is None:
-            return None
-        fp = found[0]
+        fp = event.data.error_fingerprint
+        if type(fp) is not str or not fp:  # the recorder gives one; derived otherwise
+            found = fingerprint(event.data)
+            if found is None:
+                return None
+            fp = found[0]
         state = attempt.slots.get("error_loop")
         if state is None:
             state = attempt.slots["error_loop"] = State()
@@ -79,13 +79,16 @@ class ErrorLoop(BaseDetector):
             times = state.times[fp] = []
             if len(state.times) > MAX_FINGERPRINTS:
                 del state.times[next(iter(state.times))]
-        n, window = self.n, self.window_ms
+        n = self.n
         times.append(t)
         if len(times) > n:
             del times[0]
-        if len(times) < n or (max(times) - min(times)) * 1000 > window:
+        elif len(times) < n:
+            return None
+        window = self.window_ms
+        if (max(times) - min(times)) * 1000 > window:
             return None
         return Finding("error_loop", fp, "high", "trigger_ai_autofix",
-                       {"error_fingerprint": fp, "error_category": found[1], "occurrences": n,
+                       {"error_fingerprint": fp, "error_category": fingerprint(event.data)[1], "occurrences": n,
                         "threshold": n, "window_ms": window,
                         "message": f"error {fp} repeated {n} times within {window / 1000:g} s"})

@@ -21,7 +21,8 @@ class ExcessiveRestarts(BaseDetector):
     keep_after_end = True  # restarts are counted across the sessions of one attempt
 
     def on_event(self, event, t, attempt):
-        if event.data is None or event.data.prompt_type not in RESTART_TYPES:
+        prompt_type = event.data.prompt_type
+        if type(prompt_type) is not str or prompt_type not in RESTART_TYPES:  # a list would not hash
             return None
         state = self.state(attempt)
         state.restarts += 1

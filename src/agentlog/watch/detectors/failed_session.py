@@ -18,6 +18,7 @@ from . import BaseDetector, Finding, register
 from .error_loop import fingerprint
 
 MAX_FINGERPRINTS = 32
+_UNKNOWN = ("unknown", None)
 
 
 class State(msgspec.Struct, gc=False, array_like=True):
@@ -42,30 +43,34 @@ class FailedSession(BaseDetector):
     event_types = frozenset({"session_start", "error", "session_end"})
     State = State
 
-    def on_event(self, event, t, attempt):
-        kind = event.event_type
-        if kind == "error":
-            if event.data is not None:
-                state = attempt.slots.get("failed_session")
-                if state is None:
-                    state = attempt.slots["failed_session"] = State()
-                self._count(state, event.data)
-        elif kind == "session_start":
-            attempt.slots.pop(self.name, None)  # counted per session
-        elif kind == "session_end" and event.data is not None and _failed(event.data.completion_status):
-            return self._verdict(attempt.slots.get(self.name))
-        return None
+    def handlers(self):
+        return {"session_start": self.on_start, "error": self.on_error, "session_end": self.on_end}
 
-    def _count(self, state: State, data) -> None:
-        fp, category = fingerprint(data) or ("unknown", None)
+    def on_start(self, event, t, attempt):
+        attempt.slots.pop("failed_session", None)  # counted per session
+
+    def on_error(self, event, t, attempt):
+        state = attempt.slots.get("failed_session")
+        if state is None:
+            state = attempt.slots["failed_session"] = State()
+        fp = event.data.error_fingerprint
+        if type(fp) is not str or not fp:  # the recorder gives one; derived otherwise
+            fp = (fingerprint(event.data) or _UNKNOWN)[0]
         state.errors += 1
         counts = state.fingerprints
         if fp in counts:
             counts[fp] += 1
         elif len(counts) < MAX_FINGERPRINTS:
             counts[fp] = 1
-        if state.transient and not _transient(category or "unknown", fp):
-            state.transient = False
+        if state.transient:  # until the first error that is not: the category is needed only here
+            category = (fingerprint(event.data) or _UNKNOWN)[1]
+            if not _transient(category or "unknown", fp):
+                state.transient = False
+
+    def on_end(self, event, t, attempt):
+        if _failed(event.data.completion_status):
+            return self._verdict(attempt.slots.get("failed_session"))
+        return None
 
     def _verdict(self, state: State | None):
         n = self.config.failed_session_errors

@@ -28,7 +28,7 @@ class StuckAgent(BaseDetector):
         return Finding("stuck_agent", "", severity, "check_agent_health",
                        {"idle_time_ms": round(idle * 1000), "threshold": self.config.stuck_threshold_ms,
                         "message": f"no event for {_span(idle)}"},
-                       trigger=attempt.last_id, cooldown=False)
+                       trigger=attempt.last_event_id(), cooldown=False)
 
 
 def _span(seconds: float) -> str:
