@@ -113,4 +113,67 @@ def test_dry_run_changes_nothing_and_bad_json_is_refused(dirs):
 def test_status_without_anything_installed(dirs):
     project, home = dirs
     result = run("status", project=project, home=home)
-    assert result.returncode == 0 and result.stdout.count("not installed") == 4
+    assert result.returncode == 0 and result.stdout.count("not installed") == 6  # codex: hooks.json, config.toml
+
+
+CONFIG_TOML = b"""# my Codex settings
+model = "gpt-5-codex"  # the default model
+
+[features]
+hooks = true
+
+[[hooks.Stop]]
+[[hooks.Stop.hooks]]
+type = "command"
+command = "notify-send done"
+"""
+
+
+def test_codex_config_toml_keeps_comments_and_hooks_and_uninstall_restores_it(dirs):
+    import tomllib
+
+    project, home = dirs
+    path = project / ".codex" / "config.toml"
+    path.parent.mkdir()
+    path.write_bytes(CONFIG_TOML)
+    assert run("install", "codex", "--toml", project=project, home=home).returncode == 0
+    text = path.read_text()
+    assert text.startswith(CONFIG_TOML.decode()[:40]) and "# the default model" in text  # layout kept
+    config = tomllib.loads(text)
+    commands = [h["command"] for groups in config["hooks"].values() for g in groups for h in g["hooks"]]
+    assert "notify-send done" in commands and any(c.endswith("hook codex PreToolUse") for c in commands)
+    assert config["model"] == "gpt-5-codex" and config["features"] == {"hooks": True}
+    installed = path.read_bytes()
+    assert "already installed" in run("install", "codex", "--toml", project=project, home=home).stdout
+    assert path.read_bytes() == installed
+    status = run("status", "codex", project=project, home=home).stdout
+    assert f"installed, 1 other hook(s) kept  {path}" in status
+    assert not (project / ".codex" / "hooks.json").exists()
+    run("uninstall", "codex", "--toml", project=project, home=home)
+    assert path.read_bytes() == CONFIG_TOML
+
+
+def test_codex_config_toml_edited_after_install_loses_only_agentlogs_entries(dirs):
+    import tomllib
+
+    project, home = dirs
+    path = project / ".codex" / "config.toml"
+    path.parent.mkdir()
+    path.write_bytes(CONFIG_TOML)
+    run("install", "codex", "--toml", project=project, home=home)
+    path.write_text(path.read_text() + '\n[profiles.fast]\nmodel = "o4-mini"\n')
+    assert "edited since install" in run("uninstall", "codex", "--toml", project=project, home=home).stdout
+    config = tomllib.loads(path.read_text())
+    assert config["hooks"] == tomllib.loads(CONFIG_TOML.decode())["hooks"]
+    assert config["profiles"] == {"fast": {"model": "o4-mini"}} and "# the default model" in path.read_text()
+
+
+def test_toml_is_refused_for_claude_code_and_bad_toml_is_left_alone(dirs):
+    project, home = dirs
+    result = run("install", "claude-code", "--toml", project=project, home=home)
+    assert result.returncode == 2 and "settings.json only" in result.stderr
+    path = project / ".codex" / "config.toml"
+    path.parent.mkdir()
+    path.write_text("[hooks\n")
+    result = run("install", "codex", "--toml", project=project, home=home)
+    assert result.returncode == 1 and "not valid TOML" in result.stderr and path.read_text() == "[hooks\n"

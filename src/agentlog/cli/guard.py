@@ -13,11 +13,17 @@ from .common import settings_options
 AGENT_NAMES = ("claude-code", "codex")
 
 
-def _scope_path(agent_name: str, user: bool) -> tuple[object, Path]:
+def _scope_path(agent_name: str, user: bool, toml: bool = False) -> tuple[object, Path]:
     from ..guard.agents import get
 
     agent = get(agent_name)
-    return agent, agent.settings_path("user" if user else "project")
+    try:
+        return agent, agent.settings_path("user" if user else "project", toml=toml)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+_TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (comments and layout kept)."
 
 
 @click.group()
@@ -30,13 +36,14 @@ def hooks() -> None:
 @click.option("--project", "scope", flag_value="project", default=True,
               help="The project's settings (.claude/settings.json, .codex/hooks.json) [default].")
 @click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex).")
+@click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
 @click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
-def install_cmd(agent: str, scope: str, dry_run: bool, command: str | None) -> None:
+def install_cmd(agent: str, scope: str, toml: bool, dry_run: bool, command: str | None) -> None:
     """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
     from ..guard.install import InstallError, install
 
-    spec, path = _scope_path(agent, scope == "user")
+    spec, path = _scope_path(agent, scope == "user", toml)
     try:
         change = install(spec, path, command=command, dry_run=dry_run)
     except InstallError as exc:
@@ -54,12 +61,13 @@ def install_cmd(agent: str, scope: str, dry_run: bool, command: str | None) -> N
 @click.argument("agent", type=click.Choice(AGENT_NAMES))
 @click.option("--project", "scope", flag_value="project", default=True, help="The project's settings [default].")
 @click.option("--user", "scope", flag_value="user", help="Your user settings.")
+@click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
-def uninstall_cmd(agent: str, scope: str, dry_run: bool) -> None:
+def uninstall_cmd(agent: str, scope: str, toml: bool, dry_run: bool) -> None:
     """Take agentlog's hooks out again (the original file back, byte for byte, if unedited)."""
     from ..guard.install import InstallError, uninstall
 
-    spec, path = _scope_path(agent, scope == "user")
+    spec, path = _scope_path(agent, scope == "user", toml)
     try:
         change = uninstall(spec, path, dry_run=dry_run)
     except InstallError as exc:
@@ -75,26 +83,31 @@ def uninstall_cmd(agent: str, scope: str, dry_run: bool) -> None:
 @click.argument("agent", type=click.Choice(AGENT_NAMES), required=False)
 def status_cmd(agent: str | None) -> None:
     """Where agentlog's hooks are installed (project and user settings of each agent)."""
+    from ..guard.agents import get
     from ..guard.install import status
 
-    missing_any = False
+    partly_any = False
     for name in [agent] if agent else AGENT_NAMES:
-        for user in (False, True):
-            spec, path = _scope_path(name, user)
-            found = status(spec, path)
-            scope = "user" if user else "project"
-            if found.get("problem"):
-                state = f"unreadable: {found['problem']}"
-            elif found["installed"] and not found["missing"]:
-                state = "installed"
-            elif found["installed"]:
-                state = f"partly installed (missing {', '.join(found['missing'])})"
-                missing_any = True
-            else:
-                state = "not installed"
-            others = f", {found['other_hooks']} other hook(s) kept" if found.get("other_hooks") else ""
-            click.echo(f"{name:12} {scope:8} {state}{others}  {found['path']}")
-    sys.exit(1 if missing_any else 0)
+        spec = get(name)
+        for scope in ("project", "user"):
+            for path in spec.settings_paths(scope):
+                line, partly = _status_line(status(spec, path))
+                click.echo(f"{name:12} {scope:8} {line}")
+                partly_any = partly_any or partly
+    sys.exit(1 if partly_any else 0)
+
+
+def _status_line(found: dict) -> tuple[str, bool]:
+    """What `hooks status` says of one file, and whether some of our hooks are missing there."""
+    partly = bool(found["installed"] and found["missing"])
+    if found.get("problem"):
+        state = f"unreadable: {found['problem']}"
+    elif partly:
+        state = f"partly installed (missing {', '.join(found['missing'])})"
+    else:
+        state = "installed" if found["installed"] else "not installed"
+    others = f", {found['other_hooks']} other hook(s) kept" if found.get("other_hooks") else ""
+    return f"{state}{others}  {found['path']}", partly
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

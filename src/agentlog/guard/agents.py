@@ -23,11 +23,19 @@ class Agent(NamedTuple):
     user_file: str  # settings file relative to the home directory
     events: tuple[str, ...]  # hook events agentlog installs
     tool_matcher: str | None  # matcher that selects every tool (None: leave the matcher out)
+    toml_file: str | None = None  # a TOML file that may hold the same hooks, relative like the others
 
-    def settings_path(self, scope: str, project: Path | None = None, home: Path | None = None) -> Path:
-        if scope == "user":
-            return (home or Path.home()) / self.user_file
-        return (project or Path.cwd()) / self.project_file
+    def settings_path(self, scope: str, project: Path | None = None, home: Path | None = None,
+                      toml: bool = False) -> Path:
+        if toml and self.toml_file is None:
+            raise ValueError(f"{self.name} keeps its hooks in {self.project_file} only, not in TOML")
+        name = self.toml_file if toml else self.user_file if scope == "user" else self.project_file
+        return (home or Path.home()) / name if scope == "user" else (project or Path.cwd()) / name
+
+    def settings_paths(self, scope: str) -> list[Path]:
+        """Every file of this scope where the agent reads hooks."""
+        toml = [self.settings_path(scope, toml=True)] if self.toml_file else []
+        return [self.settings_path(scope), *toml]
 
 
 AGENTS: dict[str, Agent] = {
@@ -37,10 +45,12 @@ AGENTS: dict[str, Agent] = {
               ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop",
                "SubagentStop", "PreCompact", "Notification", "SessionEnd"), "*"),
         # https://developers.openai.com/codex/hooks: hooks.json beside the config layer
-        # (<repo>/.codex/hooks.json, ~/.codex/hooks.json); same shape as Claude Code's
+        # (<repo>/.codex/hooks.json, ~/.codex/hooks.json), or inline [hooks] tables in that
+        # layer's config.toml; both the same shape as Claude Code's
         Agent("codex", "CODEX", "codex", ".codex/hooks.json", ".codex/hooks.json",
               ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop",
-               "PreCompact"), None),  # Codex matchers are regexes: no matcher = every tool
+               "PreCompact"), None,  # Codex matchers are regexes: no matcher = every tool
+              ".codex/config.toml"),
     )
 }
 

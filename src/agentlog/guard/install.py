@@ -1,8 +1,7 @@
 """Install agentlog's hooks into an agent's own settings file, and take them out again.
 
-    install(agent, "project")   # .claude/settings.json / .codex/hooks.json in the project
-    install(agent, "user")      # ~/.claude/settings.json / ~/.codex/hooks.json
-    uninstall(...), status(...)
+    install(agent, path)        # .claude/settings.json, .codex/hooks.json or .codex/config.toml
+    uninstall(agent, path), status(agent, path)
 
 Every hook the user already has is kept: agentlog adds one matcher group per event
 with one command (`<agentlog> hook <agent> <Event>`), and adds nothing that is already
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..store.atomic import replace_file
 from .agents import TOOL_EVENTS, Agent
 
 HOOK_TIMEOUT_S = 10  # the agent's own limit per call; ours (timeout_ms) is far below it
@@ -76,7 +76,7 @@ def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bo
     added = []
     for event in agent.events:
         command_line = hook_command(base, agent, event)
-        groups = hooks.setdefault(event, [])
+        groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise InstallError(f"{path}: hooks.{event} is a {type(groups).__name__}, expected a list")
         if any(h.get("command") == command_line for h in _handlers(groups)):
@@ -85,11 +85,14 @@ def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bo
         if event in TOOL_EVENTS and agent.tool_matcher is not None:
             group["matcher"] = agent.tool_matcher
         group["hooks"] = [{"type": "command", "command": command_line, "timeout": HOOK_TIMEOUT_S}]
-        groups.append(group)
+        if event in hooks:
+            groups.append(group)
+        else:  # assigned, not appended to a new list: TOML turns it into [[hooks.Event]] tables
+            hooks[event] = [group]
         added.append(event)
     if not added:
         return Change(path, "unchanged", [], before, before)
-    after = _dump(settings)
+    after = _dump(path, settings)
     if not dry_run:
         manifests = manifests or state_home()
         _remember(path, before, after, base, manifests)
@@ -103,10 +106,7 @@ def _remember(path: Path, before: bytes | None, after: bytes, base: str, manifes
     manifest = _load_manifest(file) or {"path": str(path.resolve()), "existed": before is not None,
                                         "original": before.decode("utf-8", "surrogateescape") if before else None}
     manifest.update(installed_sha256=hashlib.sha256(after).hexdigest(), command=base)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    temp = file.with_suffix(".tmp")
-    temp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
-    os.replace(temp, file)
+    replace_file(file, json.dumps(manifest, ensure_ascii=False).encode("utf-8", "surrogateescape"))
 
 
 # -- uninstall --------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Pat
     removed = _remove_ours(agent, settings)
     if not removed:
         return Change(path, "not_installed", [], before, before)
-    after = _dump(settings)
+    after = _dump(path, settings)
     if not dry_run:
         _write(path, after)
         file.unlink(missing_ok=True)
@@ -217,6 +217,15 @@ def _read(path: Path) -> bytes | None:
 
 
 def _parse(path: Path, raw: bytes | None) -> dict[str, Any]:
+    """The settings as a dict: JSON, or (Codex's config.toml) a tomlkit document, which
+    keeps the user's comments and layout when written back."""
+    if path.suffix == ".toml":
+        import tomlkit
+
+        try:
+            return tomlkit.parse((raw or b"").decode("utf-8-sig"))
+        except (UnicodeDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+            raise InstallError(f"{path} is not valid TOML ({exc}); fix it or move it away first") from None
     if raw is None or not raw.strip():
         return {}
     try:
@@ -228,7 +237,11 @@ def _parse(path: Path, raw: bytes | None) -> dict[str, Any]:
     return value
 
 
-def _dump(settings: dict[str, Any]) -> bytes:
+def _dump(path: Path, settings: dict[str, Any]) -> bytes:
+    if path.suffix == ".toml":
+        import tomlkit
+
+        return tomlkit.dumps(settings).encode()
     return (json.dumps(settings, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -236,7 +249,7 @@ def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.agentlog.tmp")
     temp.write_bytes(data)
-    if path.exists():
+    if path.exists():  # before the rename: a 0600 file (it may hold keys) is never readable by others
         os.chmod(temp, path.stat().st_mode & 0o7777)
     os.replace(temp, path)
 
