@@ -74,7 +74,10 @@ def explain(source, fingerprint: str, scope: Scope = Scope(), top: int = 20) -> 
 
 
 def _template(message: str | None) -> str | None:
-    """The message with its variable parts masked: what every member of the cluster shares."""
-    from ..intel import analyze_error
+    """The message with its variable parts masked: what every member of the cluster shares.
 
-    return analyze_error(message).template if message else None
+    (`analyze_error(message).template` without its classification, which costs more.)
+    """
+    from ..intel import normalize
+
+    return " ".join(normalize(message)) if message else None

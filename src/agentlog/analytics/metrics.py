@@ -16,7 +16,7 @@ COLUMNS = ["attempt_id", "task_id", "task_title", "task_size", "executor", "mode
 
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE metrics_export AS
-SELECT s.* EXCLUDE (error_list, ended, from_metrics),
+SELECT s.* EXCLUDE (ended, from_metrics),
        (SELECT e.fingerprint FROM error_events e WHERE e.attempt_id = s.attempt_id
         GROUP BY e.fingerprint ORDER BY count(*) DESC, e.fingerprint LIMIT 1) AS top_fingerprint
 FROM sessions s WHERE {where}

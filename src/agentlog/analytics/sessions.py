@@ -1,8 +1,9 @@
 """What every report is built on: the `sessions` table (one row per attempt) and the
 `error_events` view (a view, so a report pays only for the error columns it reads).
 
-Both come from ONE scan of the stream: the per-attempt aggregation also collects each
-attempt's errors as a list, so no report reads the files twice.  Sessions finished
+Both come from ONE scan of the stream into per-attempt parts (`analytics.parts`: mergeable
+aggregates plus the error events), of only the lines the cache (`analytics.cache`) lacks,
+so no report reads the files twice.  Sessions finished
 while their stream lines are gone (or written only to the metrics file by an older
 writer) come from `agent-metrics.jsonl`; the stream's own `session_end` wins when both exist.
 
@@ -18,38 +19,13 @@ Rules (the same as `store.metrics.session_metrics` and `events.succeeded`):
 
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+from pathlib import Path
 
+from . import parts
 from .source import LogSource
 
-_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
-                 "reasoning_tokens")
-
-_STREAM_SESSIONS = f"""
-CREATE OR REPLACE TEMP TABLE stream_sessions AS
-SELECT attempt_id,
-       min(task_id) AS task_id, min(task_title) AS task_title,
-       min(executor) AS executor, min(model) AS model,
-       min(timestamp) AS started, max(timestamp) AS last_seen,
-       count(*) FILTER (event_type = 'session_end') > 0 AS has_end,
-       arg_max({{'completion_status': data.completion_status, 'duration_ms': data.duration_ms,
-                 'total_tokens': data.total_tokens, 'cost_usd': data.cost_usd, 'success': data.success,
-                 'outcome': data.outcome, 'metrics': data.metrics}},
-               coalesce(timestamp, '-infinity'::TIMESTAMPTZ)) FILTER (event_type = 'session_end') AS end_data,
-       count(*) FILTER (event_type = 'tool_call') AS tool_calls,
-       count(*) FILTER (event_type = 'tool_result' AND data.result = 'error') AS tool_failures,
-       count(*) FILTER (event_type = 'error') AS errors,
-       count(*) FILTER (event_type = 'followup_sent') AS followups,
-       count(*) FILTER (event_type = 'session_start' AND data.prompt_type = 'retry') AS retries,
-       {", ".join(f"coalesce(sum(data.{t}) FILTER (event_type = 'usage'), 0) AS {t}" for t in _TOKEN_FIELDS)},
-       coalesce(sum(data.cost_usd) FILTER (event_type = 'usage'), 0) AS usage_cost,
-       list({{'ts': timestamp, 'message': data.error_message,
-              'fingerprint': nullif(data.error_fingerprint, ''),
-              'category': nullif(data.error_category, '')}}) FILTER (event_type = 'error') AS error_list,
-       count(*) FILTER (event_type IS NULL) AS malformed
-FROM events
-GROUP BY attempt_id
-"""
+_TOKEN_FIELDS = parts.TOKEN_FIELDS
 
 _METRIC_SESSIONS = """
 CREATE OR REPLACE TEMP TABLE metric_sessions AS
@@ -85,7 +61,7 @@ WITH joined AS (
            coalesce(CASE WHEN s.has_end THEN s.end_data.duration_ms END, m.line.metrics.duration_ms,
                     epoch_ms(s.last_seen) - epoch_ms(s.started)) AS duration_ms,
            s.attempt_id IS NULL AS from_metrics,
-           s.end_data, m.line, s.error_list,
+           s.end_data, m.line,
            {", ".join(f"coalesce(s.{t}, m.line.metrics.{t}, 0) AS {t}" for t in _TOKEN_FIELDS)},
            coalesce(nullif({_TOKENS_SUM}, 0), s.end_data.total_tokens, m.line.metrics.total_tokens, 0) AS total_tokens,
            coalesce(nullif(s.usage_cost, 0), s.end_data.cost_usd, m.line.metrics.cost_usd, 0) AS cost_usd,
@@ -108,7 +84,7 @@ SELECT attempt_id, task_id, task_title, executor, model,
        ended AND success AND followups = 0 AND retries = 0 AS first_shot,
        duration_ms::DOUBLE AS duration_ms,
        {", ".join(_TOKEN_FIELDS)}, total_tokens::DOUBLE AS total_tokens, cost_usd::DOUBLE AS cost_usd,
-       tool_calls, tool_failures, errors, followups, retries, from_metrics, error_list
+       tool_calls, tool_failures, errors, followups, retries, from_metrics
 FROM joined
 """
 
@@ -117,7 +93,7 @@ CREATE OR REPLACE TEMP VIEW raw_errors AS
 SELECT attempt_id, task_id, task_title, task_size, executor, model, started AS session_started,
        status AS session_status, duration_ms AS session_duration_ms,
        e.ts AS ts, e.message AS message, e.fingerprint AS fingerprint, e.category AS category
-FROM (SELECT *, unnest(error_list) AS e FROM sessions)
+FROM stream_errors e JOIN sessions USING (attempt_id)
 """
 
 _ERRORS = """
@@ -132,21 +108,35 @@ LEFT JOIN derived_categories c ON r.category IS NULL AND c.message = r.message
 """
 
 
-@lru_cache(maxsize=65536)
-def _analyze(message: str):
-    from ..intel import analyze_error  # compiled on first use: only when old errors need it
+def _fingerprints(source: LogSource, messages: list[str]) -> list[str]:
+    from ..intel import fingerprint_of  # what analyze_error gives without a miner
 
-    return analyze_error(message)
+    return [fingerprint_of(m) for m in messages]
 
 
-def _derive(con, column: str, table: str, pick) -> None:
+def _categories(source: LogSource, messages: list[str]) -> list[str]:
+    """The taxonomy's category of each message (what analyze_error gives): classifying
+    costs ~0.3 ms a message, so the results are remembered per version of the taxonomy."""
+    from ..intel import default_taxonomy, taxonomy
+
+    def classify(message: str) -> str:
+        return default_taxonomy().classify(message)[0]
+
+    if not (source.cache and messages):
+        return [classify(m) for m in messages]
+    from . import cache
+
+    version = hashlib.blake2b(Path(taxonomy.__file__).read_bytes(), digest_size=8).hexdigest()
+    return cache.remembered(source.cache_folder, "categories", version, messages, classify)
+
+
+def _derive(con, column: str, table: str, values) -> None:
     """Fill `table(message, value)` for the distinct messages that lack `column`."""
     messages = [row[0] for row in con.execute(
         f"SELECT DISTINCT message FROM raw_errors WHERE {column} IS NULL AND message IS NOT NULL").fetchall()]
-    values = [pick(_analyze(m)) for m in messages]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
                 f"SELECT unnest($1::VARCHAR[]) AS message, unnest($2::VARCHAR[]) AS {column}",
-                [messages, values])
+                [messages, values(messages)])
 
 
 class Dataset:
@@ -155,12 +145,12 @@ class Dataset:
     def __init__(self, source: LogSource):
         self.source = source
         con = self.con = source.con
-        con.execute(_STREAM_SESSIONS)
+        source.stream_tables()
         con.execute(_METRIC_SESSIONS)
         con.execute(_SESSIONS)
         con.execute(_RAW_ERRORS)
-        _derive(con, "fingerprint", "derived_fingerprints", lambda info: info.fingerprint)
-        _derive(con, "category", "derived_categories", lambda info: info.category)
+        _derive(con, "fingerprint", "derived_fingerprints", lambda messages: _fingerprints(source, messages))
+        _derive(con, "category", "derived_categories", lambda messages: _categories(source, messages))
         con.execute(_ERRORS)
         bad_stream = con.execute("SELECT coalesce(sum(malformed), 0) FROM stream_sessions").fetchone()[0]
         bad_metrics = con.execute("SELECT count(*) FROM metric_lines WHERE attempt_id IS NULL").fetchone()[0] \
@@ -174,5 +164,6 @@ class Dataset:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def load(log_dir, *, archives: bool = True) -> Dataset:
-    return Dataset(LogSource(log_dir, archives=archives))
+def load(log_dir, *, archives: bool = True, cache: bool = True) -> Dataset:
+    """Build the dataset; `cache` keeps the parsed stream under `state/` (`analytics.cache`)."""
+    return Dataset(LogSource(log_dir, archives=archives, cache=cache))

@@ -100,14 +100,15 @@ def _columns_sql(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
 
 
-def _read_json(paths: list[Path], columns: dict[str, str]) -> str:
+def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = False) -> str:
+    """A `read_json` of `paths` with the pinned `columns` (plus `filename` if asked)."""
+    if not paths:
+        extra = "NULL::VARCHAR AS filename, " if filename else ""
+        return f"(SELECT {extra}" + ", ".join(f"NULL::{kind} AS \"{name}\"" for name, kind in columns.items()) \
+            + " WHERE false)"
     files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
     return (f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
-            f"compression='auto_detect', columns={_columns_sql(columns)})")
-
-
-def _empty(columns: dict[str, str]) -> str:
-    return "SELECT " + ", ".join(f"NULL::{kind} AS \"{name}\"" for name, kind in columns.items()) + " WHERE false"
+            f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})")
 
 
 def partial_tails(paths: list[Path]) -> int:
@@ -130,12 +131,19 @@ def partial_tails(paths: list[Path]) -> int:
 
 
 class LogSource:
-    """One DuckDB connection with `events` (the stream) and `metric_lines` views."""
+    """One DuckDB connection with `events` (the stream) and `metric_lines` views.
 
-    def __init__(self, log_dir: Path | str, *, archives: bool = True):
+    `stream_tables()` makes `stream_sessions` and `stream_errors` from the stream's parts
+    (`analytics.parts`): from the incremental cache under `state/` when `cache` is on and
+    the log dir is writable, else by parsing every file.
+    """
+
+    def __init__(self, log_dir: Path | str, *, archives: bool = True, cache: bool = True):
         self.log_dir = Path(log_dir)
+        self.cache = cache
         self.stream_files = files_of(self.log_dir, layout.STREAM, archives=archives)
         self.metrics_files = files_of(self.log_dir, layout.METRICS, archives=archives)
+        self.read_whole = list(self.stream_files)  # stream files DuckDB parsed whole this time
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
         self.con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC, as in events.parse_time
         self.con.execute(SUCCEEDED_MACRO)
@@ -143,11 +151,36 @@ class LogSource:
         self._view("metric_lines", self.metrics_files, METRICS_COLUMNS)
 
     def _view(self, name: str, paths: list[Path], columns: dict[str, str]) -> None:
-        body = f"SELECT * FROM {_read_json(paths, columns)}" if paths else _empty(columns)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {relation(paths, columns)}")
+
+    @property
+    def cache_folder(self) -> Path:
+        from .cache import FOLDER
+
+        return self.log_dir / layout.STATE / FOLDER
+
+    def stream_tables(self) -> None:
+        """Create the temp tables `stream_sessions` and `stream_errors`."""
+        from . import cache, parts
+
+        if self.cache and self.stream_files:
+            folder = self.cache_folder
+            for attempt in range(2):
+                try:
+                    self.read_whole = cache.refresh(self.con, self.stream_files, folder)
+                    return
+                except OSError:
+                    self.cache = False
+                    break  # a read-only log dir: parse everything
+                except duckdb.Error:
+                    if attempt or not cache.forget(folder):
+                        break  # a damaged part: rebuilt once from the files
+        self.read_whole = list(self.stream_files)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
+        parts.build(self.con, "stream_parts")
 
     def unfinished_lines(self) -> int:
-        return partial_tails(self.stream_files) + partial_tails(self.metrics_files)
+        return partial_tails(self.read_whole) + partial_tails(self.metrics_files)
 
     def close(self) -> None:
         self.con.close()
