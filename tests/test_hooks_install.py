@@ -177,3 +177,15 @@ def test_toml_is_refused_for_claude_code_and_bad_toml_is_left_alone(dirs):
     path.write_text("[hooks\n")
     result = run("install", "codex", "--toml", project=project, home=home)
     assert result.returncode == 1 and "not valid TOML" in result.stderr and path.read_text() == "[hooks\n"
+
+
+def test_a_private_settings_file_stays_private(dirs):
+    project, home = dirs
+    path = project / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(EXISTING)
+    path.chmod(0o600)  # it may hold API keys under "env"
+    run("install", "claude-code", project=project, home=home)
+    assert path.stat().st_mode & 0o777 == 0o600
+    run("uninstall", "claude-code", project=project, home=home)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() == EXISTING

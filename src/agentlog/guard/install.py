@@ -246,10 +246,15 @@ def _dump(path: Path, settings: dict[str, Any]) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Temp file, rename. The temp file is private from its creation and gets the original
+    file's mode before the rename: settings may hold keys, and are never readable by others."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.agentlog.tmp")
-    temp.write_bytes(data)
-    if path.exists():  # before the rename: a 0600 file (it may hold keys) is never readable by others
+    temp.unlink(missing_ok=True)  # a leftover of a crash may have other permissions
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    if path.exists():
         os.chmod(temp, path.stat().st_mode & 0o7777)
     os.replace(temp, path)
 
