@@ -14,7 +14,7 @@ from agentlog.events import encode
 from agentlog.watch import Engine, WatchConfig
 from agentlog.watch.detectors import Attempt, load_detectors
 from agentlog.watch.engine import UsualEvent, decode_batch
-from agentlog.watch.view import WatchEvent, decode
+from agentlog.watch.view import Malformed, WatchEvent, decode
 
 ODD = [b"not json", b"[1, 2]", b"", b"   ", b'{"data": "x", "attempt_id": "a"}',
        b'\xef\xbb\xbf' + encode(ev("bom", "session_start", BASE)),
@@ -59,7 +59,9 @@ def test_decode_batch_splits_only_around_the_odd_lines():
     good = [encode(ev(f"a{i}", "agent_output", BASE + i, output="x")) for i in range(1000)]
     parts = decode_batch(good[:500] + [b"not json"] + good[500:], [])
     runs = [p for p in parts if type(p) is list]
-    assert sum(len(r) for r in runs) == 1000 and None in parts
+    assert sum(len(r) for r in runs) == 1000
+    assert [p for p in parts if type(p) is Malformed] == [Malformed(500, "not valid JSON (JSON is malformed: "
+                                                                         "invalid character (byte 4))")]
     assert len(runs) < 40  # runs of usual events, not one line each
     flat = [e for p in parts if type(p) is list for e in p]
     assert [e.attempt_id for e in flat] == [f"a{i}" for i in range(1000)]

@@ -182,6 +182,7 @@ class Batch:
     lines: list[bytes]  # complete lines without their newline (may be empty lines)
     position: Position  # where to resume after these lines
     index: int = 0  # which file of the position the lines came from
+    path: Path | None = None  # that file's path when it was opened
 
 
 def _digest(data: bytes) -> str:
@@ -297,7 +298,7 @@ class Tailer:
                         break
                     progressed = True
                     if lines:
-                        yield Batch(lines, self.position(), self._sources.index(source))
+                        yield Batch(lines, self.position(), self._sources.index(source), source.path)
                 self._retire(source)
             if not progressed:
                 return

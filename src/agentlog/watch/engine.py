@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from hashlib import blake2b
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 import msgspec
 
 from ..events import Alert, now_iso, parse_time
 from .config import WatchConfig
 from .detectors import Attempt, BaseDetector, Finding, load_detectors
-from .view import WatchEvent, decode
+from .view import Malformed, WatchEvent, decode_or_why
 
 REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
 MAX_ENDED = 50_000
@@ -68,23 +68,25 @@ _usual = msgspec.json.Decoder(UsualEvent)
 _ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
-def decode_batch(lines: list[bytes], out: list) -> list:
+def decode_batch(lines: list[bytes], out: list, start: int = 0) -> list:
     """`out` + runs of usual events (lists, one C call each), the other lines in between
-    one by one (a `WatchEvent`, or None when malformed); blank lines are left out."""
+    one by one (a `WatchEvent`, or `Malformed` at its index + `start`); blank lines are
+    left out."""
     try:
         out.append(_usual.decode_lines(b"\n".join(lines)))
     except _ERRORS:
         if len(lines) > _SPLIT:  # a few odd lines in a big batch: only their part goes line by line
             step = -(-len(lines) // _SPLIT)
             for i in range(0, len(lines), step):
-                decode_batch(lines[i:i + step], out)
+                decode_batch(lines[i:i + step], out, start + i)
         else:
-            for line in lines:
+            for i, line in enumerate(lines, start):
                 try:
                     out.append([_usual.decode(line)])
                 except _ERRORS:
                     if line.strip():
-                        out.append(decode(line))
+                        event = decode_or_why(line)
+                        out.append(Malformed(i, event) if isinstance(event, str) else event)
     return out
 
 
@@ -117,14 +119,17 @@ class Engine:
 
     # -- input -----------------------------------------------------------------------
 
-    def feed(self, lines: list[bytes]) -> list[Alert]:
-        """Process raw stream lines; malformed ones are counted and skipped."""
+    def feed(self, lines: list[bytes], on_malformed: Callable[[Malformed], None] | None = None) -> list[Alert]:
+        """Process raw stream lines; malformed ones are counted, handed to `on_malformed`
+        (with their index in `lines` and the reason) and skipped."""
         alerts: list[Alert] = []
         for part in decode_batch(lines, []):
             if type(part) is list:
                 self._usual(part, alerts)
-            elif part is None:
+            elif type(part) is Malformed:
                 self.malformed += 1
+                if on_malformed is not None:
+                    on_malformed(part)
             else:
                 alerts.extend(self.process(part) or ())
         return alerts

@@ -8,7 +8,7 @@ so an odd value reaches a detector (which checks it) instead of failing the line
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -43,22 +43,29 @@ class WatchEvent(msgspec.Struct, gc=False):
 _decoder = msgspec.json.Decoder(WatchEvent)
 
 
-def decode_many(lines: list[bytes]) -> list[WatchEvent | None]:
-    """Decode a batch in one C call; a batch with a bad line falls back to line by line."""
-    try:
-        return _decoder.decode_lines(b"\n".join(lines))
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return [decode(line) for line in lines if line.strip()]
+class Malformed(NamedTuple):
+    """A line that is not an event: its place in the lines given, and why."""
+
+    index: int
+    reason: str
 
 
 def decode(line: bytes) -> WatchEvent | None:
     """The event on one line, or None for a blank, malformed or non-object line."""
+    event = decode_or_why(line)
+    return None if isinstance(event, str) else event
+
+
+def decode_or_why(line: bytes) -> WatchEvent | str:
+    """The event on one line, or why it is not one."""
     if line[:3] == BOM:
         line = line[3:]
     try:
         return _decoder.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: first
+        return f"not an event ({exc})"
+    except msgspec.DecodeError as exc:
+        return f"not valid JSON ({exc})"
 
 
 def trigger_of(event: WatchEvent) -> str:

@@ -37,10 +37,12 @@ from .outbox import Outbox
 from .schedule import Job
 from .sinks import BaseSink
 from .sinks.alerts_file import AlertJournal
+from .view import Malformed
 
 CHECKPOINT = "watch"
 HEARTBEAT = "watch-heartbeat.json"
 LOCK = "watch.lock"
+MAX_MALFORMED_NOTES = 20  # malformed lines told (file, byte, reason) per run; the rest are counted
 ENCODE_SHARE = 500  # the checkpoint's encoding may take 0.2% of the detection thread's time
 
 
@@ -141,7 +143,8 @@ class Watchdog:
                 dirty = self._archives() or dirty
             while not self.stop.is_set():
                 for batch in tailer.batches():
-                    self._emit(engine.feed(batch.lines))
+                    end = batch.position[batch.index].offset
+                    self._emit(engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end)))
                     self._emit(engine.tick(engine.clock))
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
@@ -182,14 +185,33 @@ class Watchdog:
             except OSError:
                 continue
             with handle:
+                start = 0
                 while not self.stop.is_set():
                     lines = handle.readlines(1 << 20)
                     if not lines:
                         break
-                    self._emit(self.engine.feed(lines))
+                    self._emit(self.engine.feed(lines, self._reporter(path, lines, start=start)))
+                    start += sum(map(len, lines))
                     self._emit(self.engine.tick(self.engine.clock))
                     seen = True
         return seen
+
+    def _reporter(self, path: Path | None, lines: list[bytes], *, start: int | None = None,
+                  end: int | None = None) -> Callable[[Malformed], None]:
+        """Says where a malformed line of `lines` is (file, byte offset) and why, through
+        `on_note`; `lines` begin at byte `start` of `path`, or end at byte `end`. The
+        first MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
+        def report(bad: Malformed) -> None:
+            told = self.engine.malformed
+            if self.on_note is None or told > MAX_MALFORMED_NOTES:
+                return
+            sizes = [len(line) + (not line.endswith(b"\n")) for line in lines]  # tailer lines lack it
+            offset = (end - sum(sizes) if start is None else start) + sum(sizes[:bad.index])
+            where = "uncompressed byte" if path is not None and path.suffix == ".gz" else "byte"
+            self.on_note(f"{path}: {where} {offset}: {bad.reason}; skipped")
+            if told == MAX_MALFORMED_NOTES:
+                self.on_note(f"{told} malformed lines told; any more are only counted")
+        return report
 
     def _emit(self, alerts: list[Alert]) -> int:
         written = 0
