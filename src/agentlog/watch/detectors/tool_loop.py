@@ -46,8 +46,7 @@ class ToolLoop(BaseDetector):
         self._tool_crc: dict[str, int] = {}
 
     def on_event(self, event, t, attempt):
-        # one method, both rules inline: a third of a busy stream is tool calls
-        data = event.data
+        data = event.data  # never None: the engine ignores events without data
         tool = data.tool_name
         if type(tool) is not str or not tool:
             return None
@@ -55,38 +54,43 @@ class ToolLoop(BaseDetector):
         if state is None:
             state = attempt.slots["tool_loop"] = State()
         evidence = None
-        n = self.rate_n
-        if n > 0:  # rate: the last n calls of this tool within the window
-            times = state.times.get(tool)
-            if times is None:
-                times = state.times[tool] = []
-                if len(state.times) > MAX_TOOLS:
-                    del state.times[next(iter(state.times))]
-            times.append(t)
-            if len(times) > n:
-                del times[0]
-            if len(times) == n and (max(times) - min(times)) * 1000 <= self.window_ms:
-                evidence = {"occurrences": n, "threshold": n, "window_ms": self.window_ms,
-                            "message": f"{tool} called {n} times within {self.window_ms / 1000:g} s"}
-        if self.repeat_n > 0:  # repetition: identical calls with nothing new in between
-            seed = self._tool_crc.get(tool)
-            if seed is None:
-                if len(self._tool_crc) > 4096:
-                    self._tool_crc.clear()
-                seed = self._tool_crc[tool] = crc32(tool.encode())
-            key, seen = crc32(data.tool_params, seed), state.seen
-            if seen.pop(key, None) is None:  # a call not made before: progress, every count starts over
-                if len(seen) >= MAX_PARAMS:
-                    del seen[next(iter(seen))]
-                state.run = {key: 1}
-                count = 1
-            else:
-                run = state.run
-                count = run[key] = run.get(key, 0) + 1
-            seen[key] = 1  # (re-)inserted: the most recent stay when capped
-            if count >= self.repeat_n and evidence is None:
-                evidence = {"occurrences": count, "threshold": self.repeat_n,
-                            "message": f"{tool} called {count} times with identical params, nothing new in between"}
+        if self.rate_n > 0:
+            evidence = self._rate(state, tool, t)
+        if self.repeat_n > 0:
+            repeat = self._repeat(state, tool, data.tool_params)
+            evidence = evidence or repeat
         if evidence is None:
             return None
         return Finding("tool_loop", tool, "medium", "fresh_session", {"tool_name": tool, **evidence})
+
+    def _rate(self, state: State, tool: str, t: float) -> dict | None:
+        n, times = self.rate_n, state.times.get(tool)
+        if times is None:
+            times = state.times[tool] = []
+            if len(state.times) > MAX_TOOLS:
+                del state.times[next(iter(state.times))]
+        times.append(t)
+        if len(times) > n:
+            del times[0]
+        if len(times) < n or (max(times) - min(times)) * 1000 > self.window_ms:
+            return None
+        return {"occurrences": n, "threshold": n, "window_ms": self.window_ms,
+                "message": f"{tool} called {n} times within {self.window_ms / 1000:g} s"}
+
+    def _repeat(self, state: State, tool: str, params) -> dict | None:
+        seed = self._tool_crc.get(tool)
+        if seed is None:
+            if len(self._tool_crc) > 4096:
+                self._tool_crc.clear()
+            seed = self._tool_crc[tool] = crc32(tool.encode())
+        key, seen = crc32(params, seed), state.seen
+        if seen.pop(key, None) is None:  # a call not made before: progress, every count starts over
+            if len(seen) >= MAX_PARAMS:
+                del seen[next(iter(seen))]
+            state.run = {}
+        seen[key] = 1  # (re-)inserted: the most recent stay when capped
+        count = state.run[key] = state.run.get(key, 0) + 1
+        if count < self.repeat_n:
+            return None
+        return {"occurrences": count, "threshold": self.repeat_n,
+                "message": f"{tool} called {count} times with identical params, nothing new in between"}
