@@ -13,8 +13,8 @@ from watchgen import stream
 from agentlog.events import encode
 from agentlog.watch import Engine, WatchConfig
 from agentlog.watch.detectors import Attempt, load_detectors
-from agentlog.watch.engine import UsualEvent, decode_batch
-from agentlog.watch.view import Malformed, WatchEvent, decode
+from agentlog.watch.engine import decode_batch
+from agentlog.watch.view import Malformed, UsualEvent, WatchEvent, decode
 
 ODD = [b"not json", b"[1, 2]", b"", b"   ", b'{"data": "x", "attempt_id": "a"}',
        b'\xef\xbb\xbf' + encode(ev("bom", "session_start", BASE)),

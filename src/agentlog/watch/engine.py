@@ -16,52 +16,20 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from hashlib import blake2b
-from typing import Annotated, Any, Callable
+from typing import Any, Callable
 
 import msgspec
 
 from ..events import Alert, now_iso, parse_time
 from .config import WatchConfig
 from .detectors import Attempt, BaseDetector, Finding, load_detectors
-from .view import Malformed, WatchEvent, decode_or_why
+from .view import Malformed, UsualEvent, WatchEvent, decode_or_why
 
 REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
 MAX_ENDED = 50_000
 _ISO_FAST = 24  # len("2026-02-09T14:23:45.123Z")
 _MS = {f".{ms:03d}Z": ms / 1000 for ms in range(1000)}  # the stream's millisecond suffix, pre-parsed
 _SPLIT = 16  # a batch that does not decode as usual events is retried in this many parts
-
-
-class UsualData(msgspec.Struct, gc=False):
-    """`view.Data` less the fields no detector reads (each costs its default per event);
-    a detector that reads another field adds it here."""
-
-    error_message: Any = None
-    error_fingerprint: Any = None
-    error_category: Any = None
-    tool_name: Any = None
-    tool_params: msgspec.Raw = msgspec.Raw(b"")
-    prompt_type: Any = None
-    cost_usd: Any = None
-    completion_status: Any = None
-
-
-class UsualEvent(msgspec.Struct, gc=False):
-    """A `WatchEvent` as nearly every producer writes it: string ids, `data` present.
-
-    Decoding a batch into this checks those types in C, so the hot loop need not; a line
-    that fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
-    general way, through `Engine.process`.
-    """
-
-    timestamp: str
-    event_type: str
-    attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
-    data: UsualData
-    event_id: Any = None
-    executor: Any = None
-    task_id: Any = None
-    sequence_num: Any = None
 
 
 _usual = msgspec.json.Decoder(UsualEvent)

@@ -8,7 +8,7 @@ so an odd value reaches a detector (which checks it) instead of failing the line
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
@@ -24,9 +24,6 @@ class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans
     prompt_type: Any = None
     cost_usd: Any = None
     completion_status: Any = None
-    outcome: Any = None
-    metrics: Any = None
-    success: Any = None
 
 
 class WatchEvent(msgspec.Struct, gc=False):
@@ -38,6 +35,24 @@ class WatchEvent(msgspec.Struct, gc=False):
     task_id: Any = None
     sequence_num: Any = None
     data: Data | None = None
+
+
+class UsualEvent(msgspec.Struct, gc=False):
+    """A `WatchEvent` as nearly every producer writes it: string ids, `data` present.
+
+    Decoding a batch into this checks those types in C, so the hot loop need not; a line
+    that fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
+    general way, through `Engine.process`.
+    """
+
+    timestamp: str
+    event_type: str
+    attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
+    data: Data
+    event_id: Any = None
+    executor: Any = None
+    task_id: Any = None
+    sequence_num: Any = None
 
 
 _decoder = msgspec.json.Decoder(WatchEvent)
