@@ -276,21 +276,26 @@ encode = msgspec.json.Encoder().encode
 
 # --- ids and times -----------------------------------------------------------
 
-_last_second = -1
-_second_prefix = ""
+_last_ms: tuple[int, str] = (-1, "")  # one global each, replaced whole: safe across threads
+_last_second: tuple[int, str] = (-1, "")
 
 
 def now_iso(t: float | None = None) -> str:
-    """UTC time as `2026-02-09T14:23:45.123Z`, the stream's format (cached per second)."""
-    global _last_second, _second_prefix
+    """UTC time as `2026-02-09T14:23:45.123Z`, the stream's format (the last millisecond
+    and second remembered: a burst of events shares them)."""
+    global _last_ms, _last_second
     if t is None:
         t = time.time()
     ms = round(t * 1000)
-    sec = ms // 1000
-    if sec != _last_second:
-        _second_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _last_second = sec
-    return f"{_second_prefix}.{ms % 1000:03d}Z"
+    last = _last_ms
+    if last[0] == ms:
+        return last[1]
+    sec, second = ms // 1000, _last_second
+    if second[0] != sec:
+        second = _last_second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    iso = f"{second[1]}.{ms % 1000:03d}Z"
+    _last_ms = (ms, iso)
+    return iso
 
 
 def parse_time(value: str) -> float:
@@ -305,17 +310,18 @@ def new_event_id(t: float | None = None) -> str:
     """A UUIDv7 (RFC 9562): 48-bit ms timestamp, then 74 bits that are random per process
     plus a counter (the RFC's "monotonic random" method) — unique across processes,
     time-ordered, and cheap enough for the hot path (the prefix changes once per ms)."""
-    global _id_ms, _id_prefix
+    global _id_prefix
     ms = int((time.time() if t is None else t) * 1000)
-    if ms != _id_ms:
+    prefix = _id_prefix
+    if prefix[0] != ms:
         h = f"{ms:012x}"
-        _id_prefix, _id_ms = f"{h[:8]}-{h[8:]}-7{_rand_a:03x}-", ms
+        prefix = _id_prefix = (ms, f"{h[:8]}-{h[8:]}-7{_rand_a:03x}-")
     tail = f"{0x8000_0000_0000_0000 | ((_rand_b + next(_counter)) & _MASK62):016x}"
-    return f"{_id_prefix}{tail[:4]}-{tail[4:]}"
+    return f"{prefix[1]}{tail[:4]}-{tail[4:]}"
 
 
 _MASK62 = (1 << 62) - 1
-_id_ms, _id_prefix = -1, ""
+_id_prefix: tuple[int, str] = (-1, "")  # (ms, its prefix), replaced whole: safe across threads
 
 
 def _reseed() -> None:
