@@ -98,7 +98,12 @@ def test_wait_wakes_on_a_write(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b"")
     tailer = Tailer(path)
-    threading.Timer(0.05, lambda: path.write_bytes(b"x\n")).start()
+
+    def append() -> None:  # one write: `write_bytes` truncates first, a change of its own to wake on
+        with open(path, "ab") as handle:
+            handle.write(b"x\n")
+
+    threading.Timer(0.05, append).start()
     assert tailer.wait(5.0)
     assert read_all(tailer) == [b"x"]
 
