@@ -15,12 +15,33 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTLOG = str(ROOT / ".venv" / "bin" / "agentlog")
 PY = sys.executable
 
-# One simulated machine: sessions that succeed, loop on an error, loop on a tool, cost too much.
-MACHINE = r'''
+# A simulated session's steps, shared by both scripts: it succeeds, loops on an error, loops
+# on a tool or costs too much; `steps` yields after each step so machines can interleave.
+SESSION = r'''
 import random, sys, time
 from agentlog import config
 from agentlog.capture.api import Session
 from agentlog.recorder import Recorder
+
+def steps(s, kind, rng, results):
+    s.start()
+    for k in range(rng.randint(5, 15)):
+        if kind == "error_loop":
+            s.error(f"fatal: not a git repository: /tmp/x{k}/.git")
+        elif kind == "tool_loop":
+            s.tool_call("read_file", {"path": "a.py"})
+        elif kind == "cost":
+            s.usage(input_tokens=100000, output_tokens=1000, cost_usd=0.4)
+        else:
+            s.tool_call("bash", {"cmd": f"ls {k}"})
+            if results:
+                s.tool_result("bash", "success", "ok")
+        yield
+    s.end("success" if kind == "ok" else "failed")
+'''
+
+# One simulated machine, sessions one after another.
+MACHINE = SESSION + r'''
 log_dir, name, sessions, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 rng = random.Random(name)
 with Recorder(config.load({"log_dir": log_dir})) as rec:
@@ -28,29 +49,14 @@ with Recorder(config.load({"log_dir": log_dir})) as rec:
         kind = rng.choice(["ok", "ok", "error_loop", "tool_loop", "cost"])
         s = Session(f"{name}-s{i:03d}-{kind}", executor=rng.choice(["CODEX", "CLAUDE_CODE"]), model="m",
                     task_id=f"task-{i % 5}", recorder=rec)
-        s.start()
-        for k in range(rng.randint(5, 15)):
-            if kind == "error_loop":
-                s.error(f"fatal: not a git repository: /tmp/x{k}/.git")
-            elif kind == "tool_loop":
-                s.tool_call("read_file", {"path": "a.py"})
-            elif kind == "cost":
-                s.usage(input_tokens=100000, output_tokens=1000, cost_usd=0.4)
-            else:
-                s.tool_call("bash", {"cmd": f"ls {k}"})
-                s.tool_result("bash", "success", "ok")
+        for _ in steps(s, kind, rng, results=True):
             if pause:
                 time.sleep(pause * rng.random())
-        s.end("success" if kind == "ok" else "failed")
 '''
 
 
 # Many machines in one process (each its own log dir and recorder), interleaved step by step.
-MACHINES = r'''
-import random, sys, time
-from agentlog import config
-from agentlog.capture.api import Session
-from agentlog.recorder import Recorder
+MACHINES = SESSION + r'''
 root, count, sessions, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def machine(i):
     name = f"m{i:02d}"
@@ -59,18 +65,7 @@ def machine(i):
     for n in range(sessions):
         kind = rng.choice(["ok", "ok", "error_loop", "tool_loop", "cost"])
         s = Session(f"{name}-s{n:03d}-{kind}", executor="CODEX", model="m", task_id=f"t{n % 5}", recorder=rec)
-        s.start()
-        for k in range(rng.randint(5, 15)):
-            if kind == "error_loop":
-                s.error(f"fatal: not a git repository: /tmp/x{k}/.git")
-            elif kind == "tool_loop":
-                s.tool_call("read_file", {"path": "a.py"})
-            elif kind == "cost":
-                s.usage(input_tokens=100000, output_tokens=1000, cost_usd=0.4)
-            else:
-                s.tool_call("bash", {"cmd": f"ls {k}"})
-            yield
-        s.end("success" if kind == "ok" else "failed")
+        yield from steps(s, kind, rng, results=False)
         yield
     rec.close()
 live = [machine(i) for i in range(count)]
