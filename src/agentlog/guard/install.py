@@ -246,17 +246,8 @@ def _dump(path: Path, settings: dict[str, Any]) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Temp file, rename. The temp file is private from its creation and gets the original
-    file's mode before the rename: settings may hold keys, and are never readable by others."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.agentlog.tmp")
-    temp.unlink(missing_ok=True)  # a leftover of a crash may have other permissions
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    if path.exists():
-        os.chmod(temp, path.stat().st_mode & 0o7777)
-    os.replace(temp, path)
+    """Settings may hold keys: the file keeps its mode and is never readable by others on the way."""
+    replace_file(path, data, mode=path.stat().st_mode & 0o7777 if path.exists() else 0o600)
 
 
 def _load_manifest(file: Path) -> dict[str, Any] | None:
