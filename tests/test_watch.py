@@ -82,6 +82,30 @@ def test_stuck_agent_once_per_idle_period_rearmed_by_activity():
     assert second[0].alert_id != first[0].alert_id
 
 
+def test_an_agent_waiting_for_its_user_is_not_stuck():
+    """An interactive turn ended (the hooks' `turn_complete`) or the agent asked its user
+    (`waiting`): idle time is the person's, not a hang. Its next event re-arms the check,
+    and the wait survives a snapshot (a restart must not turn it into an alert)."""
+    events = [ev("a", "session_start", BASE), ev("a", "tool_call", BASE + 1, tool_name="Bash"),
+              ev("a", "status_change", BASE + 2, status="turn_complete"),
+              ev("b", "session_start", BASE), ev("b", "status_change", BASE + 2, status="running")]
+    engine, found = run_engine(events)
+    restored = Engine(WatchConfig())
+    restored.restore(json.loads(encode(engine.snapshot())))
+    for each in (engine, restored):
+        assert [(a.type, a.attempt_id) for a in each.tick(BASE + 400)] == [("stuck_agent", "b")]
+    engine.feed([encode(ev("a", "followup_sent", BASE + 900, message="go on"))])  # the user is back
+    assert [(a.type, a.attempt_id) for a in engine.tick(BASE + 1300)] == [("stuck_agent", "a")]
+    asking = [ev("w", "session_start", BASE), ev("w", "status_change", BASE + 1, status="waiting")]
+    replayed = run_engine(asking + [ev("w", "tool_call", BASE + 3000, tool_name="Bash")])[1]
+    assert replayed == []  # the same on replay: the gap was the user's
+    assert run_engine(asking, WatchConfig(waiting_statuses=()), now=BASE + 400)[1] != []  # configurable
+    engine, _ = run_engine(asking)
+    engine.tick(BASE + 400)
+    engine.tick(BASE + 4000)
+    assert engine.active == {}  # memory: a long wait is let go like an alerted idle period
+
+
 def test_stuck_found_on_replay_the_same_as_live():
     events = [ev("a", "session_start", BASE), ev("a", "tool_call", BASE + 400, tool_name="x"),
               ev("a", "session_end", BASE + 401)]

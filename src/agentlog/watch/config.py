@@ -16,6 +16,9 @@ class WatchConfig:
     tool_loop_window_ms: int = 10_000  # ... within this window (0 disables the rule; the seed had 60 s)
     tool_repeat_threshold: int = 10  # repetition rule: identical tool + params, however slowly
     stuck_threshold_ms: int = 300_000
+    # a status_change to one of these: the agent waits for its user (an interactive turn
+    # ended, a permission prompt), which is not stuck; its next event re-arms the check
+    waiting_statuses: tuple[str, ...] = ("turn_complete", "waiting")
     cost_anomaly_threshold: float = 1.0
     alert_cooldown_ms: int = 300_000
     restart_threshold: int = 3

@@ -8,7 +8,8 @@ already in the journal are skipped by id.
 
 Memory stays O(active attempts x window): an attempt's state goes at its session_end
 (only what a detector keeps across sessions stays, in a bounded `ended` table), and a
-long-idle attempt goes once its stuck alert was raised.
+long-idle attempt goes once its stuck alert was raised (or it was found waiting for its
+user, see `stuck_agent`).
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ class Engine:
         for attempt_id, attempt in due:
             alerts.extend(self._clock(attempt_id, attempt, now))
             if attempt.idle_alerted and now - attempt.last_time >= self.evict_after:
-                del self.active[attempt_id]  # raised and long gone: let it go
+                del self.active[attempt_id]  # dealt with and long gone: let it go
         self._prune_cooldowns(now)
         return alerts
 

@@ -24,6 +24,7 @@ class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans
     prompt_type: Any = None
     cost_usd: Any = None
     completion_status: Any = None
+    status: Any = None  # status_change: what the agent is doing now
 
 
 class WatchEvent(msgspec.Struct, gc=False):

@@ -26,7 +26,7 @@ class Attempt(msgspec.Struct, gc=False, omit_defaults=True):
     # that event, or its identity once snapshotted: making the id string for every event
     # cost more than the rare alert that asks for it (see `last_event_id`)
     last_id: Any = ""
-    idle_alerted: bool = False  # a stuck alert was raised for the current idle period
+    idle_alerted: bool = False  # the current idle period was dealt with: alerted, or waiting for its user
     slots: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def last_event_id(self) -> str:

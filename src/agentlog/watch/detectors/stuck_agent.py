@@ -4,26 +4,52 @@ Driven by the clock, not by events: the engine asks with the wall clock when liv
 the stream's own clock while catching up), and also when an attempt's next event shows
 it was idle that long, so a replay finds the same alerts as a live run. One alert per
 idle period (the id is the last event before it); activity re-arms it.
+
+An attempt whose latest event is a status_change to one of `waiting_statuses` (the
+hooks write `turn_complete` when an interactive turn ends and `waiting` when the agent
+asks its user) is waiting for a person, not stuck: its idle period passes without an
+alert, and the engine may let it go like an alerted one.
 """
 
 from __future__ import annotations
 
+import msgspec
+
 from . import BaseDetector, Finding, register
+
+
+class State(msgspec.Struct, gc=False, array_like=True):
+    waiting_at: float = -1.0  # event time of the latest status_change to a waiting status
 
 
 @register
 class StuckAgent(BaseDetector):
     name = "stuck_agent"
+    event_types = frozenset({"status_change"})
+    State = State
 
     def __init__(self, config):
         super().__init__(config)
         self.idle_after_s = config.stuck_threshold_ms / 1000
+        self.waiting_statuses = frozenset(config.waiting_statuses)
+
+    def handlers(self):
+        return {"status_change": self._status_change}
+
+    def _status_change(self, event, t, attempt):
+        status = event.data.status
+        if type(status) is str and status in self.waiting_statuses:
+            self.state(attempt).waiting_at = t
+        return None
 
     def on_clock(self, attempt, now):
         idle = now - attempt.last_time
         if attempt.idle_alerted or idle < self.idle_after_s:
             return None
-        attempt.idle_alerted = True
+        attempt.idle_alerted = True  # this idle period is dealt with, alert or not
+        state = attempt.slots.get(self.name)
+        if state is not None and state.waiting_at >= attempt.last_time:
+            return None  # waiting for its user since its latest event
         severity = "high" if idle >= 3 * self.idle_after_s else "medium"
         return Finding("stuck_agent", "", severity, "check_agent_health",
                        {"idle_time_ms": round(idle * 1000), "threshold": self.config.stuck_threshold_ms,
