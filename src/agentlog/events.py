@@ -212,7 +212,7 @@ def _check_timestamp(value: Any) -> None:
     if not isinstance(value, str):
         raise EventError("timestamp", f"expected an ISO 8601 string, got {type(value).__name__}")
     try:
-        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_time(value)
     except ValueError:
         raise EventError("timestamp", f"{value!r} is not an ISO 8601 time") from None
 
@@ -299,11 +299,23 @@ def now_iso(t: float | None = None) -> str:
 
 
 def parse_time(value: str) -> float:
-    """Epoch seconds of an ISO 8601 timestamp (naive times are UTC)."""
+    """Epoch seconds of an ISO 8601 timestamp (naive times are UTC).
+
+    The last one is remembered: the recorder parses each event's time twice (validate,
+    stamp), and a burst of events shares one."""
+    global _last_parsed
+    last = _last_parsed
+    if last[0] == value:
+        return last[1]
     parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.timezone.utc)
-    return parsed.timestamp()
+    seconds = parsed.timestamp()
+    _last_parsed = (value, seconds)
+    return seconds
+
+
+_last_parsed: tuple[str | None, float] = (None, 0.0)  # replaced whole: safe across threads
 
 
 def new_event_id(t: float | None = None) -> str:
