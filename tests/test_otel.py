@@ -19,14 +19,19 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
 
 
-@pytest.fixture
-def server(tmp_path):
-    dest = tmp_path / "received"
+def start_server(tmp_path: Path, dest: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([AGENTLOG, "otel", "serve", "--port", "0", "--log-dir", str(dest)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     line = proc.stdout.readline()
     assert "listening on" in line, proc.stderr.read()
-    yield line.split()[-1], dest
+    return proc, line.split()[-1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    dest = tmp_path / "received"
+    proc, url = start_server(tmp_path, dest)
+    yield url, dest
     proc.terminate()
     proc.wait(10)
 
@@ -198,3 +203,77 @@ def test_bad_requests_are_refused(server):
     with pytest.raises(urllib.error.HTTPError) as missing:
         post(url, "/v1/nothing", b"", "application/x-protobuf")
     assert missing.value.code == 404
+
+
+def recording_worker(server_pid: int) -> int:
+    """The pid of `otel serve`'s recording worker (its one spawned child)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    workers = [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == 1, children
+    return workers[0]
+
+
+def http_status(url: str, body: bytes) -> int:
+    import urllib.error
+
+    try:
+        return post(url, "/v1/logs", body, "application/x-protobuf")
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_lost_recording_worker_fails_its_request_which_the_exporter_retries(tmp_path):
+    """Recording runs in a worker process; a request is answered 200 only once its events
+    are written. A worker killed between requests fails the next one with a retryable
+    503 (nothing of it written, nothing acknowledged lost) and is replaced."""
+    import os
+    import signal
+
+    dest = tmp_path / "received"
+    proc, url = start_server(tmp_path, dest)
+    try:
+        assert http_status(url, claude_code_logs("before").SerializeToString()) == 200
+        per_request = len(stream(dest))
+        worker = recording_worker(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        time.sleep(0.5)  # gone (a zombie until the server reaps it)
+        assert http_status(url, claude_code_logs("lost").SerializeToString()) == 503
+        assert http_status(url, claude_code_logs("lost").SerializeToString()) == 200  # the retry
+        assert recording_worker(proc.pid) != worker
+        events = stream(dest)
+        assert Counter(e["attempt_id"] for e in events) == {"before": per_request, "lost": per_request}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_store_that_cannot_be_written_fails_the_request_with_503(tmp_path):
+    dest = tmp_path / "received"
+    dest.mkdir()
+    (dest / "agent-work-stream.jsonl").mkdir()  # not a file: every append fails
+    proc, url = start_server(tmp_path, dest)
+    try:
+        assert http_status(url, claude_code_logs("s1").SerializeToString()) == 503
+        (dest / "agent-work-stream.jsonl").rmdir()
+        assert http_status(url, claude_code_logs("s1").SerializeToString()) == 200  # same worker, recovered
+        assert {e["attempt_id"] for e in stream(dest)} == {"s1"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_on_one_core_the_receiver_records_in_process_the_same(tmp_path, server):
+    from agentlog import config
+    from agentlog.otel.receiver import Receiver
+
+    url, dest = server
+    body = claude_code_logs("same").SerializeToString()
+    assert http_status(url, body) == 200
+    receiver = Receiver(config.load({"log_dir": str(tmp_path / "local")}), worker=False)
+    receiver.ingest("/v1/logs", body, "application/x-protobuf")
+    receiver.close()
+
+    def shape(events):
+        return [(e["event_type"], e["sequence_num"], e["data"]) for e in events]
+    assert shape(stream(tmp_path / "local")) == shape(wait_for(dest, 1)) != []
+    assert receiver.stats == {"requests": 1, "events": len(stream(dest)), "rejected_events": 0}

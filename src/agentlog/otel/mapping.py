@@ -14,7 +14,7 @@ mapped from their convention attributes.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import msgspec
 
@@ -90,7 +90,8 @@ def _json_or_text(value: Any) -> Any:
 
 
 class TelemetryMapper:
-    """Turns decoded OTLP requests into events; remembers per session what it saw."""
+    """Turns decoded OTLP requests into events (yielded as each record is mapped, so they
+    can be recorded while the rest is mapped); remembers per session what it saw."""
 
     def __init__(self, pricing: Any = None):
         self.pricing = pricing
@@ -105,14 +106,12 @@ class TelemetryMapper:
 
     # -- logs --------------------------------------------------------------------------
 
-    def logs(self, request: Any) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def logs(self, request: Any) -> Iterator[dict[str, Any]]:
         for resource_logs in request.resource_logs:
             resource = attributes(resource_logs.resource.attributes)
             for scope_logs in resource_logs.scope_logs:
                 for record in scope_logs.log_records:
-                    events.extend(self.log_record(record, resource))
-        return events
+                    yield from self.log_record(record, resource)
 
     def log_record(self, record: Any, resource: dict[str, Any]) -> list[dict[str, Any]]:
         attrs = {**resource, **attributes(record.attributes)}
@@ -195,8 +194,7 @@ class TelemetryMapper:
 
     # -- metrics -------------------------------------------------------------------------
 
-    def metrics(self, request: Any) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def metrics(self, request: Any) -> Iterator[dict[str, Any]]:
         for resource_metrics in request.resource_metrics:
             resource = attributes(resource_metrics.resource.attributes)
             for scope_metrics in resource_metrics.scope_metrics:
@@ -207,8 +205,7 @@ class TelemetryMapper:
                         continue
                     cumulative = metric.sum.aggregation_temporality == 2
                     for point in metric.sum.data_points:
-                        events.extend(self._point(metric.name, field, point, resource, cumulative))
-        return events
+                        yield from self._point(metric.name, field, point, resource, cumulative)
 
     def _point(self, name: str, field: str, point: Any, resource: dict[str, Any],
                cumulative: bool) -> list[dict[str, Any]]:
@@ -241,13 +238,11 @@ class TelemetryMapper:
 
     # -- traces ---------------------------------------------------------------------------
 
-    def traces(self, request: Any) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def traces(self, request: Any) -> Iterator[dict[str, Any]]:
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    events.extend(self._span(span))
-        return events
+                    yield from self._span(span)
 
     def _span(self, span: Any) -> list[dict[str, Any]]:
         attrs = attributes(span.attributes)

@@ -13,18 +13,20 @@ import base64
 import gzip
 import json
 import sys
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from itertools import islice
+from typing import Any, Iterator
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ..events import EventError
 from ..recorder import Recorder
 from .mapping import TelemetryMapper
+from .recording import CHUNK, LocalRecording, RecordingFailed, WorkerRecording
 
 SIGNALS = {
     "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse),
@@ -41,12 +43,18 @@ class BadRequest(ValueError):
 
 
 class Receiver:
-    """Decode -> map -> record; thread-safe (one lock: mapping keeps per-session memory)."""
+    """Decode -> map -> record; thread-safe (one lock: mapping keeps per-session memory).
 
-    def __init__(self, settings: Any, recorder: Recorder | None = None):
+    Recording runs in a worker process when there is a core for it (`recording`), unless
+    a recorder is given.
+    """
+
+    def __init__(self, settings: Any, recorder: Recorder | None = None, *, worker: bool | None = None):
         from ..capture.pricing import Pricing
 
-        self.recorder = recorder or Recorder(settings)
+        if worker is None:
+            worker = recorder is None and (os.cpu_count() or 1) > 1
+        self.recording = WorkerRecording(settings) if worker else LocalRecording(recorder or Recorder(settings))
         self.mapper = TelemetryMapper(Pricing.load(settings.section("pricing")))
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "events": 0, "rejected_events": 0}
@@ -59,20 +67,21 @@ class Receiver:
         is_json = "json" in content_type
         request = decode(request_type, body, is_json)
         with self.lock:
-            events = getattr(self.mapper, signal)(request)
-            self.recorder.record_many(events, on_invalid=self._rejected)
-            self.recorder.flush()
+            recorded, rejected = self.recording.record(_chunks(getattr(self.mapper, signal)(request)))
             self.stats["requests"] += 1
-            self.stats["events"] += len(events)
+            self.stats["events"] += recorded
+            self.stats["rejected_events"] += rejected
         if is_json:
             return b"{}", "application/json"
         return response_type().SerializeToString(), "application/x-protobuf"
 
-    def _rejected(self, index: int, error: EventError) -> None:
-        self.stats["rejected_events"] += 1
-
     def close(self) -> None:
-        self.recorder.close()
+        self.recording.close()
+
+
+def _chunks(events: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    while chunk := list(islice(events, CHUNK)):
+        yield chunk
 
 
 def decode(request_type: type, body: bytes, is_json: bool) -> Any:
@@ -119,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(404, b"unknown path: use /v1/logs, /v1/traces or /v1/metrics")
         except BadRequest as exc:
             return self._reply(400, str(exc).encode())
+        except RecordingFailed as exc:  # OTLP: 503 is retryable, so the exporter sends it again
+            return self._reply(503, f"not recorded: {exc}".encode())
         self._reply(200, answer, answer_type)
 
     def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
