@@ -99,7 +99,8 @@ class TelemetryMapper:
         self.logged_usage: set[str] = set()  # sessions whose api_request logs carry usage
         self.cumulative: dict[tuple, float] = {}  # last value of cumulative metric points
         self.skipped: dict[str, int] = {}
-        self._handlers: dict[tuple[str, Any], tuple[str, Handler | None]] = {}  # (event name, service) ->
+        # (event name, service.name) -> (executor, handler): looked up once per kind of record
+        self._handlers: dict[tuple[str, Any], tuple[str, Handler | None]] = {}
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import sys
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
