@@ -208,7 +208,7 @@ def test_bad_requests_are_refused(server):
 def recording_worker(server_pid: int) -> int:
     """The pid of `otel serve`'s recording worker (its one spawned child)."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
-    workers = [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    workers = [int(c) for c in children if b"agentlog.otel.recording" in Path(f"/proc/{c}/cmdline").read_bytes()]
     assert len(workers) == 1, children
     return workers[0]
 

@@ -13,7 +13,10 @@ Both kinds take a request's events as chunks and return (recorded, rejected).
 
 from __future__ import annotations
 
-import multiprocessing
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
 from typing import Any, Iterable
 
 import msgspec
@@ -73,12 +76,14 @@ class WorkerRecording:
         self._start()
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_work, args=(child, self.settings), daemon=True,
-                                       name="agentlog-otel-recorder")
-        self.process.start()
-        child.close()
+        # A fresh interpreter on `python -m` (not fork: the caller may hold threads; not
+        # multiprocessing's spawn: it re-imports the caller's main module), over a socket pair.
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno())],
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send(self.settings)
 
     def record(self, chunks: Iterable[list[dict[str, Any]]]) -> tuple[int, int]:
         try:
@@ -99,21 +104,22 @@ class WorkerRecording:
 
     def _replace(self) -> None:
         self.process.kill()
-        self.process.join(5)
+        self.process.wait(5)
         self.conn.close()
         self._start()
 
     def close(self) -> None:
         self.conn.close()  # the worker sees the end of its input, closes its recorder and exits
-        self.process.join(10)
-        if self.process.is_alive():
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
             self.process.kill()
 
 
-def _work(conn: Any, settings: Any) -> None:
+def _work(conn: Connection) -> None:
     """The worker: record every chunk of a request, answer at its end. After an error the
     rest of that request is skipped and the error is the answer."""
-    recorder = Recorder(settings)
+    recorder = Recorder(conn.recv())  # the settings come first
     reply = Reply()
     try:
         while True:
@@ -148,3 +154,7 @@ def _counter(reply: Reply):
     def rejected(index: int, error: EventError) -> None:
         reply.rejected += 1
     return rejected
+
+
+if __name__ == "__main__":
+    _work(Connection(int(sys.argv[1])))
