@@ -35,7 +35,7 @@ import duckdb
 
 from ..store.atomic import replace_file
 from . import parts
-from .source import STREAM_COLUMNS, relation
+from .source import STREAM_COLUMNS, ends_complete, relation
 
 FOLDER = "analytics-cache"  # under the log dir's state/
 MANIFEST = "manifest.json"
@@ -165,7 +165,7 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
         if plan.read_whole:
             after = _stat(plan.path)
             plan.entry = {}
-            if after is None or _changed(plan.before, after) or not _ends_complete(plan.path, after.st_size):
+            if after is None or _changed(plan.before, after) or not ends_complete(plan.path, after.st_size):
                 if plan.path.suffix != ".gz":  # next time: copy its complete lines out first
                     plan.entry = {"path": str(plan.path), "offset": 0, "head": _digest(b""), "tail": _digest(b"")}
                 continue
@@ -279,10 +279,6 @@ def _copy_out(path: Path, start: int, end: int, folder: Path) -> Path:
                 raise OSError(f"{path} shrank while it was copied")
             done += copied
     return target
-
-
-def _ends_complete(path: Path, size: int) -> bool:
-    return path.suffix == ".gz" or size == 0 or _read(path, size - 1, 1) == b"\n"
 
 
 def _stat(path: Path) -> os.stat_result | None:

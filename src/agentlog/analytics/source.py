@@ -12,6 +12,7 @@ stays not-true, exactly as `agentlog.events.succeeded` judges it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,14 @@ def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = Fal
             f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})")
 
 
+def ends_complete(path: Path, size: int) -> bool:
+    """Whether a file of `size` bytes ends with a whole line (gzip archives always do)."""
+    if path.suffix == ".gz" or size == 0:
+        return True
+    with open(path, "rb") as handle:
+        return os.pread(handle.fileno(), 1, size - 1) == b"\n"
+
+
 def partial_tails(paths: list[Path]) -> int:
     """Live files whose last line has no newline yet: a writer is still appending it.
 
@@ -119,12 +128,8 @@ def partial_tails(paths: list[Path]) -> int:
     """
     count = 0
     for path in paths:
-        if path.suffix == ".gz":
-            continue
         try:
-            with open(path, "rb") as handle:
-                if handle.seek(0, 2) and (handle.seek(-1, 2), handle.read(1))[1] != b"\n":
-                    count += 1
+            count += not ends_complete(path, path.stat().st_size)
         except OSError:
             continue
     return count
