@@ -95,7 +95,7 @@ class WorkerRecording:
             if not self.conn.poll(REPLY_TIMEOUT_S):
                 raise TimeoutError(f"no answer from the recording worker in {REPLY_TIMEOUT_S:.0f} s")
             reply = _decode_reply(self.conn.recv_bytes())
-        except (OSError, EOFError, TimeoutError) as exc:
+        except (OSError, EOFError) as exc:  # TimeoutError is an OSError
             self._replace()
             raise RecordingFailed(f"recording worker lost ({exc}); replaced") from None
         if reply.error is not None:
