@@ -57,7 +57,7 @@ class DoctorReport:
 def diagnose(settings: config.Settings, *, notify: list[str] = (), webhooks: list[str] = (),
              now: float | None = None) -> DoctorReport:
     now = time.time() if now is None else now
-    report = DoctorReport(settings=[(s.name, settings.values[s.name], settings.sources[s.name])
+    report = DoctorReport(settings=[(s.name, _shown(s, settings.values[s.name]), settings.sources[s.name])
                                     for s in config.SETTINGS])
     log_dir = settings.log_path
     _switches(report, settings)
@@ -70,6 +70,10 @@ def diagnose(settings: config.Settings, *, notify: list[str] = (), webhooks: lis
     return report
 
 
+def _shown(setting: config.Setting, value: Any) -> Any:
+    return ("(set)" if value is not None else None) if setting.secret else value
+
+
 def _switches(report: DoctorReport, settings: config.Settings) -> None:
     if not settings.logging_enabled:
         report.add("logging", "problem", f"disabled ({settings.sources['logging_enabled']}): nothing is recorded",
@@ -77,6 +81,8 @@ def _switches(report: DoctorReport, settings: config.Settings) -> None:
     if not settings.analyzer_enabled:
         report.add("analyzer", "warn", f"disabled ({settings.sources['analyzer_enabled']}): `watch` exits at once",
                    "unset AGENT_WORK_ANALYZER_ENABLED or set it to true")
+    for warning in settings.warnings:
+        report.add("config", "warn", warning, "correct the key's name, or remove it")
 
 
 def _log_dir(report: DoctorReport, log_dir: Path) -> bool:

@@ -25,9 +25,19 @@ def settings_options(func: Callable) -> Callable:
             settings = config.load(flags, config_file=config_file)
         except config.ConfigError as exc:
             raise click.UsageError(str(exc)) from None
+        for warning in settings.warnings:
+            click.echo(f"agentlog: warning: {warning}", err=True)
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
+
+
+def flags_over(settings: config.Settings, flags: dict[str, Any]) -> config.Settings:
+    """The settings with a command's own flags on top (None: not given), parsed like any value."""
+    try:
+        return settings.with_flags(flags)
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def report_bad_lines(report: Any, limit: int = 20) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from .common import settings_options
+from .common import flags_over, settings_options
 
 
 def nats_options(func: Callable) -> Callable:
@@ -28,11 +28,12 @@ def nats_options(func: Callable) -> Callable:
     def wrapper(*args: Any, servers, creds, token, tls_ca, tls_cert, tls_key, **kwargs: Any) -> Any:
         from ..fleet.bus import NatsOptions
 
-        section = kwargs["settings"].section("fleet")
-        nats = NatsOptions(servers=servers or section.get("nats", NatsOptions.servers),
-                           creds=creds or section.get("creds"), token=token or section.get("token"),
-                           tls_ca=tls_ca or section.get("tls_ca"), tls_cert=tls_cert or section.get("tls_cert"),
-                           tls_key=tls_key or section.get("tls_key"))
+        settings = kwargs["settings"] = flags_over(kwargs["settings"], {
+            "fleet.nats": servers, "fleet.creds": creds, "fleet.token": token, "fleet.tls_ca": tls_ca,
+            "fleet.tls_cert": tls_cert, "fleet.tls_key": tls_key})
+        table = settings.section("fleet")
+        nats = NatsOptions(servers=table["nats"], creds=table["creds"], token=table["token"],
+                           tls_ca=table["tls_ca"], tls_cert=table["tls_cert"], tls_key=table["tls_key"])
         return func(*args, nats=nats, **kwargs)
 
     return wrapper
@@ -99,8 +100,9 @@ def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, stuck_th
     from ..watch import WatchConfig
     from .watch import _sinks
 
+    settings = flags_over(settings, {"stuck_threshold_ms": stuck_threshold_ms})
     sinks = _sinks(notify, webhooks, execs, quiet, json_out, settings.section("watch"))
-    config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
+    config = WatchConfig.from_settings(settings)
     watcher = FleetWatcher(settings, nats, FleetWatchOptions(worker_id=worker_id, replicas=replicas),
                            sinks=sinks, config=config)
     click.echo(f"agentlog fleet watch: worker {watcher.worker_id} on {nats.servers}", err=True)

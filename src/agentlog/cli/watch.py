@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
+from .common import flags_over, settings_options
 
 
 def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
@@ -34,8 +34,9 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
 @click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD",
               help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.")
-@click.option("--notify-since", default="1h", show_default=True,
-              help="Send to notification sinks only alerts newer than this (replays never flood a chat).")
+@click.option("--notify-since", metavar="DURATION",
+              help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
+                   "[watch.notify_since in TOML; default 1h].")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
 @click.option("--follow", "follow", metavar="AGENT", type=click.Choice(["claude-code", "codex"]),
               help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
@@ -64,26 +65,25 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
 
     Exit codes: 0 ok (also when AGENT_WORK_ANALYZER_ENABLED=false); 1 cannot run; 2 usage.
     """
-    from ..timeutil import parse_duration, parse_when
+    from ..timeutil import parse_when
     from ..watch import WatchConfig, Watchdog, WatchError, WatchOptions
 
     if not settings.analyzer_enabled:
         click.echo(f"agentlog watch: the analyzer is disabled (analyzer_enabled=false from "
                    f"{settings.sources['analyzer_enabled']}); nothing to do.", err=True)
         return
+    settings = flags_over(settings, {"watch.notify_since": notify_since, "stuck_threshold_ms": stuck_threshold_ms})
     section = settings.section("watch")
     try:
-        options = WatchOptions(replay=replay, once=once, reset=reset,
-                               since=parse_when(since) if since else None,
-                               notify_since_s=parse_duration(section.get("notify_since", notify_since)
-                                                             if notify_since == "1h" else notify_since))
+        options = WatchOptions(replay=replay, once=once, reset=reset, since=parse_when(since) if since else None,
+                               notify_since_s=section["notify_since"])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if path is not None and follow is None:
         raise click.BadParameter("PATH is the transcript folder of --follow AGENT", param_hint="PATH")
     sinks = _sinks(notify, webhooks, execs, quiet, json_out, section)
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
-    config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
+    config = WatchConfig.from_settings(settings)
     dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
                    on_note=lambda text: click.echo(f"agentlog watch: {text}", err=True))
     signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
@@ -205,6 +205,7 @@ def doctor(settings, notify, webhooks, json_out) -> None:
 
 def _render_doctor(report) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -212,7 +213,7 @@ def _render_doctor(report) -> None:
     for column in ("setting", "value", "from"):
         table.add_column(column)
     for name, value, source in report.settings:
-        table.add_row(name, str(value), source)
+        table.add_row(name, escape(str(value)), escape(source))  # values are not markup ([a-z]{8})
     console.print(table)
     marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
     for check in report.checks:

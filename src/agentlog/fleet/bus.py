@@ -18,6 +18,8 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
+from ..config import default
+
 EVENTS = "AGENTLOG_EVENTS"
 ALERTS = "AGENTLOG_ALERTS"
 EVENT_SUBJECTS = "agentlog.events.>"
@@ -42,7 +44,7 @@ _TOKEN_BAD = re.compile(r"[^A-Za-z0-9_-]+")
 class NatsOptions:
     """How to reach the bus; auth and TLS are passed through to nats-py unchanged."""
 
-    servers: str = "nats://127.0.0.1:4222"  # comma-separated
+    servers: str = default("fleet.nats")  # comma-separated
     creds: str | None = None  # NATS credentials file (JWT + nkey)
     token: str | None = None
     user: str | None = None

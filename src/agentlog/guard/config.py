@@ -19,40 +19,23 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-ACTIONS = ("off", "warn", "ask", "deny")
+from ..config import default
 
 
 class GuardConfig(NamedTuple):
-    enabled: bool = True
-    repeat: str = "deny"
-    repeat_threshold: int | None = None
-    error_loop: str = "ask"
-    error_loop_threshold: int | None = None
-    spend: str = "deny"
-    spend_cap_usd: float = 0.0
-    spend_warn_fraction: float = 0.8
-    stop_nudge: str = "deny"
-    timeout_ms: int = 2000
-    transcript_usage: bool = True  # read token usage from the agent's transcript
+    enabled: bool = default("guard.enabled")
+    repeat: str = default("guard.repeat")
+    repeat_threshold: int | None = default("guard.repeat_threshold")
+    error_loop: str = default("guard.error_loop")
+    error_loop_threshold: int | None = default("guard.error_loop_threshold")
+    spend: str = default("guard.spend")
+    spend_cap_usd: float = default("guard.spend_cap_usd")
+    spend_warn_fraction: float = default("guard.spend_warn_fraction")
+    stop_nudge: str = default("guard.stop_nudge")
+    timeout_ms: int = default("guard.timeout_ms")
+    transcript_usage: bool = default("guard.transcript_usage")  # read token usage from the agent's transcript
 
     @classmethod
     def from_section(cls, table: dict[str, Any]) -> "GuardConfig":
-        """Values from `[guard]`; a wrong one raises ValueError naming it."""
-        values: dict[str, Any] = {}
-        for name, default in cls._field_defaults.items():
-            if name not in table:
-                continue
-            value = table[name]
-            if name in ("repeat", "error_loop", "spend", "stop_nudge"):
-                if value not in ACTIONS:
-                    raise ValueError(f"[guard] {name} = {value!r}: use one of {', '.join(ACTIONS)}")
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError(f"[guard] {name} = {value!r}: use true or false")
-            elif name.endswith("_threshold") or name == "timeout_ms":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f"[guard] {name} = {value!r}: use a whole number >= 0")
-            elif not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"[guard] {name} = {value!r}: use a number >= 0")
-            values[name] = value
-        return cls(**values)
+        """From `Settings.section("guard")`: values already parsed and checked by `agentlog.config`."""
+        return cls(**{name: table[name] for name in cls._fields if name in table})

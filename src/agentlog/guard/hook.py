@@ -73,7 +73,13 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         agent_name, event_name, flags, config_file = _parse(argv)
         from .. import config as config_mod
 
-        settings = config_mod.load(flags, config_file=config_file)
+        try:
+            settings = config_mod.load(flags, config_file=config_file)
+        except config_mod.ConfigError:  # say so in the log dir the rest of the settings name
+            from pathlib import Path
+
+            log_dir = config_mod.load(flags, config_file=Path(os.devnull)).log_path
+            raise
         log_dir = settings.log_path
         guard = GuardConfig.from_section(settings.section("guard"))
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)

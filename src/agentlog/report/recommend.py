@@ -13,25 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import default
 from ..web import format as fmt
 
-DEFAULTS = {"min_success_pct": 70.0, "max_cost_per_session": 0.10, "max_errors_per_session": 2.0}
 MIN_SESSIONS_TO_COMPARE = 3  # an executor with fewer ended sessions says nothing yet
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    min_success_pct: float = DEFAULTS["min_success_pct"]
-    max_cost_per_session: float = DEFAULTS["max_cost_per_session"]
-    max_errors_per_session: float = DEFAULTS["max_errors_per_session"]
+    min_success_pct: float = default("report.min_success_pct")
+    max_cost_per_session: float = default("report.max_cost_per_session")
+    max_errors_per_session: float = default("report.max_errors_per_session")
 
     @classmethod
     def from_settings(cls, settings) -> "Thresholds":
-        table = settings.section("report") if settings is not None else {}
-        try:
-            return cls(**{k: float(table[k]) for k in DEFAULTS if k in table})
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"[report] thresholds must be numbers: {exc}") from None
+        """The `[report]` table, parsed and checked by `agentlog.config`; defaults without settings."""
+        return cls(**settings.section("report")) if settings is not None else cls()
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..events import EventError, decode_line, parse_time
-from ..timeutil import parse_duration
 from . import layout
 from .reader import first_line, last_line
 
 DAY = 86400.0
-KEEP_DAYS = {"stream": 30, "errors": 90, "alerts": 30, "metrics": 0}
 STAMP = "%Y%m%dT%H%M%S"  # + ".mmmZ": fixed width, so name order is time order
 
 
@@ -46,14 +44,12 @@ class Policy:
         table = settings.section("rotate")
         cap = settings.archive_retention_days * DAY
         keep: dict[str, float | None] = {}
-        for kind, days in KEEP_DAYS.items():
-            days = float(table.get(f"{kind}_days", days))
+        for kind in layout.KINDS:
+            days = table[f"{kind}_days"]
             keep[kind] = min(days * DAY, cap) if days > 0 else None
-        max_age = table.get("max_age", "7d")
-        return cls(max_bytes=settings.log_max_size_mb * 1024 * 1024,
-                   max_age_s=parse_duration(max_age) if max_age else None,
+        return cls(max_bytes=settings.log_max_size_mb * 1024 * 1024, max_age_s=table["max_age"],
                    keep_s=keep, sessions_live=settings.session_log_retention, session_archive_s=cap,
-                   stale_session_s=parse_duration(table.get("stale_session", "7d")))
+                   stale_session_s=table["stale_session"])
 
 
 def stamp(t: float) -> str:

@@ -1,35 +1,35 @@
-"""Detector thresholds, from the settings (env/TOML/flags) and the `[watch]` TOML table."""
+"""Detector thresholds: the watchdog's settings (`agentlog.config`), as one frozen value."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .. import config
+from ..config import default
 
 
 @dataclass(frozen=True)
 class WatchConfig:
-    error_loop_threshold: int = 4
-    error_loop_window_ms: int = 600_000
-    tool_loop_threshold: int = 10  # rate rule: this many calls of one tool ...
-    tool_loop_window_ms: int = 10_000  # ... within this window (0 disables the rule; the seed had 60 s)
-    tool_repeat_threshold: int = 10  # repetition rule: identical tool + params, however slowly
-    stuck_threshold_ms: int = 300_000
+    error_loop_threshold: int = default("error_loop_threshold")
+    error_loop_window_ms: int = default("error_loop_window_ms")
+    tool_loop_threshold: int = default("tool_loop_threshold")  # rate rule: this many calls of one tool ...
+    tool_loop_window_ms: int = default("tool_loop_window_ms")  # ... within this window (0 disables the rule)
+    # repetition rule: identical tool + params, however slowly (unset: tool_loop_threshold)
+    tool_repeat_threshold: int = default("tool_loop_threshold")
+    stuck_threshold_ms: int = default("stuck_threshold_ms")
     # a status_change to one of these: the agent waits for its user (an interactive turn
     # ended, a permission prompt), which is not stuck; its next event re-arms the check
-    waiting_statuses: tuple[str, ...] = ("turn_complete", "waiting")
-    cost_anomaly_threshold: float = 1.0
-    alert_cooldown_ms: int = 300_000
-    restart_threshold: int = 3
-    failed_session_errors: int = 4
+    waiting_statuses: tuple[str, ...] = default("watch.waiting_statuses")
+    cost_anomaly_threshold: float = default("cost_anomaly_threshold")
+    alert_cooldown_ms: int = default("alert_cooldown_ms")
+    restart_threshold: int = default("watch.restart_threshold")
+    failed_session_errors: int = default("watch.failed_session_errors")
 
     @classmethod
     def from_settings(cls, settings: config.Settings, **overrides: Any) -> "WatchConfig":
-        """Settings first, then `[watch]` keys of the same names, then explicit overrides."""
-        names = {f.name for f in fields(cls)}
-        values = {n: settings.values[n] for n in names if n in settings.values}
-        values.setdefault("tool_repeat_threshold", values.get("tool_loop_threshold", cls.tool_repeat_threshold))
-        values.update({k: v for k, v in settings.section("watch").items() if k in names})
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """The `[watch]` values of the settings (CLI flags are in them: `Settings.with_flags`),
+        then a caller's own `overrides` (None: not given), e.g. the guard's."""
+        table = settings.section("watch")
+        chosen = cls(**{f.name: table[f.name] for f in fields(cls)})
+        return replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
