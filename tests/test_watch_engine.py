@@ -52,7 +52,7 @@ def test_a_few_odd_lines_in_a_big_batch_keep_order_counts_and_alerts():
     assert _rows(found) == _rows(expected) and found
     assert (engine.events, engine.malformed, engine.ignored) == (reference.events, reference.malformed,
                                                                 reference.ignored)
-    assert engine.malformed == 3  # not JSON, not an object, data not an object
+    assert engine.malformed == 5  # not JSON, not an object, no event_type, attempt_id not text, data null
 
 
 def test_decode_batch_splits_only_around_the_odd_lines():
@@ -66,7 +66,7 @@ def test_decode_batch_splits_only_around_the_odd_lines():
     flat = [e for p in parts if type(p) is list for e in p]
     assert [e.attempt_id for e in flat] == [f"a{i}" for i in range(1000)]
     assert all(type(e) is UsualEvent for e in flat)
-    odd = decode_batch([ODD[6]], [])
+    odd = decode_batch([ODD[8]], [])
     assert len(odd) == 1 and type(odd[0]) is WatchEvent  # decoded leniently, for the general path
 
 
@@ -111,10 +111,11 @@ def test_detectors_with_a_method_per_type_answer_on_event_the_same():
         assert set(detector.handlers()) == set(detector.event_types)
 
 
-def test_odd_values_that_used_to_crash_a_detector_are_ignored():
+def test_odd_values_that_used_to_crash_a_detector_are_malformed_lines():
     engine = Engine(WatchConfig())
     found = engine.feed([encode(ev("a", "session_start", BASE, prompt_type=["retry"])),
                          encode(ev("b", "usage", BASE, cost_usd=1e308)), encode(ev("b", "usage", BASE, cost_usd=1e308)),
                          encode(ev("c", "usage", BASE, cost_usd=3.0))])
-    # b: raised at 1e308 (a number), not again at inf; no crash, c is still judged
-    assert [(a.type, a.attempt_id) for a in found] == [("cost_anomaly", "b"), ("cost_anomaly", "c")]
+    # a list for a text, costs past any real one: skipped as malformed; c is still judged
+    assert [(a.type, a.attempt_id) for a in found] == [("cost_anomaly", "c")]
+    assert engine.malformed == 3

@@ -2,7 +2,10 @@
 
 Events travel as plain dicts on the write path so that unknown fields written by
 other producers (or by the original PowerShell/Node system) are kept, not dropped.
-`Event` is the typed view used where speed matters (the watchdog's catch-up).
+Writing checks every field of the schema (`validate`); reading checks, once per line and
+the same way for every reader, the fields agentlog computes with (`ReadEvent`): a line
+where one of them has the wrong type is malformed, reported and skipped. Numbers are
+finite, >= 0 and within reason (`Tokens`, `Usd`, `Millis`) on both paths.
 """
 
 from __future__ import annotations
@@ -12,9 +15,22 @@ import itertools
 import os
 import random
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+from . import jsonline
+
+# --- numbers: finite, >= 0 and within reason, wherever they come from --------
+
+MAX_TOKENS = 10**12  # tokens of one event (one model call, or a whole session)
+MAX_USD = 1_000_000.0  # dollars of one event: more is a unit error, and sums of it overflow
+MAX_MS = 10 * 365 * 86_400_000.0  # ten years
+
+Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+Usd = Annotated[float, msgspec.Meta(ge=0, le=MAX_USD)]
+Millis = Annotated[float, msgspec.Meta(ge=0, le=MAX_MS)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]  # sequence numbers
 
 # --- typed views -------------------------------------------------------------
 
@@ -33,8 +49,8 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     executor_variant: str | None = None
     model: str | None = None
     branch: str | None = None
-    elapsed_ms: float | None = None
-    sequence_num: int | None = None
+    elapsed_ms: Millis | None = None
+    sequence_num: Count | None = None
     data: dict[str, Any] | None = None
 
 
@@ -78,6 +94,7 @@ class ToolResult(_Data):
     result: str | None = None  # success | error
     result_data: Any = None
     call_id: str | None = None
+    duration_ms: Millis | None = None
 
 
 class Error(_Data):
@@ -88,13 +105,13 @@ class Error(_Data):
 
 
 class Usage(_Data):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_tokens: int | None = None
-    cache_read_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    total_tokens: int | None = None
-    cost_usd: float | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_creation_tokens: Tokens | None = None
+    cache_read_tokens: Tokens | None = None
+    reasoning_tokens: Tokens | None = None
+    total_tokens: Tokens | None = None
+    cost_usd: Usd | None = None
 
 
 class StatusChange(_Data):
@@ -105,9 +122,9 @@ class StatusChange(_Data):
 
 class SessionEnd(_Data):
     completion_status: str | None = None
-    duration_ms: float | None = None
-    total_tokens: int | None = None
-    cost_usd: float | None = None
+    duration_ms: Millis | None = None
+    total_tokens: Tokens | None = None
+    cost_usd: Usd | None = None
     outcome: dict[str, Any] | None = None
 
 
@@ -185,7 +202,7 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
     try:
         msgspec.convert(event, _CHECKS[event_type])  # every envelope and data field's type, in one C call
     except msgspec.ValidationError as exc:
-        raise _field_error(exc) from None
+        raise _field_error(exc, event) from None
     if event_type == "session_end":
         normalize_end(event["data"])
     return event
@@ -201,11 +218,20 @@ _CHECKS = {kind: msgspec.defstruct(f"{kind}_check", [("data", spec)], bases=(_En
            for kind, spec in DATA_SPECS.items()}
 
 
-def _field_error(exc: msgspec.ValidationError) -> EventError:
-    """msgspec's "Expected `str`, got `int` - at `$.executor`" as EventError("executor", ...)."""
+def _field_error(exc: msgspec.ValidationError, event: dict[str, Any]) -> EventError:
+    """msgspec's "Expected `str`, got `int` - at `$.executor`" as EventError("executor", ...),
+    with the value found there (`nan`, `-3`, `1e308` say more than the bound they miss)."""
     reason, _, where = str(exc).partition(" - at `$")
     path = where.rstrip("`").lstrip(".")
-    return EventError(path.split(".")[0].split("[")[0] or "event", f"{reason} at {path}" if path else reason)
+    if not path:
+        if reason.startswith("Object missing required field"):
+            return EventError(reason.split("`")[1], "missing")
+        return EventError("event", reason)
+    value: Any = event
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    got = f" (got {value!r})" if isinstance(value, (int, float)) and ", got " not in reason else ""
+    return EventError(path.split(".")[0].split("[")[0], f"{reason}{got} at {path}")
 
 
 def _check_timestamp(value: Any) -> None:
@@ -250,6 +276,47 @@ def succeeded(data: dict[str, Any] | None) -> bool:
     return data.get("success") is True
 
 
+# --- reading ------------------------------------------------------------------
+
+
+class ReadData(msgspec.Struct, gc=False):
+    """The `data` fields agentlog computes with, whatever the event type; the others
+    (prompts, outputs, params, results) are shown as they are, whatever their type."""
+
+    error_message: str | None = None
+    error_fingerprint: str | None = None
+    error_category: str | None = None
+    tool_name: str | None = None
+    result: str | None = None
+    prompt_type: str | None = None
+    status: str | None = None
+    completion_status: str | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_creation_tokens: Tokens | None = None
+    cache_read_tokens: Tokens | None = None
+    reasoning_tokens: Tokens | None = None
+    total_tokens: Tokens | None = None
+    cost_usd: Usd | None = None
+    duration_ms: Millis | None = None
+
+
+class ReadEvent(msgspec.Struct, gc=False):
+    """What every reader may rely on in a line (the watchdog decodes exactly this): text
+    `event_type`; the fields below, when present, of their type; `data` an object. The
+    envelope's other fields (task_title, model, branch...) are shown as they are."""
+
+    event_type: str
+    timestamp: str | None = None
+    attempt_id: str | None = None
+    event_id: str | None = None
+    task_id: str | None = None
+    executor: str | None = None
+    elapsed_ms: Millis | None = None
+    sequence_num: Count | None = None
+    data: ReadData = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
+
+
 # --- decoding ----------------------------------------------------------------
 
 BOM = b"\xef\xbb\xbf"
@@ -257,17 +324,20 @@ _decode_any = msgspec.json.Decoder()
 
 
 def decode_line(line: bytes) -> dict[str, Any]:
-    """Decode one stream line into a dict; raises EventError saying what is wrong."""
+    """One line as a dict; raises EventError saying what is wrong: not JSON, nested too
+    deep (`jsonline`), not an object, or a field of `ReadEvent` of the wrong type."""
     if line.startswith(BOM):  # PowerShell writes one at the start of a file
         line = line[3:]
     try:
-        obj = _decode_any.decode(line)
+        obj = jsonline.decode(line, _decode_any)
     except msgspec.DecodeError as exc:
         raise EventError("line", f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise EventError("line", f"expected a JSON object, got {type(obj).__name__}")
-    if not isinstance(obj.get("event_type"), str):
-        raise EventError("event_type", "missing")
+    try:
+        msgspec.convert(obj, ReadEvent)
+    except msgspec.ValidationError as exc:
+        raise _field_error(exc, obj) from None
     return obj
 
 

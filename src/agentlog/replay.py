@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from .events import Alert, EventError, decode_line, parse_time
 from .store import layout
 from .store.metrics import session_metrics
-from .store.reader import ReadReport, read_kind, read_session
+from .store.reader import BadLine, ReadReport, read_kind, read_session
 from .watch.sinks.alerts_file import decode_alert, read_alerts
 from .web import format as fmt
 
@@ -67,11 +67,15 @@ class Timeline:
     metrics: dict[str, Any] = field(default_factory=dict)  # the session's metrics line (footer)
     alerts: int = 0
     ended: bool = False
-    skipped: int = 0  # malformed transcript lines
+    bad: list[BadLine] = field(default_factory=list)  # malformed transcript lines: where and why
 
     @property
     def found(self) -> bool:
         return bool(self.entries)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.bad)
 
 
 class TimelineBuilder:
@@ -139,7 +143,7 @@ def build_timeline(log_dir: Path | str, attempt_id: str, alerts: Iterable[Alert]
     builder = TimelineBuilder(attempt_id)
     merge(builder, events, alerts)
     timeline = builder.finish()
-    timeline.skipped = len(report.bad)
+    timeline.bad = report.bad
     return timeline
 
 
@@ -365,6 +369,7 @@ class FileFollower:
     def __init__(self, path: Path):
         self.path = path
         self.offset = 0
+        self.lines = 0  # complete lines read so far: the next one's number is this + 1
         self.inode: int | None = None
 
     def read(self) -> list[bytes]:
@@ -373,7 +378,7 @@ class FileFollower:
         except FileNotFoundError:
             return []
         if st.st_ino != self.inode or st.st_size < self.offset:
-            self.inode, self.offset = st.st_ino, 0
+            self.inode, self.offset, self.lines = st.st_ino, 0, 0
         if st.st_size == self.offset:
             return []
         with open(self.path, "rb") as handle:
@@ -381,7 +386,9 @@ class FileFollower:
             data = handle.read(st.st_size - self.offset)
         complete = data[: data.rfind(b"\n") + 1]
         self.offset += len(complete)
-        return complete.splitlines(keepends=True)
+        lines = complete.splitlines(keepends=True)
+        self.lines += len(lines)
+        return lines
 
 
 def follow(log_dir: Path | str, attempt_id: str, show: Callable[[Entry], None], *, poll_s: float = 0.2,
@@ -392,11 +399,11 @@ def follow(log_dir: Path | str, attempt_id: str, show: Callable[[Entry], None], 
     transcript = FileFollower(layout.session_path(log_dir, attempt_id))
     alerts = FileFollower(log_dir / layout.ALERTS)
     builder = TimelineBuilder(attempt_id)
-    for entry in merge(builder, _events(transcript.read(), builder), _alerts(alerts.read(), attempt_id)):
+    for entry in merge(builder, _events(transcript, builder), _alerts(alerts.read(), attempt_id)):
         show(entry)  # what was written before we started, interleaved as in a replay
     ended_at = None
     while not stop():
-        for event in _events(transcript.read(), builder):
+        for event in _events(transcript, builder):
             show(builder.add_event(event))
         for alert in _alerts(alerts.read(), attempt_id):
             show(builder.add_alert(alert))
@@ -408,13 +415,16 @@ def follow(log_dir: Path | str, attempt_id: str, show: Callable[[Entry], None], 
     return builder.finish()
 
 
-def _events(lines: list[bytes], builder: TimelineBuilder) -> list[dict[str, Any]]:
+def _events(transcript: FileFollower, builder: TimelineBuilder) -> list[dict[str, Any]]:
+    """The new events of the transcript; its malformed lines go to the timeline's `bad`."""
+    lines = transcript.read()
+    first = transcript.lines - len(lines) + 1
     events = []
-    for line in lines:
+    for lineno, line in enumerate(lines, first):
         try:
             events.append(decode_line(line))
-        except EventError:
-            builder.timeline.skipped += 1
+        except EventError as exc:
+            builder.timeline.bad.append(BadLine(str(transcript.path), lineno, str(exc)))
     return events
 
 

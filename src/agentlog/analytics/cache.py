@@ -35,13 +35,13 @@ import duckdb
 
 from ..store.atomic import replace_file
 from . import parts
-from .source import STREAM_COLUMNS, ends_complete, relation
+from .source import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
 
 FOLDER = "analytics-cache"  # under the log dir's state/
 MANIFEST = "manifest.json"
 PROBE = 4096  # bytes hashed at each end of a cached stretch
 # Parts written for other columns or SQL are not reused.
-SCHEMA = hashlib.blake2b((parts.scan("x") + parts.merge("x") + repr(STREAM_COLUMNS)
+SCHEMA = hashlib.blake2b((parts.scan("x") + parts.merge("x") + repr(STREAM_COLUMNS) + IN_BOUNDS
                           + duckdb.__version__).encode(), digest_size=8).hexdigest()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..events import MAX_MS, MAX_TOKENS, MAX_USD
 from ..store import layout
 from ..store.reader import files_of
 
@@ -53,6 +54,14 @@ METRICS_COLUMNS = {
                f"cost_usd DOUBLE, errors DOUBLE, tool_calls DOUBLE, tool_failures DOUBLE, "
                f"followups DOUBLE, retry_count DOUBLE, {_TOKENS.replace(', total_tokens DOUBLE', '')})",
 }
+
+# A stream line with a number out of the schema's bounds (`events.ReadData`: finite, >= 0, within
+# reason) is malformed, as every other reader says: its event_type reads as NULL, so no aggregate
+# counts it (1e308 twice would make every sum infinite) and `malformed` does.
+_BOUNDS = {"cost_usd": MAX_USD, "duration_ms": MAX_MS,
+           **{t: MAX_TOKENS for t in ("input_tokens", "output_tokens", "cache_creation_tokens",
+                                      "cache_read_tokens", "reasoning_tokens", "total_tokens")}}
+IN_BOUNDS = " AND ".join(f"coalesce(data.{name} BETWEEN 0 AND {bound}, true)" for name, bound in _BOUNDS.items())
 
 # `agentlog.events.succeeded` in SQL; `d` is any struct with the four success fields.
 SUCCEEDED_MACRO = """
@@ -102,14 +111,18 @@ def _columns_sql(columns: dict[str, str]) -> str:
 
 
 def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = False) -> str:
-    """A `read_json` of `paths` with the pinned `columns` (plus `filename` if asked)."""
+    """A `read_json` of `paths` with the pinned `columns` (plus `filename` if asked); for the
+    stream's columns, lines out of bounds have a NULL event_type (`IN_BOUNDS`)."""
     if not paths:
         extra = "NULL::VARCHAR AS filename, " if filename else ""
         return f"(SELECT {extra}" + ", ".join(f"NULL::{kind} AS \"{name}\"" for name, kind in columns.items()) \
             + " WHERE false)"
     files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    return (f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
+    read = (f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
             f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})")
+    if columns is not STREAM_COLUMNS:
+        return read
+    return f"(SELECT * REPLACE (CASE WHEN {IN_BOUNDS} THEN event_type END AS event_type) FROM {read})"
 
 
 def ends_complete(path: Path, size: int) -> bool:

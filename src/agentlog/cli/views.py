@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
+from .common import report_bad_lines, settings_options
 
 
 @click.command("report")
@@ -62,8 +62,10 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
         except KeyboardInterrupt:
             return
         replay.print_footer(console, timeline)
+        report_bad_lines(timeline)
         return
     timeline = replay.build_timeline(settings.log_path, attempt)
+    report_bad_lines(timeline)
     if not timeline.found:
         click.echo(f"agentlog: no session {attempt!r} in {settings.log_path}", err=True)
         raise SystemExit(1)

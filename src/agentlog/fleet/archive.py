@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from .. import jsonline
 from ..store import layout
 from ..store.metrics import session_metrics
 from ..store.reader import files_of, open_log, read_file
@@ -116,7 +117,7 @@ class Archiver:
                 for line in handle:
                     body = line.rstrip(b"\n")
                     try:
-                        parsed = _ids.decode(body)
+                        parsed = jsonline.decode(body, _ids)
                     except (msgspec.DecodeError, msgspec.ValidationError):
                         offset += len(line)
                         continue
@@ -196,7 +197,7 @@ class Archiver:
             if not body.strip():
                 continue
             try:
-                parsed = _ids.decode(body)
+                parsed = jsonline.decode(body, _ids)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 self.result.malformed += 1
                 continue
@@ -266,7 +267,7 @@ def _keys_of(path: Path) -> set[str]:
         return keys
     for line in data.splitlines():
         try:
-            keys.add(event_key(line, _ids.decode(line)))
+            keys.add(event_key(line, jsonline.decode(line, _ids)))
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
     return keys

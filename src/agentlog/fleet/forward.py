@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from .. import jsonline
 from ..store import layout
 from ..store.tail import FileCheckpoints, Tailer
 from . import bus
@@ -133,7 +134,7 @@ class Forwarder:
             if not line.strip():
                 continue
             try:
-                attempt = _decode.decode(line).attempt_id
+                attempt = jsonline.decode(line, _decode).attempt_id
             except (msgspec.DecodeError, msgspec.ValidationError):
                 self.result.malformed += 1
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import jsonline
 from ..store import layout
 from ..watch.config import WatchConfig
 from ..watch.engine import Engine
@@ -62,7 +63,7 @@ def feed(settings: Any, guard: GuardConfig, attempt_id: str, state: Any,
     findings: list[tuple[Any, GuardEvent]] = []
     for line in chunk[:end].splitlines():
         try:
-            event = _decoder.decode(line.removeprefix(b"\xef\xbb\xbf"))
+            event = jsonline.decode(line.removeprefix(b"\xef\xbb\xbf"), _decoder)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
         alerts = engine.process(event)

@@ -215,10 +215,12 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
 def _payload(raw: bytes) -> dict[str, Any]:
     import msgspec
 
+    from .. import jsonline
+
     if len(raw) > MAX_PAYLOAD:
         raise PayloadError(f"payload larger than {MAX_PAYLOAD} bytes")
     try:
-        payload = msgspec.json.decode(raw.removeprefix(b"\xef\xbb\xbf"))
+        payload = jsonline.decode(raw.removeprefix(b"\xef\xbb\xbf"))
     except msgspec.DecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):

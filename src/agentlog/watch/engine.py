@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import msgspec
 
+from .. import jsonline
 from ..events import Alert, now_iso, parse_time
 from .config import WatchConfig
 from .detectors import Attempt, BaseDetector, Finding, load_detectors
@@ -40,22 +41,26 @@ _ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 def decode_batch(lines: list[bytes], out: list, start: int = 0) -> list:
     """`out` + runs of usual events (lists, one C call each), the other lines in between
     one by one (a `WatchEvent`, or `Malformed` at its index + `start`); blank lines are
-    left out."""
-    try:
-        out.append(_usual.decode_lines(b"\n".join(lines)))
-    except _ERRORS:
-        if len(lines) > _SPLIT:  # a few odd lines in a big batch: only their part goes line by line
-            step = -(-len(lines) // _SPLIT)
-            for i in range(0, len(lines), step):
-                decode_batch(lines[i:i + step], out, start + i)
-        else:
-            for i, line in enumerate(lines, start):
-                try:
-                    out.append([_usual.decode(line)])
-                except _ERRORS:
-                    if line.strip():
-                        event = decode_or_why(line)
-                        out.append(Malformed(i, event) if isinstance(event, str) else event)
+    left out. A line that may nest too deep sends its part of the batch the careful way."""
+    joined = b"\n".join(lines)
+    if not jsonline.crowded(joined):
+        try:
+            out.append(_usual.decode_lines(joined))
+            return out
+        except _ERRORS:
+            pass
+    if len(lines) > _SPLIT:  # a few odd lines in a big batch: only their part goes line by line
+        step = -(-len(lines) // _SPLIT)
+        for i in range(0, len(lines), step):
+            decode_batch(lines[i:i + step], out, start + i)
+        return out
+    for i, line in enumerate(lines, start):
+        try:
+            out.append([jsonline.decode(line, _usual)])
+        except _ERRORS:
+            if line.strip():
+                event = decode_or_why(line)
+                out.append(Malformed(i, event) if isinstance(event, str) else event)
     return out
 
 

@@ -1,59 +1,40 @@
-"""The watchdog's typed view of a stream line: only the fields detectors read.
+"""The watchdog's typed view of a stream line: `events.ReadEvent`, the fields every reader
+relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
 
 Decoding into this struct skips everything else (outputs, prompts, tool results) in C,
-which is what makes catch-up fast. Fields are `Any` where producers disagree on types,
-so an odd value reaches a detector (which checks it) instead of failing the line.
-`tool_params` stays raw JSON: the tool loop only compares it, never reads it.
+which is what makes catch-up fast. `tool_params` stays raw JSON: the tool loop only
+compares it, never reads it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, NamedTuple
 
 import msgspec
 
-from ..events import BOM
+from .. import jsonline
+from ..events import BOM, ReadData, ReadEvent
 
 
-class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans them
-    error_message: Any = None
-    error_fingerprint: Any = None
-    error_category: Any = None
-    tool_name: Any = None
+class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
     tool_params: msgspec.Raw = msgspec.Raw(b"")
-    prompt_type: Any = None
-    cost_usd: Any = None
-    completion_status: Any = None
-    status: Any = None  # status_change: what the agent is doing now
 
 
-class WatchEvent(msgspec.Struct, gc=False):
-    timestamp: Any = None
-    event_type: Any = None
-    attempt_id: Any = None
-    event_id: Any = None
-    executor: Any = None
-    task_id: Any = None
-    sequence_num: Any = None
-    data: Data | None = None
+class WatchEvent(ReadEvent, gc=False):
+    data: Data = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
 
 
-class UsualEvent(msgspec.Struct, gc=False):
-    """A `WatchEvent` as nearly every producer writes it: string ids, `data` present.
+class UsualEvent(WatchEvent, kw_only=True, gc=False):
+    """A `WatchEvent` as nearly every producer writes it: a time, an attempt, `data`.
 
-    Decoding a batch into this checks those types in C, so the hot loop need not; a line
-    that fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
+    Decoding a batch into this checks those in C, so the hot loop need not; a line that
+    fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
     general way, through `Engine.process`.
     """
 
     timestamp: str
-    event_type: str
     attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
     data: Data
-    event_id: Any = None
-    executor: Any = None
-    task_id: Any = None
-    sequence_num: Any = None
 
 
 _decoder = msgspec.json.Decoder(WatchEvent)
@@ -77,7 +58,7 @@ def decode_or_why(line: bytes) -> WatchEvent | str:
     if line[:3] == BOM:
         line = line[3:]
     try:
-        return _decoder.decode(line)
+        return jsonline.decode(line, _decoder)
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: first
         return f"not an event ({exc})"
     except msgspec.DecodeError as exc:

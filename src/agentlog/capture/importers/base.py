@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import msgspec
 
+from ... import jsonline
 from ...events import now_iso, parse_time
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
@@ -270,7 +271,7 @@ class Importer:
 def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """One JSONL line as a dict, or None and why it is not one."""
     try:
-        record = _decode.decode(raw.removeprefix(b"\xef\xbb\xbf"))
+        record = jsonline.decode(raw.removeprefix(b"\xef\xbb\xbf"), _decode)
     except msgspec.DecodeError:
         return None, "malformed_json"
     if not isinstance(record, dict):

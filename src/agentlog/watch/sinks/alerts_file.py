@@ -12,6 +12,7 @@ from typing import Iterator
 
 import msgspec
 
+from ... import jsonline
 from ...events import BOM, Alert, encode
 from ...store import layout
 from ...store.reader import files_of, open_log
@@ -40,7 +41,7 @@ def decode_alert(line: bytes) -> Alert | None:
     if line[:3] == BOM:
         line = line[3:]
     try:
-        return _decode.decode(line)
+        return jsonline.decode(line, _decode)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 

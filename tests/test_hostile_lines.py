@@ -1,0 +1,219 @@
+"""Hostile lines from other writers: nested too deep, wrong-typed fields, numbers out of range.
+
+Each is one malformed line for every reader (counted, reported with file and line or byte,
+skipped, the lines around it kept), and numbers are checked where they enter (issue 16).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hostilekit import (ATTEMPT, claude_records, dashboard, good_lines, import_claude, offsets, run,
+                        skipped_lines, told_offsets, watch, write_logs)
+from hypothesis import given, settings, strategies as st
+
+from agentlog import jsonline
+from agentlog.events import EventError
+from agentlog.store import layout
+
+DEEP = b'{"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "tool_call", "attempt_id": "fz-1", ' \
+       b'"data": {"tool_name": "Bash", "tool_params": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+
+
+def nested(depth: int, where: str = "extra") -> bytes:
+    """A valid event whose `where` field nests `depth` levels in all (the event itself is one)."""
+    value: object = 1
+    for i in range(depth - 1 - (where == "data")):
+        value = [value] if i % 2 else {"k": value}
+    event = {"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "agent_output", "attempt_id": ATTEMPT,
+             "data": {"output": "x"}}
+    if where == "data":
+        event["data"] = {"output": "x", "deep": value}
+    else:
+        event[where] = value
+    return json.dumps(event).encode()
+
+
+# --- nested too deep (issue 16 High 2) ----------------------------------------------------------
+
+
+def test_a_line_nested_5000_deep_is_one_malformed_line_for_every_reader(tmp_path):
+    log_dir = tmp_path / "logs"
+    good = good_lines()
+    lines = good[:3] + [DEEP] + good[3:] + [DEEP]
+    stream = write_logs(log_dir, lines)
+    bad_at = [4, len(lines)]
+
+    seen, events, malformed = watch(log_dir)
+    assert seen.error is None and seen.code == 0 and (events, malformed) == (len(good), 2)
+    assert told_offsets(seen.err, stream) == [offsets(lines)[n - 1] for n in bad_at]
+    assert "nested deeper than 64 levels" in seen.err
+    with stream.open("ab") as handle:  # a restart continues past it, at its checkpoint
+        handle.write(good[0].replace(b'"fz-1"', b'"fz-2"') + b"\n" + DEEP + b"\n")
+    seen, events, malformed = watch(log_dir)
+    assert seen.error is None and (events, malformed) == (1, 1)
+
+    seen = run("cat", "--log-dir", str(log_dir))
+    assert seen.error is None and seen.code == 0 and len(seen.out.splitlines()) == len(good) + 1
+    assert skipped_lines(seen.err, stream) == bad_at + [len(lines) + 2]
+
+    seen = run("replay", ATTEMPT, "--log-dir", str(log_dir))
+    assert seen.error is None and seen.code == 0 and "session end: failed" in seen.out
+    assert skipped_lines(seen.err, layout.session_path(log_dir, ATTEMPT)) == bad_at
+
+    assert run("du", "--log-dir", str(log_dir)).code == 0
+
+    pages = dashboard(log_dir)
+    assert {page: status for page, (status, _) in pages.items()} == {page: 200 for page in pages}
+    assert "2 malformed lines were skipped" in pages[f"/sessions/{ATTEMPT}"][1]
+
+    seen = run("emit", "-", "--log-dir", str(tmp_path / "emitted"), input=b"\n".join(lines) + b"\n")
+    assert seen.error is None and seen.code == 1
+    assert [n for n in bad_at if f"stdin:{n}: line: not valid JSON (nested deeper than 64 levels)" in seen.err] == bad_at
+    assert f"recorded {len(good)} events, rejected 2" in seen.err  # the lines after it are kept
+
+
+def test_a_deep_line_in_a_transcript_is_skipped_by_the_importer(tmp_path):
+    clean = claude_records()
+    _, expected = import_claude(tmp_path / "clean", tmp_path / "clean-logs", clean)
+    seen, events = import_claude(tmp_path / "src", tmp_path / "logs", clean[:2] + [DEEP] + clean[2:] + [DEEP])
+    assert seen.error is None and seen.code == 0, seen.err
+    assert events == expected != [] and "malformed_json 2" in seen.out
+
+
+def test_nesting_is_malformed_from_65_levels_in_any_field_and_the_same_for_every_reader(tmp_path):
+    log_dir = tmp_path / "logs"
+    good = good_lines()
+    edge = [nested(64, "extra"), nested(64, "data"), nested(65, "extra"), nested(65, "data")]
+    stream = write_logs(log_dir, good[:2] + edge + good[2:])
+    seen, events, malformed = watch(log_dir)
+    assert (events, malformed) == (len(good) + 2, 2)  # the watchdog skips fields it does not read, not their depth
+    assert skipped_lines(run("cat", "--log-dir", str(log_dir)).err, stream) == [5, 6]
+
+
+@st.composite
+def json_at_depth(draw) -> tuple[bytes, int]:
+    """A JSON value of a known depth, with siblings and strings full of brackets, quotes and escapes."""
+    depth = draw(st.integers(1, 3 * jsonline.MAX_DEPTH))
+    noise = st.text(alphabet='[]{}"\\ab\n\t\u00e9', max_size=8)
+    value: object = draw(st.one_of(st.none(), st.integers(), noise))
+    for _ in range(depth):
+        sibling = draw(st.one_of(noise, st.lists(st.integers(), max_size=2), st.just({})))
+        value = draw(st.sampled_from([[value, sibling], [sibling, value], {"k": value, "s": sibling},
+                                      {draw(noise): sibling, "v": value}]))
+    return json.dumps(value).encode(), depth + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_at_depth())
+def test_the_nesting_check_is_exact(case):
+    line, depth = case
+    assert (jsonline.nesting_error(line) is None) == (depth <= jsonline.MAX_DEPTH)
+
+
+# --- wrong-typed fields from other writers (issue 16 Medium) ------------------------------------
+
+WRONG = [b'{"timestamp": "2026-01-01T00:00:03.100Z", "event_type": "usage", "attempt_id": "fz-1", '
+         b'"data": {"cost_usd": "abc"}}',
+         b'{"timestamp": "2026-01-01T00:00:03.200Z", "event_type": "error", "attempt_id": "fz-1", "data": null}',
+         b'{"timestamp": "2026-01-01T00:00:03.300Z", "event_type": "usage", "attempt_id": "fz-1", '
+         b'"data": {"input_tokens": "many"}}',
+         b'{"timestamp": "2026-01-01T00:00:03.400Z", "event_type": "agent_output", "attempt_id": "fz-1", '
+         b'"elapsed_ms": "soon", "data": {}}',
+         b'{"timestamp": 5, "event_type": "error", "attempt_id": "fz-1", "data": {"error_message": "x"}}',
+         b'{"timestamp": "2026-01-01T00:00:03.600Z", "event_type": "error", "attempt_id": "fz-1", '
+         b'"data": {"error_message": {"text": "boom"}}}']
+
+
+def test_wrong_typed_fields_are_malformed_lines_for_every_reader(tmp_path):
+    log_dir = tmp_path / "logs"
+    good = good_lines()
+    lines = good[:3] + WRONG + good[3:]
+    stream = write_logs(log_dir, lines)
+    bad_at = list(range(4, 4 + len(WRONG)))
+    seen, events, malformed = watch(log_dir)
+    assert seen.error is None and (events, malformed) == (len(good), len(WRONG))
+    assert told_offsets(seen.err, stream) == [offsets(lines)[n - 1] for n in bad_at]
+    assert skipped_lines(run("cat", "--log-dir", str(log_dir)).err, stream) == bad_at
+    seen = run("replay", ATTEMPT, "--log-dir", str(log_dir))
+    assert seen.error is None and seen.code == 0, seen.error
+    assert skipped_lines(seen.err, layout.session_path(log_dir, ATTEMPT)) == bad_at
+    pages = dashboard(log_dir)
+    assert pages[f"/sessions/{ATTEMPT}"][0] == 200 and f"{len(WRONG)} malformed lines were skipped" in \
+        pages[f"/sessions/{ATTEMPT}"][1]
+    seen = run("emit", "-", "--log-dir", str(tmp_path / "emitted"), input=b"\n".join(lines) + b"\n")
+    assert seen.code == 1 and f"recorded {len(good)} events, rejected {len(WRONG)}" in seen.err
+
+
+# --- numbers: finite, >= 0, within reason, wherever they enter (issue 16 Medium) -----------------
+
+
+def _no_infinity(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("option,value,said", [("--cost", "1e308", "1e+308"), ("--cost", "nan", "nan"),
+                                               ("--cost", "inf", "inf"), ("--cost", "-3", "-3.0"),
+                                               ("--input-tokens", "-5", "-5")])
+def test_emit_refuses_numbers_out_of_range_saying_which(cli, tmp_path, option, value, said):
+    log_dir = tmp_path / "logs"
+    run("emit", "start", "-a", "A1", "--log-dir", str(log_dir))
+    for _ in range(2):
+        result = cli("emit", "usage", "-a", "A1", option, value, "--log-dir", str(log_dir))
+        field = "cost_usd" if option == "--cost" else "input_tokens"
+        assert result.returncode == 1 and f"(got {said}) at data.{field}" in result.stderr.decode()
+    assert '"usage"' not in (log_dir / layout.STREAM).read_text()
+    summary = run("summary", "--days", "0", "--format", "json", "--log-dir", str(log_dir))
+    assert summary.code == 0 and _no_infinity(summary.out)["total_cost_usd"] == 0
+
+
+def test_numbers_out_of_range_from_other_writers_are_malformed_and_sum_to_nothing(tmp_path):
+    log_dir = tmp_path / "logs"
+    lines = good_lines()
+    huge = [json.dumps({"timestamp": "2026-01-01T00:00:03.500Z", "event_type": kind, "attempt_id": ATTEMPT,
+                        "data": {"cost_usd": 1e308, "completion_status": "failed"}}).encode()
+            for kind in ("usage", "usage", "session_end")]
+    write_logs(log_dir, lines[:-1] + huge + lines[-1:])
+    summary = run("summary", "--days", "0", "--format", "json", "--log-dir", str(log_dir))
+    assert summary.code == 0 and _no_infinity(summary.out)["total_cost_usd"] == 0.01
+    assert summary.out and _no_infinity(summary.out)["malformed"] == 3
+    report = run("report", "--out", str(tmp_path / "reports"), "--log-dir", str(log_dir))
+    assert report.error is None and report.code == 0, report.error
+    assert watch(log_dir)[2] == 3
+
+
+def test_the_python_api_refuses_non_finite_and_negative_numbers(tmp_path):
+    from agentlog import Session
+    from agentlog.recorder import Recorder
+
+    with Recorder(log_dir=tmp_path / "logs") as recorder:
+        session = Session("A1", recorder=recorder)
+        for bad in (dict(cost_usd=math.nan), dict(cost_usd=math.inf), dict(input_tokens=-1)):
+            with pytest.raises(EventError, match="got"):
+                session.usage(**bad)
+        session.usage(input_tokens=10, cost_usd=0.5)
+    assert (tmp_path / "logs" / layout.STREAM).read_text().count('"usage"') == 1
+
+
+def test_otlp_numbers_out_of_range_are_rejected_not_recorded(tmp_path):
+    from test_otel import claude_code_logs
+
+    from agentlog import config
+    from agentlog.otel.receiver import Receiver
+
+    request = claude_code_logs("sess-bad-numbers")
+    for record in request.resource_logs[0].scope_logs[0].log_records:
+        for attribute in record.attributes:
+            if attribute.key == "cost_usd":
+                attribute.value.double_value = -3.0
+            elif attribute.key == "duration_ms":
+                attribute.value.double_value = math.nan
+    receiver = Receiver(config.load({"log_dir": str(tmp_path / "logs")}, environ={}), worker=False)
+    receiver.ingest("/v1/logs", request.SerializeToString(), "application/x-protobuf")
+    receiver.close()
+    stored = (tmp_path / "logs" / layout.STREAM).read_text()
+    assert receiver.stats["rejected_events"] >= 2 and "-3.0" not in stored and "NaN" not in stored
