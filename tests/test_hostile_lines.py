@@ -217,3 +217,15 @@ def test_otlp_numbers_out_of_range_are_rejected_not_recorded(tmp_path):
     receiver.close()
     stored = (tmp_path / "logs" / layout.STREAM).read_text()
     assert receiver.stats["rejected_events"] >= 2 and "-3.0" not in stored and "NaN" not in stored
+
+
+def test_cat_reads_alert_lines_as_alerts(tmp_path, cli):
+    """agent-alerts.jsonl holds alerts, not events: each line is checked as an alert."""
+    log_dir = tmp_path / "logs"
+    alert = {"timestamp": "2026-01-01T00:00:00.000Z", "type": "error_loop", "attempt_id": "A1", "severity": "high",
+             "recommendation": "trigger_ai_autofix", "occurrences": 4}
+    log_dir.mkdir()
+    (log_dir / layout.ALERTS).write_text(json.dumps(alert) + "\n" + json.dumps({**alert, "occurrences": "x"}) + "\n")
+    seen = run("cat", "--kind", "alerts", "--log-dir", str(log_dir))
+    assert seen.code == 0 and [json.loads(out)["type"] for out in seen.out.splitlines()] == ["error_loop"]
+    assert skipped_lines(seen.err, log_dir / layout.ALERTS) == [2]

@@ -323,9 +323,10 @@ BOM = b"\xef\xbb\xbf"
 _decode_any = msgspec.json.Decoder()
 
 
-def decode_line(line: bytes) -> dict[str, Any]:
+def decode_line(line: bytes, schema: type = ReadEvent) -> dict[str, Any]:
     """One line as a dict; raises EventError saying what is wrong: not JSON, nested too
-    deep (`jsonline`), not an object, or a field of `ReadEvent` of the wrong type."""
+    deep or not UTF-8 (`jsonline`), not an object, or not fitting `schema` (an event's
+    `ReadEvent`; `Alert` for a line of agent-alerts.jsonl)."""
     if line.startswith(BOM):  # PowerShell writes one at the start of a file
         line = line[3:]
     try:
@@ -335,7 +336,7 @@ def decode_line(line: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise EventError("line", f"expected a JSON object, got {type(obj).__name__}")
     try:
-        msgspec.convert(obj, ReadEvent)
+        msgspec.convert(obj, schema)
     except msgspec.ValidationError as exc:
         raise _field_error(exc, obj) from None
     return obj

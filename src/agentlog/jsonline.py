@@ -1,13 +1,18 @@
 """One JSON line decoded within bounds: the decoder every reader of JSON lines shares.
 
-msgspec, like any recursive-descent parser, recurses once per level of nesting, so a line
-nested a few thousand levels deep raises RecursionError in the middle of a reader (and
-can overflow a thread's C stack first). A line nested deeper than `MAX_DEPTH` is therefore
-malformed, and is caught before the parser sees it: a line with at most `MAX_DEPTH`
-opening brackets cannot nest deeper (counted in C, for a whole batch at once by
-`crowded`); only a line with more is measured exactly, its strings taken out first.
-`TooDeep` is a `msgspec.DecodeError`, so every reader already reports it as the bad line
-it is.
+Two kinds of line get past a decoder, or through it the wrong way, and are malformed here
+before the decoder sees them:
+
+- Nested too deep. msgspec, like any recursive-descent parser, recurses once per level,
+  so a line nested a few thousand levels deep raises RecursionError in the middle of a
+  reader (and can overflow a thread's C stack first). Deeper than `MAX_DEPTH` is
+  malformed. A line with at most `MAX_DEPTH` opening brackets cannot nest deeper (counted
+  in C); only a line with more is measured exactly, its strings taken out first.
+- Not UTF-8. A typed decoder skips the fields it does not read without looking into their
+  strings, so the watchdog would take a line that `cat` refuses.
+
+`suspect` screens a whole batch for both in C. `Unreadable` is a `msgspec.DecodeError`,
+so every reader already reports it as the bad line it is.
 """
 
 from __future__ import annotations
@@ -28,32 +33,43 @@ _MANY_OPENINGS = re.compile(rb"[^\n]{%d}" % (MAX_DEPTH + 1))
 _any = msgspec.json.Decoder()
 
 
-class TooDeep(msgspec.DecodeError):
-    """A line nested deeper than MAX_DEPTH (or with brackets that cannot balance)."""
+class Unreadable(msgspec.DecodeError):
+    """A line nested deeper than MAX_DEPTH, with brackets that cannot balance, or not UTF-8."""
 
 
 def nesting_error(line: bytes) -> str | None:
-    """Why this line cannot be decoded within bounds, or None when it can."""
+    """Why this line nests too deep (or its brackets cannot balance), or None."""
     if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
         return None
     skeleton = _STRING.sub(b"", _ESCAPE.sub(b"", line)).translate(None, _NOT_BRACKET)
     for _ in range(MAX_DEPTH + 1):  # each round takes away the innermost level
         inner = _INNERMOST.sub(b"", skeleton)
         if inner == skeleton:
-            return None if not skeleton else "not valid JSON (its brackets do not balance)"
+            return None if not skeleton else "its brackets do not balance"
         skeleton = inner
     return f"nested deeper than {MAX_DEPTH} levels"
 
 
-def crowded(joined: bytes) -> bool:
-    """Whether any of these newline-separated lines has more than MAX_DEPTH opening
-    brackets: only then can one of them be too deep (one pass in C for a whole batch)."""
-    return _MANY_OPENINGS.search(joined.translate(None, _NOT_OPENING_OR_NEWLINE)) is not None
+def utf8_error(data: bytes) -> str | None:
+    if data.isascii():
+        return None
+    try:
+        data.decode()
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 at byte {exc.start}"
+    return None
+
+
+def suspect(joined: bytes) -> bool:
+    """Whether any of these newline-separated lines may be unreadable: more than MAX_DEPTH
+    opening brackets on one line, or bytes that are not UTF-8 (one pass in C for a batch)."""
+    crowded = _MANY_OPENINGS.search(joined.translate(None, _NOT_OPENING_OR_NEWLINE)) is not None
+    return crowded or utf8_error(joined) is not None
 
 
 def decode(line: bytes, decoder: msgspec.json.Decoder = _any) -> Any:
-    """`decoder.decode(line)`, or TooDeep (a DecodeError) for a line nested too deep."""
-    why = nesting_error(line)
+    """`decoder.decode(line)`, or Unreadable (a DecodeError) for a line out of bounds."""
+    why = nesting_error(line) or utf8_error(line)
     if why is not None:
-        raise TooDeep(why)
+        raise Unreadable(why)
     return decoder.decode(line)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..events import EventError, decode_line, parse_time
+from ..events import Alert, EventError, ReadEvent, decode_line, parse_time
 from . import layout
 
 
@@ -51,16 +51,18 @@ def open_log(path: Path):
         return gzip.open(path.with_name(path.name + ".gz"), "rb")
 
 
-def read_file(path: Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
-    """Yield each event of one file; a final line with no newline yet is left for later."""
+def read_file(path: Path, report: ReadReport | None = None, schema: type = ReadEvent) -> Iterator[dict[str, Any]]:
+    """Yield each event of one file (each line checked against `schema`: see
+    `events.decode_line`); a final line with no newline yet is left for later."""
     try:
         handle = open_log(path)
     except FileNotFoundError:
         return
-    yield from _read_handle(handle, path, report)
+    yield from _read_handle(handle, path, report, schema)
 
 
-def _read_handle(handle, path: Path, report: ReadReport | None) -> Iterator[dict[str, Any]]:
+def _read_handle(handle, path: Path, report: ReadReport | None,
+                 schema: type = ReadEvent) -> Iterator[dict[str, Any]]:
     report = report if report is not None else ReadReport()
     with handle:
         for lineno, raw in enumerate(handle, 1):
@@ -70,7 +72,7 @@ def _read_handle(handle, path: Path, report: ReadReport | None) -> Iterator[dict
                 continue
             report.lines += 1
             try:
-                yield decode_line(raw)
+                yield decode_line(raw, schema)
             except EventError as exc:
                 report.skipped(path, lineno, str(exc))
             except (OSError, EOFError) as exc:  # a damaged archive
@@ -115,15 +117,16 @@ def read_kind(log_dir: Path, kind: str = "stream", *, archives: bool = True,
     """
     log_dir = Path(log_dir)
     live_path = log_dir / layout.KINDS[kind]
+    schema = Alert if kind == "alerts" else ReadEvent
     live = _open_or_none(live_path)
     try:
         if archives:
             own = _identity(live)
             for path in archives_of(log_dir, layout.KINDS[kind]):
                 if own is None or _path_identity(path) != own:
-                    yield from read_file(path, report)
+                    yield from read_file(path, report, schema)
         if live is not None:
-            yield from _read_handle(live, live_path, report)
+            yield from _read_handle(live, live_path, report, schema)
     finally:
         if live is not None:
             live.close()
