@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from typing import Any, Callable
 
 import click
+import msgspec
 
+from .. import jsonline
 from .common import report_bad_lines, settings_options
 
 ENVELOPE = (
@@ -28,8 +29,8 @@ def _json_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     if value is None:
         return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return jsonline.decode(value.encode(errors="surrogateescape"))
+    except msgspec.DecodeError:  # not JSON, or nested too deep
         if param.name == "extra":
             raise click.BadParameter(f"not a JSON object: {value!r}") from None
         return value
