@@ -279,26 +279,13 @@ def succeeded(data: dict[str, Any] | None) -> bool:
 # --- reading ------------------------------------------------------------------
 
 
-class ReadData(msgspec.Struct, gc=False):
-    """The `data` fields agentlog computes with, whatever the event type; the others
-    (prompts, outputs, params, results) are shown as they are, whatever their type."""
-
-    error_message: str | None = None
-    error_fingerprint: str | None = None
-    error_category: str | None = None
-    tool_name: str | None = None
-    result: str | None = None
-    prompt_type: str | None = None
-    status: str | None = None
-    completion_status: str | None = None
-    input_tokens: Tokens | None = None
-    output_tokens: Tokens | None = None
-    cache_creation_tokens: Tokens | None = None
-    cache_read_tokens: Tokens | None = None
-    reasoning_tokens: Tokens | None = None
-    total_tokens: Tokens | None = None
-    cost_usd: Usd | None = None
-    duration_ms: Millis | None = None
+# The `data` fields agentlog computes with, whatever the event type, typed as the write schema
+# types them (optional here); the others (prompts, outputs, params...) are shown as they are.
+READ_DATA = ("error_message", "error_fingerprint", "error_category", "tool_name", "result", "prompt_type",
+             "status", "completion_status", *Usage.__struct_fields__, "duration_ms")
+_WRITE_TYPES = {f.name: f.type for spec in DATA_SPECS.values() for f in msgspec.structs.fields(spec)}
+ReadData = msgspec.defstruct("ReadData", [(name, _WRITE_TYPES[name] | None, None) for name in READ_DATA],
+                             gc=False, module=__name__)
 
 
 class ReadEvent(msgspec.Struct, gc=False):
