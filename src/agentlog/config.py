@@ -127,7 +127,8 @@ def _regex(value: Any) -> str:
 
 
 def _regexes(value: Any) -> tuple[str, ...]:
-    return tuple(_regex(v) for v in _texts(value))
+    """A list of regexes (one written alone is a list of one: its commas are its own)."""
+    return (_regex(value),) if isinstance(value, str) else tuple(_regex(v) for v in _texts(value))
 
 
 PRICE_KINDS = ("input", "output", "cache_read", "cache_write")  # USD per million tokens
@@ -251,6 +252,8 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 # every way a key can be written in the TOML file -> its setting
 _BY_KEY = {**_BY_NAME, **{alias: s for s in SETTINGS for alias in s.aliases}}
 _TABLES = {key.rpartition(".")[0] for key in _BY_KEY if "." in key}
+_FOLLOWERS = [s for s in SETTINGS if s.same_as]
+_WITH_ENV = [s for s in SETTINGS if s.env]
 
 
 def default(name: str) -> Any:
@@ -351,8 +354,8 @@ def _apply(source: str, layer: Mapping[str, tuple[str, Any]], values: dict[str, 
             written = f" ({key})" if key != name else ""
             raise ConfigError(f"{name} from {source}{written}: {exc}") from None
         sources[name] = source
-    for s in SETTINGS:  # unset settings that follow another take its value
-        if s.same_as and sources[s.name].startswith("default"):
+    for s in _FOLLOWERS:  # unset settings that follow another take its value
+        if sources[s.name].startswith("default"):
             values[s.name], sources[s.name] = values[s.same_as], f"default (= {s.same_as})"
 
 
@@ -369,7 +372,7 @@ def _named(flags: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
 
 
 def _by_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    return {s.name: (s.env, environ[s.env]) for s in SETTINGS if s.env and s.env in environ}
+    return {s.name: (s.env, environ[s.env]) for s in _WITH_ENV if s.env in environ}
 
 
 def _read_file(path: Path, warnings: list[str]) -> dict[str, tuple[str, Any]]:

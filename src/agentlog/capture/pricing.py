@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..config import PRICE_KINDS
+
 TABLE = "pricing.toml"  # beside this module
 
-KINDS = ("input", "output", "cache_read", "cache_write")
+KINDS = PRICE_KINDS  # input (not cached), output (reasoning included), cache read, cache write
 _PROVIDER_PREFIXES = ("anthropic/", "anthropic.", "openai/", "azure/", "bedrock/")
 
 
