@@ -211,3 +211,18 @@ def test_every_reader_survives_hostile_lines_and_keeps_the_good_ones(case):
         expected = Counter(why for _, why in breaking)
         assert {r: said.get(r, 0) for r in ("malformed_json", "not_an_object")} == \
             {r: expected[r] for r in ("malformed_json", "not_an_object")}, seen.out
+
+
+@settings(max_examples=4 * EXAMPLES, deadline=None)
+@given(wrong_type())
+def test_what_the_writer_writes_every_reader_reads(case):
+    """A line of the wrong types is malformed for every reader: the writer refuses it, or
+    (`"data": null`) writes it repaired, never as it is."""
+    from agentlog.events import EventError, decode_line, encode, validate
+
+    _, raw, _ = case
+    try:
+        written = validate(json.loads(raw))  # as a caller of the Python API would hand it over
+    except EventError:
+        return
+    assert decode_line(encode(written)) == written

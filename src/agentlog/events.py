@@ -145,6 +145,34 @@ EVENT_TYPES = frozenset(DATA_SPECS)
 COMPLETION_STATUSES = frozenset({"success", "failed", "timeout", "interrupted"})
 
 
+# --- reading ------------------------------------------------------------------
+
+
+# The `data` fields agentlog computes with, whatever the event type, typed as the write schema
+# types them (optional here); the others (prompts, outputs, params...) are shown as they are.
+READ_DATA = ("error_message", "error_fingerprint", "error_category", "tool_name", "result", "prompt_type",
+             "status", "completion_status", *Usage.__struct_fields__, "duration_ms")
+_WRITE_TYPES = {f.name: f.type for spec in DATA_SPECS.values() for f in msgspec.structs.fields(spec)}
+ReadData = msgspec.defstruct("ReadData", [(name, _WRITE_TYPES[name] | None, None) for name in READ_DATA],
+                             gc=False, module=__name__)
+
+
+class ReadEvent(msgspec.Struct, gc=False):
+    """What every reader may rely on in a line (the watchdog decodes exactly this): text
+    `event_type`; the fields below, when present, of their type; `data` an object. The
+    envelope's other fields (task_title, model, branch...) are shown as they are."""
+
+    event_type: str
+    timestamp: str | None = None
+    attempt_id: str | None = None
+    event_id: str | None = None
+    task_id: str | None = None
+    executor: str | None = None
+    elapsed_ms: Millis | None = None
+    sequence_num: Count | None = None
+    data: ReadData = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
+
+
 class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One line of agent-alerts.jsonl, in the original analyzer's format plus an id."""
 
@@ -189,7 +217,7 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise EventError("event", f"expected a JSON object, got {type(event).__name__}")
     event_type = event.get("event_type")
-    if event_type not in DATA_SPECS:
+    if not isinstance(event_type, str) or event_type not in DATA_SPECS:
         known = ", ".join(sorted(EVENT_TYPES))
         raise EventError("event_type", f"{event_type!r} is not one of: {known}")
     attempt = event.get("attempt_id")
@@ -214,7 +242,13 @@ class _Envelope(Event, kw_only=True):
 
 
 # per event type: the envelope with its typed data, to check an event in one call
-_CHECKS = {kind: msgspec.defstruct(f"{kind}_check", [("data", spec)], bases=(_Envelope,), kw_only=True)
+def _written(kind: str, spec: type[_Data]) -> type:
+    """The spec plus the read schema's fields it does not declare: what is written can be read."""
+    extra = [(f.name, f.type, None) for f in msgspec.structs.fields(ReadData) if f.name not in spec.__struct_fields__]
+    return msgspec.defstruct(f"{kind}_data", extra, bases=(spec,), kw_only=True)
+
+
+_CHECKS = {kind: msgspec.defstruct(f"{kind}_check", [("data", _written(kind, spec))], bases=(_Envelope,), kw_only=True)
            for kind, spec in DATA_SPECS.items()}
 
 
@@ -274,34 +308,6 @@ def succeeded(data: dict[str, Any] | None) -> bool:
     if isinstance(metrics, dict) and metrics.get("success") is True:
         return True
     return data.get("success") is True
-
-
-# --- reading ------------------------------------------------------------------
-
-
-# The `data` fields agentlog computes with, whatever the event type, typed as the write schema
-# types them (optional here); the others (prompts, outputs, params...) are shown as they are.
-READ_DATA = ("error_message", "error_fingerprint", "error_category", "tool_name", "result", "prompt_type",
-             "status", "completion_status", *Usage.__struct_fields__, "duration_ms")
-_WRITE_TYPES = {f.name: f.type for spec in DATA_SPECS.values() for f in msgspec.structs.fields(spec)}
-ReadData = msgspec.defstruct("ReadData", [(name, _WRITE_TYPES[name] | None, None) for name in READ_DATA],
-                             gc=False, module=__name__)
-
-
-class ReadEvent(msgspec.Struct, gc=False):
-    """What every reader may rely on in a line (the watchdog decodes exactly this): text
-    `event_type`; the fields below, when present, of their type; `data` an object. The
-    envelope's other fields (task_title, model, branch...) are shown as they are."""
-
-    event_type: str
-    timestamp: str | None = None
-    attempt_id: str | None = None
-    event_id: str | None = None
-    task_id: str | None = None
-    executor: str | None = None
-    elapsed_ms: Millis | None = None
-    sequence_num: Count | None = None
-    data: ReadData = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
 
 
 # --- decoding ----------------------------------------------------------------
