@@ -229,3 +229,14 @@ def test_cat_reads_alert_lines_as_alerts(tmp_path, cli):
     seen = run("cat", "--kind", "alerts", "--log-dir", str(log_dir))
     assert seen.code == 0 and [json.loads(out)["type"] for out in seen.out.splitlines()] == ["error_loop"]
     assert skipped_lines(seen.err, log_dir / layout.ALERTS) == [2]
+
+
+def test_two_events_glued_on_one_line_are_one_malformed_line_for_the_watchdog_too(tmp_path):
+    log_dir = tmp_path / "logs"
+    good = good_lines()
+    glued = [good[1] + good[1], good[1] + b"," + good[1], good[1] + b" " + good[1],
+             b'{"event_type": "agent_output", "attempt_id": "fz-1", "data": {"output": "\xff"}}']
+    stream = write_logs(log_dir, good[:3] + glued + good[3:])
+    seen, events, malformed = watch(log_dir)
+    assert (events, malformed) == (len(good), len(glued)), seen.err
+    assert skipped_lines(run("cat", "--log-dir", str(log_dir)).err, stream) == [4, 5, 6, 7]

@@ -48,7 +48,7 @@ def decode_batch(lines: list[bytes], out: list, start: int = 0) -> list:
     if not jsonline.suspect(joined):
         try:
             events = _usual_lines.decode(b"[" + joined + b"]")
-            if len(events) == len(lines):  # two objects on a line, comma-glued, made more
+            if len(events) == len(lines):  # a line holding `{...},{...}` makes more events than lines
                 out.append(events)
                 return out
         except _ERRORS:
