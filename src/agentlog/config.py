@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
             "durability: none (page cache), event (fsync each line), batch"),
     Setting("max_event_bytes", "AGENT_WORK_MAX_EVENT_BYTES", int, 8 * 1024 * 1024,
             "longer events have their largest strings truncated with a marker"),
+    Setting("clock_tolerance_ms", "AGENT_WORK_CLOCK_TOLERANCE_MS", int, 300_000,
+            "event times further ahead of their arrival are recorded (and watched) at arrival"),
     Setting("error_loop_threshold", "AGENT_ERROR_LOOP_THRESHOLD", int, 4,
             "same error fingerprint this many times in the window is a loop"),
     Setting("error_loop_window_ms", "AGENT_ERROR_LOOP_WINDOW_MS", int, 600_000,
