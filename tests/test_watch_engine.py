@@ -118,3 +118,22 @@ def test_odd_values_that_used_to_crash_a_detector_are_ignored():
                          encode(ev("c", "usage", BASE, cost_usd=3.0))])
     # b: raised at 1e308 (a number), not again at inf; no crash, c is still judged
     assert [(a.type, a.attempt_id) for a in found] == [("cost_anomaly", "b"), ("cost_anomaly", "c")]
+
+
+def test_a_checkpoint_from_before_attempts_kept_their_own_cooldowns_restores_the_same():
+    """An upgrade continues from the old checkpoint: its global cooldowns go to their attempts
+    (active, ended, or not seen yet) and the ended table's kept states come back."""
+    legacy = {"clock": BASE + 100,
+              "active": [["live", {"executor": "CODEX", "last_time": BASE + 100, "last_id": "e1"}]],
+              "ended": [["done", {"excessive_restarts": [2]}], ["quiet", None]],
+              "cooldowns": [["error_loop|live|f", BASE + 90], ["error_loop|done|f", BASE + 50],
+                            ["error_loop|later|f", BASE + 95]]}
+    engine = Engine(WatchConfig())
+    engine.restore(json.loads(encode(legacy)))
+    assert engine.active["live"].cooldowns == {"error_loop|live|f": BASE + 90}
+    assert engine.ended["done"].cooldowns == {"error_loop|done|f": BASE + 50} and engine.ended["quiet"] is None
+    loops = [ev(a, "error", BASE + 100 + i, error_message="boom", error_fingerprint="f") for a in ("live", "later")
+             for i in range(4)]
+    assert engine.feed([encode(e) for e in loops]) == []  # within the cooldown of the alerts already raised
+    found = engine.feed([encode(ev("done", "session_start", BASE + 120, prompt_type="retry"))])
+    assert [(a.type, a.occurrences) for a in found] == [("excessive_restarts", 3)]  # counted on from 2

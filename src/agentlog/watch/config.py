@@ -21,6 +21,7 @@ class WatchConfig:
     waiting_statuses: tuple[str, ...] = ("turn_complete", "waiting")
     cost_anomaly_threshold: float = 1.0
     alert_cooldown_ms: int = 300_000
+    clock_tolerance_ms: int = 300_000  # read event times at most this far past when they were read
     restart_threshold: int = 3
     failed_session_errors: int = 4
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
-from ..events import BOM
+from ..events import BOM, UNTIMED
 
 
 class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans them
@@ -29,6 +29,7 @@ class Data(msgspec.Struct, gc=False):  # scalars only: no cycles, GC never scans
 
 class WatchEvent(msgspec.Struct, gc=False):
     timestamp: Any = None
+    timestamp_quality: Any = None  # "approximate" | "synthetic": not a measure of real time
     event_type: Any = None
     attempt_id: Any = None
     event_id: Any = None
@@ -50,6 +51,7 @@ class UsualEvent(msgspec.Struct, gc=False):
     event_type: str
     attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
     data: Data
+    timestamp_quality: Any = None
     event_id: Any = None
     executor: Any = None
     task_id: Any = None
@@ -82,6 +84,13 @@ def decode_or_why(line: bytes) -> WatchEvent | str:
         return f"not an event ({exc})"
     except msgspec.DecodeError as exc:
         return f"not valid JSON ({exc})"
+
+
+def timed(event: WatchEvent) -> bool:
+    """Whether the event's time measures real time: not approximate or synthetic (rules
+    about repetition count such an event; rules about time spans leave it out)."""
+    quality = event.timestamp_quality
+    return quality is None or type(quality) is not str or quality not in UNTIMED
 
 
 def trigger_of(event: WatchEvent) -> str:
