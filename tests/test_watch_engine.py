@@ -7,10 +7,10 @@ import json
 import random
 
 import msgspec
-from watchkit import BASE, ev
+from watchkit import BASE, ev, iso
 from watchgen import stream
 
-from agentlog.events import encode
+from agentlog.events import Alert, encode
 from agentlog.watch import Engine, WatchConfig
 from agentlog.watch.detectors import Attempt, load_detectors
 from agentlog.watch.engine import decode_batch
@@ -137,3 +137,19 @@ def test_a_checkpoint_from_before_attempts_kept_their_own_cooldowns_restores_the
     assert engine.feed([encode(e) for e in loops]) == []  # within the cooldown of the alerts already raised
     found = engine.feed([encode(ev("done", "session_start", BASE + 120, prompt_type="retry"))])
     assert [(a.type, a.occurrences) for a in found] == [("excessive_restarts", 3)]  # counted on from 2
+
+
+def test_cooldowns_outlive_the_session_and_come_back_with_a_new_one():
+    """An attempt that ends within the cooldown of an alert and starts again does not repeat
+    the alert, also when the cooldown came from the journal and the session left no state."""
+    config = WatchConfig(stuck_threshold_ms=0)
+    engine = Engine(config, load_detectors(config, ["error_loop"]))  # nothing keeps state past the session
+    engine.remember(Alert(timestamp="t", type="error_loop", attempt_id="a", severity="high", recommendation="r",
+                          key="error_loop|a|f", event_time=iso(BASE)))
+    engine.feed([encode(ev("a", "session_start", BASE)), encode(ev("a", "session_end", BASE + 1))])
+    again = [ev("a", "session_start", BASE + 2)] + [ev("a", "error", BASE + 3 + i, error_message="boom",
+                                                        error_fingerprint="f") for i in range(4)]
+    assert engine.feed([encode(e) for e in again]) == []
+    later = [ev("a", "error", BASE + 400 + i, error_message="boom", error_fingerprint="f") for i in range(4)]
+    assert [a.type for a in engine.feed([encode(e) for e in later])] == ["error_loop"]
+

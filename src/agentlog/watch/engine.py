@@ -392,7 +392,7 @@ class Engine:
         attempt_id = event.attempt_id
         del self.active[attempt_id]
         slots = attempt.slots
-        kept = {name: slots[name] for name in self.kept_names if name in slots} if slots else None
+        kept = {name: slots[name] for name in self.kept_names if name in slots}
         # a new session of the attempt still counts what outlives sessions, and honours cooldowns
         self.ended[attempt_id] = Attempt(slots=kept, cooldowns=attempt.cooldowns) if kept or attempt.cooldowns else None
         if len(self.ended) > MAX_ENDED:
