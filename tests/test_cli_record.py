@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 
 import pytest
+from watchkit import iso
 
+from agentlog.events import parse_time
 from agentlog.store import layout
 
 from conftest import read_jsonl
@@ -93,3 +97,38 @@ def test_cat_filters_and_reports_malformed_lines(cli, log_dir):
     out = cli("cat", "--log-dir", str(log_dir), "--since", "2026-01-02", "--until", "2026-01-03", check=True)
     assert [json.loads(l)["attempt_id"] for l in out.stdout.splitlines()] == ["y"]
     assert cli("cat", "--log-dir", str(log_dir), "--since", "soon").returncode == 2
+
+
+def test_timestamp_quality_is_checked_on_write(cli, log_dir):
+    line = {"attempt_id": "q", "event_type": "agent_output", "timestamp": "2026-01-01T00:00:00.000Z", "timestamp_quality": "synthetic",
+            "data": {"output": "x"}}
+    assert cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps(line)).returncode == 0
+    bad = cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps({**line, "timestamp_quality": "roughly"}))
+    assert bad.returncode == 1 and "timestamp_quality: 'roughly' is not one of: approximate, synthetic, clamped" in \
+        bad.stderr.decode()
+    recorded = [json.loads(x) for x in (log_dir / layout.STREAM).read_text().splitlines()]
+    assert [e["timestamp_quality"] for e in recorded] == ["synthetic"]
+
+
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def test_implausible_times_are_recorded_at_arrival_flagged_with_their_own_kept(cli, log_dir):
+    ahead = iso(time.time() + 7200)
+    stamps = [ahead, "9999-12-31T23:59:59Z", "0001-01-01", "1970-01-01T00:00:00Z"]
+    for stamp in stamps:
+        result = cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", stamp, "--log-dir", str(log_dir))
+        assert result.returncode == 0, result.stderr.decode()
+    line = {"attempt_id": "skew", "event_type": "agent_output", "timestamp": "9999-12-31T23:59:59Z", "data": {}}
+    assert cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps(line)).returncode == 0
+    soon = iso(time.time() + 60)  # within the tolerance: the writer's own time
+    assert cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", soon, "--log-dir", str(log_dir)).returncode == 0
+    recorded = [json.loads(x) for x in (log_dir / layout.STREAM).read_text().splitlines()]
+    for event, stamp in zip(recorded, stamps + ["9999-12-31T23:59:59Z"]):
+        assert (event["timestamp_quality"], event["timestamp_original"]) == ("clamped", stamp)
+        assert abs(parse_time(event["timestamp"]) - time.time()) < 3600 and UUID7.match(event["event_id"])
+    assert recorded[-1]["timestamp"] == soon and "timestamp_quality" not in recorded[-1]
+    tight = cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", iso(time.time() + 60),
+                "--log-dir", str(log_dir), env={"AGENT_WORK_CLOCK_TOLERANCE_MS": "10000"})
+    assert tight.returncode == 0
+    assert json.loads((log_dir / layout.STREAM).read_text().splitlines()[-1])["timestamp_quality"] == "clamped"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,25 @@ def test_every_documented_event_is_recorded_with_the_session_id_as_attempt(agent
     else:  # the Codex PostToolUse output says "Exit code: 1"
         result = next(e for e in recorded if e["event_type"] == "tool_result")
         assert result["data"]["result"] == "error"
+
+
+@pytest.mark.parametrize("agent", ["claude-code", "codex"])
+def test_stop_ends_the_turn_so_a_person_taking_their_time_is_not_a_stuck_agent(agent, tmp_path, log_dir):
+    """`Stop` records a status_change to turn_complete; the watchdog then takes the quiet that
+    follows as the person's turn. The same quiet in the middle of a turn (no Stop) is stuck."""
+    for session, events in (("turn-over", ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")),
+                            ("mid-turn", ("UserPromptSubmit", "PreToolUse", "PostToolUse"))):
+        for event in events:
+            result = hook(agent, event, payload(agent, event, session_id=session), tmp_path, log_dir)
+            assert result.returncode == 0, result.stderr
+    last = session_events(log_dir, "turn-over")[-1]
+    assert (last["event_type"], last["data"]["status"]) == ("status_change", "turn_complete")
+    from agentlog.watch import Engine
+
+    engine = Engine()
+    found = engine.feed((log_dir / "agent-work-stream.jsonl").read_bytes().splitlines())
+    found += engine.tick(time.time() + 3600)  # an hour later, nothing more from either
+    assert [(a.type, a.attempt_id) for a in found] == [("stuck_agent", "mid-turn")]
 
 
 @pytest.mark.parametrize("agent", ["claude-code", "codex"])

@@ -198,7 +198,7 @@ def test_memory_is_bounded_ended_and_stuck_attempts_are_evicted():
     assert [a.type for a in engine.tick(BASE + 400)] == ["stuck_agent"]
     assert "idle" in engine.active  # raised, but not gone yet
     engine.tick(BASE + 4000)
-    assert engine.active == {}  # evicted only after its stuck alert
+    assert engine.active == {} and list(engine.parked) == ["idle"]  # packed away after its stuck alert
 
 
 def test_snapshot_restore_continues_exactly():
@@ -211,8 +211,7 @@ def test_snapshot_restore_continues_exactly():
     part = first.feed(lines[:77])
     snapshot = json.loads(encode(first.snapshot()))
     second = Engine(WatchConfig())
-    second.restore(snapshot)
-    second.cooldowns = dict(first.cooldowns)
+    second.restore(snapshot)  # the cooldowns travel with their attempts
     assert [a.alert_id for a in part + second.feed(lines[77:])] == [a.alert_id for a in whole]
 
 

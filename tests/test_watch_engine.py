@@ -7,10 +7,10 @@ import json
 import random
 
 import msgspec
-from watchkit import BASE, ev
+from watchkit import BASE, ev, iso
 from watchgen import stream
 
-from agentlog.events import encode
+from agentlog.events import Alert, encode
 from agentlog.watch import Engine, WatchConfig
 from agentlog.watch.detectors import Attempt, load_detectors
 from agentlog.watch.engine import decode_batch
@@ -119,3 +119,38 @@ def test_odd_values_that_used_to_crash_a_detector_are_malformed_lines():
     # a list for a text, costs past any real one: skipped as malformed; c is still judged
     assert [(a.type, a.attempt_id) for a in found] == [("cost_anomaly", "c")]
     assert engine.malformed == 3
+
+
+def test_a_checkpoint_from_before_attempts_kept_their_own_cooldowns_restores_the_same():
+    """An upgrade continues from the old checkpoint: its global cooldowns go to their attempts
+    (active, ended, or not seen yet) and the ended table's kept states come back."""
+    legacy = {"clock": BASE + 100,
+              "active": [["live", {"executor": "CODEX", "last_time": BASE + 100, "last_id": "e1"}]],
+              "ended": [["done", {"excessive_restarts": [2]}], ["quiet", None]],
+              "cooldowns": [["error_loop|live|f", BASE + 90], ["error_loop|done|f", BASE + 50],
+                            ["error_loop|later|f", BASE + 95]]}
+    engine = Engine(WatchConfig())
+    engine.restore(json.loads(encode(legacy)))
+    assert engine.active["live"].cooldowns == {"error_loop|live|f": BASE + 90}
+    assert engine.ended["done"].cooldowns == {"error_loop|done|f": BASE + 50} and engine.ended["quiet"] is None
+    loops = [ev(a, "error", BASE + 100 + i, error_message="boom", error_fingerprint="f") for a in ("live", "later")
+             for i in range(4)]
+    assert engine.feed([encode(e) for e in loops]) == []  # within the cooldown of the alerts already raised
+    found = engine.feed([encode(ev("done", "session_start", BASE + 120, prompt_type="retry"))])
+    assert [(a.type, a.occurrences) for a in found] == [("excessive_restarts", 3)]  # counted on from 2
+
+
+def test_cooldowns_outlive_the_session_and_come_back_with_a_new_one():
+    """An attempt that ends within the cooldown of an alert and starts again does not repeat
+    the alert, also when the cooldown came from the journal and the session left no state."""
+    config = WatchConfig(stuck_threshold_ms=0)
+    engine = Engine(config, load_detectors(config, ["error_loop"]))  # nothing keeps state past the session
+    engine.remember(Alert(timestamp="t", type="error_loop", attempt_id="a", severity="high", recommendation="r",
+                          key="error_loop|a|f", event_time=iso(BASE)))
+    engine.feed([encode(ev("a", "session_start", BASE)), encode(ev("a", "session_end", BASE + 1))])
+    again = [ev("a", "session_start", BASE + 2)] + [ev("a", "error", BASE + 3 + i, error_message="boom",
+                                                        error_fingerprint="f") for i in range(4)]
+    assert engine.feed([encode(e) for e in again]) == []
+    later = [ev("a", "error", BASE + 400 + i, error_message="boom", error_fingerprint="f") for i in range(4)]
+    assert [a.type for a in engine.feed([encode(e) for e in later])] == ["error_loop"]
+

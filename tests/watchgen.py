@@ -120,3 +120,65 @@ def stream(seed: int = 7, events: int = 8_000, attempts: int = 300) -> list[byte
         if rng.random() < 0.002:
             lines.append(rng.choice([b"not json", b"[1, 2]", b"", b'{"data": "x", "attempt_id": "a"}']))
     return lines
+
+
+# -- whole attempts, for the properties that must not depend on how a replay is read ---------
+
+GAPS = [0.2, 0.5, 1.0, 3.0, 20.0, 200.0, 400.0, 1300.0]  # seconds; 400 and 1300 pass the 5 min stuck threshold
+QUALITIES = [None, None, None, None, "approximate", "synthetic"]
+
+
+def attempt_steps():
+    """Hypothesis strategy: the shape of one attempt, [(gap, kind, variant)], its timestamp
+    quality, how it ends, and how many days before BASE it ran (imported logs span months)."""
+    from hypothesis import strategies as st
+
+    step = st.tuples(st.integers(0, len(GAPS) - 1), st.integers(0, 6), st.integers(0, 3))
+    return st.fixed_dictionaries({
+        "steps": st.lists(step, min_size=1, max_size=30),
+        "quality": st.sampled_from(QUALITIES),
+        "end": st.sampled_from([None, "success", "failed", "failed"]),
+        "days_ago": st.integers(0, 150),
+        "second": st.integers(0, 86_399),
+    })
+
+
+def attempt_events(name: str, shape: dict, pad: int = 0) -> list[dict]:
+    """The events of one attempt from its shape; `pad` bytes in each output make it span read batches."""
+    t = BASE - shape["days_ago"] * 86_400 + shape["second"]
+    quality = shape["quality"]
+    events: list[dict] = []
+
+    def add(kind: str, **data) -> None:
+        event = {"timestamp": _iso(t), "event_type": kind, "attempt_id": name, "executor": "CODEX",
+                 "event_id": f"{name}-{len(events)}", "data": data}
+        if quality is not None:
+            event["timestamp_quality"] = quality
+        events.append(event)
+
+    add("session_start", prompt_type="initial")
+    for gap, kind, variant in shape["steps"]:
+        t += GAPS[gap] * (-0.5 if gap == 2 and variant == 3 else 1)  # now and then a step back in time
+        if kind == 0:
+            add("error", error_message=f"boom {variant}", error_fingerprint=f"fp-{variant % 2}")
+        elif kind == 1:
+            add("tool_call", tool_name=f"tool-{variant % 2}", tool_params={"p": variant // 2})
+        elif kind == 2:
+            add("usage", cost_usd=0.2 * variant)
+        elif kind == 3:
+            add("status_change", status="turn_complete" if variant == 0 else "running")
+        elif kind == 4:
+            add("session_start", prompt_type="retry" if variant else "followup")
+        elif kind == 5:
+            add("tool_call", tool_name="tool-0", tool_params={"p": 0})  # the same call again: repetition
+        else:
+            add("agent_output", output="x" * (pad or 10))
+    if shape["end"] is not None:
+        t += 1
+        add("session_end", completion_status=shape["end"])
+    return events
+
+
+def _iso(t: float) -> str:
+    whole = int(t // 1)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int(round((t - whole) * 1000)) % 1000:03d}Z"

@@ -40,6 +40,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     timestamp: str
     event_type: str
+    # how far `timestamp` is the source's own clock: absent = it is; see TIMESTAMP_QUALITIES
+    timestamp_quality: str | None = None
+    timestamp_original: str | None = None  # the time the writer gave, when it was clamped
     attempt_id: str | None = None
     event_id: str | None = None
     session_id: str | None = None
@@ -144,6 +147,16 @@ EVENT_TYPES = frozenset(DATA_SPECS)
 
 COMPLETION_STATUSES = frozenset({"success", "failed", "timeout", "interrupted"})
 
+# `timestamp_quality`, when the time is not simply the source's own clock:
+TIMESTAMP_QUALITIES = {
+    "approximate": "derived, e.g. a header's time plus the record's order",
+    "synthetic": "made up to keep the order, e.g. steps placed 1 s apart",
+    "clamped": "the writer's time was implausible: the arrival time, the given one in timestamp_original",
+}
+# times that say nothing about how long things took: rules that measure real time skip them
+UNTIMED = frozenset({"approximate", "synthetic"})
+EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z: an earlier time is an unset clock (0001-01-01, the epoch)
+
 
 # --- reading ------------------------------------------------------------------
 
@@ -164,6 +177,7 @@ class ReadEvent(msgspec.Struct, gc=False):
 
     event_type: str
     timestamp: str | None = None
+    timestamp_quality: str | None = None  # "approximate" | "synthetic" | "clamped": see Event
     attempt_id: str | None = None
     event_id: str | None = None
     task_id: str | None = None
@@ -225,6 +239,9 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
         raise EventError("attempt_id", "required, a non-empty string")
     if "timestamp" in event:
         _check_timestamp(event["timestamp"])
+    quality = event.get("timestamp_quality")
+    if quality is not None and (type(quality) is not str or quality not in TIMESTAMP_QUALITIES):
+        raise EventError("timestamp_quality", f"{quality!r} is not one of: {', '.join(TIMESTAMP_QUALITIES)}")
     if event.get("data") is None:
         event["data"] = {}
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import config
-from .events import EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
+from .events import EARLIEST, EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
 from .store import layout
 from .store.metrics import session_metrics
 from .store.writer import LogWriter, store_error
@@ -70,7 +70,8 @@ class Recorder:
         self.max_bytes = self.settings.max_event_bytes
         self.locked = locked
         self.redact = _redactor(self.settings)
-        self.processors: list[Processor] = [validate, self._stamp, self._classify_error]
+        self.tolerance = self.settings.clock_tolerance_ms / 1000
+        self.processors: list[Processor] = [validate, self._bound_time, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
         self.max_attempts = MAX_ATTEMPTS
         self._taxonomy = None
@@ -165,6 +166,22 @@ class Recorder:
         self.close()
 
     # -- processors -----------------------------------------------------------
+
+    def _bound_time(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A writer's clock is believed from 2000 to arrival + `clock_tolerance_ms`: one
+        machine's clock hours ahead would otherwise hold its attempt out of every check of
+        real time, and 0001-01-01 (an unset time) makes no event id. Outside, the event is
+        recorded at its arrival, flagged `clamped`, and its own time kept."""
+        timestamp = event.get("timestamp")
+        if timestamp is None:
+            return event
+        arrival = time.time()
+        if EARLIEST <= parse_time(timestamp) <= arrival + self.tolerance:
+            return event
+        event["timestamp"] = now_iso(arrival)
+        event["timestamp_quality"] = "clamped"
+        event["timestamp_original"] = timestamp
+        return event
 
     def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:
         timestamp = event.get("timestamp")

@@ -20,7 +20,8 @@ ENVELOPE = (
     ("--model", "model", "Model name."),
     ("--branch", "branch", "Git branch."),
     ("--session-id", "session_id", "The agent's own session id."),
-    ("--timestamp", "timestamp", "Event time, ISO 8601 (default: now)."),
+    ("--timestamp", "timestamp", "Event time, ISO 8601 (default: now); one before 2000 or more than "
+                                 "clock_tolerance_ms ahead is recorded at arrival, flagged clamped."),
 )
 
 

@@ -98,6 +98,10 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
         result = dog.result
     click.echo(f"agentlog watch: {result.events} events, {result.alerts} new alerts, "
                f"{result.malformed} malformed lines skipped", err=True)
+    if result.misdated:
+        click.echo(f"agentlog watch: {result.misdated} events dated before 2000 or more than "
+                   f"{config.clock_tolerance_ms / 1000:g} s after they were read (clock skew): taken as untimed, "
+                   "or as of when they were read", err=True)
     for mark in result.lost:
         click.echo(f"agentlog watch: warning: a checkpointed file (inode {mark.ino}) was gone; "
                    "its unread rest could not be read", err=True)

@@ -8,7 +8,7 @@ worker at once), and hands extras back when more workers join.
 
 Per partition, in order:
     fetch -> engine.feed (same Engine and detectors as `agentlog watch`) -> publish alerts
-    (Nats-Msg-Id = alert_id) -> save {stream seq, engine state, cooldowns} to KV (fenced
+    (Nats-Msg-Id = alert_id) -> save {stream seq, engine state and cooldowns} to KV (fenced
     by revision) -> ack
 A new owner loads the saved state and recreates the consumer at the next sequence, so
 nothing is skipped or counted twice; alerts it derives again carry the same alert_id
@@ -169,8 +169,7 @@ class FleetWatcher:
         engine = Engine(self.config)
         applied = 0
         if saved:
-            engine.restore(saved.get("engine") or {})
-            engine.cooldowns = {k: float(t) for k, t in saved.get("cooldowns", [])}
+            engine.restore(saved.get("engine") or {})  # older saves kept cooldowns beside it: the engine's own copy
             applied = int(saved.get("seq", 0))
         part = _Partition(p, engine, applied, revision)
         part.lease_rev = lease_rev
@@ -238,13 +237,14 @@ class FleetWatcher:
         alerts: list[Alert] = []
         ended: list[str] = []
         touched: dict[str, Any] = {}
+        now = time.time()
         for line in lines:
             event = decode(line)
             if event is None:
                 if line.strip():
                     engine.malformed += 1
                 continue
-            found = engine.process(event)
+            found = engine.process(event, now)
             if found:
                 alerts.extend(found)
             if isinstance(event.attempt_id, str):
@@ -254,8 +254,7 @@ class FleetWatcher:
                 else:
                     touched[event.attempt_id] = event
         self.result.events += len(lines)
-        alerts.extend(engine.tick(engine.clock))
-        await self._alerts(alerts)
+        await self._alerts(alerts)  # quiet attempts: judged by their next event, or by the wall clock in _consume
         for attempt_id, event in touched.items():
             await self.heartbeats.touch(attempt_id, {"attempt_id": attempt_id, "executor": event.executor,
                                                      "last_event": event.timestamp, "partition": part.p})
@@ -302,8 +301,7 @@ class FleetWatcher:
 
     async def _commit(self, part: _Partition) -> None:
         engine = part.engine
-        value = {"seq": part.applied, "engine": engine.snapshot(), "cooldowns": list(engine.cooldowns.items()),
-                 "owner": self.worker_id, "saved": now_iso()}
+        value = {"seq": part.applied, "engine": engine.snapshot(), "owner": self.worker_id, "saved": now_iso()}
         part.revision = await self.state.save(f"p{part.p}", value, part.revision)
         if part.last_msg is not None:
             try:

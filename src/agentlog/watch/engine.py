@@ -1,15 +1,33 @@
 """The detection engine: per-attempt state, event-time windows, cooldowns, alert ids.
 
 Pure and deterministic: lines (or events) in, alerts out, no I/O and no wall clock
-except what the caller passes to `tick(now)`. The same input gives the same alerts with
-the same `alert_id`, which is what lets the watchdog restart after kill -9 without
-repeating or missing one: `snapshot()` is saved with the tailer's checkpoint, and alerts
-already in the journal are skipped by id.
+except what the caller passes. The same input gives the same alerts with the same
+`alert_id`, which is what lets the watchdog restart after kill -9 without repeating or
+missing one: `snapshot()` is saved with the tailer's checkpoint, and alerts already in
+the journal are skipped by id.
 
-Memory stays O(active attempts x window): an attempt's state goes at its session_end
-(only what a detector keeps across sessions stays, in a bounded `ended` table), and a
-long-idle attempt goes once its stuck alert was raised (or it was found waiting for its
-user, see `stuck_agent`).
+Time. Each attempt is judged on its own clock: a gap of `stuck_threshold_ms` between two
+of its events is found when the second one is read, whatever other attempts were read in
+between. Imported logs come file by file, not in time order, so no clock shared by all
+attempts decides anything, and a replay finds the same alerts for any batch size and any
+order of whole attempts (everything an attempt raises, its cooldowns included, depends on
+its own events only). The wall clock comes in through `tick(now)` alone, which the caller
+calls once it has read everything there is: then the attempts still open are checked for
+having gone quiet. Two guards keep one writer's clock from misleading the watch:
+- given the time it read the lines (`feed(..., now=)`), an event dated beyond
+  `now + clock_tolerance_ms` is read as of `now`, and one before 2000 as untimed; so a
+  clock hours ahead neither blinds its attempt nor lands in the checkpoint;
+- from the first tick on, the engine notes when it last heard from each attempt, and an
+  attempt is quiet only when that is as old as its latest event time: old events arriving
+  now (an import while watching) are not stuck for being old.
+Events whose `timestamp_quality` is approximate or synthetic measure no real time: gaps
+to or from them are not idleness, and the detectors' time windows leave them out.
+
+Memory. An attempt's state goes at its session_end (only what a detector keeps across
+sessions stays, with the attempt's cooldowns, in a bounded `ended` table). An attempt
+quiet for long is parked: its state packed into a few hundred bytes, unpacked when it is
+heard from again, so letting it go changes no alert. Only past MAX_PARKED parked attempts
+is the one parked longest forgotten (it would start over if it came back).
 """
 
 from __future__ import annotations
@@ -22,13 +40,18 @@ from typing import Any, Callable
 import msgspec
 
 from .. import jsonline
-from ..events import Alert, now_iso, parse_time
+from ..events import EARLIEST, Alert, now_iso, parse_time
 from .config import WatchConfig
 from .detectors import Attempt, BaseDetector, Finding, load_detectors
-from .view import Malformed, UsualEvent, WatchEvent, decode_or_why
+from .view import Malformed, UsualEvent, WatchEvent, decode_or_why, timed
 
 REOPENING = frozenset({"session_start", "followup_sent"})  # events that revive an ended attempt
 MAX_ENDED = 50_000
+MAX_PARKED = 100_000
+MAX_COOLDOWNS = 64  # per attempt; past it, those older than the cooldown go
+PARK_AFTER_S = 600.0  # quiet this long (and 3x the stuck threshold): packed away
+SWEEP_EVERY = 1 << 16  # events between two looks for attempts to park
+SNAPSHOT_VERSION = 2
 _ISO_FAST = 24  # len("2026-02-09T14:23:45.123Z")
 _MS = {f".{ms:03d}Z": ms / 1000 for ms in range(1000)}  # the stream's millisecond suffix, pre-parsed
 _SPLIT = 16  # a batch that does not decode as usual events is retried in this many parts
@@ -80,45 +103,69 @@ class Engine:
         # the hot path calls, per event type, only the methods that want it
         self.handlers = {kind: tuple(found) for kind, found in handlers.items()}
         self.kept_names = [d.name for d in self.detectors if d.keep_after_end]
+        self.states = {d.name: d.State for d in self.detectors if d.State is not None}
         self.clocked = [d for d in self.detectors if d.idle_after_s is not None]
         self.idle_after = min((d.idle_after_s for d in self.clocked), default=None)
-        self.evict_after = max(3 * (self.idle_after or 0), self.config.error_loop_window_ms / 1000,
-                               self.config.tool_loop_window_ms / 1000)
+        self.park_after = max(3 * (self.idle_after or 0), PARK_AFTER_S)
         self.cooldown_s = self.config.alert_cooldown_ms / 1000
+        self.tolerance = self.config.clock_tolerance_ms / 1000
         self.active: dict[str, Attempt] = {}
         # ordered: the oldest is dropped in O(1) (a plain dict's first key is found by a scan
         # past every deleted slot, which made each end of session O(ended) once the cap was hit)
-        self.ended: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
-        self.cooldowns: dict[str, float] = {}  # key -> event time of its last alert
-        self.clock = 0.0  # the latest event time seen
+        self.parked: OrderedDict[str, bytes] = OrderedDict()  # packed attempts, the longest parked first
+        self.unjudged: set[str] = set()  # parked before a wall clock saw their latest quiet time
+        self.ended: OrderedDict[str, Attempt | None] = OrderedDict()  # what outlives a session, or None
+        self.remembered: dict[str, dict[str, float]] = {}  # cooldowns from the journal, until the attempt shows
+        self.clock = 0.0  # the latest event time seen (what the heartbeat shows; parking's yardstick)
+        self.caught_up = False  # a tick came: the caller has read everything there was
         self.since: float | None = None  # events older than this are ignored (--since)
-        self.events = self.malformed = self.ignored = 0
+        self.events = self.malformed = self.ignored = self.misdated = 0
         self._seconds: dict[str, float] = {}
+        self._next_sweep = SWEEP_EVERY
 
     # -- input -----------------------------------------------------------------------
 
-    def feed(self, lines: list[bytes], on_malformed: Callable[[Malformed], None] | None = None) -> list[Alert]:
-        """Process raw stream lines; malformed ones are counted, handed to `on_malformed`
-        (with their index in `lines` and the reason) and skipped."""
+    def feed(self, lines: list[bytes], on_malformed: Callable[[Malformed], None] | None = None,
+             now: float | None = None) -> list[Alert]:
+        """Process raw stream lines, read at wall time `now` (when known); malformed ones are
+        counted, handed to `on_malformed` (with their index in `lines` and the reason) and skipped."""
         alerts: list[Alert] = []
+        read = self._read_at(now)
         for part in decode_batch(lines, []):
             if type(part) is list:
-                self._usual(part, alerts)
+                self._usual(part, alerts, *read)
             elif type(part) is Malformed:
                 self.malformed += 1
                 if on_malformed is not None:
                     on_malformed(part)
             else:
-                alerts.extend(self.process(part) or ())
+                alerts.extend(self._process(part, *read) or ())
+        if self.events >= self._next_sweep:
+            self._sweep()
         return alerts
 
-    def _usual(self, events: list[UsualEvent], alerts: list[Alert]) -> None:
+    def process(self, event: WatchEvent, now: float | None = None) -> list[Alert] | None:
+        """One event, read at wall time `now` (when known); events without attempt_id,
+        data or a readable timestamp are ignored."""
+        alerts = self._process(event, *self._read_at(now))
+        if self.events >= self._next_sweep:
+            self._sweep()
+        return alerts
+
+    def _read_at(self, now: float | None) -> tuple[float, float, float | None]:
+        """(latest believable event time, the time read then, when their attempts were heard from)."""
+        if now is None:
+            return math.inf, math.inf, None
+        return now + self.tolerance, now, now if self.caught_up else None
+
+    def _usual(self, events: list[UsualEvent], alerts: list[Alert], latest: float, now: float,
+               heard: float | None) -> None:
         """The hot path of a catch-up: `process` for events whose types were checked while
         decoding, with everything looked up once per batch. Both paths must agree (tested)."""
         active, handlers, seconds = self.active, self.handlers, self._seconds
         idle_after = math.inf if self.idle_after is None else self.idle_after
         since = -math.inf if self.since is None else self.since
-        clock, ignored = self.clock, 0
+        clock, ignored, earliest = self.clock, 0, EARLIEST
         for event in events:
             ts = event.timestamp
             ms = _MS.get(ts[19:])
@@ -133,19 +180,25 @@ class Engine:
             if t < since:
                 ignored += 1
                 continue
+            untimed = event.timestamp_quality is not None and not timed(event)
+            if not earliest <= t <= latest:
+                t, untimed = self._misdated(t, now, untimed)
             attempt_id = event.attempt_id
             attempt = active.get(attempt_id)
             if attempt is None:
-                attempt = self._open(attempt_id, event.event_type)
+                attempt = self._open(attempt_id, event.event_type, t)
                 if attempt is None:
                     ignored += 1  # a straggler after the session ended
                     continue
-            elif t - attempt.last_time >= idle_after:
+            if t - attempt.last_time >= idle_after and not (untimed or attempt.untimed):
                 alerts.extend(self._clock(attempt_id, attempt, t))  # it was idle until now
             if t >= attempt.last_time:
                 attempt.last_time = t
                 attempt.last_id = event  # its identity is made only if an alert asks
                 attempt.idle_alerted = False
+                attempt.untimed = untimed
+            if heard is not None:
+                attempt.heard = heard
             if attempt.executor is None:
                 attempt.executor = event.executor
                 attempt.task_id = event.task_id
@@ -163,8 +216,7 @@ class Engine:
         self.events += len(events)
         self.ignored += ignored
 
-    def process(self, event: WatchEvent) -> list[Alert] | None:
-        """One event; events without attempt_id, data or a readable timestamp are ignored."""
+    def _process(self, event: WatchEvent, latest: float, now: float, heard: float | None) -> list[Alert] | None:
         self.events += 1
         attempt_id, kind = event.attempt_id, event.event_type
         t = self._time(event.timestamp)
@@ -175,19 +227,26 @@ class Engine:
         if self.since is not None and t < self.since:
             self.ignored += 1
             return None
+        untimed = not timed(event)
+        if not EARLIEST <= t <= latest:
+            t, untimed = self._misdated(t, now, untimed)
         attempt = self.active.get(attempt_id)
         alerts: list[Alert] | None = None
         if attempt is None:
-            attempt = self._open(attempt_id, kind)
+            attempt = self._open(attempt_id, kind, t)
             if attempt is None:
                 self.ignored += 1  # a straggler after the session ended
                 return None
-        elif self.idle_after is not None and t - attempt.last_time >= self.idle_after:
+        if (self.idle_after is not None and t - attempt.last_time >= self.idle_after
+                and not (untimed or attempt.untimed)):
             alerts = self._clock(attempt_id, attempt, t)  # it was idle until now
         if t >= attempt.last_time:
             attempt.last_time = t
             attempt.last_id = event
             attempt.idle_alerted = False
+            attempt.untimed = untimed
+        if heard is not None:
+            attempt.heard = heard
         if attempt.executor is None:
             attempt.executor = event.executor
             attempt.task_id = event.task_id
@@ -202,30 +261,92 @@ class Engine:
                     alerts.append(alert)
         return alerts
 
-    def _open(self, attempt_id: str, kind: str) -> Attempt | None:
-        """A new attempt, or an ended one revived by a new session; None for a straggler."""
-        if attempt_id in self.ended:
+    def _misdated(self, t: float, now: float, untimed: bool) -> tuple[float, bool]:
+        """A time later than the event was read plus the tolerance is read as the time it was
+        read (as the recorder clamps it; not as the bound, which would make a gap of its
+        own); one before 2000 (an unset clock) stays in its place but measures nothing."""
+        self.misdated += 1
+        return (now, untimed) if t > now else (t, True)
+
+    def _open(self, attempt_id: str, kind: str, t: float) -> Attempt | None:
+        """A new attempt (its clock starting at `t`), a parked one unpacked, or an ended one
+        revived by a new session; None for a straggler."""
+        blob = self.parked.pop(attempt_id, None) if self.parked else None
+        if blob is not None:
+            self.unjudged.discard(attempt_id)
+            attempt = self._unpack(blob)
+        elif attempt_id in self.ended:
             if kind not in REOPENING:
                 return None
-            attempt = Attempt(slots=self.ended.pop(attempt_id) or {})
+            attempt = self.ended.pop(attempt_id) or Attempt()
+            attempt.last_time = t
         else:
-            attempt = Attempt()
+            attempt = Attempt(last_time=t)
+        if self.remembered:
+            _merge(attempt.cooldowns, self.remembered.pop(attempt_id, None))
         self.active[attempt_id] = attempt
         return attempt
 
     def tick(self, now: float) -> list[Alert]:
-        """Clock-driven checks (stuck agents) at `now`, and eviction of long-idle attempts."""
-        if self.idle_after is None:
-            return []
-        horizon = now - self.idle_after
-        due = [(k, a) for k, a in self.active.items() if a.last_time <= horizon]
+        """The caller has read everything there is: check the open attempts against the wall
+        clock `now` (stuck agents), and park the ones quiet for long."""
+        if not self.caught_up:
+            self.caught_up = True
+            horizon = now - self.cooldown_s  # older remembered cooldowns cannot hold back a live alert
+            self.remembered = {attempt_id: kept for attempt_id, cooldowns in self.remembered.items()
+                               if (kept := {k: t for k, t in cooldowns.items() if t >= horizon})}
+        for attempt_id in self.unjudged:
+            blob = self.parked.pop(attempt_id, None)
+            if blob is not None:
+                self.active[attempt_id] = self._unpack(blob)
+        self.unjudged.clear()
+        idle_after = math.inf if self.idle_after is None else self.idle_after
         alerts: list[Alert] = []
-        for attempt_id, attempt in due:
-            alerts.extend(self._clock(attempt_id, attempt, now))
-            if attempt.idle_alerted and now - attempt.last_time >= self.evict_after:
-                del self.active[attempt_id]  # dealt with and long gone: let it go
-        self._prune_cooldowns(now)
+        for attempt_id, attempt in list(self.active.items()):
+            quiet = now - max(attempt.last_time, attempt.heard)
+            if quiet >= idle_after and not attempt.idle_alerted:
+                if attempt.untimed:
+                    attempt.idle_alerted = True  # its time measures nothing: it cannot be judged idle
+                else:
+                    alerts.extend(self._clock(attempt_id, attempt, now))
+            if quiet >= self.park_after:
+                self._park(attempt_id, attempt, judged=True)
         return alerts
+
+    # -- memory --------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Now and then while reading: park the attempts quiet for long on the stream's own
+        clock (losslessly: for memory only, never for a verdict), and let the others' latest
+        events go (each keeps the whole batch it was decoded from alive)."""
+        self._next_sweep = self.events + SWEEP_EVERY
+        horizon = self.clock - self.park_after
+        for attempt_id, attempt in list(self.active.items()):
+            if max(attempt.last_time, attempt.heard) <= horizon:
+                self._park(attempt_id, attempt, judged=attempt.idle_alerted)
+            elif type(attempt.last_id) is not str:
+                attempt.last_event_id()
+
+    def _park(self, attempt_id: str, attempt: Attempt, judged: bool) -> None:
+        """Pack an attempt away; `judged`: a wall clock already saw its latest quiet time
+        (else the next tick unpacks it to check it)."""
+        del self.active[attempt_id]
+        attempt.last_event_id()
+        self.parked[attempt_id] = _pack(attempt)
+        if not judged:
+            self.unjudged.add(attempt_id)
+        if len(self.parked) > MAX_PARKED:
+            gone, _ = self.parked.popitem(last=False)
+            self.unjudged.discard(gone)
+
+    def _unpack(self, blob: bytes) -> Attempt:
+        return self._revive(msgspec.msgpack.decode(blob, type=Attempt))
+
+    def _revive(self, attempt: Attempt) -> Attempt:
+        """The detectors' states of an attempt decoded generically, as their own types."""
+        states = self.states
+        attempt.slots = {k: _state(v, states[k]) for k, v in attempt.slots.items() if k in states}
+        return attempt
 
     # -- alerts -------------------------------------------------------------------------
 
@@ -243,10 +364,14 @@ class Engine:
                t: float) -> Alert | None:
         key = f"{finding.type}|{attempt_id}|{finding.subject}"
         if finding.cooldown:
-            last = self.cooldowns.get(key)
+            cooldowns = attempt.cooldowns
+            last = cooldowns.get(key)
             if last is not None and abs(t - last) < self.cooldown_s:
                 return None
-            self.cooldowns[key] = t if last is None else max(last, t)
+            cooldowns[key] = t if last is None else max(last, t)
+            if len(cooldowns) > MAX_COOLDOWNS:  # the attempt's own, oldest first: no other attempt decides
+                for old in [k for k, last in cooldowns.items() if last < t - self.cooldown_s]:
+                    del cooldowns[old]
         if finding.trigger is not None:
             trigger = finding.trigger
         elif type(event.event_id) is str and event.event_id:
@@ -260,28 +385,25 @@ class Engine:
                      task_id=_str(attempt.task_id), event_time=now_iso(t), key=key, **evidence)
 
     def remember(self, alert: Alert) -> None:
-        """Take an alert already written (by an earlier run) into the cooldowns."""
+        """Take an alert already written (by an earlier run) into its attempt's cooldowns."""
         if alert.key is None or alert.event_time is None:
             return
         try:
             t = parse_time(alert.event_time)
         except ValueError:
             return
-        self.cooldowns[alert.key] = max(t, self.cooldowns.get(alert.key, t))
-
-    def _prune_cooldowns(self, now: float) -> None:
-        if len(self.cooldowns) < 4096:
-            return
-        horizon = max(now, self.clock) - self.cooldown_s
-        self.cooldowns = {k: t for k, t in self.cooldowns.items() if t >= horizon}
+        attempt = self.active.get(alert.attempt_id)
+        _merge(attempt.cooldowns if attempt is not None else self.remembered.setdefault(alert.attempt_id, {}),
+               {alert.key: t})
 
     def _ended(self, event: WatchEvent, t: float, attempt: Attempt) -> None:
         """The engine's own session_end handler: the attempt leaves `active`."""
         attempt_id = event.attempt_id
         del self.active[attempt_id]
         slots = attempt.slots
-        kept = {name: slots[name] for name in self.kept_names if name in slots} if slots else None
-        self.ended[attempt_id] = kept or None
+        kept = {name: slots[name] for name in self.kept_names if name in slots}
+        # a new session of the attempt still counts what outlives sessions, and honours cooldowns
+        self.ended[attempt_id] = Attempt(slots=kept, cooldowns=attempt.cooldowns) if kept or attempt.cooldowns else None
         if len(self.ended) > MAX_ENDED:
             self.ended.popitem(last=False)
 
@@ -322,22 +444,31 @@ class Engine:
         """
         for attempt in self.active.values():
             attempt.last_event_id()  # the event itself is not part of the state
-        return {"clock": self.clock, "active": list(self.active.items()), "ended": list(self.ended.items()),
-                "cooldowns": list(self.cooldowns.items())}
+        return {"version": SNAPSHOT_VERSION, "clock": self.clock, "active": list(self.active.items()),
+                "parked": list(self.parked.items()), "unjudged": sorted(self.unjudged),
+                "ended": list(self.ended.items()), "remembered": list(self.remembered.items())}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        states = {d.name: d.State for d in self.detectors if d.State is not None}
+        legacy = "version" not in snapshot  # before attempts carried their own cooldowns
         self.clock = float(snapshot.get("clock", 0.0))
-        self.cooldowns = {key: float(t) for key, t in snapshot.get("cooldowns", [])}
-        self.active = {}
-        for attempt_id, raw in snapshot.get("active", []):
-            attempt = msgspec.convert(raw, Attempt)
-            attempt.slots = {k: _state(v, states[k]) for k, v in attempt.slots.items() if k in states}
-            self.active[attempt_id] = attempt
+        self.active = {attempt_id: self._revive(msgspec.convert(raw, Attempt))
+                       for attempt_id, raw in snapshot.get("active", [])}
+        self.parked = OrderedDict(msgspec.convert(snapshot.get("parked", []), list[tuple[str, bytes]]))
+        self.unjudged = set(snapshot.get("unjudged", [])) & self.parked.keys()
         self.ended = OrderedDict()
         for attempt_id, kept in snapshot.get("ended", []):
-            self.ended[attempt_id] = ({k: _state(v, states[k]) for k, v in kept.items() if k in states}
-                                      if kept else None)
+            if legacy and kept:
+                kept = {"slots": kept}
+            self.ended[attempt_id] = self._revive(msgspec.convert(kept, Attempt)) if kept else None
+        self.remembered = {attempt_id: {k: float(t) for k, t in cooldowns.items()}
+                           for attempt_id, cooldowns in snapshot.get("remembered", [])}
+        for key, t in snapshot.get("cooldowns", []) if legacy else ():
+            attempt_id = key.partition("|")[2].rpartition("|")[0]  # the key is type|attempt|subject
+            owner = self.active.get(attempt_id)
+            if owner is None and attempt_id in self.ended:
+                owner = self.ended[attempt_id] = self.ended[attempt_id] or Attempt()
+            _merge(owner.cooldowns if owner is not None else self.remembered.setdefault(attempt_id, {}),
+                   {key: float(t)})
 
 
 def _state(raw: Any, kind: type) -> Any:
@@ -348,6 +479,14 @@ def _state(raw: Any, kind: type) -> Any:
 def alert_id(key: str, trigger: str) -> str:
     """Deterministic: the same loop triggered by the same event has the same id, in any run."""
     return blake2b(f"{key}|{trigger}".encode(), digest_size=10).hexdigest()
+
+
+def _merge(cooldowns: dict[str, float], more: dict[str, float] | None) -> None:
+    for key, t in (more or {}).items():
+        cooldowns[key] = max(t, cooldowns.get(key, t))
+
+
+_pack = msgspec.msgpack.Encoder().encode
 
 
 def _str(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from typing import Annotated, NamedTuple
 import msgspec
 
 from .. import jsonline
-from ..events import BOM, ReadData, ReadEvent
+from ..events import BOM, ReadData, ReadEvent, UNTIMED
 
 
 class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
@@ -63,6 +63,13 @@ def decode_or_why(line: bytes) -> WatchEvent | str:
         return f"not an event ({exc})"
     except msgspec.DecodeError as exc:
         return f"not valid JSON ({exc})"
+
+
+def timed(event: WatchEvent) -> bool:
+    """Whether the event's time measures real time: not approximate or synthetic (rules
+    about repetition count such an event; rules about time spans leave it out)."""
+    quality = event.timestamp_quality
+    return quality is None or type(quality) is not str or quality not in UNTIMED
 
 
 def trigger_of(event: WatchEvent) -> str:

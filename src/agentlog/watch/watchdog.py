@@ -6,6 +6,9 @@ The checkpoint holds the stream position *and* the engine's state at that positi
 (windows, cooldowns), so a restart continues as if never stopped; alerts it derives again
 have the same alert_id and are skipped because the journal already holds them. Without a
 checkpoint (first start, --reset) the cooldowns are rebuilt from agent-alerts.jsonl.
+Each batch is fed with the wall time it was read (event times are believed up to that plus
+`clock_tolerance_ms`); the wall clock judges quiet attempts only once the tailer has
+nothing more to read, never between the batches of a catch-up (see engine.py).
 
 The checkpoint is encoded on the detection thread (a consistent copy, taken after the
 alerts it covers were appended) and written, with its fsync, by the tailer's committer
@@ -71,6 +74,7 @@ class WatchResult:
     alerts: int = 0
     malformed: int = 0
     ignored: int = 0
+    misdated: int = 0  # events dated past when they were read (plus the tolerance), or before 2000
     lost: list[Any] = field(default_factory=list)  # checkpointed files that were gone
     job_errors: list[str] = field(default_factory=list)  # side jobs that stopped on an error
 
@@ -144,15 +148,15 @@ class Watchdog:
             while not self.stop.is_set():
                 for batch in tailer.batches():
                     end = batch.position[batch.index].offset
-                    self._emit(engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end)))
-                    self._emit(engine.tick(engine.clock))
+                    self._emit(engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end),
+                                           now=time.time()))
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
                         self._commit(position)
                         committed, dirty = time.monotonic(), False
                     if self.stop.is_set():
                         break
-                if self._emit(engine.tick(time.time())):
+                if self._emit(engine.tick(time.time())):  # caught up: only now does the wall clock count
                     dirty = True
                 if dirty and not opts.once and self._commit_due(committed):
                     self._commit(position or tailer.position())
@@ -173,6 +177,7 @@ class Watchdog:
                 self.outbox.stop(opts.drain_timeout_s if opts.once else 0.0)
                 self.result.events, self.result.malformed = engine.events, engine.malformed
                 self.result.ignored, self.result.lost = engine.ignored, list(tailer.lost)
+                self.result.misdated = engine.misdated
                 self._heartbeat(running=False)
                 tailer.close()
 
@@ -190,9 +195,8 @@ class Watchdog:
                     lines = handle.readlines(1 << 20)
                     if not lines:
                         break
-                    self._emit(self.engine.feed(lines, self._reporter(path, lines, start=start)))
+                    self._emit(self.engine.feed(lines, self._reporter(path, lines, start=start), now=time.time()))
                     start += sum(map(len, lines))
-                    self._emit(self.engine.tick(self.engine.clock))
                     seen = True
         return seen
 
@@ -286,7 +290,8 @@ class Watchdog:
                 "offset": marks[-1].offset if marks else 0, "lag_bytes": self.tailer.lag(),
                 "last_event_time": now_iso(self.engine.clock) if self.engine.clock else None,
                 "events": self.engine.events, "alerts_written": self.result.alerts,
-                "active_attempts": len(self.engine.active), "sinks": self.outbox.status()}
+                "active_attempts": len(self.engine.active), "parked_attempts": len(self.engine.parked),
+                "sinks": self.outbox.status()}
         replace_file(self.state_dir / HEARTBEAT, msgspec.json.encode(beat), durable=False)
 
 

@@ -27,6 +27,9 @@ class Attempt(msgspec.Struct, gc=False, omit_defaults=True):
     # cost more than the rare alert that asks for it (see `last_event_id`)
     last_id: Any = ""
     idle_alerted: bool = False  # the current idle period was dealt with: alerted, or waiting for its user
+    untimed: bool = False  # last_time is approximate or synthetic: a gap from it is no idleness
+    heard: float = 0.0  # wall time its latest event was read, once the reader was caught up (0: unknown)
+    cooldowns: dict[str, float] = msgspec.field(default_factory=dict)  # alert key -> event time of its last alert
     slots: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def last_event_id(self) -> str:

@@ -1,6 +1,8 @@
 """error_loop: one error fingerprint repeated in one attempt within a window.
 
-Each fingerprint is its own loop (a second loop is never hidden behind the first).
+Each fingerprint is its own loop (a second loop is never hidden behind the first). The
+window is measured over the occurrences with real times: an approximate or synthetic time
+is counted but spans nothing, so errors with made-up times loop by repetition alone.
 A missing fingerprint is derived from the message by `agentlog.intel.analyze_error`,
 the same function the recorder uses, so callers that give none are still caught.
 """
@@ -11,6 +13,7 @@ from functools import lru_cache
 
 import msgspec
 
+from ..view import timed
 from . import BaseDetector, Finding, register
 
 MAX_FINGERPRINTS = 64  # per attempt; the oldest is forgotten first
@@ -51,7 +54,7 @@ _last: tuple = (None, None)  # (data, its fingerprint); holding data keeps its i
 
 
 class State(msgspec.Struct, gc=False, array_like=True):
-    times: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    times: dict[str, list[float | None]] = msgspec.field(default_factory=dict)  # None: an untimed occurrence
 
 
 @register
@@ -80,15 +83,17 @@ class ErrorLoop(BaseDetector):
             if len(state.times) > MAX_FINGERPRINTS:
                 del state.times[next(iter(state.times))]
         n = self.n
-        times.append(t)
+        times.append(t if event.timestamp_quality is None or timed(event) else None)
         if len(times) > n:
             del times[0]
         elif len(times) < n:
             return None
         window = self.window_ms
-        if (max(times) - min(times)) * 1000 > window:
+        spanned = [x for x in times if x is not None] if None in times else times
+        if len(spanned) > 1 and (max(spanned) - min(spanned)) * 1000 > window:
             return None
+        within = f"within {window / 1000:g} s" if len(spanned) > 1 else "(times not measured)"
         return Finding("error_loop", fp, "high", "trigger_ai_autofix",
                        {"error_fingerprint": fp, "error_category": fingerprint(event.data)[1], "occurrences": n,
                         "threshold": n, "window_ms": window,
-                        "message": f"error {fp} repeated {n} times within {window / 1000:g} s"})
+                        "message": f"error {fp} repeated {n} times {within}"})

@@ -1,9 +1,11 @@
 """stuck_agent: a started, unfinished attempt with no event for `stuck_threshold_ms`.
 
-Driven by the clock, not by events: the engine asks with the wall clock when live (and
-the stream's own clock while catching up), and also when an attempt's next event shows
-it was idle that long, so a replay finds the same alerts as a live run. One alert per
-idle period (the id is the last event before it); activity re-arms it.
+Driven by the clock, not by events: the engine asks when an attempt's next event shows it
+was idle that long (whatever other attempts did meanwhile), and with the wall clock once it
+has read everything there is, so a replay finds the same alerts as a live run. One alert
+per idle period (the id is the last event before it); activity re-arms it. A gap to or from
+an approximate or synthetic time is not measured (the engine never asks about it); a
+threshold of 0 turns the check off.
 
 An attempt whose latest event is a status_change to one of `waiting_statuses` (the
 hooks write `turn_complete` when an interactive turn ends and `waiting` when the agent
@@ -30,7 +32,8 @@ class StuckAgent(BaseDetector):
 
     def __init__(self, config):
         super().__init__(config)
-        self.idle_after_s = config.stuck_threshold_ms / 1000
+        threshold = config.stuck_threshold_ms
+        self.idle_after_s = threshold / 1000 if threshold > 0 else None  # 0 disables the check
         self.waiting_statuses = frozenset(config.waiting_statuses)
 
     def handlers(self):

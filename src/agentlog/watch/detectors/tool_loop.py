@@ -10,7 +10,9 @@ Two rules, each configurable and each disabled by a threshold of 0:
   `tool_loop_window_ms`. Real agents run a shell tool 10-20 times a minute as ordinary
   work, so the default window is 10 s (a call a second, sustained: faster than a model in
   the loop works); set the window to 60 s for the seed's rule.
-Both share one cooldown key per (attempt, tool), so one loop raises one alert.
+Both share one cooldown key per (attempt, tool), so one loop raises one alert. The rate rule
+measures real time: calls whose time is approximate or synthetic (SWE-agent 0.x steps placed
+1 s apart) are left out of it; the repetition rule counts them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from zlib import crc32
 
 import msgspec
 
+from ..view import timed
 from . import BaseDetector, Finding, register
 
 MAX_TOOLS = 64
@@ -54,7 +57,7 @@ class ToolLoop(BaseDetector):
         if state is None:
             state = attempt.slots["tool_loop"] = State()
         evidence = None
-        if self.rate_n > 0:
+        if self.rate_n > 0 and (event.timestamp_quality is None or timed(event)):
             evidence = self._rate(state, tool, t)
         if self.repeat_n > 0:
             repeat = self._repeat(state, tool, data.tool_params)
