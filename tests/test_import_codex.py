@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ROOT, SHARED, read_jsonl, run_cli
+from conftest import ROOT, SHARED, imported_events, read_jsonl, run_cli
 
 FIXTURES = SHARED / "fixtures" / "codex"
 CASES = ROOT / "tests" / "data" / "transcripts" / "codex"
@@ -16,8 +16,8 @@ def _import(log_dir: Path, path: Path) -> str:
     return run_cli(*args, check=True).stdout.decode()
 
 
-def _events(log_dir: Path, attempt: str) -> list[dict]:
-    return read_jsonl(log_dir / "agent-sessions" / f"{attempt}.jsonl")
+def _events(log_dir: Path, name: str) -> list[dict]:
+    return imported_events(log_dir, name)
 
 
 def test_real_rollout_maps_calls_results_and_skips_unknown_records(log_dir: Path) -> None:

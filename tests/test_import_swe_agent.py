@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import SHARED, read_jsonl, run_cli
+from conftest import SHARED, imported_events, read_jsonl, run_cli
 
 FIXTURES = SHARED / "fixtures" / "swe-agent"
 
@@ -14,8 +14,8 @@ def _import(log_dir: Path, path: Path) -> str:
     return run_cli("import", "swe-agent", str(path), "--log-dir", str(log_dir), check=True).stdout.decode()
 
 
-def _events(log_dir: Path, attempt: str) -> list[dict]:
-    return read_jsonl(log_dir / "agent-sessions" / f"{attempt}.jsonl")
+def _events(log_dir: Path, name: str) -> list[dict]:
+    return imported_events(log_dir, name)
 
 
 def test_all_fixtures_import_and_again_adds_nothing(log_dir: Path) -> None:
