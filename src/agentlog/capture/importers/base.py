@@ -274,7 +274,8 @@ class Importer:
         if root.is_file():
             return [root]
         top = root.resolve()
-        found, visited = [], set()
+        found: dict[Path, Path] = {}  # real path -> the first path found to it (a link inside the tree is no second file)
+        visited = set()
         for folder, dirs, names in os.walk(root, followlinks=follow_symlinks):
             real = os.path.realpath(folder)
             if real in visited:  # a link back up the tree
@@ -283,17 +284,19 @@ class Importer:
             visited.add(real)
             for name in fnmatch.filter(names, self.pattern):
                 path = Path(folder, name)
-                if not follow_symlinks and not path.resolve().is_relative_to(top):
+                real = path.resolve()
+                if not follow_symlinks and not real.is_relative_to(top):
                     if outside is not None:
                         outside.append(path)
                 elif path.is_file():
-                    found.append(path)
-        return sorted(found)
+                    found.setdefault(real, path)
+        return sorted(found.values())
 
     def attempt_id(self, path: Path) -> str:
         """A readable name plus a short hash of the file's path: unique per source file
         (run1/X.traj and run2/X.traj are two attempts) and the same on every import."""
-        return f"{self.readable_name(path)}-{path_digest(path)}"
+        real = Path(path).resolve()  # a link names the file it leads to
+        return f"{self.readable_name(real)}-{path_digest(real)}"
 
     def readable_name(self, path: Path) -> str:
         return path.stem
