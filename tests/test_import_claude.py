@@ -119,3 +119,13 @@ def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "claude-code-log" / "representative_messages.jsonl", src / "s.jsonl")
     out = _import(log_dir, src, "--open-after", "0")
     assert "1 sessions" in out
+
+
+def test_a_reply_that_ends_the_turn_is_a_turn_complete_status(log_dir: Path) -> None:
+    _import(log_dir, FIXTURES, "--open-after", "0")
+    events = _events(log_dir, "representative_messages")
+    turns = [e for e in events if e["event_type"] == "status_change"]
+    assert len(turns) == 3 and {e["data"]["status"] for e in turns} == {"turn_complete"}
+    after = [events[events.index(t) - 1]["event_type"] for t in turns]
+    assert set(after) <= {"usage", "agent_output"}  # right after the reply that ended the turn
+    assert len({e["event_id"] for e in turns}) == 3

@@ -63,3 +63,19 @@ def test_model_stats_become_usage_and_a_growing_file_adds_only_new_steps(tmp_pat
     assert usage == [{"input_tokens": 5000, "output_tokens": 700, "cost_usd": 0.42, "api_calls": 5,
                       "cost_source": "transcript"}]
     assert events[-1]["data"]["completion_status"] == "failed"
+
+
+def test_made_up_step_times_are_marked_synthetic_derived_ones_approximate(log_dir: Path) -> None:
+    _import(log_dir, FIXTURES)
+    untimed = _events(log_dir, "BabyEncryption")  # 0.x: no execution_time, steps placed 1 s apart
+    steps = [e for e in untimed if e["event_type"] in ("tool_call", "tool_result", "agent_thinking")]
+    assert steps and {e["timestamp_quality"] for e in steps} == {"synthetic"}
+    timed = _events(log_dir, "marshmallow-1867-function_calling_replace")  # execution_time on every step
+    steps = [e for e in timed if e["event_type"] in ("tool_call", "tool_result")]
+    assert steps and {e["timestamp_quality"] for e in steps} == {"approximate"}
+    assert "timestamp_quality" not in timed[-1]  # the end is the file's own last write
+    stream = read_jsonl(log_dir / "agent-work-stream.jsonl")
+    assert sum(1 for e in stream if e.get("timestamp_quality") == "synthetic") == \
+        sum(1 for e in untimed if e.get("timestamp_quality") == "synthetic") + sum(
+            1 for name in ("humanevalfix-python-0", "warmup", "function_calling_simple")
+            for e in _events(log_dir, name) if e.get("timestamp_quality") == "synthetic")

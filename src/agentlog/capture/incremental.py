@@ -33,9 +33,9 @@ from ..store.atomic import replace_file
 from ..store.writer import StoreError
 from . import intent
 from .importers import Context, Importer, ImportStats, get
+from .importers.base import HEAD_BYTES
 from .pricing import Pricing
 
-_HEAD = 512  # at most this many first bytes tell a rewritten file from a grown one
 BATCH_BYTES = 64 << 20  # unread transcript bytes per batch: bounds what a recovery reads again
 BATCH_FILES = 1000
 
@@ -114,7 +114,7 @@ def _version(path: Path | None) -> tuple[int, int] | None:
 
 def _same_file(file: Path, entry: dict[str, Any]) -> bool:
     """Is `file` still the one `entry` describes: at least as long, and starting with the
-    bytes it had when it was read (up to _HEAD of them: a small file that grows stays itself)."""
+    bytes it had when it was read (up to HEAD_BYTES of them: a small file that grows stays itself)."""
     known = entry.get("identity") or entry  # older states kept it under "identity"
     length = known.get("head_len", 0)
     if file.stat().st_size < max(entry.get("offset", 0), entry.get("size", 0), length):
@@ -128,8 +128,8 @@ def _head(file: Path, length: int) -> str:
 
 
 def _remember_head(file: Path, entry: dict[str, Any]) -> None:
-    """Hash the bytes read so far (up to _HEAD): what the file must still start with."""
-    length = min(_HEAD, max(entry.get("offset", 0), entry.get("size", 0)))
+    """Hash the bytes read so far (up to HEAD_BYTES): what the file must still start with."""
+    length = min(HEAD_BYTES, max(entry.get("offset", 0), entry.get("size", 0)))
     entry.pop("identity", None)
     if entry.get("head_len") != length or "head" not in entry:
         entry.update(head=_head(file, length), head_len=length)

@@ -23,9 +23,11 @@ import copy
 import fnmatch
 import hashlib
 import os
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
@@ -293,10 +295,12 @@ class Importer:
         return sorted(found.values())
 
     def attempt_id(self, path: Path) -> str:
-        """A readable name plus a short hash of the file's path: unique per source file
-        (run1/X.traj and run2/X.traj are two attempts) and the same on every import."""
+        """A readable name plus a short hash of the file's real path and, for a transcript
+        that grows by appending, of its first line: unique per source file (run1/X.traj and
+        run2/X.traj are two attempts; a file replaced by another is another) and the same
+        on every import."""
         real = Path(path).resolve()  # a link names the file it leads to
-        return f"{self.readable_name(real)}-{path_digest(real)}"
+        return f"{self.readable_name(real)}-{source_digest(real, first_line(real) if self.append_only else b'')}"
 
     def readable_name(self, path: Path) -> str:
         return path.stem
@@ -331,12 +335,13 @@ class Importer:
                 if not raw.removeprefix(BOM).strip():
                     continue
                 seen["lines"] += 1
-                record, problem = decode_record(raw)
-                if problem:
+                records, problems = records_in(raw)
+                for problem in problems:
                     ctx.skip(problem)
-                    continue
-                seen["records"] += 1
-                yield from _timed(mapper, safe_feed(mapper, record, line_no), untimed)
+                for index, record in enumerate(records):
+                    seen["records"] += 1
+                    where = line_no if index == 0 else f"{line_no}.{index}"
+                    yield from _timed(mapper, safe_feed(mapper, record, where), untimed)
         if not mapper.state.get("last_ts"):  # nothing has a time (yet): not a session (yet)
             if complete:
                 ctx.skip_file(_untimed_reason(seen))
@@ -362,9 +367,22 @@ class Importer:
 BOM = b"\xef\xbb\xbf"
 
 
-def path_digest(path: Path) -> str:
-    """8 hex digits naming a file by where it is (its real path)."""
-    return hashlib.sha256(str(Path(path).resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
+
+
+def source_digest(real: Path, head: bytes = b"") -> str:
+    """8 hex digits naming a source file by where it is and how it starts."""
+    return hashlib.sha256(str(real).encode("utf-8", "surrogateescape") + b"\0" + head).hexdigest()[:8]
+
+
+def first_line(path: Path) -> bytes:
+    """The first complete line (up to HEAD_BYTES of it): what an appending writer never changes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.readline(HEAD_BYTES)
+    except OSError:
+        return b""
+    return head if head.endswith(b"\n") or len(head) == HEAD_BYTES else b""
 
 
 def safe_feed(mapper: Mapper, record: Any, where: int | str) -> list[dict[str, Any]]:
@@ -408,6 +426,46 @@ def _untimed_reason(seen: Counter) -> str:
     if not seen["records"]:
         return "not_json_lines"
     return "no_timestamp"
+
+
+def records_in(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of one line, and why parts of it are none. A line is normally one
+    record; after a writer died mid-line, the next writer's record is glued to the cut
+    fragment (or two records share a line): those whole records are kept."""
+    record, problem = decode_record(raw)
+    if problem != "malformed_json":
+        return ([record] if record is not None else []), ([problem] if problem else [])
+    whole = _glued(raw)
+    if whole:
+        return whole, []
+    for start in _starts(raw):
+        whole = _glued(raw[start:])
+        if whole:
+            return whole, ["malformed_json"]  # the cut fragment before them is lost
+    return [], ["malformed_json"]
+
+
+def _starts(raw: bytes) -> list[int]:
+    """Where a record glued to a fragment may start, likeliest first: a `{"` that JSON
+    would not put there (after a letter or digit, say) before one that opens a nested object."""
+    found = [m.start() for m in islice(_RECORD_START.finditer(raw, 1), 4 * _TRIES)]
+    return sorted(found, key=lambda i: raw[i - 1:i] in b':,[ \t')[:_TRIES]
+
+
+def _glued(raw: bytes) -> list[dict[str, Any]]:
+    """The records of a line that is one or more whole records back to back, else []."""
+    records = []
+    for part in _GLUE.split(raw.strip()):
+        record, problem = decode_record(part)
+        if record is None:
+            return []
+        records.append(record)
+    return records
+
+
+_GLUE = re.compile(rb"(?<=\})(?=\{)")
+_RECORD_START = re.compile(rb'\{"')
+_TRIES = 16  # places a glued record may start, tried at most (a garbage line stays cheap)
 
 
 def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:

@@ -113,7 +113,7 @@ class SweAgentImporter(Importer):
         if entry.get("ended") and entry.get("version") == version:
             return  # complete, and not rewritten since
         try:
-            doc = json.loads(path.read_bytes())
+            doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
         except (ValueError, UnicodeDecodeError, RecursionError):
             ctx.skip_file("not_json" if stat.st_size else "empty_file")  # or caught mid-rewrite: read again
             return
@@ -138,6 +138,7 @@ class SweAgentImporter(Importer):
             mapper.state["exit_status"] = info.get("exit_status")
             mapper.state["last_ts"] = now_iso(stat.st_mtime)
             mapper.state["last_ts_quality"] = None
+            yield from mapper.ensure_started(mapper.state.get("prompt"), mapper.state["last_ts"])  # a run of no steps
             yield from self._stats(mapper, info)
             mapper.state["end_data"] = {"outcome": {"status": _status(info.get("exit_status")),
                                                     "submitted": bool(info.get("submission"))}}
