@@ -162,6 +162,14 @@ def _continuation() -> list[str]:
     return [json.dumps(later) + "\n", json.dumps(reply) + "\n"]
 
 
+def _resume(live: Path, *, ended: bool = True) -> None:
+    """The person comes back: the transcript grows (and is quiet again when `ended`)."""
+    with open(live, "a") as handle:
+        handle.writelines(_continuation())
+    if ended:
+        _age(live)
+
+
 def test_an_ended_transcript_that_grows_is_read_on_and_the_attempt_reopened(tmp_path: Path) -> None:
     src = tmp_path / "projects"
     src.mkdir()
@@ -171,9 +179,7 @@ def test_an_ended_transcript_that_grows_is_read_on_and_the_attempt_reopened(tmp_
     _import("claude-code", src, tmp_path / "logs")
     first = imported_events(tmp_path / "logs", "resumed")
     assert first[-1]["event_type"] == "session_end"
-    with open(live, "a") as handle:
-        handle.writelines(_continuation())
-    _age(live)
+    _resume(live)
     out = _import("claude-code", src, tmp_path / "logs")
     assert "1 sessions" in out
     events = imported_events(tmp_path / "logs", "resumed")
@@ -194,8 +200,7 @@ def test_a_small_file_that_grows_keeps_its_identity(tmp_path: Path) -> None:
     live.write_text(json.dumps(first) + "\n")
     assert live.stat().st_size < 512
     _import("claude-code", src, tmp_path / "logs")  # written just now: still open
-    with open(live, "a") as handle:
-        handle.writelines(_continuation())
+    _resume(live, ended=False)
     _import("claude-code", src, tmp_path / "logs")
     events = imported_events(tmp_path / "logs", "tiny")
     kinds = [e["event_type"] for e in events]
@@ -216,9 +221,7 @@ def test_watch_follow_reads_on_after_an_end_too(tmp_path: Path) -> None:
     follower.prepare()
     try:
         ended = follower.events
-        with open(live, "a") as handle:
-            handle.writelines(_continuation())
-        _age(live)
+        _resume(live)
         assert follower.step() == 5  # start again, output, usage, turn complete, end again
     finally:
         follower._recorder.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .disk import damaged, huge, line, timestamp
+from .disk import damaged, huge, line, timestamp, valid_time
 from .harness import Case
 
 MODEL = "claude-sonnet-4-5"
@@ -82,20 +82,10 @@ def session(draw: Any, name: str, index: int) -> Case:
         lines.insert(1, huge("huge_unknown"))
         counted["unknown_type:huge_unknown"] += 1
     content = draw(damaged(lines, counted))
-    timed = any(_valid(r.get("timestamp")) for r in records if r["type"] in ("user", "assistant"))
+    timed = any(valid_time(r.get("timestamp")) for r in records if r["type"] in ("user", "assistant"))
     if not timed:  # nothing has a time: not a session, nothing imported
         return Case({name: content}, counted, Counter(no_timestamp=1))
     return Case({name: content}, counted, sessions=1, input_tokens=inputs, output_tokens=outputs, tool_calls=calls)
-
-
-def _valid(value: Any) -> bool:
-    from agentlog.events import parse_time
-
-    try:
-        parse_time(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @st.composite

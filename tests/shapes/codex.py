@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .disk import damaged, line, timestamp
+from .disk import damaged, line, timestamp, valid_time
 from .harness import Case
 
 COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
@@ -63,7 +63,7 @@ def rollout(draw: Any, name: str) -> Case:
             add("event_msg", {"type": "brand_new_event"})
             counted["unknown_event_msg:brand_new_event"] += 1
     content = draw(damaged([line(r) for r in records], counted))
-    if not any(_valid(r["timestamp"]) for r in records if r["type"] != "future_record_kind"):
+    if not any(valid_time(r["timestamp"]) for r in records if r["type"] != "future_record_kind"):
         return Case({name: content}, counted, Counter(no_timestamp=1))
     return Case({name: content}, counted, sessions=1, input_tokens=total["input_tokens"],
                 output_tokens=total["output_tokens"], tool_calls=calls)
@@ -97,16 +97,6 @@ def legacy(draw: Any, name: str) -> Case:
                     "content": [{"type": "output_text", "text": "listed"}]})
     content = draw(damaged([line(r) for r in records], counted))
     return Case({name: content}, counted, sessions=1, tool_calls=calls)
-
-
-def _valid(value: Any) -> bool:
-    from agentlog.events import parse_time
-
-    try:
-        parse_time(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @st.composite

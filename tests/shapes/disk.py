@@ -33,6 +33,17 @@ def times(base: int) -> st.SearchStrategy[str]:
     return st.builds(spell, st.integers(-30, 30), st.integers(0, 3))
 
 
+def valid_time(value: Any) -> bool:
+    """Would an importer take `value` as a record's time?"""
+    from agentlog.events import parse_time
+
+    try:
+        parse_time(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 BAD_TIMES = st.sampled_from([None, "", "yesterday", "2025-13-45T99:00:00Z", 1735689600, "NaN"])
 
 
