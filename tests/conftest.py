@@ -53,3 +53,20 @@ def read_jsonl(path: Path) -> list[dict]:
 def cli():
     """The real `agentlog` command, run in a subprocess."""
     return run_cli
+
+
+def imported_attempt(log_dir: Path, name: str) -> str:
+    """The attempt id an importer gave the transcript named `name` (`<name>-<hash of its path>`)."""
+    import re
+
+    ids = {e["attempt_id"] for e in read_jsonl(log_dir / "agent-work-stream.jsonl")}
+    found = sorted(a for a in ids if re.fullmatch(re.escape(name) + r"-[0-9a-f]{8}", a))
+    assert len(found) == 1, f"{name}: {found or sorted(ids)}"
+    return found[0]
+
+
+def imported_events(log_dir: Path, name: str) -> list[dict]:
+    """The transcript of the imported attempt named `name` (see imported_attempt)."""
+    from agentlog.store import layout
+
+    return read_jsonl(layout.session_path(log_dir, imported_attempt(log_dir, name)))

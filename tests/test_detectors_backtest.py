@@ -4,6 +4,7 @@ own general path, and tool_loop on real agent transcripts (busy is not a loop; r
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import time
@@ -126,7 +127,7 @@ def _watch(imported: Path, tmp_path: Path, config: str = "", env: dict | None = 
     alerts = log_dir / "agent-alerts.jsonl"
     for line in alerts.read_text().splitlines() if alerts.exists() else []:
         alert = json.loads(line)
-        found.setdefault(alert["attempt_id"], []).append(alert)
+        found.setdefault(_source(alert["attempt_id"]), []).append(alert)
     return found
 
 
@@ -138,6 +139,11 @@ FIXTURE_SESSIONS = {"edge_cases", "representative_messages", "session_b", "todow
                     "warmup"}
 
 
+def _source(attempt_id: str) -> str:
+    """The transcript an imported attempt came from: its id without the hash of the file's path."""
+    return re.sub(r"-[0-9a-f]{8}$", "", attempt_id)
+
+
 def _tool_loops(found: dict[str, list[dict]]) -> dict[str, list[dict]]:
     return {attempt: loops for attempt, alerts in found.items()
             if (loops := [a for a in alerts if a["type"] == "tool_loop"])}
@@ -145,7 +151,7 @@ def _tool_loops(found: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 def test_defaults_busy_real_sessions_do_not_alert_thirteen_identical_actions_do(imported, tmp_path):
     events = [json.loads(x) for x in (imported / "agent-work-stream.jsonl").read_text().splitlines()]
-    assert FIXTURE_SESSIONS | {BUSY, LOOP} <= {e["attempt_id"] for e in events}
+    assert FIXTURE_SESSIONS | {BUSY, LOOP} <= {_source(e["attempt_id"]) for e in events}
     loops = _tool_loops(_watch(imported, tmp_path))
     assert list(loops) == [LOOP]  # not one fixture session, not the busy one
     (alert,) = loops[LOOP]

@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import ROOT, SHARED, read_jsonl, run_cli
+from conftest import ROOT, SHARED, imported_attempt, imported_events, read_jsonl, run_cli
 
 FIXTURES = SHARED / "fixtures" / "claude-code"
 CASES = ROOT / "tests" / "data" / "transcripts" / "claude-code"
@@ -19,8 +19,8 @@ def _import(log_dir: Path, path: Path, *extra: str) -> str:
     return result.stdout.decode()
 
 
-def _events(log_dir: Path, attempt: str) -> list[dict]:
-    return read_jsonl(log_dir / "agent-sessions" / f"{attempt}.jsonl")
+def _events(log_dir: Path, name: str) -> list[dict]:
+    return imported_events(log_dir, name)
 
 
 def test_real_fixtures_import_without_crashing_and_count_skips(log_dir: Path) -> None:
@@ -60,7 +60,7 @@ def test_each_model_call_is_counted_once(log_dir: Path) -> None:
     assert usage[0]["cache_read_tokens"] == 20000 and usage[0]["cost_usd"] > 0
     # the sub-agent's call, echoed into the parent and into the Task result, is counted in its own file
     child = _events(log_dir, f"{SID}-agent-a1b2c3")
-    assert child[0]["data"]["parent_attempt_id"] == SID
+    assert child[0]["data"]["parent_attempt_id"] == imported_attempt(log_dir, SID)
     assert [e["data"]["output_tokens"] for e in child if e["event_type"] == "usage"] == [400]
     assert child[-1]["model"] == "claude-haiku-4-5-20251001"
 
@@ -106,7 +106,7 @@ def test_open_session_ends_on_a_later_import_and_growth_adds_only_new_lines(tmp_
     assert kinds.count("tool_call") == 2 and kinds.count("tool_result") == 2
     assert [e["sequence_num"] for e in events] == list(range(1, len(events) + 1))
     metrics = read_jsonl(log_dir / "agent-metrics.jsonl")
-    assert len(metrics) == 1 and metrics[0]["attempt_id"] == "live"
+    assert len(metrics) == 1 and metrics[0]["attempt_id"] == imported_attempt(log_dir, "live")
 
 
 def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
@@ -119,3 +119,13 @@ def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "claude-code-log" / "representative_messages.jsonl", src / "s.jsonl")
     out = _import(log_dir, src, "--open-after", "0")
     assert "1 sessions" in out
+
+
+def test_a_reply_that_ends_the_turn_is_a_turn_complete_status(log_dir: Path) -> None:
+    _import(log_dir, FIXTURES, "--open-after", "0")
+    events = _events(log_dir, "representative_messages")
+    turns = [e for e in events if e["event_type"] == "status_change"]
+    assert len(turns) == 3 and {e["data"]["status"] for e in turns} == {"turn_complete"}
+    after = [events[events.index(t) - 1]["event_type"] for t in turns]
+    assert set(after) <= {"usage", "agent_output"}  # right after the reply that ended the turn
+    assert len({e["event_id"] for e in turns}) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import SHARED, read_jsonl, run_cli
+from conftest import SHARED, imported_events, read_jsonl, run_cli
 
 FIXTURES = SHARED / "fixtures" / "swe-agent"
 
@@ -14,8 +14,8 @@ def _import(log_dir: Path, path: Path) -> str:
     return run_cli("import", "swe-agent", str(path), "--log-dir", str(log_dir), check=True).stdout.decode()
 
 
-def _events(log_dir: Path, attempt: str) -> list[dict]:
-    return read_jsonl(log_dir / "agent-sessions" / f"{attempt}.jsonl")
+def _events(log_dir: Path, name: str) -> list[dict]:
+    return imported_events(log_dir, name)
 
 
 def test_all_fixtures_import_and_again_adds_nothing(log_dir: Path) -> None:
@@ -63,3 +63,19 @@ def test_model_stats_become_usage_and_a_growing_file_adds_only_new_steps(tmp_pat
     assert usage == [{"input_tokens": 5000, "output_tokens": 700, "cost_usd": 0.42, "api_calls": 5,
                       "cost_source": "transcript"}]
     assert events[-1]["data"]["completion_status"] == "failed"
+
+
+def test_made_up_step_times_are_marked_synthetic_derived_ones_approximate(log_dir: Path) -> None:
+    _import(log_dir, FIXTURES)
+    untimed = _events(log_dir, "BabyEncryption")  # 0.x: no execution_time, steps placed 1 s apart
+    steps = [e for e in untimed if e["event_type"] in ("tool_call", "tool_result", "agent_thinking")]
+    assert steps and {e["timestamp_quality"] for e in steps} == {"synthetic"}
+    timed = _events(log_dir, "marshmallow-1867-function_calling_replace")  # execution_time on every step
+    steps = [e for e in timed if e["event_type"] in ("tool_call", "tool_result")]
+    assert steps and {e["timestamp_quality"] for e in steps} == {"approximate"}
+    assert "timestamp_quality" not in timed[-1]  # the end is the file's own last write
+    stream = read_jsonl(log_dir / "agent-work-stream.jsonl")
+    assert sum(1 for e in stream if e.get("timestamp_quality") == "synthetic") == \
+        sum(1 for e in untimed if e.get("timestamp_quality") == "synthetic") + sum(
+            1 for name in ("humanevalfix-python-0", "warmup", "function_calling_simple")
+            for e in _events(log_dir, name) if e.get("timestamp_quality") == "synthetic")

@@ -8,6 +8,7 @@ import fcntl
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -94,7 +95,8 @@ def test_follow_claude_code_turns_a_transcript_written_line_by_line_into_an_aler
         code, out, err = stop(proc)
     assert code == 0, err
     (loop,) = [a for a in alerts(log_dir) if a["type"] == "error_loop"]
-    assert loop["attempt_id"] == SID and loop["executor"] == "CLAUDE_CODE" and loop["occurrences"] == 4
+    assert re.fullmatch(f"{SID}-[0-9a-f]{{8}}", loop["attempt_id"])  # the session, and which file it came from
+    assert loop["executor"] == "CLAUDE_CODE" and loop["occurrences"] == 4
     assert loop["alert_id"] in out  # printed live by the stdout sink
     assert f"following claude-code transcripts in {projects}" in err
 

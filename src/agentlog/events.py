@@ -388,6 +388,8 @@ def parse_time(value: str) -> float:
     last = _last_parsed
     if last[0] == value:
         return last[1]
+    if not isinstance(value, str):  # after the memo, which only ever holds a real time and its answer
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
     parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.timezone.utc)
@@ -396,7 +398,7 @@ def parse_time(value: str) -> float:
     return seconds
 
 
-_last_parsed: tuple[str | None, float] = (None, 0.0)  # replaced whole: safe across threads
+_last_parsed: tuple[str, float] = ("1970-01-01T00:00:00Z", 0.0)  # replaced whole: safe across threads
 
 
 def new_event_id(t: float | None = None) -> str:

@@ -21,15 +21,22 @@ def _agents() -> list[str]:
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--open-after", "open_window_s", type=float, default=None,
               help="A transcript written to within this many seconds is still open (default 300).")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Also read transcripts that symlinks lead to outside PATH (skipped and counted by default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @settings_options
-def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | None, quiet: bool) -> None:
+def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | None, follow_symlinks: bool,
+               quiet: bool) -> None:
     """Import an agent's own transcripts; again later, only what is new.
 
     \b
     agentlog import claude-code            # ~/.claude/projects
     agentlog import codex                  # ~/.codex/sessions
     agentlog import swe-agent trajectories/
+
+    The last line counts sessions and events, the records skipped (by reason) and the
+    files that are not sessions (empty, not JSON lines, nothing with a time, ...).
+    An import cut short (killed, disk full) is finished by the next one, each event once.
     """
     from ..capture.importers import get
     from ..capture.incremental import import_path
@@ -39,26 +46,40 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     root = (path or Path(importer.default_path)).expanduser()
     if not root.exists():
         raise click.UsageError(f"{root} does not exist (pass the transcript folder as PATH)")
-    files = importer.files(root)
-    with Recorder(settings) as recorder:
-        if quiet or len(files) < 20 or not sys.stderr.isatty():
-            result = import_path(importer, root, recorder, files=files, open_window_s=open_window_s)
-        else:
-            result = _with_progress(importer, root, recorder, files, open_window_s)
-    click.echo(f"{agent}: {len(files)} files, {result.summary()}")
+    with Recorder(settings) as recorder, _Bar(importer.name, enabled=not quiet and sys.stderr.isatty()) as bar:
+        result = import_path(importer, root, recorder, open_window_s=open_window_s,
+                             follow_symlinks=follow_symlinks, listed=bar.start, progress=bar.advance)
+    click.echo(f"{agent}: {result.stats.files} files, {result.summary()}")
 
 
-def _with_progress(importer, root, recorder, files, open_window_s):
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+class _Bar:
+    """A progress bar over the bytes to read, shown for 20 files or more."""
 
-    from ..capture.incremental import import_path
+    def __init__(self, name: str, enabled: bool):
+        self.name, self.enabled = name, enabled
+        self.bar = self.task = None
 
-    total = sum(f.stat().st_size for f in files)
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task(f"importing {importer.name}", total=total)
-        return import_path(importer, root, recorder, files=files, open_window_s=open_window_s,
-                           progress=lambda _file, size: bar.advance(task, size))
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def start(self, files: list[Path]) -> None:
+        if not self.enabled or len(files) < 20:
+            return
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        total = sum(f.stat().st_size for f in files if f.exists())
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                            TimeRemainingColumn(), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(f"importing {self.name}", total=total)
+
+    def advance(self, _file: Path, size: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, size)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})

@@ -7,23 +7,34 @@ so adding an agent means adding one module under importers/, never editing a swi
 A `Mapper` keeps everything it remembers about a transcript in `self.state`, a plain
 JSON-able dict, so an incremental import can stop after any line and resume later
 exactly where it was (pending usage, open tool calls, the current model...).
-Imported events carry an `event_id` derived from the agent's own ids (session + record
-uuid or line), so importing a transcript twice, or on two machines, gives the same ids.
+Imported events carry an `event_id` derived from the attempt (one per source file) and
+the agent's own ids (record uuid or line), so importing a transcript twice, or on two
+machines, gives the same ids.
+
+Times: an event carries its record's own time. When the record has none, the event gets a
+derived one and says so in `timestamp_quality`: "approximate" (another record's time, a
+header's time plus the record's order) or "synthetic" (made up only to keep the order).
+A transcript in which nothing has a time is not a session: it is skipped and counted.
 """
 
 from __future__ import annotations
 
+import copy
+import fnmatch
+import hashlib
 import os
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import msgspec
 
 from ... import jsonline
-from ...events import now_iso, parse_time
+from ...events import BOM, now_iso, parse_time
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
 if TYPE_CHECKING:
@@ -58,11 +69,15 @@ class ImportStats:
     events: int = 0
     open_sessions: int = 0  # still being written: no session_end yet
     skipped: Counter = field(default_factory=Counter)  # reason -> records
+    skipped_files: Counter = field(default_factory=Counter)  # reason -> files that are not sessions
 
     def summary(self, unknown_models: set[str] | None = None) -> str:
         skipped = ", ".join(f"{reason} {n}" for reason, n in self.skipped.most_common()) or "none"
         line = (f"{self.sessions} sessions, {self.events} events "
                 f"({self.open_sessions} still open), skipped: {skipped}")
+        if self.skipped_files:
+            files = ", ".join(f"{reason} {n}" for reason, n in self.skipped_files.most_common())
+            line += f"; files not imported: {files}"
         if unknown_models:
             line += f"; not priced (unknown model): {', '.join(sorted(unknown_models))}"
         return line
@@ -81,12 +96,19 @@ class Context:
     def skip(self, reason: str) -> None:
         self.stats.skipped[reason] += 1
 
+    def skip_file(self, reason: str) -> None:
+        self.stats.skipped_files[reason] += 1
+
 
 # --- the per-transcript converter --------------------------------------------------
 
 
 class Mapper:
-    """Records of one transcript in, event dicts out. Subclasses implement `feed`."""
+    """Records of one transcript in, event dicts out. Subclasses implement `feed`.
+
+    `time_quality` is set by a subclass while it feeds a record whose time it derived
+    ("approximate" or "synthetic"); events stamped with that time carry it.
+    """
 
     executor: ClassVar[str]
 
@@ -97,6 +119,7 @@ class Mapper:
         self.state: dict[str, Any] = state if state is not None else {}
         self.lifecycle = lifecycle  # importers own session_start/end; the wrapper does its own
         self.stable_ids = stable_ids
+        self.time_quality: str | None = None
 
     # -- subclasses ---------------------------------------------------------------
 
@@ -119,10 +142,22 @@ class Mapper:
         first, last = self.state.get("first_ts"), self.state.get("last_ts")
         data = {"completion_status": self.end_status(), "duration_ms": _ms_between(first, last)}
         data.update(self.state.get("end_data") or {})
-        events.append(self.event("session_end", data, last, key="session_end"))
+        self.time_quality = self.state.get("last_ts_quality")
+        events.append(self.event("session_end", data, last, key=self._episode_key("session_end")))
+        self.state["episode"] = self.state.get("episode", 0) + 1
         return events
 
+    def reopen(self) -> None:
+        """The transcript goes on after it was ended: the next event starts the attempt again
+        (a session_start of prompt_type followup), and it ends again when it is complete."""
+        self.state["started"] = False
+
     # -- helpers --------------------------------------------------------------------
+
+    def _episode_key(self, name: str) -> Any:
+        """The first start and end keep their plain keys; those of a re-opened attempt are numbered."""
+        episode = self.state.get("episode", 0)
+        return name if not episode else (name, episode)
 
     def ensure_started(self, prompt: str | None, timestamp: str | None,
                        **data: Any) -> list[dict[str, Any]]:
@@ -130,19 +165,25 @@ class Mapper:
         if self.state.get("started") or not self.lifecycle:
             return []
         self.state["started"] = True
-        start = {"prompt": prompt, "prompt_type": "initial", **(self.state.get("start_data") or {}), **data}
-        return [self.event("session_start", start, timestamp, key="session_start")]
+        prompt_type = "followup" if self.state.get("episode") else "initial"
+        start = {"prompt": prompt, "prompt_type": prompt_type, **(self.state.get("start_data") or {}), **data}
+        return [self.event("session_start", start, timestamp, key=self._episode_key("session_start"))]
 
     def event(self, event_type: str, data: dict[str, Any], timestamp: str | None,
               key: Any = None) -> dict[str, Any]:
         """One event of this attempt, stamped with the transcript's time and a stable id."""
-        timestamp = self.seen_time(timestamp)
+        own = self._own_time(timestamp)
+        quality = self.time_quality
+        if own is None:  # no time of its own: the last one seen stands in for it
+            own, quality = self.state.get("last_ts"), "approximate"
         event: dict[str, Any] = {
             "attempt_id": self.attempt_id, "event_type": event_type, "executor": self.executor,
             "data": {k: v for k, v in data.items() if v is not None},
         }
-        if timestamp:
-            event["timestamp"] = timestamp
+        if own:
+            event["timestamp"] = own
+            if quality:
+                event["timestamp_quality"] = quality
         for name in ("model", "session_id", "branch"):
             if self.state.get(name):
                 event[name] = self.state[name]
@@ -153,18 +194,23 @@ class Mapper:
 
     def seen_time(self, timestamp: Any) -> str | None:
         """A valid ISO time for an event: the record's own, else the last one seen."""
-        if isinstance(timestamp, str):
-            try:
-                parse_time(timestamp)
-            except ValueError:
-                timestamp = None
-            else:  # records are not always in time order: keep the span's true ends
-                if not self.state.get("first_ts") or _earlier(timestamp, self.state["first_ts"]):
-                    self.state["first_ts"] = timestamp
-                if not self.state.get("last_ts") or _earlier(self.state["last_ts"], timestamp):
-                    self.state["last_ts"] = timestamp
-                return timestamp
-        return self.state.get("last_ts")
+        return self._own_time(timestamp) or self.state.get("last_ts")
+
+    def _own_time(self, timestamp: Any) -> str | None:
+        """`timestamp` when it is a valid ISO time (widening the transcript's span), else None."""
+        if not isinstance(timestamp, str):
+            return None
+        try:
+            parse_time(timestamp)
+        except ValueError:
+            return None
+        # records are not always in time order: keep the span's true ends
+        if not self.state.get("first_ts") or _earlier(timestamp, self.state["first_ts"]):
+            self.state["first_ts"] = timestamp
+        if not self.state.get("last_ts") or _earlier(self.state["last_ts"], timestamp):
+            self.state["last_ts"] = timestamp
+            self.state["last_ts_quality"] = self.time_quality
+        return timestamp
 
     def _track_outcome(self, event_type: str, data: dict[str, Any]) -> None:
         if event_type == "error":
@@ -178,6 +224,11 @@ class Mapper:
         data = {k: v for k, v in data.items() if v is not None}
         self.ctx.pricing.price_usage(data.get("model") or self.state.get("model"), data)
         return self.event("usage", data, timestamp, key=key)
+
+    def turn_complete(self, timestamp: str | None, key: Any) -> dict[str, Any]:
+        """The agent finished its turn and waits for its user: not stuck (the watchdog's view)."""
+        return self.event("status_change", {"status": "turn_complete", "reason": "end_of_turn"}, timestamp,
+                          key=("turn_complete", key))
 
 
 def _earlier(a: str, b: str) -> bool:
@@ -202,6 +253,9 @@ class Importer:
     The default reads JSONL: it starts at the remembered byte offset, feeds complete
     lines to the mapper and leaves a half-written last line for next time. A transcript
     not written to for `open_window_s` is complete: its mapper finishes (session_end).
+    A complete transcript that grows later is read on: the attempt starts again and
+    ends again. `entry` changes only when a read is over, so a read that stops half
+    way (a crash, a kill) leaves it as it was.
     """
 
     name: ClassVar[str]
@@ -215,12 +269,41 @@ class Importer:
         if "name" in cls.__dict__:
             IMPORTERS[cls.name] = cls
 
-    def files(self, root: Path) -> list[Path]:
+    def files(self, root: Path, *, follow_symlinks: bool = False,
+              outside: list[Path] | None = None) -> list[Path]:
+        """The transcripts under `root`. A symlink that leads out of `root` is not followed
+        unless asked (it is listed in `outside`): a transcript folder is no reason to read
+        whatever a link in it points at."""
         if root.is_file():
             return [root]
-        return sorted(p for p in root.rglob(self.pattern) if p.is_file())
+        top = root.resolve()
+        found: dict[Path, Path] = {}  # real path -> the first path found to it (a link inside the tree is no second file)
+        visited = set()
+        for folder, dirs, names in os.walk(root, followlinks=follow_symlinks):
+            real = os.path.realpath(folder)
+            if real in visited:  # a link back up the tree
+                dirs.clear()
+                continue
+            visited.add(real)
+            for name in fnmatch.filter(names, self.pattern):
+                path = Path(folder, name)
+                real = path.resolve()
+                if not follow_symlinks and not real.is_relative_to(top):
+                    if outside is not None:
+                        outside.append(path)
+                elif path.is_file():
+                    found.setdefault(real, path)
+        return sorted(found.values())
 
     def attempt_id(self, path: Path) -> str:
+        """A readable name plus a short hash of the file's real path and, for a transcript
+        that grows by appending, of its first line: unique per source file (run1/X.traj and
+        run2/X.traj are two attempts; a file replaced by another is another) and the same
+        on every import."""
+        real = Path(path).resolve()  # a link names the file it leads to
+        return f"{self.readable_name(real)}-{source_digest(real, first_line(real) if self.append_only else b'')}"
+
+    def readable_name(self, path: Path) -> str:
         return path.stem
 
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
@@ -232,13 +315,17 @@ class Importer:
 
     def read(self, path: Path, entry: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
         """Events from the new part of a JSONL transcript; updates `entry` when exhausted."""
-        if entry.get("ended"):
-            return
         stat = path.stat()
+        if entry.get("ended") and stat.st_size <= entry.get("size", entry.get("offset", 0)):
+            return  # complete, and nothing was added since
         complete = ctx.now - stat.st_mtime >= ctx.open_window_s
-        mapper = self.mapper(path, ctx, entry.get("mapper"))
-        offset = entry.get("offset", 0)
-        line_no = entry.get("line", 0)
+        resumed = not entry.get("skipped")  # a file skipped as no session is read again whole
+        offset, line_no = (entry.get("offset", 0), entry.get("line", 0)) if resumed else (0, 0)
+        mapper = self.mapper(path, ctx, copy.deepcopy(entry.get("mapper")) if resumed else None)
+        if entry.get("ended") and resumed:
+            mapper.reopen()
+        seen: Counter = Counter()  # what the file holds, to say why it is not a session
+        untimed: list[dict[str, Any]] = []  # events before the first time the transcript gives
         with open(path, "rb") as handle:
             handle.seek(offset)
             for raw in handle:
@@ -246,19 +333,29 @@ class Importer:
                     break  # the agent is still writing this line
                 offset += len(raw)
                 line_no += 1
-                if not raw.strip():
+                if not raw.removeprefix(BOM).strip():
                     continue
-                record, problem = decode_record(raw)
-                if problem:
+                seen["lines"] += 1
+                records, problems = records_in(raw)
+                for problem in problems:
                     ctx.skip(problem)
-                else:
-                    yield from mapper.feed(record, line_no)
+                for index, record in enumerate(records):
+                    seen["records"] += 1
+                    where = line_no if index == 0 else f"{line_no}.{index}"
+                    yield from _timed(mapper, safe_feed(mapper, record, where), untimed)
+        if not mapper.state.get("last_ts"):  # nothing has a time (yet): not a session (yet)
+            if complete:
+                ctx.skip_file(_untimed_reason(seen))
+                entry.update(offset=0, line=0, mapper=None, ended=True, skipped=True, size=offset)
+            return  # an open file is read again from the same place, when more may be known
+        yield from _timed(mapper, [], untimed)
         if complete:
-            yield from mapper.finish()
-            entry["ended"] = True
+            yield from _guarded(ctx, mapper.finish)
         else:
             ctx.stats.open_sessions += 1
-        entry.update(offset=offset, line=line_no, mapper=mapper.state)
+        entry.update(offset=offset, line=line_no, mapper=mapper.state, ended=complete)
+        for stale in ("skipped", "size"):
+            entry.pop(stale, None)
 
     # importer-wide memory (e.g. which model calls were already counted)
     def load_shared(self, shared: dict[str, Any]) -> None:
@@ -268,10 +365,113 @@ class Importer:
         return getattr(self, "shared", {})
 
 
+
+
+HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
+
+
+def source_digest(real: Path, head: bytes = b"") -> str:
+    """8 hex digits naming a source file by where it is and how it starts."""
+    return hashlib.sha256(str(real).encode("utf-8", "surrogateescape") + b"\0" + head).hexdigest()[:8]
+
+
+def first_line(path: Path) -> bytes:
+    """The first complete line (up to HEAD_BYTES of it): what an appending writer never changes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.readline(HEAD_BYTES)
+    except OSError:
+        return b""
+    return head if head.endswith(b"\n") or len(head) == HEAD_BYTES else b""
+
+
+def safe_feed(mapper: Mapper, record: Any, where: int | str) -> list[dict[str, Any]]:
+    """`mapper.feed`, where a record the mapper cannot handle is counted, never fatal."""
+    return _guarded(mapper.ctx, mapper.feed, record, where)
+
+
+def _guarded(ctx: Context, call: Any, *args: Any) -> list[dict[str, Any]]:
+    try:
+        return call(*args)
+    except Exception as exc:  # any shape of input a real agent can write: count it, go on
+        ctx.skip(f"unreadable_record:{type(exc).__name__}")
+        return []
+
+
+def _timed(mapper: Mapper, events: list[dict[str, Any]], untimed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events without a time wait for the transcript's first time, which they then share."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if "timestamp" in event:
+            out.extend(_stamped(untimed, mapper.state["first_ts"]))
+            out.append(event)
+        else:
+            untimed.append(event)
+    if untimed and mapper.state.get("first_ts") and not events:
+        out.extend(_stamped(untimed, mapper.state["first_ts"]))
+    return out
+
+
+def _stamped(untimed: list[dict[str, Any]], timestamp: str) -> list[dict[str, Any]]:
+    for event in untimed:
+        event.update(timestamp=timestamp, timestamp_quality="approximate")
+    done = untimed[:]
+    untimed.clear()
+    return done
+
+
+def _untimed_reason(seen: Counter) -> str:
+    if not seen["lines"]:
+        return "empty_file"
+    if not seen["records"]:
+        return "not_json_lines"
+    return "no_timestamp"
+
+
+def records_in(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of one line, and why parts of it are none. A line is normally one
+    record; after a writer died mid-line, the next writer's record is glued to the cut
+    fragment (or two records share a line): those whole records are kept."""
+    record, problem = decode_record(raw)
+    if problem != "malformed_json":
+        return ([record] if record is not None else []), ([problem] if problem else [])
+    whole = _glued(raw)
+    if whole:
+        return whole, []
+    for start in _starts(raw):
+        whole = _glued(raw[start:])
+        if whole:
+            return whole, ["malformed_json"]  # the cut fragment before them is lost
+    return [], ["malformed_json"]
+
+
+def _starts(raw: bytes) -> list[int]:
+    """Where a record glued to a fragment may start, likeliest first: a `{"` that JSON
+    would not put there (after a letter or digit, say) before one that opens a nested object."""
+    found = [m.start() for m in islice(_RECORD_START.finditer(raw, 1), 4 * _TRIES)]
+    return sorted(found, key=lambda i: raw[i - 1:i] in b':,[ \t')[:_TRIES]
+
+
+def _glued(raw: bytes) -> list[dict[str, Any]]:
+    """The records of a line that is one or more whole records back to back, else []."""
+    records = []
+    for part in _GLUE.split(raw.strip()):
+        record, problem = decode_record(part)
+        if record is None:
+            return []
+        records.append(record)
+    return records
+
+
+_GLUE = re.compile(rb"(?<=\})(?=\{)")
+_RECORD_START = re.compile(rb'\{"')
+_TRIES = 16  # places a glued record may start, tried at most (a garbage line stays cheap)
+
+
 def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """One JSONL line as a dict, or None and why it is not one."""
     try:
-        record = jsonline.decode(raw.removeprefix(b"\xef\xbb\xbf"), _decode)
+        record = jsonline.decode(raw.removeprefix(BOM), _decode)
     except msgspec.DecodeError:
         return None, "malformed_json"
     if not isinstance(record, dict):

@@ -18,6 +18,7 @@ again; sub-agent files are read first so such a call is credited to the sub-agen
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ _USAGE_FIELDS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens
 _QUIET = frozenset({"summary", "file-history-snapshot", "progress", "queue-operation", "custom-title",
                     "tag", "agent-name", "last-prompt", "pr-link"})
 _RECENT_UUIDS = 500
+_SAFE_NAME = re.compile(r"(?!\.\.?$)[\w.-]{1,200}")
 SYNTHETIC = "<synthetic>"
 
 
@@ -114,7 +116,16 @@ class ClaudeCodeMapper(Mapper):
         for index, block in enumerate(content):
             events.extend(self._block(block, ts, (base, index)))
         events.extend(self._note_usage(record, message, ts))
+        if message.get("stop_reason") == "end_turn" and not record.get("isSidechain"):
+            events.extend(self._turn_ended(message.get("id") or base, ts))
         return events
+
+    def _turn_ended(self, message_id: Any, ts: str | None) -> list[dict[str, Any]]:
+        """The reply that ends a turn: the agent now waits for its user (once per message)."""
+        if self.state.get("turn_ended") == message_id:
+            return []
+        self.state["turn_ended"] = message_id
+        return [self.turn_complete(ts, message_id)]
 
     def _block(self, block: Any, ts: str | None, key: Any) -> list[dict[str, Any]]:
         if not isinstance(block, dict):
@@ -165,7 +176,7 @@ class ClaudeCodeMapper(Mapper):
         usage = message.get("usage")
         if not isinstance(usage, dict) or message.get("model") == SYNTHETIC:
             return []
-        key = message.get("id") or record.get("requestId") or record.get("uuid")
+        key = str(message.get("id") or record.get("requestId") or record.get("uuid"))  # a JSON key
         pending = self.state.setdefault("pending", {})
         entry = pending.get(key)
         if entry is None:
@@ -187,7 +198,7 @@ class ClaudeCodeMapper(Mapper):
 
     def _complete_other_messages(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """A new message on the same thread means the previous ones are complete."""
-        key = (record.get("message") or {}).get("id") or record.get("requestId")
+        key = str((record.get("message") or {}).get("id") or record.get("requestId"))
         side = bool(record.get("isSidechain"))
         done = [k for k, e in self.state.get("pending", {}).items() if k != key and e["sidechain"] == side]
         return [event for k in done for event in self._count(k)]
@@ -252,24 +263,27 @@ class ClaudeCodeImporter(Importer):
     executor = CLAUDE_CODE
     default_path = "~/.claude/projects"
 
-    def files(self, root: Path) -> list[Path]:
+    def files(self, root: Path, **options: Any) -> list[Path]:
         """Sub-agent files first, so a call echoed into the parent is credited to the sub-agent."""
-        return sorted(super().files(root), key=lambda p: (not p.stem.startswith("agent-"), str(p)))
+        return sorted(super().files(root, **options), key=lambda p: (not p.stem.startswith("agent-"), str(p)))
 
-    def attempt_id(self, path: Path) -> str:
+    def readable_name(self, path: Path) -> str:
         if not path.stem.startswith("agent-"):
             return path.stem
-        return f"{self._parent(path) or 'orphan'}-{path.stem}"
+        parent = self._parent_file(path)
+        return f"{parent.stem if parent else 'orphan'}-{path.stem}"
 
-    def _parent(self, path: Path) -> str | None:
+    def _parent_file(self, path: Path) -> Path | None:
+        """The parent session's transcript of a sub-agent's file (it need not exist)."""
         if path.parent.name == "subagents":
-            return path.parent.parent.name
+            return path.parent.parent.with_suffix(".jsonl")
         try:
             with open(path, "rb") as handle:
                 for raw in handle:
                     record, _ = decode_record(raw)
-                    if record and record.get("sessionId"):
-                        return record["sessionId"]
+                    session = record.get("sessionId") if record else None
+                    if isinstance(session, str) and _SAFE_NAME.fullmatch(session):
+                        return path.with_name(f"{session}.jsonl")
         except OSError:
             pass
         return None
@@ -277,7 +291,9 @@ class ClaudeCodeImporter(Importer):
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         mapper = ClaudeCodeMapper(self.attempt_id(path), ctx, state)
         if state is None and path.stem.startswith("agent-"):
-            mapper.state["start_data"] = {"parent_attempt_id": self._parent(path), "agent_id": path.stem}
+            parent = self._parent_file(path)
+            mapper.state["start_data"] = {"parent_attempt_id": self.attempt_id(parent) if parent else None,
+                                          "agent_id": path.stem}
         return mapper
 
     def stream_mapper(self, record: dict[str, Any], attempt_id: str, ctx: Context) -> Mapper | None:

@@ -6,6 +6,15 @@ reasoning, function/custom tool calls and their outputs, paired by call_id) and
 event_msg (user_message, token_count, errors, ...). Where both carry the same thing
 (agent_message vs an assistant message item), the response_item is used.
 
+Legacy rollouts (Codex CLI before mid 2025) have no envelope: a header line
+`{id, timestamp, instructions, git}`, `{"record_type": "state"}` markers, then bare
+response items (message, reasoning, function_call, function_call_output, ...) with no
+time of their own. They are read as the same items; user messages are the prompts (minus
+the context Codex injects), and an item without a time gets the last known time (the
+header's) plus one millisecond per item since, marked `timestamp_quality: approximate`.
+
+`task_complete` ends a turn: a `status_change` to `turn_complete` (waiting for the user).
+
 Token counts: `token_count` events carry the session's cumulative `total_token_usage`
 (and, in newer versions, `last_token_usage`). Codex writes the same cumulative total
 again (rate-limit updates, resumed turns), so a total equal to the previous one is a
@@ -21,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ...events import now_iso, parse_time
 from .base import CODEX, Context, Importer, Mapper, clip
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -30,11 +40,12 @@ _QUIET_EVENTS = frozenset({
     "agent_message", "agent_reasoning", "agent_reasoning_raw_content", "agent_reasoning_section_break",
     "exec_command_begin", "exec_command_end", "exec_command_output_delta", "patch_apply_begin",
     "patch_apply_end", "mcp_tool_call_begin", "mcp_tool_call_end", "web_search_begin", "web_search_end",
-    "task_started", "task_complete", "turn_diff", "plan_update", "context_compacted", "item_completed",
+    "task_started", "turn_diff", "plan_update", "context_compacted", "item_completed",
     "shutdown_complete", "background_event", "exited_review_mode", "entered_review_mode",
     "view_image_tool_call", "user_message_edit", "deprecation_notice", "mcp_list_tools_response",
 })
 _QUIET_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary"})
+_INJECTED = ("<environment_context>", "<user_instructions>", "# AGENTS.md")  # context, not the user's words
 
 
 def disjoint_usage(raw: dict[str, int]) -> dict[str, int]:
@@ -53,6 +64,15 @@ def _counters(value: Any) -> dict[str, int] | None:
     if "cached_input_tokens" not in raw and isinstance(value.get("cache_read_input_tokens"), int):
         raw["cached_input_tokens"] = value["cache_read_input_tokens"]
     return raw or None
+
+
+def _text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of parts with `text`."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
 
 
 def output_failed(output: Any) -> tuple[bool, str]:
@@ -85,6 +105,9 @@ class CodexMapper(Mapper):
 
     def feed(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
         kind, payload = record.get("type"), record.get("payload")
+        self.time_quality = None
+        if "payload" not in record and (kind is None or kind in _ITEMS or kind in _QUIET_ITEMS):
+            return self._legacy(record, where)
         handler = _ROLLOUT.get(kind)
         if handler is None:
             self.ctx.skip("known_ignored" if kind == "compacted" else f"unknown_type:{kind}")
@@ -95,15 +118,55 @@ class CodexMapper(Mapper):
         self.seen_time(record.get("timestamp"))
         return handler(self, payload, record.get("timestamp"), where)
 
+    def _legacy(self, record: dict[str, Any], where: Any) -> list[dict[str, Any]]:
+        """A record of a rollout written before the envelope: the header, a marker or a bare item."""
+        kind = record.get("type")
+        if kind is None:
+            if record.get("record_type") == "state":
+                self.ctx.skip("known_ignored")
+                return []
+            if "id" in record and "timestamp" in record:  # the header: the session's id and start
+                self._legacy_time(record.get("timestamp"))
+                return self._meta(record, record.get("timestamp"), where)
+            self.ctx.skip("unknown_type:None")
+            return []
+        ts = self._legacy_time(record.get("timestamp"))
+        if kind == "message" and record.get("role") == "user":
+            text = _text(record.get("content"))
+            if text.lstrip().startswith(_INJECTED):
+                self.ctx.skip("known_ignored")
+                return []
+            return self._prompt(text, ts, where)
+        return self._item(record, ts, where)
+
+    def _legacy_time(self, own: Any) -> str | None:
+        """A legacy record's own time, else the last one known plus one ms per record since."""
+        if isinstance(own, str) and self._own_time(own):
+            self.state["legacy_clock"] = [own, 0]
+            return own
+        clock = self.state.get("legacy_clock")
+        if not clock:
+            return None  # no header time yet: the import holds such events until one comes
+        clock[1] += 1
+        self.time_quality = "approximate"
+        return now_iso(parse_time(clock[0]) + clock[1] / 1000)
+
     def _meta(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
-        self.state["session_id"] = payload.get("id") or self.state.get("session_id")
+        session = payload.get("id")
+        self.state["session_id"] = session if isinstance(session, str) and session else self.state.get("session_id")
         git = payload.get("git") if isinstance(payload.get("git"), dict) else {}
-        self.state["branch"] = git.get("branch") or self.state.get("branch")
+        branch = git.get("branch")
+        self.state["branch"] = branch if isinstance(branch, str) and branch else self.state.get("branch")
         self.state["start_data"] = {k: v for k, v in {
             "working_dir": payload.get("cwd"), "commit": git.get("commit_hash"),
             "repo": git.get("repository_url"), "agent_version": payload.get("cli_version"),
-            "originator": payload.get("originator")}.items() if v}
+            "originator": payload.get("originator")}.items() if isinstance(v, str) and v}
         return []
+
+    def _prompt(self, text: str, ts: str | None, where: Any) -> list[dict[str, Any]]:
+        if not self.state.get("started") and self.lifecycle:
+            return self.ensure_started(text, ts)
+        return [self.event("followup_sent", {"message": text, "reason": "user"}, ts, key=where)]
 
     def _turn(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         if payload.get("model"):
@@ -113,10 +176,9 @@ class CodexMapper(Mapper):
     def _event_msg(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         kind = payload.get("type")
         if kind == "user_message":
-            text = payload.get("message") or ""
-            if not self.state.get("started") and self.lifecycle:
-                return self.ensure_started(text, ts)
-            return [self.event("followup_sent", {"message": text, "reason": "user"}, ts, key=where)]
+            return self._prompt(_text(payload.get("message")), ts, where)
+        if kind == "task_complete":
+            return [*self.ensure_started(None, ts), self.turn_complete(ts, where)]
         if kind == "token_count":
             return self._token_count(payload, ts, where)
         if kind in ("error", "stream_error"):
@@ -163,14 +225,20 @@ class CodexMapper(Mapper):
     def _message(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         if payload.get("role") != "assistant":
             return []  # user turns come from event_msg user_message (without the injected context)
-        text = "\n".join(p.get("text", "") for p in payload.get("content") or [] if isinstance(p, dict))
-        return [self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=where)] if text else []
+        text = _text(payload.get("content"))
+        if not text:
+            self.ctx.skip("empty_item")
+            return []
+        return [self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=where)]
 
     def _reasoning(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         parts = [p.get("text", "") for p in payload.get("summary") or [] if isinstance(p, dict)]
         parts += [p.get("text", "") for p in payload.get("content") or [] if isinstance(p, dict)]
-        text = "\n".join(p for p in parts if p)
-        return [self.event("agent_thinking", {"thinking": text}, ts, key=where)] if text else []
+        text = "\n".join(p for p in parts if isinstance(p, str) and p)
+        if not text:
+            self.ctx.skip("empty_item")  # e.g. reasoning kept only encrypted
+            return []
+        return [self.event("agent_thinking", {"thinking": text}, ts, key=where)]
 
     def _call(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         name = payload.get("name") or payload.get("type")
@@ -271,7 +339,7 @@ class CodexImporter(Importer):
     executor = CODEX
     default_path = "~/.codex/sessions"
 
-    def attempt_id(self, path: Path) -> str:
+    def readable_name(self, path: Path) -> str:
         """The session uuid in `rollout-<time>-<uuid>.jsonl`, else the file name."""
         found = _UUID.findall(path.stem)
         return found[-1].lower() if found else path.stem

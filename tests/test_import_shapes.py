@@ -1,0 +1,40 @@
+"""Shape fuzzing of every importer (issue 15): generated transcripts with what real agents
+and disks write; invariants in tests/shapes/harness.py. More examples with
+AGENTLOG_FUZZ_EXAMPLES=500."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from shapes import EXAMPLES, KILL_EXAMPLES, claude_code, codex, harness, swe_agent
+
+FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases()}
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.parametrize("agent", sorted(FORMATS))
+def test_every_shape_imports_once_with_every_skip_counted(agent: str) -> None:
+    @FUZZ
+    @given(case=FORMATS[agent])
+    def run(case: harness.Case) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            harness.check(agent, case, Path(tmp))
+
+    run()
+
+
+@pytest.mark.parametrize("agent", sorted(FORMATS))
+def test_an_import_killed_at_any_write_and_run_again_holds_every_event_once(agent: str) -> None:
+    @settings(FUZZ, max_examples=KILL_EXAMPLES)
+    @given(case=FORMATS[agent], points=st.lists(st.floats(0.01, 1.0), min_size=1, max_size=2), torn=st.booleans())
+    def run(case: harness.Case, points: list[float], torn: bool) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            harness.check_kill(agent, case, Path(tmp), points, torn)
+
+    run()
