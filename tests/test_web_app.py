@@ -78,17 +78,33 @@ def test_read_only_and_local_only(client):
     assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
 
 
+TOKEN = "s3cret-0123456789abcdef"
+
+
 def test_a_token_is_checked_on_every_request(logs):
-    with TestClient(create_app(logs[0], token="s3cret"), base_url="http://0.0.0.0") as c:
+    with TestClient(create_app(logs[0], token=TOKEN), base_url="http://0.0.0.0", follow_redirects=False) as c:
         assert c.get("/").status_code == 401
         assert c.get("/alerts/stream").status_code == 401
         assert c.get("/?token=wrong").status_code == 401
-        assert c.get("/", headers={"authorization": "Bearer s3cret"}).status_code == 200
-        first = c.get("/?token=s3cret")
-        assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
-        assert c.get("/sessions").status_code == 200  # the cookie carries it on
+        assert c.get("/", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
         c.cookies.clear()
         assert c.get("/sessions").status_code == 401
+
+
+def test_a_token_in_the_url_becomes_a_cookie_and_leaves_the_url(logs):
+    with TestClient(create_app(logs[0], token=TOKEN), base_url="http://0.0.0.0", follow_redirects=False) as c:
+        first = c.get(f"/sessions?executor=CODEX&token={TOKEN}&q=")
+        assert first.status_code == 303 and first.headers["location"] == "/sessions?executor=CODEX&q="
+        cookie = first.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in first.text
+        assert c.get("/sessions?executor=CODEX").status_code == 200  # the cookie carries it on
+        assert c.get(f"http://0.0.0.0//evil.example/?token={TOKEN}").headers["location"] == "/evil.example/"  # never off-site
+
+
+def test_a_foreign_origin_is_refused(client):
+    assert client.get("/", headers={"origin": "https://evil.example"}).status_code == 403
+    assert client.get("/", headers={"origin": "null"}).status_code == 403
+    assert client.get("/", headers={"origin": "http://127.0.0.1"}).status_code == 200  # its own
 
 
 def test_serve_refuses_a_public_address_without_a_token(cli, logs):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
+from .common import listen, resolve_token, settings_options
 
 AGENT_NAMES = ("claude-code", "codex")
 
@@ -129,18 +129,25 @@ def otel() -> None:
 
 
 @otel.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=4318, show_default=True, type=int, help="Port (0 = any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback requires a token.")
+@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port).")
+@click.option("--token", help="Require `Authorization: Bearer TOKEN` (16+ characters) on every request "
+              "[env AGENTLOG_OTEL_TOKEN]; exporters send it with OTEL_EXPORTER_OTLP_HEADERS.")
 @settings_options
-def serve_cmd(settings, host: str, port: int) -> None:
-    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON)."""
-    from ..otel.receiver import serve
+def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
+    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON, gzip or not).
 
-    def announce(url: str) -> None:
-        click.echo(f"agentlog otel: listening on {url}", err=False)
-        sys.stdout.flush()
+    Takes only OTLP content types, refuses requests from web pages (a foreign Origin) and
+    host names other than localhost unless a token is required."""
+    from ..otel.receiver import TOKEN_ENV, serve
+    from ..web.server import url
 
-    serve(settings, host, port, announce)
+    token = resolve_token(host, token, TOKEN_ENV)
+    sock = listen(host, port)
+    click.echo(f"agentlog otel: listening on {url(sock)}")
+    sys.stdout.flush()
+    serve(settings, sock, token=token)
 
 
 @otel.command("export")
