@@ -110,6 +110,27 @@ def test_a_foreign_origin_is_refused(client):
 def test_serve_refuses_a_public_address_without_a_token(cli, logs):
     result = cli("serve", "--host", "0.0.0.0", "--log-dir", str(logs[0]))
     assert result.returncode == 2 and b"token" in result.stderr
+    short = cli("serve", "--host", "0.0.0.0", "--token", "a", "--log-dir", str(logs[0]))
+    assert short.returncode == 2 and b"at least 16" in short.stderr and b"Traceback" not in short.stderr
+
+
+def test_serve_prints_where_it_listens_but_never_the_token(logs):
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "agentlog", "serve", "--port", "0", "--token", TOKEN,
+                             "--log-dir", str(logs[0])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline().decode()
+        url = line.split()[2]
+        request = urllib.request.Request(url + "sessions", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert urllib.request.urlopen(request, timeout=30).status == 200  # listening once announced
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert url.startswith("http://127.0.0.1:") and "?token=" in line
+    assert TOKEN not in line + err.decode() and TOKEN.encode() not in out
 
 
 def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):
