@@ -29,6 +29,13 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
+def _file_mode(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("private", "group"):
+        raise ValueError(f"expected private or group, got {value!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -46,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_dir", "AGENT_WORK_LOG_DIR", str, ".cache/agent-work-logs",
             "where the log files live"),
     Setting("redact", "AGENT_WORK_REDACT", _bool, True, "scrub secrets before writing"),
+    Setting("file_mode", "AGENT_WORK_FILE_MODE", _file_mode, "private",
+            "who may read the files agentlog writes: private (0600 in 0700 folders) or group (0640 in 0750)"),
     Setting("fsync", "AGENT_WORK_FSYNC", str, "none",
             "durability: none (page cache), event (fsync each line), batch"),
     Setting("max_event_bytes", "AGENT_WORK_MAX_EVENT_BYTES", int, 8 * 1024 * 1024,

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import config
 from .events import EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
-from .store import layout
+from .store import layout, modes
 from .store.metrics import session_metrics
 from .store.writer import LogWriter, store_error
 
@@ -64,6 +64,7 @@ class Recorder:
     def __init__(self, settings: config.Settings | None = None, *, log_dir: Path | str | None = None,
                  locked: bool = False, writer: Writer | None = None):
         self.settings = settings or config.load()
+        modes.use(self.settings.file_mode)
         self.enabled = self.settings.logging_enabled
         self.log_dir = Path(log_dir or self.settings.log_dir)
         self.writer = writer or LogWriter(self.log_dir, fsync=self.settings.fsync)
@@ -248,8 +249,8 @@ class Recorder:
             return
         path = layout.session_path(self.log_dir, attempt_id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            modes.make_dirs(path.parent)
+            fd = modes.create(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise store_error(path, exc, "cannot open") from None
         try:

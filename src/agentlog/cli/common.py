@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from .. import config
+from ..store import modes
 
 
 def settings_options(func: Callable) -> Callable:
@@ -25,6 +26,7 @@ def settings_options(func: Callable) -> Callable:
             settings = config.load(flags, config_file=config_file)
         except config.ConfigError as exc:
             raise click.UsageError(str(exc)) from None
+        modes.use(settings.file_mode)
         return func(*args, settings=settings, **kwargs)
 
     return wrapper

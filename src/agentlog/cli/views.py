@@ -68,7 +68,9 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
         click.echo(f"agentlog: no session {attempt!r} in {settings.log_path}", err=True)
         raise SystemExit(1)
     if html_file is not None:
-        html_file.write_text(replay.render_html(timeline), encoding="utf-8")
+        from ..store.atomic import replace_file
+
+        replace_file(html_file, replay.render_html(timeline).encode("utf-8"), durable=False)
         click.echo(f"wrote {html_file}")
         return
     if speed is None:

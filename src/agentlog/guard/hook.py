@@ -74,6 +74,9 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         from .. import config as config_mod
 
         settings = config_mod.load(flags, config_file=config_file)
+        from ..store import modes
+
+        modes.use(settings.file_mode)
         log_dir = settings.log_path
         guard = GuardConfig.from_section(settings.section("guard"))
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
@@ -155,9 +158,11 @@ def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> No
     line = encode(record) + b"\n"
     if log_dir is not None:
         try:
+            from ..store import modes
+
             path = Path(log_dir) / "state"
-            path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / ERRORS_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            modes.make_dirs(path)
+            fd = modes.create(path / ERRORS_LOG, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line)
             finally:
