@@ -178,6 +178,27 @@ def test_a_corrupted_payload_fails_open(body, tmp_path, log_dir):
     assert (log_dir / "state" / "hook-errors.log").read_text().count("\n") == 1
 
 
+@pytest.mark.parametrize("resident", ["0", "1"])
+def test_a_payload_over_16_mib_is_recorded_cut_down_with_a_marker(tmp_path, log_dir, resident):
+    """A huge tool output is not a reason to lose the call: its largest strings are cut."""
+    big = payload("claude-code", "PostToolUse", tool_response={"stdout": "x" * (20 << 20), "stderr": "boom"})
+    result = hook("claude-code", "PostToolUse", big, tmp_path, log_dir, env={"AGENTLOG_GUARD_RESIDENT": resident})
+    assert result.returncode == 0 and not (log_dir / "state" / "hook-errors.log").exists(), result.stderr
+    results = [e for e in session_events(log_dir, big["session_id"]) if e["event_type"] == "tool_result"]
+    assert [r["data"]["call_id"] for r in results] == ["toolu_01ABCD"]
+    assert results[0]["data"]["result_data"].startswith("xxx") and "…[" in results[0]["data"]["result_data"]
+
+
+def test_a_huge_payload_is_cut_to_16_mib_with_a_visible_marker():
+    from agentlog.guard.hook import MAX_PAYLOAD, _payload
+
+    raw = json.dumps({"session_id": "s", "tool_response": {"stdout": "x" * (20 << 20), "stderr": "boom"}}).encode()
+    cut = _payload(raw)
+    assert len(json.dumps(cut).encode()) <= MAX_PAYLOAD
+    assert cut["tool_response"]["stdout"].endswith("chars]") and "…[agentlog: truncated" in cut["tool_response"]["stdout"]
+    assert cut["tool_response"]["stderr"] == "boom" and cut["session_id"] == "s"
+
+
 def test_an_unwritable_log_dir_fails_open(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the log dir should be")

@@ -264,7 +264,7 @@ class Recorder:
     def _fit(self, event: dict[str, Any]) -> bytes:
         line = encode(event)
         while len(line) > self.max_bytes:
-            if not _truncate_largest(event["data"], len(line) - self.max_bytes):
+            if not truncate_largest(event["data"], len(line) - self.max_bytes):
                 raise EventError("event", f"{len(line)} bytes without a string to truncate")
             line = encode(event)
         return line
@@ -298,7 +298,7 @@ class _Batch:
             self.writer.write_batch(lines)
 
 
-def _truncate_largest(data: dict[str, Any], excess: int) -> bool:
+def truncate_largest(data: dict[str, Any], excess: int) -> bool:
     """Cut the largest string in `data` (searched recursively) by about `excess` chars."""
     best: tuple[int, Any, Any] | None = None
     stack: list[Any] = [data]

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 ERRORS_LOG = "hook-errors.log"
 DEFAULT_BUDGET_S = 2.0
-MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_PAYLOAD = 16 * 1024 * 1024  # larger payloads have their largest strings cut to fit, with a marker
+MAX_READ = 128 * 1024 * 1024  # larger ones cannot be parsed within a hook's memory: dropped, logged
 MAX_TRANSCRIPT_READ = 4 * 1024 * 1024  # per call: a long transcript is caught up over several calls
 FINAL_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd"})  # the last message is complete
 USAGE_EVENTS = FINAL_EVENTS | {"PreToolUse", "UserPromptSubmit", "PreCompact"}
@@ -82,7 +83,7 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
         from .agents import get
 
-        raw = stdin.read(MAX_PAYLOAD + 1)
+        raw = read_payload(stdin)
         output = handle(get(agent_name), event_name, raw, settings, guard)
         _arm(None)
         if output is not None:
@@ -211,20 +212,42 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
     return render(event_name, decision)
 
 
+def read_payload(stdin: Any, head: bytes = b"") -> bytes:
+    """The payload, read whole up to MAX_READ (+1 byte, which tells a larger one). `head`:
+    what a caller read of it already."""
+    if len(head) <= MAX_PAYLOAD:
+        head += stdin.read(MAX_PAYLOAD + 1 - len(head))
+    if len(head) > MAX_PAYLOAD:  # rare: a huge tool output; read the rest to cut it down
+        head += stdin.read(MAX_READ + 1 - len(head))
+    return head
+
+
 def _payload(raw: bytes) -> dict[str, Any]:
     import msgspec
 
-    if len(raw) > MAX_PAYLOAD:
-        raise PayloadError(f"payload larger than {MAX_PAYLOAD} bytes")
+    if len(raw) > MAX_READ:
+        raise PayloadError(f"payload larger than {MAX_READ} bytes: not recorded")
     try:
         payload = msgspec.json.decode(raw.removeprefix(b"\xef\xbb\xbf"))
     except msgspec.DecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
+    if len(raw) > MAX_PAYLOAD:
+        _shrink(payload, msgspec.json.encode)
     if not isinstance(payload.get("session_id"), str) or not payload["session_id"]:
         raise PayloadError("payload has no session_id")
     return payload
+
+
+def _shrink(payload: dict[str, Any], encode: Any) -> None:
+    """Cut the largest strings (a tool's huge output) until the payload fits MAX_PAYLOAD;
+    each cut ends in a visible `…[agentlog: truncated N chars]`."""
+    from ..recorder import truncate_largest
+
+    size = len(encode(payload))
+    while size > MAX_PAYLOAD and truncate_largest(payload, size - MAX_PAYLOAD):
+        size = len(encode(payload))
 
 
 def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
