@@ -123,3 +123,22 @@ def test_existing_files_keep_their_mode(tmp_path):
     agentlog("emit", "-", "--log-dir", str(logs), input=events(1), env={}, cwd=tmp_path)
     assert stat.S_IMODE((logs / "agent-work-stream.jsonl").stat().st_mode) == 0o644  # the user's choice
     assert stat.S_IMODE((logs / "agent-errors.jsonl").stat().st_mode) == 0o600  # new
+
+
+def test_the_readme_claims_the_modes_agentlog_applies(tmp_path):
+    """The README's Security model table is what a real run produces, policy by policy."""
+    import re
+
+    from agentlog.store.modes import POLICIES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Security model", 1)[1].split("\n## ", 1)[0]
+    claimed = {m[1]: (int(m[2], 8), int(m[3], 8))
+               for m in re.finditer(r"^\| (\w+)[^|]*\| `(0\d{3})` \| `(0\d{3})` \|$", section, re.M)}
+    assert claimed == POLICIES and "private (default)" in section
+    for policy, (file_mode, dir_mode) in claimed.items():
+        logs = tmp_path / policy / "logs"
+        agentlog("emit", "-", "--log-dir", str(logs), input=events(1), env={"AGENT_WORK_FILE_MODE": policy},
+                 cwd=tmp_path)
+        assert stat.S_IMODE((logs / "agent-work-stream.jsonl").stat().st_mode) == file_mode
+        assert stat.S_IMODE((logs / "agent-sessions").stat().st_mode) == dir_mode

@@ -97,6 +97,19 @@ def test_the_nth_identical_call_is_denied_in_the_documented_format(agent, tmp_pa
     assert len({a["alert_id"] for a in found}) == 2
 
 
+def test_secrets_in_a_repeated_call_never_reach_disk(tmp_path, log_dir):
+    """The guard's alert quotes the call it denies; that quote is scrubbed like any event."""
+    secret = "sk-ant-api03-" + "Q" * 90
+    write_config(tmp_path, "[guard]\nrepeat_threshold = 2\n")
+    for i in range(3):
+        body = payload("claude-code", "PreToolUse", tool_use_id=f"c{i}",
+                       tool_input={"command": f"curl -H 'x-api-key: {secret}' https://api.anthropic.com"})
+        assert hook("claude-code", "PreToolUse", body, tmp_path, log_dir).returncode == 0
+    assert [a["type"] for a in alerts(log_dir)] == ["guard_repeat", "guard_repeat"]
+    leaked = [p for p in log_dir.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaked == []
+
+
 def test_repeat_threshold_defaults_to_the_watchdogs(tmp_path, log_dir):
     outputs = [hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"),
                     tmp_path, log_dir, env={"AGENT_TOOL_LOOP_THRESHOLD": "2"}).stdout for i in range(2)]

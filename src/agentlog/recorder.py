@@ -70,7 +70,7 @@ class Recorder:
         self.writer = writer or LogWriter(self.log_dir, fsync=self.settings.fsync)
         self.max_bytes = self.settings.max_event_bytes
         self.locked = locked
-        self.redact = _redactor(self.settings)
+        self.redact = redactor(self.settings)
         self.processors: list[Processor] = [validate, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
         self.max_attempts = MAX_ATTEMPTS
@@ -319,7 +319,8 @@ def truncate_largest(data: dict[str, Any], excess: int) -> bool:
     return True
 
 
-def _redactor(settings: config.Settings) -> Callable[[bytes], bytes]:
+def redactor(settings: config.Settings) -> Callable[[bytes], bytes]:
+    """The settings' secret scrubber for encoded lines (a no-op with redact = false)."""
     from .redact import Redactor
 
     return Redactor(settings.section("redact").get("patterns"), enabled=settings.redact)

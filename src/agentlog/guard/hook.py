@@ -208,7 +208,9 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
     if decision is None:
         return None
     trigger = call_id or (events[-1]["event_id"] if events else None)
-    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name)
+    from ..recorder import redactor
+
+    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name, redactor(settings))
     return render(event_name, decision)
 
 
@@ -340,8 +342,9 @@ def _decide(agent: Agent, event_name: str, payload: dict[str, Any], state: Any, 
 
 
 def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, trigger: str | None,
-                hook_event: str) -> None:
-    """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`."""
+                hook_event: str, redact: Any) -> None:
+    """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`.
+    `redact` scrubs the line: a reason quotes the payload's tool input, which no recorder saw."""
     from ..events import encode, new_event_id, now_iso
     from ..store import layout
     from ..store.writer import LogWriter
@@ -356,7 +359,8 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
               "decision": decision.action, "hook_event": hook_event}
     writer = LogWriter(log_dir)
     try:
-        writer.append(layout.ALERTS, encode(record) + b"\n")
+        line = encode(record) + b"\n"
+        writer.append(layout.ALERTS, redact(line))
     finally:
         writer.close()
 
