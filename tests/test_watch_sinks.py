@@ -156,11 +156,12 @@ def test_any_alert_text_reaches_the_exec_hook_printable(tmp_path, fields):
     sink = ExecSink("*", f"env > {out}")
     sink.send(Alert(timestamp=now_iso(), type=kind, attempt_id=attempt, severity="high",
                     recommendation="fresh_session", executor=executor, alert_id=alert_id))
-    env = dict(line.split("=", 1) for line in out.read_text().splitlines() if line.startswith("AGENTLOG_"))
+    env = dict(line.split("=", 1) for line in out.read_text().split("\n") if line.startswith("AGENTLOG_"))
     for name, value in [("AGENTLOG_ATTEMPT_ID", attempt), ("AGENTLOG_EXECUTOR", executor),
                         ("AGENTLOG_ALERT_ID", alert_id), ("AGENTLOG_ALERT_TYPE", kind)]:
         assert env[name] == "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in value)
     assert json.loads(env["AGENTLOG_ALERT_JSON"])["attempt_id"] == attempt
+    assert not any(unicodedata.category(c) == "Cc" for c in env["AGENTLOG_ALERT_JSON"])
 
 
 class Faulty:

@@ -7,7 +7,7 @@ AGENTLOG_SEVERITY, AGENTLOG_RECOMMENDATION. Exit 0 = done; otherwise retried, a 
 Alert fields come from agents' own text (an attempt id is whatever the agent sent), so the
 environment gets them made safe: no NUL (which no environment can hold) and no control
 characters (which a script would echo to a terminal), each shown as `\\xNN` instead.
-The JSON escapes them already.
+The JSON escapes them as `\\u00NN` (JSON itself leaves DEL and C1 characters raw).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from . import BaseSink, SinkError, register
 
 TIMEOUT_S = 120
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")  # control characters JSON does not escape
 
 
 @register
@@ -45,7 +46,7 @@ class ExecSink(BaseSink):
         return self.alert_type in ("*", "all", alert.type)
 
     def send(self, alert) -> None:
-        payload = encode(alert)
+        payload = _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encode(alert).decode()).encode()
         fields = {"AGENTLOG_ALERT_TYPE": alert.type, "AGENTLOG_ALERT_ID": alert.alert_id,
                   "AGENTLOG_ATTEMPT_ID": alert.attempt_id, "AGENTLOG_EXECUTOR": alert.executor,
                   "AGENTLOG_SEVERITY": alert.severity, "AGENTLOG_RECOMMENDATION": alert.recommendation}
