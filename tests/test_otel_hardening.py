@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import select
 import socket
 import subprocess
 import threading
@@ -146,13 +147,14 @@ def test_rejected_events_are_reported_as_partial_success(server):
 class InThread:
     """The receiver app on uvicorn in a thread, with bounds small enough for a test."""
 
-    def __init__(self, log_dir: Path, read_timeout: float, max_connections: int):
+    def __init__(self, log_dir: Path, read_timeout: float, max_connections: int, bodies_in_flight: int = 8):
         from agentlog.otel.receiver import Receiver, create_app
         from agentlog.web.server import listen, server, url
 
         self.sock = listen("127.0.0.1", 0)
         self.url = url(self.sock)
-        app = create_app(Receiver(config.load({"log_dir": str(log_dir)}), worker=False), read_timeout=read_timeout)
+        app = create_app(Receiver(config.load({"log_dir": str(log_dir)}), worker=False), read_timeout=read_timeout,
+                         bodies_in_flight=bodies_in_flight)
         self.server = server(app, max_connections=max_connections)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
         self.thread.start()
@@ -162,19 +164,36 @@ class InThread:
         self.thread.join(10)
 
 
+def stall(url: str) -> socket.socket:
+    """A request whose body starts (the receiver took it: 100 Continue) and never ends."""
+    sock = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30)
+    sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
+                 b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
+    assert sock.recv(100).startswith(b"HTTP/1.1 100 ")
+    sock.sendall(BODY[:10])
+    return sock
+
+
+def test_bodies_held_in_memory_at_once_are_bounded(tmp_path):
+    """With room for one body, a second request waits until the first is done (here: timed
+    out), rather than both being held in memory."""
+    running = InThread(tmp_path / "logs", read_timeout=1, max_connections=10, bodies_in_flight=1)
+    try:
+        stalled = stall(running.url)
+        assert request(running.url)[0] == 200  # answered only once the stalled body gave up its room
+        assert select.select([stalled], [], [], 0)[0] == [stalled]  # ... whose 408 was sent before
+        assert stalled.makefile("rb").readline().split()[1] == b"408"
+        stalled.close()
+    finally:
+        running.close()
+
+
 def test_slow_and_idle_clients_are_bounded(tmp_path):
     """A body that never completes is answered 408 and its connection closed; connections
     beyond the bound are answered 503 (retryable) rather than queued; both free up again."""
     running = InThread(tmp_path / "logs", read_timeout=1, max_connections=3)
     try:
-        stalled = []
-        for _ in range(2):  # with the request below, 3 connections: the bound
-            sock = socket.create_connection(("127.0.0.1", int(running.url.rsplit(":", 1)[1])), timeout=30)
-            sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
-                         b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
-            assert sock.recv(100).startswith(b"HTTP/1.1 100 ")  # admitted: the receiver reads its body
-            sock.sendall(BODY[:10])  # ... and the rest never comes
-            stalled.append(sock)
+        stalled = [stall(running.url) for _ in range(2)]  # with the request below, 3 connections: the bound
         assert request(running.url)[0] == 503
         for sock in stalled:
             answer = sock.makefile("rb").read()  # until the server closes it

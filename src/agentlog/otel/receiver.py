@@ -17,6 +17,7 @@ READ_TIMEOUT_S. Failures are OTLP's: 400 (undecodable, empty), 408, 413, 415, an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -24,6 +25,7 @@ import os
 import socket
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any, Iterator
 
@@ -33,7 +35,6 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -57,6 +58,7 @@ PROTOBUF, JSON = "application/x-protobuf", "application/json"
 TOKEN_ENV = "AGENTLOG_OTEL_TOKEN"
 MAX_BODY = 64 * 1024 * 1024
 READ_TIMEOUT_S = 60.0  # a request's body arrives within this, or the connection is closed (408)
+BODIES_IN_FLIGHT = 8  # request bodies held in memory at once (each up to MAX_BODY, again gunzipped)
 _CLOSE = {"Connection": "close"}  # the rest of the body is not read: the connection cannot carry on
 _HEX_IDS = frozenset({"traceId", "spanId", "parentSpanId"})
 
@@ -177,8 +179,14 @@ async def read_body(request: Request, timeout: float = READ_TIMEOUT_S, limit: in
     return b"".join(chunks)
 
 
-def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: float = READ_TIMEOUT_S) -> Guard:
+def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: float = READ_TIMEOUT_S,
+               bodies_in_flight: int = BODIES_IN_FLIGHT) -> Guard:
     """The receiver as an ASGI app; closing the app (its lifespan) closes the receiver."""
+    # Recording is serial (the receiver's lock): one thread records the requests in turn, and
+    # the event loop stays free to read the next ones, time them out and refuse. At most
+    # `bodies_in_flight` bodies are held at once; the other clients wait (TCP holds their bytes).
+    recorder_thread = ThreadPoolExecutor(1, thread_name_prefix="otlp-record")
+    in_flight = asyncio.Semaphore(bodies_in_flight)
 
     async def export(request: Request) -> Response:
         media = media_type(request.headers.get("content-type", ""))
@@ -187,17 +195,19 @@ def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: fl
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
             raise HTTPException(415, f"content encoding {encoding} is not supported: send gzip or none")
-        body = await read_body(request, read_timeout)
-        if encoding == "gzip":
-            body = gunzip(body)
-        if not body:
-            raise HTTPException(400, "empty body: an export request holds at least one resource")
-        try:
-            answer, answer_type = await run_in_threadpool(receiver.ingest, request.url.path, body, media)
-        except BadRequest as exc:
-            raise HTTPException(400, str(exc)) from None
-        except RecordingFailed as exc:  # OTLP: 503 is retryable, so the exporter sends it again
-            raise HTTPException(503, f"not recorded: {exc}", headers={"Retry-After": "1"}) from None
+        async with in_flight:
+            body = await read_body(request, read_timeout)
+            if encoding == "gzip":
+                body = gunzip(body)
+            if not body:
+                raise HTTPException(400, "empty body: an export request holds at least one resource")
+            try:
+                answer, answer_type = await asyncio.get_running_loop().run_in_executor(
+                    recorder_thread, receiver.ingest, request.url.path, body, media)
+            except BadRequest as exc:
+                raise HTTPException(400, str(exc)) from None
+            except RecordingFailed as exc:  # OTLP: 503 is retryable, so the exporter sends it again
+                raise HTTPException(503, f"not recorded: {exc}", headers={"Retry-After": "1"}) from None
         return Response(answer, media_type=answer_type)
 
     @contextlib.asynccontextmanager
@@ -205,6 +215,7 @@ def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: fl
         try:
             yield
         finally:
+            recorder_thread.shutdown()
             receiver.close()
 
     app = Starlette(routes=[Route(path, export, methods=["POST"]) for path in SIGNALS],
