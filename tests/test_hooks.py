@@ -117,6 +117,19 @@ def test_the_nth_identical_call_is_denied_in_the_documented_format(agent, tmp_pa
     assert len({a["alert_id"] for a in found}) == 2
 
 
+def test_secrets_in_a_repeated_call_never_reach_disk(tmp_path, log_dir):
+    """The guard's alert quotes the call it denies; that quote is scrubbed like any event."""
+    secret = "sk-ant-api03-" + "Q" * 90
+    write_config(tmp_path, "[guard]\nrepeat_threshold = 2\n")
+    for i in range(3):
+        body = payload("claude-code", "PreToolUse", tool_use_id=f"c{i}",
+                       tool_input={"command": f"curl -H 'x-api-key: {secret}' https://api.anthropic.com"})
+        assert hook("claude-code", "PreToolUse", body, tmp_path, log_dir).returncode == 0
+    assert [a["type"] for a in alerts(log_dir)] == ["guard_repeat", "guard_repeat"]
+    leaked = [p for p in log_dir.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaked == []
+
+
 def test_repeat_threshold_defaults_to_the_watchdogs(tmp_path, log_dir):
     outputs = [hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"),
                     tmp_path, log_dir, env={"AGENT_TOOL_LOOP_THRESHOLD": "2"}).stdout for i in range(2)]
@@ -196,6 +209,27 @@ def test_a_corrupted_payload_fails_open(body, tmp_path, log_dir):
     result = hook("claude-code", "PreToolUse", body, tmp_path, log_dir)
     assert result.returncode == 0 and result.stdout == b""
     assert (log_dir / "state" / "hook-errors.log").read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize("resident", ["0", "1"])
+def test_a_payload_over_16_mib_is_recorded_cut_down_with_a_marker(tmp_path, log_dir, resident):
+    """A huge tool output is not a reason to lose the call: its largest strings are cut."""
+    big = payload("claude-code", "PostToolUse", tool_response={"stdout": "x" * (20 << 20), "stderr": "boom"})
+    result = hook("claude-code", "PostToolUse", big, tmp_path, log_dir, env={"AGENTLOG_GUARD_RESIDENT": resident})
+    assert result.returncode == 0 and not (log_dir / "state" / "hook-errors.log").exists(), result.stderr
+    results = [e for e in session_events(log_dir, big["session_id"]) if e["event_type"] == "tool_result"]
+    assert [r["data"]["call_id"] for r in results] == ["toolu_01ABCD"]
+    assert results[0]["data"]["result_data"].startswith("xxx") and "…[" in results[0]["data"]["result_data"]
+
+
+def test_a_huge_payload_is_cut_to_16_mib_with_a_visible_marker():
+    from agentlog.guard.hook import MAX_PAYLOAD, _payload
+
+    raw = json.dumps({"session_id": "s", "tool_response": {"stdout": "x" * (20 << 20), "stderr": "boom"}}).encode()
+    cut = _payload(raw)
+    assert len(json.dumps(cut).encode()) <= MAX_PAYLOAD
+    assert cut["tool_response"]["stdout"].endswith("chars]") and "…[agentlog: truncated" in cut["tool_response"]["stdout"]
+    assert cut["tool_response"]["stderr"] == "boom" and cut["session_id"] == "s"
 
 
 def test_an_unwritable_log_dir_fails_open(tmp_path):

@@ -39,7 +39,8 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     return project, home
 
 
-@pytest.mark.parametrize("agent,rel,flag", [("claude-code", ".claude/settings.json", "--project"),
+@pytest.mark.parametrize("agent,rel,flag", [("claude-code", ".claude/settings.local.json", "--local"),
+                                            ("claude-code", ".claude/settings.json", "--project"),
                                             ("codex", ".codex/hooks.json", "--project"),
                                             ("claude-code", ".claude/settings.json", "--user"),
                                             ("codex", ".codex/hooks.json", "--user")])
@@ -65,13 +66,28 @@ def test_install_keeps_other_hooks_and_uninstall_restores_the_file_exactly(agent
 
 
 def test_install_into_a_missing_file_and_uninstall_removes_it(dirs):
+    """By default Claude Code's hooks go to the per-user settings.local.json: the command
+    names this machine's agentlog, which has no place in the shared, committed settings.json."""
     project, home = dirs
     run("install", "claude-code", project=project, home=home)
-    path = project / ".claude" / "settings.json"
+    path = project / ".claude" / "settings.local.json"
     groups = json.loads(path.read_bytes())["hooks"]["PreToolUse"]
     assert groups[0]["matcher"] == "*" and groups[0]["hooks"][0]["type"] == "command"
+    assert not (project / ".claude" / "settings.json").exists()
     run("uninstall", "claude-code", project=project, home=home)
     assert not path.exists()
+
+
+def test_a_local_file_git_would_commit_gets_a_note(dirs):
+    project, home = dirs
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    result = run("install", "claude-code", project=project, home=home)
+    assert result.returncode == 0 and "git does not ignore" in result.stderr
+    run("uninstall", "claude-code", project=project, home=home)
+    (project / ".gitignore").write_text(".claude/settings.local.json\n")
+    result = run("install", "claude-code", project=project, home=home)
+    assert result.returncode == 0 and "git does not ignore" not in result.stderr
+    assert "codex has no local settings file" in run("install", "codex", "--local", project=project, home=home).stderr
 
 
 def test_codex_hooks_have_no_matcher(dirs):
@@ -87,11 +103,11 @@ def test_edited_after_install_removes_only_agentlogs_entries(dirs):
     path = project / ".claude" / "settings.json"
     path.parent.mkdir()
     path.write_bytes(EXISTING)
-    run("install", "claude-code", project=project, home=home)
+    run("install", "claude-code", "--project", project=project, home=home)
     settings = json.loads(path.read_bytes())
     settings["env"] = {"FOO": "1"}
     path.write_text(json.dumps(settings))
-    result = run("uninstall", "claude-code", project=project, home=home)
+    result = run("uninstall", "claude-code", "--project", project=project, home=home)
     assert "edited since install" in result.stdout
     after = json.loads(path.read_bytes())
     assert after["env"] == {"FOO": "1"}
@@ -105,7 +121,7 @@ def test_dry_run_changes_nothing_and_bad_json_is_refused(dirs):
     assert not (project / ".claude").exists()
     (project / ".claude").mkdir()
     (project / ".claude" / "settings.json").write_text("{broken")
-    result = run("install", "claude-code", project=project, home=home)
+    result = run("install", "claude-code", "--project", project=project, home=home)
     assert result.returncode == 1 and "not valid JSON" in result.stderr
     assert (project / ".claude" / "settings.json").read_text() == "{broken"
 
@@ -113,7 +129,7 @@ def test_dry_run_changes_nothing_and_bad_json_is_refused(dirs):
 def test_status_without_anything_installed(dirs):
     project, home = dirs
     result = run("status", project=project, home=home)
-    assert result.returncode == 0 and result.stdout.count("not installed") == 6  # codex: hooks.json, config.toml
+    assert result.returncode == 0 and result.stdout.count("not installed") == 7  # claude: 3 scopes; codex: 2 x 2 files
 
 
 CONFIG_TOML = b"""# my Codex settings
@@ -185,7 +201,7 @@ def test_a_private_settings_file_stays_private(dirs):
     path.parent.mkdir()
     path.write_bytes(EXISTING)
     path.chmod(0o600)  # it may hold API keys under "env"
-    run("install", "claude-code", project=project, home=home)
+    run("install", "claude-code", "--project", project=project, home=home)
     assert path.stat().st_mode & 0o777 == 0o600
-    run("uninstall", "claude-code", project=project, home=home)
+    run("uninstall", "claude-code", "--project", project=project, home=home)
     assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() == EXISTING

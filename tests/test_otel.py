@@ -206,8 +206,8 @@ def test_bad_requests_are_refused(server):
 
 
 def recording_worker(server_pid: int) -> int:
-    """The pid of `otel serve`'s recording worker (its one spawned child)."""
-    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    """The pid of `otel serve`'s recording worker (its one spawned child, by whichever thread)."""
+    children = [c for task in Path(f"/proc/{server_pid}/task").iterdir() for c in (task / "children").read_text().split()]
     workers = [int(c) for c in children if b"agentlog.otel.recording" in Path(f"/proc/{c}/cmdline").read_bytes()]
     assert len(workers) == 1, children
     return workers[0]

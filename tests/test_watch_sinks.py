@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import unicodedata
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from watchkit import BASE, Receiver, alerts, ev, free_port, wait_for, write
 
 from agentlog import config
@@ -124,3 +128,64 @@ def test_replay_writes_old_alerts_but_does_not_notify_them(log_dir):
     receiver.close()
     assert {a["attempt_id"] for a in alerts(log_dir) if a["type"] == "error_loop"} == {"old", "new"}
     assert [a["attempt_id"] for a in receiver.received] == ["new"]
+
+
+FUZZ_EXAMPLES = int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES") or 25)
+
+
+def test_a_nul_byte_in_an_attempt_id_reaches_the_exec_hook_escaped_and_later_alerts_flow(log_dir, tmp_path, cli):
+    """An attempt id is the agent's text: a NUL byte cannot go into an environment, and
+    once raised it blocked the hook for good. It arrives escaped; the alerts after it too."""
+    out = tmp_path / "hook.out"
+    write(log_dir / STREAM, *now_loop("a\x00b\x1b[2J"), *now_loop("after"))
+    result = cli("watch", "--log-dir", str(log_dir), "--once", "--replay", "--quiet",
+                 "--exec", f'error_loop=printf "%s\\n" "$AGENTLOG_ATTEMPT_ID" >> {out}')
+    assert result.returncode == 0, result.stderr.decode()
+    assert out.read_text().splitlines() == ["a\\x00b\\x1b[2J", "after"]
+    assert not (log_dir / "state" / "dead-letters.jsonl").exists()
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(st.text(max_size=20), min_size=4, max_size=4))
+def test_any_alert_text_reaches_the_exec_hook_printable(tmp_path, fields):
+    from agentlog.events import Alert
+    from agentlog.watch.sinks.exec import ExecSink
+
+    out = tmp_path / "env.out"
+    attempt, executor, alert_id, kind = fields
+    sink = ExecSink("*", f"env > {out}")
+    sink.send(Alert(timestamp=now_iso(), type=kind, attempt_id=attempt, severity="high",
+                    recommendation="fresh_session", executor=executor, alert_id=alert_id))
+    env = dict(line.split("=", 1) for line in out.read_text().split("\n") if line.startswith("AGENTLOG_"))
+    for name, value in [("AGENTLOG_ATTEMPT_ID", attempt), ("AGENTLOG_EXECUTOR", executor),
+                        ("AGENTLOG_ALERT_ID", alert_id), ("AGENTLOG_ALERT_TYPE", kind)]:
+        assert env[name] == "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in value)
+    assert json.loads(env["AGENTLOG_ALERT_JSON"])["attempt_id"] == attempt
+    assert not any(unicodedata.category(c) == "Cc" for c in env["AGENTLOG_ALERT_JSON"])
+
+
+class Faulty:
+    """A sink with a bug for one attempt id: it raises, whatever the retry."""
+
+    kind, name, notification, max_attempts = "faulty", "faulty", False, None
+
+    def __init__(self):
+        self.delivered = []
+
+    def wants(self, alert):
+        return True
+
+    def send(self, alert):
+        if alert.attempt_id == "bad":
+            raise ValueError("embedded null byte")
+        self.delivered.append(alert.attempt_id)
+
+
+def test_a_sink_that_keeps_raising_dead_letters_the_alert_and_the_next_ones_flow(log_dir):
+    sink = Faulty()
+    running = Running(log_dir, [sink], retry_base_s=0.01)
+    write(log_dir / STREAM, *now_loop("bad"), *now_loop("good"))
+    assert wait_for(lambda: sink.delivered == ["good"])
+    running.stop()
+    dead = [json.loads(line) for line in (log_dir / "state" / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(d["alert"]["attempt_id"], d["reason"]) for d in dead] == [("bad", "ValueError: embedded null byte")]

@@ -78,22 +78,59 @@ def test_read_only_and_local_only(client):
     assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
 
 
+TOKEN = "s3cret-0123456789abcdef"
+
+
 def test_a_token_is_checked_on_every_request(logs):
-    with TestClient(create_app(logs[0], token="s3cret"), base_url="http://0.0.0.0") as c:
+    with TestClient(create_app(logs[0], token=TOKEN), base_url="http://0.0.0.0", follow_redirects=False) as c:
         assert c.get("/").status_code == 401
         assert c.get("/alerts/stream").status_code == 401
         assert c.get("/?token=wrong").status_code == 401
-        assert c.get("/", headers={"authorization": "Bearer s3cret"}).status_code == 200
-        first = c.get("/?token=s3cret")
-        assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
-        assert c.get("/sessions").status_code == 200  # the cookie carries it on
+        assert c.get("/", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
         c.cookies.clear()
         assert c.get("/sessions").status_code == 401
+
+
+def test_a_token_in_the_url_becomes_a_cookie_and_leaves_the_url(logs):
+    with TestClient(create_app(logs[0], token=TOKEN), base_url="http://0.0.0.0", follow_redirects=False) as c:
+        first = c.get(f"/sessions?executor=CODEX&token={TOKEN}&q=")
+        assert first.status_code == 303 and first.headers["location"] == "/sessions?executor=CODEX&q="
+        cookie = first.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in first.text
+        assert c.get("/sessions?executor=CODEX").status_code == 200  # the cookie carries it on
+        assert c.get(f"http://0.0.0.0//evil.example/?token={TOKEN}").headers["location"] == "/evil.example/"  # never off-site
+
+
+def test_a_foreign_origin_is_refused(client):
+    assert client.get("/", headers={"origin": "https://evil.example"}).status_code == 403
+    assert client.get("/", headers={"origin": "null"}).status_code == 403
+    assert client.get("/", headers={"origin": "http://127.0.0.1"}).status_code == 200  # its own
 
 
 def test_serve_refuses_a_public_address_without_a_token(cli, logs):
     result = cli("serve", "--host", "0.0.0.0", "--log-dir", str(logs[0]))
     assert result.returncode == 2 and b"token" in result.stderr
+    short = cli("serve", "--host", "0.0.0.0", "--token", "a", "--log-dir", str(logs[0]))
+    assert short.returncode == 2 and b"at least 16" in short.stderr and b"Traceback" not in short.stderr
+
+
+def test_serve_prints_where_it_listens_but_never_the_token(logs):
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "agentlog", "serve", "--port", "0", "--token", TOKEN,
+                             "--log-dir", str(logs[0])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline().decode()
+        url = line.split()[2]
+        request = urllib.request.Request(url + "sessions", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert urllib.request.urlopen(request, timeout=30).status == 200  # listening once announced
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert url.startswith("http://127.0.0.1:") and "?token=" in line
+    assert TOKEN not in line + err.decode() and TOKEN.encode() not in out
 
 
 def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):

@@ -167,6 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_dir", "AGENT_WORK_LOG_DIR", _text, ".cache/agent-work-logs",
             "where the log files live"),
     Setting("redact", "AGENT_WORK_REDACT", _bool, True, "scrub secrets before writing", ("redact.enabled",)),
+    Setting("file_mode", "AGENT_WORK_FILE_MODE", _choice("private", "group"), "private",
+            "who may read the files agentlog writes: private (0600 in 0700 folders) or group (0640 in 0750)"),
     Setting("fsync", "AGENT_WORK_FSYNC", _choice("none", "event", "batch"), "none",
             "durability: none (page cache), event (fsync each line), batch"),
     Setting("max_event_bytes", "AGENT_WORK_MAX_EVENT_BYTES", _whole, 8 * 1024 * 1024,

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import config
 from .events import EARLIEST, EventError, decode_line, encode, new_event_id, now_iso, parse_time, validate
-from .store import layout
+from .store import layout, modes
 from .store.metrics import session_metrics
 from .store.writer import LogWriter, store_error
 
@@ -64,12 +64,13 @@ class Recorder:
     def __init__(self, settings: config.Settings | None = None, *, log_dir: Path | str | None = None,
                  locked: bool = False, writer: Writer | None = None):
         self.settings = settings or config.load()
+        modes.use(self.settings.file_mode)
         self.enabled = self.settings.logging_enabled
         self.log_dir = Path(log_dir or self.settings.log_dir)
         self.writer = writer or LogWriter(self.log_dir, fsync=self.settings.fsync)
         self.max_bytes = self.settings.max_event_bytes
         self.locked = locked
-        self.redact = _redactor(self.settings)
+        self.redact = redactor(self.settings)
         self.tolerance = self.settings.clock_tolerance_ms / 1000
         self.processors: list[Processor] = [validate, self._bound_time, self._stamp, self._classify_error]
         self._attempts: dict[str, _Attempt] = {}
@@ -265,8 +266,8 @@ class Recorder:
             return
         path = layout.session_path(self.log_dir, attempt_id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            modes.make_dirs(path.parent)
+            fd = modes.create(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise store_error(path, exc, "cannot open") from None
         try:
@@ -280,7 +281,7 @@ class Recorder:
     def _fit(self, event: dict[str, Any]) -> bytes:
         line = encode(event)
         while len(line) > self.max_bytes:
-            if not _truncate_largest(event["data"], len(line) - self.max_bytes):
+            if not truncate_largest(event["data"], len(line) - self.max_bytes):
                 raise EventError("event", f"{len(line)} bytes without a string to truncate")
             line = encode(event)
         return line
@@ -314,7 +315,7 @@ class _Batch:
             self.writer.write_batch(lines)
 
 
-def _truncate_largest(data: dict[str, Any], excess: int) -> bool:
+def truncate_largest(data: dict[str, Any], excess: int) -> bool:
     """Cut the largest string in `data` (searched recursively) by about `excess` chars."""
     best: tuple[int, Any, Any] | None = None
     stack: list[Any] = [data]
@@ -335,7 +336,8 @@ def _truncate_largest(data: dict[str, Any], excess: int) -> bool:
     return True
 
 
-def _redactor(settings: config.Settings) -> Callable[[bytes], bytes]:
+def redactor(settings: config.Settings) -> Callable[[bytes], bytes]:
+    """The settings' secret scrubber for encoded lines (a no-op with redact = false)."""
     from .redact import Redactor
 
     return Redactor(settings.section("redact").get("patterns"), enabled=settings.redact)

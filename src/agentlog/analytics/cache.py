@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..store import modes
 from ..store.atomic import replace_file
 from . import parts
 from .source import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
@@ -65,7 +66,7 @@ def refresh(con: duckdb.DuckDBPyConnection, files: list[Path], folder: Path) -> 
     Returns the files DuckDB read whole this time (their unfinished last line, if any,
     was read as a malformed row).
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(folder)
     with _locked(folder / "lock"):
         manifest = _load(folder / MANIFEST)
         plans = [p for p in (_plan(path, manifest) for path in files) if p is not None]
@@ -194,6 +195,7 @@ def _rows(path: Path) -> str:
 def _write(con, folder: Path, rows: str) -> str:
     name = f"part-{uuid.uuid4().hex}.parquet"
     con.execute(f"COPY ({rows}) TO {_quote(str(folder / name))} (FORMAT parquet)")
+    os.chmod(folder / name, modes.file_mode())  # DuckDB creates it with the umask's mode
     return name
 
 
@@ -222,7 +224,7 @@ def _save(folder: Path, manifest: dict, plans: list[_Plan]) -> None:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = modes.create(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -268,7 +270,7 @@ def _last_line_end(path: Path, start: int, size: int) -> int:
 def _copy_out(path: Path, start: int, end: int, folder: Path) -> Path:
     """Bytes [start, end) of `path` into a file in the cache folder, for DuckDB to read."""
     target = folder / f"new-{uuid.uuid4().hex}.jsonl"
-    with open(path, "rb") as src, open(target, "wb") as dst:
+    with open(path, "rb") as src, os.fdopen(modes.create(target, os.O_WRONLY | os.O_TRUNC), "wb") as dst:
         done = start
         while done < end:
             try:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from .. import config
+from ..store import modes
 
 
 def settings_options(func: Callable) -> Callable:
@@ -27,6 +28,7 @@ def settings_options(func: Callable) -> Callable:
             raise click.UsageError(str(exc)) from None
         for warning in settings.warnings:
             click.echo(f"agentlog: warning: {warning}", err=True)
+        modes.use(settings.file_mode)
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
@@ -46,3 +48,23 @@ def report_bad_lines(report: Any, limit: int = 20) -> None:
         click.echo(f"skipped {bad}", err=True)
     if len(report.bad) > limit:
         click.echo(f"... and {len(report.bad) - limit} more malformed lines", err=True)
+
+
+def resolve_token(host: str, token: str | None, env: str) -> str | None:
+    """The token a server requires (see web.security.resolve_token); a usage error otherwise."""
+    from ..web.security import TokenError, resolve_token
+
+    try:
+        return resolve_token(host, token, env)
+    except TokenError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def listen(host: str, port: int):
+    """A listening socket for a server, or a one-line error (exit 1) before anything is announced."""
+    from ..web.server import ListenError, listen
+
+    try:
+        return listen(host, port)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from None

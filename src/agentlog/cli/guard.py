@@ -8,22 +8,37 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
+from .common import listen, resolve_token, settings_options
 
 AGENT_NAMES = ("claude-code", "codex")
 
 
-def _scope_path(agent_name: str, user: bool, toml: bool = False) -> tuple[object, Path]:
+def _scope_path(agent_name: str, scope: str | None, toml: bool = False) -> tuple[object, Path]:
     from ..guard.agents import get
 
     agent = get(agent_name)
     try:
-        return agent, agent.settings_path("user" if user else "project", toml=toml)
+        return agent, agent.settings_path(scope or agent.default_scope, toml=toml)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 _TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (comments and layout kept)."
+
+
+def _scope_options(func):
+    """--local / --project / --user: which settings file of the agent."""
+    for option in reversed([
+        click.option("--local", "scope", flag_value="local",
+                     help="Claude Code: your own settings in this project, not shared "
+                          "(.claude/settings.local.json) [default for claude-code]."),
+        click.option("--project", "scope", flag_value="project",
+                     help="The project's shared settings, usually committed (.claude/settings.json, "
+                          ".codex/hooks.json) [default for codex]."),
+        click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex)."),
+    ]):
+        func = option(func)
+    return func
 
 
 @click.group()
@@ -33,17 +48,15 @@ def hooks() -> None:
 
 @hooks.command("install")
 @click.argument("agent", type=click.Choice(AGENT_NAMES))
-@click.option("--project", "scope", flag_value="project", default=True,
-              help="The project's settings (.claude/settings.json, .codex/hooks.json) [default].")
-@click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex).")
+@_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
 @click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
-def install_cmd(agent: str, scope: str, toml: bool, dry_run: bool, command: str | None) -> None:
+def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, command: str | None) -> None:
     """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
     from ..guard.install import InstallError, install
 
-    spec, path = _scope_path(agent, scope == "user", toml)
+    spec, path = _scope_path(agent, scope, toml)
     try:
         change = install(spec, path, command=command, dry_run=dry_run)
     except InstallError as exc:
@@ -55,19 +68,33 @@ def install_cmd(agent: str, scope: str, toml: bool, dry_run: bool, command: str 
     else:
         verb = "would add" if dry_run else "added"
         click.echo(f"{path}: {verb} hooks for {', '.join(change.events)}", err=dry_run)
+    if (scope or spec.default_scope) == "local" and _tracked_by_git(path):
+        click.echo(f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)",
+                   err=True)
+
+
+def _tracked_by_git(path: Path) -> bool:
+    """Would `git add` pick this file up? (False outside a git work tree or without git.)"""
+    import subprocess
+
+    try:
+        found = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=path.parent.parent,
+                               capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 1  # 0: ignored; 128: not a work tree
 
 
 @hooks.command("uninstall")
 @click.argument("agent", type=click.Choice(AGENT_NAMES))
-@click.option("--project", "scope", flag_value="project", default=True, help="The project's settings [default].")
-@click.option("--user", "scope", flag_value="user", help="Your user settings.")
+@_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
-def uninstall_cmd(agent: str, scope: str, toml: bool, dry_run: bool) -> None:
+def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool) -> None:
     """Take agentlog's hooks out again (the original file back, byte for byte, if unedited)."""
     from ..guard.install import InstallError, uninstall
 
-    spec, path = _scope_path(agent, scope == "user", toml)
+    spec, path = _scope_path(agent, scope, toml)
     try:
         change = uninstall(spec, path, dry_run=dry_run)
     except InstallError as exc:
@@ -82,14 +109,14 @@ def uninstall_cmd(agent: str, scope: str, toml: bool, dry_run: bool) -> None:
 @hooks.command("status")
 @click.argument("agent", type=click.Choice(AGENT_NAMES), required=False)
 def status_cmd(agent: str | None) -> None:
-    """Where agentlog's hooks are installed (project and user settings of each agent)."""
+    """Where agentlog's hooks are installed (local, project and user settings of each agent)."""
     from ..guard.agents import get
     from ..guard.install import status
 
     partly_any = False
     for name in [agent] if agent else AGENT_NAMES:
         spec = get(name)
-        for scope in ("project", "user"):
+        for scope in spec.scopes:
             for path in spec.settings_paths(scope):
                 line, partly = _status_line(status(spec, path))
                 click.echo(f"{name:12} {scope:8} {line}")
@@ -129,18 +156,25 @@ def otel() -> None:
 
 
 @otel.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=4318, show_default=True, type=int, help="Port (0 = any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback requires a token.")
+@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port).")
+@click.option("--token", help="Require `Authorization: Bearer TOKEN` (16+ characters) on every request "
+              "[env AGENTLOG_OTEL_TOKEN]; exporters send it with OTEL_EXPORTER_OTLP_HEADERS.")
 @settings_options
-def serve_cmd(settings, host: str, port: int) -> None:
-    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON)."""
-    from ..otel.receiver import serve
+def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
+    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON, gzip or not).
 
-    def announce(url: str) -> None:
-        click.echo(f"agentlog otel: listening on {url}", err=False)
-        sys.stdout.flush()
+    Takes only OTLP content types, refuses requests from web pages (a foreign Origin) and
+    host names other than localhost unless a token is required."""
+    from ..otel.receiver import TOKEN_ENV, serve
+    from ..web.server import url
 
-    serve(settings, host, port, announce)
+    token = resolve_token(host, token, TOKEN_ENV)
+    sock = listen(host, port)
+    click.echo(f"agentlog otel: listening on {url(sock)}")
+    sys.stdout.flush()
+    serve(settings, sock, token=token)
 
 
 @otel.command("export")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import report_bad_lines, settings_options
+from .common import listen, report_bad_lines, resolve_token, settings_options
 
 
 @click.command("report")
@@ -70,7 +70,9 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
         click.echo(f"agentlog: no session {attempt!r} in {settings.log_path}", err=True)
         raise SystemExit(1)
     if html_file is not None:
-        html_file.write_text(replay.render_html(timeline), encoding="utf-8")
+        from ..store.atomic import replace_file
+
+        replace_file(html_file, replay.render_html(timeline).encode("utf-8"), durable=False)
         click.echo(f"wrote {html_file}")
         return
     if speed is None:
@@ -88,18 +90,18 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback requires a token.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
-@click.option("--token", help="Require this token on every request [env AGENTLOG_WEB_TOKEN].")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0 = any free port).")
+@click.option("--token", help="Require this token (16+ characters) on every request [env AGENTLOG_WEB_TOKEN]. "
+              "A browser brings it once as ?token=...; it is kept in a cookie and taken out of the URL.")
 @settings_options
 def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
     """Start the local dashboard: overview, sessions, replay, live alerts, executors, error
     clusters. Read-only; binds 127.0.0.1 unless told otherwise."""
-    from ..web.app import WebError, resolve_token, serve, url
+    from ..web.app import TOKEN_ENV, serve
+    from ..web.server import url
 
-    try:
-        token = resolve_token(host, token)
-    except WebError as exc:
-        raise click.UsageError(str(exc)) from None
-    address = url(host, port) + (f"?token={token}" if token else "")
-    click.echo(f"agentlog dashboard: {address}  (logs: {settings.log_path}; Ctrl+C to stop)", err=True)
-    serve(settings.log_path, host=host, port=port, token=token)
+    token = resolve_token(host, token, TOKEN_ENV)
+    sock = listen(host, port)
+    note = "; open it once with ?token=<your token>" if token else ""
+    click.echo(f"agentlog dashboard: {url(sock, '/')}  (logs: {settings.log_path}; Ctrl+C to stop{note})", err=True)
+    serve(settings.log_path, sock, token=token)

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from .. import jsonline
-from ..store import layout
+from ..store import layout, modes
 from ..store.metrics import session_metrics
 from ..store.reader import files_of, open_log, read_file
 from ..store.tail import FileCheckpoints
@@ -84,8 +84,8 @@ class Archiver:
         self.seen: set[str] = set()
 
     async def run(self) -> ArchiveResult:
-        (self.out / layout.STATE).mkdir(parents=True, exist_ok=True)
-        lock = os.open(self.out / layout.STATE / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        modes.make_dirs(self.out / layout.STATE)
+        lock = modes.create(self.out / layout.STATE / LOCK, os.O_RDWR)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -45,6 +45,10 @@ def main(argv: list[str]) -> int:
 
     try:
         raw = sys.stdin.buffer.read(hook.MAX_PAYLOAD + 1)
+        if len(raw) > hook.MAX_PAYLOAD:  # cut down in this process: the server takes no such size
+            from io import BytesIO
+
+            return hook.run(argv, BytesIO(hook.read_payload(sys.stdin.buffer, raw)), sys.stdout)
     except (OSError, ValueError, AttributeError):
         return hook.run(argv)  # fails open the way it always did
     path, start = socket_path(argv), False

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 ERRORS_LOG = "hook-errors.log"
 DEFAULT_BUDGET_S = 2.0
-MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_PAYLOAD = 16 * 1024 * 1024  # larger payloads have their largest strings cut to fit, with a marker
+MAX_READ = 128 * 1024 * 1024  # larger ones cannot be parsed within a hook's memory: dropped, logged
 MAX_TRANSCRIPT_READ = 4 * 1024 * 1024  # per call: a long transcript is caught up over several calls
 FINAL_EVENTS = frozenset({"Stop", "SubagentStop", "SessionEnd"})  # the last message is complete
 USAGE_EVENTS = FINAL_EVENTS | {"PreToolUse", "UserPromptSubmit", "PreCompact"}
@@ -80,12 +81,15 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
 
             log_dir = config_mod.load(flags, config_file=Path(os.devnull)).log_path
             raise
+        from ..store import modes
+
+        modes.use(settings.file_mode)
         log_dir = settings.log_path
         guard = GuardConfig.from_section(settings.section("guard"))
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
         from .agents import get
 
-        raw = stdin.read(MAX_PAYLOAD + 1)
+        raw = read_payload(stdin)
         output = handle(get(agent_name), event_name, raw, settings, guard)
         _arm(None)
         if output is not None:
@@ -161,9 +165,11 @@ def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> No
     line = encode(record) + b"\n"
     if log_dir is not None:
         try:
+            from ..store import modes
+
             path = Path(log_dir) / "state"
-            path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / ERRORS_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            modes.make_dirs(path)
+            fd = modes.create(path / ERRORS_LOG, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line)
             finally:
@@ -208,8 +214,20 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
     if decision is None:
         return None
     trigger = call_id or (events[-1]["event_id"] if events else None)
-    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name)
+    from ..recorder import redactor
+
+    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name, redactor(settings))
     return render(event_name, decision)
+
+
+def read_payload(stdin: Any, head: bytes = b"") -> bytes:
+    """The payload, read whole up to MAX_READ (+1 byte, which tells a larger one). `head`:
+    what a caller read of it already."""
+    if len(head) <= MAX_PAYLOAD:
+        head += stdin.read(MAX_PAYLOAD + 1 - len(head))
+    if len(head) > MAX_PAYLOAD:  # rare: a huge tool output; read the rest to cut it down
+        head += stdin.read(MAX_READ + 1 - len(head))
+    return head
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -217,17 +235,29 @@ def _payload(raw: bytes) -> dict[str, Any]:
 
     from .. import jsonline
 
-    if len(raw) > MAX_PAYLOAD:
-        raise PayloadError(f"payload larger than {MAX_PAYLOAD} bytes")
+    if len(raw) > MAX_READ:
+        raise PayloadError(f"payload larger than {MAX_READ} bytes: not recorded")
     try:
         payload = jsonline.decode(raw.removeprefix(b"\xef\xbb\xbf"))
     except msgspec.DecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
+    if len(raw) > MAX_PAYLOAD:
+        _shrink(payload, msgspec.json.encode)
     if not isinstance(payload.get("session_id"), str) or not payload["session_id"]:
         raise PayloadError("payload has no session_id")
     return payload
+
+
+def _shrink(payload: dict[str, Any], encode: Any) -> None:
+    """Cut the largest strings (a tool's huge output) until the payload fits MAX_PAYLOAD;
+    each cut ends in a visible `…[agentlog: truncated N chars]`."""
+    from ..recorder import truncate_largest
+
+    size = len(encode(payload))
+    while size > MAX_PAYLOAD and truncate_largest(payload, size - MAX_PAYLOAD):
+        size = len(encode(payload))
 
 
 def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
@@ -320,8 +350,9 @@ def _decide(agent: Agent, event_name: str, payload: dict[str, Any], state: Any, 
 
 
 def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, trigger: str | None,
-                hook_event: str) -> None:
-    """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`."""
+                hook_event: str, redact: Any) -> None:
+    """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`.
+    `redact` scrubs the line: a reason quotes the payload's tool input, which no recorder saw."""
     from ..events import encode, new_event_id, now_iso
     from ..store import layout
     from ..store.writer import LogWriter
@@ -336,7 +367,8 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
               "decision": decision.action, "hook_event": hook_event}
     writer = LogWriter(log_dir)
     try:
-        writer.append(layout.ALERTS, encode(record) + b"\n")
+        line = encode(record) + b"\n"
+        writer.append(layout.ALERTS, redact(line))
     finally:
         writer.close()
 

@@ -181,10 +181,9 @@ def _ours(path: str, ino: int) -> bool:
 
 
 def _write_pid(path: str) -> None:
-    tmp = f"{path}.{os.getpid()}"
-    with open(tmp, "w") as handle:
-        handle.write(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+    from ..store.atomic import replace_file
+
+    replace_file(path, f"{os.getpid()}\n".encode(), durable=False)
 
 
 def _remove(path: str) -> None:

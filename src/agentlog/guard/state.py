@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from ..store import layout
+from ..store import layout, modes
 from ..store.atomic import replace_file
 
 GUARD_DIR = "guard"
@@ -40,8 +40,8 @@ class SessionState:
         self._fd: int | None = None
 
     def __enter__(self) -> "SessionState":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        modes.make_dirs(self.path.parent)
+        self._fd = modes.create(self.path.with_suffix(".lock"), os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # the caller's deadline bounds the wait
         try:
             loaded = _decode.decode(self.path.read_bytes())

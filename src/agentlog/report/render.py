@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..store import modes
 from ..store.atomic import replace_file
 
 from ..web import format as fmt
@@ -71,7 +72,7 @@ def report_text(report: Report) -> str:
 def write_report(report: Report, out_dir: Path | str, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
     """Write `agentlog-report-<last day>.<ext>` files; returns {format: path}."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(out_dir)
     renderers = {"html": render_html, "md": render_markdown, "json": render_json}
     paths = {}
     for name in formats:

@@ -15,6 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
+from . import modes
+
 CHUNK = 1 << 20
 LEVEL = 6  # ~3x faster than gzip's default 9 on JSON, a few percent larger
 
@@ -97,8 +99,8 @@ def add_member(archive: Path, source: Path, start: int, end: int) -> None:
     The file is fsynced; its directory is not (callers sync it once per batch, before
     anything that depends on the rename surviving a power cut)."""
     temp = archive.with_name(f".{archive.name}.tmp")
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with open(temp, "wb") as out:
+    modes.make_dirs(archive.parent)
+    with os.fdopen(modes.create(temp, os.O_WRONLY | os.O_TRUNC), "wb") as out:
         try:
             with open(archive, "rb") as old:
                 shutil.copyfileobj(old, out, CHUNK)

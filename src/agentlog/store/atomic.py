@@ -11,27 +11,27 @@ import os
 import threading
 from pathlib import Path
 
+from . import modes
+
 
 def replace_file(path: Path | str, data: bytes, *, durable: bool = True, mode: int | None = None) -> None:
     """Temp file beside `path`, (fsync), rename over it, (fsync the folder).
 
-    `mode`: the new file's permissions, for files that may hold secrets: the temp file is
-    private (0600) from its creation and gets `mode` before the rename.
+    `mode`: the new file's permissions [default: the file mode of modes.py]. The temp file
+    is private (0600) from its creation and gets `mode` before the rename.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    modes.make_dirs(path.parent)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        if mode is not None:
-            temp.unlink(missing_ok=True)  # a leftover keeps its own permissions through O_CREAT
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else 0o600)
+        temp.unlink(missing_ok=True)  # a leftover keeps its own permissions through O_CREAT
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
+            os.fchmod(handle.fileno(), modes.file_mode() if mode is None else mode)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 
 import msgspec
 
-from . import layout
+from . import layout, modes
 from .archive import add_member, complete_size, covered
 from .atomic import replace_file, sync_dir
 from .retention import Policy, due, expired, sessions_to_archive, stamp, stamp_time
@@ -125,7 +125,7 @@ def _rename_due(log_dir: Path, policy: Policy, now: float, report: RotationRepor
         reason = due(live, policy, now)
         if reason is None:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
+        modes.make_dirs(folder)
         pending = folder / f"{_stem(name)}-{_next_stamp(folder, _stem(name), now)}.jsonl"
         st = live.stat()
         _note(folder, pending, st)
@@ -138,7 +138,7 @@ def _rename_due(log_dir: Path, policy: Policy, now: float, report: RotationRepor
         pending = sessions / live.name
         if pending.exists() or not live.exists():
             continue  # a leftover of this transcript is finished first; the rest goes next run
-        sessions.mkdir(parents=True, exist_ok=True)
+        modes.make_dirs(sessions)
         size = live.stat().st_size
         os.rename(live, pending)
         report.add("archive", live, reason, size)
@@ -170,7 +170,7 @@ def _top_up(path: Path, report: RotationReport, verb: str, have: int | None = No
 
 def _retire(pending: Path, report: RotationReport) -> None:
     folder = pending.parent / RETIRED
-    folder.mkdir(exist_ok=True)
+    modes.make_dirs(folder)
     os.rename(pending, folder / f"{pending.name}@{stamp(time.time())}")
     report.add("retire", pending)
 
@@ -285,8 +285,8 @@ def _failpoint(step: str) -> None:
 @contextmanager
 def _locked(log_dir: Path) -> Iterator[None]:
     folder = log_dir / layout.STATE
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    modes.make_dirs(folder)
+    fd = modes.create(folder / LOCK, os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -308,7 +308,7 @@ class _Entry(msgspec.Struct):
 
 def _note(folder: Path, pending: Path, st: os.stat_result) -> None:
     line = msgspec.json.encode(_Entry(pending.name + ".gz", st.st_dev, st.st_ino)) + b"\n"
-    fd = os.open(folder / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = modes.create(folder / MANIFEST, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, line)
         os.fsync(fd)

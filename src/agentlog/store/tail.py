@@ -32,6 +32,7 @@ from typing import Any, Iterator, Protocol
 
 import msgspec
 
+from . import modes
 from .atomic import replace_file
 
 HEAD = 256  # bytes of a file's start that identify it
@@ -271,7 +272,7 @@ class Tailer:
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        modes.make_dirs(self.path.parent)
         saved = self.checkpoints.load(self.name) if self.checkpoints else None
         if saved:
             self.restored = True

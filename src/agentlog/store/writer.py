@@ -22,8 +22,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from . import modes
+
 REOPEN_CHECK_S = 0.25
-_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _REASONS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",
@@ -152,8 +154,8 @@ class LogWriter:
     def _opened(self, relpath: str) -> _Open:
         path = self.root / relpath
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, _FLAGS, 0o644)
+            modes.make_dirs(path.parent)
+            fd = modes.create(path, _FLAGS)
         except OSError as exc:
             raise store_error(path, exc, "cannot open") from None
         handle = _Open(fd, os.fstat(fd).st_ino)

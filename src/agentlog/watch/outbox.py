@@ -1,8 +1,8 @@
 """Durable delivery: each sink reads the alerts journal with its own persisted position.
 
 The journal is the outbox: an alert is on disk before any sink sees it, and a sink's
-position advances only after delivery (or a permanent failure, which is written to
-state/dead-letters.jsonl with the reason). Failures are retried with exponential
+position advances only after delivery (or a permanent failure, or too many failed
+attempts, which is written to state/dead-letters.jsonl with the reason). Failures are retried with exponential
 backoff on the sink's own thread, so a slow or dead sink never blocks detection, and a
 sink that is down for a while gets everything once it is back, also after a restart.
 """
@@ -22,6 +22,10 @@ from .consumer import AlertFeed
 from .sinks import BaseSink, SinkError
 
 DEAD_LETTERS = f"{layout.STATE}/dead-letters.jsonl"
+# A sink that raises something other than SinkError met a bug or an alert it cannot take
+# (a NUL byte in a field...): retrying the same alert cannot help for long, and the
+# alerts behind it must not wait forever.
+UNEXPECTED_ATTEMPTS = 5
 
 
 class _Worker:
@@ -97,24 +101,24 @@ class Outbox:
 
     def _deliver(self, worker: _Worker, alert: Alert) -> bool:
         sink, status = worker.sink, worker.status
-        if not sink.wants(alert) or self._stale(sink, alert):
-            status["skipped"] += 1
-            return True
         attempt = 0
         while True:
             attempt += 1
             try:
+                if not sink.wants(alert) or self._stale(sink, alert):
+                    status["skipped"] += 1
+                    return True
                 sink.send(alert)
-                status.update(delivered=status["delivered"] + 1, retrying=False)
-                return True
-            except SinkError as exc:
-                status.update(failures=status["failures"] + 1, last_error=str(exc), retrying=True)
-                if exc.permanent or (sink.max_attempts is not None and attempt >= sink.max_attempts):
-                    self._dead_letter(sink, alert, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a sink's bug is a failure like any other
+                reason = str(exc) if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
+                status.update(failures=status["failures"] + 1, last_error=reason, retrying=True)
+                if _gives_up(sink, exc, attempt):
+                    self._dead_letter(sink, alert, reason)
                     status.update(dead=status["dead"] + 1, retrying=False)
                     return True
-            except Exception as exc:  # a sink's bug must not kill delivery for good
-                status.update(failures=status["failures"] + 1, last_error=repr(exc), retrying=True)
+            else:
+                status.update(delivered=status["delivered"] + 1, retrying=False)
+                return True
             delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
             if self._stop.wait(delay):
                 return False
@@ -130,3 +134,13 @@ class Outbox:
     def _dead_letter(self, sink: BaseSink, alert: Alert, reason: str) -> None:
         record = {"timestamp": now_iso(), "sink": sink.name, "reason": reason, "alert": alert}
         self.writer.append(DEAD_LETTERS, encode(record) + b"\n")
+
+
+def _gives_up(sink: BaseSink, exc: Exception, attempt: int) -> bool:
+    """After this failed attempt, is the alert dead-lettered (so the next one can flow)?"""
+    limit = sink.max_attempts
+    if not isinstance(exc, SinkError):
+        limit = min(limit or UNEXPECTED_ATTEMPTS, UNEXPECTED_ATTEMPTS)
+    elif exc.permanent:
+        return True
+    return limit is not None and attempt >= limit

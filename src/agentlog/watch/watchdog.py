@@ -30,7 +30,7 @@ import msgspec
 
 from .. import config as config_mod
 from ..events import Alert, now_iso
-from ..store import layout
+from ..store import layout, modes
 from ..store.atomic import replace_file
 from ..store.reader import archives_of, open_log
 from ..store.tail import FileCheckpoints, Tailer
@@ -101,7 +101,7 @@ class Watchdog:
         self._encode_s = 0.0  # how long the last checkpoint took to encode
 
     def run(self) -> WatchResult:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        modes.make_dirs(self.state_dir)
         lock = self._lock()
         try:
             self._run()
@@ -272,7 +272,7 @@ class Watchdog:
 
     def _lock(self) -> int:
         path = self.state_dir / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = modes.create(path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import socket
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -15,15 +15,11 @@ from starlette.staticfiles import StaticFiles
 
 from . import pages
 from .data import DataCache
-from .security import Guard, is_loopback
+from .security import Guard
 from .templating import render
 
 TOKEN_ENV = "AGENTLOG_WEB_TOKEN"
 STATIC = Path(__file__).parent / "static"
-
-
-class WebError(ValueError):
-    """The dashboard cannot start as asked (e.g. a public bind without a token)."""
 
 
 def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
@@ -58,22 +54,8 @@ async def _error_page(request: Request, exc: HTTPException) -> HTMLResponse:
     return HTMLResponse(body, status_code=exc.status_code)
 
 
-def resolve_token(host: str, token: str | None) -> str | None:
-    """The token to require: the flag, else the environment; an error for a public bind without one."""
-    token = token or os.environ.get(TOKEN_ENV) or None
-    if token is None and not is_loopback(host):
-        raise WebError(f"binding {host} exposes the logs beyond this machine: give --token or set {TOKEN_ENV}")
-    return token
+def serve(log_dir: Path | str, sock: socket.socket, token: str | None = None) -> None:
+    """Run the dashboard on a listening socket until interrupted (the caller resolved the token)."""
+    from . import server
 
-
-def url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
-
-
-def serve(log_dir: Path | str, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
-    """Run the dashboard until interrupted (the caller resolved the token)."""
-    import uvicorn
-
-    uvicorn.run(create_app(log_dir, token=token), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=1, access_log=False)
+    server.run(create_app(log_dir, token=token), sock)

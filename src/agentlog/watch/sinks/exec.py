@@ -3,11 +3,17 @@
 The alert JSON arrives on stdin and in AGENTLOG_ALERT_JSON, the main fields in
 AGENTLOG_ALERT_TYPE, AGENTLOG_ALERT_ID, AGENTLOG_ATTEMPT_ID, AGENTLOG_EXECUTOR,
 AGENTLOG_SEVERITY, AGENTLOG_RECOMMENDATION. Exit 0 = done; otherwise retried, a few times.
+
+Alert fields come from agents' own text (an attempt id is whatever the agent sent), so the
+environment gets them made safe: no NUL (which no environment can hold) and no control
+characters (which a script would echo to a terminal), each shown as `\\xNN` instead.
+The JSON escapes them as `\\u00NN` (JSON itself leaves DEL and C1 characters raw).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from hashlib import blake2b
 
@@ -15,6 +21,8 @@ from ...events import encode
 from . import BaseSink, SinkError, register
 
 TIMEOUT_S = 120
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")  # control characters JSON does not escape
 
 
 @register
@@ -38,11 +46,12 @@ class ExecSink(BaseSink):
         return self.alert_type in ("*", "all", alert.type)
 
     def send(self, alert) -> None:
-        payload = encode(alert)
-        env = {**os.environ, "AGENTLOG_ALERT_JSON": payload.decode(), "AGENTLOG_ALERT_TYPE": alert.type,
-               "AGENTLOG_ALERT_ID": alert.alert_id or "", "AGENTLOG_ATTEMPT_ID": alert.attempt_id,
-               "AGENTLOG_EXECUTOR": alert.executor or "", "AGENTLOG_SEVERITY": alert.severity,
-               "AGENTLOG_RECOMMENDATION": alert.recommendation}
+        payload = _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encode(alert).decode()).encode()
+        fields = {"AGENTLOG_ALERT_TYPE": alert.type, "AGENTLOG_ALERT_ID": alert.alert_id,
+                  "AGENTLOG_ATTEMPT_ID": alert.attempt_id, "AGENTLOG_EXECUTOR": alert.executor,
+                  "AGENTLOG_SEVERITY": alert.severity, "AGENTLOG_RECOMMENDATION": alert.recommendation}
+        env = {**os.environ, "AGENTLOG_ALERT_JSON": payload.decode(),
+               **{name: env_value(value) for name, value in fields.items()}}
         try:
             done = subprocess.run(self.command, shell=True, input=payload, env=env, timeout=TIMEOUT_S,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -51,3 +60,8 @@ class ExecSink(BaseSink):
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip()[-200:]
             raise SinkError(f"{self.command!r} exited {done.returncode}: {tail}")
+
+
+def env_value(value: str | None) -> str:
+    """`value` as an environment variable can hold it and a script can print it."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value or "")
