@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
+from .common import require_log_dir, settings_options
 
 
 def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
@@ -177,6 +177,7 @@ def alerts(settings, follow, consumer, types, attempt, since, json_out, archives
                 pass
         feed.close()
         return
+    require_log_dir(settings)
     for alert in filter(keep, read_alerts(settings.log_path, archives=archives)):
         show(alert)
 
@@ -205,18 +206,18 @@ def doctor(settings, notify, webhooks, json_out) -> None:
 
 def _render_doctor(report) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
+
+    from ..terminal import printable
+    from .table import print_table
 
     console = Console()
-    table = Table(title="Configuration", show_lines=False)
-    for column in ("setting", "value", "from"):
-        table.add_column(column)
-    for name, value, source in report.settings:
-        table.add_row(name, str(value), source)
-    console.print(table)
+    print_table("Configuration", [("setting", False), ("value", False), ("from", False)],
+                [[name, value, source] for name, value, source in report.settings], console)
     marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
     for check in report.checks:
-        console.print(f"{marks[check.status]}  [bold]{check.name}[/]: {check.detail}", highlight=False)
+        console.print(f"{marks[check.status]}  [bold]{escape(printable(check.name))}[/]: "
+                      f"{escape(printable(check.detail))}", highlight=False)
         if check.fix and check.status != "ok":
-            console.print(f"          fix: {check.fix}", highlight=False)
+            console.print(f"          fix: {escape(printable(check.fix))}", highlight=False)
     console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)")
