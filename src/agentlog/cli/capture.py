@@ -34,6 +34,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     from ..capture.importers import get
     from ..capture.incremental import import_path
     from ..recorder import Recorder
+    from ..terminal import printable
 
     importer = get(agent)
     root = (path or Path(importer.default_path)).expanduser()
@@ -45,7 +46,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
             result = import_path(importer, root, recorder, files=files, open_window_s=open_window_s)
         else:
             result = _with_progress(importer, root, recorder, files, open_window_s)
-    click.echo(f"{agent}: {len(files)} files, {result.summary()}")
+    click.echo(printable(f"{agent}: {len(files)} files, {result.summary()}"))
 
 
 def _with_progress(importer, root, recorder, files, open_window_s):
@@ -78,12 +79,16 @@ def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_
     agentlog run --attempt A1 --executor CODEX -- codex exec --json "fix the tests"
     agentlog run -a A2 -e CLAUDE_CODE -- claude -p "..." --output-format stream-json --verbose
 
-    Exits with the agent's exit code.
+    Exits with the agent's exit code; 127 when the command is not found, 126 when it
+    cannot be run (both recorded as a failed session with the reason).
     """
     from ..capture.wrapper import run
     from ..recorder import Recorder
+    from ..terminal import printable
 
     with Recorder(settings) as recorder:
         result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
                      task_title=task_title, model=model, prompt=prompt)
+    if result.error:
+        click.echo(printable(f"agentlog run: {result.error}", one_line=True), err=True)
     sys.exit(result.exit_code)
