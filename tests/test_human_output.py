@@ -81,6 +81,16 @@ HUMAN = {  # every command that prints recorded text for people, as run below
 }
 MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
            "emit": "records; its messages are checked below"}
+
+
+def test_emit_and_watch_messages_about_bad_lines_are_printable(tmp_path):
+    bad = json.dumps({"attempt_id": "a", "event_type": HOSTILE, "timestamp": HOSTILE}) + "\n"
+    result = invoke("emit", "-", "--log-dir", str(tmp_path), input=bad + f"{ESC}]0;T{BEL}\n")
+    assert result.exit_code == 1 and result.stderr.count("stdin:") == 2
+    assert not UNSAFE.findall(result.stderr)
+    tmp_path.joinpath("agent-work-stream.jsonl").write_text(bad + '{"' + HOSTILE + '": [}\n')
+    result = invoke("watch", "--once", "--replay", "--log-dir", str(tmp_path))
+    assert "skipped" in result.stderr and not UNSAFE.findall(result.stdout + result.stderr)
 ELSEWHERE = {"run": "passes the agent's own output through, as running it directly would",
              "demo": "prints its own simulated data", "import": "prints counts",
              "rotate": "prints the paths it moves", "serve": "the dashboard escapes for HTML",

@@ -104,9 +104,11 @@ def _csv(table) -> str:
     """The data as it is: numbers unformatted (whole ones without `.0`), times in ISO 8601."""
     from ..analytics.report import jsonable
 
+    from ..terminal import printable
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    buffer.write(f"# {table.title}\n")
+    buffer.write(f"# {printable(table.title, one_line=True)}\n")  # a title holds data (explain's template)
     writer.writerow(table.columns)
     for row in table.rows:
         writer.writerow([_csv_value(jsonable(row.get(c))) for c in table.columns])
@@ -132,7 +134,7 @@ def _markdown(table) -> str:
     from ..terminal import printable
     from ..web import format as human
 
-    lines = [f"### {table.title}", "", "| " + " | ".join(human.label(c) for c in table.columns) + " |",
+    lines = [f"### {md_text(printable(table.title))}", "", "| " + " | ".join(human.label(c) for c in table.columns) + " |",
              "|" + "".join("---:|" if _numeric(table, c) else "---|" for c in table.columns)]
     for row in table.rows:
         cells = (md_text(printable(human.cell(c, row.get(c)))) for c in table.columns)
@@ -148,7 +150,7 @@ def _nothing(scope, data) -> Callable[[], str]:
         from ..analytics import known
 
         for column, value in (("executor", scope.executor), ("model", scope.model)):
-            names = known(data, column)
+            names = known(data, column) if value is not None else []
             if value is not None and value.upper() not in {n.upper() for n in names}:
                 raise click.BadParameter(_unknown(column, [value], names), param_hint=f"--{column}")
         return "No sessions or errors in this window" + (" for these filters." if (

@@ -185,6 +185,7 @@ def emit_batch(settings) -> None:
     is 1 when any line was rejected.
     """
     from ..events import EventError
+    from ..terminal import printable
 
     recorder = _recorder(settings)
     recorded = rejected = 0
@@ -196,7 +197,7 @@ def emit_batch(settings) -> None:
             recorded += 1
         except EventError as exc:
             rejected += 1
-            click.echo(f"stdin:{lineno}: {exc}", err=True)
+            click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
     sys.exit(1 if rejected else 0)

@@ -8,8 +8,8 @@ from typing import Any
 
 def print_table(title: str | None, columns: list[tuple[str, bool]], rows: list[list[Any]],
                 console: Any = None, *, last_row_style: str = "") -> None:
-    """Print a table for people: `columns` are (header, numeric); title and cells are made printable
-    (recorded text never reaches the terminal raw nor as Rich markup).
+    """Print a table for people: `columns` are (header, numeric); the title and cells are
+    made printable (recorded text never reaches the terminal raw, nor as Rich markup).
 
     Headers never break inside a word. On a terminal the table takes the terminal's width:
     wordy columns fold first, then headers of numbers go on two lines, then the borders go;

@@ -64,6 +64,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
 
     Exit codes: 0 ok (also when AGENT_WORK_ANALYZER_ENABLED=false); 1 cannot run; 2 usage.
     """
+    from ..terminal import printable
     from ..timeutil import parse_duration, parse_when
     from ..watch import WatchConfig, Watchdog, WatchError, WatchOptions
 
@@ -85,14 +86,14 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
     dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
-                   on_note=lambda text: click.echo(f"agentlog watch: {text}", err=True))
+                   on_note=lambda text: click.echo(printable(f"agentlog watch: {text}", one_line=True), err=True))
     signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
     if not once:
         click.echo(f"agentlog watch: following {settings.log_path} (Ctrl-C to stop)", err=True)
     try:
         result = dog.run()
     except WatchError as exc:
-        click.echo(f"agentlog watch: {exc}", err=True)
+        click.echo(printable(f"agentlog watch: {exc}", one_line=True), err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         result = dog.result

@@ -14,6 +14,8 @@ def duration(ms: float | None) -> str:
     """`850ms`, `12.3s`, `4m 05s`, `2h 10m`; `-` when unknown."""
     if ms is None:
         return "-"
+    if not math.isfinite(ms):
+        return str(ms)
     seconds = ms / 1000
     if seconds < 1:
         return f"{ms:.0f}ms"
