@@ -54,6 +54,12 @@ CLEAN = [pad(rng.choice(COMMANDS)) for _ in range(1000)]
 DIRTY = [pad(f"{rng.choice(COMMANDS)} && export GITHUB_TOKEN={fake('ghp_', 36)}") for _ in range(300)]
 DIRTY += [pad(f"curl -H 'Authorization: Bearer {fake('', 40)}' https://api.example.com/v1") for _ in range(300)]
 DIRTY += [pad(f"OPENAI_API_KEY={fake('sk-proj-', 48)} python eval.py") for _ in range(300)]
+# Passwords in the everyday commands agents run (a column of their own: older versions
+# of the patterns do not catch them).
+CLI = [pad(f"mysql -u root -p{fake('', 12)} app < dump.sql") for _ in range(100)]
+CLI += [pad(f"curl -s -u ci:{fake('', 16)} -H 'Cookie: sid={fake('', 20)}' https://x.example.com/api") for _ in range(100)]
+CLI += [pad(f"docker login -u deploy -p {fake('', 16)} registry.example.com && vercel --token {fake('', 24)}")
+        for _ in range(100)]
 
 
 def baseline_redactor():
@@ -93,16 +99,18 @@ def main() -> None:
     variants.append(("literal prefilter + re", Redactor(use_hyperscan=False)))
     variants.append(("baseline: one re alternation", baseline_redactor()))
     for name, fn in variants[:-1]:  # sanity: the dirty lines really are redacted
-        assert all(fn(line) is line for line in CLEAN) and all(fn(line) != line for line in DIRTY), name
+        assert all(fn(line) is line for line in CLEAN) and all(fn(line) != line for line in DIRTY + CLI), name
 
-    sizes = [len(x) for x in CLEAN + DIRTY]
+    sizes = [len(x) for x in CLEAN + DIRTY + CLI]
     print(f"{len(DEFAULT_PATTERNS)} patterns; lines {min(sizes)}-{max(sizes)} bytes "
-          f"(mean {statistics.mean(sizes):.0f}); {len(CLEAN)} clean, {len(DIRTY)} dirty")
-    print(f"{'variant':30s} {'clean us':>9s} {'clean p99':>10s} {'dirty us':>9s} {'x baseline (clean)':>19s}")
-    results = [(name, per_line_us(fn, CLEAN), p99_us(fn, CLEAN), per_line_us(fn, DIRTY)) for name, fn in variants]
+          f"(mean {statistics.mean(sizes):.0f}); {len(CLEAN)} clean, {len(DIRTY)} dirty, {len(CLI)} command lines")
+    print(f"{'variant':30s} {'clean us':>9s} {'clean p99':>10s} {'dirty us':>9s} {'cmds us':>8s} "
+          f"{'x baseline (clean)':>19s}")
+    results = [(name, per_line_us(fn, CLEAN), p99_us(fn, CLEAN), per_line_us(fn, DIRTY), per_line_us(fn, CLI))
+               for name, fn in variants]
     base = results[-1][1]
-    for name, clean, p99, dirty in results:
-        print(f"{name:30s} {clean:9.2f} {p99:10.2f} {dirty:9.2f} {base / clean:18.1f}x")
+    for name, clean, p99, dirty, cmds in results:
+        print(f"{name:30s} {clean:9.2f} {p99:10.2f} {dirty:9.2f} {cmds:8.2f} {base / clean:18.1f}x")
 
 
 if __name__ == "__main__":

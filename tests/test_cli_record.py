@@ -132,3 +132,40 @@ def test_implausible_times_are_recorded_at_arrival_flagged_with_their_own_kept(c
                 "--log-dir", str(log_dir), env={"AGENT_WORK_CLOCK_TOLERANCE_MS": "10000"})
     assert tight.returncode == 0
     assert json.loads((log_dir / layout.STREAM).read_text().splitlines()[-1])["timestamp_quality"] == "clamped"
+
+
+@pytest.mark.parametrize("status, stored", [("done", "success"), ("Completed", "success"), ("ok", "success"),
+                                            ("error", "failed"), ("cancelled", "interrupted"),
+                                            ("timed_out", "timeout")])
+def test_emit_end_maps_status_synonyms(cli, log_dir, status, stored):
+    result = cli("emit", "end", "--log-dir", str(log_dir), "--attempt", "s1", "--status", status, check=True)
+    assert result.stderr == b""
+    data = read_jsonl(log_dir / layout.STREAM)[-1]["data"]
+    assert data["completion_status"] == stored and data["completion_status_raw"] == status
+
+
+def test_emit_end_with_an_unknown_status_says_it_counts_as_failed(cli, log_dir):
+    result = cli("emit", "end", "--log-dir", str(log_dir), "--attempt", "s2", "--status", "setup_failed", check=True)
+    message = result.stderr.decode()
+    assert "'setup_failed'" in message and "recorded as failed" in message
+    assert "success, failed, timeout, interrupted" in message or "failed, interrupted, success, timeout" in message
+    assert read_jsonl(log_dir / layout.STREAM)[-1]["data"]["completion_status"] == "failed"
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import click
+
+    from agentlog.cli import cli as group
+
+    ctx = click.Context(group)
+
+    def commands(command, path):
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                yield from commands(command.get_command(ctx, name), [*path, name])
+        else:
+            yield " ".join(path), command
+
+    missing = [f"{path} {param.opts[0]}" for path, command in commands(group, [])
+               for param in command.params if isinstance(param, click.Option) and not param.hidden and not param.help]
+    assert missing == []

@@ -210,3 +210,15 @@ def test_a_long_running_recorder_forgets_old_attempts_and_resumes_them_from_disk
     events = read_jsonl(log_dir / layout.SESSIONS / "a.jsonl")
     assert [e["sequence_num"] for e in events] == [1, 2, 3]
     assert events[-1]["executor"] == "CODEX"  # the session context comes back from the transcript
+
+
+def test_session_log_dir_is_where_its_events_go(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENT_WORK_LOG_DIR", str(tmp_path / "default"))
+    with Session("s-dir", executor="CODEX", log_dir=tmp_path / "mine", custom="kept") as s:
+        s.output("hello")
+    events = read_jsonl(tmp_path / "mine" / layout.STREAM)
+    assert [e["event_type"] for e in events] == ["session_start", "agent_output", "session_end"]
+    assert "log_dir" not in events[0]["data"] and events[0]["data"]["custom"] == "kept"
+    assert not (tmp_path / "default").exists()
+    with pytest.raises(TypeError, match="recorder or a log_dir"):
+        Session("both", recorder=Recorder(config.load(environ={}), log_dir=tmp_path / "x"), log_dir=tmp_path)

@@ -51,12 +51,17 @@ def encode(row) -> bytes:
 
 
 def test_corpus_size_and_coverage():
-    assert len(DIRTY) >= 60 and len(CLEAN) >= 30
+    assert len(DIRTY) >= 90 and len(CLEAN) >= 40
     kinds = {row["kind"] for row in DIRTY}
     for name in ("openai", "anthropic", "google_api_key", "github_token", "github_pat", "gitlab_token",
                  "slack_token", "slack_webhook", "aws", "jwt", "private_key", "bearer", "url_password",
-                 "secret_assignment", "stripe", "huggingface", "npm_token"):
+                 "secret_assignment", "stripe", "huggingface", "npm_token",
+                 # passwords in the everyday commands agents run, and in headers and files
+                 "mysql_password", "curl_user", "curl_cookie", "docker_login", "cookie_header", "set_cookie",
+                 "authorization_basic", "pgpassword", "netrc", "npm_authtoken", "env_export", "token_flag",
+                 "sshpass", "redis_cli", "ldap_password", "mongo_password", "az_login", "openssl_pass"):
         assert name in kinds
+    assert {"cli_lookalike", "prose"} <= {row["kind"] for row in CLEAN}
 
 
 @pytest.mark.parametrize("use_hs", ENGINES)

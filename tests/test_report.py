@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from agentlog import config
+from agentlog.capture.api import Session
+from agentlog.recorder import Recorder
 from agentlog.report import WeeklySchedule, build_report, next_due, report_text, write_report
+from agentlog.report.recommend import Thresholds, recommend
+from agentlog.report.render import md_code, md_text
 
 import viewdata
 
@@ -77,11 +87,66 @@ def test_cli_writes_html_markdown_and_json(cli, logs, tmp_path):
     assert "http://" not in html and "https://" not in html  # opens offline
     assert viewdata.XSS not in html and "&lt;img src=x onerror=window.__xss=1&gt;" in html
     md = next(out.glob("*.md")).read_text()
-    assert "| CODEX | 4 | 100% |" in md and "<img" not in md
+    assert "| CODEX | 4 | 100% |" in md and not re.search(r"(?<!\\)<img", md)
     body = json.loads(next(out.glob("*.json")).read_text())
     assert body["period"]["days"] == 7 and body["totals"]["sessions"] == 9
     assert body["trend"]["success_pct"] == -25.0
     assert {r["rule"] for r in body["recommendations"]} >= {"low_success"}
+
+
+MARKDOWN = MarkdownIt("commonmark").enable("table")
+FUZZ = int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "200"))
+LINK, IMAGE = "[click me](http://evil.example/)", "![pixel](http://evil.example/p.png)"
+FINGERPRINT = "npm_err-<b>&amp;`x`"
+
+
+@settings(max_examples=FUZZ, deadline=None)
+@given(st.text(st.sampled_from("ab <>&*_`[]()!#|~\\:/.=-\"'\n{}+"), max_size=40))
+def test_recorded_text_renders_as_written_in_markdown(text):
+    flat = " ".join(text.split("\n"))
+    assert MARKDOWN.renderInline(md_text(text)) == escapeHtml(flat)
+    assert MARKDOWN.renderInline(md_code(text)) == (f"<code>{escapeHtml(flat)}</code>" if flat else "")
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """A week whose task titles, executor and error fingerprint are Markdown and HTML."""
+    log_dir = tmp_path_factory.mktemp("hostile-report") / "logs"
+    now = time.time()
+    with Recorder(settings_for(log_dir)) as rec:
+        for i in range(3):
+            s = Session(f"h{i}", executor="EXEC_[x](http://evil.example/)", task_id=f"t{i}",
+                        task_title=f"Fix {LINK} and {IMAGE} <script>alert(1)</script> *now*", recorder=rec)
+            s.emit("session_start", {"prompt": "p"}, timestamp=viewdata.Clock(now - 3600 * (i + 1))())
+            for _ in range(3):
+                s.emit("error", {"error_message": "npm ERR! <b>", "error_fingerprint": FINGERPRINT},
+                       timestamp=viewdata.Clock(now - 3600 * (i + 1) + 10)())
+            s.emit("session_end", {"completion_status": "failed"}, timestamp=viewdata.Clock(now - 3600 * i - 60)())
+    return build_report(settings_for(log_dir), now=now)
+
+
+def test_markdown_report_shows_links_images_and_html_from_data_as_text(hostile_report, tmp_path):
+    md = write_report(hostile_report, tmp_path, ("md",))["md"].read_text()
+    html = MARKDOWN.render(md)
+    assert "<a " not in html and "<img" not in html and "<script" not in html and "<em>now" not in html
+    assert escapeHtml(LINK) in html and escapeHtml(IMAGE) in html
+    # the fingerprint in a code span shows as written: no entity spelled out in it
+    assert f"<code>{escapeHtml(FINGERPRINT)}</code>" in html
+
+
+def test_html_report_shows_code_as_code_not_backticks(hostile_report, tmp_path):
+    html = write_report(hostile_report, tmp_path, ("html",))["html"].read_text()
+    recs = html[html.index('<ul class="recs">'):html.index("</ul>", html.index('<ul class="recs">'))]
+    assert "`" not in recs.replace(escapeHtml("`x`"), "")  # the only backticks are the fingerprint's own
+    assert f"<code>{escapeHtml(FINGERPRINT)}</code>" in recs
+    assert [r["text"] for r in hostile_report.to_dict()["recommendations"]][0].count("`") >= 2  # chat and JSON
+
+
+def test_weakest_executor_is_the_one_that_never_succeeded():
+    executors = [{"executor": "BUSY", "ended": 10, "success_pct": 60.0},
+                 {"executor": "NEW", "ended": 2, "success_pct": 0.0}]
+    [low] = [r for r in recommend({"success_pct": 50.0}, executors, [], [], Thresholds()) if r.rule == "low_success"]
+    assert "weakest: NEW at 0% of 2 sessions" in low.text
 
 
 def test_report_text_is_a_short_headline(logs):

@@ -114,3 +114,14 @@ def test_sigterm_is_forwarded_and_recorded_as_interrupted(tmp_path: Path, log_di
         time.sleep(0.05)
     end = _session(log_dir, "t1")[-1]["data"]
     assert end["completion_status"] == "interrupted" and end["exit_code"] == 143
+
+
+def test_a_command_that_cannot_start_says_why(tmp_path: Path, log_dir: Path) -> None:
+    result = run_cli("run", "--log-dir", str(log_dir), "-a", "x2", "-e", "X", "--", "no-such-agent-binary")
+    assert result.returncode == 127
+    assert result.stderr.decode().strip() == "agentlog run: cannot start no-such-agent-binary: No such file or directory"
+    script = tmp_path / "not-executable"
+    script.write_text("echo hi\n")
+    result = run_cli("run", "--log-dir", str(log_dir), "-a", "x3", "-e", "X", "--", str(script))
+    assert result.returncode == 126 and b"Permission denied" in result.stderr
+    assert "Permission denied" in _session(log_dir, "x3")[-2]["data"]["error_message"]

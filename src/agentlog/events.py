@@ -146,6 +146,11 @@ DATA_SPECS: dict[str, type[_Data]] = {
 EVENT_TYPES = frozenset(DATA_SPECS)
 
 COMPLETION_STATUSES = frozenset({"success", "failed", "timeout", "interrupted"})
+# Other spellings of the four that writers use, accepted in any case (`emit end --status done`).
+STATUS_SYNONYMS = {"done": "success", "completed": "success", "complete": "success", "succeeded": "success",
+                   "ok": "success", "error": "failed", "errored": "failed", "failure": "failed",
+                   "timed_out": "timeout", "timedout": "timeout", "cancelled": "interrupted",
+                   "canceled": "interrupted", "aborted": "interrupted"}
 
 # `timestamp_quality`, when the time is not simply the source's own clock:
 TIMESTAMP_QUALITIES = {
@@ -294,8 +299,17 @@ def _check_timestamp(value: Any) -> None:
         raise EventError("timestamp", f"{value!r} is not an ISO 8601 time") from None
 
 
+def canonical_status(status: Any) -> str | None:
+    """One of the four completion statuses for `status` or a synonym of one; else None."""
+    if not isinstance(status, str):
+        return None
+    status = status.strip().lower()
+    return status if status in COMPLETION_STATUSES else STATUS_SYNONYMS.get(status)
+
+
 def normalize_end(data: dict[str, Any]) -> dict[str, Any]:
-    """Map completion statuses outside the usual set to failed, keeping the original.
+    """Map a synonym to its completion status (`done` -> success) and any other status to
+    failed, keeping the original in `completion_status_raw`.
 
     The original system rejected e.g. `setup_failed` or `stale_timeout` and silently
     lost the session end; we accept them as failures.
@@ -304,7 +318,7 @@ def normalize_end(data: dict[str, Any]) -> dict[str, Any]:
     if status is None or status in COMPLETION_STATUSES:
         return data
     data.setdefault("completion_status_raw", status)
-    data["completion_status"] = "failed"
+    data["completion_status"] = canonical_status(status) or "failed"
     return data
 
 

@@ -67,7 +67,12 @@ _VALUE = (
     r"""(?:(?<=")[^"\\]+|(?<=')[^'\\]+|[^\s"'\\,;&<>(){}\[\]]{3,}+(?![(\[)])))"""
 )
 # Quotes may carry backslashes: JSON inside a JSON string inside the line (\\\").
-_SEP = r"""(?:\\{0,7}["'])?\s{0,3}(?:=>|:=|=|:)\s{0,3}(?:\\{0,7}["'])?"""
+_QUOTE = r"""(?:\\{0,7}["'])?"""
+_SEP = _QUOTE + r"""\s{0,3}(?:=>|:=|=|:)\s{0,3}""" + _QUOTE
+# The rest of one shell command: its arguments, up to a pipe, ;, & or the end of the line.
+_ARGS = r"""(?:\s[^\s|;&\\]+){0,40}?\s"""
+# Whitespace as it appears in an encoded line: real, or an escaped newline or tab (.netrc).
+_WS = r"(?:\s|\\[nrt])+"
 
 # (name, anchors, pattern). Anchors are lowercase literals; every match STARTS with one
 # of them, case-insensitively (tests check it). They serve twice: as the literal
@@ -133,6 +138,33 @@ _RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
      # atomic: "Bearer [REDACTED:...]" must not fall back to redacting the word Bearer
      + r"(?>(?:(?i:bearer|basic|token|bot|digest|apikey|negotiate)\s+)?)" + _VALUE),
     ("bearer_token", ("bearer",), r"(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"),
+    # Cookie and Set-Cookie headers: the whole value (every cookie in it), to the line's end.
+    ("cookie_header", ("cookie", "set-cookie"),
+     r"(?i:set-cookie|cookie)" + _SEP + r"""(?!\[REDACTED|(?i:null|true|false|none)\b)(?P<secret>[^\s"'\\][^"'\\]*)"""),
+    # Passwords as arguments of the tools agents run: mysql -pSECRET (no space: with one,
+    # -p prompts), docker/podman/helm/az login -p, sshpass -p, mongo -p, redis-cli -a,
+    # ldapsearch -w; then curl -u user:SECRET and -b/--cookie, openssl pass:SECRET.
+    ("cli_password", ("mysql", "mariadb", "docker", "podman", "nerdctl", "buildah", "skopeo", "helm", "oras",
+                      "az", "sshpass", "mongo", "redis-cli", "ldap"),
+     r"{LB}(?:(?:mysql|mariadb)[a-z-]*" + _ARGS + r"-p" + _QUOTE
+     + r"|(?:(?:docker|podman|nerdctl|buildah|skopeo|helm|oras)(?:\s+registry)?\s+login|az\s+login|sshpass"
+     r"|mongo(?:sh|dump|restore|import|export)?)" + _ARGS + r"-p\s+" + _QUOTE
+     + r"|redis-cli" + _ARGS + r"-a\s+" + _QUOTE + r"|ldap[a-z]+" + _ARGS + r"-w\s+" + _QUOTE + r")"
+     r"(?!-)" + _VALUE),
+    ("curl_credentials", ("curl",),
+     r"curl" + _ARGS + r"(?:(?:-u\s*|--user\s+)" + _QUOTE + r"""[^\s:"'\\]*:|(?:-b|--cookie)\s+""" + _QUOTE + r")"
+     r"(?!-)" + _VALUE),
+    ("openssl_pass", ("-pass",), r"-pass(?:in|out)?\s+pass:(?P<secret>[^\s\"'\\]+)"),
+    # .netrc, on one line or several: machine HOST [login USER] password SECRET
+    ("netrc_password", ("machine",),
+     r"(?i:machine)" + _WS + r"""[^\s"'\\]+""" + _WS + r"""(?:(?i:login|account)""" + _WS + r"""[^\s"'\\]+"""
+     + _WS + r")?(?i:password|passwd)" + _WS + _VALUE),
+    # --password SECRET, --api-key SECRET, --registry-token SECRET: a flag named after a
+    # secret, its value after a space (after "=", secret_assignment takes it). Not
+    # --password-stdin or --token-file (the name must end there), nor a next flag.
+    ("secret_flag", ("--",),
+     r"--(?:[A-Za-z0-9]+[_-])*(?i:password|passwd|passphrase|token|secret|api[_-]?key|access[_-]?key"
+     r"|private[_-]?key|auth[_-]?key)\s+" + _QUOTE + r"(?!-)" + _VALUE),
     # KEY=value, KEY: value, "key": "value" where the name ends in a secret-ish word.
     # Plurals and other suffixes do not count: max_tokens=4096, "input_tokens": 12,
     # "token_count" stay. PWD/OLDPWD (shell) stay; MYSQL_PWD goes.
@@ -152,6 +184,9 @@ _PREFILTER = {
     "digitalocean": ("_v1_",),
     "jwt": (".ey",),
     "secret_assignment": ("secret", "token", "passw", "passphrase", "pwd", "key", "credential"),
+    "cookie_header": ("cookie",),
+    "cli_password": ("mysql", "mariadb", "login", "sshpass", "mongo", "redis-cli", "ldap"),
+    "openssl_pass": ("pass:",),
 }
 
 

@@ -23,6 +23,7 @@ from .events import Alert, EventError, decode_line, parse_time
 from .store import layout
 from .store.metrics import session_metrics
 from .store.reader import BadLine, ReadReport, read_kind, read_session
+from .terminal import printable
 from .watch.sinks.alerts_file import decode_alert, read_alerts
 from .web import format as fmt
 
@@ -288,19 +289,23 @@ def _alert_time(alert: Alert) -> float:
 # --- terminal -----------------------------------------------------------------------
 
 _STYLES = {"ok": "green", "bad": "red", "warn": "yellow"}
+TIME_WIDTH = 23  # 2026-02-09 14:23:45.123 (UTC)
+INDENT = " " * (TIME_WIDTH + 21)  # where folded details start: under the event's title
 
 
 def entry_lines(entry: Entry, full: bool = False) -> list[tuple[str, str]]:
-    """(text, rich style) lines for one entry; results folded under their call."""
-    time_part = (entry.timestamp or "")[11:23] or "--:--:--.---"
+    """(text, rich style) lines for one entry, recorded text made printable; results
+    folded under their call."""
+    time_part = fmt.when(entry.timestamp, ms=True) if entry.timestamp else "-"
     elapsed = f"+{fmt.duration(entry.elapsed_ms)}" if entry.elapsed_ms is not None else ""
     seq = f"#{entry.seq}" if entry.seq is not None else ""
     style = "bold red" if entry.kind == "alert" else _STYLES.get(entry.tone, "")
-    lines = [(f"{time_part} {elapsed:>9} {seq:>5} {entry.icon} {entry.kind:<14} {entry.title}", style)]
+    head = f"{time_part:<{TIME_WIDTH}} {elapsed:>9} {seq:>5} {entry.icon} {entry.kind:<14} "
+    lines = [(head + printable(entry.title, one_line=True), style)]
     if full and entry.detail and entry.kind != "alert":
-        lines += [(f"{'':33}│ {line}", "dim") for line in entry.detail.splitlines()]
+        lines += [(f"{INDENT}│ {printable(line, one_line=True)}", "dim") for line in entry.detail.splitlines()]
     if entry.result is not None:
-        lines.append((f"{'':33}└ {entry.result.title}", _STYLES.get(entry.result.tone, "")))
+        lines.append((f"{INDENT}└ {printable(entry.result.title, one_line=True)}", _STYLES.get(entry.result.tone, "")))
     return lines
 
 
@@ -312,22 +317,26 @@ def print_entry(console, entry: Entry, full: bool = False) -> None:
 
 
 def print_header(console, timeline: Timeline) -> None:
+    from rich.text import Text
+
     c = timeline.context
-    console.print(f"[bold]Replay of {_markup_safe(timeline.attempt_id)}[/]")
+    console.print(Text(printable(f"Replay of {timeline.attempt_id}", one_line=True), style="bold"))
     parts = [f"{k}: {c[k]}" for k in ("executor", "model", "task_id", "task_title") if c.get(k)]
     if parts:
-        from rich.text import Text
-
-        console.print(Text("  ".join(parts), style="dim"))
+        console.print(Text(printable("  ".join(parts), one_line=True), style="dim"))
 
 
 def print_footer(console, timeline: Timeline) -> None:
+    from rich.text import Text
+
     m = timeline.metrics
     status = m.get("completion_status") or ("open" if not timeline.ended else "ended")
     console.rule()
-    console.print(f"duration {fmt.duration(m.get('duration_ms'))}   tokens {fmt.count(m.get('total_tokens'))}   "
+    footer = Text(f"duration {fmt.duration(m.get('duration_ms'))}   tokens {fmt.count(m.get('total_tokens'))}   "
                   f"cost {fmt.money(m.get('cost_usd'))}   tool calls {m.get('tool_calls', 0)}   "
-                  f"errors {m.get('errors', 0)}   alerts {timeline.alerts}   outcome [bold]{status}[/]")
+                  f"errors {m.get('errors', 0)}   alerts {timeline.alerts}   outcome ")
+    footer.append(printable(status, one_line=True), style="bold")
+    console.print(footer)
 
 
 def print_timeline(timeline: Timeline, console, full: bool = False) -> None:
@@ -335,12 +344,6 @@ def print_timeline(timeline: Timeline, console, full: bool = False) -> None:
     for entry in timeline.entries:
         print_entry(console, entry, full)
     print_footer(console, timeline)
-
-
-def _markup_safe(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 # --- timing: play and follow ----------------------------------------------------------

@@ -25,6 +25,9 @@ ORDER BY started NULLS LAST, attempt_id
 
 FORMATS = {"csv": "(FORMAT csv, HEADER true)", "json": "(FORMAT json, ARRAY true)",
            "parquet": "(FORMAT parquet)"}
+# Counts the store keeps as DOUBLE (producers disagree on types): whole ones go to CSV
+# as integers (1200, not 1200.0); JSON and Parquet keep the column's type.
+_WHOLE = [c for c in COLUMNS if c == "duration_ms" or c.endswith("_tokens")]
 
 
 @dataclass
@@ -54,5 +57,11 @@ def export_metrics(source, path: Path | str, fmt: str, scope: Scope = Scope()) -
     data = dataset(source)
     _select(data, scope)
     target = str(path).replace("'", "''")
-    data.con.execute(f"COPY (SELECT {', '.join(COLUMNS)} FROM metrics_export) TO '{target}' {FORMATS[fmt]}")
+    columns = [_whole(c) if fmt == "csv" and c in _WHOLE else c for c in COLUMNS]
+    data.con.execute(f"COPY (SELECT {', '.join(columns)} FROM metrics_export) TO '{target}' {FORMATS[fmt]}")
     return data.con.execute("SELECT count(*) FROM metrics_export").fetchone()[0]
+
+
+def _whole(column: str) -> str:
+    return (f"CASE WHEN {column} = trunc({column}) AND abs({column}) < 1e38 THEN CAST({column} AS HUGEINT)::VARCHAR "
+            f"ELSE CAST({column} AS VARCHAR) END AS {column}")

@@ -49,6 +49,16 @@ def scoped(data: Dataset, sql: str, scope: Scope, time_column: str, params: list
     return data.query(sql.replace("{where}", where), scope_params + list(params or []))
 
 
+def known(source: Dataset | Path | str, column: str) -> list[str]:
+    """Every executor (or model: `column`) the logs name, at any time, sorted: what a
+    filter that matched nothing could have meant."""
+    if column not in ("executor", "model"):
+        raise ValueError(f"column must be executor or model, not {column!r}")
+    rows = dataset(source).query(f"SELECT DISTINCT {column} AS name FROM sessions WHERE {column} IS NOT NULL "
+                                 f"ORDER BY name")
+    return [r["name"] for r in rows]
+
+
 def pct(part: float, whole: float) -> float | None:
     return None if not whole else 100.0 * part / whole
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from ..recorder import Recorder
 
 _default: Recorder | None = None
 _default_lock = threading.Lock()
+_by_dir: dict[Path, Recorder] = {}
 
 
 def default_recorder() -> Recorder:
@@ -28,6 +30,18 @@ def default_recorder() -> Recorder:
         if _default is None:
             _default = Recorder()
         return _default
+
+
+def recorder_for(log_dir: Path | str) -> Recorder:
+    """The process-wide recorder of one log dir (the other settings from the environment,
+    as for the default one): every Session on that dir shares it."""
+    from .. import config
+
+    path = Path(log_dir).expanduser().absolute()
+    with _default_lock:
+        if path not in _by_dir:
+            _by_dir[path] = Recorder(config.load({"log_dir": str(path)}))
+        return _by_dir[path]
 
 
 def set_default_recorder(recorder: Recorder | None) -> None:
@@ -42,18 +56,25 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class Session:
-    """One attempt of an agent at a task. Every method records one event."""
+    """One attempt of an agent at a task. Every method records one event.
+
+    Events go to `recorder`, else to the recorder of `log_dir`, else to the default one
+    (AGENT_WORK_LOG_DIR, the TOML file, .cache/agent-work-logs). Other keyword arguments
+    are data of the session_start event.
+    """
 
     def __init__(self, attempt_id: str, *, task_id: str | None = None, task_title: str | None = None,
                  executor: str | None = None, executor_variant: str | None = None,
                  model: str | None = None, branch: str | None = None, session_id: str | None = None,
                  prompt: str | None = None, prompt_type: str = "initial",
-                 recorder: Recorder | None = None, **start_data: Any):
+                 recorder: Recorder | None = None, log_dir: Path | str | None = None, **start_data: Any):
+        if recorder is not None and log_dir is not None:
+            raise TypeError("Session takes a recorder or a log_dir, not both (a recorder has its log dir)")
         self.attempt_id = attempt_id
         self.context = _clean({"task_id": task_id, "task_title": task_title, "executor": executor,
                                "executor_variant": executor_variant, "model": model,
                                "branch": branch, "session_id": session_id})
-        self.recorder = recorder or default_recorder()
+        self.recorder = recorder or (recorder_for(log_dir) if log_dir is not None else default_recorder())
         self._start = _clean({"prompt": prompt, "prompt_type": prompt_type, **start_data})
         self.ended = False
 
@@ -136,7 +157,7 @@ def start_session(attempt_id: str, prompt: str | None = None, prompt_type: str =
                   **context: Any) -> Session:
     """Start an attempt: task metadata, executor info, git context, prompt and its type."""
     envelope = {k: context.pop(k) for k in ("task_id", "task_title", "executor", "executor_variant",
-                                            "model", "branch", "session_id", "recorder") if k in context}
+                                            "model", "branch", "session_id", "recorder", "log_dir") if k in context}
     session = _sessions[attempt_id] = Session(attempt_id, prompt=prompt, prompt_type=prompt_type,
                                               **envelope, **context)
     session.start()

@@ -37,6 +37,7 @@ class RunResult:
     exit_code: int
     completion_status: str
     duration_ms: int
+    error: str | None = None  # why the command could not start (then exit_code is 127 or 126)
 
 
 class _Recording:
@@ -111,10 +112,13 @@ def run(command: Sequence[str], recorder: Recorder, *, attempt_id: str, executor
         child = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  process_group=0)
     except OSError as exc:
-        recording.record("error", {"error_message": f"cannot start {command[0]}: {exc}"})
-        recording.record("session_end", {"completion_status": "failed", "duration_ms": 0, "exit_code": 127})
+        # the shell's codes: 127 command not found, 126 found but cannot be run
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        reason = f"cannot start {command[0]}: {exc.strerror or exc}"
+        recording.record("error", {"error_message": reason})
+        recording.record("session_end", {"completion_status": "failed", "duration_ms": 0, "exit_code": code})
         recorder.flush()
-        return RunResult(127, "failed", 0)
+        return RunResult(code, "failed", 0, error=reason)
     received: list[int] = []
     previous = _forward_signals(child, received)
     pumps = [threading.Thread(target=_pump, args=(child.stdout, stdout or sys.stdout.buffer, recording, "stdout")),

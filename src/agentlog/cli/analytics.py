@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import click
 
-from .common import settings_options
+from .common import require_log_dir, settings_options
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -46,6 +46,7 @@ def scope_options(default_days: int | None) -> Callable:
                 end = parse_when(until) if until else None
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
+            require_log_dir(kwargs["settings"])
             scope = Scope(since=start, until=end, executor=executor, model=model, task=task)
             fmt = fmt or ("table" if sys.stdout.isatty() else "json")
             return func(*args, scope=scope, fmt=fmt, **kwargs)
@@ -58,80 +59,111 @@ def scope_options(default_days: int | None) -> Callable:
 # --- rendering ------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1 and value else f"{value:,.1f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, list):
-        return "; ".join(map(str, value)) if any(" " in str(v) for v in value) else ", ".join(map(str, value))
-    return str(value)
+def render(report: Any, fmt: str, empty_message: Callable[[], str]) -> None:
+    """Print a report in `fmt`; an empty window says so (`empty_message()`); skipped lines
+    go in a footer.
 
-
-def render(report: Any, fmt: str, empty_message: str) -> None:
-    """Print a report in `fmt`; an empty window says so; skipped lines go in a footer."""
-    from ..analytics.report import jsonable
-
+    json and csv keep the data as it is; table and markdown are for people: values in
+    their units (`1m 23s`, `$0.0042`, `58%`), recorded text made printable.
+    """
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     elif report.empty:
-        click.echo(empty_message, err=fmt != "table")
+        click.echo(empty_message(), err=fmt != "table")
     elif fmt == "table":
         _rich(report.tables())
     else:
         for table in report.tables():
             if table.rows:
-                click.echo((_csv if fmt == "csv" else _markdown)(table, jsonable))
+                click.echo((_csv if fmt == "csv" else _markdown)(table))
     if report.empty and fmt == "json":
-        click.echo(empty_message, err=True)
+        click.echo(empty_message(), err=True)
     if report.malformed:
         click.echo(f"{report.malformed} malformed line(s) skipped", err=True)
 
 
 def _rich(tables) -> None:
     from rich.console import Console
-    from rich.table import Table as RichTable
+
+    from ..web import format as human
+    from .table import print_table
 
     console = Console()
+    for table in tables:
+        if table.rows:
+            print_table(table.title, [(human.label(c), _numeric(table, c)) for c in table.columns],
+                        [[human.cell(c, row.get(c)) for c in table.columns] for row in table.rows], console)
+
+
+def _numeric(table, column: str) -> bool:
+    values = [row.get(column) for row in table.rows if row.get(column) is not None]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _csv(table) -> str:
+    """The data as it is: numbers unformatted (whole ones without `.0`), times in ISO 8601."""
     from ..analytics.report import jsonable
 
-    for table in tables:
-        if not table.rows:
-            continue
-        out = RichTable(title=table.title, title_justify="left")
-        for column in table.columns:
-            out.add_column(column.replace("_", " "), overflow="fold")
-        for row in table.rows:
-            out.add_row(*(_cell(jsonable(row.get(c))) for c in table.columns))
-        console.print(out)
+    from ..terminal import printable
 
-
-def _csv(table, jsonable) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    buffer.write(f"# {table.title}\n")
+    buffer.write(f"# {printable(table.title, one_line=True)}\n")  # a title holds data (explain's template)
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([_cell(jsonable(row.get(c))) for c in table.columns])
+        writer.writerow([_csv_value(jsonable(row.get(c))) for c in table.columns])
     return buffer.getvalue()
 
 
-def _markdown(table, jsonable) -> str:
-    lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |",
-             "|" + "---|" * len(table.columns)]
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (dict, list)):
+        from ..web import format as human
+
+        return human.cell("", value)
+    return value
+
+
+def _markdown(table) -> str:
+    from ..report.render import md_text
+    from ..terminal import printable
+    from ..web import format as human
+
+    lines = [f"### {md_text(printable(table.title))}", "", "| " + " | ".join(human.label(c) for c in table.columns) + " |",
+             "|" + "".join("---:|" if _numeric(table, c) else "---|" for c in table.columns)]
     for row in table.rows:
-        cells = (_cell(jsonable(row.get(c))).replace("|", "\\|") for c in table.columns)
+        cells = (md_text(printable(human.cell(c, row.get(c)))) for c in table.columns)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _nothing(scope) -> str:
-    return "No sessions or errors in this window" + (" for these filters." if (
-        scope.executor or scope.model or scope.task) else ".") + " Try --days 0 for all time."
+def _nothing(scope, data) -> Callable[[], str]:
+    """The message for an empty result; a filter naming an executor or model the logs have
+    never seen is a usage error that lists the ones they have."""
+
+    def message() -> str:
+        from ..analytics import known
+
+        for column, value in (("executor", scope.executor), ("model", scope.model)):
+            names = known(data, column) if value is not None else []
+            if value is not None and value.upper() not in {n.upper() for n in names}:
+                raise click.BadParameter(_unknown(column, [value], names), param_hint=f"--{column}")
+        return "No sessions or errors in this window" + (" for these filters." if (
+            scope.executor or scope.model or scope.task) else ".") + " Try --days 0 for all time."
+
+    return message
+
+
+def _unknown(column: str, asked: list[str], names: list[str]) -> str:
+    from ..terminal import printable
+
+    return printable(f"unknown {column} {', '.join(map(repr, asked))}; the logs have: "
+                     f"{', '.join(names) or 'none yet'}", one_line=True)
 
 
 # --- commands -----------------------------------------------------------------
@@ -142,9 +174,11 @@ def _nothing(scope) -> str:
 @scope_options(default_days=7)
 def summary(settings, scope, fmt, top) -> None:
     """Sessions, success rate, duration, cost and errors; per executor; top errors."""
+    from ..analytics import load
     from ..analytics import summary as run
 
-    render(run(settings.log_path, scope, top=top), fmt, _nothing(scope))
+    data = load(settings.log_path)
+    render(run(data, scope, top=top), fmt, _nothing(scope, data))
 
 
 @click.command()
@@ -156,23 +190,32 @@ def summary(settings, scope, fmt, top) -> None:
 def errors(settings, scope, fmt, top, fingerprint) -> None:
     """Error clusters by fingerprint: template, occurrences, tasks, attempts, first/last seen."""
     from .. import analytics
+    from ..terminal import printable
 
+    data = analytics.load(settings.log_path)
     if fingerprint:
-        render(analytics.explain(settings.log_path, fingerprint, scope, top=top), fmt,
-               f"No errors with fingerprint {fingerprint} in this window.")
+        render(analytics.explain(data, fingerprint, scope, top=top), fmt,
+               lambda: printable(f"No errors with fingerprint {fingerprint} in this window.", one_line=True))
         return
-    render(analytics.errors(settings.log_path, scope, top=top), fmt, _nothing(scope))
+    render(analytics.errors(data, scope, top=top), fmt, _nothing(scope, data))
 
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--by", type=click.Choice(["executor", "model"]), default="executor", show_default=True)
+@click.option("--by", type=click.Choice(["executor", "model"]), default="executor", show_default=True,
+              help="Compare executors or models.")
 @scope_options(default_days=30)
 def compare(settings, scope, fmt, names, by) -> None:
     """Executors (or models with --by model) side by side: success, first shot, cost, errors."""
     from ..analytics import compare as run
+    from ..analytics import known, load
 
-    render(run(settings.log_path, names, scope, by=by), fmt, _nothing(scope))
+    data = load(settings.log_path)
+    have = known(data, by)
+    unknown = [n for n in names if n.upper() not in {h.upper() for h in have}]
+    if unknown:
+        raise click.BadParameter(_unknown(by, unknown, have), param_hint="NAMES")
+    render(run(data, names, scope, by=by), fmt, _nothing(scope, data))
 
 
 @click.command()
@@ -181,9 +224,11 @@ def compare(settings, scope, fmt, names, by) -> None:
 @scope_options(default_days=None)
 def planning(settings, scope, fmt, failed_only, limit) -> None:
     """Per task: root-cause categories across attempts and the planning fixes they suggest."""
+    from ..analytics import load
     from ..analytics import planning as run
 
-    render(run(settings.log_path, scope, failed_only=failed_only, limit=limit or None), fmt, _nothing(scope))
+    data = load(settings.log_path)
+    render(run(data, scope, failed_only=failed_only, limit=limit or None), fmt, _nothing(scope, data))
 
 
 @click.command()
@@ -193,8 +238,10 @@ def planning(settings, scope, fmt, failed_only, limit) -> None:
 def backlog(settings, scope, fmt, limit) -> None:
     """Per task: attempts, solved, first shot, duration, cost, errors, executors; and totals."""
     from ..analytics import backlog as run
+    from ..analytics import load
 
-    render(run(settings.log_path, scope, limit=limit or None), fmt, _nothing(scope))
+    data = load(settings.log_path)
+    render(run(data, scope, limit=limit or None), fmt, _nothing(scope, data))
 
 
 @click.command()
@@ -203,8 +250,10 @@ def backlog(settings, scope, fmt, limit) -> None:
 def correlate(settings, scope, fmt, top) -> None:
     """Per error fingerprint: counts by executor, model and task size, average task duration."""
     from ..analytics import correlate as run
+    from ..analytics import load
 
-    render(run(settings.log_path, scope, top=top or None), fmt, _nothing(scope))
+    data = load(settings.log_path)
+    render(run(data, scope, top=top or None), fmt, _nothing(scope, data))
 
 
 @click.command()
@@ -222,7 +271,7 @@ def metrics(settings, scope, fmt, csv_file, json_file, parquet_file) -> None:
     targets = {"csv": csv_file, "json": json_file, "parquet": parquet_file}
     data = load(settings.log_path)
     if not any(targets.values()):
-        render(run(data, scope), fmt, _nothing(scope))
+        render(run(data, scope), fmt, _nothing(scope, data))
         return
     for kind, path in targets.items():
         if path is not None:

@@ -41,6 +41,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     from ..capture.importers import get
     from ..capture.incremental import import_path
     from ..recorder import Recorder
+    from ..terminal import printable
 
     importer = get(agent)
     root = (path or Path(importer.default_path)).expanduser()
@@ -49,7 +50,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     with Recorder(settings) as recorder, _Bar(importer.name, enabled=not quiet and sys.stderr.isatty()) as bar:
         result = import_path(importer, root, recorder, open_window_s=open_window_s,
                              follow_symlinks=follow_symlinks, listed=bar.start, progress=bar.advance)
-    click.echo(f"{agent}: {result.stats.files} files, {result.summary()}")
+    click.echo(printable(f"{agent}: {result.stats.files} files, {result.summary()}"))
 
 
 class _Bar:
@@ -99,12 +100,16 @@ def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_
     agentlog run --attempt A1 --executor CODEX -- codex exec --json "fix the tests"
     agentlog run -a A2 -e CLAUDE_CODE -- claude -p "..." --output-format stream-json --verbose
 
-    Exits with the agent's exit code.
+    Exits with the agent's exit code; 127 when the command is not found, 126 when it
+    cannot be run (both recorded as a failed session with the reason).
     """
     from ..capture.wrapper import run
     from ..recorder import Recorder
+    from ..terminal import printable
 
     with Recorder(settings) as recorder:
         result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
                      task_title=task_title, model=model, prompt=prompt)
+    if result.error:
+        click.echo(printable(f"agentlog run: {result.error}", one_line=True), err=True)
     sys.exit(result.exit_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,10 +43,27 @@ def flags_over(settings: config.Settings, flags: dict[str, Any]) -> config.Setti
         raise click.UsageError(str(exc)) from None
 
 
+def require_log_dir(settings: Any) -> None:
+    """Stop (exit 1, saying why) when the log dir to read does not exist: an empty report
+    there would hide a wrong path or a typo."""
+    path = settings.log_path
+    if path.is_dir():
+        return
+    from ..terminal import printable
+
+    what = "is not a directory" if path.exists() else "does not exist"
+    click.echo(printable(f"agentlog: error: the log dir {path} {what} (log_dir from {settings.sources['log_dir']}); "
+                         f"point --log-dir or AGENT_WORK_LOG_DIR at the directory agents record into",
+                         one_line=True), err=True)
+    sys.exit(1)
+
+
 def report_bad_lines(report: Any, limit: int = 20) -> None:
     """Print skipped lines (file:line: reason) to stderr, at most `limit` of them."""
+    from ..terminal import printable
+
     for bad in report.bad[:limit]:
-        click.echo(f"skipped {bad}", err=True)
+        click.echo(printable(f"skipped {bad}", one_line=True), err=True)
     if len(report.bad) > limit:
         click.echo(f"... and {len(report.bad) - limit} more malformed lines", err=True)
 

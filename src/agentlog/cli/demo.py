@@ -20,18 +20,19 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
     """Simulate a fleet of agents (several executors, models and tasks: some succeed,
     some loop on one error, some call one tool over and over, some go idle, some cost
     too much) writing real events into the log dir, then summarise what was written."""
-    from rich.console import Console
-    from rich.table import Table
-
     from contextlib import nullcontext
+
+    from rich.console import Console
+    from rich.markup import escape
 
     from ..demo import WatchBeside, run_fleet
     from ..recorder import Recorder
+    from .table import print_table
 
     console = Console()
     if fleet:
         return _fleet_demo(console, settings, agents, speed, seed)
-    console.print(f"Simulating {agents} agents into [bold]{settings.log_path}[/] ...")
+    console.print(f"Simulating {agents} agents into [bold]{escape(str(settings.log_path))}[/] ...")
     watchdog = WatchBeside(settings, stuck_ms) if watch else nullcontext()
     with watchdog, Recorder(settings) as recorder:
         if watch:
@@ -41,17 +42,13 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
             watchdog.wait_for("stuck_agent", stuck_ms / 1000 + 2)
     if watch:
         console.print(f"Alerts raised: {len(watchdog.alerts)} (agentlog alerts; agentlog doctor)")
-    table = Table(title="Attempts")
-    table.add_column("attempt")
-    table.add_column("scenario")
-    for attempt, scenario in report.attempts.items():
-        table.add_row(attempt, scenario)
-    console.print(table)
+    print_table("Attempts", [("attempt", False), ("scenario", False)], list(map(list, report.attempts.items())),
+                console)
     events = ", ".join(f"{n} {kind}" for kind, n in report.events.most_common())
     console.print(f"Events written: {sum(report.events.values())} ({events})")
     for name, size in report.files.items():
-        console.print(f"  {settings.log_path / name}  {size:,} bytes")
-    console.print(f"Look at it: agentlog serve --log-dir {settings.log_path}  ->  http://127.0.0.1:8765/")
+        console.print(f"  {settings.log_path / name}  {size:,} bytes", markup=False)
+    console.print(f"Look at it: agentlog serve --log-dir {settings.log_path}  ->  http://127.0.0.1:8765/", markup=False)
 
 
 def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None:
@@ -59,8 +56,8 @@ def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None
     from ..watch.text import one_line
 
     result = run_fleet_demo(settings.log_path, agents=agents, seed=seed, speed=speed, say=console.print)
-    console.print(f"Archive: [bold]{result.archive}[/] ({result.events} events from {len(result.machines)} machines)")
+    console.print(f"Archive: {result.archive} ({result.events} events from {len(result.machines)} machines)", markup=False)
     console.print(f"Alerts ({len(result.alerts)}), each exactly once:")
     for alert in result.alerts:
-        console.print(f"  {one_line(alert)}", highlight=False)
-    console.print(f"Try: agentlog summary --log-dir {result.archive}")
+        console.print(f"  {one_line(alert)}", highlight=False, markup=False)
+    console.print(f"Try: agentlog summary --log-dir {result.archive}", markup=False)

@@ -157,7 +157,9 @@ def status(settings, nats, json_out) -> None:
 
 def _render_status(report: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from ..terminal import printable
+    from .table import print_table
 
     console = Console()
     tables = {
@@ -167,12 +169,8 @@ def _render_status(report: dict) -> None:
         "Workers": (report["workers"], ["worker", "host", "partitions", "events", "alerts"]),
     }
     for title, (rows, columns) in tables.items():
-        table = Table(title=title)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        console.print(table)
+        numeric = [all(isinstance(row.get(c), (int, float)) for row in rows) and bool(rows) for c in columns]
+        print_table(title, list(zip(columns, numeric)), [[row.get(c, "") for c in columns] for row in rows], console)
     owners = ", ".join(f"{k}={v}" for k, v in sorted(report["leases"].items())) or "none"
-    console.print(f"partition owners: {owners}")
+    console.print(printable(f"partition owners: {owners}"), markup=False)
     console.print(f"agents alive (heartbeat not expired): {report['agents_alive']}")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import settings_options
+from .common import require_log_dir, settings_options
 
 
 @click.command()
@@ -53,24 +53,21 @@ def rotate(settings, dry_run, json_out, grace) -> None:
 @settings_options
 def du(settings, json_out) -> None:
     """Disk usage per kind of log: live vs archived, and the oldest and newest event."""
-    from rich.console import Console
-    from rich.table import Table
-
     from ..store.usage import disk_usage
+    from .table import print_table
 
+    require_log_dir(settings)
     rows = disk_usage(settings.log_path)
     if json_out:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
-    table = Table(title=f"agentlog du: {settings.log_path}")
-    for column in ("kind", "live", "files", "archive", "files ", "total", "oldest event", "newest event"):
-        table.add_column(column, justify="right" if column not in ("kind", "oldest event", "newest event") else "left")
-    for row in rows:
-        table.add_row(row.kind, _human(row.live_bytes), str(row.live_files), _human(row.archive_bytes),
-                      str(row.archive_files), _human(row.total_bytes), row.oldest or "-", row.newest or "-")
-    table.add_row("all", _human(sum(r.live_bytes for r in rows)), "", _human(sum(r.archive_bytes for r in rows)),
-                  "", _human(sum(r.total_bytes for r in rows)), "", "", style="bold")
-    Console(width=max(120, Console().width)).print(table)
+    columns = [("kind", False), ("live", True), ("files", True), ("archive", True), ("files", True),
+               ("total", True), ("oldest event", False), ("newest event", False)]
+    cells = [[row.kind, _human(row.live_bytes), row.live_files, _human(row.archive_bytes), row.archive_files,
+              _human(row.total_bytes), row.oldest or "-", row.newest or "-"] for row in rows]
+    cells.append(["all", _human(sum(r.live_bytes for r in rows)), "", _human(sum(r.archive_bytes for r in rows)),
+                  "", _human(sum(r.total_bytes for r in rows)), "", ""])
+    print_table(f"agentlog du: {settings.log_path}", columns, cells, last_row_style="bold")
 
 
 def _human(size: int) -> str:

@@ -87,7 +87,8 @@ def emit() -> None:
 
 @verb("session_start", "start", "A session starts: prompt and its type, task and git context.")
 @click.option("--prompt", help="The prompt given to the agent.")
-@click.option("--prompt-type", type=click.Choice(["initial", "followup", "retry"]), default="initial", show_default=True)
+@click.option("--prompt-type", type=click.Choice(["initial", "followup", "retry"]), default="initial", show_default=True,
+              help="First prompt of the task, a follow-up, or a retry after a failed attempt.")
 @click.option("--repo", help="Repository.")
 @click.option("--commit", help="Commit the agent started from.")
 def _start(**o: Any) -> dict[str, Any]:
@@ -95,74 +96,84 @@ def _start(**o: Any) -> dict[str, Any]:
 
 
 @verb("followup_sent", "followup", "A follow-up message was sent to the agent.")
-@click.option("--message", "-m", required=True)
-@click.option("--reason")
+@click.option("--message", "-m", required=True, help="The message sent.")
+@click.option("--reason", help="Why it was sent, e.g. tests_failed, review_comment.")
 def _followup(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("agent_output", "output", "The agent printed something.")
-@click.option("--output", "--text", "output", required=True)
-@click.option("--stream-type", default="stdout", show_default=True)
+@click.option("--output", "--text", "output", required=True, help="What it printed.")
+@click.option("--stream-type", default="stdout", show_default=True, help="stdout or stderr.")
 def _output(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("agent_thinking", "thinking", "The agent's reasoning.")
-@click.option("--text", "thinking", required=True)
+@click.option("--text", "thinking", required=True, help="The reasoning text.")
 def _thinking(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("tool_call", "tool-call", "The agent called a tool.")
-@click.option("--tool", "tool_name", required=True)
+@click.option("--tool", "tool_name", required=True, help="Tool name, e.g. Bash, Edit, an MCP tool.")
 @click.option("--params", "tool_params", callback=_json_value, help="Tool input, JSON or text.")
-@click.option("--call-id")
+@click.option("--call-id", help="Id pairing this call with its result (tool-result --call-id).")
 def _tool_call(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("tool_result", "tool-result", "A tool returned.")
-@click.option("--tool", "tool_name", required=True)
-@click.option("--result", type=click.Choice(["success", "error"]), default="success", show_default=True)
+@click.option("--tool", "tool_name", required=True, help="Tool name, as in its tool-call.")
+@click.option("--result", type=click.Choice(["success", "error"]), default="success", show_default=True,
+              help="Whether the tool succeeded.")
 @click.option("--result-data", callback=_json_value, help="Tool output, JSON or text.")
-@click.option("--call-id")
+@click.option("--call-id", help="The id of the call this result answers (else the latest call of the tool).")
 def _tool_result(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("error", "error", "An error; fingerprint and category are derived when not given.")
-@click.option("--message", "-m", "error_message", required=True)
-@click.option("--fingerprint", "error_fingerprint")
-@click.option("--category", "error_category")
-@click.option("--stack-trace")
+@click.option("--message", "-m", "error_message", required=True, help="The error message.")
+@click.option("--fingerprint", "error_fingerprint", help="Stable id of this kind of error [default: derived].")
+@click.option("--category", "error_category", help="e.g. git, network, auth, test [default: derived].")
+@click.option("--stack-trace", help="Stack trace or longer detail.")
 def _error(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("usage", "usage", "Tokens and cost of one model call.")
-@click.option("--input-tokens", type=int)
-@click.option("--output-tokens", type=int)
-@click.option("--cache-creation-tokens", type=int)
-@click.option("--cache-read-tokens", type=int)
+@click.option("--input-tokens", type=int, help="Prompt tokens, cache reads and writes not included (each kind counts once).")
+@click.option("--output-tokens", type=int, help="Completion tokens, reasoning not included (give it as --data '{\"reasoning_tokens\": N}').")
+@click.option("--cache-creation-tokens", type=int, help="Tokens written to the prompt cache.")
+@click.option("--cache-read-tokens", type=int, help="Tokens read from the prompt cache.")
 @click.option("--cost", "cost_usd", type=float, help="Cost in USD.")
 def _usage(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("status_change", "status", "The attempt's status changed.")
-@click.option("--status", required=True)
-@click.option("--reason")
+@click.option("--status", required=True, help="What the attempt is doing now, e.g. running, in_review.")
+@click.option("--reason", help="Why it changed.")
 def _status(**o: Any) -> dict[str, Any]:
     return o
 
 
 @verb("session_end", "end", "The session ended; writes the session's metrics line too.")
 @click.option("--status", "completion_status", default="success", show_default=True,
-              help="success, failed, timeout, interrupted (others count as failed).")
-@click.option("--duration-ms", type=float)
+              help="success, failed, timeout or interrupted; done, completed, ok mean success, error means "
+                   "failed, cancelled and aborted mean interrupted; any other is recorded as failed (with a "
+                   "warning), the original kept as completion_status_raw.")
+@click.option("--duration-ms", type=float, help="How long the session took [default: from its first event].")
 @click.option("--outcome", callback=_json_value, help='JSON, e.g. {"status": "completed", "pr_number": 12}.')
 def _end(**o: Any) -> dict[str, Any]:
+    from ..events import COMPLETION_STATUSES, canonical_status
+
+    status = o["completion_status"]
+    if canonical_status(status) is None:
+        click.echo(f"agentlog emit end: --status {status!r} is not one of {', '.join(sorted(COMPLETION_STATUSES))} "
+                   f"nor a synonym (see --help): recorded as failed, the original kept as completion_status_raw",
+                   err=True)
     return o
 
 
@@ -176,6 +187,7 @@ def emit_batch(settings) -> None:
     is 1 when any line was rejected.
     """
     from ..events import EventError
+    from ..terminal import printable
 
     recorder = _recorder(settings)
     recorded = rejected = 0
@@ -187,7 +199,7 @@ def emit_batch(settings) -> None:
             recorded += 1
         except EventError as exc:
             rejected += 1
-            click.echo(f"stdin:{lineno}: {exc}", err=True)
+            click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
     sys.exit(1 if rejected else 0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import listen, report_bad_lines, resolve_token, settings_options
+from .common import listen, report_bad_lines, require_log_dir, resolve_token, settings_options
 
 
 @click.command("report")
@@ -24,13 +24,15 @@ def report_cmd(settings, weekly: bool, days: int, out_dir: Path | None, formats:
     and recommendations. Thresholds: [report] in the TOML settings."""
     from ..report import build_report, report_text, write_report
     from ..report.render import FORMATS
+    from ..terminal import printable
 
+    require_log_dir(settings)
     try:
         report = build_report(settings, days=days)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     paths = write_report(report, out_dir or settings.log_path / "reports", formats or FORMATS)
-    click.echo(report_text(report))
+    click.echo(printable(report_text(report)))
     for path in paths.values():
         click.echo(f"wrote {path}")
 
@@ -53,10 +55,11 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
     from rich.markup import escape
 
     from .. import replay
+    from ..terminal import printable
 
     console = Console(highlight=False)
-    if follow:
-        console.print(f"Following {escape(attempt)} (Ctrl+C to stop)", style="dim")
+    if follow:  # may wait for a log dir that agents have not created yet
+        console.print(f"Following {escape(printable(attempt, one_line=True))} (Ctrl+C to stop)", style="dim")
         try:
             timeline = replay.follow(settings.log_path, attempt, lambda e: replay.print_entry(console, e, full))
         except KeyboardInterrupt:
@@ -64,10 +67,11 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
         replay.print_footer(console, timeline)
         report_bad_lines(timeline)
         return
+    require_log_dir(settings)
     timeline = replay.build_timeline(settings.log_path, attempt)
     report_bad_lines(timeline)
     if not timeline.found:
-        click.echo(f"agentlog: no session {attempt!r} in {settings.log_path}", err=True)
+        click.echo(printable(f"agentlog: no session {attempt!r} in {settings.log_path}", one_line=True), err=True)
         raise SystemExit(1)
     if html_file is not None:
         from ..store.atomic import replace_file
@@ -81,7 +85,7 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
     replay.print_header(console, timeline)
     try:
         replay.play(timeline, lambda e: replay.print_entry(console, e, full), speed,
-                    idle=lambda s: console.print(f"{'':33}⋯ {s:,.0f}s pause cut short", style="dim"))
+                    idle=lambda s: console.print(f"{replay.INDENT}⋯ {s:,.0f}s pause cut short", style="dim"))
     except KeyboardInterrupt:
         return
     replay.print_footer(console, timeline)
@@ -100,6 +104,7 @@ def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
     from ..web.app import TOKEN_ENV, serve
     from ..web.server import url
 
+    require_log_dir(settings)
     token = resolve_token(host, token, TOKEN_ENV)
     sock = listen(host, port)
     note = "; open it once with ?token=<your token>" if token else ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import flags_over, settings_options
+from .common import flags_over, require_log_dir, settings_options
 
 
 def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
@@ -65,6 +65,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
 
     Exit codes: 0 ok (also when AGENT_WORK_ANALYZER_ENABLED=false); 1 cannot run; 2 usage.
     """
+    from ..terminal import printable
     from ..timeutil import parse_when
     from ..watch import WatchConfig, Watchdog, WatchError, WatchOptions
 
@@ -85,14 +86,14 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings)
     dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
-                   on_note=lambda text: click.echo(f"agentlog watch: {text}", err=True))
+                   on_note=lambda text: click.echo(printable(f"agentlog watch: {text}", one_line=True), err=True))
     signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
     if not once:
         click.echo(f"agentlog watch: following {settings.log_path} (Ctrl-C to stop)", err=True)
     try:
         result = dog.run()
     except WatchError as exc:
-        click.echo(f"agentlog watch: {exc}", err=True)
+        click.echo(printable(f"agentlog watch: {exc}", one_line=True), err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         result = dog.result
@@ -181,6 +182,7 @@ def alerts(settings, follow, consumer, types, attempt, since, json_out, archives
                 pass
         feed.close()
         return
+    require_log_dir(settings)
     for alert in filter(keep, read_alerts(settings.log_path, archives=archives)):
         show(alert)
 
@@ -210,18 +212,17 @@ def doctor(settings, notify, webhooks, json_out) -> None:
 def _render_doctor(report) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
+
+    from ..terminal import printable
+    from .table import print_table
 
     console = Console()
-    table = Table(title="Configuration", show_lines=False)
-    for column in ("setting", "value", "from"):
-        table.add_column(column)
-    for name, value, source in report.settings:
-        table.add_row(name, escape(str(value)), escape(source))  # values are not markup ([a-z]{8})
-    console.print(table)
+    print_table("Configuration", [("setting", False), ("value", False), ("from", False)],
+                [[name, value, source] for name, value, source in report.settings], console)
     marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
     for check in report.checks:
-        console.print(f"{marks[check.status]}  [bold]{check.name}[/]: {check.detail}", highlight=False)
+        console.print(f"{marks[check.status]}  [bold]{escape(printable(check.name))}[/]: "
+                      f"{escape(printable(check.detail))}", highlight=False)
         if check.fix and check.status != "ok":
-            console.print(f"          fix: {check.fix}", highlight=False)
+            console.print(f"          fix: {escape(printable(check.fix))}", highlight=False)
     console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)")

@@ -49,6 +49,7 @@ class Report:
         body["period"] = {"since": iso(self.since), "until": iso(self.until), "days": self.days}
         body["trend"] = {k: self.trend(k) for k in TREND_KEYS}
         body["generated"] = iso(self.generated)
+        body["recommendations"] = [r.to_dict() for r in self.recommendations]
         del body["since"], body["until"]
         return body
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +37,21 @@ def render_markdown(report: Report) -> str:
     for key, label, show in _FIGURES:
         out.append(f"| {label} | {show(t.get(key))} | {_trend_text(report, key)} |")
     out += ["", "## Recommendations", ""]
-    out += [f"- **{r.severity}**: {_md(r.text)}" for r in report.recommendations]
+    out += [f"- **{r.severity}**: " + "".join(md_code(text) if code else md_text(text) for text, code in r.segments())
+            for r in report.recommendations]
     out += ["", "## By executor", ""] + _md_table(report.executors, "executor")
     out += ["", "## By model", ""] + _md_table(report.models, "model")
     out += ["", "## Top error templates", ""]
     if report.top_errors:
         out += ["| occurrences | fingerprint | template | categories |", "|---:|---|---|---|"]
-        out += [f"| {c['occurrences']} | {_md(c['fingerprint'])} | {_md(fmt.clip(c['template'], 140))} | "
-                f"{_md(', '.join(c.get('categories') or []))} |" for c in report.top_errors]
+        out += [f"| {c['occurrences']} | {md_text(c['fingerprint'])} | {md_text(fmt.clip(c['template'], 140))} | "
+                f"{md_text(', '.join(c.get('categories') or []))} |" for c in report.top_errors]
     else:
         out.append("No errors in this period.")
     out += ["", "## Planning insights", ""]
     for task in report.insights:
-        out.append(f"- **{_md(task['task_title'] or task['task_id'])}** ({task['failed_attempts']} failed of "
-                   f"{task['attempts']} attempts): " + "; ".join(_md(i) for i in task["insights"] or ["no rule matched"]))
+        out.append(f"- **{md_text(task['task_title'] or task['task_id'])}** ({task['failed_attempts']} failed of "
+                   f"{task['attempts']} attempts): " + "; ".join(md_text(i) for i in task["insights"] or ["no rule matched"]))
     if not report.insights:
         out.append("No unsolved tasks with failed attempts.")
     return "\n".join(out) + "\n"
@@ -61,7 +63,7 @@ def report_text(report: Report) -> str:
     lines = [f"📊 {report.title}",
              f"{t['sessions']} sessions ({_trend_text(report, 'sessions')}), success {fmt.percent(t['success_pct'])} "
              f"({_trend_text(report, 'success_pct')}), cost {fmt.money(t['cost_usd'])} "
-             f"({_trend_text(report, 'cost_usd')}), {t['errors']} errors, {t['agent_hours']:.1f} agent hours"]
+             f"({_trend_text(report, 'cost_usd')}), {t['errors']} errors, {fmt.number(t['agent_hours'])} agent hours"]
     if report.top_errors:
         top = report.top_errors[0]
         lines.append(f"Top error: {top['fingerprint']} ({top['occurrences']}x)")
@@ -90,8 +92,8 @@ _FIGURES = (
     ("cost_usd", "Cost", fmt.money),
     ("cost_per_session", "Cost per session", fmt.money),
     ("errors", "Errors", lambda v: fmt.count(v)),
-    ("errors_per_session", "Errors per session", lambda v: "-" if v is None else f"{v:.1f}"),
-    ("agent_hours", "Agent hours", lambda v: "-" if v is None else f"{v:.1f}"),
+    ("errors_per_session", "Errors per session", fmt.number),
+    ("agent_hours", "Agent hours", fmt.number),
 )
 
 
@@ -107,10 +109,29 @@ def _trend_text(report: Report, key: str) -> str:
     return f"{100 * delta / before:+.0f}%"
 
 
-def _md(text: Any) -> str:
-    """Agent text inside Markdown: no table breaks, no raw HTML."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
+# What could make recorded text act as Markdown: emphasis, code, links and images, raw
+# HTML and entities, table cells, headings, strikethrough. Escaped with a backslash, which
+# CommonMark allows before any ASCII punctuation: shown as written, never as an entity.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>&|!#~])")
+
+
+def md_text(text: Any) -> str:
+    """Recorded text as literal Markdown prose on one line: a task title's link, image or
+    HTML shows as the characters it is made of."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split("\n")))
+
+
+def md_code(text: Any) -> str:
+    """Text as a Markdown code span, fenced by more backticks than it holds (escapes do
+    not work inside a code span: they would show)."""
+    text = " ".join(str(text).split("\n"))
+    if not text:
+        return ""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    # A space must part a backtick at either end from the fence, and CommonMark strips one
+    # space from each side when both have one: padded, what it strips is ours.
+    pad = " " if "`" in (text[0], text[-1]) or (text[0] == text[-1] == " " and text.strip(" ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _md_table(rows: list[dict[str, Any]], key: str) -> list[str]:
@@ -119,8 +140,8 @@ def _md_table(rows: list[dict[str, Any]], key: str) -> list[str]:
     out = [f"| {key} | sessions | success | avg cost | total cost | avg errors | top failure |",
            "|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        out.append(f"| {_md(r[key])} | {r['sessions']} | {fmt.percent(r['success_pct'])} | "
+        out.append(f"| {md_text(r[key])} | {r['sessions']} | {fmt.percent(r['success_pct'])} | "
                    f"{fmt.money(r.get('avg_cost_usd'))} | {fmt.money(r['total_cost_usd'])} | "
-                   f"{'-' if r.get('avg_errors') is None else format(r['avg_errors'], '.1f')} | "
-                   f"{_md(r.get('top_failure') or '-')} |")
+                   f"{fmt.number(r.get('avg_errors'))} | "
+                   f"{md_text(r.get('top_failure') or '-')} |")
     return out

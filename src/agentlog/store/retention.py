@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..events import EventError, decode_line, parse_time
+import msgspec
+
+from .. import jsonline
+from ..events import BOM, EventError, decode_line, parse_time
 from . import layout
 from .reader import first_line, last_line
 
@@ -67,12 +70,13 @@ def stamp_time(text: str) -> float | None:
 
 
 def event_time(raw: bytes | None) -> float | None:
-    """The timestamp of one raw line, or None when it has none readable."""
+    """The timestamp of one raw line (an event, a metrics line or an alert, which has no
+    event_type), or None when it has none readable."""
     if not raw:
         return None
     try:
-        return parse_time(decode_line(raw)["timestamp"])
-    except (EventError, KeyError, TypeError, ValueError):
+        return parse_time(jsonline.decode(raw.removeprefix(BOM))["timestamp"])
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError):
         return None
 
 

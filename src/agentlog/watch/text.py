@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..events import Alert
+from ..terminal import printable
 
 EMOJI = {"high": "🚨", "medium": "⚠️", "low": "ℹ️"}
 EVIDENCE = (("error_fingerprint", "Error"), ("error_category", "Category"), ("tool_name", "Tool"),
@@ -24,6 +25,13 @@ def body(alert: Alert) -> str:
 
 
 def one_line(alert: Alert) -> str:
+    """The alert on one terminal line, recorded text in it made printable. It starts with
+    the time the alert was raised, so lines listed as they arrived read in order; the time
+    of the event that triggered it follows when that differs (a replay of old logs, an
+    agent idle since then)."""
     what = alert.message or alert.error_fingerprint or alert.tool_name or ""
-    return (f"{alert.event_time or alert.timestamp}  {alert.severity.upper():6} {alert.type:32} "
-            f"{alert.attempt_id}  {alert.executor or '-'}  {what}  -> {alert.recommendation}")
+    event = f"  (event {alert.event_time})" if alert.event_time and alert.event_time[:19] != alert.timestamp[:19] \
+        else ""
+    return printable(f"{alert.timestamp}  {alert.severity.upper():6} {alert.type:32} "
+                     f"{alert.attempt_id}  {alert.executor or '-'}  {what}  -> {alert.recommendation}{event}",
+                     one_line=True)

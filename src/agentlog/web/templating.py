@@ -25,7 +25,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(duration=fmt.duration, money=fmt.money, count=fmt.count, percent=fmt.percent,
-                       when=fmt.when, clip=fmt.clip)
+                       when=fmt.when, clip=fmt.clip, number=fmt.number)
     return env
 
 

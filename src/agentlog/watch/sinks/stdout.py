@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import BaseSink, register
+from ...terminal import printable
 from ..text import one_line
 
 COLORS = {"high": "bold red", "medium": "yellow", "low": "cyan"}
@@ -44,5 +45,5 @@ class StdoutSink(BaseSink):
                                             "paths": {k: str(v) for k, v in paths.items()}}).decode() + "\n")
             self.console.file.flush()
         else:
-            self.console.print(text + "".join(f"\n  {p}" for p in paths.values()), markup=False)
+            self.console.print(printable(text + "".join(f"\n  {p}" for p in paths.values())), markup=False)
         return True
