@@ -38,14 +38,20 @@ def test_corpus_category(row):
 
 
 def test_miner_groups_corpus_exactly():
-    miner = TemplateMiner()
     ids_by_group = defaultdict(set)
     groups_by_id = defaultdict(set)
-    for row in CORPUS:
-        fingerprint = analyze_error(row["message"], miner=miner).fingerprint
+    for row, (fingerprint, _) in zip(CORPUS, cluster_lines(row["message"] for row in CORPUS)):
         ids_by_group[row["group"]].add(fingerprint)
         groups_by_id[fingerprint].add(row["group"])
     assert {g: ids for g, ids in ids_by_group.items() if len(ids) > 1} == {}
+    assert {f: gs for f, gs in groups_by_id.items() if len(gs) > 1} == {}
+
+
+def test_online_answers_never_merge_groups():
+    miner = TemplateMiner()
+    groups_by_id = defaultdict(set)
+    for row in CORPUS:
+        groups_by_id[analyze_error(row["message"], miner=miner).fingerprint].add(row["group"])
     assert {f: gs for f, gs in groups_by_id.items() if len(gs) > 1} == {}
 
 

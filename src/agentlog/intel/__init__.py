@@ -79,18 +79,36 @@ def taxonomy_for(settings) -> Taxonomy:
     return Taxonomy(extra) if extra else default_taxonomy()
 
 
-def cluster_lines(lines: Iterable[str], miner: TemplateMiner | None = None) -> Iterator[tuple[str, str]]:
+def cluster_lines(
+    lines: Iterable[str], miner: TemplateMiner | None = None, *, online: bool = False
+) -> Iterator[tuple[str, str]]:
     """(fingerprint, template) for each line, in input order: one message per line.
 
-    Without a ``miner`` a fresh in-memory one is used, so the lines are clustered among
+    All lines are learned first, then each gets the cluster that learning put it in: the
+    miner decides that a word varies only after seeing it vary, and the first lines of a
+    cluster deserve the same answer as the last.  ``online`` answers each line as it is
+    read instead (for endless streams), from what the lines before it taught.  Memory: one
+    small int per line.  Without a ``miner`` a fresh in-memory one clusters the lines among
     themselves.
     """
     if miner is None:
         from agentlog.intel.miner import TemplateMiner
 
         miner = TemplateMiner()
+    if online:
+        for line in lines:
+            yield tuple(miner.add(line.rstrip("\r\n")))
+        return
+    from array import array
+
+    first_answers: dict[tuple[str, str], int] = {}
+    order = array("L")
     for line in lines:
-        yield tuple(miner.add(line.rstrip("\r\n")))
+        answer = miner.add(line.rstrip("\r\n"))
+        order.append(first_answers.setdefault(answer, len(first_answers)))
+    final = [tuple(miner.resolve(fingerprint) or (fingerprint, template)) for fingerprint, template in first_answers]
+    for index in order:
+        yield final[index]
 
 
 def __getattr__(name: str):
