@@ -175,10 +175,21 @@ def test_is_transient(kind, expected):
         ("utf-8 x=-5", "utf-<NUM> x=<NUM>"),
         ("Could not resolve host: github.com", "Could not resolve host: <HOST>"),
         ("Merge conflict in package-lock.json", "Merge conflict in <PATH>"),
+        ("try again in 20s, 350ms, 1.5 seconds, 1m12s or <1 sec", "try again in <NUM>, <NUM>, <NUM>, <NUM> or <NUM>"),
+        ("sent 1,024 bytes (1.0 KB) in 2 minutes", "sent <NUM>,<NUM> bytes (<NUM>) in <NUM>"),
+        ("Last login: Sun Jul  3 10:05:25 2005", "Last login: <TS> <TS> <NUM> <TS> <NUM>"),
+        ("Retry-After: Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After: <TS>, <NUM> <TS> <NUM> <TS> <TS>"),
+        ("May I retry in March?", "May I retry in March?"),
+        ("key sk-proj-****abcd rejected; fan speeds 3552 ****", "key <STR> rejected; fan speeds <NUM> ****"),
     ],
 )
 def test_mask(raw, masked):
     assert mask(raw) == masked
+
+
+def test_masking_does_not_depend_on_which_digits_a_token_holds():
+    assert mask("blk_38 0x1f 10.0.0.1 2024-01-02 v001") == mask("blk_99 0x9f 99.9.9.9 1999-12-31 v999")
+    assert mask("1x1f") != mask("0x1f")  # a hex prefix is the one digit that counts
 
 
 def test_headline_of_traceback_is_the_exception_line():

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from typing import Iterator, NamedTuple
 
 import msgspec
@@ -78,6 +79,10 @@ class Cluster(msgspec.Struct):
     @property
     def template(self) -> str:
         return " ".join(self.tokens)
+
+
+class _Version(msgspec.Struct):
+    version: int
 
 
 class _State(msgspec.Struct):
@@ -182,7 +187,8 @@ class TemplateMiner:
 
     def clusters(self) -> Iterator[Cluster]:
         """The clusters, largest first."""
-        return iter(sorted((n.cluster for n in self._nodes.values()), key=lambda c: -c.size))
+        with self._lock:
+            return iter(sorted((n.cluster for n in self._nodes.values()), key=lambda c: -c.size))
 
     def variants(self, cluster_id: str) -> list[str]:
         """The masked templates seen lately that map to ``cluster_id`` (``errors --explain``)."""
@@ -194,7 +200,7 @@ class TemplateMiner:
         if self.persistence is None:
             return
         with self._lock:
-            self._absorb(self.persistence.load())
+            self._absorb(self.persistence.load(), report=False)  # reported when first read
             clusters = sorted((n.cluster for n in self._nodes.values()), key=lambda c: c.seq)
             state = _State(STATE_VERSION, clusters, self._merged)
             self.persistence.save(msgspec.json.encode(state))
@@ -383,16 +389,20 @@ class TemplateMiner:
 
     # -- persistence ----------------------------------------------------------------------
 
-    def _absorb(self, raw: bytes | None) -> None:
+    def _absorb(self, raw: bytes | None, report: bool = True) -> None:
         """Add persisted clusters and merged ids that this miner does not know yet."""
         if not raw:
             return
         try:
-            state = msgspec.json.decode(raw, type=_State)
-        except msgspec.ValidationError:
-            return  # another version's state is rebuilt from new messages, not misread
-        if state.version != STATE_VERSION:
+            version = msgspec.json.decode(raw, type=_Version).version
+            state = msgspec.json.decode(raw, type=_State) if version == STATE_VERSION else None
+        except msgspec.MsgspecError as error:
+            if report:
+                where = getattr(self.persistence, "path", "miner state")
+                warnings.warn(f"{where}: unreadable ({error}); the clusters are learned again", stacklevel=3)
             return
+        if state is None:
+            return  # another version's state is rebuilt from new messages, not misread
         for cid, into in state.merged.items():
             if cid not in self._nodes:
                 self._merged.setdefault(cid, into)
