@@ -73,6 +73,14 @@ def test_a_learned_variable_carries_over_to_a_sibling_event():
     assert miner.add("Accepted password for bob from 10.0.0.1 port 22 ssh2") == accepted
 
 
+def test_a_variable_learned_later_reaches_sibling_events_seen_before():
+    lines = ["Accepted password for root from 10.0.0.1 port 22 ssh2", "Accepted password for git from 10.0.0.1 port 22 ssh2"]
+    lines += [f"Failed password for {user} from 10.0.0.1 port 22 ssh2" for user in USERS[:3]]
+    answers = list(cluster_lines(lines))
+    assert answers[0] == answers[1] == (fingerprint_of(lines[0]), "Accepted password for <*> from <IP> port <NUM> ssh<NUM>")
+    assert answers[0] != answers[2]
+
+
 # -- 2. variable-length values join one template ---------------------------------------------
 
 

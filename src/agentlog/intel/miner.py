@@ -94,12 +94,22 @@ class _State(msgspec.Struct):
 def slot(token: str) -> str:
     """A token as the miner compares it: the word (in the singular: messages pluralize by
     count, ``1 error`` / ``2 errors``), or ``*`` / ``key=*`` for a value."""
-    if token == WILDCARD:
-        return token
-    if not is_variable(token):
-        return _PLURAL_S.sub("", token)
-    keyed = _KEYED.match(token)
-    return keyed.group(0) + VALUE if keyed else VALUE
+    found = _slots.get(token)
+    if found is None:
+        if token == WILDCARD:
+            found = token
+        elif not is_variable(token):
+            found = _PLURAL_S.sub("", token)
+        else:
+            keyed = _KEYED.match(token)
+            found = keyed.group(0) + VALUE if keyed else VALUE
+        if len(_slots) >= _CACHE_LIMIT:
+            _slots.clear()
+        _slots[token] = found
+    return found
+
+
+_slots: dict[str, str] = {}  # token -> slot; words repeat from message to message
 
 
 _CODE = re.compile(r"\W*[A-Z][A-Z0-9_]*[A-Z][A-Z0-9_]*\W*")
@@ -153,6 +163,7 @@ class TemplateMiner:
         self._seen: dict[str, str] = {}  # masked template -> cluster id (a cache)
         self._by_shape: dict[tuple[str, ...], str] = {}
         self._by_words: dict[tuple[str, ...], str] = {}
+        self._by_length: dict[int, list[_Node]] = {}  # every node, by the length of its shape
         self._wild: dict[int, list[_Node]] = {}  # nodes with learned positions, by word count
         self._siblings: dict[int, list[str]] = {}  # hash of (shape before, shape after) -> ids
         self._seq = 0
@@ -268,24 +279,26 @@ class TemplateMiner:
     def _index(self, cluster: Cluster, slots: list[str], shape: tuple[str, ...] | None = None) -> _Node:
         node = _Node(cluster, slots)
         node.last = self._clock
-        self._nodes[cluster.id] = node
         shape = shape or tuple(slots)
-        self._own(node, shape)
+        words = words_of(shape)
+        self._by_shape.setdefault(shape, cluster.id)
+        self._by_words.setdefault(words, cluster.id)
+        node.owned += [shape, words]
+        self._register(node)
+        return node
+
+    def _register(self, node: _Node) -> None:
+        self._nodes[node.cluster.id] = node
+        self._by_length.setdefault(len(node.shape), []).append(node)
         if node.wild:
             self._wild.setdefault(len(node.words), []).append(node)
         for key in self._sibling_keys(node.shape):
-            self._siblings.setdefault(key, []).append(cluster.id)
-        return node
-
-    def _own(self, node: _Node, shape: tuple[str, ...]) -> None:
-        words = words_of(shape)
-        self._by_shape.setdefault(shape, node.cluster.id)
-        self._by_words.setdefault(words, node.cluster.id)
-        node.owned += [shape, words]
+            self._siblings.setdefault(key, []).append(node.cluster.id)
 
     def _unindex(self, node: _Node) -> None:
         cid = node.cluster.id
         del self._nodes[cid]
+        self._by_length[len(node.shape)].remove(node)
         if node.wild:
             self._wild[len(node.words)].remove(node)
         for key in self._sibling_keys(node.shape):
@@ -315,7 +328,8 @@ class TemplateMiner:
             for position, key in zip(self._word_positions(current.shape), self._sibling_keys(current.shape)):
                 members = self._sibling_group(current, position, key)
                 if members:
-                    todo.append(self._merge(members, position))
+                    learned = self._merge(members, position)
+                    todo += [learned, *self._spread(learned, position)]
                     break
         return self._node(node.cluster.id) or node
 
@@ -338,7 +352,28 @@ class TemplateMiner:
             return []
         return members
 
+    def _spread(self, learned: _Node, position: int) -> list[_Node]:
+        """Clusters that differ from a learned template at one other word take its ``<*>``:
+        ``Accepted password for root`` learns from ``Failed password for <*>``, whichever
+        came first.  Those that become alike merge."""
+        alike: dict[tuple[str, ...], list[_Node]] = {}
+        for node in self._by_length.get(len(learned.shape), ()):
+            if node is learned or node.shape[position] == WILDCARD:
+                continue
+            differ = 0
+            for i, (ours, theirs) in enumerate(zip(learned.shape, node.shape)):
+                if i != position and ours != theirs and ours != WILDCARD:
+                    differ += 1
+                    if differ > 1:
+                        break
+            if differ == 1:
+                opened = list(node.shape)
+                opened[position] = WILDCARD
+                alike.setdefault(tuple(opened), []).append(node)
+        return [self._merge(members, position) for members in alike.values()]
+
     def _merge(self, members: list[_Node], position: int) -> _Node:
+        """One cluster, the oldest member's, with ``<*>`` at ``position``."""
         members.sort(key=lambda m: m.cluster.seq)
         keep = members[0]
         for member in members:
@@ -350,11 +385,7 @@ class TemplateMiner:
         merged = _Node(keep.cluster, keep.shape)
         merged.last = max(m.last for m in members)
         merged.owned = keep.owned
-        self._nodes[keep.cluster.id] = merged
-        if merged.wild:
-            self._wild.setdefault(len(merged.words), []).append(merged)
-        for key in self._sibling_keys(merged.shape):
-            self._siblings.setdefault(key, []).append(keep.cluster.id)
+        self._register(merged)
         for member in members[1:]:
             self._merged[member.cluster.id] = keep.cluster.id
             keep.cluster.size += member.cluster.size
