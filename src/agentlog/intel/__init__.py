@@ -1,9 +1,9 @@
 """Error intelligence: fingerprint, template and category of an agent's error message.
 
 The recorder calls ``analyze_error`` on the hot path without a miner: masking plus a hash,
-no file I/O, identical in every process.  Long-running consumers (watchdog, analytics) pass
-a ``TemplateMiner``, which also merges templates that differ only in variable positions
-and persists that mapping.  Heavy parts (the miner and msgspec, the compiled taxonomy) load
+no file I/O, identical in every process.  Long-running consumers and ``agentlog cluster``
+use a ``TemplateMiner``, which also learns which words vary (user, branch, package and
+service names) and persists what it learned.  Heavy parts (the miner and msgspec, the compiled taxonomy) load
 on first use, so ``import agentlog.intel`` stays cheap.
 """
 
@@ -102,7 +102,7 @@ def cluster_lines(
     from array import array
 
     first_answers: dict[tuple[str, str], int] = {}
-    order = array("L")
+    order = array("I")
     for line in lines:
         answer = miner.add(line.rstrip("\r\n"))
         order.append(first_answers.setdefault(answer, len(first_answers)))
