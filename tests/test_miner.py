@@ -115,6 +115,15 @@ def test_a_value_and_a_word_at_one_position_stay_apart(apart):
     assert len(set(ids([apart[0], apart[0].replace("example", "other")]))) == 1  # the values still vary
 
 
+def test_an_empty_key_and_a_code_stay_apart_from_a_learned_variable():
+    lines = [f"session opened: user={user} tty=pts" for user in ("root", "git", "mysql", "", "ADMIN")]
+    fingerprints = ids(lines * 2)
+    assert len(set(fingerprints[:3])) == 1
+    assert len({fingerprints[0], fingerprints[3], fingerprints[4]}) == 3
+    answers = list(cluster_lines(lines))
+    assert [template for _, template in answers] == ["session opened: user=<*> tty=pts"] * 3 + lines[3:]
+
+
 @pytest.mark.parametrize("apart", [
     [f"npm ERR! code {code}" for code in ("ENOTFOUND", "EACCES", "ETIMEDOUT", "ERESOLVE")],
     ["running", "blocked", "active", "closing"],

@@ -19,8 +19,9 @@ How it works
    siblings take at least ``VARIETY`` (3) values at a position and share at least
    ``SHARED_WORDS`` (2) other words, the position is a variable whatever its characters:
    user names, service names, dotted ids.  Two values are a choice (``enabled`` /
-   ``disabled``); upper-case codes (``ENOTFOUND``, ``LOOKING``) name things and do not
-   count; one-word messages (``running``, ``blocked``) share nothing: all stay apart.  The
+   ``disabled``); upper-case codes (``ENOTFOUND``, ``LOOKING``) and an empty ``key=`` name
+   cases, not values; one-word messages (``running``, ``blocked``) share nothing: all stay
+   apart.  The
    siblings merge into the oldest, whose template shows ``<*>`` there.  A learned variable
    then reaches the sibling events, earlier or later, that differ from the template at one
    other word: ``Accepted password for root`` takes the ``<*>`` of ``Failed password for
@@ -103,7 +104,7 @@ def slot(token: str) -> str:
     count, ``1 error`` / ``2 errors``), or ``*`` / ``key=*`` for a value."""
     found = _slots.get(token)
     if found is None:
-        if token == WILDCARD:
+        if token.endswith(WILDCARD):  # a learned position, as saved
             found = token
         elif not is_variable(token):
             found = _PLURAL_S.sub("", token)
@@ -122,10 +123,35 @@ _slots: dict[str, str] = {}  # token -> slot; words repeat from message to messa
 _CODE = re.compile(r"\W*[A-Z][A-Z0-9_]*[A-Z][A-Z0-9_]*\W*")
 
 
-def is_code(word: str) -> bool:
-    """An upper-case name (``ENOTFOUND``, ``SIGKILL``, ``LOOKING``, ``GET``): a programmer's
-    constant (an error code, a state, a method), not a value that varies at run time."""
-    return _CODE.fullmatch(word) is not None
+def is_fixed(word: str) -> bool:
+    """A word that names a case rather than holding a value, so it never joins a variable:
+    an upper-case code (``ENOTFOUND``, ``SIGKILL``, ``state=LOOKING``, ``GET``: a
+    programmer's constant) or an empty ``key=`` (no value is a case of its own)."""
+    keyed = _KEYED.match(word)
+    value = word[keyed.end():] if keyed else word
+    return not value or _CODE.fullmatch(value) is not None
+
+
+def is_learned(slot_: str) -> bool:
+    """A position learned to vary: ``<*>``, or ``key=<*>`` when its values shared a key."""
+    return slot_.endswith(WILDCARD)
+
+
+def admits(learned: str, word: str) -> bool:
+    """Whether slot ``learned`` takes ``word``: itself, or any value that is not a fixed
+    word, under the same key when the position learned one (``user=<*>``)."""
+    if learned == word:
+        return True
+    if not learned.endswith(WILDCARD) or is_fixed(word):
+        return False
+    return word.startswith(learned[: -len(WILDCARD)])
+
+
+def learned_slot(values: list[str]) -> str:
+    """``key=<*>`` when every value reads ``key=...`` with one key, else ``<*>``."""
+    keys = {m.group(0) if (m := _KEYED.match(v)) else None for v in values}
+    key = keys.pop() if len(keys) == 1 else None
+    return (key or "") + WILDCARD
 
 
 def shape_of(tokens: list[str]) -> tuple[str, ...]:
@@ -154,7 +180,7 @@ class _Node:
         self.match = Match(cluster.id, cluster.template)
         self.shape = shape
         self.words = words_of(shape)
-        self.wild = shape.count(WILDCARD)
+        self.wild = sum(1 for s in shape if is_learned(s))
         self.last = 0
         self.owned: list[tuple[str, ...]] = []  # shapes and words indexed to this node
 
@@ -257,9 +283,10 @@ class TemplateMiner:
         if sibling is not None:  # learned positions carry over to a sibling's new cluster
             at = [i for i, s in enumerate(slots) if s != VALUE]
             for j, word in enumerate(sibling.words):
-                if word == WILDCARD:
-                    slots[at[j]] = WILDCARD
-                    cluster.tokens[_token_at(tokens, at[j])] = WILDCARD
+                if is_learned(word) and admits(word, slots[at[j]]):
+                    slots[at[j]] = word
+                    index = _token_at(tokens, at[j])
+                    cluster.tokens[index] = _shown(word, cluster.tokens[index])
         node = self._index(cluster, slots, shape)
         self._evict()
         return self._learn(node)
@@ -271,7 +298,7 @@ class TemplateMiner:
         for node in self._wild.get(len(words), ()):
             differ = 0
             for ours, theirs in zip(node.words, words):
-                if ours != theirs and ours != WILDCARD:
+                if ours != theirs and not admits(ours, theirs):
                     differ += 1
                     if differ > 1:
                         break
@@ -320,7 +347,7 @@ class TemplateMiner:
         """One key per word position: the shape with a hole there (values are words here)."""
         whole = tuple(shape)
         for i, s in enumerate(whole):
-            if s != WILDCARD:
+            if not is_learned(s):
                 yield hash((i, whole[:i], whole[i + 1:]))
 
     # -- learning -----------------------------------------------------------------------
@@ -335,27 +362,28 @@ class TemplateMiner:
             for position, key in zip(self._word_positions(current.shape), self._sibling_keys(current.shape)):
                 members = self._sibling_group(current, position, key)
                 if members:
-                    learned = self._merge(members, position)
+                    learned = self._merge(members, position, learned_slot([m.shape[position] for m in members]))
                     todo += [learned, *self._spread(learned, position)]
                     break
         return self._node(node.cluster.id) or node
 
     @staticmethod
     def _word_positions(shape: list[str]) -> list[int]:
-        return [i for i, s in enumerate(shape) if s != WILDCARD]
+        return [i for i, s in enumerate(shape) if not is_learned(s)]
 
     def _sibling_group(self, node: _Node, position: int, key: int) -> list[_Node]:
         ids = self._siblings.get(key, ())
         if len(ids) < VARIETY:
             return []
-        shared = sum(1 for i, s in enumerate(node.shape) if i != position and s not in (VALUE, WILDCARD))
+        shared = sum(1 for i, s in enumerate(node.shape) if i != position and s != VALUE and not is_learned(s))
         if shared < SHARED_WORDS:
             return []
         hole = node.shape[:position], node.shape[position + 1:]
         members = [self._nodes[i] for i in ids if i in self._nodes]
         # a hash key could collide: keep the true siblings only
-        members = [m for m in members if (m.shape[:position], m.shape[position + 1:]) == hole]
-        if len({m.shape[position] for m in members if not is_code(m.shape[position])}) < VARIETY:
+        members = [m for m in members if (m.shape[:position], m.shape[position + 1:]) == hole
+                   and not is_fixed(m.shape[position])]
+        if len({m.shape[position] for m in members}) < VARIETY:
             return []
         return members
 
@@ -363,32 +391,33 @@ class TemplateMiner:
         """Clusters that differ from a learned template at one other word take its ``<*>``:
         ``Accepted password for root`` learns from ``Failed password for <*>``, whichever
         came first.  Those that become alike merge."""
+        slot_ = learned.shape[position]
         alike: dict[tuple[str, ...], list[_Node]] = {}
         for node in self._by_length.get(len(learned.shape), ()):
-            if node is learned or node.shape[position] == WILDCARD:
+            if node is learned or is_learned(node.shape[position]) or not admits(slot_, node.shape[position]):
                 continue
             differ = 0
             for i, (ours, theirs) in enumerate(zip(learned.shape, node.shape)):
-                if i != position and ours != theirs and ours != WILDCARD:
+                if i != position and ours != theirs and not admits(ours, theirs):
                     differ += 1
                     if differ > 1:
                         break
             if differ == 1:
                 opened = list(node.shape)
-                opened[position] = WILDCARD
+                opened[position] = slot_
                 alike.setdefault(tuple(opened), []).append(node)
-        return [self._merge(members, position) for members in alike.values()]
+        return [self._merge(members, position, slot_) for members in alike.values()]
 
-    def _merge(self, members: list[_Node], position: int) -> _Node:
-        """One cluster, the oldest member's, with ``<*>`` at ``position``."""
+    def _merge(self, members: list[_Node], position: int, learned: str) -> _Node:
+        """One cluster, the oldest member's, with the ``learned`` slot at ``position``."""
         members.sort(key=lambda m: m.cluster.seq)
         keep = members[0]
         for member in members:
             self._unindex(member)
-        keep.shape[position] = WILDCARD
+        keep.shape[position] = learned
         token = _token_at(keep.cluster.tokens, position)
         if token is not None:
-            keep.cluster.tokens[token] = WILDCARD
+            keep.cluster.tokens[token] = _shown(learned, keep.cluster.tokens[token])
         merged = _Node(keep.cluster, keep.shape)
         merged.last = max(m.last for m in members)
         merged.owned = keep.owned
@@ -450,6 +479,11 @@ class TemplateMiner:
             self._seq = max(self._seq, cluster.seq + 1)
             self._learn(self._index(cluster, list(shape_of(cluster.tokens))))
         self._evict()
+
+
+def _shown(learned: str, token: str) -> str:
+    """The template's token for a learned position: ``<*>``, or ``user=<*>`` under a key."""
+    return learned if learned == WILDCARD else token[: token.index("=") + 1] + WILDCARD
 
 
 def _token_at(tokens: list[str], position: int) -> int | None:
