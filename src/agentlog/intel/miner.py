@@ -5,10 +5,8 @@ How it works
 ------------
 1. ``mask.normalize`` turns the message into masked tokens (``<NUM>``, ``<PATH>``, ...); their
    stateless fingerprint (``fingerprint.fingerprint``) is what every process computes alone.
-2. The miner compares *shapes*.  A token without a placeholder is a word and stands for
-   itself (in the singular: ``1 error`` / ``2 errors``); a token with one is a value, ``*``,
-   or ``key=*`` when it reads ``key=value`` (the key is structure).  A run of one kind of
-   value (``an<NUM> an<NUM> ...``) is one value: a list of any length.  So a value never
+2. The miner compares *shapes* (``shape``): a word stands for itself, a value is ``*`` (or
+   ``key=*``: the key is structure), a list of values is one value.  So a value never
    stands in for a word: ``SOCKS<NUM>`` is not ``HTTPS``, ``tty=:<NUM>`` is not
    ``tty=NODEVssh``, an empty ``key=`` is not ``key=*``.
 3. A masked template seen before is one dict lookup away (the common case).  Otherwise the
@@ -50,7 +48,6 @@ whose messages then found them again.
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from typing import Iterator, NamedTuple
@@ -58,10 +55,19 @@ from typing import Iterator, NamedTuple
 import msgspec
 
 from agentlog.intel.fingerprint import fingerprint
-from agentlog.intel.mask import is_variable, normalize
+from agentlog.intel.mask import normalize
+from agentlog.intel.shape import (
+    VALUE,
+    admits,
+    is_fixed,
+    is_learned,
+    learned_slot,
+    shape_of,
+    shown,
+    token_at,
+    words_of,
+)
 
-WILDCARD = "<*>"
-VALUE = "* "  # a value's slot; the space keeps it from equalling any token
 VARIETY = 3  # distinct values at one position that make it a variable
 SHARED_WORDS = 2  # words the siblings must have in common besides that position
 MAX_CLUSTERS = 5_000
@@ -69,8 +75,6 @@ STATE_VERSION = 2
 
 _CACHE_LIMIT = 100_000  # seen masked templates; cleared when full, like mask's token cache
 _MERGED_LIMIT = 4 * MAX_CLUSTERS
-_PLURAL_S = re.compile(r"(?<=[A-Za-z]{2}[A-RT-Za-rt-z])s(?=\W?$)")
-_KEYED = re.compile(r"\W*[A-Za-z_][\w.\-]*=(?!=)")
 
 
 class Match(NamedTuple):
@@ -97,77 +101,6 @@ class _State(msgspec.Struct):
     version: int
     clusters: list[Cluster]
     merged: dict[str, str] = {}
-
-
-def slot(token: str) -> str:
-    """A token as the miner compares it: the word (in the singular: messages pluralize by
-    count, ``1 error`` / ``2 errors``), or ``*`` / ``key=*`` for a value."""
-    found = _slots.get(token)
-    if found is None:
-        if token.endswith(WILDCARD):  # a learned position, as saved
-            found = token
-        elif not is_variable(token):
-            found = _PLURAL_S.sub("", token)
-        else:
-            keyed = _KEYED.match(token)
-            found = keyed.group(0) + VALUE if keyed else VALUE
-        if len(_slots) >= _CACHE_LIMIT:
-            _slots.clear()
-        _slots[token] = found
-    return found
-
-
-_slots: dict[str, str] = {}  # token -> slot; words repeat from message to message
-
-
-_CODE = re.compile(r"\W*[A-Z][A-Z0-9_]*[A-Z][A-Z0-9_]*\W*")
-
-
-def is_fixed(word: str) -> bool:
-    """A word that names a case rather than holding a value, so it never joins a variable:
-    an upper-case code (``ENOTFOUND``, ``SIGKILL``, ``state=LOOKING``, ``GET``: a
-    programmer's constant) or an empty ``key=`` (no value is a case of its own)."""
-    keyed = _KEYED.match(word)
-    value = word[keyed.end():] if keyed else word
-    return not value or _CODE.fullmatch(value) is not None
-
-
-def is_learned(slot_: str) -> bool:
-    """A position learned to vary: ``<*>``, or ``key=<*>`` when its values shared a key."""
-    return slot_.endswith(WILDCARD)
-
-
-def admits(learned: str, word: str) -> bool:
-    """Whether slot ``learned`` takes ``word``: itself, or any value that is not a fixed
-    word, under the same key when the position learned one (``user=<*>``)."""
-    if learned == word:
-        return True
-    if not learned.endswith(WILDCARD) or is_fixed(word):
-        return False
-    return word.startswith(learned[: -len(WILDCARD)])
-
-
-def learned_slot(values: list[str]) -> str:
-    """``key=<*>`` when every value reads ``key=...`` with one key, else ``<*>``."""
-    keys = {m.group(0) if (m := _KEYED.match(v)) else None for v in values}
-    key = keys.pop() if len(keys) == 1 else None
-    return (key or "") + WILDCARD
-
-
-def shape_of(tokens: list[str]) -> tuple[str, ...]:
-    """The slots of ``tokens``; a run of one kind of value (``an<NUM> an<NUM> ...``) is one."""
-    shape: list[str] = []
-    previous = None
-    for token in tokens:
-        s = slot(token)
-        if not (s == VALUE and token == previous):
-            shape.append(s)
-        previous = token
-    return tuple(shape)
-
-
-def words_of(shape: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    return tuple(s for s in shape if s != VALUE)
 
 
 class _Node:
@@ -285,8 +218,8 @@ class TemplateMiner:
             for j, word in enumerate(sibling.words):
                 if is_learned(word) and admits(word, slots[at[j]]):
                     slots[at[j]] = word
-                    index = _token_at(tokens, at[j])
-                    cluster.tokens[index] = _shown(word, cluster.tokens[index])
+                    index = token_at(tokens, at[j])
+                    cluster.tokens[index] = shown(word, cluster.tokens[index])
         node = self._index(cluster, slots, shape)
         self._evict()
         return self._learn(node)
@@ -415,9 +348,9 @@ class TemplateMiner:
         for member in members:
             self._unindex(member)
         keep.shape[position] = learned
-        token = _token_at(keep.cluster.tokens, position)
+        token = token_at(keep.cluster.tokens, position)
         if token is not None:
-            keep.cluster.tokens[token] = _shown(learned, keep.cluster.tokens[token])
+            keep.cluster.tokens[token] = shown(learned, keep.cluster.tokens[token])
         merged = _Node(keep.cluster, keep.shape)
         merged.last = max(m.last for m in members)
         merged.owned = keep.owned
@@ -479,21 +412,3 @@ class TemplateMiner:
             self._seq = max(self._seq, cluster.seq + 1)
             self._learn(self._index(cluster, list(shape_of(cluster.tokens))))
         self._evict()
-
-
-def _shown(learned: str, token: str) -> str:
-    """The template's token for a learned position: ``<*>``, or ``user=<*>`` under a key."""
-    return learned if learned == WILDCARD else token[: token.index("=") + 1] + WILDCARD
-
-
-def _token_at(tokens: list[str], position: int) -> int | None:
-    """Index in ``tokens`` of the token that makes slot ``position`` of their shape."""
-    slots = -1
-    previous = None
-    for index, token in enumerate(tokens):
-        if not (slot(token) == VALUE and token == previous):
-            slots += 1
-            if slots == position:
-                return index
-        previous = token
-    return None
