@@ -19,11 +19,10 @@ How it works
    user names, service names, dotted ids.  Two values are a choice (``enabled`` /
    ``disabled``); upper-case codes (``ENOTFOUND``, ``LOOKING``) and an empty ``key=`` name
    cases, not values; one-word messages (``running``, ``blocked``) share nothing: all stay
-   apart.  The
-   siblings merge into the oldest, whose template shows ``<*>`` there.  A learned variable
-   then reaches the sibling events, earlier or later, that differ from the template at one
-   other word: ``Accepted password for root`` takes the ``<*>`` of ``Failed password for
-   <*>``, and a second variable is learned within the first one's context.
+   apart.  The siblings merge into the oldest, whose template shows ``<*>`` there.  A
+   learned variable then reaches the sibling events, earlier or later, that differ from the
+   template at one other word: ``Accepted password for root`` takes the ``<*>`` of ``Failed
+   password for <*>``, and a second variable is learned within the first one's context.
 
 Why these rules: ``benchmarks/loghub_grouping.py`` measures them on the eight Loghub-2k sets
 in ``../shared`` with one configuration for every set, beside drain3 and Drain's published
