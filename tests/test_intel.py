@@ -190,6 +190,7 @@ def test_mask(raw, masked):
 def test_masking_does_not_depend_on_which_digits_a_token_holds():
     assert mask("blk_38 0x1f 10.0.0.1 2024-01-02 v001") == mask("blk_99 0x9f 99.9.9.9 1999-12-31 v999")
     assert mask("1x1f") != mask("0x1f")  # a hex prefix is the one digit that counts
+    assert mask("lone \ud800 surrogate 42") == "lone \ud800 surrogate <NUM>"  # JSON can decode to one
 
 
 def test_headline_of_traceback_is_the_exception_line():

@@ -254,7 +254,7 @@ def test_cluster_command_answers_every_line_with_what_all_lines_taught(tmp_path)
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(st.sampled_from(["npm", "ERR!", "code", "for", "user", "root", "git", "=", "key=", "a=b",
                                           "SOCKS5", "HTTPS", "Jul", "Sun", "3", "10:05:25", "<*>", "*", "**",
-                                          "(1.0", "KB)", "sec", "<1", "éàü", "x" * 30, "\t", "0x1f"]),
+                                          "(1.0", "KB)", "sec", "<1", "éàü", "x" * 30, "\t", "0x1f", "\ud800x1"]),
                          max_size=12).map(" ".join), max_size=40))
 def test_any_input_is_clustered_deterministically(lines):
     first, second = list(cluster_lines(lines)), list(cluster_lines(lines))

@@ -3,8 +3,8 @@
 The recorder calls ``analyze_error`` on the hot path without a miner: masking plus a hash,
 no file I/O, identical in every process.  Long-running consumers and ``agentlog cluster``
 use a ``TemplateMiner``, which also learns which words vary (user, branch, package and
-service names) and persists what it learned.  Heavy parts (the miner and msgspec, the compiled taxonomy) load
-on first use, so ``import agentlog.intel`` stays cheap.
+service names) and persists what it learned.  Heavy parts (the miner and msgspec, the
+compiled taxonomy) load on first use, so ``import agentlog.intel`` stays cheap.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def cluster_lines(
     for line in lines:
         answer = miner.add(line.rstrip("\r\n"))
         order.append(first_answers.setdefault(answer, len(first_answers)))
-    final = [tuple(miner.resolve(fingerprint) or (fingerprint, template)) for fingerprint, template in first_answers]
+    # an answer whose cluster was since forgotten (the miner's cap) stays what it was
+    final = [tuple(miner.resolve(answer[0]) or answer) for answer in first_answers]
     for index in order:
         yield final[index]
 
