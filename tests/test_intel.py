@@ -91,6 +91,10 @@ def test_fingerprints_are_identical_in_another_process():
     assert json.loads(out) == [[fingerprint_of(x), miner.add(x).fingerprint] for x in messages]
 
 
+def test_fingerprint_of_a_lone_surrogate_does_not_raise():
+    assert fingerprint_of("bad byte \ud800 in 42") == fingerprint_of("bad byte \ud800 in 7")
+
+
 def test_fingerprint_is_readable():
     assert fingerprint_of("npm ERR! network timeout at: https://x.org/a").startswith("npm_err_network_timeout-")
     assert fingerprint_of("12345").startswith("e-")
