@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import random
+import select
 import subprocess
 import sys
 from collections import defaultdict
@@ -246,6 +247,19 @@ def test_cluster_command_answers_every_line_with_what_all_lines_taught(tmp_path)
     online_ids = [line.split("\t")[0] for line in online.output.splitlines()]
     assert online_ids[0] == rows[0][0] != online_ids[1]  # the second line came before the lesson
     assert online_ids[2:6] == [rows[0][0]] * 4
+
+
+def test_cluster_online_answers_a_live_stream_before_it_ends():
+    command = [sys.executable, "-c", "from agentlog.cli import main; main()", "cluster", "--online", "-"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}) as process:
+        process.stdin.write("fatal: not a git repository\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # a bound against hanging, not a timing
+        assert ready, "no answer while the input was still open"
+        assert process.stdout.readline().startswith(fingerprint_of("fatal: not a git repository") + "\t")
+        process.stdin.close()
+        assert process.wait() == 0
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
