@@ -38,14 +38,20 @@ def test_corpus_category(row):
 
 
 def test_miner_groups_corpus_exactly():
-    miner = TemplateMiner()
     ids_by_group = defaultdict(set)
     groups_by_id = defaultdict(set)
-    for row in CORPUS:
-        fingerprint = analyze_error(row["message"], miner=miner).fingerprint
+    for row, (fingerprint, _) in zip(CORPUS, cluster_lines(row["message"] for row in CORPUS)):
         ids_by_group[row["group"]].add(fingerprint)
         groups_by_id[fingerprint].add(row["group"])
     assert {g: ids for g, ids in ids_by_group.items() if len(ids) > 1} == {}
+    assert {f: gs for f, gs in groups_by_id.items() if len(gs) > 1} == {}
+
+
+def test_online_answers_never_merge_groups():
+    miner = TemplateMiner()
+    groups_by_id = defaultdict(set)
+    for row in CORPUS:
+        groups_by_id[analyze_error(row["message"], miner=miner).fingerprint].add(row["group"])
     assert {f: gs for f, gs in groups_by_id.items() if len(gs) > 1} == {}
 
 
@@ -83,6 +89,10 @@ def test_fingerprints_are_identical_in_another_process():
     ).stdout
     miner = TemplateMiner()
     assert json.loads(out) == [[fingerprint_of(x), miner.add(x).fingerprint] for x in messages]
+
+
+def test_fingerprint_of_a_lone_surrogate_does_not_raise():
+    assert fingerprint_of("bad byte \ud800 in 42") == fingerprint_of("bad byte \ud800 in 7")
 
 
 def test_fingerprint_is_readable():
@@ -169,10 +179,22 @@ def test_is_transient(kind, expected):
         ("utf-8 x=-5", "utf-<NUM> x=<NUM>"),
         ("Could not resolve host: github.com", "Could not resolve host: <HOST>"),
         ("Merge conflict in package-lock.json", "Merge conflict in <PATH>"),
+        ("try again in 20s, 350ms, 1.5 seconds, 1m12s or <1 sec", "try again in <NUM>, <NUM>, <NUM>, <NUM> or <NUM>"),
+        ("sent 1,024 bytes (1.0 KB) in 2 minutes", "sent <NUM>,<NUM> bytes (<NUM>) in <NUM>"),
+        ("Last login: Sun Jul  3 10:05:25 2005", "Last login: <TS> <TS> <NUM> <TS> <NUM>"),
+        ("Retry-After: Wed, 21 Oct 2015 07:28:00 GMT", "Retry-After: <TS>, <NUM> <TS> <NUM> <TS> <TS>"),
+        ("May I retry in March?", "May I retry in March?"),
+        ("key sk-proj-****abcd rejected; fan speeds 3552 ****", "key <STR> rejected; fan speeds <NUM> ****"),
     ],
 )
 def test_mask(raw, masked):
     assert mask(raw) == masked
+
+
+def test_masking_does_not_depend_on_which_digits_a_token_holds():
+    assert mask("blk_38 0x1f 10.0.0.1 2024-01-02 v001") == mask("blk_99 0x9f 99.9.9.9 1999-12-31 v999")
+    assert mask("1x1f") != mask("0x1f")  # a hex prefix is the one digit that counts
+    assert mask("lone \ud800 surrogate 42") == "lone \ud800 surrogate <NUM>"  # JSON can decode to one
 
 
 def test_headline_of_traceback_is_the_exception_line():

@@ -1,10 +1,10 @@
 """Error intelligence: fingerprint, template and category of an agent's error message.
 
 The recorder calls ``analyze_error`` on the hot path without a miner: masking plus a hash,
-no file I/O, identical in every process.  Long-running consumers (watchdog, analytics) pass
-a ``TemplateMiner``, which also merges templates that differ only in variable positions
-and persists that mapping.  Heavy parts (the miner and msgspec, the compiled taxonomy) load
-on first use, so ``import agentlog.intel`` stays cheap.
+no file I/O, identical in every process.  Long-running consumers and ``agentlog cluster``
+use a ``TemplateMiner``, which also learns which words vary (user, branch, package and
+service names) and persists what it learned.  Heavy parts (the miner and msgspec, the
+compiled taxonomy) load on first use, so ``import agentlog.intel`` stays cheap.
 """
 
 from __future__ import annotations
@@ -79,18 +79,37 @@ def taxonomy_for(settings) -> Taxonomy:
     return Taxonomy(extra) if extra else default_taxonomy()
 
 
-def cluster_lines(lines: Iterable[str], miner: TemplateMiner | None = None) -> Iterator[tuple[str, str]]:
+def cluster_lines(
+    lines: Iterable[str], miner: TemplateMiner | None = None, *, online: bool = False
+) -> Iterator[tuple[str, str]]:
     """(fingerprint, template) for each line, in input order: one message per line.
 
-    Without a ``miner`` a fresh in-memory one is used, so the lines are clustered among
+    All lines are learned first, then each gets the cluster that learning put it in: the
+    miner decides that a word varies only after seeing it vary, and the first lines of a
+    cluster deserve the same answer as the last.  ``online`` answers each line as it is
+    read instead (for endless streams), from what the lines before it taught.  Memory: one
+    small int per line.  Without a ``miner`` a fresh in-memory one clusters the lines among
     themselves.
     """
     if miner is None:
         from agentlog.intel.miner import TemplateMiner
 
         miner = TemplateMiner()
+    if online:
+        for line in lines:
+            yield tuple(miner.add(line.rstrip("\r\n")))
+        return
+    from array import array
+
+    first_answers: dict[tuple[str, str], int] = {}
+    order = array("I")
     for line in lines:
-        yield tuple(miner.add(line.rstrip("\r\n")))
+        answer = miner.add(line.rstrip("\r\n"))
+        order.append(first_answers.setdefault(answer, len(first_answers)))
+    # an answer whose cluster was since forgotten (the miner's cap) stays what it was
+    final = [tuple(miner.resolve(answer[0]) or answer) for answer in first_answers]
+    for index in order:
+        yield final[index]
 
 
 def __getattr__(name: str):

@@ -39,5 +39,6 @@ def slug(tokens: list[str]) -> str:
 
 def fingerprint(tokens: list[str]) -> str:
     """The id of a masked template given as tokens (see the module docstring)."""
-    digest = blake2b(generalize(" ".join(tokens)).encode(), digest_size=4).hexdigest()
+    # surrogatepass: a lone surrogate (JSON can decode to one) is hashed instead of raising
+    digest = blake2b(generalize(" ".join(tokens)).encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
     return f"{slug(tokens)}-{digest}"

@@ -4,15 +4,25 @@
 ``"npm ERR! network timeout at: <URL>"``.  The message is split on whitespace and each token
 goes once through one compiled alternation, in which the first alternative that matches
 wins: the order of ``_RULES`` is the precedence (a URL is not also a path, a UUID not a
-number).  Masked tokens are memoized, because constant words repeat from message to message:
-that keeps masking near 200,000 messages/s, where one regex pass over the whole line
-managed 30,000.  The price: whitespace runs collapse to one space, and a value never spans
-two tokens (``2024-01-02 10:11:12`` is ``<TS> <TS>``).
+number).  Masked tokens are memoized, because constant words repeat from message to message,
+and so are tokens with numbers, by their digit shape (``blk_3871`` and ``blk_9120`` are both
+``blk_1111``): that keeps masking above 200,000 messages/s when every line brings new
+numbers, where one regex pass over the whole line managed 30,000.  The price: whitespace
+runs collapse to one space, and a value never spans two tokens (``2024-01-02 10:11:12`` is
+``<TS> <TS>``).
 
 Choices worth knowing:
 
 - Digit runs are masked everywhere, also inside identifiers (``blk_-6952`` -> ``blk_<NUM>``,
-  ``TS2345`` -> ``TS<NUM>``): ids glued to words are the commonest variable in logs.
+  ``TS2345`` -> ``TS<NUM>``): ids glued to words are the commonest variable in logs.  The miner
+  still tells ``SOCKS<NUM>`` from ``HTTPS``: a word with a number in it is a value only where
+  values are (see ``miner``).
+- A quantity is one value with its unit and comparison sign: ``5.2 KB``, ``500ms``,
+  ``1.5 seconds``, ``<1 sec`` and ``~3d`` are all ``<NUM>``, so "try again in 20s" and
+  "try again in 350ms" are one error.
+- A date written with month or weekday names is a timestamp: in ``Sun Jul 3 10:05:25 EST
+  2005`` every word is ``<TS>`` or ``<NUM>``.  A month or weekday name is masked only next to
+  a number or another date word (``May`` alone is a verb), and so is a time zone's name.
 - A quoted string is masked only when it is one word (``No module named 'requests'``).
   Quoted text with spaces is usually the human-readable part of the error (a JSON
   ``"message"``) and quoted keys followed by ``:`` are structure, so both are kept.
@@ -29,6 +39,8 @@ import re
 MAX_CHARS = 512
 
 _HEX = r"[0-9a-fA-F]"
+_SIZE_UNIT = r"(?:[KMGTP]i?)?B"
+_TIME_UNIT = r"(?:ms|us|ns|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?)"
 # (placeholder, pattern) in precedence order.
 _RULES: tuple[tuple[str, str], ...] = (
     ("URL", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>()\[\]{},]+"),
@@ -55,11 +67,15 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|md|txt|log|rs|go|java|kt|rb|php|c|cc|cpp|h|hpp|cs|sh|ps1|css|scss|html|xml|ini|cfg"
         r"|sql|gz|zip|tgz|whl|jar)\b",
     ),
+    # A partly starred secret (``sk-proj-****abcd``) is a value; a bare ``****`` is not.
+    ("STR_REDACTED", r"[A-Za-z0-9][\w\-]*\*{3,}[\w\-*]*|\*{3,}[\w\-]*[A-Za-z0-9][\w\-*]*"),
     ("HEX", rf"\b0[xX]{_HEX}+\b|\b(?={_HEX}*\d)(?={_HEX}*[a-fA-F]){_HEX}{{6,}}\b"),
     ("STR", r"'[^'\s]{1,200}'(?!\s*:)|\"[^\"\s]{1,200}\"(?!\s*:)|`[^`\s]{1,200}`"),
-    # A minus is a sign only when it does not join two word parts (utf-8 keeps its dash).
-    # A byte-size unit belongs to its number: ``93.0 B`` and ``5.2 KB`` are one kind of value.
-    ("NUM", r"(?:(?<![A-Za-z0-9])-)?\d+(?:\.\d+)*(?:(?:[KMGTP]i?)?B\b)?"),
+    # A sign is one only when it does not join two word parts (utf-8 keeps its dash).  A
+    # size or duration unit belongs to its number: ``93.0 B``, ``5.2 KB`` and ``20s`` are values.
+    # ``1h2m3.5s`` is one duration.
+    ("NUM", rf"(?:(?<![A-Za-z0-9])[-<>~]=?)?\d+(?:\.\d+)*(?:(?:ms|[hms])\d+(?:\.\d+)?)*"
+            rf"(?:(?:{_SIZE_UNIT}|{_TIME_UNIT}|[smhd])\b)?"),
 )
 
 PLACEHOLDERS = tuple(dict.fromkeys(f"<{name.split('_')[0]}>" for name, _ in _RULES))
@@ -82,26 +98,76 @@ def _replace(match: re.Match[str]) -> str:
 
 _CACHE_LIMIT = 100_000
 _cache: dict[str, str] = {}
+# Masking does not depend on which digits a token holds (``0x`` aside: 0 is kept).  On UTF-8
+# bytes: no multi-byte character holds these.
+_DIGIT_SHAPE = bytes.maketrans(b"23456789", b"11111111")
 
 
-# "5.2 KB" -> "5.2KB" so that the unit is masked with its number.
-_SPACED_UNIT = re.compile(r"(?<=\d) (?=(?:[KMGTP]i?)?B\b)")
+def _with_punctuation(words: str) -> frozenset[str]:
+    return frozenset(w + p for w in words.split() for p in ("", ",", ".", ";", ":", ")"))
+
+
+# Month, weekday and time zone names: masked next to a number (see _in_context).
+_MONTHS = "January February March April May June July August September October November December"
+_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
+_DATE_WORDS = _with_punctuation(
+    " ".join(f"{w} {w[:3]} {w[:3].upper()} {w.upper()}" for w in f"{_MONTHS} {_WEEKDAYS}".split())
+    + " Sept Tues Thur Thurs"
+    + " UTC GMT EST EDT CST CDT MST MDT PST PDT CET CEST EET EEST WET WEST BST IST JST KST AEST AEDT HST AKST AKDT"
+)
+# A unit written apart from its number: "5.2 KB", "1.5 seconds", "<1 sec".
+_UNITS = _with_punctuation("B KB MB GB TB PB KiB MiB GiB TiB ms us ns sec secs second seconds min mins minute "
+                           "minutes hr hrs hour hours day days")
+_IN_CONTEXT = _DATE_WORDS | _UNITS
+_TIME = ("<NUM>", "<TS>")
+
+
+def _mask_token(token: str) -> str:
+    """Mask a token whose digits are already shaped (see ``digit_shape``)."""
+    if token.isalpha():
+        masked = token
+    else:
+        masked = "<NUM>" if token.isdigit() else _pattern().sub(_replace, token)
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()  # ids fill the cache; starting over is cheaper than LRU upkeep
+    _cache[token] = masked
+    return masked
+
+
+def digit_shape(text: str) -> str:
+    """``text`` with every digit but 0 written 1: what masking sees (and so what it caches)."""
+    return text.encode("utf-8", "surrogatepass").translate(_DIGIT_SHAPE).decode("utf-8", "surrogatepass")
 
 
 def mask_tokens(text: str) -> list[str]:
     """The whitespace-separated tokens of ``text``, each with its variable parts masked."""
-    if "B" in text:
-        text = _SPACED_UNIT.sub("", text)
-    cache = _cache
-    out = []
-    for token in text.split():
-        masked = cache.get(token)
-        if masked is None:
-            masked = token if token.isalpha() else _pattern().sub(_replace, token)
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()  # ids fill the cache; starting over is cheaper than LRU upkeep
-            cache[token] = masked
-        out.append(masked)
+    tokens = digit_shape(text).split()
+    cached = _cache.get
+    out = [cached(token) or _mask_token(token) for token in tokens]
+    if not _IN_CONTEXT.isdisjoint(out):
+        out = _in_context(tokens, out)
+    return out
+
+
+def _in_context(tokens: list[str], masked: list[str]) -> list[str]:
+    """Units joined to their number (``1.5 seconds`` -> ``<NUM>``), then date words masked
+    next to numbers (``Sun Jul 3 10:05:25 EST 2005`` -> ``<TS> <TS> <NUM> <TS> <TS> <NUM>``)."""
+    out: list[str] = []
+    previous = ""
+    for token, masked_token in zip(tokens, masked):
+        if masked_token in _UNITS and previous[-1:].isdigit():
+            out[-1] = _cache.get(previous + token) or _mask_token(previous + token)
+        else:
+            out.append(masked_token)
+        previous = token
+    for _ in range(2):  # twice: "Sun" is next to a number only once "Jul" is masked
+        for i, token in enumerate(out):
+            if token not in _DATE_WORDS:
+                continue
+            before = out[i - 1] if i else ""
+            after = out[i + 1] if i + 1 < len(out) else ""
+            if before.startswith(_TIME) or after.startswith(_TIME):
+                out[i] = "<TS>" + token[-1] if not token[-1].isalpha() else "<TS>"
     return out
 
 
