@@ -95,6 +95,12 @@ def wrong_type(draw) -> tuple[str, bytes, str | None]:
     return BAD, line(event(data={"output": "x", field: value})), None
 
 
+def glued(raw: bytes) -> bool:
+    """The shape `broken` makes for a glued line: one whole record twice."""
+    half = len(raw) // 2
+    return raw[:1] == b"{" and raw[:half] == raw[half:]
+
+
 @st.composite
 def broken(draw) -> tuple[str, bytes, str | None]:
     """Not JSON, or not an object: what a crash, a bug or random bytes leave in a file."""
@@ -200,7 +206,8 @@ def test_every_reader_survives_hostile_lines_and_keeps_the_good_ones(case):
         written = {(e["event_type"], e.get("sequence_num")) for e in map(json.loads, emitted)}
         assert {(e["event_type"], e["sequence_num"]) for e in map(json.loads, good_lines())} <= written
 
-        breaking = [(raw, why) for kind, raw, why in case if kind == BAD and why]
+        # an importer recovers whole records glued to each other (a crashed writer's leftovers)
+        breaking = [(raw, why) for kind, raw, why in case if kind == BAD and why and not glued(raw)]
         records = claude_records()
         for n, (raw, _) in enumerate(breaking):
             records.insert(1 + n * 2 % len(records), raw)

@@ -44,7 +44,7 @@ def record_hostile(log_dir: Path) -> None:
             s.status(HOSTILE, reason=HOSTILE)
             for _ in range(4):  # an error loop: the watchdog raises an alert about it
                 s.error(HOSTILE, fingerprint=f"fp{ESC}]0;T{BEL}", category=f"c{ESC}[5m")
-            s.usage(input_tokens=123456789012345683968, output_tokens=5, cost_usd=0.25)
+            s.usage(input_tokens=987654321012, output_tokens=5, cost_usd=0.25)
             s.end(HOSTILE)
 
 
@@ -200,18 +200,18 @@ def test_table_values_carry_their_unit(hostile):
 def test_csv_writes_whole_numbers_as_integers(hostile, tmp_path):
     text = invoke("compare", "--days", "0", "--format", "csv", "--log-dir", str(hostile)).stdout
     [row] = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-    assert row["sessions"] == "2" and row["avg_tokens"] == "123456789012345683968"
+    assert row["sessions"] == "2" and row["avg_tokens"] == "987654321017"
     assert row["avg_cost_usd"] == "0.25" and row["success_pct"] == "0"
     assert invoke("metrics", "--days", "0", "--csv", str(tmp_path / "m.csv"), "--log-dir", str(hostile)).exit_code == 0
     exported = list(csv.DictReader(open(tmp_path / "m.csv")))
-    assert exported[0]["tool_calls"] == "1" and exported[0]["input_tokens"] == "123456789012345683968"
+    assert exported[0]["tool_calls"] == "1" and exported[0]["input_tokens"] == "987654321012"
     assert re.fullmatch(r"\d+", exported[0]["duration_ms"])
 
 
 def test_replay_prints_whole_timestamps_and_sane_token_counts(hostile):
     out = invoke("replay", "hostile-0", "--log-dir", str(hostile)).stdout
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ", out, re.M)
-    assert "123.5E tokens" in out and "e+" not in out.split("tokens")[0][-30:]
+    assert "987.7G tokens" in out and "e+" not in out.split("tokens")[0][-30:]
 
 
 def test_alerts_read_in_arrival_order(tmp_path):
