@@ -56,11 +56,12 @@ def cli():
 
 
 def imported_attempt(log_dir: Path, name: str) -> str:
-    """The attempt id an importer gave the transcript named `name` (`<name>-<hash of its path>`)."""
+    """The attempt id an importer gave the transcript named `name`: the name itself when it
+    holds the agent's session UUID, else `<name>-<hash of its path>`."""
     import re
 
     ids = {e["attempt_id"] for e in read_jsonl(log_dir / "agent-work-stream.jsonl")}
-    found = sorted(a for a in ids if re.fullmatch(re.escape(name) + r"-[0-9a-f]{8}", a))
+    found = sorted(a for a in ids if re.fullmatch(re.escape(name) + r"(-[0-9a-f]{8})?", a))
     assert len(found) == 1, f"{name}: {found or sorted(ids)}"
     return found[0]
 

@@ -149,6 +149,28 @@ def test_runs_of_one_task_are_attempts_of_their_own_with_ids_stable_across_impor
                for a in attempts)
 
 
+def test_a_rollout_replaced_at_its_path_keeps_its_session_attempt_and_gets_ids_of_its_own(tmp_path: Path) -> None:
+    """Codex numbers its records by line; a file replaced by another of the same session name
+    must not give its events the old file's ids (the store would refuse them as copies)."""
+    fixture = SHARED / "fixtures" / "codex" / "rollout-2026-01-02T03-04-05-11111111-1111-4111-8111-111111111111.jsonl"
+    src = tmp_path / "sessions"
+    src.mkdir()
+    rollout = src / fixture.name
+    shutil.copy(fixture, rollout)
+    _age(rollout)
+    _import("codex", src, tmp_path / "logs")
+    first = _stream(tmp_path / "logs")
+    lines = fixture.read_text().splitlines(keepends=True)
+    rollout.unlink()  # a new file (new inode, new first line) at the same path
+    rollout.write_text(lines[0].replace("2026-01-02", "2026-01-03") + "".join(lines[1:]))
+    _age(rollout)
+    _import("codex", src, tmp_path / "logs")
+    events = _stream(tmp_path / "logs")
+    assert {e["attempt_id"] for e in events} == {"11111111-1111-4111-8111-111111111111"}
+    ids = [e["event_id"] for e in events]
+    assert len(ids) == 2 * len(first) and len(set(ids)) == len(ids)
+
+
 # -- 4: a transcript that goes on after it looked finished ----------------------------------------
 
 def _continuation() -> list[str]:

@@ -76,8 +76,10 @@ class ImportState:
         key = str(file.resolve())
         files = self.data.setdefault("files", {})
         entry = files.get(key)
-        if entry is None or (importer.append_only and not _same_file(file, entry)):
+        if entry is None:
             entry = files[key] = {}
+        elif importer.append_only and not _same_file(file, entry):  # replaced: a new generation
+            entry = files[key] = {"generation": entry.get("generation", 0) + 1}
         return entry
 
     def save(self) -> None:

@@ -188,7 +188,11 @@ class Mapper:
             if self.state.get(name):
                 event[name] = self.state[name]
         if self.stable_ids and key is not None:
-            event["event_id"] = stable_id(self.executor, self.attempt_id, event_type, key)
+            # a file replaced at the same path is a new generation: its line-numbered records
+            # must not take the ids of the old file's (the attempt id may be the same)
+            generation = self.state.get("generation")
+            event["event_id"] = stable_id(self.executor, self.attempt_id, event_type,
+                                          *((generation,) if generation else ()), key)
         self._track_outcome(event_type, event["data"])
         return event
 
@@ -296,12 +300,16 @@ class Importer:
         return sorted(found.values())
 
     def attempt_id(self, path: Path) -> str:
-        """A readable name plus a short hash of the file's real path and, for a transcript
-        that grows by appending, of its first line: unique per source file (run1/X.traj and
-        run2/X.traj are two attempts; a file replaced by another is another) and the same
-        on every import."""
+        """Unique per source file and the same on every import. A name that holds the agent's
+        own session UUID (Claude Code, Codex) is unique already and stays as it is, so the
+        hooks, OTLP and an import of one session agree on its attempt. Any other name
+        (SWE-agent's instance id: run1/X.traj, run2/X.traj) gets a short hash of the file's
+        real path and, for a transcript that grows by appending, of its first line."""
         real = Path(path).resolve()  # a link names the file it leads to
-        return f"{self.readable_name(real)}-{source_digest(real, first_line(real) if self.append_only else b'')}"
+        name = self.readable_name(real)
+        if UUID_IN_NAME.search(name):
+            return name
+        return f"{name}-{source_digest(real, first_line(real) if self.append_only else b'')}"
 
     def readable_name(self, path: Path) -> str:
         return path.stem
@@ -322,6 +330,8 @@ class Importer:
         resumed = not entry.get("skipped")  # a file skipped as no session is read again whole
         offset, line_no = (entry.get("offset", 0), entry.get("line", 0)) if resumed else (0, 0)
         mapper = self.mapper(path, ctx, copy.deepcopy(entry.get("mapper")) if resumed else None)
+        if entry.get("generation"):
+            mapper.state["generation"] = entry["generation"]
         if entry.get("ended") and resumed:
             mapper.reopen()
         seen: Counter = Counter()  # what the file holds, to say why it is not a session
@@ -368,6 +378,9 @@ class Importer:
 
 
 HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
+
+
+UUID_IN_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def source_digest(real: Path, head: bytes = b"") -> str:
