@@ -8,8 +8,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
+from agentlog.capture.importers import get
 from shapes import EXAMPLES, KILL_EXAMPLES, claude_code, codex, harness, swe_agent
 
 FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases()}
@@ -36,5 +37,23 @@ def test_an_import_killed_at_any_write_and_run_again_holds_every_event_once(agen
     def run(case: harness.Case, points: list[float], torn: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             harness.check_kill(agent, case, Path(tmp), points, torn)
+
+    run()
+
+
+# formats that grow by appending; a whole-file format (a .traj) is rewritten as its run goes on,
+# so a new file at its path is the same run, not another
+APPENDED = sorted(agent for agent in FORMATS if get(agent).append_only)
+
+
+@pytest.mark.parametrize("agent", APPENDED)
+def test_a_file_replaced_at_its_path_adds_its_own_events_under_ids_of_its_own(agent: str) -> None:
+    @FUZZ
+    @given(first=FORMATS[agent], second=FORMATS[agent])
+    def run(first: harness.Case, second: harness.Case) -> None:
+        heads = {content[:64] for content in first.files.values()}
+        assume(first.files and not heads & {content[:64] for content in second.files.values()})
+        with tempfile.TemporaryDirectory() as tmp:
+            harness.check_replaced(agent, first, second, Path(tmp))
 
     run()

@@ -145,3 +145,22 @@ def check_kill(agent: str, case: Case, tmp: Path, points: list[float], torn: boo
         run_import(agent, src, tmp / "killed", kill_at=max(1, round(point * writes)), torn=torn)
     run_import(agent, src, tmp / "killed")
     assert store(tmp / "killed") == store(tmp / "clean")
+
+
+def check_replaced(agent: str, first: Case, second: Case, tmp: Path) -> None:
+    """Each file of `first`, once imported, replaced by a new file (another inode, another
+    start) at the same path: the store then holds both files' events, each id once."""
+    renamed = Case(dict(zip(first.files, second.files.values())))
+    src = write(first, tmp / "src")
+    import_into(agent, src, tmp / "log")
+    before = len(stream(tmp / "log"))
+    for name in renamed.files:
+        (src / name).unlink()
+    write(renamed, src)
+    import_into(agent, src, tmp / "log")
+    import_into(agent, write(renamed, tmp / "src2"), tmp / "alone")
+    alone = len(stream(tmp / "alone"))
+    events = stream(tmp / "log")
+    ids = [e["event_id"] for e in events]
+    assert len(ids) == len(set(ids)), "a replaced file's events took the old file's ids"
+    assert len(events) == before + alone
