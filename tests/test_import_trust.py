@@ -249,3 +249,17 @@ def test_watch_follow_reads_on_after_an_end_too(tmp_path: Path) -> None:
         follower._recorder.close()
     kinds = [e["event_type"] for e in imported_events(tmp_path / "logs", "followed")]
     assert ended and kinds.count("session_start") == 2 and kinds.count("session_end") == 2
+
+
+def test_a_record_glued_where_a_cut_line_wanted_a_value_is_kept_with_the_one_after_it() -> None:
+    """A writer died after `"uuid":`; the next writer's record, and one glued to it, follow on the
+    same line. The later record alone also parses, but the reading that keeps both is the one."""
+    from agentlog.capture.importers.base import records_in
+
+    first = {"type": "assistant", "uuid": "u-7", "message": {"content": [{"type": "text", "text": "hi"}]}}
+    second = {"type": "summary", "summary": "done"}
+    raw = b'{"type":"assistant","uuid":' + json.dumps(first).encode() + json.dumps(second).encode()
+    assert records_in(raw) == ([first, second], ["malformed_json"])
+    # a cut after a nested object is not taken for a record of its own
+    raw = b'{"parentUuid":null,"message":{"content":[{"type":"text","text":"a"}' + json.dumps(first).encode()
+    assert records_in(raw) == ([first], ["malformed_json"])

@@ -451,11 +451,22 @@ def records_in(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     whole = _glued(raw)
     if whole:
         return whole, []
-    for start in _starts(raw):
-        whole = _glued(raw[start:])
-        if whole:
-            return whole, ["malformed_json"]  # the cut fragment before them is lost
-    return [], ["malformed_json"]
+    found = [whole for whole in map(_glued, (raw[start:] for start in _starts(raw))) if whole]
+    if not found:
+        return [], ["malformed_json"]
+    # the cut fragment is lost; where a cut ends as a value begins (`"uuid":`), the record glued
+    # after it also reads as that value: the reading with most records of the fragment's kind wins
+    kind = _first_key(raw)
+    return max(found, key=lambda whole: sum(_first_key_of(r) == kind for r in whole)), ["malformed_json"]
+
+
+def _first_key(raw: bytes) -> bytes:
+    match = _FIRST_KEY.match(raw.removeprefix(BOM))
+    return match.group(1) if match else b""
+
+
+def _first_key_of(record: dict[str, Any]) -> bytes:
+    return next(iter(record), "").encode()
 
 
 def _starts(raw: bytes) -> list[int]:
@@ -478,6 +489,7 @@ def _glued(raw: bytes) -> list[dict[str, Any]]:
 
 _GLUE = re.compile(rb"(?<=\})(?=\{)")
 _RECORD_START = re.compile(rb'\{"')
+_FIRST_KEY = re.compile(rb'\s*\{\s*"([^"\\]*)"')
 _TRIES = 16  # places a glued record may start, tried at most (a garbage line stays cheap)
 
 
