@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -97,3 +98,56 @@ def test_archive_completes_files_after_a_crash_mid_batch(server, tmp_path):
         assert event_ids(out / "agent-sessions" / path.name) == event_ids(path)
     assert event_ids(out / "agent-errors.jsonl") == event_ids(machine / "agent-errors.jsonl")
     assert len((out / "agent-metrics.jsonl").read_text().splitlines()) == 5
+
+
+def _publish_alerts(url: str, alerts: list[dict]) -> None:
+    """Put alerts in the alerts stream the way a worker does, then vanish (as one killed
+    right after the stream's ack, before it could notify anyone)."""
+    import asyncio
+
+    from agentlog.fleet import bus
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=url))
+        try:
+            js = nc.jetstream(timeout=5)
+            await bus.ensure(js)
+            for alert in alerts:
+                await js.publish(bus.alert_subject(alert["type"]), json.dumps(alert).encode(),
+                                 headers={"Nats-Msg-Id": alert["alert_id"]})
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def _alert(i: int) -> dict:
+    from agentlog.events import now_iso
+
+    return {"timestamp": now_iso(), "event_time": now_iso(), "type": "error_loop", "attempt_id": f"a{i}",
+            "severity": "high", "recommendation": "stop", "alert_id": f"orphan-{i}"}
+
+
+def test_an_alert_whose_publisher_died_still_reaches_each_sink_once(server, tmp_path):
+    _publish_alerts(server.url, [_alert(i) for i in range(5)])
+    delivered = tmp_path / "delivered.txt"
+    sink = f'*=printf "%s\\n" "$AGENTLOG_ALERT_ID" >> {delivered}'
+    workers = [agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink,
+                        "--log-dir", str(tmp_path / f"w{i}")) for i in range(2)]
+    try:
+        assert wait_for(lambda: delivered.exists() and len(delivered.read_text().split()) >= 5, 60)
+        _publish_alerts(server.url, [_alert(5)])  # and one while they run
+        assert wait_for(lambda: len(delivered.read_text().split()) >= 6, 30)
+        time.sleep(2)  # a second delivery would show now
+    finally:
+        stop(workers)
+    for p in workers:
+        p.wait(10)
+    # a restart delivers nothing again: the sink's consumer and its marks remember
+    again = agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink,
+                     "--log-dir", str(tmp_path / "w9"))
+    try:
+        time.sleep(4)
+    finally:
+        stop([again])
+    assert sorted(delivered.read_text().split()) == sorted(f"orphan-{i}" for i in range(6))

@@ -93,8 +93,9 @@ def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, stuck_th
 
     Sessions are partitioned, each partition owned by one worker (a lease in KV); a
     worker that dies hands its partitions to the others within seconds. Alerts go to
-    the AGENTLOG_ALERTS stream (once per alert_id), this worker's agent-alerts.jsonl
-    (LOG_DIR) and the --notify/--webhook/--exec sinks.
+    the AGENTLOG_ALERTS stream (once per alert_id) and this worker's agent-alerts.jsonl
+    (LOG_DIR); the --notify/--webhook/--exec sinks read that stream through a durable
+    consumer shared by all workers, so an alert reaches them even if its worker died.
     """
     from ..fleet.watch import FleetWatcher, FleetWatchOptions
     from ..watch import WatchConfig

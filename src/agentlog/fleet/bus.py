@@ -4,8 +4,8 @@
     agentlog.alerts.<type>        alerts, Nats-Msg-Id = alert_id (a redelivery never notifies twice)
 
 Streams AGENTLOG_EVENTS and AGENTLOG_ALERTS; KV buckets for the fleet's settings (the
-partition count), partition leases, watchdog state, workers alive, stuck heartbeats and
-forwarder status. `ensure(js)` creates what is missing, so any command can start first.
+partition count), partition leases, watchdog state, workers alive, stuck heartbeats,
+forwarder status and the alerts each notification sink took. `ensure(js)` creates what is missing, so any command can start first.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ STATE = "agentlog-watch-state"
 WORKERS = "agentlog-workers"
 HEARTBEATS = "agentlog-heartbeats"
 FORWARDERS = "agentlog-forwarders"
+DELIVERED = "agentlog-delivered"  # <sink>.<alert_id>: a notification sink took this alert
+DELIVERED_TTL_S = 7 * 86400.0
 DEFAULT_PARTITIONS = 8
 LEASE_TTL_S = 4.0
 WORKER_TTL_S = 6.0
@@ -159,6 +161,7 @@ async def ensure(js, *, replicas: int = 1, partitions: int = DEFAULT_PARTITIONS,
         KeyValueConfig(bucket=WORKERS, ttl=WORKER_TTL_S, replicas=replicas),
         KeyValueConfig(bucket=HEARTBEATS, replicas=replicas, limit_marker_ttl=max(60.0, stuck_ttl_s)),
         KeyValueConfig(bucket=FORWARDERS, replicas=replicas),
+        KeyValueConfig(bucket=DELIVERED, ttl=DELIVERED_TTL_S, replicas=replicas),
     ]
     for config in buckets:
         try:

@@ -13,7 +13,8 @@ Per partition, in order:
 A new owner loads the saved state and recreates the consumer at the next sequence, so
 nothing is skipped or counted twice; alerts it derives again carry the same alert_id
 and the alerts stream drops them. New alerts (not duplicates) also go to this worker's
-agent-alerts.jsonl and the usual sinks through the durable outbox.
+agent-alerts.jsonl and stdout; notification sinks read the alerts stream itself (notify.py),
+so an alert reaches them even when the worker that published it died right after.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..watch.view import decode
 from . import bus
 from .forward import await_replicas, retry
 from .kvstore import Fenced, FencedState, Heartbeats
+from .notify import Notifier
 
 PUBLISHER_HEADER = "Agentlog-Publisher"
 
@@ -98,12 +100,17 @@ class FleetWatcher:
         self.journal = AlertJournal(self.log_dir)
         for _ in self.journal.load():
             pass
-        self.outbox = Outbox(self.log_dir, self.sinks, notify_after=time.time() - self.options.notify_since_s)
+        local = [sink for sink in self.sinks if not sink.notification]
+        self.outbox = Outbox(self.log_dir, local)
         self.outbox.start()
+        notifying = None
         try:
             replicas = await await_replicas(self.nc, self.options.replicas)
             stuck_s = self.config.stuck_threshold_ms / 1000
             self.partitions = await retry(lambda: bus.ensure(self.js, replicas=replicas, stuck_ttl_s=stuck_s))
+            notifier = Notifier(self.js, [s for s in self.sinks if s.notification], self.log_dir,
+                                self.options.notify_since_s, stop=self.stop)
+            notifying = asyncio.create_task(notifier.run())
             self.leases = await self.js.key_value(bus.LEASES)
             self.workers = await self.js.key_value(bus.WORKERS)
             self.state = FencedState(await self.js.key_value(bus.STATE))
@@ -123,6 +130,8 @@ class FleetWatcher:
             except Exception:  # noqa: BLE001 - the leases expire by themselves
                 pass
             self.outbox.stop(0.0)
+            if notifying is not None:  # stopped by self.stop: the alert in hand stays unacknowledged
+                await asyncio.wait({notifying}, timeout=5)
             await _close(self.nc)
         return self.result
 

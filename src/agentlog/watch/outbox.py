@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..events import Alert, encode, now_iso, parse_time
 from ..store import layout
@@ -33,8 +33,7 @@ class _Worker:
         self.sink, self.feed = sink, feed
         self.wakeup = threading.Event()
         self.thread: threading.Thread | None = None
-        self.status: dict[str, Any] = {"kind": sink.kind, "delivered": 0, "skipped": 0, "failures": 0,
-                                       "dead": 0, "retrying": False, "last_error": None}
+        self.status = new_status(sink)
 
 
 class Outbox:
@@ -100,40 +99,60 @@ class Outbox:
             worker.wakeup.wait(0.5)
 
     def _deliver(self, worker: _Worker, alert: Alert) -> bool:
-        sink, status = worker.sink, worker.status
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                if not sink.wants(alert) or self._stale(sink, alert):
-                    status["skipped"] += 1
-                    return True
-                sink.send(alert)
-            except Exception as exc:  # noqa: BLE001 - a sink's bug is a failure like any other
-                reason = str(exc) if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
-                status.update(failures=status["failures"] + 1, last_error=reason, retrying=True)
-                if _gives_up(sink, exc, attempt):
-                    self._dead_letter(sink, alert, reason)
-                    status.update(dead=status["dead"] + 1, retrying=False)
-                    return True
-            else:
-                status.update(delivered=status["delivered"] + 1, retrying=False)
-                return True
-            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-            if self._stop.wait(delay):
-                return False
-
-    def _stale(self, sink: BaseSink, alert: Alert) -> bool:
-        if not sink.notification or self.notify_after is None or alert.event_time is None:
-            return False
-        try:
-            return parse_time(alert.event_time) < self.notify_after
-        except ValueError:
-            return False
+        return deliver(worker.sink, alert, worker.status, stop=self._stop, notify_after=self.notify_after,
+                       dead_letter=self._dead_letter, base_delay=self.base_delay, max_delay=self.max_delay)
 
     def _dead_letter(self, sink: BaseSink, alert: Alert, reason: str) -> None:
-        record = {"timestamp": now_iso(), "sink": sink.name, "reason": reason, "alert": alert}
-        self.writer.append(DEAD_LETTERS, encode(record) + b"\n")
+        dead_letter(self.writer, sink, alert, reason)
+
+
+def deliver(sink: BaseSink, alert: Alert, status: dict[str, Any], *, stop: threading.Event,
+            notify_after: float | None, dead_letter: Callable[[BaseSink, Alert, str], None],
+            base_delay: float = 0.5, max_delay: float = 60.0) -> bool:
+    """Give `alert` to `sink` with the retry rules (backoff; permanent failures and too many
+    attempts dead-lettered); False only when `stop` was set mid-retry (not delivered).
+    The local outbox and the fleet's notifier both deliver through this."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            if not sink.wants(alert) or _stale(sink, alert, notify_after):
+                status["skipped"] += 1
+                return True
+            sink.send(alert)
+        except Exception as exc:  # noqa: BLE001 - a sink's bug is a failure like any other
+            reason = str(exc) if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
+            status.update(failures=status["failures"] + 1, last_error=reason, retrying=True)
+            if _gives_up(sink, exc, attempt):
+                dead_letter(sink, alert, reason)
+                status.update(dead=status["dead"] + 1, retrying=False)
+                return True
+        else:
+            status.update(delivered=status["delivered"] + 1, retrying=False)
+            return True
+        if stop.wait(min(max_delay, base_delay * 2 ** (attempt - 1))):
+            return False
+
+
+def new_status(sink: BaseSink) -> dict[str, Any]:
+    return {"kind": sink.kind, "delivered": 0, "skipped": 0, "failures": 0, "dead": 0, "retrying": False,
+            "last_error": None}
+
+
+def dead_letter(writer: LogWriter, sink: BaseSink, alert: Alert | str, reason: str) -> None:
+    """Record an alert `sink` never took (or a message that is none), with why, in
+    state/dead-letters.jsonl."""
+    record = {"timestamp": now_iso(), "sink": sink.name, "reason": reason, "alert": alert}
+    writer.append(DEAD_LETTERS, encode(record) + b"\n")
+
+
+def _stale(sink: BaseSink, alert: Alert, notify_after: float | None) -> bool:
+    if not sink.notification or notify_after is None or alert.event_time is None:
+        return False
+    try:
+        return parse_time(alert.event_time) < notify_after
+    except ValueError:
+        return False
 
 
 def _gives_up(sink: BaseSink, exc: Exception, attempt: int) -> bool:
