@@ -276,10 +276,18 @@ class Redactor:
         # Patterns no prefilter can vouch for are run with ``re`` on every line.
         self._always: list[int] = []
         self._db = None
+        self._native = None
         self._literals: list[tuple[bytes, list[int]]] = []
         self._tls = threading.local()
-        use_hs = HAVE_HYPERSCAN if use_hyperscan is None else use_hyperscan
-        if use_hs:
+        use_hs = False if use_hyperscan is None else use_hyperscan
+        if use_hyperscan is None:
+            from ._core import SecretScan
+
+            self._native = SecretScan([
+                (self.patterns[name], [a.decode() for a in (anchors or ())])
+                for name, (_, anchors, _) in zip(names, self._rules)
+            ]).scan
+        elif use_hs:
             self._db = self._compile_hyperscan(names, extra)
         else:
             by_literal: dict[bytes, list[int]] = {}
@@ -294,8 +302,8 @@ class Redactor:
 
     @property
     def engine(self) -> str:
-        """``"hyperscan"`` or ``"literal"``: which prefilter runs."""
-        return "hyperscan" if self._db is not None else "literal"
+        """``"native"``, ``"hyperscan"`` or ``"literal"``: which prefilter runs."""
+        return "native" if self._native is not None else "hyperscan" if self._db is not None else "literal"
 
     def _compile_hyperscan(self, names: list[str], extra: dict[str, str]):
         exprs, ids, flags = [], [], []
@@ -324,6 +332,9 @@ class Redactor:
     def __call__(self, line: bytes) -> bytes:
         if not self.enabled:
             return line
+        if self._native is not None:
+            found = self._native(line)
+            return line if found is None else self._redact(line, found, None)
         if self._db is not None:
             # Scratch space is per thread: the binding releases the GIL while scanning.
             try:
