@@ -5,6 +5,8 @@
 
 use pyo3::prelude::*;
 
+mod read;
+
 /// The version of the native core, so `agentlog doctor` can say which one is loaded.
 #[pyfunction]
 fn version() -> &'static str {
@@ -14,6 +16,7 @@ fn version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    read::register(m)?;
     Ok(())
 }
 
