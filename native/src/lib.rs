@@ -5,7 +5,7 @@
 
 use pyo3::prelude::*;
 
-mod read;
+pub mod read;
 
 /// The version of the native core, so `agentlog doctor` can say which one is loaded.
 #[pyfunction]
