@@ -9,7 +9,8 @@ Prints, from the same data in the same run:
 - agentlog: the full watchdog (tailer, detectors, journal, checkpoint), events/s and peak RSS;
   both with a digest of their alert ids, so a change of the engine can show it found the same set;
 - baseline: the original analyzer's algorithm re-implemented (the whole backlog read into one
-  string, per event a filter over the session's whole error / tool-call list).
+  string, per event a filter over the session's whole error / tool-call list);
+then the targets of issue 20 (the native core), each met or not.
 Each measurement runs in its own process so peak RSS is its own.
 """
 
@@ -186,14 +187,24 @@ def main() -> None:
         rate, dt, rss, found = run(AGENTLOG, str(log_dir))
         print(f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
               f"  ({found:.0f} alerts, ids {alert_set(log_dir)})  {rate / floor:.2f}x the floor")
-        agent_rate = rate
+        agent_rate, agent_rss = rate, rss
+        verdicts = [_verdict("watch / decode floor", agent_rate / floor, ">= 1.0x", agent_rate >= floor)]
         if not args.no_baseline:
             rate, dt, rss, found = run(BASELINE, str(stream))
             print(f"baseline (original algorithm, py) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
                   f"  ({found:.0f} raw loop hits, no cooldown)")
             print(f"agentlog / baseline               : {agent_rate / rate:.1f}x")
+            verdicts.append(_verdict("watch / baseline", agent_rate / rate, ">= 8x", agent_rate >= 8 * rate))
+        if args.events == 1_000_000 and args.attempts == 100_000:
+            verdicts.append(_verdict("watch peak RSS (MiB)", agent_rss, "< 100 MB", agent_rss * 2**20 < 100e6))
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
-        print("targets: >= 500,000 events/s, peak RSS < 200 MB at 1M events / 100k attempts")
+        print("targets (issue 20, watch --replay --once):")
+        for line in verdicts:
+            print(f"  {line}")
+
+
+def _verdict(what: str, value: float, target: str, met: bool) -> str:
+    return f"{what:<22}: {value:8.2f}  target {target:<9} {'met' if met else 'NOT met'}"
 
 
 if __name__ == "__main__":

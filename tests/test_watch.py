@@ -157,7 +157,7 @@ def test_bad_lines_are_skipped_never_a_crash(cli, log_dir):
     assert "4 malformed" in err  # not JSON, not an object, attempt_id not text, data not an object
     first = len(b"\xef\xbb\xbf" + encode(loop[0]) + b"\r\n")  # each is told: file, byte offset, reason
     assert f"{path}: byte {first}: not valid JSON" in err
-    assert f"{path}: byte {first + len(b'not json') + 1}: not an event (Expected `object`, got `array`)" in err
+    assert f"{path}: byte {first + len(b'not json') + 1}: expected a JSON object, got list" in err
     data_x = first + raw.index(b'"attempt_id": "z", "data": "x"') - raw[:raw.index(b'"attempt_id": "z", "data": "x"')][::-1].index(b"\n")
     assert f"{path}: byte {data_x}: not an event (Expected `object`, got `str`" in err
 

@@ -189,3 +189,40 @@ def test_a_sink_that_keeps_raising_dead_letters_the_alert_and_the_next_ones_flow
     running.stop()
     dead = [json.loads(line) for line in (log_dir / "state" / "dead-letters.jsonl").read_text().splitlines()]
     assert [(d["alert"]["attempt_id"], d["reason"]) for d in dead] == [("bad", "ValueError: embedded null byte")]
+
+
+class CountingStream:
+    """A pipe-like stdout (no terminal) that counts its flushes."""
+
+    def __init__(self):
+        self.text, self.flushes = [], 0
+
+    def write(self, text: str) -> int:
+        self.text.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_alerts_printed_to_a_pipe_are_plain_lines_written_once_per_batch(log_dir):
+    """A replay's thousands of alerts cost one write-out per batch, not a formatted, flushed
+    line each (before: rich printed and flushed every alert)."""
+    from agentlog.watch.sinks.alerts_file import read_alerts
+    from agentlog.watch.sinks.stdout import StdoutSink
+    from agentlog.watch.text import one_line
+
+    for n in range(60):
+        write(log_dir / STREAM, *loop_events(f"a{n}", 1_767_225_600.0 + n))
+    stream = CountingStream()
+    dog = Watchdog(config.load({"log_dir": str(log_dir)}), WatchOptions(replay=True, once=True),
+                   sinks=[StdoutSink(stream=stream)])
+    result = dog.run()
+    written = list(read_alerts(log_dir))
+    assert result.alerts == len(written) >= 60
+    assert "".join(stream.text).splitlines() == [one_line(a) for a in written]  # plain text, in order
+    assert "\x1b[" not in "".join(stream.text)
+    assert 1 <= stream.flushes < 10  # one batch (or a few, should the outbox wake mid-replay)

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+pub mod read;
 mod redact;
 
 /// The version of the native core, so `agentlog doctor` can say which one is loaded.
@@ -17,6 +18,7 @@ fn version() -> &'static str {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<redact::SecretScan>()?;
+    read::register(m)?;
     Ok(())
 }
 

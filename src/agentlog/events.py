@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from . import jsonline
+from . import _core
 
 # --- numbers: finite, >= 0 and within reason, wherever they come from --------
 
@@ -344,26 +344,19 @@ def succeeded(data: dict[str, Any] | None) -> bool:
 # --- decoding ----------------------------------------------------------------
 
 BOM = b"\xef\xbb\xbf"
-_decode_any = msgspec.json.Decoder()
 
 
 def decode_line(line: bytes, schema: type = ReadEvent) -> dict[str, Any]:
-    """One line as a dict; raises EventError saying what is wrong: not JSON, nested too
-    deep or not UTF-8 (`jsonline`), not an object, or not fitting `schema` (an event's
-    `ReadEvent`; `Alert` for a line of agent-alerts.jsonl)."""
-    if line.startswith(BOM):  # PowerShell writes one at the start of a file
-        line = line[3:]
+    """One line as a dict; raises EventError saying what is wrong: not UTF-8, not JSON,
+    nested deeper than `_core.MAX_DEPTH`, not an object, or not fitting `schema` (an
+    event's `ReadEvent`; `Alert` for a line of agent-alerts.jsonl). The native decoder
+    (native/src/read.rs) does it all in one pass; a leading BOM is skipped."""
+    if schema is not ReadEvent and schema is not Alert:
+        raise TypeError(f"lines are read as ReadEvent or Alert, not {schema.__name__}")
     try:
-        obj = jsonline.decode(line, _decode_any)
-    except msgspec.DecodeError as exc:
-        raise EventError("line", f"not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise EventError("line", f"expected a JSON object, got {type(obj).__name__}")
-    try:
-        msgspec.convert(obj, schema)
-    except msgspec.ValidationError as exc:
-        raise _field_error(exc, obj) from None
-    return obj
+        return _core.decode_line(line, schema is Alert)
+    except _core.LineError as exc:
+        raise EventError(*exc.args) from None
 
 
 encode = msgspec.json.Encoder().encode

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..events import Alert, EventError, ReadEvent, decode_line, parse_time
+from .. import _core
+from ..events import Alert, ReadEvent, parse_time
 from . import layout
+
+CHUNK = 1 << 18  # bytes read and decoded in one native call (a damaged archive loses at most this)
 
 
 @dataclass(frozen=True)
@@ -63,21 +66,33 @@ def read_file(path: Path, report: ReadReport | None = None, schema: type = ReadE
 
 def _read_handle(handle, path: Path, report: ReadReport | None,
                  schema: type = ReadEvent) -> Iterator[dict[str, Any]]:
+    """The events of an open file, read a chunk at a time and split and decoded by the native
+    reader (`_core.decode_chunk`: the checks of `events.decode_line`)."""
+    if schema is not ReadEvent and schema is not Alert:
+        raise TypeError(f"lines are read as ReadEvent or Alert, not {schema.__name__}")
     report = report if report is not None else ReadReport()
+    lineno, rest = 0, b""
     with handle:
-        for lineno, raw in enumerate(handle, 1):
-            if not raw.endswith(b"\n"):
-                break  # a writer is still appending it (or it was cut by a crash)
-            if not raw.strip():
-                continue
-            report.lines += 1
+        while True:
             try:
-                yield decode_line(raw, schema)
-            except EventError as exc:
-                report.skipped(path, lineno, str(exc))
-            except (OSError, EOFError) as exc:  # a damaged archive
-                report.skipped(path, lineno, f"unreadable: {exc}")
+                chunk = handle.read(CHUNK)
+            except (OSError, EOFError) as exc:  # a damaged archive: the lines before the damage are kept
+                report.skipped(path, lineno + 1, f"unreadable: {exc}")
                 return
+            if not chunk:
+                return  # a last line with no newline: a writer is still appending it (or a crash cut it)
+            data = rest + chunk
+            end = data.rfind(b"\n") + 1
+            rest = data[end:]
+            for lineno, item in enumerate(_core.decode_chunk(data[:end] if rest else data, schema is Alert),
+                                          lineno + 1):
+                if item is None:  # blank
+                    continue
+                report.lines += 1
+                if type(item) is dict:
+                    yield item
+                else:
+                    report.skipped(path, lineno, "%s: %s" % item)
 
 
 def archives_of(log_dir: Path, name: str) -> list[Path]:

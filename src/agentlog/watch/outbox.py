@@ -90,10 +90,14 @@ class Outbox:
         while not self._stop.is_set():
             worker.wakeup.clear()
             found = worker.feed.read()
-            for alert, position in found:
-                if not self._deliver(worker, alert):
-                    return  # stopping mid-retry: the position stays before this alert
-                worker.feed.ack(position)
+            try:
+                for alert, position in found:
+                    if not self._deliver(worker, alert):
+                        return  # stopping mid-retry: the position stays before this alert
+                    worker.feed.ack(position)
+            finally:
+                if found:
+                    self._flush(worker)
             if not found and self._draining.is_set():
                 return
             worker.wakeup.wait(0.5)
@@ -101,6 +105,17 @@ class Outbox:
     def _deliver(self, worker: _Worker, alert: Alert) -> bool:
         return deliver(worker.sink, alert, worker.status, stop=self._stop, notify_after=self.notify_after,
                        dead_letter=self._dead_letter, base_delay=self.base_delay, max_delay=self.max_delay)
+
+    def _flush(self, worker: _Worker) -> None:
+        """A sink that buffers (stdout to a file or a pipe) writes out once per batch; `flush`
+        is optional (sinks written before it have none) and its failure ends no worker."""
+        flush = getattr(worker.sink, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception as exc:  # noqa: BLE001 - as a failed send: counted and shown, delivery goes on
+            worker.status.update(failures=worker.status["failures"] + 1, last_error=f"flush: {exc!r}")
 
     def _dead_letter(self, sink: BaseSink, alert: Alert, reason: str) -> None:
         dead_letter(self.writer, sink, alert, reason)

@@ -32,6 +32,8 @@ class Sink(Protocol):
 
     def send(self, alert: Alert) -> None: ...  # raises SinkError
 
+    def flush(self) -> None: ...  # optional: after each batch of `send`s
+
     def send_report(self, text: str, paths: dict[str, Any]) -> bool: ...  # False: takes no reports
 
 
@@ -45,6 +47,9 @@ class BaseSink:
 
     def wants(self, alert: Alert) -> bool:
         return True
+
+    def flush(self) -> None:
+        """The outbox delivered a batch of alerts: write out what `send` buffered, if anything."""
 
     def send_report(self, text: str, paths: dict[str, Any]) -> bool:
         """Deliver the weekly report (its headline, the written files by format); False
