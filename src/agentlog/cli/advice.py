@@ -82,3 +82,34 @@ def _list(found, fmt: str) -> None:
                    "hooks (they stamp context_sha256).", err=True)
     else:
         _rich([Table("Experiments", ["experiment", "variants", "runs"], found)])
+
+
+@click.command()
+@click.option("--risk-scores", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Failure-risk scores, JSON lines as `agentlog risk --replay --format json` writes: "
+                   "enables the stop-loss finding.")
+@click.option("--max-loss-pp", type=click.FloatRange(0, 100), default=2.0, show_default=True,
+              help="Stop-loss: at most this many percentage points of resolved tasks lost.")
+@click.option("--margin-pp", type=click.FloatRange(0, 100), default=2.0, show_default=True,
+              help="Routing: advise a cheaper option only if its success is not more than this lower (95%).")
+@click.option("--pressure", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
+              help="Context pressure: the share of the model's context window that counts as full.")
+@scope_options(default_days=28)
+def advise(settings, scope, fmt, risk_scores, max_loss_pp, margin_pp, pressure) -> None:
+    """What to change to spend less, in dollars per week of this history.
+
+    Each finding has its evidence (sessions, counts), a confidence, and an outcome guard:
+    what following it would have cost in success rate, with a 95% interval, where the
+    history can tell. Findings: prompt cache written and never read, files re-read
+    without change, identical calls repeated, large unused tool output, spend after
+    unheeded alerts, sessions past 80% of the context window, stop-loss (with
+    --risk-scores) and routing to a cheaper executor or model.
+    """
+    from ..analytics import load
+    from ..analytics.advise import advise as run
+    from ..capture.pricing import Pricing
+
+    data = load(settings.log_path)
+    result = run(data, scope, pricing=Pricing.load(settings.section("pricing")), risk_scores=risk_scores,
+                 max_loss_pp=max_loss_pp, margin_pp=margin_pp, pressure=pressure)
+    render(result, fmt, lambda: "No sessions in this window. Try --days 0 for all time.")
