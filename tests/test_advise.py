@@ -293,3 +293,15 @@ def test_table_output_and_an_empty_window(log_dir: Path) -> None:
     assert empty.returncode == 0 and "No sessions in this window" in empty.stdout.decode()
     missing = run_cli("advise", "--log-dir", str(log_dir), "--risk-scores", str(log_dir / "nope.jsonl"))
     assert missing.returncode == 2
+
+
+def test_the_weekly_report_has_an_advice_section(log_dir: Path, tmp_path: Path) -> None:
+    _wasteful(log_dir)
+    out = tmp_path / "reports"
+    run_cli("report", "--log-dir", str(log_dir), "--out", str(out), check=True)
+    body = json.loads(next(out.glob("*.json")).read_text())
+    kinds = {a["kind"]: a for a in body["advice"]}
+    assert _close(kinds["reread"]["usd_per_week"], 2 * 4000 / 4 * 3.0 / 1e6)
+    markdown = next(out.glob("*.md")).read_text()
+    assert "## Advice (dollars per week)" in markdown and "Files re-read without change" in markdown
+    assert "Files re-read without change" in next(out.glob("*.html")).read_text()
