@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--log-dir", type=Path, help="An imported log (default: import the shared SWE-agent runs).")
     parser.add_argument("--labels", type=Path, help="labels.csv: outcomes by run id (default with the shared runs).")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--units", choices=("tasks", "runs"), default="tasks",
+                        help="tasks: one run per task per split (independent units); runs: every run.")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as work:
@@ -148,16 +150,16 @@ def main() -> None:
             log_dir, attempts, labels = args.log_dir, None, args.labels
         rows = units(log_dir, labels, attempts)
     groups: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        groups[row["group"]].append(row)
+    for i, row in enumerate(rows):
+        groups[row["group"] if args.units == "tasks" else str(i)].append(row)
     rate = sum(r["success"] for r in rows) / len(rows)
-    print(f"runs {len(rows)}, tasks {len(groups)}, success {rate:.1%}, splits {args.splits}")
+    print(f"runs {len(rows)}, units {len(groups)} ({args.units}), success {rate:.1%}, splits {args.splits}")
     fpr = aa(groups, args.splits, rng)
     print("A/A false-positive rate (target 0.04-0.06): "
           + ", ".join(f"{m} {v:.3f}" for m, v in fpr.items()))
-    for per_arm in (None, 60):
+    for per_arm in (None, 100):
         found = planted(groups, args.splits // 2, rng, per_arm)
-        size = "all tasks" if per_arm is None else f"{per_arm} per arm"
+        size = "all units" if per_arm is None else f"{per_arm} per arm"
         print(f"planted effects, {size}: " + ", ".join(
             f"{'+10 pp success' if m == 'success' else '+20% cost'} detected {d:.3f} vs power {p:.3f} "
             f"(diff {100 * (d - p):+.1f} pp)" for m, (d, p) in found.items()))

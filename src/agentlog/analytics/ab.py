@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -221,7 +222,9 @@ def success_test(control: list[bool], treatment: list[bool]) -> tuple[float, flo
     diff = w_t / n_t - w_c / n_c
     if w_c + w_t in (0, n_c + n_t):
         return diff, 1.0  # no variation at all: nothing to reject
-    result = test_proportions_2indep(w_t, n_t, w_c, n_c, method="score")
+    with warnings.catch_warnings():  # an arm with no success: its odds ratio is infinite, the test is fine
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = test_proportions_2indep(w_t, n_t, w_c, n_c, method="score")
     return diff, float(result.pvalue)
 
 
