@@ -99,7 +99,7 @@ def test_experiments_are_listed_and_the_context_hash_is_one(log_dir: Path) -> No
 
 
 def test_emit_start_records_experiment_and_variant(log_dir: Path) -> None:
-    run_cli("emit", "start", "--attempt", "E1", "--task-id", "t1", "--experiment", "exp", "--variant", "B",
+    run_cli("emit", "start", "--attempt", "E1", "--task-id", "t1", "--experiment", "exp", "--experiment-variant", "B",
             "--log-dir", str(log_dir), check=True)
     run_cli("emit", "end", "--attempt", "E1", "--status", "success", "--log-dir", str(log_dir), check=True)
     start = json.loads((log_dir / "agent-work-stream.jsonl").read_text().splitlines()[0])
