@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, SHARED, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentlog import Session
 from agentlog.capture.pricing import Pricing
@@ -305,3 +308,31 @@ def test_the_weekly_report_has_an_advice_section(log_dir: Path, tmp_path: Path) 
     markdown = next(out.glob("*.md")).read_text()
     assert "## Advice (dollars per week)" in markdown and "Files re-read without change" in markdown
     assert "Files re-read without change" in next(out.glob("*.html")).read_text()
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                        max_size=3), max_leaves=8)
+
+
+@settings(max_examples=int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(lines=st.lists(st.one_of(
+    st.binary(max_size=40),
+    _json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"attempt_id": st.text(max_size=4), "steps": _json_values,
+                           "scores": _json_values}).map(lambda v: json.dumps(v).encode())), max_size=8))
+def test_any_scores_file_is_read_or_reported_line_by_line(tmp_path_factory, lines: list[bytes]) -> None:
+    from agentlog.analytics import stoploss
+
+    path = tmp_path_factory.mktemp("scores") / "scores.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n")
+    records, bad = stoploss.read_scores(path)
+    numbered = [n for n, line in enumerate(lines, 1) if line.replace(b"\n", b" ").strip()]
+    assert len({r["attempt_id"] for r in records}) == len(records)
+    assert all(b.startswith(f"{path}:") for b in bad) and len(bad) + len(records) <= len(numbered)
+    runs = [stoploss.scored(r, 1.0) for r in records]
+    result = stoploss.stop_loss(runs)
+    assert 0 <= result.saved_pct <= 100 and 0 <= result.lost_pp <= 100
+    if result.threshold is not None:  # chosen within the bound on the runs it was chosen on
+        _, _, lost, count = stoploss.outcome(runs, result.threshold)
+        assert 100 * lost / count <= 2.0

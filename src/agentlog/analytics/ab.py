@@ -317,7 +317,8 @@ def cost_power(control: Sequence[float], treatment: Sequence[float], change: flo
 
     if len(control) < 2 or len(treatment) < 2:
         return 0.0
-    sd = float(np.sqrt((np.var(control, ddof=1) + np.var(treatment, ddof=1)) / 2))
+    # under the alternative the treatment's costs scale by (1 + change), their spread too
+    sd = float(np.sqrt((np.var(control, ddof=1) + (1 + change) ** 2 * np.var(treatment, ddof=1)) / 2))
     if sd == 0:
         return 1.0
     d = abs(change) * float(np.mean(control)) / sd

@@ -30,8 +30,10 @@ class Scored:
 
 
 def read_scores(path: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The score records of a JSON-lines file, and `file:line: reason` for each line skipped."""
-    records, bad = [], []
+    """The score records of a JSON-lines file (one per attempt: the last), and `file:line: reason`
+    for each line skipped."""
+    records: dict[str, dict[str, Any]] = {}
+    bad: list[str] = []
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             if not raw.strip():
@@ -46,8 +48,8 @@ def read_scores(path: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
             if reason:
                 bad.append(f"{path}:{number}: {reason}")
             else:
-                records.append(record)
-    return records, bad
+                records[record["attempt_id"]] = record  # scored again later: the last one counts
+    return list(records.values()), bad
 
 
 def _problem(record: Any) -> str | None:

@@ -84,7 +84,7 @@ def walk(events: Iterable[dict[str, Any]], window: int | None, pressure: float =
     waste = Waste()
     seen_reads: set[str] = set()
     seen_calls: set[str] = set()
-    pending: dict[int, tuple[str, str | None]] = {}  # tool_call index -> (kind, key) awaiting its result
+    pending: dict[Any, tuple[str, str | None]] = {}  # call id (else index) -> (kind, key) awaiting its result
     calls: list[tuple[int, str]] = []  # (index, tool) of tool calls, for "what preceded"
     large: list[tuple[list[str], float, int]] = []  # outputs to check: (quotable lines, tokens, text seen so far)
     later_text: list[str] = []
@@ -101,17 +101,19 @@ def walk(events: Iterable[dict[str, Any]], window: int | None, pressure: float =
                 seen_reads.clear()  # the files may have changed
                 if tool in WRITE_TOOLS:
                     seen_calls.clear()
-            key = call_key(data)
+            key, call = call_key(data), data.get("call_id") or index
             if path is not None:
-                pending[index] = ("reread" if path in seen_reads else "read", path)
+                pending[call] = ("reread" if path in seen_reads else "read", path)
                 seen_reads.add(path)
             elif tool not in WRITE_TOOLS:
-                pending[index] = ("repeat" if key in seen_calls else "call", key)
+                pending[call] = ("repeat" if key in seen_calls else "call", key)
                 seen_calls.add(key)
         elif kind == "tool_result":
             chars = output_chars(data.get("result_data"))
             tokens = chars / CHARS_PER_TOKEN
-            what = pending.pop(max(pending)) if pending else None  # the latest call still waiting
+            # its call by id; without one, the latest call still waiting
+            what = pending.pop(data.get("call_id") if data.get("call_id") in pending else
+                               next(reversed(pending)), None) if pending else None
             if what and what[0] == "reread":
                 waste.rereads += 1
                 waste.reread_tokens += tokens
