@@ -336,3 +336,13 @@ def test_any_scores_file_is_read_or_reported_line_by_line(tmp_path_factory, line
     if result.threshold is not None:  # chosen within the bound on the runs it was chosen on
         _, _, lost, count = stoploss.outcome(runs, result.threshold)
         assert 100 * lost / count <= 2.0
+
+
+def test_an_unpriced_model_is_priced_at_what_its_session_paid_per_token(log_dir: Path) -> None:
+    with Session("own-model", executor="SWE_AGENT", log_dir=log_dir) as s:  # no model: no list price
+        for _ in range(2):
+            s.tool_call("open", {"command": "open src/app.py"})
+            s.tool_result("open", "success", "x" * 4000)
+        s.usage(input_tokens=100_000, output_tokens=1000, cost_usd=2.0)
+    finding = _by_kind(_advise(log_dir, "--since", "7d"))["reread"]
+    assert _close(finding["usd_per_week"], 1000 * 2.0 / 100_000)  # 1,000 tokens at $2 per 100k prompt tokens

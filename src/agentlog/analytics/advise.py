@@ -295,6 +295,15 @@ def unread_cache(unread: list[dict[str, Any]], per_week: float) -> list[Finding]
 # --- waste ----------------------------------------------------------------------
 
 
+def input_price(pricing, session: dict[str, Any]) -> float | None:
+    """USD per input token: the model's list price, else what the session itself paid per
+    prompt token (a model missing from the table, a transcript that gave only its cost)."""
+    if pricing.prices(session["model"]) is not None:
+        return _price(pricing, session["model"], "input")
+    tokens = sum(float(session[k] or 0) for k in _CACHE_TOKENS)
+    return float(session["cost_usd"]) / tokens if session["cost_usd"] and tokens else None
+
+
 def waste_findings(sessions: list[dict[str, Any]], walked: dict[str, Any], pricing, per_week: float) -> list[Finding]:
     kinds = (("reread", "Files re-read without change", "rereads", "reread_tokens",
               "keep read files in context (or read the changed part only); tell the agent in AGENTS.md not to "
@@ -309,11 +318,12 @@ def waste_findings(sessions: list[dict[str, Any]], walked: dict[str, Any], prici
         hits = [(s, walked[s["attempt_id"]]) for s in sessions if getattr(walked[s["attempt_id"]], count_attr)]
         if not hits:
             continue
-        usd = 0.0
+        usd, priced = 0.0, False
         for s, w in hits:
-            price = _price(pricing, s["model"], "input")
-            usd += getattr(w, token_attr) * (price or 0.0)
-        found.append(Finding(kind, title, usd * per_week, "medium",
+            price = input_price(pricing, s)
+            if price is not None:
+                usd, priced = usd + getattr(w, token_attr) * price, True
+        found.append(Finding(kind, title, usd * per_week if priced else None, "medium",
                              {"sessions": len(hits), "occurrences": sum(getattr(w, count_attr) for _, w in hits),
                               "estimated_tokens": sum(getattr(w, token_attr) for _, w in hits),
                               "sessions_list": [s["attempt_id"] for s, _ in hits][:EVIDENCE_IDS]},
