@@ -59,7 +59,8 @@ def import_sweagent(runs_file: Path, work: Path) -> tuple[Path, dict[str, str]]:
 
 def units(log_dir: Path, labels: Path | None, attempt_of_run: dict[str, str] | None) -> list[dict]:
     """One row per ended session: group (task), success, cost, duration."""
-    rows = load(log_dir).query("SELECT attempt_id, task_id, success, cost_usd, duration_ms FROM sessions WHERE ended")
+    rows = load(log_dir).query("SELECT attempt_id, task_id, success, cost_usd, duration_ms FROM sessions WHERE ended "
+                               "ORDER BY attempt_id")  # a fixed order: the same seed draws the same splits
     label = {}
     if labels is not None:
         with open(labels, newline="", encoding="utf-8") as handle:
@@ -158,7 +159,7 @@ def main() -> None:
     print("A/A false-positive rate (target 0.04-0.06): "
           + ", ".join(f"{m} {v:.3f}" for m, v in fpr.items()))
     for per_arm in (None, 100):
-        found = planted(groups, args.splits // 2, rng, per_arm)
+        found = planted(groups, args.splits, rng, per_arm)
         size = "all units" if per_arm is None else f"{per_arm} per arm"
         print(f"planted effects, {size}: " + ", ".join(
             f"{'+10 pp success' if m == 'success' else '+20% cost'} detected {d:.3f} vs power {p:.3f} "

@@ -428,6 +428,14 @@ def stop_loss_finding(sessions: list[dict[str, Any]], path: Path | str, max_loss
                            f"fold of tasks, measured on the other")]
 
 
+def _success_rate(runs: list[dict[str, Any]]) -> float:
+    return sum(bool(r["success"]) for r in runs) / len(runs)
+
+
+def _mean_cost(runs: list[dict[str, Any]]) -> float:
+    return sum(r["cost_usd"] or 0 for r in runs) / len(runs)
+
+
 def routing_findings(sessions: list[dict[str, Any]], margin_pp: float, per_week: float) -> list[Finding]:
     """A cheaper (executor, model) for the same tasks, when the paired success difference's
     95% bootstrap interval lies above -margin."""
@@ -445,12 +453,10 @@ def routing_findings(sessions: list[dict[str, Any]], margin_pp: float, per_week:
             shared = sorted(set(by_option[cheap]) & set(by_option[dear]))
             if cheap == dear or len(shared) < MIN_PAIRED_TASKS:
                 continue
-            rate = lambda runs: sum(bool(r["success"]) for r in runs) / len(runs)  # noqa: E731
-            cost = lambda runs: sum(r["cost_usd"] or 0 for r in runs) / len(runs)  # noqa: E731
-            saving = np.mean([cost(by_option[dear][t]) - cost(by_option[cheap][t]) for t in shared])
+            saving = np.mean([_mean_cost(by_option[dear][t]) - _mean_cost(by_option[cheap][t]) for t in shared])
             if saving <= 0:
                 continue
-            diffs = np.array([rate(by_option[cheap][t]) - rate(by_option[dear][t]) for t in shared])
+            diffs = np.array([_success_rate(by_option[cheap][t]) - _success_rate(by_option[dear][t]) for t in shared])
             low = float(diffs.min()) if diffs.min() == diffs.max() else float(bootstrap(
                 (diffs,), np.mean, method="percentile", n_resamples=2000,
                 rng=np.random.default_rng(0)).confidence_interval.low)
