@@ -298,16 +298,15 @@ def _holm(rows: list[dict[str, Any]], alpha: float) -> None:
 
 def success_power(n_control: int, n_treatment: int, rate: float, effect: float, alpha: float = ALPHA) -> float:
     """The power of the two-sided test to detect `rate` -> `rate + effect` at these sizes."""
-    from statsmodels.stats.power import NormalIndPower
-    from statsmodels.stats.proportion import proportion_effectsize
+    from statsmodels.stats.proportion import power_proportions_2indep
 
     if not n_control or not n_treatment:
         return 0.0
-    target = min(max(rate + effect, 0.0), 1.0)
-    h = abs(proportion_effectsize(target, rate))
-    if h == 0:
+    diff = min(max(rate + effect, 0.0), 1.0) - rate
+    if diff == 0:
         return alpha
-    return float(NormalIndPower().power(h, nobs1=n_control, alpha=alpha, ratio=n_treatment / n_control))
+    result = power_proportions_2indep(diff, rate, n_treatment, ratio=n_control / n_treatment, alpha=alpha)
+    return float(result.power)
 
 
 def cost_power(control: Sequence[float], treatment: Sequence[float], change: float, alpha: float = ALPHA) -> float:
