@@ -15,7 +15,7 @@ def ab() -> None:
 
     \b
     agentlog ab assign prompt-v2 --task T-17            # prints A or B, stable per task
-    agentlog emit start --attempt X --experiment prompt-v2 --experiment-variant B ...
+    agentlog emit start --attempt X --task-id T-17 --experiment prompt-v2 --experiment-variant B
     agentlog ab report prompt-v2                        # success, cost, duration, verdict
     agentlog ab report context                          # runs grouped by context_sha256 (hooks stamp it)
     """
