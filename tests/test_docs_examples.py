@@ -92,6 +92,7 @@ def test_every_toml_example_loads_with_no_unknown_key(tmp_path, where, body):
 def test_every_agentlog_command_line_parses(tmp_path):
     (tmp_path / "trajectories").mkdir()  # arguments that must name existing files
     (tmp_path / "messages.txt").write_text("fatal: not a git repository\n")
+    (tmp_path / "scores.jsonl").write_text("")  # advise --risk-scores
     failures = []
     for where, argv in commands():
         try:

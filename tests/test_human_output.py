@@ -78,6 +78,7 @@ HUMAN = {  # every command that prints recorded text for people, as run below
     "report": ["report", "--days", "7"],
     "doctor": ["doctor"],
     "cluster": ["cluster", "-"],
+    "advise": ["advise", "--days", "0", "--format", "table"],
 }
 MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
            "emit": "records; its messages are checked below"}
@@ -95,7 +96,8 @@ ELSEWHERE = {"run": "passes the agent's own output through, as running it direct
              "demo": "prints its own simulated data", "import": "prints counts",
              "rotate": "prints the paths it moves", "serve": "the dashboard escapes for HTML",
              "fleet": "its tables use the same table printer", "hooks": "prints settings files it wrote",
-             "hook": "JSON for the agent", "otel": "prints the address it listens on"}
+             "hook": "JSON for the agent", "otel": "prints the address it listens on",
+             "ab": "its tables (variant names, context hashes) go through the same table printer as advise's"}
 
 
 def test_every_command_is_checked_or_says_why_not():

@@ -69,6 +69,9 @@ class SessionStart(_Data):
     commit: str | None = None
     working_dir: str | None = None
     parent_attempt_id: str | None = None
+    experiment: str | None = None  # an A/B test this run belongs to (`agentlog ab`), with its variant
+    variant: str | None = None
+    context_sha256: str | None = None  # what shaped the agent (context files, skills, MCP, model): hooks stamp it
 
 
 class FollowupSent(_Data):

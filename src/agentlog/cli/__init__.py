@@ -44,6 +44,8 @@ COMMANDS = {
     "hooks": "agentlog.cli.guard:hooks",
     "hook": "agentlog.cli.guard:hook",
     "otel": "agentlog.cli.guard:otel",
+    "ab": "agentlog.cli.advice:ab",
+    "advise": "agentlog.cli.advice:advise",
 }
 
 

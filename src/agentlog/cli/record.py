@@ -91,6 +91,8 @@ def emit() -> None:
               help="First prompt of the task, a follow-up, or a retry after a failed attempt.")
 @click.option("--repo", help="Repository.")
 @click.option("--commit", help="Commit the agent started from.")
+@click.option("--experiment", help="The A/B test this run belongs to (see `agentlog ab`).")
+@click.option("--experiment-variant", "variant", help="Its variant in that test (`agentlog ab assign` picks one).")
 def _start(**o: Any) -> dict[str, Any]:
     return o
 

@@ -20,8 +20,9 @@ from .common import listen, report_bad_lines, require_log_dir, resolve_token, se
 @settings_options
 def report_cmd(settings, weekly: bool, days: int, out_dir: Path | None, formats: tuple[str, ...]) -> None:
     """Write the report: self-contained HTML (charts inline, opens offline), Markdown and
-    JSON with totals, trend, executors, models, top error templates, planning insights
-    and recommendations. Thresholds: [report] in the TOML settings."""
+    JSON with totals, trend, executors, models, top error templates, planning insights,
+    recommendations and advice (`agentlog advise`: dollars per week). Thresholds: [report]
+    in the TOML settings."""
     from ..report import build_report, report_text, write_report
     from ..report.render import FORMATS
     from ..terminal import printable

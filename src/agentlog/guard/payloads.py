@@ -6,7 +6,8 @@ Claude Code and Codex send one JSON object per hook call with common fields
 `turn_id`) plus the event's own. A missing field never fails a call; fields this
 module does not know are kept, clipped, under `data.hook` of the event they came with.
 
-    SessionStart       -> (remembered) session_start, written with the first prompt
+    SessionStart       -> (remembered) session_start, written with the first prompt; stamps
+                          context_sha256 (capture.context) of what shapes the agent
     UserPromptSubmit   -> session_start(prompt) the first time, then followup_sent
     PreToolUse         -> tool_call (tool_params normalised: keys sorted)
     PostToolUse        -> tool_result success|error (+ error when it failed)
@@ -112,6 +113,12 @@ class HookMapper(Mapper):
             return []  # the same session goes on
         if source in ("clear", "startup") and self.state.get("started"):
             self.state["started"] = False  # a new session under the same id: start again
+        cwd = p.get("cwd")
+        if isinstance(cwd, str) and cwd:
+            from ..capture.context import context_sha256
+
+            model = p.get("model") if isinstance(p.get("model"), str) else self.state.get("model")
+            start["context_sha256"] = context_sha256(cwd, model)  # for natural A/B tests (`agentlog ab`)
         self.state["start_data"] = {k: v for k, v in start.items() if v is not None}
         self.state["start_pending"] = True
         return []

@@ -30,6 +30,7 @@ class Report:
     insights: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     daily: list[dict[str, Any]] = field(default_factory=list)  # per UTC day: sessions, succeeded, failed, cost
+    advice: list[dict[str, Any]] = field(default_factory=list)  # `agentlog advise` findings, dollars per week
     generated: float = 0.0
     malformed: int = 0
 
@@ -68,12 +69,24 @@ def build_report(settings, days: int = 7, now: float | None = None) -> Report:
         models = analytics.compare(data, scope=current, by="model").rows
         clusters = analytics.errors(data, current, top=10).clusters
         insights = analytics.planning(data, current, failed_only=True, limit=10).tasks
+        advice = _advice(settings, data, current, now)
     finally:
         data.source.close()
     return Report(since=since, until=now, days=days, totals=totals, previous=before, executors=executors,
                   models=models, top_errors=clusters, insights=insights,
                   recommendations=recommend(totals, executors, models, clusters, Thresholds.from_settings(settings)),
-                  daily=daily(rows, since, days), generated=time.time(), malformed=data.malformed)
+                  daily=daily(rows, since, days), advice=advice, generated=time.time(), malformed=data.malformed)
+
+
+def _advice(settings, data, scope: Scope, now: float) -> list[dict[str, Any]]:
+    """The period's `advise` findings, as plain rows (title, dollars per week, confidence, guard)."""
+    from ..analytics.advise import advise, evidence_text
+    from ..capture.pricing import Pricing
+
+    result = advise(data, scope, pricing=Pricing.load(settings.section("pricing") if settings else None), now=now)
+    return [{"kind": f.kind, "title": f.title, "usd_per_week": f.usd_per_week, "confidence": f.confidence,
+             "evidence": evidence_text(f.evidence), "guard": f.guard["text"] if f.guard else None,
+             "action": f.action} for f in result.findings]
 
 
 def agent_hours(rows: list[dict[str, Any]]) -> float:

@@ -39,6 +39,13 @@ def render_markdown(report: Report) -> str:
     out += ["", "## Recommendations", ""]
     out += [f"- **{r.severity}**: " + "".join(md_code(text) if code else md_text(text) for text, code in r.segments())
             for r in report.recommendations]
+    out += ["", "## Advice (dollars per week)", ""]
+    if report.advice:
+        out += ["| finding | per week | confidence | guard | action |", "|---|---:|---|---|---|"]
+        out += [f"| {md_text(a['title'])} | {fmt.money(a['usd_per_week'])} | {a['confidence']} | "
+                f"{md_text(a['guard'] or '-')} | {md_text(a['action'])} |" for a in report.advice]
+    else:
+        out.append("Nothing to advise in this period.")
     out += ["", "## By executor", ""] + _md_table(report.executors, "executor")
     out += ["", "## By model", ""] + _md_table(report.models, "model")
     out += ["", "## Top error templates", ""]
