@@ -278,7 +278,7 @@ class _Run:
         if self.importer.grows_by_appending(file):
             _remember_head(file, entry)
         if written:
-            ctx.stats.sessions += 1
+            ctx.stats.sessions += len({event.get("attempt_id") for event in written})  # a store holds many
             ctx.stats.events += len(written)
 
     def _invalid(self, _index: int, error: Exception) -> None:
