@@ -19,6 +19,20 @@ import msgspec
 from .base import Context, Importer, Mapper, _guarded, _timed, safe_feed
 
 _decode = msgspec.json.Decoder()
+RECENT_IDS = 64  # messages whose progress is kept: a rewrite changes only the last few
+
+
+def progress(state: dict[str, Any], mid: str) -> dict[str, Any] | None:
+    """What was done for message `mid` (its text, tools, tokens): None the first time it is
+    seen, and from then on remembered for the latest RECENT_IDS messages. An agent that
+    writes a message again as it fills it in then adds only what is new."""
+    recent = state.setdefault("recent", {})
+    if mid in recent:
+        return recent[mid]
+    recent[mid] = {}
+    while len(recent) > RECENT_IDS:
+        del recent[next(iter(recent))]
+    return None
 
 
 class DocumentImporter(Importer):

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .base import Context, Mapper, clip
-from .document import DocumentImporter
+from .document import DocumentImporter, progress
 
 GEMINI_CLI = "GEMINI_CLI"
-_RECENT_IDS = 64  # ids whose progress is kept: a repeat comes within a few lines
 _DONE = frozenset({"success", "error", "cancelled"})
 _QUIET_INFO = ("This request failed.",)
 
@@ -98,14 +97,7 @@ class GeminiMapper(Mapper):
         return []
 
     def progress(self, mid: str) -> dict[str, Any] | None:
-        """What was done for message `mid`: None the first time it is seen (then remembered)."""
-        recent = self.state.setdefault("recent", {})
-        if mid in recent:
-            return recent[mid]
-        recent[mid] = {}
-        while len(recent) > _RECENT_IDS:
-            del recent[next(iter(recent))]
-        return None
+        return progress(self.state, mid)
 
     def _user(self, record: dict[str, Any], mid: str, ts: Any) -> list[dict[str, Any]]:
         if self.progress(mid) is not None:
