@@ -216,9 +216,11 @@ class OpenCodeImporter(Importer):
                     head = {"parent_attempt_id": parent, "working_dir": directory, "title": title,
                             "agent_version": agent_version}
                     messages = _db_messages(db, sid, (sessions.get(sid) or {}).get("after"))
-                    yield from self._session(sid, head, updated, messages, sessions, ctx)
+                    # a session whole or not at all: a database error half way leaves no event of it
+                    yield from list(self._session(sid, head, updated, messages, sessions, ctx))
         except sqlite3.Error as exc:
-            ctx.skip_file(f"not_an_opencode_db:{type(exc).__name__}")
+            ctx.skip_file(f"unreadable_database:{type(exc).__name__}")
+            entry.update(sessions=sessions)  # the sessions read before the error are done
             return
         entry.update(sessions=sessions, version=version)
 
