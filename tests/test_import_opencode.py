@@ -119,3 +119,12 @@ def test_a_legacy_session_already_in_the_database_is_read_once(tmp_path: Path) -
     assert "2 files, 2 sessions" in out and "in_database 1" in out
     starts = [e for e in _events(tmp_path / "log") if e["event_type"] == "session_start"]
     assert sorted(e["attempt_id"] for e in starts) == sorted({e["attempt_id"] for e in starts})
+
+
+def test_only_opencodes_own_files_are_read_not_its_snapshot_stores(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    snapshot = folder / "snapshot" / "proj" / "objects"
+    snapshot.mkdir(parents=True)
+    shutil.copy(DB, snapshot / "opencode-copy.db")  # a file the walk would have taken
+    out = _import(tmp_path / "log", folder)
+    assert out.startswith("opencode: 1 files, 2 sessions")

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .disk import damaged, line, timestamp, valid_time
-from .harness import Case
+from .harness import Case, several
 
 MODEL = "claude-sonnet-4.5"
 TIMED = ("session.start", "session.model_change", "user.message", "assistant.message", "tool.execution_complete",
@@ -74,7 +74,4 @@ def session(draw: Any, name: str, index: int) -> Case:
 
 @st.composite
 def cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(session(f"session-state/s{index}/events.jsonl", index)))
-    return total
+    return several(draw, session, "session-state/s{}/events.jsonl")

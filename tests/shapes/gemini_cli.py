@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .disk import damaged, line, timestamp, times
-from .harness import Case
+from .harness import Case, several
 
 
 @st.composite
@@ -77,7 +77,4 @@ def session(draw: Any, name: str, index: int) -> Case:
 
 @st.composite
 def cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(session(f"tmp/abc/chats/session-2025-01-01T00-00-{index:08x}.jsonl", index)))
-    return total
+    return several(draw, session, "tmp/abc/chats/session-2025-01-01T00-00-{:08x}.jsonl")

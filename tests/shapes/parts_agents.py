@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .disk import damaged, line, timestamp, valid_time
-from .harness import Case
+from .harness import Case, several
 
 
 def _turns(draw: Any, prefix: str, wrap: Any) -> tuple[list[dict[str, Any]], int, Counter]:
@@ -49,10 +49,7 @@ def cursor_session(draw: Any, name: str, index: int) -> Case:
 
 @st.composite
 def cursor_cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(cursor_session(f"ws/agent-transcripts/c{index}/c{index}.jsonl", index)))
-    return total
+    return several(draw, cursor_session, "ws/agent-transcripts/c{0}/c{0}.jsonl")
 
 
 @st.composite
@@ -85,7 +82,4 @@ def droid_session(draw: Any, index: int) -> Case:
 
 @st.composite
 def droid_cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(droid_session(index)))
-    return total
+    return several(draw, lambda _name, index: droid_session(index), "")

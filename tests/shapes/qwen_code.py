@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .disk import damaged, line, timestamp, valid_time
-from .harness import Case
+from .harness import Case, several
 
 
 @st.composite
@@ -67,7 +67,4 @@ def session(draw: Any, name: str, index: int) -> Case:
 
 @st.composite
 def cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(session(f"projects/-w/chats/{index:02d}-chat.jsonl", index)))
-    return total
+    return several(draw, session, "projects/-w/chats/{:02d}-chat.jsonl")

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .harness import Case
+from .harness import Case, several
 
 BASE_MS = 1_735_689_600_000  # 2025-01-01
 
@@ -51,9 +51,7 @@ def amp_thread(draw: Any, index: int) -> Case:
 
 @st.composite
 def amp_cases(draw: Any) -> Case:
-    total = Case({})
-    for index in range(draw(st.integers(1, 3))):
-        total = total.add(draw(amp_thread(index)))
+    total = several(draw, lambda _name, index: amp_thread(index), "")
     extra = draw(st.sampled_from([None, b"", b"{\"v\": 1", b"[1, 2]"]))
     if extra is not None:
         reason = {b"": "empty_file", b"[1, 2]": "not_a_session"}.get(extra, "not_json")

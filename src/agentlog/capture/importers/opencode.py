@@ -172,9 +172,18 @@ class OpenCodeImporter(Importer):
     cost = "transcript"
 
     def files(self, root: Path, **options: Any) -> list[Path]:
-        """`opencode*.db` files, and the legacy session files (`storage/session/<project>/*.json`)."""
+        """`opencode*.db` files, and the legacy session files (`storage/session/<project>/*.json`).
+        OpenCode's own folder is looked into only there: its `snapshot/` git stores can hold
+        hundreds of thousands of files that are none of these."""
         if root.is_file():
             return [root]
+        own = [*root.glob("opencode*.db"), *root.glob("storage/session/*/*.json")]
+        if own:
+            top, outside = root.resolve(), options.get("outside")
+            inside = [p for p in own if options.get("follow_symlinks") or p.resolve().is_relative_to(top)]
+            if outside is not None:
+                outside.extend(p for p in own if p not in inside)  # counted, as the walk counts them
+            return sorted(p for p in inside if p.is_file())
         return [p for p in super().files(root, **options)
                 if (p.suffix == _DB_SUFFIX and p.name.startswith("opencode"))
                 or (p.suffix == ".json" and p.parent.parent.name == "session"

@@ -9,17 +9,10 @@ import re
 from typing import Any
 
 from .base import Mapper, clip
+from .claude_code import _text_of as text_of  # the same parts, the same text
 
 _WRAPPERS = re.compile(r"</?user_query>")
 _REMINDER = re.compile(r"^\s*<system-reminder>.*</system-reminder>\s*$", re.S)
-
-
-def text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(text_of(p.get("text") if isinstance(p, dict) else p) for p in content)
-    return "" if content is None else str(content)
 
 
 class PartsMapper(Mapper):
