@@ -9,6 +9,9 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
 
 from agentlog.capture.incremental import ImportResult, import_path
 from agentlog.recorder import Recorder
@@ -43,6 +46,14 @@ class Case:
         return Case({**self.files, **other.files}, self.counted + other.counted,
                     self.files_skipped + other.files_skipped, self.sessions + other.sessions,
                     self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens, total)
+
+
+def several(draw: Any, session: Any, name: str, most: int = 3) -> Case:
+    """One to `most` sessions of a strategy `session(name, index)` in one tree (`name` has `{}`)."""
+    total = Case({})
+    for index in range(draw(st.integers(1, most))):
+        total = total.add(draw(session(name.format(index), index)))
+    return total
 
 
 def write(case: Case, root: Path, cut: float | None = None) -> Path:

@@ -78,7 +78,7 @@ class ImportState:
         entry = files.get(key)
         if entry is None:
             entry = files[key] = {}
-        elif importer.append_only and not _same_file(file, entry):  # replaced: a new generation
+        elif importer.grows_by_appending(file) and not _same_file(file, entry):  # replaced: a new generation
             entry = files[key] = {"generation": entry.get("generation", 0) + 1}
         return entry
 
@@ -239,8 +239,8 @@ class _Run:
         if self.state.intent is not None:
             return
         keys = [str(f.resolve()) for f in self.pending]
-        transcripts = [f"{layout.SESSIONS}/{layout.session_file_name(self.importer.attempt_id(f))}"
-                       for f in self.pending]
+        transcripts = [f"{layout.SESSIONS}/{layout.session_file_name(attempt)}"
+                       for f in self.pending for attempt in self.importer.attempt_ids(f)]
         self.recorder.flush()
         self.state.data["intent"] = {"files": keys, "marks": intent.sizes(self.recorder.log_dir, transcripts)}
         self.state.save()
@@ -275,10 +275,10 @@ class _Run:
             return
         entry.clear()
         entry.update(work)
-        if self.importer.append_only:
+        if self.importer.grows_by_appending(file):
             _remember_head(file, entry)
         if written:
-            ctx.stats.sessions += 1
+            ctx.stats.sessions += len({event.get("attempt_id") for event in written})  # a store holds many
             ctx.stats.events += len(written)
 
     def _invalid(self, _index: int, error: Exception) -> None:

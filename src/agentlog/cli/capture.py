@@ -10,14 +10,27 @@ import click
 from .common import settings_options
 
 
-def _agents() -> list[str]:
-    from ..capture.importers import names
+class AgentChoice(click.Choice):
+    """The agents that have an importer (with `claim`: those whose importer claims it),
+    listed when first needed: finding them imports every importer module."""
 
-    return names()
+    def __init__(self, claim: str | None = None):
+        self.claim = claim
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from ..capture.importers import get, names
+
+        return [name for name in names() if self.claim is None or getattr(get(name), self.claim)]
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass
 
 
 @click.command("import")
-@click.argument("agent", type=click.Choice(["claude-code", "codex", "swe-agent"]))
+@click.argument("agent", type=AgentChoice())
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--open-after", "open_window_s", type=float, default=None,
               help="A transcript written to within this many seconds is still open (default 300).")

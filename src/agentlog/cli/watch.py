@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .capture import AgentChoice
 from .common import flags_over, require_log_dir, settings_options
 
 
@@ -38,7 +39,7 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
               help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
                    "[watch.notify_since in TOML; default 1h].")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
-@click.option("--follow", "follow", metavar="AGENT", type=click.Choice(["claude-code", "codex"]),
+@click.option("--follow", "follow", metavar="AGENT", type=AgentChoice("follow"),
               help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
 @click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
 @click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
@@ -59,7 +60,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     stopped: no alert missed, none repeated. A first start begins at the end of the
     stream unless --replay or --since.
 
-    Side jobs: --follow claude-code|codex [PATH] imports the agent's own transcripts as
+    Side jobs: --follow AGENT [PATH] imports the agent's own transcripts as
     they are written, so its sessions are watched with no other setup; --rotate-every
     rotates the logs on a timer; --weekly-report sends the weekly report on schedule.
 

@@ -267,6 +267,11 @@ class Importer:
     default_path: ClassVar[str]
     pattern: ClassVar[str] = "*.jsonl"
     append_only: ClassVar[bool] = True  # grows by appending: identity + offset tell what is new
+    # what the README's agent table says of this agent (a test keeps it true)
+    follow: ClassVar[bool] = True   # `watch --follow` reads it as it is written
+    hooks: ClassVar[bool] = False   # `hooks install <name>` exists
+    tokens: ClassVar[str] = "exact" # exact | partial | estimated | absent
+    cost: ClassVar[str] = "pricing" # transcript | pricing | absent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -309,10 +314,18 @@ class Importer:
         name = self.readable_name(real)
         if UUID_IN_NAME.search(name):
             return name
-        return f"{name}-{source_digest(real, first_line(real) if self.append_only else b'')}"
+        return f"{name}-{source_digest(real, first_line(real) if self.grows_by_appending(real) else b'')}"
 
     def readable_name(self, path: Path) -> str:
         return path.stem
+
+    def attempt_ids(self, path: Path) -> list[str]:
+        """Every attempt a read of `path` may write to (a store of many sessions has many)."""
+        return [self.attempt_id(path)]
+
+    def grows_by_appending(self, path: Path) -> bool:
+        """Does this file grow by appending (an agent may keep both kinds in one folder)?"""
+        return self.append_only
 
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         raise NotImplementedError

@@ -262,6 +262,7 @@ class ClaudeCodeImporter(Importer):
     name = "claude-code"
     executor = CLAUDE_CODE
     default_path = "~/.claude/projects"
+    hooks = True
 
     def files(self, root: Path, **options: Any) -> list[Path]:
         """Sub-agent files first, so a call echoed into the parent is credited to the sub-agent."""

@@ -338,6 +338,7 @@ class CodexImporter(Importer):
     name = "codex"
     executor = CODEX
     default_path = "~/.codex/sessions"
+    hooks = True
 
     def readable_name(self, path: Path) -> str:
         """The session uuid in `rollout-<time>-<uuid>.jsonl`, else the file name."""

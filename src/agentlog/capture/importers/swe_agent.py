@@ -101,6 +101,8 @@ class SweAgentImporter(Importer):
     name = "swe-agent"
     executor = SWE_AGENT
     default_path = "."
+    tokens = "partial"  # the run's totals sent/received, no cache kinds
+    cost = "transcript"  # info.model_stats.instance_cost
     pattern = "*.traj"
     append_only = False  # rewritten after every step: progress is counted in steps
 
