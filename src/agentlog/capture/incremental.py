@@ -239,8 +239,8 @@ class _Run:
         if self.state.intent is not None:
             return
         keys = [str(f.resolve()) for f in self.pending]
-        transcripts = [f"{layout.SESSIONS}/{layout.session_file_name(self.importer.attempt_id(f))}"
-                       for f in self.pending]
+        transcripts = [f"{layout.SESSIONS}/{layout.session_file_name(attempt)}"
+                       for f in self.pending for attempt in self.importer.attempts_in(f)]
         self.recorder.flush()
         self.state.data["intent"] = {"files": keys, "marks": intent.sizes(self.recorder.log_dir, transcripts)}
         self.state.save()
@@ -278,7 +278,7 @@ class _Run:
         if self.importer.append_only:
             _remember_head(file, entry)
         if written:
-            ctx.stats.sessions += 1
+            ctx.stats.sessions += len({event.get("attempt_id") for event in written})  # a store holds many
             ctx.stats.events += len(written)
 
     def _invalid(self, _index: int, error: Exception) -> None:

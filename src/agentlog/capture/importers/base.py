@@ -314,6 +314,10 @@ class Importer:
     def readable_name(self, path: Path) -> str:
         return path.stem
 
+    def attempts_in(self, path: Path) -> list[str]:
+        """The attempts a source file's events belong to: one, but for a store of many sessions."""
+        return [self.attempt_id(path)]
+
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         raise NotImplementedError
 
