@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from agentlog.store import layout
-from conftest import read_jsonl, run_cli
+from conftest import SHARED, read_jsonl, run_cli
 from vkkit import Store, claude_stream, console
 
 
@@ -118,3 +118,41 @@ def test_a_folder_without_a_store_or_an_old_one_is_said_plainly(tmp_path: Path) 
     assert "unsupported_schema 1" in _import(old, tmp_path / "logs")
     (old / "db.sqlite").write_bytes(b"not a database at all" * 100)
     assert "not_sqlite 1" in _import(old, tmp_path / "logs")
+
+
+CODEX = SHARED / "fixtures" / "codex" / "rollout-2026-01-02T03-04-05-11111111-1111-4111-8111-111111111111.jsonl"
+CODEX_SESSION = "11111111-1111-4111-8111-111111111111"
+
+
+def test_enrich_joins_imported_sessions_branch_named_attempts_and_workspace_uuids(tmp_path: Path) -> None:
+    log = tmp_path / "logs"
+    run_cli("import", "codex", str(CODEX), "--log-dir", str(log), check=True)
+    store = Store(tmp_path / "vk")
+    by_session, session = store.workspace("Port to Rust", "port", executor="CODEX")
+    store.process(session, prompt="port it", agent_session_id=CODEX_SESSION, variant="HIGH")
+    store.merge(by_session)
+    by_branch, session = store.workspace("Fix login", "fix-login")
+    store.process(session, prompt="fix", status="failed", exit_code=2)
+    by_uuid, session = store.workspace("Docs", "docs")
+    store.process(session, prompt="write docs", status="killed", exit_code=None)
+    store.close()
+    for attempt in (f"ve-{by_branch[:4]}-fix-login", by_uuid, "unrelated"):  # recorded by the original system
+        run_cli("emit", "start", "--attempt", attempt, "--executor", "CLAUDE_CODE", "--log-dir", str(log), check=True)
+    out = run_cli("enrich", "--vibe-kanban", str(store.dir), "--log-dir", str(log), check=True).stdout.decode()
+    assert "4 attempts, 3 matched a workspace, 3 enriched now" in out
+    enriched = {e["attempt_id"]: e for e in read_jsonl(log / layout.STREAM) if e["data"].get("status") == "enriched"}
+    codex = enriched[CODEX_SESSION]
+    assert (codex["task_title"], codex["executor_variant"], codex["branch"]) == ("Port to Rust", "HIGH", f"ve/{by_session[:4]}-port")
+    assert codex["data"]["outcome"]["status"] == "merged" and codex["data"]["completion_status"] == "success"
+    assert codex["executor"] == "CODEX"
+    branch = enriched[f"ve-{by_branch[:4]}-fix-login"]
+    assert branch["task_title"] == "Fix login" and branch["data"]["outcome"] == {"status": "failed", "exit_code": 2,
+                                                                                   "task_status": "inprogress"}
+    assert enriched[by_uuid]["data"]["completion_status"] == "interrupted"
+    again = run_cli("enrich", "--vibe-kanban", str(store.dir), "--log-dir", str(log), check=True).stdout.decode()
+    assert "0 enriched now" in again
+
+
+def test_enrich_without_a_store_says_so(tmp_path: Path) -> None:
+    result = run_cli("enrich", "--vibe-kanban", str(tmp_path), "--log-dir", str(tmp_path / "logs"))
+    assert result.returncode == 2 and "no Vibe Kanban store" in result.stderr.decode()

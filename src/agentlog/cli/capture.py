@@ -84,6 +84,43 @@ class _Bar:
             self.bar.stop()
 
 
+@click.command("enrich")
+@click.option("--vibe-kanban", "vibe_kanban", is_flag=True, required=True,
+              help="From Vibe Kanban's local store (the only source so far).")
+@click.argument("data_dir", required=False, type=click.Path(exists=True, path_type=Path))
+@settings_options
+def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
+    """Give recorded attempts their task title, branch, executor variant and outcome.
+
+    \b
+    agentlog enrich --vibe-kanban                  # ~/.local/share/vibe-kanban (macOS:
+                                                   # ~/Library/Application Support/ai.bloop.vibe-kanban)
+    agentlog enrich --vibe-kanban ~/vk-backup/
+
+    An attempt matches a workspace by the agent's own session id (imported Claude Code
+    and Codex sessions), by `ve-<4 hex>-<slug>` (its branch) or by the workspace UUID.
+    The store is only read. Again later: only what changed is added.
+    """
+    from ..capture.enrich import enrich_vibe_kanban
+    from ..capture.importers.vibe_kanban import DEFAULT_DIR, VibeKanbanImporter
+    from ..recorder import Recorder
+
+    root = (data_dir or Path(DEFAULT_DIR)).expanduser()
+    stores = VibeKanbanImporter().files(root) if root.exists() else []
+    if not stores:
+        raise click.UsageError(f"no Vibe Kanban store (db.v2.sqlite) in {root}: pass its data folder")
+    import sqlite3
+
+    from ..capture.importers.vibe_kanban import UnsupportedSchema
+
+    try:
+        with Recorder(settings) as recorder:
+            result = enrich_vibe_kanban(recorder, stores[0])
+    except (UnsupportedSchema, sqlite3.DatabaseError) as exc:
+        raise click.ClickException(f"{stores[0]}: cannot be read ({exc})") from None
+    click.echo(f"vibe-kanban: {result.summary()}")
+
+
 @click.group("export")
 def export() -> None:
     """Write recorded sessions in another tool's format."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 import uuid
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -34,6 +35,8 @@ from ...events import parse_time
 from ..sqlite_readonly import open_readonly
 from .base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed
 
+DEFAULT_DIR = ("~/Library/Application Support/ai.bloop.vibe-kanban" if sys.platform == "darwin"
+               else "~/.local/share/vibe-kanban")
 DB_NAMES = ("db.v2.sqlite", "db.sqlite")  # v2 is copied from the older name on upgrade
 _BRANCH_ID = re.compile(r"^(v[ek])/([0-9a-f]{4}-.+)$")
 STATUS = {"completed": "success", "failed": "failed", "killed": "interrupted"}
@@ -251,8 +254,7 @@ class VibeKanbanMapper(Mapper):
 class VibeKanbanImporter(Importer):
     name = "vibe-kanban"
     executor = "VIBE_KANBAN"
-    default_path = "~/.local/share/vibe-kanban"  # macOS: ~/Library/Application Support/ai.bloop.vibe-kanban
-    macos_path: ClassVar[str] = "~/Library/Application Support/ai.bloop.vibe-kanban"
+    default_path = DEFAULT_DIR
     append_only = False
     follow: ClassVar[bool] = True
     hooks: ClassVar[bool] = False
