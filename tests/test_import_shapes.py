@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from agentlog.capture.importers import get
-from shapes import EXAMPLES, KILL_EXAMPLES, claude_code, codex, harness, swe_agent
+from shapes import EXAMPLES, KILL_EXAMPLES, atif, claude_code, codex, harness, swe_agent
 
-FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases()}
+FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases(),
+           "atif": atif.cases()}
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
