@@ -156,3 +156,22 @@ def test_enrich_joins_imported_sessions_branch_named_attempts_and_workspace_uuid
 def test_enrich_without_a_store_says_so(tmp_path: Path) -> None:
     result = run_cli("enrich", "--vibe-kanban", str(tmp_path), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 2 and "no Vibe Kanban store" in result.stderr.decode()
+
+
+def test_watch_follows_the_store_while_vibe_kanban_runs(tmp_path: Path) -> None:
+    """`watch --follow vibe-kanban`: each pass imports what the running store added."""
+    store = Store(tmp_path / "vk")
+    _space, session = store.workspace("Live task", "live")
+    sid = str(uuid.uuid4())
+    store.process(session, prompt="go", status="running", exit_code=None, completed=None, agent_session_id=sid,
+                  log=console(claude_stream(sid)[:2], finished=False))
+    args = ("watch", "--log-dir", str(tmp_path / "logs"), "--follow", "vibe-kanban", str(store.dir), "--once", "--quiet")
+    first = run_cli(*args, check=True)  # the store is open: its rows are in the WAL
+    assert "following vibe-kanban" in first.stderr.decode()
+    assert [e["event_type"] for e in _events(tmp_path / "logs")].count("tool_call") == 1
+    store.process(session, reason="devserver", status="completed", started="2026-01-07 10:10:00.000",
+                  completed="2026-01-07 10:11:00.000")
+    run_cli(*args, check=True)
+    calls = [e["data"]["tool_name"] for e in _events(tmp_path / "logs") if e["event_type"] == "tool_call"]
+    assert calls == ["Bash", "devserver"]
+    store.close()

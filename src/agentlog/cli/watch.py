@@ -25,6 +25,14 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
         raise click.BadParameter(str(exc)) from None
 
 
+def _followable() -> list[str]:
+    """Agents whose transcripts are written while they run (an importer's `follow`)."""
+    from ..capture.importers import names
+    from ..capture.importers.base import IMPORTERS
+
+    return [name for name in names() if getattr(IMPORTERS[name], "follow", name in ("claude-code", "codex"))]
+
+
 @click.command()
 @click.option("--replay", is_flag=True, help="First start: read history (archives, then the live file) from the beginning.")
 @click.option("--since", help="First start: from the beginning, ignoring events older than this (7d, ISO time).")
@@ -38,7 +46,7 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
               help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
                    "[watch.notify_since in TOML; default 1h].")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
-@click.option("--follow", "follow", metavar="AGENT", type=click.Choice(["claude-code", "codex"]),
+@click.option("--follow", "follow", metavar="AGENT", type=click.Choice(_followable()),
               help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
 @click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
 @click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
@@ -59,7 +67,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     stopped: no alert missed, none repeated. A first start begins at the end of the
     stream unless --replay or --since.
 
-    Side jobs: --follow claude-code|codex [PATH] imports the agent's own transcripts as
+    Side jobs: --follow AGENT [PATH] (claude-code, codex, vibe-kanban, ...) imports the agent's own transcripts as
     they are written, so its sessions are watched with no other setup; --rotate-every
     rotates the logs on a timer; --weekly-report sends the weekly report on schedule.
 
