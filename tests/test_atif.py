@@ -23,6 +23,7 @@ NATIVE = {
     "codex": FIXTURES / "codex",
     "swe-agent": FIXTURES / "swe-agent",
     "atif": ATIF,
+    "aider": FIXTURES / "aider",
 }
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
 

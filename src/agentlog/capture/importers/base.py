@@ -314,6 +314,11 @@ class Importer:
     def readable_name(self, path: Path) -> str:
         return path.stem
 
+    def records(self, raw: bytes) -> tuple[list[Any], list[str]]:
+        """The records of one line and why parts of it are none: JSON objects, unless the
+        agent writes another text format line by line."""
+        return records_in(raw)
+
     def attempts_in(self, path: Path) -> list[str]:
         """The attempts a source file's events belong to: one, but for a store of many sessions."""
         return [self.attempt_id(path)]
@@ -350,7 +355,7 @@ class Importer:
                 if not raw.removeprefix(BOM).strip():
                     continue
                 seen["lines"] += 1
-                records, problems = records_in(raw)
+                records, problems = self.records(raw)
                 for problem in problems:
                     ctx.skip(problem)
                 for index, record in enumerate(records):
