@@ -24,6 +24,8 @@ NATIVE = {
     "swe-agent": FIXTURES / "swe-agent",
     "atif": ATIF,
     "aider": FIXTURES / "aider",
+    "pi": FIXTURES / "pi",
+    "openclaw": FIXTURES / "openclaw",
 }
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
 

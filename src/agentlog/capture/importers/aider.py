@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ...events import BOM
 from .base import Context, Importer, Mapper, clip
 
 HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\s*$")
@@ -171,6 +172,13 @@ class AiderMapper(Mapper):
         data["model"] = self.state.get("model")
         return [*self.ensure_started(None, self._ts()), self.usage(data, self._ts(), key=(where, "usage"))]
 
+    def finish(self) -> list[dict[str, Any]]:
+        """The run is complete; one that only printed aider's start-up is no session."""
+        events = self.flush()
+        if not self.state.get("started"):
+            return events
+        return events + super().finish()
+
     def end_status(self) -> str:
         if self.state.get("interrupted") and self.state.get("last_error") is not False:
             return "interrupted"
@@ -212,7 +220,8 @@ class AiderImporter(Importer):
         base, found = self.attempt_id(path), []
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
-                header = HEADER.match(raw.decode("utf-8", "replace").rstrip("\r\n")) if raw.startswith(b"# aider") else None
+                line = raw.removeprefix(BOM)
+                header = HEADER.match(line.decode("utf-8", "replace").rstrip("\r\n")) if line.startswith(b"# aider") else None
                 if header:
                     found.append(run_attempt(base, _iso(header), found[-1] if found else None, number))
         return found
