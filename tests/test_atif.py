@@ -26,6 +26,7 @@ NATIVE = {
     "aider": FIXTURES / "aider",
     "pi": FIXTURES / "pi",
     "openclaw": FIXTURES / "openclaw",
+    "openhands": FIXTURES / "openhands",
 }
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
 
