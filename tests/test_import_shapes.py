@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from agentlog.capture.importers import get
-from shapes import EXAMPLES, KILL_EXAMPLES, aider, atif, claude_code, codex, harness, openhands, pi, swe_agent
+from shapes import EXAMPLES, KILL_EXAMPLES, aider, atif, claude_code, codex, harness, openhands, pi, swe_agent, vibe_kanban
 
 FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases(),
            "atif": atif.cases(), "aider": aider.cases(), "pi": pi.cases(), "openclaw": pi.openclaw_cases(),
-           "openhands": openhands.cases()}
+           "openhands": openhands.cases(), "vibe-kanban": vibe_kanban.cases()}
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])

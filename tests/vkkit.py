@@ -8,8 +8,10 @@ each migration in a transaction (some commit and begin their own): so does `buil
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -19,16 +21,29 @@ MIGRATIONS = SHARED / "fixtures" / "vibe-kanban" / "vibe-kanban" / "migrations"
 SUBSEC = ("datetime('now', 'subsec')", "strftime('%Y-%m-%d %H:%M:%f', 'now')")
 
 
-def build(path: Path) -> sqlite3.Connection:
-    """An empty store at the latest schema, in WAL mode as Vibe Kanban keeps it."""
+def build(path: Path, *, wal: bool = True) -> sqlite3.Connection:
+    """An empty store at the latest schema (in WAL mode, as Vibe Kanban keeps it, unless not `wal`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_schema())
     db = sqlite3.connect(path, isolation_level=None)
-    for migration in sorted(MIGRATIONS.glob("*.sql")):
-        db.executescript("BEGIN;\n" + migration.read_text().replace(*SUBSEC))
-        if db.in_transaction:
-            db.execute("COMMIT")
-    db.execute("PRAGMA journal_mode=WAL")
+    if wal:
+        db.execute("PRAGMA journal_mode=WAL")
     return db
+
+
+@functools.cache
+def _schema() -> bytes:
+    """The migrated empty store's bytes, built once per process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch, "db.sqlite")
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA synchronous=OFF")
+        for migration in sorted(MIGRATIONS.glob("*.sql")):
+            db.executescript("BEGIN;\n" + migration.read_text().replace(*SUBSEC))
+            if db.in_transaction:
+                db.execute("COMMIT")
+        db.close()
+        return path.read_bytes()
 
 
 def blob(text: str) -> bytes:
@@ -70,9 +85,9 @@ def console(stdout_lines: list[str], *, chunk: int = 37, stderr: str = "", finis
 class Store:
     """Rows of one Vibe Kanban data folder."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, *, wal: bool = True):
         self.dir = data_dir
-        self.db = build(data_dir / "db.v2.sqlite")
+        self.db = build(data_dir / "db.v2.sqlite", wal=wal)
         self.project = str(uuid.uuid4())
         self.db.execute("INSERT INTO projects (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
                         (blob(self.project), "app", "2026-01-01 00:00:00", "2026-01-01 00:00:00"))

@@ -305,6 +305,10 @@ class VibeKanbanImporter(Importer):
         for process in space.processes:
             yield from self._process(data_dir, db, mapper, process, done.setdefault(process.id, {}))
         if complete:
+            for process in space.processes:  # what the agents' own mappers hold back (a last message's usage)
+                agent = _agent_mapper(mapper, process, done.get(process.id, {}), None)
+                if agent is not None:
+                    yield from _with_task(mapper, agent.flush())
             mapper.state["end_data"] = {"outcome": space.outcome()}
             mapper.state["completion"] = space.completion_status()
             yield from mapper.finish()
@@ -339,14 +343,18 @@ class VibeKanbanImporter(Importer):
                 mapper.state["session_id"] = turn["agent_session_id"]
         seen["turns"] = len(process.turns)
         yield from self._console(data_dir, db, mapper, process, seen)
-        if process.status != "running":
+        if process.status == "running":
+            return
+        if not seen.get("exit_reported"):
+            seen["exit_reported"] = True
             if process.status in ("failed", "killed") or process.exit_code not in (0, None):
                 message = f"{process.run_reason} {process.status}, exit code {process.exit_code}"
                 if seen.get("stderr"):
                     message += f": {seen['stderr'][-500:]}"
                 yield mapper.event("error", {"error_message": clip(message, 1000)},
                                    process.completed_at or ts, key=(process.id, "exit"))
-            seen["finished"] = True
+        # the status can be written before the log's last lines: done once the log says so
+        seen["finished"] = bool(seen.get("log_done"))
 
     def _console(self, data_dir: Path, db: sqlite3.Connection, mapper: VibeKanbanMapper, process: Process,
                  seen: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -362,6 +370,7 @@ class VibeKanbanImporter(Importer):
                 ctx.skip("malformed_json")
                 continue
             if message == "Finished":
+                seen["log_done"] = True
                 continue
             kind = next(iter(message), None) if isinstance(message, dict) and len(message) == 1 else None
             if kind == "Stdout":
@@ -392,15 +401,11 @@ class VibeKanbanImporter(Importer):
             agent.state["last_ts"] = agent.state.get("last_ts") or process.started_at or mapper.state.get("last_ts")
             events = safe_feed(agent, record, f"{process.id}:{number}.{index}")
             seen["agent"]["state"] = agent.state
-            for event in events:
-                for name in ("task_id", "task_title", "executor_variant", "branch"):
-                    if mapper.state.get(name):
-                        event.setdefault(name, mapper.state[name])
-                yield event
+            yield from _with_task(mapper, events)
 
 
 def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any],
-                  record: dict[str, Any]) -> Mapper | None:
+                  record: dict[str, Any] | None) -> Mapper | None:
     """The mapper of the agent whose stream-json this process printed, resumed from its state."""
     known = seen.get("agent")
     if known:
@@ -409,6 +414,8 @@ def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, An
         agent = cls(mapper.attempt_id, mapper.ctx, known["state"], lifecycle=False)
         agent.time_quality = "approximate"
         return agent
+    if record is None:
+        return None
     for importer in list(IMPORTERS.values()):
         if importer is VibeKanbanImporter:
             continue
@@ -419,6 +426,15 @@ def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, An
             seen["agent"] = {"class": f"{type(agent).__module__}:{type(agent).__qualname__}", "state": agent.state}
             return agent
     return None
+
+
+def _with_task(mapper: VibeKanbanMapper, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The agent's own events, with the workspace's task, branch and variant on them."""
+    for event in events:
+        for name in ("task_id", "task_title", "executor_variant", "branch"):
+            if mapper.state.get(name):
+                event.setdefault(name, mapper.state[name])
+    return events
 
 
 def _age(timestamp: str | None, ctx: Context) -> float:
