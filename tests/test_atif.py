@@ -157,3 +157,22 @@ def test_export_filter_and_nothing_matched(tmp_path: Path) -> None:
     assert "1 sessions written" in done.stdout.decode()
     none = run_cli("export", "atif", "-e", "CODEX", "-o", str(tmp_path / "none"), "--log-dir", str(log))
     assert none.returncode == 1 and "0 sessions written" in none.stdout.decode()
+
+
+def test_vibe_kanban_sessions_round_trip_too(tmp_path: Path) -> None:
+    """A test-made store (vkkit): no filled Vibe Kanban store was published."""
+    from vkkit import Store, claude_stream, console
+
+    store = Store(tmp_path / "vk")
+    _space, session = store.workspace("Fix login", "fix-login")
+    store.process(session, reason="setupscript")
+    sid = "11111111-2222-4333-8444-555555555555"
+    store.process(session, prompt="fix it", agent_session_id=sid, log=console(claude_stream(sid)))
+    store.close()
+    native, back, out = tmp_path / "native", tmp_path / "back", tmp_path / "atif"
+    _import("vibe-kanban", store.dir, native)
+    run_cli("export", "atif", "--out", str(out), "--log-dir", str(native), check=True)
+    _import("atif", out, back)
+    before = sessions(native)
+    assert sessions(back) == before and len(before) == 1
+    assert sum(len(s["tool_calls"]) for s in before.values()) == 2

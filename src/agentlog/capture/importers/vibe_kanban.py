@@ -299,6 +299,10 @@ class VibeKanbanImporter(Importer):
         if state.get("ended"):
             mapper.reopen()
         first_prompt = next((t["prompt"] for p in space.processes for t in p.turns if t.get("prompt")), None)
+        agent_session = next((t["agent_session_id"] for p in space.processes for t in p.turns
+                              if t.get("agent_session_id")), None)
+        if agent_session and not mapper.state.get("session_id"):
+            mapper.state["session_id"] = str(agent_session)  # the agent's own: what enrich and OTLP match on
         mapper.state["start_data"] = {"task_description": space.task_description, "working_dir": space.worktree}
         yield from mapper.ensure_started(first_prompt or space.task_title, space.created_at)
         done = state.setdefault("processes", {})
@@ -339,8 +343,6 @@ class VibeKanbanImporter(Importer):
                 yield mapper.event("followup_sent", {"message": turn.get("prompt"), "reason": "user"},
                                    turn.get("at") or ts, key=(process.id, "turn", index))
             mapper.state["prompted"] = True
-            if turn.get("agent_session_id") and not mapper.state.get("session_id"):
-                mapper.state["session_id"] = turn["agent_session_id"]
         seen["turns"] = len(process.turns)
         yield from self._console(data_dir, db, mapper, process, seen)
         if process.status == "running":
