@@ -34,7 +34,7 @@ def cases(draw: Any) -> Case:
                               started=f"2026-01-07 10:0{index}:00.000", completed=f"2026-01-07 10:0{index}:01.000")
                 calls += 1
             for turn in range(draw(st.integers(0, 2))):
-                sid = str(uuid.UUID(int=draw(st.integers(1, 2**64)) + index * 2**70 + turn * 2**80))
+                sid = str(uuid.UUID(int=(index << 124) | (turn << 120) | draw(st.integers(1, 2**64))))
                 tool = draw(st.booleans())
                 tokens = (draw(st.integers(0, 9000)), draw(st.integers(1, 900)))
                 lines = claude_stream(sid, tool=tool, tokens=tokens)

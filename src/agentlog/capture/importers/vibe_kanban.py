@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Iterator
 
 from ...events import parse_time
 from ..sqlite_readonly import open_readonly
-from .base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed
+from .base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed, stable_id
 
 DEFAULT_DIR = ("~/Library/Application Support/ai.bloop.vibe-kanban" if sys.platform == "darwin"
                else "~/.local/share/vibe-kanban")
@@ -262,9 +262,18 @@ class VibeKanbanImporter(Importer):
     cost: ClassVar[str] = "pricing"
 
     def files(self, root: Path, **options: Any) -> list[Path]:
+        """The data folder's store (`db.v2.sqlite`, else the older `db.sqlite`), or the
+        `db.v2.sqlite` of every data folder under `root` (a backup of several machines)."""
         if root.is_file():
             return [root]
-        return next(([root / n] for n in DB_NAMES if (root / n).is_file()), [])
+        here = next(([root / n] for n in DB_NAMES if (root / n).is_file()), None)
+        if here:
+            return here
+        saved, self.pattern = self.pattern, DB_NAMES[0]
+        try:
+            return super().files(root, **options)
+        finally:
+            self.pattern = saved
 
     def attempts_in(self, path: Path) -> list[str]:
         try:
@@ -312,7 +321,7 @@ class VibeKanbanImporter(Importer):
             for process in space.processes:  # what the agents' own mappers hold back (a last message's usage)
                 agent = _agent_mapper(mapper, process, done.get(process.id, {}), None)
                 if agent is not None:
-                    yield from _with_task(mapper, agent.flush())
+                    yield from _with_task(mapper, process, agent.flush())
             mapper.state["end_data"] = {"outcome": space.outcome()}
             mapper.state["completion"] = space.completion_status()
             yield from mapper.finish()
@@ -403,7 +412,7 @@ class VibeKanbanImporter(Importer):
             agent.state["last_ts"] = agent.state.get("last_ts") or process.started_at or mapper.state.get("last_ts")
             events = safe_feed(agent, record, f"{process.id}:{number}.{index}")
             seen["agent"]["state"] = agent.state
-            yield from _with_task(mapper, events)
+            yield from _with_task(mapper, process, events)
 
 
 def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any],
@@ -430,9 +439,12 @@ def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, An
     return None
 
 
-def _with_task(mapper: VibeKanbanMapper, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The agent's own events, with the workspace's task, branch and variant on them."""
+def _with_task(mapper: VibeKanbanMapper, process: Process, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The agent's own events, with the workspace's task, branch and variant on them, and
+    ids of their process (an agent's own ids need not be unique across its runs)."""
     for event in events:
+        if event.get("event_id"):
+            event["event_id"] = stable_id(process.id, event["event_id"])
         for name in ("task_id", "task_title", "executor_variant", "branch"):
             if mapper.state.get(name):
                 event.setdefault(name, mapper.state[name])
