@@ -222,7 +222,7 @@ class _Run:
         try:
             for key in left.get("files", []):
                 file = Path(key)
-                if file.is_file():
+                if file.exists():  # a transcript, or a folder of event files
                     self.file(file, completion)
         finally:
             self.recorder.writer = completion.inner

@@ -28,6 +28,8 @@ COMMANDS = {
     "doctor": "agentlog.cli.watch:doctor",
     "import": "agentlog.cli.capture:import_cmd",
     "run": "agentlog.cli.capture:run_cmd",
+    "export": "agentlog.cli.capture:export",
+    "enrich": "agentlog.cli.capture:enrich",
     "report": "agentlog.cli.views:report_cmd",
     "replay": "agentlog.cli.views:replay_cmd",
     "serve": "agentlog.cli.views:serve_cmd",

@@ -46,6 +46,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     agentlog import claude-code            # ~/.claude/projects
     agentlog import codex                  # ~/.codex/sessions
     agentlog import swe-agent trajectories/
+    agentlog import atif jobs/             # every trajectory.json (Harbor's ATIF)
 
     The last line counts sessions and events, the records skipped (by reason) and the
     files that are not sessions (empty, not JSON lines, nothing with a time, ...).
@@ -94,6 +95,89 @@ class _Bar:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@click.command("enrich")
+@click.option("--vibe-kanban", "vibe_kanban", is_flag=True, required=True,
+              help="From Vibe Kanban's local store (the only source so far).")
+@click.argument("data_dir", required=False, type=click.Path(exists=True, path_type=Path))
+@settings_options
+def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
+    """Give recorded attempts their task title, branch, executor variant and outcome.
+
+    \b
+    agentlog enrich --vibe-kanban                  # ~/.local/share/vibe-kanban (macOS:
+                                                   # ~/Library/Application Support/ai.bloop.vibe-kanban)
+    agentlog enrich --vibe-kanban ~/vk-backup/
+
+    An attempt matches a workspace by the agent's own session id (imported Claude Code
+    and Codex sessions), by `ve-<4 hex>-<slug>` (its branch) or by the workspace UUID.
+    The store is only read. Again later: only what changed is added.
+    """
+    from ..capture.enrich import enrich_vibe_kanban
+    from ..capture.importers.vibe_kanban import DEFAULT_DIR, VibeKanbanImporter
+    from ..recorder import Recorder
+
+    root = (data_dir or Path(DEFAULT_DIR)).expanduser()
+    stores = VibeKanbanImporter().files(root) if root.exists() else []
+    if not stores:
+        raise click.UsageError(f"no Vibe Kanban store (db.v2.sqlite) in {root}: pass its data folder")
+    import sqlite3
+
+    from ..capture.importers.vibe_kanban import UnsupportedSchema
+
+    try:
+        with Recorder(settings) as recorder:
+            result = enrich_vibe_kanban(recorder, stores[0])
+    except (UnsupportedSchema, sqlite3.DatabaseError) as exc:
+        raise click.ClickException(f"{stores[0]}: cannot be read ({exc})") from None
+    click.echo(f"vibe-kanban: {result.summary()}")
+
+
+@click.group("export")
+def export() -> None:
+    """Write recorded sessions in another tool's format."""
+
+
+@export.command("atif")
+@click.argument("attempt", required=False, metavar="[FILTER]")
+@click.option("--executor", "-e", help="Only this executor's sessions.")
+@click.option("--task", help="Only this task id's sessions.")
+@click.option("--since", help="Sessions with an event not before: an age (7d, 12h) or an ISO time.")
+@click.option("--until", help="Sessions with an event before: an age or an ISO time.")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("atif"),
+              show_default=True, help="Folder to write `<attempt>/trajectory.json` files into.")
+@settings_options
+def export_atif(settings, attempt: str | None, executor: str | None, task: str | None, since: str | None,
+                until: str | None, out_dir: Path) -> None:
+    """Write sessions as ATIF trajectories (Harbor's Agent Trajectory Interchange Format).
+
+    \b
+    agentlog export atif                       # every session, into ./atif/
+    agentlog export atif 'run-*' -o out/       # attempts whose id matches the pattern
+    agentlog export atif -e CODEX --since 7d
+
+    One `trajectory.json` per session (schema ATIF-v1.4): prompts, replies, tool calls
+    with their results, and per-call metrics. `agentlog import atif` reads them back as
+    the same sessions, tool calls, tokens and cost. Exits 1 when no session matched.
+    """
+    import fnmatch
+
+    from ..capture.importers.atif import export
+    from ..store.reader import Filter
+    from ..terminal import printable
+    from ..timeutil import parse_when
+
+    try:
+        keep = Filter(executor=executor, task=task, since=parse_when(since) if since else None,
+                      until=parse_when(until) if until else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    pattern = attempt or "*"
+    written = export(settings.log_path, out_dir,
+                     lambda e: keep(e) and fnmatch.fnmatchcase(str(e.get("attempt_id")), pattern))
+    click.echo(printable(f"atif: {len(written)} sessions written to {out_dir}"))
+    sys.exit(0 if written else 1)
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})

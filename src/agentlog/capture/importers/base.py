@@ -327,6 +327,11 @@ class Importer:
         """Does this file grow by appending (an agent may keep both kinds in one folder)?"""
         return self.append_only
 
+    def records(self, raw: bytes) -> tuple[list[Any], list[str]]:
+        """The records of one line and why parts of it are none: JSON objects, unless the
+        agent writes another text format line by line."""
+        return records_in(raw)
+
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         raise NotImplementedError
 
@@ -359,7 +364,7 @@ class Importer:
                 if not raw.removeprefix(BOM).strip():
                     continue
                 seen["lines"] += 1
-                records, problems = records_in(raw)
+                records, problems = self.records(raw)
                 for problem in problems:
                     ctx.skip(problem)
                 for index, record in enumerate(records):
