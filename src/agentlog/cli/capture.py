@@ -17,7 +17,7 @@ def _agents() -> list[str]:
 
 
 @click.command("import")
-@click.argument("agent", type=click.Choice(["claude-code", "codex", "swe-agent"]))
+@click.argument("agent", type=click.Choice(["claude-code", "codex", "mini-swe-agent", "swe-agent"]))
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--open-after", "open_window_s", type=float, default=None,
               help="A transcript written to within this many seconds is still open (default 300).")
@@ -33,6 +33,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     agentlog import claude-code            # ~/.claude/projects
     agentlog import codex                  # ~/.codex/sessions
     agentlog import swe-agent trajectories/
+    agentlog import mini-swe-agent trajs/  # *.traj.json
 
     The last line counts sessions and events, the records skipped (by reason) and the
     files that are not sessions (empty, not JSON lines, nothing with a time, ...).
