@@ -161,15 +161,20 @@ class MiniSweAgentImporter(Importer):
             return
         if entry.get("ended"):
             mapper.reopen()
+        events = []
         for index in range(done, len(messages)):
             if isinstance(messages[index], dict):
-                yield from safe_feed(mapper, messages[index], index)
+                events.extend(safe_feed(mapper, messages[index], index))
             else:
                 ctx.skip("not_an_object")
         if not mapper.state.get("last_ts"):  # no model call with a time: nothing to place
             ctx.skip_file("no_timestamp")
             entry.update(messages=len(messages), ended=True, version=version, mapper=None)
             return
+        for event in events:  # before the first call with a time: placed at it
+            if "timestamp" not in event:
+                event.update(timestamp=mapper.state["first_ts"], timestamp_quality="approximate")
+        yield from events
         complete = "exit_status" in info or ctx.now - stat.st_mtime >= ctx.open_window_s
         if complete:
             mapper.state["exit_status"] = info.get("exit_status")
