@@ -164,6 +164,37 @@ def main() -> None:
               f"recall {tp / max(tp + fn, 1):.3f}, AUROC {auroc(y, p):.3f}")
 
 
+def scoring_cost() -> None:
+    """Per event and per step, the detector's work on the watch path (features + score), beside
+    decoding the same lines (the floor every detector pays anyway)."""
+    import time
+
+    import msgspec
+
+    from agentlog.risk.features import State
+    from agentlog.risk.model import load
+    from agentlog.risk.score import step_risk
+    from agentlog.watch.view import WatchEvent
+
+    logs, _ = load_runs()
+    lines = (logs / "agent-work-stream.jsonl").read_bytes().splitlines()[:200_000]
+    decoder = msgspec.json.Decoder(WatchEvent)
+    start = time.perf_counter()
+    events = [decoder.decode(line) for line in lines]
+    decode_s = time.perf_counter() - start
+    model, states, steps = load(), {}, 0
+    start = time.perf_counter()
+    for event in events:
+        state = states.get(event.attempt_id)
+        if state is None or event.event_type == "session_start":
+            state = states[event.attempt_id] = State()
+        steps += step_risk(state, event, model) is not None
+    risk_s = time.perf_counter() - start
+    print(f"\n== cost on the watch path ({len(events):,} events, {steps:,} steps) ==")
+    print(f"features + score: {risk_s / len(events) * 1e6:.2f} us/event, {risk_s / steps * 1e6:.1f} us/step "
+          f"(target < 1 ms/step); decoding the same lines: {decode_s / len(events) * 1e6:.2f} us/event")
+
+
 def _spent_until(history, step: int) -> tuple[float, float]:
     """Tokens and dollars spent by the end of `step` (the features hold them, log-scaled)."""
     vector = history.vectors[step - 1]
@@ -172,3 +203,4 @@ def _spent_until(history, step: int) -> tuple[float, float]:
 
 if __name__ == "__main__":
     main()
+    scoring_cost()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from zlib import crc32
 
 import msgspec
@@ -22,17 +23,19 @@ AGENT_EVENTS = frozenset({"agent_thinking", "agent_output", "tool_call"})  # a m
 RECENT_DECAY = 0.7  # a failure five steps back weighs a sixth of one now
 MAX_REMEMBERED = 256  # distinct calls / error fingerprints remembered per attempt
 
-# what a command does, from its params (any agent's tool: a shell, SWE-agent's commands, Claude's Edit)
-_KINDS = (
-    ("test", re.compile(rb"pytest|unittest|runtests|\btox\b|\bnosetests\b|\bgo test|cargo test|npm test"
-                        rb"|reproduc|python3? [^\"|&;]*test", re.I)),
-    ("edit", re.compile(rb"sed -i|cat\s*(<<|>)|\bedit\b|str_replace|\bcreate\b|apply_patch|\bpatch\b|"
-                        rb"\"(Edit|Write|MultiEdit)\"|>\s*[\w./-]+\.\w+\b|\binsert\b", re.I)),
-    ("run", re.compile(rb"\bpython3?\b|\bnode\b|\bbash\b|\bmake\b|\bpip\b", re.I)),
-    ("search", re.compile(rb"\bgrep\b|\bfind\b|\bsearch_|\bls\b|\brg\b|find_file|Glob|Grep", re.I)),
-    ("read", re.compile(rb"\bcat\b|\bhead\b|\btail\b|sed -n|\bopen\b|\bgoto\b|scroll_|\bnl\b|Read", re.I)),
+# what a command does, from words in its params (any agent's tool: a shell, SWE-agent's
+# commands, Claude's Edit); the first kind with a word in it wins
+_WORDS = (
+    ("test", (b"pytest", b"unittest", b"runtests", b"tox ", b"go test", b"cargo test", b"npm test", b"reproduc",
+              b"test_", b"_test")),
+    ("edit", (b"sed -i", b"cat <<", b"cat >", b"edit ", b"str_replace", b"create ", b"apply_patch", b"patch ",
+              b'"edit"', b'"write"', b'"multiedit"', b"insert ", b" > ", b">>")),
+    ("run", (b"python", b"node ", b"bash ", b"make", b"pip ")),
+    ("search", (b"grep", b"find ", b"search_", b"ls", b"rg ", b"find_file", b'"glob"')),
+    ("read", (b"cat ", b"head ", b"tail ", b"sed -n", b"open ", b"goto ", b"scroll_", b"nl ", b'"read"')),
 )
-KINDS = tuple(name for name, _ in _KINDS) + ("other",)
+_KINDS = tuple((name, re.compile(b"|".join(re.escape(w) for w in words))) for name, words in _WORDS)
+KINDS = tuple(name for name, _ in _WORDS) + ("other",)
 ENV_CATEGORIES = frozenset({"dependency", "build", "lint", "permission", "sandbox", "git", "oom", "timeout"})
 
 # context windows (tokens) by model name prefix, longest prefix first; others: DEFAULT_WINDOW
@@ -48,6 +51,7 @@ NAMES = ("steps", "log_cost", "cost_per_step", "log_tokens", "log_tokens_per_ste
          "recent_failures", "last_test_failed")
 
 
+@lru_cache(maxsize=256)
 def window_of(model: str | None) -> int:
     name = (model or "").lower().removeprefix("@")
     for prefix, size in WINDOWS:
@@ -56,9 +60,13 @@ def window_of(model: str | None) -> int:
     return DEFAULT_WINDOW
 
 
+KIND_BYTES = 300  # a command says what it does at its start (a heredoc's file body says nothing)
+
+
 def kind_of(params: bytes) -> str:
-    for name, pattern in _KINDS:
-        if pattern.search(params):
+    head = params[:KIND_BYTES].lower()
+    for name, words in _KINDS:
+        if words.search(head):
             return name
     return "other"
 
