@@ -180,3 +180,20 @@ def test_every_model_call_is_scored_once_in_order(kinds: list[str]) -> None:
                 if b in ("agent_thinking", "agent_output", "tool_call")
                 and a not in ("agent_thinking", "agent_output", "tool_call"))
     assert closed == list(range(1, calls + 1))
+
+
+def test_session_page_shows_the_risk_curve_under_the_timeline(imported: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.testclient import TestClient
+
+    from agentlog.web.app import create_app
+
+    curve = next(c for c in replay_json(imported) if c["steps"] == 36)
+    monkeypatch.setenv("AGENTLOG_RISK_MODEL", str(_model_alerting_after(curve, 6, tmp_path)))
+    first = replay_json(imported, env={"AGENTLOG_RISK_MODEL": os.environ["AGENTLOG_RISK_MODEL"]})
+    step = next(c for c in first if c["steps"] == 36)["first_alert_step"]
+    with TestClient(create_app(imported), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/sessions/{curve['attempt_id']}").text
+    assert page.index("Failure risk") > page.index(curve["attempt_id"])  # under the timeline
+    points = page.split('<polyline points="')[1].split('"')[0].split()
+    assert len(points) == 36 and f"alert at step {step}" in page and "stroke-dasharray" in page

@@ -125,3 +125,23 @@ def replay(log_dir, model: Model, pattern: str | None = None, report=None) -> li
         chosen = {e.attempt_id for e in events if keep(e)}
         events = [e for e in events if e.attempt_id in chosen]
     return list(curves(events, model))
+
+
+def session_curve(log_dir, attempt_id: str, model: Model) -> Curve | None:
+    """The risk curve of one attempt, from its transcript (None: it has no steps)."""
+    import msgspec
+
+    from ..store.reader import read_session
+    from ..watch.view import WatchEvent
+
+    decoder = msgspec.json.Decoder(WatchEvent)  # the line as the watch reads it
+    events = [decoder.decode(msgspec.json.encode(event)) for event in read_session(log_dir, attempt_id)
+              if isinstance(event.get("data"), dict)]
+    found = list(curves(events, model))
+    return found[0] if found and found[0].scores else None
+
+
+def curve_points(curve: Curve, width: float = 600.0, height: float = 80.0) -> str:
+    """SVG polyline points of a curve: step across, risk up."""
+    last = max(curve.scores[-1][0], 1)
+    return " ".join(f"{step / last * width:.1f},{height - risk * height:.1f}" for step, risk in curve.scores)
