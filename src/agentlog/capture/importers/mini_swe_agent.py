@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from ...events import now_iso
-from .base import Context, Importer, Mapper, clip, safe_feed
+from .base import Context, Importer, Mapper, changed_document, clip, document_version, safe_feed
 from .swe_agent import failure_line
 
 MINI_SWE_AGENT = "MINI_SWE_AGENT"
@@ -140,15 +140,11 @@ class MiniSweAgentImporter(Importer):
         return MiniSweAgentMapper(self.attempt_id(path), ctx, state)
 
     def read(self, path: Path, entry: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
-        stat = path.stat()
-        version = [stat.st_size, stat.st_mtime_ns]
-        if entry.get("ended") and entry.get("version") == version:
-            return  # complete, and not rewritten since
-        try:
-            doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            ctx.skip_file("not_json" if stat.st_size else "empty_file")  # or caught mid-rewrite: read again
+        found = changed_document(path, entry, ctx)
+        if found is None:
             return
+        doc, stat = found
+        version = document_version(stat)
         messages = doc.get("messages") if isinstance(doc, dict) else None
         if not isinstance(messages, list):
             ctx.skip_file("not_a_trajectory")
