@@ -197,3 +197,10 @@ def test_session_page_shows_the_risk_curve_under_the_timeline(imported: Path, tm
     assert page.index("Failure risk") > page.index(curve["attempt_id"])  # under the timeline
     points = page.split('<polyline points="')[1].split('"')[0].split()
     assert len(points) == 36 and f"alert at step {step}" in page and "stroke-dasharray" in page
+
+
+def test_watch_refuses_a_risk_model_that_is_not_one(log_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "model.json"
+    bad.write_text("[]")
+    result = run_cli("watch", "--log-dir", str(log_dir), "--once", "--quiet", env={"AGENTLOG_RISK_MODEL": str(bad)})
+    assert result.returncode == 1 and b"risk model" in result.stderr and b"Traceback" not in result.stderr

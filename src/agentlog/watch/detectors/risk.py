@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ...config import ConfigError
 from ...risk.features import AGENT_EVENTS, State as Features
 from ...risk.model import load
 from ...risk.score import step_risk
@@ -31,7 +32,10 @@ class Risk(BaseDetector):
 
     def __init__(self, config):
         super().__init__(config)
-        self.model = load()
+        try:
+            self.model = load()
+        except ValueError as exc:  # AGENTLOG_RISK_MODEL names a file that is no model: say so, do not guess
+            raise ConfigError(str(exc)) from None
 
     def on_event(self, event, t, attempt):
         if event.event_type == "session_start":
