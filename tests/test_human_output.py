@@ -78,6 +78,7 @@ HUMAN = {  # every command that prints recorded text for people, as run below
     "report": ["report", "--days", "7"],
     "doctor": ["doctor"],
     "cluster": ["cluster", "-"],
+    "risk": ["risk", "--replay"],
 }
 MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
            "emit": "records; its messages are checked below"}
