@@ -1,6 +1,6 @@
 """Failure-risk features of one attempt, kept up to date event by event in O(1).
 
-`Tracker.observe(event)` takes the watchdog's typed event (`watch.view.WatchEvent`) and
+`Tracker.feed(event)` takes the watchdog's typed event (`watch.view.WatchEvent`) and
 returns the features of a step once that step is over: a step is one model call (a run
 of agent events: thinking, output, tool calls) with the results and errors that answer
 it. The step is over when the next model call starts, or at session_end. So the score
@@ -232,7 +232,3 @@ class Tracker:
             s.err_unknown / errors, s.untooled / steps, math.log1p(s.first_context), math.log1p(s.output / steps),
             math.log1p(max(0, s.context - s.first_context) / steps), s.recent, float(s.test_failed),
         ]
-
-    def raw(self) -> dict[str, float]:
-        """The plain figures behind some features (cost so far, tokens so far), for reports."""
-        return {"cost_usd": self.state.cost, "tokens": float(self.state.tokens)}

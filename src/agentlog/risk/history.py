@@ -39,8 +39,8 @@ def read_events(log_dir: Path, report: ReadReport | None = None) -> Iterator[Wat
                 try:
                     yield _decoder.decode(raw.removeprefix(b"\xef\xbb\xbf"))
                 except msgspec.DecodeError:
-                    report.skipped(path, lineno, decode_or_why(raw) if isinstance(decode_or_why(raw), str)
-                                   else "not an event")
+                    why = decode_or_why(raw)
+                    report.skipped(path, lineno, why if isinstance(why, str) else "not an event")
 
 
 @dataclass

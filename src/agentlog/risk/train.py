@@ -3,9 +3,10 @@
 Every step of every run is a sample (its features so far, the run's outcome), weighted so
 that each run counts once whatever its length: the model learns to score a run at any
 point. Each executor gets its own intercept (base rates differ tenfold between agents).
-The alert threshold of each cohort is set by split conformal calibration: on runs held out
-from the fit, the threshold is the ceil((n+1)(1-alpha))-th smallest of the successful runs'
-highest live risk, so a new successful run alerts with probability at most alpha.
+The alert threshold of each cohort is set by cross-conformal calibration: each successful
+run's highest live risk under a model fitted without its fold; the threshold is the
+ceil((n+1)(1-alpha))-th smallest of those n, so a new successful run alerts with
+probability at most about alpha.
 """
 
 from __future__ import annotations
