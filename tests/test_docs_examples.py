@@ -70,7 +70,7 @@ def parse(argv: list[str]) -> click.Context:
     """Parse a command line with the real CLI down to its command, without running it."""
     ctx = cli.make_context("agentlog", list(argv))
     command: click.Command = cli
-    while isinstance(command, click.Group):
+    while isinstance(command, click.Group) and (ctx._protected_args or ctx.args or not command.invoke_without_command):
         name, command, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
         ctx = command.make_context(name, rest, parent=ctx)
     return ctx
@@ -93,6 +93,7 @@ def test_every_agentlog_command_line_parses(tmp_path):
     (tmp_path / "trajectories").mkdir()  # arguments that must name existing files
     (tmp_path / "messages.txt").write_text("fatal: not a git repository\n")
     (tmp_path / "scores.jsonl").write_text("")  # advise --risk-scores
+    (tmp_path / "outcomes.csv").write_text("attempt_id,resolved\n")
     failures = []
     for where, argv in commands():
         try:

@@ -79,6 +79,7 @@ HUMAN = {  # every command that prints recorded text for people, as run below
     "doctor": ["doctor"],
     "cluster": ["cluster", "-"],
     "advise": ["advise", "--days", "0", "--format", "table"],
+    "risk": ["risk", "--replay"],
 }
 MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
            "emit": "records; its messages are checked below"}

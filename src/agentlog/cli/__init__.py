@@ -48,6 +48,7 @@ COMMANDS = {
     "otel": "agentlog.cli.guard:otel",
     "ab": "agentlog.cli.advice:ab",
     "advise": "agentlog.cli.advice:advise",
+    "risk": "agentlog.cli.risk:risk",
 }
 
 

@@ -47,6 +47,7 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     agentlog import codex                  # ~/.codex/sessions
     agentlog import swe-agent trajectories/
     agentlog import atif jobs/             # every trajectory.json (Harbor's ATIF)
+    agentlog import mini-swe-agent trajectories/  # *.traj.json
 
     The last line counts sessions and events, the records skipped (by reason) and the
     files that are not sessions (empty, not JSON lines, nothing with a time, ...).

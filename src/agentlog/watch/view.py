@@ -22,6 +22,7 @@ class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
 
 class WatchEvent(ReadEvent, gc=False):
     data: Data = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
+    model: str | None = None  # whose context window a usage filled (failure risk)
 
 
 class UsualEvent(WatchEvent, kw_only=True, gc=False):

@@ -65,7 +65,24 @@ def session(request: Request) -> HTMLResponse:
     timeline = build_timeline(request.app.state.log_dir, attempt_id)
     if not timeline.found:
         raise HTTPException(404, f"no session {attempt_id!r} in the logs")
-    return page(request, "session.html", "/sessions", t=timeline)
+    return page(request, "session.html", "/sessions", t=timeline, risk=_risk(request, attempt_id))
+
+
+def _risk(request: Request, attempt_id: str) -> dict | None:
+    """The session's failure-risk curve (None: no steps, or no usable model)."""
+    from ..risk.model import load
+    from ..risk.score import curve_points, session_curve
+
+    try:
+        model = load()
+    except ValueError:
+        return None
+    curve = session_curve(request.app.state.log_dir, attempt_id, model)
+    if curve is None:
+        return None
+    threshold = model.threshold(curve.executor)
+    return {"curve": curve, "points": curve_points(curve), "peak": max(r for _, r in curve.scores),
+            "threshold": threshold if threshold < 1 else None}
 
 
 def alerts(request: Request) -> HTMLResponse:

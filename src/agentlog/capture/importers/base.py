@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -524,3 +525,21 @@ def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def file_mtime_iso(path: Path) -> str:
     return now_iso(os.stat(path).st_mtime)
+
+
+def document_version(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def changed_document(path: Path, entry: dict[str, Any], ctx: Context) -> tuple[Any, os.stat_result] | None:
+    """The JSON document a rewritten-whole transcript holds (SWE-agent, mini-swe-agent) and
+    the file's stat; None when it ended and was not rewritten since (`entry["version"]`), or
+    cannot be read now (counted: it may be caught mid-rewrite, and is read again next time)."""
+    stat = path.stat()
+    if entry.get("ended") and entry.get("version") == document_version(stat):
+        return None
+    try:
+        return json.loads(path.read_bytes().removeprefix(BOM)), stat
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        ctx.skip_file("not_json" if stat.st_size else "empty_file")
+        return None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...events import now_iso
-from .base import SWE_AGENT, Context, Importer, Mapper, clip, safe_feed
+from .base import SWE_AGENT, Context, Importer, Mapper, changed_document, clip, document_version, safe_feed
 
 _FAILURE = re.compile(
     r"Traceback \(most recent call last\)|^\w*Error: |command not found|No such file or directory"
@@ -110,15 +110,11 @@ class SweAgentImporter(Importer):
         return SweAgentMapper(self.attempt_id(path), ctx, state)
 
     def read(self, path: Path, entry: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
-        stat = path.stat()
-        version = [stat.st_size, stat.st_mtime_ns]
-        if entry.get("ended") and entry.get("version") == version:
-            return  # complete, and not rewritten since
-        try:
-            doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            ctx.skip_file("not_json" if stat.st_size else "empty_file")  # or caught mid-rewrite: read again
+        found = changed_document(path, entry, ctx)
+        if found is None:
             return
+        doc, stat = found
+        version = document_version(stat)
         if not isinstance(doc, dict):
             ctx.skip_file("not_a_trajectory")
             return

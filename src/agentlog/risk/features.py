@@ -1,0 +1,234 @@
+"""Failure-risk features of one attempt, kept up to date event by event in O(1).
+
+`Tracker.feed(event)` takes the watchdog's typed event (`watch.view.WatchEvent`) and
+returns the features of a step once that step is over: a step is one model call (a run
+of agent events: thinking, output, tool calls) with the results and errors that answer
+it. The step is over when the next model call starts, or at session_end. So the score
+of step k uses exactly the events up to the results of call k, never the run's end:
+what a live watch knows at that moment, and what a replay of the log knows.
+
+Counters only (and two small bounded maps): no list grows with the run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from zlib import crc32
+
+import msgspec
+
+AGENT_EVENTS = frozenset({"agent_thinking", "agent_output", "tool_call"})  # a model call's own output
+RECENT_DECAY = 0.7  # a failure five steps back weighs a sixth of one now
+MAX_REMEMBERED = 256  # distinct calls / error fingerprints remembered per attempt
+
+# what a command does, from words in its params (any agent's tool: a shell, SWE-agent's
+# commands, Claude's Edit); the first kind with a word in it wins
+_WORDS = (
+    ("test", (b"pytest", b"unittest", b"runtests", b"tox ", b"go test", b"cargo test", b"npm test", b"reproduc",
+              b"test_", b"_test")),
+    ("edit", (b"sed -i", b"cat <<", b"cat >", b"edit ", b"str_replace", b"create ", b"apply_patch", b"patch ",
+              b'"edit"', b'"write"', b'"multiedit"', b"insert ", b" > ", b">>")),
+    ("run", (b"python", b"node ", b"bash ", b"make", b"pip ")),
+    ("search", (b"grep", b"find ", b"search_", b"ls", b"rg ", b"find_file", b'"glob"')),
+    ("read", (b"cat ", b"head ", b"tail ", b"sed -n", b"open ", b"goto ", b"scroll_", b"nl ", b'"read"')),
+)
+_KINDS = tuple((name, re.compile(b"|".join(re.escape(w) for w in words))) for name, words in _WORDS)
+KINDS = tuple(name for name, _ in _WORDS) + ("other",)
+ENV_CATEGORIES = frozenset({"dependency", "build", "lint", "permission", "sandbox", "git", "oom", "timeout"})
+
+# context windows (tokens) by model name prefix, longest prefix first; others: DEFAULT_WINDOW
+WINDOWS = (("google/gemini", 1_048_576), ("gemini", 1_048_576), ("claude", 200_000), ("gpt-5", 400_000),
+           ("gpt-4.1", 1_047_576), ("gpt-4o", 128_000), ("gpt-4-turbo", 128_000), ("gpt4-0125", 128_000),
+           ("gpt-4-0125", 128_000), ("gpt-4", 8_192), ("o3", 200_000), ("o4", 200_000))
+DEFAULT_WINDOW = 128_000
+
+NAMES = ("steps", "log_cost", "cost_per_step", "log_tokens", "log_tokens_per_step", "context_ratio",
+         "error_rate", "failed_tool_rate", "repeat_call_rate", "repeat_error_rate", "edit_share", "test_share",
+         "edit_test_cycles", "steps_since_progress", "tool_entropy", "error_test_share", "error_env_share",
+         "error_unknown_share", "untooled_rate", "log_first_context", "log_output_per_step", "log_context_growth",
+         "recent_failures", "last_test_failed")
+
+
+@lru_cache(maxsize=256)
+def window_of(model: str | None) -> int:
+    name = (model or "").lower().removeprefix("@")
+    for prefix, size in WINDOWS:
+        if name.startswith(prefix) or f"/{prefix}" in name:
+            return size
+    return DEFAULT_WINDOW
+
+
+KIND_BYTES = 300  # a command says what it does at its start (a heredoc's file body says nothing)
+
+
+def kind_of(params: bytes) -> str:
+    head = params[:KIND_BYTES].lower()
+    for name, words in _KINDS:
+        if words.search(head):
+            return name
+    return "other"
+
+
+class State(msgspec.Struct, gc=False, array_like=True):
+    """Running counts of one attempt (snapshotted with the watchdog's state)."""
+
+    steps: int = 0
+    scored: int = 0  # the last step whose features were given out
+    in_call: bool = False  # the latest event was the model's own: the call goes on
+    cost: float = 0.0
+    tokens: int = 0
+    context: int = 0  # input tokens of the latest call: how full its window was
+    first_context: int = 0  # input tokens of the first call: the task's own size
+    output: int = 0  # output tokens (the model's own writing and reasoning)
+    window: int = DEFAULT_WINDOW
+    calls: int = 0
+    untooled: int = 0  # model calls that ran no tool (format errors, talk)
+    step_calls: int = 0  # tool calls in the current step
+    results: int = 0
+    failed: int = 0
+    errors: int = 0
+    repeat_calls: int = 0
+    repeat_errors: int = 0
+    err_test: int = 0
+    err_env: int = 0
+    err_unknown: int = 0
+    edits: int = 0
+    tests: int = 0
+    cycles: int = 0  # an edit followed by a test
+    edited: bool = False  # an edit since the last test
+    progress_step: int = 0  # last step with a call never made before
+    recent: float = 0.0  # failed results, decayed per step: how the last few steps went
+    last_kind: str = ""  # kind of the latest call
+    test_failed: bool = False  # the latest test run failed
+    kinds: dict[str, int] = msgspec.field(default_factory=dict)
+    entropy_sum: float = 0.0  # sum of c*log(c) over kinds: entropy in O(1)
+    seen_calls: dict[int, int] = msgspec.field(default_factory=dict)
+    seen_errors: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+def _remember(seen: dict, key) -> bool:
+    """Whether `key` was seen before; remembers it (the most recent MAX_REMEMBERED)."""
+    if seen.pop(key, None) is not None:
+        seen[key] = 1
+        return True
+    if len(seen) >= MAX_REMEMBERED:
+        del seen[next(iter(seen))]
+    seen[key] = 1
+    return False
+
+
+def _number(value) -> float:
+    return float(value) if (type(value) is float or type(value) is int) and math.isfinite(value) else 0.0
+
+
+class Tracker:
+    """Feeds one attempt's events into its `State`; says when a step is over."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: State | None = None):
+        self.state = state if state is not None else State()
+
+    def feed(self, event) -> tuple[int, list[float]] | None:
+        """Count one event; when it closes a step (the next model call starts, or the
+        session ends), first the number and features of that step."""
+        s, kind = self.state, event.event_type
+        closes = s.steps > s.scored and ((kind in AGENT_EVENTS and not s.in_call) or kind == "session_end")
+        closed = None
+        if closes:
+            closed, s.scored = (s.steps, self.vector()), s.steps
+        self.take(event)
+        return closed
+
+    def take(self, event) -> None:
+        """Count one event."""
+        kind, s, data = event.event_type, self.state, event.data
+        if kind in AGENT_EVENTS:
+            if not s.in_call:
+                s.in_call = True
+                s.steps += 1
+                if s.steps > 1 and s.step_calls == 0:
+                    s.untooled += 1
+                s.recent *= RECENT_DECAY
+                s.step_calls = 0
+            if kind == "tool_call":
+                self._call(data)
+        elif kind == "usage":
+            s.cost += _number(data.cost_usd)
+            inp = _number(data.input_tokens) + _number(data.cache_read_tokens) + _number(data.cache_creation_tokens)
+            s.tokens += int(inp + _number(data.output_tokens))
+            s.output += int(_number(data.output_tokens))
+            if inp:
+                s.context = int(inp)
+                if not s.first_context:
+                    s.first_context = s.context
+            if type(event.model) is str:
+                s.window = window_of(event.model)
+        elif kind == "tool_result":
+            s.in_call = False
+            s.results += 1
+            if data.result == "error":
+                s.failed += 1
+                s.recent += 1.0
+            if s.last_kind == "test":
+                s.test_failed = data.result == "error"
+        elif kind == "error":
+            s.in_call = False
+            self._error(data)
+        elif kind in ("session_start", "followup_sent", "status_change", "session_end"):
+            s.in_call = False
+
+    def _call(self, data) -> None:
+        s = self.state
+        s.calls += 1
+        s.step_calls += 1
+        params = bytes(data.tool_params) if data.tool_params else b""
+        tool = data.tool_name if type(data.tool_name) is str else ""
+        if _remember(s.seen_calls, crc32(params, crc32(tool.encode()))):
+            s.repeat_calls += 1
+        else:
+            s.progress_step = s.steps
+        kind = s.last_kind = kind_of(tool.encode() + b" " + params)
+        count = s.kinds.get(kind, 0)
+        s.entropy_sum += (count + 1) * math.log(count + 1) - (count * math.log(count) if count else 0.0)
+        s.kinds[kind] = count + 1
+        if kind == "edit":
+            s.edits += 1
+            s.edited = True
+        elif kind == "test":
+            s.tests += 1
+            if s.edited:
+                s.cycles += 1
+                s.edited = False
+
+    def _error(self, data) -> None:
+        s = self.state
+        s.errors += 1
+        key = data.error_fingerprint if type(data.error_fingerprint) is str else str(data.error_message)[:200]
+        if _remember(s.seen_errors, key):
+            s.repeat_errors += 1
+        category = data.error_category
+        if category == "test":
+            s.err_test += 1
+        elif category in ENV_CATEGORIES:
+            s.err_env += 1
+        elif category in (None, "unknown"):
+            s.err_unknown += 1
+
+    def vector(self) -> list[float]:
+        """The features, in the order of NAMES."""
+        s = self.state
+        steps = max(s.steps, 1)
+        calls = max(s.calls, 1)
+        errors = max(s.errors, 1)
+        entropy = math.log(s.calls) - s.entropy_sum / s.calls if s.calls else 0.0
+        return [
+            float(s.steps), math.log1p(s.cost), s.cost / steps, math.log1p(s.tokens), math.log1p(s.tokens / steps),
+            s.context / s.window, s.errors / steps, s.failed / max(s.results, 1), s.repeat_calls / calls,
+            s.repeat_errors / errors, s.edits / calls, s.tests / calls, s.cycles / steps,
+            float(s.steps - s.progress_step), entropy, s.err_test / errors, s.err_env / errors,
+            s.err_unknown / errors, s.untooled / steps, math.log1p(s.first_context), math.log1p(s.output / steps),
+            math.log1p(max(0, s.context - s.first_context) / steps), s.recent, float(s.test_failed),
+        ]

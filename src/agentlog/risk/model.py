@@ -1,0 +1,98 @@
+"""The failure-risk model: a logistic regression over `features.NAMES`, as plain JSON.
+
+Scoring is a dot product and a sigmoid in pure Python (a few microseconds a step): the
+watch path imports neither numpy nor scikit-learn. The model carries, per cohort (the
+executor), its own intercept and its alert threshold, set by conformal calibration on the
+successful runs it was calibrated on (see `train.py`); and it says which features pushed
+a score up.
+
+The default model ships in this package (`default_model.json`); `agentlog risk train`
+writes one fitted on your own history, used when AGENTLOG_RISK_MODEL names it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .features import NAMES
+
+MODEL_ENV = "AGENTLOG_RISK_MODEL"
+FORMAT = "agentlog-risk-1"
+
+
+@dataclass
+class Model:
+    names: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    cohorts: dict[str, float] = field(default_factory=dict)  # executor -> intercept offset
+    thresholds: dict[str, float] = field(default_factory=dict)  # executor -> alert threshold (none: never alert)
+    alpha: float = 0.1  # at most this share of successful runs alert
+    meta: dict[str, Any] = field(default_factory=dict)  # what it was trained on
+
+    def __post_init__(self) -> None:
+        if list(self.names) != list(NAMES):
+            raise ValueError(f"risk model features {self.names} are not this agentlog's {list(NAMES)}")
+        # one multiplier per feature: (x - mean) / scale * coef = x * w + b
+        self._w = [c / s if s else 0.0 for c, s in zip(self.coef, self.scale)]
+        self._b = self.intercept - sum(m * w for m, w in zip(self.mean, self._w))
+
+    def logit(self, vector: list[float], executor: str | None = None) -> float:
+        z = self._b + self.cohorts.get(executor or "", 0.0)
+        for x, w in zip(vector, self._w):
+            z += x * w
+        return z
+
+    def score(self, vector: list[float], executor: str | None = None) -> float:
+        """The probability that the run ends unresolved, given its features so far."""
+        z = self.logit(vector, executor)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def threshold(self, executor: str | None) -> float:
+        return self.thresholds.get(executor or "", math.inf)
+
+    def drivers(self, vector: list[float], top: int = 3) -> list[tuple[str, float, float]]:
+        """The features that raised the score most: (name, value, contribution to the logit)."""
+        parts = [((x - m) / s * c if s else 0.0, name, x)
+                 for name, x, m, s, c in zip(self.names, vector, self.mean, self.scale, self.coef)]
+        parts.sort(reverse=True)
+        return [(name, x, round(part, 3)) for part, name, x in parts[:top] if part > 0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "names": self.names, "mean": self.mean, "scale": self.scale, "coef": self.coef,
+                "intercept": self.intercept, "cohorts": self.cohorts,
+                "thresholds": {k: (v if math.isfinite(v) else None) for k, v in self.thresholds.items()},
+                "alpha": self.alpha, "meta": self.meta}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Model":
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError(f"not an agentlog risk model (format {FORMAT!r})")
+        thresholds = {k: (math.inf if v is None else float(v)) for k, v in doc.get("thresholds", {}).items()}
+        return cls(doc["names"], doc["mean"], doc["scale"], doc["coef"], doc["intercept"],
+                   dict(doc.get("cohorts") or {}), thresholds, float(doc.get("alpha", 0.1)), doc.get("meta") or {})
+
+    def save(self, path: Path) -> None:
+        tmp = Path(path).with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def load(path: str | Path | None = None) -> Model:
+    """The model at `path`, else the one AGENTLOG_RISK_MODEL names, else the packaged default."""
+    path = path or os.environ.get(MODEL_ENV)
+    if path:
+        try:
+            return Model.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"risk model {path}: {exc}") from None
+    text = resources.files(__package__).joinpath("default_model.json").read_text(encoding="utf-8")
+    return Model.from_json(json.loads(text))
