@@ -9,6 +9,8 @@ log through the same `step_risk`, so it gives the curves and the alerts the watc
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from ...config import ConfigError
@@ -38,6 +40,8 @@ class Risk(BaseDetector):
             raise ConfigError(str(exc)) from None
 
     def on_event(self, event, t, attempt):
+        if self.model.threshold(event.executor) == math.inf:
+            return None  # a cohort the model never alerts for costs the watch nothing
         if event.event_type == "session_start":
             attempt.slots.pop(self.name, None)  # risk is per session
         state = self.state(attempt)
