@@ -44,6 +44,7 @@ COMMANDS = {
     "hooks": "agentlog.cli.guard:hooks",
     "hook": "agentlog.cli.guard:hook",
     "otel": "agentlog.cli.guard:otel",
+    "mcp": "agentlog.cli.mcp:mcp_cmd",
 }
 
 
