@@ -170,3 +170,59 @@ def test_executor_comparison_and_error_clusters(server, page):
     first = page.locator("#clusters tr").nth(1)
     assert "fatal_not_a_git" in first.inner_text() and "16" in first.inner_text()
     shot(page, "errors")
+
+
+def test_no_console_error_a_favicon_and_legends_without_placeholders(server, page):
+    base, _, _ = server
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(r.url))
+    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
+    page.goto(base + "/?window=30d")
+    page.wait_for_selector("#chart-cost .uplot canvas")
+    page.wait_for_load_state("networkidle")
+    assert not problems and not page.errors
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("/static/favicon.svg")
+    legends = page.locator(".u-legend").all_inner_texts()
+    assert legends and not any("--" in text for text in legends)
+    assert "day" in legends[0]
+
+
+def test_executor_chart_text_keeps_its_size_on_a_wide_page(server, browser):
+    base, _, _ = server
+    context = browser.new_context(viewport={"width": 2400, "height": 900})
+    page = context.new_page()
+    page.goto(base + "/executors")
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('svg.chart text')).fontSize)"
+                         " * document.querySelector('svg.chart').getBoundingClientRect().width"
+                         " / document.querySelector('svg.chart').viewBox.baseVal.width")
+    context.close()
+    assert size <= 12
+
+
+def test_an_empty_window_over_an_older_log_offers_all_time(tmp_path, page):
+    log_dir = tmp_path / "logs"
+    viewdata.build(log_dir, now=time.time() - 60 * 86400)
+    port = free_port()
+    proc = subprocess.Popen([*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/static/agentlog.css", timeout=1).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        page.goto(base + "/")
+        notice = page.locator("#empty-window")
+        assert "13 older" in notice.inner_text()
+        notice.locator("a").click()
+        page.wait_for_url("**window=all**")
+        assert page.locator("[data-kpi=sessions]").inner_text() == "13"
+        assert page.locator("#empty-window").count() == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

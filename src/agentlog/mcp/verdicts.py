@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zlib import crc32
@@ -40,6 +42,7 @@ from ..watch.engine import Engine
 MAX_BYTES = 2048  # an answer's size on the wire (UTF-8 JSON)
 MAX_SESSIONS = 64  # sessions whose engines are kept; the least recently asked goes first
 MAX_ALERTS = 64  # kept per session, the latest
+MAX_CANDIDATES = 500  # latest sessions per error weighed by similar_failures
 MAX_SCAN = 400  # session files looked at (newest first) to find the caller's by cwd
 MAX_READ_AFTER = 8 << 20  # bytes of another session read to tell what it did after an error
 LOOP_RULES = {"tool_loop": "tool_repeat_threshold", "error_loop": "error_loop_threshold"}
@@ -219,11 +222,18 @@ def _fingerprint(data: _Data) -> tuple[str, str | None] | None:
     if type(fp) is str and fp:
         return fp, category
     if type(data.error_message) is str and data.error_message:
-        from ..intel import analyze_error
-
-        info = analyze_error(data.error_message[:2000])
-        return info.fingerprint, category or info.category
+        fp, derived = _analyze(data.error_message[:2000])
+        return fp, category or derived
     return None
+
+
+@lru_cache(maxsize=8192)
+def _analyze(message: str) -> tuple[str, str]:
+    """(fingerprint, category) as the recorder derives them; logs repeat their messages."""
+    from ..intel import analyze_error
+
+    info = analyze_error(message)
+    return info.fingerprint, info.category
 
 
 # -- the log, indexed as it grows ---------------------------------------------------------------
@@ -417,12 +427,13 @@ class Telemetry:
         k = max(1, min(int(k), 10))
         shared: dict[str, int] = {}
         for fp in watch.errors:
-            for attempt in self.errors.sessions.get(fp, ()):
+            # the latest sessions of each error: a common one was met by thousands
+            for attempt in islice(reversed(self.errors.sessions.get(fp, {})), MAX_CANDIDATES):
                 if attempt != watch.attempt_id:
                     shared[attempt] = shared.get(attempt, 0) + 1
-        # most errors in common first; among equals, the most recent (dicts keep the latest last)
+        # most errors in common first; among equals, the most recent (met first above)
         order = {a: i for i, a in enumerate(shared)}
-        ranked = sorted(shared, key=lambda a: (-shared[a], -order[a]))[:k]
+        ranked = sorted(shared, key=lambda a: (shared[a] * -1, order[a]))[:k]
         answer = {"session": watch.attempt_id, "own_errors": len(watch.errors),
                   "similar": [{"session": a, "shared_errors": shared[a], "outcome": self._outcome(a)}
                               for a in ranked]}

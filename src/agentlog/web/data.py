@@ -102,6 +102,11 @@ def sessions(data, query: SessionQuery, limit: int = 500) -> tuple[list[dict[str
     return rows[:limit], len(rows)
 
 
+def session_count(data) -> int:
+    """Sessions in the whole log, whatever their time."""
+    return data.query("SELECT count(*) AS n FROM sessions")[0]["n"]
+
+
 def choices(data) -> dict[str, list[str]]:
     """The executors and models seen in the logs, for the filter menus."""
     return {column: [r["v"] for r in data.query(

@@ -44,9 +44,11 @@ def overview(request: Request) -> HTMLResponse:
         summary = analytics.summary(data, scope, top=5)
         rows = analytics.metrics(data, scope).sessions
         executors = analytics.compare(data, scope=scope, by="executor").rows
+        # an empty window over a log that is not: imported sessions are often older than the default
+        older = views.session_count(data) if not summary.sessions and scope.since is not None else 0
     alerts = list(read_alerts(request.app.state.log_dir))[-5:][::-1]
     return page(request, "overview.html", "/", s=summary, hours=agent_hours(rows), executors=executors,
-                alerts=alerts, chart=views.series(rows, scope.since, now))
+                alerts=alerts, chart=views.series(rows, scope.since, now), older=older)
 
 
 def sessions(request: Request) -> HTMLResponse:
