@@ -162,3 +162,28 @@ def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):
 
 async def _done(stop: asyncio.Event) -> bool:
     return stop.is_set()
+
+
+
+def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
+    from agentlog import analytics
+    from agentlog.web import data as views
+
+    data = analytics.load(logs[0])
+    try:
+        everything, matched = views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc"))
+        pages = [views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc", page=str(n)),
+                                limit=4)[0] for n in (1, 2, 3, 4)]
+    finally:
+        data.source.close()
+    assert matched == 13 and [r["attempt_id"] for p in pages for r in p] == [r["attempt_id"] for r in everything]
+    costs = [r["cost_usd"] for r in everything if r["cost_usd"] is not None]
+    assert costs == sorted(costs) and len(set(costs)) > 1
+
+
+def test_sessions_query_refuses_odd_sort_and_page(client):
+    query = __import__("agentlog.web.data", fromlist=["x"]).SessionQuery.from_params(
+        {"sort": "drop table", "dir": "sideways", "page": "-3"})
+    assert (query.sort, query.dir, query.page) == ("started", "desc", "1")
+    page = client.get("/sessions?window=all&page=2")
+    assert page.status_code == 200 and 'rel="prev"' in page.text and 'class="session-row"' not in page.text

@@ -226,3 +226,17 @@ def test_an_empty_window_over_an_older_log_offers_all_time(tmp_path, page):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sessions_sort_by_a_column_both_ways(server, page):
+    base, _, _ = server
+    page.goto(base + "/sessions?window=30d")
+    page.click("a.sort[data-sort=cost_usd]")
+    page.wait_for_url("**sort=cost_usd**")
+    costs = page.locator("tr.session-row td:nth-child(9)").all_inner_texts()
+    page.click("a.sort[data-sort=cost_usd]")
+    page.wait_for_url("**dir=asc**")
+    ascending = page.locator("tr.session-row td:nth-child(9)").all_inner_texts()
+    assert len(costs) == 13 and costs != ascending
+    assert "▲" in page.locator("a.sort[data-sort=cost_usd]").inner_text()
+    assert not page.errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +18,8 @@ from ..store.reader import files_of
 WINDOWS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400, "all": None}
 DEFAULT_WINDOW = "7d"
 STATUSES = ("success", "failed", "timeout", "interrupted", "open")
+SORTABLE = ("started", "attempt_id", "executor", "model", "status", "duration_ms", "total_tokens", "cost_usd", "errors")
+PAGE_SIZE = 100
 
 
 def scope_for(window: str, now: float | None = None, **filters: str | None) -> Scope:
@@ -78,11 +79,27 @@ class SessionQuery:
     status: str = ""
     task: str = ""
     q: str = ""
+    sort: str = "started"  # one of SORTABLE
+    dir: str = "desc"
+    page: str = "1"
 
     @classmethod
     def from_params(cls, params) -> "SessionQuery":
-        return cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__
-                      if params.get(k)})
+        query = cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__
+                       if params.get(k)})
+        if query.sort not in SORTABLE:
+            query.sort = "started"
+        if query.dir not in ("asc", "desc"):
+            query.dir = "desc"
+        query.page = str(max(1, int(query.page))) if query.page.isdigit() else "1"
+        return query
+
+    def link(self, **changes: str) -> str:
+        """This query's URL with `changes` (a new sort starts at page 1)."""
+        from urllib.parse import urlencode
+
+        values = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, **changes}
+        return "/sessions?" + urlencode({k: v for k, v in values.items() if v})
 
     def matches(self, row: dict[str, Any]) -> bool:
         if self.status and row.get("status") != self.status:
@@ -94,12 +111,17 @@ class SessionQuery:
         return True
 
 
-def sessions(data, query: SessionQuery, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
-    """Matching sessions, newest first (at most `limit`), and how many matched."""
+def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
+    """The page `query.page` (of `limit` rows) of the matching sessions in its order, and how
+    many matched. Sessions without the sorted value come last either way."""
     scope = scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
     rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r)]
-    rows.sort(key=lambda r: r.get("started") or _dt.datetime.min.replace(tzinfo=_dt.timezone.utc), reverse=True)
-    return rows[:limit], len(rows)
+    missing = [r for r in rows if r.get(query.sort) is None]
+    rows = [r for r in rows if r.get(query.sort) is not None]
+    rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
+    rows += missing
+    start = (int(query.page) - 1) * limit
+    return rows[start:start + limit], len(rows)
 
 
 def session_count(data) -> int:

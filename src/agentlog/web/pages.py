@@ -59,7 +59,7 @@ def sessions(request: Request) -> HTMLResponse:
         rows, matched = views.sessions(data, query)
         options = views.choices(data)
     return page(request, "sessions.html", "/sessions", rows=rows, matched=matched, query=query,
-                options=options, statuses=views.STATUSES)
+                options=options, statuses=views.STATUSES, page_size=views.PAGE_SIZE)
 
 
 def session(request: Request) -> HTMLResponse:
