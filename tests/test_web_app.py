@@ -187,3 +187,46 @@ def test_sessions_query_refuses_odd_sort_and_page(client):
     assert (query.sort, query.dir, query.page) == ("started", "desc", "1")
     page = client.get("/sessions?window=all&page=2")
     assert page.status_code == 200 and 'rel="prev"' in page.text and 'class="session-row"' not in page.text
+
+
+def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown(client, logs):
+    from agentlog import analytics
+
+    data = analytics.load(logs[0])
+    try:
+        rows = analytics.metrics(data, analytics.Scope()).sessions
+    finally:
+        data.source.close()
+    page = client.get("/usage?window=all&by=executor")
+    assert page.status_code == 200 and "cache write" in page.text and "cache read" in page.text
+    exported = client.get("/usage?window=all&by=executor&format=json")
+    assert exported.headers["content-disposition"].endswith('usage-by-executor.json"')
+    table = exported.json()
+    assert sum(r["sessions"] for r in table) == len(rows)
+    assert round(sum(r["cost_usd"] for r in table), 6) == round(sum(r["cost_usd"] or 0 for r in rows), 6)
+    assert sum(r["input_tokens"] for r in table) == sum(r["input_tokens"] or 0 for r in rows)
+    claude = [r for r in table if r["executor"] == "CLAUDE_CODE"]
+    assert sum(r["sessions"] for r in claude) == sum(1 for r in rows if r["executor"] == "CLAUDE_CODE")
+    csv_text = client.get("/usage?window=all&by=executor&format=csv").text
+    assert csv_text.splitlines()[0] == ("day,executor,sessions,input_tokens,output_tokens,"
+                                        "cache_creation_tokens,cache_read_tokens,cost_usd")
+    assert len(csv_text.splitlines()) == len(table) + 1
+
+
+def test_a_date_range_picks_the_sessions_started_in_it(client):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    first = (today - dt.timedelta(days=11)).isoformat()
+    last = (today - dt.timedelta(days=8)).isoformat()
+    table = client.get(f"/usage?from={first}&to={last}&format=json").json()
+    assert sum(r["sessions"] for r in table) == 4  # the week before: 3 codex, 1 claude
+    assert all(first <= r["day"] <= last for r in table)
+    assert client.get("/usage?from=garbage&window=all").status_code == 200
+
+
+def test_exported_text_cannot_run_as_a_spreadsheet_formula():
+    from agentlog.web.data import export_rows
+
+    out = export_rows([{"a": "=HYPERLINK(\"http://evil\")", "b": "-1+2", "c": 3}], ["a", "b", "c"], "csv").decode()
+    assert out.splitlines()[1].startswith("\"'=HYPERLINK") and ",'-1+2," in out

@@ -5,6 +5,7 @@ screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -240,3 +241,26 @@ def test_sessions_sort_by_a_column_both_ways(server, page):
     assert len(costs) == 13 and costs != ascending
     assert "▲" in page.locator("a.sort[data-sort=cost_usd]").inner_text()
     assert not page.errors
+
+
+def test_cost_and_tokens_view_draws_both_charts_and_exports(server, page):
+    base, _, _ = server
+    page.goto(base + "/usage?window=30d")
+    page.wait_for_selector("#chart-usage-tokens .uplot canvas")
+    assert page.locator(".uplot").count() == 2
+    legend = page.locator("#chart-usage-tokens .u-legend").inner_text()
+    assert all(kind in legend for kind in ("input", "output", "cache write", "cache read"))
+    page.select_option("select[name=by]", "executor")
+    page.click("#usage-filters button[type=submit]")
+    page.wait_for_url("**by=executor**")
+    assert "CLAUDE_CODE" in page.locator("#usage-totals").inner_text()
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.suggested_filename == "agentlog-usage-by-executor.csv"
+    assert not page.errors
+    shot(page, "usage")
+    page.goto(base + "/sessions?window=30d")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    rows = json.loads(Path(download.value.path()).read_text())
+    assert len(rows) == 13 and {"attempt_id", "cost_usd", "cache_read_tokens"} <= set(rows[0])

@@ -26,6 +26,7 @@ def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
     app = Starlette(
         routes=[
             Route("/", pages.overview),
+            Route("/usage", pages.usage),
             Route("/sessions", pages.sessions),
             Route("/sessions/{attempt_id:path}", pages.session),
             Route("/alerts", pages.alerts),

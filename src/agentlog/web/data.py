@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 import time
 from collections import defaultdict
@@ -156,3 +157,96 @@ def series(rows: list[dict[str, Any]], since: float | None, now: float | None = 
     xs = list(range(base, int(now // step * step) + step, step))
     return {"x": xs, "step": step, **{name: [buckets[x][name] if x in buckets else 0 for x in xs]
                                       for name in ("sessions", "success", "failed", "open", "cost", "errors")}}
+
+
+TOKEN_KINDS = (("input_tokens", "input"), ("output_tokens", "output"), ("cache_creation_tokens", "cache write"),
+               ("cache_read_tokens", "cache read"))
+USAGE_GROUPS = ("model", "executor")
+MAX_SERIES = 6  # groups drawn on their own in the cost chart; the rest are summed as "other"
+
+
+def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
+    """Cost and tokens per day (of each session's start) and per `by` (model or executor):
+    `table` rows (day, group, sessions, each token kind, cost), `totals` per group, and the
+    charts' columns (x in epoch seconds; cost per group; each token kind)."""
+    cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        started = row.get("started")
+        day = started.strftime("%Y-%m-%d") if started is not None else "unknown"
+        cell = cells[day, row.get(by) or "(none)"]
+        cell["sessions"] += 1
+        for key, _ in TOKEN_KINDS:
+            cell[key] += row.get(key) or 0
+        cell["cost_usd"] += row.get("cost_usd") or 0
+    columns = ["sessions", *(k for k, _ in TOKEN_KINDS), "cost_usd"]
+    table = [{"day": day, by: group, **_tidy(cells[day, group], columns)}
+             for day, group in sorted(cells, key=lambda k: (k[0], -cells[k]["cost_usd"]), reverse=True)]
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(columns, 0.0))
+    for (_, group), cell in cells.items():
+        for c in columns:
+            totals[group][c] += cell[c]
+    ranked = sorted(totals, key=lambda g: -totals[g]["cost_usd"])
+    drawn = ranked[:MAX_SERIES]
+    days = sorted({day for day, _ in cells if day != "unknown"})
+    x = [int(_dt.datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc).timestamp()) for d in days]
+    cost = {g: [round(cells[d, g]["cost_usd"], 6) if (d, g) in cells else 0 for d in days] for g in drawn}
+    if len(ranked) > MAX_SERIES:
+        cost["other"] = [round(sum(cells[d, g]["cost_usd"] for g in ranked[MAX_SERIES:] if (d, g) in cells), 6)
+                         for d in days]
+    tokens = {label: [int(sum(cells[d, g][key] for g in totals if (d, g) in cells)) for d in days]
+              for key, label in TOKEN_KINDS}
+    return {"table": table, "totals": [{by: g, **_tidy(totals[g], columns)} for g in ranked],
+            "chart": {"x": x, "cost": cost, "tokens": tokens}}
+
+
+def _tidy(cell: dict[str, float], columns: list[str]) -> dict[str, Any]:
+    """Counts as whole numbers, cost to the micro-dollar (sums of floats leave 0.8999...)."""
+    return {c: round(cell[c], 6) if c == "cost_usd" else int(cell[c]) for c in columns}
+
+
+def date_scope(params, now: float | None = None, **filters: str | None) -> tuple[Scope, str, str, str]:
+    """The scope of a page's `from`/`to` dates (YYYY-MM-DD, UTC, `to` inclusive) when given,
+    else of its `window`: (scope, window, from, to) with the values understood."""
+    window = params.get("window", DEFAULT_WINDOW)
+    window = window if window in WINDOWS else DEFAULT_WINDOW
+    start, end = _day(params.get("from")), _day(params.get("to"))
+    if start is None and end is None:
+        return scope_for(window, now, **filters), window, "", ""
+    since = start.timestamp() if start else None
+    until = (end + _dt.timedelta(days=1)).timestamp() if end else None
+    scope = Scope(since=since, until=until, **{k: v or None for k, v in filters.items()})
+    return scope, window, start.strftime("%Y-%m-%d") if start else "", end.strftime("%Y-%m-%d") if end else ""
+
+
+def _day(value: str | None) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.strptime((value or "").strip(), "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def export_rows(rows: list[dict[str, Any]], columns: list[str], kind: str) -> bytes:
+    """`rows` as CSV (a header, then one line each) or a JSON array, `columns` only."""
+    import csv
+    import io
+
+    import msgspec
+
+    picked = [{c: _plain(row.get(c)) for c in columns} for row in rows]
+    if kind == "json":
+        return msgspec.json.encode(picked)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: _inert(v) for c, v in row.items()} for row in picked)
+    return out.getvalue().encode()
+
+
+def _inert(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a task title)
+    is quoted, so it opens as the text it is."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, _dt.datetime) else value

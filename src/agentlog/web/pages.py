@@ -6,7 +6,7 @@ import time
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from .. import analytics
 from ..report.build import agent_hours
@@ -18,7 +18,7 @@ from . import data as views, format as fmt
 from .live import alert_events, position
 from .templating import render
 
-NAV = [("/", "Overview"), ("/sessions", "Sessions"), ("/alerts", "Alerts"), ("/executors", "Executors"),
+NAV = [("/", "Overview"), ("/usage", "Cost & tokens"), ("/sessions", "Sessions"), ("/alerts", "Alerts"), ("/executors", "Executors"),
        ("/errors", "Error clusters")]
 ALERTS_SHOWN = 500
 
@@ -51,13 +51,53 @@ def overview(request: Request) -> HTMLResponse:
                 alerts=alerts, chart=views.series(rows, scope.since, now), older=older)
 
 
-def sessions(request: Request) -> HTMLResponse:
+def usage(request: Request) -> Response:
+    by = request.query_params.get("by")
+    by = by if by in views.USAGE_GROUPS else "model"
+    scope, window, start, end = views.date_scope(request.query_params)
+    with request.app.state.cache.use() as data:
+        rows = analytics.metrics(data, scope).sessions
+    found = views.usage(rows, by)
+    columns = ["day", by, "sessions", *(k for k, _ in views.TOKEN_KINDS), "cost_usd"]
+    shown = export(request, found["table"], columns, f"agentlog-usage-by-{by}")
+    if shown is not None:
+        return shown
+    return page(request, "usage.html", "/usage", by=by, groups=views.USAGE_GROUPS, kinds=views.TOKEN_KINDS,
+                start=start, end=end, window_shown=window, request_query=_query_without_format(request), **found)
+
+
+def _query_without_format(request: Request) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "format"])
+
+
+def export(request: Request, rows: list[dict], columns: list[str], name: str) -> Response | None:
+    """`?format=csv|json`: the rows the page shows, as a download; None for the page itself."""
+    kind = request.query_params.get("format")
+    if kind not in ("csv", "json"):
+        return None
+    body = views.export_rows(rows, columns, kind)
+    media = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
+    return Response(body, media_type=media,
+                    headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})
+
+
+SESSION_COLUMNS = ["started", "attempt_id", "executor", "model", "task_id", "task_title", "status", "duration_ms",
+                   "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
+                   "cost_usd", "errors"]
+
+
+def sessions(request: Request) -> Response:
     query = views.SessionQuery.from_params(request.query_params)
     if query.window not in views.WINDOWS:
         query.window = views.DEFAULT_WINDOW
     with request.app.state.cache.use() as data:
         rows, matched = views.sessions(data, query)
         options = views.choices(data)
+    shown = export(request, rows, SESSION_COLUMNS, "agentlog-sessions")
+    if shown is not None:
+        return shown
     return page(request, "sessions.html", "/sessions", rows=rows, matched=matched, query=query,
                 options=options, statuses=views.STATUSES, page_size=views.PAGE_SIZE)
 
