@@ -230,3 +230,43 @@ def test_exported_text_cannot_run_as_a_spreadsheet_formula():
 
     out = export_rows([{"a": "=HYPERLINK(\"http://evil\")", "b": "-1+2", "c": 3}], ["a", "b", "c"], "csv").decode()
     assert out.splitlines()[1].startswith("\"'=HYPERLINK") and ",'-1+2," in out
+
+
+def test_search_across_sessions_finds_tool_input_and_error_text(client, logs):
+    from agentlog import analytics
+
+    data = analytics.load(logs[0])
+    try:
+        rows = analytics.metrics(data, analytics.Scope()).sessions
+    finally:
+        data.source.close()
+    with_errors = {r["attempt_id"] for r in rows if r["errors"]}
+    assert with_errors
+    found = {r["attempt_id"] for r in client.get("/sessions?window=all&q=GIT PUSH&format=json").json()}
+    assert found == with_errors  # only the sessions that ran `git push` (tool input)
+    deep = {r["attempt_id"] for r in client.get("/sessions?window=all&q=repo-2/.git&format=json").json()}
+    assert deep and deep < with_errors  # the third error's text, met by sessions with 3 errors or more
+    assert client.get("/sessions?window=all&q=nothing-like-this&format=json").json() == []
+
+
+def test_a_long_session_is_paged_and_searched_server_side(tmp_path):
+    from agentlog import config
+    from agentlog.capture.api import Session
+    from agentlog.recorder import Recorder
+
+    log_dir = tmp_path / "logs"
+    with Recorder(config.load({"log_dir": str(log_dir)}, environ={}, cwd=tmp_path)) as recorder:
+        session = Session("long-1", executor="CODEX", recorder=recorder)
+        session.emit("session_start", {"prompt": "go"})
+        for i in range(1200):
+            session.emit("agent_output", {"output": f"step {i} needle-{i % 7}"})
+    with TestClient(create_app(log_dir), base_url=LOCAL) as c:
+        first = c.get("/sessions/long-1")
+        assert first.text.count('data-kind="agent_output"') == 499  # 500 entries: the start, then outputs
+        assert "page 1 of 3" in first.text and 'rel="next"' in first.text
+        last = c.get("/sessions/long-1?page=3")
+        assert last.text.count("<li ") == 201 and 'rel="prev"' in last.text
+        found = c.get("/sessions/long-1?q=NEEDLE-3")
+        assert "171 of 1201 entries match" in found.text  # i % 7 == 3 for 171 of 0..1199
+        assert found.text.count('data-kind="agent_output"') == 171
+        assert len(first.content) < 1_000_000

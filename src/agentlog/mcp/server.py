@@ -8,6 +8,7 @@ what to pass instead.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgspec
@@ -34,7 +35,8 @@ def build(telemetry: Telemetry) -> MCPServer:
 
     def answer(ask, *args: Any, **kwargs: Any) -> str:
         try:
-            return msgspec.json.encode(ask(*args, **kwargs)).decode()
+            with telemetry.lock:
+                return msgspec.json.encode(ask(*args, **kwargs)).decode()
         except NoSession as exc:
             raise ToolError(str(exc)) from None
 
@@ -68,7 +70,8 @@ def build(telemetry: Telemetry) -> MCPServer:
 
 def serve(telemetry: Telemetry, transport: str = "stdio", port: int = 8765) -> None:
     """Run until the client goes away (stdio) or the process is stopped (HTTP, on 127.0.0.1)."""
-    telemetry.warm()
+    # the log is indexed while the client connects; a question asked meanwhile waits for it
+    threading.Thread(target=telemetry.warm, name="agentlog-mcp-warm", daemon=True).start()
     server = build(telemetry)
     if transport == "stdio":
         server.run("stdio")

@@ -22,6 +22,7 @@ alerts files are read on from where the last call stopped; nothing here writes a
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import OrderedDict
 from functools import lru_cache
@@ -320,11 +321,13 @@ class Telemetry:
         self._by_cwd: dict[str, tuple[int, str]] = {}  # cwd -> (sessions folder mtime_ns, attempt)
         self._cwd_of: dict[tuple[str, int], str | None] = {}  # (file, inode) -> working_dir of its first line
         self._after: dict[tuple[str, str, int], dict[str, Any]] = {}  # (attempt, fp, size) -> what it did next
+        self.lock = threading.Lock()  # one question at a time: the SDK runs tools on worker threads
 
     def warm(self) -> None:
         """Read what the log holds now, so that the first answer costs no more than the next."""
-        self.errors.refresh()
-        self.alerts.refresh()
+        with self.lock:
+            self.errors.refresh()
+            self.alerts.refresh()
 
     # -- who is asking
 

@@ -116,13 +116,30 @@ def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[di
     """The page `query.page` (of `limit` rows) of the matching sessions in its order, and how
     many matched. Sessions without the sorted value come last either way."""
     scope = scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
-    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r)]
+    inside = search_sessions(data, query.q) if query.q else set()
+    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r) or r["attempt_id"] in inside]
     missing = [r for r in rows if r.get(query.sort) is None]
     rows = [r for r in rows if r.get(query.sort) is not None]
     rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
     rows += missing
     start = (int(query.page) - 1) * limit
     return rows[start:start + limit], len(rows)
+
+
+SEARCHED = ("error", "tool_call", "tool_result")  # error text, tool input, tool output
+_SEARCH_COLUMNS = {"event_type": "VARCHAR", "attempt_id": "VARCHAR", "data": "JSON"}
+
+
+def search_sessions(data, text: str) -> set[str]:
+    """Attempts with an error, tool call or tool result whose data holds `text` (any case):
+    one scan of the stream's files (archives included)."""
+    from ..analytics.source import relation
+
+    events = relation(data.source.stream_files, _SEARCH_COLUMNS)
+    kinds = ", ".join(f"'{k}'" for k in SEARCHED)
+    rows = data.query(f"SELECT DISTINCT attempt_id FROM {events} WHERE event_type IN ({kinds}) "
+                      "AND attempt_id IS NOT NULL AND contains(lower(CAST(data AS VARCHAR)), ?)", [text.lower()])
+    return {r["attempt_id"] for r in rows}
 
 
 def session_count(data) -> int:
@@ -250,3 +267,37 @@ def _inert(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, _dt.datetime) else value
+
+
+ENTRIES_PER_PAGE = 500
+
+
+@dataclass
+class EntriesPage:
+    """One page of a session's timeline entries, after the search `q` (if any)."""
+
+    entries: list[Any]
+    page: int
+    pages: int
+    matched: int  # entries matching q (all of them without q)
+    total: int
+
+
+def entries_page(entries: list[Any], q: str = "", page: str = "1", size: int = ENTRIES_PER_PAGE) -> EntriesPage:
+    if q:
+        needle = q.lower()
+        found = [e for e in entries if needle in _entry_text(e)]
+    else:
+        found = entries
+    pages = max(1, -(-len(found) // size))
+    number = min(max(1, int(page)) if page.isdigit() else 1, pages)
+    return EntriesPage(found[(number - 1) * size:number * size], number, pages, len(found), len(entries))
+
+
+def _entry_text(entry: Any) -> str:
+    """What a search in a session looks at: the line shown, the folded detail (tool input,
+    output, stack trace), and the same of a tool call's result."""
+    parts = [entry.kind, entry.title, entry.detail or ""]
+    if entry.result is not None:
+        parts += [entry.result.title, entry.result.detail or ""]
+    return "\n".join(parts).lower()

@@ -107,7 +107,11 @@ def session(request: Request) -> HTMLResponse:
     timeline = build_timeline(request.app.state.log_dir, attempt_id)
     if not timeline.found:
         raise HTTPException(404, f"no session {attempt_id!r} in the logs")
-    return page(request, "session.html", "/sessions", t=timeline)
+    # a long session is shown a page of entries at a time (60k events made a 26 MB page)
+    q = (request.query_params.get("q") or "").strip()[:200]
+    shown = views.entries_page(timeline.entries, q, request.query_params.get("page", "1"))
+    return page(request, "session.html", "/sessions", t=timeline, shown=shown, q=q,
+                page_size=views.ENTRIES_PER_PAGE)
 
 
 def alerts(request: Request) -> HTMLResponse:
