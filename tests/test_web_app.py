@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from starlette.testclient import TestClient
@@ -270,3 +271,26 @@ def test_a_long_session_is_paged_and_searched_server_side(tmp_path):
         assert "171 of 1201 entries match" in found.text  # i % 7 == 3 for 171 of 0..1199
         assert found.text.count('data-kind="agent_output"') == 171
         assert len(first.content) < 1_000_000
+
+
+def test_alerts_filter_and_acknowledge_from_the_page_only(tmp_path):
+    log_dir = tmp_path / "logs"
+    viewdata.build(log_dir)
+    with TestClient(create_app(log_dir), base_url=LOCAL) as c:
+        page = c.get("/alerts?type=error_loop")
+        ids = re.findall(r'name="alert_id" value="([0-9a-f]+)"', page.text)
+        assert ids and "tool_loop</td>" not in page.text
+        forged = c.post("/alerts/ack", data={"alert_id": ids[0]})  # no Origin: not from our page
+        assert forged.status_code == 403
+        elsewhere = c.post("/alerts/ack", data={"alert_id": ids[0]}, headers={"origin": "http://evil.example"})
+        assert elsewhere.status_code == 403
+        done = c.post("/alerts/ack", data={"alert_id": ids[0], "back": "?type=error_loop&show=open"},
+                      headers={"origin": LOCAL}, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/alerts?type=error_loop&show=open"
+        assert ids[0] not in c.get("/alerts?type=error_loop&show=open").text
+        assert "acknowledged" in c.get("/alerts?type=error_loop").text
+        bad = c.post("/alerts/ack", data={"alert_id": "../../etc"}, headers={"origin": LOCAL})
+        assert bad.status_code == 400
+        assert c.put("/alerts/ack", headers={"origin": LOCAL}).status_code == 405
+    assert (log_dir / "state" / "alerts-acknowledged.jsonl").read_text().count("\n") == 1
+    assert (log_dir / layout.ALERTS).read_bytes().count(ids[0].encode()) == 1  # the journal is untouched

@@ -264,3 +264,20 @@ def test_cost_and_tokens_view_draws_both_charts_and_exports(server, page):
         page.click("#export-json")
     rows = json.loads(Path(download.value.path()).read_text())
     assert len(rows) == 13 and {"attempt_id", "cost_usd", "cache_read_tokens"} <= set(rows[0])
+
+
+def test_filter_alerts_and_acknowledge_one_in_the_browser(server, page):
+    base, _, _ = server
+    page.goto(base + "/alerts")
+    page.select_option("#alert-filters select[name=type]", "error_loop")
+    page.select_option("#alert-filters select[name=show]", "open")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_url("**type=error_loop**")
+    rows = page.locator("tr.alert-row")
+    before = rows.count()
+    assert before >= 1 and all("error_loop" in t for t in rows.all_inner_texts())
+    rows.first.locator("form.ack button").click()
+    page.wait_for_url("**show=open**")
+    assert page.locator("tr.alert-row").count() == before - 1
+    assert not page.errors
+    shot(page, "alerts-filtered")

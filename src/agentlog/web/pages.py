@@ -6,7 +6,7 @@ import time
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from .. import analytics
 from ..report.build import agent_hours
@@ -14,7 +14,7 @@ from ..report.charts import row_chart
 from ..replay import build_timeline
 from ..store import layout
 from ..watch.sinks.alerts_file import read_alerts
-from . import data as views, format as fmt
+from . import acks, data as views, format as fmt
 from .live import alert_events, position
 from .templating import render
 
@@ -114,11 +114,39 @@ def session(request: Request) -> HTMLResponse:
                 page_size=views.ENTRIES_PER_PAGE)
 
 
+ALERT_FILTERS = ("severity", "type", "attempt", "show")
+
+
 def alerts(request: Request) -> HTMLResponse:
-    path = request.app.state.log_dir / layout.ALERTS
-    after = position(path)  # read first up to here, then stream from here: nothing falls between
-    shown = list(read_alerts(request.app.state.log_dir))[-ALERTS_SHOWN:][::-1]
-    return page(request, "alerts.html", "/alerts", alerts=shown, after=after)
+    log_dir = request.app.state.log_dir
+    after = position(log_dir / layout.ALERTS)  # read first up to here, then stream from here: nothing falls between
+    wanted = {k: (request.query_params.get(k) or "").strip()[:200] for k in ALERT_FILTERS}
+    done = acks.acknowledged(log_dir)
+    every = list(read_alerts(log_dir))[::-1]
+    shown = [a for a in every if _alert_matches(a, wanted, done)][:ALERTS_SHOWN]
+    return page(request, "alerts.html", "/alerts", alerts=shown, after=after, wanted=wanted, acked=done,
+                severities=sorted({a.severity for a in every}), types=sorted({a.type for a in every}))
+
+
+def _alert_matches(alert, wanted: dict[str, str], done: set[str]) -> bool:
+    if wanted["severity"] and alert.severity != wanted["severity"]:
+        return False
+    if wanted["type"] and alert.type != wanted["type"]:
+        return False
+    if wanted["attempt"] and wanted["attempt"].lower() not in alert.attempt_id.lower():
+        return False
+    return not (wanted["show"] == "open" and alert.alert_id in done)
+
+
+async def acknowledge(request: Request) -> RedirectResponse:
+    """POST /alerts/ack (a form of the Alerts page): mark one alert acknowledged, back to the page."""
+    form = await request.form()
+    try:
+        acks.acknowledge(request.app.state.log_dir, str(form.get("alert_id") or ""))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    back = str(form.get("back") or "")
+    return RedirectResponse("/alerts" + (back if back.startswith("?") else ""), status_code=303)
 
 
 async def alert_stream(request: Request) -> StreamingResponse:
