@@ -212,8 +212,9 @@ def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
                          for d in days]
     tokens = {label: [int(sum(cells[d, g][key] for g in totals if (d, g) in cells)) for d in days]
               for key, label in TOKEN_KINDS}
+    # series as [name, values] pairs: their order is the legend's (a JSON object's keys get sorted)
     return {"table": table, "totals": [{by: g, **_tidy(totals[g], columns)} for g in ranked],
-            "chart": {"x": x, "cost": cost, "tokens": tokens}}
+            "chart": {"x": x, "cost": list(cost.items()), "tokens": list(tokens.items())}}
 
 
 def _tidy(cell: dict[str, float], columns: list[str]) -> dict[str, Any]:
