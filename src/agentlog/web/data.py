@@ -142,6 +142,18 @@ def search_sessions(data, text: str) -> set[str]:
     return {r["attempt_id"] for r in rows}
 
 
+OVERVIEW_COLUMNS = ("started", "status", "cost_usd", "errors", "duration_ms")
+USAGE_COLUMNS = ("started", "executor", "model", "input_tokens", "output_tokens", "cache_creation_tokens",
+                 "cache_read_tokens", "cost_usd")
+
+
+def session_rows(data, scope: Scope, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Only `columns` of the sessions in `scope`: what a chart needs, without the per-session
+    extras of `analytics.metrics` (its top fingerprint costs a lookup per session)."""
+    where, params = scope.where("started")
+    return data.query(f"SELECT {', '.join(columns)} FROM sessions WHERE {where}", params)
+
+
 def session_count(data) -> int:
     """Sessions in the whole log, whatever their time."""
     return data.query("SELECT count(*) AS n FROM sessions")[0]["n"]

@@ -42,7 +42,7 @@ def overview(request: Request) -> HTMLResponse:
     scope = views.scope_for(window, now)
     with request.app.state.cache.use() as data:
         summary = analytics.summary(data, scope, top=5)
-        rows = analytics.metrics(data, scope).sessions
+        rows = views.session_rows(data, scope, views.OVERVIEW_COLUMNS)
         executors = analytics.compare(data, scope=scope, by="executor").rows
         # an empty window over a log that is not: imported sessions are often older than the default
         older = views.session_count(data) if not summary.sessions and scope.since is not None else 0
@@ -56,7 +56,7 @@ def usage(request: Request) -> Response:
     by = by if by in views.USAGE_GROUPS else "model"
     scope, window, start, end = views.date_scope(request.query_params)
     with request.app.state.cache.use() as data:
-        rows = analytics.metrics(data, scope).sessions
+        rows = views.session_rows(data, scope, views.USAGE_COLUMNS)
     found = views.usage(rows, by)
     columns = ["day", by, "sessions", *(k for k, _ in views.TOKEN_KINDS), "cost_usd"]
     shown = export(request, found["table"], columns, f"agentlog-usage-by-{by}")
