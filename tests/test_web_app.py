@@ -191,13 +191,7 @@ def test_sessions_query_refuses_odd_sort_and_page(client):
 
 
 def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown(client, logs):
-    from agentlog import analytics
-
-    data = analytics.load(logs[0])
-    try:
-        rows = analytics.metrics(data, analytics.Scope()).sessions
-    finally:
-        data.source.close()
+    rows = _metric_rows(logs[0])
     page = client.get("/usage?window=all&by=executor")
     assert page.status_code == 200 and "cache write" in page.text and "cache read" in page.text
     exported = client.get("/usage?window=all&by=executor&format=json")
@@ -234,13 +228,7 @@ def test_exported_text_cannot_run_as_a_spreadsheet_formula():
 
 
 def test_search_across_sessions_finds_tool_input_and_error_text(client, logs):
-    from agentlog import analytics
-
-    data = analytics.load(logs[0])
-    try:
-        rows = analytics.metrics(data, analytics.Scope()).sessions
-    finally:
-        data.source.close()
+    rows = _metric_rows(logs[0])
     with_errors = {r["attempt_id"] for r in rows if r["errors"]}
     assert with_errors
     found = {r["attempt_id"] for r in client.get("/sessions?window=all&q=GIT PUSH&format=json").json()}
@@ -294,3 +282,14 @@ def test_alerts_filter_and_acknowledge_from_the_page_only(tmp_path):
         assert c.put("/alerts/ack", headers={"origin": LOCAL}).status_code == 405
     assert (log_dir / "state" / "alerts-acknowledged.jsonl").read_text().count("\n") == 1
     assert (log_dir / layout.ALERTS).read_bytes().count(ids[0].encode()) == 1  # the journal is untouched
+
+
+def _metric_rows(log_dir) -> list[dict]:
+    """Every session's metrics row, straight from the analytics library (the reference)."""
+    from agentlog import analytics
+
+    data = analytics.load(log_dir)
+    try:
+        return analytics.metrics(data, analytics.Scope()).sessions
+    finally:
+        data.source.close()

@@ -40,10 +40,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("browser") / "logs"
-    ids = viewdata.build(log_dir)
+def serve(log_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A real `agentlog serve` on a free port, once it answers."""
     port = free_port()
     proc = subprocess.Popen([*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -58,6 +56,14 @@ def server(tmp_path_factory):
                 proc.kill()
                 raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}")
             time.sleep(0.1)
+    return proc, base
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("browser") / "logs"
+    ids = viewdata.build(log_dir)
+    proc, base = serve(log_dir)
     yield base, log_dir, ids
     proc.terminate()
     try:
@@ -204,19 +210,8 @@ def test_executor_chart_text_keeps_its_size_on_a_wide_page(server, browser):
 def test_an_empty_window_over_an_older_log_offers_all_time(tmp_path, page):
     log_dir = tmp_path / "logs"
     viewdata.build(log_dir, now=time.time() - 60 * 86400)
-    port = free_port()
-    proc = subprocess.Popen([*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, base = serve(log_dir)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/static/agentlog.css", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
         page.goto(base + "/")
         notice = page.locator("#empty-window")
         assert "13 older" in notice.inner_text()
