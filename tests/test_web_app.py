@@ -293,3 +293,21 @@ def _metric_rows(log_dir) -> list[dict]:
         return analytics.metrics(data, analytics.Scope()).sessions
     finally:
         data.source.close()
+
+
+def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
+    from agentlog.replay import Entry
+    from agentlog.web.data import MAX_POINTS, session_charts
+    from watchkit import BASE, iso
+
+    def usage(i):
+        return Entry("usage", iso(BASE + i), None, None, "", tokens=10.0, cost_usd=0.5)
+
+    entries = [Entry("tool_call", iso(BASE), None, None, ""), usage(3), usage(4),
+               Entry("alert", iso(BASE + 4), None, None, ""), Entry("tool_call", "not a time", None, None, "")]
+    small = session_charts(entries)
+    assert small == {"x": [BASE, BASE + 3, BASE + 4], "cost": [0, 0.5, 1.0], "tokens": [0, 10.0, 20.0],
+                     "step_s": [0, 3.0, 1.0]}
+    long = session_charts([usage(i) for i in range(10_000)] + [usage(20_000)])
+    assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
+    assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0

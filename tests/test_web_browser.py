@@ -130,6 +130,9 @@ def test_session_page_shows_the_replay(server, page):
     page.locator("ol.timeline li.tool_call details summary").first.click()
     assert page.locator("ol.timeline li.tool_call pre").first.is_visible()
     assert "failed" in page.locator(".footer-stats").inner_text()
+    page.wait_for_selector("#chart-step-time .uplot canvas")
+    assert page.locator(".uplot").count() == 3  # cost and tokens so far, time per step
+    assert not page.errors
     shot(page, "session")
 
 

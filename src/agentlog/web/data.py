@@ -314,3 +314,32 @@ def _entry_text(entry: Any) -> str:
     if entry.result is not None:
         parts += [entry.result.title, entry.result.detail or ""]
     return "\n".join(parts).lower()
+
+
+MAX_POINTS = 1500  # per session chart: a 60k-event session still sends a few KB
+
+
+def session_charts(entries: list[Any]) -> dict[str, list]:
+    """Per step of a session (its events in time order): cumulative cost and tokens, and the
+    seconds each step took (the gap since the step before). Long sessions are thinned to
+    MAX_POINTS steps, each keeping the largest gap of those it stands for."""
+    x, cost, tokens, gap = [], [], [], []
+    spent = used = 0.0
+    before = None
+    for entry in entries:
+        t = entry.t
+        if t is None or entry.kind == "alert":
+            continue
+        spent += entry.cost_usd or 0
+        used += entry.tokens or 0
+        x.append(t)
+        cost.append(round(spent, 6))
+        tokens.append(used)
+        gap.append(round(t - before, 3) if before is not None and t >= before else 0)
+        before = t
+    step = max(1, -(-len(x) // MAX_POINTS))
+    if step > 1:  # the last step of each run of `step` (the totals there), and the run's longest gap
+        ends = [min(i + step, len(x)) - 1 for i in range(0, len(x), step)]
+        gap = [max(gap[i:i + step]) for i in range(0, len(gap), step)]
+        x, cost, tokens = [x[i] for i in ends], [cost[i] for i in ends], [tokens[i] for i in ends]
+    return {"x": x, "cost": cost, "tokens": tokens, "step_s": gap}

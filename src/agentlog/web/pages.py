@@ -111,7 +111,7 @@ def session(request: Request) -> HTMLResponse:
     q = (request.query_params.get("q") or "").strip()[:200]
     shown = views.entries_page(timeline.entries, q, request.query_params.get("page", "1"))
     return page(request, "session.html", "/sessions", t=timeline, shown=shown, q=q,
-                page_size=views.ENTRIES_PER_PAGE)
+                page_size=views.ENTRIES_PER_PAGE, chart=views.session_charts(timeline.entries))
 
 
 ALERT_FILTERS = ("severity", "type", "attempt", "show")
