@@ -213,3 +213,37 @@ def test_mcp_help_shows_the_claude_registration():
     out = run_cli("mcp", "--help")
     assert "claude mcp add agentlog -- agentlog mcp" in out.stdout.decode()
     assert "claude mcp add agentlog -- agentlog mcp" in (ROOT / "README.md").read_text()
+
+
+def test_http_transport_binds_localhost_and_answers(tmp_path):
+    import socket
+    import subprocess
+
+    _session(tmp_path, "h1", "/r")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(sys.executable).with_name("agentlog")
+    proc = subprocess.Popen([str(script), "mcp", "--http", str(port), "--log-dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    async def ask():
+        for _ in range(300):
+            try:
+                async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                    return await _ask(client, "session_health", session_id="h1"), \
+                        await client.call_tool("am_i_looping", {"session_id": "not-recorded"})
+            except Exception:  # not listening yet
+                if proc.poll() is not None:
+                    raise
+                await anyio.sleep(0.1)
+        raise TimeoutError("agentlog mcp --http did not answer")
+
+    try:
+        health, unknown = anyio.run(ask)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert health["session"] == "h1" and health["status"] == "open"
+    assert unknown.is_error and "not-recorded" in unknown.content[0].text
+    assert f"http://127.0.0.1:{port}" in proc.stderr.read().decode()

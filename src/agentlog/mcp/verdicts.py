@@ -369,11 +369,14 @@ class Telemetry:
         return self._cwd_of[key]
 
     def session(self, attempt_id: str) -> SessionWatch:
+        path = layout.session_path(self.log_dir, attempt_id)
+        if attempt_id not in self.sessions and not path.exists():
+            raise NoSession(f"no transcript of session {attempt_id[:120]!r} in {path.parent}")
         watch = self.sessions.pop(attempt_id, None) or SessionWatch(attempt_id, self.config)
         self.sessions[attempt_id] = watch
         if len(self.sessions) > MAX_SESSIONS:
             self.sessions.popitem(last=False)
-        watch.catch_up(layout.session_path(self.log_dir, attempt_id), self.clock())
+        watch.catch_up(path, self.clock())
         return watch
 
     # -- the tools
