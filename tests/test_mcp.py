@@ -21,6 +21,7 @@ from agentlog.mcp.server import build
 from agentlog.mcp.verdicts import MAX_BYTES, Telemetry, fit
 from agentlog.store import layout
 from agentlog.watch import Engine, WatchConfig
+from agentlog.web import acks
 
 
 def _attempt(line: bytes) -> str | None:
@@ -146,12 +147,14 @@ def test_session_health_reports_cost_budget_progress_and_logged_alerts(tmp_path)
              ev("s", "tool_call", BASE + 10, tool_name="Read", tool_params={"f": 1}),
              ev("s", "tool_call", BASE + 40, tool_name="Read", tool_params={"f": 1}))
     write(tmp_path / layout.ALERTS, {"timestamp": iso(BASE), "type": "guard_spend", "attempt_id": "s",
-                                     "severity": "high", "recommendation": "stop", "alert_id": "g1",
+                                     "severity": "high", "recommendation": "stop", "alert_id": "a1b2c3d4",
                                      "decision": "deny"})
     answer = Telemetry(tmp_path, budget_usd=0.5, clock=lambda: now).session_health(session_id="s")
     assert answer["cost_usd"] == 0.3 and answer["budget_used"] == 0.6
     assert answer["s_since_progress"] == 90.0 and answer["s_since_last_event"] == 60.0
-    assert answer["open_alerts"] == 1 and answer["alerts"][0]["decision"] == "deny"
+    assert answer["alerts_logged"] == 1 and answer["alerts"][0]["decision"] == "deny"
+    acks.acknowledge(tmp_path, "a1b2c3d4")
+    assert Telemetry(tmp_path, clock=lambda: now).session_health(session_id="s")["alerts"][0]["acknowledged"]
     assert answer["status"] == "open"
 
 

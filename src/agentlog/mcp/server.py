@@ -56,7 +56,7 @@ def build(telemetry: Telemetry) -> MCPServer:
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def session_health(session_id: str | None = None, cwd: str | None = None) -> str:
         """This session's cost so far against the budget, seconds since its last event and
-        since its last new tool call (progress), its errors and open alerts."""
+        since its last new tool call (progress), its errors and latest alerts."""
         return answer(telemetry.session_health, session_id, cwd)
 
     @server.tool(annotations=READ_ONLY, structured_output=False)

@@ -39,6 +39,7 @@ from ..store import layout
 from ..store.reader import first_line, last_line
 from ..watch.config import WatchConfig
 from ..watch.engine import Engine
+from ..web import acks
 
 MAX_BYTES = 2048  # an answer's size on the wire (UTF-8 JSON)
 MAX_SESSIONS = 64  # sessions whose engines are kept; the least recently asked goes first
@@ -46,7 +47,6 @@ MAX_ALERTS = 64  # kept per session, the latest
 MAX_CANDIDATES = 500  # latest sessions per error weighed by similar_failures
 MAX_SCAN = 400  # session files looked at (newest first) to find the caller's by cwd
 MAX_READ_AFTER = 8 << 20  # bytes of another session read to tell what it did after an error
-LOOP_RULES = {"tool_loop": "tool_repeat_threshold", "error_loop": "error_loop_threshold"}
 
 
 class NoSession(LookupError):
@@ -147,7 +147,6 @@ class SessionWatch:
         self.calls: set[int] = set()  # crc32 of (tool, params) of the calls made: a new one is progress
         self.errors: dict[str, int] = {}  # fingerprint -> occurrences in this session
         self.status = None  # completion_status of its session_end, if it ended
-        self.working_dir = None
 
     def catch_up(self, path: Path, now: float) -> None:
         read = _lines(path, self.offset, self.ino)
@@ -176,9 +175,8 @@ class SessionWatch:
         t = _seconds(event.timestamp)
         if t is not None and (self.last_time is None or t > self.last_time):
             self.last_time = t
-        if kind == "session_start" and type(data.working_dir) is str:
-            self.working_dir = data.working_dir
-            self.status = None
+        if kind == "session_start":
+            self.status = None  # a new session of the attempt is open again
         elif kind == "tool_call" and type(data.tool_name) is str:
             key = crc32(bytes(data.tool_params), crc32(data.tool_name.encode()))
             if key not in self.calls:
@@ -398,6 +396,9 @@ class Telemetry:
         self.alerts.refresh()
         now = self.clock()
         logged = self.alerts.by_attempt.get(watch.attempt_id, [])
+        journaled = {a.alert_id for a in logged}
+        acknowledged = acks.acknowledged(self.log_dir) if logged else set()  # on the dashboard's Alerts page
+        standing = [a for a in watch.looping() if a.alert_id not in journaled]  # not yet written by `watch`
         answer = {"session": watch.attempt_id, "events": watch.events,
                   "status": watch.status or "open",
                   "cost_usd": round(watch.cost_usd, 4), "budget_usd": self.budget_usd,
@@ -406,9 +407,9 @@ class Telemetry:
                   "s_since_last_event": _ago(now, watch.last_time),
                   "s_since_progress": _ago(now, watch.progress_time),
                   "errors": sum(watch.errors.values()),
-                  "open_alerts": self.alerts.total.get(watch.attempt_id, 0) + len(watch.looping()),
-                  "alerts": [_alert(a) for a in reversed(watch.looping()[-3:])]
-                  + [_alert(a) for a in reversed(logged[-3:])]}
+                  "alerts_logged": self.alerts.total.get(watch.attempt_id, 0) + len(standing),
+                  "alerts": [_alert(a) for a in reversed(standing[-3:])]
+                  + [_alert(a, a.alert_id in acknowledged) for a in reversed(logged[-3:])]}
         return fit(answer)
 
     def seen_this_error(self, text: str, session_id: str | None = None, cwd: str | None = None) -> dict[str, Any]:
@@ -491,11 +492,13 @@ class Telemetry:
         return self._after[key]
 
 
-def _alert(alert: Any) -> dict[str, Any]:
+def _alert(alert: Any, acknowledged: bool = False) -> dict[str, Any]:
     found = {"id": alert.alert_id, "type": alert.type, "severity": alert.severity,
              "recommendation": alert.recommendation, "at": alert.event_time}
     if getattr(alert, "decision", None):
         found["decision"] = alert.decision
+    if acknowledged:
+        found["acknowledged"] = True
     return found
 
 
