@@ -59,6 +59,8 @@ def commands() -> list[tuple[str, list[str]]]:
                 if token not in ("&&", "||", "|", ";"):
                     segment.append(token)
                     continue
+                if segment[:1] != ["agentlog"] and "--" in segment:  # `claude mcp add agentlog -- agentlog mcp`
+                    segment = segment[len(segment) - segment[::-1].index("--"):]
                 starts = [i for i, t in enumerate(segment) if t == "agentlog" or t.endswith("/agentlog")]
                 if starts:
                     found.append((where, segment[starts[0] + 1:]))

@@ -205,3 +205,35 @@ def test_a_private_settings_file_stays_private(dirs):
     assert path.stat().st_mode & 0o777 == 0o600
     run("uninstall", "claude-code", "--project", project=project, home=home)
     assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() == EXISTING
+
+
+@pytest.mark.parametrize("agent,flag,rel,keys", [
+    ("claude-code", "--project", "project/.mcp.json", ["mcpServers"]),
+    ("claude-code", "--user", "home/.claude.json", ["mcpServers"]),
+    ("claude-code", "--local", "home/.claude.json", ["projects", "<project>", "mcpServers"]),
+    ("codex", "--user", "home/.codex/config.toml", ["mcp_servers"])])
+def test_install_mcp_registers_the_server_beside_the_users_own_and_uninstall_takes_it_out(agent, flag, rel, keys, dirs):
+    import tomllib
+
+    project, home = dirs
+    path = project.parent / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    load = (lambda: tomllib.loads(path.read_text())) if path.suffix == ".toml" else (lambda: json.loads(path.read_text()))
+    mine = {"command": "other-server"}
+    if path.suffix == ".toml":
+        path.write_text('# mine\n[mcp_servers.other]\ncommand = "other-server"\n')
+    else:
+        path.write_text(json.dumps({"theme": "dark", "mcpServers": {"other": mine}}))
+    done = run("install", agent, flag, "--mcp", project=project, home=home)
+    assert done.returncode == 0, done.stderr
+    table = load()
+    for key in keys:
+        table = table[str(project.resolve()) if key == "<project>" else key]
+    assert table["agentlog"]["args"] == ["mcp"] and table["agentlog"]["command"].endswith("agentlog")
+    assert load().get("mcpServers", load().get("mcp_servers"))["other"] == mine
+    assert "already registered" in run("install", agent, flag, "--mcp", project=project, home=home).stdout
+    assert run("uninstall", agent, flag, "--mcp", project=project, home=home).returncode == 0
+    table = load()
+    for key in keys:
+        table = table.get(str(project.resolve()) if key == "<project>" else key, {})
+    assert "agentlog" not in table

@@ -82,7 +82,8 @@ HUMAN = {  # every command that prints recorded text for people, as run below
     "risk": ["risk", "--replay"],
 }
 MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
-           "emit": "records; its messages are checked below"}
+           "emit": "records; its messages are checked below",
+           "mcp": "JSON-RPC to the agent: the log's text only inside JSON strings"}
 
 
 def test_emit_and_watch_messages_about_bad_lines_are_printable(tmp_path):

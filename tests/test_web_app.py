@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from starlette.testclient import TestClient
@@ -162,3 +163,151 @@ def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):
 
 async def _done(stop: asyncio.Event) -> bool:
     return stop.is_set()
+
+
+
+def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
+    from agentlog import analytics
+    from agentlog.web import data as views
+
+    data = analytics.load(logs[0])
+    try:
+        everything, matched = views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc"))
+        pages = [views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc", page=str(n)),
+                                limit=4)[0] for n in (1, 2, 3, 4)]
+    finally:
+        data.source.close()
+    assert matched == 13 and [r["attempt_id"] for p in pages for r in p] == [r["attempt_id"] for r in everything]
+    costs = [r["cost_usd"] for r in everything if r["cost_usd"] is not None]
+    assert costs == sorted(costs) and len(set(costs)) > 1
+
+
+def test_sessions_query_refuses_odd_sort_and_page(client):
+    query = __import__("agentlog.web.data", fromlist=["x"]).SessionQuery.from_params(
+        {"sort": "drop table", "dir": "sideways", "page": "-3"})
+    assert (query.sort, query.dir, query.page) == ("started", "desc", "1")
+    page = client.get("/sessions?window=all&page=2")
+    assert page.status_code == 200 and 'rel="prev"' in page.text and 'class="session-row"' not in page.text
+
+
+def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown(client, logs):
+    rows = _metric_rows(logs[0])
+    page = client.get("/usage?window=all&by=executor")
+    assert page.status_code == 200 and "cache write" in page.text and "cache read" in page.text
+    exported = client.get("/usage?window=all&by=executor&format=json")
+    assert exported.headers["content-disposition"].endswith('usage-by-executor.json"')
+    table = exported.json()
+    assert sum(r["sessions"] for r in table) == len(rows)
+    assert round(sum(r["cost_usd"] for r in table), 6) == round(sum(r["cost_usd"] or 0 for r in rows), 6)
+    assert sum(r["input_tokens"] for r in table) == sum(r["input_tokens"] or 0 for r in rows)
+    claude = [r for r in table if r["executor"] == "CLAUDE_CODE"]
+    assert sum(r["sessions"] for r in claude) == sum(1 for r in rows if r["executor"] == "CLAUDE_CODE")
+    csv_text = client.get("/usage?window=all&by=executor&format=csv").text
+    assert csv_text.splitlines()[0] == ("day,executor,sessions,input_tokens,output_tokens,"
+                                        "cache_creation_tokens,cache_read_tokens,cost_usd")
+    assert len(csv_text.splitlines()) == len(table) + 1
+
+
+def test_a_date_range_picks_the_sessions_started_in_it(client):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    first = (today - dt.timedelta(days=11)).isoformat()
+    last = (today - dt.timedelta(days=8)).isoformat()
+    table = client.get(f"/usage?from={first}&to={last}&format=json").json()
+    assert sum(r["sessions"] for r in table) == 4  # the week before: 3 codex, 1 claude
+    assert all(first <= r["day"] <= last for r in table)
+    assert client.get("/usage?from=garbage&window=all").status_code == 200
+
+
+def test_exported_text_cannot_run_as_a_spreadsheet_formula():
+    from agentlog.web.data import export_rows
+
+    out = export_rows([{"a": "=HYPERLINK(\"http://evil\")", "b": "-1+2", "c": 3}], ["a", "b", "c"], "csv").decode()
+    assert out.splitlines()[1].startswith("\"'=HYPERLINK") and ",'-1+2," in out
+
+
+def test_search_across_sessions_finds_tool_input_and_error_text(client, logs):
+    rows = _metric_rows(logs[0])
+    with_errors = {r["attempt_id"] for r in rows if r["errors"]}
+    assert with_errors
+    found = {r["attempt_id"] for r in client.get("/sessions?window=all&q=GIT PUSH&format=json").json()}
+    assert found == with_errors  # only the sessions that ran `git push` (tool input)
+    deep = {r["attempt_id"] for r in client.get("/sessions?window=all&q=repo-2/.git&format=json").json()}
+    assert deep and deep < with_errors  # the third error's text, met by sessions with 3 errors or more
+    assert client.get("/sessions?window=all&q=nothing-like-this&format=json").json() == []
+
+
+def test_a_long_session_is_paged_and_searched_server_side(tmp_path):
+    from agentlog import config
+    from agentlog.capture.api import Session
+    from agentlog.recorder import Recorder
+
+    log_dir = tmp_path / "logs"
+    with Recorder(config.load({"log_dir": str(log_dir)}, environ={}, cwd=tmp_path)) as recorder:
+        session = Session("long-1", executor="CODEX", recorder=recorder)
+        session.emit("session_start", {"prompt": "go"})
+        for i in range(1200):
+            session.emit("agent_output", {"output": f"step {i} needle-{i % 7}"})
+    with TestClient(create_app(log_dir), base_url=LOCAL) as c:
+        first = c.get("/sessions/long-1")
+        assert first.text.count('data-kind="agent_output"') == 499  # 500 entries: the start, then outputs
+        assert "page 1 of 3" in first.text and 'rel="next"' in first.text
+        last = c.get("/sessions/long-1?page=3")
+        assert last.text.count("<li ") == 201 and 'rel="prev"' in last.text
+        found = c.get("/sessions/long-1?q=NEEDLE-3")
+        assert "171 of 1201 entries match" in found.text  # i % 7 == 3 for 171 of 0..1199
+        assert found.text.count('data-kind="agent_output"') == 171
+        assert len(first.content) < 1_000_000
+
+
+def test_alerts_filter_and_acknowledge_from_the_page_only(tmp_path):
+    log_dir = tmp_path / "logs"
+    viewdata.build(log_dir)
+    with TestClient(create_app(log_dir), base_url=LOCAL) as c:
+        page = c.get("/alerts?type=error_loop")
+        ids = re.findall(r'name="alert_id" value="([0-9a-f]+)"', page.text)
+        assert ids and "tool_loop</td>" not in page.text
+        forged = c.post("/alerts/ack", data={"alert_id": ids[0]})  # no Origin: not from our page
+        assert forged.status_code == 403
+        elsewhere = c.post("/alerts/ack", data={"alert_id": ids[0]}, headers={"origin": "http://evil.example"})
+        assert elsewhere.status_code == 403
+        done = c.post("/alerts/ack", data={"alert_id": ids[0], "back": "?type=error_loop&show=open"},
+                      headers={"origin": LOCAL}, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/alerts?type=error_loop&show=open"
+        assert ids[0] not in c.get("/alerts?type=error_loop&show=open").text
+        assert "acknowledged" in c.get("/alerts?type=error_loop").text
+        bad = c.post("/alerts/ack", data={"alert_id": "../../etc"}, headers={"origin": LOCAL})
+        assert bad.status_code == 400
+        assert c.put("/alerts/ack", headers={"origin": LOCAL}).status_code == 405
+    assert (log_dir / "state" / "alerts-acknowledged.jsonl").read_text().count("\n") == 1
+    assert (log_dir / layout.ALERTS).read_bytes().count(ids[0].encode()) == 1  # the journal is untouched
+
+
+def _metric_rows(log_dir) -> list[dict]:
+    """Every session's metrics row, straight from the analytics library (the reference)."""
+    from agentlog import analytics
+
+    data = analytics.load(log_dir)
+    try:
+        return analytics.metrics(data, analytics.Scope()).sessions
+    finally:
+        data.source.close()
+
+
+def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
+    from agentlog.replay import Entry
+    from agentlog.web.data import MAX_POINTS, session_charts
+    from watchkit import BASE, iso
+
+    def usage(i):
+        return Entry("usage", iso(BASE + i), None, None, "", tokens=10.0, cost_usd=0.5)
+
+    entries = [Entry("tool_call", iso(BASE), None, None, ""), usage(3), usage(4),
+               Entry("alert", iso(BASE + 4), None, None, ""), Entry("tool_call", "not a time", None, None, "")]
+    small = session_charts(entries)
+    assert small == {"x": [BASE, BASE + 3, BASE + 4], "cost": [0, 0.5, 1.0], "tokens": [0, 10.0, 20.0],
+                     "step_s": [0, 3.0, 1.0]}
+    long = session_charts([usage(i) for i in range(10_000)] + [usage(20_000)])
+    assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
+    assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0

@@ -5,6 +5,7 @@ screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -39,10 +40,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("browser") / "logs"
-    ids = viewdata.build(log_dir)
+def serve(log_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A real `agentlog serve` on a free port, once it answers."""
     port = free_port()
     proc = subprocess.Popen([*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -57,6 +56,14 @@ def server(tmp_path_factory):
                 proc.kill()
                 raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}")
             time.sleep(0.1)
+    return proc, base
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("browser") / "logs"
+    ids = viewdata.build(log_dir)
+    proc, base = serve(log_dir)
     yield base, log_dir, ids
     proc.terminate()
     try:
@@ -123,6 +130,9 @@ def test_session_page_shows_the_replay(server, page):
     page.locator("ol.timeline li.tool_call details summary").first.click()
     assert page.locator("ol.timeline li.tool_call pre").first.is_visible()
     assert "failed" in page.locator(".footer-stats").inner_text()
+    page.wait_for_selector("#chart-step-time .uplot canvas")
+    assert page.locator(".uplot").count() == 3  # cost and tokens so far, time per step
+    assert not page.errors
     shot(page, "session")
 
 
@@ -170,3 +180,102 @@ def test_executor_comparison_and_error_clusters(server, page):
     first = page.locator("#clusters tr").nth(1)
     assert "fatal_not_a_git" in first.inner_text() and "16" in first.inner_text()
     shot(page, "errors")
+
+
+def test_no_console_error_a_favicon_and_legends_without_placeholders(server, page):
+    base, _, _ = server
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(r.url))
+    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
+    page.goto(base + "/?window=30d")
+    page.wait_for_selector("#chart-cost .uplot canvas")
+    page.wait_for_load_state("networkidle")
+    assert not problems and not page.errors
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("/static/favicon.svg")
+    legends = page.locator(".u-legend").all_inner_texts()
+    assert legends and not any("--" in text for text in legends)
+    assert "day" in legends[0]
+
+
+def test_executor_chart_text_keeps_its_size_on_a_wide_page(server, browser):
+    base, _, _ = server
+    context = browser.new_context(viewport={"width": 2400, "height": 900})
+    page = context.new_page()
+    page.goto(base + "/executors")
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('svg.chart text')).fontSize)"
+                         " * document.querySelector('svg.chart').getBoundingClientRect().width"
+                         " / document.querySelector('svg.chart').viewBox.baseVal.width")
+    context.close()
+    assert size <= 12
+
+
+def test_an_empty_window_over_an_older_log_offers_all_time(tmp_path, page):
+    log_dir = tmp_path / "logs"
+    viewdata.build(log_dir, now=time.time() - 60 * 86400)
+    proc, base = serve(log_dir)
+    try:
+        page.goto(base + "/")
+        notice = page.locator("#empty-window")
+        assert "13 older" in notice.inner_text()
+        notice.locator("a").click()
+        page.wait_for_url("**window=all**")
+        assert page.locator("[data-kpi=sessions]").inner_text() == "13"
+        assert page.locator("#empty-window").count() == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_sessions_sort_by_a_column_both_ways(server, page):
+    base, _, _ = server
+    page.goto(base + "/sessions?window=30d")
+    page.click("a.sort[data-sort=cost_usd]")
+    page.wait_for_url("**sort=cost_usd**")
+    costs = page.locator("tr.session-row td:nth-child(9)").all_inner_texts()
+    page.click("a.sort[data-sort=cost_usd]")
+    page.wait_for_url("**dir=asc**")
+    ascending = page.locator("tr.session-row td:nth-child(9)").all_inner_texts()
+    assert len(costs) == 13 and costs != ascending
+    assert "▲" in page.locator("a.sort[data-sort=cost_usd]").inner_text()
+    assert not page.errors
+
+
+def test_cost_and_tokens_view_draws_both_charts_and_exports(server, page):
+    base, _, _ = server
+    page.goto(base + "/usage?window=30d")
+    page.wait_for_selector("#chart-usage-tokens .uplot canvas")
+    assert page.locator(".uplot").count() == 2
+    legend = page.locator("#chart-usage-tokens .u-legend").inner_text()
+    assert all(kind in legend for kind in ("input", "output", "cache write", "cache read"))
+    page.select_option("select[name=by]", "executor")
+    page.click("#usage-filters button[type=submit]")
+    page.wait_for_url("**by=executor**")
+    assert "CLAUDE_CODE" in page.locator("#usage-totals").inner_text()
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.suggested_filename == "agentlog-usage-by-executor.csv"
+    assert not page.errors
+    shot(page, "usage")
+    page.goto(base + "/sessions?window=30d")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    rows = json.loads(Path(download.value.path()).read_text())
+    assert len(rows) == 13 and {"attempt_id", "cost_usd", "cache_read_tokens"} <= set(rows[0])
+
+
+def test_filter_alerts_and_acknowledge_one_in_the_browser(server, page):
+    base, _, _ = server
+    page.goto(base + "/alerts")
+    page.select_option("#alert-filters select[name=type]", "error_loop")
+    page.select_option("#alert-filters select[name=show]", "open")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_url("**type=error_loop**")
+    rows = page.locator("tr.alert-row")
+    before = rows.count()
+    assert before >= 1 and all("error_loop" in t for t in rows.all_inner_texts())
+    rows.first.locator("form.ack button").click()
+    page.wait_for_url("**show=open**")
+    assert page.locator("tr.alert-row").count() == before - 1
+    assert not page.errors
+    shot(page, "alerts-filtered")

@@ -47,6 +47,8 @@ class Entry:
     result: "Entry | None" = None  # a tool call's result, folded under it
     call_id: str | None = None
     tool: str | None = None
+    tokens: float | None = None  # a usage event's tokens and cost (the session page charts them)
+    cost_usd: float | None = None
 
     @property
     def icon(self) -> str:
@@ -228,6 +230,9 @@ def _usage(entry: Entry, data: dict) -> None:
     tokens = sum(v for k, v in data.items() if k.endswith("_tokens") and k != "total_tokens"
                  and isinstance(v, (int, float)))
     entry.title = f"{fmt.count(tokens)} tokens, {fmt.money(data.get('cost_usd'))}"
+    entry.tokens = tokens
+    cost = data.get("cost_usd")
+    entry.cost_usd = cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
 
 
 def _status(entry: Entry, data: dict) -> None:

@@ -49,6 +49,7 @@ COMMANDS = {
     "ab": "agentlog.cli.advice:ab",
     "advise": "agentlog.cli.advice:advise",
     "risk": "agentlog.cli.risk:risk",
+    "mcp": "agentlog.cli.mcp:mcp_cmd",
 }
 
 

@@ -52,13 +52,18 @@ def hooks() -> None:
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
 @click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
-def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, command: str | None) -> None:
+@click.option("--mcp", is_flag=True,
+              help="Also register `agentlog mcp` as the agent's MCP server \"agentlog\" (Claude Code: .mcp.json "
+                   "with --project, ~/.claude.json otherwise; Codex: [mcp_servers] of config.toml).")
+def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, command: str | None, mcp: bool) -> None:
     """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
     from ..guard.install import InstallError, install
 
     spec, path = _scope_path(agent, scope, toml)
     try:
         change = install(spec, path, command=command, dry_run=dry_run)
+        if mcp:
+            _install_mcp(spec, scope or spec.default_scope, command, dry_run)
     except InstallError as exc:
         raise click.ClickException(str(exc)) from None
     if dry_run:
@@ -71,6 +76,17 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
     if (scope or spec.default_scope) == "local" and _tracked_by_git(path):
         click.echo(f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)",
                    err=True)
+
+
+def _install_mcp(spec, scope: str, command: str | None, dry_run: bool) -> None:
+    from ..guard.install import install_mcp, mcp_file
+
+    path, keys = mcp_file(spec, scope)
+    change = install_mcp(spec, path, keys, command=command, dry_run=dry_run)
+    if dry_run:
+        click.echo((change.after or b"").decode(), nl=False)
+    verb = "already registered" if change.action == "unchanged" else ("would register" if dry_run else "registered")
+    click.echo(f"{path}: {verb} the MCP server `agentlog mcp`", err=dry_run)
 
 
 def _tracked_by_git(path: Path) -> bool:
@@ -90,16 +106,21 @@ def _tracked_by_git(path: Path) -> bool:
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
-def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool) -> None:
+@click.option("--mcp", is_flag=True, help="Also unregister the MCP server `hooks install --mcp` registered.")
+def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, mcp: bool) -> None:
     """Take agentlog's hooks out again (the original file back, byte for byte, if unedited)."""
-    from ..guard.install import InstallError, uninstall
+    from ..guard.install import InstallError, mcp_file, uninstall, uninstall_mcp
 
     spec, path = _scope_path(agent, scope, toml)
+    prefix = "(dry run) " if dry_run else ""
     try:
         change = uninstall(spec, path, dry_run=dry_run)
+        if mcp:
+            where, keys = mcp_file(spec, scope or spec.default_scope)
+            gone = uninstall_mcp(where, keys, dry_run=dry_run)
+            click.echo(f"{prefix}{where}: MCP server " + ("removed" if gone.action == "removed" else "not registered"))
     except InstallError as exc:
         raise click.ClickException(str(exc)) from None
-    prefix = "(dry run) " if dry_run else ""
     if change.action == "not_installed":
         click.echo(f"{prefix}{path}: agentlog's hooks are not installed")
     else:

@@ -256,3 +256,72 @@ def _load_manifest(file: Path) -> dict[str, Any] | None:
     except (FileNotFoundError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+# -- the MCP server (`agentlog mcp`) ---------------------------------------------------------
+
+MCP_NAME = "agentlog"
+
+
+def mcp_file(agent: Agent, scope: str, project: Path | None = None, home: Path | None = None) -> tuple[Path, list[str]]:
+    """Where the agent reads its MCP servers for `scope`, and the keys down to their table.
+    Claude Code: the project's shared `.mcp.json`, or `~/.claude.json` (the user's servers;
+    under `projects.<dir>` for this project only, as `claude mcp add` stores it); Codex: the
+    `[mcp_servers]` of its config.toml."""
+    project, home = (project or Path.cwd()).resolve(), home or Path.home()
+    if agent.name == "claude-code":
+        if scope == "project":
+            return project / ".mcp.json", ["mcpServers"]
+        if scope == "local":
+            return home / ".claude.json", ["projects", str(project), "mcpServers"]
+        return home / ".claude.json", ["mcpServers"]
+    return agent.settings_path(scope, project, home, toml=True), ["mcp_servers"]
+
+
+def mcp_entry(agent: Agent, command: str | None = None) -> dict[str, Any]:
+    """How the agent starts `agentlog mcp` (stdio)."""
+    if command:
+        program, *args = shlex.split(command)
+    else:
+        script = Path(sys.executable).with_name("agentlog")
+        program, args = (str(script) if script.exists() else "agentlog"), []
+    entry = {"command": program, "args": [*args, "mcp"]}
+    return {"type": "stdio", **entry} if agent.name == "claude-code" else entry
+
+
+def install_mcp(agent: Agent, path: Path, keys: list[str], *, command: str | None = None,
+                dry_run: bool = False) -> Change:
+    """Register agentlog's MCP server in `path` under `keys`, keeping every other server."""
+    before = _read(path)
+    settings = _parse(path, before)
+    table = settings
+    for key in keys:
+        table = table.setdefault(key, {})
+        if not isinstance(table, dict):
+            raise InstallError(f"{path}: `{key}` is a {type(table).__name__}, expected an object")
+    entry = mcp_entry(agent, command)
+    if table.get(MCP_NAME) == entry:
+        return Change(path, "unchanged", [], before, before)
+    table[MCP_NAME] = entry
+    after = _dump(path, settings)
+    if not dry_run:
+        _write(path, after)
+    return Change(path, "installed", ["mcp"], before, after)
+
+
+def uninstall_mcp(path: Path, keys: list[str], *, dry_run: bool = False) -> Change:
+    """Take agentlog's MCP server out of `path` (only that entry)."""
+    before = _read(path)
+    if before is None:
+        return Change(path, "not_installed", [], None, None)
+    settings = _parse(path, before)
+    table: Any = settings
+    for key in keys:
+        table = table.get(key) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or MCP_NAME not in table:
+        return Change(path, "not_installed", [], before, before)
+    del table[MCP_NAME]
+    after = _dump(path, settings)
+    if not dry_run:
+        _write(path, after)
+    return Change(path, "removed", ["mcp"], before, after)

@@ -26,10 +26,12 @@ def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
     app = Starlette(
         routes=[
             Route("/", pages.overview),
+            Route("/usage", pages.usage),
             Route("/sessions", pages.sessions),
             Route("/sessions/{attempt_id:path}", pages.session),
             Route("/alerts", pages.alerts),
             Route("/alerts/stream", pages.alert_stream),
+            Route("/alerts/ack", pages.acknowledge, methods=["POST"]),
             Route("/executors", pages.executors),
             Route("/errors", pages.errors),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -39,7 +41,8 @@ def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
     )
     app.state.log_dir = Path(log_dir)
     app.state.cache = DataCache(Path(log_dir))
-    return Guard(app, token=token or None)
+    # POST only for the alerts page's acknowledge form, and only from the dashboard's own pages
+    return Guard(app, token=token or None, form_posts=("/alerts/ack",))
 
 
 @contextlib.asynccontextmanager

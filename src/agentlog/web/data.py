@@ -19,6 +19,8 @@ from ..store.reader import files_of
 WINDOWS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400, "all": None}
 DEFAULT_WINDOW = "7d"
 STATUSES = ("success", "failed", "timeout", "interrupted", "open")
+SORTABLE = ("started", "attempt_id", "executor", "model", "status", "duration_ms", "total_tokens", "cost_usd", "errors")
+PAGE_SIZE = 100
 
 
 def scope_for(window: str, now: float | None = None, **filters: str | None) -> Scope:
@@ -78,11 +80,27 @@ class SessionQuery:
     status: str = ""
     task: str = ""
     q: str = ""
+    sort: str = "started"  # one of SORTABLE
+    dir: str = "desc"
+    page: str = "1"
 
     @classmethod
     def from_params(cls, params) -> "SessionQuery":
-        return cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__
-                      if params.get(k)})
+        query = cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__
+                       if params.get(k)})
+        if query.sort not in SORTABLE:
+            query.sort = "started"
+        if query.dir not in ("asc", "desc"):
+            query.dir = "desc"
+        query.page = str(max(1, int(query.page))) if query.page.isdigit() else "1"
+        return query
+
+    def link(self, **changes: str) -> str:
+        """This query's URL with `changes` (a new sort starts at page 1)."""
+        from urllib.parse import urlencode
+
+        values = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, **changes}
+        return "/sessions?" + urlencode({k: v for k, v in values.items() if v})
 
     def matches(self, row: dict[str, Any]) -> bool:
         if self.status and row.get("status") != self.status:
@@ -94,12 +112,51 @@ class SessionQuery:
         return True
 
 
-def sessions(data, query: SessionQuery, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
-    """Matching sessions, newest first (at most `limit`), and how many matched."""
+def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
+    """The page `query.page` (of `limit` rows) of the matching sessions in its order, and how
+    many matched. Sessions without the sorted value come last either way."""
     scope = scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
-    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r)]
-    rows.sort(key=lambda r: r.get("started") or _dt.datetime.min.replace(tzinfo=_dt.timezone.utc), reverse=True)
-    return rows[:limit], len(rows)
+    inside = search_sessions(data, query.q) if query.q else set()
+    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r) or r["attempt_id"] in inside]
+    missing = [r for r in rows if r.get(query.sort) is None]
+    rows = [r for r in rows if r.get(query.sort) is not None]
+    rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
+    rows += missing
+    start = (int(query.page) - 1) * limit
+    return rows[start:start + limit], len(rows)
+
+
+SEARCHED = ("error", "tool_call", "tool_result")  # error text, tool input, tool output
+_SEARCH_COLUMNS = {"event_type": "VARCHAR", "attempt_id": "VARCHAR", "data": "JSON"}
+
+
+def search_sessions(data, text: str) -> set[str]:
+    """Attempts with an error, tool call or tool result whose data holds `text` (any case):
+    one scan of the stream's files (archives included)."""
+    from ..analytics.source import relation
+
+    events = relation(data.source.stream_files, _SEARCH_COLUMNS)
+    kinds = ", ".join(f"'{k}'" for k in SEARCHED)
+    rows = data.query(f"SELECT DISTINCT attempt_id FROM {events} WHERE event_type IN ({kinds}) "
+                      "AND attempt_id IS NOT NULL AND contains(lower(CAST(data AS VARCHAR)), ?)", [text.lower()])
+    return {r["attempt_id"] for r in rows}
+
+
+OVERVIEW_COLUMNS = ("started", "status", "cost_usd", "errors", "duration_ms")
+USAGE_COLUMNS = ("started", "executor", "model", "input_tokens", "output_tokens", "cache_creation_tokens",
+                 "cache_read_tokens", "cost_usd")
+
+
+def session_rows(data, scope: Scope, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Only `columns` of the sessions in `scope`: what a chart needs, without the per-session
+    extras of `analytics.metrics` (its top fingerprint costs a lookup per session)."""
+    where, params = scope.where("started")
+    return data.query(f"SELECT {', '.join(columns)} FROM sessions WHERE {where}", params)
+
+
+def session_count(data) -> int:
+    """Sessions in the whole log, whatever their time."""
+    return data.query("SELECT count(*) AS n FROM sessions")[0]["n"]
 
 
 def choices(data) -> dict[str, list[str]]:
@@ -129,3 +186,160 @@ def series(rows: list[dict[str, Any]], since: float | None, now: float | None = 
     xs = list(range(base, int(now // step * step) + step, step))
     return {"x": xs, "step": step, **{name: [buckets[x][name] if x in buckets else 0 for x in xs]
                                       for name in ("sessions", "success", "failed", "open", "cost", "errors")}}
+
+
+TOKEN_KINDS = (("input_tokens", "input"), ("output_tokens", "output"), ("cache_creation_tokens", "cache write"),
+               ("cache_read_tokens", "cache read"))
+USAGE_GROUPS = ("model", "executor")
+MAX_SERIES = 6  # groups drawn on their own in the cost chart; the rest are summed as "other"
+
+
+def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
+    """Cost and tokens per day (of each session's start) and per `by` (model or executor):
+    `table` rows (day, group, sessions, each token kind, cost), `totals` per group, and the
+    charts' columns (x in epoch seconds; cost per group; each token kind)."""
+    cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        started = row.get("started")
+        day = started.strftime("%Y-%m-%d") if started is not None else "unknown"
+        cell = cells[day, row.get(by) or "(none)"]
+        cell["sessions"] += 1
+        for key, _ in TOKEN_KINDS:
+            cell[key] += row.get(key) or 0
+        cell["cost_usd"] += row.get("cost_usd") or 0
+    columns = ["sessions", *(k for k, _ in TOKEN_KINDS), "cost_usd"]
+    table = [{"day": day, by: group, **_tidy(cells[day, group], columns)}
+             for day, group in sorted(cells, key=lambda k: (k[0], -cells[k]["cost_usd"]), reverse=True)]
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(columns, 0.0))
+    for (_, group), cell in cells.items():
+        for c in columns:
+            totals[group][c] += cell[c]
+    ranked = sorted(totals, key=lambda g: -totals[g]["cost_usd"])
+    drawn = ranked[:MAX_SERIES]
+    days = sorted({day for day, _ in cells if day != "unknown"})
+    x = [int(_dt.datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc).timestamp()) for d in days]
+    cost = {g: [round(cells[d, g]["cost_usd"], 6) if (d, g) in cells else 0 for d in days] for g in drawn}
+    if len(ranked) > MAX_SERIES:
+        cost["other"] = [round(sum(cells[d, g]["cost_usd"] for g in ranked[MAX_SERIES:] if (d, g) in cells), 6)
+                         for d in days]
+    tokens = {label: [int(sum(cells[d, g][key] for g in totals if (d, g) in cells)) for d in days]
+              for key, label in TOKEN_KINDS}
+    # series as [name, values] pairs: their order is the legend's (a JSON object's keys get sorted)
+    return {"table": table, "totals": [{by: g, **_tidy(totals[g], columns)} for g in ranked],
+            "chart": {"x": x, "cost": list(cost.items()), "tokens": list(tokens.items())}}
+
+
+def _tidy(cell: dict[str, float], columns: list[str]) -> dict[str, Any]:
+    """Counts as whole numbers, cost to the micro-dollar (sums of floats leave 0.8999...)."""
+    return {c: round(cell[c], 6) if c == "cost_usd" else int(cell[c]) for c in columns}
+
+
+def date_scope(params, now: float | None = None, **filters: str | None) -> tuple[Scope, str, str, str]:
+    """The scope of a page's `from`/`to` dates (YYYY-MM-DD, UTC, `to` inclusive) when given,
+    else of its `window`: (scope, window, from, to) with the values understood."""
+    window = params.get("window", DEFAULT_WINDOW)
+    window = window if window in WINDOWS else DEFAULT_WINDOW
+    start, end = _day(params.get("from")), _day(params.get("to"))
+    if start is None and end is None:
+        return scope_for(window, now, **filters), window, "", ""
+    since = start.timestamp() if start else None
+    until = (end + _dt.timedelta(days=1)).timestamp() if end else None
+    scope = Scope(since=since, until=until, **{k: v or None for k, v in filters.items()})
+    return scope, window, start.strftime("%Y-%m-%d") if start else "", end.strftime("%Y-%m-%d") if end else ""
+
+
+def _day(value: str | None) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.strptime((value or "").strip(), "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def export_rows(rows: list[dict[str, Any]], columns: list[str], kind: str) -> bytes:
+    """`rows` as CSV (a header, then one line each) or a JSON array, `columns` only."""
+    import csv
+    import io
+
+    import msgspec
+
+    picked = [{c: _plain(row.get(c)) for c in columns} for row in rows]
+    if kind == "json":
+        return msgspec.json.encode(picked)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: _inert(v) for c, v in row.items()} for row in picked)
+    return out.getvalue().encode()
+
+
+def _inert(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a task title)
+    is quoted, so it opens as the text it is."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, _dt.datetime) else value
+
+
+ENTRIES_PER_PAGE = 500
+
+
+@dataclass
+class EntriesPage:
+    """One page of a session's timeline entries, after the search `q` (if any)."""
+
+    entries: list[Any]
+    page: int
+    pages: int
+    matched: int  # entries matching q (all of them without q)
+    total: int
+
+
+def entries_page(entries: list[Any], q: str = "", page: str = "1", size: int = ENTRIES_PER_PAGE) -> EntriesPage:
+    if q:
+        needle = q.lower()
+        found = [e for e in entries if needle in _entry_text(e)]
+    else:
+        found = entries
+    pages = max(1, -(-len(found) // size))
+    number = min(max(1, int(page)) if page.isdigit() else 1, pages)
+    return EntriesPage(found[(number - 1) * size:number * size], number, pages, len(found), len(entries))
+
+
+def _entry_text(entry: Any) -> str:
+    """What a search in a session looks at: the line shown, the folded detail (tool input,
+    output, stack trace), and the same of a tool call's result."""
+    parts = [entry.kind, entry.title, entry.detail or ""]
+    if entry.result is not None:
+        parts += [entry.result.title, entry.result.detail or ""]
+    return "\n".join(parts).lower()
+
+
+MAX_POINTS = 1500  # per session chart: a 60k-event session still sends a few KB
+
+
+def session_charts(entries: list[Any]) -> dict[str, list]:
+    """Per step of a session (its events in time order): cumulative cost and tokens, and the
+    seconds each step took (the gap since the step before). Long sessions are thinned to
+    MAX_POINTS steps, each keeping the largest gap of those it stands for."""
+    x, cost, tokens, gap = [], [], [], []
+    spent = used = 0.0
+    before = None
+    for entry in entries:
+        t = entry.t
+        if t is None or entry.kind == "alert":
+            continue
+        spent += entry.cost_usd or 0
+        used += entry.tokens or 0
+        x.append(t)
+        cost.append(round(spent, 6))
+        tokens.append(used)
+        gap.append(round(t - before, 3) if before is not None and t >= before else 0)
+        before = t
+    step = max(1, -(-len(x) // MAX_POINTS))
+    if step > 1:  # the last step of each run of `step` (the totals there), and the run's longest gap
+        ends = [min(i + step, len(x)) - 1 for i in range(0, len(x), step)]
+        gap = [max(gap[i:i + step]) for i in range(0, len(gap), step)]
+        x, cost, tokens = [x[i] for i in ends], [cost[i] for i in ends], [tokens[i] for i in ends]
+    return {"x": x, "cost": cost, "tokens": tokens, "step_s": gap}

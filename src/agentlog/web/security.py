@@ -1,7 +1,8 @@
 """The guard in front of agentlog's HTTP servers (the dashboard, the OTLP receiver).
 
-- Only the methods the server needs: GET and HEAD for the dashboard (it never changes
-  anything), POST for the receiver.
+- Only the methods the server needs: GET and HEAD for the dashboard, plus POST for its one
+  change (acknowledging an alert), which must carry the dashboard's own `Origin`; POST for
+  the receiver.
 - With a token (required for any non-loopback bind, at least MIN_TOKEN characters), every
   request must carry it in `Authorization: Bearer`. A browser (dashboard only) may bring
   it once as `?token=`: it is exchanged for an HttpOnly SameSite=Strict cookie and the
@@ -11,7 +12,9 @@
 - A request that carries a foreign `Origin` is refused: browsers send it on cross-site
   requests, and a page's "simple" POST needs no CORS preflight to reach a local port.
 - Headers: a Content-Security-Policy that allows only our own scripts (agent text that
-  slipped through escaping still could not run), no sniffing, no framing, no referrer.
+  slipped through escaping still could not run), no sniffing, no framing, no referrer to
+  other sites (`same-origin`: with `no-referrer` a browser sends `Origin: null` on the
+  dashboard's own form POST, which then could not be told from a foreign one).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-           (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
+           (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
            (b"cache-control", b"no-store")]
 
 
@@ -75,20 +78,24 @@ class Guard:
     """
 
     def __init__(self, app, token: str | None = None, *, methods: tuple[str, ...] = ("GET", "HEAD"),
-                 browser: bool = True):
+                 browser: bool = True, form_posts: tuple[str, ...] = ()):
         self.app = app
         self.token = token
         self.methods, self.browser = methods, browser
+        self.form_posts = form_posts  # paths a form of our own pages may POST to (with our Origin)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         allowed = ", ".join(self.methods)
-        if scope["method"] not in self.methods:
+        form = scope["method"] == "POST" and scope["path"] in self.form_posts
+        if scope["method"] not in self.methods and not form:
             return await _plain(send, 405, f"only {allowed} here", [(b"allow", allowed.encode())])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if "origin" in headers and headers["origin"].lower() != f"http://{headers.get('host', '')}".lower():
             return await _plain(send, 403, "cross-origin requests are refused")
+        if form and "origin" not in headers:
+            return await _plain(send, 403, "a POST must come from the dashboard's own page (Origin)")
         if self.token is None:
             if hostname(headers.get("host", "")) not in LOOPBACK_NAMES:
                 return await _plain(send, 403, "this server answers only to localhost")

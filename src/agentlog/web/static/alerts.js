@@ -22,7 +22,16 @@
     return parts.join(" ").trim();
   }
 
+  // the page's filters apply to the alerts that arrive live too
+  function wanted(a) {
+    var severity = table.getAttribute("data-severity"), type = table.getAttribute("data-type"),
+        attempt = (table.getAttribute("data-attempt") || "").toLowerCase();
+    return (!severity || a.severity === severity) && (!type || a.type === type) &&
+      (!attempt || String(a.attempt_id).toLowerCase().indexOf(attempt) >= 0);
+  }
+
   function add(a) {
+    if (!wanted(a)) return;
     var row = document.createElement("tr");
     row.className = "alert-row new";
     cell(row, (a.event_time || a.timestamp || "").replace("T", " ").replace(/\.\d+Z$|Z$/, ""));
@@ -38,6 +47,20 @@
     cell(row, a.executor || "-");
     cell(row, evidence(a));
     cell(row, a.recommendation);
+    var actions = cell(row, "");
+    if (/^[0-9a-f]{8,64}$/.test(a.alert_id || "")) {
+      var form = document.createElement("form");
+      form.method = "post"; form.action = "/alerts/ack"; form.className = "ack";
+      [["alert_id", a.alert_id], ["back", window.location.search]].forEach(function (pair) {
+        var input = document.createElement("input");
+        input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+        form.appendChild(input);
+      });
+      var button = document.createElement("button");
+      button.type = "submit"; button.textContent = "acknowledge";
+      form.appendChild(button);
+      actions.appendChild(form);
+    }
     body.insertBefore(row, body.firstChild);
     if (counter) counter.textContent = String(body.rows.length);
   }
