@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from agentlog.capture.importers import get
+from agentlog.agents import get
 from shapes import EXAMPLES, KILL_EXAMPLES, claude_code, codex, harness, swe_agent
 
 FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases()}
@@ -43,7 +43,7 @@ def test_an_import_killed_at_any_write_and_run_again_holds_every_event_once(agen
 
 # formats that grow by appending; a whole-file format (a .traj) is rewritten as its run goes on,
 # so a new file at its path is the same run, not another
-APPENDED = sorted(agent for agent in FORMATS if get(agent).append_only)
+APPENDED = sorted(agent for agent in FORMATS if get(agent).importer.append_only)
 
 
 @pytest.mark.parametrize("agent", APPENDED)

@@ -32,7 +32,7 @@ from ..store import layout
 from ..store.atomic import replace_file
 from ..store.writer import StoreError
 from . import intent
-from .importers import Context, Importer, ImportStats, get
+from .importers import Context, Importer, ImportStats
 from .importers.base import HEAD_BYTES
 from .pricing import Pricing
 
@@ -149,7 +149,7 @@ class ImportResult:
 Progress = Callable[[Path, int], None]  # called after each file with its size in bytes
 
 
-def import_path(agent: str | Importer, path: Path | str | None, recorder: Recorder, *,
+def import_path(importer: Importer, path: Path | str | None, recorder: Recorder, *,
                 state: ImportState | None = None, pricing: Pricing | None = None,
                 open_window_s: float | None = None, progress: Progress | None = None,
                 files: list[Path] | None = None, follow_symlinks: bool = False,
@@ -159,7 +159,6 @@ def import_path(agent: str | Importer, path: Path | str | None, recorder: Record
     `files` (already listed by `importer.files`) saves listing them again. A symlink that
     leads out of `path` is skipped (and counted) unless `follow_symlinks`. `listed` is
     told which files will be read, `progress` each one read."""
-    importer = get(agent) if isinstance(agent, str) else agent
     root = Path(path or importer.default_path).expanduser()
     state = state if state is not None else ImportState.load(recorder.log_dir, importer.name)
     pricing = pricing or Pricing.load(recorder.settings.section("pricing"))
@@ -306,7 +305,7 @@ def _size(file: Path) -> int:
         return 0
 
 
-def follow_once(agent: str | Importer, path: Path | str | None, recorder: Recorder,
+def follow_once(importer: Importer, path: Path | str | None, recorder: Recorder,
                 state: ImportState, **options: Any) -> ImportResult:
     """One polling step of live following: import only what was written since the last call."""
-    return import_path(agent, path, recorder, state=state, **options)
+    return import_path(importer, path, recorder, state=state, **options)

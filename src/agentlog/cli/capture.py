@@ -7,17 +7,11 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
-
-
-def _agents() -> list[str]:
-    from ..capture.importers import names
-
-    return names()
+from .common import AgentChoice, settings_options
 
 
 @click.command("import")
-@click.argument("agent", type=click.Choice(["claude-code", "codex", "swe-agent"]))
+@click.argument("agent", type=AgentChoice())
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--open-after", "open_window_s", type=float, default=None,
               help="A transcript written to within this many seconds is still open (default 300).")
@@ -38,12 +32,12 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     files that are not sessions (empty, not JSON lines, nothing with a time, ...).
     An import cut short (killed, disk full) is finished by the next one, each event once.
     """
-    from ..capture.importers import get
+    from ..agents import get
     from ..capture.incremental import import_path
     from ..recorder import Recorder
     from ..terminal import printable
 
-    importer = get(agent)
+    importer = get(agent).importer()
     root = (path or Path(importer.default_path)).expanduser()
     if not root.exists():
         raise click.UsageError(f"{root} does not exist (pass the transcript folder as PATH)")
@@ -103,13 +97,15 @@ def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_
     Exits with the agent's exit code; 127 when the command is not found, 126 when it
     cannot be run (both recorded as a failed session with the reason).
     """
+    from ..agents import importers
     from ..capture.wrapper import run
     from ..recorder import Recorder
     from ..terminal import printable
 
     with Recorder(settings) as recorder:
         result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
-                     task_title=task_title, model=model, prompt=prompt)
+                     task_title=task_title, model=model, prompt=prompt,
+                     importers=importers())
     if result.error:
         click.echo(printable(f"agentlog run: {result.error}", one_line=True), err=True)
     sys.exit(result.exit_code)

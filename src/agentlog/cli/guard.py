@@ -8,19 +8,17 @@ from pathlib import Path
 
 import click
 
-from .common import listen, resolve_token, settings_options
-
-AGENT_NAMES = ("claude-code", "codex")
+from .common import AgentChoice, listen, resolve_token, settings_options
 
 
 def _scope_path(agent_name: str, scope: str | None, toml: bool = False) -> tuple[object, Path]:
-    from ..guard.agents import get
+    from ..agents import get
 
     agent = get(agent_name)
     try:
-        return agent, agent.settings_path(scope or agent.default_scope, toml=toml)
+        return agent, agent.hooks.settings_path(scope or agent.hooks.default_scope, toml=toml)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(f"{agent.name} {exc}") from None
 
 
 _TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (comments and layout kept)."
@@ -47,7 +45,7 @@ def hooks() -> None:
 
 
 @hooks.command("install")
-@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.argument("agent", type=AgentChoice(having="hooks"))
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
@@ -68,7 +66,7 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
     else:
         verb = "would add" if dry_run else "added"
         click.echo(f"{path}: {verb} hooks for {', '.join(change.events)}", err=dry_run)
-    if (scope or spec.default_scope) == "local" and _tracked_by_git(path):
+    if (scope or spec.hooks.default_scope) == "local" and _tracked_by_git(path):
         click.echo(f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)",
                    err=True)
 
@@ -86,7 +84,7 @@ def _tracked_by_git(path: Path) -> bool:
 
 
 @hooks.command("uninstall")
-@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.argument("agent", type=AgentChoice(having="hooks"))
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
@@ -107,17 +105,17 @@ def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool) -> N
 
 
 @hooks.command("status")
-@click.argument("agent", type=click.Choice(AGENT_NAMES), required=False)
+@click.argument("agent", type=AgentChoice(having="hooks"), required=False)
 def status_cmd(agent: str | None) -> None:
     """Where agentlog's hooks are installed (local, project and user settings of each agent)."""
-    from ..guard.agents import get
+    from ..agents import get, names
     from ..guard.install import status
 
     partly_any = False
-    for name in [agent] if agent else AGENT_NAMES:
+    for name in [agent] if agent else names(having="hooks"):
         spec = get(name)
-        for scope in spec.scopes:
-            for path in spec.settings_paths(scope):
+        for scope in spec.hooks.scopes:
+            for path in spec.hooks.settings_paths(scope):
                 line, partly = _status_line(status(spec, path))
                 click.echo(f"{name:12} {scope:8} {line}")
                 partly_any = partly_any or partly

@@ -8,19 +8,16 @@ from pathlib import Path
 
 import click
 
-from .common import flags_over, require_log_dir, settings_options
+from .common import AgentChoice, flags_over, require_log_dir, settings_options
 
 
-def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
-    from ..watch.sinks import make_sink
+def sinks_of(section: dict, notify, webhooks, execs, others, quiet: bool, json_out: bool):
+    """The library's sinks_from, its ValueError a usage error."""
+    from ..watch.sinks import sinks_from
 
-    specs = [("stdout", "json" if json_out else None)] if not quiet else []
-    specs += [("apprise", u) for u in (*section.get("notify", []), *notify)]
-    specs += [("webhook", u) for u in (*section.get("webhook", []), *webhooks)]
-    specs += [("exec", f"{t}={c}") for t, c in section.get("exec", {}).items()]
-    specs += [("exec", e) for e in execs]
     try:
-        return [make_sink(kind, spec) for kind, spec in specs]
+        return sinks_from(section, notify=notify, webhooks=webhooks, execs=execs, others=others,
+                          stdout=None if quiet else "json" if json_out else "text")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -34,11 +31,13 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
 @click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD",
               help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.")
+@click.option("--sink", "others", multiple=True, metavar="KIND[=SPEC]",
+              help="A sink of any kind, a plugin's too (see `agentlog doctor`) [watch.sinks in TOML]; repeatable.")
 @click.option("--notify-since", metavar="DURATION",
               help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
                    "[watch.notify_since in TOML; default 1h].")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
-@click.option("--follow", "follow", metavar="AGENT", type=click.Choice(["claude-code", "codex"]),
+@click.option("--follow", "follow", type=AgentChoice(having="follow"),
               help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
 @click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
 @click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
@@ -49,7 +48,7 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @settings_options
-def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_since, stuck_threshold_ms,
+def watch(settings, replay, since, once, reset, notify, webhooks, execs, others, notify_since, stuck_threshold_ms,
           follow, rotate_every, weekly, report_dir, quiet, json_out, path) -> None:
     """Watch the event stream live: catch looping, stuck and expensive agents.
 
@@ -59,7 +58,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
     stopped: no alert missed, none repeated. A first start begins at the end of the
     stream unless --replay or --since.
 
-    Side jobs: --follow claude-code|codex [PATH] imports the agent's own transcripts as
+    Side jobs: --follow AGENT [PATH] imports the agent's own transcripts as
     they are written, so its sessions are watched with no other setup; --rotate-every
     rotates the logs on a timer; --weekly-report sends the weekly report on schedule.
 
@@ -82,7 +81,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
         raise click.BadParameter(str(exc)) from None
     if path is not None and follow is None:
         raise click.BadParameter("PATH is the transcript folder of --follow AGENT", param_hint="PATH")
-    sinks = _sinks(notify, webhooks, execs, quiet, json_out, section)
+    sinks = sinks_of(section, notify, webhooks, execs, others, quiet, json_out)
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings)
     dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,

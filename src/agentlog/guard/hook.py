@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from .agents import Agent
+    from ..agents import Agent
     from .config import GuardConfig
 
 ERRORS_LOG = "hook-errors.log"
@@ -87,7 +87,7 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         log_dir = settings.log_path
         guard = GuardConfig.from_section(settings.section("guard"))
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
-        from .agents import get
+        from ..agents import get
 
         raw = read_payload(stdin)
         output = handle(get(agent_name), event_name, raw, settings, guard)
@@ -298,10 +298,9 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
     mapped by the agent's importer (the same counting rules as `agentlog import`)."""
     if not isinstance(path, str) or not path:
         return []
-    from importlib import import_module
     from pathlib import Path
 
-    from ..capture.importers.base import IMPORTERS, decode_record
+    from ..capture.importers.base import decode_record
 
     file = Path(path).expanduser()
     try:
@@ -312,9 +311,7 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
     if seen.get("path") != str(file) or seen.get("ino") != stat.st_ino or seen.get("offset", 0) > stat.st_size:
         seen.clear()
         seen.update(path=str(file), ino=stat.st_ino, offset=0, line=0, mapper={})
-    import_module(f"agentlog.capture.importers.{agent.importer.replace('-', '_')}")
-    importer = IMPORTERS[agent.importer]()
-    mapper = importer.mapper(file, ctx, seen["mapper"])
+    mapper = agent.importer().mapper(file, ctx, seen["mapper"])
     mapper.attempt_id, mapper.lifecycle = attempt_id, False
     offset, line_no = seen["offset"], seen["line"]
     with open(file, "rb") as handle:

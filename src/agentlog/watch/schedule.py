@@ -54,9 +54,9 @@ class TranscriptFollower(BaseJob):
 
     def __init__(self, settings: Any, agent: str, path: Path | str | None = None, *,
                  idle_s: float = 30.0, poll_s: float = 2.0):
-        from ..capture.importers import get
+        from ..agents import get
 
-        self.importer = get(agent)  # ValueError for an agent without an importer
+        self.importer = get(agent).importer()  # KeyError for an unknown agent
         self.name = f"follow-{self.importer.name}"
         self.settings = settings
         self.root = Path(path or self.importer.default_path).expanduser()

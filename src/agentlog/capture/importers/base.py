@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 import msgspec
 
 from ... import jsonline
-from ...events import BOM, now_iso, parse_time
+from ...events import BOM, parse_time
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
 if TYPE_CHECKING:
@@ -367,14 +367,6 @@ class Importer:
         for stale in ("skipped", "size"):
             entry.pop(stale, None)
 
-    # importer-wide memory (e.g. which model calls were already counted)
-    def load_shared(self, shared: dict[str, Any]) -> None:
-        self.shared = shared
-
-    def dump_shared(self) -> dict[str, Any]:
-        return getattr(self, "shared", {})
-
-
 
 
 HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
@@ -502,7 +494,3 @@ def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(record, dict):
         return None, "not_an_object"
     return record, None
-
-
-def file_mtime_iso(path: Path) -> str:
-    return now_iso(os.stat(path).st_mtime)

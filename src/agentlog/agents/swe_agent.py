@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...events import now_iso
+from ..events import now_iso
 from .base import SWE_AGENT, Context, Importer, Mapper, clip, safe_feed
 
 _FAILURE = re.compile(
