@@ -12,7 +12,7 @@ from importlib import import_module
 
 if sys.argv[1:2] == ["hook"] and os.path.basename(sys.argv[0]) in ("agentlog", "__main__.py"):
     # `agentlog hook` runs before every tool call of an agent: answered before click loads
-    from ..guard.hook import main as _hook_main
+    from ..guard.client import main as _hook_main
 
     sys.exit(_hook_main(sys.argv[2:]))
 

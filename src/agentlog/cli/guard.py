@@ -143,7 +143,7 @@ def hook(args: tuple[str, ...]) -> None:
     Records the payload, asks the guard policies, prints the agent's decision JSON.
     Always exits 0 (a failure is logged to <log_dir>/state/hook-errors.log).
     """
-    from ..guard.hook import main
+    from ..guard.client import main  # asks the resident guard; runs the call here when none answers
 
     sys.exit(main(list(args)))
 

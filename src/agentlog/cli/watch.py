@@ -111,7 +111,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, others,
 
 def _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks) -> list:
     from ..timeutil import parse_duration
-    from ..watch.schedule import RotateEvery, TranscriptFollower, WeeklyReport
+    from ..jobs import RotateEvery, TranscriptFollower, WeeklyReport
 
     jobs = []
     try:

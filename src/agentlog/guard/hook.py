@@ -52,16 +52,6 @@ class PayloadError(ValueError):
 USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] < payload.json"
 
 
-def main(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
-    """Run one hook call; always returns 0 (fail open). A real process (no stdin/stdout
-    given) asks the resident guard first and runs the call here only when none answers."""
-    if stdin is None and stdout is None:
-        from . import client
-
-        return client.main(argv)
-    return run(argv, stdin, stdout)
-
-
 def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
     """Run one hook call in this process; always returns 0 (fail open)."""
     from .config import GuardConfig

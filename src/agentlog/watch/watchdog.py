@@ -37,7 +37,7 @@ from ..store.tail import FileCheckpoints, Tailer
 from .config import WatchConfig
 from .engine import Engine
 from .outbox import Outbox
-from .schedule import Job
+from .job import Job
 from .sinks import BaseSink
 from .sinks.alerts_file import AlertJournal
 from .view import Malformed
