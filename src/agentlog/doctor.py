@@ -178,7 +178,7 @@ def _watchdog(report: DoctorReport, log_dir: Path, now: float) -> None:
 
 
 def _alerts(report: DoctorReport, log_dir: Path, now: float) -> None:
-    from .watch.sinks.alerts_file import read_alerts
+    from .store.alerts import read_alerts
 
     recent = 0
     for alert in read_alerts(log_dir):

@@ -19,7 +19,6 @@ left out: one broken package never stops agentlog.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 
 GROUPS = ("agentlog.agents", "agentlog.detectors", "agentlog.sinks")
 
@@ -39,6 +38,8 @@ _loaded: dict[str, list[Plugin]] = {}
 def load(group: str) -> list[Plugin]:
     """Import every plugin of `group` (once per process) and say how each went."""
     if group not in _loaded:
+        from importlib.metadata import entry_points  # ~10 ms: only where plugins are looked for
+
         _loaded[group] = [_load_one(group, point) for point in entry_points(group=group)]
     return _loaded[group]
 

@@ -145,7 +145,7 @@ def alerts(settings, follow, consumer, types, attempt, since, json_out, archives
     from ..events import encode, parse_time
     from ..timeutil import parse_when
     from ..watch.consumer import AlertFeed
-    from ..watch.sinks.alerts_file import read_alerts
+    from ..store.alerts import read_alerts
     from ..watch.text import one_line
 
     try:

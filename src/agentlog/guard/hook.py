@@ -340,9 +340,8 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
                 hook_event: str, redact: Any) -> None:
     """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`.
     `redact` scrubs the line: a reason quotes the payload's tool input, which no recorder saw."""
-    from ..events import encode, new_event_id, now_iso
-    from ..store import layout
-    from ..store.writer import LogWriter
+    from ..events import new_event_id, now_iso
+    from ..store.alerts import AlertJournal
     from ..watch.engine import alert_id
 
     now = now_iso()
@@ -352,12 +351,11 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
               "alert_id": alert_id(key, trigger or new_event_id()), "executor": executor,
               "message": decision.reason, **decision.evidence, "event_time": now, "key": key,
               "decision": decision.action, "hook_event": hook_event}
-    writer = LogWriter(log_dir)
+    journal = AlertJournal(log_dir)
     try:
-        line = encode(record) + b"\n"
-        writer.append(layout.ALERTS, redact(line))
+        journal.write(record, redact)
     finally:
-        writer.close()
+        journal.close()
 
 
 def render(event_name: str, decision: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .engine import Engine
 from .outbox import Outbox
 from .job import Job
 from .sinks import BaseSink
-from .sinks.alerts_file import AlertJournal
+from ..store.alerts import AlertJournal
 from .view import Malformed
 
 CHECKPOINT = "watch"

@@ -1,7 +1,7 @@
 """Alert sinks: one module each, registered by `@register`, all behind `Sink`; third-party
 packages add kinds through the `agentlog.sinks` entry point (see plugins.py).
 
-The alerts file (`alerts_file.AlertJournal`) is written synchronously by the watchdog and
+The alerts file (`store.alerts.AlertJournal`) is written synchronously by the watchdog and
 is also every other sink's durable outbox: each sink reads it with its own persisted
 position (see ../outbox.py), so a sink that is down loses nothing and never blocks
 detection.
