@@ -25,7 +25,7 @@ COMMANDS = {
     "cluster": "agentlog.cli.intel:cluster_cmd",
     "watch": "agentlog.cli.watch:watch",
     "alerts": "agentlog.cli.watch:alerts",
-    "doctor": "agentlog.cli.watch:doctor",
+    "doctor": "agentlog.cli.doctor:doctor",
     "import": "agentlog.cli.capture:import_cmd",
     "run": "agentlog.cli.capture:run_cmd",
     "report": "agentlog.cli.views:report_cmd",
@@ -43,7 +43,7 @@ COMMANDS = {
     "fleet": "agentlog.cli.fleet:fleet",
     "hooks": "agentlog.cli.guard:hooks",
     "hook": "agentlog.cli.guard:hook",
-    "otel": "agentlog.cli.guard:otel",
+    "otel": "agentlog.cli.otel:otel",
 }
 
 
