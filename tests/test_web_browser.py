@@ -55,7 +55,7 @@ def server(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}")
+                raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}") from None
             time.sleep(0.1)
     yield base, log_dir, ids
     proc.terminate()

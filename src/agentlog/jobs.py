@@ -198,7 +198,7 @@ class WeeklyReport(BaseJob):
                     self.delivery.save(DELIVERY, {"slot": slot, "sinks": sorted(done)})
             except SinkError as exc:
                 failures.append(f"{sink.name}: {exc}")
-            except Exception as exc:  # a sink's bug: retried like a failure
+            except Exception as exc:  # noqa: BLE001 - a sink's bug: retried like a failure
                 failures.append(f"{sink.name}: {exc!r}")
         if failures:
             raise ReportNotDelivered("; ".join(failures))
@@ -216,7 +216,7 @@ class WeeklyReport(BaseJob):
                     note(f"weekly report sent: {', '.join(str(p) for p in sent[1].values())}")
                 now = self.clock()
                 wait = min(self.check_s, max(1.0, self.schedule.next_time(now) - now))
-            except Exception as exc:  # a sink down, the disk full: this slot stays due
+            except Exception as exc:  # noqa: BLE001 - a sink down, the disk full: this slot stays due
                 what = "not delivered" if isinstance(exc, ReportNotDelivered) else "failed"
                 note(f"weekly report {what}, retrying in {retry:.0f} s: {exc}")
                 wait, retry = retry, min(MAX_RETRY_S, retry * 2)

@@ -451,7 +451,7 @@ def _hs_database(exprs: list[bytes], ids: list[int], flags: list[int]):
         try:
             with open(path, "rb") as f:
                 db = hyperscan.loadb(f.read(), hyperscan.HS_MODE_BLOCK)
-        except Exception:  # missing, unreadable or incompatible: compile instead
+        except Exception:  # noqa: BLE001 - missing, unreadable or incompatible: compile instead
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
             try:  # whole or not at all: concurrent processes never read half a file

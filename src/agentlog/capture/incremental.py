@@ -267,7 +267,7 @@ class _Run:
             written = self.recorder.record_many(events, on_invalid=self._invalid)
         except StoreError:
             raise  # the log cannot be written: nothing more can be imported
-        except Exception as exc:  # one bad file never stops an import
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops an import
             ctx.skip_file(f"unreadable_file:{type(exc).__name__}")
             if announced.started:  # part of it is written: never write that part twice
                 entry["failed"] = type(exc).__name__

@@ -254,7 +254,7 @@ class Watchdog:
     def _job(self, job: Job, stop: threading.Event) -> None:
         try:
             job.run(stop, self._note)
-        except Exception as exc:  # a side job never takes detection down with it
+        except Exception as exc:  # noqa: BLE001 - a side job never takes detection down with it
             self.result.job_errors.append(f"{job.name}: {exc!r}")
             self._note(f"{job.name} stopped: {exc!r}")
 

@@ -398,7 +398,7 @@ def safe_feed(mapper: Mapper, record: Any, where: int | str) -> list[dict[str, A
 def _guarded(ctx: Context, call: Any, *args: Any) -> list[dict[str, Any]]:
     try:
         return call(*args)
-    except Exception as exc:  # any shape of input a real agent can write: count it, go on
+    except Exception as exc:  # noqa: BLE001 - any shape of input a real agent can write: count it, go on
         ctx.skip(f"unreadable_record:{type(exc).__name__}")
         return []
 
