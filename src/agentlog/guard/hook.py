@@ -288,35 +288,36 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
     mapped by the agent's importer (the same counting rules as `agentlog import`)."""
     if not isinstance(path, str) or not path:
         return []
+    import os
     from pathlib import Path
 
     from ..capture.importers.base import decode_record
+    from ..store import cursor
 
     file = Path(path).expanduser()
+    seen = state.section("transcript")
     try:
-        stat = file.stat()
+        if seen.get("path") != str(file):
+            seen.clear()  # another transcript
+        if cursor.resume(file, seen):  # another, rotated or rewritten file: from its start
+            seen.update(path=str(file), line=0, mapper={})
+        lines, end = cursor.read_lines(file, seen, MAX_TRANSCRIPT_READ)
+        size = os.stat(file).st_size
     except OSError:
         return []
-    seen = state.section("transcript")
-    if seen.get("path") != str(file) or seen.get("ino") != stat.st_ino or seen.get("offset", 0) > stat.st_size:
-        seen.clear()
-        seen.update(path=str(file), ino=stat.st_ino, offset=0, line=0, mapper={})
     mapper = agent.importer().mapper(file, ctx, seen["mapper"])
     mapper.attempt_id, mapper.lifecycle = attempt_id, False
-    offset, line_no = seen["offset"], seen["line"]
-    with open(file, "rb") as handle:
-        handle.seek(offset)
-        chunk = handle.read(MAX_TRANSCRIPT_READ)
+    line_no = seen["line"]
     usage: list[dict[str, Any]] = []
-    end = chunk.rfind(b"\n") + 1
-    for raw in chunk[:end].splitlines():
+    for raw in lines:
         line_no += 1
         record, problem = decode_record(raw) if raw.strip() else (None, "blank")
         if record is not None:
             usage.extend(e for e in mapper.feed(record, line_no) if e["event_type"] == "usage")
-    if final and offset + end >= stat.st_size:
+    if final and end >= size:
         usage.extend(e for e in mapper.flush() if e["event_type"] == "usage")
-    seen.update(offset=offset + end, line=line_no, mapper=mapper.state)
+    cursor.advance(file, seen, end)
+    seen.update(line=line_no, mapper=mapper.state)
     for event in usage:
         event["executor"] = agent.executor
     return usage
