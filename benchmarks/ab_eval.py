@@ -39,7 +39,7 @@ ALPHA = 0.05
 
 def import_sweagent(runs_file: Path, work: Path) -> tuple[Path, dict[str, str]]:
     """Each run's trajectory as a .traj file, imported; returns the log dir and attempt id -> run id."""
-    from agentlog.capture.importers.swe_agent import SweAgentImporter
+    from agentlog.agents.swe_agent import SweAgentImporter
 
     trajs, log_dir = work / "trajs", work / "logs"
     attempt_of_run = {}

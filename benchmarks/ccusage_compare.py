@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from agentlog import config  # noqa: E402
-from agentlog.capture.importers import get  # noqa: E402
+from agentlog.agents import get  # noqa: E402
 from agentlog.capture.incremental import import_path  # noqa: E402
 from agentlog.recorder import Recorder  # noqa: E402
 from agentlog.store.reader import read_kind  # noqa: E402
@@ -81,7 +81,7 @@ def run_agentlog(agent: str, root: Path, work: Path) -> tuple[dict, float, str]:
     log_dir = work / f"logs-{agent}"
     shutil.rmtree(log_dir, ignore_errors=True)
     settings = config.load({"log_dir": str(log_dir)}, environ={}, cwd=work)
-    importer = get(agent)
+    importer = get(agent).importer()
     files = importer.files(root)
     group = {importer.attempt_id(f): _group(agent, root, f) for f in files}
     start = time.perf_counter()

@@ -34,7 +34,7 @@ from agentlog.events import new_event_id, now_iso, parse_time  # noqa: E402
 from agentlog.fleet import bus  # noqa: E402
 from agentlog.fleet.server import Cluster  # noqa: E402
 
-AGENTLOG = str(ROOT / ".venv" / "bin" / "agentlog")
+AGENTLOG = str(Path(sys.executable).with_name("agentlog"))  # beside the Python running this
 
 
 def event(attempt: str, kind: str, seq: int, **data) -> dict:

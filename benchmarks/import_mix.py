@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from agentlog.capture.importers import get, names
+from agentlog.agents import get as agent_of, names
 from agentlog.capture.incremental import import_path
 from agentlog.recorder import Recorder
 
@@ -49,7 +49,7 @@ def sources(agent: str) -> list[Path]:
     folder = FIXTURES / agent
     if not folder.is_dir():
         return []
-    files = get(agent).files(folder)
+    files = agent_of(agent).importer().files(folder)
     return [f for f in files if agent != "opencode" or f.suffix == ".db"]
 
 
@@ -82,7 +82,7 @@ def copy_one(source: Path, root: Path, dest: Path, copy: int, agent: str) -> int
         db.close()  # the WAL checkpointed and gone: the copy is one file, as OpenCode leaves it
     else:
         data = source.read_bytes()
-        if get(agent).grows_by_appending(source):
+        if agent_of(agent).importer().grows_by_appending(source):
             reps = max(1, SESSION_BYTES // max(1, len(data)))
             data = UUID.sub(renamed, data) + b"".join(UUID.sub(renamer((copy, k)), data) for k in range(1, reps))
         else:
@@ -108,7 +108,7 @@ def generate(agent: str, dest: Path, budget: int) -> int:
 
 def baseline(agent: str, dest: Path) -> tuple[int, float]:
     """(records, seconds) of decoding the same bytes with msgspec."""
-    importer = get(agent)
+    importer = agent_of(agent).importer()
     files = importer.files(dest)
     records, start = 0, time.perf_counter()
     for file in files:
@@ -153,7 +153,7 @@ def main() -> None:  # noqa: C901
             records, floor_s = baseline(agent, mix / agent)
             start = time.perf_counter()
             with Recorder(log_dir=work / "logs" / agent) as recorder:
-                result = import_path(agent, mix / agent, recorder, open_window_s=0)
+                result = import_path(agent_of(agent).importer(), mix / agent, recorder, open_window_s=0)
             took = time.perf_counter() - start
             mib = size / 2**20
             print(f"{agent:14} {mib:7.1f} {result.stats.events:9,} {result.stats.events / took:10,.0f} "

@@ -55,10 +55,10 @@ def load_runs() -> tuple[Path, list[Run]]:
     for source, agent in SOURCES.items():
         subprocess.run([*_agentlog(), "import", agent, str(root / "trajs" / source), "--log-dir",
                         str(root / "logs"), "-q"], check=True)
-    from agentlog.capture.importers import get
+    from agentlog.agents import get
 
     for run in runs:
-        run.attempt_id = get(SOURCES[run.source]).attempt_id(run.path)
+        run.attempt_id = get(SOURCES[run.source]).importer().attempt_id(run.path)
     index.write_text(json.dumps([{**r.__dict__, "path": str(r.path)} for r in runs]))
     return root / "logs", runs
 

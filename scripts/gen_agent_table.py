@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from agentlog.capture.importers import get, names
+from agentlog.agents import get, names
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- agent table: scripts/gen_agent_table.py -->", "<!-- end of agent table -->"
@@ -22,7 +22,7 @@ _YES = {True: "yes", False: "no"}
 def render() -> str:
     rows = ["| agent | import (default path) | follow | hooks | tokens | cost |", "|---|---|---|---|---|---|"]
     for name in names():
-        agent = get(name)
+        agent = get(name).importer
         rows.append(f"| {name} | `{agent.default_path}` | {_YES[agent.follow]} | {_YES[agent.hooks]} "
                     f"| {agent.tokens} | {agent.cost} |")
     return "\n".join(rows)

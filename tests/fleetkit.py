@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-AGENTLOG = str(ROOT / ".venv" / "bin" / "agentlog")
+AGENTLOG = [sys.executable, "-m", "agentlog"]  # the agentlog of the Python running the tests
 PY = sys.executable
 
 # A simulated session's steps, shared by both scripts: it succeeds, loops on an error, loops
@@ -87,12 +86,12 @@ def write_machine(log_dir: Path, name: str, sessions: int = 6, pause: float = 0.
 
 def agentlog(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "600000"}
-    return subprocess.Popen([AGENTLOG, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, **kwargs)
+    return subprocess.Popen([*AGENTLOG, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, **kwargs)
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "600000"}
-    return subprocess.run([AGENTLOG, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*AGENTLOG, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def event_ids(path: Path) -> list[str]:

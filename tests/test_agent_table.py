@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agentlog.capture.importers import get, names
+from agentlog.agents import get, names
 from agentlog.cli import cli
 from agentlog.guard.agents import AGENTS
 
@@ -23,18 +23,18 @@ def test_the_readme_table_is_the_one_the_importers_describe() -> None:
     assert done.returncode == 0, "README agent table is stale: run scripts/gen_agent_table.py"
     table = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in names():
-        assert f"| {name} | `{get(name).default_path}` |" in table
+        assert f"| {name} | `{get(name).importer.default_path}` |" in table
 
 
 def test_a_claim_that_changes_makes_the_table_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    monkeypatch.setattr(type(get("codex")), "tokens", "absent")
+    monkeypatch.setattr(get("codex").importer, "tokens", "absent")
     assert gen_agent_table.updated(text) != text
 
 
 @pytest.mark.parametrize("agent", names())
 def test_each_claim_holds(agent: str, tmp_path: Path) -> None:
-    importer = get(agent)
+    importer = get(agent).importer()
     assert importer.tokens in ("exact", "partial", "estimated", "absent")
     assert importer.cost in ("transcript", "pricing", "absent")
     assert importer.cost == "absent" or importer.tokens != "absent" or importer.cost == "transcript"

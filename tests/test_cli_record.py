@@ -92,10 +92,10 @@ def test_cat_filters_and_reports_malformed_lines(cli, log_dir):
     text = "\ufeff" + json.dumps(events[0]) + "\nnot json\n" + "\n".join(json.dumps(e) for e in events[1:]) + "\n"
     (log_dir / layout.STREAM).write_text(text, encoding="utf-8")
     out = cli("cat", "--log-dir", str(log_dir), "--type", "error", "--executor", "codex", check=True)
-    assert [json.loads(l)["attempt_id"] for l in out.stdout.splitlines()] == ["x"]
+    assert [json.loads(line)["attempt_id"] for line in out.stdout.splitlines()] == ["x"]
     assert f"{log_dir / layout.STREAM}:2: line: not valid JSON" in out.stderr.decode()
     out = cli("cat", "--log-dir", str(log_dir), "--since", "2026-01-02", "--until", "2026-01-03", check=True)
-    assert [json.loads(l)["attempt_id"] for l in out.stdout.splitlines()] == ["y"]
+    assert [json.loads(line)["attempt_id"] for line in out.stdout.splitlines()] == ["y"]
     assert cli("cat", "--log-dir", str(log_dir), "--since", "soon").returncode == 2
 
 

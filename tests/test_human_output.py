@@ -18,7 +18,7 @@ from agentlog.capture.api import Session
 from agentlog.cli import COMMANDS, cli
 from agentlog.recorder import Recorder
 from agentlog.terminal import printable
-from agentlog.web import format as fmt
+from agentlog import formatting as fmt
 from conftest import AGENTLOG
 
 ESC, BEL, CSI8 = "\x1b", "\x07", "\x9b"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlog.capture.importers.aider import number
+from agentlog.agents.aider import number
 from agentlog.store import layout
 from conftest import SHARED, read_jsonl, run_cli
 

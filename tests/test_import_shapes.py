@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from agentlog.capture.importers import get
+from agentlog.agents import get
 from shapes import (EXAMPLES, KILL_EXAMPLES, aider, atif, claude_code, codex, copilot_cli, gemini_cli, harness,
                     openhands, parts_agents, pi, qwen_code, stores, swe_agent, vibe_kanban)
 
@@ -49,7 +49,7 @@ def test_an_import_killed_at_any_write_and_run_again_holds_every_event_once(agen
 
 # formats that grow by appending; a whole-file format (a .traj) is rewritten as its run goes on,
 # so a new file at its path is the same run, not another
-APPENDED = sorted(agent for agent in FORMATS if get(agent).append_only)
+APPENDED = sorted(agent for agent in FORMATS if get(agent).importer.append_only)
 
 
 @pytest.mark.parametrize("agent", APPENDED)

@@ -232,7 +232,7 @@ def test_a_small_file_that_grows_keeps_its_identity(tmp_path: Path) -> None:
 
 def test_watch_follow_reads_on_after_an_end_too(tmp_path: Path) -> None:
     from agentlog import config
-    from agentlog.watch.schedule import TranscriptFollower
+    from agentlog.jobs import TranscriptFollower
 
     src = tmp_path / "projects"
     src.mkdir()

@@ -24,9 +24,9 @@ from agentlog.store import layout
 from agentlog.store.retention import stamp
 from agentlog.store.rotate import MANIFEST, rotate
 from agentlog.store.tail import FileCheckpoints, Tailer
-from agentlog.watch.schedule import WeeklyReport
+from agentlog.jobs import WeeklyReport
 from agentlog.watch.sinks import BaseSink, SinkError
-from agentlog.watch.sinks.alerts_file import read_alerts
+from agentlog.store.alerts import read_alerts
 
 from conftest import AGENTLOG, run_cli
 from watchkit import Receiver, alerts, iso, wait_for

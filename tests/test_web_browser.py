@@ -54,7 +54,7 @@ def serve(log_dir: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}")
+                raise RuntimeError(f"agentlog serve did not start: {proc.stderr.read().decode()}") from None
             time.sleep(0.1)
     return proc, base
 

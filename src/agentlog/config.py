@@ -214,6 +214,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("watch.notify", None, _texts, (), "apprise URLs every alert goes to"),
     Setting("watch.webhook", None, _texts, (), "URLs every alert is POSTed to"),
     Setting("watch.exec", None, _table_of(_text), {}, "alert type = command run per alert"),
+    Setting("watch.sinks", None, _texts, (), "other sinks, KIND=SPEC (any registered kind, a plugin's too)"),
     Setting("watch.notify_since", None, _duration, 3600.0,
             "notification sinks get only alerts newer than this (seconds; written 1h, 30m...)"),
     # [redact], [errors], [pricing]

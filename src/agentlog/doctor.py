@@ -67,7 +67,27 @@ def diagnose(settings: config.Settings, *, notify: list[str] = (), webhooks: lis
         _alerts(report, log_dir, now)
         _dead_letters(report, log_dir)
     _extra_sinks(report, notify, webhooks)
+    _registries(report)
     return report
+
+
+def _registries(report: DoctorReport) -> None:
+    """The agents, detectors and sinks this installation knows, the plugins' marked; a plugin
+    that fails to load is a problem (it is left out until fixed)."""
+    from . import agents, plugins
+    from .watch.detectors import detector_names
+    from .watch.sinks import kinds
+
+    found = {"agents": agents.names(), "detectors": detector_names(), "sinks": kinds()}
+    for group, names in found.items():
+        loaded = {p.name: p for p in plugins.load(f"agentlog.{group}") if p.error is None}
+        shown = [f"{name} (plugin {loaded[name].distribution})" if name in loaded else name for name in names]
+        report.add(group, "ok", ", ".join(shown))
+        for plugin in plugins.load(f"agentlog.{group}"):
+            if plugin.error:
+                report.add(f"plugin {plugin.name}", "problem", f"{plugin.value} from {plugin.distribution} "
+                           f"does not load: {plugin.error}",
+                           f"fix or uninstall {plugin.distribution.split()[0]} (it is left out until then)")
 
 
 def _shown(setting: config.Setting, value: Any) -> Any:
@@ -158,7 +178,7 @@ def _watchdog(report: DoctorReport, log_dir: Path, now: float) -> None:
 
 
 def _alerts(report: DoctorReport, log_dir: Path, now: float) -> None:
-    from .watch.sinks.alerts_file import read_alerts
+    from .store.alerts import read_alerts
 
     recent = 0
     for alert in read_alerts(log_dir):

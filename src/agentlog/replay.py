@@ -24,8 +24,8 @@ from .store import layout
 from .store.metrics import session_metrics
 from .store.reader import BadLine, ReadReport, read_kind, read_session
 from .terminal import printable
-from .watch.sinks.alerts_file import decode_alert, read_alerts
-from .web import format as fmt
+from .store.alerts import decode_alert, read_alerts
+from . import formatting as fmt
 
 ICONS = {"session_start": "▶", "followup_sent": "↩", "agent_output": "💬", "agent_thinking": "💭",
          "tool_call": "🔧", "tool_result": "↳", "error": "❌", "usage": "💰", "status_change": "🔄",

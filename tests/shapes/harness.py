@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from agentlog.agents import get
 from agentlog.capture.incremental import ImportResult, import_path
 from agentlog.recorder import Recorder
 from agentlog.store import layout
@@ -67,7 +68,7 @@ def write(case: Case, root: Path, cut: float | None = None) -> Path:
 
 def import_into(agent: str, src: Path, log_dir: Path, open_window_s: float = 0) -> ImportResult:
     with Recorder(log_dir=log_dir) as recorder:
-        return import_path(agent, src, recorder, open_window_s=open_window_s)
+        return import_path(get(agent).importer(), src, recorder, open_window_s=open_window_s)
 
 
 def stream(log_dir: Path) -> list[dict]:

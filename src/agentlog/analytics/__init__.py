@@ -12,11 +12,11 @@ from .correlate import Correlation, correlate
 from .errors import ErrorClusters, ErrorVariants, errors, explain
 from .metrics import SessionMetrics, export_metrics, metrics
 from .planning import Planning, planning
-from .report import Report, Table, known
+from .report import Result, Table, known
 from .sessions import Dataset, load
 from .source import LogSource, Scope
 from .summary import Summary, summary
 
 __all__ = ["Backlog", "Comparison", "Correlation", "Dataset", "ErrorClusters", "ErrorVariants", "LogSource",
-           "Planning", "Report", "Scope", "SessionMetrics", "Summary", "Table", "backlog", "compare", "correlate",
+           "Planning", "Result", "Scope", "SessionMetrics", "Summary", "Table", "backlog", "compare", "correlate",
            "errors", "explain", "export_metrics", "known", "load", "metrics", "planning", "summary"]

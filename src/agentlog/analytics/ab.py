@@ -392,7 +392,7 @@ def _interval(ci: list[float] | None, scale: float, unit: str) -> str:
     if ci is None:
         return "-"
     if unit == "ms":
-        from ..web.format import duration
+        from ..formatting import duration
 
         return f"{duration(ci[0])} – {duration(ci[1])}"
     if unit == "$":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..web import format as human
+from .. import formatting as human
 from .report import Report, Table, dataset
 from .source import Scope
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import Report, Table, dataset, pct, scoped
+from .report import Result, Table, dataset, pct, scoped
 from .source import Scope
 
 # A task is first-shot when its first attempt (by start) succeeded with no follow-up.
@@ -29,7 +29,7 @@ GROUP BY ALL ORDER BY task_id, n DESC, fingerprint
 
 
 @dataclass
-class Backlog(Report):
+class Backlog(Result):
     unique_tasks: int
     solved: int
     success_pct: float | None

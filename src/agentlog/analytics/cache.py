@@ -36,7 +36,7 @@ import duckdb
 from ..store import modes
 from ..store.atomic import replace_file
 from . import parts
-from .source import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
+from .scan import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
 
 FOLDER = "analytics-cache"  # under the log dir's state/
 MANIFEST = "manifest.json"

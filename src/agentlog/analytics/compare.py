@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import Report, Table, dataset, pct, scoped
+from .report import Result, Table, dataset, pct, scoped
 from .source import Scope
 
 GROUPINGS = ("executor", "model")
@@ -37,7 +37,7 @@ COLUMNS = ["sessions", "ended", "success_pct", "first_shot_pct", "avg_duration_m
 
 
 @dataclass
-class Comparison(Report):
+class Comparison(Result):
     by: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import Report, Table, dataset, scoped
+from .report import Result, Table, dataset, scoped
 from .source import Scope
 
 DIMENSIONS = {"executors": "executor", "models": "model", "sizes": "task_size"}
@@ -26,7 +26,7 @@ GROUP BY fingerprint ORDER BY occurrences DESC, fingerprint
 
 
 @dataclass
-class Correlation(Report):
+class Correlation(Result):
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import Report, Table, dataset, scoped
+from .report import Result, Table, dataset, scoped
 from .source import Scope
 
 _CLUSTERS = """
@@ -21,7 +21,7 @@ GROUP BY fingerprint ORDER BY occurrences DESC, fingerprint
 
 
 @dataclass
-class ErrorClusters(Report):
+class ErrorClusters(Result):
     total_errors: int
     total_clusters: int
     clusters: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +53,7 @@ GROUP BY message ORDER BY occurrences DESC, message
 
 
 @dataclass
-class ErrorVariants(Report):
+class ErrorVariants(Result):
     fingerprint: str
     template: str | None
     occurrences: int

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .report import Report, Table, dataset
+from .report import Result, Table, dataset
 from .source import Scope
 
 COLUMNS = ["attempt_id", "task_id", "task_title", "task_size", "executor", "model", "started", "last_seen",
@@ -31,7 +31,7 @@ _WHOLE = [c for c in COLUMNS if c == "duration_ms" or c.endswith("_tokens")]
 
 
 @dataclass
-class SessionMetrics(Report):
+class SessionMetrics(Result):
     sessions: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:

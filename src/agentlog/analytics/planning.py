@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backlog import task_rows
-from .report import Report, Table, dataset
+from .report import Result, Table, dataset
 from .source import Scope
 
 # category -> the planning improvement it suggests
@@ -49,7 +49,7 @@ def insights_for(categories: dict[str, int], failed_attempts: int, executors: li
 
 
 @dataclass
-class Planning(Report):
+class Planning(Result):
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:

@@ -22,7 +22,7 @@ class Table:
 
 
 @dataclass
-class Report:
+class Result:
     """Base of the report results: how many lines were skipped, and the tables to render."""
 
     malformed: int = field(default=0, kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import Report, Table, dataset, pct, scoped
+from .report import Result, Table, dataset, pct, scoped
 from .source import Scope
 
 _TOTALS = """
@@ -35,7 +35,7 @@ GROUP BY fingerprint ORDER BY occurrences DESC, fingerprint
 
 
 @dataclass
-class Summary(Report):
+class Summary(Result):
     sessions: int
     ended: int
     open: int

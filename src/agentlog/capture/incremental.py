@@ -32,7 +32,7 @@ from ..store import layout
 from ..store.atomic import replace_file
 from ..store.writer import StoreError
 from . import intent
-from .importers import Context, Importer, ImportStats, get
+from .importers import Context, Importer, ImportStats
 from .importers.base import HEAD_BYTES
 from .pricing import Pricing
 
@@ -149,7 +149,7 @@ class ImportResult:
 Progress = Callable[[Path, int], None]  # called after each file with its size in bytes
 
 
-def import_path(agent: str | Importer, path: Path | str | None, recorder: Recorder, *,
+def import_path(importer: Importer, path: Path | str | None, recorder: Recorder, *,
                 state: ImportState | None = None, pricing: Pricing | None = None,
                 open_window_s: float | None = None, progress: Progress | None = None,
                 files: list[Path] | None = None, follow_symlinks: bool = False,
@@ -159,7 +159,6 @@ def import_path(agent: str | Importer, path: Path | str | None, recorder: Record
     `files` (already listed by `importer.files`) saves listing them again. A symlink that
     leads out of `path` is skipped (and counted) unless `follow_symlinks`. `listed` is
     told which files will be read, `progress` each one read."""
-    importer = get(agent) if isinstance(agent, str) else agent
     root = Path(path or importer.default_path).expanduser()
     state = state if state is not None else ImportState.load(recorder.log_dir, importer.name)
     pricing = pricing or Pricing.load(recorder.settings.section("pricing"))
@@ -268,7 +267,7 @@ class _Run:
             written = self.recorder.record_many(events, on_invalid=self._invalid)
         except StoreError:
             raise  # the log cannot be written: nothing more can be imported
-        except Exception as exc:  # one bad file never stops an import
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops an import
             ctx.skip_file(f"unreadable_file:{type(exc).__name__}")
             if announced.started:  # part of it is written: never write that part twice
                 entry["failed"] = type(exc).__name__
@@ -306,7 +305,7 @@ def _size(file: Path) -> int:
         return 0
 
 
-def follow_once(agent: str | Importer, path: Path | str | None, recorder: Recorder,
+def follow_once(importer: Importer, path: Path | str | None, recorder: Recorder,
                 state: ImportState, **options: Any) -> ImportResult:
     """One polling step of live following: import only what was written since the last call."""
-    return import_path(agent, path, recorder, state=state, **options)
+    return import_path(importer, path, recorder, state=state, **options)

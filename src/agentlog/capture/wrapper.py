@@ -23,7 +23,7 @@ from typing import IO, Any, Sequence
 
 from ..events import now_iso
 from ..recorder import Recorder
-from .importers import Context, Mapper, get, names
+from .importers import Context, Importer, Mapper
 from .importers.base import decode_record
 from .pricing import Pricing
 
@@ -43,8 +43,10 @@ class RunResult:
 class _Recording:
     """Turns the child's output lines into events; one lock, since two threads feed it."""
 
-    def __init__(self, recorder: Recorder, envelope: dict[str, Any], pricing: Pricing):
+    def __init__(self, recorder: Recorder, envelope: dict[str, Any], pricing: Pricing,
+                 importers: Sequence[Importer]):
         self.recorder = recorder
+        self.importers = importers
         self.envelope = envelope
         self.ctx = Context(pricing)
         self.mapper: Mapper | None = None
@@ -74,8 +76,8 @@ class _Recording:
     def _mapper(self, record: dict[str, Any]) -> Mapper | None:
         """The first agent whose live format this record matches keeps the stream."""
         if self.mapper is None:
-            for name in names():
-                self.mapper = get(name).stream_mapper(record, self.envelope["attempt_id"], self.ctx)
+            for importer in self.importers:
+                self.mapper = importer.stream_mapper(record, self.envelope["attempt_id"], self.ctx)
                 if self.mapper is not None:
                     if self.envelope.get("model"):  # --model prices usage until the agent names one
                         self.mapper.state["model"] = self.envelope["model"]
@@ -100,12 +102,15 @@ class _Recording:
 
 def run(command: Sequence[str], recorder: Recorder, *, attempt_id: str, executor: str,
         task_id: str | None = None, task_title: str | None = None, model: str | None = None,
-        prompt: str | None = None, pricing: Pricing | None = None,
+        prompt: str | None = None, pricing: Pricing | None = None, importers: Sequence[Importer] = (),
         stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> RunResult:
-    """Run `command`, recording it as one attempt; returns its exit code and status."""
+    """Run `command`, recording it as one attempt; returns its exit code and status.
+    A line of its stdout in the live JSON format of one of `importers` (agents.importers())
+    is mapped as that agent's events; any other line is recorded as agent_output."""
     envelope = {k: v for k, v in {"attempt_id": attempt_id, "executor": executor, "task_id": task_id,
                                   "task_title": task_title, "model": model}.items() if v is not None}
-    recording = _Recording(recorder, envelope, pricing or Pricing.load(recorder.settings.section("pricing")))
+    recording = _Recording(recorder, envelope, pricing or Pricing.load(recorder.settings.section("pricing")),
+                           importers)
     recording.record("session_start", {"prompt": prompt, "prompt_type": "initial", "command": list(command)})
     started = time.monotonic()
     try:

@@ -12,7 +12,7 @@ from importlib import import_module
 
 if sys.argv[1:2] == ["hook"] and os.path.basename(sys.argv[0]) in ("agentlog", "__main__.py"):
     # `agentlog hook` runs before every tool call of an agent: answered before click loads
-    from ..guard.hook import main as _hook_main
+    from ..guard.client import main as _hook_main
 
     sys.exit(_hook_main(sys.argv[2:]))
 
@@ -25,7 +25,7 @@ COMMANDS = {
     "cluster": "agentlog.cli.intel:cluster_cmd",
     "watch": "agentlog.cli.watch:watch",
     "alerts": "agentlog.cli.watch:alerts",
-    "doctor": "agentlog.cli.watch:doctor",
+    "doctor": "agentlog.cli.doctor:doctor",
     "import": "agentlog.cli.capture:import_cmd",
     "run": "agentlog.cli.capture:run_cmd",
     "export": "agentlog.cli.capture:export",
@@ -45,7 +45,7 @@ COMMANDS = {
     "fleet": "agentlog.cli.fleet:fleet",
     "hooks": "agentlog.cli.guard:hooks",
     "hook": "agentlog.cli.guard:hook",
-    "otel": "agentlog.cli.guard:otel",
+    "otel": "agentlog.cli.otel:otel",
     "ab": "agentlog.cli.advice:ab",
     "advise": "agentlog.cli.advice:advise",
     "risk": "agentlog.cli.risk:risk",

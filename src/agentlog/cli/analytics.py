@@ -85,7 +85,7 @@ def render(report: Any, fmt: str, empty_message: Callable[[], str]) -> None:
 def _rich(tables) -> None:
     from rich.console import Console
 
-    from ..web import format as human
+    from .. import formatting as human
     from .table import print_table
 
     console = Console()
@@ -123,7 +123,7 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, (dict, list)):
-        from ..web import format as human
+        from .. import formatting as human
 
         return human.cell("", value)
     return value
@@ -132,7 +132,7 @@ def _csv_value(value: Any) -> Any:
 def _markdown(table) -> str:
     from ..report.render import md_text
     from ..terminal import printable
-    from ..web import format as human
+    from .. import formatting as human
 
     lines = [f"### {md_text(printable(table.title))}", "", "| " + " | ".join(human.label(c) for c in table.columns) + " |",
              "|" + "".join("---:|" if _numeric(table, c) else "---|" for c in table.columns)]

@@ -7,26 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import settings_options
-
-
-class AgentChoice(click.Choice):
-    """The agents that have an importer (with `claim`: those whose importer claims it),
-    listed when first needed: finding them imports every importer module."""
-
-    def __init__(self, claim: str | None = None):
-        self.claim = claim
-        super().__init__([])
-
-    @property
-    def choices(self) -> list[str]:  # type: ignore[override]
-        from ..capture.importers import get, names
-
-        return [name for name in names() if self.claim is None or getattr(get(name), self.claim)]
-
-    @choices.setter
-    def choices(self, _value: object) -> None:
-        pass
+from .common import AgentChoice, settings_options
 
 
 @click.command("import")
@@ -53,12 +34,12 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     files that are not sessions (empty, not JSON lines, nothing with a time, ...).
     An import cut short (killed, disk full) is finished by the next one, each event once.
     """
-    from ..capture.importers import get
+    from ..agents import get
     from ..capture.incremental import import_path
     from ..recorder import Recorder
     from ..terminal import printable
 
-    importer = get(agent)
+    importer = get(agent).importer()
     root = (path or Path(importer.default_path)).expanduser()
     if not root.exists():
         raise click.UsageError(f"{root} does not exist (pass the transcript folder as PATH)")
@@ -116,7 +97,7 @@ def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
     The store is only read. Again later: only what changed is added.
     """
     from ..capture.enrich import enrich_vibe_kanban
-    from ..capture.importers.vibe_kanban import DEFAULT_DIR, VibeKanbanImporter
+    from ..agents.vibe_kanban import DEFAULT_DIR, VibeKanbanImporter
     from ..recorder import Recorder
 
     root = (data_dir or Path(DEFAULT_DIR)).expanduser()
@@ -125,7 +106,7 @@ def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
         raise click.UsageError(f"no Vibe Kanban store (db.v2.sqlite) in {root}: pass its data folder")
     import sqlite3
 
-    from ..capture.importers.vibe_kanban import UnsupportedSchema
+    from ..agents.vibe_kanban import UnsupportedSchema
 
     try:
         with Recorder(settings) as recorder:
@@ -164,7 +145,7 @@ def export_atif(settings, attempt: str | None, executor: str | None, task: str |
     """
     import fnmatch
 
-    from ..capture.importers.atif import export
+    from ..agents.atif import export
     from ..store.reader import Filter
     from ..terminal import printable
     from ..timeutil import parse_when
@@ -201,13 +182,15 @@ def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_
     Exits with the agent's exit code; 127 when the command is not found, 126 when it
     cannot be run (both recorded as a failed session with the reason).
     """
+    from ..agents import importers
     from ..capture.wrapper import run
     from ..recorder import Recorder
     from ..terminal import printable
 
     with Recorder(settings) as recorder:
         result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
-                     task_title=task_title, model=model, prompt=prompt)
+                     task_title=task_title, model=model, prompt=prompt,
+                     importers=importers())
     if result.error:
         click.echo(printable(f"agentlog run: {result.error}", one_line=True), err=True)
     sys.exit(result.exit_code)

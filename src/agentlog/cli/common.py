@@ -86,3 +86,23 @@ def listen(host: str, port: int):
         return listen(host, port)
     except ListenError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+class AgentChoice(click.Choice):
+    """The agents' names (only those having a part, when asked), read from the registry the
+    first time they are needed, so a plugin agent is a choice and `agentlog hook` never
+    pays for finding them all."""
+
+    def __init__(self, having: str | None = None):
+        self.having = having
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from .. import agents
+
+        return agents.names(self.having)  # type: ignore[arg-type]
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass  # click's __init__ sets them; the registry holds them

@@ -83,12 +83,15 @@ def forward(settings, nats, host, once, replicas) -> None:
 @click.option("--notify", multiple=True, metavar="URL", help="apprise URL; repeatable.")
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
 @click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD", help="Run CMD per alert of TYPE; repeatable.")
+@click.option("--sink", "others", multiple=True, metavar="KIND[=SPEC]",
+              help="A sink of any kind, a plugin's too [watch.sinks in TOML]; repeatable.")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print alerts to stdout.")
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
 @settings_options
 @nats_options
-def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, stuck_threshold_ms, quiet, json_out) -> None:
+def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, others, stuck_threshold_ms, quiet,
+          json_out) -> None:
     """Run the detectors on the fleet stream; start several to share the work.
 
     Sessions are partitioned, each partition owned by one worker (a lease in KV); a
@@ -99,10 +102,10 @@ def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, stuck_th
     """
     from ..fleet.watch import FleetWatcher, FleetWatchOptions
     from ..watch import WatchConfig
-    from .watch import _sinks
+    from .watch import sinks_of
 
     settings = flags_over(settings, {"stuck_threshold_ms": stuck_threshold_ms})
-    sinks = _sinks(notify, webhooks, execs, quiet, json_out, settings.section("watch"))
+    sinks = sinks_of(settings.section("watch"), notify, webhooks, execs, others, quiet, json_out)
     config = WatchConfig.from_settings(settings)
     watcher = FleetWatcher(settings, nats, FleetWatchOptions(worker_id=worker_id, replicas=replicas),
                            sinks=sinks, config=config)

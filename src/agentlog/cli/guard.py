@@ -1,26 +1,23 @@
-"""`agentlog hooks install|uninstall|status`, `agentlog hook`, `agentlog otel serve|export`."""
+"""`agentlog hooks install|uninstall|status` and `agentlog hook`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from .common import listen, resolve_token, settings_options
-
-AGENT_NAMES = ("claude-code", "codex")
+from .common import AgentChoice
 
 
 def _scope_path(agent_name: str, scope: str | None, toml: bool = False) -> tuple[object, Path]:
-    from ..guard.agents import get
+    from ..agents import get
 
     agent = get(agent_name)
     try:
-        return agent, agent.settings_path(scope or agent.default_scope, toml=toml)
+        return agent, agent.hooks.settings_path(scope or agent.hooks.default_scope, toml=toml)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(f"{agent.name} {exc}") from None
 
 
 _TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (comments and layout kept)."
@@ -47,7 +44,7 @@ def hooks() -> None:
 
 
 @hooks.command("install")
-@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.argument("agent", type=AgentChoice(having="hooks"))
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
@@ -73,7 +70,7 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
     else:
         verb = "would add" if dry_run else "added"
         click.echo(f"{path}: {verb} hooks for {', '.join(change.events)}", err=dry_run)
-    if (scope or spec.default_scope) == "local" and _tracked_by_git(path):
+    if (scope or spec.hooks.default_scope) == "local" and _tracked_by_git(path):
         click.echo(f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)",
                    err=True)
 
@@ -102,7 +99,7 @@ def _tracked_by_git(path: Path) -> bool:
 
 
 @hooks.command("uninstall")
-@click.argument("agent", type=click.Choice(AGENT_NAMES))
+@click.argument("agent", type=AgentChoice(having="hooks"))
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
@@ -128,17 +125,17 @@ def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, mcp:
 
 
 @hooks.command("status")
-@click.argument("agent", type=click.Choice(AGENT_NAMES), required=False)
+@click.argument("agent", type=AgentChoice(having="hooks"), required=False)
 def status_cmd(agent: str | None) -> None:
     """Where agentlog's hooks are installed (local, project and user settings of each agent)."""
-    from ..guard.agents import get
+    from ..agents import get, names
     from ..guard.install import status
 
     partly_any = False
-    for name in [agent] if agent else AGENT_NAMES:
+    for name in [agent] if agent else names(having="hooks"):
         spec = get(name)
-        for scope in spec.scopes:
-            for path in spec.settings_paths(scope):
+        for scope in spec.hooks.scopes:
+            for path in spec.hooks.settings_paths(scope):
                 line, partly = _status_line(status(spec, path))
                 click.echo(f"{name:12} {scope:8} {line}")
                 partly_any = partly_any or partly
@@ -166,52 +163,6 @@ def hook(args: tuple[str, ...]) -> None:
     Records the payload, asks the guard policies, prints the agent's decision JSON.
     Always exits 0 (a failure is logged to <log_dir>/state/hook-errors.log).
     """
-    from ..guard.hook import main
+    from ..guard.client import main  # asks the resident guard; runs the call here when none answers
 
     sys.exit(main(list(args)))
-
-
-@click.group()
-def otel() -> None:
-    """OpenTelemetry: receive agents' OTLP telemetry, export sessions as GenAI traces."""
-
-
-@otel.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback requires a token.")
-@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port).")
-@click.option("--token", help="Require `Authorization: Bearer TOKEN` (16+ characters) on every request "
-              "[env AGENTLOG_OTEL_TOKEN]; exporters send it with OTEL_EXPORTER_OTLP_HEADERS.")
-@settings_options
-def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
-    """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON, gzip or not).
-
-    Takes only OTLP content types, refuses requests from web pages (a foreign Origin) and
-    host names other than localhost unless a token is required."""
-    from ..otel.receiver import TOKEN_ENV, serve
-    from ..web.server import url
-
-    token = resolve_token(host, token, TOKEN_ENV)
-    sock = listen(host, port)
-    click.echo(f"agentlog otel: listening on {url(sock)}")
-    sys.stdout.flush()
-    serve(settings, sock, token=token)
-
-
-@otel.command("export")
-@click.option("--endpoint", default=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-              show_default="$OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318", help="OTLP/HTTP base URL.")
-@click.option("--attempt", "attempts", multiple=True, help="Only this attempt (repeatable).")
-@click.option("--since", help="Only events since (7d, 2h, ISO time).")
-@settings_options
-def export_cmd(settings, endpoint: str, attempts: tuple[str, ...], since: str | None) -> None:
-    """Write sessions as OTLP traces (GenAI conventions) to an OTLP endpoint."""
-    from ..otel.exporter import export, sessions_of
-    from ..otel.semconv import SEMCONV_VERSION
-    from ..timeutil import parse_when
-
-    sessions = sessions_of(settings.log_path, list(attempts) or None, parse_when(since) if since else None)
-    stats = export(sessions, endpoint)
-    click.echo(f"exported {stats.sessions} sessions, {stats.spans} spans, {stats.events} events "
-               f"({stats.input_tokens} input / {stats.output_tokens} output tokens) to {endpoint} "
-               f"[GenAI semconv {SEMCONV_VERSION}]")

@@ -1,4 +1,4 @@
-"""`agentlog watch` (the live watchdog), `agentlog alerts` (read them), `agentlog doctor`."""
+"""`agentlog watch` (the live watchdog) and `agentlog alerts` (read them)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from pathlib import Path
 
 import click
 
-from .capture import AgentChoice
-from .common import flags_over, require_log_dir, settings_options
+from .common import AgentChoice, flags_over, require_log_dir, settings_options
 
 
-def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
-    from ..watch.sinks import make_sink
+def sinks_of(section: dict, notify, webhooks, execs, others, quiet: bool, json_out: bool):
+    """The library's sinks_from, its ValueError a usage error."""
+    from ..watch.sinks import sinks_from
 
-    specs = [("stdout", "json" if json_out else None)] if not quiet else []
-    specs += [("apprise", u) for u in (*section.get("notify", []), *notify)]
-    specs += [("webhook", u) for u in (*section.get("webhook", []), *webhooks)]
-    specs += [("exec", f"{t}={c}") for t, c in section.get("exec", {}).items()]
-    specs += [("exec", e) for e in execs]
     try:
-        return [make_sink(kind, spec) for kind, spec in specs]
+        return sinks_from(section, notify=notify, webhooks=webhooks, execs=execs, others=others,
+                          stdout=None if quiet else "json" if json_out else "text")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -35,11 +31,13 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
 @click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD",
               help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.")
+@click.option("--sink", "others", multiple=True, metavar="KIND[=SPEC]",
+              help="A sink of any kind, a plugin's too (see `agentlog doctor`) [watch.sinks in TOML]; repeatable.")
 @click.option("--notify-since", metavar="DURATION",
               help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
                    "[watch.notify_since in TOML; default 1h].")
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
-@click.option("--follow", "follow", metavar="AGENT", type=AgentChoice("follow"),
+@click.option("--follow", "follow", type=AgentChoice(having="follow"),
               help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
 @click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
 @click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
@@ -50,7 +48,7 @@ def _sinks(notify, webhooks, execs, quiet: bool, json_out: bool, section: dict):
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @settings_options
-def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_since, stuck_threshold_ms,
+def watch(settings, replay, since, once, reset, notify, webhooks, execs, others, notify_since, stuck_threshold_ms,
           follow, rotate_every, weekly, report_dir, quiet, json_out, path) -> None:
     """Watch the event stream live: catch looping, stuck and expensive agents.
 
@@ -83,7 +81,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
         raise click.BadParameter(str(exc)) from None
     if path is not None and follow is None:
         raise click.BadParameter("PATH is the transcript folder of --follow AGENT", param_hint="PATH")
-    sinks = _sinks(notify, webhooks, execs, quiet, json_out, section)
+    sinks = sinks_of(section, notify, webhooks, execs, others, quiet, json_out)
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings)
     dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
@@ -113,7 +111,7 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, notify_
 
 def _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks) -> list:
     from ..timeutil import parse_duration
-    from ..watch.schedule import RotateEvery, TranscriptFollower, WeeklyReport
+    from ..jobs import RotateEvery, TranscriptFollower, WeeklyReport
 
     jobs = []
     try:
@@ -147,7 +145,7 @@ def alerts(settings, follow, consumer, types, attempt, since, json_out, archives
     from ..events import encode, parse_time
     from ..timeutil import parse_when
     from ..watch.consumer import AlertFeed
-    from ..watch.sinks.alerts_file import read_alerts
+    from ..store.alerts import read_alerts
     from ..watch.text import one_line
 
     try:
@@ -186,44 +184,3 @@ def alerts(settings, follow, consumer, types, attempt, since, json_out, archives
     require_log_dir(settings)
     for alert in filter(keep, read_alerts(settings.log_path, archives=archives)):
         show(alert)
-
-
-@click.command()
-@click.option("--notify", multiple=True, metavar="URL", help="Also check this apprise URL.")
-@click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="Also check this webhook is reachable.")
-@click.option("--json", "json_out", is_flag=True, help="Print the checks as JSON.")
-@settings_options
-def doctor(settings, notify, webhooks, json_out) -> None:
-    """Check the setup: configuration and its sources, log dir, files, watchdog, alerts, sinks.
-
-    Every problem comes with its fix. Exit code 1 when a problem was found.
-    """
-    from ..doctor import diagnose
-
-    report = diagnose(settings, notify=list(notify), webhooks=list(webhooks))
-    if json_out:
-        import json
-
-        click.echo(json.dumps(report.as_dict(), indent=2))
-    else:
-        _render_doctor(report)
-    sys.exit(1 if report.problems else 0)
-
-
-def _render_doctor(report) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    from ..terminal import printable
-    from .table import print_table
-
-    console = Console()
-    print_table("Configuration", [("setting", False), ("value", False), ("from", False)],
-                [[name, value, source] for name, value, source in report.settings], console)
-    marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
-    for check in report.checks:
-        console.print(f"{marks[check.status]}  [bold]{escape(printable(check.name))}[/]: "
-                      f"{escape(printable(check.detail))}", highlight=False)
-        if check.fix and check.status != "ok":
-            console.print(f"          fix: {escape(printable(check.fix))}", highlight=False)
-    console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)")

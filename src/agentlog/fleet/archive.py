@@ -30,7 +30,7 @@ from ..store.metrics import session_metrics
 from ..store.reader import files_of, open_log, read_file
 from ..store.tail import FileCheckpoints
 from ..store.writer import LogWriter
-from ..watch.sinks.alerts_file import AlertJournal, decode_alert
+from ..store.alerts import AlertJournal, decode_alert
 from . import bus
 
 CHECKPOINT = "fleet-archive"

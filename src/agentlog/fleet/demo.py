@@ -40,7 +40,7 @@ def _agentlog(*args: str, quiet: bool = True) -> subprocess.Popen:
 def run_fleet_demo(log_dir: Path, machines: int = 3, agents: int = 10, *, seed: int = 7, speed: float = 1.0,
                    say=print) -> FleetDemo:
     from ..store.reader import read_kind
-    from ..watch.sinks.alerts_file import read_alerts
+    from ..store.alerts import read_alerts
 
     root = Path(log_dir) / "fleet-demo"
     shutil.rmtree(root, ignore_errors=True)

@@ -37,7 +37,7 @@ from ..watch.config import WatchConfig
 from ..watch.engine import Engine
 from ..watch.outbox import Outbox
 from ..watch.sinks import BaseSink
-from ..watch.sinks.alerts_file import AlertJournal
+from ..store.alerts import AlertJournal
 from ..watch.view import decode
 from . import bus
 from .forward import await_replicas, retry
@@ -63,7 +63,6 @@ class FleetWatchResult:
     events: int = 0
     alerts: int = 0  # new alerts this worker published
     duplicates: int = 0  # alerts another run had already published
-    takeovers: int = 0
     partitions: list[int] = field(default_factory=list)
 
 
@@ -184,7 +183,6 @@ class FleetWatcher:
         part.lease_rev = lease_rev
         part.sub = await self._consumer(p, applied)
         self.owned[p] = part
-        self.result.takeovers += 1
         part.task = asyncio.create_task(self._consume(part))
 
     async def _consumer(self, p: int, applied: int) -> bus.OrderedPull:

@@ -8,11 +8,10 @@ Thresholds left unset in `[guard]` are the watchdog's.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .. import jsonline
-from ..store import layout
+from ..store import cursor, layout
 from ..watch.config import WatchConfig
 from ..watch.engine import Engine
 from ..watch.view import Data, WatchEvent
@@ -46,22 +45,16 @@ def feed(settings: Any, guard: GuardConfig, attempt_id: str, state: Any,
     fed = state.section("fed")
     path = layout.session_path(settings.log_path, attempt_id)
     try:
-        stat = os.stat(path)
+        if cursor.resume(path, fed):  # a new, rotated or rewritten transcript: fresh detector state
+            state.data.pop("engine", None)
+        lines, end = cursor.read_lines(path, fed)
     except FileNotFoundError:
         return engine, []
-    if fed.get("ino") != stat.st_ino or fed.get("offset", 0) > stat.st_size:
-        fed.clear()  # a new or rotated transcript: from its start, with fresh detector state
-        fed.update(ino=stat.st_ino, offset=0)
-        state.data.pop("engine", None)
     snapshot = state.data.get("engine")
     if snapshot:
         engine.restore(snapshot)
-    with open(path, "rb") as handle:
-        handle.seek(fed["offset"])
-        chunk = handle.read()
-    end = chunk.rfind(b"\n") + 1
     findings: list[tuple[Any, GuardEvent]] = []
-    for line in chunk[:end].splitlines():
+    for line in lines:
         try:
             event = jsonline.decode(line.removeprefix(b"\xef\xbb\xbf"), _decoder)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -70,6 +63,6 @@ def feed(settings: Any, guard: GuardConfig, attempt_id: str, state: Any,
         observe(memory, event, alerts)
         if alerts:
             findings.extend((alert, event) for alert in alerts)
-    fed["offset"] += end
+    cursor.advance(path, fed, end)
     state.data["engine"] = engine.snapshot()
     return engine, findings

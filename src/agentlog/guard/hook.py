@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from .agents import Agent
+    from ..agents import Agent
     from .config import GuardConfig
 
 ERRORS_LOG = "hook-errors.log"
@@ -50,16 +50,6 @@ class PayloadError(ValueError):
 # -- the entry point -----------------------------------------------------------------------
 
 USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] < payload.json"
-
-
-def main(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
-    """Run one hook call; always returns 0 (fail open). A real process (no stdin/stdout
-    given) asks the resident guard first and runs the call here only when none answers."""
-    if stdin is None and stdout is None:
-        from . import client
-
-        return client.main(argv)
-    return run(argv, stdin, stdout)
 
 
 def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
@@ -87,7 +77,7 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         log_dir = settings.log_path
         guard = GuardConfig.from_section(settings.section("guard"))
         _arm(guard.timeout_ms / 1000 if guard.timeout_ms else None, since_start=True)
-        from .agents import get
+        from ..agents import get
 
         raw = read_payload(stdin)
         output = handle(get(agent_name), event_name, raw, settings, guard)
@@ -298,38 +288,36 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
     mapped by the agent's importer (the same counting rules as `agentlog import`)."""
     if not isinstance(path, str) or not path:
         return []
-    from importlib import import_module
+    import os
     from pathlib import Path
 
-    from ..capture.importers.base import IMPORTERS, decode_record
+    from ..capture.importers.base import decode_record
+    from ..store import cursor
 
     file = Path(path).expanduser()
+    seen = state.section("transcript")
     try:
-        stat = file.stat()
+        if seen.get("path") != str(file):
+            seen.clear()  # another transcript
+        if cursor.resume(file, seen):  # another, rotated or rewritten file: from its start
+            seen.update(path=str(file), line=0, mapper={})
+        lines, end = cursor.read_lines(file, seen, MAX_TRANSCRIPT_READ)
+        size = os.stat(file).st_size
     except OSError:
         return []
-    seen = state.section("transcript")
-    if seen.get("path") != str(file) or seen.get("ino") != stat.st_ino or seen.get("offset", 0) > stat.st_size:
-        seen.clear()
-        seen.update(path=str(file), ino=stat.st_ino, offset=0, line=0, mapper={})
-    import_module(f"agentlog.capture.importers.{agent.importer.replace('-', '_')}")
-    importer = IMPORTERS[agent.importer]()
-    mapper = importer.mapper(file, ctx, seen["mapper"])
+    mapper = agent.importer().mapper(file, ctx, seen["mapper"])
     mapper.attempt_id, mapper.lifecycle = attempt_id, False
-    offset, line_no = seen["offset"], seen["line"]
-    with open(file, "rb") as handle:
-        handle.seek(offset)
-        chunk = handle.read(MAX_TRANSCRIPT_READ)
+    line_no = seen["line"]
     usage: list[dict[str, Any]] = []
-    end = chunk.rfind(b"\n") + 1
-    for raw in chunk[:end].splitlines():
+    for raw in lines:
         line_no += 1
         record, problem = decode_record(raw) if raw.strip() else (None, "blank")
         if record is not None:
             usage.extend(e for e in mapper.feed(record, line_no) if e["event_type"] == "usage")
-    if final and offset + end >= stat.st_size:
+    if final and end >= size:
         usage.extend(e for e in mapper.flush() if e["event_type"] == "usage")
-    seen.update(offset=offset + end, line=line_no, mapper=mapper.state)
+    cursor.advance(file, seen, end)
+    seen.update(line=line_no, mapper=mapper.state)
     for event in usage:
         event["executor"] = agent.executor
     return usage
@@ -353,9 +341,8 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
                 hook_event: str, redact: Any) -> None:
     """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`.
     `redact` scrubs the line: a reason quotes the payload's tool input, which no recorder saw."""
-    from ..events import encode, new_event_id, now_iso
-    from ..store import layout
-    from ..store.writer import LogWriter
+    from ..events import new_event_id, now_iso
+    from ..store.alerts import AlertJournal
     from ..watch.engine import alert_id
 
     now = now_iso()
@@ -365,12 +352,11 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
               "alert_id": alert_id(key, trigger or new_event_id()), "executor": executor,
               "message": decision.reason, **decision.evidence, "event_time": now, "key": key,
               "decision": decision.action, "hook_event": hook_event}
-    writer = LogWriter(log_dir)
+    journal = AlertJournal(log_dir)
     try:
-        line = encode(record) + b"\n"
-        writer.append(layout.ALERTS, redact(line))
+        journal.write(record, redact)
     finally:
-        writer.close()
+        journal.close()
 
 
 def render(event_name: str, decision: Any) -> dict[str, Any]:

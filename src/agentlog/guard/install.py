@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..store.atomic import replace_file
-from .agents import TOOL_EVENTS, Agent
+from ..agents import Agent
+from ..agents.base import TOOL_EVENTS
 
 HOOK_TIMEOUT_S = 10  # the agent's own limit per call; ours (timeout_ms) is far below it
 
@@ -74,7 +75,7 @@ def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bo
     if not isinstance(hooks, dict):
         raise InstallError(f"{path}: `hooks` is a {type(hooks).__name__}, expected an object")
     added = []
-    for event in agent.events:
+    for event in agent.hooks.events:
         command_line = hook_command(base, agent, event)
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
@@ -82,8 +83,8 @@ def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bo
         if any(h.get("command") == command_line for h in _handlers(groups)):
             continue
         group: dict[str, Any] = {}
-        if event in TOOL_EVENTS and agent.tool_matcher is not None:
-            group["matcher"] = agent.tool_matcher
+        if event in TOOL_EVENTS and agent.hooks.tool_matcher is not None:
+            group["matcher"] = agent.hooks.tool_matcher
         group["hooks"] = [{"type": "command", "command": command_line, "timeout": HOOK_TIMEOUT_S}]
         if event in hooks:
             groups.append(group)
@@ -124,7 +125,7 @@ def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Pat
             else:
                 _write(path, original)
             file.unlink(missing_ok=True)
-        return Change(path, "restored", list(agent.events), before, original, "restored the original file exactly")
+        return Change(path, "restored", list(agent.hooks.events), before, original, "restored the original file exactly")
     if before is None:
         return Change(path, "not_installed", [], None, None)
     settings = _parse(path, before)
@@ -187,19 +188,19 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
     """What agentlog installed in one settings file: events present and missing."""
     raw = _read(path)
     if raw is None:
-        return {"path": str(path), "exists": False, "installed": [], "missing": list(agent.events)}
+        return {"path": str(path), "exists": False, "installed": [], "missing": list(agent.hooks.events)}
     try:
         settings = _parse(path, raw)
     except InstallError as exc:
-        return {"path": str(path), "exists": True, "installed": [], "missing": list(agent.events),
+        return {"path": str(path), "exists": True, "installed": [], "missing": list(agent.hooks.events),
                 "problem": str(exc)}
     hooks = settings.get("hooks") if isinstance(settings.get("hooks"), dict) else {}
-    installed = [e for e in agent.events
+    installed = [e for e in agent.hooks.events
                  if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e]))]
     others = sum(1 for groups in hooks.values() if isinstance(groups, list)
                  for h in _handlers(groups) if not is_ours(h, agent))
     return {"path": str(path), "exists": True, "installed": installed,
-            "missing": [e for e in agent.events if e not in installed], "other_hooks": others}
+            "missing": [e for e in agent.hooks.events if e not in installed], "other_hooks": others}
 
 
 # -- the file ---------------------------------------------------------------------------------

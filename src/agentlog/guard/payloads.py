@@ -42,7 +42,7 @@ def normalise(value: Any) -> Any:
 def tool_failed(response: Any) -> tuple[bool, str]:
     """(failed?, text) of a PostToolUse `tool_response`, whatever shape the tool gave it."""
     if isinstance(response, str):
-        from ..capture.importers.codex import output_failed  # "Exit code: 1" and friends
+        from ..agents.codex import output_failed  # "Exit code: 1" and friends
 
         return output_failed(response)
     if isinstance(response, dict):
@@ -53,7 +53,7 @@ def tool_failed(response: Any) -> tuple[bool, str]:
                   or bool(response.get("error")) or (isinstance(code, int) and not isinstance(code, bool) and code != 0))
         return failed, text or _json(response)
     if isinstance(response, list):
-        from ..capture.importers.claude_code import _text_of
+        from ..agents.claude_code import _text_of
 
         return False, _text_of(response)
     return False, "" if response is None else str(response)

@@ -161,16 +161,20 @@ def _warm() -> None:
     """Import what a call needs, once, before the socket exists."""
     from importlib import import_module
 
-    for name in ("agentlog.config", "agentlog.events", "agentlog.recorder", "agentlog.guard.agents",
+    for name in ("agentlog.config", "agentlog.events", "agentlog.recorder", "agentlog.agents",
                  "agentlog.guard.config", "agentlog.guard.payloads", "agentlog.guard.state",
-                 "agentlog.guard.feed", "agentlog.guard.policies", "agentlog.capture.importers.base",
-                 "agentlog.capture.importers.claude_code", "agentlog.capture.importers.codex",
-                 "agentlog.capture.pricing", "agentlog.store.writer", "agentlog.watch.engine",
-                 "msgspec", "traceback"):
+                 "agentlog.guard.feed", "agentlog.guard.policies", "agentlog.capture.pricing",
+                 "agentlog.store.writer", "agentlog.watch.engine", "msgspec", "traceback"):
         try:
             import_module(name)
         except Exception:  # noqa: BLE001, S110 - a call imports what it needs anyway
             pass
+    try:
+        from .. import agents
+
+        agents.load()  # every agent's module, ours and the plugins'
+    except Exception:  # noqa: BLE001, S110 - a call imports what it needs anyway
+        pass
 
 
 def _ours(path: str, ino: int) -> bool:

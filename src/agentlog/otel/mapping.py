@@ -13,80 +13,15 @@ mapped from their convention attributes.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
-import msgspec
-
-from ..capture.importers.codex import disjoint_usage
-from ..events import now_iso
+from ..otlp_values import as_float, as_int, attributes, iso_of, json_or_text
 from . import semconv
 
-_decode_json = msgspec.json.Decoder().decode
 Handler = Callable[["TelemetryMapper", dict[str, Any], str, str, str], list[dict[str, Any]]]
 MAX_SESSIONS = 10_000
-
-
-def value_of(any_value: Any) -> Any:
-    """An OTLP AnyValue as a plain Python value."""
-    kind = any_value.WhichOneof("value")
-    if kind is None:
-        return None
-    value = getattr(any_value, kind)
-    if kind == "array_value":
-        return [value_of(v) for v in value.values]
-    if kind == "kvlist_value":
-        return attributes(value.values)
-    if kind == "bytes_value":
-        return value.hex()
-    return value
-
-
-_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
-
-
-def attributes(key_values: Any) -> dict[str, Any]:
-    found = {}
-    for kv in key_values:  # the hot loop of ingest: scalars, nearly all of them, read inline
-        value = kv.value
-        kind = value.WhichOneof("value")
-        found[kv.key] = getattr(value, kind) if kind in _SCALARS else value_of(value)
-    return found
-
-
-def iso_of(nanos: int) -> str:
-    return now_iso(nanos / 1e9) if nanos else now_iso()
-
-
-def _int(value: Any) -> int | None:
-    if type(value) is int:  # what OTLP int attributes decode to: no conversion to try
-        return value
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    if type(value) is float:
-        return value
-    try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return _decode_json(value)
-        except msgspec.DecodeError:
-            pass
-    return value
 
 
 class TelemetryMapper:
@@ -167,20 +102,20 @@ class TelemetryMapper:
         text = attrs.get("prompt") if isinstance(attrs.get("prompt"), str) else None
         if not self.started.get(session):
             return self.event(session, executor, "session_start",
-                              {"prompt": text, "prompt_type": "initial", "prompt_length": _int(attrs.get("prompt_length"))},
+                              {"prompt": text, "prompt_type": "initial", "prompt_length": as_int(attrs.get("prompt_length"))},
                               timestamp, attrs.get("model"))
         return self.event(session, executor, "followup_sent",
-                          {"message": text, "reason": "user", "prompt_length": _int(attrs.get("prompt_length"))},
+                          {"message": text, "reason": "user", "prompt_length": as_int(attrs.get("prompt_length"))},
                           timestamp, attrs.get("model"))
 
     def tool(self, session: str, executor: str, timestamp: str, name: Any, params: Any, call_id: Any,
              success: bool, output: Any, duration_ms: Any, error: Any = None) -> list[dict[str, Any]]:
         name = name if isinstance(name, str) and name else "unknown"
         events = self.event(session, executor, "tool_call",
-                            {"tool_name": name, "tool_params": _json_or_text(params), "call_id": call_id}, timestamp)
+                            {"tool_name": name, "tool_params": json_or_text(params), "call_id": call_id}, timestamp)
         events += self.event(session, executor, "tool_result",
                              {"tool_name": name, "call_id": call_id, "result": "success" if success else "error",
-                              "result_data": output, "duration_ms": _float(duration_ms)}, timestamp)
+                              "result_data": output, "duration_ms": as_float(duration_ms)}, timestamp)
         if not success:
             message = error if isinstance(error, str) and error else f"{name} failed"
             events += self.event(session, executor, "error",
@@ -200,15 +135,15 @@ class TelemetryMapper:
             resource = attributes(resource_metrics.resource.attributes)
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
-                    field = METRICS.get(metric.name)
+                    field, executor = _tables().metrics.get(metric.name, (None, ""))
                     if field is None or metric.WhichOneof("data") != "sum":
                         self.skip(f"unmapped_metric:{metric.name}")
                         continue
                     cumulative = metric.sum.aggregation_temporality == 2
                     for point in metric.sum.data_points:
-                        yield from self._point(metric.name, field, point, resource, cumulative)
+                        yield from self._point(metric.name, field, executor, point, resource, cumulative)
 
-    def _point(self, name: str, field: str, point: Any, resource: dict[str, Any],
+    def _point(self, name: str, field: str, executor: str, point: Any, resource: dict[str, Any],
                cumulative: bool) -> list[dict[str, Any]]:
         attrs = {**resource, **attributes(point.attributes)}
         session = attrs.get("session.id")
@@ -234,7 +169,7 @@ class TelemetryMapper:
             data = {kind: int(value), "source": "otel_metric"}
         else:
             data = {"cost_usd": value, "source": "otel_metric"}
-        return self.event(session, "CLAUDE_CODE", "usage", {**data, "model": attrs.get("model")},
+        return self.event(session, executor, "usage", {**data, "model": attrs.get("model")},
                           iso_of(point.time_unix_nano), attrs.get("model"))
 
     # -- traces ---------------------------------------------------------------------------
@@ -275,100 +210,50 @@ class TelemetryMapper:
 
 def split_usage(attrs: dict[str, Any]) -> dict[str, Any]:
     """GenAI usage attributes (cached inside input) as agentlog's disjoint counts."""
-    read = _int(attrs.get(semconv.CACHE_READ_TOKENS)) or 0
-    created = _int(attrs.get(semconv.CACHE_CREATION_TOKENS)) or 0
-    total_in = _int(attrs.get(semconv.INPUT_TOKENS))
+    read = as_int(attrs.get(semconv.CACHE_READ_TOKENS)) or 0
+    created = as_int(attrs.get(semconv.CACHE_CREATION_TOKENS)) or 0
+    total_in = as_int(attrs.get(semconv.INPUT_TOKENS))
     return {"input_tokens": None if total_in is None else max(0, total_in - read - created),
-            "output_tokens": _int(attrs.get(semconv.OUTPUT_TOKENS)), "cache_read_tokens": read or None,
-            "cache_creation_tokens": created or None, "reasoning_tokens": _int(attrs.get(semconv.REASONING_TOKENS)),
-            "cost_usd": _float(attrs.get(semconv.COST_USD))}
+            "output_tokens": as_int(attrs.get(semconv.OUTPUT_TOKENS)), "cache_read_tokens": read or None,
+            "cache_creation_tokens": created or None, "reasoning_tokens": as_int(attrs.get(semconv.REASONING_TOKENS)),
+            "cost_usd": as_float(attrs.get(semconv.COST_USD))}
 
 
-# -- Claude Code ----------------------------------------------------------------------------------
-# https://code.claude.com/docs/en/monitoring-usage: events (logs) and metrics
-
-def _cc_prompt(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.prompt(session, executor, a, ts)
-
-
-def _cc_tool_result(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.tool(session, executor, ts, a.get("tool_name"), a.get("tool_parameters") or a.get("tool_input"),
-                  a.get("tool_use_id"), _true(a.get("success")), a.get("tool_result_size_bytes"),
-                  a.get("duration_ms"), a.get("error"))
-
-
-def _cc_api_request(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    m.logged_usage.add(session)
-    data = {"input_tokens": _int(a.get("input_tokens")), "output_tokens": _int(a.get("output_tokens")),
-            "cache_read_tokens": _int(a.get("cache_read_tokens")),
-            "cache_creation_tokens": _int(a.get("cache_creation_tokens")), "cost_usd": _float(a.get("cost_usd")),
-            "duration_ms": _float(a.get("duration_ms")), "request_id": a.get("request_id")}
-    return m.usage(session, executor, ts, data, a.get("model"))
-
-
-def _cc_api_error(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    message = str(a.get("error") or "API error")
-    return m.event(session, executor, "error", {"error_message": message[:1000], "status_code": a.get("status_code"),
-                                                "attempt": _int(a.get("attempt"))}, ts, a.get("model"))
-
-
-# -- Codex ------------------------------------------------------------------------------------------
-# Codex `[otel]` event catalog: conversation_starts, user_prompt, tool_result, sse_event, api_request
-
-def _cx_start(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.event(session, executor, "session_start",
-                   {"prompt_type": "initial", "agent_version": a.get("app.version"),
-                    "sandbox_policy": a.get("sandbox_policy"), "approval_policy": a.get("approval_policy")},
-                   ts, a.get("model"))
-
-
-def _cx_tool_result(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    success = _true(a.get("success"))
-    output = a.get("output")
-    return m.tool(session, executor, ts, a.get("tool_name"), a.get("arguments"), a.get("call_id"), success,
-                  output[:2000] if isinstance(output, str) else output, a.get("duration_ms"),
-                  output[:1000] if isinstance(output, str) else None)
-
-
-def _cx_sse(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    if a.get("event.kind") != "response.completed" or a.get("input_token_count") is None:
-        if a.get("error.message"):
-            return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000]}, ts)
-        return []
-    m.logged_usage.add(session)
-    raw = {"input_tokens": _int(a.get("input_token_count")) or 0, "output_tokens": _int(a.get("output_token_count")) or 0,
-           "cached_input_tokens": _int(a.get("cached_token_count")) or 0,
-           "reasoning_output_tokens": _int(a.get("reasoning_token_count")) or 0}
-    return m.usage(session, executor, ts, disjoint_usage(raw), a.get("model"))
-
-
-def _cx_api_request(m: TelemetryMapper, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    if not a.get("error.message"):
-        return []
-    return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000],
-                                                "status_code": a.get("http.response.status_code")}, ts, a.get("model"))
-
-
-HANDLERS: dict[str, dict[str, Handler]] = {
-    "claude_code": {"user_prompt": _cc_prompt, "tool_result": _cc_tool_result, "api_request": _cc_api_request,
-                    "api_error": _cc_api_error},
-    "codex": {"conversation_starts": _cx_start, "user_prompt": _cc_prompt, "tool_result": _cx_tool_result,
-              "sse_event": _cx_sse, "api_request": _cx_api_request},
-}
-EXECUTORS = {"claude_code": "CLAUDE_CODE", "codex": "CODEX"}
-SERVICES = {"claude-code": "claude_code", "codex-cli": "codex", "codex_cli_rs": "codex", "codex_exec": "codex",
-            "codex": "codex"}
-METRICS = {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"}
 TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
                "cacheCreation": "cache_creation_tokens"}
+
+
+class _Tables(NamedTuple):
+    """The agents' telemetry, indexed for the receiver: built once per process."""
+
+    handlers: dict[str, dict[str, Handler]]  # prefix -> bare event name -> handler
+    executors: dict[str, str]  # prefix -> executor
+    services: dict[str, str]  # service.name -> prefix
+    metrics: dict[str, tuple[str, str]]  # metric name -> (field, executor)
+    prefixes: tuple[str, ...]  # "claude_code.", ...
+
+
+@functools.cache
+def _tables() -> _Tables:
+    from .. import agents
+
+    tables = _Tables({}, {}, {}, {}, ())
+    for agent in agents.all_agents(having="telemetry"):
+        telemetry = agent.telemetry
+        tables.handlers[telemetry.prefix] = telemetry.handlers
+        tables.executors[telemetry.prefix] = agent.executor
+        tables.services.update(dict.fromkeys(telemetry.services, telemetry.prefix))
+        tables.metrics.update({name: (field, agent.executor) for name, field in telemetry.metrics.items()})
+    return tables._replace(prefixes=tuple(f"{prefix}." for prefix in tables.handlers))
 
 
 def _handler(name: str, resource: dict[str, Any]) -> tuple[str, Handler | None]:
     """(executor, handler) of an event name, prefixed (`claude_code.api_request`) or bare
     (`api_request`, then the resource's service.name says whose)."""
-    prefix, _, bare = name.rpartition(".") if name.startswith(("claude_code.", "codex.")) else ("", "", name)
-    agent = prefix or SERVICES.get(str(resource.get("service.name", "")))
-    table = HANDLERS.get(agent or "")
+    tables = _tables()
+    prefix, _, bare = name.rpartition(".") if name.startswith(tables.prefixes) else ("", "", name)
+    agent = prefix or tables.services.get(str(resource.get("service.name", "")))
+    table = tables.handlers.get(agent or "")
     if table is None:
         return "", None
-    return EXECUTORS[agent], table.get(bare)
+    return tables.executors[agent], table.get(bare)

@@ -120,7 +120,7 @@ def decode(request_type: type, body: bytes, is_json: bool) -> Any:
             json_format.ParseDict(_ids_to_base64(json.loads(body)), request, ignore_unknown_fields=True)
         else:
             request.ParseFromString(body)
-    except Exception as exc:  # protobuf raises DecodeError, ParseError, ValueError...
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError, ParseError, ValueError...
         raise BadRequest(f"cannot decode {request_type.__name__}: {exc}") from None
     return request
 

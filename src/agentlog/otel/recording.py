@@ -145,7 +145,7 @@ def _record(recorder: Recorder, events: list[dict[str, Any]], reply: Reply) -> N
 def _attempt(step) -> str | None:
     try:
         step()
-    except Exception as exc:  # a store error (disk full, permissions): this request fails
+    except Exception as exc:  # noqa: BLE001 - a store error (disk full, permissions): this request fails
         return f"{type(exc).__name__}: {exc}"
     return None
 

@@ -83,7 +83,7 @@ def nice_max(value: float) -> float:
 
 
 def report_charts(report) -> list[Chart]:
-    from ..web import format as fmt
+    from .. import formatting as fmt
 
     days = [d["day"][5:] for d in report.daily]
     charts = [

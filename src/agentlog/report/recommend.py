@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import default
-from ..web import format as fmt
+from .. import formatting as fmt
 
 MIN_SESSIONS_TO_COMPARE = 3  # an executor with fewer ended sessions says nothing yet
 

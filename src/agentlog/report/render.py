@@ -10,7 +10,7 @@ from typing import Any
 from ..store import modes
 from ..store.atomic import replace_file
 
-from ..web import format as fmt
+from .. import formatting as fmt
 from .build import Report, day_label
 from .charts import report_charts
 

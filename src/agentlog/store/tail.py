@@ -153,7 +153,7 @@ class Committer:
                 data, self._pending, self._saving = self._pending, None, True
             try:
                 save(self.name, data)
-            except BaseException as exc:  # handed to the caller's thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 with self._cond:
                     self._error = exc
             finally:

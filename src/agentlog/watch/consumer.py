@@ -21,7 +21,7 @@ from typing import Iterator
 from ..events import Alert
 from ..store import layout
 from ..store.tail import CheckpointStore, FileCheckpoints, Position, Tailer
-from .sinks.alerts_file import decode_alert
+from ..store.alerts import decode_alert
 
 
 class AlertFeed:

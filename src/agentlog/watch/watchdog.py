@@ -37,9 +37,9 @@ from ..store.tail import FileCheckpoints, Tailer
 from .config import WatchConfig
 from .engine import Engine
 from .outbox import Outbox
-from .schedule import Job
+from .job import Job
 from .sinks import BaseSink
-from .sinks.alerts_file import AlertJournal
+from ..store.alerts import AlertJournal
 from .view import Malformed
 
 CHECKPOINT = "watch"
@@ -254,7 +254,7 @@ class Watchdog:
     def _job(self, job: Job, stop: threading.Event) -> None:
         try:
             job.run(stop, self._note)
-        except Exception as exc:  # a side job never takes detection down with it
+        except Exception as exc:  # noqa: BLE001 - a side job never takes detection down with it
             self.result.job_errors.append(f"{job.name}: {exc!r}")
             self._note(f"{job.name} stopped: {exc!r}")
 

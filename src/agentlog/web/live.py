@@ -17,7 +17,7 @@ import msgspec
 
 from ..events import Alert
 from ..replay import FileFollower
-from ..watch.sinks.alerts_file import decode_alert
+from ..store.alerts import decode_alert
 
 POLL_S = 0.2
 PING_S = 15.0

@@ -13,8 +13,9 @@ from ..report.build import agent_hours
 from ..report.charts import row_chart
 from ..replay import build_timeline
 from ..store import layout
-from ..watch.sinks.alerts_file import read_alerts
-from . import acks, data as views, format as fmt
+from ..store.alerts import read_alerts
+from .. import formatting as fmt
+from . import acks, data as views
 from .live import alert_events, position
 from .templating import render
 

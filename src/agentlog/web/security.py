@@ -123,7 +123,7 @@ class Guard:
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header is the client's problem: treat as absent
+        except Exception:  # noqa: BLE001 - a malformed Cookie header is the client's problem: treat as absent
             return None, "cookie"
         return (cookie[COOKIE].value if COOKIE in cookie else None), "cookie"
 

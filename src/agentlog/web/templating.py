@@ -12,7 +12,7 @@ from importlib import resources
 
 import jinja2
 
-from . import format as fmt
+from .. import formatting as fmt
 
 
 @lru_cache(maxsize=1)

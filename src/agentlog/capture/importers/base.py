@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 import msgspec
 
 from ... import jsonline
-from ...events import BOM, now_iso, parse_time
+from ...events import BOM, parse_time
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
 if TYPE_CHECKING:
@@ -386,14 +386,6 @@ class Importer:
         for stale in ("skipped", "size"):
             entry.pop(stale, None)
 
-    # importer-wide memory (e.g. which model calls were already counted)
-    def load_shared(self, shared: dict[str, Any]) -> None:
-        self.shared = shared
-
-    def dump_shared(self) -> dict[str, Any]:
-        return getattr(self, "shared", {})
-
-
 
 
 HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
@@ -425,7 +417,7 @@ def safe_feed(mapper: Mapper, record: Any, where: int | str) -> list[dict[str, A
 def _guarded(ctx: Context, call: Any, *args: Any) -> list[dict[str, Any]]:
     try:
         return call(*args)
-    except Exception as exc:  # any shape of input a real agent can write: count it, go on
+    except Exception as exc:  # noqa: BLE001 - any shape of input a real agent can write: count it, go on
         ctx.skip(f"unreadable_record:{type(exc).__name__}")
         return []
 

@@ -2,7 +2,8 @@
 
 A detector looks at the events of one attempt (its own per-attempt state lives in
 `attempt.slots[name]`) and returns a `Finding`; the engine turns findings into alerts
-(cooldown, deterministic id). Adding a detector = adding a module here.
+(cooldown, deterministic id). Adding a detector = adding a module here, or a third-party
+package's module named by the `agentlog.detectors` entry point (see plugins.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Callable, ClassVar, NamedTuple, Protocol
 
 import msgspec
 
+from ... import plugins
 from ..config import WatchConfig
 from ..view import WatchEvent, trigger_of
 
@@ -116,13 +118,19 @@ def register(cls: type[BaseDetector]) -> type[BaseDetector]:
 
 def load_detectors(config: WatchConfig, names: list[str] | None = None) -> list[BaseDetector]:
     """An instance of every registered detector (or of those `names`)."""
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-    chosen = names or sorted(REGISTRY)
+    chosen = names or detector_names()
     unknown = set(chosen) - set(REGISTRY)
     if unknown:
         raise ValueError(f"unknown detector(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(REGISTRY))}")
     return [REGISTRY[name](config) for name in chosen]
+
+
+def detector_names() -> list[str]:
+    """Every registered detector: ours (one module each) and the plugins'."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    plugins.load("agentlog.detectors")
+    return sorted(REGISTRY)
 
 
 def ring_add(times: list[float], t: float, size: int) -> list[float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Mapper, clip
+from ..capture.importers.base import Mapper, clip
 from .claude_code import _text_of as text_of  # the same parts, the same text
 
 _WRAPPERS = re.compile(r"</?user_query>")

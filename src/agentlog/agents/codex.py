@@ -30,8 +30,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...events import now_iso, parse_time
-from .base import CODEX, Context, Importer, Mapper, clip
+from ..events import now_iso, parse_time
+from ..otlp_values import as_int, is_true
+from .base import CODEX, Context, Hooks, Importer, Mapper, Telemetry, clip
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _EXIT = re.compile(r"(?:^Exit code:\s*|Process exited with code\s+)(-?\d+)", re.M)
@@ -353,3 +354,60 @@ class CodexImporter(Importer):
         if isinstance(kind, str) and kind.split(".")[0] in ("thread", "turn", "item"):
             return CodexExecMapper(attempt_id, ctx, lifecycle=False, stable_ids=False)
         return None
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://developers.openai.com/codex/hooks: hooks.json beside the config layer
+# (<repo>/.codex/hooks.json, ~/.codex/hooks.json), or inline [hooks] tables in that
+# layer's config.toml; both the same shape as Claude Code's
+HOOKS = Hooks(".codex/hooks.json", ".codex/hooks.json",
+              ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop",
+               "PreCompact"), None,  # Codex matchers are regexes: no matcher = every tool
+              ".codex/config.toml")
+
+
+# -- OpenTelemetry ------------------------------------------------------------------------------------------
+# Codex `[otel]` event catalog: conversation_starts, user_prompt, tool_result, sse_event, api_request
+
+def _otel_start(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.event(session, executor, "session_start",
+                   {"prompt_type": "initial", "agent_version": a.get("app.version"),
+                    "sandbox_policy": a.get("sandbox_policy"), "approval_policy": a.get("approval_policy")},
+                   ts, a.get("model"))
+
+
+def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.prompt(session, executor, a, ts)
+
+
+def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    success = is_true(a.get("success"))
+    output = a.get("output")
+    return m.tool(session, executor, ts, a.get("tool_name"), a.get("arguments"), a.get("call_id"), success,
+                  output[:2000] if isinstance(output, str) else output, a.get("duration_ms"),
+                  output[:1000] if isinstance(output, str) else None)
+
+
+def _otel_sse(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    if a.get("event.kind") != "response.completed" or a.get("input_token_count") is None:
+        if a.get("error.message"):
+            return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000]}, ts)
+        return []
+    m.logged_usage.add(session)
+    raw = {"input_tokens": as_int(a.get("input_token_count")) or 0, "output_tokens": as_int(a.get("output_token_count")) or 0,
+           "cached_input_tokens": as_int(a.get("cached_token_count")) or 0,
+           "reasoning_output_tokens": as_int(a.get("reasoning_token_count")) or 0}
+    return m.usage(session, executor, ts, disjoint_usage(raw), a.get("model"))
+
+
+def _otel_api_request(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    if not a.get("error.message"):
+        return []
+    return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000],
+                                                "status_code": a.get("http.response.status_code")}, ts, a.get("model"))
+
+
+TELEMETRY = Telemetry(
+    "codex", ("codex-cli", "codex_cli_rs", "codex_exec", "codex"),
+    {"conversation_starts": _otel_start, "user_prompt": _otel_prompt, "tool_result": _otel_tool_result,
+     "sse_event": _otel_sse, "api_request": _otel_api_request})

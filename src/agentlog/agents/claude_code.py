@@ -22,7 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import CLAUDE_CODE, Context, Importer, Mapper, clip, decode_record
+from ..otlp_values import as_float, as_int, is_true
+from .base import CLAUDE_CODE, Context, Hooks, Importer, Mapper, Telemetry, clip, decode_record
 
 _USAGE_FIELDS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
                  "cache_creation_input_tokens": "cache_creation_tokens",
@@ -301,3 +302,47 @@ class ClaudeCodeImporter(Importer):
         if record.get("type") in _HANDLERS and "session_id" in record:
             return ClaudeCodeMapper(attempt_id, ctx, lifecycle=False, stable_ids=False)
         return None
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://code.claude.com/docs/en/hooks: settings.json `hooks` (project .claude/, user ~/.claude/),
+# and .claude/settings.local.json: the project's settings of one user, which git ignores
+HOOKS = Hooks(".claude/settings.json", ".claude/settings.json",
+              ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop",
+               "SubagentStop", "PreCompact", "Notification", "SessionEnd"), "*",
+              local_file=".claude/settings.local.json")
+
+
+# -- OpenTelemetry ----------------------------------------------------------------------------------
+# https://code.claude.com/docs/en/monitoring-usage: events (logs) and metrics
+
+def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.prompt(session, executor, a, ts)
+
+
+def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    return m.tool(session, executor, ts, a.get("tool_name"), a.get("tool_parameters") or a.get("tool_input"),
+                  a.get("tool_use_id"), is_true(a.get("success")), a.get("tool_result_size_bytes"),
+                  a.get("duration_ms"), a.get("error"))
+
+
+def _otel_api_request(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    m.logged_usage.add(session)
+    data = {"input_tokens": as_int(a.get("input_tokens")), "output_tokens": as_int(a.get("output_tokens")),
+            "cache_read_tokens": as_int(a.get("cache_read_tokens")),
+            "cache_creation_tokens": as_int(a.get("cache_creation_tokens")), "cost_usd": as_float(a.get("cost_usd")),
+            "duration_ms": as_float(a.get("duration_ms")), "request_id": a.get("request_id")}
+    return m.usage(session, executor, ts, data, a.get("model"))
+
+
+def _otel_api_error(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
+    message = str(a.get("error") or "API error")
+    return m.event(session, executor, "error", {"error_message": message[:1000], "status_code": a.get("status_code"),
+                                                "attempt": as_int(a.get("attempt"))}, ts, a.get("model"))
+
+
+TELEMETRY = Telemetry(
+    "claude_code", ("claude-code",),
+    {"user_prompt": _otel_prompt, "tool_result": _otel_tool_result, "api_request": _otel_api_request,
+     "api_error": _otel_api_error},
+    {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"})

@@ -31,9 +31,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from ...events import parse_time
-from ..sqlite_readonly import open_readonly
-from .base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed, stable_id
+from ..events import parse_time
+from ..capture.sqlite_readonly import open_readonly
+from ..capture.importers.base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed, stable_id
 
 DEFAULT_DIR = ("~/Library/Application Support/ai.bloop.vibe-kanban" if sys.platform == "darwin"
                else "~/.local/share/vibe-kanban")

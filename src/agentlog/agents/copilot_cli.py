@@ -27,8 +27,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import Context, Mapper, clip
-from .document import DocumentImporter
+from ..capture.importers.base import Context, Mapper, clip
+from ..capture.importers.document import DocumentImporter
 
 COPILOT_CLI = "COPILOT_CLI"
 _KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "cacheReadTokens": "cache_read_tokens",

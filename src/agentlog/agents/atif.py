@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
-from .base import Context, Importer, Mapper, clip, safe_feed, source_digest
+from ..capture.importers.base import Context, Importer, Mapper, clip, safe_feed, source_digest
 
 SCHEMA_VERSION = "ATIF-v1.4"  # what `export atif` writes: the version of every field it uses
 _VERSION = re.compile(r"(?:ATIF-)?v?(\d+)\.(\d+)")
@@ -359,9 +359,9 @@ def _stamped(events: list[dict[str, Any]], first_ts: str) -> list[dict[str, Any]
 
 def export(log_dir: Path, out_dir: Path, keep: Callable[[dict[str, Any]], bool]) -> list[Path]:
     """`<out_dir>/<attempt>/trajectory.json` for every attempt one of whose events `keep`s."""
-    from ...store import layout
-    from ...store.atomic import replace_file
-    from ...store.reader import read_kind, read_session
+    from ..store import layout
+    from ..store.atomic import replace_file
+    from ..store.reader import read_kind, read_session
 
     attempts = dict.fromkeys(e["attempt_id"] for e in read_kind(log_dir, "stream") if e.get("attempt_id") and keep(e))
     written = []

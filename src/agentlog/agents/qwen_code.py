@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import Context, Mapper, clip
+from ..capture.importers.base import Context, Mapper, clip
 from .gemini_cli import GeminiCliImporter, GeminiMapper, disjoint_usage, response_of
 
 QWEN_CODE = "QWEN_CODE"

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from ...events import now_iso
-from .base import Context, Importer, Mapper, _guarded, clip, safe_feed
+from ..events import now_iso
+from ..capture.importers.base import Context, Importer, Mapper, _guarded, clip, safe_feed
 
 OPENCODE = "OPENCODE"
 _QUIET_PARTS = frozenset({"step-start", "step-finish", "patch", "snapshot", "agent", "file", "compaction",

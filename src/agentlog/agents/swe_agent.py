@@ -22,8 +22,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...events import now_iso
-from .base import SWE_AGENT, Context, Importer, Mapper, changed_document, clip, document_version, safe_feed
+from ..capture.importers.base import changed_document, document_version
+from ..events import now_iso
+from .base import SWE_AGENT, Context, Importer, Mapper, clip, safe_feed
 
 _FAILURE = re.compile(
     r"Traceback \(most recent call last\)|^\w*Error: |command not found|No such file or directory"

@@ -1,4 +1,5 @@
-"""Jobs the watchdog runs beside detection, each on a thread and a clock of its own.
+"""The jobs `agentlog watch` runs beside detection, each on a thread and a clock of its own
+(watch/job.py says what a job is; the watchdog knows no more of them).
 
     jobs = [TranscriptFollower(settings, "claude-code"),       # watch --follow claude-code
             RotateEvery(settings, 86400),                       # watch --rotate-every 1d
@@ -17,28 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-from ..store import layout
-from ..store.tail import FileCheckpoints
-from .sinks import BaseSink, SinkError
-
-Note = Callable[[str], None]
-
-
-class Job(Protocol):
-    name: str
-
-    def prepare(self) -> None: ...
-
-    def run(self, stop: threading.Event, note: Note) -> None: ...
-
-
-class BaseJob:
-    name = "job"
-
-    def prepare(self) -> None:
-        pass
+from .store import layout
+from .store.tail import FileCheckpoints
+from .watch.job import BaseJob, Note
+from .watch.sinks import BaseSink, SinkError
 
 
 # --- watch --follow ---------------------------------------------------------------------
@@ -54,9 +39,9 @@ class TranscriptFollower(BaseJob):
 
     def __init__(self, settings: Any, agent: str, path: Path | str | None = None, *,
                  idle_s: float = 30.0, poll_s: float = 2.0):
-        from ..capture.importers import get
+        from .agents import get
 
-        self.importer = get(agent)  # ValueError for an agent without an importer
+        self.importer = get(agent).importer()  # KeyError for an unknown agent
         self.name = f"follow-{self.importer.name}"
         self.settings = settings
         self.root = Path(path or self.importer.default_path).expanduser()
@@ -65,9 +50,9 @@ class TranscriptFollower(BaseJob):
         self._recorder = self._state = self._pricing = None
 
     def prepare(self) -> None:
-        from ..capture.incremental import ImportState
-        from ..capture.pricing import Pricing
-        from ..recorder import Recorder
+        from .capture.incremental import ImportState
+        from .capture.pricing import Pricing
+        from .recorder import Recorder
 
         self._recorder = Recorder(self.settings)
         self._state = ImportState.load(self._recorder.log_dir, self.importer.name)
@@ -76,7 +61,7 @@ class TranscriptFollower(BaseJob):
 
     def step(self) -> int:
         """Import what is new; returns how many events were recorded."""
-        from ..capture.incremental import follow_once
+        from .capture.incremental import follow_once
 
         result = follow_once(self.importer, self.root, self._recorder, self._state, pricing=self._pricing)
         self.events += result.stats.events
@@ -133,14 +118,14 @@ class RotateEvery(BaseJob):
     def __init__(self, settings: Any, every_s: float, rotate: Callable[..., Any] | None = None):
         if every_s <= 0:
             raise ValueError("the rotation interval must be positive")
-        from ..store.rotate import rotate as default
+        from .store.rotate import rotate as default
 
         self.settings, self.every_s = settings, every_s
         self.rotate = rotate or default
         self.runs = 0
 
     def run(self, stop: threading.Event, note: Note) -> None:
-        from ..store.rotate import RotationBusy
+        from .store.rotate import RotationBusy
 
         while True:
             try:
@@ -180,7 +165,7 @@ class WeeklyReport(BaseJob):
     def __init__(self, settings: Any, spec: str, sinks: list[BaseSink], *, out_dir: Path | str | None = None,
                  days: int = 7, clock: Callable[[], float] = time.time, check_s: float = 60.0,
                  retry_s: float = 30.0):
-        from ..report import WeeklySchedule
+        from .report import WeeklySchedule
 
         state_dir = settings.log_path / layout.STATE
         self.schedule = WeeklySchedule(spec, state_dir)  # ValueError for a bad spec
@@ -194,7 +179,7 @@ class WeeklyReport(BaseJob):
 
         Raises ReportNotDelivered when a sink failed (the slot stays due).
         """
-        from ..report import build_report, report_text, write_report
+        from .report import build_report, report_text, write_report
 
         slot = self.schedule.due(self.clock())
         if slot is None:
@@ -213,7 +198,7 @@ class WeeklyReport(BaseJob):
                     self.delivery.save(DELIVERY, {"slot": slot, "sinks": sorted(done)})
             except SinkError as exc:
                 failures.append(f"{sink.name}: {exc}")
-            except Exception as exc:  # a sink's bug: retried like a failure
+            except Exception as exc:  # noqa: BLE001 - a sink's bug: retried like a failure
                 failures.append(f"{sink.name}: {exc!r}")
         if failures:
             raise ReportNotDelivered("; ".join(failures))
@@ -231,7 +216,7 @@ class WeeklyReport(BaseJob):
                     note(f"weekly report sent: {', '.join(str(p) for p in sent[1].values())}")
                 now = self.clock()
                 wait = min(self.check_s, max(1.0, self.schedule.next_time(now) - now))
-            except Exception as exc:  # a sink down, the disk full: this slot stays due
+            except Exception as exc:  # noqa: BLE001 - a sink down, the disk full: this slot stays due
                 what = "not delivered" if isinstance(exc, ReportNotDelivered) else "failed"
                 note(f"weekly report {what}, retrying in {retry:.0f} s: {exc}")
                 wait, retry = retry, min(MAX_RETRY_S, retry * 2)

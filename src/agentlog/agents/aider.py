@@ -23,8 +23,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...events import BOM
-from .base import Context, Importer, Mapper, clip
+from ..events import BOM
+from ..capture.importers.base import Context, Importer, Mapper, clip
 
 HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\s*$")
 _COUNT = re.compile(r"([\d][\d.,]*)([kKmM]?) (sent|cache write|cache hit|cached|received)\b")

@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import Context, Mapper, clip
-from .document import DocumentImporter, progress
+from ..capture.importers.base import Context, Mapper, clip
+from ..capture.importers.document import DocumentImporter, progress
 
 GEMINI_CLI = "GEMINI_CLI"
 _DONE = frozenset({"success", "error", "cancelled"})

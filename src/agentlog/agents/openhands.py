@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from ...events import parse_time
-from .base import Context, Importer, Mapper, clip, safe_feed
+from ..events import parse_time
+from ..capture.importers.base import Context, Importer, Mapper, clip, safe_feed
 
 _V0_EVENT = re.compile(r"^(\d+)\.json$")
 _V1_EVENT = re.compile(r"^event-(\d+)-[\w-]+\.json$")
@@ -254,7 +254,7 @@ def litellm_usage(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _epoch_iso(value: Any) -> str | None:
-    from ...events import now_iso
+    from ..events import now_iso
 
     return now_iso(value) if isinstance(value, (int, float)) and value > 0 else None
 

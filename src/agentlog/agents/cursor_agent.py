@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...events import now_iso
-from .base import Context, Importer, Mapper
-from .parts import PartsMapper
+from ..events import now_iso
+from ..capture.importers.base import Context, Importer, Mapper
+from ._parts import PartsMapper
 
 CURSOR_AGENT = "CURSOR_AGENT"
 

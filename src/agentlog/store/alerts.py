@@ -1,4 +1,6 @@
 """The alerts journal: agent-alerts.jsonl, in the original analyzer's format plus `alert_id`.
+`AlertJournal.write` is the one way a line gets into it (the watchdog's alerts, the guard's
+decisions).
 
 Written before the watchdog's checkpoint advances; on start it is read back to skip
 alerts already written (by id) and to rebuild the cooldowns, so a restart after kill -9
@@ -8,15 +10,15 @@ neither repeats nor misses an alert.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import msgspec
 
-from ... import jsonline
-from ...events import BOM, Alert, encode
-from ...store import layout
-from ...store.reader import files_of, open_log
-from ...store.writer import LogWriter
+from .. import jsonline
+from ..events import BOM, Alert, encode
+from . import layout
+from .reader import files_of, open_log
+from .writer import LogWriter
 
 _decode = msgspec.json.Decoder(Alert)
 
@@ -60,12 +62,19 @@ class AlertJournal:
                 self.seen.add(alert.alert_id)
             yield alert
 
-    def write(self, alert: Alert) -> bool:
-        """Append unless already written (same alert_id); True when appended."""
-        if alert.alert_id in self.seen:
+    def write(self, alert: Alert | dict[str, Any], redact: Callable[[bytes], bytes] | None = None) -> bool:
+        """Append unless already written (same alert_id); True when appended. An alert is
+        an `Alert`, or a dict of its fields plus others (the guard's `decision`); `redact`
+        scrubs the line first (a guard reason may quote a tool input no recorder saw)."""
+        alert_id = alert.get("alert_id") if isinstance(alert, dict) else alert.alert_id
+        if alert_id in self.seen:
             return False
-        self.writer.append(layout.ALERTS, encode(alert) + b"\n")
-        if alert.alert_id:
-            self.seen.add(alert.alert_id)
+        line = encode(alert) + b"\n"
+        self.writer.append(layout.ALERTS, redact(line) if redact else line)
+        if alert_id:
+            self.seen.add(alert_id)
         self.written += 1
         return True
+
+    def close(self) -> None:
+        self.writer.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import Context, Importer, Mapper, clip
+from ..capture.importers.base import Context, Importer, Mapper, clip
 
 _USAGE = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
           "cacheWrite": "cache_creation_tokens"}

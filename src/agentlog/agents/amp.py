@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...events import now_iso
-from .base import Context, Mapper
-from .document import DocumentImporter, progress
-from .parts import PartsMapper
+from ..events import now_iso
+from ..capture.importers.base import Context, Mapper
+from ..capture.importers.document import DocumentImporter, progress
+from ._parts import PartsMapper
 
 AMP = "AMP"
 _KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens",

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .base import Context, Importer, Mapper
-from .parts import PartsMapper
+from ..capture.importers.base import Context, Importer, Mapper
+from ._parts import PartsMapper
 
 DROID = "DROID"
 _KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "cacheCreationTokens": "cache_creation_tokens",

@@ -1,0 +1,83 @@
+"""What an agent module builds on: the importer machinery (re-exported from
+capture/importers/base.py, so a module imports all it needs from `.base`), and the two
+optional parts an agent may have besides its importer: `Hooks` (where its hook settings
+live, which hook events exist) and `Telemetry` (its OTLP log events and metrics).
+
+    # agents/my_agent.py
+    from .base import Importer, Mapper, Hooks, Telemetry
+    class MyAgentImporter(Importer):
+        name = "my-agent"        # defining `name` registers the agent
+        executor = "MY_AGENT"
+        default_path = "~/.my-agent/sessions"
+        ...
+    HOOKS = Hooks(...)           # optional: `agentlog hooks install my-agent`
+    TELEMETRY = Telemetry(...)   # optional: `agentlog otel serve` maps its events
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from ..capture.importers.base import (CLAUDE_CODE, CODEX, HEAD_BYTES, IMPORTERS, SWE_AGENT, Context, Importer,
+                                      ImportStats, Mapper, clip, decode_record, first_line,
+                                      records_in, safe_feed, source_digest, stable_id)
+
+__all__ = ["CLAUDE_CODE", "CODEX", "HEAD_BYTES", "IMPORTERS", "SWE_AGENT", "TOOL_EVENTS", "Context", "Hooks",
+           "Importer", "ImportStats", "Mapper", "Telemetry", "TelemetryHandler", "clip", "decode_record",
+           "first_line", "records_in", "safe_feed", "source_digest", "stable_id"]
+
+# Events that take a tool matcher ("*" = every tool); the others take none.
+TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
+
+
+class Hooks(NamedTuple):
+    """Where an agent reads hooks in the Claude Code hook wire format (JSON on stdin;
+    `hookSpecificOutput` with `permissionDecision` on stdout for PreToolUse, `decision:
+    "block"` for Stop), and which of its hook events agentlog installs."""
+
+    project_file: str  # settings file relative to the project root
+    user_file: str  # settings file relative to the home directory
+    events: tuple[str, ...]  # hook events agentlog installs
+    tool_matcher: str | None  # matcher that selects every tool (None: leave the matcher out)
+    toml_file: str | None = None  # a TOML file that may hold the same hooks, relative like the others
+    local_file: str | None = None  # the project's settings of this user only (not committed), relative to the root
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return ("local", "project", "user") if self.local_file else ("project", "user")
+
+    @property
+    def default_scope(self) -> str:
+        """Where `hooks install` writes unless told: the per-user file when the agent has one,
+        so an absolute path to this machine's agentlog never lands in a committed file."""
+        return self.scopes[0]
+
+    def settings_path(self, scope: str, project: Path | None = None, home: Path | None = None,
+                      toml: bool = False) -> Path:
+        """The settings file of `scope`; ValueError (said of the agent) when it has none."""
+        if toml and self.toml_file is None:
+            raise ValueError(f"keeps its hooks in {self.project_file} only, not in TOML")
+        if scope not in self.scopes:
+            raise ValueError(f"has no {scope} settings file; use --project or --user")
+        name = self.toml_file if toml else {"local": self.local_file, "project": self.project_file,
+                                             "user": self.user_file}[scope]
+        return (home or Path.home()) / name if scope == "user" else (project or Path.cwd()) / name
+
+    def settings_paths(self, scope: str) -> list[Path]:
+        """Every file of this scope where the agent reads hooks."""
+        toml = [self.settings_path(scope, toml=True)] if self.toml_file and scope != "local" else []
+        return [self.settings_path(scope), *toml]
+
+
+# (mapper, attributes, session id, ISO time, executor) -> events; the mapper is otel's TelemetryMapper
+TelemetryHandler = Callable[[Any, dict[str, Any], str, str, str], list[dict[str, Any]]]
+
+
+class Telemetry(NamedTuple):
+    """An agent's OpenTelemetry log events and metrics, as the OTLP receiver maps them."""
+
+    prefix: str  # event names come as `<prefix>.<event>` (or bare, from one of `services`)
+    services: tuple[str, ...]  # resource `service.name`s of this agent
+    handlers: dict[str, TelemetryHandler]  # bare event name -> handler
+    metrics: dict[str, str] = {}  # metric name -> "tokens" | "cost"

@@ -1,0 +1,61 @@
+"""Where a reader is in a file it resumes: the file's identity and an offset, kept in a plain
+dict (any state store holds it) and checked before every read.
+
+Identity is device + inode + a fingerprint of the file's first bytes. The fingerprint covers
+at most HEAD_BYTES and never more than was read, so a small file that grows keeps its identity
+(its head only gets longer, and the part that was read is compared); a file replaced at the
+path (a rotation, an inode reused) or truncated (shorter than the offset, or rewritten from the
+start) is a new file, read from its start.
+
+    cursor = state.section("transcript")
+    fresh = resume(path, cursor)           # False: the same file, go on at cursor["offset"]
+    lines, end = read_lines(path, cursor)  # complete lines only; a half-written one waits
+    advance(path, cursor, end)             # after the lines were used
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+HEAD_BYTES = 512  # at most this much of a file's start tells one file from another
+
+
+def _head(path: Path | str, length: int) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
+
+
+def resume(path: Path | str, cursor: dict[str, Any]) -> bool:
+    """Check `cursor` against the file at `path`; when it is another file now (replaced,
+    rotated, truncated), reset it to the file's start and return True. OSError when
+    the file cannot be read."""
+    stat = os.stat(path)
+    same = (cursor.get("dev") == stat.st_dev and cursor.get("ino") == stat.st_ino
+            and cursor.get("offset", 0) <= stat.st_size
+            and _head(path, cursor.get("head_len", 0)) == cursor.get("head"))
+    if same:
+        return False
+    cursor.clear()
+    cursor.update(dev=stat.st_dev, ino=stat.st_ino, offset=0, head_len=0, head=_head(path, 0))
+    return True
+
+
+def read_lines(path: Path | str, cursor: dict[str, Any], limit: int | None = None) -> tuple[list[bytes], int]:
+    """The complete lines after the cursor (at most `limit` bytes read), and the offset after them."""
+    with open(path, "rb") as handle:
+        handle.seek(cursor.get("offset", 0))
+        chunk = handle.read() if limit is None else handle.read(limit)
+    end = chunk.rfind(b"\n") + 1
+    return chunk[:end].splitlines(), cursor.get("offset", 0) + end
+
+
+def advance(path: Path | str, cursor: dict[str, Any], offset: int) -> None:
+    """Move the cursor to `offset` (the lines before it were used); the fingerprint grows
+    with what was read, up to HEAD_BYTES."""
+    cursor["offset"] = offset
+    length = min(HEAD_BYTES, offset)
+    if length != cursor.get("head_len"):
+        cursor.update(head_len=length, head=_head(path, length))
