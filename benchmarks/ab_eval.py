@@ -52,15 +52,30 @@ def import_sweagent(runs_file: Path, work: Path) -> tuple[Path, dict[str, str]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(run["trajectory"]), encoding="utf-8")
             attempt_of_run[importer.attempt_id(path)] = run["run_id"]
-    subprocess.run([sys.executable, "-m", "agentlog", "import", "swe-agent", str(trajs), "--log-dir", str(log_dir),
-                    "--open-after", "0"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentlog",
+            "import",
+            "swe-agent",
+            str(trajs),
+            "--log-dir",
+            str(log_dir),
+            "--open-after",
+            "0",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return log_dir, attempt_of_run
 
 
 def units(log_dir: Path, labels: Path | None, attempt_of_run: dict[str, str] | None) -> list[dict]:
     """One row per ended session: group (task), success, cost, duration."""
-    rows = load(log_dir).query("SELECT attempt_id, task_id, success, cost_usd, duration_ms FROM sessions WHERE ended "
-                               "ORDER BY attempt_id")  # a fixed order: the same seed draws the same splits
+    rows = load(log_dir).query(
+        "SELECT attempt_id, task_id, success, cost_usd, duration_ms FROM sessions WHERE ended ORDER BY attempt_id"
+    )  # a fixed order: the same seed draws the same splits
     label = {}
     if labels is not None:
         with open(labels, newline="", encoding="utf-8") as handle:
@@ -71,9 +86,14 @@ def units(log_dir: Path, labels: Path | None, attempt_of_run: dict[str, str] | N
         known = label.get(run_id)
         if labels is not None and known is None:
             continue
-        out.append({"group": known["instance_id"] if known else (row["task_id"] or row["attempt_id"]),
-                    "success": known["resolved"] == "True" if known else bool(row["success"]),
-                    "cost": float(row["cost_usd"] or 0.0), "duration": float(row["duration_ms"] or 0.0)})
+        out.append(
+            {
+                "group": known["instance_id"] if known else (row["task_id"] or row["attempt_id"]),
+                "success": known["resolved"] == "True" if known else bool(row["success"]),
+                "cost": float(row["cost_usd"] or 0.0),
+                "duration": float(row["duration_ms"] or 0.0),
+            }
+        )
     return out
 
 
@@ -82,13 +102,15 @@ def draw(groups: dict[str, list[dict]], rng: random.Random, per_arm: int | None 
     picked = [rng.choice(runs) for runs in groups.values()]
     rng.shuffle(picked)
     half = len(picked) // 2 if per_arm is None else min(per_arm, len(picked) // 2)
-    return picked[:half], picked[half:2 * half]
+    return picked[:half], picked[half : 2 * half]
 
 
 def tests(a: list[dict], b: list[dict]) -> dict[str, float]:
-    return {"success": success_test([r["success"] for r in a], [r["success"] for r in b])[1],
-            "cost": welch([r["cost"] for r in a], [r["cost"] for r in b]) or 1.0,
-            "duration": welch([r["duration"] for r in a], [r["duration"] for r in b]) or 1.0}
+    return {
+        "success": success_test([r["success"] for r in a], [r["success"] for r in b])[1],
+        "cost": welch([r["cost"] for r in a], [r["cost"] for r in b]) or 1.0,
+        "duration": welch([r["duration"] for r in a], [r["duration"] for r in b]) or 1.0,
+    }
 
 
 def aa(groups, splits: int, rng: random.Random) -> dict[str, float]:
@@ -125,8 +147,10 @@ def peeking(groups, sequences: int, rng: random.Random, every: int = 25) -> tupl
         history = [(r["success"], arm) for pair in zip(a, b) for r, arm in zip(pair, (False, True))]
         looks = len(a) // every
         for look in range(1, looks + 1):
-            if success_test([r["success"] for r in a[: look * every]],
-                            [r["success"] for r in b[: look * every]])[1] < ALPHA:
+            if (
+                success_test([r["success"] for r in a[: look * every]], [r["success"] for r in b[: look * every]])[1]
+                < ALPHA
+            ):
                 naive += 1
                 break
         valid += always_valid_p(history[: looks * every * 2]) < ALPHA
@@ -139,8 +163,12 @@ def main() -> None:
     parser.add_argument("--log-dir", type=Path, help="An imported log (default: import the shared SWE-agent runs).")
     parser.add_argument("--labels", type=Path, help="labels.csv: outcomes by run id (default with the shared runs).")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--units", choices=("tasks", "runs"), default="tasks",
-                        help="tasks: one run per task per split (independent units); runs: every run.")
+    parser.add_argument(
+        "--units",
+        choices=("tasks", "runs"),
+        default="tasks",
+        help="tasks: one run per task per split (independent units); runs: every run.",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as work:
@@ -156,17 +184,23 @@ def main() -> None:
     rate = sum(r["success"] for r in rows) / len(rows)
     print(f"runs {len(rows)}, units {len(groups)} ({args.units}), success {rate:.1%}, splits {args.splits}")
     fpr = aa(groups, args.splits, rng)
-    print("A/A false-positive rate (target 0.04-0.06): "
-          + ", ".join(f"{m} {v:.3f}" for m, v in fpr.items()))
+    print("A/A false-positive rate (target 0.04-0.06): " + ", ".join(f"{m} {v:.3f}" for m, v in fpr.items()))
     for per_arm in (None, 100):
         found = planted(groups, args.splits, rng, per_arm)
         size = "all units" if per_arm is None else f"{per_arm} per arm"
-        print(f"planted effects, {size}: " + ", ".join(
-            f"{'+10 pp success' if m == 'success' else '+20% cost'} detected {d:.3f} vs power {p:.3f} "
-            f"(diff {100 * (d - p):+.1f} pp)" for m, (d, p) in found.items()))
+        print(
+            f"planted effects, {size}: "
+            + ", ".join(
+                f"{'+10 pp success' if m == 'success' else '+20% cost'} detected {d:.3f} vs power {p:.3f} "
+                f"(diff {100 * (d - p):+.1f} pp)"
+                for m, (d, p) in found.items()
+            )
+        )
     naive, valid, looks = peeking(groups, args.splits, rng)
-    print(f"peeking every 25 runs per arm ({looks} looks): false-positive rate naive {naive:.3f}, "
-          f"always-valid {valid:.3f}")
+    print(
+        f"peeking every 25 runs per arm ({looks} looks): false-positive rate naive {naive:.3f}, "
+        f"always-valid {valid:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,9 +50,13 @@ def sessions(n_events: int, seed: int = 7):
     while made < n_events:
         s += 1
         task = rng.randrange(tasks)
-        env = {"attempt_id": f"att-{s:07d}", "task_id": f"task-{task:05d}",
-               "task_title": f"[{SIZES[task % 5]}] Task number {task}",
-               "executor": rng.choice(EXECUTORS), "model": rng.choice(MODELS)}
+        env = {
+            "attempt_id": f"att-{s:07d}",
+            "task_id": f"task-{task:05d}",
+            "task_title": f"[{SIZES[task % 5]}] Task number {task}",
+            "executor": rng.choice(EXECUTORS),
+            "model": rng.choice(MODELS),
+        }
         t = EPOCH + s * 120 + rng.random()
         count = min(rng.randint(20, 80), n_events - made)
         events = []
@@ -60,26 +64,52 @@ def sessions(n_events: int, seed: int = 7):
         def add(kind: str, data: dict) -> None:
             nonlocal t
             t += rng.random() * 5
-            events.append({"timestamp": _iso(t), "event_type": kind, **env,
-                           "event_id": f"{s:08x}-{len(events):04x}-7000-8000-000000000000",
-                           "sequence_num": len(events) + 1, "data": data})
+            events.append(
+                {
+                    "timestamp": _iso(t),
+                    "event_type": kind,
+                    **env,
+                    "event_id": f"{s:08x}-{len(events):04x}-7000-8000-000000000000",
+                    "sequence_num": len(events) + 1,
+                    "data": data,
+                }
+            )
 
-        add("session_start", {"prompt": "Implement the feature described in the task",
-                              "prompt_type": rng.choice(("initial", "initial", "initial", "retry"))})
+        add(
+            "session_start",
+            {
+                "prompt": "Implement the feature described in the task",
+                "prompt_type": rng.choice(("initial", "initial", "initial", "retry")),
+            },
+        )
         ends = rng.random() < 0.9
         while len(events) < count - (1 if ends else 0):
             r = rng.random()
             if r < 0.35:
                 add("tool_call", {"tool_name": "bash", "tool_params": {"cmd": "pytest -q tests/"}})
             elif r < 0.7:
-                add("tool_result", {"tool_name": "bash", "result": "error" if rng.random() < 0.1 else "success",
-                                    "result_data": "collected 12 items ... 12 passed in 0.4s"})
+                add(
+                    "tool_result",
+                    {
+                        "tool_name": "bash",
+                        "result": "error" if rng.random() < 0.1 else "success",
+                        "result_data": "collected 12 items ... 12 passed in 0.4s",
+                    },
+                )
             elif r < 0.82:
-                add("agent_output", {"output": "Looking at the failing test, the handler returns 401.",
-                                     "stream_type": "stdout"})
+                add(
+                    "agent_output",
+                    {"output": "Looking at the failing test, the handler returns 401.", "stream_type": "stdout"},
+                )
             elif r < 0.88:
-                add("usage", {"input_tokens": rng.randint(100, 5000), "output_tokens": rng.randint(10, 900),
-                              "cost_usd": round(rng.random() * 0.05, 6)})
+                add(
+                    "usage",
+                    {
+                        "input_tokens": rng.randint(100, 5000),
+                        "output_tokens": rng.randint(10, 900),
+                        "cost_usd": round(rng.random() * 0.05, 6),
+                    },
+                )
             elif r < 0.9:
                 add("followup_sent", {"message": "Please also fix the lint errors", "reason": "review"})
             else:
@@ -92,8 +122,10 @@ def sessions(n_events: int, seed: int = 7):
                     data.update(error_fingerprint=info[0], error_category=info[1])
                 add("error", data)
         if ends:
-            add("session_end", {"completion_status": rng.choice(STATUSES),
-                                "duration_ms": round((t - EPOCH - s * 120) * 1000)})
+            add(
+                "session_end",
+                {"completion_status": rng.choice(STATUSES), "duration_ms": round((t - EPOCH - s * 120) * 1000)},
+            )
         made += len(events)
         yield events
 

@@ -70,12 +70,23 @@ def python_report(report: str, log_dir: Path) -> dict:
     from agentlog.intel import analyze_error
 
     paths = sorted((log_dir / "archive").glob("agent-work-stream-*.jsonl.gz")) + [log_dir / "agent-work-stream.jsonl"]
-    sessions: dict = defaultdict(lambda: {"ended": False, "ok": False, "cost": 0.0, "errors": 0, "followups": 0,
-                                          "retry": False, "tokens": 0, "first": None, "last": None})
+    sessions: dict = defaultdict(
+        lambda: {
+            "ended": False,
+            "ok": False,
+            "cost": 0.0,
+            "errors": 0,
+            "followups": 0,
+            "retry": False,
+            "tokens": 0,
+            "first": None,
+            "last": None,
+        }
+    )
     clusters: dict = {}
     derived: dict = {}
     for path in paths:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
             for raw in handle:
                 try:
                     e = json.loads(raw)
@@ -89,8 +100,12 @@ def python_report(report: str, log_dir: Path) -> dict:
                     s["cost"] += data.get("cost_usd") or 0
                     s["tokens"] += (data.get("input_tokens") or 0) + (data.get("output_tokens") or 0)
                 elif kind == "session_end":
-                    s.update(ended=True, ok=succeeded(data), status=data.get("completion_status"),
-                             duration=data.get("duration_ms"))
+                    s.update(
+                        ended=True,
+                        ok=succeeded(data),
+                        status=data.get("completion_status"),
+                        duration=data.get("duration_ms"),
+                    )
                 elif kind == "followup_sent":
                     s["followups"] += 1
                 elif kind == "session_start" and data.get("prompt_type") == "retry":
@@ -109,21 +124,34 @@ def python_report(report: str, log_dir: Path) -> dict:
     ended = [s for s in sessions.values() if s["ended"]]
     if report == "summary":
         by_exec = Counter(s["executor"] for s in sessions.values())
-        return {"sessions": len(sessions), "ended": len(ended), "succeeded": sum(s["ok"] for s in ended),
-                "avg_duration_ms": sum(s["duration"] for s in ended) / len(ended),
-                "total_cost_usd": round(sum(s["cost"] for s in sessions.values()), 6),
-                "total_errors": sum(c["n"] for c in clusters.values()), "executors": len(by_exec),
-                "top_error": max(clusters.items(), key=lambda kv: kv[1]["n"])[0]}
+        return {
+            "sessions": len(sessions),
+            "ended": len(ended),
+            "succeeded": sum(s["ok"] for s in ended),
+            "avg_duration_ms": sum(s["duration"] for s in ended) / len(ended),
+            "total_cost_usd": round(sum(s["cost"] for s in sessions.values()), 6),
+            "total_errors": sum(c["n"] for c in clusters.values()),
+            "executors": len(by_exec),
+            "top_error": max(clusters.items(), key=lambda kv: kv[1]["n"])[0],
+        }
     if report == "errors":
         top = sorted(clusters.items(), key=lambda kv: (-kv[1]["n"], kv[0]))[:10]
-        return {"total_errors": sum(c["n"] for c in clusters.values()), "total_clusters": len(clusters),
-                "top": [(fp, c["n"], len(c["attempts"]), len(c["tasks"])) for fp, c in top]}
+        return {
+            "total_errors": sum(c["n"] for c in clusters.values()),
+            "total_clusters": len(clusters),
+            "top": [(fp, c["n"], len(c["attempts"]), len(c["tasks"])) for fp, c in top],
+        }
     groups = defaultdict(list)
     for s in sessions.values():
         groups[s["executor"]].append(s)
-    return {name: {"sessions": len(g), "success": sum(s["ok"] for s in g),
-                   "first_shot": sum(s["ok"] and not s["followups"] and not s["retry"] for s in g)}
-            for name, g in sorted(groups.items())}
+    return {
+        name: {
+            "sessions": len(g),
+            "success": sum(s["ok"] for s in g),
+            "first_shot": sum(s["ok"] and not s["followups"] and not s["retry"] for s in g),
+        }
+        for name, g in sorted(groups.items())
+    }
 
 
 def duckdb_report(report: str, log_dir: Path, cache: bool = True) -> dict:
@@ -133,15 +161,30 @@ def duckdb_report(report: str, log_dir: Path, cache: bool = True) -> dict:
     result = getattr(analytics, report)(data, **({"top": 10} if report == "errors" else {}))
     if report == "summary":
         top = result.top_errors[0]["fingerprint"] if result.top_errors else None
-        return {"sessions": result.sessions, "ended": result.ended, "succeeded": result.succeeded,
-                "avg_duration_ms": result.avg_duration_ms, "total_cost_usd": round(result.total_cost_usd, 6),
-                "total_errors": result.total_errors, "executors": len(result.executors), "top_error": top}
+        return {
+            "sessions": result.sessions,
+            "ended": result.ended,
+            "succeeded": result.succeeded,
+            "avg_duration_ms": result.avg_duration_ms,
+            "total_cost_usd": round(result.total_cost_usd, 6),
+            "total_errors": result.total_errors,
+            "executors": len(result.executors),
+            "top_error": top,
+        }
     if report == "errors":
-        return {"total_errors": result.total_errors, "total_clusters": result.total_clusters,
-                "top": [(c["fingerprint"], c["occurrences"], c["attempts"], c["tasks"]) for c in result.clusters]}
-    return {r["executor"]: {"sessions": r["sessions"], "success": round((r["success_pct"] or 0) * r["ended"] / 100),
-                            "first_shot": round((r["first_shot_pct"] or 0) * r["ended"] / 100)}
-            for r in sorted(result.rows, key=lambda r: r["executor"])}
+        return {
+            "total_errors": result.total_errors,
+            "total_clusters": result.total_clusters,
+            "top": [(c["fingerprint"], c["occurrences"], c["attempts"], c["tasks"]) for c in result.clusters],
+        }
+    return {
+        r["executor"]: {
+            "sessions": r["sessions"],
+            "success": round((r["success_pct"] or 0) * r["ended"] / 100),
+            "first_shot": round((r["first_shot_pct"] or 0) * r["ended"] / 100),
+        }
+        for r in sorted(result.rows, key=lambda r: r["executor"])
+    }
 
 
 # --- measuring ----------------------------------------------------------------------
@@ -184,22 +227,28 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:
         engine, report, folder = args.run
-        result = python_report(report, Path(folder)) if engine == "python" else \
-            duckdb_report(report, Path(folder), cache=engine != "nocache")
+        result = (
+            python_report(report, Path(folder))
+            if engine == "python"
+            else duckdb_report(report, Path(folder), cache=engine != "nocache")
+        )
         print(json.dumps(result, sort_keys=True, default=str))
         return
     log_dir = data_dir(args.events)
     size = sum(p.stat().st_size for p in log_dir.rglob("*.jsonl*"))
     raw = (log_dir / "agent-work-stream.jsonl").stat().st_size
-    print(f"{args.events:,} events: live {raw / 2**20:,.0f} MiB + gzip archive "
-          f"{(size - raw) / 2**20:,.1f} MiB; {os.cpu_count()} CPUs; best of {args.repeat}")
+    print(
+        f"{args.events:,} events: live {raw / 2**20:,.0f} MiB + gzip archive "
+        f"{(size - raw) / 2**20:,.1f} MiB; {os.cpu_count()} CPUs; best of {args.repeat}"
+    )
     me = [sys.executable, __file__, "--run"]
-    print(f"{'report':<9} {'no cache':>9} {'cold':>9} {'warm':>9} {'peak MiB':>13} {'python loop':>12} "
-          f"{'peak MiB':>9} {'speed-up no cache/cold/warm':>28}  same numbers")
+    print(
+        f"{'report':<9} {'no cache':>9} {'cold':>9} {'warm':>9} {'peak MiB':>13} {'python loop':>12} "
+        f"{'peak MiB':>9} {'speed-up no cache/cold/warm':>28}  same numbers"
+    )
     for report in REPORTS:
         plain, plain_mem, plain_out = best(me + ["nocache", report, str(log_dir)], args.repeat)
-        cold, cold_mem, cold_out = best(me + ["duckdb", report, str(log_dir)], args.repeat,
-                                        lambda: drop_cache(log_dir))
+        cold, cold_mem, cold_out = best(me + ["duckdb", report, str(log_dir)], args.repeat, lambda: drop_cache(log_dir))
         warm, warm_mem, warm_out = best(me + ["duckdb", report, str(log_dir)], args.repeat)
         slow, slow_mem, slow_out = measure(me + ["python", report, str(log_dir)])
         want = json.loads(slow_out)
@@ -207,8 +256,10 @@ def main() -> None:
         same = "yes" if all(s == "yes" for s in same) else "; ".join(same)
         mems = f"{plain_mem:.0f}/{cold_mem:.0f}/{warm_mem:.0f}"
         ratios = f"{slow / plain:.1f}x / {slow / cold:.1f}x / {slow / warm:.1f}x"
-        print(f"{report:<9} {plain:>7.2f} s {cold:>7.2f} s {warm:>7.2f} s {mems:>13} "
-              f"{slow:>10.2f} s {slow_mem:>9.0f} {ratios:>28}  {same}")
+        print(
+            f"{report:<9} {plain:>7.2f} s {cold:>7.2f} s {warm:>7.2f} s {mems:>13} "
+            f"{slow:>10.2f} s {slow_mem:>9.0f} {ratios:>28}  {same}"
+        )
     archive = " ".join(str(p) for p in sorted((log_dir / "archive").glob("*.jsonl.gz")))
     jq = f"(zcat {archive}; cat {log_dir / 'agent-work-stream.jsonl'}) | jq -n -c '{JQ_SUMMARY}'"
     try:  # jq's reduce over an object of 100k sessions is slow: give it a bound
@@ -216,8 +267,19 @@ def main() -> None:
         print(f"jq summary: {took:.2f} s, peak {mem:.0f} MiB -> {out.strip()}")
     except SystemExit:
         print(f"jq summary: did not finish within {JQ_LIMIT_S} s")
-    cli, cli_mem, _ = best([str(Path(sys.executable).parent / "agentlog"), "summary", "--days", "0",
-                            "--format", "json", "--log-dir", str(log_dir)], args.repeat)
+    cli, cli_mem, _ = best(
+        [
+            str(Path(sys.executable).parent / "agentlog"),
+            "summary",
+            "--days",
+            "0",
+            "--format",
+            "json",
+            "--log-dir",
+            str(log_dir),
+        ],
+        args.repeat,
+    )
     print(f"`agentlog summary --days 0` CLI (warm cache): {cli:.2f} s, peak {cli_mem:.0f} MiB")
 
 

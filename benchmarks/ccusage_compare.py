@@ -48,8 +48,11 @@ def ensure_ccusage() -> Path:
     bin_dir = NODE / "node_modules" / ".bin"
     if not (bin_dir / "ccusage").exists() or not (bin_dir / "ccusage-codex").exists():
         NODE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(NODE), "--no-audit", "--no-fund",
-                        "ccusage@18", "@ccusage/codex@18"], check=True, capture_output=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(NODE), "--no-audit", "--no-fund", "ccusage@18", "@ccusage/codex@18"],
+            check=True,
+            capture_output=True,
+        )
     return bin_dir
 
 
@@ -57,19 +60,29 @@ def run_ccusage(bin_dir: Path, agent: str, home: Path) -> tuple[dict, float]:
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(home), "NO_COLOR": "1"}
     tool = "ccusage" if agent == "claude-code" else "ccusage-codex"
     start = time.perf_counter()
-    out = subprocess.run([str(bin_dir / tool), "session", "--offline", "--json"], env=env,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [str(bin_dir / tool), "session", "--offline", "--json"], env=env, capture_output=True, check=True
+    ).stdout
     elapsed = time.perf_counter() - start
     sessions = {}
     for s in json.loads(out)["sessions"]:
         if agent == "claude-code":
-            sessions[s["sessionId"]] = {"input": s["inputTokens"], "output": s["outputTokens"],
-                                        "cache_create": s["cacheCreationTokens"], "cache_read": s["cacheReadTokens"],
-                                        "cost": s["totalCost"]}
+            sessions[s["sessionId"]] = {
+                "input": s["inputTokens"],
+                "output": s["outputTokens"],
+                "cache_create": s["cacheCreationTokens"],
+                "cache_read": s["cacheReadTokens"],
+                "cost": s["totalCost"],
+            }
         else:
             key = Path(s.get("sessionFile") or s["sessionId"]).name
-            sessions[key] = {"input": s["inputTokens"], "cached": s["cachedInputTokens"], "output": s["outputTokens"],
-                             "reasoning": s["reasoningOutputTokens"], "cost": s["costUSD"]}
+            sessions[key] = {
+                "input": s["inputTokens"],
+                "cached": s["cachedInputTokens"],
+                "output": s["outputTokens"],
+                "reasoning": s["reasoningOutputTokens"],
+                "cost": s["costUSD"],
+            }
     return sessions, elapsed
 
 
@@ -163,8 +176,10 @@ def explain_codex(files: list[Path]) -> list[str]:
             info = payload.get("info") or {}
             total = info.get("total_token_usage")
             if total is not None and total == previous and info.get("last_token_usage"):
-                notes.append(f"{file.name}:{n}: token_count repeats total {total.get('total_tokens')}; "
-                             f"ccusage adds last_token_usage ({info['last_token_usage'].get('total_tokens')}) again")
+                notes.append(
+                    f"{file.name}:{n}: token_count repeats total {total.get('total_tokens')}; "
+                    f"ccusage adds last_token_usage ({info['last_token_usage'].get('total_tokens')}) again"
+                )
             previous = total if total is not None else previous
     return notes
 
@@ -202,29 +217,61 @@ def generate_claude(home: Path, sessions: int, rng: random.Random) -> dict[str, 
 def _claude_calls(sid: str, tag: str, rng: random.Random, calls: int, tally: dict, sidechain: bool) -> list[dict]:
     out = []
     for c in range(calls):
-        usage = {"input_tokens": rng.randint(1, 40), "cache_creation_input_tokens": rng.choice([0, 0, rng.randint(100, 5000)]),
-                 "cache_read_input_tokens": rng.randint(10_000, 90_000), "output_tokens": rng.randint(50, 2000)}
-        for key, src in zip(CLAUDE_KEYS, ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                                          "cache_read_input_tokens")):
+        usage = {
+            "input_tokens": rng.randint(1, 40),
+            "cache_creation_input_tokens": rng.choice([0, 0, rng.randint(100, 5000)]),
+            "cache_read_input_tokens": rng.randint(10_000, 90_000),
+            "output_tokens": rng.randint(50, 2000),
+        }
+        for key, src in zip(
+            CLAUDE_KEYS, ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        ):
             tally[key] += usage[src]
         blocks = rng.choice([["text"], ["thinking", "text"], ["thinking", "text", "tool_use"], ["text", "tool_use"]])
         drop_request = rng.random() < 0.1  # some versions write lines without requestId
         for b, block in enumerate(blocks):
             final = b == len(blocks) - 1
             line_usage = dict(usage, output_tokens=usage["output_tokens"] if final else rng.randint(1, 11))
-            rec = {"type": "assistant", "uuid": f"{tag}-{c}-{b}", "sessionId": sid, "isSidechain": sidechain,
-                   "timestamp": f"2026-03-01T10:{(c // 60) % 60:02d}:{c % 60:02d}.{b:03d}Z",
-                   "message": {"id": f"msg_{tag}_{c}", "type": "message", "role": "assistant",
-                               "model": "claude-sonnet-4-5-20250929", "stop_reason": ("tool_use" if final else None),
-                               "content": [_block(block, f"{tag}-{c}")], "usage": line_usage}}
+            rec = {
+                "type": "assistant",
+                "uuid": f"{tag}-{c}-{b}",
+                "sessionId": sid,
+                "isSidechain": sidechain,
+                "timestamp": f"2026-03-01T10:{(c // 60) % 60:02d}:{c % 60:02d}.{b:03d}Z",
+                "message": {
+                    "id": f"msg_{tag}_{c}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "stop_reason": ("tool_use" if final else None),
+                    "content": [_block(block, f"{tag}-{c}")],
+                    "usage": line_usage,
+                },
+            }
             if not (drop_request and b == 0):
                 rec["requestId"] = f"req_{tag}_{c}"
             out.append(rec)
         if blocks[-1] == "tool_use":
-            out.append({"type": "user", "uuid": f"{tag}-{c}-r", "sessionId": sid, "isSidechain": sidechain,
-                        "timestamp": f"2026-03-01T10:{(c // 60) % 60:02d}:{c % 60:02d}.900Z",
-                        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"tu-{tag}-{c}",
-                                                                 "content": "ok", "is_error": rng.random() < 0.05}]}})
+            out.append(
+                {
+                    "type": "user",
+                    "uuid": f"{tag}-{c}-r",
+                    "sessionId": sid,
+                    "isSidechain": sidechain,
+                    "timestamp": f"2026-03-01T10:{(c // 60) % 60:02d}:{c % 60:02d}.900Z",
+                    "message": {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": f"tu-{tag}-{c}",
+                                "content": "ok",
+                                "is_error": rng.random() < 0.05,
+                            }
+                        ],
+                    },
+                }
+            )
     return out
 
 
@@ -237,16 +284,29 @@ def _block(kind: str, ident: str) -> dict:
 
 
 def _user(sid: str, text: str, n: int) -> dict:
-    return {"type": "user", "uuid": f"u-{sid}-{n}", "sessionId": sid, "timestamp": "2026-03-01T09:59:00.000Z",
-            "message": {"role": "user", "content": text}}
+    return {
+        "type": "user",
+        "uuid": f"u-{sid}-{n}",
+        "sessionId": sid,
+        "timestamp": "2026-03-01T09:59:00.000Z",
+        "message": {"role": "user", "content": text},
+    }
 
 
 def _task_result(sid: str, output: int) -> dict:
     """The Task tool's result in the parent: carries the sub-agent's usage (not a model call)."""
-    return {"type": "user", "uuid": f"task-{sid}", "sessionId": sid, "timestamp": "2026-03-01T10:00:05.950Z",
-            "toolUseResult": {"status": "completed", "totalTokens": output,
-                              "usage": {"input_tokens": 10, "output_tokens": output}},
-            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "task-1", "content": "done"}]}}
+    return {
+        "type": "user",
+        "uuid": f"task-{sid}",
+        "sessionId": sid,
+        "timestamp": "2026-03-01T10:00:05.950Z",
+        "toolUseResult": {
+            "status": "completed",
+            "totalTokens": output,
+            "usage": {"input_tokens": 10, "output_tokens": output},
+        },
+        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "task-1", "content": "done"}]},
+    }
 
 
 def generate_codex(home: Path, sessions: int, rng: random.Random) -> dict[str, dict]:
@@ -258,20 +318,30 @@ def generate_codex(home: Path, sessions: int, rng: random.Random) -> dict[str, d
         name = f"rollout-2026-03-01T10-00-00-{sid}"
         tally = truth[name] = dict.fromkeys(CODEX_KEYS, 0)
         with_last = s % 2 == 0  # newer Codex writes last_token_usage too
-        lines = [{"timestamp": "2026-03-01T10:00:00.000Z", "type": "session_meta", "payload": {"id": sid, "cwd": "/w"}},
-                 {"timestamp": "2026-03-01T10:00:00.100Z", "type": "turn_context", "payload": {"model": "gpt-5-codex"}},
-                 {"timestamp": "2026-03-01T10:00:00.200Z", "type": "event_msg",
-                  "payload": {"type": "user_message", "message": "fix it"}}]
-        total = dict.fromkeys(("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens",
-                               "total_tokens"), 0)
+        lines = [
+            {"timestamp": "2026-03-01T10:00:00.000Z", "type": "session_meta", "payload": {"id": sid, "cwd": "/w"}},
+            {"timestamp": "2026-03-01T10:00:00.100Z", "type": "turn_context", "payload": {"model": "gpt-5-codex"}},
+            {
+                "timestamp": "2026-03-01T10:00:00.200Z",
+                "type": "event_msg",
+                "payload": {"type": "user_message", "message": "fix it"},
+            },
+        ]
+        total = dict.fromkeys(
+            ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens"), 0
+        )
         for turn in range(rng.randint(5, 60)):
             cached = rng.randint(0, 20_000)
-            call = {"input_tokens": cached + rng.randint(100, 5000), "cached_input_tokens": cached,
-                    "output_tokens": rng.randint(20, 1500)}
+            call = {
+                "input_tokens": cached + rng.randint(100, 5000),
+                "cached_input_tokens": cached,
+                "output_tokens": rng.randint(20, 1500),
+            }
             call["reasoning_output_tokens"] = rng.randint(0, call["output_tokens"])
             call["total_tokens"] = call["input_tokens"] + call["output_tokens"]
-            for key, src in zip(CODEX_KEYS, ("input_tokens", "cached_input_tokens", "output_tokens",
-                                             "reasoning_output_tokens")):
+            for key, src in zip(
+                CODEX_KEYS, ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+            ):
                 tally[key] += call[src]
             total = {k: total[k] + call[k] for k in total}
             info = {"total_token_usage": dict(total)}
@@ -291,16 +361,17 @@ def generate_codex(home: Path, sessions: int, rng: random.Random) -> dict[str, d
 # --- printing ---------------------------------------------------------------------------------
 
 
-def compare(title: str, agent: str, home: Path, bin_dir: Path, work: Path, truth: dict | None,
-            show: int) -> None:
+def compare(title: str, agent: str, home: Path, bin_dir: Path, work: Path, truth: dict | None, show: int) -> None:
     root = home / ("projects" if agent == "claude-code" else "sessions")
     keys = CLAUDE_KEYS if agent == "claude-code" else CODEX_KEYS
     theirs, t_theirs = run_ccusage(bin_dir, agent, home)
     ours, t_ours, summary = run_agentlog(agent, home if agent == "claude-code" else root, work)
     names = sorted(set(theirs) | set(ours))
     print(f"\n## {title}: {len(names)} sessions")
-    print(f"time: ccusage {t_theirs:.2f} s, agentlog import {t_ours:.2f} s "
-          f"(ratio agentlog/ccusage {t_ours / t_theirs:.2f}); agentlog: {summary}")
+    print(
+        f"time: ccusage {t_theirs:.2f} s, agentlog import {t_ours:.2f} s "
+        f"(ratio agentlog/ccusage {t_ours / t_theirs:.2f}); agentlog: {summary}"
+    )
     header = "session".ljust(28) + "".join(f"{k:>13}" for k in keys) + f"{'cost $':>10}"
     differing = [n for n in names if _row(theirs.get(n), keys) != _row(ours.get(n), keys)]
     wrong = {"ccusage": 0, "agentlog": 0}
@@ -318,8 +389,11 @@ def compare(title: str, agent: str, home: Path, bin_dir: Path, work: Path, truth
         for who, src in (("ccusage", theirs), ("agentlog", ours)) + ((("truth", truth),) if truth else ()):
             row = src.get(n) or {}
             label = (n[:18] + " " + who) if who == "ccusage" else (" " * 19 + who)
-            print(label.ljust(28) + "".join(f"{int(row.get(k, 0)):>13,}" for k in keys)
-                  + (f"{row.get('cost', 0):>10.4f}" if who != "truth" else ""))
+            print(
+                label.ljust(28)
+                + "".join(f"{int(row.get(k, 0)):>13,}" for k in keys)
+                + (f"{row.get('cost', 0):>10.4f}" if who != "truth" else "")
+            )
         files = _files_of(agent, root, n)
         for note in (explain_claude(files) if agent == "claude-code" else explain_codex(files))[:3]:
             print("    differs because: " + note)

@@ -71,8 +71,11 @@ def main() -> None:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         script = Path(sys.executable).with_name("agentlog")
-        server = subprocess.Popen([str(script), "serve", "--port", str(port), "--log-dir", str(log_dir)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(script), "serve", "--port", str(port), "--log-dir", str(log_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
@@ -89,8 +92,10 @@ def main() -> None:
                 total = len(html) + sum(len(fetch(base + a.decode())[1]) for a in assets)
                 print(f"{path:22} {first:8.2f} {warm:8.2f} {len(html) / 1024:8.1f} {total / 1024:9.1f}")
             paint = first_paint(base + PAGES[0])
-            print("first contentful paint of the Overview (warm): "
-                  + ("chromium not installed" if paint is None else f"{paint:.0f} ms"))
+            print(
+                "first contentful paint of the Overview (warm): "
+                + ("chromium not installed" if paint is None else f"{paint:.0f} ms")
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)

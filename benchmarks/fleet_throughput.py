@@ -39,10 +39,20 @@ AGENTLOG = str(Path(sys.executable).with_name("agentlog"))  # beside the Python 
 
 def event(attempt: str, kind: str, seq: int, **data) -> dict:
     data = data or {"tool_name": "bash", "tool_params": {"cmd": "pytest -q tests/test_auth.py", "timeout": 120}}
-    return {"timestamp": now_iso(), "attempt_id": attempt, "event_id": new_event_id(), "event_type": kind,
-            "task_id": "task-123", "task_title": "Implement user authentication", "executor": "CODEX",
-            "model": "gpt-5-codex", "branch": "agent/implement-auth", "elapsed_ms": seq * 37,
-            "sequence_num": seq, "data": data}
+    return {
+        "timestamp": now_iso(),
+        "attempt_id": attempt,
+        "event_id": new_event_id(),
+        "event_type": kind,
+        "task_id": "task-123",
+        "task_title": "Implement user authentication",
+        "executor": "CODEX",
+        "model": "gpt-5-codex",
+        "branch": "agent/implement-auth",
+        "elapsed_ms": seq * 37,
+        "sequence_num": seq,
+        "data": data,
+    }
 
 
 def make_log(log_dir: Path, n: int) -> list[bytes]:
@@ -92,8 +102,10 @@ async def forward_and_consume(url: str, log_dir: Path, total: int) -> tuple[floa
 
     proc_t = time.perf_counter()
     # the forwarder runs as its own process (like on a real machine); this process consumes
-    proc = subprocess.Popen([AGENTLOG, "fleet", "forward", "--once", "--host", "bench", "--nats", url,
-                             "--log-dir", str(log_dir)], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [AGENTLOG, "fleet", "forward", "--once", "--host", "bench", "--nats", url, "--log-dir", str(log_dir)],
+        stderr=subprocess.DEVNULL,
+    )
     nc = await nats.connect(url)
     js = nc.jetstream(timeout=10)
     while True:
@@ -102,8 +114,9 @@ async def forward_and_consume(url: str, log_dir: Path, total: int) -> tuple[floa
             break
         except Exception:  # noqa: BLE001 - the forwarder creates it
             await asyncio.sleep(0.05)
-    await js.add_consumer(bus.EVENTS, ConsumerConfig(durable_name="bench", ack_policy=AckPolicy.ALL,
-                                                     max_ack_pending=-1))
+    await js.add_consumer(
+        bus.EVENTS, ConsumerConfig(durable_name="bench", ack_policy=AckPolicy.ALL, max_ack_pending=-1)
+    )
     sub = await js.pull_subscribe_bind(durable="bench", stream=bus.EVENTS)
     decoder = msgspec.json.Decoder()
     seen = 0
@@ -131,10 +144,18 @@ async def latency(url: str, tmp: Path, rate: int = 5000, seconds: float = 12.0) 
     stream = log_dir / "agent-work-stream.jsonl"
     stream.touch()
     env = {**os.environ, "AGENT_ERROR_LOOP_THRESHOLD": "4"}
-    procs = [subprocess.Popen([AGENTLOG, "fleet", "forward", "--host", "lat", "--nats", url, "--log-dir",
-                               str(log_dir)], stderr=subprocess.DEVNULL, env=env),
-             subprocess.Popen([AGENTLOG, "fleet", "watch", "-q", "--nats", url, "--log-dir", str(tmp / "lw")],
-                              stderr=subprocess.DEVNULL, env=env)]
+    procs = [
+        subprocess.Popen(
+            [AGENTLOG, "fleet", "forward", "--host", "lat", "--nats", url, "--log-dir", str(log_dir)],
+            stderr=subprocess.DEVNULL,
+            env=env,
+        ),
+        subprocess.Popen(
+            [AGENTLOG, "fleet", "watch", "-q", "--nats", url, "--log-dir", str(tmp / "lw")],
+            stderr=subprocess.DEVNULL,
+            env=env,
+        ),
+    ]
     nc = await nats.connect(url)
     delays: list[float] = []
 
@@ -153,8 +174,18 @@ async def latency(url: str, tmp: Path, rate: int = 5000, seconds: float = 12.0) 
         while sent < due:
             if sent % 50 == 0:  # every 50th event belongs to an error loop: its 4th error alerts
                 attempt = f"lat-loop-{loops // 4}"
-                chunk.append(msgspec.json.encode(event(attempt, "error", loops, error_message="fatal: not a git repo",
-                                                       error_fingerprint="git_not_repo", error_category="git")))
+                chunk.append(
+                    msgspec.json.encode(
+                        event(
+                            attempt,
+                            "error",
+                            loops,
+                            error_message="fatal: not a git repo",
+                            error_fingerprint="git_not_repo",
+                            error_category="git",
+                        )
+                    )
+                )
                 loops += 1
             else:
                 chunk.append(msgspec.json.encode(event(f"lat-{sent % 200}", "tool_call", sent)))
@@ -179,11 +210,28 @@ async def failover(url: str, tmp: Path) -> float:
     log_dir.mkdir()
     stream = log_dir / "agent-work-stream.jsonl"
     stream.touch()
-    fwd = subprocess.Popen([AGENTLOG, "fleet", "forward", "--host", "fo", "--nats", url, "--log-dir", str(log_dir)],
-                           stderr=subprocess.DEVNULL)
-    workers = {f"fo-w{i}": subprocess.Popen([AGENTLOG, "fleet", "watch", "-q", "--worker-id", f"fo-w{i}", "--nats",
-                                             url, "--log-dir", str(tmp / f"fw{i}")], stderr=subprocess.DEVNULL)
-               for i in range(2)}
+    fwd = subprocess.Popen(
+        [AGENTLOG, "fleet", "forward", "--host", "fo", "--nats", url, "--log-dir", str(log_dir)],
+        stderr=subprocess.DEVNULL,
+    )
+    workers = {
+        f"fo-w{i}": subprocess.Popen(
+            [
+                AGENTLOG,
+                "fleet",
+                "watch",
+                "-q",
+                "--worker-id",
+                f"fo-w{i}",
+                "--nats",
+                url,
+                "--log-dir",
+                str(tmp / f"fw{i}"),
+            ],
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(2)
+    }
     nc = await nats.connect(url)
     js = nc.jetstream()
     got = asyncio.Event()
@@ -202,8 +250,19 @@ async def failover(url: str, tmp: Path) -> float:
     os.kill(workers[owner].pid, signal.SIGKILL)
     with open(stream, "ab") as handle:
         for i in range(4):
-            handle.write(msgspec.json.encode(event(attempt, "error", i, error_message="fatal: not a git repo",
-                                                   error_fingerprint="git_not_repo", error_category="git")) + b"\n")
+            handle.write(
+                msgspec.json.encode(
+                    event(
+                        attempt,
+                        "error",
+                        i,
+                        error_message="fatal: not a git repo",
+                        error_fingerprint="git_not_repo",
+                        error_category="git",
+                    )
+                )
+                + b"\n"
+            )
     await asyncio.wait_for(got.wait(), 60)
     elapsed = time.monotonic() - killed
     for p in [fwd, *workers.values()]:
@@ -234,26 +293,34 @@ def main() -> None:
         with fresh("nats-t") as server:
             from agentlog.fleet.server import version
 
-            print(f"nats-server {'.'.join(map(str, version(server.binary)))}, 1 node, {os.cpu_count()} cores; "
-                  f"{args.events:,} events of ~{size:.0f} bytes")
+            print(
+                f"nats-server {'.'.join(map(str, version(server.binary)))}, 1 node, {os.cpu_count()} cores; "
+                f"{args.events:,} events of ~{size:.0f} bytes"
+            )
             if args.only in (None, "throughput"):
                 raw = asyncio.run(raw_publish(server.url, lines))
                 print(f"  baseline: core NATS publish, 1 event/msg, no acks      {raw:>10,.0f} events/s")
                 each = asyncio.run(js_publish_each(server.url, lines[:50_000]))
                 print(f"  baseline: JetStream publish_async, 1 event/msg, acked  {each:>10,.0f} events/s")
                 e2e, seen = asyncio.run(forward_and_consume(server.url, tmp / "machine", args.events))
-                print(f"  fleet forward (process) + pull consumer, acked, e2e   {e2e:>10,.0f} events/s "
-                      f"({seen:,} consumed; target >= 50,000)")
+                print(
+                    f"  fleet forward (process) + pull consumer, acked, e2e   {e2e:>10,.0f} events/s "
+                    f"({seen:,} consumed; target >= 50,000)"
+                )
         if args.only in (None, "latency"):
             with fresh("nats-l") as server:
                 delays = asyncio.run(latency(server.url, tmp))
-            print(f"  publish-to-alert at 5,000 events/s: {len(delays)} alerts, p50 {pct(delays, 0.5):.0f} ms, "
-                  f"p99 {pct(delays, 0.99):.0f} ms, max {pct(delays, 1.0):.0f} ms (target p99 < 250 ms)")
+            print(
+                f"  publish-to-alert at 5,000 events/s: {len(delays)} alerts, p50 {pct(delays, 0.5):.0f} ms, "
+                f"p99 {pct(delays, 0.99):.0f} ms, max {pct(delays, 1.0):.0f} ms (target p99 < 250 ms)"
+            )
         if args.only in (None, "failover"):
             with fresh("nats-f") as server:
                 took = asyncio.run(failover(server.url, tmp))
-            print(f"  failover: kill -9 a partition's owner -> its next alert from the other worker in "
-                  f"{took:.1f} s (lease TTL {bus.LEASE_TTL_S:.0f} s; target < 10 s)")
+            print(
+                f"  failover: kill -9 a partition's owner -> its next alert from the other worker in "
+                f"{took:.1f} s (lease TTL {bus.LEASE_TTL_S:.0f} s; target < 10 s)"
+            )
 
 
 if __name__ == "__main__":

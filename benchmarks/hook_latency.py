@@ -47,9 +47,18 @@ def main() -> None:
     session = "bench-session"
 
     def payload(i: int) -> bytes:
-        return json.dumps({"session_id": session, "transcript_path": str(transcript), "cwd": work,
-                           "hook_event_name": "PreToolUse", "permission_mode": "default", "tool_name": "Bash",
-                           "tool_input": {"command": f"pytest -k case_{i}"}, "tool_use_id": f"toolu_{i}"}).encode()
+        return json.dumps(
+            {
+                "session_id": session,
+                "transcript_path": str(transcript),
+                "cwd": work,
+                "hook_event_name": "PreToolUse",
+                "permission_mode": "default",
+                "tool_name": "Bash",
+                "tool_input": {"command": f"pytest -k case_{i}"},
+                "tool_use_id": f"toolu_{i}",
+            }
+        ).encode()
 
     transcript.write_text("")
     cmd = [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", log_dir]
@@ -58,21 +67,41 @@ def main() -> None:
     hook, py3, venv = [], [], []
     for i in range(CALLS):
         with transcript.open("a") as handle:  # the agent's transcript grows between calls
-            handle.write(json.dumps({"type": "assistant", "sessionId": session, "uuid": f"u{i}",
-                                     "timestamp": "2026-03-01T10:00:00.000Z",
-                                     "message": {"id": f"m{i}", "model": "claude-sonnet-4-5", "stop_reason": "tool_use",
-                                                 "content": [{"type": "text", "text": "x"}],
-                                                 "usage": {"input_tokens": 1000, "output_tokens": 50}}}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "type": "assistant",
+                        "sessionId": session,
+                        "uuid": f"u{i}",
+                        "timestamp": "2026-03-01T10:00:00.000Z",
+                        "message": {
+                            "id": f"m{i}",
+                            "model": "claude-sonnet-4-5",
+                            "stop_reason": "tool_use",
+                            "content": [{"type": "text", "text": "x"}],
+                            "usage": {"input_tokens": 1000, "output_tokens": 50},
+                        },
+                    }
+                )
+                + "\n"
+            )
         py3.append(timed(["python3", "-c", "pass"], None, work))
         venv.append(timed([sys.executable, "-c", "pass"], None, work))
         hook.append(timed(cmd, payload(i), work))
     errors = Path(log_dir, "state", "hook-errors.log")
     print(f"hook latency, {CALLS} calls after {HISTORY} events of history (ms):")
-    for name, values in (("agentlog hook PreToolUse", hook), ("python3 -c pass", py3),
-                         (f"{sys.executable} -c pass", venv)):
+    for name, values in (
+        ("agentlog hook PreToolUse", hook),
+        ("python3 -c pass", py3),
+        (f"{sys.executable} -c pass", venv),
+    ):
         print(f"  {name:50} p50 {pct(values, 50):7.1f}  p99 {pct(values, 99):7.1f}")
-    print(f"  ratio hook/python3 -c pass: p50 {pct(hook, 50) / pct(py3, 50):.2f}x  p99 {pct(hook, 99) / pct(py3, 99):.2f}x")
-    print(f"  ratio hook/venv python -c pass: p50 {pct(hook, 50) / pct(venv, 50):.2f}x  p99 {pct(hook, 99) / pct(venv, 99):.2f}x")
+    print(
+        f"  ratio hook/python3 -c pass: p50 {pct(hook, 50) / pct(py3, 50):.2f}x  p99 {pct(hook, 99) / pct(py3, 99):.2f}x"
+    )
+    print(
+        f"  ratio hook/venv python -c pass: p50 {pct(hook, 50) / pct(venv, 50):.2f}x  p99 {pct(hook, 99) / pct(venv, 99):.2f}x"
+    )
     print(f"  failed-open calls: {errors.read_text().count(chr(10)) if errors.exists() else 0}")
 
 

@@ -62,6 +62,7 @@ def renamer(copy: Any) -> Callable[[re.Match], bytes]:
         if old not in fresh:
             fresh[old] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{copy}:{old.decode()}")).encode()
         return fresh[old]
+
     return renamed
 
 
@@ -145,8 +146,10 @@ def main() -> None:  # noqa: C901
     work = Path(tempfile.mkdtemp(prefix="import-mix-"))
     mix = args.keep or work / "mix"
     print(f"mix: {args.size} over {len(agents)} agents ({share / 2**20:.1f} MiB each), in {mix}", flush=True)
-    print(f"{'agent':14} {'MiB':>7} {'events':>9} {'events/s':>10} {'MiB/s':>7} | "
-          f"{'baseline rec/s':>14} {'MiB/s':>7}  (msgspec decode of the same bytes)")
+    print(
+        f"{'agent':14} {'MiB':>7} {'events':>9} {'events/s':>10} {'MiB/s':>7} | "
+        f"{'baseline rec/s':>14} {'MiB/s':>7}  (msgspec decode of the same bytes)"
+    )
     try:
         for agent in agents:
             size = generate(agent, mix / agent, share)
@@ -156,8 +159,10 @@ def main() -> None:  # noqa: C901
                 result = import_path(agent_of(agent).importer(), mix / agent, recorder, open_window_s=0)
             took = time.perf_counter() - start
             mib = size / 2**20
-            print(f"{agent:14} {mib:7.1f} {result.stats.events:9,} {result.stats.events / took:10,.0f} "
-                  f"{mib / took:7.1f} | {records / floor_s:14,.0f} {mib / floor_s:7.1f}")
+            print(
+                f"{agent:14} {mib:7.1f} {result.stats.events:9,} {result.stats.events / took:10,.0f} "
+                f"{mib / took:7.1f} | {records / floor_s:14,.0f} {mib / floor_s:7.1f}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

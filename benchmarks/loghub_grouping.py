@@ -42,9 +42,23 @@ LOGHUB = ROOT.parent / "shared" / "benchmarks" / "loghub"
 AGENT_ERRORS = ROOT / "tests" / "data" / "agent_errors.jsonl"
 # Zhu et al. 2019, Table III: Drain with parameters tuned for each dataset.
 PUBLISHED_DRAIN = {
-    "HDFS": 0.9975, "Hadoop": 0.9475, "Spark": 0.92, "Zookeeper": 0.9665, "BGL": 0.9625, "HPC": 0.887,
-    "Thunderbird": 0.955, "Windows": 0.997, "Linux": 0.690, "Andriod": 0.911, "Android": 0.911,
-    "HealthApp": 0.780, "Apache": 1.0, "OpenSSH": 0.788, "OpenStack": 0.733, "Mac": 0.787, "Proxifier": 0.527,
+    "HDFS": 0.9975,
+    "Hadoop": 0.9475,
+    "Spark": 0.92,
+    "Zookeeper": 0.9665,
+    "BGL": 0.9625,
+    "HPC": 0.887,
+    "Thunderbird": 0.955,
+    "Windows": 0.997,
+    "Linux": 0.690,
+    "Andriod": 0.911,
+    "Android": 0.911,
+    "HealthApp": 0.780,
+    "Apache": 1.0,
+    "OpenSSH": 0.788,
+    "OpenStack": 0.733,
+    "Mac": 0.787,
+    "Proxifier": 0.527,
 }
 TUNED_ON = ("HPC", "Thunderbird", "Hadoop", "Zookeeper")
 HELD_OUT = ("BGL", "Spark", "HDFS", "Windows")
@@ -116,8 +130,11 @@ def accuracy_table(datasets: dict[str, tuple[list[str], list[str]]], groupers: d
     print(f"{'dataset':<16}" + "".join(f"{label:>16}" for label in labels) + f"{'Drain (tuned)':>16}")
     for name in datasets:
         published = PUBLISHED_DRAIN.get(name)
-        print(f"{name:<16}" + "".join(f"{scores[label][name]:>16.4f}" for label in labels)
-              + (f"{published:>16.4f}" if published is not None else f"{'-':>16}"))
+        print(
+            f"{name:<16}"
+            + "".join(f"{scores[label][name]:>16.4f}" for label in labels)
+            + (f"{published:>16.4f}" if published is not None else f"{'-':>16}")
+        )
 
     def average(names: tuple[str, ...] | list[str], title: str) -> None:
         if not names or not all(n in datasets for n in names):
@@ -151,15 +168,22 @@ def numbers_stream(count: int, seed: int = 1) -> list[str]:
         line = rng.choice(templates)
         while "{n}" in line:
             line = line.replace("{n}", str(rng.randint(0, 10**6)), 1)
-        out.append(line.replace("{ip}", f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}")
-                   .replace("{hex}", f"{rng.getrandbits(40):010x}"))
+        out.append(
+            line.replace("{ip}", f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}").replace(
+                "{hex}", f"{rng.getrandbits(40):010x}"
+            )
+        )
     return out
 
 
 def throughput(count: int = 200_000, rounds: int = 3) -> None:
     messages = numbers_stream(count)
-    groupers = {"tokenize loop": tokenize_loop, "drain3 default": drain3_default,
-                "agentlog online": agentlog_online, "agentlog cluster": agentlog_learned}
+    groupers = {
+        "tokenize loop": tokenize_loop,
+        "drain3 default": drain3_default,
+        "agentlog online": agentlog_online,
+        "agentlog cluster": agentlog_learned,
+    }
     rates: dict[str, float] = defaultdict(float)
     for _ in range(rounds):  # interleaved, best of each: the machine's load shifts under a run
         for label, group in groupers.items():
@@ -167,8 +191,10 @@ def throughput(count: int = 200_000, rounds: int = 3) -> None:
     print(f"\nthroughput, {count:,} messages whose numbers change every line (best of {rounds}, interleaved):")
     for label, rate in rates.items():
         print(f"  {label:<18} {rate:>10,.0f} messages/s")
-    print(f"  ratio agentlog online / drain3: {rates['agentlog online'] / rates['drain3 default']:.2f}; "
-          f"/ tokenize loop: {rates['agentlog online'] / rates['tokenize loop']:.2f}")
+    print(
+        f"  ratio agentlog online / drain3: {rates['agentlog online'] / rates['drain3 default']:.2f}; "
+        f"/ tokenize loop: {rates['agentlog online'] / rates['tokenize loop']:.2f}"
+    )
 
 
 _STREAM_CHILD = r"""
@@ -201,13 +227,16 @@ for i in range(1, count + 1):
 
 
 def memory(count: int) -> None:
-    print(f"\npeak RSS over a generated stream of {count:,} messages (MB; clusters capped at "
-          f"{TemplateMiner().max_clusters:,}):")
+    print(
+        f"\npeak RSS over a generated stream of {count:,} messages (MB; clusters capped at "
+        f"{TemplateMiner().max_clusters:,}):"
+    )
     print(f"  {'messages':>12} {'with miner':>11} {'without':>9} {'clusters':>9} {'seconds':>8} {'without':>8}")
     runs = {}
     for mode in ("mine", "plain"):
-        out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(count), mode],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", _STREAM_CHILD, str(count), mode], capture_output=True, text=True, check=True
+        ).stdout
         runs[mode] = [line.split(",") for line in out.split()]
     for mined, plain in zip(runs["mine"], runs["plain"]):
         print(f"  {int(mined[0]):>12,} {mined[1]:>11} {plain[1]:>9} {mined[2]:>9} {mined[3]:>8} {plain[3]:>8}")
@@ -222,7 +251,9 @@ def main() -> None:
     if not files:
         sys.exit(f"no *_2k.log_structured.csv in {args.data} (expected ../shared/benchmarks/loghub next to the repo)")
     order = {name: i for i, name in enumerate(PUBLISHED_DRAIN)}
-    datasets = {f.name.split("_2k")[0]: load(f) for f in sorted(files, key=lambda f: order.get(f.name.split("_2k")[0], 99))}
+    datasets = {
+        f.name.split("_2k")[0]: load(f) for f in sorted(files, key=lambda f: order.get(f.name.split("_2k")[0], 99))
+    }
     groupers = {"agentlog": agentlog_learned, "online": agentlog_online, "drain3 default": drain3_default}
     accuracy_table(datasets, groupers)
 

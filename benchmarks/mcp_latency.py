@@ -46,8 +46,12 @@ def build(log_dir: Path, events: int, cwd: Path) -> None:
 
 
 def _append(log_dir: Path, event: dict) -> None:
-    event = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "attempt_id": ME,
-             "executor": "CLAUDE_CODE", **event}
+    event = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "attempt_id": ME,
+        "executor": "CLAUDE_CODE",
+        **event,
+    }
     line = _encode(event) + b"\n"
     for path in (layout.session_path(log_dir, ME), log_dir / layout.STREAM):
         with open(path, "ab") as handle:
@@ -63,14 +67,20 @@ async def measure(log_dir: Path, cwd: Path, calls: int) -> None:
     from mcp import Client, StdioServerParameters
 
     script = Path(sys.executable).with_name("agentlog")
-    params = StdioServerParameters(command=str(script), args=["mcp", "--log-dir", str(log_dir)], cwd=str(cwd),
-                                   env=dict(os.environ))
+    params = StdioServerParameters(
+        command=str(script), args=["mcp", "--log-dir", str(log_dir)], cwd=str(cwd), env=dict(os.environ)
+    )
     start = time.perf_counter()
     async with Client(params) as client:
         await client.list_tools()
         print(f"server start (process, SDK handshake, log indexed): {time.perf_counter() - start:.2f} s")
-        asks = {"list_tools (baseline)": None, "am_i_looping": {}, "session_health": {},
-                "seen_this_error": {"text": MESSAGES[2].format(n=7)}, "similar_failures": {"k": 3}}
+        asks = {
+            "list_tools (baseline)": None,
+            "am_i_looping": {},
+            "session_health": {},
+            "seen_this_error": {"text": MESSAGES[2].format(n=7)},
+            "similar_failures": {"k": 3},
+        }
         times: dict[str, list[float]] = {name: [] for name in asks}
         largest: dict[str, int] = dict.fromkeys(asks, 0)
         for i in range(calls):
@@ -103,8 +113,10 @@ def main() -> None:
         cwd.mkdir()
         t = time.perf_counter()
         build(log_dir, args.events, cwd)
-        print(f"{args.events:,} events in {len(os.listdir(log_dir / layout.SESSIONS)):,} sessions "
-              f"written in {time.perf_counter() - t:.1f} s")
+        print(
+            f"{args.events:,} events in {len(os.listdir(log_dir / layout.SESSIONS)):,} sessions "
+            f"written in {time.perf_counter() - t:.1f} s"
+        )
         anyio.run(measure, log_dir, cwd, args.calls)
 
 

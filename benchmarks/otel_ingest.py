@@ -46,20 +46,41 @@ def batch(start: int, size: int, sessions: int = 50, error: str | None = None, s
     for i in range(start, start + size):
         record = records.add()
         record.time_unix_nano = time.time_ns()
-        attrs = [kv("session.id", session or f"bench-{i % sessions}"), kv("user.account_uuid", "u-1"),
-                 kv("terminal.type", "vscode"), kv("app.version", "2.1.0")]
+        attrs = [
+            kv("session.id", session or f"bench-{i % sessions}"),
+            kv("user.account_uuid", "u-1"),
+            kv("terminal.type", "vscode"),
+            kv("app.version", "2.1.0"),
+        ]
         if error:
             record.body.string_value = "claude_code.api_error"
-            attrs += [kv("event.name", "api_error"), kv("error", error), kv("status_code", "529"), kv("model", "claude-sonnet-4-5")]
+            attrs += [
+                kv("event.name", "api_error"),
+                kv("error", error),
+                kv("status_code", "529"),
+                kv("model", "claude-sonnet-4-5"),
+            ]
         elif i % 2:
             record.body.string_value = "claude_code.api_request"
-            attrs += [kv("event.name", "api_request"), kv("model", "claude-sonnet-4-5"), kv("cost_usd", 0.0012),
-                      kv("duration_ms", 900), kv("input_tokens", 1200), kv("output_tokens", 300),
-                      kv("cache_read_tokens", 9000), kv("cache_creation_tokens", 0)]
+            attrs += [
+                kv("event.name", "api_request"),
+                kv("model", "claude-sonnet-4-5"),
+                kv("cost_usd", 0.0012),
+                kv("duration_ms", 900),
+                kv("input_tokens", 1200),
+                kv("output_tokens", 300),
+                kv("cache_read_tokens", 9000),
+                kv("cache_creation_tokens", 0),
+            ]
         else:
             record.body.string_value = "claude_code.tool_result"
-            attrs += [kv("event.name", "tool_result"), kv("tool_name", "Bash"), kv("success", "true"),
-                      kv("duration_ms", 40), kv("tool_parameters", '{"bash_command": "pytest -q"}')]
+            attrs += [
+                kv("event.name", "tool_result"),
+                kv("tool_name", "Bash"),
+                kv("success", "true"),
+                kv("duration_ms", 40),
+                kv("tool_parameters", '{"bash_command": "pytest -q"}'),
+            ]
         record.attributes.extend(attrs)
     return request.SerializeToString()
 
@@ -71,8 +92,7 @@ SESSION = requests.Session()
 
 
 def post(url: str, body: bytes) -> None:
-    response = SESSION.post(url + "/v1/logs", data=body, headers={"Content-Type": "application/x-protobuf"},
-                            timeout=60)
+    response = SESSION.post(url + "/v1/logs", data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=60)
     response.raise_for_status()
 
 
@@ -126,9 +146,12 @@ def main() -> None:
             time.sleep(0.001)
     watch.terminate()
     server.terminate()
-    print(f"received-to-alert (POST sent -> error_loop line in agent-alerts.jsonl, `agentlog watch` running), "
-          f"{len(latencies)}/30 alerts: p50 {pct(latencies, 50):.1f} ms  p99 {pct(latencies, 99):.1f} ms"
-          if latencies else "received-to-alert: no alert arrived (is `agentlog watch` working?)")
+    print(
+        f"received-to-alert (POST sent -> error_loop line in agent-alerts.jsonl, `agentlog watch` running), "
+        f"{len(latencies)}/30 alerts: p50 {pct(latencies, 50):.1f} ms  p99 {pct(latencies, 99):.1f} ms"
+        if latencies
+        else "received-to-alert: no alert arrived (is `agentlog watch` working?)"
+    )
 
 
 if __name__ == "__main__":

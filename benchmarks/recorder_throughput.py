@@ -27,11 +27,23 @@ from agentlog.recorder import Recorder
 
 
 def make_event(i: int) -> dict:
-    return {"attempt_id": f"bench-attempt-{i % 50:03d}", "event_type": "tool_call", "executor": "CODEX",
-            "model": "gpt-5-codex", "task_id": f"task-{i % 50}", "task_title": "Implement user authentication",
-            "data": {"tool_name": "bash", "tool_params": {"cmd": f"pytest tests/test_auth.py -k login_{i} -x -q",
-                                                          "cwd": "/work/repo", "timeout": 120},
-                     "call_id": f"call_{i:08d}"}}
+    return {
+        "attempt_id": f"bench-attempt-{i % 50:03d}",
+        "event_type": "tool_call",
+        "executor": "CODEX",
+        "model": "gpt-5-codex",
+        "task_id": f"task-{i % 50}",
+        "task_title": "Implement user authentication",
+        "data": {
+            "tool_name": "bash",
+            "tool_params": {
+                "cmd": f"pytest tests/test_auth.py -k login_{i} -x -q",
+                "cwd": "/work/repo",
+                "timeout": 120,
+            },
+            "call_id": f"call_{i:08d}",
+        },
+    }
 
 
 def percentile(samples: list[int], q: float) -> float:
@@ -42,7 +54,7 @@ def percentile(samples: list[int], q: float) -> float:
 def measure(name: str, n: int, record, batch: int = 0) -> dict:
     """`record(event)` per event, or `record(list)` per `batch` events."""
     events = [make_event(i) for i in range(n)]
-    calls = [events[i:i + batch] for i in range(0, n, batch)] if batch else events
+    calls = [events[i : i + batch] for i in range(0, n, batch)] if batch else events
     latencies = [0] * len(calls)
     clock = time.perf_counter_ns
     start = clock()
@@ -53,8 +65,13 @@ def measure(name: str, n: int, record, batch: int = 0) -> dict:
     elapsed = (clock() - start) / 1e9
     if batch:
         latencies = [t // batch for t in latencies]
-    return {"name": name, "events": n, "rate": n / elapsed, "p50": percentile(latencies, 0.5),
-            "p99": percentile(latencies, 0.99)}
+    return {
+        "name": name,
+        "events": n,
+        "rate": n / elapsed,
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+    }
 
 
 def agentlog_run(name: str, n: int, tmp: Path, batch: int = 0, **env: str) -> dict:
@@ -115,17 +132,23 @@ def main() -> None:
             agentlog_run("agentlog fsync=event", max(1000, n // 100), tmp, AGENT_WORK_FSYNC="event"),
             agentlog_run("agentlog record_many x100", n, tmp, batch=100),
             agentlog_run("agentlog record_many x1000", n, tmp, batch=1000),
-            agentlog_run("record_many x100 fsync=event", max(1000, n // 10), tmp, batch=100,
-                         AGENT_WORK_FSYNC="event"),
+            agentlog_run("record_many x100 fsync=event", max(1000, n // 10), tmp, batch=100, AGENT_WORK_FSYNC="event"),
         ]
     baseline = rows[0]["rate"]
-    print(f"{'configuration':34} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} "
-          f"{'bytes/ev':>9} {'x baseline':>10}")
+    print(
+        f"{'configuration':34} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} "
+        f"{'bytes/ev':>9} {'x baseline':>10}"
+    )
     for row in rows:
-        print(f"{row['name']:34} {row['events']:>8} {row['rate']:>10,.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} "
-              f"{row['bytes']:>9.0f} {row['rate'] / baseline:>10.2f}")
-    print("targets (default): >= 200,000 events/s, p99 < 25 us, >= 3x baseline; "
-          "record_many latencies are per event (a batch's latency / its size)", file=sys.stderr)
+        print(
+            f"{row['name']:34} {row['events']:>8} {row['rate']:>10,.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} "
+            f"{row['bytes']:>9.0f} {row['rate'] / baseline:>10.2f}"
+        )
+    print(
+        "targets (default): >= 200,000 events/s, p99 < 25 us, >= 3x baseline; "
+        "record_many latencies are per event (a batch's latency / its size)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,21 @@ COMMANDS = [
 
 
 def event(text: str) -> bytes:
-    return msgspec.json.encode({
-        "timestamp": "2026-02-09T14:23:45.123Z", "attempt_id": "ve-a1b2-implement-auth",
-        "session_id": str(uuid.UUID(int=rng.getrandbits(128))), "event_type": "tool_call",
-        "task_id": str(uuid.UUID(int=rng.getrandbits(128))), "executor": "CODEX", "model": "claude-sonnet-4-5",
-        "branch": "ve/a1b2-implement-auth",
-        "data": {"tool_name": "Bash", "tool_params": {"command": text}, "input_tokens": rng.randrange(9999)},
-        "elapsed_ms": rng.randrange(99999), "sequence_num": rng.randrange(999),
-    })
+    return msgspec.json.encode(
+        {
+            "timestamp": "2026-02-09T14:23:45.123Z",
+            "attempt_id": "ve-a1b2-implement-auth",
+            "session_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "event_type": "tool_call",
+            "task_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "executor": "CODEX",
+            "model": "claude-sonnet-4-5",
+            "branch": "ve/a1b2-implement-auth",
+            "data": {"tool_name": "Bash", "tool_params": {"command": text}, "input_tokens": rng.randrange(9999)},
+            "elapsed_ms": rng.randrange(99999),
+            "sequence_num": rng.randrange(999),
+        }
+    )
 
 
 def pad(line_text: str) -> bytes:
@@ -59,9 +66,13 @@ DIRTY += [pad(f"OPENAI_API_KEY={fake('sk-proj-', 48)} python eval.py") for _ in 
 # Passwords in the everyday commands agents run (a column of their own: older versions
 # of the patterns do not catch them).
 CLI = [pad(f"mysql -u root -p{fake('', 12)} app < dump.sql") for _ in range(100)]
-CLI += [pad(f"curl -s -u ci:{fake('', 16)} -H 'Cookie: sid={fake('', 20)}' https://x.example.com/api") for _ in range(100)]
-CLI += [pad(f"docker login -u deploy -p {fake('', 16)} registry.example.com && vercel --token {fake('', 24)}")
-        for _ in range(100)]
+CLI += [
+    pad(f"curl -s -u ci:{fake('', 16)} -H 'Cookie: sid={fake('', 20)}' https://x.example.com/api") for _ in range(100)
+]
+CLI += [
+    pad(f"docker login -u deploy -p {fake('', 16)} registry.example.com && vercel --token {fake('', 24)}")
+    for _ in range(100)
+]
 
 
 def baseline_redactor():
@@ -101,12 +112,18 @@ def main() -> None:
         assert all(fn(line) is line for line in CLEAN) and all(fn(line) != line for line in DIRTY + CLI), name
 
     sizes = [len(x) for x in CLEAN + DIRTY + CLI]
-    print(f"{len(DEFAULT_PATTERNS)} patterns; lines {min(sizes)}-{max(sizes)} bytes "
-          f"(mean {statistics.mean(sizes):.0f}); {len(CLEAN)} clean, {len(DIRTY)} dirty, {len(CLI)} command lines")
-    print(f"{'variant':30s} {'clean us':>9s} {'clean p99':>10s} {'dirty us':>9s} {'cmds us':>8s} "
-          f"{'x baseline (clean)':>19s}")
-    results = [(name, per_line_us(fn, CLEAN), p99_us(fn, CLEAN), per_line_us(fn, DIRTY), per_line_us(fn, CLI))
-               for name, fn in variants]
+    print(
+        f"{len(DEFAULT_PATTERNS)} patterns; lines {min(sizes)}-{max(sizes)} bytes "
+        f"(mean {statistics.mean(sizes):.0f}); {len(CLEAN)} clean, {len(DIRTY)} dirty, {len(CLI)} command lines"
+    )
+    print(
+        f"{'variant':30s} {'clean us':>9s} {'clean p99':>10s} {'dirty us':>9s} {'cmds us':>8s} "
+        f"{'x baseline (clean)':>19s}"
+    )
+    results = [
+        (name, per_line_us(fn, CLEAN), p99_us(fn, CLEAN), per_line_us(fn, DIRTY), per_line_us(fn, CLI))
+        for name, fn in variants
+    ]
     base = results[-1][1]
     for name, clean, p99, dirty, cmds in results:
         print(f"{name:30s} {clean:9.2f} {p99:10.2f} {dirty:9.2f} {cmds:8.2f} {base / clean:18.1f}x")

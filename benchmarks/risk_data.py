@@ -53,8 +53,10 @@ def load_runs() -> tuple[Path, list[Run]]:
         return root / "logs", runs
     runs = _write_trajectories(root / "trajs")
     for source, agent in SOURCES.items():
-        subprocess.run([*_agentlog(), "import", agent, str(root / "trajs" / source), "--log-dir",
-                        str(root / "logs"), "-q"], check=True)
+        subprocess.run(
+            [*_agentlog(), "import", agent, str(root / "trajs" / source), "--log-dir", str(root / "logs"), "-q"],
+            check=True,
+        )
     from agentlog.agents import get
 
     for run in runs:
@@ -77,8 +79,9 @@ def _write_trajectories(out: Path) -> list[Run]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record["trajectory"]), encoding="utf-8")
                 os.utime(path, (FIXED_MTIME, FIXED_MTIME))
-                runs.append(Run(record["run_id"], source, record["instance_id"], bool(record["resolved"]),
-                                path=path.resolve()))
+                runs.append(
+                    Run(record["run_id"], source, record["instance_id"], bool(record["resolved"]), path=path.resolve())
+                )
     with open(DATASETS / "labels.csv", newline="") as handle:  # the two files agree, or the data is not what it says
         truth = {row["run_id"]: row["resolved"] == "True" for row in csv.DictReader(handle)}
     assert all(truth[r.run_id] == r.resolved for r in runs), "labels.csv and runs.jsonl.gz disagree"
@@ -103,5 +106,6 @@ if __name__ == "__main__":
     labels = CACHE / "default-labels.csv"
     write_labels(labels, runs, ("minisweagent_gemini3pro_verified",))
     out = Path(__file__).resolve().parents[1] / "src/agentlog/risk/default_model.json"
-    subprocess.run([*_agentlog(), "risk", "train", "--labels", str(labels), "--log-dir", str(logs),
-                    "--out", str(out)], check=True)
+    subprocess.run(
+        [*_agentlog(), "risk", "train", "--labels", str(labels), "--log-dir", str(logs), "--out", str(out)], check=True
+    )

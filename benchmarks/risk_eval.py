@@ -44,8 +44,12 @@ def labelled() -> list[tuple[Labelled, object]]:
         run = by_attempt.get(history.attempt_id)
         if run is None or not history.vectors:
             continue
-        found.append((Labelled(history.vectors, len(history.live()), not run.resolved, history.executor,
-                               run.instance_id), history))
+        found.append(
+            (
+                Labelled(history.vectors, len(history.live()), not run.resolved, history.executor, run.instance_id),
+                history,
+            )
+        )
     return found
 
 
@@ -75,14 +79,18 @@ def ece(labels, probs, bins: int = 10) -> float:
     for b in range(bins):
         inside = [(y, p) for y, p in zip(labels, probs) if b / bins <= p < (b + 1) / bins or (b == bins - 1 and p == 1)]
         if inside:
-            total += len(inside) / n * abs(sum(y for y, _ in inside) / len(inside) - sum(p for _, p in inside) / len(inside))
+            total += (
+                len(inside) / n * abs(sum(y for y, _ in inside) / len(inside) - sum(p for _, p in inside) / len(inside))
+            )
     return total
 
 
 def main() -> None:
     items = labelled()
-    print(f"runs imported and labelled: {len(items)} "
-          f"({', '.join(f'{c} {sum(1 for r, _ in items if r.executor == c)}' for c in COHORTS)})")
+    print(
+        f"runs imported and labelled: {len(items)} "
+        f"({', '.join(f'{c} {sum(1 for r, _ in items if r.executor == c)}' for c in COHORTS)})"
+    )
     scored = []  # (run, history, model) out of fold
     for train_items, test_items in folds(items):
         model = train([r for r, _ in train_items], alpha=ALPHA)
@@ -94,11 +102,16 @@ def main() -> None:
         for point, target in (("step10", 0.70), ("half-run", 0.75)):
             if point == "step10" and cohort != "MINI_SWE_AGENT":
                 continue
-            rows = [(r.failed, m.score(at(r, point), r.executor)) for r, _, m in scored
-                    if r.executor == cohort and at(r, point) is not None]
+            rows = [
+                (r.failed, m.score(at(r, point), r.executor))
+                for r, _, m in scored
+                if r.executor == cohort and at(r, point) is not None
+            ]
             y, p = [int(a) for a, _ in rows], [b for _, b in rows]
-            print(f"{title:32} {point:9} {auroc(y, p):6.3f} {'>=' + format(target, '.2f'):>7} "
-                  f"{ece(y, p):6.3f} {len(y):4d}")
+            print(
+                f"{title:32} {point:9} {auroc(y, p):6.3f} {'>=' + format(target, '.2f'):>7} "
+                f"{ece(y, p):6.3f} {len(y):4d}"
+            )
     print("ECE target: <= 0.05 per cohort")
 
     print(f"\n== alerts (conformal threshold, alpha {ALPHA}: at most {ALPHA:.0%} of successful runs alert) ==")
@@ -109,7 +122,9 @@ def main() -> None:
             if run.executor != cohort:
                 continue
             threshold = model.threshold(cohort)
-            first = next((i + 1 for i, v in enumerate(run.vectors[:run.live]) if model.score(v, cohort) > threshold), None)
+            first = next(
+                (i + 1 for i, v in enumerate(run.vectors[: run.live]) if model.score(v, cohort) > threshold), None
+            )
             if not run.failed:
                 ok += 1
                 ok_alerted += first is not None
@@ -123,23 +138,31 @@ def main() -> None:
                 spent_tok, spent_usd = _spent_until(history, first)
                 unspent_tok.append(history.tokens - spent_tok)
                 unspent_usd.append(history.cost - spent_usd)
-        print(f"{title:32} false alarms on successful runs {ok_alerted}/{ok} = {ok_alerted / max(ok, 1):.1%} "
-              f"(target <= 10%); failed runs alerted {caught}/{fail} = {caught / max(fail, 1):.1%}")
+        print(
+            f"{title:32} false alarms on successful runs {ok_alerted}/{ok} = {ok_alerted / max(ok, 1):.1%} "
+            f"(target <= 10%); failed runs alerted {caught}/{fail} = {caught / max(fail, 1):.1%}"
+        )
         if caught:
-            print(f"{'':32} first alert at median {statistics.median(early_steps):.0%} of the run; unspent at it: "
-                  f"{sum(unspent_tok):,.0f} tokens, ${sum(unspent_usd):,.2f} "
-                  f"(median per alerted failed run {statistics.median(unspent_tok):,.0f} tokens, "
-                  f"${statistics.median(unspent_usd):.3f})")
+            print(
+                f"{'':32} first alert at median {statistics.median(early_steps):.0%} of the run; unspent at it: "
+                f"{sum(unspent_tok):,.0f} tokens, ${sum(unspent_usd):,.2f} "
+                f"(median per alerted failed run {statistics.median(unspent_tok):,.0f} tokens, "
+                f"${statistics.median(unspent_usd):.3f})"
+            )
 
     print("\n== trained on one agent, tested on the other (half-run AUROC) ==")
     for source, target in (("MINI_SWE_AGENT", "SWE_AGENT"), ("SWE_AGENT", "MINI_SWE_AGENT")):
         model = train([r for r, _ in items if r.executor == source], alpha=ALPHA)
         rows = [(int(r.failed), model.score(at(r, "half-run"), r.executor)) for r, _ in items if r.executor == target]
         cross = auroc([a for a, _ in rows], [b for _, b in rows])
-        own_rows = [(int(r.failed), m.score(at(r, "half-run"), r.executor)) for r, _, m in scored if r.executor == target]
+        own_rows = [
+            (int(r.failed), m.score(at(r, "half-run"), r.executor)) for r, _, m in scored if r.executor == target
+        ]
         own = auroc([a for a, _ in own_rows], [b for _, b in own_rows])
-        print(f"train {COHORTS[source]:30} test {COHORTS[target]:30} AUROC {cross:.3f} "
-              f"(in-domain CV {own:.3f}, drop {own - cross:+.3f})")
+        print(
+            f"train {COHORTS[source]:30} test {COHORTS[target]:30} AUROC {cross:.3f} "
+            f"(in-domain CV {own:.3f}, drop {own - cross:+.3f})"
+        )
 
     print("\n== baselines, same runs and points (AUROC of one feature alone) ==")
     index = {name: NAMES.index(name) for name in ("log_cost", "steps", "error_rate")}
@@ -149,9 +172,14 @@ def main() -> None:
                 continue
             runs = [r for r, _ in items if r.executor == cohort and at(r, point) is not None]
             y = [int(r.failed) for r in runs]
-            parts = [f"{label} {auroc(y, [at(r, point)[i] for r in runs]):.3f}"
-                     for label, i in (("cost so far", index["log_cost"]), ("steps", index["steps"]),
-                                      ("error rate", index["error_rate"]))]
+            parts = [
+                f"{label} {auroc(y, [at(r, point)[i] for r in runs]):.3f}"
+                for label, i in (
+                    ("cost so far", index["log_cost"]),
+                    ("steps", index["steps"]),
+                    ("error rate", index["error_rate"]),
+                )
+            ]
             print(f"{title:32} {point:9} " + ", ".join(parts))
     print("\n== the seed's rule: cost >= $1 means failure ==")
     for cohort, title in COHORTS.items():
@@ -160,8 +188,10 @@ def main() -> None:
         fp = sum(a and not f for f, a in pairs)
         fn = sum(f and not a for f, a in pairs)
         y, p = [int(f) for f, _ in pairs], [int(a) for _, a in pairs]
-        print(f"{title:32} whole run: alerts {tp + fp}/{len(pairs)}, precision {tp / max(tp + fp, 1):.3f}, "
-              f"recall {tp / max(tp + fn, 1):.3f}, AUROC {auroc(y, p):.3f}")
+        print(
+            f"{title:32} whole run: alerts {tp + fp}/{len(pairs)}, precision {tp / max(tp + fp, 1):.3f}, "
+            f"recall {tp / max(tp + fn, 1):.3f}, AUROC {auroc(y, p):.3f}"
+        )
 
 
 def scoring_cost() -> None:
@@ -191,8 +221,10 @@ def scoring_cost() -> None:
         steps += step_risk(state, event, model) is not None
     risk_s = time.perf_counter() - start
     print(f"\n== cost on the watch path ({len(events):,} events, {steps:,} steps) ==")
-    print(f"features + score: {risk_s / len(events) * 1e6:.2f} us/event, {risk_s / steps * 1e6:.1f} us/step "
-          f"(target < 1 ms/step); decoding the same lines: {decode_s / len(events) * 1e6:.2f} us/event")
+    print(
+        f"features + score: {risk_s / len(events) * 1e6:.2f} us/event, {risk_s / steps * 1e6:.1f} us/step "
+        f"(target < 1 ms/step); decoding the same lines: {decode_s / len(events) * 1e6:.2f} us/event"
+    )
 
 
 def _spent_until(history, step: int) -> tuple[float, float]:

@@ -84,7 +84,7 @@ class AlertWatcher:
                 self.buf += data
                 if needle in self.buf:
                     seen = time.monotonic()
-                    self.buf = self.buf[self.buf.rfind(b"\n") + 1:]
+                    self.buf = self.buf[self.buf.rfind(b"\n") + 1 :]
                     return seen
             left = deadline - time.monotonic()
             if left <= 0:
@@ -99,8 +99,11 @@ def measure(triggers: int, busy_rate: float) -> tuple[list[float], int]:
         stream = log_dir / "agent-work-stream.jsonl"
         stream.touch()
         watcher = AlertWatcher(log_dir)
-        dog = subprocess.Popen([sys.executable, "-m", "agentlog", "watch", "--log-dir", str(log_dir), "--quiet"],
-                               env=ENV, stderr=subprocess.DEVNULL)
+        dog = subprocess.Popen(
+            [sys.executable, "-m", "agentlog", "watch", "--log-dir", str(log_dir), "--quiet"],
+            env=ENV,
+            stderr=subprocess.DEVNULL,
+        )
         busy = None
         if busy_rate:
             busy = subprocess.Popen([sys.executable, "-c", BUSY, str(log_dir), str(busy_rate)], env=ENV)
@@ -110,9 +113,19 @@ def measure(triggers: int, busy_rate: float) -> tuple[list[float], int]:
         try:
             for i in range(triggers):
                 attempt = f"lat-{i:05d}"
-                line = msgspec.json.encode({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                                            "event_type": "usage", "attempt_id": attempt, "executor": "CODEX",
-                                            "event_id": f"lat-{i}", "data": {"cost_usd": 2.5}}) + b"\n"
+                line = (
+                    msgspec.json.encode(
+                        {
+                            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                            "event_type": "usage",
+                            "attempt_id": attempt,
+                            "executor": "CODEX",
+                            "event_id": f"lat-{i}",
+                            "data": {"cost_usd": 2.5},
+                        }
+                    )
+                    + b"\n"
+                )
                 t0 = time.monotonic()
                 os.write(fd, line)
                 seen = watcher.wait_for(f'"attempt_id":"{attempt}"'.encode(), 2.0)
@@ -134,7 +147,9 @@ def floor(samples: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f"
         path.touch()
-        proc = subprocess.Popen([sys.executable, "-c", FLOOR, tmp, str(samples)], env=ENV, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", FLOOR, tmp, str(samples)], env=ENV, stdout=subprocess.PIPE, text=True
+        )
         proc.stdout.readline()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         out = []

@@ -30,8 +30,12 @@ import msgspec
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ["bash", "read_file", "edit_file", "grep"]
-ERRORS = ["fatal: not a git repository: /w/{}/.git", "429 Too Many Requests", "AssertionError: {} != 2",
-          "ModuleNotFoundError: No module named 'mod{}'"]
+ERRORS = [
+    "fatal: not a git repository: /w/{}/.git",
+    "429 Too Many Requests",
+    "AssertionError: {} != 2",
+    "ModuleNotFoundError: No module named 'mod{}'",
+]
 
 
 def generate(path: Path, events: int, attempts: int, seed: int = 1) -> None:
@@ -73,9 +77,22 @@ def generate(path: Path, events: int, attempts: int, seed: int = 1) -> None:
             live[slot][1] -= 1
             if live[slot][1] == 0:
                 live.pop(slot)
-            out.write(encode({"timestamp": stamp, "attempt_id": attempt, "event_type": etype, "executor": "CODEX",
-                              "model": "gpt-5-codex", "task_id": "task-1", "event_id": f"{written:012d}",
-                              "data": data, "sequence_num": per_attempt - left + 1}) + b"\n")
+            out.write(
+                encode(
+                    {
+                        "timestamp": stamp,
+                        "attempt_id": attempt,
+                        "event_type": etype,
+                        "executor": "CODEX",
+                        "model": "gpt-5-codex",
+                        "task_id": "task-1",
+                        "event_id": f"{written:012d}",
+                        "data": data,
+                        "sequence_num": per_attempt - left + 1,
+                    }
+                )
+                + b"\n"
+            )
             written += 1
 
 
@@ -157,8 +174,13 @@ def alert_set(log_dir: Path) -> str:
 
 
 def run(script: str, *args: str) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     return [float(x) for x in out.stdout.split()]
 
 
@@ -175,24 +197,32 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(stream, args.events, args.attempts)
         size = stream.stat().st_size
-        print(f"generated {args.events:,} events over {args.attempts:,} attempts "
-              f"({size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.events:,} events over {args.attempts:,} attempts "
+            f"({size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f} s"
+        )
         print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (compare ratios within one run)")
         rate, dt, rss = run(DECODE, str(stream))
         floor = rate
         print(f"decode floor (msgspec typed Event) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB")
         rate, dt, rss, found, digest = run(ENGINE, str(stream))
-        print(f"engine only (feed + tick)         : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-              f"  ({found:.0f} alerts, ids {int(digest):012x})  {rate / floor:.2f}x the floor")
+        print(
+            f"engine only (feed + tick)         : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
+            f"  ({found:.0f} alerts, ids {int(digest):012x})  {rate / floor:.2f}x the floor"
+        )
         rate, dt, rss, found = run(AGENTLOG, str(log_dir))
-        print(f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-              f"  ({found:.0f} alerts, ids {alert_set(log_dir)})  {rate / floor:.2f}x the floor")
+        print(
+            f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
+            f"  ({found:.0f} alerts, ids {alert_set(log_dir)})  {rate / floor:.2f}x the floor"
+        )
         agent_rate, agent_rss = rate, rss
         verdicts = [_verdict("watch / decode floor", agent_rate / floor, ">= 1.0x", agent_rate >= floor)]
         if not args.no_baseline:
             rate, dt, rss, found = run(BASELINE, str(stream))
-            print(f"baseline (original algorithm, py) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
-                  f"  ({found:.0f} raw loop hits, no cooldown)")
+            print(
+                f"baseline (original algorithm, py) : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
+                f"  ({found:.0f} raw loop hits, no cooldown)"
+            )
             print(f"agentlog / baseline               : {agent_rate / rate:.1f}x")
             verdicts.append(_verdict("watch / baseline", agent_rate / rate, ">= 8x", agent_rate >= 8 * rate))
         if args.events == 1_000_000 and args.attempts == 100_000:

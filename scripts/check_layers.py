@@ -21,8 +21,18 @@ PACKAGE = "agentlog"
 # (layer, module prefixes): the first layer whose prefix matches a module is its layer
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("agentlog.cli", "agentlog.__main__", "agentlog")),
-    ("services", ("agentlog.jobs", "agentlog.guard", "agentlog.otel", "agentlog.fleet", "agentlog.mcp",
-                  "agentlog.demo", "agentlog.doctor")),
+    (
+        "services",
+        (
+            "agentlog.jobs",
+            "agentlog.guard",
+            "agentlog.otel",
+            "agentlog.fleet",
+            "agentlog.mcp",
+            "agentlog.demo",
+            "agentlog.doctor",
+        ),
+    ),
     ("views", ("agentlog.report", "agentlog.replay", "agentlog.web")),
     ("intelligence", ("agentlog.anomaly", "agentlog.advise", "agentlog.ab")),
     ("agents", ("agentlog.agents",)),
@@ -31,8 +41,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("watch", ("agentlog.watch", "agentlog.risk")),
     ("recorder/intel", ("agentlog.recorder", "agentlog.intel", "agentlog.redact")),
     ("store", ("agentlog.store",)),
-    ("base", ("agentlog.events", "agentlog.config", "agentlog.plugins", "agentlog.jsonline", "agentlog.timeutil",
-              "agentlog.terminal", "agentlog.otlp_values", "agentlog.formatting")),  # formatting: numbers and times for people
+    (
+        "base",
+        (
+            "agentlog.events",
+            "agentlog.config",
+            "agentlog.plugins",
+            "agentlog.jsonline",
+            "agentlog.timeutil",
+            "agentlog.terminal",
+            "agentlog.otlp_values",
+            "agentlog.formatting",
+        ),
+    ),  # formatting: numbers and times for people
 ]
 
 
@@ -70,12 +91,15 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".") if is_package else module.split(".")[:-1]
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            names = [f"{prefix}.{alias.name}" if f"{prefix}.{alias.name}" in known else prefix
-                     for alias in node.names if prefix not in NATIVE and f"{prefix}.{alias.name}" not in NATIVE]
+            names = [
+                f"{prefix}.{alias.name}" if f"{prefix}.{alias.name}" in known else prefix
+                for alias in node.names
+                if prefix not in NATIVE and f"{prefix}.{alias.name}" not in NATIVE
+            ]
         else:
             continue
         for name in names:
@@ -126,14 +150,17 @@ def problems(src: Path = SRC) -> list[str]:
     known = modules(src)
     # a package imports its own submodules (to discover them, or to re-export): those arrows
     # point into the package, not up or down the layers, and the package is their parent
-    graph = {m: {i for i in imports_of(m, p, known) if not (p.name == "__init__.py" and i.startswith(m + "."))}
-             for m, p in known.items()}
+    graph = {
+        m: {i for i in imports_of(m, p, known) if not (p.name == "__init__.py" and i.startswith(m + "."))}
+        for m, p in known.items()
+    }
     found = []
     for module, imported in sorted(graph.items()):
         for target in sorted(imported):
             if layer_of(target) < layer_of(module):
-                found.append(f"upward: {module} ({LAYERS[layer_of(module)][0]}) imports {target} "
-                             f"({LAYERS[layer_of(target)][0]})")
+                found.append(
+                    f"upward: {module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+                )
     for component in cycles(graph):
         found.append(f"cycle: {' <-> '.join(component)}")
     return found

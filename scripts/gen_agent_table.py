@@ -23,8 +23,10 @@ def render() -> str:
     rows = ["| agent | import (default path) | follow | hooks | tokens | cost |", "|---|---|---|---|---|---|"]
     for name in names():
         agent = get(name).importer
-        rows.append(f"| {name} | `{agent.default_path}` | {_YES[agent.follow]} | {_YES[agent.hooks]} "
-                    f"| {agent.tokens} | {agent.cost} |")
+        rows.append(
+            f"| {name} | `{agent.default_path}` | {_YES[agent.follow]} | {_YES[agent.hooks]} "
+            f"| {agent.tokens} | {agent.cost} |"
+        )
     return "\n".join(rows)
 
 

@@ -1,7 +1,7 @@
 """Write docs/cli.md from the commands' own --help, so the reference cannot drift.
 
-    .venv/bin/python scripts/gen_cli_docs.py          # rewrite docs/cli.md
-    .venv/bin/python scripts/gen_cli_docs.py --check  # exit 1 when it is out of date
+.venv/bin/python scripts/gen_cli_docs.py          # rewrite docs/cli.md
+.venv/bin/python scripts/gen_cli_docs.py --check  # exit 1 when it is out of date
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def run_cli(*args: str, input: bytes | str | None = None, env: dict | None = None,
-            cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, input: bytes | str | None = None, env: dict | None = None, cwd: Path | None = None, check: bool = False
+) -> subprocess.CompletedProcess:
     """Run `agentlog ARGS` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     if isinstance(input, str):

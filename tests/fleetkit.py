@@ -16,7 +16,7 @@ PY = sys.executable
 
 # A simulated session's steps, shared by both scripts: it succeeds, loops on an error, loops
 # on a tool or costs too much; `steps` yields after each step so machines can interleave.
-SESSION = r'''
+SESSION = r"""
 import random, sys, time
 from agentlog import config
 from agentlog.capture.api import Session
@@ -37,10 +37,12 @@ def steps(s, kind, rng, results):
                 s.tool_result("bash", "success", "ok")
         yield
     s.end("success" if kind == "ok" else "failed")
-'''
+"""
 
 # One simulated machine, sessions one after another.
-MACHINE = SESSION + r'''
+MACHINE = (
+    SESSION
+    + r"""
 log_dir, name, sessions, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 rng = random.Random(name)
 with Recorder(config.load({"log_dir": log_dir})) as rec:
@@ -51,11 +53,14 @@ with Recorder(config.load({"log_dir": log_dir})) as rec:
         for _ in steps(s, kind, rng, results=True):
             if pause:
                 time.sleep(pause * rng.random())
-'''
+"""
+)
 
 
 # Many machines in one process (each its own log dir and recorder), interleaved step by step.
-MACHINES = SESSION + r'''
+MACHINES = (
+    SESSION
+    + r"""
 root, count, sessions, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def machine(i):
     name = f"m{i:02d}"
@@ -73,7 +78,8 @@ while live:
         if next(m, StopIteration) is StopIteration:
             live.remove(m)
     time.sleep(pause)
-'''
+"""
+)
 
 
 def write_machines(root: Path, count: int, sessions: int, pause: float) -> subprocess.Popen:
@@ -165,5 +171,15 @@ def stop(procs) -> None:
             p.wait()
 
 
-__all__ = ["agentlog", "run", "write_machine", "write_machines", "event_ids", "expected_alerts", "published_alerts", "wait_for",
-           "stop", "random"]
+__all__ = [
+    "agentlog",
+    "run",
+    "write_machine",
+    "write_machines",
+    "event_ids",
+    "expected_alerts",
+    "published_alerts",
+    "wait_for",
+    "stop",
+    "random",
+]

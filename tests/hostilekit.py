@@ -24,18 +24,36 @@ PAGES = ["/", "/sessions", "/alerts", "/executors", "/errors", f"/sessions/{ATTE
 
 def good_lines(count: int = 6) -> list[bytes]:
     """A finished session: start, tool call and result, an error, usage, end."""
-    kinds = [("session_start", {"prompt": "fix it", "prompt_type": "initial"}),
-             ("tool_call", {"tool_name": "Bash", "tool_params": {"command": "pytest"}, "call_id": "c1"}),
-             ("tool_result", {"tool_name": "Bash", "call_id": "c1", "result": "error", "result_data": "1 failed"}),
-             ("error", {"error_message": "AssertionError: expected 2, got 3"}),
-             ("usage", {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.01})]
+    kinds = [
+        ("session_start", {"prompt": "fix it", "prompt_type": "initial"}),
+        ("tool_call", {"tool_name": "Bash", "tool_params": {"command": "pytest"}, "call_id": "c1"}),
+        ("tool_result", {"tool_name": "Bash", "call_id": "c1", "result": "error", "result_data": "1 failed"}),
+        ("error", {"error_message": "AssertionError: expected 2, got 3"}),
+        ("usage", {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.01}),
+    ]
     lines = []
     for i in range(count - 1):
         kind, data = kinds[i % len(kinds)]
-        lines.append({"timestamp": BASE.format(i), "event_type": kind, "attempt_id": ATTEMPT,
-                      "executor": "CODEX", "sequence_num": i, "data": data})
-    lines.append({"timestamp": BASE.format(count), "event_type": "session_end", "attempt_id": ATTEMPT,
-                  "executor": "CODEX", "sequence_num": count, "data": {"completion_status": "failed"}})
+        lines.append(
+            {
+                "timestamp": BASE.format(i),
+                "event_type": kind,
+                "attempt_id": ATTEMPT,
+                "executor": "CODEX",
+                "sequence_num": i,
+                "data": data,
+            }
+        )
+    lines.append(
+        {
+            "timestamp": BASE.format(count),
+            "event_type": "session_end",
+            "attempt_id": ATTEMPT,
+            "executor": "CODEX",
+            "sequence_num": count,
+            "data": {"completion_status": "failed"},
+        }
+    )
     return [json.dumps(line).encode() for line in lines]
 
 
@@ -103,17 +121,45 @@ def dashboard(log_dir: Path) -> dict[str, tuple[int, str]]:
 def claude_records(count: int = 4) -> list[bytes]:
     """A small Claude Code transcript: a prompt, then tool calls and their results."""
     sid = "c0ffee00-0000-4000-8000-00000000fa11"
-    records = [{"type": "user", "uuid": "u-0", "sessionId": sid, "timestamp": BASE.format(0),
-                "message": {"role": "user", "content": "fix the test"}}]
+    records = [
+        {
+            "type": "user",
+            "uuid": "u-0",
+            "sessionId": sid,
+            "timestamp": BASE.format(0),
+            "message": {"role": "user", "content": "fix the test"},
+        }
+    ]
     for i in range(1, count):
-        records.append({"type": "assistant", "uuid": f"a-{i}", "sessionId": sid, "timestamp": BASE.format(2 * i),
-                        "message": {"id": f"msg_{i}", "role": "assistant", "model": "claude-sonnet-4-5",
-                                    "content": [{"type": "tool_use", "id": f"t{i}", "name": "Bash",
-                                                 "input": {"command": f"pytest -k t{i}"}}],
-                                    "usage": {"input_tokens": 10, "output_tokens": 5}}})
-        records.append({"type": "user", "uuid": f"r-{i}", "sessionId": sid, "timestamp": BASE.format(2 * i + 1),
-                        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}",
-                                                                 "content": "ok"}]}})
+        records.append(
+            {
+                "type": "assistant",
+                "uuid": f"a-{i}",
+                "sessionId": sid,
+                "timestamp": BASE.format(2 * i),
+                "message": {
+                    "id": f"msg_{i}",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5",
+                    "content": [
+                        {"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {"command": f"pytest -k t{i}"}}
+                    ],
+                    "usage": {"input_tokens": 10, "output_tokens": 5},
+                },
+            }
+        )
+        records.append(
+            {
+                "type": "user",
+                "uuid": f"r-{i}",
+                "sessionId": sid,
+                "timestamp": BASE.format(2 * i + 1),
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": "ok"}],
+                },
+            }
+        )
     return [json.dumps(r).encode() for r in records]
 
 

@@ -33,8 +33,15 @@ def _record(log_dir: Path, experiment: str, plan: list[tuple[str, str, bool, flo
     """(task, variant, success, cost) per run, recorded through the API in order."""
     for i, (task, variant, ok, cost) in enumerate(plan):
         try:
-            with Session(f"{experiment}-{i}", executor="CODEX", model="gpt-5", task_id=task, experiment=experiment,
-                         variant=variant, log_dir=log_dir) as s:
+            with Session(
+                f"{experiment}-{i}",
+                executor="CODEX",
+                model="gpt-5",
+                task_id=task,
+                experiment=experiment,
+                variant=variant,
+                log_dir=log_dir,
+            ) as s:
                 s.usage(input_tokens=10, cost_usd=cost)
                 if not ok:
                     raise RuntimeError("failed")
@@ -56,8 +63,19 @@ def test_report_on_recorded_runs(log_dir: Path) -> None:
         a_ok, b_ok = i % 2 == 0, i % 2 == 0 or i < 24
         plan += [(f"t{i}", "A", a_ok, 0.10 + rng.random() / 100), (f"t{i}", "B", b_ok, 0.20 + rng.random() / 100)]
     _record(log_dir, "prompt-v2", plan)
-    result = run_cli("ab", "report", "prompt-v2", "--log-dir", str(log_dir), "--format", "json", "--days", "0",
-                     "--sequential", check=True)
+    result = run_cli(
+        "ab",
+        "report",
+        "prompt-v2",
+        "--log-dir",
+        str(log_dir),
+        "--format",
+        "json",
+        "--days",
+        "0",
+        "--sequential",
+        check=True,
+    )
     body = json.loads(result.stdout)
     variants = {v["variant"]: v for v in body["variants"]}
     assert (variants["A"]["runs"], variants["A"]["succeeded"], variants["B"]["succeeded"]) == (40, 20, 32)
@@ -69,7 +87,7 @@ def test_report_on_recorded_runs(log_dir: Path) -> None:
     assert rows["cost"]["effect_value"] == pytest.approx(2.0, rel=0.1) and rows["cost"]["significant"]
     paired = rows["success_paired"]
     assert paired["test"] == "mcnemar (40 tasks: +12 / -0)"
-    assert paired["p_value"] == pytest.approx(2 * 0.5 ** 12)  # exact binomial: 12 discordant, all one way
+    assert paired["p_value"] == pytest.approx(2 * 0.5**12)  # exact binomial: 12 discordant, all one way
     tested = sorted((c for c in body["comparisons"] if c["p_value"] is not None), key=lambda c: c["p_value"])
     assert tested[0]["p_holm"] == pytest.approx(min(1.0, tested[0]["p_value"] * len(tested)))
     assert all(c["p_holm"] >= c["p_value"] for c in tested)
@@ -89,23 +107,43 @@ def test_experiments_are_listed_and_the_context_hash_is_one(log_dir: Path) -> No
     for i, sha in enumerate(["aaa", "aaa", "bbb"]):
         with Session(f"ctx-{i}", executor="CLAUDE_CODE", task_id=f"c{i}", context_sha256=sha, log_dir=log_dir) as s:
             s.usage(input_tokens=1, cost_usd=0.01)
-    listed = json.loads(run_cli("ab", "report", "--log-dir", str(log_dir), "--format", "json", "--days", "0",
-                                check=True).stdout)
-    assert {e["experiment"]: e["variants"] for e in listed} == {"exp1": {"A": 1, "B": 1},
-                                                                 "context": {"aaa": 2, "bbb": 1}}
-    body = json.loads(run_cli("ab", "report", "context", "--log-dir", str(log_dir), "--format", "json", "--days",
-                              "0", check=True).stdout)
+    listed = json.loads(
+        run_cli("ab", "report", "--log-dir", str(log_dir), "--format", "json", "--days", "0", check=True).stdout
+    )
+    assert {e["experiment"]: e["variants"] for e in listed} == {
+        "exp1": {"A": 1, "B": 1},
+        "context": {"aaa": 2, "bbb": 1},
+    }
+    body = json.loads(
+        run_cli(
+            "ab", "report", "context", "--log-dir", str(log_dir), "--format", "json", "--days", "0", check=True
+        ).stdout
+    )
     assert body["control"] == "aaa" and [v["variant"] for v in body["variants"]] == ["aaa", "bbb"]
 
 
 def test_emit_start_records_experiment_and_variant(log_dir: Path) -> None:
-    run_cli("emit", "start", "--attempt", "E1", "--task-id", "t1", "--experiment", "exp", "--experiment-variant", "B",
-            "--log-dir", str(log_dir), check=True)
+    run_cli(
+        "emit",
+        "start",
+        "--attempt",
+        "E1",
+        "--task-id",
+        "t1",
+        "--experiment",
+        "exp",
+        "--experiment-variant",
+        "B",
+        "--log-dir",
+        str(log_dir),
+        check=True,
+    )
     run_cli("emit", "end", "--attempt", "E1", "--status", "success", "--log-dir", str(log_dir), check=True)
     start = json.loads((log_dir / "agent-work-stream.jsonl").read_text().splitlines()[0])
     assert start["data"]["experiment"] == "exp" and start["data"]["variant"] == "B"
-    body = json.loads(run_cli("ab", "report", "exp", "--log-dir", str(log_dir), "--format", "json", "--days", "0",
-                              check=True).stdout)
+    body = json.loads(
+        run_cli("ab", "report", "exp", "--log-dir", str(log_dir), "--format", "json", "--days", "0", check=True).stdout
+    )
     assert body["variants"][0]["runs"] == 1
 
 

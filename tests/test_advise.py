@@ -69,8 +69,9 @@ def test_cache_figures_match_a_hand_computation_on_the_fixtures(log_dir: Path) -
     # Codex reports cumulative totals; its input includes the cached part
     last = [json.loads(line) for line in (CODEX / "rollout-token-count.jsonl").read_text().splitlines()][-1]
     totals = last["payload"]["info"]["total_token_usage"]
-    expected["gpt-5.2"].update(input=totals["input_tokens"] - totals["cached_input_tokens"], write=0,
-                               read=totals["cached_input_tokens"])
+    expected["gpt-5.2"].update(
+        input=totals["input_tokens"] - totals["cached_input_tokens"], write=0, read=totals["cached_input_tokens"]
+    )
     assert len(expected) == 3 and sum(e["read"] for e in expected.values()) > 0
 
     pricing = Pricing.load()
@@ -97,8 +98,10 @@ def test_a_cache_written_and_never_read_is_priced_per_week(log_dir: Path) -> Non
     assert _close(advice["weeks"], 1.0)
     # sonnet 4.5: cache write $3.75, plain input $3 per million: the premium is $0.75 per million written
     assert _close(finding["usd_per_week"], 400_000 * 0.75 / 1e6)
-    assert finding["evidence"]["sessions"] == 2 and set(finding["evidence"]["sessions_list"]) == {"oneshot-0",
-                                                                                                 "oneshot-1"}
+    assert finding["evidence"]["sessions"] == 2 and set(finding["evidence"]["sessions_list"]) == {
+        "oneshot-0",
+        "oneshot-1",
+    }
     assert finding["confidence"] == "high" and finding["guard"]["text"]
 
 
@@ -178,8 +181,16 @@ def test_spend_after_an_unheeded_alert(log_dir: Path) -> None:
         try:
             with Session(attempt, executor="CODEX", model="gpt-5", log_dir=log_dir) as s:
                 s.usage(input_tokens=10, cost_usd=0.20)
-                alerts.append({"timestamp": now_iso(), "type": "error_loop", "attempt_id": attempt,
-                               "executor": "CODEX", "severity": "high", "recommendation": "fresh_session"})
+                alerts.append(
+                    {
+                        "timestamp": now_iso(),
+                        "type": "error_loop",
+                        "attempt_id": attempt,
+                        "executor": "CODEX",
+                        "severity": "high",
+                        "recommendation": "fresh_session",
+                    }
+                )
                 import time
 
                 time.sleep(0.01)  # later than the alert's millisecond
@@ -212,8 +223,17 @@ def _scored_runs(log_dir: Path, n: int = 80) -> list[dict]:
         except RuntimeError:
             pass
         scores = [[step, 0.1 if resolved else min(1.0, 0.1 * step)] for step in range(1, 11)]
-        records.append({"attempt_id": f"run-{i}", "executor": "SWE_AGENT", "model": "gpt-4o", "steps": 10,
-                        "outcome": "success" if resolved else "failed", "scores": scores, "first_alert_step": None})
+        records.append(
+            {
+                "attempt_id": f"run-{i}",
+                "executor": "SWE_AGENT",
+                "model": "gpt-4o",
+                "steps": 10,
+                "outcome": "success" if resolved else "failed",
+                "scores": scores,
+                "first_alert_step": None,
+            }
+        )
     return records
 
 
@@ -229,7 +249,7 @@ def test_stop_loss_threshold_is_measured_on_the_other_fold(log_dir: Path, tmp_pa
 
     records = _scored_runs(log_dir)
     scores = tmp_path / "scores.jsonl"
-    scores.write_text("".join(json.dumps(r) + "\n" for r in records) + "not json\n{\"attempt_id\": 3}\n")
+    scores.write_text("".join(json.dumps(r) + "\n" for r in records) + 'not json\n{"attempt_id": 3}\n')
     advice = _advise(log_dir, "--since", "7d", "--risk-scores", str(scores))
     finding = _by_kind(advice)["stop_loss"]
     # by hand: a threshold of 0.2 stops every failing run at step 2 (8 of 10 steps saved, 60 runs) and
@@ -262,8 +282,7 @@ def _routed(log_dir: Path, cheap_wins: list[bool]) -> None:
     for i, cheap_ok in enumerate(cheap_wins):
         for executor, model, cost, ok in (("CODEX", "gpt-5-mini", 0.10, cheap_ok), ("CODEX", "gpt-5", 1.00, True)):
             try:
-                with Session(f"{model}-{i}", executor=executor, model=model, task_id=f"task-{i}",
-                             log_dir=log_dir) as s:
+                with Session(f"{model}-{i}", executor=executor, model=model, task_id=f"task-{i}", log_dir=log_dir) as s:
                     s.usage(input_tokens=10, cost_usd=cost)
                     if not ok:
                         raise RuntimeError("failed")
@@ -310,17 +329,26 @@ def test_the_weekly_report_has_an_advice_section(log_dir: Path, tmp_path: Path) 
     assert "Files re-read without change" in next(out.glob("*.html")).read_text()
 
 
-_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                        max_size=3), max_leaves=8)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "60")), deadline=None)
-@given(lines=st.lists(st.one_of(
-    st.binary(max_size=40),
-    _json_values.map(lambda v: json.dumps(v).encode()),
-    st.fixed_dictionaries({"attempt_id": st.text(max_size=4), "steps": _json_values,
-                           "scores": _json_values}).map(lambda v: json.dumps(v).encode())), max_size=8))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            _json_values.map(lambda v: json.dumps(v).encode()),
+            st.fixed_dictionaries(
+                {"attempt_id": st.text(max_size=4), "steps": _json_values, "scores": _json_values}
+            ).map(lambda v: json.dumps(v).encode()),
+        ),
+        max_size=8,
+    )
+)
 def test_any_scores_file_is_read_or_reported_line_by_line(tmp_path_factory, lines: list[bytes]) -> None:
     from agentlog.analytics import stoploss
 

@@ -44,8 +44,9 @@ def test_each_claim_holds(agent: str, tmp_path: Path) -> None:
     hooks = runner.invoke(cli, ["hooks", "status", agent], env={"HOME": str(tmp_path)})
     assert (f"'{agent}' is not one of" not in hooks.output) == importer.hooks, hooks.output
     # follow: `watch --follow AGENT` is accepted exactly for the agents that say so
-    follow = runner.invoke(cli, ["watch", "--follow", agent, "--once", str(tmp_path / "none"),
-                                 "--log-dir", str(tmp_path / "log")])
+    follow = runner.invoke(
+        cli, ["watch", "--follow", agent, "--once", str(tmp_path / "none"), "--log-dir", str(tmp_path / "log")]
+    )
     accepted = "Invalid value for '--follow'" not in follow.output
     assert accepted == importer.follow, follow.output
     # import: `import AGENT PATH` takes it

@@ -30,18 +30,34 @@ def lines(start: int, count: int, attempts: int = 5) -> bytes:
         a, kind = n % attempts, KINDS[n % len(KINDS)]
         if n % 23 == 22:
             kind = "session_end"
-        data = {"session_start": {"prompt_type": "retry" if n % 2 else "initial"},
-                "tool_call": {"tool_name": "bash"}, "tool_result": {"result": "error" if n % 3 else "success"},
-                "usage": {"input_tokens": n, "output_tokens": 1, "cost_usd": round(n / 1000, 3)},
-                "error": {"error_message": MESSAGES[n % 3],
-                          **({"error_fingerprint": f"fp{n % 2}", "error_category": "git"} if n % 4 == 0 else {})},
-                "followup_sent": {"message": "more"}, "agent_output": {"output": "x" * (n % 50)},
-                "session_end": {"completion_status": ["success", "failed", "timeout"][n % 3],
-                                "duration_ms": n * 10}}[kind]
-        out.append(encode({"timestamp": f"2026-01-{1 + n // 1000 % 28:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00.000Z",
-                           "event_type": kind, "attempt_id": f"att-{a}", "task_id": f"t{a % 3}",
-                           "task_title": f"[s] task {a % 3}", "executor": ["CODEX", "COPILOT"][a % 2],
-                           "model": "m1", "data": data}) + b"\n")
+        data = {
+            "session_start": {"prompt_type": "retry" if n % 2 else "initial"},
+            "tool_call": {"tool_name": "bash"},
+            "tool_result": {"result": "error" if n % 3 else "success"},
+            "usage": {"input_tokens": n, "output_tokens": 1, "cost_usd": round(n / 1000, 3)},
+            "error": {
+                "error_message": MESSAGES[n % 3],
+                **({"error_fingerprint": f"fp{n % 2}", "error_category": "git"} if n % 4 == 0 else {}),
+            },
+            "followup_sent": {"message": "more"},
+            "agent_output": {"output": "x" * (n % 50)},
+            "session_end": {"completion_status": ["success", "failed", "timeout"][n % 3], "duration_ms": n * 10},
+        }[kind]
+        out.append(
+            encode(
+                {
+                    "timestamp": f"2026-01-{1 + n // 1000 % 28:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00.000Z",
+                    "event_type": kind,
+                    "attempt_id": f"att-{a}",
+                    "task_id": f"t{a % 3}",
+                    "task_title": f"[s] task {a % 3}",
+                    "executor": ["CODEX", "COPILOT"][a % 2],
+                    "model": "m1",
+                    "data": data,
+                }
+            )
+            + b"\n"
+        )
     return b"".join(out)
 
 
@@ -49,11 +65,14 @@ def reports(log_dir: Path, *, use_cache: bool) -> dict:
     """Every report's numbers (floats rounded: sums may be added up in another order)."""
     data = analytics.load(log_dir, cache=use_cache)
     try:
-        got = {"summary": analytics.summary(data, top=50).to_dict(),
-               "errors": analytics.errors(data, top=0).to_dict(),
-               "compare": analytics.compare(data).to_dict(), "backlog": analytics.backlog(data).to_dict(),
-               "metrics": sorted(analytics.metrics(data).to_dict()["sessions"], key=lambda r: r["attempt_id"]),
-               "malformed": data.malformed}
+        got = {
+            "summary": analytics.summary(data, top=50).to_dict(),
+            "errors": analytics.errors(data, top=0).to_dict(),
+            "compare": analytics.compare(data).to_dict(),
+            "backlog": analytics.backlog(data).to_dict(),
+            "metrics": sorted(analytics.metrics(data).to_dict()["sessions"], key=lambda r: r["attempt_id"]),
+            "malformed": data.malformed,
+        }
         got["parsed"] = [p.name for p in data.source.read_whole]
     finally:
         data.source.close()
@@ -206,8 +225,9 @@ def test_an_unwritable_or_damaged_cache_falls_back_to_parsing(log_dir):
 
 def test_parallel_reports_while_lines_are_appended(log_dir):
     check(log_dir)
-    script = ("import sys, json; from agentlog import analytics; "
-              "print(json.dumps(analytics.summary(sys.argv[1]).sessions))")
+    script = (
+        "import sys, json; from agentlog import analytics; print(json.dumps(analytics.summary(sys.argv[1]).sessions))"
+    )
     procs = []
     with open(log_dir / layout.STREAM, "ab") as out:
         for i in range(4):

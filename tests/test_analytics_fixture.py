@@ -61,10 +61,16 @@ def test_summary(data):
     assert s.total_cost_usd == pytest.approx(0.10 + 0.20 + 0.05 + 0.30 + 0.40)
     assert s.total_errors == 4
     assert [(e["executor"], e["sessions"], e["ended"], e["succeeded"]) for e in s.executors] == [
-        ("CODEX", 4, 3, 1), ("CLAUDE_CODE", 1, 1, 1), ("COPILOT", 1, 1, 1), ("GEMINI", 1, 1, 0)]
+        ("CODEX", 4, 3, 1),
+        ("CLAUDE_CODE", 1, 1, 1),
+        ("COPILOT", 1, 1, 1),
+        ("GEMINI", 1, 1, 0),
+    ]
     assert s.executors[0]["success_pct"] == pytest.approx(100 / 3)
     assert [(e["fingerprint"], e["occurrences"], e["category"]) for e in s.top_errors] == [
-        (AUTH, 3, "auth"), ("dep_requests", 1, "dependency")]
+        (AUTH, 3, "auth"),
+        ("dep_requests", 1, "dependency"),
+    ]
     assert s.top_errors[0]["sample"] == "401 Unauthorized: invalid api key"
 
 
@@ -96,7 +102,11 @@ def test_compare(data):
     assert (rows["CLAUDE_CODE"]["first_shot_pct"], rows["CLAUDE_CODE"]["avg_tokens"]) == (100, 300)
     gemini = rows["GEMINI"]
     assert (gemini["success_pct"], gemini["avg_duration_ms"], gemini["total_cost_usd"], gemini["top_failure"]) == (
-        0, 90000, pytest.approx(0.4), None)
+        0,
+        90000,
+        pytest.approx(0.4),
+        None,
+    )
 
 
 def test_compare_picks_and_orders_names_case_insensitively_and_by_model(data):
@@ -113,7 +123,12 @@ def test_backlog(data):
     assert b.avg_attempts == pytest.approx(7 / 3)
     t2, t1, t3 = b.tasks
     assert (t2["task_id"], t2["attempts"], t2["first_shot"], t2["total_duration_ms"], t2["errors"]) == (
-        "task-2", 3, False, 165000, 2)
+        "task-2",
+        3,
+        False,
+        165000,
+        2,
+    )
     assert t2["cost_usd"] == pytest.approx(0.45)
     assert t2["executors"] == ["CODEX", "GEMINI"] and t2["main_fingerprints"] == [AUTH]
     assert (t1["task_id"], t1["total_duration_ms"], t1["main_fingerprints"]) == ("task-1", 180000, ["dep_requests"])
@@ -143,7 +158,12 @@ def test_correlate(data):
     rows = {r["fingerprint"]: r for r in analytics.correlate(data).fingerprints}
     auth = rows[AUTH]
     assert (auth["occurrences"], auth["sessions"], auth["executors"], auth["models"], auth["sizes"]) == (
-        3, 2, {"CODEX": 3}, {"m1": 2, "m2": 1}, {"l": 2, "(none)": 1})
+        3,
+        2,
+        {"CODEX": 3},
+        {"m1": 2, "m2": 1},
+        {"l": 2, "(none)": 1},
+    )
     assert auth["avg_task_duration_ms"] == pytest.approx(30000)  # a3 30 s, open a6 30 s so far
     assert rows["dep_requests"]["sizes"] == {"s": 1} and rows["dep_requests"]["avg_task_duration_ms"] == 60000
 
@@ -151,8 +171,14 @@ def test_correlate(data):
 def test_metrics_rows(data):
     rows = {r["attempt_id"]: r for r in analytics.metrics(data).sessions}
     assert {a: r["status"] for a, r in rows.items()} == {
-        "a1": "failed", "a2": "success", "a3": "failed", "a4": "success", "a5": "success", "a6": "open",
-        "a7": "timeout"}
+        "a1": "failed",
+        "a2": "success",
+        "a3": "failed",
+        "a4": "success",
+        "a5": "success",
+        "a6": "open",
+        "a7": "timeout",
+    }
     assert (rows["a5"]["tool_calls"], rows["a5"]["tool_failures"], rows["a5"]["first_shot"]) == (2, 1, True)
     assert (rows["a7"]["total_tokens"], rows["a7"]["cost_usd"]) == (500, 0.4)
     assert rows["a3"]["top_fingerprint"] == AUTH
@@ -172,16 +198,16 @@ def test_cli_json_when_piped_and_footer(log_dir):
     assert "3 malformed line(s) skipped" in result.stderr
 
 
-@pytest.mark.parametrize("fmt, marker", [("csv", "# Summary"), ("markdown", "### By executor"),
-                                         ("table", "By executor")])
+@pytest.mark.parametrize(
+    "fmt, marker", [("csv", "# Summary"), ("markdown", "### By executor"), ("table", "By executor")]
+)
 def test_cli_formats(log_dir, fmt, marker):
     result = run(log_dir, "summary", "--since", "2026-01-01", "--format", fmt)
     assert result.returncode == 0, result.stderr
     assert marker in result.stdout
 
 
-@pytest.mark.parametrize("command", ["summary", "errors", "compare", "planning", "backlog", "correlate",
-                                     "metrics"])
+@pytest.mark.parametrize("command", ["summary", "errors", "compare", "planning", "backlog", "correlate", "metrics"])
 def test_cli_every_command_and_empty_window(log_dir, command):
     full = run(log_dir, command, "--since", "2026-01-01", "--format", "json")
     assert full.returncode == 0, full.stderr
@@ -191,8 +217,18 @@ def test_cli_every_command_and_empty_window(log_dir, command):
 
 
 def test_cli_metrics_exports(log_dir, tmp_path):
-    result = run(log_dir, "metrics", "--days", "0", "--csv", str(tmp_path / "m.csv"),
-                 "--json", str(tmp_path / "m.json"), "--parquet", str(tmp_path / "m.parquet"))
+    result = run(
+        log_dir,
+        "metrics",
+        "--days",
+        "0",
+        "--csv",
+        str(tmp_path / "m.csv"),
+        "--json",
+        str(tmp_path / "m.json"),
+        "--parquet",
+        str(tmp_path / "m.parquet"),
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(open(tmp_path / "m.csv")))
     assert len(rows) == 7 and rows[0]["attempt_id"] == "a1"

@@ -42,8 +42,9 @@ def _stream(log_dir: Path) -> list[dict]:
 
 def sessions(log_dir: Path) -> dict[str, dict]:
     """What a round trip must keep, per session: its tool calls, tokens by kind, cost, errors."""
-    found: dict[str, dict] = defaultdict(lambda: {"tool_calls": [], "tokens": dict.fromkeys(TOKENS, 0), "cost": 0.0,
-                                                  "errors": 0, "executor": None})
+    found: dict[str, dict] = defaultdict(
+        lambda: {"tool_calls": [], "tokens": dict.fromkeys(TOKENS, 0), "cost": 0.0, "errors": 0, "executor": None}
+    )
     names: dict[str, str] = {}
     for event in _stream(log_dir):
         names.setdefault(event["attempt_id"], event.get("session_id") or event["attempt_id"])
@@ -51,8 +52,9 @@ def sessions(log_dir: Path) -> dict[str, dict]:
         session, data = found[names[event["attempt_id"]]], event["data"]
         session["executor"] = event["executor"]
         if event["event_type"] == "tool_call":
-            session["tool_calls"].append((data["tool_name"], data.get("call_id"),
-                                          json.dumps(data.get("tool_params"), sort_keys=True)))
+            session["tool_calls"].append(
+                (data["tool_name"], data.get("call_id"), json.dumps(data.get("tool_params"), sort_keys=True))
+            )
         elif event["event_type"] == "usage":
             for kind in TOKENS:
                 session["tokens"][kind] += data.get(kind) or 0
@@ -98,8 +100,12 @@ def test_the_file_that_breaks_the_spec_is_read_where_it_can_be_and_the_rest_coun
     as one object each and written before their calls."""
     out = _import("atif", REGEX_LOG, log_dir)
     assert "1 sessions" in out
-    for bend in ("nonstandard:schema_version", "nonstandard:agent.model", "nonstandard:tool_call_keys 5",
-                 "nonstandard:observation 5"):
+    for bend in (
+        "nonstandard:schema_version",
+        "nonstandard:agent.model",
+        "nonstandard:tool_call_keys 5",
+        "nonstandard:observation 5",
+    ):
         assert bend in out, out
     events = _stream(log_dir)
     assert {e["executor"] for e in events} == {"CLAUDE_CODE"}
@@ -117,21 +123,34 @@ def test_the_file_that_breaks_the_spec_is_read_where_it_can_be_and_the_rest_coun
 
 def test_prompt_tokens_include_cached_ones_both_ways(tmp_path: Path) -> None:
     """ATIF's prompt_tokens counts cached tokens; agentlog's input_tokens (Anthropic's) does not."""
-    doc = {"schema_version": "ATIF-v1.5", "session_id": "s1", "agent": {"name": "claude-code", "version": "2"},
-           "steps": [{"step_id": 1, "timestamp": "2026-01-01T00:00:00Z", "source": "user", "message": "hi"},
-                     {"step_id": 2, "timestamp": "2026-01-01T00:00:05Z", "source": "agent", "message": "hello",
-                      "model_name": "claude-sonnet-4-5",
-                      "metrics": {"prompt_tokens": 1000, "completion_tokens": 50, "cached_tokens": 900,
-                                  "cost_usd": 0.01}}],
-           "final_metrics": {"total_prompt_tokens": 1000, "total_completion_tokens": 50}}
+    doc = {
+        "schema_version": "ATIF-v1.5",
+        "session_id": "s1",
+        "agent": {"name": "claude-code", "version": "2"},
+        "steps": [
+            {"step_id": 1, "timestamp": "2026-01-01T00:00:00Z", "source": "user", "message": "hi"},
+            {
+                "step_id": 2,
+                "timestamp": "2026-01-01T00:00:05Z",
+                "source": "agent",
+                "message": "hello",
+                "model_name": "claude-sonnet-4-5",
+                "metrics": {"prompt_tokens": 1000, "completion_tokens": 50, "cached_tokens": 900, "cost_usd": 0.01},
+            },
+        ],
+        "final_metrics": {"total_prompt_tokens": 1000, "total_completion_tokens": 50},
+    }
     src = tmp_path / "trial" / "agent" / "trajectory.json"  # test-made, in Harbor's layout
     src.parent.mkdir(parents=True)
     src.write_text(json.dumps(doc))
     _import("atif", tmp_path / "trial", tmp_path / "logs")
     usage = [e for e in _stream(tmp_path / "logs") if e["event_type"] == "usage"]
     assert usage[0]["attempt_id"].startswith("trial-")
-    assert {k: usage[0]["data"][k] for k in ("input_tokens", "cache_read_tokens", "output_tokens")} == \
-        {"input_tokens": 100, "cache_read_tokens": 900, "output_tokens": 50}
+    assert {k: usage[0]["data"][k] for k in ("input_tokens", "cache_read_tokens", "output_tokens")} == {
+        "input_tokens": 100,
+        "cache_read_tokens": 900,
+        "output_tokens": 50,
+    }
     run_cli("export", "atif", "--out", str(tmp_path / "out"), "--log-dir", str(tmp_path / "logs"), check=True)
     [written] = (tmp_path / "out").glob("*/trajectory.json")
     metrics = [s["metrics"] for s in json.loads(written.read_text())["steps"] if "metrics" in s]
@@ -140,8 +159,12 @@ def test_prompt_tokens_include_cached_ones_both_ways(tmp_path: Path) -> None:
 
 def test_other_versions_and_files_are_skipped_and_counted(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    for name, body in {"a/trajectory.json": {"schema_version": "ATIF-v2.0", "steps": []},
-                       "b/trajectory.json": "[1]", "c/trajectory.json": "", "notes.json": "{}"}.items():
+    for name, body in {
+        "a/trajectory.json": {"schema_version": "ATIF-v2.0", "steps": []},
+        "b/trajectory.json": "[1]",
+        "c/trajectory.json": "",
+        "notes.json": "{}",
+    }.items():
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_text(body if isinstance(body, str) else json.dumps(body))
     out = _import("atif", src, tmp_path / "logs")

@@ -18,16 +18,32 @@ from conftest import read_jsonl
 
 def test_emit_verbs_record_a_whole_session(cli, log_dir):
     common = ["--log-dir", str(log_dir), "--attempt", "ps-1"]
-    cli("emit", "start", *common, "--executor", "CODEX", "--task-title", "Fix login [s]",
-        "--prompt", "fix it", check=True)
+    cli(
+        "emit",
+        "start",
+        *common,
+        "--executor",
+        "CODEX",
+        "--task-title",
+        "Fix login [s]",
+        "--prompt",
+        "fix it",
+        check=True,
+    )
     cli("emit", "tool-call", *common, "--tool", "bash", "--params", '{"cmd": "npm test"}', check=True)
     cli("emit", "tool-result", *common, "--tool", "bash", "--result", "error", "--result-data", "exit 1", check=True)
     cli("emit", "error", *common, "--message", "npm ERR! code ELIFECYCLE", check=True)
     cli("emit", "usage", *common, "--input-tokens", "100", "--output-tokens", "20", "--cost", "0.01", check=True)
     cli("emit", "end", *common, "--status", "failed", "--outcome", '{"status": "failed"}', check=True)
     stream = read_jsonl(log_dir / layout.STREAM)
-    assert [e["event_type"] for e in stream] == ["session_start", "tool_call", "tool_result", "error", "usage",
-                                                 "session_end"]
+    assert [e["event_type"] for e in stream] == [
+        "session_start",
+        "tool_call",
+        "tool_result",
+        "error",
+        "usage",
+        "session_end",
+    ]
     assert [e["sequence_num"] for e in stream] == [1, 2, 3, 4, 5, 6]
     assert all(e["executor"] == "CODEX" for e in stream)  # context carried from the start
     assert stream[1]["data"]["tool_params"] == {"cmd": "npm test"}
@@ -46,8 +62,10 @@ def test_emit_batch_records_good_lines_and_reports_bad_ones(cli, log_dir):
         json.dumps({"attempt_id": "b", "event_type": "session_start", "executor": "COPILOT"}),
         "{broken",
         json.dumps({"attempt_id": "b", "event_type": "nonsense"}),
-        "\ufeff" + json.dumps({"attempt_id": "b", "event_type": "error", "data": {"error_message": "boom"},
-                               "custom": {"kept": True}}),
+        "\ufeff"
+        + json.dumps(
+            {"attempt_id": "b", "event_type": "error", "data": {"error_message": "boom"}, "custom": {"kept": True}}
+        ),
     ]
     result = cli("emit", "-", "--log-dir", str(log_dir), input="\n".join(lines) + "\n")
     assert result.returncode == 1
@@ -84,10 +102,20 @@ def test_cat_filters_and_reports_malformed_lines(cli, log_dir):
     log_dir.mkdir(parents=True)
     events = [
         {"timestamp": "2026-01-01T00:00:00Z", "attempt_id": "x", "event_type": "session_start", "executor": "CODEX"},
-        {"timestamp": "2026-01-02T00:00:00Z", "attempt_id": "y", "event_type": "error", "executor": "COPILOT",
-         "data": {"error_message": "e"}},
-        {"timestamp": "2026-01-03T00:00:00Z", "attempt_id": "x", "event_type": "error", "executor": "CODEX",
-         "data": {"error_message": "e"}},
+        {
+            "timestamp": "2026-01-02T00:00:00Z",
+            "attempt_id": "y",
+            "event_type": "error",
+            "executor": "COPILOT",
+            "data": {"error_message": "e"},
+        },
+        {
+            "timestamp": "2026-01-03T00:00:00Z",
+            "attempt_id": "x",
+            "event_type": "error",
+            "executor": "CODEX",
+            "data": {"error_message": "e"},
+        },
     ]
     text = "\ufeff" + json.dumps(events[0]) + "\nnot json\n" + "\n".join(json.dumps(e) for e in events[1:]) + "\n"
     (log_dir / layout.STREAM).write_text(text, encoding="utf-8")
@@ -100,12 +128,19 @@ def test_cat_filters_and_reports_malformed_lines(cli, log_dir):
 
 
 def test_timestamp_quality_is_checked_on_write(cli, log_dir):
-    line = {"attempt_id": "q", "event_type": "agent_output", "timestamp": "2026-01-01T00:00:00.000Z", "timestamp_quality": "synthetic",
-            "data": {"output": "x"}}
+    line = {
+        "attempt_id": "q",
+        "event_type": "agent_output",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "timestamp_quality": "synthetic",
+        "data": {"output": "x"},
+    }
     assert cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps(line)).returncode == 0
     bad = cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps({**line, "timestamp_quality": "roughly"}))
-    assert bad.returncode == 1 and "timestamp_quality: 'roughly' is not one of: approximate, synthetic, clamped" in \
-        bad.stderr.decode()
+    assert (
+        bad.returncode == 1
+        and "timestamp_quality: 'roughly' is not one of: approximate, synthetic, clamped" in bad.stderr.decode()
+    )
     recorded = [json.loads(x) for x in (log_dir / layout.STREAM).read_text().splitlines()]
     assert [e["timestamp_quality"] for e in recorded] == ["synthetic"]
 
@@ -122,21 +157,43 @@ def test_implausible_times_are_recorded_at_arrival_flagged_with_their_own_kept(c
     line = {"attempt_id": "skew", "event_type": "agent_output", "timestamp": "9999-12-31T23:59:59Z", "data": {}}
     assert cli("emit", "-", "--log-dir", str(log_dir), input=json.dumps(line)).returncode == 0
     soon = iso(time.time() + 60)  # within the tolerance: the writer's own time
-    assert cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", soon, "--log-dir", str(log_dir)).returncode == 0
+    assert (
+        cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", soon, "--log-dir", str(log_dir)).returncode
+        == 0
+    )
     recorded = [json.loads(x) for x in (log_dir / layout.STREAM).read_text().splitlines()]
     for event, stamp in zip(recorded, stamps + ["9999-12-31T23:59:59Z"]):
         assert (event["timestamp_quality"], event["timestamp_original"]) == ("clamped", stamp)
         assert abs(parse_time(event["timestamp"]) - time.time()) < 3600 and UUID7.match(event["event_id"])
     assert recorded[-1]["timestamp"] == soon and "timestamp_quality" not in recorded[-1]
-    tight = cli("emit", "output", "-a", "skew", "--text", "x", "--timestamp", iso(time.time() + 60),
-                "--log-dir", str(log_dir), env={"AGENT_WORK_CLOCK_TOLERANCE_MS": "10000"})
+    tight = cli(
+        "emit",
+        "output",
+        "-a",
+        "skew",
+        "--text",
+        "x",
+        "--timestamp",
+        iso(time.time() + 60),
+        "--log-dir",
+        str(log_dir),
+        env={"AGENT_WORK_CLOCK_TOLERANCE_MS": "10000"},
+    )
     assert tight.returncode == 0
     assert json.loads((log_dir / layout.STREAM).read_text().splitlines()[-1])["timestamp_quality"] == "clamped"
 
 
-@pytest.mark.parametrize("status, stored", [("done", "success"), ("Completed", "success"), ("ok", "success"),
-                                            ("error", "failed"), ("cancelled", "interrupted"),
-                                            ("timed_out", "timeout")])
+@pytest.mark.parametrize(
+    "status, stored",
+    [
+        ("done", "success"),
+        ("Completed", "success"),
+        ("ok", "success"),
+        ("error", "failed"),
+        ("cancelled", "interrupted"),
+        ("timed_out", "timeout"),
+    ],
+)
 def test_emit_end_maps_status_synonyms(cli, log_dir, status, stored):
     result = cli("emit", "end", "--log-dir", str(log_dir), "--attempt", "s1", "--status", status, check=True)
     assert result.stderr == b""
@@ -166,6 +223,10 @@ def test_every_option_of_every_command_says_what_it_does():
         else:
             yield " ".join(path), command
 
-    missing = [f"{path} {param.opts[0]}" for path, command in commands(group, [])
-               for param in command.params if isinstance(param, click.Option) and not param.hidden and not param.help]
+    missing = [
+        f"{path} {param.opts[0]}"
+        for path, command in commands(group, [])
+        for param in command.params
+        if isinstance(param, click.Option) and not param.hidden and not param.help
+    ]
     assert missing == []

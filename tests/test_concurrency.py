@@ -54,8 +54,21 @@ def test_eight_processes_mixed_sizes_zero_torn_zero_lost(log_dir):
     """Half the writers record one event at a time, half in batches of 1-300 (one write
     per file per batch): neither may tear or interleave with the other."""
     writers, count = 8, 20_000
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(log_dir), str(w), str(count), str(1 + w % 3),
-                               "batch" if w % 2 else "single"]) for w in range(writers)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(log_dir),
+                str(w),
+                str(count),
+                str(1 + w % 3),
+                "batch" if w % 2 else "single",
+            ]
+        )
+        for w in range(writers)
+    ]
     assert all(p.wait(timeout=600) == 0 for p in procs)
 
     seen: Counter[str] = Counter()

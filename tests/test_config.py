@@ -9,8 +9,9 @@ from agentlog import config
 
 def test_precedence_and_sources(tmp_path):
     (tmp_path / "agentlog.toml").write_text(
-        'error_loop_threshold = 5\ntool_loop_threshold = 11\nstuck_threshold_ms = 1000\n'
-        '[agentlog]\ncost_anomaly_threshold = 2.5\n[pricing.my-model]\ninput = 1.0\n')
+        "error_loop_threshold = 5\ntool_loop_threshold = 11\nstuck_threshold_ms = 1000\n"
+        "[agentlog]\ncost_anomaly_threshold = 2.5\n[pricing.my-model]\ninput = 1.0\n"
+    )
     (tmp_path / ".env").write_text('# comment\nexport AGENT_TOOL_LOOP_THRESHOLD="12"\nAGENT_STUCK_THRESHOLD_MS=2000\n')
     env = {"AGENT_STUCK_THRESHOLD_MS": "3000", "AGENT_WORK_LOG_DIR": "/tmp/x"}
     s = config.load({"log_dir": "/flag/dir", "error_loop_threshold": None}, environ=env, cwd=tmp_path)
@@ -39,11 +40,19 @@ def test_explicit_config_file_from_environment(tmp_path):
 
 # --- one precedence and one parse for every table (issue 15 item 9, issue 16 High 1) ----------
 
+
 def errors_for(log_dir, attempt: str, count: int) -> bytes:
     import json
 
-    lines = [{"timestamp": f"2026-01-01T00:00:{i:02d}.000Z", "event_type": "error", "attempt_id": attempt,
-              "data": {"error_message": "fatal: not a git repository"}} for i in range(count)]
+    lines = [
+        {
+            "timestamp": f"2026-01-01T00:00:{i:02d}.000Z",
+            "event_type": "error",
+            "attempt_id": attempt,
+            "data": {"error_message": "fatal: not a git repository"},
+        }
+        for i in range(count)
+    ]
     return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
 
 
@@ -57,14 +66,24 @@ def test_a_quoted_number_in_the_watch_table_is_read_as_that_number(tmp_path, cli
     assert len(alerts) == 1 and '"A2"' in alerts[0] and '"occurrences":5' in alerts[0]
 
 
-@pytest.mark.parametrize("table", [
-    '[watch]\nerror_loop_threshold = "abc"\n', '[watch]\nrestart_threshold = -1\n',
-    '[watch]\nwaiting_statuses = "x"\nnotify_since = "soon"\n', '[guard]\nrepeat = "sometimes"\n',
-    '[rotate]\nmax_age = "a week"\n', '[report]\nmin_success_pct = "high"\n',
-    '[pricing."my-model"]\ninput = "cheap"\n', '[pricing."my-model"]\ninptu = 1.0\n',
-    '[redact.patterns]\nbroken = "(unclosed"\n', '[errors.categories]\nlicense = "("\n',
-    'fsync = "sometimes"\n', "cost_anomaly_threshold = nan\n", "error_loop_threshold = true\n",
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[watch]\nerror_loop_threshold = "abc"\n',
+        "[watch]\nrestart_threshold = -1\n",
+        '[watch]\nwaiting_statuses = "x"\nnotify_since = "soon"\n',
+        '[guard]\nrepeat = "sometimes"\n',
+        '[rotate]\nmax_age = "a week"\n',
+        '[report]\nmin_success_pct = "high"\n',
+        '[pricing."my-model"]\ninput = "cheap"\n',
+        '[pricing."my-model"]\ninptu = 1.0\n',
+        '[redact.patterns]\nbroken = "(unclosed"\n',
+        '[errors.categories]\nlicense = "("\n',
+        'fsync = "sometimes"\n',
+        "cost_anomaly_threshold = nan\n",
+        "error_loop_threshold = true\n",
+    ],
+)
 def test_a_bad_value_in_any_table_is_an_error_naming_the_file_and_the_key(tmp_path, cli, table):
     (tmp_path / "agentlog.toml").write_text(table)
     result = cli("doctor", cwd=tmp_path)
@@ -74,8 +93,9 @@ def test_a_bad_value_in_any_table_is_an_error_naming_the_file_and_the_key(tmp_pa
 
 
 def test_table_values_rank_below_the_environment_and_flags(tmp_path):
-    (tmp_path / "agentlog.toml").write_text('[watch]\nstuck_threshold_ms = 1000\nnotify_since = "2h"\n'
-                                            '[fleet]\nnats = "nats://from-file:4222"\n')
+    (tmp_path / "agentlog.toml").write_text(
+        '[watch]\nstuck_threshold_ms = 1000\nnotify_since = "2h"\n[fleet]\nnats = "nats://from-file:4222"\n'
+    )
     settings = config.load(environ={"AGENT_STUCK_THRESHOLD_MS": "2000"}, cwd=tmp_path)
     assert settings.stuck_threshold_ms == 2000 and settings.sources["stuck_threshold_ms"] == "environment"
     assert settings.section("watch")["notify_since"] == 7200.0
@@ -101,19 +121,33 @@ def test_the_watch_flag_beats_the_environment_and_the_file(tmp_path, cli, log_di
     log_dir.mkdir()
     (log_dir / "agent-work-stream.jsonl").write_bytes(errors_for(log_dir, "A1", 1))
     for flags, alerted in (((), True), (("--stuck-threshold-ms", "999999999999"), False)):
-        result = cli("watch", "--replay", "--once", "--reset", "--json", *flags, "--log-dir", str(log_dir),
-                     env={"AGENT_STUCK_THRESHOLD_MS": "2000"}, cwd=tmp_path)
+        result = cli(
+            "watch",
+            "--replay",
+            "--once",
+            "--reset",
+            "--json",
+            *flags,
+            "--log-dir",
+            str(log_dir),
+            env={"AGENT_STUCK_THRESHOLD_MS": "2000"},
+            cwd=tmp_path,
+        )
         assert result.returncode == 0 and ('"stuck_agent"' in result.stdout.decode()) == alerted
 
 
 def test_unknown_keys_are_reported_with_the_closest_known_name(tmp_path, cli):
-    (tmp_path / "agentlog.toml").write_text('erorr_loop_threshold = 3\n[watch]\nerror_loop_treshold = 5\n'
-                                            '[guard]\nrepaet = "deny"\n[nonsense]\nx = 1\n')
+    (tmp_path / "agentlog.toml").write_text(
+        'erorr_loop_threshold = 3\n[watch]\nerror_loop_treshold = 5\n[guard]\nrepaet = "deny"\n[nonsense]\nx = 1\n'
+    )
     settings = config.load(environ={}, cwd=tmp_path)
     assert len(settings.warnings) == 4
     said = "\n".join(settings.warnings)
-    for wrong, right in (("erorr_loop_threshold", "error_loop_threshold"),
-                         ("watch.error_loop_treshold", "watch.error_loop_threshold"), ("guard.repaet", "guard.repeat")):
+    for wrong, right in (
+        ("erorr_loop_threshold", "error_loop_threshold"),
+        ("watch.error_loop_treshold", "watch.error_loop_threshold"),
+        ("guard.repaet", "guard.repeat"),
+    ):
         assert f"unknown key {wrong} (did you mean {right}?)" in said
     result = cli("doctor", "--json", cwd=tmp_path)
     assert "did you mean watch.error_loop_threshold?" in result.stderr.decode()
@@ -143,8 +177,10 @@ def test_defaults_are_written_once(tmp_path):
 
 # --- [redact.patterns] beside the `redact` switch (issue 16 High 1) -----------------------------
 
-README_EXAMPLE = ('error_loop_threshold = 3\n[redact.patterns]\ninternal_token = "itk_[A-Za-z0-9]{32}"\n'
-                  '[errors.categories]\nlicense = ["license (check|violation)"]\n')
+README_EXAMPLE = (
+    'error_loop_threshold = 3\n[redact.patterns]\ninternal_token = "itk_[A-Za-z0-9]{32}"\n'
+    '[errors.categories]\nlicense = ["license (check|violation)"]\n'
+)
 TOKEN = "itk_" + "a1B2" * 8
 
 

@@ -27,14 +27,20 @@ def test_the_hash_follows_every_part_and_nothing_else(tmp_path: Path) -> None:
     base = context_sha256(repo / "pkg", "claude-sonnet-4-5", home)
     assert base == context_sha256(repo / "pkg", "claude-sonnet-4-5", home)
     assert {what for what, _ in context_parts(repo / "pkg", "m", home)} == {
-        "project:AGENTS.md", "mcp:.mcp.json", "skills:project:.claude/skills", "model"}
+        "project:AGENTS.md",
+        "mcp:.mcp.json",
+        "skills:project:.claude/skills",
+        "model",
+    }
     (repo / "unrelated.txt").write_text("x")
     assert context_sha256(repo / "pkg", "claude-sonnet-4-5", home) == base
-    changes = [lambda: (repo / "AGENTS.md").write_text("Never run the tests.\n"),
-               lambda: (repo / "pkg" / "CLAUDE.md").write_text("be brief"),
-               lambda: (repo / ".claude" / "skills" / "deploy").mkdir(),
-               lambda: (repo / ".mcp.json").write_text('{"mcpServers": {"x": {}}}'),
-               lambda: (home / ".claude").mkdir() or (home / ".claude" / "CLAUDE.md").write_text("mine")]
+    changes = [
+        lambda: (repo / "AGENTS.md").write_text("Never run the tests.\n"),
+        lambda: (repo / "pkg" / "CLAUDE.md").write_text("be brief"),
+        lambda: (repo / ".claude" / "skills" / "deploy").mkdir(),
+        lambda: (repo / ".mcp.json").write_text('{"mcpServers": {"x": {}}}'),
+        lambda: (home / ".claude").mkdir() or (home / ".claude" / "CLAUDE.md").write_text("mine"),
+    ]
     seen = {base}
     for change in changes:
         change()
@@ -61,6 +67,7 @@ def test_hooks_stamp_it_and_ab_report_splits_runs_by_it(tmp_path: Path, log_dir:
         stamps.append(start["data"]["context_sha256"])
     assert stamps[0] == stamps[1] != stamps[2]
     assert stamps[2] == context_sha256(repo, payload("claude-code", "SessionStart").get("model"), home)  # AGENTS.md: v2
-    listed = json.loads(run_cli("ab", "report", "--log-dir", str(log_dir), "--days", "0", "--format", "json",
-                                check=True).stdout)
+    listed = json.loads(
+        run_cli("ab", "report", "--log-dir", str(log_dir), "--days", "0", "--format", "json", check=True).stdout
+    )
     assert listed == [{"experiment": "context", "variants": {stamps[0]: 2, stamps[2]: 1}, "runs": 3}]

@@ -23,12 +23,30 @@ FIXTURES = SHARED / "fixtures"
 OURS = DATA / "transcripts" / "backtest"
 # every threshold spelled out, so a change of defaults does not move the recording
 CONFIGS = {
-    "seed": dict(error_loop_threshold=4, error_loop_window_ms=600000, tool_loop_threshold=10, tool_loop_window_ms=60000,
-                 tool_repeat_threshold=10, stuck_threshold_ms=300000, cost_anomaly_threshold=1.0,
-                 alert_cooldown_ms=300000, restart_threshold=3, failed_session_errors=4),
-    "tight": dict(error_loop_threshold=3, error_loop_window_ms=120000, tool_loop_threshold=4, tool_loop_window_ms=20000,
-                  tool_repeat_threshold=3, stuck_threshold_ms=120000, cost_anomaly_threshold=0.5,
-                  alert_cooldown_ms=60000, restart_threshold=2, failed_session_errors=2),
+    "seed": dict(
+        error_loop_threshold=4,
+        error_loop_window_ms=600000,
+        tool_loop_threshold=10,
+        tool_loop_window_ms=60000,
+        tool_repeat_threshold=10,
+        stuck_threshold_ms=300000,
+        cost_anomaly_threshold=1.0,
+        alert_cooldown_ms=300000,
+        restart_threshold=3,
+        failed_session_errors=4,
+    ),
+    "tight": dict(
+        error_loop_threshold=3,
+        error_loop_window_ms=120000,
+        tool_loop_threshold=4,
+        tool_loop_window_ms=20000,
+        tool_repeat_threshold=3,
+        stuck_threshold_ms=120000,
+        cost_anomaly_threshold=0.5,
+        alert_cooldown_ms=60000,
+        restart_threshold=2,
+        failed_session_errors=2,
+    ),
 }
 
 
@@ -40,7 +58,7 @@ def _replay(engine: Engine, lines: list[bytes], batch: int = 500) -> list:
     """As `watch --replay --once` reads: batch by batch, the wall clock only once caught up."""
     found = []
     for i in range(0, len(lines), batch):
-        found += engine.feed(lines[i:i + batch])
+        found += engine.feed(lines[i : i + batch])
     return found + engine.tick(engine.clock + 4000)
 
 
@@ -66,7 +84,7 @@ def test_fast_path_agrees_with_the_general_path(name):
     reference = Engine(WatchConfig(**CONFIGS[name]))
     expected = []
     for i in range(0, len(lines), 500):
-        for line in lines[i:i + 500]:
+        for line in lines[i : i + 500]:
             event = decode(line) if line.strip() else None
             if event is None:
                 continue
@@ -83,12 +101,12 @@ def test_snapshot_in_the_middle_of_a_messy_stream():
     first = Engine(config)
     part = []
     for i in range(0, 3000, 500):
-        part += first.feed(lines[i:i + 500])
+        part += first.feed(lines[i : i + 500])
     second = Engine(config)
     second.restore(json.loads(msgspec.json.encode(first.snapshot())))
     rest = []
     for i in range(3000, len(lines), 500):
-        rest += second.feed(lines[i:i + 500])
+        rest += second.feed(lines[i : i + 500])
     rest += second.tick(second.clock + 4000)
     assert _rows(part + rest) == _rows(whole)
 
@@ -100,8 +118,11 @@ def test_snapshot_in_the_middle_of_a_messy_stream():
 def imported(tmp_path_factory) -> Path:
     """The shared fixtures and our own transcripts imported once, as finished sessions."""
     root = tmp_path_factory.mktemp("backtest")
-    sources = {"claude-code": [FIXTURES / "claude-code", OURS / "claude-code"],
-               "codex": [FIXTURES / "codex", OURS / "codex"], "swe-agent": [FIXTURES / "swe-agent"]}
+    sources = {
+        "claude-code": [FIXTURES / "claude-code", OURS / "claude-code"],
+        "codex": [FIXTURES / "codex", OURS / "codex"],
+        "swe-agent": [FIXTURES / "swe-agent"],
+    }
     log_dir = root / "logs"
     old = time.time() - 2 * 86400  # not written to lately: the importers close the sessions
     for agent, paths in sources.items():
@@ -133,10 +154,20 @@ def _watch(imported: Path, tmp_path: Path, config: str = "", env: dict | None = 
 
 BUSY = "b05e0000-0000-4000-8000-000000000018"  # Claude Code: Bash ~13 times a minute, an edit-test cycle
 LOOP = "0199bbbb-cccc-7ddd-8eee-ffffffff0013"  # Codex: the same failing shell command 13 times in a row
-FIXTURE_SESSIONS = {"edge_cases", "representative_messages", "session_b", "todowrite_examples", "sample_session",
-                    "11111111-1111-4111-8111-111111111111", "rollout-token-count", "BabyEncryption",
-                    "function_calling_simple", "humanevalfix-python-0", "marshmallow-1867-function_calling_replace",
-                    "warmup"}
+FIXTURE_SESSIONS = {
+    "edge_cases",
+    "representative_messages",
+    "session_b",
+    "todowrite_examples",
+    "sample_session",
+    "11111111-1111-4111-8111-111111111111",
+    "rollout-token-count",
+    "BabyEncryption",
+    "function_calling_simple",
+    "humanevalfix-python-0",
+    "marshmallow-1867-function_calling_replace",
+    "warmup",
+}
 
 
 def _source(attempt_id: str) -> str:
@@ -145,8 +176,11 @@ def _source(attempt_id: str) -> str:
 
 
 def _tool_loops(found: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    return {attempt: loops for attempt, alerts in found.items()
-            if (loops := [a for a in alerts if a["type"] == "tool_loop"])}
+    return {
+        attempt: loops
+        for attempt, alerts in found.items()
+        if (loops := [a for a in alerts if a["type"] == "tool_loop"])
+    }
 
 
 def test_defaults_busy_real_sessions_do_not_alert_thirteen_identical_actions_do(imported, tmp_path):

@@ -24,8 +24,10 @@ def mount(tmp_path):
     def make(options: str):
         point = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
         point.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
-                          capture_output=True).returncode != 0:
+        if (
+            subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode
+            != 0
+        ):
             pytest.skip("cannot mount a tmpfs here (needs root)")
         mounted.append(point)
         return point
@@ -40,8 +42,13 @@ def test_disk_full_raises_and_leaves_only_complete_lines(mount):
     recorder = Recorder(config.load(environ={}), log_dir=log_dir)
     with pytest.raises(StoreError, match="disk full"):
         for i in range(10_000):
-            recorder.record({"attempt_id": f"a{i % 3}", "event_type": "agent_output",
-                             "data": {"output": f"{i} " + "y" * (500 + i * 37 % 3000)}})
+            recorder.record(
+                {
+                    "attempt_id": f"a{i % 3}",
+                    "event_type": "agent_output",
+                    "data": {"output": f"{i} " + "y" * (500 + i * 37 % 3000)},
+                }
+            )
     for path in [log_dir / layout.STREAM, *(log_dir / layout.SESSIONS).iterdir()]:
         raw = path.read_bytes()
         assert raw == b"" or raw.endswith(b"\n"), f"{path.name} ends in a partial line"

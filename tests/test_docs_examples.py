@@ -25,8 +25,21 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^( *)```(\w*)[^\n]*\n(.*?)^\1```", re.M | re.S)
 SHELL = {"bash", "sh", "shell", "console", "cron"}
 # safe to run for real in a scratch directory: they read or write only its log dir
-RUNNABLE = {"emit", "cat", "summary", "errors", "compare", "planning", "backlog", "correlate", "metrics",
-            "report", "replay", "du", "rotate"}
+RUNNABLE = {
+    "emit",
+    "cat",
+    "summary",
+    "errors",
+    "compare",
+    "planning",
+    "backlog",
+    "correlate",
+    "metrics",
+    "report",
+    "replay",
+    "du",
+    "rotate",
+}
 # Python examples that cannot run here, and why
 NOT_RUNNABLE = {
     "while True:": "follows transcripts forever",
@@ -41,8 +54,8 @@ def blocks(*langs: str) -> list[tuple[str, str]]:
         text = path.read_text(encoding="utf-8")
         for m in FENCE.finditer(text):
             if m[2] in langs:
-                body = "\n".join(line[len(m[1]):] for line in m[3].splitlines())
-                found.append((f"{path.name}:{text[:m.start()].count(chr(10)) + 1}", body))
+                body = "\n".join(line[len(m[1]) :] for line in m[3].splitlines())
+                found.append((f"{path.name}:{text[: m.start()].count(chr(10)) + 1}", body))
     return found
 
 
@@ -60,10 +73,10 @@ def commands() -> list[tuple[str, list[str]]]:
                     segment.append(token)
                     continue
                 if segment[:1] != ["agentlog"] and "--" in segment:  # `claude mcp add agentlog -- agentlog mcp`
-                    segment = segment[len(segment) - segment[::-1].index("--"):]
+                    segment = segment[len(segment) - segment[::-1].index("--") :]
                 starts = [i for i, t in enumerate(segment) if t == "agentlog" or t.endswith("/agentlog")]
                 if starts:
-                    found.append((where, segment[starts[0] + 1:]))
+                    found.append((where, segment[starts[0] + 1 :]))
                 segment = []
     return found
 
@@ -121,20 +134,24 @@ def test_the_safe_commands_run_on_a_scratch_log_dir(tmp_path):
         if argv[0] not in RUNNABLE or argv == ["emit", "-"] or "--follow" in argv or "--log-dir" in argv:
             continue
         result = runner.invoke(cli, argv, catch_exceptions=True)
-        assert result.exit_code == 0 and result.exception is None, \
+        assert result.exit_code == 0 and result.exception is None, (
             f"{where}: agentlog {shlex.join(argv)} -> {result.exit_code}\n{result.output}{result.exception!r}"
+        )
         ran += 1
     assert ran >= 20
 
 
 def _run_python(body: str, cwd: Path) -> subprocess.CompletedProcess:
-    prelude = ("def run_my_orchestrator():\n"  # the README's stand-in for the user's own code
-               "    import agentlog\n"
-               "    with agentlog.Session('orch-1', executor='CODEX') as s:\n"
-               "        s.error('fatal: not a git repository')\n")
+    prelude = (
+        "def run_my_orchestrator():\n"  # the README's stand-in for the user's own code
+        "    import agentlog\n"
+        "    with agentlog.Session('orch-1', executor='CODEX') as s:\n"
+        "        s.error('fatal: not a git repository')\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "AGENTLOG_"))}
-    return subprocess.run([sys.executable, "-c", prelude + body], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + body], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_every_self_contained_python_example_runs(tmp_path):

@@ -43,26 +43,51 @@ def write_heartbeat(log_dir, beat: dict) -> None:
 
 def test_a_killed_watchdog_and_a_failing_sink_are_problems(cli, log_dir):
     (log_dir / "state").mkdir(parents=True)
-    write_heartbeat(log_dir, {
-        "pid": 999_999_999, "running": True, "updated_epoch": 0, "lag_bytes": 0,
-        "sinks": {"webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused"}}})
+    write_heartbeat(
+        log_dir,
+        {
+            "pid": 999_999_999,
+            "running": True,
+            "updated_epoch": 0,
+            "lag_bytes": 0,
+            "sinks": {"webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused"}},
+        },
+    )
     code, checks = doctor(cli, log_dir)
     assert code == 1 and checks["watchdog"]["status"] == "problem" and "restart" in checks["watchdog"]["fix"]
-    write_heartbeat(log_dir, {
-        "pid": os.getpid(), "running": True, "updated_epoch": 9e12, "lag_bytes": 10,
-        "sinks": {"webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused",
-                                "pending_bytes": 900}}})
+    write_heartbeat(
+        log_dir,
+        {
+            "pid": os.getpid(),
+            "running": True,
+            "updated_epoch": 9e12,
+            "lag_bytes": 10,
+            "sinks": {
+                "webhook-1": {"retrying": True, "failures": 7, "last_error": "connection refused", "pending_bytes": 900}
+            },
+        },
+    )
     code, checks = doctor(cli, log_dir)
     assert code == 1 and checks["watchdog"]["status"] == "ok"
-    assert checks["sink webhook-1"]["status"] == "problem" and "connection refused" in checks["sink webhook-1"]["detail"]
+    assert (
+        checks["sink webhook-1"]["status"] == "problem" and "connection refused" in checks["sink webhook-1"]["detail"]
+    )
 
 
 def test_sink_reachability_and_disabled_analyzer(cli, log_dir):
     log_dir.mkdir()
     receiver = Receiver()
-    code, checks = doctor(cli, log_dir, "--webhook", f"http://127.0.0.1:{receiver.port}/",
-                          "--webhook", f"http://127.0.0.1:{free_port()}/", "--notify", "nonsense://x",
-                          env={"AGENT_WORK_ANALYZER_ENABLED": "false"})
+    code, checks = doctor(
+        cli,
+        log_dir,
+        "--webhook",
+        f"http://127.0.0.1:{receiver.port}/",
+        "--webhook",
+        f"http://127.0.0.1:{free_port()}/",
+        "--notify",
+        "nonsense://x",
+        env={"AGENT_WORK_ANALYZER_ENABLED": "false"},
+    )
     receiver.close()
     assert code == 1
     statuses = sorted(c["status"] for name, c in checks.items() if name.startswith("sink webhook"))

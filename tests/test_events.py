@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from agentlog.events import (EVENT_TYPES, EventError, decode_line, new_event_id, normalize_end,
-                             now_iso, parse_time, succeeded, validate)
+from agentlog.events import (
+    EVENT_TYPES,
+    EventError,
+    decode_line,
+    new_event_id,
+    normalize_end,
+    now_iso,
+    parse_time,
+    succeeded,
+    validate,
+)
 
 
 def event(**fields):
@@ -13,20 +22,33 @@ def event(**fields):
 
 
 def test_every_event_type_of_the_design_is_known():
-    assert EVENT_TYPES == {"session_start", "followup_sent", "agent_output", "agent_thinking", "tool_call",
-                           "tool_result", "error", "usage", "status_change", "session_end"}
+    assert EVENT_TYPES == {
+        "session_start",
+        "followup_sent",
+        "agent_output",
+        "agent_thinking",
+        "tool_call",
+        "tool_result",
+        "error",
+        "usage",
+        "status_change",
+        "session_end",
+    }
 
 
-@pytest.mark.parametrize("fields, field, words", [
-    ({"event_type": "toolcall"}, "event_type", "'toolcall' is not one of"),
-    ({"attempt_id": ""}, "attempt_id", "required"),
-    ({"attempt_id": 7}, "attempt_id", "required"),
-    ({"executor": 3}, "executor", "Expected `str | null`, got `int` at executor"),
-    ({"timestamp": "yesterday"}, "timestamp", "not an ISO 8601 time"),
-    ({"data": []}, "data", "Expected `object`, got `array` at data"),
-    ({"data": {"tool_params": {}}}, "data", "tool_name"),
-    ({"event_type": "usage", "data": {"input_tokens": "many"}}, "data", "got `str` at data.input_tokens"),
-])
+@pytest.mark.parametrize(
+    "fields, field, words",
+    [
+        ({"event_type": "toolcall"}, "event_type", "'toolcall' is not one of"),
+        ({"attempt_id": ""}, "attempt_id", "required"),
+        ({"attempt_id": 7}, "attempt_id", "required"),
+        ({"executor": 3}, "executor", "Expected `str | null`, got `int` at executor"),
+        ({"timestamp": "yesterday"}, "timestamp", "not an ISO 8601 time"),
+        ({"data": []}, "data", "Expected `object`, got `array` at data"),
+        ({"data": {"tool_params": {}}}, "data", "tool_name"),
+        ({"event_type": "usage", "data": {"input_tokens": "many"}}, "data", "got `str` at data.input_tokens"),
+    ],
+)
 def test_validation_names_the_field_and_the_problem(fields, field, words):
     with pytest.raises(EventError) as caught:
         validate(event(**fields))
@@ -44,8 +66,10 @@ def test_bom_and_missing_optional_fields_read_back():
     assert decode_line(line)["attempt_id"] == "a"
 
 
-@pytest.mark.parametrize("raw, reason", [(b"{not json", "not valid JSON"), (b"[1,2]", "JSON object"),
-                                        (b'{"attempt_id": "a"}', "event_type: missing")])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [(b"{not json", "not valid JSON"), (b"[1,2]", "JSON object"), (b'{"attempt_id": "a"}', "event_type: missing")],
+)
 def test_decode_errors_say_why(raw, reason):
     with pytest.raises(EventError, match=reason):
         decode_line(raw)
@@ -58,13 +82,17 @@ def test_unusual_completion_statuses_become_failed_and_keep_the_original(status)
     assert not succeeded(data)
 
 
-@pytest.mark.parametrize("data, ok", [
-    ({"completion_status": "success"}, True),
-    ({"outcome": {"status": "completed"}}, True),
-    ({"metrics": {"success": True}}, True),
-    ({"completion_status": "failed", "outcome": {"status": "failed"}}, False),
-    ({}, False), (None, False),
-])
+@pytest.mark.parametrize(
+    "data, ok",
+    [
+        ({"completion_status": "success"}, True),
+        ({"outcome": {"status": "completed"}}, True),
+        ({"metrics": {"success": True}}, True),
+        ({"completion_status": "failed", "outcome": {"status": "failed"}}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
 def test_one_success_rule_three_spellings(data, ok):
     assert succeeded(data) is ok
 

@@ -47,8 +47,10 @@ def test_forward_archive_watch_end_to_end(server, tmp_path):
 
     expected = expected_alerts(machines, tmp_path)
     assert expected, "the input implies some alerts"
-    workers = [agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--log-dir", str(tmp_path / f"w{i}"))
-               for i in range(2)]
+    workers = [
+        agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--log-dir", str(tmp_path / f"w{i}"))
+        for i in range(2)
+    ]
     try:
         got = wait_for(lambda: set(published_alerts(server.url)) >= expected, 60)
         assert got, f"missing alerts: {expected - set(published_alerts(server.url))}"
@@ -64,8 +66,9 @@ def test_forward_archive_watch_end_to_end(server, tmp_path):
     assert max(Counter(ids).values()) == 1
     # each new alert went to one worker's usual journal exactly once
     journals = [tmp_path / f"w{i}" / "agent-alerts.jsonl" for i in range(2)]
-    journaled = [json.loads(line)["alert_id"] for path in journals if path.exists()
-                 for line in path.read_text().splitlines()]
+    journaled = [
+        json.loads(line)["alert_id"] for path in journals if path.exists() for line in path.read_text().splitlines()
+    ]
     assert sorted(journaled) == sorted(expected)
 
     # the archive also collects the alerts; a second run writes nothing twice
@@ -113,8 +116,11 @@ def _publish_alerts(url: str, alerts: list[dict]) -> None:
             js = nc.jetstream(timeout=5)
             await bus.ensure(js)
             for alert in alerts:
-                await js.publish(bus.alert_subject(alert["type"]), json.dumps(alert).encode(),
-                                 headers={"Nats-Msg-Id": alert["alert_id"]})
+                await js.publish(
+                    bus.alert_subject(alert["type"]),
+                    json.dumps(alert).encode(),
+                    headers={"Nats-Msg-Id": alert["alert_id"]},
+                )
         finally:
             await nc.close()
 
@@ -124,16 +130,27 @@ def _publish_alerts(url: str, alerts: list[dict]) -> None:
 def _alert(i: int) -> dict:
     from agentlog.events import now_iso
 
-    return {"timestamp": now_iso(), "event_time": now_iso(), "type": "error_loop", "attempt_id": f"a{i}",
-            "severity": "high", "recommendation": "stop", "alert_id": f"orphan-{i}"}
+    return {
+        "timestamp": now_iso(),
+        "event_time": now_iso(),
+        "type": "error_loop",
+        "attempt_id": f"a{i}",
+        "severity": "high",
+        "recommendation": "stop",
+        "alert_id": f"orphan-{i}",
+    }
 
 
 def test_an_alert_whose_publisher_died_still_reaches_each_sink_once(server, tmp_path):
     _publish_alerts(server.url, [_alert(i) for i in range(5)])
     delivered = tmp_path / "delivered.txt"
     sink = f'*=printf "%s\\n" "$AGENTLOG_ALERT_ID" >> {delivered}'
-    workers = [agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink,
-                        "--log-dir", str(tmp_path / f"w{i}")) for i in range(2)]
+    workers = [
+        agentlog(
+            "fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink, "--log-dir", str(tmp_path / f"w{i}")
+        )
+        for i in range(2)
+    ]
     try:
         assert wait_for(lambda: delivered.exists() and len(delivered.read_text().split()) >= 5, 60)
         _publish_alerts(server.url, [_alert(5)])  # and one while they run
@@ -144,8 +161,9 @@ def test_an_alert_whose_publisher_died_still_reaches_each_sink_once(server, tmp_
     for p in workers:
         p.wait(10)
     # a restart delivers nothing again: the sink's consumer and its marks remember
-    again = agentlog("fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink,
-                     "--log-dir", str(tmp_path / "w9"))
+    again = agentlog(
+        "fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink, "--log-dir", str(tmp_path / "w9")
+    )
     try:
         time.sleep(4)
     finally:

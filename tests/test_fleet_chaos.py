@@ -55,16 +55,28 @@ def test_every_event_and_alert_exactly_once_through_chaos(tmp_path):
             d.mkdir()
 
         def forwarder(i: int):
-            return agentlog("fleet", "forward", "--nats", cluster.url, "--host", f"m{i:02d}", "--log-dir",
-                            str(machines[i]))
+            return agentlog(
+                "fleet", "forward", "--nats", cluster.url, "--host", f"m{i:02d}", "--log-dir", str(machines[i])
+            )
 
         delivered = tmp_path / "delivered.txt"
         sink = f'*=printf "%s\\n" "$AGENTLOG_ALERT_ID" >> {delivered}'
         worker_kills = 0
 
         def worker(i: int):
-            return agentlog("fleet", "watch", "--quiet", "--nats", cluster.url, "--worker-id", f"w{i}",
-                            "--exec", sink, "--log-dir", str(tmp_path / f"w{i}"))
+            return agentlog(
+                "fleet",
+                "watch",
+                "--quiet",
+                "--nats",
+                cluster.url,
+                "--worker-id",
+                f"w{i}",
+                "--exec",
+                sink,
+                "--log-dir",
+                str(tmp_path / f"w{i}"),
+            )
 
         def archiver():
             return agentlog("fleet", "archive", "--nats", cluster.url, "--out", str(tmp_path / "archive"))
@@ -116,12 +128,14 @@ def test_every_event_and_alert_exactly_once_through_chaos(tmp_path):
         done = wait_for(lambda: len(event_ids(archive / "agent-work-stream.jsonl")) >= len(union), 90)
         if not done:
             have = set(event_ids(archive / "agent-work-stream.jsonl"))
-            missing = {d.name: sum(1 for i in event_ids(d / "agent-work-stream.jsonl") if i not in have)
-                       for d in machines}
-            raise AssertionError(f"archive lacks events: {({k: v for k, v in missing.items() if v})}")
+            missing = {
+                d.name: sum(1 for i in event_ids(d / "agent-work-stream.jsonl") if i not in have) for d in machines
+            }
+            raise AssertionError(f"archive lacks events: { ({k: v for k, v in missing.items() if v}) }")
         expected = expected_alerts(machines, tmp_path)
         got = wait_for(lambda: set(published_alerts(cluster.url)) >= expected, 60, step=1.0)
         assert got, f"missing alerts: {sorted(expected - set(published_alerts(cluster.url)))[:5]}"
+
         def notified() -> list[str]:
             return delivered.read_text().split() if delivered.exists() else []
 

@@ -26,43 +26,105 @@ CMD = {"command": "pytest -q tests/test_login.py"}
 
 
 def gemini(t0: float, n: int) -> list[dict]:
-    records = [{"sessionId": SID, "projectHash": "ab", "startTime": iso(t0), "lastUpdated": iso(t0), "kind": "main"},
-               {"id": "u0", "timestamp": iso(t0), "type": "user", "content": [{"text": "Fix the login test"}]}]
+    records = [
+        {"sessionId": SID, "projectHash": "ab", "startTime": iso(t0), "lastUpdated": iso(t0), "kind": "main"},
+        {"id": "u0", "timestamp": iso(t0), "type": "user", "content": [{"text": "Fix the login test"}]},
+    ]
     for i in range(n):
-        call = {"id": f"t{i}", "name": "run_shell_command", "args": CMD, "status": "error", "timestamp": iso(t0 + i + 1),
-                "result": [{"functionResponse": {"id": f"t{i}", "name": "run_shell_command",
-                                                 "response": {"error": FAILING}}}]}
-        base = {"id": f"g{i}", "timestamp": iso(t0 + i + 1), "type": "gemini", "content": "", "model": "gemini-2.5-pro",
-                "tokens": {"input": 10, "output": 2, "cached": 0, "thoughts": 0, "tool": 0, "total": 12}}
+        call = {
+            "id": f"t{i}",
+            "name": "run_shell_command",
+            "args": CMD,
+            "status": "error",
+            "timestamp": iso(t0 + i + 1),
+            "result": [
+                {"functionResponse": {"id": f"t{i}", "name": "run_shell_command", "response": {"error": FAILING}}}
+            ],
+        }
+        base = {
+            "id": f"g{i}",
+            "timestamp": iso(t0 + i + 1),
+            "type": "gemini",
+            "content": "",
+            "model": "gemini-2.5-pro",
+            "tokens": {"input": 10, "output": 2, "cached": 0, "thoughts": 0, "tool": 0, "total": 12},
+        }
         records += [base, {"$set": {"lastUpdated": iso(t0 + i + 1)}}, {**base, "toolCalls": [call]}]
     return records
 
 
 def qwen(t0: float, n: int) -> list[dict]:
     common = {"sessionId": SID, "cwd": "/proj", "version": "0.18.1"}
-    records = [{"uuid": "u0", "timestamp": iso(t0), "type": "user", **common,
-                "message": {"role": "user", "parts": [{"text": "Fix the login test"}]}}]
+    records = [
+        {
+            "uuid": "u0",
+            "timestamp": iso(t0),
+            "type": "user",
+            **common,
+            "message": {"role": "user", "parts": [{"text": "Fix the login test"}]},
+        }
+    ]
     for i in range(n):
-        records.append({"uuid": f"a{i}", "timestamp": iso(t0 + i + 1), "type": "assistant", **common,
-                        "message": {"role": "model", "parts": [{"functionCall": {"id": f"c{i}", "name": "run_shell_command",
-                                                                                 "args": CMD}}]}})
-        records.append({"uuid": f"r{i}", "timestamp": iso(t0 + i + 1.5), "type": "tool_result", **common,
-                        "message": {"role": "user", "parts": [{"functionResponse": {"id": f"c{i}", "name": "run_shell_command",
-                                                                                    "response": {"error": FAILING}}}]},
-                        "toolCallResult": {"callId": f"c{i}", "status": "error"}})
+        records.append(
+            {
+                "uuid": f"a{i}",
+                "timestamp": iso(t0 + i + 1),
+                "type": "assistant",
+                **common,
+                "message": {
+                    "role": "model",
+                    "parts": [{"functionCall": {"id": f"c{i}", "name": "run_shell_command", "args": CMD}}],
+                },
+            }
+        )
+        records.append(
+            {
+                "uuid": f"r{i}",
+                "timestamp": iso(t0 + i + 1.5),
+                "type": "tool_result",
+                **common,
+                "message": {
+                    "role": "user",
+                    "parts": [
+                        {
+                            "functionResponse": {
+                                "id": f"c{i}",
+                                "name": "run_shell_command",
+                                "response": {"error": FAILING},
+                            }
+                        }
+                    ],
+                },
+                "toolCallResult": {"callId": f"c{i}", "status": "error"},
+            }
+        )
     return records
 
 
 def copilot(t0: float, n: int) -> list[dict]:
     def event(kind: str, t: float, **data: object) -> dict:
         return {"type": kind, "data": data, "id": f"{kind}{t}", "timestamp": iso(t), "parentId": None}
-    records = [event("session.start", t0, sessionId=SID, copilotVersion="1.0.34", context={"cwd": "/proj"}),
-               event("user.message", t0, content="Fix the login test")]
+
+    records = [
+        event("session.start", t0, sessionId=SID, copilotVersion="1.0.34", context={"cwd": "/proj"}),
+        event("user.message", t0, content="Fix the login test"),
+    ]
     for i in range(n):
-        records.append(event("assistant.message", t0 + i + 1, messageId=f"m{i}", content="", outputTokens=5,
-                             toolRequests=[{"toolCallId": f"c{i}", "name": "bash", "arguments": CMD}]))
-        records.append(event("tool.execution_complete", t0 + i + 1.5, toolCallId=f"c{i}", success=False,
-                             error={"message": FAILING}))
+        records.append(
+            event(
+                "assistant.message",
+                t0 + i + 1,
+                messageId=f"m{i}",
+                content="",
+                outputTokens=5,
+                toolRequests=[{"toolCallId": f"c{i}", "name": "bash", "arguments": CMD}],
+            )
+        )
+        records.append(
+            event(
+                "tool.execution_complete", t0 + i + 1.5, toolCallId=f"c{i}", success=False, error={"message": FAILING}
+            )
+        )
     return records
 
 
@@ -70,7 +132,9 @@ def parts_messages(n: int) -> list[tuple[str, list[dict]]]:
     messages = [("user", [{"type": "text", "text": "<user_query>Fix the login test</user_query>"}])]
     for i in range(n):
         messages.append(("assistant", [{"type": "tool_use", "id": f"c{i}", "name": "Shell", "input": CMD}]))
-        messages.append(("user", [{"type": "tool_result", "tool_use_id": f"c{i}", "content": FAILING, "is_error": True}]))
+        messages.append(
+            ("user", [{"type": "tool_result", "tool_use_id": f"c{i}", "content": FAILING, "is_error": True}])
+        )
     return messages
 
 
@@ -81,7 +145,8 @@ def cursor(t0: float, n: int) -> list[dict]:
 def droid(t0: float, n: int) -> list[dict]:
     return [{"type": "session_start", "id": SID, "cwd": "/proj"}] + [
         {"type": "message", "id": f"m{i}", "timestamp": iso(t0 + i), "message": {"role": role, "content": content}}
-        for i, (role, content) in enumerate(parts_messages(n))]
+        for i, (role, content) in enumerate(parts_messages(n))
+    ]
 
 
 APPENDED: dict[str, tuple[str, Callable[[float, int], list[dict]]]] = {
@@ -95,7 +160,8 @@ APPENDED: dict[str, tuple[str, Callable[[float, int], list[dict]]]] = {
 
 @pytest.mark.parametrize("agent", sorted(APPENDED))
 def test_a_failing_loop_written_while_the_watchdog_was_down_is_an_alert_on_its_next_start(
-        agent: str, tmp_path: Path, log_dir: Path) -> None:
+    agent: str, tmp_path: Path, log_dir: Path
+) -> None:
     name, make = APPENDED[agent]
     transcript = tmp_path / "agent" / name
     transcript.parent.mkdir(parents=True)
@@ -112,8 +178,9 @@ def test_a_failing_loop_written_while_the_watchdog_was_down_is_an_alert_on_its_n
     assert "0 events, 0 new alerts" in again.stderr.decode()
 
 
-def test_follow_opencode_reads_the_database_through_its_wal_while_opencode_writes(tmp_path: Path,
-                                                                                 log_dir: Path) -> None:
+def test_follow_opencode_reads_the_database_through_its_wal_while_opencode_writes(
+    tmp_path: Path, log_dir: Path
+) -> None:
     folder = tmp_path / "opencode"
     folder.mkdir()
     db = sqlite3.connect(folder / "opencode.db")  # OpenCode, running
@@ -126,23 +193,42 @@ def test_follow_opencode_reads_the_database_through_its_wal_while_opencode_write
           time_updated integer, data text);""")
     t0 = int((time.time() - 30) * 1000)
     db.execute("INSERT INTO session VALUES ('ses_1', 'p', NULL, 's', '/proj', 't', '1.2.15', ?, ?)", (t0, t0))
-    db.execute("INSERT INTO message VALUES ('msg_0', 'ses_1', ?, ?, ?)",
-               (t0, t0, json.dumps({"role": "user", "time": {"created": t0}})))
-    db.execute("INSERT INTO part VALUES ('prt_0', 'msg_0', 'ses_1', ?, ?, ?)",
-               (t0, t0, json.dumps({"type": "text", "text": "Fix the login test"})))
+    db.execute(
+        "INSERT INTO message VALUES ('msg_0', 'ses_1', ?, ?, ?)",
+        (t0, t0, json.dumps({"role": "user", "time": {"created": t0}})),
+    )
+    db.execute(
+        "INSERT INTO part VALUES ('prt_0', 'msg_0', 'ses_1', ?, ?, ?)",
+        (t0, t0, json.dumps({"type": "text", "text": "Fix the login test"})),
+    )
     db.commit()
-    proc = subprocess.Popen([*AGENTLOG, "watch", "--log-dir", str(log_dir), "--follow", "opencode", str(folder),
-                             "--json"], env={**os.environ, **QUIET_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*AGENTLOG, "watch", "--log-dir", str(log_dir), "--follow", "opencode", str(folder), "--json"],
+        env={**os.environ, **QUIET_ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert wait_for(lambda: (log_dir / "state" / "watch-heartbeat.json").exists(), 30)
         for i in range(1, 5):
             t = t0 + i * 1000
-            data = {"role": "assistant", "time": {"created": t, "completed": t + 500}, "modelID": "glm-5",
-                    "finish": "tool-calls", "tokens": {"input": 10, "output": 2, "reasoning": 0, "cache": {"read": 0}}}
+            data = {
+                "role": "assistant",
+                "time": {"created": t, "completed": t + 500},
+                "modelID": "glm-5",
+                "finish": "tool-calls",
+                "tokens": {"input": 10, "output": 2, "reasoning": 0, "cache": {"read": 0}},
+            }
             db.execute("INSERT INTO message VALUES (?, 'ses_1', ?, ?, ?)", (f"msg_{i}", t, t, json.dumps(data)))
-            part = {"type": "tool", "callID": f"c{i}", "tool": "bash",
-                    "state": {"status": "error", "input": CMD, "error": FAILING}}
-            db.execute("INSERT INTO part VALUES (?, ?, 'ses_1', ?, ?, ?)", (f"prt_{i}", f"msg_{i}", t, t, json.dumps(part)))
+            part = {
+                "type": "tool",
+                "callID": f"c{i}",
+                "tool": "bash",
+                "state": {"status": "error", "input": CMD, "error": FAILING},
+            }
+            db.execute(
+                "INSERT INTO part VALUES (?, ?, 'ses_1', ?, ?, ?)", (f"prt_{i}", f"msg_{i}", t, t, json.dumps(part))
+            )
             db.execute("UPDATE session SET time_updated = ? WHERE id = 'ses_1'", (t,))
             db.commit()
             time.sleep(0.05)

@@ -20,8 +20,19 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from hostilekit import (ATTEMPT, claude_records, dashboard, good_lines, import_claude, offsets, run,
-                        skipped_lines, told_offsets, watch, write_logs)
+from hostilekit import (
+    ATTEMPT,
+    claude_records,
+    dashboard,
+    good_lines,
+    import_claude,
+    offsets,
+    run,
+    skipped_lines,
+    told_offsets,
+    watch,
+    write_logs,
+)
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from agentlog.events import MAX_TOKENS, MAX_USD
@@ -32,15 +43,33 @@ EXAMPLES = int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "10"))
 BAD, ODD, BLANK = "bad", "odd", "blank"  # what a line is: malformed / valid though strange / empty
 # each case: (what it is, the line, why the importer skips it when it is not even a JSON object)
 TEXT_FIELDS = ["timestamp", "attempt_id", "event_id", "task_id", "executor"]
-DATA_TEXT = ["error_message", "error_fingerprint", "error_category", "tool_name", "result", "prompt_type",
-             "status", "completion_status"]
-DATA_NUMBERS = {"cost_usd": MAX_USD, "duration_ms": 1e15, "input_tokens": MAX_TOKENS, "output_tokens": MAX_TOKENS,
-                "cache_read_tokens": MAX_TOKENS, "total_tokens": MAX_TOKENS}
+DATA_TEXT = [
+    "error_message",
+    "error_fingerprint",
+    "error_category",
+    "tool_name",
+    "result",
+    "prompt_type",
+    "status",
+    "completion_status",
+]
+DATA_NUMBERS = {
+    "cost_usd": MAX_USD,
+    "duration_ms": 1e15,
+    "input_tokens": MAX_TOKENS,
+    "output_tokens": MAX_TOKENS,
+    "cache_read_tokens": MAX_TOKENS,
+    "total_tokens": MAX_TOKENS,
+}
 
 
 def event(**fields) -> dict:
-    base = {"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "agent_output", "attempt_id": ATTEMPT,
-            "data": {"output": "x"}}
+    base = {
+        "timestamp": "2026-01-01T00:00:03.500Z",
+        "event_type": "agent_output",
+        "attempt_id": ATTEMPT,
+        "data": {"output": "x"},
+    }
     return {**base, **fields}
 
 
@@ -74,20 +103,38 @@ def too_deep(draw) -> tuple[str, bytes, str | None]:
 
 @st.composite
 def wrong_type(draw) -> tuple[str, bytes, str | None]:
-    field = draw(st.sampled_from(TEXT_FIELDS + DATA_TEXT + list(DATA_NUMBERS) + ["event_type", "data",
-                                                                                 "elapsed_ms", "sequence_num"]))
+    field = draw(
+        st.sampled_from(
+            TEXT_FIELDS + DATA_TEXT + list(DATA_NUMBERS) + ["event_type", "data", "elapsed_ms", "sequence_num"]
+        )
+    )
     if field in DATA_NUMBERS or field in ("elapsed_ms", "sequence_num"):
         top = DATA_NUMBERS.get(field, 2**53)
-        value = draw(st.one_of(st.text(max_size=5), st.booleans(), st.just(-1), st.just(-0.5),
-                               st.just(top * 10), st.just(1e308), st.lists(st.integers(), max_size=2)))
+        value = draw(
+            st.one_of(
+                st.text(max_size=5),
+                st.booleans(),
+                st.just(-1),
+                st.just(-0.5),
+                st.just(top * 10),
+                st.just(1e308),
+                st.lists(st.integers(), max_size=2),
+            )
+        )
         if field in ("input_tokens", "output_tokens", "cache_read_tokens", "total_tokens", "sequence_num"):
             value = draw(st.one_of(st.just(value), st.just(2.5)))
     elif field == "data":
         value = draw(st.one_of(st.none(), st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=2)))
     else:
-        value = draw(st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
-                               st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3),
-                                                                                    st.integers(), max_size=2)))
+        value = draw(
+            st.one_of(
+                st.integers(),
+                st.floats(allow_nan=False),
+                st.booleans(),
+                st.lists(st.integers(), max_size=2),
+                st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+            )
+        )
     if field == "event_type" and draw(st.booleans()):
         return BAD, line({k: v for k, v in event().items() if k != "event_type"}), None
     if field in TEXT_FIELDS or field in ("event_type", "data", "elapsed_ms", "sequence_num"):
@@ -107,7 +154,7 @@ def broken(draw) -> tuple[str, bytes, str | None]:
     whole = line(event(data={"output": draw(st.text(max_size=30))}))
     kind = draw(st.sampled_from(["cut", "glued", "array", "scalar", "control", "utf8", "garbage", "huge"]))
     if kind == "cut":
-        raw = whole[:draw(st.integers(1, len(whole) - 1))]
+        raw = whole[: draw(st.integers(1, len(whole) - 1))]
     elif kind == "glued":
         raw = whole + whole
     elif kind == "array":
@@ -117,7 +164,9 @@ def broken(draw) -> tuple[str, bytes, str | None]:
     elif kind == "control":
         raw = whole.replace(b'"output": "', b'"output": "' + bytes([draw(st.sampled_from([0, 1, 7, 13, 27]))]), 1)
     elif kind == "utf8":
-        raw = whole.replace(b'"output": "', b'"output": "' + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])), 1)
+        raw = whole.replace(
+            b'"output": "', b'"output": "' + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])), 1
+        )
     elif kind == "garbage":
         raw = b"\x00" + draw(st.binary(max_size=200)).replace(b"\n", b"")
     else:
@@ -129,7 +178,7 @@ def broken(draw) -> tuple[str, bytes, str | None]:
 def odd_but_valid(draw) -> tuple[str, bytes, str | None]:
     kind = draw(st.sampled_from(["escapes", "time", "bom", "zero", "huge", "unknown", "blank"]))
     if kind == "escapes":
-        text = draw(st.text(alphabet=st.characters(max_codepoint=0x9f), max_size=30))
+        text = draw(st.text(alphabet=st.characters(max_codepoint=0x9F), max_size=30))
         return ODD, line(event(data={"output": "\x1b]0;TITLE\x07\x1b[2J" + text}, executor="X\x1b[31m")), None
     if kind == "time":
         stamp = draw(st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01", "yesterday", "", "2026-13-45T99:00:00Z"]))
@@ -216,8 +265,9 @@ def test_every_reader_survives_hostile_lines_and_keeps_the_good_ones(case):
         assert imported == clean_import(root)
         said = dict((reason, int(n)) for reason, n in re.findall(r"(\w+) (\d+)", seen.out.split("skipped:")[-1]))
         expected = Counter(why for _, why in breaking)
-        assert {r: said.get(r, 0) for r in ("malformed_json", "not_an_object")} == \
-            {r: expected[r] for r in ("malformed_json", "not_an_object")}, seen.out
+        assert {r: said.get(r, 0) for r in ("malformed_json", "not_an_object")} == {
+            r: expected[r] for r in ("malformed_json", "not_an_object")
+        }, seen.out
 
 
 @settings(max_examples=4 * EXAMPLES, deadline=None)

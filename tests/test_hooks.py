@@ -14,8 +14,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "data" / "hooks"
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
-ORDER = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Notification",
-         "PreCompact", "SubagentStop", "Stop", "SessionEnd"]
+ORDER = [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Notification",
+    "PreCompact",
+    "SubagentStop",
+    "Stop",
+    "SessionEnd",
+]
 
 
 def payload(agent: str, event: str, **changes) -> dict:
@@ -26,8 +36,14 @@ def payload(agent: str, event: str, **changes) -> dict:
 
 def hook(agent: str, event: str, body, cwd: Path, log_dir: Path, env: dict | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return subprocess.run([AGENTLOG, "hook", agent, event, "--log-dir", str(log_dir)], input=raw,
-                          capture_output=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [AGENTLOG, "hook", agent, event, "--log-dir", str(log_dir)],
+        input=raw,
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 def session_events(log_dir: Path, attempt: str) -> list[dict]:
@@ -60,8 +76,10 @@ def test_every_documented_event_is_recorded_with_the_session_id_as_attempt(agent
     assert kinds[0] == "session_start"
     assert recorded[0]["data"]["prompt"].startswith(("Make the failing", "Fix the flaky"))
     assert {"tool_call", "tool_result", "status_change", "agent_output"} <= set(kinds)
-    assert all(e["attempt_id"] == session and e["executor"] == ("CLAUDE_CODE" if agent == "claude-code" else "CODEX")
-               for e in recorded)
+    assert all(
+        e["attempt_id"] == session and e["executor"] == ("CLAUDE_CODE" if agent == "claude-code" else "CODEX")
+        for e in recorded
+    )
     assert [e["sequence_num"] for e in recorded] == list(range(1, len(recorded) + 1))
     call = next(e for e in recorded if e["event_type"] == "tool_call")
     assert call["data"]["tool_name"] == "Bash" and "pytest" in call["data"]["tool_params"]["command"]
@@ -79,8 +97,10 @@ def test_every_documented_event_is_recorded_with_the_session_id_as_attempt(agent
 def test_stop_ends_the_turn_so_a_person_taking_their_time_is_not_a_stuck_agent(agent, tmp_path, log_dir):
     """`Stop` records a status_change to turn_complete; the watchdog then takes the quiet that
     follows as the person's turn. The same quiet in the middle of a turn (no Stop) is stuck."""
-    for session, events in (("turn-over", ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")),
-                            ("mid-turn", ("UserPromptSubmit", "PreToolUse", "PostToolUse"))):
+    for session, events in (
+        ("turn-over", ("UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")),
+        ("mid-turn", ("UserPromptSubmit", "PreToolUse", "PostToolUse")),
+    ):
         for event in events:
             result = hook(agent, event, payload(agent, event, session_id=session), tmp_path, log_dir)
             assert result.returncode == 0, result.stderr
@@ -122,8 +142,12 @@ def test_secrets_in_a_repeated_call_never_reach_disk(tmp_path, log_dir):
     secret = "sk-ant-api03-" + "Q" * 90
     write_config(tmp_path, "[guard]\nrepeat_threshold = 2\n")
     for i in range(3):
-        body = payload("claude-code", "PreToolUse", tool_use_id=f"c{i}",
-                       tool_input={"command": f"curl -H 'x-api-key: {secret}' https://api.anthropic.com"})
+        body = payload(
+            "claude-code",
+            "PreToolUse",
+            tool_use_id=f"c{i}",
+            tool_input={"command": f"curl -H 'x-api-key: {secret}' https://api.anthropic.com"},
+        )
         assert hook("claude-code", "PreToolUse", body, tmp_path, log_dir).returncode == 0
     assert [a["type"] for a in alerts(log_dir)] == ["guard_repeat", "guard_repeat"]
     leaked = [p for p in log_dir.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
@@ -131,31 +155,60 @@ def test_secrets_in_a_repeated_call_never_reach_disk(tmp_path, log_dir):
 
 
 def test_repeat_threshold_defaults_to_the_watchdogs(tmp_path, log_dir):
-    outputs = [hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"),
-                    tmp_path, log_dir, env={"AGENT_TOOL_LOOP_THRESHOLD": "2"}).stdout for i in range(2)]
+    outputs = [
+        hook(
+            "claude-code",
+            "PreToolUse",
+            payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"),
+            tmp_path,
+            log_dir,
+            env={"AGENT_TOOL_LOOP_THRESHOLD": "2"},
+        ).stdout
+        for i in range(2)
+    ]
     assert outputs[0] == b"" and b'"deny"' in outputs[1]
 
 
 def test_warn_and_off_actions(tmp_path, log_dir):
     write_config(tmp_path, '[guard]\nrepeat_threshold = 2\nrepeat = "warn"\n')
-    out = [hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"), tmp_path,
-                log_dir).stdout for i in range(2)]
+    out = [
+        hook(
+            "claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id=f"t{i}"), tmp_path, log_dir
+        ).stdout
+        for i in range(2)
+    ]
     warned = json.loads(out[1])
     assert "permissionDecision" not in warned["hookSpecificOutput"] and "2 times" in warned["systemMessage"]
     assert alerts(log_dir)[0]["decision"] == "warn"
     write_config(tmp_path, '[guard]\nrepeat_threshold = 2\nrepeat = "off"\n')
-    assert hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id="t9"), tmp_path,
-                log_dir).stdout == b""
+    assert (
+        hook(
+            "claude-code", "PreToolUse", payload("claude-code", "PreToolUse", tool_use_id="t9"), tmp_path, log_dir
+        ).stdout
+        == b""
+    )
 
 
 def _transcript(path: Path, session: str, calls: int) -> None:
     """A Claude Code transcript with `calls` finished model calls of 1M input tokens each."""
     lines = []
     for i in range(calls):
-        lines.append({"type": "assistant", "sessionId": session, "uuid": f"u{i}", "timestamp": f"2026-03-01T10:00:0{i}.000Z",
-                      "message": {"id": f"msg_{i}", "model": "claude-sonnet-4-5", "role": "assistant",
-                                  "stop_reason": "tool_use", "content": [{"type": "text", "text": "ok"}],
-                                  "usage": {"input_tokens": 1_000_000, "output_tokens": 1000}}})
+        lines.append(
+            {
+                "type": "assistant",
+                "sessionId": session,
+                "uuid": f"u{i}",
+                "timestamp": f"2026-03-01T10:00:0{i}.000Z",
+                "message": {
+                    "id": f"msg_{i}",
+                    "model": "claude-sonnet-4-5",
+                    "role": "assistant",
+                    "stop_reason": "tool_use",
+                    "content": [{"type": "text", "text": "ok"}],
+                    "usage": {"input_tokens": 1_000_000, "output_tokens": 1000},
+                },
+            }
+        )
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
@@ -166,8 +219,13 @@ def test_spend_cap_warns_then_denies_from_transcript_usage(tmp_path, log_dir):
     results = []
     for calls in (1, 2, 4):  # sonnet input is $3 / M tokens: $3.015, $6.03, $12.06
         _transcript(transcript, session, calls)
-        body = payload("claude-code", "PreToolUse", transcript_path=str(transcript), tool_use_id=f"c{calls}",
-                       tool_input={"command": f"step {calls}"})
+        body = payload(
+            "claude-code",
+            "PreToolUse",
+            transcript_path=str(transcript),
+            tool_use_id=f"c{calls}",
+            tool_input={"command": f"step {calls}"},
+        )
         results.append(hook("claude-code", "PreToolUse", body, tmp_path, log_dir).stdout)
     assert results[0] == b""
     assert "of its $10 spend cap" in json.loads(results[1])["systemMessage"]
@@ -181,11 +239,16 @@ def test_spend_cap_warns_then_denies_from_transcript_usage(tmp_path, log_dir):
 def test_error_loop_asks_before_the_next_call_and_stop_is_nudged(tmp_path, log_dir):
     write_config(tmp_path, "[guard]\nerror_loop_threshold = 3\n")
     for i in range(3):
-        body = payload("claude-code", "PostToolUseFailure", tool_use_id=f"f{i}",
-                       error=f"ImportError: cannot import name 'hash_password' (attempt {i})")
+        body = payload(
+            "claude-code",
+            "PostToolUseFailure",
+            tool_use_id=f"f{i}",
+            error=f"ImportError: cannot import name 'hash_password' (attempt {i})",
+        )
         assert hook("claude-code", "PostToolUseFailure", body, tmp_path, log_dir).stdout == b""
-    asked = json.loads(hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse"), tmp_path,
-                            log_dir).stdout)["hookSpecificOutput"]
+    asked = json.loads(
+        hook("claude-code", "PreToolUse", payload("claude-code", "PreToolUse"), tmp_path, log_dir).stdout
+    )["hookSpecificOutput"]
     assert asked["permissionDecision"] == "ask" and "3 times" in asked["permissionDecisionReason"]
     stop = json.loads(hook("claude-code", "Stop", payload("claude-code", "Stop"), tmp_path, log_dir).stdout)
     assert stop["decision"] == "block" and "unresolved" in stop["reason"]
@@ -195,16 +258,22 @@ def test_error_loop_asks_before_the_next_call_and_stop_is_nudged(tmp_path, log_d
 
 
 def test_a_success_resolves_the_loop(tmp_path, log_dir):
-    write_config(tmp_path, "[guard]\nerror_loop_threshold = 2\nerror_loop = \"off\"\n")
+    write_config(tmp_path, '[guard]\nerror_loop_threshold = 2\nerror_loop = "off"\n')
     for i in range(2):
-        hook("claude-code", "PostToolUseFailure", payload("claude-code", "PostToolUseFailure", tool_use_id=f"f{i}"),
-             tmp_path, log_dir)
+        hook(
+            "claude-code",
+            "PostToolUseFailure",
+            payload("claude-code", "PostToolUseFailure", tool_use_id=f"f{i}"),
+            tmp_path,
+            log_dir,
+        )
     hook("claude-code", "PostToolUse", payload("claude-code", "PostToolUse"), tmp_path, log_dir)
     assert hook("claude-code", "Stop", payload("claude-code", "Stop"), tmp_path, log_dir).stdout == b""
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'{"hook_event_name": "PreToolUse"}',
-                                  b"\xff\xfe garbage"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b"", b'{"hook_event_name": "PreToolUse"}', b"\xff\xfe garbage"]
+)
 def test_a_corrupted_payload_fails_open(body, tmp_path, log_dir):
     result = hook("claude-code", "PreToolUse", body, tmp_path, log_dir)
     assert result.returncode == 0 and result.stdout == b""
@@ -228,7 +297,9 @@ def test_a_huge_payload_is_cut_to_16_mib_with_a_visible_marker():
     raw = json.dumps({"session_id": "s", "tool_response": {"stdout": "x" * (20 << 20), "stderr": "boom"}}).encode()
     cut = _payload(raw)
     assert len(json.dumps(cut).encode()) <= MAX_PAYLOAD
-    assert cut["tool_response"]["stdout"].endswith("chars]") and "…[agentlog: truncated" in cut["tool_response"]["stdout"]
+    assert (
+        cut["tool_response"]["stdout"].endswith("chars]") and "…[agentlog: truncated" in cut["tool_response"]["stdout"]
+    )
     assert cut["tool_response"]["stderr"] == "boom" and cut["session_id"] == "s"
 
 
@@ -270,9 +341,15 @@ def test_unknown_fields_are_kept_and_missing_ones_never_crash(tmp_path, log_dir)
 @pytest.mark.slow
 def test_parallel_hook_calls_keep_one_gap_free_sequence(tmp_path, log_dir):
     write_config(tmp_path, "[guard]\ntimeout_ms = 60000\n")  # sequencing, not the budget, is tested here
-    procs = [subprocess.Popen([AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tmp_path)
-             for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        for _ in range(8)
+    ]
     for i, proc in enumerate(procs):
         body = payload("claude-code", "PreToolUse", tool_use_id=f"p{i}", tool_input={"command": f"cmd {i}"})
         proc.communicate(json.dumps(body).encode(), timeout=60)

@@ -27,8 +27,7 @@ EXISTING = b"""{
 
 def run(*args: str, project: Path, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")}
-    return subprocess.run([AGENTLOG, "hooks", *args], capture_output=True, text=True, cwd=project, env=env,
-                          timeout=60)
+    return subprocess.run([AGENTLOG, "hooks", *args], capture_output=True, text=True, cwd=project, env=env, timeout=60)
 
 
 @pytest.fixture
@@ -39,11 +38,16 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     return project, home
 
 
-@pytest.mark.parametrize("agent,rel,flag", [("claude-code", ".claude/settings.local.json", "--local"),
-                                            ("claude-code", ".claude/settings.json", "--project"),
-                                            ("codex", ".codex/hooks.json", "--project"),
-                                            ("claude-code", ".claude/settings.json", "--user"),
-                                            ("codex", ".codex/hooks.json", "--user")])
+@pytest.mark.parametrize(
+    "agent,rel,flag",
+    [
+        ("claude-code", ".claude/settings.local.json", "--local"),
+        ("claude-code", ".claude/settings.json", "--project"),
+        ("codex", ".codex/hooks.json", "--project"),
+        ("claude-code", ".claude/settings.json", "--user"),
+        ("codex", ".codex/hooks.json", "--user"),
+    ],
+)
 def test_install_keeps_other_hooks_and_uninstall_restores_the_file_exactly(agent, rel, flag, dirs):
     project, home = dirs
     path = (home if flag == "--user" else project) / rel
@@ -207,18 +211,24 @@ def test_a_private_settings_file_stays_private(dirs):
     assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() == EXISTING
 
 
-@pytest.mark.parametrize("agent,flag,rel,keys", [
-    ("claude-code", "--project", "project/.mcp.json", ["mcpServers"]),
-    ("claude-code", "--user", "home/.claude.json", ["mcpServers"]),
-    ("claude-code", "--local", "home/.claude.json", ["projects", "<project>", "mcpServers"]),
-    ("codex", "--user", "home/.codex/config.toml", ["mcp_servers"])])
+@pytest.mark.parametrize(
+    "agent,flag,rel,keys",
+    [
+        ("claude-code", "--project", "project/.mcp.json", ["mcpServers"]),
+        ("claude-code", "--user", "home/.claude.json", ["mcpServers"]),
+        ("claude-code", "--local", "home/.claude.json", ["projects", "<project>", "mcpServers"]),
+        ("codex", "--user", "home/.codex/config.toml", ["mcp_servers"]),
+    ],
+)
 def test_install_mcp_registers_the_server_beside_the_users_own_and_uninstall_takes_it_out(agent, flag, rel, keys, dirs):
     import tomllib
 
     project, home = dirs
     path = project.parent / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    load = (lambda: tomllib.loads(path.read_text())) if path.suffix == ".toml" else (lambda: json.loads(path.read_text()))
+    load = (
+        (lambda: tomllib.loads(path.read_text())) if path.suffix == ".toml" else (lambda: json.loads(path.read_text()))
+    )
     mine = {"command": "other-server"}
     if path.suffix == ".toml":
         path.write_text('# mine\n[mcp_servers.other]\ncommand = "other-server"\n')

@@ -27,8 +27,15 @@ def payload(**changes) -> bytes:
 
 def hook(cwd: Path, log_dir: Path, body: bytes, **env: str) -> subprocess.CompletedProcess:
     environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
-    return subprocess.run([AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
-                          input=body, capture_output=True, cwd=cwd, env=environ, timeout=60, check=False)
+    return subprocess.run(
+        [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
+        input=body,
+        capture_output=True,
+        cwd=cwd,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
 
 
 def servers(under: Path) -> list[int]:
@@ -96,10 +103,13 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
     assert outputs[served][:2] == [b"", b""]
     for out in outputs[served][2:]:
         decision = json.loads(out)["hookSpecificOutput"]
-        assert decision["permissionDecision"] == "deny" and "times in this session" in decision["permissionDecisionReason"]
+        assert (
+            decision["permissionDecision"] == "deny" and "times in this session" in decision["permissionDecisionReason"]
+        )
     assert not servers(alone)
-    assert [(e["event_type"], e["sequence_num"]) for e in session_events(served)] == \
-        [(e["event_type"], e["sequence_num"]) for e in session_events(alone)]
+    assert [(e["event_type"], e["sequence_num"]) for e in session_events(served)] == [
+        (e["event_type"], e["sequence_num"]) for e in session_events(alone)
+    ]
     assert (served / "agent-alerts.jsonl").read_text().count("\n") == 4  # one alert per denied call
 
     # the server answered those calls: ask it directly, as the client does
@@ -107,8 +117,9 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
 
     argv = ["claude-code", "PreToolUse", "--log-dir", str(served)]
     code, out, err = client.ask(str(served / "state" / "guard.sock"), argv, payload(tool_use_id="call_6"))
-    assert (code, err) == (0, "") and out.encode() == hook(tmp_path, alone, payload(tool_use_id="call_6"),
-                                                           AGENTLOG_GUARD_RESIDENT="0").stdout
+    assert (code, err) == (0, "") and out.encode() == hook(
+        tmp_path, alone, payload(tool_use_id="call_6"), AGENTLOG_GUARD_RESIDENT="0"
+    ).stdout
 
 
 @pytest.mark.slow
@@ -125,8 +136,12 @@ def test_a_killed_server_is_replaced_and_no_call_is_lost(tmp_path, log_dir):
     assert json.loads(outputs[2])["hookSpecificOutput"]["permissionDecision"] == "deny"
     second = wait_for(lambda: server_pid(log_dir), "a new server")
     assert second != first
-    assert json.loads(hook(tmp_path, log_dir, payload(tool_use_id="call_3")).stdout)[
-        "hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert (
+        json.loads(hook(tmp_path, log_dir, payload(tool_use_id="call_3")).stdout)["hookSpecificOutput"][
+            "permissionDecision"
+        ]
+        == "deny"
+    )
     recorded = session_events(log_dir)
     assert [e["sequence_num"] for e in recorded] == list(range(1, 6))  # session_start + 4 calls
     assert not (log_dir / "state" / "hook-errors.log").exists()

@@ -11,16 +11,29 @@ import math
 import os
 
 import pytest
-from hostilekit import (ATTEMPT, claude_records, dashboard, good_lines, import_claude, offsets, run,
-                        skipped_lines, told_offsets, watch, write_logs)
+from hostilekit import (
+    ATTEMPT,
+    claude_records,
+    dashboard,
+    good_lines,
+    import_claude,
+    offsets,
+    run,
+    skipped_lines,
+    told_offsets,
+    watch,
+    write_logs,
+)
 from hypothesis import given, settings, strategies as st
 
 from agentlog import jsonline
 from agentlog.events import EventError
 from agentlog.store import layout
 
-DEEP = b'{"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "tool_call", "attempt_id": "fz-1", ' \
-       b'"data": {"tool_name": "Bash", "tool_params": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+DEEP = (
+    b'{"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "tool_call", "attempt_id": "fz-1", '
+    b'"data": {"tool_name": "Bash", "tool_params": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+)
 EXAMPLES = int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "10"))
 
 
@@ -29,8 +42,12 @@ def nested(depth: int, where: str = "extra") -> bytes:
     value: object = 1
     for i in range(depth - 1 - (where == "data")):
         value = [value] if i % 2 else {"k": value}
-    event = {"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "agent_output", "attempt_id": ATTEMPT,
-             "data": {"output": "x"}}
+    event = {
+        "timestamp": "2026-01-01T00:00:03.500Z",
+        "event_type": "agent_output",
+        "attempt_id": ATTEMPT,
+        "data": {"output": "x"},
+    }
     if where == "data":
         event["data"] = {"output": "x", "deep": value}
     else:
@@ -73,7 +90,9 @@ def test_a_line_nested_5000_deep_is_one_malformed_line_for_every_reader(tmp_path
 
     seen = run("emit", "-", "--log-dir", str(tmp_path / "emitted"), input=b"\n".join(lines) + b"\n")
     assert seen.error is None and seen.code == 1
-    assert [n for n in bad_at if f"stdin:{n}: line: not valid JSON (nested deeper than 64 levels)" in seen.err] == bad_at
+    assert [
+        n for n in bad_at if f"stdin:{n}: line: not valid JSON (nested deeper than 64 levels)" in seen.err
+    ] == bad_at
     assert f"recorded {len(good)} events, rejected 2" in seen.err  # the lines after it are kept
 
 
@@ -103,8 +122,11 @@ def json_at_depth(draw) -> tuple[bytes, int]:
     value: object = draw(st.one_of(st.none(), st.integers(), noise))
     for _ in range(depth):
         sibling = draw(st.one_of(noise, st.lists(st.integers(), max_size=2), st.just({})))
-        value = draw(st.sampled_from([[value, sibling], [sibling, value], {"k": value, "s": sibling},
-                                      {draw(noise): sibling, "v": value}]))
+        value = draw(
+            st.sampled_from(
+                [[value, sibling], [sibling, value], {"k": value, "s": sibling}, {draw(noise): sibling, "v": value}]
+            )
+        )
     return json.dumps(value).encode(), _depth(value)
 
 
@@ -126,16 +148,18 @@ def test_the_nesting_check_is_exact(case):
 
 # --- wrong-typed fields from other writers (issue 16 Medium) ------------------------------------
 
-WRONG = [b'{"timestamp": "2026-01-01T00:00:03.100Z", "event_type": "usage", "attempt_id": "fz-1", '
-         b'"data": {"cost_usd": "abc"}}',
-         b'{"timestamp": "2026-01-01T00:00:03.200Z", "event_type": "error", "attempt_id": "fz-1", "data": null}',
-         b'{"timestamp": "2026-01-01T00:00:03.300Z", "event_type": "usage", "attempt_id": "fz-1", '
-         b'"data": {"input_tokens": "many"}}',
-         b'{"timestamp": "2026-01-01T00:00:03.400Z", "event_type": "agent_output", "attempt_id": "fz-1", '
-         b'"elapsed_ms": "soon", "data": {}}',
-         b'{"timestamp": 5, "event_type": "error", "attempt_id": "fz-1", "data": {"error_message": "x"}}',
-         b'{"timestamp": "2026-01-01T00:00:03.600Z", "event_type": "error", "attempt_id": "fz-1", '
-         b'"data": {"error_message": {"text": "boom"}}}']
+WRONG = [
+    b'{"timestamp": "2026-01-01T00:00:03.100Z", "event_type": "usage", "attempt_id": "fz-1", '
+    b'"data": {"cost_usd": "abc"}}',
+    b'{"timestamp": "2026-01-01T00:00:03.200Z", "event_type": "error", "attempt_id": "fz-1", "data": null}',
+    b'{"timestamp": "2026-01-01T00:00:03.300Z", "event_type": "usage", "attempt_id": "fz-1", '
+    b'"data": {"input_tokens": "many"}}',
+    b'{"timestamp": "2026-01-01T00:00:03.400Z", "event_type": "agent_output", "attempt_id": "fz-1", '
+    b'"elapsed_ms": "soon", "data": {}}',
+    b'{"timestamp": 5, "event_type": "error", "attempt_id": "fz-1", "data": {"error_message": "x"}}',
+    b'{"timestamp": "2026-01-01T00:00:03.600Z", "event_type": "error", "attempt_id": "fz-1", '
+    b'"data": {"error_message": {"text": "boom"}}}',
+]
 
 
 def test_wrong_typed_fields_are_malformed_lines_for_every_reader(tmp_path):
@@ -152,8 +176,10 @@ def test_wrong_typed_fields_are_malformed_lines_for_every_reader(tmp_path):
     assert seen.error is None and seen.code == 0, seen.error
     assert skipped_lines(seen.err, layout.session_path(log_dir, ATTEMPT)) == bad_at
     pages = dashboard(log_dir)
-    assert pages[f"/sessions/{ATTEMPT}"][0] == 200 and f"{len(WRONG)} malformed lines were skipped" in \
-        pages[f"/sessions/{ATTEMPT}"][1]
+    assert (
+        pages[f"/sessions/{ATTEMPT}"][0] == 200
+        and f"{len(WRONG)} malformed lines were skipped" in pages[f"/sessions/{ATTEMPT}"][1]
+    )
     seen = run("emit", "-", "--log-dir", str(tmp_path / "emitted"), input=b"\n".join(lines) + b"\n")
     assert seen.code == 1 and f"recorded {len(good)} events, rejected {len(WRONG)}" in seen.err
 
@@ -164,12 +190,20 @@ def test_wrong_typed_fields_are_malformed_lines_for_every_reader(tmp_path):
 def _no_infinity(text: str) -> object:
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.mark.parametrize("option,value,said", [("--cost", "1e308", "1e+308"), ("--cost", "nan", "nan"),
-                                               ("--cost", "inf", "inf"), ("--cost", "-3", "-3.0"),
-                                               ("--input-tokens", "-5", "-5")])
+@pytest.mark.parametrize(
+    "option,value,said",
+    [
+        ("--cost", "1e308", "1e+308"),
+        ("--cost", "nan", "nan"),
+        ("--cost", "inf", "inf"),
+        ("--cost", "-3", "-3.0"),
+        ("--input-tokens", "-5", "-5"),
+    ],
+)
 def test_emit_refuses_numbers_out_of_range_saying_which(cli, tmp_path, option, value, said):
     log_dir = tmp_path / "logs"
     run("emit", "start", "-a", "A1", "--log-dir", str(log_dir))
@@ -185,9 +219,17 @@ def test_emit_refuses_numbers_out_of_range_saying_which(cli, tmp_path, option, v
 def test_numbers_out_of_range_from_other_writers_are_malformed_and_sum_to_nothing(tmp_path):
     log_dir = tmp_path / "logs"
     lines = good_lines()
-    huge = [json.dumps({"timestamp": "2026-01-01T00:00:03.500Z", "event_type": kind, "attempt_id": ATTEMPT,
-                        "data": {"cost_usd": 1e308, "completion_status": "failed"}}).encode()
-            for kind in ("usage", "usage", "session_end")]
+    huge = [
+        json.dumps(
+            {
+                "timestamp": "2026-01-01T00:00:03.500Z",
+                "event_type": kind,
+                "attempt_id": ATTEMPT,
+                "data": {"cost_usd": 1e308, "completion_status": "failed"},
+            }
+        ).encode()
+        for kind in ("usage", "usage", "session_end")
+    ]
     write_logs(log_dir, lines[:-1] + huge + lines[-1:])
     summary = run("summary", "--days", "0", "--format", "json", "--log-dir", str(log_dir))
     assert summary.code == 0 and _no_infinity(summary.out)["total_cost_usd"] == 0.01
@@ -233,8 +275,14 @@ def test_otlp_numbers_out_of_range_are_rejected_not_recorded(tmp_path):
 def test_cat_reads_alert_lines_as_alerts(tmp_path, cli):
     """agent-alerts.jsonl holds alerts, not events: each line is checked as an alert."""
     log_dir = tmp_path / "logs"
-    alert = {"timestamp": "2026-01-01T00:00:00.000Z", "type": "error_loop", "attempt_id": "A1", "severity": "high",
-             "recommendation": "trigger_ai_autofix", "occurrences": 4}
+    alert = {
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "type": "error_loop",
+        "attempt_id": "A1",
+        "severity": "high",
+        "recommendation": "trigger_ai_autofix",
+        "occurrences": 4,
+    }
     log_dir.mkdir()
     (log_dir / layout.ALERTS).write_text(json.dumps(alert) + "\n" + json.dumps({**alert, "occurrences": "x"}) + "\n")
     seen = run("cat", "--kind", "alerts", "--log-dir", str(log_dir))
@@ -245,8 +293,12 @@ def test_cat_reads_alert_lines_as_alerts(tmp_path, cli):
 def test_two_events_glued_on_one_line_are_one_malformed_line_for_the_watchdog_too(tmp_path):
     log_dir = tmp_path / "logs"
     good = good_lines()
-    glued = [good[1] + good[1], good[1] + b"," + good[1], good[1] + b" " + good[1],
-             b'{"event_type": "agent_output", "attempt_id": "fz-1", "data": {"output": "\xff"}}']
+    glued = [
+        good[1] + good[1],
+        good[1] + b"," + good[1],
+        good[1] + b" " + good[1],
+        b'{"event_type": "agent_output", "attempt_id": "fz-1", "data": {"output": "\xff"}}',
+    ]
     stream = write_logs(log_dir, good[:3] + glued + good[3:])
     seen, events, malformed = watch(log_dir)
     assert (events, malformed) == (len(good), len(glued)), seen.err

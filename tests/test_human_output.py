@@ -24,8 +24,10 @@ from conftest import AGENTLOG
 ESC, BEL, CSI8 = "\x1b", "\x07", "\x9b"
 # a window title, a screen clear, a hidden OSC 8 link, a colour, a carriage return that
 # would overwrite the line, a bidirectional override, and Rich markup that must not apply
-HOSTILE = (f"boom {ESC}]0;PWNED{BEL}{ESC}[2J {ESC}]8;;http://evil.example{ESC}\\click{ESC}]8;;{ESC}\\ "
-           f"{CSI8}31m red\rfake \u202egnp.exe [bold]not bold[/] [/]")
+HOSTILE = (
+    f"boom {ESC}]0;PWNED{BEL}{ESC}[2J {ESC}]8;;http://evil.example{ESC}\\click{ESC}]8;;{ESC}\\ "
+    f"{CSI8}31m red\rfake \u202egnp.exe [bold]not bold[/] [/]"
+)
 EXECUTOR = f"X{ESC}[31m"
 # anything a terminal acts on: C0 controls but tab and newline, DEL, C1, bidirectional controls
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -35,8 +37,15 @@ def record_hostile(log_dir: Path) -> None:
     """Sessions whose every recorded text field carries escape sequences and markup."""
     with Recorder(config.load({"log_dir": str(log_dir)}, environ={})) as rec:
         for i in range(2):
-            s = Session(f"hostile-{i}", executor=EXECUTOR, model=f"m{ESC}[1m", task_id=f"t{ESC}[2J",
-                        task_title=f"{HOSTILE} [s]", branch=HOSTILE, recorder=rec)
+            s = Session(
+                f"hostile-{i}",
+                executor=EXECUTOR,
+                model=f"m{ESC}[1m",
+                task_id=f"t{ESC}[2J",
+                task_title=f"{HOSTILE} [s]",
+                branch=HOSTILE,
+                recorder=rec,
+            )
             s.start(prompt=HOSTILE)
             s.tool_call(f"Bash{ESC}[8m", {"command": HOSTILE}, call_id="c1")
             s.tool_result(f"Bash{ESC}[8m", "error", HOSTILE, call_id="c1")
@@ -81,9 +90,11 @@ HUMAN = {  # every command that prints recorded text for people, as run below
     "advise": ["advise", "--days", "0", "--format", "table"],
     "risk": ["risk", "--replay"],
 }
-MACHINE = {"cat": "JSON lines: the data kept, control characters escaped by JSON",
-           "emit": "records; its messages are checked below",
-           "mcp": "JSON-RPC to the agent: the log's text only inside JSON strings"}
+MACHINE = {
+    "cat": "JSON lines: the data kept, control characters escaped by JSON",
+    "emit": "records; its messages are checked below",
+    "mcp": "JSON-RPC to the agent: the log's text only inside JSON strings",
+}
 
 
 def test_emit_and_watch_messages_about_bad_lines_are_printable(tmp_path):
@@ -94,12 +105,22 @@ def test_emit_and_watch_messages_about_bad_lines_are_printable(tmp_path):
     tmp_path.joinpath("agent-work-stream.jsonl").write_text(bad + '{"' + HOSTILE + '": [}\n')
     result = invoke("watch", "--once", "--replay", "--log-dir", str(tmp_path))
     assert "skipped" in result.stderr and not UNSAFE.findall(result.stdout + result.stderr)
-ELSEWHERE = {"run": "passes the agent's own output through, as running it directly would",
-             "demo": "prints its own simulated data", "import": "prints counts", "export": "prints counts", "enrich": "prints counts",
-             "rotate": "prints the paths it moves", "serve": "the dashboard escapes for HTML",
-             "fleet": "its tables use the same table printer", "hooks": "prints settings files it wrote",
-             "hook": "JSON for the agent", "otel": "prints the address it listens on",
-             "ab": "its tables (variant names, context hashes) go through the same table printer as advise's"}
+
+
+ELSEWHERE = {
+    "run": "passes the agent's own output through, as running it directly would",
+    "demo": "prints its own simulated data",
+    "import": "prints counts",
+    "export": "prints counts",
+    "enrich": "prints counts",
+    "rotate": "prints the paths it moves",
+    "serve": "the dashboard escapes for HTML",
+    "fleet": "its tables use the same table printer",
+    "hooks": "prints settings files it wrote",
+    "hook": "JSON for the agent",
+    "otel": "prints the address it listens on",
+    "ab": "its tables (variant names, context hashes) go through the same table printer as advise's",
+}
 
 
 def test_every_command_is_checked_or_says_why_not():
@@ -152,8 +173,17 @@ def test_printable_escapes_every_control_and_keeps_text():
 def test_tables_in_a_pipe_keep_every_header_on_one_line(hostile):
     out = invoke("compare", "--days", "0", "--format", "table", "--log-dir", str(hostile)).stdout
     header = next(line for line in out.splitlines() if "sessions" in line)
-    for label in ("sessions", "success", "first shot", "avg duration", "avg cost", "total cost", "avg tokens",
-                  "avg errors", "top failure"):
+    for label in (
+        "sessions",
+        "success",
+        "first shot",
+        "avg duration",
+        "avg cost",
+        "total cost",
+        "avg tokens",
+        "avg errors",
+        "top failure",
+    ):
         assert label in header
 
 
@@ -163,12 +193,35 @@ def test_tables_on_a_terminal_fit_it_and_break_headers_only_between_words(width)
 
     from agentlog.cli.table import print_table
 
-    columns = [("executor", False), ("sessions", True), ("ended", True), ("success", True), ("first shot", True),
-               ("avg duration", True), ("avg cost", True), ("total cost", True), ("avg tokens", True),
-               ("avg errors", True), ("top failure", False)]
-    rows = [["CLAUDE_CODE", "12", "11", "67%", "50%", "1m 23s", "$0.03", "$1.23", "12.3k", "1.2",
-             "fatal_not_a_git-16c2dea5"], ["CODEX", "7", "6", "100%", "100%", "14.0s", "$0.02", "$0.14", "1.2k",
-                                         "0", "-"]]
+    columns = [
+        ("executor", False),
+        ("sessions", True),
+        ("ended", True),
+        ("success", True),
+        ("first shot", True),
+        ("avg duration", True),
+        ("avg cost", True),
+        ("total cost", True),
+        ("avg tokens", True),
+        ("avg errors", True),
+        ("top failure", False),
+    ]
+    rows = [
+        [
+            "CLAUDE_CODE",
+            "12",
+            "11",
+            "67%",
+            "50%",
+            "1m 23s",
+            "$0.03",
+            "$1.23",
+            "12.3k",
+            "1.2",
+            "fatal_not_a_git-16c2dea5",
+        ],
+        ["CODEX", "7", "6", "100%", "100%", "14.0s", "$0.02", "$0.14", "1.2k", "0", "-"],
+    ]
     console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
     print_table("By executor", columns, rows, console)
     lines = console.file.getvalue().splitlines()
@@ -184,10 +237,21 @@ def test_tables_on_a_terminal_fit_it_and_break_headers_only_between_words(width)
 # --- numbers and times ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n, shown", [(0, "0"), (950, "950"), (12_345, "12.3k"), (999_999, "1.0M"),
-                                      (123_456_789_012, "123.5G"), (123_456_789_012_345, "123.5T"),
-                                      (123456789012345683968, "123.5E"), (1.2e23, "1.2e+23"),
-                                      (float("inf"), "inf"), (None, "-")])
+@pytest.mark.parametrize(
+    "n, shown",
+    [
+        (0, "0"),
+        (950, "950"),
+        (12_345, "12.3k"),
+        (999_999, "1.0M"),
+        (123_456_789_012, "123.5G"),
+        (123_456_789_012_345, "123.5T"),
+        (123456789012345683968, "123.5E"),
+        (1.2e23, "1.2e+23"),
+        (float("inf"), "inf"),
+        (None, "-"),
+    ],
+)
 def test_counts_have_sane_units(n, shown):
     assert fmt.count(n) == shown
 
@@ -222,11 +286,26 @@ def test_alerts_read_in_arrival_order(tmp_path):
     from agentlog.events import Alert, encode
 
     # raised in this order; the second about an agent idle since long before the first
-    raised = [("2026-02-09T10:00:00.000Z", "2026-02-09T09:59:58.000Z", "error_loop"),
-              ("2026-02-09T10:05:00.000Z", "2026-02-09T09:00:00.000Z", "stuck_agent")]
-    tmp_path.joinpath("agent-alerts.jsonl").write_bytes(b"".join(
-        encode(Alert(timestamp=t, event_time=e, type=kind, attempt_id="a", severity="high",
-                     recommendation="fresh_session")) + b"\n" for t, e, kind in raised))
+    raised = [
+        ("2026-02-09T10:00:00.000Z", "2026-02-09T09:59:58.000Z", "error_loop"),
+        ("2026-02-09T10:05:00.000Z", "2026-02-09T09:00:00.000Z", "stuck_agent"),
+    ]
+    tmp_path.joinpath("agent-alerts.jsonl").write_bytes(
+        b"".join(
+            encode(
+                Alert(
+                    timestamp=t,
+                    event_time=e,
+                    type=kind,
+                    attempt_id="a",
+                    severity="high",
+                    recommendation="fresh_session",
+                )
+            )
+            + b"\n"
+            for t, e, kind in raised
+        )
+    )
     lines = invoke("alerts", "--log-dir", str(tmp_path)).stdout.splitlines()
     assert [line.split()[0] for line in lines] == [t for t, _, _ in raised]  # the first column reads in order
     assert "(event 2026-02-09T09:00:00.000Z)" in lines[1]  # when it happened stays on the line
@@ -241,8 +320,22 @@ def test_du_shows_when_the_alerts_span(hostile):
 # --- commands that say what is wrong ------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["summary", "errors", "compare", "planning", "backlog", "correlate",
-                                     "metrics", "report", "du", "alerts", "replay x"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "summary",
+        "errors",
+        "compare",
+        "planning",
+        "backlog",
+        "correlate",
+        "metrics",
+        "report",
+        "du",
+        "alerts",
+        "replay x",
+    ],
+)
 def test_a_log_dir_that_does_not_exist_is_an_error(tmp_path, command):
     result = invoke(*command.split(), "--log-dir", str(tmp_path / "typo"))
     assert result.exit_code == 1
@@ -251,8 +344,9 @@ def test_a_log_dir_that_does_not_exist_is_an_error(tmp_path, command):
 
 def test_serve_refuses_a_log_dir_that_does_not_exist(tmp_path):
     # a subprocess with a deadline: a server that starts anyway must not hang the suite
-    result = subprocess.run([*AGENTLOG, "serve", "--port", "1", "--log-dir", str(tmp_path / "typo")],
-                            capture_output=True, timeout=60)
+    result = subprocess.run(
+        [*AGENTLOG, "serve", "--port", "1", "--log-dir", str(tmp_path / "typo")], capture_output=True, timeout=60
+    )
     assert result.returncode == 1 and b"does not exist" in result.stderr
 
 

@@ -69,7 +69,8 @@ def test_every_tokens_line_variant_of_aiders_own_history(tmp_path: Path) -> None
     assert len(usage) == len(lines) == 839
     assert sum(1 for u in usage if u.get("cache_creation_tokens")) == sum("cache write" in line for line in lines)
     assert sum(1 for u in usage if u.get("cache_read_tokens")) == sum(
-        "cache hit" in line or " cached" in line for line in lines)
+        "cache hit" in line or " cached" in line for line in lines
+    )
     assert sum(1 for u in usage if u["cost_source"] == "transcript") == sum("Cost:" in line for line in lines)
 
 
@@ -80,8 +81,10 @@ def test_a_custom_history_name_with_lint_failures_and_thinking(tmp_path: Path) -
     assert calls and {c["tool_name"] for c in calls} <= {"edit", "shell"}
 
 
-@pytest.mark.parametrize(("text", "unit", "value"), [("2,347", "", 2347), ("2.3", "k", 2300), ("12", "k", 12000),
-                                                     ("1.5", "M", 1_500_000), ("839", "", 839)])
+@pytest.mark.parametrize(
+    ("text", "unit", "value"),
+    [("2,347", "", 2347), ("2.3", "k", 2300), ("12", "k", 12000), ("1.5", "M", 1_500_000), ("839", "", 839)],
+)
 def test_numbers_as_aider_prints_them(text: str, unit: str, value: int) -> None:
     assert number(text, unit) == value
 
@@ -90,15 +93,19 @@ def test_a_run_is_read_as_aider_appends_to_it(tmp_path: Path) -> None:
     """Test-made: a history written in two parts, the second a follow-up and a new run."""
     history = tmp_path / "proj" / ".aider.chat.history.md"
     history.parent.mkdir()
-    history.write_text("# aider chat started at 2026-01-05 09:00:00\n\n> Model: gpt-4o with diff edit format  \n\n"
-                       "#### fix the bug  \n\nHere is the fix.\n\n> Applied edit to app.py  \n"
-                       "> Tokens: 1.2k sent, 300 received. Cost: $0.01 message, $0.01 session.  \n")
+    history.write_text(
+        "# aider chat started at 2026-01-05 09:00:00\n\n> Model: gpt-4o with diff edit format  \n\n"
+        "#### fix the bug  \n\nHere is the fix.\n\n> Applied edit to app.py  \n"
+        "> Tokens: 1.2k sent, 300 received. Cost: $0.01 message, $0.01 session.  \n"
+    )
     args = ("import", "aider", str(history.parent), "--log-dir", str(tmp_path / "logs"), "--open-after", "3600")
     first = run_cli(*args, check=True).stdout.decode()
     assert "1 still open" in first
     with open(history, "a") as handle:
-        handle.write("\n#### and add a test  \n\nDone.\n\n> Tokens: 2k sent, 100 received.  \n"
-                     "\n# aider chat started at 2026-01-05 10:00:00\n\n#### next task  \n")
+        handle.write(
+            "\n#### and add a test  \n\nDone.\n\n> Tokens: 2k sent, 100 received.  \n"
+            "\n# aider chat started at 2026-01-05 10:00:00\n\n#### next task  \n"
+        )
     run_cli(*args, check=True)  # the new run's message may go on: not read yet
     assert "0 sessions" in run_cli(*args, check=True).stdout.decode()
     run_cli(*args[:-1], "0", check=True)  # left alone: complete
@@ -106,8 +113,17 @@ def test_a_run_is_read_as_aider_appends_to_it(tmp_path: Path) -> None:
     runs = sorted({e["attempt_id"] for e in events})
     assert [r.rsplit("-", 1)[1] for r in runs] == ["20260105T090000", "20260105T100000"]
     first_run = [e for e in events if e["attempt_id"] == runs[0]]
-    assert [e["event_type"] for e in first_run] == ["session_start", "agent_output", "tool_call", "tool_result", "usage",
-                                                    "followup_sent", "agent_output", "usage", "session_end"]
+    assert [e["event_type"] for e in first_run] == [
+        "session_start",
+        "agent_output",
+        "tool_call",
+        "tool_result",
+        "usage",
+        "followup_sent",
+        "agent_output",
+        "usage",
+        "session_end",
+    ]
     usage = [e["data"] for e in first_run if e["event_type"] == "usage"]
     assert usage[1]["model"] == "gpt-4o" and usage[1]["cost_source"] == "pricing_table"
     assert len({e["event_id"] for e in events}) == len(events)

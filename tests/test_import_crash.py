@@ -12,9 +12,11 @@ import pytest
 from conftest import ROOT, SHARED
 from shapes import harness
 
-SOURCES = {"claude-code": [SHARED / "fixtures" / "claude-code", ROOT / "tests" / "data" / "transcripts" / "claude-code"],
-           "codex": [SHARED / "fixtures" / "codex", ROOT / "tests" / "data" / "transcripts" / "codex"],
-           "swe-agent": [SHARED / "fixtures" / "swe-agent"]}
+SOURCES = {
+    "claude-code": [SHARED / "fixtures" / "claude-code", ROOT / "tests" / "data" / "transcripts" / "claude-code"],
+    "codex": [SHARED / "fixtures" / "codex", ROOT / "tests" / "data" / "transcripts" / "codex"],
+    "swe-agent": [SHARED / "fixtures" / "swe-agent"],
+}
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_a_chat_read_while_written_gives_what_it_gives_whole(tmp_path: Path) -> 
     first_copy = next(i for i, raw in enumerate(lines) if b'"toolCalls"' not in raw and b'"gemini"' in raw)
     grown = tmp_path / "src" / JSONL.name
     grown.parent.mkdir()
-    grown.write_bytes(b"".join(lines[:first_copy + 1]))  # the message without its tool calls yet
+    grown.write_bytes(b"".join(lines[: first_copy + 1]))  # the message without its tool calls yet
     _import(tmp_path / "grown", grown, "--open-after", "1e9")
     grown.write_bytes(b"".join(lines))
     _import(tmp_path / "grown", grown, "--open-after", "0")

@@ -72,8 +72,17 @@ def test_broken_files_are_reported_and_skipped(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "astropy__astropy-12907.traj.json", folder)
     (folder / "cut.traj.json").write_text('{"messages": [{"role": "system", "content": "x"')
     (folder / "list.traj.json").write_text("[1, 2]")
-    (folder / "notimes.traj.json").write_text(json.dumps({"messages": [
-        {"role": "system", "content": "s"}, {"role": "user", "content": "task"},
-        {"role": "assistant", "content": "```bash\nls\n```"}, 7]}))
+    (folder / "notimes.traj.json").write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": "task"},
+                    {"role": "assistant", "content": "```bash\nls\n```"},
+                    7,
+                ]
+            }
+        )
+    )
     out = _import(log_dir, folder)
     assert "1 sessions" in out and "not_json 1" in out and "not_a_trajectory 1" in out and "no_timestamp 1" in out

@@ -17,8 +17,9 @@ LEGACY = FIXTURES / "tokenuze"
 
 
 def _import(log_dir: Path, path: Path, *extra: str) -> str:
-    return run_cli("import", "opencode", str(path), "--log-dir", str(log_dir), "--open-after", "0", *extra,
-                   check=True).stdout.decode()
+    return run_cli(
+        "import", "opencode", str(path), "--log-dir", str(log_dir), "--open-after", "0", *extra, check=True
+    ).stdout.decode()
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -38,17 +39,18 @@ def test_each_session_is_an_attempt_with_the_databases_own_tokens_and_cost(tmp_p
     assert sorted(p.name for p in folder.iterdir()) == ["opencode.db"]  # no -wal, no -shm
     events = _events(tmp_path / "log")
     db = sqlite3.connect(folder / "opencode.db")
-    for sid, in db.execute("SELECT id FROM session"):
+    for (sid,) in db.execute("SELECT id FROM session"):
         mine = [e for e in events if e["attempt_id"] == sid]
         assert mine[0]["event_type"] == "session_start" and mine[-1]["event_type"] == "session_end"
         usage = [e["data"] for e in mine if e["event_type"] == "usage"]
-        rows = [json.loads(d) for d, in db.execute("SELECT data FROM message WHERE session_id = ?", (sid,))]
+        rows = [json.loads(d) for (d,) in db.execute("SELECT data FROM message WHERE session_id = ?", (sid,))]
         tokens = [r["tokens"] for r in rows if r["role"] == "assistant"]
         assert sum(u["input_tokens"] for u in usage) == sum(t["input"] for t in tokens)
         assert sum(u["cache_read_tokens"] for u in usage) == sum(t["cache"]["read"] for t in tokens)
         assert all(u["cost_usd"] == 0 and u["cost_source"] == "transcript" for u in usage)  # a subscription
-        tools = db.execute("SELECT count(*) FROM part WHERE session_id = ? AND data LIKE '%\"type\":\"tool\"%'",
-                           (sid,)).fetchone()[0]
+        tools = db.execute(
+            'SELECT count(*) FROM part WHERE session_id = ? AND data LIKE \'%"type":"tool"%\'', (sid,)
+        ).fetchone()[0]
         assert sum(e["event_type"] == "tool_call" for e in mine) == tools > 0
         assert mine[-1]["model"] == "glm-5" and mine[-1]["data"]["completion_status"] == "success"
     assert "0 sessions, 0 events" in _import(tmp_path / "log", folder)
@@ -62,12 +64,18 @@ def test_a_running_opencode_is_read_through_its_wal_and_only_new_messages_are_ad
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("PRAGMA wal_autocheckpoint=0")
     sid, updated = writer.execute("SELECT id, time_updated FROM session ORDER BY time_created LIMIT 1").fetchone()
-    message = {"role": "assistant", "time": {"created": updated + 1000, "completed": updated + 2000},
-               "modelID": "glm-5", "cost": 0.25, "finish": "stop",
-               "tokens": {"input": 7, "output": 3, "reasoning": 0, "cache": {"read": 0, "write": 0}},
-               "error": {"name": "APIError", "data": {"message": "rate limited"}}}
-    writer.execute("INSERT INTO message VALUES ('msg_zzz', ?, ?, ?, ?)", (sid, updated + 1000, updated + 2000,
-                                                                         json.dumps(message)))
+    message = {
+        "role": "assistant",
+        "time": {"created": updated + 1000, "completed": updated + 2000},
+        "modelID": "glm-5",
+        "cost": 0.25,
+        "finish": "stop",
+        "tokens": {"input": 7, "output": 3, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+        "error": {"name": "APIError", "data": {"message": "rate limited"}},
+    }
+    writer.execute(
+        "INSERT INTO message VALUES ('msg_zzz', ?, ?, ?, ?)", (sid, updated + 1000, updated + 2000, json.dumps(message))
+    )
     writer.execute("UPDATE session SET time_updated = ? WHERE id = ?", (updated + 2000, sid))
     writer.commit()
     files = sorted(p.name for p in folder.iterdir())
@@ -86,10 +94,25 @@ def test_a_message_still_streaming_waits_until_it_is_complete(tmp_path: Path) ->
     db = sqlite3.connect(folder / "opencode.db")
     sid, updated = db.execute("SELECT id, time_updated FROM session ORDER BY time_created LIMIT 1").fetchone()
     partial = {"role": "assistant", "time": {"created": updated + 1000}, "modelID": "glm-5"}
-    db.execute("INSERT INTO message VALUES ('msg_zzz', ?, ?, ?, ?)", (sid, updated + 1000, updated + 1000,
-                                                                     json.dumps(partial)))
-    db.execute("INSERT INTO part VALUES ('prt_zzz', 'msg_zzz', ?, ?, ?, ?)", (sid, updated, updated, json.dumps(
-        {"type": "tool", "callID": "c1", "tool": "bash", "state": {"status": "running", "input": {"command": "ls"}}})))
+    db.execute(
+        "INSERT INTO message VALUES ('msg_zzz', ?, ?, ?, ?)", (sid, updated + 1000, updated + 1000, json.dumps(partial))
+    )
+    db.execute(
+        "INSERT INTO part VALUES ('prt_zzz', 'msg_zzz', ?, ?, ?, ?)",
+        (
+            sid,
+            updated,
+            updated,
+            json.dumps(
+                {
+                    "type": "tool",
+                    "callID": "c1",
+                    "tool": "bash",
+                    "state": {"status": "running", "input": {"command": "ls"}},
+                }
+            ),
+        ),
+    )
     db.commit()
     db.close()
     run_cli("import", "opencode", str(folder), "--log-dir", str(tmp_path / "log"), "--open-after", "1e12", check=True)
@@ -105,7 +128,9 @@ def test_legacy_json_storage_is_read_test_made_files(tmp_path: Path) -> None:
     events = _events(tmp_path / "log")
     usage = [e["data"] for e in events if e["event_type"] == "usage"]
     assert [(u["input_tokens"], u["cache_read_tokens"], u["cache_creation_tokens"], u["model"]) for u in usage] == [
-        (1200, 300, 100, "grok-code"), (400, 0, 0, "scout-preview")]
+        (1200, 300, 100, "grok-code"),
+        (400, 0, 0, "scout-preview"),
+    ]
     assert {e["attempt_id"] for e in events} == {"ses_fixture_one"}
 
 

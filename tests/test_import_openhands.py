@@ -54,8 +54,15 @@ def test_v1_conversation_messages_actions_observations_and_stats(tmp_path: Path)
     kinds = Counter(e["event_type"] for e in events)
     assert kinds["tool_call"] == kinds["tool_result"] == 3 and kinds["followup_sent"] == 2
     usage = [e["data"] for e in events if e["event_type"] == "usage"]
-    assert usage == [{"input_tokens": 10, "output_tokens": 5, "cost_usd": 4.5e-06, "model": "gpt-4o-mini",
-                      "cost_source": "transcript"}]
+    assert usage == [
+        {
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cost_usd": 4.5e-06,
+            "model": "gpt-4o-mini",
+            "cost_source": "transcript",
+        }
+    ]
 
 
 def test_a_conversation_is_read_on_as_event_files_are_added(tmp_path: Path) -> None:

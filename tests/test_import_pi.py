@@ -77,13 +77,30 @@ def test_openclaw_sessions_a_repeated_id_counted_once_and_cost_priced_when_absen
 
 def test_aborted_last_turn_ends_the_attempt_interrupted(tmp_path: Path) -> None:
     """Test-made, in pi's v3 shape."""
-    lines = [{"type": "session", "version": 3, "id": "s1", "timestamp": "2026-01-01T00:00:00Z", "cwd": "/w"},
-             {"type": "message", "id": "e1", "parentId": None, "timestamp": "2026-01-01T00:00:01Z",
-              "message": {"role": "user", "content": "go"}},
-             {"type": "message", "id": "e2", "parentId": "e1", "timestamp": "2026-01-01T00:00:02Z",
-              "message": {"role": "assistant", "content": [], "model": "claude-sonnet-4-5", "stopReason": "aborted",
-                          "errorMessage": "Request was aborted",
-                          "usage": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "cost": {"total": 0}}}}]
+    lines = [
+        {"type": "session", "version": 3, "id": "s1", "timestamp": "2026-01-01T00:00:00Z", "cwd": "/w"},
+        {
+            "type": "message",
+            "id": "e1",
+            "parentId": None,
+            "timestamp": "2026-01-01T00:00:01Z",
+            "message": {"role": "user", "content": "go"},
+        },
+        {
+            "type": "message",
+            "id": "e2",
+            "parentId": "e1",
+            "timestamp": "2026-01-01T00:00:02Z",
+            "message": {
+                "role": "assistant",
+                "content": [],
+                "model": "claude-sonnet-4-5",
+                "stopReason": "aborted",
+                "errorMessage": "Request was aborted",
+                "usage": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "cost": {"total": 0}},
+            },
+        },
+    ]
     path = tmp_path / "sessions" / "--w--" / "2026-01-01T00-00-00-000Z_s1.jsonl"
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))

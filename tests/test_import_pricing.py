@@ -27,16 +27,25 @@ def test_override_from_settings_file(tmp_path: Path) -> None:
     fixtures = SHARED / "fixtures" / "codex"
     out = run_cli("import", "codex", str(fixtures), "--log-dir", str(tmp_path / "logs"), cwd=tmp_path, check=True)
     assert "unknown model" not in out.stdout.decode()
-    out = run_cli("import", "claude-code", str(SHARED / "fixtures" / "claude-code" / "claude-code-transcripts"),
-                  "--log-dir", str(tmp_path / "logs2"), cwd=tmp_path, check=True)
+    out = run_cli(
+        "import",
+        "claude-code",
+        str(SHARED / "fixtures" / "claude-code" / "claude-code-transcripts"),
+        "--log-dir",
+        str(tmp_path / "logs2"),
+        cwd=tmp_path,
+        check=True,
+    )
     assert "0 events" not in out.stdout.decode()
 
 
 def test_unknown_model_named_in_the_final_line(tmp_path: Path) -> None:
     src = tmp_path / "rollout-x.jsonl"
-    src.write_text('{"timestamp":"2026-01-01T00:00:00Z","type":"turn_context","payload":{"model":"gpt-99"}}\n'
-                   '{"timestamp":"2026-01-01T00:00:01Z","type":"event_msg","payload":{"type":"token_count",'
-                   '"info":{"total_token_usage":{"input_tokens":5,"output_tokens":1,"total_tokens":6}}}}\n')
+    src.write_text(
+        '{"timestamp":"2026-01-01T00:00:00Z","type":"turn_context","payload":{"model":"gpt-99"}}\n'
+        '{"timestamp":"2026-01-01T00:00:01Z","type":"event_msg","payload":{"type":"token_count",'
+        '"info":{"total_token_usage":{"input_tokens":5,"output_tokens":1,"total_tokens":6}}}}\n'
+    )
     out = run_cli("import", "codex", str(src), "--log-dir", str(tmp_path / "logs"), check=True).stdout.decode()
     assert "not priced (unknown model): gpt-99" in out
     usage = [e for e in read_jsonl(tmp_path / "logs" / "agent-work-stream.jsonl") if e["event_type"] == "usage"]

@@ -34,7 +34,10 @@ def test_a_failed_tool_call_is_an_error_and_tokens_are_disjoint(log_dir: Path) -
     error = next(e["data"] for e in events if e["event_type"] == "error")
     assert error["error_message"] == "Path must be absolute: ." and error["error_category"] == "invalid_tool_params"
     usage = [e["data"] for e in events if e["event_type"] == "usage"]  # not again from ui_telemetry copies
-    assert [(u["input_tokens"], u["cache_read_tokens"], u["output_tokens"]) for u in usage] == [(500, 0, 20), (550, 50, 5)]
+    assert [(u["input_tokens"], u["cache_read_tokens"], u["output_tokens"]) for u in usage] == [
+        (500, 0, 20),
+        (550, 50, 5),
+    ]
     assert [e["data"]["output"] for e in events if e["event_type"] == "agent_output"] == ["Done."]
 
 
@@ -43,7 +46,10 @@ def test_test_made_sample_a_repeated_uuid_and_zero_usage_count_nothing_twice(log
     assert "repeated_record 1" in out
     events = imported_events(log_dir, MADE.stem)
     usage = [e["data"] for e in events if e["event_type"] == "usage"]
-    assert [(u["input_tokens"], u["cache_read_tokens"], u["reasoning_tokens"]) for u in usage] == [(400, 800, 90), (500, 0, 0)]
+    assert [(u["input_tokens"], u["cache_read_tokens"], u["reasoning_tokens"]) for u in usage] == [
+        (400, 800, 90),
+        (500, 0, 0),
+    ]
     assert events[0]["data"]["prompt"] == "please fix the parser\nand run the tests"  # not the thought part
     assert sum(e["event_type"] == "tool_call" for e in events) == 4
 

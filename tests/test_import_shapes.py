@@ -11,18 +11,49 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from agentlog.agents import get
-from shapes import (EXAMPLES, KILL_EXAMPLES, aider, atif, claude_code, codex, copilot_cli, gemini_cli, harness,
-                    openhands, parts_agents, pi, qwen_code, stores, swe_agent, vibe_kanban)
+from shapes import (
+    EXAMPLES,
+    KILL_EXAMPLES,
+    aider,
+    atif,
+    claude_code,
+    codex,
+    copilot_cli,
+    gemini_cli,
+    harness,
+    openhands,
+    parts_agents,
+    pi,
+    qwen_code,
+    stores,
+    swe_agent,
+    vibe_kanban,
+)
 
-FORMATS = {"claude-code": claude_code.cases(), "codex": codex.cases(), "swe-agent": swe_agent.cases(),
-           "gemini-cli": gemini_cli.cases(), "qwen-code": qwen_code.cases(), "copilot-cli": copilot_cli.cases(),
-           "cursor-agent": parts_agents.cursor_cases(), "droid": parts_agents.droid_cases(),
-           "amp": stores.amp_cases(), "opencode": stores.opencode_cases(),
-           "atif": atif.cases(), "aider": aider.cases(), "pi": pi.cases(), "openclaw": pi.openclaw_cases(),
-           "openhands": openhands.cases(), "vibe-kanban": vibe_kanban.cases()}
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FORMATS = {
+    "claude-code": claude_code.cases(),
+    "codex": codex.cases(),
+    "swe-agent": swe_agent.cases(),
+    "gemini-cli": gemini_cli.cases(),
+    "qwen-code": qwen_code.cases(),
+    "copilot-cli": copilot_cli.cases(),
+    "cursor-agent": parts_agents.cursor_cases(),
+    "droid": parts_agents.droid_cases(),
+    "amp": stores.amp_cases(),
+    "opencode": stores.opencode_cases(),
+    "atif": atif.cases(),
+    "aider": aider.cases(),
+    "pi": pi.cases(),
+    "openclaw": pi.openclaw_cases(),
+    "openhands": openhands.cases(),
+    "vibe-kanban": vibe_kanban.cases(),
+}
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.mark.parametrize("agent", sorted(FORMATS))

@@ -60,8 +60,9 @@ def test_model_stats_become_usage_and_a_growing_file_adds_only_new_steps(tmp_pat
     events = _events(log_dir, "run")
     assert [e["event_type"] for e in events].count("tool_call") == len(steps)
     usage = [e["data"] for e in events if e["event_type"] == "usage"]
-    assert usage == [{"input_tokens": 5000, "output_tokens": 700, "cost_usd": 0.42, "api_calls": 5,
-                      "cost_source": "transcript"}]
+    assert usage == [
+        {"input_tokens": 5000, "output_tokens": 700, "cost_usd": 0.42, "api_calls": 5, "cost_source": "transcript"}
+    ]
     assert events[-1]["data"]["completion_status"] == "failed"
 
 
@@ -75,7 +76,11 @@ def test_made_up_step_times_are_marked_synthetic_derived_ones_approximate(log_di
     assert steps and {e["timestamp_quality"] for e in steps} == {"approximate"}
     assert "timestamp_quality" not in timed[-1]  # the end is the file's own last write
     stream = read_jsonl(log_dir / "agent-work-stream.jsonl")
-    assert sum(1 for e in stream if e.get("timestamp_quality") == "synthetic") == \
-        sum(1 for e in untimed if e.get("timestamp_quality") == "synthetic") + sum(
-            1 for name in ("humanevalfix-python-0", "warmup", "function_calling_simple")
-            for e in _events(log_dir, name) if e.get("timestamp_quality") == "synthetic")
+    assert sum(1 for e in stream if e.get("timestamp_quality") == "synthetic") == sum(
+        1 for e in untimed if e.get("timestamp_quality") == "synthetic"
+    ) + sum(
+        1
+        for name in ("humanevalfix-python-0", "warmup", "function_calling_simple")
+        for e in _events(log_dir, name)
+        if e.get("timestamp_quality") == "synthetic"
+    )

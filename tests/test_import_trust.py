@@ -38,6 +38,7 @@ def _age(*paths: Path) -> None:
 
 # -- 1: nothing to crash on, nothing made of nothing ------------------------------------------------
 
+
 def test_parse_time_gives_the_same_answer_in_a_fresh_process_and_after_a_real_time() -> None:
     code = """
 from agentlog.events import parse_time
@@ -60,7 +61,8 @@ def test_files_with_nothing_timed_are_skipped_and_counted_not_sessions_of_now(tm
     shutil.copy(SAMPLE, src / "a-real.jsonl")  # read first: parse_time has seen a real time
     (src / "b-summaries.jsonl").write_text(
         '{"type":"summary","summary":"Fixing the login test","leafUuid":"u1"}\n'
-        '{"type":"summary","summary":"Refactor","leafUuid":"u2"}\n')
+        '{"type":"summary","summary":"Refactor","leafUuid":"u2"}\n'
+    )
     _age(*src.iterdir())
     out = _import("claude-code", src, tmp_path / "logs")
     assert "1 sessions" in out and "files not imported: no_timestamp 1" in out
@@ -72,7 +74,8 @@ def test_files_with_nothing_timed_are_skipped_and_counted_not_sessions_of_now(tm
     codex.mkdir()
     (codex / "rollout-old.jsonl").write_text(  # an old rollout: created_at, no type/payload envelope
         '{"created_at":"2025-04-01T10:00:00Z","role":"user","content":"hi"}\n'
-        '{"created_at":"2025-04-01T10:00:05Z","role":"assistant","content":"hello"}\n')
+        '{"created_at":"2025-04-01T10:00:05Z","role":"assistant","content":"hello"}\n'
+    )
     _age(codex / "rollout-old.jsonl")
     out = _import("codex", codex, tmp_path / "logs")
     assert "0 sessions" in out and "unknown_type:None 2" in out and "no_timestamp 1" in out
@@ -99,7 +102,7 @@ def test_one_bad_file_never_stops_an_import(tmp_path: Path) -> None:
     doc = json.loads((SWE / "humanevalfix-python-0.traj").read_text())
     doc["info"]["model_stats"] = {"tokens_sent": "x", "tokens_received": 10, "instance_cost": float("inf")}
     (src / "a-bad-stats.traj").write_text(json.dumps(doc).replace("Infinity", "1e999"))
-    (src / "b-not-json.traj").write_text("{\"trajectory\": [")
+    (src / "b-not-json.traj").write_text('{"trajectory": [')
     (src / "c-a-list.traj").write_text("[1, 2]")
     out = _import("swe-agent", src, tmp_path / "logs")
     assert "6 sessions" in out  # the five fixtures and the one with bad numbers
@@ -132,6 +135,7 @@ def test_symlinks_out_of_the_tree_are_not_followed_unless_asked(tmp_path: Path) 
 
 # -- 3: one attempt per source file ---------------------------------------------------------------
 
+
 def test_runs_of_one_task_are_attempts_of_their_own_with_ids_stable_across_imports(tmp_path: Path) -> None:
     src = tmp_path / "runs"
     for run in ("run1", "run2", "run3"):
@@ -145,8 +149,9 @@ def test_runs_of_one_task_are_attempts_of_their_own_with_ids_stable_across_impor
     ids = [e["event_id"] for e in events]
     assert len(set(ids)) == len(ids)  # no two events share an id
     assert ids == [e["event_id"] for e in _stream(tmp_path / "b")]  # and the same on every import
-    assert all(len([e for e in events if e["attempt_id"] == a and e["event_type"] == "session_end"]) == 1
-               for a in attempts)
+    assert all(
+        len([e for e in events if e["attempt_id"] == a and e["event_type"] == "session_end"]) == 1 for a in attempts
+    )
 
 
 def test_a_rollout_replaced_at_its_path_keeps_its_session_attempt_and_gets_ids_of_its_own(tmp_path: Path) -> None:
@@ -173,14 +178,30 @@ def test_a_rollout_replaced_at_its_path_keeps_its_session_attempt_and_gets_ids_o
 
 # -- 4: a transcript that goes on after it looked finished ----------------------------------------
 
+
 def _continuation() -> list[str]:
     """The sample session, then the person comes back the next day with another prompt."""
-    later = {"type": "user", "uuid": "later-1", "sessionId": "s", "timestamp": "2025-12-25T10:00:00Z",
-             "message": {"role": "user", "content": "one more thing: add a test"}}
-    reply = {"type": "assistant", "uuid": "later-2", "sessionId": "s", "timestamp": "2025-12-25T10:00:09Z",
-             "message": {"id": "msg_later", "role": "assistant", "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
-                         "content": [{"type": "text", "text": "Added."}],
-                         "usage": {"input_tokens": 10, "output_tokens": 5}}}
+    later = {
+        "type": "user",
+        "uuid": "later-1",
+        "sessionId": "s",
+        "timestamp": "2025-12-25T10:00:00Z",
+        "message": {"role": "user", "content": "one more thing: add a test"},
+    }
+    reply = {
+        "type": "assistant",
+        "uuid": "later-2",
+        "sessionId": "s",
+        "timestamp": "2025-12-25T10:00:09Z",
+        "message": {
+            "id": "msg_later",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "stop_reason": "end_turn",
+            "content": [{"type": "text", "text": "Added."}],
+            "usage": {"input_tokens": 10, "output_tokens": 5},
+        },
+    }
     return [json.dumps(later) + "\n", json.dumps(reply) + "\n"]
 
 
@@ -205,7 +226,7 @@ def test_an_ended_transcript_that_grows_is_read_on_and_the_attempt_reopened(tmp_
     out = _import("claude-code", src, tmp_path / "logs")
     assert "1 sessions" in out
     events = imported_events(tmp_path / "logs", "resumed")
-    new = events[len(first):]
+    new = events[len(first) :]
     assert [e["event_type"] for e in new] == ["session_start", "agent_output", "usage", "status_change", "session_end"]
     assert new[0]["data"]["prompt_type"] == "followup" and new[0]["data"]["prompt"] == "one more thing: add a test"
     assert [e["sequence_num"] for e in events] == list(range(1, len(events) + 1))
@@ -217,8 +238,13 @@ def test_a_small_file_that_grows_keeps_its_identity(tmp_path: Path) -> None:
     src = tmp_path / "projects"
     src.mkdir()
     live = src / "tiny.jsonl"
-    first = {"type": "user", "uuid": "u1", "sessionId": "s", "timestamp": "2025-12-24T10:00:00Z",
-             "message": {"role": "user", "content": "hi"}}
+    first = {
+        "type": "user",
+        "uuid": "u1",
+        "sessionId": "s",
+        "timestamp": "2025-12-24T10:00:00Z",
+        "message": {"role": "user", "content": "hi"},
+    }
     live.write_text(json.dumps(first) + "\n")
     assert live.stat().st_size < 512
     _import("claude-code", src, tmp_path / "logs")  # written just now: still open

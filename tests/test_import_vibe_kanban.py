@@ -24,16 +24,31 @@ def _store(tmp_path: Path) -> tuple[Store, dict[str, str]]:
     store = Store(tmp_path / "vk")
     merged, session = store.workspace("Fix login", "fix-login", description="Users cannot log in")
     store.process(session, reason="setupscript", started="2026-01-07 10:00:00.500", completed="2026-01-07 10:00:00.900")
-    store.process(session, prompt="Fix the login bug", agent_session_id="11111111-2222-4333-8444-555555555555",
-                  log=console(claude_stream("11111111-2222-4333-8444-555555555555")))
-    store.process(session, prompt="Also add a test", started="2026-01-07 10:06:00.000",
-                  completed="2026-01-07 10:07:00.000", agent_session_id="11111111-2222-4333-8444-555555555555",
-                  log=console(claude_stream("11111111-2222-4333-8444-555555555555", tool=False, tokens=(50, 5))),
-                  variant="PLAN")
+    store.process(
+        session,
+        prompt="Fix the login bug",
+        agent_session_id="11111111-2222-4333-8444-555555555555",
+        log=console(claude_stream("11111111-2222-4333-8444-555555555555")),
+    )
+    store.process(
+        session,
+        prompt="Also add a test",
+        started="2026-01-07 10:06:00.000",
+        completed="2026-01-07 10:07:00.000",
+        agent_session_id="11111111-2222-4333-8444-555555555555",
+        log=console(claude_stream("11111111-2222-4333-8444-555555555555", tool=False, tokens=(50, 5))),
+        variant="PLAN",
+    )
     store.merge(merged)
     failed, session = store.workspace("Add dark mode", "dark-mode", executor="CODEX")
-    store.process(session, prompt="Add dark mode", status="failed", exit_code=1, log=console([], stderr="boom: API key"),
-                  log_in_db=True)
+    store.process(
+        session,
+        prompt="Add dark mode",
+        status="failed",
+        exit_code=1,
+        log=console([], stderr="boom: API key"),
+        log_in_db=True,
+    )
     return store, {"merged": merged, "failed": failed}
 
 
@@ -47,7 +62,10 @@ def test_workspaces_become_attempts_with_task_prompts_tool_calls_usage_and_outco
     assert {e["task_title"] for e in merged} == {"Fix login"} and {e["executor"] for e in merged} >= {"CLAUDE_CODE"}
     start = merged[0]
     assert start["event_type"] == "session_start" and start["data"]["prompt"] == "Fix the login bug"
-    assert start["data"]["task_description"] == "Users cannot log in" and start["branch"] == f"ve/{ids['merged'][:4]}-fix-login"
+    assert (
+        start["data"]["task_description"] == "Users cannot log in"
+        and start["branch"] == f"ve/{ids['merged'][:4]}-fix-login"
+    )
     kinds = [e["event_type"] for e in merged]
     assert kinds.count("followup_sent") == 1 and kinds.count("usage") == 2
     calls = [e["data"]["tool_name"] for e in merged if e["event_type"] == "tool_call"]
@@ -59,8 +77,9 @@ def test_workspaces_become_attempts_with_task_prompts_tool_calls_usage_and_outco
     assert merged[-1]["data"]["outcome"]["status"] == "merged"
     assert {e.get("executor_variant") for e in merged} == {"DEFAULT"}
     failed = [e for e in events if e["attempt_id"] == f"ve-{ids['failed'][:4]}-dark-mode"]
-    assert [e["data"]["error_message"] for e in failed if e["event_type"] == "error"] == \
-        ["codingagent failed, exit code 1: boom: API key"]
+    assert [e["data"]["error_message"] for e in failed if e["event_type"] == "error"] == [
+        "codingagent failed, exit code 1: boom: API key"
+    ]
     assert failed[-1]["data"]["completion_status"] == "failed"
     assert failed[-1]["data"]["outcome"] == {"status": "failed", "exit_code": 1, "task_status": "inprogress"}
     assert "0 sessions, 0 events" in _import(store.dir, tmp_path / "logs")
@@ -84,16 +103,27 @@ def test_a_running_process_is_read_on_and_ended_later(tmp_path: Path) -> None:
     space, session = store.workspace("Slow task", "slow")
     sid = str(uuid.uuid4())
     lines = claude_stream(sid)
-    process = store.process(session, prompt="go", status="running", exit_code=None, completed=None,
-                            agent_session_id=sid, log=console(lines[:2], finished=False))
+    process = store.process(
+        session,
+        prompt="go",
+        status="running",
+        exit_code=None,
+        completed=None,
+        agent_session_id=sid,
+        log=console(lines[:2], finished=False),
+    )
     store.close()
     _import(store.dir, tmp_path / "logs")
     events = _events(tmp_path / "logs")
-    assert [e["event_type"] for e in events].count("tool_call") == 1 and "session_end" not in [e["event_type"] for e in events]
+    assert [e["event_type"] for e in events].count("tool_call") == 1 and "session_end" not in [
+        e["event_type"] for e in events
+    ]
     import sqlite3
 
     db = sqlite3.connect(store.dir / "db.v2.sqlite")
-    db.execute("UPDATE execution_processes SET status = 'completed', exit_code = 0, completed_at = '2026-01-07 10:09:00'")
+    db.execute(
+        "UPDATE execution_processes SET status = 'completed', exit_code = 0, completed_at = '2026-01-07 10:09:00'"
+    )
     db.commit()
     db.close()
     log = store.dir / "sessions" / session[:2] / session / "processes" / f"{process}.jsonl"
@@ -113,8 +143,11 @@ def test_a_folder_without_a_store_or_an_old_one_is_said_plainly(tmp_path: Path) 
     assert "0 files" in out
     old = tmp_path / "old"
     old.mkdir()
-    (old / "db.sqlite").write_bytes((Path(__file__).parents[1].parent / "shared" / "fixtures" / "vibe-kanban" /
-                                     "vibe-kanban" / "db.sqlite").read_bytes())
+    (old / "db.sqlite").write_bytes(
+        (
+            Path(__file__).parents[1].parent / "shared" / "fixtures" / "vibe-kanban" / "vibe-kanban" / "db.sqlite"
+        ).read_bytes()
+    )
     assert "unsupported_schema 1" in _import(old, tmp_path / "logs")
     (old / "db.sqlite").write_bytes(b"not a database at all" * 100)
     assert "not_sqlite 1" in _import(old, tmp_path / "logs")
@@ -142,12 +175,19 @@ def test_enrich_joins_imported_sessions_branch_named_attempts_and_workspace_uuid
     assert "4 attempts, 3 matched a workspace, 3 enriched now" in out
     enriched = {e["attempt_id"]: e for e in read_jsonl(log / layout.STREAM) if e["data"].get("status") == "enriched"}
     codex = enriched[CODEX_SESSION]
-    assert (codex["task_title"], codex["executor_variant"], codex["branch"]) == ("Port to Rust", "HIGH", f"ve/{by_session[:4]}-port")
+    assert (codex["task_title"], codex["executor_variant"], codex["branch"]) == (
+        "Port to Rust",
+        "HIGH",
+        f"ve/{by_session[:4]}-port",
+    )
     assert codex["data"]["outcome"]["status"] == "merged" and codex["data"]["completion_status"] == "success"
     assert codex["executor"] == "CODEX"
     branch = enriched[f"ve-{by_branch[:4]}-fix-login"]
-    assert branch["task_title"] == "Fix login" and branch["data"]["outcome"] == {"status": "failed", "exit_code": 2,
-                                                                                   "task_status": "inprogress"}
+    assert branch["task_title"] == "Fix login" and branch["data"]["outcome"] == {
+        "status": "failed",
+        "exit_code": 2,
+        "task_status": "inprogress",
+    }
     assert enriched[by_uuid]["data"]["completion_status"] == "interrupted"
     again = run_cli("enrich", "--vibe-kanban", str(store.dir), "--log-dir", str(log), check=True).stdout.decode()
     assert "0 enriched now" in again
@@ -163,14 +203,35 @@ def test_watch_follows_the_store_while_vibe_kanban_runs(tmp_path: Path) -> None:
     store = Store(tmp_path / "vk")
     _space, session = store.workspace("Live task", "live")
     sid = str(uuid.uuid4())
-    store.process(session, prompt="go", status="running", exit_code=None, completed=None, agent_session_id=sid,
-                  log=console(claude_stream(sid)[:2], finished=False))
-    args = ("watch", "--log-dir", str(tmp_path / "logs"), "--follow", "vibe-kanban", str(store.dir), "--once", "--quiet")
+    store.process(
+        session,
+        prompt="go",
+        status="running",
+        exit_code=None,
+        completed=None,
+        agent_session_id=sid,
+        log=console(claude_stream(sid)[:2], finished=False),
+    )
+    args = (
+        "watch",
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--follow",
+        "vibe-kanban",
+        str(store.dir),
+        "--once",
+        "--quiet",
+    )
     first = run_cli(*args, check=True)  # the store is open: its rows are in the WAL
     assert "following vibe-kanban" in first.stderr.decode()
     assert [e["event_type"] for e in _events(tmp_path / "logs")].count("tool_call") == 1
-    store.process(session, reason="devserver", status="completed", started="2026-01-07 10:10:00.000",
-                  completed="2026-01-07 10:11:00.000")
+    store.process(
+        session,
+        reason="devserver",
+        status="completed",
+        started="2026-01-07 10:10:00.000",
+        completed="2026-01-07 10:11:00.000",
+    )
     run_cli(*args, check=True)
     calls = [e["data"]["tool_name"] for e in _events(tmp_path / "logs") if e["event_type"] == "tool_call"]
     assert calls == ["Bash", "devserver"]

@@ -26,10 +26,14 @@ def test_agentlog_has_no_cycle_and_no_upward_import():
 
 def test_the_check_catches_an_upward_import_and_a_cycle(tmp_path):
     package = tmp_path / "agentlog"
-    for name, text in {"__init__.py": "", "events.py": "from . import config\n",
-                       "config.py": "def load():\n    from .events import X\n",  # a lazy import counts too
-                       "store/__init__.py": "", "store/writer.py": "from ..cli import main\n",
-                       "cli/__init__.py": "from ..store import writer\n"}.items():
+    for name, text in {
+        "__init__.py": "",
+        "events.py": "from . import config\n",
+        "config.py": "def load():\n    from .events import X\n",  # a lazy import counts too
+        "store/__init__.py": "",
+        "store/writer.py": "from ..cli import main\n",
+        "cli/__init__.py": "from ..store import writer\n",
+    }.items():
         (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(text)
     found = checker().problems(tmp_path)

@@ -79,7 +79,7 @@ def test_am_i_looping_says_yes_exactly_from_the_step_watch_alerts(tmp_path, name
     assert seen_at == raised_at
     first_alert: dict[str, int] = {}
     by_id = {a: s for a, s in raised_at.items()}
-    for alert_id, step in sorted(by_id.items(), key=lambda item: item[1]):
+    for _alert_id, step in sorted(by_id.items(), key=lambda item: item[1]):
         attempt = _attempt(lines[step])
         first_alert.setdefault(attempt, step)
     assert first_yes == first_alert
@@ -125,9 +125,15 @@ def test_seen_this_error_tells_how_often_where_and_what_came_next(tmp_path):
     message = "ModuleNotFoundError: No module named 'requests'"
     for attempt, status, fix in (("a1", "success", "pip install requests"), ("a2", "failed", "cat setup.py")):
         error = ev(attempt, "error", BASE + 1, error_message=message)
-        _session(tmp_path, attempt, "/r", ev(attempt, "tool_call", BASE, tool_name="Bash", tool_params={"c": "pytest"}),
-                 error, ev(attempt, "tool_call", BASE + 2, tool_name="Bash", tool_params={"c": fix}),
-                 ev(attempt, "session_end", BASE + 3, completion_status=status))
+        _session(
+            tmp_path,
+            attempt,
+            "/r",
+            ev(attempt, "tool_call", BASE, tool_name="Bash", tool_params={"c": "pytest"}),
+            error,
+            ev(attempt, "tool_call", BASE + 2, tool_name="Bash", tool_params={"c": fix}),
+            ev(attempt, "session_end", BASE + 3, completion_status=status),
+        )
         _errors(tmp_path, error, error)
     telemetry = Telemetry(tmp_path)
     answer = telemetry.seen_this_error("ModuleNotFoundError: No module named 'numpy'", session_id="me")
@@ -143,12 +149,26 @@ def test_seen_this_error_tells_how_often_where_and_what_came_next(tmp_path):
 
 def test_session_health_reports_cost_budget_progress_and_logged_alerts(tmp_path):
     now = BASE + 100
-    _session(tmp_path, "s", "/r", ev("s", "usage", BASE + 1, cost_usd=0.3),
-             ev("s", "tool_call", BASE + 10, tool_name="Read", tool_params={"f": 1}),
-             ev("s", "tool_call", BASE + 40, tool_name="Read", tool_params={"f": 1}))
-    write(tmp_path / layout.ALERTS, {"timestamp": iso(BASE), "type": "guard_spend", "attempt_id": "s",
-                                     "severity": "high", "recommendation": "stop", "alert_id": "a1b2c3d4",
-                                     "decision": "deny"})
+    _session(
+        tmp_path,
+        "s",
+        "/r",
+        ev("s", "usage", BASE + 1, cost_usd=0.3),
+        ev("s", "tool_call", BASE + 10, tool_name="Read", tool_params={"f": 1}),
+        ev("s", "tool_call", BASE + 40, tool_name="Read", tool_params={"f": 1}),
+    )
+    write(
+        tmp_path / layout.ALERTS,
+        {
+            "timestamp": iso(BASE),
+            "type": "guard_spend",
+            "attempt_id": "s",
+            "severity": "high",
+            "recommendation": "stop",
+            "alert_id": "a1b2c3d4",
+            "decision": "deny",
+        },
+    )
     answer = Telemetry(tmp_path, budget_usd=0.5, clock=lambda: now).session_health(session_id="s")
     assert answer["cost_usd"] == 0.3 and answer["budget_used"] == 0.6
     assert answer["s_since_progress"] == 90.0 and answer["s_since_last_event"] == 60.0
@@ -167,12 +187,20 @@ def test_answers_stay_within_2_kb_however_long_the_log_strings_are():
 
 def test_hostile_error_text_and_session_ids_are_answered_within_2_kb(tmp_path):
     long_id = "../" + "é" * 5000
-    _session(tmp_path, long_id, "/r", *[ev(long_id, "error", BASE + i, error_message="E" * 50_000 + str(i))
-                                        for i in range(30)])
+    _session(
+        tmp_path,
+        long_id,
+        "/r",
+        *[ev(long_id, "error", BASE + i, error_message="E" * 50_000 + str(i)) for i in range(30)],
+    )
     _errors(tmp_path, *[ev(f"s{i}-" + "q" * 300, "error", BASE, error_message="E" * 50_000 + "1") for i in range(40)])
     telemetry = Telemetry(tmp_path)
-    for answer in (telemetry.am_i_looping(session_id=long_id), telemetry.session_health(session_id=long_id),
-                   telemetry.seen_this_error("E" * 100_000 + "1"), telemetry.similar_failures(10, session_id=long_id)):
+    for answer in (
+        telemetry.am_i_looping(session_id=long_id),
+        telemetry.session_health(session_id=long_id),
+        telemetry.seen_this_error("E" * 100_000 + "1"),
+        telemetry.similar_failures(10, session_id=long_id),
+    ):
         assert len(msgspec.json.encode(answer)) <= MAX_BYTES
     assert not list(tmp_path.glob("*/*.tmp"))
 
@@ -181,12 +209,17 @@ def test_cli_serves_stdio_read_only_and_finds_the_session_from_cwd(tmp_path):
     """The real command, spoken to over stdio by the SDK's client from the agent's directory."""
     logs, repo = tmp_path / "logs", tmp_path / "repo"
     repo.mkdir()
-    _session(logs, "sess-1", str(repo), *[ev("sess-1", "error", BASE + i, error_message="boom: disk full")
-                                          for i in range(5)])
+    _session(
+        logs, "sess-1", str(repo), *[ev("sess-1", "error", BASE + i, error_message="boom: disk full") for i in range(5)]
+    )
     before = sorted((p, p.stat().st_mtime_ns, p.stat().st_size) for p in logs.rglob("*"))
     script = Path(sys.executable).with_name("agentlog")
-    params = StdioServerParameters(command=str(script), args=["mcp", "--log-dir", str(logs)], cwd=str(repo),
-                                   env={**os.environ, "AGENT_WORK_LOG_DIR": ""})
+    params = StdioServerParameters(
+        command=str(script),
+        args=["mcp", "--log-dir", str(logs)],
+        cwd=str(repo),
+        env={**os.environ, "AGENT_WORK_LOG_DIR": ""},
+    )
 
     async def ask():
         async with Client(params) as client:
@@ -227,15 +260,19 @@ def test_http_transport_binds_localhost_and_answers(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = Path(sys.executable).with_name("agentlog")
-    proc = subprocess.Popen([str(script), "mcp", "--http", str(port), "--log-dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(script), "mcp", "--http", str(port), "--log-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
     async def ask():
         for _ in range(300):
             try:
                 async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-                    return await _ask(client, "session_health", session_id="h1"), \
-                        await client.call_tool("am_i_looping", {"session_id": "not-recorded"})
+                    return await _ask(client, "session_health", session_id="h1"), await client.call_tool(
+                        "am_i_looping", {"session_id": "not-recorded"}
+                    )
             except Exception:  # not listening yet
                 if proc.poll() is not None:
                     raise

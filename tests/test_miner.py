@@ -51,8 +51,11 @@ def test_user_names_are_learned_as_a_variable():
 
 
 def test_weekday_and_month_names_in_dates_are_values():
-    lines = ["Last login: Sun Jul  3 10:05:25 2005 from 10.0.0.1", "Last login: Mon Aug 15 00:00:01 2005 from 10.0.0.2",
-             "Last login: Tue, 04 Jun 2024 10:00:00 GMT from 10.0.0.3"]
+    lines = [
+        "Last login: Sun Jul  3 10:05:25 2005 from 10.0.0.1",
+        "Last login: Mon Aug 15 00:00:01 2005 from 10.0.0.2",
+        "Last login: Tue, 04 Jun 2024 10:00:00 GMT from 10.0.0.3",
+    ]
     assert len({fingerprint_of(line) for line in lines[:2]}) == 1  # no learning needed
     assert one_cluster(lines)
 
@@ -72,27 +75,53 @@ def test_a_learned_variable_carries_over_to_a_sibling_event():
 
 
 def test_a_variable_learned_later_reaches_sibling_events_seen_before():
-    lines = ["Accepted password for root from 10.0.0.1 port 22 ssh2", "Accepted password for git from 10.0.0.1 port 22 ssh2"]
+    lines = [
+        "Accepted password for root from 10.0.0.1 port 22 ssh2",
+        "Accepted password for git from 10.0.0.1 port 22 ssh2",
+    ]
     lines += [f"Failed password for {user} from 10.0.0.1 port 22 ssh2" for user in USERS[:3]]
     answers = list(cluster_lines(lines))
-    assert answers[0] == answers[1] == (fingerprint_of(lines[0]), "Accepted password for <*> from <IP> port <NUM> ssh<NUM>")
+    assert (
+        answers[0]
+        == answers[1]
+        == (fingerprint_of(lines[0]), "Accepted password for <*> from <IP> port <NUM> ssh<NUM>")
+    )
     assert answers[0] != answers[2]
 
 
 # -- 2. variable-length values join one template ---------------------------------------------
 
 
-@pytest.mark.parametrize("lines", [
-    ["proxy.example.hk:5070 close, 1,024 bytes (1.0 KB) sent, 512 bytes received, lifetime 00:02",
-     "proxy.example.hk:5070 close, 0 bytes sent, 0 bytes received, lifetime <1 sec",
-     "proxy.example.hk:5070 close, 3,411 bytes (3.33 KB) sent, 9,122 bytes (8.90 KB) received, lifetime 01:12"],
-    ["Rate limit reached. Please try again in 20s.", "Rate limit reached. Please try again in 350ms.",
-     "Rate limit reached. Please try again in 1.5 seconds.", "Rate limit reached. Please try again in 1m12s."],
-    ["cron started at Jul 3 10:05:25", "cron started at Sun Jul  3 10:05:25 2005", "cron started at 2005-07-03 10:05:25"],
-    ["we failed to resolve data source name an14 an15", "we failed to resolve data source name bn1 bn2 bn3 bn4 bn5"],
-    ["error: could not compile `serde` (lib) due to 1 previous error",
-     "error: could not compile `tokio` (lib) due to 12 previous errors"],
-], ids=["optional-part", "duration-units", "date-words", "list", "plural"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [
+            "proxy.example.hk:5070 close, 1,024 bytes (1.0 KB) sent, 512 bytes received, lifetime 00:02",
+            "proxy.example.hk:5070 close, 0 bytes sent, 0 bytes received, lifetime <1 sec",
+            "proxy.example.hk:5070 close, 3,411 bytes (3.33 KB) sent, 9,122 bytes (8.90 KB) received, lifetime 01:12",
+        ],
+        [
+            "Rate limit reached. Please try again in 20s.",
+            "Rate limit reached. Please try again in 350ms.",
+            "Rate limit reached. Please try again in 1.5 seconds.",
+            "Rate limit reached. Please try again in 1m12s.",
+        ],
+        [
+            "cron started at Jul 3 10:05:25",
+            "cron started at Sun Jul  3 10:05:25 2005",
+            "cron started at 2005-07-03 10:05:25",
+        ],
+        [
+            "we failed to resolve data source name an14 an15",
+            "we failed to resolve data source name bn1 bn2 bn3 bn4 bn5",
+        ],
+        [
+            "error: could not compile `serde` (lib) due to 1 previous error",
+            "error: could not compile `tokio` (lib) due to 12 previous errors",
+        ],
+    ],
+    ids=["optional-part", "duration-units", "date-words", "list", "plural"],
+)
 def test_values_of_different_lengths_join_one_template(lines):
     assert one_cluster(lines)
 
@@ -100,13 +129,21 @@ def test_values_of_different_lengths_join_one_template(lines):
 # -- 3. masking does not merge distinct events -------------------------------------------------
 
 
-@pytest.mark.parametrize("apart", [
-    ["proxy example.org:1080 via SOCKS5: handshake failed", "proxy example.org:1080 via HTTPS: handshake failed"],
-    ["pam_unix(login:auth): authentication failure; logname= uid=0 tty=:0 ruser= rhost= user=root",
-     "pam_unix(login:auth): authentication failure; logname= uid=0 tty=ssh ruser= rhost= user=root"],
-    ["invalid provider config: base_url= model=gpt-4o",
-     "invalid provider config: base_url=https://api.example.com/v1 model=gpt-4o"],
-], ids=["digits-in-a-word", "tty=:0", "empty-key="])
+@pytest.mark.parametrize(
+    "apart",
+    [
+        ["proxy example.org:1080 via SOCKS5: handshake failed", "proxy example.org:1080 via HTTPS: handshake failed"],
+        [
+            "pam_unix(login:auth): authentication failure; logname= uid=0 tty=:0 ruser= rhost= user=root",
+            "pam_unix(login:auth): authentication failure; logname= uid=0 tty=ssh ruser= rhost= user=root",
+        ],
+        [
+            "invalid provider config: base_url= model=gpt-4o",
+            "invalid provider config: base_url=https://api.example.com/v1 model=gpt-4o",
+        ],
+    ],
+    ids=["digits-in-a-word", "tty=:0", "empty-key="],
+)
 def test_a_value_and_a_word_at_one_position_stay_apart(apart):
     lines = apart * 3
     assert len(set(ids(lines))) == 2
@@ -122,12 +159,16 @@ def test_an_empty_key_and_a_code_stay_apart_from_a_learned_variable():
     assert [template for _, template in answers] == ["session opened: user=<*> tty=pts"] * 3 + lines[3:]
 
 
-@pytest.mark.parametrize("apart", [
-    [f"npm ERR! code {code}" for code in ("ENOTFOUND", "EACCES", "ETIMEDOUT", "ERESOLVE")],
-    ["running", "blocked", "active", "closing"],
-    ["boot (command 1902)", "halt (command 1911)", "wait (command 1975)"],
-    ["Ending TrustedInstaller initialization.", "Ending TrustedInstaller finalization."],
-], ids=["upper-case-codes", "one-word-messages", "little-shared-context", "two-values-are-a-choice"])
+@pytest.mark.parametrize(
+    "apart",
+    [
+        [f"npm ERR! code {code}" for code in ("ENOTFOUND", "EACCES", "ETIMEDOUT", "ERESOLVE")],
+        ["running", "blocked", "active", "closing"],
+        ["boot (command 1902)", "halt (command 1911)", "wait (command 1975)"],
+        ["Ending TrustedInstaller initialization.", "Ending TrustedInstaller finalization."],
+    ],
+    ids=["upper-case-codes", "one-word-messages", "little-shared-context", "two-values-are-a-choice"],
+)
 def test_constants_that_differ_at_one_word_stay_apart(apart):
     assert len(set(ids(apart * 2))) == len(apart)
 
@@ -201,11 +242,21 @@ def test_an_unreadable_state_is_reported_and_learned_again(tmp_path):
 
 def test_clusters_are_identical_in_another_process_with_another_hash_seed():
     lines = [row["message"].replace("\n", " ") for row in AGENT_ERRORS[::3]]
-    code = ("import json, sys; from agentlog.intel import cluster_lines;"
-            "print(json.dumps(list(cluster_lines(json.load(sys.stdin)))))")
-    runs = [subprocess.run([sys.executable, "-c", code], input=json.dumps(lines), capture_output=True, text=True,
-                           check=True, env={"PYTHONPATH": SRC, "PYTHONHASHSEED": seed}).stdout
-            for seed in ("1", "2")]
+    code = (
+        "import json, sys; from agentlog.intel import cluster_lines;"
+        "print(json.dumps(list(cluster_lines(json.load(sys.stdin)))))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(lines),
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONPATH": SRC, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    ]
     assert runs[0] == runs[1]
     assert json.loads(runs[0]) == [list(pair) for pair in cluster_lines(lines)]
 
@@ -235,7 +286,9 @@ def test_cluster_count_is_capped_and_the_busy_clusters_stay():
 def test_cluster_command_answers_every_line_with_what_all_lines_taught(tmp_path):
     from agentlog.cli.intel import cluster_cmd
 
-    lines = [f"Failed password for {user} from 10.0.0.1 port 22 ssh2" for user in USERS] + ["fatal: not a git repository"]
+    lines = [f"Failed password for {user} from 10.0.0.1 port 22 ssh2" for user in USERS] + [
+        "fatal: not a git repository"
+    ]
     path = tmp_path / "errors.txt"
     path.write_text("\n".join(lines) + "\n")
     learned = CliRunner().invoke(cluster_cmd, [str(path)])
@@ -251,8 +304,9 @@ def test_cluster_command_answers_every_line_with_what_all_lines_taught(tmp_path)
 
 def test_cluster_online_answers_a_live_stream_before_it_ends():
     command = [sys.executable, "-c", "from agentlog.cli import main; main()", "cluster", "--online", "-"]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                          env={**os.environ, "PYTHONPATH": SRC}) as process:
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": SRC}
+    ) as process:
         process.stdin.write("fatal: not a git repository\n")
         process.stdin.flush()
         ready, _, _ = select.select([process.stdout], [], [], 60)  # a bound against hanging, not a timing
@@ -263,10 +317,46 @@ def test_cluster_online_answers_a_live_stream_before_it_ends():
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(st.sampled_from(["npm", "ERR!", "code", "for", "user", "root", "git", "=", "key=", "a=b",
-                                          "SOCKS5", "HTTPS", "Jul", "Sun", "3", "10:05:25", "<*>", "*", "**",
-                                          "(1.0", "KB)", "sec", "<1", "éàü", "x" * 30, "\t", "0x1f", "\ud800x1"]),
-                         max_size=12).map(" ".join), max_size=40))
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "npm",
+                    "ERR!",
+                    "code",
+                    "for",
+                    "user",
+                    "root",
+                    "git",
+                    "=",
+                    "key=",
+                    "a=b",
+                    "SOCKS5",
+                    "HTTPS",
+                    "Jul",
+                    "Sun",
+                    "3",
+                    "10:05:25",
+                    "<*>",
+                    "*",
+                    "**",
+                    "(1.0",
+                    "KB)",
+                    "sec",
+                    "<1",
+                    "éàü",
+                    "x" * 30,
+                    "\t",
+                    "0x1f",
+                    "\ud800x1",
+                ]
+            ),
+            max_size=12,
+        ).map(" ".join),
+        max_size=40,
+    )
+)
 def test_any_input_is_clustered_deterministically(lines):
     first, second = list(cluster_lines(lines)), list(cluster_lines(lines))
     assert first == second and len(first) == len(lines)

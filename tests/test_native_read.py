@@ -75,19 +75,29 @@ def test_random_bytes_are_kept_or_skipped_as_before(raw):
     same_as_before(raw, Alert)
 
 
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-2, 10**13), st.floats(allow_nan=False, allow_infinity=False),
-                    st.text(max_size=5))
-_value = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-                      max_leaves=8)
+_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 10**13),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+)
+_value = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=8,
+)
 _EVENT_FIELDS = list(ReadEvent.__struct_fields__)
 _DATA_FIELDS = list(ReadData.__struct_fields__) + ["output", "tool_params"]
 _ALERT_FIELDS = list(Alert.__struct_fields__)
 
 
 @settings(max_examples=50 * EXAMPLES, deadline=None)
-@given(st.dictionaries(st.sampled_from(_EVENT_FIELDS + ["model", "x"]), _value, max_size=6),
-       st.dictionaries(st.sampled_from(_DATA_FIELDS), _value, max_size=4), st.booleans())
+@given(
+    st.dictionaries(st.sampled_from(_EVENT_FIELDS + ["model", "x"]), _value, max_size=6),
+    st.dictionaries(st.sampled_from(_DATA_FIELDS), _value, max_size=4),
+    st.booleans(),
+)
 def test_every_field_of_the_schema_is_checked_as_before(envelope, data, with_data):
     if with_data:
         envelope["data"] = data
@@ -100,8 +110,9 @@ def test_alert_lines_are_checked_as_before(alert):
     same_as_before(json.dumps(alert).encode(), Alert)
 
 
-@pytest.mark.parametrize("schema, fields", [(ReadEvent, _EVENT_FIELDS), (ReadData, list(ReadData.__struct_fields__)),
-                                            (Alert, _ALERT_FIELDS)])
+@pytest.mark.parametrize(
+    "schema, fields", [(ReadEvent, _EVENT_FIELDS), (ReadData, list(ReadData.__struct_fields__)), (Alert, _ALERT_FIELDS)]
+)
 def test_the_native_schema_is_the_python_structs_one(schema, fields):
     """Each field of the struct is checked (a wrong type is blamed on it); others are not."""
     base = {"event_type": "x"} if schema is not Alert else {name: "x" for name in fields[:5]}
@@ -113,8 +124,9 @@ def test_the_native_schema_is_the_python_structs_one(schema, fields):
 
 
 def test_the_watchdog_skips_what_cat_skips_for_the_same_reason():
-    wrong = b'{"timestamp": "2026-01-01T00:00:03.100Z", "event_type": "usage", "attempt_id": "a", ' \
-            b'"data": {"cost_usd": -2}}'
+    wrong = (
+        b'{"timestamp": "2026-01-01T00:00:03.100Z", "event_type": "usage", "attempt_id": "a", "data": {"cost_usd": -2}}'
+    )
     assert decode_or_why(wrong) == "not an event (Expected `float` >= 0.0 (got -2) at data.cost_usd)"
     with pytest.raises(EventError, match=r"data: Expected `float` >= 0.0 \(got -2\) at data.cost_usd"):
         decode_line(wrong)

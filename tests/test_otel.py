@@ -20,8 +20,13 @@ AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
 
 
 def start_server(tmp_path: Path, dest: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([AGENTLOG, "otel", "serve", "--port", "0", "--log-dir", str(dest)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [AGENTLOG, "otel", "serve", "--port", "0", "--log-dir", str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     line = proc.stdout.readline()
     assert "listening on" in line, proc.stderr.read()
     return proc, line.split()[-1]
@@ -56,18 +61,38 @@ def make_source(log_dir: Path) -> None:
 
     with Recorder(log_dir=log_dir) as recorder:
         for n, (attempt, executor) in enumerate([("cc-1", "CLAUDE_CODE"), ("cx-2", "CODEX")]):
+
             def rec(kind, **data):
-                recorder.record({"attempt_id": attempt, "executor": executor, "event_type": kind,
-                                 "model": "claude-sonnet-4-5", "data": data})
+                recorder.record(
+                    {
+                        "attempt_id": attempt,
+                        "executor": executor,
+                        "event_type": kind,
+                        "model": "claude-sonnet-4-5",
+                        "data": data,
+                    }
+                )
+
             rec("session_start", prompt="fix the bug", prompt_type="initial")
             for i in range(5):
                 rec("tool_call", tool_name="Bash", tool_params={"command": f"pytest -k t{i}"}, call_id=f"c{i}")
-                rec("tool_result", tool_name="Bash", call_id=f"c{i}", result="error" if i % 2 else "success",
-                    result_data="1 failed" if i % 2 else "ok")
+                rec(
+                    "tool_result",
+                    tool_name="Bash",
+                    call_id=f"c{i}",
+                    result="error" if i % 2 else "success",
+                    result_data="1 failed" if i % 2 else "ok",
+                )
                 if i % 2:
                     rec("error", error_message="AssertionError: expected 2, got 3", call_id=f"c{i}", tool_name="Bash")
-                rec("usage", input_tokens=1000 + i, output_tokens=200 + n, cache_read_tokens=5000,
-                    cache_creation_tokens=10, cost_usd=0.01)
+                rec(
+                    "usage",
+                    input_tokens=1000 + i,
+                    output_tokens=200 + n,
+                    cache_read_tokens=5000,
+                    cache_creation_tokens=10,
+                    cost_usd=0.01,
+                )
             rec("agent_output", output="done")
             rec("session_end", completion_status="failed")
 
@@ -77,16 +102,23 @@ def test_export_then_receive_loses_nothing(tmp_path, server):
     source = tmp_path / "source"
     make_source(source)
     sent = stream(source)
-    result = subprocess.run([AGENTLOG, "otel", "export", "--endpoint", url, "--log-dir", str(source)],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [AGENTLOG, "otel", "export", "--endpoint", url, "--log-dir", str(source)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "exported 2 sessions" in result.stdout and "semconv 1.44.0" in result.stdout
     received = wait_for(dest, len(sent))
-    assert Counter((e["attempt_id"], e["event_type"]) for e in received) == \
-        Counter((e["attempt_id"], e["event_type"]) for e in sent)
+    assert Counter((e["attempt_id"], e["event_type"]) for e in received) == Counter(
+        (e["attempt_id"], e["event_type"]) for e in sent
+    )
     for field in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"):
-        assert sum(e["data"].get(field, 0) for e in received if e["event_type"] == "usage") == \
-            sum(e["data"].get(field, 0) for e in sent if e["event_type"] == "usage")
+        assert sum(e["data"].get(field, 0) for e in received if e["event_type"] == "usage") == sum(
+            e["data"].get(field, 0) for e in sent if e["event_type"] == "usage"
+        )
     assert {e["event_id"] for e in received} == {e["event_id"] for e in sent}
 
 
@@ -114,15 +146,33 @@ def claude_code_logs(session: str) -> ExportLogsServiceRequest:
     common = {"session__id": session, "user__account_uuid": "u-1", "terminal__type": "vscode"}
     events = [
         ("claude_code.user_prompt", {"prompt_length": 31, "prompt": "make the failing test pass"}),
-        ("claude_code.api_request", {"model": "claude-sonnet-4-5", "cost_usd": 0.25, "duration_ms": 2100,
-                                     "input_tokens": 1200, "output_tokens": 300, "cache_read_tokens": 9000,
-                                     "cache_creation_tokens": 50}),
-        ("claude_code.tool_result", {"tool_name": "Bash", "success": "false", "duration_ms": 900,
-                                     "error": "Exit code 1: ModuleNotFoundError: No module named 'jwt'",
-                                     "tool_parameters": '{"bash_command": "pytest"}'}),
+        (
+            "claude_code.api_request",
+            {
+                "model": "claude-sonnet-4-5",
+                "cost_usd": 0.25,
+                "duration_ms": 2100,
+                "input_tokens": 1200,
+                "output_tokens": 300,
+                "cache_read_tokens": 9000,
+                "cache_creation_tokens": 50,
+            },
+        ),
+        (
+            "claude_code.tool_result",
+            {
+                "tool_name": "Bash",
+                "success": "false",
+                "duration_ms": 900,
+                "error": "Exit code 1: ModuleNotFoundError: No module named 'jwt'",
+                "tool_parameters": '{"bash_command": "pytest"}',
+            },
+        ),
         ("claude_code.tool_result", {"tool_name": "Read", "success": "true", "duration_ms": 3}),
-        ("claude_code.api_error", {"model": "claude-sonnet-4-5", "error": "Overloaded", "status_code": "529",
-                                   "attempt": 1}),
+        (
+            "claude_code.api_error",
+            {"model": "claude-sonnet-4-5", "error": "Overloaded", "status_code": "529", "attempt": 1},
+        ),
         ("claude_code.tool_decision", {"tool_name": "Bash", "decision": "accept", "source": "config"}),
     ]
     for i, (name, attrs) in enumerate(events):
@@ -150,8 +200,7 @@ def test_claude_code_telemetry_becomes_events(encoding, server):
     assert status == 200
     events = wait_for(dest, 7)
     kinds = [e["event_type"] for e in events]
-    assert kinds == ["session_start", "usage", "tool_call", "tool_result", "error", "tool_call", "tool_result",
-                     "error"]
+    assert kinds == ["session_start", "usage", "tool_call", "tool_result", "error", "tool_call", "tool_result", "error"]
     assert events[0]["data"]["prompt"] == "make the failing test pass"
     usage = events[1]
     assert usage["data"]["cost_usd"] == 0.25 and usage["data"]["cache_read_tokens"] == 9000
@@ -163,13 +212,31 @@ def test_codex_telemetry_and_metrics(server):
     url, dest = server
     request = ExportLogsServiceRequest()
     records = request.resource_logs.add().scope_logs.add().log_records
-    for name, attrs in [("codex.conversation_starts", {"model": "gpt-5-codex"}),
-                        ("codex.user_prompt", {"prompt_length": 5, "prompt": "hello"}),
-                        ("codex.tool_result", {"tool_name": "shell", "call_id": "c1", "success": "true",
-                                               "arguments": '{"command": ["ls"]}', "output": "a b"}),
-                        ("codex.sse_event", {"event__kind": "response.completed", "model": "gpt-5-codex",
-                                             "input_token_count": 1000, "cached_token_count": 400,
-                                             "output_token_count": 300, "reasoning_token_count": 100})]:
+    for name, attrs in [
+        ("codex.conversation_starts", {"model": "gpt-5-codex"}),
+        ("codex.user_prompt", {"prompt_length": 5, "prompt": "hello"}),
+        (
+            "codex.tool_result",
+            {
+                "tool_name": "shell",
+                "call_id": "c1",
+                "success": "true",
+                "arguments": '{"command": ["ls"]}',
+                "output": "a b",
+            },
+        ),
+        (
+            "codex.sse_event",
+            {
+                "event__kind": "response.completed",
+                "model": "gpt-5-codex",
+                "input_token_count": 1000,
+                "cached_token_count": 400,
+                "output_token_count": 300,
+                "reasoning_token_count": 100,
+            },
+        ),
+    ]:
         record = records.add()
         record.event_name = name
         record.attributes.extend(_kv(conversation__id="cx-otel", **attrs))
@@ -187,9 +254,15 @@ def test_codex_telemetry_and_metrics(server):
     codex = [e for e in events if e["attempt_id"] == "cx-otel"]
     assert [e["event_type"] for e in codex] == ["session_start", "followup_sent", "tool_call", "tool_result", "usage"]
     usage = codex[-1]["data"]
-    assert (usage["input_tokens"], usage["cache_read_tokens"], usage["output_tokens"], usage["reasoning_tokens"]) == \
-        (600, 400, 200, 100)
-    metric_usage = [e["data"]["input_tokens"] for e in events if e["attempt_id"] == "cc-metrics" and e["event_type"] == "usage"]
+    assert (usage["input_tokens"], usage["cache_read_tokens"], usage["output_tokens"], usage["reasoning_tokens"]) == (
+        600,
+        400,
+        200,
+        100,
+    )
+    metric_usage = [
+        e["data"]["input_tokens"] for e in events if e["attempt_id"] == "cc-metrics" and e["event_type"] == "usage"
+    ]
     assert metric_usage == [100, 150]
 
 
@@ -207,7 +280,9 @@ def test_bad_requests_are_refused(server):
 
 def recording_worker(server_pid: int) -> int:
     """The pid of `otel serve`'s recording worker (its one spawned child, by whichever thread)."""
-    children = [c for task in Path(f"/proc/{server_pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    children = [
+        c for task in Path(f"/proc/{server_pid}/task").iterdir() for c in (task / "children").read_text().split()
+    ]
     workers = [int(c) for c in children if b"agentlog.otel.recording" in Path(f"/proc/{c}/cmdline").read_bytes()]
     assert len(workers) == 1, children
     return workers[0]
@@ -275,5 +350,6 @@ def test_on_one_core_the_receiver_records_in_process_the_same(tmp_path, server):
 
     def shape(events):
         return [(e["event_type"], e["sequence_num"], e["data"]) for e in events]
+
     assert shape(stream(tmp_path / "local")) == shape(wait_for(dest, 1)) != []
     assert receiver.stats == {"requests": 1, "events": len(stream(dest)), "rejected_events": 0}

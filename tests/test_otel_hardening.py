@@ -25,8 +25,9 @@ BODY = claude_code_logs("s1").SerializeToString()
 TOKEN = "t0ken-0123456789abcdef"
 
 
-def request(url: str, body: bytes | None = BODY, headers: dict | None = None, method: str = "POST",
-            path: str = "/v1/logs") -> tuple[int, bytes]:
+def request(
+    url: str, body: bytes | None = BODY, headers: dict | None = None, method: str = "POST", path: str = "/v1/logs"
+) -> tuple[int, bytes]:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
@@ -45,8 +46,9 @@ def raw(url: str, data: bytes, timeout: float = 30) -> bytes:
         return sock.makefile("rb").readline()
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
 def test_only_otlp_content_types_are_accepted(server, content_type):
     """A web page's "simple" cross-site POST (no preflight) can only send these types."""
     url, dest = server
@@ -63,9 +65,15 @@ def test_only_otlp_content_types_are_accepted(server, content_type):
     assert {e["attempt_id"] for e in stream(dest)} == {"s1"}  # only the OTLP request was recorded
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({"Origin": "https://evil.example"}, 403), ({"Origin": "null"}, 403),
-    ({"Host": "evil.example:4318"}, 403), ({"Host": "localhost"}, 200)])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Host": "evil.example:4318"}, 403),
+        ({"Host": "localhost"}, 200),
+    ],
+)
 def test_web_pages_and_rebound_host_names_are_refused(server, headers, status):
     url, dest = server
     assert request(url, headers=headers)[0] == status
@@ -74,16 +82,19 @@ def test_web_pages_and_rebound_host_names_are_refused(server, headers, status):
 
 def test_browsers_get_no_preflight_answer(server):
     url, _ = server
-    status, _ = request(url, None, {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
-                        method="OPTIONS")
+    status, _ = request(
+        url, None, {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, method="OPTIONS"
+    )
     assert status in (403, 405)
 
 
 @pytest.mark.parametrize("length", ["-1", "abc", "1e3", "12, 13"])
 def test_a_malformed_content_length_is_400(server, length):
     url, dest = server
-    head = f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n" \
-           f"Content-Length: {length}\r\n\r\n".encode()
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {length}\r\n\r\n".encode()
+    )
     assert raw(url, head + BODY).split()[1] == b"400"
     assert request(url)[0] == 200  # and the receiver is still there
     assert {e["attempt_id"] for e in stream(dest)} == {"s1"}
@@ -91,16 +102,20 @@ def test_a_malformed_content_length_is_400(server, length):
 
 def test_an_announced_huge_body_is_refused_before_it_is_sent(server):
     url, _ = server
-    head = b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n" \
-           b"Content-Length: 300000000\r\n\r\n"
+    head = (
+        b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        b"Content-Length: 300000000\r\n\r\n"
+    )
     assert raw(url, head).split()[1] == b"413"
 
 
 def test_a_chunked_body_is_received(server):
     url, dest = server
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(BODY[i:i + 100]), BODY[i:i + 100]) for i in range(0, len(BODY), 100))
-    head = b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n" \
-           b"Transfer-Encoding: chunked\r\n\r\n"
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(BODY[i : i + 100]), BODY[i : i + 100]) for i in range(0, len(BODY), 100))
+    head = (
+        b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     assert raw(url, head + chunks + b"0\r\n\r\n").split()[1] == b"200"
     assert {e["attempt_id"] for e in stream(dest)} == {"s1"}
 
@@ -153,8 +168,11 @@ class InThread:
 
         self.sock = listen("127.0.0.1", 0)
         self.url = url(self.sock)
-        app = create_app(Receiver(config.load({"log_dir": str(log_dir)}), worker=False), read_timeout=read_timeout,
-                         bodies_in_flight=bodies_in_flight)
+        app = create_app(
+            Receiver(config.load({"log_dir": str(log_dir)}), worker=False),
+            read_timeout=read_timeout,
+            bodies_in_flight=bodies_in_flight,
+        )
         self.server = server(app, max_connections=max_connections)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
         self.thread.start()
@@ -167,8 +185,10 @@ class InThread:
 def stall(url: str) -> socket.socket:
     """A request whose body starts (the receiver took it: 100 Continue) and never ends."""
     sock = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30)
-    sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
-                 b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
+    sock.sendall(
+        b"POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
+        b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
+    )
     assert sock.recv(100).startswith(b"HTTP/1.1 100 ")
     sock.sendall(BODY[:10])
     return sock
@@ -213,8 +233,23 @@ def test_a_public_bind_needs_a_long_token(tmp_path, cli):
 
 
 def test_with_a_token_every_request_must_carry_it(tmp_path):
-    proc = subprocess.Popen([AGENTLOG, "otel", "serve", "--host", "0.0.0.0", "--port", "0", "--token", TOKEN,
-                             "--log-dir", str(tmp_path / "logs")], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            AGENTLOG,
+            "otel",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().split()[-1].replace("0.0.0.0", "127.0.0.1")
         assert request(url)[0] == 401
@@ -235,6 +270,7 @@ def test_a_bad_or_busy_port_is_one_line_and_no_url(tmp_path, cli, command):
         port = busy.getsockname()[1]
         taken = cli(*command, "--port", str(port), "--log-dir", str(tmp_path))
     assert taken.returncode == 1 and b"Traceback" not in taken.stderr
-    assert taken.stderr.decode().strip().splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: "
-                                                          "Address already in use"]
+    assert taken.stderr.decode().strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
     assert taken.stdout == b""

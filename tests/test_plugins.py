@@ -25,8 +25,22 @@ def pip_install(source: Path, target: Path) -> Path:
     """`pip install` of a package folder into `target` (its own site dir, entry points and all)."""
     build = target.parent / f"{target.name}-src"
     subprocess.run(["cp", "-r", str(source), str(build)], check=True)  # pip builds in place: keep tests/ clean
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(build)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(build),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
@@ -95,7 +109,8 @@ def test_a_broken_plugin_is_reported_and_left_out(tmp_path):
         '[build-system]\nrequires = ["setuptools>=70.1"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "agentlog-broken"\nversion = "1.0"\n'
         '[project.entry-points."agentlog.agents"]\nbroken-agent = "agentlog_broken.agent"\n'
-        '[tool.setuptools]\npackages = ["agentlog_broken"]\n')
+        '[tool.setuptools]\npackages = ["agentlog_broken"]\n'
+    )
     site = pip_install(broken, tmp_path / "site")
     assert "claude-code" in agentlog(site, "import", "--help").stdout  # agentlog works on
     doctor = agentlog(site, "doctor", "--log-dir", str(tmp_path / "logs"), check=False)

@@ -25,16 +25,30 @@ def recorder(log_dir):
 
 
 def test_fan_out_to_stream_session_errors_and_metrics(recorder, log_dir):
-    with Session("ve-a1b2-implement-auth", executor="CODEX", model="gpt-5", task_id="t1",
-                 task_title="Implement auth [m]", recorder=recorder, prompt="do it") as s:
+    with Session(
+        "ve-a1b2-implement-auth",
+        executor="CODEX",
+        model="gpt-5",
+        task_id="t1",
+        task_title="Implement auth [m]",
+        recorder=recorder,
+        prompt="do it",
+    ) as s:
         s.tool_call("bash", {"cmd": "pytest"})
         s.tool_result("bash", "error", "1 failed")
         s.error("fatal: not a git repository", fingerprint="git_not_repo", category="git")
         s.usage(input_tokens=1000, output_tokens=200, cache_read_tokens=50, cost_usd=0.25)
         s.followup("try again", reason="tests failed")
     stream = read_jsonl(log_dir / layout.STREAM)
-    assert [e["event_type"] for e in stream] == ["session_start", "tool_call", "tool_result", "error",
-                                                 "usage", "followup_sent", "session_end"]
+    assert [e["event_type"] for e in stream] == [
+        "session_start",
+        "tool_call",
+        "tool_result",
+        "error",
+        "usage",
+        "followup_sent",
+        "session_end",
+    ]
     assert [e["sequence_num"] for e in stream] == list(range(1, 8))
     assert all(e["executor"] == "CODEX" and e["task_id"] == "t1" for e in stream)
     assert all(e["elapsed_ms"] >= 0 and len(e["event_id"]) == 36 for e in stream)
@@ -63,12 +77,24 @@ def test_numbering_continues_across_recorders(log_dir):
     """A second process (emit, a restart) continues the sequence and elapsed time."""
     settings = config.load(environ={})
     first = Recorder(settings, log_dir=log_dir)
-    first.record({"attempt_id": "a", "event_type": "session_start", "executor": "COPILOT",
-                  "timestamp": "2026-01-01T00:00:00.000Z"})
+    first.record(
+        {
+            "attempt_id": "a",
+            "event_type": "session_start",
+            "executor": "COPILOT",
+            "timestamp": "2026-01-01T00:00:00.000Z",
+        }
+    )
     first.close()
     second = Recorder(settings, log_dir=log_dir)
-    event = second.record({"attempt_id": "a", "event_type": "agent_output", "data": {"output": "hi"},
-                           "timestamp": "2026-01-01T00:00:02.500Z"})
+    event = second.record(
+        {
+            "attempt_id": "a",
+            "event_type": "agent_output",
+            "data": {"output": "hi"},
+            "timestamp": "2026-01-01T00:00:02.500Z",
+        }
+    )
     assert (event["sequence_num"], event["elapsed_ms"], event["executor"]) == (2, 2500, "COPILOT")
 
 
@@ -87,8 +113,13 @@ def test_unusual_status_is_recorded_as_failed(recorder, log_dir):
 
 def test_over_large_payload_is_truncated_with_marker(log_dir):
     rec = Recorder(config.load(environ={"AGENT_WORK_MAX_EVENT_BYTES": "100000"}), log_dir=log_dir)
-    rec.record({"attempt_id": "a", "event_type": "tool_result",
-                "data": {"tool_name": "bash", "result_data": "x" * 5_000_000, "note": "kept"}})
+    rec.record(
+        {
+            "attempt_id": "a",
+            "event_type": "tool_result",
+            "data": {"tool_name": "bash", "result_data": "x" * 5_000_000, "note": "kept"},
+        }
+    )
     raw = (log_dir / layout.STREAM).read_bytes()
     assert len(raw) <= 100_001
     event = json.loads(raw)
@@ -106,11 +137,27 @@ def test_missing_log_dir_is_created_and_unwritable_dir_is_a_clear_error(tmp_path
     blocker.write_text("not a dir")
     with pytest.raises(StoreError, match="cannot open .*file"):
         Recorder(config.load(environ={}), log_dir=blocker / "logs").record(
-            {"attempt_id": "a", "event_type": "session_start"})
+            {"attempt_id": "a", "event_type": "session_start"}
+        )
 
 
-@pytest.mark.parametrize("attempt", ["../../etc/passwd", "/etc/passwd", "a\x00b", "x" * 5000, "CON", "con",
-                                     "nul.txt", "Ve-A1", ".hidden", "..", "a/b\\c", "é-unicode"])
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "a\x00b",
+        "x" * 5000,
+        "CON",
+        "con",
+        "nul.txt",
+        "Ve-A1",
+        ".hidden",
+        "..",
+        "a/b\\c",
+        "é-unicode",
+    ],
+)
 def test_hostile_attempt_ids_stay_inside_sessions(recorder, log_dir, attempt):
     recorder.record({"attempt_id": attempt, "event_type": "session_start"})
     files = [p for p in log_dir.rglob("*") if p.is_file()]
@@ -137,8 +184,13 @@ def test_error_categories_extend_from_configuration(tmp_path, log_dir):
     (tmp_path / "agentlog.toml").write_text('[errors.categories]\nlicense = ["license (check|violation)"]\n')
     rec = Recorder(config.load(environ={}, cwd=tmp_path), log_dir=log_dir)
     rec.record({"attempt_id": "a", "event_type": "error", "data": {"error_message": "License check failed: GPL"}})
-    rec.record({"attempt_id": "a", "event_type": "error",
-                "data": {"error_message": "whatever", "error_fingerprint": "mine", "error_category": "custom"}})
+    rec.record(
+        {
+            "attempt_id": "a",
+            "event_type": "error",
+            "data": {"error_message": "whatever", "error_fingerprint": "mine", "error_category": "custom"},
+        }
+    )
     first, second = read_jsonl(log_dir / layout.ERRORS)
     assert first["data"]["error_category"] == "license"
     assert (second["data"]["error_fingerprint"], second["data"]["error_category"]) == ("mine", "custom")
@@ -147,10 +199,13 @@ def test_error_categories_extend_from_configuration(tmp_path, log_dir):
 def _tool_events(attempts: int, each: int) -> list[dict]:
     events = []
     for a in range(attempts):
-        events.append({"attempt_id": f"b{a}", "event_type": "session_start", "executor": "CODEX",
-                       "data": {"prompt": "go"}})
-        events += [{"attempt_id": f"b{a}", "event_type": "tool_call", "data": {"tool_name": "bash", "call_id": str(i)}}
-                   for i in range(each)]
+        events.append(
+            {"attempt_id": f"b{a}", "event_type": "session_start", "executor": "CODEX", "data": {"prompt": "go"}}
+        )
+        events += [
+            {"attempt_id": f"b{a}", "event_type": "tool_call", "data": {"tool_name": "bash", "call_id": str(i)}}
+            for i in range(each)
+        ]
         events.append({"attempt_id": f"b{a}", "event_type": "error", "data": {"error_message": "npm ERR! 404"}})
         events.append({"attempt_id": f"b{a}", "event_type": "session_end", "data": {"completion_status": "success"}})
     return events
@@ -203,8 +258,9 @@ def test_a_long_running_recorder_forgets_old_attempts_and_resumes_them_from_disk
     rec = Recorder(config.load(environ={}), log_dir=log_dir)
     rec.max_attempts = 2
     for attempt in ("a", "b", "c", "a", "d"):
-        rec.record_many([{"attempt_id": attempt, "event_type": "agent_output", "executor": "CODEX",
-                          "data": {"output": "x"}}])
+        rec.record_many(
+            [{"attempt_id": attempt, "event_type": "agent_output", "executor": "CODEX", "data": {"output": "x"}}]
+        )
         assert len(rec._attempts) <= 2  # never-ended attempts do not pile up in memory
     rec.record({"attempt_id": "a", "event_type": "agent_output", "data": {"output": "y"}})
     events = read_jsonl(log_dir / layout.SESSIONS / "a.jsonl")

@@ -22,7 +22,6 @@ DIRTY = [row for row in CORPUS if row["secrets"]]
 CLEAN = [row for row in CORPUS if not row["secrets"]]
 
 
-
 @pytest.fixture(scope="module")
 def r() -> Redactor:
     return Redactor()
@@ -35,13 +34,44 @@ def encode(row) -> bytes:
 def test_corpus_size_and_coverage():
     assert len(DIRTY) >= 90 and len(CLEAN) >= 40
     kinds = {row["kind"] for row in DIRTY}
-    for name in ("openai", "anthropic", "google_api_key", "github_token", "github_pat", "gitlab_token",
-                 "slack_token", "slack_webhook", "aws", "jwt", "private_key", "bearer", "url_password",
-                 "secret_assignment", "stripe", "huggingface", "npm_token",
-                 # passwords in the everyday commands agents run, and in headers and files
-                 "mysql_password", "curl_user", "curl_cookie", "docker_login", "cookie_header", "set_cookie",
-                 "authorization_basic", "pgpassword", "netrc", "npm_authtoken", "env_export", "token_flag",
-                 "sshpass", "redis_cli", "ldap_password", "mongo_password", "az_login", "openssl_pass"):
+    for name in (
+        "openai",
+        "anthropic",
+        "google_api_key",
+        "github_token",
+        "github_pat",
+        "gitlab_token",
+        "slack_token",
+        "slack_webhook",
+        "aws",
+        "jwt",
+        "private_key",
+        "bearer",
+        "url_password",
+        "secret_assignment",
+        "stripe",
+        "huggingface",
+        "npm_token",
+        # passwords in the everyday commands agents run, and in headers and files
+        "mysql_password",
+        "curl_user",
+        "curl_cookie",
+        "docker_login",
+        "cookie_header",
+        "set_cookie",
+        "authorization_basic",
+        "pgpassword",
+        "netrc",
+        "npm_authtoken",
+        "env_export",
+        "token_flag",
+        "sshpass",
+        "redis_cli",
+        "ldap_password",
+        "mongo_password",
+        "az_login",
+        "openssl_pass",
+    ):
         assert name in kinds
     assert {"cli_lookalike", "prose"} <= {row["kind"] for row in CLEAN}
 
@@ -95,8 +125,13 @@ def test_anchors_and_prefilter_are_exact(r):
 def test_prefilter_rejects_near_misses(r):
     # The anchored supersets, not just the anchors: "token", "auth", "--" and "key" occur
     # in every event and command line, and must not send it down the slow path.
-    line = msgspec.json.encode({"attempt_id": "ve-implement-auth", "data": {"input_tokens": 12, "key": "x"},
-                                "command": "git log --oneline -5 && pytest --maxfail=1"})
+    line = msgspec.json.encode(
+        {
+            "attempt_id": "ve-implement-auth",
+            "data": {"input_tokens": 12, "key": "x"},
+            "command": "git log --oneline -5 && pytest --maxfail=1",
+        }
+    )
     assert r._scan(line) is None
 
 
@@ -115,8 +150,9 @@ def test_redacting_twice_changes_nothing(r):
 
 def test_keys_users_and_hosts_stay(r):
     line = msgspec.json.encode({"cmd": "DB_PASSWORD=hunter22 psql postgres://app:pw123456@db:5432/x"})
-    assert r(line) == (b'{"cmd":"DB_PASSWORD=[REDACTED:secret_assignment] '
-                       b'psql postgres://app:[REDACTED:url_password]@db:5432/x"}')
+    assert r(line) == (
+        b'{"cmd":"DB_PASSWORD=[REDACTED:secret_assignment] psql postgres://app:[REDACTED:url_password]@db:5432/x"}'
+    )
     line = msgspec.json.encode({"headers": {"Authorization": "Bearer abcdef0123456789xyz"}})
     assert r(line) == b'{"headers":{"Authorization":"Bearer [REDACTED:authorization_header]"}}'
 
@@ -148,7 +184,7 @@ def test_extra_pattern_with_lookaround_and_backreference():
 
 def test_careless_extra_patterns_cannot_break_json():
     r = Redactor({"digits": r"[0-9]{4}", "quote": r'"', "anything": r"x.{0,3}"})
-    line = msgspec.json.encode({"elapsed_ms": 12340, "s": "ax\"\n\u00e9\u0001y", "t": "x\\\\x"})
+    line = msgspec.json.encode({"elapsed_ms": 12340, "s": 'ax"\n\u00e9\u0001y', "t": "x\\\\x"})
     out = r(line)
     decoded = msgspec.json.decode(out)
     assert decoded["elapsed_ms"] == "[REDACTED:digits]"  # a bare number becomes a quoted marker
@@ -209,21 +245,29 @@ SECRETS = st.one_of(
     st.builds(lambda s: "hf_" + s, chars(string.ascii_letters, 34)),
     st.builds(lambda s: "npm_" + s, chars(ALNUM, 36)),
     st.builds(lambda s: "sk_live_" + s, chars(ALNUM, 24, 40)),
-    st.builds(lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}", chars(URLSAFE, 10, 40), chars(URLSAFE, 10, 60),
-              chars(URLSAFE, 20, 43)),
-    st.builds(lambda lines: "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----",
-              st.lists(chars(ALNUM + "+/", 64), min_size=1, max_size=4)),
+    st.builds(
+        lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}", chars(URLSAFE, 10, 40), chars(URLSAFE, 10, 60), chars(URLSAFE, 20, 43)
+    ),
+    st.builds(
+        lambda lines: "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----",
+        st.lists(chars(ALNUM + "+/", 64), min_size=1, max_size=4),
+    ),
 )
-CONTEXTS = st.sampled_from([
-    "{}", "export TOKEN={}", '{{"api_key": "{}"}}', "Authorization: Bearer {}", "https://bot:{}@github.com/a.git",
-])
+CONTEXTS = st.sampled_from(
+    [
+        "{}",
+        "export TOKEN={}",
+        '{{"api_key": "{}"}}',
+        "Authorization: Bearer {}",
+        "https://bot:{}@github.com/a.git",
+    ]
+)
 SEPARATORS = st.sampled_from([" ", "\n", "\t", "'", '"', "(", ",", "=", ": ", "\r\n", "\\", "é "])
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(before=TEXT, after=TEXT, sep1=SEPARATORS, sep2=SEPARATORS, secret=SECRETS, context=CONTEXTS,
-       nest=st.booleans())
+@given(before=TEXT, after=TEXT, sep1=SEPARATORS, sep2=SEPARATORS, secret=SECRETS, context=CONTEXTS, nest=st.booleans())
 def test_property_generated_secret_always_redacted(r, before, after, sep1, sep2, secret, context, nest):
     value = before + sep1 + context.format(secret) + sep2 + after
     if nest:  # JSON inside JSON (with \uXXXX escapes), as in tool outputs
@@ -255,5 +299,8 @@ def test_string_layout_quick_path_matches_exact_scan():
 def test_secret_after_string_ending_in_backslash():
     line = msgspec.json.encode({"path": "C:\\tmp\\", "cmd": "TOKEN=abc123xyz run", "n": 5})
     out = Redactor({"five": r"\b5\b"})(line)
-    assert msgspec.json.decode(out) == {"path": "C:\\tmp\\", "cmd": "TOKEN=[REDACTED:secret_assignment] run",
-                                        "n": "[REDACTED:five]"}
+    assert msgspec.json.decode(out) == {
+        "path": "C:\\tmp\\",
+        "cmd": "TOKEN=[REDACTED:secret_assignment] run",
+        "n": "[REDACTED:five]",
+    }

@@ -99,8 +99,11 @@ def test_cli_speed_replays_to_the_footer(cli, logs):
 def test_follow_shows_a_running_session_and_stops_at_its_end(tmp_path):
     log_dir = tmp_path / "logs"
     settings = config.load({"log_dir": str(log_dir)}, environ={})
-    proc = subprocess.Popen([*AGENTLOG, "replay", "live-1", "--follow", "--log-dir", str(log_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*AGENTLOG, "replay", "live-1", "--follow", "--log-dir", str(log_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         with Recorder(settings) as rec:
             s = Session("live-1", executor="CODEX", recorder=rec)
@@ -116,6 +119,12 @@ def test_follow_shows_a_running_session_and_stops_at_its_end(tmp_path):
         proc.kill()
     text = out.decode()
     assert proc.returncode == 0, err.decode()
-    for expected in ("session start", "bash", "built", "make: *** [all] Error 2", "session end: failed",
-                     "outcome failed"):
+    for expected in (
+        "session start",
+        "bash",
+        "built",
+        "make: *** [all] Error 2",
+        "session end: failed",
+        "outcome failed",
+    ):
         assert expected in text

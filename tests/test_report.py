@@ -62,8 +62,9 @@ def test_recommendations_follow_the_thresholds(logs, tmp_path):
     log_dir, now = logs
     rules = {r.rule for r in build_report(settings_for(log_dir), now=now).recommendations}
     assert rules == {"low_success", "high_cost", "prefer_executor"}  # 1.8 errors/session is under 2
-    strict = settings_for(log_dir, tmp_path, "[report]\nmin_success_pct = 40\nmax_cost_per_session = 1\n"
-                                             "max_errors_per_session = 1\n")
+    strict = settings_for(
+        log_dir, tmp_path, "[report]\nmin_success_pct = 40\nmax_cost_per_session = 1\nmax_errors_per_session = 1\n"
+    )
     rules = {r.rule for r in build_report(strict, now=now).recommendations}
     assert rules == {"many_errors", "prefer_executor"}  # CLAUDE_CODE at 0% is still below 40%
 
@@ -115,12 +116,20 @@ def hostile_report(tmp_path_factory):
     now = time.time()
     with Recorder(settings_for(log_dir)) as rec:
         for i in range(3):
-            s = Session(f"h{i}", executor="EXEC_[x](http://evil.example/)", task_id=f"t{i}",
-                        task_title=f"Fix {LINK} and {IMAGE} <script>alert(1)</script> *now*", recorder=rec)
+            s = Session(
+                f"h{i}",
+                executor="EXEC_[x](http://evil.example/)",
+                task_id=f"t{i}",
+                task_title=f"Fix {LINK} and {IMAGE} <script>alert(1)</script> *now*",
+                recorder=rec,
+            )
             s.emit("session_start", {"prompt": "p"}, timestamp=viewdata.Clock(now - 3600 * (i + 1))())
             for _ in range(3):
-                s.emit("error", {"error_message": "npm ERR! <b>", "error_fingerprint": FINGERPRINT},
-                       timestamp=viewdata.Clock(now - 3600 * (i + 1) + 10)())
+                s.emit(
+                    "error",
+                    {"error_message": "npm ERR! <b>", "error_fingerprint": FINGERPRINT},
+                    timestamp=viewdata.Clock(now - 3600 * (i + 1) + 10)(),
+                )
             s.emit("session_end", {"completion_status": "failed"}, timestamp=viewdata.Clock(now - 3600 * i - 60)())
     return build_report(settings_for(log_dir), now=now)
 
@@ -136,15 +145,17 @@ def test_markdown_report_shows_links_images_and_html_from_data_as_text(hostile_r
 
 def test_html_report_shows_code_as_code_not_backticks(hostile_report, tmp_path):
     html = write_report(hostile_report, tmp_path, ("html",))["html"].read_text()
-    recs = html[html.index('<ul class="recs">'):html.index("</ul>", html.index('<ul class="recs">'))]
+    recs = html[html.index('<ul class="recs">') : html.index("</ul>", html.index('<ul class="recs">'))]
     assert "`" not in recs.replace(escapeHtml("`x`"), "")  # the only backticks are the fingerprint's own
     assert f"<code>{escapeHtml(FINGERPRINT)}</code>" in recs
     assert [r["text"] for r in hostile_report.to_dict()["recommendations"]][0].count("`") >= 2  # chat and JSON
 
 
 def test_weakest_executor_is_the_one_that_never_succeeded():
-    executors = [{"executor": "BUSY", "ended": 10, "success_pct": 60.0},
-                 {"executor": "NEW", "ended": 2, "success_pct": 0.0}]
+    executors = [
+        {"executor": "BUSY", "ended": 10, "success_pct": 60.0},
+        {"executor": "NEW", "ended": 2, "success_pct": 0.0},
+    ]
     [low] = [r for r in recommend({"success_pct": 50.0}, executors, [], [], Thresholds()) if r.rule == "low_success"]
     assert "weakest: NEW at 0% of 2 sessions" in low.text
 
@@ -157,6 +168,7 @@ def test_report_text_is_a_short_headline(logs):
 
 
 # --- the weekly schedule ---------------------------------------------------------------
+
 
 def utc(*args) -> float:
     return dt.datetime(*args, tzinfo=dt.timezone.utc).timestamp()

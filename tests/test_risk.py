@@ -60,7 +60,7 @@ def test_text_replay_shows_curves_and_the_unspent_summary(imported: Path) -> Non
 def _model_alerting_after(curve: dict, step: int, tmp_path: Path) -> Path:
     """The packaged model with its threshold set so that `curve` first alerts at `step` or later."""
     doc = json.loads(DEFAULT_MODEL.read_text())
-    doc["thresholds"] = {"MINI_SWE_AGENT": max(risk for _, risk in curve["scores"][:step - 1])}
+    doc["thresholds"] = {"MINI_SWE_AGENT": max(risk for _, risk in curve["scores"][: step - 1])}
     path = tmp_path / "model.json"
     path.write_text(json.dumps(doc))
     return path
@@ -83,8 +83,14 @@ def test_watch_alerts_where_the_replay_does_and_says_why(imported: Path, tmp_pat
 
 
 def test_an_executor_the_model_was_not_calibrated_on_never_alerts(log_dir: Path) -> None:
-    run_cli("import", "swe-agent", str(ROOT.parent / "shared" / "fixtures" / "swe-agent"), "--log-dir",
-            str(log_dir), check=True)
+    run_cli(
+        "import",
+        "swe-agent",
+        str(ROOT.parent / "shared" / "fixtures" / "swe-agent"),
+        "--log-dir",
+        str(log_dir),
+        check=True,
+    )
     curves = replay_json(log_dir)
     assert curves and all(c["executor"] == "SWE_AGENT" and c["scores"] for c in curves)
     assert all(c["first_alert_step"] is None for c in curves)
@@ -118,9 +124,16 @@ def _session(attempt: str, failing: bool, n: int) -> list[dict]:
     def add(kind: str, **data) -> None:
         nonlocal i
         i += 1
-        events.append({"timestamp": f"2026-01-01T{(t + i) // 3600 % 24:02d}:{(t + i) // 60 % 60:02d}:"
-                                    f"{(t + i) % 60:02d}.000Z", "attempt_id": attempt, "executor": "CODEX",
-                       "event_type": kind, "event_id": f"{attempt}-{i}", "data": data})
+        events.append(
+            {
+                "timestamp": f"2026-01-01T{(t + i) // 3600 % 24:02d}:{(t + i) // 60 % 60:02d}:{(t + i) % 60:02d}.000Z",
+                "attempt_id": attempt,
+                "executor": "CODEX",
+                "event_type": kind,
+                "event_id": f"{attempt}-{i}",
+                "data": data,
+            }
+        )
 
     add("session_start", prompt="fix it")
     for step in range(12 + n % 5):
@@ -153,8 +166,10 @@ def test_train_on_own_history_then_replay_with_it(log_dir: Path, tmp_path: Path)
 
 
 def test_scoring_on_the_watch_path_imports_nothing_heavy() -> None:
-    code = ("import sys, agentlog.watch.detectors.risk as r; from agentlog.watch import WatchConfig; "
-            "r.Risk(WatchConfig()); print(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'lightgbm') if m in sys.modules))")
+    code = (
+        "import sys, agentlog.watch.detectors.risk as r; from agentlog.watch import WatchConfig; "
+        "r.Risk(WatchConfig()); print(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'lightgbm') if m in sys.modules))"
+    )
     import subprocess
 
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout.strip() == b"[]"
@@ -176,14 +191,18 @@ def test_every_model_call_is_scored_once_in_order(kinds: list[str]) -> None:
             assert len(step[1]) == len(NAMES) and all(v == v for v in step[1])  # no NaN
             closed.append(step[0])
     seen = [k for k in kinds if k != "usage"]  # usage belongs to the call it is reported in
-    calls = sum(1 for a, b in zip(["session_start", *seen], seen)
-                if b in ("agent_thinking", "agent_output", "tool_call")
-                and a not in ("agent_thinking", "agent_output", "tool_call"))
+    calls = sum(
+        1
+        for a, b in zip(["session_start", *seen], seen)
+        if b in ("agent_thinking", "agent_output", "tool_call")
+        and a not in ("agent_thinking", "agent_output", "tool_call")
+    )
     assert closed == list(range(1, calls + 1))
 
 
-def test_session_page_shows_the_risk_curve_under_the_timeline(imported: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_session_page_shows_the_risk_curve_under_the_timeline(
+    imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from starlette.testclient import TestClient
 
     from agentlog.web.app import create_app

@@ -33,13 +33,15 @@ def record(log_dir: Path, count: int, attempt: str = "a1", start: int = 0, end: 
         for i in range(start, start + count):
             recorder.record({"attempt_id": attempt, "event_type": "agent_output", "data": {"output": f"n{i}"}})
         if end:
-            recorder.record({"attempt_id": attempt, "event_type": "session_end",
-                             "data": {"completion_status": "success"}})
+            recorder.record(
+                {"attempt_id": attempt, "event_type": "session_end", "data": {"completion_status": "success"}}
+            )
 
 
 def run(log_dir: Path, *args: str, **env: str):
-    result = CliRunner().invoke(agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", GRACE, *args],
-                                env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", GRACE, *args], env=env, catch_exceptions=False
+    )
     return result
 
 
@@ -55,8 +57,9 @@ def outputs(events) -> list[str]:
 
 def leftovers(log_dir: Path) -> list[str]:
     archive = log_dir / layout.ARCHIVE
-    return sorted(p.name for p in archive.rglob("*")
-                  if p.is_file() and p.name.endswith((".jsonl", ".tmp")) and p.name != MANIFEST)
+    return sorted(
+        p.name for p in archive.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".tmp")) and p.name != MANIFEST
+    )
 
 
 def test_size_rotation_keeps_every_event_readable_in_order(log_dir):
@@ -80,7 +83,7 @@ def test_archive_names_carry_a_fixed_width_utc_stamp(log_dir):
     (name,) = [p.name for p in archives_of(log_dir, layout.STREAM)]
     stem = layout.STREAM.removesuffix(".jsonl")
     assert name.startswith(stem + "-") and name.endswith(".jsonl.gz")
-    text = name[len(stem) + 1:-len(".jsonl.gz")]
+    text = name[len(stem) + 1 : -len(".jsonl.gz")]
     assert len(text) == len("20260209T142345.123Z") and text[8] == "T" and text.endswith("Z")
 
 
@@ -96,11 +99,20 @@ def test_small_young_files_are_left_alone_and_dry_run_changes_nothing(log_dir):
 
 def test_age_rotation_uses_the_oldest_event(log_dir, tmp_path):
     with Recorder(settings(log_dir)) as recorder:
-        recorder.record({"attempt_id": "old", "event_type": "agent_output", "timestamp": "2020-01-01T00:00:00.000Z",
-                         "data": {"output": "n0"}})
+        recorder.record(
+            {
+                "attempt_id": "old",
+                "event_type": "agent_output",
+                "timestamp": "2020-01-01T00:00:00.000Z",
+                "data": {"output": "n0"},
+            }
+        )
     (tmp_path / "agentlog.toml").write_text('[rotate]\nmax_age = "1d"\nstream_days = 100000\n')
-    result = CliRunner().invoke(agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", GRACE, "--config",
-                                               str(tmp_path / "agentlog.toml")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        agentlog_cli,
+        ["rotate", "--log-dir", str(log_dir), "--grace", GRACE, "--config", str(tmp_path / "agentlog.toml")],
+        catch_exceptions=False,
+    )
     assert "days old" in result.output
     assert not (log_dir / layout.STREAM).exists()
     assert outputs(cat(log_dir)) == ["n0"]
@@ -154,9 +166,19 @@ def test_late_appends_by_a_paused_writer_are_archived_once(log_dir):
     paused = os.open(log_dir / layout.STREAM, os.O_WRONLY | os.O_APPEND)
 
     def late(i: int) -> None:
-        os.write(paused, json.dumps({"timestamp": "2026-01-01T00:00:00Z", "attempt_id": "late",
-                                     "event_type": "agent_output", "event_id": f"late{i}",
-                                     "data": {"output": f"late{i}"}}).encode() + b"\n")
+        os.write(
+            paused,
+            json.dumps(
+                {
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "attempt_id": "late",
+                    "event_type": "agent_output",
+                    "event_id": f"late{i}",
+                    "data": {"output": f"late{i}"},
+                }
+            ).encode()
+            + b"\n",
+        )
 
     s = settings(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0001")
     rotate(s, grace_s=0.0)
@@ -200,12 +222,24 @@ def test_errors_metrics_and_alerts_rotate_too(log_dir):
 
 def test_du_reports_live_and_archived_bytes_and_the_event_span(log_dir):
     with Recorder(settings(log_dir)) as recorder:
-        recorder.record({"attempt_id": "d", "event_type": "agent_output", "timestamp": "2026-01-01T00:00:00.000Z",
-                         "data": {"output": "first"}})
+        recorder.record(
+            {
+                "attempt_id": "d",
+                "event_type": "agent_output",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "data": {"output": "first"},
+            }
+        )
     run(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0000001")
     with Recorder(settings(log_dir)) as recorder:
-        recorder.record({"attempt_id": "d", "event_type": "agent_output", "timestamp": "2026-01-02T00:00:00.000Z",
-                         "data": {"output": "last"}})
+        recorder.record(
+            {
+                "attempt_id": "d",
+                "event_type": "agent_output",
+                "timestamp": "2026-01-02T00:00:00.000Z",
+                "data": {"output": "last"},
+            }
+        )
     result = CliRunner().invoke(agentlog_cli, ["du", "--log-dir", str(log_dir), "--json"], catch_exceptions=False)
     rows = {row["kind"]: row for row in json.loads(result.stdout)}
     stream = rows["stream"]

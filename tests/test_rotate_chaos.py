@@ -58,26 +58,32 @@ LIMIT_MB = 0.02
 def test_fifty_rotations_under_four_writers_a_tailer_and_the_watchdog(log_dir, tmp_path):
     log_dir.mkdir(parents=True)
     env = {**os.environ, "AGENT_WORK_LOG_DIR": str(log_dir)}
-    follower = subprocess.Popen([sys.executable, "-c", FOLLOWER, str(log_dir), str(tmp_path / "stop-follower"),
-                                 str(tmp_path / "followed.txt")])
-    watchdog = subprocess.Popen([*AGENTLOG, "watch", "--replay", "--quiet"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    follower = subprocess.Popen(
+        [sys.executable, "-c", FOLLOWER, str(log_dir), str(tmp_path / "stop-follower"), str(tmp_path / "followed.txt")]
+    )
+    watchdog = subprocess.Popen(
+        [*AGENTLOG, "watch", "--replay", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     writers = start_writers(log_dir, tmp_path, 4)
     rotated = 0
     try:
         for _ in range(ROTATIONS):
             wait_for_size(log_dir / layout.STREAM, LIMIT_MB * 1024 * 1024)
-            result = CliRunner().invoke(agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"],
-                                        env={"AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB), "AGENT_SESSION_LOG_RETENTION": "3"},
-                                        catch_exceptions=False)
+            result = CliRunner().invoke(
+                agentlog_cli,
+                ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"],
+                env={"AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB), "AGENT_SESSION_LOG_RETENTION": "3"},
+                catch_exceptions=False,
+            )
             assert result.exit_code == 0, result.output
             rotated += result.output.count("rotate ")
     finally:
         written = stop_writers(writers, tmp_path)
     for _ in range(2):  # retire, then purge, what the last loop left
         time.sleep(0.3)
-        CliRunner().invoke(agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"],
-                           catch_exceptions=False)
+        CliRunner().invoke(
+            agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"], catch_exceptions=False
+        )
     assert rotated >= ROTATIONS  # the stream (and more) rotated on every run
     assert_exactly_once(log_dir, written)
     assert_no_leftovers(log_dir)

@@ -59,8 +59,20 @@ LIMIT_MB = 0.02
 
 def start_writers(log_dir: Path, tmp: Path, count: int) -> list[subprocess.Popen]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [subprocess.Popen([sys.executable, "-c", WRITER, str(log_dir), str(w), str(tmp / "stop-writers"),
-                              str(tmp / f"writer-{w}.json")]) for w in range(count)]
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(log_dir),
+                str(w),
+                str(tmp / "stop-writers"),
+                str(tmp / f"writer-{w}.json"),
+            ]
+        )
+        for w in range(count)
+    ]
 
 
 def stop_writers(procs: list[subprocess.Popen], tmp: Path) -> dict[str, list[str]]:
@@ -93,8 +105,10 @@ def assert_exactly_once(log_dir: Path, written: dict[str, list[str]]) -> None:
     metrics = Counter(e["attempt_id"] for e in read_kind(log_dir, "metrics"))
     assert set(metrics) == set(written["ended"]) and max(metrics.values()) == 1
     transcripts = Counter()
-    for path in [*(log_dir / layout.SESSIONS).glob("*.jsonl"),
-                 *(log_dir / layout.ARCHIVE / layout.SESSIONS).glob("*.jsonl.gz")]:
+    for path in [
+        *(log_dir / layout.SESSIONS).glob("*.jsonl"),
+        *(log_dir / layout.ARCHIVE / layout.SESSIONS).glob("*.jsonl.gz"),
+    ]:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         transcripts.update(json.loads(line)["event_id"] for line in raw.splitlines())
     assert set(transcripts) == set(written["ids"]) and max(transcripts.values()) == 1
@@ -102,17 +116,29 @@ def assert_exactly_once(log_dir: Path, written: dict[str, list[str]]) -> None:
 
 def assert_no_leftovers(log_dir: Path) -> None:
     archive = log_dir / layout.ARCHIVE
-    stray = [p for p in archive.rglob("*") if p.is_file() and p.name != MANIFEST
-             and (not p.name.endswith(".gz") or p.parent.name == RETIRED)]
+    stray = [
+        p
+        for p in archive.rglob("*")
+        if p.is_file() and p.name != MANIFEST and (not p.name.endswith(".gz") or p.parent.name == RETIRED)
+    ]
     assert stray == []
 
 
 def rotate_cli(log_dir: Path, env: dict | None = None) -> subprocess.Popen:
     import os
 
-    full = {**os.environ, "AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB), "AGENT_SESSION_LOG_RETENTION": "2", **(env or {})}
-    return subprocess.Popen([*AGENTLOG, "rotate", "--log-dir", str(log_dir), "--grace", "0.2"], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    full = {
+        **os.environ,
+        "AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB),
+        "AGENT_SESSION_LOG_RETENTION": "2",
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [*AGENTLOG, "rotate", "--log-dir", str(log_dir), "--grace", "0.2"],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow

@@ -26,8 +26,9 @@ def _script(tmp_path: Path, body: str) -> list[str]:
 
 def test_lines_become_output_and_exit_code_is_the_agents(tmp_path: Path, log_dir: Path) -> None:
     cmd = _script(tmp_path, "import sys\nprint('working')\nprint('oops', file=sys.stderr)\nsys.exit(3)\n")
-    result = run_cli("run", "--log-dir", str(log_dir), "--attempt", "w1", "--executor", "MINE",
-                     "--task", "Fix login", "--", *cmd)
+    result = run_cli(
+        "run", "--log-dir", str(log_dir), "--attempt", "w1", "--executor", "MINE", "--task", "Fix login", "--", *cmd
+    )
     assert result.returncode == 3
     assert result.stdout.decode() == "working\n" and "oops" in result.stderr.decode()
     events = _session(log_dir, "w1")
@@ -44,20 +45,47 @@ def test_codex_exec_json_becomes_tool_calls_errors_and_usage(tmp_path: Path, log
         {"type": "thread.started", "thread_id": "019a-thread"},
         {"type": "turn.started"},
         {"type": "item.completed", "item": {"id": "item_0", "type": "reasoning", "text": "run tests"}},
-        {"type": "item.completed", "item": {"id": "item_1", "type": "command_execution", "command": "pytest",
-                                            "aggregated_output": "E   ImportError: no jwt", "exit_code": 1,
-                                            "status": "failed"}},
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "item_1",
+                "type": "command_execution",
+                "command": "pytest",
+                "aggregated_output": "E   ImportError: no jwt",
+                "exit_code": 1,
+                "status": "failed",
+            },
+        },
         {"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": "done"}},
         {"type": "turn.completed", "usage": {"input_tokens": 6032, "cached_input_tokens": 4992, "output_tokens": 114}},
     ]
     body = "".join(f"print({json.dumps(json.dumps(line))})\n" for line in lines)
-    result = run_cli("run", "--log-dir", str(log_dir), "-a", "c1", "-e", "CODEX", "--model", "gpt-5-codex",
-                     "--", *_script(tmp_path, body))
+    result = run_cli(
+        "run",
+        "--log-dir",
+        str(log_dir),
+        "-a",
+        "c1",
+        "-e",
+        "CODEX",
+        "--model",
+        "gpt-5-codex",
+        "--",
+        *_script(tmp_path, body),
+    )
     assert result.returncode == 0
     events = _session(log_dir, "c1")
     kinds = [e["event_type"] for e in events]
-    assert kinds == ["session_start", "agent_thinking", "tool_call", "tool_result", "error", "agent_output",
-                     "usage", "session_end"]
+    assert kinds == [
+        "session_start",
+        "agent_thinking",
+        "tool_call",
+        "tool_result",
+        "error",
+        "agent_output",
+        "usage",
+        "session_end",
+    ]
     usage = events[6]["data"]
     assert (usage["input_tokens"], usage["cache_read_tokens"], usage["output_tokens"]) == (1040, 4992, 114)
     assert usage["cost_usd"] > 0 and events[6]["session_id"] == "019a-thread"
@@ -67,22 +95,51 @@ def test_codex_exec_json_becomes_tool_calls_errors_and_usage(tmp_path: Path, log
 
 def test_claude_stream_json_is_parsed_with_the_importer_mapping(tmp_path: Path, log_dir: Path) -> None:
     usage = {"input_tokens": 5, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}
-    msg = lambda block, out, stop: {"type": "assistant", "session_id": "s-1", "message": {
-        "id": "msg_a", "model": "claude-sonnet-4-5-20250929", "role": "assistant", "stop_reason": stop,
-        "content": [block], "usage": {**usage, "output_tokens": out}}}
+    msg = lambda block, out, stop: {
+        "type": "assistant",
+        "session_id": "s-1",
+        "message": {
+            "id": "msg_a",
+            "model": "claude-sonnet-4-5-20250929",
+            "role": "assistant",
+            "stop_reason": stop,
+            "content": [block],
+            "usage": {**usage, "output_tokens": out},
+        },
+    }
     lines = [
         {"type": "system", "subtype": "init", "session_id": "s-1", "model": "claude-sonnet-4-5-20250929"},
         msg({"type": "text", "text": "Listing."}, 4, None),
         msg({"type": "tool_use", "id": "tu1", "name": "Bash", "input": {"command": "ls"}}, 60, "tool_use"),
-        {"type": "user", "session_id": "s-1", "message": {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "tu1", "content": "ls: cannot access: No such file",
-             "is_error": True}]}},
-        {"type": "result", "subtype": "success", "is_error": False, "session_id": "s-1", "total_cost_usd": 0.0123,
-         "num_turns": 2, "result": "done"},
+        {
+            "type": "user",
+            "session_id": "s-1",
+            "message": {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "tu1",
+                        "content": "ls: cannot access: No such file",
+                        "is_error": True,
+                    }
+                ],
+            },
+        },
+        {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "session_id": "s-1",
+            "total_cost_usd": 0.0123,
+            "num_turns": 2,
+            "result": "done",
+        },
     ]
     body = "".join(f"print({json.dumps(json.dumps(line))})\n" for line in lines)
-    run_cli("run", "--log-dir", str(log_dir), "-a", "k1", "-e", "CLAUDE_CODE", "--", *_script(tmp_path, body),
-            check=True)
+    run_cli(
+        "run", "--log-dir", str(log_dir), "-a", "k1", "-e", "CLAUDE_CODE", "--", *_script(tmp_path, body), check=True
+    )
     events = _session(log_dir, "k1")
     kinds = [e["event_type"] for e in events]
     assert kinds == ["session_start", "agent_output", "tool_call", "usage", "tool_result", "error", "session_end"]
@@ -100,11 +157,15 @@ def test_missing_command_fails_with_127(log_dir: Path) -> None:
 @pytest.mark.slow
 def test_sigterm_is_forwarded_and_recorded_as_interrupted(tmp_path: Path, log_dir: Path) -> None:
     marker = tmp_path / "got-term"
-    body = ("import signal, sys, time\n"
-            f"signal.signal(signal.SIGTERM, lambda *a: (open({str(marker)!r}, 'w').close(), sys.exit(143)))\n"
-            "print('ready', flush=True)\ntime.sleep(30)\n")
-    proc = subprocess.Popen([*AGENTLOG, "run", "--log-dir", str(log_dir), "-a", "t1", "-e", "X", "--",
-                             *_script(tmp_path, body)], stdout=subprocess.PIPE)
+    body = (
+        "import signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *a: (open({str(marker)!r}, 'w').close(), sys.exit(143)))\n"
+        "print('ready', flush=True)\ntime.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [*AGENTLOG, "run", "--log-dir", str(log_dir), "-a", "t1", "-e", "X", "--", *_script(tmp_path, body)],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 143
@@ -119,7 +180,9 @@ def test_sigterm_is_forwarded_and_recorded_as_interrupted(tmp_path: Path, log_di
 def test_a_command_that_cannot_start_says_why(tmp_path: Path, log_dir: Path) -> None:
     result = run_cli("run", "--log-dir", str(log_dir), "-a", "x2", "-e", "X", "--", "no-such-agent-binary")
     assert result.returncode == 127
-    assert result.stderr.decode().strip() == "agentlog run: cannot start no-such-agent-binary: No such file or directory"
+    assert (
+        result.stderr.decode().strip() == "agentlog run: cannot start no-such-agent-binary: No such file or directory"
+    )
     script = tmp_path / "not-executable"
     script.write_text("echo hi\n")
     result = run_cli("run", "--log-dir", str(log_dir), "-a", "x3", "-e", "X", "--", str(script))

@@ -39,7 +39,7 @@ def test_partial_last_line_waits_for_its_newline(tmp_path):
     tailer = Tailer(path, start="beginning")
     assert read_all(tailer) == [b'{"a": 1}']
     with open(path, "ab") as f:
-        f.write(b' 2}\n')
+        f.write(b" 2}\n")
     assert read_all(tailer) == [b'{"b": 2}']
 
 
@@ -75,7 +75,10 @@ def test_restart_finds_a_file_rotated_and_compressed_while_down(tmp_path):
     with open(path, "ab") as f:
         f.write(b"c\n")  # written after the checkpoint, then rotated away
     (tmp_path / "archive").mkdir()
-    with open(path, "rb") as src, gzip.open(tmp_path / "archive" / "agent-work-stream-20260101T000000Z.jsonl.gz", "wb") as dst:
+    with (
+        open(path, "rb") as src,
+        gzip.open(tmp_path / "archive" / "agent-work-stream-20260101T000000Z.jsonl.gz", "wb") as dst,
+    ):
         shutil.copyfileobj(src, dst)
     path.unlink()
     path.write_bytes(b"d\n")
@@ -109,8 +112,9 @@ def test_wait_wakes_on_a_write(tmp_path):
 
 
 def _writers(root: Path, count: int, rate: float, n: int = 2) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-c", WRITER, str(root), f"w{i}", str(count), str(rate)])
-            for i in range(n)]
+    return [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(root), f"w{i}", str(count), str(rate)]) for i in range(n)
+    ]
 
 
 def _follow(tailer: Tailer, seen: list[bytes], done: threading.Event) -> None:

@@ -60,12 +60,16 @@ def test_tool_loop_rate_rule_and_repetition_rule_are_separate():
     fast = [ev("a", "tool_call", BASE + i, tool_name="grep", tool_params={"q": i}) for i in range(10)]
     found = run_engine(fast)[1]
     assert types(found) == ["tool_loop"] and "within" in found[0].message
-    slow = [ev("a", "tool_call", BASE + i * 120, tool_name="read_file", tool_params={"path": "a.py"}) for i in range(10)]
+    slow = [
+        ev("a", "tool_call", BASE + i * 120, tool_name="read_file", tool_params={"path": "a.py"}) for i in range(10)
+    ]
     found = run_engine(slow)[1]
     assert types(found) == ["tool_loop"] and "identical params" in found[0].message
     config = WatchConfig(tool_repeat_threshold=0)  # repetition rule off: the slow loop passes
     assert run_engine(slow, config)[1] == []
-    varied = [ev("a", "tool_call", BASE + i * 120, tool_name="read_file", tool_params={"path": f"{i}.py"}) for i in range(10)]
+    varied = [
+        ev("a", "tool_call", BASE + i * 120, tool_name="read_file", tool_params={"path": f"{i}.py"}) for i in range(10)
+    ]
     assert run_engine(varied)[1] == []
 
 
@@ -86,9 +90,13 @@ def test_an_agent_waiting_for_its_user_is_not_stuck():
     """An interactive turn ended (the hooks' `turn_complete`) or the agent asked its user
     (`waiting`): idle time is the person's, not a hang. Its next event re-arms the check,
     and the wait survives a snapshot (a restart must not turn it into an alert)."""
-    events = [ev("a", "session_start", BASE), ev("a", "tool_call", BASE + 1, tool_name="Bash"),
-              ev("a", "status_change", BASE + 2, status="turn_complete"),
-              ev("b", "session_start", BASE), ev("b", "status_change", BASE + 2, status="running")]
+    events = [
+        ev("a", "session_start", BASE),
+        ev("a", "tool_call", BASE + 1, tool_name="Bash"),
+        ev("a", "status_change", BASE + 2, status="turn_complete"),
+        ev("b", "session_start", BASE),
+        ev("b", "status_change", BASE + 2, status="running"),
+    ]
     engine, found = run_engine(events)
     restored = Engine(WatchConfig())
     restored.restore(json.loads(encode(engine.snapshot())))
@@ -107,8 +115,11 @@ def test_an_agent_waiting_for_its_user_is_not_stuck():
 
 
 def test_stuck_found_on_replay_the_same_as_live():
-    events = [ev("a", "session_start", BASE), ev("a", "tool_call", BASE + 400, tool_name="x"),
-              ev("a", "session_end", BASE + 401)]
+    events = [
+        ev("a", "session_start", BASE),
+        ev("a", "tool_call", BASE + 400, tool_name="x"),
+        ev("a", "session_end", BASE + 401),
+    ]
     live = Engine(WatchConfig())
     live.feed([encode(events[0])])
     live_alerts = live.tick(BASE + 310)
@@ -126,27 +137,41 @@ def test_cost_anomaly_when_crossed_and_again_at_twice():
 def test_excessive_restarts_and_failed_sessions():
     events = []
     for i in range(4):
-        events += [ev("r", "session_start", BASE + i * 10, prompt_type="retry" if i else "initial"),
-                   ev("r", "session_end", BASE + i * 10 + 1, completion_status="failed")]
+        events += [
+            ev("r", "session_start", BASE + i * 10, prompt_type="retry" if i else "initial"),
+            ev("r", "session_end", BASE + i * 10 + 1, completion_status="failed"),
+        ]
     assert types(run_engine(events)[1]) == ["excessive_restarts"]
+
     def failed(attempt, messages):
-        return ([ev(attempt, "session_start", BASE)] +
-                [ev(attempt, "error", BASE + 1 + i * 20, error_message=m) for i, m in enumerate(messages)] +
-                [ev(attempt, "session_end", BASE + 200, completion_status="setup_failed")])
-    found = run_engine(failed("t", ["429 Too Many Requests"] * 2 + ["ETIMEDOUT connecting", "503 Service Unavailable"]))[1]
-    assert [(a.type, a.recommendation) for a in found] == [("failed_session_transient_errors", "switch_sdk_or_backoff_retry")]
+        return (
+            [ev(attempt, "session_start", BASE)]
+            + [ev(attempt, "error", BASE + 1 + i * 20, error_message=m) for i, m in enumerate(messages)]
+            + [ev(attempt, "session_end", BASE + 200, completion_status="setup_failed")]
+        )
+
+    found = run_engine(
+        failed("t", ["429 Too Many Requests"] * 2 + ["ETIMEDOUT connecting", "503 Service Unavailable"])
+    )[1]
+    assert [(a.type, a.recommendation) for a in found] == [
+        ("failed_session_transient_errors", "switch_sdk_or_backoff_retry")
+    ]
     found = run_engine(failed("h", ["429 Too Many Requests", "AssertionError: 1 != 2", "x", "y"]))[1]
     assert [(a.type, a.severity) for a in found] == [("failed_session_high_errors", "high")]
 
 
 def test_bad_lines_are_skipped_never_a_crash(cli, log_dir):
     loop = [ev("a", "error", BASE + i, error_message="boom", error_fingerprint="f") for i in range(4)]
-    raw = (b"not json\n" b"[1, 2]\n" b'{"event_type": "error"}\n'  # no attempt_id
-           b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": "z"}\n'  # no data
-           b'{"timestamp": "yesterday", "event_type": "error", "attempt_id": "z", "data": {}}\n'
-           b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": 7, "data": {}}\n'
-           b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": "z", "data": "x"}\n'
-           b"\n\r\n")
+    raw = (
+        b"not json\n"
+        b"[1, 2]\n"
+        b'{"event_type": "error"}\n'  # no attempt_id
+        b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": "z"}\n'  # no data
+        b'{"timestamp": "yesterday", "event_type": "error", "attempt_id": "z", "data": {}}\n'
+        b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": 7, "data": {}}\n'
+        b'{"timestamp": "2026-01-01T00:00:00.000Z", "event_type": "error", "attempt_id": "z", "data": "x"}\n'
+        b"\n\r\n"
+    )
     path = log_dir / STREAM
     write(path, raw=b"\xef\xbb\xbf" + encode(loop[0]) + b"\r\n" + raw)  # BOM, CRLF as PowerShell writes
     write(path, *loop[1:], raw=b'{"timestamp": "2026-01-01T00:00:09')  # a partial last line
@@ -158,7 +183,11 @@ def test_bad_lines_are_skipped_never_a_crash(cli, log_dir):
     first = len(b"\xef\xbb\xbf" + encode(loop[0]) + b"\r\n")  # each is told: file, byte offset, reason
     assert f"{path}: byte {first}: not valid JSON" in err
     assert f"{path}: byte {first + len(b'not json') + 1}: expected a JSON object, got list" in err
-    data_x = first + raw.index(b'"attempt_id": "z", "data": "x"') - raw[:raw.index(b'"attempt_id": "z", "data": "x"')][::-1].index(b"\n")
+    data_x = (
+        first
+        + raw.index(b'"attempt_id": "z", "data": "x"')
+        - raw[: raw.index(b'"attempt_id": "z", "data": "x"')][::-1].index(b"\n")
+    )
     assert f"{path}: byte {data_x}: not an event (Expected `object`, got `str`" in err
 
 
@@ -178,7 +207,9 @@ def test_replay_twice_writes_each_alert_once_and_live_resumes(cli, log_dir):
     assert watch_once(cli, log_dir, "--replay", "--reset") == first  # recomputed: same ids, not repeated
     write(log_dir / STREAM, *[ev("b", "error", BASE + i, error_message="x", error_fingerprint="g") for i in range(4)])
     later = watch_once(cli, log_dir)
-    assert types(later[len(first):]) == ["error_loop", "stuck_agent"] and len({a["alert_id"] for a in later}) == len(later)
+    assert types(later[len(first) :]) == ["error_loop", "stuck_agent"] and len({a["alert_id"] for a in later}) == len(
+        later
+    )
 
 
 def test_first_start_is_at_the_end_unless_replay_or_since(cli, log_dir):
@@ -203,8 +234,16 @@ def test_memory_is_bounded_ended_and_stuck_attempts_are_evicted():
 
 def test_snapshot_restore_continues_exactly():
     rng = random.Random(3)
-    events = [ev(f"a{rng.randint(0, 5)}", "error", BASE + i * 30, error_message="boom", error_fingerprint=f"f{rng.randint(0, 2)}")
-              for i in range(200)]
+    events = [
+        ev(
+            f"a{rng.randint(0, 5)}",
+            "error",
+            BASE + i * 30,
+            error_message="boom",
+            error_fingerprint=f"f{rng.randint(0, 2)}",
+        )
+        for i in range(200)
+    ]
     lines = [encode(e) for e in events]
     whole = Engine(WatchConfig()).feed(lines)
     first = Engine(WatchConfig())
@@ -231,7 +270,9 @@ def test_alerts_command_lists_and_consumer_keeps_its_position(cli, log_dir):
     assert cli("alerts", "--log-dir", str(log_dir), "--consumer", "me", check=True).stdout.decode() == ""
     write(log_dir / STREAM, *[ev("b", "error", BASE + i, error_message="b", error_fingerprint="f") for i in range(4)])
     watch_once(cli, log_dir)
-    assert "\tb" not in (out := cli("alerts", "--log-dir", str(log_dir), "--consumer", "me", check=True).stdout.decode())
+    assert "\tb" not in (
+        out := cli("alerts", "--log-dir", str(log_dir), "--consumer", "me", check=True).stdout.decode()
+    )
     assert out.count("\n") == 2 and " b " in out
 
 
@@ -241,7 +282,8 @@ def test_consumer_api(log_dir):
     feed = AlertFeed(log_dir, "orchestrator", start="beginning")
     assert feed.poll() == []
     (log_dir / "agent-alerts.jsonl").write_bytes(
-        b'{"timestamp":"t","type":"error_loop","attempt_id":"a","severity":"high","recommendation":"r"}\n')
+        b'{"timestamp":"t","type":"error_loop","attempt_id":"a","severity":"high","recommendation":"r"}\n'
+    )
     assert [a.type for a in feed.poll()] == ["error_loop"]
     feed.ack()
     assert AlertFeed(log_dir, "orchestrator").poll() == []

@@ -51,8 +51,12 @@ w.close()
 
 
 def _watch(log_dir, *args, env) -> subprocess.Popen:
-    return subprocess.Popen([*AGENTLOG, "watch", "--log-dir", str(log_dir), "--quiet", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [*AGENTLOG, "watch", "--log-dir", str(log_dir), "--quiet", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.slow

@@ -41,9 +41,12 @@ def settings(log_dir: Path, **env: str) -> config.Settings:
 
 
 def watch(log_dir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([*AGENTLOG, "watch", "--log-dir", str(log_dir), *args],
-                            env={**os.environ, **QUIET_ENV, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*AGENTLOG, "watch", "--log-dir", str(log_dir), *args],
+        env={**os.environ, **QUIET_ENV, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def stop(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -62,19 +65,55 @@ def ready(log_dir: Path) -> bool:
 def claude_records(t0: float, failures: int) -> list[dict]:
     """A Claude Code session that runs the same failing test again and again."""
     common = {"sessionId": SID, "cwd": "/proj", "version": "2.0.0"}
-    records = [{"type": "user", "uuid": "u-0", "timestamp": iso(t0), **common,
-                "message": {"role": "user", "content": "Fix the failing login test"}}]
+    records = [
+        {
+            "type": "user",
+            "uuid": "u-0",
+            "timestamp": iso(t0),
+            **common,
+            "message": {"role": "user", "content": "Fix the failing login test"},
+        }
+    ]
     for i in range(failures):
-        records.append({"type": "assistant", "uuid": f"a-{i}", "timestamp": iso(t0 + 2 * i + 1), **common,
-                        "requestId": f"req_{i}",
-                        "message": {"id": f"msg_{i}", "type": "message", "role": "assistant",
-                                    "model": "claude-sonnet-4-5-20250929", "stop_reason": "tool_use",
-                                    "content": [{"type": "tool_use", "id": f"toolu_{i}", "name": "Bash",
-                                                 "input": {"command": "pytest -q tests/test_login.py"}}],
-                                    "usage": {"input_tokens": 10, "output_tokens": 20}}})
-        records.append({"type": "user", "uuid": f"u-{i + 1}", "timestamp": iso(t0 + 2 * i + 2), **common,
-                        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{i}",
-                                                                 "content": FAILING, "is_error": True}]}})
+        records.append(
+            {
+                "type": "assistant",
+                "uuid": f"a-{i}",
+                "timestamp": iso(t0 + 2 * i + 1),
+                **common,
+                "requestId": f"req_{i}",
+                "message": {
+                    "id": f"msg_{i}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "stop_reason": "tool_use",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": f"toolu_{i}",
+                            "name": "Bash",
+                            "input": {"command": "pytest -q tests/test_login.py"},
+                        }
+                    ],
+                    "usage": {"input_tokens": 10, "output_tokens": 20},
+                },
+            }
+        )
+        records.append(
+            {
+                "type": "user",
+                "uuid": f"u-{i + 1}",
+                "timestamp": iso(t0 + 2 * i + 2),
+                **common,
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": FAILING, "is_error": True}
+                    ],
+                },
+            }
+        )
     return records
 
 
@@ -130,9 +169,20 @@ def test_follow_needs_an_agent_with_an_importer_and_path_needs_follow(tmp_path, 
 def usage_lines(start: int, count: int) -> bytes:
     """One expensive attempt per line: each line seen gives exactly one cost alert."""
     t = time.time() - 60
-    return b"".join(msgspec.json.encode({"timestamp": iso(t), "event_type": "usage", "attempt_id": f"att-{i:04d}",
-                                         "executor": "CODEX", "event_id": f"ev-{i:04d}", "data": {"cost_usd": 2.5}})
-                    + b"\n" for i in range(start, start + count))
+    return b"".join(
+        msgspec.json.encode(
+            {
+                "timestamp": iso(t),
+                "event_type": "usage",
+                "attempt_id": f"att-{i:04d}",
+                "executor": "CODEX",
+                "event_id": f"ev-{i:04d}",
+                "data": {"cost_usd": 2.5},
+            }
+        )
+        + b"\n"
+        for i in range(start, start + count)
+    )
 
 
 def append(log_dir: Path, data: bytes) -> None:
@@ -141,8 +191,12 @@ def append(log_dir: Path, data: bytes) -> None:
 
 
 def rotate_now(log_dir: Path) -> None:
-    result = CliRunner().invoke(agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0"],
-                                env={"AGENT_WORK_LOG_MAX_SIZE_MB": "0.0001"}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        agentlog_cli,
+        ["rotate", "--log-dir", str(log_dir), "--grace", "0"],
+        env={"AGENT_WORK_LOG_MAX_SIZE_MB": "0.0001"},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0 and "rotate" in result.output, result.output
 
 
@@ -220,8 +274,17 @@ def test_rotate_every_rotates_while_watching_and_a_busy_rotation_is_not_fatal(lo
     (log_dir / layout.STATE).mkdir()
     with open(log_dir / layout.STATE / "rotate.lock", "w") as lock:  # another rotation is running
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        busy = run_cli("watch", "--log-dir", str(log_dir), "--rotate-every", "1d", "--replay", "--once", "--quiet",
-                       env={**QUIET_ENV, **env})
+        busy = run_cli(
+            "watch",
+            "--log-dir",
+            str(log_dir),
+            "--rotate-every",
+            "1d",
+            "--replay",
+            "--once",
+            "--quiet",
+            env={**QUIET_ENV, **env},
+        )
     assert busy.returncode == 0 and "rotation skipped: another rotation is running" in busy.stderr.decode()
     assert not (log_dir / layout.ARCHIVE).exists()
 
@@ -297,10 +360,11 @@ def test_weekly_schedule_across_restarts_neither_skips_nor_repeats_a_week(log_di
     now[0] = day("2026-04-07 10:00")  # down for three weeks: one report, for the latest week
     assert job().step()[0] == day("2026-04-05 09:00")
     assert job().step() is None
-    sent = {name: [json.loads(p["json"].read_text())["period"]["until"] for _, p in sink.reports]
-            for name, sink in zip("ab", sinks)}
-    assert sent["a"] == sent["b"] == ["2026-03-08T09:00:00Z", "2026-03-15T09:00:00Z",
-                                       "2026-04-05T09:00:00Z"]
+    sent = {
+        name: [json.loads(p["json"].read_text())["period"]["until"] for _, p in sink.reports]
+        for name, sink in zip("ab", sinks)
+    }
+    assert sent["a"] == sent["b"] == ["2026-03-08T09:00:00Z", "2026-03-15T09:00:00Z", "2026-04-05T09:00:00Z"]
 
 
 def arm(log_dir: Path, spec: str) -> float:
@@ -315,8 +379,17 @@ def test_weekly_report_goes_through_the_sinks_once_and_only_after_delivery(log_d
     slot = arm(log_dir, spec)
     hook = Receiver(status=500)
     try:
-        args = ("watch", "--log-dir", str(log_dir), "--weekly-report", spec, "--webhook",
-                f"http://127.0.0.1:{hook.port}/r", "--once", "--quiet")
+        args = (
+            "watch",
+            "--log-dir",
+            str(log_dir),
+            "--weekly-report",
+            spec,
+            "--webhook",
+            f"http://127.0.0.1:{hook.port}/r",
+            "--once",
+            "--quiet",
+        )
         down = run_cli(*args, env=QUIET_ENV)
         assert down.returncode == 0 and "weekly report not delivered" in down.stderr.decode()
         assert FileCheckpoints(log_dir / layout.STATE).load(STATE_NAME)["last_sent"] is None
@@ -339,9 +412,20 @@ def test_weekly_report_through_apprise_attaches_the_html(log_dir, tmp_path):
     arm(log_dir, spec)
     hook = Receiver()
     try:
-        result = run_cli("watch", "--log-dir", str(log_dir), "--weekly-report", spec, "--once",
-                         "--notify", f"json://127.0.0.1:{hook.port}/", "--report-dir", str(tmp_path / "out"),
-                         env=QUIET_ENV, check=True)
+        result = run_cli(
+            "watch",
+            "--log-dir",
+            str(log_dir),
+            "--weekly-report",
+            spec,
+            "--once",
+            "--notify",
+            f"json://127.0.0.1:{hook.port}/",
+            "--report-dir",
+            str(tmp_path / "out"),
+            env=QUIET_ENV,
+            check=True,
+        )
     finally:
         hook.close()
     (body,) = hook.received

@@ -73,8 +73,18 @@ def test_exec_hook_gets_the_alert_on_stdin_and_in_env(log_dir, tmp_path, cli):
     out = tmp_path / "hook.out"
     write(log_dir / STREAM, *now_loop("a"))
     hook = f'cat > {out}.json; echo "$AGENTLOG_ALERT_TYPE $AGENTLOG_ATTEMPT_ID $AGENTLOG_RECOMMENDATION" > {out}'
-    result = cli("watch", "--log-dir", str(log_dir), "--once", "--replay", "--quiet",
-                 "--exec", f"error_loop={hook}", "--exec", f"cost_anomaly=touch {tmp_path}/never")
+    result = cli(
+        "watch",
+        "--log-dir",
+        str(log_dir),
+        "--once",
+        "--replay",
+        "--quiet",
+        "--exec",
+        f"error_loop={hook}",
+        "--exec",
+        f"cost_anomaly=touch {tmp_path}/never",
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert out.read_text().split() == ["error_loop", "a", "trigger_ai_autofix"]
     assert json.loads((tmp_path / "hook.out.json").read_text())["type"] == "error_loop"
@@ -138,8 +148,16 @@ def test_a_nul_byte_in_an_attempt_id_reaches_the_exec_hook_escaped_and_later_ale
     once raised it blocked the hook for good. It arrives escaped; the alerts after it too."""
     out = tmp_path / "hook.out"
     write(log_dir / STREAM, *now_loop("a\x00b\x1b[2J"), *now_loop("after"))
-    result = cli("watch", "--log-dir", str(log_dir), "--once", "--replay", "--quiet",
-                 "--exec", f'error_loop=printf "%s\\n" "$AGENTLOG_ATTEMPT_ID" >> {out}')
+    result = cli(
+        "watch",
+        "--log-dir",
+        str(log_dir),
+        "--once",
+        "--replay",
+        "--quiet",
+        "--exec",
+        f'error_loop=printf "%s\\n" "$AGENTLOG_ATTEMPT_ID" >> {out}',
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert out.read_text().splitlines() == ["a\\x00b\\x1b[2J", "after"]
     assert not (log_dir / "state" / "dead-letters.jsonl").exists()
@@ -154,11 +172,24 @@ def test_any_alert_text_reaches_the_exec_hook_printable(tmp_path, fields):
     out = tmp_path / "env.out"
     attempt, executor, alert_id, kind = fields
     sink = ExecSink("*", f"env > {out}")
-    sink.send(Alert(timestamp=now_iso(), type=kind, attempt_id=attempt, severity="high",
-                    recommendation="fresh_session", executor=executor, alert_id=alert_id))
+    sink.send(
+        Alert(
+            timestamp=now_iso(),
+            type=kind,
+            attempt_id=attempt,
+            severity="high",
+            recommendation="fresh_session",
+            executor=executor,
+            alert_id=alert_id,
+        )
+    )
     env = dict(line.split("=", 1) for line in out.read_text().split("\n") if line.startswith("AGENTLOG_"))
-    for name, value in [("AGENTLOG_ATTEMPT_ID", attempt), ("AGENTLOG_EXECUTOR", executor),
-                        ("AGENTLOG_ALERT_ID", alert_id), ("AGENTLOG_ALERT_TYPE", kind)]:
+    for name, value in [
+        ("AGENTLOG_ATTEMPT_ID", attempt),
+        ("AGENTLOG_EXECUTOR", executor),
+        ("AGENTLOG_ALERT_ID", alert_id),
+        ("AGENTLOG_ALERT_TYPE", kind),
+    ]:
         assert env[name] == "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in value)
     assert json.loads(env["AGENTLOG_ALERT_JSON"])["attempt_id"] == attempt
     assert not any(unicodedata.category(c) == "Cc" for c in env["AGENTLOG_ALERT_JSON"])
@@ -218,8 +249,9 @@ def test_alerts_printed_to_a_pipe_are_plain_lines_written_once_per_batch(log_dir
     for n in range(60):
         write(log_dir / STREAM, *loop_events(f"a{n}", 1_767_225_600.0 + n))
     stream = CountingStream()
-    dog = Watchdog(config.load({"log_dir": str(log_dir)}), WatchOptions(replay=True, once=True),
-                   sinks=[StdoutSink(stream=stream)])
+    dog = Watchdog(
+        config.load({"log_dir": str(log_dir)}), WatchOptions(replay=True, once=True), sinks=[StdoutSink(stream=stream)]
+    )
     result = dog.run()
     written = list(read_alerts(log_dir))
     assert result.alerts == len(written) >= 60

@@ -70,7 +70,7 @@ def test_replay_alerts_do_not_depend_on_batches_attempt_order_restarts_or_parkin
             if n == restart:
                 engine, snapshot = Engine(WatchConfig()), json.loads(encode(engine.snapshot()))
                 engine.restore(snapshot)
-            found += engine.feed(lines[i:i + batch])
+            found += engine.feed(lines[i : i + batch])
         found += engine.tick(NOW)
     assert _rows(found) == _rows(expected)
 
@@ -83,13 +83,19 @@ def test_parked_attempts_come_back_whole_and_memory_stays_small():
         calls = [ev("slow", "tool_call", BASE + i, tool_name="Read", tool_params={"path": "a.py"}) for i in range(6)]
         engine.feed([encode(ev("slow", "session_start", BASE)), *map(encode, calls)])
         for i in range(3000):  # others come and go, hours later on the stream's clock
-            engine.feed([encode(ev(f"o{i}", "session_start", BASE + 7200 + i)),
-                         encode(ev(f"o{i}", "session_end", BASE + 7200 + i))])
+            engine.feed(
+                [
+                    encode(ev(f"o{i}", "session_start", BASE + 7200 + i)),
+                    encode(ev(f"o{i}", "session_end", BASE + 7200 + i)),
+                ]
+            )
     assert "slow" in engine.parked and "slow" not in engine.active and len(engine.parked["slow"]) < 400
     later = [ev("slow", "tool_call", BASE + 9000 + i, tool_name="Read", tool_params={"path": "a.py"}) for i in range(4)]
     found = engine.feed([*map(encode, later)])
-    assert [(a.type, a.attempt_id, a.occurrences) for a in found] == [("stuck_agent", "slow", None),
-                                                                       ("tool_loop", "slow", 10)]
+    assert [(a.type, a.attempt_id, a.occurrences) for a in found] == [
+        ("stuck_agent", "slow", None),
+        ("tool_loop", "slow", 10),
+    ]
 
 
 # -- the real watchdog: `watch --replay --once` and live follow -----------------------------------
@@ -107,8 +113,10 @@ def test_an_old_attempt_read_across_a_batch_end_after_a_newer_one_keeps_its_aler
     """Imported file by file: a March attempt, then a January one whose error loop and tool
     loop straddle the 1 MiB read boundary. Read in time order or not, the same alerts; no
     "stuck for months" from a clock the January attempt never saw."""
-    newer = [ev("march", "session_start", BASE + 60 * 86400), ev("march", "session_end", BASE + 60 * 86400 + 5,
-                                                                completion_status="success")]
+    newer = [
+        ev("march", "session_start", BASE + 60 * 86400),
+        ev("march", "session_end", BASE + 60 * 86400 + 5, completion_status="success"),
+    ]
     older = [ev("january", "session_start", BASE)]
     for i in range(12):
         older.append(ev("january", "agent_output", BASE + 1 + i * 3, output="y" * 150_000))  # ~1.8 MiB in all
@@ -121,13 +129,21 @@ def test_an_old_attempt_read_across_a_batch_end_after_a_newer_one_keeps_its_aler
     assert _rows(as_imported) == _rows(in_order)
 
 
-STRADDLING = {"steps": [(0, 6, 0), (0, 0, 0), (1, 1, 0)] * 4, "quality": None, "end": "failed", "days_ago": 90,
-              "second": 0}  # an error loop and a tool loop across 1.2 MiB of output
+STRADDLING = {
+    "steps": [(0, 6, 0), (0, 0, 0), (1, 1, 0)] * 4,
+    "quality": None,
+    "end": "failed",
+    "days_ago": 90,
+    "second": 0,
+}  # an error loop and a tool loop across 1.2 MiB of output
 
 
 @settings(max_examples=_examples(4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shapes=st.lists(attempt_steps(), min_size=2, max_size=5), pads=st.tuples(*[st.integers(10_000, 300_000)] * 2),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    shapes=st.lists(attempt_steps(), min_size=2, max_size=5),
+    pads=st.tuples(*[st.integers(10_000, 300_000)] * 2),
+    seed=st.integers(0, 2**32 - 1),
+)
 @example(shapes=[STRADDLING, {**STRADDLING, "days_ago": 0}], pads=(300_000, 300_000), seed=0)  # newer first
 def test_watch_replay_once_same_alerts_for_any_attempt_order_and_batch_ends(cli, tmp_path_factory, shapes, pads, seed):
     """The padding of outputs moves where the tailer's 1 MiB batches end; the order is an import's."""
@@ -162,11 +178,17 @@ def _stop(dog, thread) -> None:
 
 
 @settings(max_examples=_examples(3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shapes=st.lists(attempt_steps().filter(lambda s: s["end"] is not None), min_size=2, max_size=5),
-       seed=st.integers(0, 2**32 - 1))
-@example(shapes=[{"steps": [(0, 0, 0)] * 3 + [(2, 1, 0)] * 3, "quality": None, "end": "success", "days_ago": 90,
-                  "second": 0},
-                 {"steps": [(0, 0, 0)] * 5, "quality": None, "end": "failed", "days_ago": 0, "second": 0}], seed=1)
+@given(
+    shapes=st.lists(attempt_steps().filter(lambda s: s["end"] is not None), min_size=2, max_size=5),
+    seed=st.integers(0, 2**32 - 1),
+)
+@example(
+    shapes=[
+        {"steps": [(0, 0, 0)] * 3 + [(2, 1, 0)] * 3, "quality": None, "end": "success", "days_ago": 90, "second": 0},
+        {"steps": [(0, 0, 0)] * 5, "quality": None, "end": "failed", "days_ago": 0, "second": 0},
+    ],
+    seed=1,
+)
 def test_live_follow_finds_what_a_replay_finds(tmp_path_factory, shapes, seed):
     """Old attempts appended a piece at a time while `watch` follows (an import while watching):
     after each piece the watchdog is caught up and looks at the wall clock, yet it raises
@@ -209,12 +231,15 @@ def test_made_up_times_fire_no_time_rule_repetition_still_counts(cli, log_dir, q
     loop; a 20 min "gap" between made-up times is nobody's idleness; the same call ten times
     and the same error four times are loops whatever the times say."""
     edits = [ev("edits", "session_start", BASE)] + [
-        ev("edits", "tool_call", BASE + 1 + i, tool_name="edit", tool_params={"line": i}) for i in range(12)]
+        ev("edits", "tool_call", BASE + 1 + i, tool_name="edit", tool_params={"line": i}) for i in range(12)
+    ]
     edits += [ev("edits", "tool_call", BASE + 1200, tool_name="view"), ev("edits", "session_end", BASE + 1201)]
     same = [ev("same", "session_start", BASE)] + [
-        ev("same", "tool_call", BASE + 1 + i, tool_name="edit", tool_params={"line": 1}) for i in range(10)]
+        ev("same", "tool_call", BASE + 1 + i, tool_name="edit", tool_params={"line": 1}) for i in range(10)
+    ]
     errors = [ev("errors", "session_start", BASE)] + [
-        ev("errors", "error", BASE + i * 1200, error_message="boom", error_fingerprint="f") for i in range(1, 5)]
+        ev("errors", "error", BASE + i * 1200, error_message="boom", error_fingerprint="f") for i in range(1, 5)
+    ]
     write(log_dir / STREAM, *_quality(edits + same + errors, quality))
     result = cli("watch", "--log-dir", str(log_dir), "--replay", "--once", "--quiet")
     assert result.returncode == 0, result.stderr.decode()
@@ -227,7 +252,10 @@ def test_made_up_times_fire_no_time_rule_repetition_still_counts(cli, log_dir, q
 def test_real_times_still_bound_an_error_loop_with_made_up_ones_among_them():
     """The window is measured over the occurrences with real times."""
     spread = [ev("a", "error", BASE + i * 400, error_message="boom", error_fingerprint="f") for i in range(3)]
-    guessed = {**ev("a", "error", BASE + 1, error_message="boom", error_fingerprint="f"), "timestamp_quality": "approximate"}
+    guessed = {
+        **ev("a", "error", BASE + 1, error_message="boom", error_fingerprint="f"),
+        "timestamp_quality": "approximate",
+    }
     engine = Engine(WatchConfig(stuck_threshold_ms=3_600_000))
     assert engine.feed([encode(e) for e in spread + [guessed]]) == []  # real ones 800 s apart: over 600 s
     close = [ev("b", "error", BASE + i, error_message="boom", error_fingerprint="f") for i in range(3)]
@@ -235,9 +263,8 @@ def test_real_times_still_bound_an_error_loop_with_made_up_ones_among_them():
     assert [a.message for a in found] == ["error f repeated 4 times within 600 s"]
 
 
-
-
 # -- a writer's clock: clamped on write, bounded on read, never in the checkpoint -------------------
+
 
 @pytest.mark.parametrize("via", ["emit", "another writer"])
 def test_one_clock_hours_ahead_blinds_nobody_and_stays_out_of_the_checkpoint(cli, log_dir, via):
@@ -282,11 +309,15 @@ def test_far_future_and_far_past_lines_in_the_stream(cli, log_dir):
     """Lines written by something that bypassed the recorder: 9999-12-31 is read as of when it
     was read (no "no event for 4193434415.9 min" for anyone), 0001-01-01 as untimed."""
     now = time.time()
-    write(log_dir / STREAM,
-          ev("future", "session_start", now - 5), {**ev("future", "agent_output", now), "timestamp": "9999-12-31T23:59:59Z"},
-          ev("future", "agent_output", now - 1),
-          {**ev("past", "session_start", now), "timestamp": "0001-01-01T00:00:00Z"}, ev("past", "agent_output", now - 2),
-          *[ev("loop", "error", now - 4 + i, error_message="boom", error_fingerprint="f") for i in range(4)])
+    write(
+        log_dir / STREAM,
+        ev("future", "session_start", now - 5),
+        {**ev("future", "agent_output", now), "timestamp": "9999-12-31T23:59:59Z"},
+        ev("future", "agent_output", now - 1),
+        {**ev("past", "session_start", now), "timestamp": "0001-01-01T00:00:00Z"},
+        ev("past", "agent_output", now - 2),
+        *[ev("loop", "error", now - 4 + i, error_message="boom", error_fingerprint="f") for i in range(4)],
+    )
     result = cli("watch", "--log-dir", str(log_dir), "--replay", "--once", "--quiet")
     assert result.returncode == 0, result.stderr.decode()
     assert [(a["type"], a["attempt_id"]) for a in alerts(log_dir)] == [("error_loop", "loop")]

@@ -31,10 +31,19 @@ def client(logs):
         yield c
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/", "Success rate"), ("/sessions", "claude-loop-0"), ("/alerts", "error_loop"),
-    ("/executors", "CLAUDE_CODE"), ("/errors", "fatal_not_a_git"), ("/sessions/claude-loop-0", "ALERT error_loop"),
-    ("/?window=30d", "Sessions"), ("/static/uPlot.iife.min.js", "uPlot")])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/", "Success rate"),
+        ("/sessions", "claude-loop-0"),
+        ("/alerts", "error_loop"),
+        ("/executors", "CLAUDE_CODE"),
+        ("/errors", "fatal_not_a_git"),
+        ("/sessions/claude-loop-0", "ALERT error_loop"),
+        ("/?window=30d", "Sessions"),
+        ("/static/uPlot.iife.min.js", "uPlot"),
+    ],
+)
 def test_pages_render_with_data(client, path, expected):
     response = client.get(path)
     assert response.status_code == 200 and expected in response.text
@@ -99,7 +108,9 @@ def test_a_token_in_the_url_becomes_a_cookie_and_leaves_the_url(logs):
         cookie = first.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in first.text
         assert c.get("/sessions?executor=CODEX").status_code == 200  # the cookie carries it on
-        assert c.get(f"http://0.0.0.0//evil.example/?token={TOKEN}").headers["location"] == "/evil.example/"  # never off-site
+        assert (
+            c.get(f"http://0.0.0.0//evil.example/?token={TOKEN}").headers["location"] == "/evil.example/"
+        )  # never off-site
 
 
 def test_a_foreign_origin_is_refused(client):
@@ -120,8 +131,11 @@ def test_serve_prints_where_it_listens_but_never_the_token(logs):
     import sys
     import urllib.request
 
-    proc = subprocess.Popen([sys.executable, "-m", "agentlog", "serve", "--port", "0", "--token", TOKEN,
-                             "--log-dir", str(logs[0])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentlog", "serve", "--port", "0", "--token", TOKEN, "--log-dir", str(logs[0])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         line = proc.stderr.readline().decode()
         url = line.split()[2]
@@ -136,11 +150,23 @@ def test_serve_prints_where_it_listens_but_never_the_token(logs):
 
 def test_alert_stream_sends_new_alerts_as_safe_json(tmp_path):
     path = tmp_path / layout.ALERTS
-    path.write_bytes(encode(Alert(timestamp="2026-02-09T10:00:00.000Z", type="old", attempt_id="a",
-                                  severity="low", recommendation="none")) + b"\n")
+    path.write_bytes(
+        encode(
+            Alert(
+                timestamp="2026-02-09T10:00:00.000Z", type="old", attempt_id="a", severity="low", recommendation="none"
+            )
+        )
+        + b"\n"
+    )
     after = position(path)
-    payload = Alert(timestamp="2026-02-09T10:00:01.000Z", type="error_loop", attempt_id="a\n\ndata: x",
-                    severity="high", recommendation="fresh_session", message=f"{viewdata.XSS}\u2028")
+    payload = Alert(
+        timestamp="2026-02-09T10:00:01.000Z",
+        type="error_loop",
+        attempt_id="a\n\ndata: x",
+        severity="high",
+        recommendation="fresh_session",
+        message=f"{viewdata.XSS}\u2028",
+    )
 
     async def collect():
         stop = asyncio.Event()
@@ -165,7 +191,6 @@ async def _done(stop: asyncio.Event) -> bool:
     return stop.is_set()
 
 
-
 def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
     from agentlog import analytics
     from agentlog.web import data as views
@@ -173,8 +198,10 @@ def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
     data = analytics.load(logs[0])
     try:
         everything, matched = views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc"))
-        pages = [views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc", page=str(n)),
-                                limit=4)[0] for n in (1, 2, 3, 4)]
+        pages = [
+            views.sessions(data, views.SessionQuery(window="all", sort="cost_usd", dir="asc", page=str(n)), limit=4)[0]
+            for n in (1, 2, 3, 4)
+        ]
     finally:
         data.source.close()
     assert matched == 13 and [r["attempt_id"] for p in pages for r in p] == [r["attempt_id"] for r in everything]
@@ -184,7 +211,8 @@ def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
 
 def test_sessions_query_refuses_odd_sort_and_page(client):
     query = __import__("agentlog.web.data", fromlist=["x"]).SessionQuery.from_params(
-        {"sort": "drop table", "dir": "sideways", "page": "-3"})
+        {"sort": "drop table", "dir": "sideways", "page": "-3"}
+    )
     assert (query.sort, query.dir, query.page) == ("started", "desc", "1")
     page = client.get("/sessions?window=all&page=2")
     assert page.status_code == 200 and 'rel="prev"' in page.text and 'class="session-row"' not in page.text
@@ -203,8 +231,9 @@ def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown
     claude = [r for r in table if r["executor"] == "CLAUDE_CODE"]
     assert sum(r["sessions"] for r in claude) == sum(1 for r in rows if r["executor"] == "CLAUDE_CODE")
     csv_text = client.get("/usage?window=all&by=executor&format=csv").text
-    assert csv_text.splitlines()[0] == ("day,executor,sessions,input_tokens,output_tokens,"
-                                        "cache_creation_tokens,cache_read_tokens,cost_usd")
+    assert csv_text.splitlines()[0] == (
+        "day,executor,sessions,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,cost_usd"
+    )
     assert len(csv_text.splitlines()) == len(table) + 1
 
 
@@ -223,7 +252,7 @@ def test_a_date_range_picks_the_sessions_started_in_it(client):
 def test_exported_text_cannot_run_as_a_spreadsheet_formula():
     from agentlog.web.data import export_rows
 
-    out = export_rows([{"a": "=HYPERLINK(\"http://evil\")", "b": "-1+2", "c": 3}], ["a", "b", "c"], "csv").decode()
+    out = export_rows([{"a": '=HYPERLINK("http://evil")', "b": "-1+2", "c": 3}], ["a", "b", "c"], "csv").decode()
     assert out.splitlines()[1].startswith("\"'=HYPERLINK") and ",'-1+2," in out
 
 
@@ -272,8 +301,12 @@ def test_alerts_filter_and_acknowledge_from_the_page_only(tmp_path):
         assert forged.status_code == 403
         elsewhere = c.post("/alerts/ack", data={"alert_id": ids[0]}, headers={"origin": "http://evil.example"})
         assert elsewhere.status_code == 403
-        done = c.post("/alerts/ack", data={"alert_id": ids[0], "back": "?type=error_loop&show=open"},
-                      headers={"origin": LOCAL}, follow_redirects=False)
+        done = c.post(
+            "/alerts/ack",
+            data={"alert_id": ids[0], "back": "?type=error_loop&show=open"},
+            headers={"origin": LOCAL},
+            follow_redirects=False,
+        )
         assert done.status_code == 303 and done.headers["location"] == "/alerts?type=error_loop&show=open"
         assert ids[0] not in c.get("/alerts?type=error_loop&show=open").text
         assert "acknowledged" in c.get("/alerts?type=error_loop").text
@@ -303,11 +336,20 @@ def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
     def usage(i):
         return Entry("usage", iso(BASE + i), None, None, "", tokens=10.0, cost_usd=0.5)
 
-    entries = [Entry("tool_call", iso(BASE), None, None, ""), usage(3), usage(4),
-               Entry("alert", iso(BASE + 4), None, None, ""), Entry("tool_call", "not a time", None, None, "")]
+    entries = [
+        Entry("tool_call", iso(BASE), None, None, ""),
+        usage(3),
+        usage(4),
+        Entry("alert", iso(BASE + 4), None, None, ""),
+        Entry("tool_call", "not a time", None, None, ""),
+    ]
     small = session_charts(entries)
-    assert small == {"x": [BASE, BASE + 3, BASE + 4], "cost": [0, 0.5, 1.0], "tokens": [0, 10.0, 20.0],
-                     "step_s": [0, 3.0, 1.0]}
+    assert small == {
+        "x": [BASE, BASE + 3, BASE + 4],
+        "cost": [0, 0.5, 1.0],
+        "tokens": [0, 10.0, 20.0],
+        "step_s": [0, 3.0, 1.0],
+    }
     long = session_charts([usage(i) for i in range(10_000)] + [usage(20_000)])
     assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
     assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0

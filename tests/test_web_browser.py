@@ -23,8 +23,15 @@ import viewdata
 from conftest import AGENTLOG, ROOT
 
 CHROMIUM = os.environ.get("AGENTLOG_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("AGENTLOG_SCREENSHOTS") == "1" else None
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -43,8 +50,11 @@ def free_port() -> int:
 def serve(log_dir: Path) -> tuple[subprocess.Popen, str]:
     """A real `agentlog serve` on a free port, once it answers."""
     port = free_port()
-    proc = subprocess.Popen([*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*AGENTLOG, "serve", "--port", str(port), "--log-dir", str(log_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -142,9 +152,17 @@ def test_a_new_alert_appears_live_without_reload(server, page):
     page.wait_for_selector("#live.on")  # the event stream is open
     before = page.locator("tr.alert-row").count()
     page.evaluate("window.__marker = 'same page'")
-    alert = Alert(timestamp=now_iso(), event_time=now_iso(), type="stuck_agent", attempt_id="live-alert-1",
-                  executor="CODEX", severity="high", recommendation="fresh_session",
-                  message=f"idle for 6m {viewdata.XSS}", idle_time_ms=360000.0)
+    alert = Alert(
+        timestamp=now_iso(),
+        event_time=now_iso(),
+        type="stuck_agent",
+        attempt_id="live-alert-1",
+        executor="CODEX",
+        severity="high",
+        recommendation="fresh_session",
+        message=f"idle for 6m {viewdata.XSS}",
+        idle_time_ms=360000.0,
+    )
     with open(log_dir / layout.ALERTS, "ab") as handle:
         handle.write(encode(alert) + b"\n")
     row = page.locator("tr.alert-row", has_text="live-alert-1")
@@ -203,9 +221,11 @@ def test_executor_chart_text_keeps_its_size_on_a_wide_page(server, browser):
     context = browser.new_context(viewport={"width": 2400, "height": 900})
     page = context.new_page()
     page.goto(base + "/executors")
-    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('svg.chart text')).fontSize)"
-                         " * document.querySelector('svg.chart').getBoundingClientRect().width"
-                         " / document.querySelector('svg.chart').viewBox.baseVal.width")
+    size = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('svg.chart text')).fontSize)"
+        " * document.querySelector('svg.chart').getBoundingClientRect().width"
+        " / document.querySelector('svg.chart').viewBox.baseVal.width"
+    )
     context.close()
     assert size <= 12
 

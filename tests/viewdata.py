@@ -35,15 +35,29 @@ class Clock:
         return now_iso(self.t)
 
 
-def _session(recorder, attempt, start, *, executor, model, task, title, prompt="Please do the task",
-             status="success", errors=0, cost=0.02, output="All tests pass.", tools=2, end=True):
+def _session(
+    recorder,
+    attempt,
+    start,
+    *,
+    executor,
+    model,
+    task,
+    title,
+    prompt="Please do the task",
+    status="success",
+    errors=0,
+    cost=0.02,
+    output="All tests pass.",
+    tools=2,
+    end=True,
+):
     clock = Clock(start)
     s = Session(attempt, executor=executor, model=model, task_id=task, task_title=title, recorder=recorder)
     s.emit("session_start", {"prompt": prompt, "prompt_type": "initial"}, timestamp=clock())
     for i in range(tools):
         s.emit("tool_call", {"tool_name": "bash", "tool_params": {"cmd": f"pytest -k t{i}"}}, timestamp=clock())
-        s.emit("tool_result", {"tool_name": "bash", "result": "success", "result_data": "1 passed"},
-               timestamp=clock())
+        s.emit("tool_result", {"tool_name": "bash", "result": "success", "result_data": "1 passed"}, timestamp=clock())
     for i in range(errors):
         s.emit("tool_call", {"tool_name": "bash", "tool_params": {"cmd": "git push"}}, timestamp=clock())
         s.emit("tool_result", {"tool_name": "bash", "result": "error", "result_data": "fatal"}, timestamp=clock())
@@ -60,24 +74,83 @@ def build(log_dir: Path, now: float | None = None) -> dict[str, str]:
     settings = config.load({"log_dir": str(log_dir)}, environ={}, cwd=log_dir.parent)
     with Recorder(settings) as rec:
         for i in range(3):
-            _session(rec, f"prev-codex-{i}", now - 10 * DAY + i * 3600, executor="CODEX", model="gpt-5-codex",
-                     task=f"task-p{i}", title=f"Old task {i} [s]")
-        _session(rec, "prev-claude-0", now - 9 * DAY, executor="CLAUDE_CODE", model="claude-sonnet-4-5",
-                 task="task-p9", title="Old failing task [m]", status="failed", errors=1)
+            _session(
+                rec,
+                f"prev-codex-{i}",
+                now - 10 * DAY + i * 3600,
+                executor="CODEX",
+                model="gpt-5-codex",
+                task=f"task-p{i}",
+                title=f"Old task {i} [s]",
+            )
+        _session(
+            rec,
+            "prev-claude-0",
+            now - 9 * DAY,
+            executor="CLAUDE_CODE",
+            model="claude-sonnet-4-5",
+            task="task-p9",
+            title="Old failing task [m]",
+            status="failed",
+            errors=1,
+        )
         for i in range(3):
-            _session(rec, f"codex-ok-{i}", now - 5 * DAY + i * 3600, executor="CODEX", model="gpt-5-codex",
-                     task=f"task-{i}", title=f"Add CSV export part {i} [s]")
+            _session(
+                rec,
+                f"codex-ok-{i}",
+                now - 5 * DAY + i * 3600,
+                executor="CODEX",
+                model="gpt-5-codex",
+                task=f"task-{i}",
+                title=f"Add CSV export part {i} [s]",
+            )
         for i in range(3):
-            _session(rec, f"claude-loop-{i}", now - 3 * DAY + i * 3600, executor="CLAUDE_CODE",
-                     model="claude-sonnet-4-5", task="task-git", title="Push the release branch [m]",
-                     status="failed", errors=5, cost=0.30)
-        _session(rec, "gemini-ok-0", now - 2 * DAY, executor="GEMINI", model="gemini-2.5-pro", task="task-doc",
-                 title="Document the API [xs]", cost=0.05)
-        _session(rec, "xss-0", now - 1 * DAY, executor="COPILOT", model="gpt-4.1", task="task-xss",
-                 title=f"Render {XSS} safely", prompt=f"Fix this: {XSS} and {XSS_SCRIPT}",
-                 output=f"Output with {XSS_SCRIPT}", status="failed", errors=1, cost=0.04)
-        _session(rec, "open-0", now - 3600, executor="CODEX", model="gpt-5-codex", task="task-open",
-                 title="Still running [l]", end=False)
+            _session(
+                rec,
+                f"claude-loop-{i}",
+                now - 3 * DAY + i * 3600,
+                executor="CLAUDE_CODE",
+                model="claude-sonnet-4-5",
+                task="task-git",
+                title="Push the release branch [m]",
+                status="failed",
+                errors=5,
+                cost=0.30,
+            )
+        _session(
+            rec,
+            "gemini-ok-0",
+            now - 2 * DAY,
+            executor="GEMINI",
+            model="gemini-2.5-pro",
+            task="task-doc",
+            title="Document the API [xs]",
+            cost=0.05,
+        )
+        _session(
+            rec,
+            "xss-0",
+            now - 1 * DAY,
+            executor="COPILOT",
+            model="gpt-4.1",
+            task="task-xss",
+            title=f"Render {XSS} safely",
+            prompt=f"Fix this: {XSS} and {XSS_SCRIPT}",
+            output=f"Output with {XSS_SCRIPT}",
+            status="failed",
+            errors=1,
+            cost=0.04,
+        )
+        _session(
+            rec,
+            "open-0",
+            now - 3600,
+            executor="CODEX",
+            model="gpt-5-codex",
+            task="task-open",
+            title="Still running [l]",
+            end=False,
+        )
     raise_alerts(log_dir)
     return {"loop": "claude-loop-0", "xss": "xss-0", "ok": "codex-ok-0", "open": "open-0"}
 

@@ -14,8 +14,12 @@ import msgspec
 
 BASE = 1_767_225_600.0
 TOOLS = ["Bash", "Read", "Edit", "grep"]
-FINGERPRINTS = [("rate_limit_exceeded-1a2b3c4d", "rate_limit"), ("timeout-5e6f7a8b", "timeout"),
-                ("assertion_failed-9c0d1e2f", "test"), ("module_not_found-3a4b5c6d", "import")]
+FINGERPRINTS = [
+    ("rate_limit_exceeded-1a2b3c4d", "rate_limit"),
+    ("timeout-5e6f7a8b", "timeout"),
+    ("assertion_failed-9c0d1e2f", "test"),
+    ("module_not_found-3a4b5c6d", "import"),
+]
 
 
 def _stamp(rng: random.Random, t: float) -> object:
@@ -63,8 +67,10 @@ def stream(seed: int = 7, events: int = 8_000, attempts: int = 300) -> list[byte
             pick = rng.random()
             if pick < 0.004:
                 same = rng.random() < 0.5
-                burst = [{"aid": aid, "data": {"tool_name": "Bash", "tool_params": {"c": 0 if same else i}}}
-                         for i in range(rng.randint(8, 14))]
+                burst = [
+                    {"aid": aid, "data": {"tool_name": "Bash", "tool_params": {"c": 0 if same else i}}}
+                    for i in range(rng.randint(8, 14))
+                ]
             if live[aid] > 40 and pick < 0.08:
                 kind = "session_end"
                 data = {"completion_status": rng.choice(["success", "failed", "failed", "crashed", "cancelled"])}
@@ -80,8 +86,10 @@ def stream(seed: int = 7, events: int = 8_000, attempts: int = 300) -> list[byte
                     data = {"tool_name": tool} if rng.random() < 0.5 else {"tool_name": 5, "tool_params": params}
             elif pick < 0.48:
                 fp, category = rng.choice(FINGERPRINTS)
-                kind, data = "error", {"error_message": f"{fp} happened", "error_fingerprint": fp,
-                                       "error_category": category}
+                kind, data = (
+                    "error",
+                    {"error_message": f"{fp} happened", "error_fingerprint": fp, "error_category": category},
+                )
                 if rng.random() < 0.1:
                     data = {"error_message": "x"} if rng.random() < 0.5 else {"error_fingerprint": ""}
             elif pick < 0.58:
@@ -100,9 +108,15 @@ def stream(seed: int = 7, events: int = 8_000, attempts: int = 300) -> list[byte
                 ended.remove(aid)
                 live[aid] = 0
         when = t - rng.choice([0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 700]) if rng.random() < 0.05 else t
-        event: dict = {"timestamp": _stamp(rng, when), "event_type": kind, "attempt_id": aid,
-                       "executor": rng.choice(["CODEX", "CLAUDE_CODE"]), "task_id": f"task-{aid[-2:]}",
-                       "sequence_num": n, "data": data}
+        event: dict = {
+            "timestamp": _stamp(rng, when),
+            "event_type": kind,
+            "attempt_id": aid,
+            "executor": rng.choice(["CODEX", "CLAUDE_CODE"]),
+            "task_id": f"task-{aid[-2:]}",
+            "sequence_num": n,
+            "data": data,
+        }
         if rng.random() < 0.9:
             event["event_id"] = f"ev-{n:08d}"
         odd = rng.random()
@@ -134,13 +148,15 @@ def attempt_steps():
     from hypothesis import strategies as st
 
     step = st.tuples(st.integers(0, len(GAPS) - 1), st.integers(0, 6), st.integers(0, 3))
-    return st.fixed_dictionaries({
-        "steps": st.lists(step, min_size=1, max_size=30),
-        "quality": st.sampled_from(QUALITIES),
-        "end": st.sampled_from([None, "success", "failed", "failed"]),
-        "days_ago": st.integers(0, 150),
-        "second": st.integers(0, 86_399),
-    })
+    return st.fixed_dictionaries(
+        {
+            "steps": st.lists(step, min_size=1, max_size=30),
+            "quality": st.sampled_from(QUALITIES),
+            "end": st.sampled_from([None, "success", "failed", "failed"]),
+            "days_ago": st.integers(0, 150),
+            "second": st.integers(0, 86_399),
+        }
+    )
 
 
 def attempt_events(name: str, shape: dict, pad: int = 0) -> list[dict]:
@@ -150,8 +166,14 @@ def attempt_events(name: str, shape: dict, pad: int = 0) -> list[dict]:
     events: list[dict] = []
 
     def add(kind: str, **data) -> None:
-        event = {"timestamp": _iso(t), "event_type": kind, "attempt_id": name, "executor": "CODEX",
-                 "event_id": f"{name}-{len(events)}", "data": data}
+        event = {
+            "timestamp": _iso(t),
+            "event_type": kind,
+            "attempt_id": name,
+            "executor": "CODEX",
+            "event_id": f"{name}-{len(events)}",
+            "data": data,
+        }
         if quality is not None:
             event["timestamp_quality"] = quality
         events.append(event)

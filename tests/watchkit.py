@@ -22,8 +22,7 @@ _seq = [0]
 
 def ev(attempt: str | None, kind: str, t: float, executor: str = "CODEX", **data) -> dict:
     _seq[0] += 1
-    event = {"timestamp": iso(t), "event_type": kind, "executor": executor,
-             "event_id": f"e{_seq[0]:08d}", "data": data}
+    event = {"timestamp": iso(t), "event_type": kind, "executor": executor, "event_id": f"e{_seq[0]:08d}", "data": data}
     if attempt is not None:
         event["attempt_id"] = attempt
     return event

@@ -160,71 +160,153 @@ class Setting:
 _ACTIONS = _choice("off", "warn", "ask", "deny")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("logging_enabled", "AGENT_WORK_LOGGING_ENABLED", _bool, True,
-            "false makes every write a no-op"),
-    Setting("analyzer_enabled", "AGENT_WORK_ANALYZER_ENABLED", _bool, True,
-            "false makes `watch` exit at once"),
-    Setting("log_dir", "AGENT_WORK_LOG_DIR", _text, ".cache/agent-work-logs",
-            "where the log files live"),
+    Setting("logging_enabled", "AGENT_WORK_LOGGING_ENABLED", _bool, True, "false makes every write a no-op"),
+    Setting("analyzer_enabled", "AGENT_WORK_ANALYZER_ENABLED", _bool, True, "false makes `watch` exit at once"),
+    Setting("log_dir", "AGENT_WORK_LOG_DIR", _text, ".cache/agent-work-logs", "where the log files live"),
     Setting("redact", "AGENT_WORK_REDACT", _bool, True, "scrub secrets before writing", ("redact.enabled",)),
-    Setting("file_mode", "AGENT_WORK_FILE_MODE", _choice("private", "group"), "private",
-            "who may read the files agentlog writes: private (0600 in 0700 folders) or group (0640 in 0750)"),
-    Setting("fsync", "AGENT_WORK_FSYNC", _choice("none", "event", "batch"), "none",
-            "durability: none (page cache), event (fsync each line), batch"),
-    Setting("max_event_bytes", "AGENT_WORK_MAX_EVENT_BYTES", _whole, 8 * 1024 * 1024,
-            "longer events have their largest strings truncated with a marker"),
-    Setting("clock_tolerance_ms", "AGENT_WORK_CLOCK_TOLERANCE_MS", _whole, 300_000,
-            "event times further ahead of their arrival are recorded (and watched) at arrival",
-            ("watch.clock_tolerance_ms",)),
-    Setting("error_loop_threshold", "AGENT_ERROR_LOOP_THRESHOLD", _whole, 4,
-            "same error fingerprint this many times in the window is a loop",
-            ("watch.error_loop_threshold",)),
-    Setting("error_loop_window_ms", "AGENT_ERROR_LOOP_WINDOW_MS", _whole, 600_000,
-            "window of the error loop rule",
-            ("watch.error_loop_window_ms",)),
-    Setting("tool_loop_threshold", "AGENT_TOOL_LOOP_THRESHOLD", _whole, 10,
-            "same tool this many times in the window is a loop",
-            ("watch.tool_loop_threshold",)),
-    Setting("tool_loop_window_ms", "AGENT_TOOL_LOOP_WINDOW_MS", _whole, 10_000,
-            "window of the tool loop rate rule (60000 = the original's rule, 0 = off)",
-            ("watch.tool_loop_window_ms",)),
-    Setting("stuck_threshold_ms", "AGENT_STUCK_THRESHOLD_MS", _whole, 300_000,
-            "an unfinished attempt idle this long is stuck",
-            ("watch.stuck_threshold_ms",)),
-    Setting("cost_anomaly_threshold", "AGENT_COST_ANOMALY_THRESHOLD", _number, 1.0,
-            "session cost in USD that raises cost_anomaly",
-            ("watch.cost_anomaly_threshold",)),
-    Setting("alert_cooldown_ms", "AGENT_ALERT_COOLDOWN_MS", _whole, 300_000,
-            "an alert is not repeated for the same key within this time",
-            ("watch.alert_cooldown_ms",)),
-    Setting("log_max_size_mb", "AGENT_WORK_LOG_MAX_SIZE_MB", _number, 100.0,
-            "rotate a log file past this size"),
-    Setting("archive_retention_days", "AGENT_WORK_ARCHIVE_RETENTION_DAYS", _whole, 90,
-            "delete archives older than this"),
-    Setting("session_log_retention", "AGENT_SESSION_LOG_RETENTION", _whole, 100,
-            "session transcripts kept live; older ones are archived"),
+    Setting(
+        "file_mode",
+        "AGENT_WORK_FILE_MODE",
+        _choice("private", "group"),
+        "private",
+        "who may read the files agentlog writes: private (0600 in 0700 folders) or group (0640 in 0750)",
+    ),
+    Setting(
+        "fsync",
+        "AGENT_WORK_FSYNC",
+        _choice("none", "event", "batch"),
+        "none",
+        "durability: none (page cache), event (fsync each line), batch",
+    ),
+    Setting(
+        "max_event_bytes",
+        "AGENT_WORK_MAX_EVENT_BYTES",
+        _whole,
+        8 * 1024 * 1024,
+        "longer events have their largest strings truncated with a marker",
+    ),
+    Setting(
+        "clock_tolerance_ms",
+        "AGENT_WORK_CLOCK_TOLERANCE_MS",
+        _whole,
+        300_000,
+        "event times further ahead of their arrival are recorded (and watched) at arrival",
+        ("watch.clock_tolerance_ms",),
+    ),
+    Setting(
+        "error_loop_threshold",
+        "AGENT_ERROR_LOOP_THRESHOLD",
+        _whole,
+        4,
+        "same error fingerprint this many times in the window is a loop",
+        ("watch.error_loop_threshold",),
+    ),
+    Setting(
+        "error_loop_window_ms",
+        "AGENT_ERROR_LOOP_WINDOW_MS",
+        _whole,
+        600_000,
+        "window of the error loop rule",
+        ("watch.error_loop_window_ms",),
+    ),
+    Setting(
+        "tool_loop_threshold",
+        "AGENT_TOOL_LOOP_THRESHOLD",
+        _whole,
+        10,
+        "same tool this many times in the window is a loop",
+        ("watch.tool_loop_threshold",),
+    ),
+    Setting(
+        "tool_loop_window_ms",
+        "AGENT_TOOL_LOOP_WINDOW_MS",
+        _whole,
+        10_000,
+        "window of the tool loop rate rule (60000 = the original's rule, 0 = off)",
+        ("watch.tool_loop_window_ms",),
+    ),
+    Setting(
+        "stuck_threshold_ms",
+        "AGENT_STUCK_THRESHOLD_MS",
+        _whole,
+        300_000,
+        "an unfinished attempt idle this long is stuck",
+        ("watch.stuck_threshold_ms",),
+    ),
+    Setting(
+        "cost_anomaly_threshold",
+        "AGENT_COST_ANOMALY_THRESHOLD",
+        _number,
+        1.0,
+        "session cost in USD that raises cost_anomaly",
+        ("watch.cost_anomaly_threshold",),
+    ),
+    Setting(
+        "alert_cooldown_ms",
+        "AGENT_ALERT_COOLDOWN_MS",
+        _whole,
+        300_000,
+        "an alert is not repeated for the same key within this time",
+        ("watch.alert_cooldown_ms",),
+    ),
+    Setting("log_max_size_mb", "AGENT_WORK_LOG_MAX_SIZE_MB", _number, 100.0, "rotate a log file past this size"),
+    Setting(
+        "archive_retention_days", "AGENT_WORK_ARCHIVE_RETENTION_DAYS", _whole, 90, "delete archives older than this"
+    ),
+    Setting(
+        "session_log_retention",
+        "AGENT_SESSION_LOG_RETENTION",
+        _whole,
+        100,
+        "session transcripts kept live; older ones are archived",
+    ),
     # [watch]: the watchdog's other rules, and its sinks
-    Setting("watch.tool_repeat_threshold", None, _whole, None,
-            "identical tool calls with nothing new between that are a loop (0 = off)",
-            same_as="tool_loop_threshold"),
+    Setting(
+        "watch.tool_repeat_threshold",
+        None,
+        _whole,
+        None,
+        "identical tool calls with nothing new between that are a loop (0 = off)",
+        same_as="tool_loop_threshold",
+    ),
     Setting("watch.restart_threshold", None, _whole, 3, "follow-up/retry starts of one attempt that alert"),
     Setting("watch.failed_session_errors", None, _whole, 4, "errors of a failed session that alert"),
-    Setting("watch.waiting_statuses", None, _texts, ("turn_complete", "waiting"),
-            "status_change statuses that mean waiting for the user (not stuck)"),
+    Setting(
+        "watch.waiting_statuses",
+        None,
+        _texts,
+        ("turn_complete", "waiting"),
+        "status_change statuses that mean waiting for the user (not stuck)",
+    ),
     Setting("watch.notify", None, _texts, (), "apprise URLs every alert goes to"),
     Setting("watch.webhook", None, _texts, (), "URLs every alert is POSTed to"),
     Setting("watch.exec", None, _table_of(_text), {}, "alert type = command run per alert"),
     Setting("watch.sinks", None, _texts, (), "other sinks, KIND=SPEC (any registered kind, a plugin's too)"),
-    Setting("watch.notify_since", None, _duration, 3600.0,
-            "notification sinks get only alerts newer than this (seconds; written 1h, 30m...)"),
+    Setting(
+        "watch.notify_since",
+        None,
+        _duration,
+        3600.0,
+        "notification sinks get only alerts newer than this (seconds; written 1h, 30m...)",
+    ),
     # [redact], [errors], [pricing]
     Setting("redact.patterns", None, _table_of(_regex), {}, "more secrets: name = regex"),
     Setting("errors.categories", None, _table_of(_regexes), {}, "more error categories: name = [regexes]"),
-    Setting("pricing", None, _table_of(_prices), {},
-            'model prices (USD per million tokens) on top of the shipped table: [pricing."model"]'),
+    Setting(
+        "pricing",
+        None,
+        _table_of(_prices),
+        {},
+        'model prices (USD per million tokens) on top of the shipped table: [pricing."model"]',
+    ),
     # [rotate]
-    Setting("rotate.max_age", None, _duration_or_never, 7 * 86400.0,
-            'rotate a live file whose oldest event is older than this ("" = never)'),
+    Setting(
+        "rotate.max_age",
+        None,
+        _duration_or_never,
+        7 * 86400.0,
+        'rotate a live file whose oldest event is older than this ("" = never)',
+    ),
     Setting("rotate.stale_session", None, _duration, 7 * 86400.0, "unfinished transcripts idle this long are archived"),
     Setting("rotate.stream_days", None, _number, 30.0, "stream archive retention (0 = forever)"),
     Setting("rotate.errors_days", None, _number, 90.0, "errors archive retention (0 = forever)"),
@@ -293,8 +375,7 @@ class Settings:
         if table not in _TABLES:
             value = self.values.get(table)
             return value if isinstance(value, dict) else {}
-        return {key.partition(".")[2]: self.values[s.name] for key, s in _BY_KEY.items()
-                if key.startswith(table + ".")}
+        return {key.partition(".")[2]: self.values[s.name] for key, s in _BY_KEY.items() if key.startswith(table + ".")}
 
     def with_flags(self, flags: Mapping[str, Any]) -> "Settings":
         """These settings with flags on top (flags with value None are ignored); names are
@@ -325,15 +406,22 @@ def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
     explicit = environ.get("AGENTLOG_CONFIG")
     if explicit:
         return Path(explicit)
-    for candidate in (cwd / "agentlog.toml",
-                      Path(environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "agentlog" / "config.toml"):
+    for candidate in (
+        cwd / "agentlog.toml",
+        Path(environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "agentlog" / "config.toml",
+    ):
         if candidate.is_file():
             return candidate
     return None
 
 
-def load(flags: Mapping[str, Any] | None = None, *, config_file: Path | None = None,
-         environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+def load(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
     """Resolve every setting from its sources; flags with value None are ignored."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
@@ -342,16 +430,17 @@ def load(flags: Mapping[str, Any] | None = None, *, config_file: Path | None = N
     in_file = _read_file(config_file, warnings) if config_file is not None else {}
     values = {s.name: dict(s.default) if isinstance(s.default, dict) else s.default for s in SETTINGS}
     sources = {s.name: "default" for s in SETTINGS}
-    for source, layer in ((f"file {config_file}", in_file),
-                          (f".env {cwd / '.env'}", _by_env(read_dotenv(cwd / ".env"))),
-                          ("environment", _by_env(environ)),
-                          ("flag", _named(flags or {}))):
+    for source, layer in (
+        (f"file {config_file}", in_file),
+        (f".env {cwd / '.env'}", _by_env(read_dotenv(cwd / ".env"))),
+        ("environment", _by_env(environ)),
+        ("flag", _named(flags or {})),
+    ):
         _apply(source, layer, values, sources)
     return Settings(values, sources, warnings)
 
 
-def _apply(source: str, layer: Mapping[str, tuple[str, Any]], values: dict[str, Any],
-           sources: dict[str, str]) -> None:
+def _apply(source: str, layer: Mapping[str, tuple[str, Any]], values: dict[str, Any], sources: dict[str, str]) -> None:
     """Parse a layer's raw values (setting name -> (key as written, raw)) over `values`."""
     for name, (key, raw) in layer.items():
         try:
@@ -401,8 +490,9 @@ def _read_file(path: Path, warnings: list[str]) -> dict[str, tuple[str, Any]]:
             elif written in _BY_KEY:
                 setting = _BY_KEY[written]
                 if setting.name in found:
-                    raise ConfigError(f"{setting.name} is set twice in {path} (as {found[setting.name][0]} "
-                                      f"and {written}): keep one")
+                    raise ConfigError(
+                        f"{setting.name} is set twice in {path} (as {found[setting.name][0]} and {written}): keep one"
+                    )
                 found[setting.name] = (written, value)
             else:
                 warnings.append(f"{path}: unknown key {written}{_did_you_mean(written)}; ignored")

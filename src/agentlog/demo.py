@@ -20,10 +20,20 @@ from .capture.api import Session
 from .recorder import Recorder
 from .store import layout
 
-EXECUTORS = {"CODEX": "gpt-5-codex", "CLAUDE_CODE": "claude-sonnet-4-5", "COPILOT": "gpt-4.1",
-             "GEMINI": "gemini-2.5-pro"}
-TASKS = ["Implement user authentication [m]", "Fix flaky payment test [s]", "Add CSV export [s]",
-         "Migrate settings to TOML [l]", "Upgrade React to v19 [xl]", "Document the REST API [xs]"]
+EXECUTORS = {
+    "CODEX": "gpt-5-codex",
+    "CLAUDE_CODE": "claude-sonnet-4-5",
+    "COPILOT": "gpt-4.1",
+    "GEMINI": "gemini-2.5-pro",
+}
+TASKS = [
+    "Implement user authentication [m]",
+    "Fix flaky payment test [s]",
+    "Add CSV export [s]",
+    "Migrate settings to TOML [l]",
+    "Upgrade React to v19 [xl]",
+    "Document the REST API [xs]",
+]
 
 Agent = Callable[[Session, random.Random], Iterator[float]]
 
@@ -35,8 +45,12 @@ def _work(s: Session, rng: random.Random, steps: int) -> Iterator[float]:
         s.tool_call(tool, {"path": f"src/module_{rng.randint(1, 40)}.py"})
         yield 0.05
         s.tool_result(tool, "success", "ok")
-        s.usage(input_tokens=rng.randint(800, 3000), output_tokens=rng.randint(50, 400),
-                cache_read_tokens=rng.randint(0, 2000), cost_usd=round(rng.uniform(0.002, 0.01), 4))
+        s.usage(
+            input_tokens=rng.randint(800, 3000),
+            output_tokens=rng.randint(50, 400),
+            cache_read_tokens=rng.randint(0, 2000),
+            cost_usd=round(rng.uniform(0.002, 0.01), 4),
+        )
         yield 0.05
 
 
@@ -87,9 +101,14 @@ def rate_limited(s: Session, rng: random.Random) -> Iterator[float]:
     s.end("failed")
 
 
-SCENARIOS: dict[str, Agent] = {"succeeds": succeeds, "error_loop": error_loop, "tool_loop": tool_loop,
-                               "goes_idle": goes_idle, "too_expensive": too_expensive,
-                               "rate_limited": rate_limited}
+SCENARIOS: dict[str, Agent] = {
+    "succeeds": succeeds,
+    "error_loop": error_loop,
+    "tool_loop": tool_loop,
+    "goes_idle": goes_idle,
+    "too_expensive": too_expensive,
+    "rate_limited": rate_limited,
+}
 MIX = ["succeeds"] * 5 + ["error_loop", "tool_loop", "goes_idle", "too_expensive", "rate_limited"]
 
 
@@ -101,8 +120,9 @@ class FleetReport:
     files: dict[str, int] = field(default_factory=dict)
 
 
-def run_fleet(recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: float = 1.0,
-              prefix: str = "demo") -> FleetReport:
+def run_fleet(
+    recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: float = 1.0, prefix: str = "demo"
+) -> FleetReport:
     """Run `agents` simulated agents concurrently; `speed` > 1 plays faster."""
     rng = random.Random(seed)
     report = FleetReport(recorder.log_dir)
@@ -112,14 +132,22 @@ def run_fleet(recorder: Recorder, agents: int = 10, *, seed: int = 7, speed: flo
         scenario = MIX[i % len(MIX)]
         executor = rng.choice(list(EXECUTORS))
         attempt = f"{prefix}-{run_id}-{i:02d}-{scenario.replace('_', '-')}"
-        session = Session(attempt, executor=executor, model=EXECUTORS[executor],
-                          task_id=f"task-{i % len(TASKS)}", task_title=TASKS[i % len(TASKS)],
-                          branch=f"agent/{attempt}", recorder=recorder,
-                          prompt=f"Please work on: {TASKS[i % len(TASKS)]}")
+        session = Session(
+            attempt,
+            executor=executor,
+            model=EXECUTORS[executor],
+            task_id=f"task-{i % len(TASKS)}",
+            task_title=TASKS[i % len(TASKS)],
+            branch=f"agent/{attempt}",
+            recorder=recorder,
+            prompt=f"Please work on: {TASKS[i % len(TASKS)]}",
+        )
         session.start()
         report.attempts[attempt] = scenario
-        heapq.heappush(queue, (time.monotonic() + rng.uniform(0, 0.2) / speed, i,
-                               SCENARIOS[scenario](session, random.Random(seed + i))))
+        heapq.heappush(
+            queue,
+            (time.monotonic() + rng.uniform(0, 0.2) / speed, i, SCENARIOS[scenario](session, random.Random(seed + i))),
+        )
     while queue:
         due, i, agent = heapq.heappop(queue)
         time.sleep(max(0.0, due - time.monotonic()))
@@ -157,8 +185,13 @@ class WatchBeside:
 
         config = WatchConfig.from_settings(settings, stuck_threshold_ms=stuck_threshold_ms)
         self.alerts: list = []
-        self.dog = Watchdog(settings, WatchOptions(tick_s=0.1), sinks=[make_sink("stdout", None)],
-                            config=config, on_alert=self.alerts.append)
+        self.dog = Watchdog(
+            settings,
+            WatchOptions(tick_s=0.1),
+            sinks=[make_sink("stdout", None)],
+            config=config,
+            on_alert=self.alerts.append,
+        )
         self.thread = threading.Thread(target=self.dog.run, name="demo-watchdog", daemon=True)
 
     def __enter__(self) -> "WatchBeside":

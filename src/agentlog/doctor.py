@@ -50,15 +50,19 @@ class DoctorReport:
         self.checks.append(Check(name, status, detail, fix))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"settings": [{"name": n, "value": v, "source": s} for n, v, s in self.settings],
-                "checks": [asdict(c) for c in self.checks]}
+        return {
+            "settings": [{"name": n, "value": v, "source": s} for n, v, s in self.settings],
+            "checks": [asdict(c) for c in self.checks],
+        }
 
 
-def diagnose(settings: config.Settings, *, notify: list[str] = (), webhooks: list[str] = (),
-             now: float | None = None) -> DoctorReport:
+def diagnose(
+    settings: config.Settings, *, notify: list[str] = (), webhooks: list[str] = (), now: float | None = None
+) -> DoctorReport:
     now = time.time() if now is None else now
-    report = DoctorReport(settings=[(s.name, _shown(s, settings.values[s.name]), settings.sources[s.name])
-                                    for s in config.SETTINGS])
+    report = DoctorReport(
+        settings=[(s.name, _shown(s, settings.values[s.name]), settings.sources[s.name]) for s in config.SETTINGS]
+    )
     log_dir = settings.log_path
     _switches(report, settings)
     if _log_dir(report, log_dir):
@@ -85,9 +89,12 @@ def _registries(report: DoctorReport) -> None:
         report.add(group, "ok", ", ".join(shown))
         for plugin in plugins.load(f"agentlog.{group}"):
             if plugin.error:
-                report.add(f"plugin {plugin.name}", "problem", f"{plugin.value} from {plugin.distribution} "
-                           f"does not load: {plugin.error}",
-                           f"fix or uninstall {plugin.distribution.split()[0]} (it is left out until then)")
+                report.add(
+                    f"plugin {plugin.name}",
+                    "problem",
+                    f"{plugin.value} from {plugin.distribution} does not load: {plugin.error}",
+                    f"fix or uninstall {plugin.distribution.split()[0]} (it is left out until then)",
+                )
 
 
 def _shown(setting: config.Setting, value: Any) -> Any:
@@ -96,27 +103,43 @@ def _shown(setting: config.Setting, value: Any) -> Any:
 
 def _switches(report: DoctorReport, settings: config.Settings) -> None:
     if not settings.logging_enabled:
-        report.add("logging", "problem", f"disabled ({settings.sources['logging_enabled']}): nothing is recorded",
-                   "unset AGENT_WORK_LOGGING_ENABLED or set it to true")
+        report.add(
+            "logging",
+            "problem",
+            f"disabled ({settings.sources['logging_enabled']}): nothing is recorded",
+            "unset AGENT_WORK_LOGGING_ENABLED or set it to true",
+        )
     if not settings.analyzer_enabled:
-        report.add("analyzer", "warn", f"disabled ({settings.sources['analyzer_enabled']}): `watch` exits at once",
-                   "unset AGENT_WORK_ANALYZER_ENABLED or set it to true")
+        report.add(
+            "analyzer",
+            "warn",
+            f"disabled ({settings.sources['analyzer_enabled']}): `watch` exits at once",
+            "unset AGENT_WORK_ANALYZER_ENABLED or set it to true",
+        )
     for warning in settings.warnings:
         report.add("config", "warn", warning, "correct the key's name, or remove it")
 
 
 def _log_dir(report: DoctorReport, log_dir: Path) -> bool:
     if not log_dir.is_dir():
-        report.add("log dir", "problem", f"{log_dir} does not exist",
-                   f"mkdir -p {log_dir} (agentlog watch and the recorder also create it), or point "
-                   "AGENT_WORK_LOG_DIR / --log-dir at the right place")
+        report.add(
+            "log dir",
+            "problem",
+            f"{log_dir} does not exist",
+            f"mkdir -p {log_dir} (agentlog watch and the recorder also create it), or point "
+            "AGENT_WORK_LOG_DIR / --log-dir at the right place",
+        )
         return False
     try:
         with tempfile.NamedTemporaryFile(dir=log_dir, prefix=".doctor-"):
             pass
     except OSError as exc:
-        report.add("log dir", "problem", f"{log_dir} is not writable: {exc.strerror}",
-                   f"fix the permissions (chown/chmod) of {log_dir} for user {os.getuid()}")
+        report.add(
+            "log dir",
+            "problem",
+            f"{log_dir} is not writable: {exc.strerror}",
+            f"fix the permissions (chown/chmod) of {log_dir} for user {os.getuid()}",
+        )
         return False
     report.add("log dir", "ok", f"{log_dir.resolve()} is writable")
     return True
@@ -135,8 +158,12 @@ def _files(report: DoctorReport, log_dir: Path, now: float) -> None:
         path = log_dir / name
         if not path.exists():
             status = "warn" if kind == "stream" else "ok"
-            report.add(f"file {name}", status, "not present yet",
-                       "record events (agentlog emit, the Python API, agentlog demo)" if kind == "stream" else None)
+            report.add(
+                f"file {name}",
+                status,
+                "not present yet",
+                "record events (agentlog emit, the Python API, agentlog demo)" if kind == "stream" else None,
+            )
             continue
         last = _last_time(path)
         when = f", last event {_age(now - last)} ago" if last else ""
@@ -153,26 +180,34 @@ def _watchdog(report: DoctorReport, log_dir: Path, now: float) -> None:
     age = now - float(beat.get("updated_epoch", 0))
     alive = _pid_alive(int(beat.get("pid", 0)))
     if beat.get("running") and (age > STALE_HEARTBEAT_S or not alive):
-        report.add("watchdog", "problem",
-                   f"pid {beat.get('pid')} stopped without saying so (last heartbeat {_age(age)} ago): killed or hung",
-                   "restart it: agentlog watch (it resumes from its checkpoint, no alert lost or repeated)")
+        report.add(
+            "watchdog",
+            "problem",
+            f"pid {beat.get('pid')} stopped without saying so (last heartbeat {_age(age)} ago): killed or hung",
+            "restart it: agentlog watch (it resumes from its checkpoint, no alert lost or repeated)",
+        )
         return
     if not beat.get("running"):
         report.add("watchdog", "warn", f"not running (last ran {_age(age)} ago)", "start one: agentlog watch")
         return
     lag = int(beat.get("lag_bytes", 0))
-    detail = (f"running, pid {beat['pid']}, {lag:,} bytes behind the stream, "
-              f"{beat.get('active_attempts', 0)} active attempts, last event {beat.get('last_event_time')}")
+    detail = (
+        f"running, pid {beat['pid']}, {lag:,} bytes behind the stream, "
+        f"{beat.get('active_attempts', 0)} active attempts, last event {beat.get('last_event_time')}"
+    )
     if lag > LAG_WARN_BYTES:
         report.add("watchdog", "warn", detail, "it is catching up; if the lag grows, check CPU and disk")
     else:
         report.add("watchdog", "ok", detail)
     for name, status in (beat.get("sinks") or {}).items():
         if status.get("retrying"):
-            report.add(f"sink {name}", "problem",
-                       f"failing ({status.get('failures')} failures): {status.get('last_error')}; "
-                       f"{status.get('pending_bytes', 0):,} bytes of alerts waiting",
-                       "check the URL/service; alerts are kept and retried with backoff, nothing is lost")
+            report.add(
+                f"sink {name}",
+                "problem",
+                f"failing ({status.get('failures')} failures): {status.get('last_error')}; "
+                f"{status.get('pending_bytes', 0):,} bytes of alerts waiting",
+                "check the URL/service; alerts are kept and retried with backoff, nothing is lost",
+            )
         else:
             report.add(f"sink {name}", "ok", f"{status.get('delivered', 0)} delivered")
 
@@ -194,8 +229,12 @@ def _dead_letters(report: DoctorReport, log_dir: Path) -> None:
     path = log_dir / layout.STATE / "dead-letters.jsonl"
     if path.exists():
         count = sum(1 for _ in path.open("rb"))
-        report.add("dead letters", "warn", f"{count} alert(s) a sink refused for good, in {path}",
-                   "read the reasons there; fix the sink (URL, token, hook script) and resend if needed")
+        report.add(
+            "dead letters",
+            "warn",
+            f"{count} alert(s) a sink refused for good, in {path}",
+            "read the reasons there; fix the sink (URL, token, hook script) and resend if needed",
+        )
 
 
 def _extra_sinks(report: DoctorReport, notify: list[str], webhooks: list[str]) -> None:

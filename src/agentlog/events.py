@@ -150,10 +150,21 @@ EVENT_TYPES = frozenset(DATA_SPECS)
 
 COMPLETION_STATUSES = frozenset({"success", "failed", "timeout", "interrupted"})
 # Other spellings of the four that writers use, accepted in any case (`emit end --status done`).
-STATUS_SYNONYMS = {"done": "success", "completed": "success", "complete": "success", "succeeded": "success",
-                   "ok": "success", "error": "failed", "errored": "failed", "failure": "failed",
-                   "timed_out": "timeout", "timedout": "timeout", "cancelled": "interrupted",
-                   "canceled": "interrupted", "aborted": "interrupted"}
+STATUS_SYNONYMS = {
+    "done": "success",
+    "completed": "success",
+    "complete": "success",
+    "succeeded": "success",
+    "ok": "success",
+    "error": "failed",
+    "errored": "failed",
+    "failure": "failed",
+    "timed_out": "timeout",
+    "timedout": "timeout",
+    "cancelled": "interrupted",
+    "canceled": "interrupted",
+    "aborted": "interrupted",
+}
 
 # `timestamp_quality`, when the time is not simply the source's own clock:
 TIMESTAMP_QUALITIES = {
@@ -171,11 +182,22 @@ EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z: an earlier time is an unset cl
 
 # The `data` fields agentlog computes with, whatever the event type, typed as the write schema
 # types them (optional here); the others (prompts, outputs, params...) are shown as they are.
-READ_DATA = ("error_message", "error_fingerprint", "error_category", "tool_name", "result", "prompt_type",
-             "status", "completion_status", *Usage.__struct_fields__, "duration_ms")
+READ_DATA = (
+    "error_message",
+    "error_fingerprint",
+    "error_category",
+    "tool_name",
+    "result",
+    "prompt_type",
+    "status",
+    "completion_status",
+    *Usage.__struct_fields__,
+    "duration_ms",
+)
 _WRITE_TYPES = {f.name: f.type for spec in DATA_SPECS.values() for f in msgspec.structs.fields(spec)}
-ReadData = msgspec.defstruct("ReadData", [(name, _WRITE_TYPES[name] | None, None) for name in READ_DATA],
-                             gc=False, module=__name__)
+ReadData = msgspec.defstruct(
+    "ReadData", [(name, _WRITE_TYPES[name] | None, None) for name in READ_DATA], gc=False, module=__name__
+)
 
 
 class ReadEvent(msgspec.Struct, gc=False):
@@ -273,8 +295,10 @@ def _written(kind: str, spec: type[_Data]) -> type:
     return msgspec.defstruct(f"{kind}_data", extra, bases=(spec,), kw_only=True)
 
 
-_CHECKS = {kind: msgspec.defstruct(f"{kind}_check", [("data", _written(kind, spec))], bases=(_Envelope,), kw_only=True)
-           for kind, spec in DATA_SPECS.items()}
+_CHECKS = {
+    kind: msgspec.defstruct(f"{kind}_check", [("data", _written(kind, spec))], bases=(_Envelope,), kw_only=True)
+    for kind, spec in DATA_SPECS.items()
+}
 
 
 def _field_error(exc: msgspec.ValidationError, event: dict[str, Any]) -> EventError:

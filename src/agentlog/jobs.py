@@ -37,8 +37,9 @@ class TranscriptFollower(BaseJob):
     Without notifications (or before the folder exists) it looks every `poll_s`.
     """
 
-    def __init__(self, settings: Any, agent: str, path: Path | str | None = None, *,
-                 idle_s: float = 30.0, poll_s: float = 2.0):
+    def __init__(
+        self, settings: Any, agent: str, path: Path | str | None = None, *, idle_s: float = 30.0, poll_s: float = 2.0
+    ):
         from .agents import get
 
         self.importer = get(agent).importer()  # KeyError for an unknown agent
@@ -92,9 +93,15 @@ class TranscriptFollower(BaseJob):
             try:
                 import watchfiles
 
-                for changes in watchfiles.watch(self.root, stop_event=stop, debounce=300, step=30,
-                                                rust_timeout=int(self.poll_s * 1000), yield_on_timeout=True,
-                                                raise_interrupt=False):
+                for changes in watchfiles.watch(
+                    self.root,
+                    stop_event=stop,
+                    debounce=300,
+                    step=30,
+                    rust_timeout=int(self.poll_s * 1000),
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
+                ):
                     yield bool(changes)
             except (ImportError, OSError, RuntimeError):  # no notifications here: poll
                 if stop.wait(self.poll_s):
@@ -162,9 +169,18 @@ class WeeklyReport(BaseJob):
 
     name = "weekly-report"
 
-    def __init__(self, settings: Any, spec: str, sinks: list[BaseSink], *, out_dir: Path | str | None = None,
-                 days: int = 7, clock: Callable[[], float] = time.time, check_s: float = 60.0,
-                 retry_s: float = 30.0):
+    def __init__(
+        self,
+        settings: Any,
+        spec: str,
+        sinks: list[BaseSink],
+        *,
+        out_dir: Path | str | None = None,
+        days: int = 7,
+        clock: Callable[[], float] = time.time,
+        check_s: float = 60.0,
+        retry_s: float = 30.0,
+    ):
         from .report import WeeklySchedule
 
         state_dir = settings.log_path / layout.STATE

@@ -61,8 +61,14 @@ class Recorder:
     recording one attempt still get one gap-free sequence.
     """
 
-    def __init__(self, settings: config.Settings | None = None, *, log_dir: Path | str | None = None,
-                 locked: bool = False, writer: Writer | None = None):
+    def __init__(
+        self,
+        settings: config.Settings | None = None,
+        *,
+        log_dir: Path | str | None = None,
+        locked: bool = False,
+        writer: Writer | None = None,
+    ):
         self.settings = settings or config.load()
         modes.use(self.settings.file_mode)
         self.enabled = self.settings.logging_enabled
@@ -100,8 +106,9 @@ class Recorder:
             self._finish(event)
         return event
 
-    def record_many(self, events: Iterable[dict[str, Any]],
-                    on_invalid: Callable[[int, EventError], None] | None = None) -> list[dict[str, Any]]:
+    def record_many(
+        self, events: Iterable[dict[str, Any]], on_invalid: Callable[[int, EventError], None] | None = None
+    ) -> list[dict[str, Any]]:
         """Record events in order, as `record` would, with one write per file per batch.
 
         What a batch holds reaches each file in one write() (whole lines, in order), so
@@ -216,8 +223,9 @@ class Recorder:
 
         if self._taxonomy is None:
             self._taxonomy = taxonomy_for(self.settings)
-        info = analyze_error(data["error_message"], data.get("error_fingerprint"), data.get("error_category"),
-                             taxonomy=self._taxonomy)
+        info = analyze_error(
+            data["error_message"], data.get("error_fingerprint"), data.get("error_category"), taxonomy=self._taxonomy
+        )
         data["error_fingerprint"] = info.fingerprint
         data["error_category"] = info.category
         return event

@@ -69,9 +69,12 @@ _WS = r"(?:\s|\\[nrt])+"
 # ``secret`` limits the replacement to it.
 _RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # The body runs to the END line, or to the end of the JSON string when truncated.
-    ("private_key", ("-----begin",),
-     r"""-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[^"\\]|\\.)*?"""
-     r"""(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|(?="|$))"""),
+    (
+        "private_key",
+        ("-----begin",),
+        r"""-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[^"\\]|\\.)*?"""
+        r"""(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|(?="|$))""",
+    ),
     ("anthropic", ("sk-ant-",), r"{LB}sk-ant-[A-Za-z0-9_-]{20,}"),
     # Also catches the other "sk-" keys (OpenRouter sk-or-, DeepSeek, sk-proj-, ...).
     ("openai", ("sk-",), r"{LB}sk-[A-Za-z0-9_-]{20,}"),
@@ -79,27 +82,40 @@ _RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("google_oauth", ("ya29.", "gocspx-"), r"{LB}(?:ya29\.[0-9A-Za-z_-]{20,}|GOCSPX-[0-9A-Za-z_-]{20,})"),
     ("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}"),
     ("github_pat", ("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}"),
-    ("gitlab_token",
-     ("glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glft-", "gloas-", "glsoat-", "glagent-", "glimt-"),
-     r"gl(?:pat|dt|ptt|rt|cbt|ft|oas|soat|agent|imt)-[A-Za-z0-9_-]{20,}"),
+    (
+        "gitlab_token",
+        ("glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glft-", "gloas-", "glsoat-", "glagent-", "glimt-"),
+        r"gl(?:pat|dt|ptt|rt|cbt|ft|oas|soat|agent|imt)-[A-Za-z0-9_-]{20,}",
+    ),
     ("slack_token", ("xox", "xapp-"), r"(?:xox[abposre]-|xapp-[0-9]-)[A-Za-z0-9-]{10,}"),
-    ("slack_webhook", ("hooks.slack.com/",),
-     r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9+/_-]{20,})"),
-    ("discord_webhook", ("discord",),
-     r"discord(?:app)?\.com/api/webhooks/[0-9]+/(?P<secret>[A-Za-z0-9_-]{20,})"),
+    (
+        "slack_webhook",
+        ("hooks.slack.com/",),
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9+/_-]{20,})",
+    ),
+    ("discord_webhook", ("discord",), r"discord(?:app)?\.com/api/webhooks/[0-9]+/(?P<secret>[A-Za-z0-9_-]{20,})"),
     ("telegram_bot_token", (":aa",), r"(?<=[0-9]{8}):(?P<secret>AA[A-Za-z0-9_-]{30,})"),  # bot id stays
-    ("aws_access_key_id", ("akia", "asia", "abia", "acca", "a3t"),
-     r"{LB}(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}{RB}"),
+    (
+        "aws_access_key_id",
+        ("akia", "asia", "abia", "acca", "a3t"),
+        r"{LB}(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}{RB}",
+    ),
     ("aws_secret_key", ("secret",), r"(?i:secret_?access_?key)" + _SEP + r"(?P<secret>[A-Za-z0-9/+=]{30,})"),
     ("jwt", ("ey",), r"{LB}ey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"),
-    ("stripe", ("sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_", "whsec_"),
-     r"{LB}(?:[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})"),
+    (
+        "stripe",
+        ("sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_", "whsec_"),
+        r"{LB}(?:[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})",
+    ),
     ("huggingface", ("hf_", "api_org_"), r"{LB}(?:hf_|api_org_)[A-Za-z0-9]{30,}"),
     ("npm_token", ("npm_",), r"{LB}npm_[A-Za-z0-9]{36,}"),
     ("pypi_token", ("pypi-ageichlwas5vcmc",), r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
     ("sendgrid", ("sg.",), r"{LB}SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
-    ("ai_provider_key", ("gsk_", "xai-", "r8_", "pplx-"),
-     r"{LB}(?:gsk_[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{40,}|r8_[A-Za-z0-9]{30,}|pplx-[A-Za-z0-9]{40,})"),
+    (
+        "ai_provider_key",
+        ("gsk_", "xai-", "r8_", "pplx-"),
+        r"{LB}(?:gsk_[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{40,}|r8_[A-Za-z0-9]{30,}|pplx-[A-Za-z0-9]{40,})",
+    ),
     ("digitalocean", ("doo_v1_", "dop_v1_", "dor_v1_"), r"do[opr]_v1_[a-f0-9]{64}"),
     ("shopify", ("shpat_", "shpca_", "shppa_", "shpss_"), r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
     ("vault_token", ("hvs.", "hvb.", "hvr."), r"{LB}hv[sbr]\.[A-Za-z0-9_-]{24,}"),
@@ -116,48 +132,121 @@ _RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # scheme://user:password@host -> only the password goes; user and host stay ([ ] are
     # not allowed unencoded in userinfo, which keeps markers from matching). Starts
     # at "://" (not the scheme) so ``re`` can seek the literal: no scan of long words.
-    ("url_password", ("://",),
-     r"""://[^\s/:@"'\\\[\]]{0,128}:(?P<secret>[^\s/@"'\\\[\]]{1,256})@"""),
-    ("authorization_header", ("authorization",),
-     r"(?i:authorization)" + _SEP
-     # atomic: "Bearer [REDACTED:...]" must not fall back to redacting the word Bearer
-     + r"(?>(?:(?i:bearer|basic|token|bot|digest|apikey|negotiate)\s+)?)" + _VALUE),
+    ("url_password", ("://",), r"""://[^\s/:@"'\\\[\]]{0,128}:(?P<secret>[^\s/@"'\\\[\]]{1,256})@"""),
+    (
+        "authorization_header",
+        ("authorization",),
+        r"(?i:authorization)"
+        + _SEP
+        # atomic: "Bearer [REDACTED:...]" must not fall back to redacting the word Bearer
+        + r"(?>(?:(?i:bearer|basic|token|bot|digest|apikey|negotiate)\s+)?)"
+        + _VALUE,
+    ),
     ("bearer_token", ("bearer",), r"(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"),
     # Cookie and Set-Cookie headers: the whole value (every cookie in it), to the line's end.
-    ("cookie_header", ("cookie", "set-cookie"),
-     r"(?i:set-cookie|cookie)" + _SEP + r"""(?!\[REDACTED|(?i:null|true|false|none)\b)(?P<secret>[^\s"'\\][^"'\\]*)"""),
+    (
+        "cookie_header",
+        ("cookie", "set-cookie"),
+        r"(?i:set-cookie|cookie)"
+        + _SEP
+        + r"""(?!\[REDACTED|(?i:null|true|false|none)\b)(?P<secret>[^\s"'\\][^"'\\]*)""",
+    ),
     # Passwords as arguments of the tools agents run: mysql -pSECRET (no space: with one,
     # -p prompts), docker/podman/helm/az login -p, sshpass -p, mongo -p, redis-cli -a,
     # ldapsearch -w; then curl -u user:SECRET and -b/--cookie, openssl pass:SECRET.
-    ("cli_password", ("mysql", "mariadb", "docker", "podman", "nerdctl", "buildah", "skopeo", "helm", "oras",
-                      "az", "sshpass", "mongo", "redis-cli", "ldap"),
-     r"{LB}(?:(?:mysql|mariadb)[a-z-]*" + _ARGS + r"-p" + _QUOTE
-     + r"|(?:(?:docker|podman|nerdctl|buildah|skopeo|helm|oras)(?:\s+registry)?\s+login|az\s+login|sshpass"
-     r"|mongo(?:sh|dump|restore|import|export)?)" + _ARGS + r"-p\s+" + _QUOTE
-     + r"|redis-cli" + _ARGS + r"-a\s+" + _QUOTE + r"|ldap[a-z]+" + _ARGS + r"-w\s+" + _QUOTE + r")"
-     r"(?!-)" + _VALUE),
-    ("curl_credentials", ("curl",),
-     r"curl" + _ARGS + r"(?:(?:-u\s*|--user\s+)" + _QUOTE + r"""[^\s:"'\\]*:|(?:-b|--cookie)\s+""" + _QUOTE + r")"
-     r"(?!-)" + _VALUE),
+    (
+        "cli_password",
+        (
+            "mysql",
+            "mariadb",
+            "docker",
+            "podman",
+            "nerdctl",
+            "buildah",
+            "skopeo",
+            "helm",
+            "oras",
+            "az",
+            "sshpass",
+            "mongo",
+            "redis-cli",
+            "ldap",
+        ),
+        r"{LB}(?:(?:mysql|mariadb)[a-z-]*"
+        + _ARGS
+        + r"-p"
+        + _QUOTE
+        + r"|(?:(?:docker|podman|nerdctl|buildah|skopeo|helm|oras)(?:\s+registry)?\s+login|az\s+login|sshpass"
+        r"|mongo(?:sh|dump|restore|import|export)?)"
+        + _ARGS
+        + r"-p\s+"
+        + _QUOTE
+        + r"|redis-cli"
+        + _ARGS
+        + r"-a\s+"
+        + _QUOTE
+        + r"|ldap[a-z]+"
+        + _ARGS
+        + r"-w\s+"
+        + _QUOTE
+        + r")"
+        r"(?!-)" + _VALUE,
+    ),
+    (
+        "curl_credentials",
+        ("curl",),
+        r"curl" + _ARGS + r"(?:(?:-u\s*|--user\s+)" + _QUOTE + r"""[^\s:"'\\]*:|(?:-b|--cookie)\s+""" + _QUOTE + r")"
+        r"(?!-)" + _VALUE,
+    ),
     ("openssl_pass", ("-pass",), r"-pass(?:in|out)?\s+pass:(?P<secret>[^\s\"'\\]+)"),
     # .netrc, on one line or several: machine HOST [login USER] password SECRET
-    ("netrc_password", ("machine",),
-     r"(?i:machine)" + _WS + r"""[^\s"'\\]+""" + _WS + r"""(?:(?i:login|account)""" + _WS + r"""[^\s"'\\]+"""
-     + _WS + r")?(?i:password|passwd)" + _WS + _VALUE),
+    (
+        "netrc_password",
+        ("machine",),
+        r"(?i:machine)"
+        + _WS
+        + r"""[^\s"'\\]+"""
+        + _WS
+        + r"""(?:(?i:login|account)"""
+        + _WS
+        + r"""[^\s"'\\]+"""
+        + _WS
+        + r")?(?i:password|passwd)"
+        + _WS
+        + _VALUE,
+    ),
     # --password SECRET, --api-key SECRET, --registry-token SECRET: a flag named after a
     # secret, its value after a space (after "=", secret_assignment takes it). Not
     # --password-stdin or --token-file (the name must end there), nor a next flag.
-    ("secret_flag", ("--",),
-     r"--(?:[A-Za-z0-9]+[_-])*(?i:password|passwd|passphrase|token|secret|api[_-]?key|access[_-]?key"
-     r"|private[_-]?key|auth[_-]?key)\s+" + _QUOTE + r"(?!-)" + _VALUE),
+    (
+        "secret_flag",
+        ("--",),
+        r"--(?:[A-Za-z0-9]+[_-])*(?i:password|passwd|passphrase|token|secret|api[_-]?key|access[_-]?key"
+        r"|private[_-]?key|auth[_-]?key)\s+" + _QUOTE + r"(?!-)" + _VALUE,
+    ),
     # KEY=value, KEY: value, "key": "value" where the name ends in a secret-ish word.
     # Plurals and other suffixes do not count: max_tokens=4096, "input_tokens": 12,
     # "token_count" stay. PWD/OLDPWD (shell) stay; MYSQL_PWD goes.
-    ("secret_assignment", ("secret", "token", "passw", "passphrase", "_pwd", ".pwd", "-pwd", "api", "private", "access",
-                           "account", "auth", "credential"),
-     r"(?i:secret|token|passw(?:or)?d|passphrase|[_.-]pwd|api[_.-]?key|private[_.-]?key|access[_.-]?key"
-     r"|account[_.-]?key|auth[_.-]?key|credentials?)(?i:[_.-]?(?:key|base|value|b64|hash)){0,2}"
-     + _SEP + _VALUE),
+    (
+        "secret_assignment",
+        (
+            "secret",
+            "token",
+            "passw",
+            "passphrase",
+            "_pwd",
+            ".pwd",
+            "-pwd",
+            "api",
+            "private",
+            "access",
+            "account",
+            "auth",
+            "credential",
+        ),
+        r"(?i:secret|token|passw(?:or)?d|passphrase|[_.-]pwd|api[_.-]?key|private[_.-]?key|access[_.-]?key"
+        r"|account[_.-]?key|auth[_.-]?key|credentials?)(?i:[_.-]?(?:key|base|value|b64|hash)){0,2}" + _SEP + _VALUE,
+    ),
 )
 
 
@@ -178,6 +267,7 @@ _NAME_OK = re.compile(r"[A-Za-z0-9_.-]+")
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BARE_DELIMS = b' \t\r\n,:[]{}"'
 _ALNUM = frozenset((string.ascii_letters + string.digits).encode())
+
 
 class Redactor:
     """Replace secrets in an encoded JSON line by ``[REDACTED:<name>]``.
@@ -218,9 +308,12 @@ class Redactor:
             self._repl.append((marker, b'"' + marker + b'"'))
 
         # The public form of each pattern: the native scanner derives its superset from it.
-        self._scan = SecretScan([
-            (self.patterns[name], [a.decode() for a in anchors or ()]) for name, (_, anchors, _) in zip(names, self._rules)
-        ]).scan
+        self._scan = SecretScan(
+            [
+                (self.patterns[name], [a.decode() for a in anchors or ()])
+                for name, (_, anchors, _) in zip(names, self._rules)
+            ]
+        ).scan
 
     def __call__(self, line: bytes) -> bytes:
         if not self.enabled:
@@ -291,8 +384,11 @@ def _anchored(line: bytes, low: bytes, rx: re.Pattern[bytes], anchors: tuple[byt
     for pos in sorted(starts):
         if pos < last:
             continue  # inside the previous match, as finditer would skip it
-        if boundary and pos and line[pos - 1] in _ALNUM and not (
-            pos >= 2 and line[pos - 2] == 0x5C and line[pos - 1] in b"nrt"
+        if (
+            boundary
+            and pos
+            and line[pos - 1] in _ALNUM
+            and not (pos >= 2 and line[pos - 2] == 0x5C and line[pos - 1] in b"nrt")
         ):
             continue
         m = rx.match(line, pos)

@@ -27,9 +27,19 @@ from .terminal import printable
 from .store.alerts import decode_alert, read_alerts
 from . import formatting as fmt
 
-ICONS = {"session_start": "▶", "followup_sent": "↩", "agent_output": "💬", "agent_thinking": "💭",
-         "tool_call": "🔧", "tool_result": "↳", "error": "❌", "usage": "💰", "status_change": "🔄",
-         "session_end": "🏁", "alert": "🚨"}
+ICONS = {
+    "session_start": "▶",
+    "followup_sent": "↩",
+    "agent_output": "💬",
+    "agent_thinking": "💭",
+    "tool_call": "🔧",
+    "tool_result": "↳",
+    "error": "❌",
+    "usage": "💰",
+    "status_change": "🔄",
+    "session_end": "🏁",
+    "alert": "🚨",
+}
 DETAIL_LIMIT = 20_000  # characters of one folded detail (a tool result can be megabytes)
 
 
@@ -119,8 +129,7 @@ class TimelineBuilder:
     def _match(self, result: Entry) -> Entry | None:
         for i in range(len(self._open_calls) - 1, -1, -1):
             call = self._open_calls[i]
-            if (result.call_id and call.call_id == result.call_id) or \
-                    (not result.call_id and call.tool == result.tool):
+            if (result.call_id and call.call_id == result.call_id) or (not result.call_id and call.tool == result.tool):
                 return self._open_calls.pop(i)
         return None
 
@@ -215,7 +224,9 @@ def _tool_result(entry: Entry, data: dict) -> None:
     entry.tool, entry.call_id = data.get("tool_name"), data.get("call_id")
     failed = data.get("result") == "error"
     entry.tone = "bad" if failed else "ok"
-    entry.title = f"{'✗' if failed else '✓'} {data.get('result') or 'result'}: {fmt.clip(_compact(data.get('result_data')), 90)}"
+    entry.title = (
+        f"{'✗' if failed else '✓'} {data.get('result') or 'result'}: {fmt.clip(_compact(data.get('result_data')), 90)}"
+    )
     entry.detail = _text(data.get("result_data"))
 
 
@@ -227,8 +238,9 @@ def _error(entry: Entry, data: dict) -> None:
 
 
 def _usage(entry: Entry, data: dict) -> None:
-    tokens = sum(v for k, v in data.items() if k.endswith("_tokens") and k != "total_tokens"
-                 and isinstance(v, (int, float)))
+    tokens = sum(
+        v for k, v in data.items() if k.endswith("_tokens") and k != "total_tokens" and isinstance(v, (int, float))
+    )
     entry.title = f"{fmt.count(tokens)} tokens, {fmt.money(data.get('cost_usd'))}"
     entry.tokens = tokens
     cost = data.get("cost_usd")
@@ -236,8 +248,10 @@ def _usage(entry: Entry, data: dict) -> None:
 
 
 def _status(entry: Entry, data: dict) -> None:
-    entry.title = f"status {data.get('previous_status') or '?'} → {data.get('status')}" \
-                  f"{': ' + str(data['reason']) if data.get('reason') else ''}"
+    entry.title = (
+        f"status {data.get('previous_status') or '?'} → {data.get('status')}"
+        f"{': ' + str(data['reason']) if data.get('reason') else ''}"
+    )
 
 
 def _end(entry: Entry, data: dict) -> None:
@@ -248,27 +262,55 @@ def _end(entry: Entry, data: dict) -> None:
 
 
 _DESCRIBERS: dict[str, Callable[[Entry, dict], None]] = {
-    "session_start": _start, "followup_sent": _followup, "agent_output": _output,
-    "agent_thinking": _thinking, "tool_call": _tool_call, "tool_result": _tool_result, "error": _error,
-    "usage": _usage, "status_change": _status, "session_end": _end}
+    "session_start": _start,
+    "followup_sent": _followup,
+    "agent_output": _output,
+    "agent_thinking": _thinking,
+    "tool_call": _tool_call,
+    "tool_result": _tool_result,
+    "error": _error,
+    "usage": _usage,
+    "status_change": _status,
+    "session_end": _end,
+}
 
 
 def describe_alert(alert: Alert) -> Entry:
-    evidence = {k: getattr(alert, k) for k in ("error_fingerprint", "tool_name", "occurrences", "idle_time_ms",
-                                               "cost_usd", "threshold", "window_ms", "message")
-                if getattr(alert, k) is not None}
+    evidence = {
+        k: getattr(alert, k)
+        for k in (
+            "error_fingerprint",
+            "tool_name",
+            "occurrences",
+            "idle_time_ms",
+            "cost_usd",
+            "threshold",
+            "window_ms",
+            "message",
+        )
+        if getattr(alert, k) is not None
+    }
     what = alert.message or alert.error_fingerprint or alert.tool_name or ""
-    return Entry("alert", alert.event_time or alert.timestamp, None, None,
-                 f"ALERT {alert.type} [{alert.severity}] {what} → {alert.recommendation}".replace("  ", " "),
-                 detail=json.dumps(evidence, indent=2, ensure_ascii=False) if evidence else None,
-                 tone="bad" if alert.severity == "high" else "warn")
+    return Entry(
+        "alert",
+        alert.event_time or alert.timestamp,
+        None,
+        None,
+        f"ALERT {alert.type} [{alert.severity}] {what} → {alert.recommendation}".replace("  ", " "),
+        detail=json.dumps(evidence, indent=2, ensure_ascii=False) if evidence else None,
+        tone="bad" if alert.severity == "high" else "warn",
+    )
 
 
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1, default=str)
-    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + f"\n… ({len(text) - DETAIL_LIMIT:,} more characters)"
+    return (
+        text
+        if len(text) <= DETAIL_LIMIT
+        else text[:DETAIL_LIMIT] + f"\n… ({len(text) - DETAIL_LIMIT:,} more characters)"
+    )
 
 
 def _compact(value: Any) -> str:
@@ -337,9 +379,11 @@ def print_footer(console, timeline: Timeline) -> None:
     m = timeline.metrics
     status = m.get("completion_status") or ("open" if not timeline.ended else "ended")
     console.rule()
-    footer = Text(f"duration {fmt.duration(m.get('duration_ms'))}   tokens {fmt.count(m.get('total_tokens'))}   "
-                  f"cost {fmt.money(m.get('cost_usd'))}   tool calls {m.get('tool_calls', 0)}   "
-                  f"errors {m.get('errors', 0)}   alerts {timeline.alerts}   outcome ")
+    footer = Text(
+        f"duration {fmt.duration(m.get('duration_ms'))}   tokens {fmt.count(m.get('total_tokens'))}   "
+        f"cost {fmt.money(m.get('cost_usd'))}   tool calls {m.get('tool_calls', 0)}   "
+        f"errors {m.get('errors', 0)}   alerts {timeline.alerts}   outcome "
+    )
     footer.append(printable(status, one_line=True), style="bold")
     console.print(footer)
 
@@ -354,9 +398,15 @@ def print_timeline(timeline: Timeline, console, full: bool = False) -> None:
 # --- timing: play and follow ----------------------------------------------------------
 
 
-def play(timeline: Timeline, show: Callable[[Entry], None], speed: float, *,
-         max_wait_s: float = 5.0, sleep: Callable[[float], None] = time.sleep,
-         idle: Callable[[float], None] | None = None) -> None:
+def play(
+    timeline: Timeline,
+    show: Callable[[Entry], None],
+    speed: float,
+    *,
+    max_wait_s: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    idle: Callable[[float], None] | None = None,
+) -> None:
     """Show entries with their real gaps divided by `speed`; a gap longer than
     `max_wait_s` (after scaling) is cut short and reported through `idle(seconds)`."""
     last = None
@@ -399,8 +449,15 @@ class FileFollower:
         return lines
 
 
-def follow(log_dir: Path | str, attempt_id: str, show: Callable[[Entry], None], *, poll_s: float = 0.2,
-           grace_s: float = 1.0, stop: Callable[[], bool] = lambda: False) -> Timeline:
+def follow(
+    log_dir: Path | str,
+    attempt_id: str,
+    show: Callable[[Entry], None],
+    *,
+    poll_s: float = 0.2,
+    grace_s: float = 1.0,
+    stop: Callable[[], bool] = lambda: False,
+) -> Timeline:
     """Show the attempt's entries as they are written, until it ends (plus `grace_s` for
     the alerts its end may raise) or `stop()` says so. Returns the timeline so far."""
     log_dir = Path(log_dir)

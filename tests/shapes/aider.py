@@ -31,8 +31,13 @@ def history(draw: Any, name: str) -> Case:
         lines += ["leftover reply text", "> Tokens: 1k sent, 10 received."]
         counted["before_first_run"] += 2
     for run in range(runs):
-        lines += [f"# aider chat started at 2025-0{1 + run}-02 11:{draw(st.integers(10, 59))}:0{run}", "",
-                  "> Aider v0.84.0  ", "> Model: gpt-4o with diff edit format  ", ""]
+        lines += [
+            f"# aider chat started at 2025-0{1 + run}-02 11:{draw(st.integers(10, 59))}:0{run}",
+            "",
+            "> Aider v0.84.0  ",
+            "> Model: gpt-4o with diff edit format  ",
+            "",
+        ]
         active = False
         for _turn in range(draw(st.integers(0, 3))):
             active = True
@@ -46,16 +51,25 @@ def history(draw: Any, name: str) -> Case:
             if draw(st.integers(0, 4)) == 0:
                 lines += ["> litellm.RateLimitError: quota exceeded  "]
             if draw(st.booleans()):
-                sent, received = draw(st.integers(0, 50)) * 1000 + draw(st.sampled_from([0, 0, 347])), draw(st.integers(1, 5000))
+                sent, received = (
+                    draw(st.integers(0, 50)) * 1000 + draw(st.sampled_from([0, 0, 347])),
+                    draw(st.integers(1, 5000)),
+                )
                 parts = [f"{spelled(draw, sent)} sent"]
                 inputs += sent
-                for kind in draw(st.lists(st.sampled_from(["cache write", "cache hit", "cached"]), max_size=2, unique=True)):
+                for kind in draw(
+                    st.lists(st.sampled_from(["cache write", "cache hit", "cached"]), max_size=2, unique=True)
+                ):
                     value = draw(st.integers(1, 9)) * 1000
                     parts.append(f"{spelled(draw, value)} {kind}")
                     inputs += value
                 parts.append(f"{spelled(draw, received)} received.")
                 outputs += received
-                cost = draw(st.sampled_from(["", " Cost: $0.05 message, $0.09 session.", " Cost: $0.0084 request, $0.01 session."]))
+                cost = draw(
+                    st.sampled_from(
+                        ["", " Cost: $0.05 message, $0.09 session.", " Cost: $0.0084 request, $0.01 session."]
+                    )
+                )
                 lines += [f"> Tokens: {', '.join(parts)}{cost}  ", ""]
             if draw(st.integers(0, 5)) == 0:
                 lines += ["> ^C KeyboardInterrupt  ", ""]
@@ -66,8 +80,9 @@ def history(draw: Any, name: str) -> Case:
     content = text.encode()
     if draw(st.integers(0, 9)) == 0:
         content = b"\xef\xbb\xbf" + content
-    return Case({name: content}, counted, sessions=sessions, input_tokens=inputs, output_tokens=outputs,
-                tool_calls=calls)
+    return Case(
+        {name: content}, counted, sessions=sessions, input_tokens=inputs, output_tokens=outputs, tool_calls=calls
+    )
 
 
 @st.composite

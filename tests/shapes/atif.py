@@ -48,12 +48,17 @@ def trajectory(draw: Any, name: str, index: int) -> Case:
                 agent["tool_calls"].append({"id": call_id, "name": "Bash", "arguments": {"command": "ls"}})
                 counted["nonstandard:tool_call_keys"] += 1
             else:
-                agent["tool_calls"].append({"tool_call_id": call_id, "function_name": "Bash",
-                                            "arguments": {"command": "ls"}})
+                agent["tool_calls"].append(
+                    {"tool_call_id": call_id, "function_name": "Bash", "arguments": {"command": "ls"}}
+                )
             calls += 1
         if tools and draw(st.booleans()):
-            agent["observation"] = {"results": [{"source_call_id": c.get("tool_call_id") or c.get("id"),
-                                                 "content": "ok"} for c in agent["tool_calls"]]}
+            agent["observation"] = {
+                "results": [
+                    {"source_call_id": c.get("tool_call_id") or c.get("id"), "content": "ok"}
+                    for c in agent["tool_calls"]
+                ]
+            }
         prompt, cached = draw(st.integers(0, 10**5)), 0
         cached = draw(st.integers(0, prompt))
         completion = draw(st.integers(0, 5000))
@@ -74,20 +79,34 @@ def trajectory(draw: Any, name: str, index: int) -> Case:
             counted["unknown_source:environment"] += 1
     final: dict[str, Any] = {"total_steps": len(steps)}
     if not per_step:
-        final.update(total_prompt_tokens=draw(st.integers(0, 10**6)), total_completion_tokens=draw(st.integers(0, 10**4)))
+        final.update(
+            total_prompt_tokens=draw(st.integers(0, 10**6)), total_completion_tokens=draw(st.integers(0, 10**4))
+        )
         prompt_total, completion_total = final["total_prompt_tokens"], final["total_completion_tokens"]
-    doc = {"schema_version": draw(st.sampled_from(["ATIF-v1.4", "ATIF-v1.2", "ATIF-v1.6"])),
-           "session_id": f"s{index}", "agent": {"name": "claude-code", "version": "2.0", "model_name": "claude-sonnet-4-5"},
-           "steps": steps, "final_metrics": final}
+    doc = {
+        "schema_version": draw(st.sampled_from(["ATIF-v1.4", "ATIF-v1.2", "ATIF-v1.6"])),
+        "session_id": f"s{index}",
+        "agent": {"name": "claude-code", "version": "2.0", "model_name": "claude-sonnet-4-5"},
+        "steps": steps,
+        "final_metrics": final,
+    }
     content = json.dumps(doc).encode()
     if draw(st.integers(0, 9)) == 0:
         content = b"\xef\xbb\xbf" + content
-    timed = any(isinstance(s, dict) and s.get("source") in ("user", "agent", "system") and valid_time(s.get("timestamp"))
-                for s in steps)
+    timed = any(
+        isinstance(s, dict) and s.get("source") in ("user", "agent", "system") and valid_time(s.get("timestamp"))
+        for s in steps
+    )
     if not timed:
         return Case({name: content}, counted, Counter(no_timestamp=1))
-    return Case({name: content}, counted, sessions=1, input_tokens=prompt_total, output_tokens=completion_total,
-                tool_calls=calls)
+    return Case(
+        {name: content},
+        counted,
+        sessions=1,
+        input_tokens=prompt_total,
+        output_tokens=completion_total,
+        tool_calls=calls,
+    )
 
 
 @st.composite
@@ -96,9 +115,19 @@ def cases(draw: Any) -> Case:
     total = Case({})
     for index in range(draw(st.integers(1, 3))):
         total = total.add(draw(trajectory(f"job/trial-{index}/agent/trajectory.json", index)))
-    junk = draw(st.sampled_from([None, (b"", "empty_file"), (b'{"steps": [', "not_json"),
-                                 (b"[1, 2]", "not_a_trajectory"),
-                                 (b'{"schema_version": "ATIF-v2.0", "steps": []}', "unsupported_schema_version")]))
+    junk = draw(
+        st.sampled_from(
+            [
+                None,
+                (b"", "empty_file"),
+                (b'{"steps": [', "not_json"),
+                (b"[1, 2]", "not_a_trajectory"),
+                (b'{"schema_version": "ATIF-v2.0", "steps": []}', "unsupported_schema_version"),
+            ]
+        )
+    )
     if junk is not None:
-        total = total.add(Case({"job/broken/trajectory.json": junk[0]}, files_skipped=Counter({junk[1]: 1}), tool_calls=0))
+        total = total.add(
+            Case({"job/broken/trajectory.json": junk[0]}, files_skipped=Counter({junk[1]: 1}), tool_calls=0)
+        )
     return total

@@ -27,8 +27,16 @@ def session(draw: Any, name: str, index: int) -> Case:
     def record(kind: str, message: Any, **extra: Any) -> dict[str, Any]:
         nonlocal clock
         clock += draw(st.integers(1, 120))
-        base = {"type": kind, "uuid": f"{sid}-{next(uid)}", "sessionId": sid, "timestamp": draw(timestamp(clock)),
-                "cwd": "/work/app", "version": "2.0.1", "message": message, **extra}
+        base = {
+            "type": kind,
+            "uuid": f"{sid}-{next(uid)}",
+            "sessionId": sid,
+            "timestamp": draw(timestamp(clock)),
+            "cwd": "/work/app",
+            "version": "2.0.1",
+            "message": message,
+            **extra,
+        }
         if base["timestamp"] is None and draw(st.booleans()):
             del base["timestamp"]  # missing, not null
         if draw(st.integers(0, 9)) == 0:
@@ -36,8 +44,17 @@ def session(draw: Any, name: str, index: int) -> Case:
         return base
 
     for turn in range(draw(st.integers(1, 4))):
-        records.append(record("user", {"role": "user", "content": draw(st.sampled_from(
-            ["fix the failing test", "now add docs", "why did that fail?", "thanks"]))}))
+        records.append(
+            record(
+                "user",
+                {
+                    "role": "user",
+                    "content": draw(
+                        st.sampled_from(["fix the failing test", "now add docs", "why did that fail?", "thanks"])
+                    ),
+                },
+            )
+        )
         for step in range(draw(st.integers(1, 3))):
             message_id = f"msg_{sid[-6:]}_{turn}_{step}"
             tool = draw(st.booleans())
@@ -45,16 +62,25 @@ def session(draw: Any, name: str, index: int) -> Case:
             if draw(st.booleans()):
                 blocks.insert(0, {"type": "thinking", "thinking": "hmm", "signature": "x"})
             if tool:
-                blocks.append({"type": "tool_use", "id": f"toolu_{message_id}", "name": "Bash",
-                               "input": {"command": "pytest -q"}})
+                blocks.append(
+                    {"type": "tool_use", "id": f"toolu_{message_id}", "name": "Bash", "input": {"command": "pytest -q"}}
+                )
             usage_in, cache = draw(st.integers(1, 5000)), draw(st.integers(0, 50000))
             out = 0
             for n, block in enumerate(blocks):  # one line per content block, usage repeated, output growing
-                out = draw(st.integers(out, out + 300)) if n < len(blocks) - 1 else draw(st.integers(out + 1, out + 500))
+                out = (
+                    draw(st.integers(out, out + 300)) if n < len(blocks) - 1 else draw(st.integers(out + 1, out + 500))
+                )
                 last = n == len(blocks) - 1
-                message = {"id": message_id, "type": "message", "role": "assistant", "model": MODEL,
-                           "content": [block], "stop_reason": ("tool_use" if tool else "end_turn") if last else None,
-                           "usage": {"input_tokens": usage_in, "cache_read_input_tokens": cache, "output_tokens": out}}
+                message = {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": MODEL,
+                    "content": [block],
+                    "stop_reason": ("tool_use" if tool else "end_turn") if last else None,
+                    "usage": {"input_tokens": usage_in, "cache_read_input_tokens": cache, "output_tokens": out},
+                }
                 extra = {"requestId": f"req_{message_id}"} if n or draw(st.booleans()) else {}
                 records.append(record("assistant", message, **extra))
                 if n:
@@ -63,9 +89,12 @@ def session(draw: Any, name: str, index: int) -> Case:
             outputs += out
             if tool:
                 calls += 1
-                result = {"type": "tool_result", "tool_use_id": f"toolu_{message_id}",
-                          "content": draw(st.sampled_from(["1 passed", "FAILED test_x.py::t - assert 1 == 2"])),
-                          "is_error": draw(st.booleans())}
+                result = {
+                    "type": "tool_result",
+                    "tool_use_id": f"toolu_{message_id}",
+                    "content": draw(st.sampled_from(["1 passed", "FAILED test_x.py::t - assert 1 == 2"])),
+                    "is_error": draw(st.booleans()),
+                }
                 records.append(record("user", {"role": "user", "content": [result]}))
                 if draw(st.integers(0, 4)) == 0:  # written twice by some versions
                     records.append(dict(records[-1]))

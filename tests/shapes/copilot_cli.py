@@ -14,8 +14,14 @@ from .disk import damaged, line, timestamp, valid_time
 from .harness import Case, several
 
 MODEL = "claude-sonnet-4.5"
-TIMED = ("session.start", "session.model_change", "user.message", "assistant.message", "tool.execution_complete",
-         "session.shutdown")  # the records whose time an import reads
+TIMED = (
+    "session.start",
+    "session.model_change",
+    "user.message",
+    "assistant.message",
+    "tool.execution_complete",
+    "session.shutdown",
+)  # the records whose time an import reads
 
 
 @st.composite
@@ -29,28 +35,50 @@ def session(draw: Any, name: str, index: int) -> Case:
     def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         nonlocal clock
         clock += draw(st.integers(1, 60))
-        return {"type": kind, "data": data, "id": f"{index}-{len(records)}", "timestamp": draw(timestamp(clock)),
-                "parentId": None}
+        return {
+            "type": kind,
+            "data": data,
+            "id": f"{index}-{len(records)}",
+            "timestamp": draw(timestamp(clock)),
+            "parentId": None,
+        }
 
-    records.append(event("session.start", {"sessionId": sid, "copilotVersion": "1.0.34",
-                                           "context": {"cwd": "/w", "branch": "main"}}))
+    records.append(
+        event(
+            "session.start", {"sessionId": sid, "copilotVersion": "1.0.34", "context": {"cwd": "/w", "branch": "main"}}
+        )
+    )
     records.append(event("session.model_change", {"newModel": MODEL}))
     for turn in range(draw(st.integers(1, 3))):
         records.append(event("user.message", {"content": "fix the tests"}))
         for step in range(draw(st.integers(1, 3))):
             n = draw(st.integers(0, 2))
             out = draw(st.integers(0, 800))
-            requests = [{"toolCallId": f"t{index}-{turn}-{step}-{j}", "name": "bash", "arguments": {"command": "ls"}}
-                        for j in range(n)]
-            records.append(event("assistant.message", {"messageId": f"m{turn}{step}", "content": "ok",
-                                                       "toolRequests": requests, "outputTokens": out}))
+            requests = [
+                {"toolCallId": f"t{index}-{turn}-{step}-{j}", "name": "bash", "arguments": {"command": "ls"}}
+                for j in range(n)
+            ]
+            records.append(
+                event(
+                    "assistant.message",
+                    {"messageId": f"m{turn}{step}", "content": "ok", "toolRequests": requests, "outputTokens": out},
+                )
+            )
             outputs += out
             calls += n
             for request in requests:
                 ok = draw(st.booleans())
-                records.append(event("tool.execution_complete", {"toolCallId": request["toolCallId"], "success": ok,
-                                                                 "result": {"content": "done"} if ok else None,
-                                                                 "error": None if ok else {"message": "denied"}}))
+                records.append(
+                    event(
+                        "tool.execution_complete",
+                        {
+                            "toolCallId": request["toolCallId"],
+                            "success": ok,
+                            "result": {"content": "done"} if ok else None,
+                            "error": None if ok else {"message": "denied"},
+                        },
+                    )
+                )
         records.append(event("assistant.turn_end", {"turnId": str(turn)}))
         counted["known_ignored"] += 1
         if draw(st.integers(0, 5)) == 0:
@@ -61,10 +89,26 @@ def session(draw: Any, name: str, index: int) -> Case:
         total_out = outputs + draw(st.integers(0, 300))
         prompt = draw(st.integers(0, 10**6))
         read, write, reasoning = draw(st.integers(0, prompt)), draw(st.integers(0, 5000)), draw(st.integers(0, 900))
-        records.append(event("session.shutdown", {"totalPremiumRequests": 1, "modelMetrics": {MODEL: {
-            "requests": {"count": 3, "cost": 1}, "usage": {"inputTokens": prompt, "outputTokens": total_out,
-                                                           "cacheReadTokens": read, "cacheWriteTokens": write,
-                                                           "reasoningTokens": reasoning}}}}))
+        records.append(
+            event(
+                "session.shutdown",
+                {
+                    "totalPremiumRequests": 1,
+                    "modelMetrics": {
+                        MODEL: {
+                            "requests": {"count": 3, "cost": 1},
+                            "usage": {
+                                "inputTokens": prompt,
+                                "outputTokens": total_out,
+                                "cacheReadTokens": read,
+                                "cacheWriteTokens": write,
+                                "reasoningTokens": reasoning,
+                            },
+                        }
+                    },
+                },
+            )
+        )
         inputs, outputs = prompt + write, total_out + reasoning
     content = draw(damaged([line(r) for r in records], counted))
     if not any(valid_time(r["timestamp"]) for r in records if r["type"] in TIMED):

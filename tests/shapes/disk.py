@@ -24,12 +24,18 @@ def line(record: dict[str, Any]) -> bytes:
 # times as agents write them, and as they go wrong
 def times(base: int) -> st.SearchStrategy[str]:
     """An ISO time near `base` seconds into 2025, in the spellings seen in real files."""
+
     def spell(offset: int, style: int) -> str:
         import datetime as dt
 
         t = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=base + offset)
-        return [t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                t.isoformat(), t.strftime("%Y-%m-%dT%H:%M:%S")][style]
+        return [
+            t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            t.isoformat(),
+            t.strftime("%Y-%m-%dT%H:%M:%S"),
+        ][style]
+
     return st.builds(spell, st.integers(-30, 30), st.integers(0, 3))
 
 
@@ -67,10 +73,10 @@ def damaged(draw: Any, lines: list[bytes], counted: Counter) -> bytes:
             out.append(raw[: draw(st.integers(1, min(200, len(raw) - 2)))])  # a writer died mid-line...
             counted["malformed_json"] += 1  # ...and the next one's record is glued to the fragment
         elif shape == 3:
-            out.append(draw(st.sampled_from([b"not json at all\n", b"\x00\xff\xfe\n", b"{\"a\": \n"])))
+            out.append(draw(st.sampled_from([b"not json at all\n", b"\x00\xff\xfe\n", b'{"a": \n'])))
             counted["malformed_json"] += 1
         elif shape == 4:
-            out.append(draw(st.sampled_from([b"[1, 2]\n", b"\"text\"\n", b"42\n", b"null\n"])))
+            out.append(draw(st.sampled_from([b"[1, 2]\n", b'"text"\n', b"42\n", b"null\n"])))
             counted["not_an_object"] += 1
         out.append(raw)
     data = b"".join(out)

@@ -19,8 +19,15 @@ from .harness import Case, several
 def session(draw: Any, name: str, index: int) -> Case:
     sid = f"9e55{index:04x}-0000-4000-8000-{draw(st.integers(0, 16**12 - 1)):012x}"
     counted: Counter = Counter()
-    records: list[dict[str, Any]] = [{"sessionId": sid, "projectHash": "ab" * 32, "startTime": draw(times(0)),
-                                      "lastUpdated": draw(times(0)), "kind": "main"}]
+    records: list[dict[str, Any]] = [
+        {
+            "sessionId": sid,
+            "projectHash": "ab" * 32,
+            "startTime": draw(times(0)),
+            "lastUpdated": draw(times(0)),
+            "kind": "main",
+        }
+    ]
     calls = inputs = outputs = 0
     clock = 0
 
@@ -39,19 +46,47 @@ def session(draw: Any, name: str, index: int) -> Case:
             prompt, cached = draw(st.integers(0, 50000)), 0
             cached = draw(st.integers(0, prompt))
             out, thoughts = draw(st.integers(0, 900)), draw(st.integers(0, 400))
-            tokens = {"input": prompt, "output": out, "cached": cached, "thoughts": thoughts, "tool": 0,
-                      "total": prompt + out + thoughts}
+            tokens = {
+                "input": prompt,
+                "output": out,
+                "cached": cached,
+                "thoughts": thoughts,
+                "tool": 0,
+                "total": prompt + out + thoughts,
+            }
             thought = [{"subject": "Plan", "description": "read first"}] * draw(st.integers(0, 2))
-            base = {"id": mid, "timestamp": stamp(), "type": "gemini", "content": draw(st.sampled_from(["", "Done."])),
-                    "thoughts": thought, "tokens": tokens, "model": "gemini-2.5-pro"}
+            base = {
+                "id": mid,
+                "timestamp": stamp(),
+                "type": "gemini",
+                "content": draw(st.sampled_from(["", "Done."])),
+                "thoughts": thought,
+                "tokens": tokens,
+                "model": "gemini-2.5-pro",
+            }
             records.append(base)
             if draw(st.booleans()):  # written again as its tool calls complete
                 n = draw(st.integers(1, 2))
                 status = draw(st.sampled_from(["success", "error", "cancelled"]))
-                tool_calls = [{"id": f"{mid}-t{j}", "name": "run_shell_command", "args": {"command": "make"},
-                               "status": status, "timestamp": base["timestamp"],
-                               "result": [{"functionResponse": {"id": f"{mid}-t{j}", "name": "run_shell_command",
-                                                                "response": {"output": "ok"}}}]} for j in range(n)]
+                tool_calls = [
+                    {
+                        "id": f"{mid}-t{j}",
+                        "name": "run_shell_command",
+                        "args": {"command": "make"},
+                        "status": status,
+                        "timestamp": base["timestamp"],
+                        "result": [
+                            {
+                                "functionResponse": {
+                                    "id": f"{mid}-t{j}",
+                                    "name": "run_shell_command",
+                                    "response": {"output": "ok"},
+                                }
+                            }
+                        ],
+                    }
+                    for j in range(n)
+                ]
                 grown = dict(tokens)
                 if draw(st.booleans()):
                     grown["output"] += draw(st.integers(0, 50))
@@ -63,11 +98,19 @@ def session(draw: Any, name: str, index: int) -> Case:
             outputs += out + thoughts
         extra = draw(st.integers(0, 5))
         if extra == 0:
-            records.append({"id": f"i{index}-{turn}", "timestamp": stamp(), "type": "info", "content": "Request cancelled."})
+            records.append(
+                {"id": f"i{index}-{turn}", "timestamp": stamp(), "type": "info", "content": "Request cancelled."}
+            )
             counted["known_ignored"] += 1
         elif extra == 1:
-            records.append({"id": f"e{index}-{turn}", "timestamp": stamp(), "type": "error",
-                            "content": "[API Error: quota exceeded]"})
+            records.append(
+                {
+                    "id": f"e{index}-{turn}",
+                    "timestamp": stamp(),
+                    "type": "error",
+                    "content": "[API Error: quota exceeded]",
+                }
+            )
         elif extra == 2:
             records.append({"id": f"n{index}-{turn}", "timestamp": stamp(), "type": f"new_kind_{turn}"})
             counted[f"unknown_type:new_kind_{turn}"] += 1

@@ -36,17 +36,25 @@ class Case:
 
     def __repr__(self) -> str:  # the files can be megabytes: their start is enough to see the shape
         files = {name: content[:300] + (b"..." if len(content) > 300 else b"") for name, content in self.files.items()}
-        return (f"Case(files={files!r}, counted={dict(self.counted)}, files_skipped={dict(self.files_skipped)}, "
-                f"sessions={self.sessions}, tokens=({self.input_tokens}, {self.output_tokens}), "
-                f"tool_calls={self.tool_calls})")
+        return (
+            f"Case(files={files!r}, counted={dict(self.counted)}, files_skipped={dict(self.files_skipped)}, "
+            f"sessions={self.sessions}, tokens=({self.input_tokens}, {self.output_tokens}), "
+            f"tool_calls={self.tool_calls})"
+        )
 
     def add(self, other: "Case") -> "Case":
         """Both cases' files in one tree (their names must differ)."""
         assert not self.files.keys() & other.files.keys()
         total = None if self.tool_calls is None or other.tool_calls is None else self.tool_calls + other.tool_calls
-        return Case({**self.files, **other.files}, self.counted + other.counted,
-                    self.files_skipped + other.files_skipped, self.sessions + other.sessions,
-                    self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens, total)
+        return Case(
+            {**self.files, **other.files},
+            self.counted + other.counted,
+            self.files_skipped + other.files_skipped,
+            self.sessions + other.sessions,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            total,
+        )
 
 
 def several(draw: Any, session: Any, name: str, most: int = 3) -> Case:
@@ -100,6 +108,7 @@ def store(log_dir: Path) -> dict[str, Counter]:
 
 # -- the invariants ---------------------------------------------------------------------------------
 
+
 def check(agent: str, case: Case, tmp: Path) -> None:
     src = write(case, tmp / "src", cut=0.5)  # first seen while half written (still open)...
     import_into(agent, src, tmp / "grown", open_window_s=1e9)
@@ -139,8 +148,19 @@ def check_events(events: list[dict], case: Case) -> None:
 
 def run_import(agent: str, src: Path, log_dir: Path, kill_at: int = 0, torn: bool = False) -> int:
     """`agentlog import` as a process, killed at its `kill_at`th write; returns how many writes it made."""
-    args = [sys.executable, str(KILLPOINT), str(kill_at), "1" if torn else "0",
-            "import", agent, str(src), "--log-dir", str(log_dir), "--open-after", "0"]
+    args = [
+        sys.executable,
+        str(KILLPOINT),
+        str(kill_at),
+        "1" if torn else "0",
+        "import",
+        agent,
+        str(src),
+        "--log-dir",
+        str(log_dir),
+        "--open-after",
+        "0",
+    ]
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     if done.returncode == -9:
         return kill_at

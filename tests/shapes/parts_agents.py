@@ -27,8 +27,19 @@ def _turns(draw: Any, prefix: str, wrap: Any) -> tuple[list[dict[str, Any]], int
                 parts.append({"type": "tool_use", "id": call_id, "name": "Shell", "input": {"command": "make"}})
                 calls += 1
                 records.append(wrap("assistant", parts))
-                records.append(wrap("user", [{"type": "tool_result", "tool_use_id": call_id, "content": "ok",
-                                              "is_error": draw(st.booleans())}]))
+                records.append(
+                    wrap(
+                        "user",
+                        [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": call_id,
+                                "content": "ok",
+                                "is_error": draw(st.booleans()),
+                            }
+                        ],
+                    )
+                )
             else:
                 records.append(wrap("assistant", parts))
         if draw(st.integers(0, 5)) == 0:
@@ -39,8 +50,9 @@ def _turns(draw: Any, prefix: str, wrap: Any) -> tuple[list[dict[str, Any]], int
 
 @st.composite
 def cursor_session(draw: Any, name: str, index: int) -> Case:
-    records, calls, counted = _turns(draw, f"c{index}", lambda role, content: {"role": role,
-                                                                               "message": {"content": content}})
+    records, calls, counted = _turns(
+        draw, f"c{index}", lambda role, content: {"role": role, "message": {"content": content}}
+    )
     if draw(st.booleans()):
         records.append({"type": "turn_ended"})
     content = draw(damaged([line(r) for r in records], counted))
@@ -61,14 +73,22 @@ def droid_session(draw: Any, index: int) -> Case:
         clock += draw(st.integers(1, 60))
         if role == "user" and draw(st.integers(0, 3)) == 0:
             content = [{"type": "text", "text": "<system-reminder>be brief</system-reminder>"}, *content]
-        return {"type": "message", "id": f"{index}-{clock}", "timestamp": draw(timestamp(clock)),
-                "message": {"role": role, "content": content}}
+        return {
+            "type": "message",
+            "id": f"{index}-{clock}",
+            "timestamp": draw(timestamp(clock)),
+            "message": {"role": role, "content": content},
+        }
 
     records, calls, counted = _turns(draw, f"d{index}", wrap)
     records.insert(0, {"type": "session_start", "id": f"sess-{index}", "cwd": "/w", "title": "t"})
-    usage = {"inputTokens": draw(st.integers(0, 10**6)), "outputTokens": draw(st.integers(0, 10**5)),
-             "cacheCreationTokens": draw(st.integers(0, 9999)), "cacheReadTokens": draw(st.integers(0, 10**6)),
-             "thinkingTokens": draw(st.integers(0, 9999))}
+    usage = {
+        "inputTokens": draw(st.integers(0, 10**6)),
+        "outputTokens": draw(st.integers(0, 10**5)),
+        "cacheCreationTokens": draw(st.integers(0, 9999)),
+        "cacheReadTokens": draw(st.integers(0, 10**6)),
+        "thinkingTokens": draw(st.integers(0, 9999)),
+    }
     settings = json.dumps({"model": "claude-sonnet-4-5", "tokenUsage": usage}).encode()
     content = draw(damaged([line(r) for r in records], counted))
     stem = f"proj/sess-{index}"
@@ -76,8 +96,14 @@ def droid_session(draw: Any, index: int) -> Case:
         return Case({f"{stem}.jsonl": content, f"{stem}.settings.json": settings}, counted, Counter(no_timestamp=1))
     inputs = usage["inputTokens"] + usage["cacheCreationTokens"] + usage["cacheReadTokens"]
     outputs = usage["outputTokens"] + usage["thinkingTokens"]
-    return Case({f"{stem}.jsonl": content, f"{stem}.settings.json": settings}, counted, sessions=1,
-                input_tokens=inputs, output_tokens=outputs, tool_calls=calls)
+    return Case(
+        {f"{stem}.jsonl": content, f"{stem}.settings.json": settings},
+        counted,
+        sessions=1,
+        input_tokens=inputs,
+        output_tokens=outputs,
+        tool_calls=calls,
+    )
 
 
 @st.composite

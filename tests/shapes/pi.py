@@ -45,17 +45,32 @@ def session(draw: Any, name: str, index: int) -> Case:
                 parts.insert(0, {"type": "thinking", "thinking": "hmm", "redacted": False})
             tools = draw(st.integers(0, 2))
             for n in range(tools):
-                parts.append({"type": draw(st.sampled_from(["toolCall", "tool_use"])), "id": f"t{index}-{turn}-{step}-{n}",
-                              "name": "bash", "arguments": {"command": "ls"}})
+                parts.append(
+                    {
+                        "type": draw(st.sampled_from(["toolCall", "tool_use"])),
+                        "id": f"t{index}-{turn}-{step}-{n}",
+                        "name": "bash",
+                        "arguments": {"command": "ls"},
+                    }
+                )
             calls += tools
             stop = draw(st.sampled_from(["toolUse", "stop", "error", "aborted"]))
-            message: dict[str, Any] = {"role": "assistant", "content": parts, "model": "claude-sonnet-4-5",
-                                       "provider": "anthropic", "stopReason": stop}
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": parts,
+                "model": "claude-sonnet-4-5",
+                "provider": "anthropic",
+                "stopReason": stop,
+            }
             if stop == "error":
                 message["errorMessage"] = "overloaded"
             if draw(st.integers(0, 4)):
-                usage = {"input": draw(st.integers(0, 5000)), "output": draw(st.integers(0, 900)),
-                         "cacheRead": draw(st.integers(0, 40000)), "cacheWrite": draw(st.integers(0, 3000))}
+                usage = {
+                    "input": draw(st.integers(0, 5000)),
+                    "output": draw(st.integers(0, 900)),
+                    "cacheRead": draw(st.integers(0, 40000)),
+                    "cacheWrite": draw(st.integers(0, 3000)),
+                }
                 if draw(st.booleans()):
                     usage["cost"] = {"total": draw(st.floats(0, 2, allow_nan=False))}
                 message["usage"] = usage
@@ -66,9 +81,16 @@ def session(draw: Any, name: str, index: int) -> Case:
                 records.append(dict(written))
                 counted["repeated_entry"] += 1
             for n in range(tools):
-                entry("message", message={"role": "toolResult", "toolCallId": f"t{index}-{turn}-{step}-{n}",
-                                          "toolName": "bash", "content": [{"type": "text", "text": "out"}],
-                                          "isError": draw(st.booleans())})
+                entry(
+                    "message",
+                    message={
+                        "role": "toolResult",
+                        "toolCallId": f"t{index}-{turn}-{step}-{n}",
+                        "toolName": "bash",
+                        "content": [{"type": "text", "text": "out"}],
+                        "isError": draw(st.booleans()),
+                    },
+                )
         if draw(st.integers(0, 3)) == 0:
             entry(draw(st.sampled_from(["thinking_level_change", "compaction", "custom"])))
             counted["known_ignored"] += 1

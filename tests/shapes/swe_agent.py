@@ -20,8 +20,12 @@ OBSERVATIONS = ["main.py", "[File: main.py]", "Traceback (most recent call last)
 def trajectory(draw: Any, name: str) -> Case:
     steps = []
     for _ in range(draw(st.integers(0, 6))):
-        step = {"action": draw(st.sampled_from(ACTIONS)), "observation": draw(st.sampled_from(OBSERVATIONS)),
-                "thought": draw(st.sampled_from(["", "Let me check."])), "response": "..."}
+        step = {
+            "action": draw(st.sampled_from(ACTIONS)),
+            "observation": draw(st.sampled_from(OBSERVATIONS)),
+            "thought": draw(st.sampled_from(["", "Let me check."])),
+            "response": "...",
+        }
         timing = draw(st.integers(0, 3))
         if timing == 1:
             step["execution_time"] = draw(st.floats(0, 30, allow_nan=False))
@@ -44,17 +48,30 @@ def trajectory(draw: Any, name: str) -> Case:
     history = [{"role": "system", "content": "You are..."}, {"role": "user", "content": "fix the bug"}]
     if draw(st.booleans()):  # 0.x: steps only in the history
         for step in steps:
-            history += [{"role": "assistant", "content": step["thought"], "thought": step["thought"],
-                         "action": step["action"]}, {"role": "user", "content": step["observation"]}]
+            history += [
+                {"role": "assistant", "content": step["thought"], "thought": step["thought"], "action": step["action"]},
+                {"role": "user", "content": step["observation"]},
+            ]
         doc: dict[str, Any] = {"history": history, "info": info}
     else:
-        doc = {"trajectory": steps, "history": history, "info": info, "environment": "swe_main",
-               "replay_config": json.dumps({"agent": {"model": {"name": "gpt-4o"}}})}
+        doc = {
+            "trajectory": steps,
+            "history": history,
+            "info": info,
+            "environment": "swe_main",
+            "replay_config": json.dumps({"agent": {"model": {"name": "gpt-4o"}}}),
+        }
     content = json.dumps(doc).encode()
     if draw(st.integers(0, 9)) == 0:
         content = b"\xef\xbb\xbf" + content
-    return Case({name: content}, counted, sessions=1, input_tokens=sent, output_tokens=received,
-                tool_calls=sum(1 for s in steps if s["action"].strip()))
+    return Case(
+        {name: content},
+        counted,
+        sessions=1,
+        input_tokens=sent,
+        output_tokens=received,
+        tool_calls=sum(1 for s in steps if s["action"].strip()),
+    )
 
 
 @st.composite
@@ -64,8 +81,17 @@ def cases(draw: Any) -> Case:
     task = draw(st.sampled_from(["django__django-11099", "BabyEncryption", "x"]))
     for run in range(draw(st.integers(1, 3))):
         total = total.add(draw(trajectory(f"run{run}/{task}.traj")))
-    junk = draw(st.sampled_from([None, (b"", "empty_file"), (b'{"trajectory": [', "not_json"),
-                                 (b"[1, 2]", "not_a_trajectory"), (b"\x00\xff garbage", "not_json")]))
+    junk = draw(
+        st.sampled_from(
+            [
+                None,
+                (b"", "empty_file"),
+                (b'{"trajectory": [', "not_json"),
+                (b"[1, 2]", "not_a_trajectory"),
+                (b"\x00\xff garbage", "not_json"),
+            ]
+        )
+    )
     if junk is not None:
         total = total.add(Case({"broken/junk.traj": junk[0]}, files_skipped=Counter({junk[1]: 1}), tool_calls=0))
     return total

@@ -30,8 +30,13 @@ def cases(draw: Any) -> Case:
             _space, session = store.workspace(f"task {index}", f"task-{index}")
             sessions += 1
             if draw(st.booleans()):
-                store.process(session, reason="setupscript", status=draw(st.sampled_from(["completed", "failed"])),
-                              started=f"2026-01-07 10:0{index}:00.000", completed=f"2026-01-07 10:0{index}:01.000")
+                store.process(
+                    session,
+                    reason="setupscript",
+                    status=draw(st.sampled_from(["completed", "failed"])),
+                    started=f"2026-01-07 10:0{index}:00.000",
+                    completed=f"2026-01-07 10:0{index}:01.000",
+                )
                 calls += 1
             for turn in range(draw(st.integers(0, 2))):
                 sid = str(uuid.UUID(int=(index << 124) | (turn << 120) | draw(st.integers(1, 2**64))))
@@ -49,9 +54,17 @@ def cases(draw: Any) -> Case:
                     log = b"not json\n" + log
                     counted["malformed_json"] += 1
                 status = draw(st.sampled_from(["completed", "completed", "failed", "killed"]))
-                store.process(session, prompt=f"do {turn}", status=status, exit_code=0 if status == "completed" else 1,
-                              started=f"2026-01-07 11:{index}{turn}:00.000", completed=f"2026-01-07 11:{index}{turn}:30.000",
-                              agent_session_id=sid, log=log, log_in_db=draw(st.booleans()))
+                store.process(
+                    session,
+                    prompt=f"do {turn}",
+                    status=status,
+                    exit_code=0 if status == "completed" else 1,
+                    started=f"2026-01-07 11:{index}{turn}:00.000",
+                    completed=f"2026-01-07 11:{index}{turn}:30.000",
+                    agent_session_id=sid,
+                    log=log,
+                    log_in_db=draw(st.booleans()),
+                )
                 calls += tool
                 inputs += tokens[0]
                 outputs += tokens[1]

@@ -52,16 +52,23 @@ class PartsMapper(Mapper):
             kind = part.get("type") if isinstance(part, dict) else None
             at = (key, index)
             if kind == "text" and part.get("text"):
-                events.append(self.event("agent_output", {"output": part["text"], "stream_type": "assistant"}, ts,
-                                         key=at))
+                events.append(
+                    self.event("agent_output", {"output": part["text"], "stream_type": "assistant"}, ts, key=at)
+                )
             elif kind == "thinking" and part.get("thinking"):
                 events.append(self.event("agent_thinking", {"thinking": part["thinking"]}, ts, key=at))
             elif kind == "tool_use":
                 call_id = part.get("id") or f"{key}:{index}"
                 name = part.get("name") or "unknown"
                 self.state.setdefault("tools", {})[str(call_id)] = name
-                events.append(self.event("tool_call", {"tool_name": name, "tool_params": part.get("input"),
-                                                       "call_id": call_id}, ts, key=at))
+                events.append(
+                    self.event(
+                        "tool_call",
+                        {"tool_name": name, "tool_params": part.get("input"), "call_id": call_id},
+                        ts,
+                        key=at,
+                    )
+                )
             elif kind == "tool_result":
                 events.extend(self.tool_result(part, ts, at))
             elif kind not in ("text", "thinking", "redacted_thinking"):
@@ -73,10 +80,30 @@ class PartsMapper(Mapper):
         name = self.state.setdefault("tools", {}).pop(str(call_id), None)
         text = text_of(part.get("content") if "content" in part else part.get("output"))
         failed = part.get("is_error") is True or part.get("status") in ("error", "failed")
-        events = [self.event("tool_result", {"tool_name": name, "call_id": call_id,
-                                             "result": "error" if failed else "success", "result_data": clip(text)},
-                             ts, key=key)]
+        events = [
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                ts,
+                key=key,
+            )
+        ]
         if failed:
-            events.append(self.event("error", {"error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
-                                               "tool_name": name, "call_id": call_id}, ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {
+                        "error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
+                        "tool_name": name,
+                        "call_id": call_id,
+                    },
+                    ts,
+                    key=(key, "error"),
+                )
+            )
         return events

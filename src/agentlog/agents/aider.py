@@ -29,8 +29,13 @@ from ..capture.importers.base import Context, Importer, Mapper, clip
 HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\s*$")
 _COUNT = re.compile(r"([\d][\d.,]*)([kKmM]?) (sent|cache write|cache hit|cached|received)\b")
 _COST = re.compile(r"Cost: \$([\d.]+) (?:message|request)")
-_KINDS = {"sent": "input_tokens", "cache write": "cache_creation_tokens", "cache hit": "cache_read_tokens",
-          "cached": "cache_read_tokens", "received": "output_tokens"}
+_KINDS = {
+    "sent": "input_tokens",
+    "cache write": "cache_creation_tokens",
+    "cache hit": "cache_read_tokens",
+    "cached": "cache_read_tokens",
+    "received": "output_tokens",
+}
 _ERROR = re.compile(r"^(?:Unexpected error: )?litellm\.\w+(?:Error|Exception)\b|^Unexpected error:")
 _SNIFF_BYTES = 1 << 16
 
@@ -110,14 +115,23 @@ class AiderMapper(Mapper):
                 return self.ensure_started(text, self._ts())
             return [self.event("followup_sent", {"message": text, "reason": "user"}, self._ts(), key=(key, "user"))]
         if block["kind"] == "reply" and text:
-            return [*self.ensure_started(None, self._ts()),
-                    self.event("agent_output", {"output": text, "stream_type": "assistant"}, self._ts(),
-                               key=(key, "reply"))]
+            return [
+                *self.ensure_started(None, self._ts()),
+                self.event(
+                    "agent_output", {"output": text, "stream_type": "assistant"}, self._ts(), key=(key, "reply")
+                ),
+            ]
         if block["kind"] == "status" and self.state.pop("traceback", None):
             last = [line for line in block["lines"] if line.strip()]
-            return [*self.ensure_started(None, self._ts()),
-                    self.event("error", {"error_message": clip(last[-1] if last else "Traceback", 1000),
-                                         "stack_trace": clip(text, 4000)}, self._ts(), key=(key, "traceback"))]
+            return [
+                *self.ensure_started(None, self._ts()),
+                self.event(
+                    "error",
+                    {"error_message": clip(last[-1] if last else "Traceback", 1000), "stack_trace": clip(text, 4000)},
+                    self._ts(),
+                    key=(key, "traceback"),
+                ),
+            ]
         return []
 
     # -- aider's own output -------------------------------------------------------------------
@@ -133,8 +147,10 @@ class AiderMapper(Mapper):
             self.state["traceback"] = True
             return []
         if _ERROR.match(text):
-            return [*self.ensure_started(None, ts),
-                    self.event("error", {"error_message": clip(text, 1000)}, ts, key=(where, "error"))]
+            return [
+                *self.ensure_started(None, ts),
+                self.event("error", {"error_message": clip(text, 1000)}, ts, key=(where, "error")),
+            ]
         if text.startswith("^C KeyboardInterrupt"):
             self.state["interrupted"] = True
             return []
@@ -148,9 +164,11 @@ class AiderMapper(Mapper):
 
     def _tool(self, name: str, params: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
         ts = self._ts()
-        return [*self.ensure_started(None, ts),
-                self.event("tool_call", {"tool_name": name, "tool_params": params}, ts, key=(where, "call")),
-                self.event("tool_result", {"tool_name": name, "result": "success"}, ts, key=(where, "result"))]
+        return [
+            *self.ensure_started(None, ts),
+            self.event("tool_call", {"tool_name": name, "tool_params": params}, ts, key=(where, "call")),
+            self.event("tool_result", {"tool_name": name, "result": "success"}, ts, key=(where, "result")),
+        ]
 
     def _usage(self, text: str, where: int | str) -> list[dict[str, Any]]:
         data: dict[str, Any] = {}
@@ -221,7 +239,11 @@ class AiderImporter(Importer):
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 line = raw.removeprefix(BOM)
-                header = HEADER.match(line.decode("utf-8", "replace").rstrip("\r\n")) if line.startswith(b"# aider") else None
+                header = (
+                    HEADER.match(line.decode("utf-8", "replace").rstrip("\r\n"))
+                    if line.startswith(b"# aider")
+                    else None
+                )
                 if header:
                     found.append(run_attempt(base, _iso(header), found[-1] if found else None, number))
         return found

@@ -23,8 +23,12 @@ from ..capture.importers.document import DocumentImporter, progress
 from ._parts import PartsMapper
 
 AMP = "AMP"
-_KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens",
-          "cacheCreationInputTokens": "cache_creation_tokens", "cacheReadInputTokens": "cache_read_tokens"}
+_KINDS = {
+    "inputTokens": "input_tokens",
+    "outputTokens": "output_tokens",
+    "cacheCreationInputTokens": "cache_creation_tokens",
+    "cacheReadInputTokens": "cache_read_tokens",
+}
 
 
 def _ms_iso(value: Any) -> str | None:
@@ -51,7 +55,7 @@ class AmpMapper(PartsMapper):
             done = self.state["recent"][mid]
         content = message.get("content")
         parts = content if isinstance(content, list) else ([{"type": "text", "text": content}] if content else [])
-        new = parts[done.get("parts", 0):]
+        new = parts[done.get("parts", 0) :]
         if message.get("role") == "user" and new:
             events = self.user(new, ts, (mid, done.get("parts", 0)))
         elif message.get("role") == "assistant":
@@ -66,16 +70,24 @@ class AmpMapper(PartsMapper):
         usage = message.get("usage")
         if not isinstance(usage, dict) or done.get("usage"):
             return []
-        tokens = {dst: v for src, dst in _KINDS.items()
-                  if isinstance(v := usage.get(src), int) and not isinstance(v, bool) and v > 0}
+        tokens = {
+            dst: v
+            for src, dst in _KINDS.items()
+            if isinstance(v := usage.get(src), int) and not isinstance(v, bool) and v > 0
+        }
         if not tokens:
             return []
         done["usage"] = True
         if isinstance(usage.get("model"), str):
             self.state["model"] = usage["model"]
         credits = (self.state.get("ledger") or {}).get(mid, {}).get("credits")
-        return [self.usage({**tokens, "model": self.state.get("model"), "message_id": mid, "amp_credits": credits},
-                           ts, key=("usage", mid))]
+        return [
+            self.usage(
+                {**tokens, "model": self.state.get("model"), "message_id": mid, "amp_credits": credits},
+                ts,
+                key=("usage", mid),
+            )
+        ]
 
 
 class AmpImporter(DocumentImporter):
@@ -101,7 +113,9 @@ class AmpImporter(DocumentImporter):
         by_message = {}
         for event in ledger.get("events") or []:
             if isinstance(event, dict) and event.get("toMessageId") is not None:
-                by_message[str(event["toMessageId"])] = {"timestamp": event.get("timestamp"),
-                                                         "credits": event.get("credits")}
+                by_message[str(event["toMessageId"])] = {
+                    "timestamp": event.get("timestamp"),
+                    "credits": event.get("credits"),
+                }
         mapper.state["ledger"] = by_message
         return doc["messages"]

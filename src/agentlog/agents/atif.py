@@ -73,12 +73,15 @@ class AtifMapper(Mapper):
             data = {"error_message": _text(step.get("message")) or "error", **(mine.get("data") or {})}
             return [*events, self.event("error", data, ts, key=(key, "error"))]
         if step.get("reasoning_content"):
-            events.append(self.event("agent_thinking", {"thinking": _text(step["reasoning_content"])}, ts,
-                                     key=(key, "thinking")))
+            events.append(
+                self.event("agent_thinking", {"thinking": _text(step["reasoning_content"])}, ts, key=(key, "thinking"))
+            )
         message = _text(step.get("message"))
         if message and not _echoes_result(step):
             stream = "assistant" if source == "agent" else "system"
-            events.append(self.event("agent_output", {"output": message, "stream_type": stream}, ts, key=(key, "message")))
+            events.append(
+                self.event("agent_output", {"output": message, "stream_type": stream}, ts, key=(key, "message"))
+            )
         for index, call in enumerate(_list(step, "tool_calls")):
             events.extend(self._call(call, mine, ts, (key, "call", index)))
         for index, result in enumerate(self._results(step)):
@@ -104,8 +107,11 @@ class AtifMapper(Mapper):
         if call_id in (mine.get("made_up_ids") or ()):
             call_id = None
         self.state.setdefault("tools", {})[str(call_id)] = name
-        return [self.event("tool_call", {"tool_name": name, "tool_params": call.get("arguments"),
-                                         "call_id": call_id}, ts, key=key)]
+        return [
+            self.event(
+                "tool_call", {"tool_name": name, "tool_params": call.get("arguments"), "call_id": call_id}, ts, key=key
+            )
+        ]
 
     def _results(self, step: dict[str, Any]) -> list[Any]:
         observation = step.get("observation")
@@ -127,13 +133,23 @@ class AtifMapper(Mapper):
         name = self.state.setdefault("tools", {}).get(str(call_id)) if call_id else None
         content = result.get("content")
         failed = (mine.get("failed") or {}).get(str(call_id if call_id else key[-1])) if mine else _failed(result)
-        data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                "result_data": clip(content if isinstance(content, str) else _text(content))}
+        data = {
+            "tool_name": name,
+            "call_id": call_id,
+            "result": "error" if failed else "success",
+            "result_data": clip(content if isinstance(content, str) else _text(content)),
+        }
         events = [self.event("tool_result", data, ts, key=key)]
         if failed and not mine:  # an exported trajectory keeps its errors as steps of their own
             message = failed if isinstance(failed, str) else (_text(content).strip() or f"{name or 'tool'} failed")
-            events.append(self.event("error", {"error_message": clip(message, 1000), "tool_name": name,
-                                               "call_id": call_id}, ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {"error_message": clip(message, 1000), "tool_name": name, "call_id": call_id},
+                    ts,
+                    key=(key, "error"),
+                )
+            )
         return events
 
     def _metrics(self, metrics: dict[str, Any], model: Any, ts: str | None, key: Any) -> list[dict[str, Any]]:
@@ -173,17 +189,22 @@ def usage_of(metrics: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if cached + written > prompt:  # a writer that left the cache out of prompt_tokens, as Anthropic does
         ctx.skip("nonstandard:prompt_tokens_without_cache")
         prompt = cached + written + prompt
-    usage = {"input_tokens": prompt - cached - written, "cache_read_tokens": cached or None,
-             "cache_creation_tokens": written or None,
-             "output_tokens": max(0, numbers.get("completion_tokens", 0) - reasoning),
-             "reasoning_tokens": reasoning or None, "cost_usd": numbers.get("cost_usd")}
+    usage = {
+        "input_tokens": prompt - cached - written,
+        "cache_read_tokens": cached or None,
+        "cache_creation_tokens": written or None,
+        "output_tokens": max(0, numbers.get("completion_tokens", 0) - reasoning),
+        "reasoning_tokens": reasoning or None,
+        "cost_usd": numbers.get("cost_usd"),
+    }
     if not any(usage.values()):
         return {}
     return usage
 
 
-_METRIC_FIELDS = frozenset({"prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd",
-                            "cache_creation_tokens", "reasoning_tokens"})
+_METRIC_FIELDS = frozenset(
+    {"prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd", "cache_creation_tokens", "reasoning_tokens"}
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -213,8 +234,11 @@ def _called(step: dict[str, Any]) -> str | None:
 
 def _echoes_result(step: dict[str, Any]) -> bool:
     """A system step whose message only says it holds a result: no output of its own."""
-    return step.get("source") == "system" and bool(step.get("observation")) and (
-        _called(step) is not None or _text(step.get("message")) == "Tool execution results")
+    return (
+        step.get("source") == "system"
+        and bool(step.get("observation"))
+        and (_called(step) is not None or _text(step.get("message")) == "Tool execution results")
+    )
 
 
 def _failed(result: dict[str, Any]) -> str | bool:
@@ -404,8 +428,13 @@ class _Writer:
             handler(event, data)
 
     def step(self, event: dict[str, Any], source: str, message: str = "", **fields: Any) -> dict[str, Any]:
-        step = {"step_id": len(self.steps) + 1, "timestamp": event.get("timestamp"), "source": source,
-                "message": message, **{k: v for k, v in fields.items() if v is not None}}
+        step = {
+            "step_id": len(self.steps) + 1,
+            "timestamp": event.get("timestamp"),
+            "source": source,
+            "message": message,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
         self.steps.append(step)
         if source == "agent":
             self.unmetered = step
@@ -429,15 +458,22 @@ class _Writer:
 
     def _tool_call(self, event: dict[str, Any], data: dict[str, Any]) -> None:
         last = self.steps[-1] if self.steps else None
-        if last is None or last["source"] != "agent" or "observation" in last or last.get("metrics") \
-                or last.get("message") or last.get("reasoning_content"):
+        if (
+            last is None
+            or last["source"] != "agent"
+            or "observation" in last
+            or last.get("metrics")
+            or last.get("message")
+            or last.get("reasoning_content")
+        ):
             last = self.step(event, "agent")
         call_id = data.get("call_id")
         if not call_id:  # ATIF requires one: made up, and marked so that it reads back as none
             call_id = f"call_{len(self.steps)}_{len(last.get('tool_calls', []))}"
             last.setdefault("extra", {}).setdefault("agentlog", {}).setdefault("made_up_ids", []).append(call_id)
-        last.setdefault("tool_calls", []).append({"tool_call_id": call_id, "function_name": data.get("tool_name"),
-                                                  "arguments": data.get("tool_params")})
+        last.setdefault("tool_calls", []).append(
+            {"tool_call_id": call_id, "function_name": data.get("tool_name"), "arguments": data.get("tool_params")}
+        )
         self.calls[call_id] = last
 
     def _tool_result(self, event: dict[str, Any], data: dict[str, Any]) -> None:
@@ -453,19 +489,24 @@ class _Writer:
 
     def _error(self, event: dict[str, Any], data: dict[str, Any]) -> None:
         rest = {k: v for k, v in data.items() if k != "error_message"}
-        self.step(event, "system", _text(data.get("error_message")), extra={"agentlog": {"event": "error", "data": rest}})
+        self.step(
+            event, "system", _text(data.get("error_message")), extra={"agentlog": {"event": "error", "data": rest}}
+        )
 
     def _usage(self, event: dict[str, Any], data: dict[str, Any]) -> None:
         step = self.unmetered
         if step is None or "metrics" in step:
             step = self.step(event, "agent")
         self.unmetered = None
-        tokens = {k: int(data.get(k) or 0) for k in ("input_tokens", "cache_read_tokens", "cache_creation_tokens",
-                                                      "output_tokens", "reasoning_tokens")}
+        tokens = {
+            k: int(data.get(k) or 0)
+            for k in ("input_tokens", "cache_read_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens")
+        }
         metrics: dict[str, Any] = {
             "prompt_tokens": tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_creation_tokens"],
             "completion_tokens": tokens["output_tokens"] + tokens["reasoning_tokens"],
-            "cached_tokens": tokens["cache_read_tokens"]}
+            "cached_tokens": tokens["cache_read_tokens"],
+        }
         if data.get("cost_usd") is not None:
             metrics["cost_usd"] = data["cost_usd"]
         extra = {k: tokens[k] for k in ("cache_creation_tokens", "reasoning_tokens") if tokens[k]}
@@ -487,17 +528,28 @@ class _Writer:
             return None
         head = self.head
         executor = str(head.get("executor") or "ATIF")
-        self.mine.update(attempt_id=head.get("attempt_id"), executor=executor, task_id=head.get("task_id"),
-                         task_title=head.get("task_title"))
+        self.mine.update(
+            attempt_id=head.get("attempt_id"),
+            executor=executor,
+            task_id=head.get("task_id"),
+            task_title=head.get("task_title"),
+        )
         metered = [s["metrics"] for s in self.steps if "metrics" in s]
         costs = [m["cost_usd"] for m in metered if "cost_usd" in m]
-        final = {"total_prompt_tokens": sum(m["prompt_tokens"] for m in metered),
-                 "total_completion_tokens": sum(m["completion_tokens"] for m in metered),
-                 "total_cached_tokens": sum(m["cached_tokens"] for m in metered),
-                 "total_cost_usd": sum(costs) if costs else None, "total_steps": len(self.steps)}
+        final = {
+            "total_prompt_tokens": sum(m["prompt_tokens"] for m in metered),
+            "total_completion_tokens": sum(m["completion_tokens"] for m in metered),
+            "total_cached_tokens": sum(m["cached_tokens"] for m in metered),
+            "total_cost_usd": sum(costs) if costs else None,
+            "total_steps": len(self.steps),
+        }
         model = next((s["model_name"] for s in self.steps if s.get("model_name")), None) or head.get("model")
         agent = {"name": agent_name_of(executor), "version": "unknown", "model_name": model}
-        return {"schema_version": SCHEMA_VERSION, "session_id": self.mine.get("session_id") or head.get("attempt_id"),
-                "agent": {k: v for k, v in agent.items() if v is not None}, "steps": self.steps,
-                "final_metrics": {k: v for k, v in final.items() if v is not None},
-                "extra": {"agentlog": {k: v for k, v in self.mine.items() if v is not None}}}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "session_id": self.mine.get("session_id") or head.get("attempt_id"),
+            "agent": {k: v for k, v in agent.items() if v is not None},
+            "steps": self.steps,
+            "final_metrics": {k: v for k, v in final.items() if v is not None},
+            "extra": {"agentlog": {k: v for k, v in self.mine.items() if v is not None}},
+        }

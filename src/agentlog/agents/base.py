@@ -19,13 +19,47 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from ..capture.importers.base import (CLAUDE_CODE, CODEX, HEAD_BYTES, IMPORTERS, SWE_AGENT, Context, Importer,
-                                      ImportStats, Mapper, clip, decode_record, first_line,
-                                      records_in, safe_feed, source_digest, stable_id)
+from ..capture.importers.base import (
+    CLAUDE_CODE,
+    CODEX,
+    HEAD_BYTES,
+    IMPORTERS,
+    SWE_AGENT,
+    Context,
+    Importer,
+    ImportStats,
+    Mapper,
+    clip,
+    decode_record,
+    first_line,
+    records_in,
+    safe_feed,
+    source_digest,
+    stable_id,
+)
 
-__all__ = ["CLAUDE_CODE", "CODEX", "HEAD_BYTES", "IMPORTERS", "SWE_AGENT", "TOOL_EVENTS", "Context", "Hooks",
-           "Importer", "ImportStats", "Mapper", "Telemetry", "TelemetryHandler", "clip", "decode_record",
-           "first_line", "records_in", "safe_feed", "source_digest", "stable_id"]
+__all__ = [
+    "CLAUDE_CODE",
+    "CODEX",
+    "HEAD_BYTES",
+    "IMPORTERS",
+    "SWE_AGENT",
+    "TOOL_EVENTS",
+    "Context",
+    "Hooks",
+    "Importer",
+    "ImportStats",
+    "Mapper",
+    "Telemetry",
+    "TelemetryHandler",
+    "clip",
+    "decode_record",
+    "first_line",
+    "records_in",
+    "safe_feed",
+    "source_digest",
+    "stable_id",
+]
 
 # Events that take a tool matcher ("*" = every tool); the others take none.
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
@@ -53,15 +87,19 @@ class Hooks(NamedTuple):
         so an absolute path to this machine's agentlog never lands in a committed file."""
         return self.scopes[0]
 
-    def settings_path(self, scope: str, project: Path | None = None, home: Path | None = None,
-                      toml: bool = False) -> Path:
+    def settings_path(
+        self, scope: str, project: Path | None = None, home: Path | None = None, toml: bool = False
+    ) -> Path:
         """The settings file of `scope`; ValueError (said of the agent) when it has none."""
         if toml and self.toml_file is None:
             raise ValueError(f"keeps its hooks in {self.project_file} only, not in TOML")
         if scope not in self.scopes:
             raise ValueError(f"has no {scope} settings file; use --project or --user")
-        name = self.toml_file if toml else {"local": self.local_file, "project": self.project_file,
-                                             "user": self.user_file}[scope]
+        name = (
+            self.toml_file
+            if toml
+            else {"local": self.local_file, "project": self.project_file, "user": self.user_file}[scope]
+        )
         return (home or Path.home()) / name if scope == "user" else (project or Path.cwd()) / name
 
     def settings_paths(self, scope: str) -> list[Path]:

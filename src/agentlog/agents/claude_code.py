@@ -25,11 +25,25 @@ from typing import Any
 from ..otlp_values import as_float, as_int, is_true
 from .base import CLAUDE_CODE, Context, Hooks, Importer, Mapper, Telemetry, clip, decode_record
 
-_USAGE_FIELDS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
-                 "cache_creation_input_tokens": "cache_creation_tokens",
-                 "cache_read_input_tokens": "cache_read_tokens"}
-_QUIET = frozenset({"summary", "file-history-snapshot", "progress", "queue-operation", "custom-title",
-                    "tag", "agent-name", "last-prompt", "pr-link"})
+_USAGE_FIELDS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_creation_input_tokens": "cache_creation_tokens",
+    "cache_read_input_tokens": "cache_read_tokens",
+}
+_QUIET = frozenset(
+    {
+        "summary",
+        "file-history-snapshot",
+        "progress",
+        "queue-operation",
+        "custom-title",
+        "tag",
+        "agent-name",
+        "last-prompt",
+        "pr-link",
+    }
+)
 _RECENT_UUIDS = 500
 _SAFE_NAME = re.compile(r"(?!\.\.?$)[\w.-]{1,200}")
 SYNTHETIC = "<synthetic>"
@@ -88,13 +102,23 @@ class ClaudeCodeMapper(Mapper):
         name = self.state.setdefault("tools", {}).pop(call_id, None)
         text = _text_of(block.get("content"))
         failed = block.get("is_error") is True
-        data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                "result_data": clip(text)}
+        data = {
+            "tool_name": name,
+            "call_id": call_id,
+            "result": "error" if failed else "success",
+            "result_data": clip(text),
+        }
         events = [self.event("tool_result", data, ts, key=key)]
         if failed:
             message = text.strip() or f"{name or 'tool'} failed"
-            events.append(self.event("error", {"error_message": clip(message, 1000), "tool_name": name,
-                                               "call_id": call_id}, ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {"error_message": clip(message, 1000), "tool_name": name, "call_id": call_id},
+                    ts,
+                    key=(key, "error"),
+                )
+            )
         return events
 
     def _assistant(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
@@ -111,8 +135,11 @@ class ClaudeCodeMapper(Mapper):
         events.extend(self._complete_other_messages(record))
         if record.get("isApiErrorMessage") or record.get("error") and model == SYNTHETIC:
             text = _text_of(content) or str(record.get("error"))
-            events.append(self.event("error", {"error_message": clip(text, 1000), "error_category": None},
-                                     ts, key=(base, "api_error")))
+            events.append(
+                self.event(
+                    "error", {"error_message": clip(text, 1000), "error_category": None}, ts, key=(base, "api_error")
+                )
+            )
             return events
         for index, block in enumerate(content):
             events.extend(self._block(block, ts, (base, index)))
@@ -139,9 +166,18 @@ class ClaudeCodeMapper(Mapper):
             return [self.event("agent_thinking", {"thinking": block["thinking"]}, ts, key=key)]
         if kind in ("tool_use", "server_tool_use"):
             self.state.setdefault("tools", {})[block.get("id")] = block.get("name")
-            return [self.event("tool_call", {"tool_name": block.get("name") or "unknown",
-                                             "tool_params": block.get("input"), "call_id": block.get("id")},
-                               ts, key=key)]
+            return [
+                self.event(
+                    "tool_call",
+                    {
+                        "tool_name": block.get("name") or "unknown",
+                        "tool_params": block.get("input"),
+                        "call_id": block.get("id"),
+                    },
+                    ts,
+                    key=key,
+                )
+            ]
         if kind not in ("text", "thinking", "redacted_thinking"):
             self.ctx.skip(f"unknown_block:{kind}")
         return []
@@ -154,22 +190,34 @@ class ClaudeCodeMapper(Mapper):
             error = record.get("error")
             text = record.get("content") or (error.get("message") if isinstance(error, dict) else error)
             ts = record.get("timestamp")
-            return [*self.ensure_started(None, ts),
-                    self.event("error", {"error_message": clip(str(text or "API error"), 1000)}, ts,
-                               key=(record.get("uuid") or where, "system"))]
+            return [
+                *self.ensure_started(None, ts),
+                self.event(
+                    "error",
+                    {"error_message": clip(str(text or "API error"), 1000)},
+                    ts,
+                    key=(record.get("uuid") or where, "system"),
+                ),
+            ]
         self.ctx.skip("known_ignored")
         return []
 
     def _result(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
         """stream-json's last line: the run's outcome and its own cost figure."""
-        end = {"reported_cost_usd": record.get("total_cost_usd"), "num_turns": record.get("num_turns"),
-               "result_subtype": record.get("subtype")}
+        end = {
+            "reported_cost_usd": record.get("total_cost_usd"),
+            "num_turns": record.get("num_turns"),
+            "result_subtype": record.get("subtype"),
+        }
         self.state["end_data"] = {k: v for k, v in end.items() if v is not None}
         if not record.get("is_error"):
             return []
         text = record.get("result") or record.get("subtype") or "claude reported an error"
-        return [self.event("error", {"error_message": clip(str(text), 1000)}, record.get("timestamp"),
-                           key=(where, "result"))]
+        return [
+            self.event(
+                "error", {"error_message": clip(str(text), 1000)}, record.get("timestamp"), key=(where, "result")
+            )
+        ]
 
     # -- usage: once per model call ------------------------------------------------------
 
@@ -190,9 +238,12 @@ class ClaudeCodeMapper(Mapper):
                 entry["tokens"][dst] = max(value, entry["tokens"].get(dst, 0))
         if isinstance(record.get("costUSD"), (int, float)):
             entry["cost_usd"] = max(record["costUSD"], entry.get("cost_usd", 0))
-        entry.update(ts=ts or self.state.get("last_ts"), model=message.get("model"),
-                     session=record.get("sessionId") or record.get("session_id") or entry.get("session"),
-                     request_id=record.get("requestId") or entry.get("request_id"))
+        entry.update(
+            ts=ts or self.state.get("last_ts"),
+            model=message.get("model"),
+            session=record.get("sessionId") or record.get("session_id") or entry.get("session"),
+            request_id=record.get("requestId") or entry.get("request_id"),
+        )
         if message.get("stop_reason"):
             return self._count(key)
         return []
@@ -214,8 +265,13 @@ class ClaudeCodeMapper(Mapper):
             self.ctx.skip("usage_counted_in_other_file")
             return []
         counted[call] = self.attempt_id
-        data = {**entry["tokens"], "model": entry.get("model"), "message_id": key,
-                "request_id": entry.get("request_id"), "cost_usd": entry.get("cost_usd")}
+        data = {
+            **entry["tokens"],
+            "model": entry.get("model"),
+            "message_id": key,
+            "request_id": entry.get("request_id"),
+            "cost_usd": entry.get("cost_usd"),
+        }
         return [self.usage(data, entry.get("ts"), key=("usage", key))]
 
     def flush(self) -> list[dict[str, Any]]:
@@ -237,8 +293,12 @@ class ClaudeCodeMapper(Mapper):
         return True
 
 
-_HANDLERS = {"user": ClaudeCodeMapper._user, "assistant": ClaudeCodeMapper._assistant,
-             "system": ClaudeCodeMapper._system, "result": ClaudeCodeMapper._result}
+_HANDLERS = {
+    "user": ClaudeCodeMapper._user,
+    "assistant": ClaudeCodeMapper._assistant,
+    "system": ClaudeCodeMapper._system,
+    "result": ClaudeCodeMapper._result,
+}
 
 
 def _content(record: dict[str, Any]) -> list[Any] | None:
@@ -294,8 +354,10 @@ class ClaudeCodeImporter(Importer):
         mapper = ClaudeCodeMapper(self.attempt_id(path), ctx, state)
         if state is None and path.stem.startswith("agent-"):
             parent = self._parent_file(path)
-            mapper.state["start_data"] = {"parent_attempt_id": self.attempt_id(parent) if parent else None,
-                                          "agent_id": path.stem}
+            mapper.state["start_data"] = {
+                "parent_attempt_id": self.attempt_id(parent) if parent else None,
+                "agent_id": path.stem,
+            }
         return mapper
 
     def stream_mapper(self, record: dict[str, Any], attempt_id: str, ctx: Context) -> Mapper | None:
@@ -307,42 +369,83 @@ class ClaudeCodeImporter(Importer):
 # -- hooks -----------------------------------------------------------------------------------------
 # https://code.claude.com/docs/en/hooks: settings.json `hooks` (project .claude/, user ~/.claude/),
 # and .claude/settings.local.json: the project's settings of one user, which git ignores
-HOOKS = Hooks(".claude/settings.json", ".claude/settings.json",
-              ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop",
-               "SubagentStop", "PreCompact", "Notification", "SessionEnd"), "*",
-              local_file=".claude/settings.local.json")
+HOOKS = Hooks(
+    ".claude/settings.json",
+    ".claude/settings.json",
+    (
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "Stop",
+        "SubagentStop",
+        "PreCompact",
+        "Notification",
+        "SessionEnd",
+    ),
+    "*",
+    local_file=".claude/settings.local.json",
+)
 
 
 # -- OpenTelemetry ----------------------------------------------------------------------------------
 # https://code.claude.com/docs/en/monitoring-usage: events (logs) and metrics
+
 
 def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     return m.prompt(session, executor, a, ts)
 
 
 def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.tool(session, executor, ts, a.get("tool_name"), a.get("tool_parameters") or a.get("tool_input"),
-                  a.get("tool_use_id"), is_true(a.get("success")), a.get("tool_result_size_bytes"),
-                  a.get("duration_ms"), a.get("error"))
+    return m.tool(
+        session,
+        executor,
+        ts,
+        a.get("tool_name"),
+        a.get("tool_parameters") or a.get("tool_input"),
+        a.get("tool_use_id"),
+        is_true(a.get("success")),
+        a.get("tool_result_size_bytes"),
+        a.get("duration_ms"),
+        a.get("error"),
+    )
 
 
 def _otel_api_request(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     m.logged_usage.add(session)
-    data = {"input_tokens": as_int(a.get("input_tokens")), "output_tokens": as_int(a.get("output_tokens")),
-            "cache_read_tokens": as_int(a.get("cache_read_tokens")),
-            "cache_creation_tokens": as_int(a.get("cache_creation_tokens")), "cost_usd": as_float(a.get("cost_usd")),
-            "duration_ms": as_float(a.get("duration_ms")), "request_id": a.get("request_id")}
+    data = {
+        "input_tokens": as_int(a.get("input_tokens")),
+        "output_tokens": as_int(a.get("output_tokens")),
+        "cache_read_tokens": as_int(a.get("cache_read_tokens")),
+        "cache_creation_tokens": as_int(a.get("cache_creation_tokens")),
+        "cost_usd": as_float(a.get("cost_usd")),
+        "duration_ms": as_float(a.get("duration_ms")),
+        "request_id": a.get("request_id"),
+    }
     return m.usage(session, executor, ts, data, a.get("model"))
 
 
 def _otel_api_error(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     message = str(a.get("error") or "API error")
-    return m.event(session, executor, "error", {"error_message": message[:1000], "status_code": a.get("status_code"),
-                                                "attempt": as_int(a.get("attempt"))}, ts, a.get("model"))
+    return m.event(
+        session,
+        executor,
+        "error",
+        {"error_message": message[:1000], "status_code": a.get("status_code"), "attempt": as_int(a.get("attempt"))},
+        ts,
+        a.get("model"),
+    )
 
 
 TELEMETRY = Telemetry(
-    "claude_code", ("claude-code",),
-    {"user_prompt": _otel_prompt, "tool_result": _otel_tool_result, "api_request": _otel_api_request,
-     "api_error": _otel_api_error},
-    {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"})
+    "claude_code",
+    ("claude-code",),
+    {
+        "user_prompt": _otel_prompt,
+        "tool_result": _otel_tool_result,
+        "api_request": _otel_api_request,
+        "api_error": _otel_api_error,
+    },
+    {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"},
+)

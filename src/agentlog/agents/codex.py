@@ -37,14 +37,36 @@ from .base import CODEX, Context, Hooks, Importer, Mapper, Telemetry, clip
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _EXIT = re.compile(r"(?:^Exit code:\s*|Process exited with code\s+)(-?\d+)", re.M)
 _COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
-_QUIET_EVENTS = frozenset({
-    "agent_message", "agent_reasoning", "agent_reasoning_raw_content", "agent_reasoning_section_break",
-    "exec_command_begin", "exec_command_end", "exec_command_output_delta", "patch_apply_begin",
-    "patch_apply_end", "mcp_tool_call_begin", "mcp_tool_call_end", "web_search_begin", "web_search_end",
-    "task_started", "turn_diff", "plan_update", "context_compacted", "item_completed",
-    "shutdown_complete", "background_event", "exited_review_mode", "entered_review_mode",
-    "view_image_tool_call", "user_message_edit", "deprecation_notice", "mcp_list_tools_response",
-})
+_QUIET_EVENTS = frozenset(
+    {
+        "agent_message",
+        "agent_reasoning",
+        "agent_reasoning_raw_content",
+        "agent_reasoning_section_break",
+        "exec_command_begin",
+        "exec_command_end",
+        "exec_command_output_delta",
+        "patch_apply_begin",
+        "patch_apply_end",
+        "mcp_tool_call_begin",
+        "mcp_tool_call_end",
+        "web_search_begin",
+        "web_search_end",
+        "task_started",
+        "turn_diff",
+        "plan_update",
+        "context_compacted",
+        "item_completed",
+        "shutdown_complete",
+        "background_event",
+        "exited_review_mode",
+        "entered_review_mode",
+        "view_image_tool_call",
+        "user_message_edit",
+        "deprecation_notice",
+        "mcp_list_tools_response",
+    }
+)
 _QUIET_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary"})
 _INJECTED = ("<environment_context>", "<user_instructions>", "# AGENTS.md")  # context, not the user's words
 
@@ -53,9 +75,13 @@ def disjoint_usage(raw: dict[str, int]) -> dict[str, int]:
     """OpenAI counters (cached inside input, reasoning inside output) as disjoint kinds."""
     cached = min(raw.get("cached_input_tokens", 0), raw.get("input_tokens", 0))
     reasoning = min(raw.get("reasoning_output_tokens", 0), raw.get("output_tokens", 0))
-    return {"input_tokens": raw.get("input_tokens", 0) - cached, "cache_read_tokens": cached,
-            "output_tokens": raw.get("output_tokens", 0) - reasoning, "reasoning_tokens": reasoning,
-            "cache_creation_tokens": 0}
+    return {
+        "input_tokens": raw.get("input_tokens", 0) - cached,
+        "cache_read_tokens": cached,
+        "output_tokens": raw.get("output_tokens", 0) - reasoning,
+        "reasoning_tokens": reasoning,
+        "cache_creation_tokens": 0,
+    }
 
 
 def _counters(value: Any) -> dict[str, int] | None:
@@ -158,10 +184,17 @@ class CodexMapper(Mapper):
         git = payload.get("git") if isinstance(payload.get("git"), dict) else {}
         branch = git.get("branch")
         self.state["branch"] = branch if isinstance(branch, str) and branch else self.state.get("branch")
-        self.state["start_data"] = {k: v for k, v in {
-            "working_dir": payload.get("cwd"), "commit": git.get("commit_hash"),
-            "repo": git.get("repository_url"), "agent_version": payload.get("cli_version"),
-            "originator": payload.get("originator")}.items() if isinstance(v, str) and v}
+        self.state["start_data"] = {
+            k: v
+            for k, v in {
+                "working_dir": payload.get("cwd"),
+                "commit": git.get("commit_hash"),
+                "repo": git.get("repository_url"),
+                "agent_version": payload.get("cli_version"),
+                "originator": payload.get("originator"),
+            }.items()
+            if isinstance(v, str) and v
+        }
         return []
 
     def _prompt(self, text: str, ts: str | None, where: Any) -> list[dict[str, Any]]:
@@ -251,32 +284,48 @@ class CodexMapper(Mapper):
                 pass
         call_id = payload.get("call_id") or payload.get("id")
         self.state.setdefault("tools", {})[call_id] = name
-        return [self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id},
-                           ts, key=where)]
+        return [self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id}, ts, key=where)]
 
     def _output(self, payload: dict[str, Any], ts: str | None, where: Any) -> list[dict[str, Any]]:
         call_id = payload.get("call_id")
         name = self.state.setdefault("tools", {}).pop(call_id, None)
         failed, text = output_failed(payload.get("output"))
-        data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                "result_data": clip(text)}
+        data = {
+            "tool_name": name,
+            "call_id": call_id,
+            "result": "error" if failed else "success",
+            "result_data": clip(text),
+        }
         events = [self.event("tool_result", data, ts, key=where)]
         if failed:
             message = clip(text.strip() or f"{name} failed", 1000)
-            events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
-                                     ts, key=(where, "error")))
+            events.append(
+                self.event(
+                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(where, "error")
+                )
+            )
         return events
 
     def end_status(self) -> str:
         return "interrupted" if self.state.get("aborted") else super().end_status()
 
 
-_ROLLOUT = {"session_meta": CodexMapper._meta, "turn_context": CodexMapper._turn,
-            "event_msg": CodexMapper._event_msg, "response_item": CodexMapper._item}
-_ITEMS = {"message": CodexMapper._message, "reasoning": CodexMapper._reasoning,
-          "function_call": CodexMapper._call, "custom_tool_call": CodexMapper._call,
-          "local_shell_call": CodexMapper._call, "web_search_call": CodexMapper._call,
-          "function_call_output": CodexMapper._output, "custom_tool_call_output": CodexMapper._output}
+_ROLLOUT = {
+    "session_meta": CodexMapper._meta,
+    "turn_context": CodexMapper._turn,
+    "event_msg": CodexMapper._event_msg,
+    "response_item": CodexMapper._item,
+}
+_ITEMS = {
+    "message": CodexMapper._message,
+    "reasoning": CodexMapper._reasoning,
+    "function_call": CodexMapper._call,
+    "custom_tool_call": CodexMapper._call,
+    "local_shell_call": CodexMapper._call,
+    "web_search_call": CodexMapper._call,
+    "function_call_output": CodexMapper._output,
+    "custom_tool_call_output": CodexMapper._output,
+}
 
 
 class CodexExecMapper(Mapper):
@@ -316,10 +365,16 @@ class CodexExecMapper(Mapper):
         name, params, text = call(item)
         code = item.get("exit_code")
         failed = item.get("status") == "failed" or (isinstance(code, int) and code != 0)
-        data = {"tool_name": name, "call_id": item.get("id"), "result": "error" if failed else "success",
-                "result_data": clip(text)}
-        events = [self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": item.get("id")}, None),
-                  self.event("tool_result", data, None)]
+        data = {
+            "tool_name": name,
+            "call_id": item.get("id"),
+            "result": "error" if failed else "success",
+            "result_data": clip(text),
+        }
+        events = [
+            self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": item.get("id")}, None),
+            self.event("tool_result", data, None),
+        ]
         if failed:
             message = (text or "").strip() or f"{name} failed (exit {code})"
             events.append(self.event("error", {"error_message": clip(message, 1000), "tool_name": name}, None))
@@ -329,8 +384,11 @@ class CodexExecMapper(Mapper):
 _EXEC_CALLS = {
     "command_execution": lambda i: ("shell", {"command": i.get("command")}, i.get("aggregated_output")),
     "file_change": lambda i: ("apply_patch", {"changes": i.get("changes")}, i.get("status")),
-    "mcp_tool_call": lambda i: (f"mcp__{i.get('server')}__{i.get('tool')}", i.get("arguments"),
-                                json.dumps(i.get("result") or i.get("error"))),
+    "mcp_tool_call": lambda i: (
+        f"mcp__{i.get('server')}__{i.get('tool')}",
+        i.get("arguments"),
+        json.dumps(i.get("result") or i.get("error")),
+    ),
     "web_search": lambda i: ("web_search", {"query": i.get("query")}, None),
 }
 
@@ -360,20 +418,33 @@ class CodexImporter(Importer):
 # https://developers.openai.com/codex/hooks: hooks.json beside the config layer
 # (<repo>/.codex/hooks.json, ~/.codex/hooks.json), or inline [hooks] tables in that
 # layer's config.toml; both the same shape as Claude Code's
-HOOKS = Hooks(".codex/hooks.json", ".codex/hooks.json",
-              ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop",
-               "PreCompact"), None,  # Codex matchers are regexes: no matcher = every tool
-              ".codex/config.toml")
+HOOKS = Hooks(
+    ".codex/hooks.json",
+    ".codex/hooks.json",
+    ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SubagentStop", "PreCompact"),
+    None,  # Codex matchers are regexes: no matcher = every tool
+    ".codex/config.toml",
+)
 
 
 # -- OpenTelemetry ------------------------------------------------------------------------------------------
 # Codex `[otel]` event catalog: conversation_starts, user_prompt, tool_result, sse_event, api_request
 
+
 def _otel_start(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.event(session, executor, "session_start",
-                   {"prompt_type": "initial", "agent_version": a.get("app.version"),
-                    "sandbox_policy": a.get("sandbox_policy"), "approval_policy": a.get("approval_policy")},
-                   ts, a.get("model"))
+    return m.event(
+        session,
+        executor,
+        "session_start",
+        {
+            "prompt_type": "initial",
+            "agent_version": a.get("app.version"),
+            "sandbox_policy": a.get("sandbox_policy"),
+            "approval_policy": a.get("approval_policy"),
+        },
+        ts,
+        a.get("model"),
+    )
 
 
 def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
@@ -383,9 +454,18 @@ def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str
 def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     success = is_true(a.get("success"))
     output = a.get("output")
-    return m.tool(session, executor, ts, a.get("tool_name"), a.get("arguments"), a.get("call_id"), success,
-                  output[:2000] if isinstance(output, str) else output, a.get("duration_ms"),
-                  output[:1000] if isinstance(output, str) else None)
+    return m.tool(
+        session,
+        executor,
+        ts,
+        a.get("tool_name"),
+        a.get("arguments"),
+        a.get("call_id"),
+        success,
+        output[:2000] if isinstance(output, str) else output,
+        a.get("duration_ms"),
+        output[:1000] if isinstance(output, str) else None,
+    )
 
 
 def _otel_sse(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
@@ -394,20 +474,36 @@ def _otel_sse(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -
             return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000]}, ts)
         return []
     m.logged_usage.add(session)
-    raw = {"input_tokens": as_int(a.get("input_token_count")) or 0, "output_tokens": as_int(a.get("output_token_count")) or 0,
-           "cached_input_tokens": as_int(a.get("cached_token_count")) or 0,
-           "reasoning_output_tokens": as_int(a.get("reasoning_token_count")) or 0}
+    raw = {
+        "input_tokens": as_int(a.get("input_token_count")) or 0,
+        "output_tokens": as_int(a.get("output_token_count")) or 0,
+        "cached_input_tokens": as_int(a.get("cached_token_count")) or 0,
+        "reasoning_output_tokens": as_int(a.get("reasoning_token_count")) or 0,
+    }
     return m.usage(session, executor, ts, disjoint_usage(raw), a.get("model"))
 
 
 def _otel_api_request(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     if not a.get("error.message"):
         return []
-    return m.event(session, executor, "error", {"error_message": str(a["error.message"])[:1000],
-                                                "status_code": a.get("http.response.status_code")}, ts, a.get("model"))
+    return m.event(
+        session,
+        executor,
+        "error",
+        {"error_message": str(a["error.message"])[:1000], "status_code": a.get("http.response.status_code")},
+        ts,
+        a.get("model"),
+    )
 
 
 TELEMETRY = Telemetry(
-    "codex", ("codex-cli", "codex_cli_rs", "codex_exec", "codex"),
-    {"conversation_starts": _otel_start, "user_prompt": _otel_prompt, "tool_result": _otel_tool_result,
-     "sse_event": _otel_sse, "api_request": _otel_api_request})
+    "codex",
+    ("codex-cli", "codex_cli_rs", "codex_exec", "codex"),
+    {
+        "conversation_starts": _otel_start,
+        "user_prompt": _otel_prompt,
+        "tool_result": _otel_tool_result,
+        "sse_event": _otel_sse,
+        "api_request": _otel_api_request,
+    },
+)

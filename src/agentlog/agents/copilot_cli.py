@@ -31,13 +31,35 @@ from ..capture.importers.base import Context, Mapper, clip
 from ..capture.importers.document import DocumentImporter
 
 COPILOT_CLI = "COPILOT_CLI"
-_KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "cacheReadTokens": "cache_read_tokens",
-          "cacheWriteTokens": "cache_creation_tokens", "reasoningTokens": "reasoning_tokens"}
-_QUIET = frozenset({"session.mode_changed", "session.info", "system.message", "assistant.turn_start",
-                    "assistant.turn_end", "tool.execution_start", "tool.execution_partial_result",
-                    "assistant.message_delta", "assistant.reasoning_delta", "session.usage_info",
-                    "hook.start", "hook.end", "session.truncation", "session.compaction_start",
-                    "session.compaction_complete", "assistant.intent", "session.resume", "pending_messages.modified"})
+_KINDS = {
+    "inputTokens": "input_tokens",
+    "outputTokens": "output_tokens",
+    "cacheReadTokens": "cache_read_tokens",
+    "cacheWriteTokens": "cache_creation_tokens",
+    "reasoningTokens": "reasoning_tokens",
+}
+_QUIET = frozenset(
+    {
+        "session.mode_changed",
+        "session.info",
+        "system.message",
+        "assistant.turn_start",
+        "assistant.turn_end",
+        "tool.execution_start",
+        "tool.execution_partial_result",
+        "assistant.message_delta",
+        "assistant.reasoning_delta",
+        "session.usage_info",
+        "hook.start",
+        "hook.end",
+        "session.truncation",
+        "session.compaction_start",
+        "session.compaction_complete",
+        "assistant.intent",
+        "session.resume",
+        "pending_messages.modified",
+    }
+)
 _DOTTED_CLAUDE = re.compile(r"^(claude-[a-z]+-\d+)\.(\d+)")
 
 
@@ -80,8 +102,12 @@ class CopilotMapper(Mapper):
         context = data.get("context") if isinstance(data.get("context"), dict) else {}
         if isinstance(context.get("branch"), str):
             self.state["branch"] = context["branch"]
-        start = {"working_dir": context.get("cwd"), "commit": context.get("headCommit"),
-                 "repo": context.get("repository"), "agent_version": data.get("copilotVersion")}
+        start = {
+            "working_dir": context.get("cwd"),
+            "commit": context.get("headCommit"),
+            "repo": context.get("repository"),
+            "agent_version": data.get("copilotVersion"),
+        }
         self.state["start_data"] = {k: v for k, v in start.items() if isinstance(v, str) and v}
         return []
 
@@ -105,23 +131,37 @@ class CopilotMapper(Mapper):
         if isinstance(data.get("reasoningText"), str) and data["reasoningText"]:
             events.append(self.event("agent_thinking", {"thinking": data["reasoningText"]}, ts, key=(key, "thinking")))
         if isinstance(data.get("content"), str) and data["content"]:
-            events.append(self.event("agent_output", {"output": data["content"], "stream_type": "assistant"}, ts,
-                                     key=(key, "text")))
+            events.append(
+                self.event(
+                    "agent_output", {"output": data["content"], "stream_type": "assistant"}, ts, key=(key, "text")
+                )
+            )
         for index, request in enumerate(data.get("toolRequests") or []):
             if not isinstance(request, dict):
                 self.ctx.skip("malformed_block")
                 continue
             call_id, name = request.get("toolCallId"), request.get("name") or "unknown"
             self.state.setdefault("tools", {})[str(call_id)] = name
-            events.append(self.event("tool_call", {"tool_name": name, "tool_params": request.get("arguments"),
-                                                   "call_id": call_id}, ts, key=(key, "tool", index)))
+            events.append(
+                self.event(
+                    "tool_call",
+                    {"tool_name": name, "tool_params": request.get("arguments"), "call_id": call_id},
+                    ts,
+                    key=(key, "tool", index),
+                )
+            )
         output = _count(data.get("outputTokens"))
         if output:
             model = self.state.get("model")
             counted = self.state.setdefault("counted", {}).setdefault(model or "", {})
             counted["output_tokens"] = counted.get("output_tokens", 0) + output
-            events.append(self.usage({"output_tokens": output, "model": price_name(model),
-                                      "message_id": data.get("messageId")}, ts, key=("usage", key)))
+            events.append(
+                self.usage(
+                    {"output_tokens": output, "model": price_name(model), "message_id": data.get("messageId")},
+                    ts,
+                    key=("usage", key),
+                )
+            )
         return events
 
     def _tool_done(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
@@ -131,21 +171,36 @@ class CopilotMapper(Mapper):
         error = data.get("error")
         failed = data.get("success") is False
         text = _text(result.get("content") if result else (error.get("message") if isinstance(error, dict) else error))
-        events = [*self.ensure_started(None, ts),
-                  self.event("tool_result", {"tool_name": name, "call_id": call_id,
-                                             "result": "error" if failed else "success", "result_data": clip(text)},
-                             ts, key=key)]
+        events = [
+            *self.ensure_started(None, ts),
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                ts,
+                key=key,
+            ),
+        ]
         if failed:
             message = error.get("message") if isinstance(error, dict) else error
             message = clip(_text(message or text).strip() or f"{name} failed", 1000)
-            events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
-                                     ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(key, "error")
+                )
+            )
         return events
 
     def _error(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
         message = clip(_text(data.get("message") or data.get("errorType") or "Copilot error"), 1000)
-        return [*self.ensure_started(None, ts),
-                self.event("error", {"error_message": message, "error_category": data.get("errorType")}, ts, key=key)]
+        return [
+            *self.ensure_started(None, ts),
+            self.event("error", {"error_message": message, "error_category": data.get("errorType")}, ts, key=key),
+        ]
 
     def _abort(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
         self.state["aborted"] = True
@@ -154,8 +209,11 @@ class CopilotMapper(Mapper):
     def _task_complete(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
         events = self.ensure_started(None, ts)
         if isinstance(data.get("summary"), str) and data["summary"]:
-            events.append(self.event("agent_output", {"output": data["summary"], "stream_type": "summary"}, ts,
-                                     key=(key, "summary")))
+            events.append(
+                self.event(
+                    "agent_output", {"output": data["summary"], "stream_type": "summary"}, ts, key=(key, "summary")
+                )
+            )
         return [*events, self.turn_complete(ts, key)]
 
     def _shutdown(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
@@ -175,8 +233,18 @@ class CopilotMapper(Mapper):
                 counted[k] = max(v, counted.get(k, 0))
             requests = entry.get("requests") if isinstance(entry.get("requests"), dict) else {}
             if any(delta.values()):
-                events.append(self.usage({**delta, "model": price_name(model), "premium_requests": requests.get("cost"),
-                                          "api_calls": requests.get("count")}, ts, key=("shutdown", key, model)))
+                events.append(
+                    self.usage(
+                        {
+                            **delta,
+                            "model": price_name(model),
+                            "premium_requests": requests.get("cost"),
+                            "api_calls": requests.get("count"),
+                        },
+                        ts,
+                        key=("shutdown", key, model),
+                    )
+                )
         end = {"premium_requests": data.get("totalPremiumRequests"), "shutdown_type": data.get("shutdownType")}
         self.state["end_data"] = {k: v for k, v in end.items() if v is not None}
         return events
@@ -185,11 +253,17 @@ class CopilotMapper(Mapper):
         return "interrupted" if self.state.get("aborted") else super().end_status()
 
 
-_HANDLERS = {"session.start": CopilotMapper._start, "session.model_change": CopilotMapper._model,
-             "user.message": CopilotMapper._user, "assistant.message": CopilotMapper._assistant,
-             "tool.execution_complete": CopilotMapper._tool_done, "session.error": CopilotMapper._error,
-             "abort": CopilotMapper._abort, "session.task_complete": CopilotMapper._task_complete,
-             "session.shutdown": CopilotMapper._shutdown}
+_HANDLERS = {
+    "session.start": CopilotMapper._start,
+    "session.model_change": CopilotMapper._model,
+    "user.message": CopilotMapper._user,
+    "assistant.message": CopilotMapper._assistant,
+    "tool.execution_complete": CopilotMapper._tool_done,
+    "session.error": CopilotMapper._error,
+    "abort": CopilotMapper._abort,
+    "session.task_complete": CopilotMapper._task_complete,
+    "session.shutdown": CopilotMapper._shutdown,
+}
 
 
 class CopilotLegacyMapper(Mapper):
@@ -210,14 +284,19 @@ class CopilotLegacyMapper(Mapper):
                 return self.ensure_started(text, ts)
             return [self.event("followup_sent", {"message": text, "reason": "user"}, ts, key=key)]
         if kind == "copilot":
-            return [*self.ensure_started(None, ts),
-                    self.event("agent_output", {"output": _text(entry.get("text")), "stream_type": "assistant"},
-                               ts, key=key)]
+            return [
+                *self.ensure_started(None, ts),
+                self.event(
+                    "agent_output", {"output": _text(entry.get("text")), "stream_type": "assistant"}, ts, key=key
+                ),
+            ]
         if kind == "tool_call_completed":
             return self._tool(entry, ts, key)
         if kind == "error":
-            return [*self.ensure_started(None, ts),
-                    self.event("error", {"error_message": clip(_text(entry.get("text")), 1000)}, ts, key=key)]
+            return [
+                *self.ensure_started(None, ts),
+                self.event("error", {"error_message": clip(_text(entry.get("text")), 1000)}, ts, key=key),
+            ]
         self.ctx.skip("known_ignored" if kind == "info" else f"unknown_type:{kind}")
         return []
 
@@ -226,16 +305,33 @@ class CopilotLegacyMapper(Mapper):
         result = entry.get("result") if isinstance(entry.get("result"), dict) else {}
         failed = result.get("type") not in ("success", None)
         text = _text(result.get("log"))
-        events = [*self.ensure_started(None, ts),
-                  self.event("tool_call", {"tool_name": name, "tool_params": entry.get("arguments"), "call_id": call_id},
-                             ts, key=(key, "call")),
-                  self.event("tool_result", {"tool_name": name, "call_id": call_id,
-                                             "result": "error" if failed else "success", "result_data": clip(text)},
-                             ts, key=(key, "result"))]
+        events = [
+            *self.ensure_started(None, ts),
+            self.event(
+                "tool_call",
+                {"tool_name": name, "tool_params": entry.get("arguments"), "call_id": call_id},
+                ts,
+                key=(key, "call"),
+            ),
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                ts,
+                key=(key, "result"),
+            ),
+        ]
         if failed:
             message = clip(text.strip() or f"{name} {result.get('type')}", 1000)
-            events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
-                                     ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(key, "error")
+                )
+            )
         return events
 
 

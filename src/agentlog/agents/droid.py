@@ -20,8 +20,13 @@ from ..capture.importers.base import Context, Importer, Mapper
 from ._parts import PartsMapper
 
 DROID = "DROID"
-_KINDS = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "cacheCreationTokens": "cache_creation_tokens",
-          "cacheReadTokens": "cache_read_tokens", "thinkingTokens": "reasoning_tokens"}
+_KINDS = {
+    "inputTokens": "input_tokens",
+    "outputTokens": "output_tokens",
+    "cacheCreationTokens": "cache_creation_tokens",
+    "cacheReadTokens": "cache_read_tokens",
+    "thinkingTokens": "reasoning_tokens",
+}
 
 
 class DroidMapper(PartsMapper):
@@ -67,16 +72,24 @@ class DroidMapper(PartsMapper):
         usage = settings.get("tokenUsage") if isinstance(settings, dict) else None
         if not isinstance(usage, dict):
             return []
-        total = {dst: v for src, dst in _KINDS.items()
-                 if isinstance(v := usage.get(src), int) and not isinstance(v, bool) and v > 0}
+        total = {
+            dst: v
+            for src, dst in _KINDS.items()
+            if isinstance(v := usage.get(src), int) and not isinstance(v, bool) and v > 0
+        }
         counted = self.state.get("counted") or {}
         delta = {k: v - counted.get(k, 0) for k, v in total.items() if v > counted.get(k, 0)}
         if not delta:
             return []
         self.state["counted"] = {**counted, **total}
         model = settings.get("model") if isinstance(settings.get("model"), str) else None
-        return [self.usage({**delta, "model": model or self.state.get("model"), "session_total": True},
-                           self.state.get("last_ts"), key=self._episode_key("settings_usage"))]
+        return [
+            self.usage(
+                {**delta, "model": model or self.state.get("model"), "session_total": True},
+                self.state.get("last_ts"),
+                key=self._episode_key("settings_usage"),
+            )
+        ]
 
 
 class DroidImporter(Importer):

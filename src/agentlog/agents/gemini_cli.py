@@ -30,11 +30,18 @@ _QUIET_INFO = ("This request failed.",)
 
 def disjoint_usage(prompt: Any, output: Any, cached: Any = 0, thoughts: Any = 0, tool: Any = 0) -> dict[str, int]:
     """Gemini's counters (cached inside the prompt) as agentlog's disjoint kinds."""
-    prompt, output, cached, thoughts, tool = (v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
-                                              for v in (prompt, output, cached, thoughts, tool))
+    prompt, output, cached, thoughts, tool = (
+        v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+        for v in (prompt, output, cached, thoughts, tool)
+    )
     cached = min(cached, prompt)
-    return {"input_tokens": prompt - cached + tool, "cache_read_tokens": cached, "output_tokens": output,
-            "reasoning_tokens": thoughts, "cache_creation_tokens": 0}
+    return {
+        "input_tokens": prompt - cached + tool,
+        "cache_read_tokens": cached,
+        "output_tokens": output,
+        "reasoning_tokens": thoughts,
+        "cache_creation_tokens": 0,
+    }
 
 
 def text_of(content: Any) -> str:
@@ -137,8 +144,11 @@ class GeminiMapper(Mapper):
         if isinstance(record.get("model"), str) and record["model"]:
             self.state["model"] = record["model"]
         events = self.ensure_started(None, ts)
-        thoughts = [t for t in record.get("thoughts") or [] if isinstance(t, dict)] \
-            if isinstance(record.get("thoughts"), list) else []
+        thoughts = (
+            [t for t in record.get("thoughts") or [] if isinstance(t, dict)]
+            if isinstance(record.get("thoughts"), list)
+            else []
+        )
         for index in range(done.get("thoughts", 0), len(thoughts)):
             thought = thoughts[index]
             text = ": ".join(str(thought[k]) for k in ("subject", "description") if thought.get(k))
@@ -148,8 +158,9 @@ class GeminiMapper(Mapper):
         text = text_of(record.get("content"))
         if text and not done.get("text"):
             done["text"] = True
-            events.append(self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts,
-                                     key=(mid, "text")))
+            events.append(
+                self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=(mid, "text"))
+            )
         calls = record.get("toolCalls") if isinstance(record.get("toolCalls"), list) else []
         for index, call in enumerate(calls):
             if isinstance(call, dict):
@@ -166,8 +177,14 @@ class GeminiMapper(Mapper):
         at = self.seen_time(call.get("timestamp")) or ts
         if call_id not in calls:
             calls[call_id] = "called"
-            events.append(self.event("tool_call", {"tool_name": name, "tool_params": call.get("args"),
-                                                   "call_id": call_id}, at, key=("call", call_id)))
+            events.append(
+                self.event(
+                    "tool_call",
+                    {"tool_name": name, "tool_params": call.get("args"), "call_id": call_id},
+                    at,
+                    key=("call", call_id),
+                )
+            )
         status = call.get("status")
         if calls[call_id] == "called" and (status in _DONE or call.get("result") is not None):
             calls[call_id] = "done"
@@ -175,37 +192,61 @@ class GeminiMapper(Mapper):
             failed = failed or status in ("error", "cancelled")
             display = call.get("resultDisplay")
             text = text or (display if isinstance(display, str) else "")
-            data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                    "result_data": clip(text)}
+            data = {
+                "tool_name": name,
+                "call_id": call_id,
+                "result": "error" if failed else "success",
+                "result_data": clip(text),
+            }
             events.append(self.event("tool_result", data, at, key=("result", call_id)))
             if failed:
-                message = clip((display if isinstance(display, str) and display else text).strip()
-                               or f"{name} {status or 'failed'}", 1000)
-                events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
-                                         at, key=("error", call_id)))
+                message = clip(
+                    (display if isinstance(display, str) and display else text).strip()
+                    or f"{name} {status or 'failed'}",
+                    1000,
+                )
+                events.append(
+                    self.event(
+                        "error",
+                        {"error_message": message, "tool_name": name, "call_id": call_id},
+                        at,
+                        key=("error", call_id),
+                    )
+                )
         return events
 
     def _tokens(self, tokens: Any, done: dict[str, Any], ts: Any, mid: str) -> list[dict[str, Any]]:
         """Usage of this model call beyond what an earlier copy of the message counted."""
         if not isinstance(tokens, dict):
             return []
-        now = disjoint_usage(tokens.get("input"), tokens.get("output"), tokens.get("cached"),
-                             tokens.get("thoughts"), tokens.get("tool"))
+        now = disjoint_usage(
+            tokens.get("input"), tokens.get("output"), tokens.get("cached"), tokens.get("thoughts"), tokens.get("tool")
+        )
         counted = done.get("usage") or {}
         delta = {k: max(0, v - counted.get(k, 0)) for k, v in now.items()}
         if not any(delta.values()):
             return []
         done["usage"] = {k: max(v, counted.get(k, 0)) for k, v in now.items()}
         part = done["usage_parts"] = done.get("usage_parts", 0) + 1
-        return [self.usage({**delta, "model": self.state.get("model"), "message_id": mid}, ts,
-                           key=("usage", mid) if part == 1 else ("usage", mid, part))]
+        return [
+            self.usage(
+                {**delta, "model": self.state.get("model"), "message_id": mid},
+                ts,
+                key=("usage", mid) if part == 1 else ("usage", mid, part),
+            )
+        ]
 
     def end_status(self) -> str:
         return "interrupted" if self.state.get("cancelled") else super().end_status()
 
 
-_HANDLERS = {"user": GeminiMapper._user, "gemini": GeminiMapper._gemini, "error": GeminiMapper._error,
-             "info": GeminiMapper._info, "warning": GeminiMapper._info}
+_HANDLERS = {
+    "user": GeminiMapper._user,
+    "gemini": GeminiMapper._gemini,
+    "error": GeminiMapper._error,
+    "info": GeminiMapper._info,
+    "warning": GeminiMapper._info,
+}
 
 
 class GeminiCliImporter(DocumentImporter):

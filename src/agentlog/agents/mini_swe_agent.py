@@ -23,8 +23,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from ...events import now_iso
-from .base import Context, Importer, Mapper, changed_document, clip, document_version, safe_feed
+from ..events import now_iso
+from ..capture.importers.base import Context, Importer, Mapper, changed_document, clip, document_version, safe_feed
 from .swe_agent import failure_line
 
 MINI_SWE_AGENT = "MINI_SWE_AGENT"
@@ -84,18 +84,29 @@ class MiniSweAgentMapper(Mapper):
         if usage:
             self.state["per_call_usage"] = True
             details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
-            events.append(self.usage({"input_tokens": _count(usage.get("prompt_tokens")),
-                                      "output_tokens": _count(usage.get("completion_tokens")),
-                                      "cache_read_tokens": _count(details.get("cached_tokens")) or None,
-                                      "cost_usd": _cost(usage.get("cost")), "model": self.state.get("model")},
-                                     ts, key=(where, "usage")))
+            events.append(
+                self.usage(
+                    {
+                        "input_tokens": _count(usage.get("prompt_tokens")),
+                        "output_tokens": _count(usage.get("completion_tokens")),
+                        "cache_read_tokens": _count(details.get("cached_tokens")) or None,
+                        "cost_usd": _cost(usage.get("cost")),
+                        "model": self.state.get("model"),
+                    },
+                    ts,
+                    key=(where, "usage"),
+                )
+            )
         commands = _BASH.findall(text)
         self.state["pending"] = None
         if len(commands) == 1:  # the harness runs exactly one action, else asks again
             command = commands[0].strip()
             self.state["pending"] = command
-            events.append(self.event("tool_call", {"tool_name": "bash", "tool_params": {"command": command}},
-                                     ts, key=(where, "call")))
+            events.append(
+                self.event(
+                    "tool_call", {"tool_name": "bash", "tool_params": {"command": command}}, ts, key=(where, "call")
+                )
+            )
         return events
 
     def _output(self, content: str, where: int | str) -> list[dict[str, Any]]:
@@ -107,12 +118,19 @@ class MiniSweAgentMapper(Mapper):
             return [self.event("error", {"error_message": clip(line, 1000)}, ts, key=(where, "error"))]
         match = _RETURNCODE.match(content)
         code = int(match.group(1)) if match else 0  # the submission's diff comes without a code
-        events = [self.event("tool_result", {"tool_name": "bash", "result": "error" if code else "success",
-                                             "result_data": clip(content)}, ts, key=(where, "result"))]
+        events = [
+            self.event(
+                "tool_result",
+                {"tool_name": "bash", "result": "error" if code else "success", "result_data": clip(content)},
+                ts,
+                key=(where, "result"),
+            )
+        ]
         if code:
             line = failure_line(content) or f"exit code {code}"
-            events.append(self.event("error", {"error_message": clip(line, 1000), "tool_name": "bash"},
-                                     ts, key=(where, "error")))
+            events.append(
+                self.event("error", {"error_message": clip(line, 1000), "tool_name": "bash"}, ts, key=(where, "error"))
+            )
         return events
 
     def end_status(self) -> str:
@@ -175,9 +193,14 @@ class MiniSweAgentImporter(Importer):
         if complete:
             mapper.state["exit_status"] = info.get("exit_status")
             yield from self._totals(mapper, info)
-            mapper.state["end_data"] = {"outcome": {"status": info.get("exit_status") if isinstance(
-                info.get("exit_status"), (str, type(None))) else str(info.get("exit_status")),
-                "submitted": bool(info.get("submission"))}}
+            mapper.state["end_data"] = {
+                "outcome": {
+                    "status": info.get("exit_status")
+                    if isinstance(info.get("exit_status"), (str, type(None)))
+                    else str(info.get("exit_status")),
+                    "submitted": bool(info.get("submission")),
+                }
+            }
             yield from mapper.finish()
         else:
             ctx.stats.open_sessions += 1
@@ -191,5 +214,8 @@ class MiniSweAgentImporter(Importer):
             return
         mapper.state["totals_counted"] = True
         mapper.time_quality = "approximate"
-        yield mapper.usage({"cost_usd": cost, "api_calls": _count(stats.get("api_calls"))},
-                           mapper.state.get("last_ts"), key="model_stats")
+        yield mapper.usage(
+            {"cost_usd": cost, "api_calls": _count(stats.get("api_calls"))},
+            mapper.state.get("last_ts"),
+            key="model_stats",
+        )

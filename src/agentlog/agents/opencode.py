@@ -31,8 +31,9 @@ from ..events import now_iso
 from ..capture.importers.base import Context, Importer, Mapper, _guarded, clip, safe_feed
 
 OPENCODE = "OPENCODE"
-_QUIET_PARTS = frozenset({"step-start", "step-finish", "patch", "snapshot", "agent", "file", "compaction",
-                          "subtask", "retry"})
+_QUIET_PARTS = frozenset(
+    {"step-start", "step-finish", "patch", "snapshot", "agent", "file", "compaction", "subtask", "retry"}
+)
 _DB_SUFFIX = ".db"
 
 
@@ -80,8 +81,14 @@ class OpenCodeMapper(Mapper):
         return []
 
     def _user(self, message: dict[str, Any], parts: list[Any], ts: str | None, mid: Any) -> list[dict[str, Any]]:
-        text = "\n".join(p["text"] for p in parts if isinstance(p, dict) and p.get("type") == "text"
-                         and isinstance(p.get("text"), str) and not p.get("synthetic"))
+        text = "\n".join(
+            p["text"]
+            for p in parts
+            if isinstance(p, dict)
+            and p.get("type") == "text"
+            and isinstance(p.get("text"), str)
+            and not p.get("synthetic")
+        )
         self.state.pop("aborted", None)
         if not self.state.get("started") and self.lifecycle:
             return self.ensure_started(text or None, ts)
@@ -102,18 +109,29 @@ class OpenCodeMapper(Mapper):
                 self.state["aborted"] = True
             else:
                 text = clip(str(data.get("message") or error.get("name") or "OpenCode error"), 1000)
-                events.append(self.event("error", {"error_message": text, "error_category": error.get("name")},
-                                         ts, key=(mid, "error")))
+                events.append(
+                    self.event(
+                        "error", {"error_message": text, "error_category": error.get("name")}, ts, key=(mid, "error")
+                    )
+                )
         tokens = message.get("tokens")
         if isinstance(tokens, dict):
             cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
-            data = {"input_tokens": _count(tokens.get("input")), "output_tokens": _count(tokens.get("output")),
-                    "reasoning_tokens": _count(tokens.get("reasoning")), "cache_read_tokens": _count(cache.get("read")),
-                    "cache_creation_tokens": _count(cache.get("write"))}
+            data = {
+                "input_tokens": _count(tokens.get("input")),
+                "output_tokens": _count(tokens.get("output")),
+                "reasoning_tokens": _count(tokens.get("reasoning")),
+                "cache_read_tokens": _count(cache.get("read")),
+                "cache_creation_tokens": _count(cache.get("write")),
+            }
             cost = message.get("cost")
             if any(data.values()):
-                data.update(model=self.state.get("model"), message_id=str(mid), provider=message.get("providerID") or nested.get("providerID"),
-                            cost_usd=cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None)
+                data.update(
+                    model=self.state.get("model"),
+                    message_id=str(mid),
+                    provider=message.get("providerID") or nested.get("providerID"),
+                    cost_usd=cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+                )
                 events.append(self.usage(data, ts, key=("usage", mid)))
         if message.get("finish") == "stop":
             events.append(self.turn_complete(ts, mid))
@@ -139,20 +157,46 @@ class OpenCodeMapper(Mapper):
         name, call_id = part.get("tool") or "unknown", part.get("callID")
         times = state.get("time") if isinstance(state.get("time"), dict) else {}
         start, end = _ms_iso(times.get("start")) or ts, _ms_iso(times.get("end")) or ts
-        events = [self.event("tool_call", {"tool_name": name, "tool_params": state.get("input"), "call_id": call_id},
-                             start, key=(key, "call"))]
+        events = [
+            self.event(
+                "tool_call",
+                {"tool_name": name, "tool_params": state.get("input"), "call_id": call_id},
+                start,
+                key=(key, "call"),
+            )
+        ]
         status = state.get("status")
         if status not in ("completed", "error"):
             return events  # the step ended with the call still pending or running: no result
         failed = status == "error"
         text = state.get("error") if failed else state.get("output")
         text = text if isinstance(text, str) else json.dumps(text)
-        events.append(self.event("tool_result", {"tool_name": name, "call_id": call_id,
-                                                 "result": "error" if failed else "success",
-                                                 "result_data": clip(text)}, end, key=(key, "result")))
+        events.append(
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                end,
+                key=(key, "result"),
+            )
+        )
         if failed:
-            events.append(self.event("error", {"error_message": clip(text.strip() or f"{name} failed", 1000),
-                                               "tool_name": name, "call_id": call_id}, end, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {
+                        "error_message": clip(text.strip() or f"{name} failed", 1000),
+                        "tool_name": name,
+                        "call_id": call_id,
+                    },
+                    end,
+                    key=(key, "error"),
+                )
+            )
         return events
 
     def end_status(self) -> str:
@@ -184,10 +228,12 @@ class OpenCodeImporter(Importer):
             if outside is not None:
                 outside.extend(p for p in own if p not in inside)  # counted, as the walk counts them
             return sorted(p for p in inside if p.is_file())
-        return [p for p in super().files(root, **options)
-                if (p.suffix == _DB_SUFFIX and p.name.startswith("opencode"))
-                or (p.suffix == ".json" and p.parent.parent.name == "session"
-                    and p.parent.parent.parent.name == "storage")]
+        return [
+            p
+            for p in super().files(root, **options)
+            if (p.suffix == _DB_SUFFIX and p.name.startswith("opencode"))
+            or (p.suffix == ".json" and p.parent.parent.name == "session" and p.parent.parent.parent.name == "storage")
+        ]
 
     def attempt_id(self, path: Path) -> str:
         return Path(path).stem  # a legacy session file is named by its session id
@@ -219,11 +265,17 @@ class OpenCodeImporter(Importer):
             return
         try:
             with _closing(open_readonly(path)) as db:
-                rows = db.execute("SELECT id, parent_id, directory, title, version, time_updated FROM session "
-                                  "ORDER BY time_created, id").fetchall()
+                rows = db.execute(
+                    "SELECT id, parent_id, directory, title, version, time_updated FROM session "
+                    "ORDER BY time_created, id"
+                ).fetchall()
                 for sid, parent, directory, title, agent_version, updated in rows:
-                    head = {"parent_attempt_id": parent, "working_dir": directory, "title": title,
-                            "agent_version": agent_version}
+                    head = {
+                        "parent_attempt_id": parent,
+                        "working_dir": directory,
+                        "title": title,
+                        "agent_version": agent_version,
+                    }
                     messages = _db_messages(db, sid, (sessions.get(sid) or {}).get("after"))
                     # a session whole or not at all: a database error half way leaves no event of it
                     yield from list(self._session(sid, head, updated, messages, sessions, ctx))
@@ -233,8 +285,15 @@ class OpenCodeImporter(Importer):
             return
         entry.update(sessions=sessions, version=version)
 
-    def _session(self, sid: str, head: dict[str, Any], updated: Any, messages: Iterator[tuple[Any, dict, list]],
-                 sessions: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
+    def _session(
+        self,
+        sid: str,
+        head: dict[str, Any],
+        updated: Any,
+        messages: Iterator[tuple[Any, dict, list]],
+        sessions: dict[str, Any],
+        ctx: Context,
+    ) -> Iterator[dict[str, Any]]:
         """The new messages of one session as events; `sessions[sid]` says how far it was read."""
         known = sessions.get(sid) or {}
         if known.get("ended") and known.get("updated") == updated:
@@ -277,8 +336,12 @@ class OpenCodeImporter(Importer):
             return
         time = session.get("time") if isinstance(session.get("time"), dict) else {}
         updated = max([time.get("updated") or 0, *(_mtime_ms(p) for p in (storage / "message" / sid).glob("*.json"))])
-        head = {"parent_attempt_id": session.get("parentID"), "working_dir": session.get("directory"),
-                "title": session.get("title"), "agent_version": session.get("version")}
+        head = {
+            "parent_attempt_id": session.get("parentID"),
+            "working_dir": session.get("directory"),
+            "title": session.get("title"),
+            "agent_version": session.get("version"),
+        }
         sessions = copy.deepcopy(entry.get("sessions") or {})
         messages = _legacy_messages(storage, sid, (sessions.get(sid) or {}).get("after"))
         yield from self._session(sid, head, updated, messages, sessions, ctx)
@@ -317,12 +380,15 @@ def _json(text: Any) -> Any:
 def _db_messages(db: sqlite3.Connection, sid: str, after: list[Any] | None) -> Iterator[tuple[Any, dict, list]]:
     """((time_created, id), message, parts) of a session after `after`, in order."""
     created, mid = after or (-1, "")
-    rows = db.execute("SELECT id, time_created, data FROM message WHERE session_id = ? AND "
-                      "(time_created > ? OR (time_created = ? AND id > ?)) ORDER BY time_created, id",
-                      (sid, created, created, mid)).fetchall()
+    rows = db.execute(
+        "SELECT id, time_created, data FROM message WHERE session_id = ? AND "
+        "(time_created > ? OR (time_created = ? AND id > ?)) ORDER BY time_created, id",
+        (sid, created, created, mid),
+    ).fetchall()
     for message_id, time_created, data in rows:
-        parts = [_json(row[0]) for row in db.execute("SELECT data FROM part WHERE message_id = ? ORDER BY id",
-                                                     (message_id,))]
+        parts = [
+            _json(row[0]) for row in db.execute("SELECT data FROM part WHERE message_id = ? ORDER BY id", (message_id,))
+        ]
         message = _json(data)
         yield [time_created, message_id], message if isinstance(message, dict) else {}, parts
 
@@ -339,8 +405,10 @@ def _legacy_messages(storage: Path, sid: str, after: list[Any] | None) -> Iterat
     for cursor, message in found:
         if after and (cursor[0], cursor[1]) <= (after[0], after[1]):
             continue
-        parts = sorted((_json(_read(p)) for p in (storage / "part" / cursor[1]).glob("*.json")),
-                       key=lambda p: str(p.get("id", "")) if isinstance(p, dict) else "")
+        parts = sorted(
+            (_json(_read(p)) for p in (storage / "part" / cursor[1]).glob("*.json")),
+            key=lambda p: str(p.get("id", "")) if isinstance(p, dict) else "",
+        )
         yield cursor, message, parts
 
 

@@ -24,14 +24,22 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from ..events import parse_time
 from ..capture.importers.base import Context, Importer, Mapper, clip, safe_feed
 
 _V0_EVENT = re.compile(r"^(\d+)\.json$")
 _V1_EVENT = re.compile(r"^event-(\d+)-[\w-]+\.json$")
 _QUIET_V0 = frozenset({"recall", "system", "change_agent_state", "null"})
-_QUIET_V1 = frozenset({"SystemPromptEvent", "SystemPromptUpdateEvent", "PauseEvent", "Condensation",
-                       "CondensationRequest", "CondensationSummaryEvent", "ConversationStateUpdateEvent"})
+_QUIET_V1 = frozenset(
+    {
+        "SystemPromptEvent",
+        "SystemPromptUpdateEvent",
+        "PauseEvent",
+        "Condensation",
+        "CondensationRequest",
+        "CondensationSummaryEvent",
+        "ConversationStateUpdateEvent",
+    }
+)
 
 
 def _loads(path: Path) -> Any:
@@ -73,11 +81,19 @@ class OpenHandsMapper(Mapper):
         if action is not None and str(action) not in _QUIET_V0:
             events.extend(self.ensure_started(None, ts))
             if args.get("thought"):
-                events.append(self.event("agent_thinking", {"thinking": str(args["thought"])}, ts, key=(where, "thought")))
+                events.append(
+                    self.event("agent_thinking", {"thinking": str(args["thought"])}, ts, key=(where, "thought"))
+                )
             if action in ("message", "finish"):
                 text = args.get("final_thought") or args.get("content") or event.get("message")
-                events.append(self.event("agent_output", {"output": str(text or ""), "stream_type": "assistant"}, ts,
-                                         key=(where, "output")))
+                events.append(
+                    self.event(
+                        "agent_output",
+                        {"output": str(text or ""), "stream_type": "assistant"},
+                        ts,
+                        key=(where, "output"),
+                    )
+                )
                 if action == "finish":
                     self.state["finished"] = True
             elif action == "think":
@@ -87,8 +103,14 @@ class OpenHandsMapper(Mapper):
                 call_id = meta.get("tool_call_id")
                 self.state.setdefault("calls", {})[str(event.get("id"))] = [name, call_id]
                 params = {k: v for k, v in args.items() if k not in ("thought", "security_risk", "confirmation_state")}
-                events.append(self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id},
-                                         ts, key=(where, "call")))
+                events.append(
+                    self.event(
+                        "tool_call",
+                        {"tool_name": name, "tool_params": params, "call_id": call_id},
+                        ts,
+                        key=(where, "call"),
+                    )
+                )
             events.extend(self._v0_usage(event, meta, ts, where))
         elif observation is not None:
             events.extend(self._v0_observation(event, str(observation), extras, ts, where))
@@ -98,14 +120,21 @@ class OpenHandsMapper(Mapper):
             self.ctx.skip("unknown_event")
         return events
 
-    def _v0_observation(self, event: dict[str, Any], kind: str, extras: dict[str, Any], ts: Any,
-                        where: int | str) -> list[dict[str, Any]]:
+    def _v0_observation(
+        self, event: dict[str, Any], kind: str, extras: dict[str, Any], ts: Any, where: int | str
+    ) -> list[dict[str, Any]]:
         if kind == "agent_state_changed":
             state = extras.get("agent_state")
             if state == "error":
-                return [*self.ensure_started(None, ts),
-                        self.event("error", {"error_message": clip(str(extras.get("reason") or "agent error"), 1000)},
-                                   ts, key=(where, "state"))]
+                return [
+                    *self.ensure_started(None, ts),
+                    self.event(
+                        "error",
+                        {"error_message": clip(str(extras.get("reason") or "agent error"), 1000)},
+                        ts,
+                        key=(where, "state"),
+                    ),
+                ]
             if state in ("awaiting_user_input", "finished"):
                 return [self.turn_complete(ts, where)] if self.state.get("started") else []
             if state in ("stopped", "paused"):
@@ -114,9 +143,15 @@ class OpenHandsMapper(Mapper):
         cause = str(event.get("cause"))
         call = self.state.get("calls", {}).pop(cause, None)
         if kind == "error" and call is None:
-            return [*self.ensure_started(None, ts),
-                    self.event("error", {"error_message": clip(_text(event.get("content")) or str(event.get("message")),
-                                                               1000)}, ts, key=(where, "error"))]
+            return [
+                *self.ensure_started(None, ts),
+                self.event(
+                    "error",
+                    {"error_message": clip(_text(event.get("content")) or str(event.get("message")), 1000)},
+                    ts,
+                    key=(where, "error"),
+                ),
+            ]
         if call is None:
             self.ctx.skip("known_ignored")  # recall and other context the app adds
             return []
@@ -125,12 +160,32 @@ class OpenHandsMapper(Mapper):
         failed = kind == "error" or (isinstance(code, int) and code > 0)  # -1: no exit code
         content = event.get("content") if isinstance(event.get("content"), str) else str(event.get("message") or "")
         name, call_id = call
-        events = [self.event("tool_result", {"tool_name": name, "call_id": call_id,
-                                             "result": "error" if failed else "success", "result_data": clip(content)},
-                             ts, key=(where, "result"))]
+        events = [
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(content),
+                },
+                ts,
+                key=(where, "result"),
+            )
+        ]
         if failed:
-            events.append(self.event("error", {"error_message": clip(content.strip() or f"{name} failed", 1000),
-                                               "tool_name": name, "call_id": call_id}, ts, key=(where, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {
+                        "error_message": clip(content.strip() or f"{name} failed", 1000),
+                        "tool_name": name,
+                        "call_id": call_id,
+                    },
+                    ts,
+                    key=(where, "error"),
+                )
+            )
         return events
 
     def _v0_usage(self, event: dict[str, Any], meta: dict[str, Any], ts: Any, where: int | str) -> list[dict[str, Any]]:
@@ -163,8 +218,10 @@ class OpenHandsMapper(Mapper):
             text = _text(message.get("content"))
             if event.get("source") == "user":
                 return self._prompt(text, ts, where)
-            return [*self.ensure_started(None, ts),
-                    self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=(where, "message"))]
+            return [
+                *self.ensure_started(None, ts),
+                self.event("agent_output", {"output": text, "stream_type": "assistant"}, ts, key=(where, "message")),
+            ]
         if kind == "ActionEvent":
             return self._v1_action(event, ts, where)
         if kind in ("ObservationEvent", "UserRejectObservation", "AgentErrorEvent"):
@@ -186,8 +243,11 @@ class OpenHandsMapper(Mapper):
             self.state["finished"] = True
         params = {k: v for k, v in action.items() if k != "kind"}
         self.state.setdefault("tools", {})[str(call_id)] = name
-        events.append(self.event("tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id}, ts,
-                                 key=(where, "call")))
+        events.append(
+            self.event(
+                "tool_call", {"tool_name": name, "tool_params": params, "call_id": call_id}, ts, key=(where, "call")
+            )
+        )
         return events
 
     def _v1_observation(self, event: dict[str, Any], kind: str, ts: Any, where: int | str) -> list[dict[str, Any]]:
@@ -196,12 +256,33 @@ class OpenHandsMapper(Mapper):
         observation = event.get("observation") if isinstance(event.get("observation"), dict) else {}
         text = _text(observation.get("content")) or str(event.get("error") or event.get("rejection_reason") or "")
         failed = kind != "ObservationEvent" or observation.get("is_error") is True
-        events = [*self.ensure_started(None, ts),
-                  self.event("tool_result", {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                                             "result_data": clip(text)}, ts, key=(where, "result"))]
+        events = [
+            *self.ensure_started(None, ts),
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                ts,
+                key=(where, "result"),
+            ),
+        ]
         if failed:
-            events.append(self.event("error", {"error_message": clip(text.strip() or f"{name} failed", 1000),
-                                               "tool_name": name, "call_id": call_id}, ts, key=(where, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {
+                        "error_message": clip(text.strip() or f"{name} failed", 1000),
+                        "tool_name": name,
+                        "call_id": call_id,
+                    },
+                    ts,
+                    key=(where, "error"),
+                )
+            )
         return events
 
     def v1_usage(self, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -236,20 +317,25 @@ class OpenHandsMapper(Mapper):
 
 def litellm_usage(usage: dict[str, Any]) -> dict[str, Any]:
     """LiteLLM's counters (prompt_tokens includes cache reads) as agentlog's disjoint kinds."""
+
     def count(*names: str) -> int:
         for name in names:
             value = usage.get(name)
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 return value
         return 0
+
     read = count("cache_read_input_tokens", "cache_read_tokens")
     details = usage.get("prompt_tokens_details")
     if not read and isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
         read = details["cached_tokens"]
-    data = {"input_tokens": max(0, count("prompt_tokens") - read), "output_tokens": count("completion_tokens"),
-            "cache_read_tokens": read or None,
-            "cache_creation_tokens": count("cache_creation_input_tokens", "cache_write_tokens") or None,
-            "reasoning_tokens": count("reasoning_tokens") or None}
+    data = {
+        "input_tokens": max(0, count("prompt_tokens") - read),
+        "output_tokens": count("completion_tokens"),
+        "cache_read_tokens": read or None,
+        "cache_creation_tokens": count("cache_creation_input_tokens", "cache_write_tokens") or None,
+        "reasoning_tokens": count("reasoning_tokens") or None,
+    }
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -287,7 +373,9 @@ class OpenHandsImporter(Importer):
 
     def read(self, path: Path, entry: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
         files = sorted((i, p) for p in (path / "events").iterdir() if (i := _index(p.name)) is not None)
-        latest = max([p.stat().st_mtime for _, p in files] + [_mtime(path / "base_state.json"), _mtime(path / "metadata.json")])
+        latest = max(
+            [p.stat().st_mtime for _, p in files] + [_mtime(path / "base_state.json"), _mtime(path / "metadata.json")]
+        )
         complete = ctx.now - latest >= ctx.open_window_s
         version = [len(files), latest]
         if entry.get("ended") and entry.get("version") == version:
@@ -361,8 +449,11 @@ def _describe(mapper: OpenHandsMapper, path: Path) -> None:
         model = doc.get("llm_model") or llm.get("model")
         if isinstance(model, str) and model:
             mapper.state["model"] = model
-        start = {"task_description": doc.get("title"), "repo": doc.get("selected_repository"),
-                 "branch": doc.get("selected_branch")}
+        start = {
+            "task_description": doc.get("title"),
+            "repo": doc.get("selected_repository"),
+            "branch": doc.get("selected_branch"),
+        }
         mapper.state["start_data"] = {k: v for k, v in start.items() if v}
         if isinstance(doc.get("selected_branch"), str):
             mapper.state["branch"] = doc["selected_branch"]

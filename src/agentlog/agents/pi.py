@@ -22,8 +22,12 @@ from typing import Any, ClassVar
 
 from ..capture.importers.base import Context, Importer, Mapper, clip
 
-_USAGE = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
-          "cacheWrite": "cache_creation_tokens"}
+_USAGE = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cacheRead": "cache_read_tokens",
+    "cacheWrite": "cache_creation_tokens",
+}
 _QUIET = frozenset({"thinking_level_change", "compaction", "custom", "label", "branch_summary", "custom_message"})
 _RECENT_IDS = 2000
 
@@ -63,8 +67,11 @@ class PiMapper(Mapper):
         for src, dst in (("id", "session_id"), ("modelId", "model")):
             if isinstance(record.get(src), str) and record[src] and not self.state.get(dst):
                 self.state[dst] = record[src]
-        start = {"working_dir": record.get("cwd"), "branched_from": record.get("branchedFrom"),
-                 "format_version": record.get("version", 1)}
+        start = {
+            "working_dir": record.get("cwd"),
+            "branched_from": record.get("branchedFrom"),
+            "format_version": record.get("version", 1),
+        }
         self.state["start_data"] = {k: v for k, v in start.items() if v is not None}
 
     # -- roles ------------------------------------------------------------------------------
@@ -100,18 +107,37 @@ class PiMapper(Mapper):
             return []
         kind = part.get("type")
         if kind == "text":
-            return [self.event("agent_output", {"output": part.get("text") or "", "stream_type": "assistant"}, ts,
-                               key=key)] if part.get("text") else []
+            return (
+                [
+                    self.event(
+                        "agent_output", {"output": part.get("text") or "", "stream_type": "assistant"}, ts, key=key
+                    )
+                ]
+                if part.get("text")
+                else []
+            )
         if kind == "thinking":
-            return [self.event("agent_thinking", {"thinking": part["thinking"]}, ts, key=key)] \
-                if part.get("thinking") and not part.get("redacted") else []
+            return (
+                [self.event("agent_thinking", {"thinking": part["thinking"]}, ts, key=key)]
+                if part.get("thinking") and not part.get("redacted")
+                else []
+            )
         if kind in ("toolCall", "tool_use"):
             call_id = part.get("id")
             if call_id:
                 self.state.setdefault("tools", {})[call_id] = part.get("name")
-            return [self.event("tool_call", {"tool_name": part.get("name") or "unknown",
-                                             "tool_params": part.get("arguments", part.get("input")),
-                                             "call_id": call_id}, ts, key=key)]
+            return [
+                self.event(
+                    "tool_call",
+                    {
+                        "tool_name": part.get("name") or "unknown",
+                        "tool_params": part.get("arguments", part.get("input")),
+                        "call_id": call_id,
+                    },
+                    ts,
+                    key=key,
+                )
+            ]
         if kind != "image":
             self.ctx.skip(f"unknown_block:{kind}")
         return []
@@ -137,12 +163,33 @@ class PiMapper(Mapper):
         name = message.get("toolName") or self.state.get("tools", {}).pop(call_id, None)
         text = _text(message.get("content"))
         failed = message.get("isError") is True
-        events = [*self.ensure_started(None, ts),
-                  self.event("tool_result", {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                                             "result_data": clip(text)}, ts, key=key)]
+        events = [
+            *self.ensure_started(None, ts),
+            self.event(
+                "tool_result",
+                {
+                    "tool_name": name,
+                    "call_id": call_id,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(text),
+                },
+                ts,
+                key=key,
+            ),
+        ]
         if failed:
-            events.append(self.event("error", {"error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
-                                               "tool_name": name, "call_id": call_id}, ts, key=(key, "error")))
+            events.append(
+                self.event(
+                    "error",
+                    {
+                        "error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
+                        "tool_name": name,
+                        "call_id": call_id,
+                    },
+                    ts,
+                    key=(key, "error"),
+                )
+            )
         return events
 
     def _bash(self, message: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
@@ -150,10 +197,22 @@ class PiMapper(Mapper):
         code = message.get("exitCode")
         failed = message.get("cancelled") is True or (isinstance(code, int) and code != 0)
         call = {"tool_name": "user_bash", "call_id": None}
-        return [*self.ensure_started(None, ts),
-                self.event("tool_call", {**call, "tool_params": {"command": message.get("command")}}, ts, key=(key, "call")),
-                self.event("tool_result", {**call, "result": "error" if failed else "success",
-                                           "result_data": clip(str(message.get("output") or ""))}, ts, key=(key, "result"))]
+        return [
+            *self.ensure_started(None, ts),
+            self.event(
+                "tool_call", {**call, "tool_params": {"command": message.get("command")}}, ts, key=(key, "call")
+            ),
+            self.event(
+                "tool_result",
+                {
+                    **call,
+                    "result": "error" if failed else "success",
+                    "result_data": clip(str(message.get("output") or "")),
+                },
+                ts,
+                key=(key, "result"),
+            ),
+        ]
 
     def end_status(self) -> str:
         return "interrupted" if self.state.get("aborted") else super().end_status()
@@ -169,8 +228,12 @@ class PiMapper(Mapper):
         return True
 
 
-_ROLES = {"user": PiMapper._user, "assistant": PiMapper._assistant, "toolResult": PiMapper._tool_result,
-          "bashExecution": PiMapper._bash}
+_ROLES = {
+    "user": PiMapper._user,
+    "assistant": PiMapper._assistant,
+    "toolResult": PiMapper._tool_result,
+    "bashExecution": PiMapper._bash,
+}
 
 
 def _text(content: Any) -> str:

@@ -56,8 +56,9 @@ class QwenMapper(GeminiMapper):
         return [p for p in parts if isinstance(p, dict)]
 
     def _user(self, record: dict[str, Any], mid: str, ts: Any) -> list[dict[str, Any]]:
-        text = "\n".join(p["text"] for p in self._parts(record)
-                         if isinstance(p.get("text"), str) and not p.get("thought"))
+        text = "\n".join(
+            p["text"] for p in self._parts(record) if isinstance(p.get("text"), str) and not p.get("thought")
+        )
         if not self.state.get("started") and self.lifecycle:
             return self.ensure_started(text, ts)
         return [self.event("followup_sent", {"message": text, "reason": "user"}, ts, key=mid)]
@@ -73,22 +74,34 @@ class QwenMapper(GeminiMapper):
                 call_id = str(call.get("id") or f"{mid}:{index}")
                 name = call.get("name") or "unknown"
                 self.state.setdefault("tools", {})[call_id] = name
-                events.append(self.event("tool_call", {"tool_name": name, "tool_params": call.get("args"),
-                                                       "call_id": call_id}, ts, key=key))
+                events.append(
+                    self.event(
+                        "tool_call",
+                        {"tool_name": name, "tool_params": call.get("args"), "call_id": call_id},
+                        ts,
+                        key=key,
+                    )
+                )
             elif isinstance(part.get("text"), str) and part["text"]:
                 if part.get("thought"):
                     events.append(self.event("agent_thinking", {"thinking": part["text"]}, ts, key=key))
                 else:
-                    events.append(self.event("agent_output", {"output": part["text"], "stream_type": "assistant"},
-                                             ts, key=key))
+                    events.append(
+                        self.event("agent_output", {"output": part["text"], "stream_type": "assistant"}, ts, key=key)
+                    )
         usage = record.get("usageMetadata")
         if isinstance(usage, dict):
-            data = disjoint_usage(usage.get("promptTokenCount"), usage.get("candidatesTokenCount"),
-                                  usage.get("cachedContentTokenCount"), usage.get("thoughtsTokenCount"),
-                                  usage.get("toolUsePromptTokenCount"))
+            data = disjoint_usage(
+                usage.get("promptTokenCount"),
+                usage.get("candidatesTokenCount"),
+                usage.get("cachedContentTokenCount"),
+                usage.get("thoughtsTokenCount"),
+                usage.get("toolUsePromptTokenCount"),
+            )
             if any(data.values()):
-                events.append(self.usage({**data, "model": self.state.get("model"), "message_id": mid}, ts,
-                                         key=("usage", mid)))
+                events.append(
+                    self.usage({**data, "model": self.state.get("model"), "message_id": mid}, ts, key=("usage", mid))
+                )
         return events
 
     def _tool_result(self, record: dict[str, Any], mid: str, ts: Any) -> list[dict[str, Any]]:
@@ -103,14 +116,28 @@ class QwenMapper(GeminiMapper):
             failed, text = response_of([part])
             failed = failed or summary.get("status") == "error"
             display = summary.get("resultDisplay")
-            data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                    "result_data": clip(text or (display if isinstance(display, str) else ""))}
+            data = {
+                "tool_name": name,
+                "call_id": call_id,
+                "result": "error" if failed else "success",
+                "result_data": clip(text or (display if isinstance(display, str) else "")),
+            }
             events.append(self.event("tool_result", data, ts, key=(mid, index)))
             if failed:
                 message = clip((text or str(display or "")).strip() or f"{name} failed", 1000)
-                events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id,
-                                                   "error_category": summary.get("errorType")},
-                                         ts, key=(mid, index, "error")))
+                events.append(
+                    self.event(
+                        "error",
+                        {
+                            "error_message": message,
+                            "tool_name": name,
+                            "call_id": call_id,
+                            "error_category": summary.get("errorType"),
+                        },
+                        ts,
+                        key=(mid, index, "error"),
+                    )
+                )
         return events
 
     def _system(self, record: dict[str, Any], mid: str, ts: Any) -> list[dict[str, Any]]:
@@ -118,15 +145,20 @@ class QwenMapper(GeminiMapper):
         event = payload.get("uiEvent") if isinstance(payload.get("uiEvent"), dict) else {}
         if event.get("event.name") == "qwen-code.api_error":
             message = clip(str(event.get("error") or event.get("error_message") or "API error"), 1000)
-            return [*self.ensure_started(None, ts),
-                    self.event("error", {"error_message": message, "error_category": event.get("error_type")},
-                               ts, key=mid)]
+            return [
+                *self.ensure_started(None, ts),
+                self.event("error", {"error_message": message, "error_category": event.get("error_type")}, ts, key=mid),
+            ]
         self.ctx.skip("known_ignored")  # telemetry copies of calls, results and tokens; snapshots
         return []
 
 
-_HANDLERS = {"user": QwenMapper._user, "assistant": QwenMapper._assistant,
-             "tool_result": QwenMapper._tool_result, "system": QwenMapper._system}
+_HANDLERS = {
+    "user": QwenMapper._user,
+    "assistant": QwenMapper._assistant,
+    "tool_result": QwenMapper._tool_result,
+    "system": QwenMapper._system,
+}
 
 
 class QwenCodeImporter(GeminiCliImporter):

@@ -29,7 +29,9 @@ from .base import SWE_AGENT, Context, Importer, Mapper, clip, safe_feed
 _FAILURE = re.compile(
     r"Traceback \(most recent call last\)|^\w*Error: |command not found|No such file or directory"
     r"|Your proposed edit has introduced new syntax error|^ERRORS?:|exit code [1-9]|exited with code [1-9]"
-    r"|^Usage: |not recognized as|Permission denied", re.M)
+    r"|^Usage: |not recognized as|Permission denied",
+    re.M,
+)
 
 
 def failure_line(observation: str) -> str | None:
@@ -39,7 +41,7 @@ def failure_line(observation: str) -> str | None:
         return None
     start = observation.rfind("\n", 0, match.start()) + 1
     end = observation.find("\n", match.end())
-    line = observation[start:end if end >= 0 else None].strip()
+    line = observation[start : end if end >= 0 else None].strip()
     tail = [ln for ln in observation.strip().splitlines() if ln.strip()]
     if line.startswith("Traceback") and tail:
         return tail[-1].strip()  # the exception itself is the last line of a traceback
@@ -80,15 +82,23 @@ class SweAgentMapper(Mapper):
         if not action:
             return events
         tool = action.split()[0]
-        events.append(self.event("tool_call", {"tool_name": tool, "tool_params": {"command": action}},
-                                 ts, key=(where, "call")))
+        events.append(
+            self.event("tool_call", {"tool_name": tool, "tool_params": {"command": action}}, ts, key=(where, "call"))
+        )
         observation = _text(step.get("observation"))
         failure = failure_line(observation)
-        events.append(self.event("tool_result", {"tool_name": tool, "result": "error" if failure else "success",
-                                                 "result_data": clip(observation)}, ts, key=(where, "result")))
+        events.append(
+            self.event(
+                "tool_result",
+                {"tool_name": tool, "result": "error" if failure else "success", "result_data": clip(observation)},
+                ts,
+                key=(where, "result"),
+            )
+        )
         if failure:
-            events.append(self.event("error", {"error_message": clip(failure, 1000), "tool_name": tool},
-                                     ts, key=(where, "error")))
+            events.append(
+                self.event("error", {"error_message": clip(failure, 1000), "tool_name": tool}, ts, key=(where, "error"))
+            )
         return events
 
     def end_status(self) -> str:
@@ -139,8 +149,9 @@ class SweAgentImporter(Importer):
             mapper.state["last_ts_quality"] = None
             yield from mapper.ensure_started(mapper.state.get("prompt"), mapper.state["last_ts"])  # a run of no steps
             yield from self._stats(mapper, info)
-            mapper.state["end_data"] = {"outcome": {"status": _status(info.get("exit_status")),
-                                                    "submitted": bool(info.get("submission"))}}
+            mapper.state["end_data"] = {
+                "outcome": {"status": _status(info.get("exit_status")), "submitted": bool(info.get("submission"))}
+            }
             yield from mapper.finish()
         else:
             ctx.stats.open_sessions += 1
@@ -162,9 +173,12 @@ class SweAgentImporter(Importer):
         mapper.state["counted_stats"] = totals
         if any(v > 0 for v in delta.values()):
             calls = stats.get("api_calls")
-            data = {"input_tokens": int(max(0, delta["sent"])), "output_tokens": int(max(0, delta["received"])),
-                    "cost_usd": max(0.0, delta["cost"]) or None,
-                    "api_calls": calls if _is_count(calls) and not counted else None}
+            data = {
+                "input_tokens": int(max(0, delta["sent"])),
+                "output_tokens": int(max(0, delta["received"])),
+                "cost_usd": max(0.0, delta["cost"]) or None,
+                "api_calls": calls if _is_count(calls) and not counted else None,
+            }
             yield mapper.usage(data, mapper.state.get("last_ts"), key=mapper._episode_key("model_stats"))
 
 
@@ -193,8 +207,11 @@ def _describe(mapper: Mapper, doc: dict[str, Any], steps: list[dict[str, Any]], 
     if isinstance(model, dict) and isinstance(model.get("name"), str):
         mapper.state["model"] = model["name"]
     if "prompt" not in mapper.state:
-        users = [m for m in doc.get("history") or [] if isinstance(m, dict) and m.get("role") == "user"] \
-            if isinstance(doc.get("history"), list) else []
+        users = (
+            [m for m in doc.get("history") or [] if isinstance(m, dict) and m.get("role") == "user"]
+            if isinstance(doc.get("history"), list)
+            else []
+        )
         mapper.state["prompt"] = clip(_text(users[0].get("content")), 4000) if users else None
     durations = [s.get("execution_time") for s in steps]
     known = [_is_count(d) and d <= _LONGEST_STEP_S for d in durations]

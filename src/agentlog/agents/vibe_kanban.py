@@ -35,8 +35,9 @@ from ..events import parse_time
 from ..capture.sqlite_readonly import open_readonly
 from ..capture.importers.base import IMPORTERS, Context, Importer, Mapper, clip, decode_record, safe_feed, stable_id
 
-DEFAULT_DIR = ("~/Library/Application Support/ai.bloop.vibe-kanban" if sys.platform == "darwin"
-               else "~/.local/share/vibe-kanban")
+DEFAULT_DIR = (
+    "~/Library/Application Support/ai.bloop.vibe-kanban" if sys.platform == "darwin" else "~/.local/share/vibe-kanban"
+)
 DB_NAMES = ("db.v2.sqlite", "db.sqlite")  # v2 is copied from the older name on upgrade
 _BRANCH_ID = re.compile(r"^(v[ek])/([0-9a-f]{4}-.+)$")
 STATUS = {"completed": "success", "failed": "failed", "killed": "interrupted"}
@@ -123,9 +124,13 @@ class Workspace:
         coding = [p for p in self.processes if p.run_reason == "codingagent"]
         last = coding[-1] if coding else None
         pr = next((m for m in reversed(self.merges) if m.get("pr_status")), None)
-        out = {"status": last.status if last else None, "exit_code": last.exit_code if last else None,
-               "pr_status": pr.get("pr_status") if pr else None, "pr_url": pr.get("pr_url") if pr else None,
-               "task_status": self.task_status}
+        out = {
+            "status": last.status if last else None,
+            "exit_code": last.exit_code if last else None,
+            "pr_status": pr.get("pr_status") if pr else None,
+            "pr_url": pr.get("pr_url") if pr else None,
+            "task_status": self.task_status,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
     def completion_status(self) -> str:
@@ -174,9 +179,17 @@ def load(db: sqlite3.Connection) -> list[Workspace]:
         if wid is None:
             continue
         task = tasks.get(as_uuid(row.get("task_id"))) or {}
-        spaces[wid] = Workspace(wid, row.get("branch"), row.get("container_ref"), as_time(row.get("created_at")),
-                                bool(row.get("archived")), as_uuid(row.get("task_id")), task.get("title"),
-                                task.get("description"), task.get("status"))
+        spaces[wid] = Workspace(
+            wid,
+            row.get("branch"),
+            row.get("container_ref"),
+            as_time(row.get("created_at")),
+            bool(row.get("archived")),
+            as_uuid(row.get("task_id")),
+            task.get("title"),
+            task.get("description"),
+            task.get("status"),
+        )
     sessions: dict[str, str] = {}
     for row in _rows(db, "SELECT * FROM sessions ORDER BY created_at, id"):
         sid, wid = as_uuid(row["id"]), as_uuid(row["workspace_id"])
@@ -192,18 +205,31 @@ def load(db: sqlite3.Connection) -> list[Workspace]:
             action = json.loads(row.get("executor_action") or "{}")
         except ValueError:
             action = {}
-        process = Process(pid, sid, row.get("run_reason") or "", row.get("status") or "", row.get("exit_code"),
-                          as_time(row.get("started_at")), as_time(row.get("completed_at")),
-                          action if isinstance(action, dict) else {})
+        process = Process(
+            pid,
+            sid,
+            row.get("run_reason") or "",
+            row.get("status") or "",
+            row.get("exit_code"),
+            as_time(row.get("started_at")),
+            as_time(row.get("completed_at")),
+            action if isinstance(action, dict) else {},
+        )
         processes[pid] = process
         spaces[sessions[sid]].processes.append(process)
     if "coding_agent_turns" in tables:
         for row in _rows(db, "SELECT * FROM coding_agent_turns ORDER BY created_at, id"):
             process = processes.get(as_uuid(row["execution_process_id"]))
             if process is not None:
-                process.turns.append({"id": as_uuid(row["id"]), "agent_session_id": row.get("agent_session_id"),
-                                      "prompt": row.get("prompt"), "summary": row.get("summary"),
-                                      "at": as_time(row.get("created_at"))})
+                process.turns.append(
+                    {
+                        "id": as_uuid(row["id"]),
+                        "agent_session_id": row.get("agent_session_id"),
+                        "prompt": row.get("prompt"),
+                        "summary": row.get("summary"),
+                        "at": as_time(row.get("created_at")),
+                    }
+                )
     if "merges" in tables:
         for row in _rows(db, "SELECT * FROM merges ORDER BY created_at, id"):
             wid = as_uuid(row["workspace_id"])
@@ -223,8 +249,9 @@ def process_log(data_dir: Path, db: sqlite3.Connection, process: Process) -> lis
         raw = path.read_bytes()
     elif "execution_process_logs" in _tables(db):
         blob = uuid.UUID(process.id).bytes
-        rows = db.execute("SELECT logs FROM execution_process_logs WHERE execution_id = ? ORDER BY inserted_at",
-                          (blob,)).fetchall()
+        rows = db.execute(
+            "SELECT logs FROM execution_process_logs WHERE execution_id = ? ORDER BY inserted_at", (blob,)
+        ).fetchall()
         raw = "".join(r[0] if r[0].endswith("\n") else r[0] + "\n" for r in rows if isinstance(r[0], str)).encode()
     else:
         return []
@@ -295,21 +322,33 @@ class VibeKanbanImporter(Importer):
         except sqlite3.DatabaseError:
             ctx.skip_file("not_sqlite")
 
-    def _workspace(self, data_dir: Path, db: sqlite3.Connection, space: Workspace, state: dict[str, Any],
-                   ctx: Context) -> Iterator[dict[str, Any]]:
+    def _workspace(
+        self, data_dir: Path, db: sqlite3.Connection, space: Workspace, state: dict[str, Any], ctx: Context
+    ) -> Iterator[dict[str, Any]]:
         complete = not space.running() and _age(space.last_time(), ctx) >= ctx.open_window_s
         signature = [[p.id, p.status, len(p.turns)] for p in space.processes] + [space.outcome()]
         if state.get("ended") and state.get("signature") == signature:
             return
         mapper = VibeKanbanMapper(space.attempt_id, ctx, state.get("mapper"))
         mapper.executor = str(space.executor or "VIBE_KANBAN")
-        mapper.state.update({k: v for k, v in {"task_id": space.task_id, "task_title": space.task_title,
-                                               "branch": space.branch, "executor_variant": space.variant}.items() if v})
+        mapper.state.update(
+            {
+                k: v
+                for k, v in {
+                    "task_id": space.task_id,
+                    "task_title": space.task_title,
+                    "branch": space.branch,
+                    "executor_variant": space.variant,
+                }.items()
+                if v
+            }
+        )
         if state.get("ended"):
             mapper.reopen()
         first_prompt = next((t["prompt"] for p in space.processes for t in p.turns if t.get("prompt")), None)
-        agent_session = next((t["agent_session_id"] for p in space.processes for t in p.turns
-                              if t.get("agent_session_id")), None)
+        agent_session = next(
+            (t["agent_session_id"] for p in space.processes for t in p.turns if t.get("agent_session_id")), None
+        )
         if agent_session and not mapper.state.get("session_id"):
             mapper.state["session_id"] = str(agent_session)  # the agent's own: what enrich and OTLP match on
         mapper.state["start_data"] = {"task_description": space.task_description, "working_dir": space.worktree}
@@ -329,8 +368,9 @@ class VibeKanbanImporter(Importer):
             ctx.stats.open_sessions += 1
         state.update(mapper=mapper.state, ended=complete, signature=signature)
 
-    def _process(self, data_dir: Path, db: sqlite3.Connection, mapper: VibeKanbanMapper, process: Process,
-                 seen: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _process(
+        self, data_dir: Path, db: sqlite3.Connection, mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         if seen.get("finished"):
             return
         ts = process.started_at
@@ -338,19 +378,31 @@ class VibeKanbanImporter(Importer):
             if process.status == "running":
                 return
             call = {"tool_name": process.run_reason or "script", "call_id": process.id}
-            yield mapper.event("tool_call", {**call, "tool_params": {"run_reason": process.run_reason}}, ts,
-                               key=(process.id, "call"))
+            yield mapper.event(
+                "tool_call", {**call, "tool_params": {"run_reason": process.run_reason}}, ts, key=(process.id, "call")
+            )
             failed = process.status != "completed" or process.exit_code not in (0, None)
-            yield mapper.event("tool_result", {**call, "result": "error" if failed else "success",
-                                               "result_data": f"{process.status}, exit code {process.exit_code}",
-                                               "duration_ms": _ms(ts, process.completed_at)},
-                               process.completed_at or ts, key=(process.id, "result"))
+            yield mapper.event(
+                "tool_result",
+                {
+                    **call,
+                    "result": "error" if failed else "success",
+                    "result_data": f"{process.status}, exit code {process.exit_code}",
+                    "duration_ms": _ms(ts, process.completed_at),
+                },
+                process.completed_at or ts,
+                key=(process.id, "result"),
+            )
             seen["finished"] = True
             return
-        for index, turn in enumerate(process.turns[seen.get("turns", 0):], seen.get("turns", 0)):
+        for index, turn in enumerate(process.turns[seen.get("turns", 0) :], seen.get("turns", 0)):
             if mapper.state.get("prompted"):  # the first turn's prompt is the session_start's
-                yield mapper.event("followup_sent", {"message": turn.get("prompt"), "reason": "user"},
-                                   turn.get("at") or ts, key=(process.id, "turn", index))
+                yield mapper.event(
+                    "followup_sent",
+                    {"message": turn.get("prompt"), "reason": "user"},
+                    turn.get("at") or ts,
+                    key=(process.id, "turn", index),
+                )
             mapper.state["prompted"] = True
         seen["turns"] = len(process.turns)
         yield from self._console(data_dir, db, mapper, process, seen)
@@ -362,13 +414,18 @@ class VibeKanbanImporter(Importer):
                 message = f"{process.run_reason} {process.status}, exit code {process.exit_code}"
                 if seen.get("stderr"):
                     message += f": {seen['stderr'][-500:]}"
-                yield mapper.event("error", {"error_message": clip(message, 1000)},
-                                   process.completed_at or ts, key=(process.id, "exit"))
+                yield mapper.event(
+                    "error",
+                    {"error_message": clip(message, 1000)},
+                    process.completed_at or ts,
+                    key=(process.id, "exit"),
+                )
         # the status can be written before the log's last lines: done once the log says so
         seen["finished"] = bool(seen.get("log_done"))
 
-    def _console(self, data_dir: Path, db: sqlite3.Connection, mapper: VibeKanbanMapper, process: Process,
-                 seen: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _console(
+        self, data_dir: Path, db: sqlite3.Connection, mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         lines = process_log(data_dir, db, process)
         ctx = mapper.ctx
         for number in range(seen.get("lines", 0), len(lines)):
@@ -394,8 +451,9 @@ class VibeKanbanImporter(Importer):
                 ctx.skip(f"unknown_log_message:{kind}")
         seen["lines"] = len(lines)
 
-    def _stdout(self, mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any], text: str,
-                number: int) -> Iterator[dict[str, Any]]:
+    def _stdout(
+        self, mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any], text: str, number: int
+    ) -> Iterator[dict[str, Any]]:
         """Stdout arrives in chunks, not lines: whole lines are the agent's stream-json."""
         buffer = seen.get("carry", "") + text
         *whole, seen["carry"] = buffer.split("\n")
@@ -403,7 +461,7 @@ class VibeKanbanImporter(Importer):
             record, problem = decode_record(line.encode())
             if record is None:
                 if line.strip():
-                    mapper.ctx.skip(f"stdout_not_json" if problem == "malformed_json" else problem)
+                    mapper.ctx.skip("stdout_not_json" if problem == "malformed_json" else problem)
                 continue
             agent = _agent_mapper(mapper, process, seen, record)
             if agent is None:
@@ -415,8 +473,9 @@ class VibeKanbanImporter(Importer):
             yield from _with_task(mapper, process, events)
 
 
-def _agent_mapper(mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any],
-                  record: dict[str, Any] | None) -> Mapper | None:
+def _agent_mapper(
+    mapper: VibeKanbanMapper, process: Process, seen: dict[str, Any], record: dict[str, Any] | None
+) -> Mapper | None:
     """The mapper of the agent whose stream-json this process printed, resumed from its state."""
     known = seen.get("agent")
     if known:

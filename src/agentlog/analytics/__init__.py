@@ -17,6 +17,29 @@ from .sessions import Dataset, load
 from .source import LogSource, Scope
 from .summary import Summary, summary
 
-__all__ = ["Backlog", "Comparison", "Correlation", "Dataset", "ErrorClusters", "ErrorVariants", "LogSource",
-           "Planning", "Result", "Scope", "SessionMetrics", "Summary", "Table", "backlog", "compare", "correlate",
-           "errors", "explain", "export_metrics", "known", "load", "metrics", "planning", "summary"]
+__all__ = [
+    "Backlog",
+    "Comparison",
+    "Correlation",
+    "Dataset",
+    "ErrorClusters",
+    "ErrorVariants",
+    "LogSource",
+    "Planning",
+    "Result",
+    "Scope",
+    "SessionMetrics",
+    "Summary",
+    "Table",
+    "backlog",
+    "compare",
+    "correlate",
+    "errors",
+    "explain",
+    "export_metrics",
+    "known",
+    "load",
+    "metrics",
+    "planning",
+    "summary",
+]

@@ -57,8 +57,11 @@ def assign(experiment: str, task_id: str, variants: Sequence[str] = ("A", "B")) 
 
 # --- runs from a log --------------------------------------------------------------
 
-_STARTS = {"event_type": "VARCHAR", "attempt_id": "VARCHAR",
-           "data": "STRUCT(experiment VARCHAR, variant VARCHAR, context_sha256 VARCHAR)"}
+_STARTS = {
+    "event_type": "VARCHAR",
+    "attempt_id": "VARCHAR",
+    "data": "STRUCT(experiment VARCHAR, variant VARCHAR, context_sha256 VARCHAR)",
+}
 
 
 def _labelled(data) -> str:
@@ -77,17 +80,21 @@ def experiments(source, scope: Scope = Scope()) -> list[dict[str, Any]]:
     distinct context hashes)."""
     data = dataset(source)
     where, params = scope.where("s.started")
-    rows = data.query(f"""
+    rows = data.query(
+        f"""
         SELECT coalesce(l.experiment, '{CONTEXT}') AS experiment,
                CASE WHEN l.experiment IS NULL THEN l.context_sha256 ELSE l.variant END AS variant, count(*) AS runs
         FROM sessions s JOIN ({_labelled(data)}) l USING (attempt_id)
         WHERE s.ended AND {where} AND (l.experiment IS NOT NULL AND l.variant IS NOT NULL OR l.context_sha256 IS NOT NULL)
-        GROUP BY 1, 2 ORDER BY 1, 2""", params)
+        GROUP BY 1, 2 ORDER BY 1, 2""",
+        params,
+    )
     found: dict[str, dict[str, int]] = defaultdict(dict)
     for row in rows:
         found[row["experiment"]][row["variant"]] = row["runs"]
-    return [{"experiment": name, "variants": variants, "runs": sum(variants.values())}
-            for name, variants in found.items()]
+    return [
+        {"experiment": name, "variants": variants, "runs": sum(variants.values())} for name, variants in found.items()
+    ]
 
 
 def runs_of(source, experiment: str, scope: Scope = Scope()) -> list[Run]:
@@ -96,13 +103,25 @@ def runs_of(source, experiment: str, scope: Scope = Scope()) -> list[Run]:
     where, params = scope.where("s.started")
     variant = "l.context_sha256" if experiment == CONTEXT else "l.variant"
     chosen = "l.context_sha256 IS NOT NULL" if experiment == CONTEXT else "l.experiment = ? AND l.variant IS NOT NULL"
-    rows = data.query(f"""
+    rows = data.query(
+        f"""
         SELECT s.attempt_id, {variant} AS variant, s.success, s.cost_usd, s.duration_ms, s.task_id
         FROM sessions s JOIN ({_labelled(data)}) l USING (attempt_id)
         WHERE s.ended AND {where} AND {chosen}
-        ORDER BY s.started, s.attempt_id""", params + ([] if experiment == CONTEXT else [experiment]))
-    return [Run(r["attempt_id"], r["variant"], bool(r["success"]), float(r["cost_usd"] or 0.0),
-                r["duration_ms"], r["task_id"]) for r in rows]
+        ORDER BY s.started, s.attempt_id""",
+        params + ([] if experiment == CONTEXT else [experiment]),
+    )
+    return [
+        Run(
+            r["attempt_id"],
+            r["variant"],
+            bool(r["success"]),
+            float(r["cost_usd"] or 0.0),
+            r["duration_ms"],
+            r["task_id"],
+        )
+        for r in rows
+    ]
 
 
 # --- the statistics ---------------------------------------------------------------
@@ -120,25 +139,64 @@ class Experiment(Report):
 
     def tables(self) -> list[Table]:
         return [
-            Table(f"Experiment {self.experiment}: variants (control {self.control})",
-                  ["variant", "runs", "success_pct", "success_ci_pct", "avg_cost_usd", "cost_ci_usd",
-                   "avg_duration_ms", "duration_ci_ms"],
-                  [{**v, "success_ci_pct": _interval(v["success_ci"], 100, "%"),
-                    "cost_ci_usd": _interval(v["cost_ci"], 1, "$"),
-                    "duration_ci_ms": _interval(v["duration_ci"], 1, "ms")} for v in self.variants]),
-            Table("Against the control", ["variant", "metric", "effect", "ci", "test", "p_value", "p_holm",
-                                          "significant"],
-                  [{**c, "effect": _effect(c), "ci": _interval(c["ci"], *_units(c["metric"])),
-                    "p_value": _p(c["p_value"]), "p_holm": _p(c["p_holm"])} for c in self.comparisons]),
-            Table("Verdict", ["variant", "verdict", "power", "mde_pp", "always_valid_p"],
-                  [{**v, "power": round(v["power"], 2), "always_valid_p": _p(v["always_valid_p"])}
-                   for v in self.verdicts]),
+            Table(
+                f"Experiment {self.experiment}: variants (control {self.control})",
+                [
+                    "variant",
+                    "runs",
+                    "success_pct",
+                    "success_ci_pct",
+                    "avg_cost_usd",
+                    "cost_ci_usd",
+                    "avg_duration_ms",
+                    "duration_ci_ms",
+                ],
+                [
+                    {
+                        **v,
+                        "success_ci_pct": _interval(v["success_ci"], 100, "%"),
+                        "cost_ci_usd": _interval(v["cost_ci"], 1, "$"),
+                        "duration_ci_ms": _interval(v["duration_ci"], 1, "ms"),
+                    }
+                    for v in self.variants
+                ],
+            ),
+            Table(
+                "Against the control",
+                ["variant", "metric", "effect", "ci", "test", "p_value", "p_holm", "significant"],
+                [
+                    {
+                        **c,
+                        "effect": _effect(c),
+                        "ci": _interval(c["ci"], *_units(c["metric"])),
+                        "p_value": _p(c["p_value"]),
+                        "p_holm": _p(c["p_holm"]),
+                    }
+                    for c in self.comparisons
+                ],
+            ),
+            Table(
+                "Verdict",
+                ["variant", "verdict", "power", "mde_pp", "always_valid_p"],
+                [
+                    {**v, "power": round(v["power"], 2), "always_valid_p": _p(v["always_valid_p"])}
+                    for v in self.verdicts
+                ],
+            ),
         ]
 
 
-def compare_runs(runs: Iterable[Run], experiment: str = "", *, control: str | None = None,
-                 effect: float = 0.10, cost_effect: float = 0.20, alpha: float = ALPHA,
-                 sequential: bool = False, seed: int = 0) -> Experiment:
+def compare_runs(
+    runs: Iterable[Run],
+    experiment: str = "",
+    *,
+    control: str | None = None,
+    effect: float = 0.10,
+    cost_effect: float = 0.20,
+    alpha: float = ALPHA,
+    sequential: bool = False,
+    seed: int = 0,
+) -> Experiment:
     """Judge each variant against `control` (default: the variant with the most runs, then by name).
 
     `effect` is the success-rate difference (absolute) worth detecting, `cost_effect` the
@@ -163,8 +221,9 @@ def compare_runs(runs: Iterable[Run], experiment: str = "", *, control: str | No
             row["variant"] = name
         report.comparisons += rows
         history = [r for r in runs if r.variant in (control, name)] if sequential else None
-        report.verdicts.append(_verdict(name, by_variant[control], by_variant[name], rows, effect, cost_effect,
-                                        alpha, history))
+        report.verdicts.append(
+            _verdict(name, by_variant[control], by_variant[name], rows, effect, cost_effect, alpha, history)
+        )
     return report
 
 
@@ -175,11 +234,17 @@ def _describe(name: str, runs: list[Run], seed: int) -> dict[str, Any]:
     low, high = proportion_confint(wins, n, alpha=ALPHA, method="wilson")
     costs = [r.cost_usd for r in runs]
     durations = [r.duration_ms for r in runs if r.duration_ms is not None]
-    return {"variant": name, "runs": n, "succeeded": wins, "success_pct": 100.0 * wins / n,
-            "success_ci": [float(low), float(high)],
-            "avg_cost_usd": sum(costs) / n, "cost_ci": mean_interval(costs, seed),
-            "avg_duration_ms": sum(durations) / len(durations) if durations else None,
-            "duration_ci": mean_interval(durations, seed)}
+    return {
+        "variant": name,
+        "runs": n,
+        "succeeded": wins,
+        "success_pct": 100.0 * wins / n,
+        "success_ci": [float(low), float(high)],
+        "avg_cost_usd": sum(costs) / n,
+        "cost_ci": mean_interval(costs, seed),
+        "avg_duration_ms": sum(durations) / len(durations) if durations else None,
+        "duration_ci": mean_interval(durations, seed),
+    }
 
 
 def mean_interval(values: Sequence[float], seed: int = 0) -> list[float] | None:
@@ -191,8 +256,13 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> list[float] | None:
         return None
     if min(values) == max(values):
         return [float(values[0])] * 2
-    result = bootstrap((np.asarray(values, float),), np.mean, n_resamples=BOOTSTRAP_RESAMPLES,
-                       method="percentile", rng=np.random.default_rng(seed))
+    result = bootstrap(
+        (np.asarray(values, float),),
+        np.mean,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
@@ -208,8 +278,14 @@ def ratio_interval(control: Sequence[float], treatment: Sequence[float], seed: i
         below = np.mean(c, axis=axis)
         return np.mean(t, axis=axis) / np.where(below == 0, np.nan, below)
 
-    result = bootstrap((np.asarray(treatment, float), np.asarray(control, float)), ratio, vectorized=True,
-                       n_resamples=BOOTSTRAP_RESAMPLES, method="percentile", rng=np.random.default_rng(seed))
+    result = bootstrap(
+        (np.asarray(treatment, float), np.asarray(control, float)),
+        ratio,
+        vectorized=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     return None if math.isnan(low) or math.isnan(high) else [float(low), float(high)]
 
@@ -244,14 +320,20 @@ def _against(control: list[Run], treatment: list[Run], alpha: float, seed: int) 
     c_ok, t_ok = [r.success for r in control], [r.success for r in treatment]
     diff, p = success_test(c_ok, t_ok)
     low, high = confint_proportions_2indep(sum(t_ok), len(t_ok), sum(c_ok), len(c_ok), method="newcomb")
-    rows = [{"metric": "success", "effect_value": diff, "ci": [float(low), float(high)], "test": "score",
-             "p_value": p}]
+    rows = [{"metric": "success", "effect_value": diff, "ci": [float(low), float(high)], "test": "score", "p_value": p}]
     for metric, values in (("cost", lambda r: r.cost_usd), ("duration", lambda r: r.duration_ms)):
         c = [values(r) for r in control if values(r) is not None]
         t = [values(r) for r in treatment if values(r) is not None]
         mean_c = sum(c) / len(c) if c else 0
-        rows.append({"metric": metric, "effect_value": (sum(t) / len(t) / mean_c) if t and mean_c else None,
-                     "ci": ratio_interval(c, t, seed), "test": "welch", "p_value": welch(c, t)})
+        rows.append(
+            {
+                "metric": metric,
+                "effect_value": (sum(t) / len(t) / mean_c) if t and mean_c else None,
+                "ci": ratio_interval(c, t, seed),
+                "test": "welch",
+                "p_value": welch(c, t),
+            }
+        )
     paired = mcnemar(control, treatment)
     if paired is not None:
         rows.append(paired)
@@ -279,8 +361,13 @@ def mcnemar(control: list[Run], treatment: list[Run]) -> dict[str, Any] | None:
         table[int(not c[task])][int(not t[task])] += 1
     gained, lost = table[1][0], table[0][1]  # failed under control, succeeded under treatment; and back
     p = 1.0 if gained + lost == 0 else float(test(table, exact=True).pvalue)
-    return {"metric": "success_paired", "effect_value": (gained - lost) / len(both), "ci": None,
-            "test": f"mcnemar ({len(both)} tasks: +{gained} / -{lost})", "p_value": p}
+    return {
+        "metric": "success_paired",
+        "effect_value": (gained - lost) / len(both),
+        "ci": None,
+        "test": f"mcnemar ({len(both)} tasks: +{gained} / -{lost})",
+        "p_value": p,
+    }
 
 
 def _holm(rows: list[dict[str, Any]], alpha: float) -> None:
@@ -324,8 +411,9 @@ def cost_power(control: Sequence[float], treatment: Sequence[float], change: flo
     return float(TTestIndPower().power(d, nobs1=len(control), alpha=alpha, ratio=len(treatment) / len(control)))
 
 
-def min_detectable_effect(n_control: int, n_treatment: int, rate: float, alpha: float = ALPHA,
-                          power: float = POWER) -> float | None:
+def min_detectable_effect(
+    n_control: int, n_treatment: int, rate: float, alpha: float = ALPHA, power: float = POWER
+) -> float | None:
     """The smallest rise of the success rate from `rate` the test detects with `power`."""
     from statsmodels.stats.power import NormalIndPower
 
@@ -364,8 +452,16 @@ def always_valid_p(pairs: Iterable[tuple[bool, bool | None]], tau: float = 0.10)
     return min(p, 1.0)
 
 
-def _verdict(name: str, control: list[Run], treatment: list[Run], rows: list[dict[str, Any]], effect: float,
-             cost_effect: float, alpha: float, history: list[Run] | None) -> dict[str, Any]:
+def _verdict(
+    name: str,
+    control: list[Run],
+    treatment: list[Run],
+    rows: list[dict[str, Any]],
+    effect: float,
+    cost_effect: float,
+    alpha: float,
+    history: list[Run] | None,
+) -> dict[str, Any]:
     rate = sum(r.success for r in control) / len(control)
     power = success_power(len(control), len(treatment), rate, effect, alpha)
     cost = cost_power([r.cost_usd for r in control], [r.cost_usd for r in treatment], cost_effect, alpha)
@@ -377,8 +473,14 @@ def _verdict(name: str, control: list[Run], treatment: list[Run], rows: list[dic
         verdict = f"not enough data yet (power {power:.2f} < {POWER} for {effect * 100:+.0f} pp success)"
     else:
         verdict = "no difference found"
-    out = {"variant": name, "verdict": verdict, "power": power, "cost_power": cost,
-           "mde_pp": None if mde is None else 100 * mde, "always_valid_p": None}
+    out = {
+        "variant": name,
+        "verdict": verdict,
+        "power": power,
+        "cost_power": cost,
+        "mde_pp": None if mde is None else 100 * mde,
+        "always_valid_p": None,
+    }
     if history is not None:
         out["always_valid_p"] = always_valid_p([(r.success, r.variant == name) for r in history])
     return out

@@ -37,8 +37,16 @@ EVIDENCE_IDS = 10  # session ids listed per finding
 
 # Tokens a model takes in one call; a name matches its longest prefix here.
 CONTEXT_WINDOWS = {
-    "claude": 200_000, "gpt-5": 400_000, "gpt-4.1": 1_047_576, "gpt-4o": 128_000, "gpt4": 128_000,
-    "gpt-4": 128_000, "o3": 200_000, "o4-mini": 200_000, "codex-mini": 200_000, "gemini": 1_048_576,
+    "claude": 200_000,
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt4": 128_000,
+    "gpt-4": 128_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "codex-mini": 200_000,
+    "gemini": 1_048_576,
     "google/gemini": 1_048_576,
 }
 
@@ -78,17 +86,44 @@ class Advice(Report):
         return sum(f.usd_per_week or 0.0 for f in self.findings)
 
     def tables(self) -> list[Table]:
-        rows = [{"finding": f.title, "usd_per_week": f.usd_per_week, "confidence": f.confidence,
-                 "evidence": evidence_text(f.evidence), "guard": f.guard["text"] if f.guard else "-",
-                 "action": f.action} for f in self.findings]
-        tables = [Table(f"Advice over {human.number(round(self.weeks, 1))} week(s), {self.sessions} sessions, "
-                        f"{human.money(self.cost_usd)}", ["finding", "usd_per_week", "confidence", "evidence",
-                                                          "guard", "action"], rows),
-                  Table("Prompt cache by model", ["model", "sessions", "input_tokens", "cache_creation_tokens",
-                                                  "cache_read_tokens", "hit_rate_pct", "write_cost_usd",
-                                                  "read_savings_usd"], self.cache_by_model),
-                  Table("Prompt cache hit rate by day", ["day", "sessions", "cache_creation_tokens",
-                                                         "cache_read_tokens", "hit_rate_pct"], self.cache_by_day)]
+        rows = [
+            {
+                "finding": f.title,
+                "usd_per_week": f.usd_per_week,
+                "confidence": f.confidence,
+                "evidence": evidence_text(f.evidence),
+                "guard": f.guard["text"] if f.guard else "-",
+                "action": f.action,
+            }
+            for f in self.findings
+        ]
+        tables = [
+            Table(
+                f"Advice over {human.number(round(self.weeks, 1))} week(s), {self.sessions} sessions, "
+                f"{human.money(self.cost_usd)}",
+                ["finding", "usd_per_week", "confidence", "evidence", "guard", "action"],
+                rows,
+            ),
+            Table(
+                "Prompt cache by model",
+                [
+                    "model",
+                    "sessions",
+                    "input_tokens",
+                    "cache_creation_tokens",
+                    "cache_read_tokens",
+                    "hit_rate_pct",
+                    "write_cost_usd",
+                    "read_savings_usd",
+                ],
+                self.cache_by_model,
+            ),
+            Table(
+                "Prompt cache hit rate by day",
+                ["day", "sessions", "cache_creation_tokens", "cache_read_tokens", "hit_rate_pct"],
+                self.cache_by_day,
+            ),
+        ]
         if self.notes:
             tables.append(Table("Notes", ["note"], [{"note": n} for n in self.notes]))
         return tables
@@ -129,9 +164,18 @@ def success_guard(text: str, successes: int, n: int) -> dict[str, Any]:
 # --- the report -----------------------------------------------------------------
 
 
-def advise(source, scope: Scope = Scope(), *, pricing=None, risk_scores: Path | str | None = None,
-           max_loss_pp: float = 2.0, margin_pp: float = 2.0, pressure: float = PRESSURE,
-           windows: dict[str, int] | None = None, now: float | None = None) -> Advice:
+def advise(
+    source,
+    scope: Scope = Scope(),
+    *,
+    pricing=None,
+    risk_scores: Path | str | None = None,
+    max_loss_pp: float = 2.0,
+    margin_pp: float = 2.0,
+    pressure: float = PRESSURE,
+    windows: dict[str, int] | None = None,
+    now: float | None = None,
+) -> Advice:
     """Findings over the sessions in `scope`, dollars per week of that window."""
     from ..capture.pricing import Pricing
 
@@ -140,8 +184,14 @@ def advise(source, scope: Scope = Scope(), *, pricing=None, risk_scores: Path | 
     where, params = scope.where("started")
     sessions = data.query(f"SELECT * FROM sessions WHERE {where} ORDER BY started, attempt_id", params)
     weeks = _weeks(sessions, scope, time.time() if now is None else now)
-    advice = Advice(_iso(scope.since), _iso(scope.until), weeks, len(sessions),
-                    sum(s["cost_usd"] or 0 for s in sessions), malformed=data.malformed)
+    advice = Advice(
+        _iso(scope.since),
+        _iso(scope.until),
+        weeks,
+        len(sessions),
+        sum(s["cost_usd"] or 0 for s in sessions),
+        malformed=data.malformed,
+    )
     if not sessions:
         return advice
     per_week = 1.0 / weeks
@@ -154,14 +204,17 @@ def advise(source, scope: Scope = Scope(), *, pricing=None, risk_scores: Path | 
     advice.findings += pressure_finding(sessions, walked, pressure, per_week)
     advice.findings += alert_finding(sessions, events, alerts, per_week)
     if risk_scores is None:
-        advice.notes.append("stop-loss needs failure-risk scores: `agentlog risk --replay --format json > scores.jsonl`, "
-                            "then `agentlog advise --risk-scores scores.jsonl`")
+        advice.notes.append(
+            "stop-loss needs failure-risk scores: `agentlog risk --replay --format json > scores.jsonl`, "
+            "then `agentlog advise --risk-scores scores.jsonl`"
+        )
     else:
         advice.findings += stop_loss_finding(sessions, risk_scores, max_loss_pp, per_week, advice.notes)
     advice.findings += routing_findings(sessions, margin_pp, per_week)
     if pricing.unknown:
-        advice.notes.append("not priced (unknown models; add [pricing.\"model\"] to agentlog.toml): "
-                            + ", ".join(sorted(pricing.unknown)))
+        advice.notes.append(
+            'not priced (unknown models; add [pricing."model"] to agentlog.toml): ' + ", ".join(sorted(pricing.unknown))
+        )
     advice.findings.sort(key=lambda f: -(f.usd_per_week or 0))
     return advice
 
@@ -224,8 +277,14 @@ def usage_rows(events: dict[str, list[dict]]) -> list[dict[str, Any]]:
                 continue
             data = e.get("data") or {}
             model = data.get("model") if isinstance(data.get("model"), str) else e.get("model")
-            rows.append({"attempt_id": attempt, "model": model, "day": str(e.get("timestamp") or "")[:10],
-                         **{k: float(data.get(k) or 0) for k in _CACHE_TOKENS}})
+            rows.append(
+                {
+                    "attempt_id": attempt,
+                    "model": model,
+                    "day": str(e.get("timestamp") or "")[:10],
+                    **{k: float(data.get(k) or 0) for k in _CACHE_TOKENS},
+                }
+            )
     return rows
 
 
@@ -266,8 +325,9 @@ def unread_caches(usage: list[dict[str, Any]], pricing) -> list[dict[str, Any]]:
             read.add(r["attempt_id"])
         if r["cache_creation_tokens"]:
             plain, write = _price(pricing, r["model"], "input"), _price(pricing, r["model"], "cache_write")
-            entry = written.setdefault(r["attempt_id"], {"attempt_id": r["attempt_id"], "tokens": 0.0,
-                                                         "premium_usd": 0.0})
+            entry = written.setdefault(
+                r["attempt_id"], {"attempt_id": r["attempt_id"], "tokens": 0.0, "premium_usd": 0.0}
+            )
             entry["tokens"] += r["cache_creation_tokens"]
             entry["premium_usd"] += r["cache_creation_tokens"] * max(write - plain, 0.0) if plain is not None else 0.0
     return [entry for attempt, entry in written.items() if attempt not in read]
@@ -284,12 +344,22 @@ def unread_cache(unread: list[dict[str, Any]], per_week: float) -> list[Finding]
     if not unread:
         return []
     premium = sum(u["premium_usd"] for u in unread)
-    return [Finding("cache_unread", "Prompt cache written, never read", premium * per_week, "high",
-                    {"sessions": len(unread), "cache_creation_tokens": sum(u["tokens"] for u in unread),
-                     "premium_usd": premium, "sessions_list": [u["attempt_id"] for u in unread][:EVIDENCE_IDS]},
-                    {"text": "none needed: caching does not change what the model sees"},
-                    "turn prompt caching off for these one-shot sessions (or keep them alive long enough "
-                    "to reuse the cache)")]
+    return [
+        Finding(
+            "cache_unread",
+            "Prompt cache written, never read",
+            premium * per_week,
+            "high",
+            {
+                "sessions": len(unread),
+                "cache_creation_tokens": sum(u["tokens"] for u in unread),
+                "premium_usd": premium,
+                "sessions_list": [u["attempt_id"] for u in unread][:EVIDENCE_IDS],
+            },
+            {"text": "none needed: caching does not change what the model sees"},
+            "turn prompt caching off for these one-shot sessions (or keep them alive long enough to reuse the cache)",
+        )
+    ]
 
 
 # --- waste ----------------------------------------------------------------------
@@ -305,14 +375,31 @@ def input_price(pricing, session: dict[str, Any]) -> float | None:
 
 
 def waste_findings(sessions: list[dict[str, Any]], walked: dict[str, Any], pricing, per_week: float) -> list[Finding]:
-    kinds = (("reread", "Files re-read without change", "rereads", "reread_tokens",
-              "keep read files in context (or read the changed part only); tell the agent in AGENTS.md not to "
-              "re-read unchanged files"),
-             ("repeated_calls", "Identical calls repeated with nothing changed", "repeats", "repeat_tokens",
-              "the agent re-ran the same command on an unchanged tree: watch for tool_loop alerts and say so "
-              "in the prompt"),
-             ("unused_output", "Large tool output never used", "unused_outputs", "unused_tokens",
-              "cap tool output (head/tail, grep) before the agent sees it"))
+    kinds = (
+        (
+            "reread",
+            "Files re-read without change",
+            "rereads",
+            "reread_tokens",
+            "keep read files in context (or read the changed part only); tell the agent in AGENTS.md not to "
+            "re-read unchanged files",
+        ),
+        (
+            "repeated_calls",
+            "Identical calls repeated with nothing changed",
+            "repeats",
+            "repeat_tokens",
+            "the agent re-ran the same command on an unchanged tree: watch for tool_loop alerts and say so "
+            "in the prompt",
+        ),
+        (
+            "unused_output",
+            "Large tool output never used",
+            "unused_outputs",
+            "unused_tokens",
+            "cap tool output (head/tail, grep) before the agent sees it",
+        ),
+    )
     found = []
     for kind, title, count_attr, token_attr, action in kinds:
         hits = [(s, walked[s["attempt_id"]]) for s in sessions if getattr(walked[s["attempt_id"]], count_attr)]
@@ -323,17 +410,28 @@ def waste_findings(sessions: list[dict[str, Any]], walked: dict[str, Any], prici
             price = input_price(pricing, s)
             if price is not None:
                 usd, priced = usd + getattr(w, token_attr) * price, True
-        found.append(Finding(kind, title, usd * per_week if priced else None, "medium",
-                             {"sessions": len(hits), "occurrences": sum(getattr(w, count_attr) for _, w in hits),
-                              "estimated_tokens": sum(getattr(w, token_attr) for _, w in hits),
-                              "sessions_list": [s["attempt_id"] for s, _ in hits][:EVIDENCE_IDS]},
-                             {"text": "not measurable here: these tokens added nothing the agent used"},
-                             action))
+        found.append(
+            Finding(
+                kind,
+                title,
+                usd * per_week if priced else None,
+                "medium",
+                {
+                    "sessions": len(hits),
+                    "occurrences": sum(getattr(w, count_attr) for _, w in hits),
+                    "estimated_tokens": sum(getattr(w, token_attr) for _, w in hits),
+                    "sessions_list": [s["attempt_id"] for s, _ in hits][:EVIDENCE_IDS],
+                },
+                {"text": "not measurable here: these tokens added nothing the agent used"},
+                action,
+            )
+        )
     return found
 
 
-def pressure_finding(sessions: list[dict[str, Any]], walked: dict[str, Any], pressure: float,
-                     per_week: float) -> list[Finding]:
+def pressure_finding(
+    sessions: list[dict[str, Any]], walked: dict[str, Any], pressure: float, per_week: float
+) -> list[Finding]:
     ended = [s for s in sessions if s["ended"]]
     past = [s for s in ended if walked[s["attempt_id"]].pressure_at is not None]
     if not past:
@@ -347,23 +445,39 @@ def pressure_finding(sessions: list[dict[str, Any]], walked: dict[str, Any], pre
             preceded[tool] += 1
     largest = [walked[s["attempt_id"]].largest_before_pressure for s in past]
     biggest = max((x for x in largest if x), key=lambda x: x[1], default=None)
-    guard = success_guard(f"past {pressure:.0%} of the window, sessions succeeded", sum(bool(s["success"]) for s in past),
-                          len(past))
+    guard = success_guard(
+        f"past {pressure:.0%} of the window, sessions succeeded", sum(bool(s["success"]) for s in past), len(past)
+    )
     if rest:
         others = wilson(sum(bool(s["success"]) for s in rest), len(rest))
-        guard["text"] += (f"; the others {100.0 * sum(bool(s['success']) for s in rest) / len(rest):.0f}% "
-                          f"(95% CI {others[0]:.0f}–{others[1]:.0f}%)")
-    return [Finding("context_pressure", f"Sessions past {pressure:.0%} of the context window", after * per_week,
-                    "medium", {"sessions": len(past), "failed": len(failed), "spent_after_line_usd": after,
-                               "tools_before": dict(sorted(preceded.items(), key=lambda kv: -kv[1])[:5]),
-                               "largest_output_before": f"{biggest[0]} {biggest[1]:,} chars" if biggest else None,
-                               "sessions_list": [s["attempt_id"] for s in past][:EVIDENCE_IDS]},
-                    guard, f"start a fresh session (or compact) at {pressure:.0%}: the spend after that line in "
-                           f"sessions that failed is the saving")]
+        guard["text"] += (
+            f"; the others {100.0 * sum(bool(s['success']) for s in rest) / len(rest):.0f}% "
+            f"(95% CI {others[0]:.0f}–{others[1]:.0f}%)"
+        )
+    return [
+        Finding(
+            "context_pressure",
+            f"Sessions past {pressure:.0%} of the context window",
+            after * per_week,
+            "medium",
+            {
+                "sessions": len(past),
+                "failed": len(failed),
+                "spent_after_line_usd": after,
+                "tools_before": dict(sorted(preceded.items(), key=lambda kv: -kv[1])[:5]),
+                "largest_output_before": f"{biggest[0]} {biggest[1]:,} chars" if biggest else None,
+                "sessions_list": [s["attempt_id"] for s in past][:EVIDENCE_IDS],
+            },
+            guard,
+            f"start a fresh session (or compact) at {pressure:.0%}: the spend after that line in "
+            f"sessions that failed is the saving",
+        )
+    ]
 
 
-def alert_finding(sessions: list[dict[str, Any]], events: dict[str, list[dict]], alerts: dict[str, list[dict]],
-                  per_week: float) -> list[Finding]:
+def alert_finding(
+    sessions: list[dict[str, Any]], events: dict[str, list[dict]], alerts: dict[str, list[dict]], per_week: float
+) -> list[Finding]:
     """Sessions that went on after an alert with no follow-up: spend after it, in those that failed."""
     from ..events import parse_time
 
@@ -373,7 +487,9 @@ def alert_finding(sessions: list[dict[str, Any]], events: dict[str, list[dict]],
         if not raised or not s["ended"]:
             continue
         first = min(raised)
-        later = [e for e in events.get(s["attempt_id"], []) if e.get("timestamp") and parse_time(e["timestamp"]) > first]
+        later = [
+            e for e in events.get(s["attempt_id"], []) if e.get("timestamp") and parse_time(e["timestamp"]) > first
+        ]
         if any(e["event_type"] == "followup_sent" for e in later):
             continue  # someone acted
         spent = sum(float((e.get("data") or {}).get("cost_usd") or 0) for e in later if e["event_type"] == "usage")
@@ -382,19 +498,34 @@ def alert_finding(sessions: list[dict[str, Any]], events: dict[str, list[dict]],
         return []
     lost = [(s, spent) for s, spent in unheeded if not s["success"]]
     usd = sum(spent for _, spent in lost)
-    return [Finding("unheeded_alert", "Spend after an alert nobody acted on", usd * per_week, "medium",
-                    {"sessions": len(unheeded), "failed": len(lost), "spent_after_alert_usd": usd,
-                     "sessions_list": [s["attempt_id"] for s, _ in lost][:EVIDENCE_IDS]},
-                    success_guard("stopping at the alert would also stop the alerted sessions that succeeded",
-                                  sum(bool(s["success"]) for s, _ in unheeded), len(unheeded)),
-                    "act on alerts (`agentlog watch --exec`, a guard policy) or stop the run")]
+    return [
+        Finding(
+            "unheeded_alert",
+            "Spend after an alert nobody acted on",
+            usd * per_week,
+            "medium",
+            {
+                "sessions": len(unheeded),
+                "failed": len(lost),
+                "spent_after_alert_usd": usd,
+                "sessions_list": [s["attempt_id"] for s, _ in lost][:EVIDENCE_IDS],
+            },
+            success_guard(
+                "stopping at the alert would also stop the alerted sessions that succeeded",
+                sum(bool(s["success"]) for s, _ in unheeded),
+                len(unheeded),
+            ),
+            "act on alerts (`agentlog watch --exec`, a guard policy) or stop the run",
+        )
+    ]
 
 
 # --- stop-loss and routing ------------------------------------------------------
 
 
-def stop_loss_finding(sessions: list[dict[str, Any]], path: Path | str, max_loss_pp: float, per_week: float,
-                      notes: list[str]) -> list[Finding]:
+def stop_loss_finding(
+    sessions: list[dict[str, Any]], path: Path | str, max_loss_pp: float, per_week: float, notes: list[str]
+) -> list[Finding]:
     from . import stoploss
 
     try:
@@ -404,8 +535,11 @@ def stop_loss_finding(sessions: list[dict[str, Any]], path: Path | str, max_loss
         return []
     notes += [f"stop-loss: skipped {b}" for b in bad[:20]]
     by_id = {s["attempt_id"]: s for s in sessions}
-    runs = [stoploss.scored(r, float(by_id[r["attempt_id"]]["cost_usd"] or 0), by_id[r["attempt_id"]]["task_id"])
-            for r in records if r["attempt_id"] in by_id]
+    runs = [
+        stoploss.scored(r, float(by_id[r["attempt_id"]]["cost_usd"] or 0), by_id[r["attempt_id"]]["task_id"])
+        for r in records
+        if r["attempt_id"] in by_id
+    ]
     if not runs:
         notes.append(f"stop-loss: no scored attempt of {path} is in this window")
         return []
@@ -415,17 +549,34 @@ def stop_loss_finding(sessions: list[dict[str, Any]], path: Path | str, max_loss
         return []
     share = result.lost / result.runs if result.runs else 0.0
     ci = wilson(result.lost, result.runs)
-    guard = {"text": f"held out: {result.lost_pp:.1f} pp of resolved tasks lost ({result.lost}/{result.runs}, "
-                     f"95% CI {ci[0]:.1f}–{ci[1]:.1f} pp)", "lost_pp": result.lost_pp, "ci_pct": ci,
-             "sessions": result.runs, "lost_share": share}
-    return [Finding("stop_loss", f"Stop runs at failure risk >= {result.threshold:.3g}",
-                    result.saved_usd * per_week, "medium",
-                    {"scored_runs": len(runs), "saved_pct": result.saved_pct, "held_out_saved_usd": result.saved_usd,
-                     "thresholds_by_fold": result.thresholds_by_fold,
-                     "sessions_list": [r.attempt_id for r in runs if stoploss.stop_step(r, result.threshold)
-                                       is not None][:EVIDENCE_IDS]},
-                    guard, f"stop (or hand over) a run when its risk reaches {result.threshold:.3g}: chosen on one "
-                           f"fold of tasks, measured on the other")]
+    guard = {
+        "text": f"held out: {result.lost_pp:.1f} pp of resolved tasks lost ({result.lost}/{result.runs}, "
+        f"95% CI {ci[0]:.1f}–{ci[1]:.1f} pp)",
+        "lost_pp": result.lost_pp,
+        "ci_pct": ci,
+        "sessions": result.runs,
+        "lost_share": share,
+    }
+    return [
+        Finding(
+            "stop_loss",
+            f"Stop runs at failure risk >= {result.threshold:.3g}",
+            result.saved_usd * per_week,
+            "medium",
+            {
+                "scored_runs": len(runs),
+                "saved_pct": result.saved_pct,
+                "held_out_saved_usd": result.saved_usd,
+                "thresholds_by_fold": result.thresholds_by_fold,
+                "sessions_list": [r.attempt_id for r in runs if stoploss.stop_step(r, result.threshold) is not None][
+                    :EVIDENCE_IDS
+                ],
+            },
+            guard,
+            f"stop (or hand over) a run when its risk reaches {result.threshold:.3g}: chosen on one "
+            f"fold of tasks, measured on the other",
+        )
+    ]
 
 
 def _success_rate(runs: list[dict[str, Any]]) -> float:
@@ -457,18 +608,36 @@ def routing_findings(sessions: list[dict[str, Any]], margin_pp: float, per_week:
             if saving <= 0:
                 continue
             diffs = np.array([_success_rate(by_option[cheap][t]) - _success_rate(by_option[dear][t]) for t in shared])
-            low = float(diffs.min()) if diffs.min() == diffs.max() else float(bootstrap(
-                (diffs,), np.mean, method="percentile", n_resamples=2000,
-                rng=np.random.default_rng(0)).confidence_interval.low)
+            low = (
+                float(diffs.min())
+                if diffs.min() == diffs.max()
+                else float(
+                    bootstrap(
+                        (diffs,), np.mean, method="percentile", n_resamples=2000, rng=np.random.default_rng(0)
+                    ).confidence_interval.low
+                )
+            )
             if 100 * low <= -margin_pp:
                 continue
             runs_of_dear = sum(len(v) for v in by_option[dear].values())
-            found.append(Finding("routing", f"Route {'/'.join(dear)} tasks to {'/'.join(cheap)}",
-                                 float(saving) * runs_of_dear * per_week, "medium",
-                                 {"paired_tasks": len(shared), "saving_per_task_usd": float(saving),
-                                  "success_difference_pp": 100 * float(diffs.mean())},
-                                 {"text": f"on {len(shared)} tasks both ran, success {100 * float(diffs.mean()):+.0f} pp "
-                                          f"(95% lower bound {100 * low:+.1f} pp, margin -{margin_pp:g} pp)",
-                                  "lower_bound_pp": 100 * low, "sessions": len(shared)},
-                                 f"send these tasks to {'/'.join(cheap)}"))
+            found.append(
+                Finding(
+                    "routing",
+                    f"Route {'/'.join(dear)} tasks to {'/'.join(cheap)}",
+                    float(saving) * runs_of_dear * per_week,
+                    "medium",
+                    {
+                        "paired_tasks": len(shared),
+                        "saving_per_task_usd": float(saving),
+                        "success_difference_pp": 100 * float(diffs.mean()),
+                    },
+                    {
+                        "text": f"on {len(shared)} tasks both ran, success {100 * float(diffs.mean()):+.0f} pp "
+                        f"(95% lower bound {100 * low:+.1f} pp, margin -{margin_pp:g} pp)",
+                        "lower_bound_pp": 100 * low,
+                        "sessions": len(shared),
+                    },
+                    f"send these tasks to {'/'.join(cheap)}",
+                )
+            )
     return found

@@ -38,12 +38,25 @@ class Backlog(Result):
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:
-        totals = {k: getattr(self, k) for k in ("unique_tasks", "solved", "success_pct", "first_shot_pct",
-                                               "avg_attempts")}
-        columns = ["task_id", "task_title", "attempts", "solved", "first_shot", "total_duration_ms",
-                   "cost_usd", "errors", "executors", "main_fingerprints"]
-        return [Table("Tasks", columns, self.tasks),
-                Table("Totals", list(totals), [totals] if self.unique_tasks else [])]
+        totals = {
+            k: getattr(self, k) for k in ("unique_tasks", "solved", "success_pct", "first_shot_pct", "avg_attempts")
+        }
+        columns = [
+            "task_id",
+            "task_title",
+            "attempts",
+            "solved",
+            "first_shot",
+            "total_duration_ms",
+            "cost_usd",
+            "errors",
+            "executors",
+            "main_fingerprints",
+        ]
+        return [
+            Table("Tasks", columns, self.tasks),
+            Table("Totals", list(totals), [totals] if self.unique_tasks else []),
+        ]
 
 
 def task_rows(data, scope: Scope) -> list[dict[str, Any]]:
@@ -69,13 +82,30 @@ def backlog(source, scope: Scope = Scope(), limit: int | None = 10) -> Backlog:
     tasks.sort(key=lambda t: (t["solved"], -t["attempts"], -t["cost_usd"], t["task_id"]))
     shown = []
     for task in tasks[:limit] if limit else tasks:
-        row = {k: task[k] for k in ("task_id", "task_title", "attempts", "solved", "first_shot",
-                                    "total_duration_ms", "cost_usd", "errors", "executors")}
+        row = {
+            k: task[k]
+            for k in (
+                "task_id",
+                "task_title",
+                "attempts",
+                "solved",
+                "first_shot",
+                "total_duration_ms",
+                "cost_usd",
+                "errors",
+                "executors",
+            )
+        }
         row["main_fingerprints"] = list(task["fingerprints"])[:3]
         shown.append(row)
     n = len(tasks)
     solved = sum(t["solved"] for t in tasks)
-    return Backlog(unique_tasks=n, solved=solved, success_pct=pct(solved, n),
-                   first_shot_pct=pct(sum(bool(t["first_shot"]) for t in tasks), n),
-                   avg_attempts=sum(t["attempts"] for t in tasks) / n if n else None,
-                   tasks=shown, malformed=data.malformed)
+    return Backlog(
+        unique_tasks=n,
+        solved=solved,
+        success_pct=pct(solved, n),
+        first_shot_pct=pct(sum(bool(t["first_shot"]) for t in tasks), n),
+        avg_attempts=sum(t["attempts"] for t in tasks) / n if n else None,
+        tasks=shown,
+        malformed=data.malformed,
+    )

@@ -42,8 +42,9 @@ FOLDER = "analytics-cache"  # under the log dir's state/
 MANIFEST = "manifest.json"
 PROBE = 4096  # bytes hashed at each end of a cached stretch
 # Parts written for other columns or SQL are not reused.
-SCHEMA = hashlib.blake2b((parts.scan("x") + parts.merge("x") + repr(STREAM_COLUMNS) + IN_BOUNDS
-                          + duckdb.__version__).encode(), digest_size=8).hexdigest()
+SCHEMA = hashlib.blake2b(
+    (parts.scan("x") + parts.merge("x") + repr(STREAM_COLUMNS) + IN_BOUNDS + duckdb.__version__).encode(), digest_size=8
+).hexdigest()
 
 
 @dataclass
@@ -128,8 +129,11 @@ def _plan(path: Path, manifest: dict) -> _Plan | None:
     entry = manifest.get(key)
     plan = _Plan(path, key, {"path": str(path)}, st)
     if path.suffix == ".gz":
-        plan.read_whole = not (entry and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
-                               and entry.get("head") == _digest(_read(path, 0, PROBE)))
+        plan.read_whole = not (
+            entry
+            and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
+            and entry.get("head") == _digest(_read(path, 0, PROBE))
+        )
     else:
         plan.read_whole = entry is None or not _still_there(plan, entry, st.st_size)
     if not plan.read_whole:
@@ -146,8 +150,10 @@ def _still_there(plan: _Plan, entry: dict, size: int) -> bool:
         return False
     probe = min(PROBE, offset)
     plan.head, plan.tail = _read(plan.path, 0, probe), _read(plan.path, offset - probe, probe)
-    return len(plan.head) == len(plan.tail) == probe and \
-        (entry.get("head"), entry.get("tail")) == (_digest(plan.head), _digest(plan.tail))
+    return len(plan.head) == len(plan.tail) == probe and (entry.get("head"), entry.get("tail")) == (
+        _digest(plan.head),
+        _digest(plan.tail),
+    )
 
 
 # --- parsing and storing ----------------------------------------------------------
@@ -156,8 +162,9 @@ def _still_there(plan: _Plan, entry: dict, size: int) -> bool:
 def _parse(con, plans: list[_Plan]) -> None:
     """One DuckDB scan over every file read whole and every copied-out stretch."""
     sources = [p.path for p in plans if p.read_whole] + [p.copy for p in plans if p.copy]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE new_parts AS "
-                f"{parts.scan(relation(sources, STREAM_COLUMNS, filename=True))}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE new_parts AS {parts.scan(relation(sources, STREAM_COLUMNS, filename=True))}"
+    )
 
 
 def _store(con, plans: list[_Plan], folder: Path) -> None:
@@ -171,21 +178,33 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
                     plan.entry = {"path": str(plan.path), "offset": 0, "head": _digest(b""), "tail": _digest(b"")}
                 continue
             if plan.path.suffix == ".gz":
-                plan.entry = {"size": after.st_size, "mtime_ns": after.st_mtime_ns,
-                              "head": _digest(_read(plan.path, 0, PROBE))}
+                plan.entry = {
+                    "size": after.st_size,
+                    "mtime_ns": after.st_mtime_ns,
+                    "head": _digest(_read(plan.path, 0, PROBE)),
+                }
             else:
                 probe = min(PROBE, after.st_size)
-                plan.entry = {"offset": after.st_size, "head": _digest(_read(plan.path, 0, probe)),
-                              "tail": _digest(_read(plan.path, after.st_size - probe, probe))}
+                plan.entry = {
+                    "offset": after.st_size,
+                    "head": _digest(_read(plan.path, 0, probe)),
+                    "tail": _digest(_read(plan.path, after.st_size - probe, probe)),
+                }
             plan.entry.update(path=str(plan.path), part=_write(con, folder, _rows(plan.path)))
         elif plan.copy is not None:
             rows = _rows(plan.copy)
             if plan.entry.get("part"):
-                rows = parts.merge(f"(SELECT * FROM read_parquet({_quote(str(folder / plan.entry['part']))}) "
-                                   f"UNION ALL BY NAME {rows})")
+                rows = parts.merge(
+                    f"(SELECT * FROM read_parquet({_quote(str(folder / plan.entry['part']))}) UNION ALL BY NAME {rows})"
+                )
             first, last = _read(plan.copy, 0, PROBE), _read_end(plan.copy, PROBE)
-            plan.entry = {"path": str(plan.path), "part": _write(con, folder, rows), "offset": plan.cut,
-                          "head": _digest((plan.head + first)[:PROBE]), "tail": _digest((plan.tail + last)[-PROBE:])}
+            plan.entry = {
+                "path": str(plan.path),
+                "part": _write(con, folder, rows),
+                "offset": plan.cut,
+                "head": _digest((plan.head + first)[:PROBE]),
+                "tail": _digest((plan.tail + last)[-PROBE:]),
+            }
 
 
 def _rows(path: Path) -> str:
@@ -201,8 +220,11 @@ def _write(con, folder: Path, rows: str) -> str:
 
 def _collect(plans: list[_Plan], folder: Path) -> str:
     """The parts of every file as one relation: those parsed whole now from `new_parts`."""
-    selects = [_rows(p.path) if p.read_whole else f"SELECT * FROM read_parquet({_quote(str(folder / p.entry['part']))})"
-               for p in plans if p.read_whole or p.entry.get("part")]
+    selects = [
+        _rows(p.path) if p.read_whole else f"SELECT * FROM read_parquet({_quote(str(folder / p.entry['part']))})"
+        for p in plans
+        if p.read_whole or p.entry.get("part")
+    ]
     return "(" + (" UNION ALL BY NAME ".join(selects) or "SELECT * EXCLUDE (filename) FROM new_parts WHERE false") + ")"
 
 

@@ -32,8 +32,18 @@ SELECT name, fingerprint FROM (
 ) WHERE rank = 1
 """
 
-COLUMNS = ["sessions", "ended", "success_pct", "first_shot_pct", "avg_duration_ms", "avg_cost_usd",
-           "total_cost_usd", "avg_tokens", "avg_errors", "top_failure"]
+COLUMNS = [
+    "sessions",
+    "ended",
+    "success_pct",
+    "first_shot_pct",
+    "avg_duration_ms",
+    "avg_cost_usd",
+    "total_cost_usd",
+    "avg_tokens",
+    "avg_errors",
+    "top_failure",
+]
 
 
 @dataclass
@@ -45,24 +55,30 @@ class Comparison(Result):
         return [Table(f"By {self.by}", [self.by, *COLUMNS], self.rows)]
 
 
-def compare(source, names: list[str] | tuple[str, ...] = (), scope: Scope = Scope(),
-            by: str = "executor") -> Comparison:
+def compare(
+    source, names: list[str] | tuple[str, ...] = (), scope: Scope = Scope(), by: str = "executor"
+) -> Comparison:
     """One row per executor (or model); `names` picks and orders them (case-insensitive)."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     data = dataset(source)
     groups = {r["name"]: r for r in scoped(data, _GROUPS.replace("{key}", by), scope, "started")}
-    failures = {r["name"]: r["fingerprint"]
-                for r in scoped(data, _FAILURES.replace("{key}", by), scope, "session_started")}
+    failures = {
+        r["name"]: r["fingerprint"] for r in scoped(data, _FAILURES.replace("{key}", by), scope, "session_started")
+    }
     rows = []
     for name in _order(names, groups):
-        found = groups.get(name) or {"sessions": 0, "ended": 0, "succeeded": 0, "first_shot": 0,
-                                     "total_cost_usd": 0.0}
-        row = {by: name, "sessions": found["sessions"], "ended": found["ended"],
-               "success_pct": pct(found["succeeded"], found["ended"]),
-               "first_shot_pct": pct(found["first_shot"], found["ended"]),
-               **{k: found.get(k) for k in ("avg_duration_ms", "avg_cost_usd", "avg_tokens", "avg_errors")},
-               "total_cost_usd": float(found["total_cost_usd"]), "top_failure": failures.get(name)}
+        found = groups.get(name) or {"sessions": 0, "ended": 0, "succeeded": 0, "first_shot": 0, "total_cost_usd": 0.0}
+        row = {
+            by: name,
+            "sessions": found["sessions"],
+            "ended": found["ended"],
+            "success_pct": pct(found["succeeded"], found["ended"]),
+            "first_shot_pct": pct(found["first_shot"], found["ended"]),
+            **{k: found.get(k) for k in ("avg_duration_ms", "avg_cost_usd", "avg_tokens", "avg_errors")},
+            "total_cost_usd": float(found["total_cost_usd"]),
+            "top_failure": failures.get(name),
+        }
         rows.append(row)
     if not any(r["sessions"] for r in rows):
         rows = []

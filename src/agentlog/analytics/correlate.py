@@ -30,8 +30,7 @@ class Correlation(Result):
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:
-        columns = ["fingerprint", "occurrences", "sessions", "executors", "models", "sizes",
-                   "avg_task_duration_ms"]
+        columns = ["fingerprint", "occurrences", "sessions", "executors", "models", "sizes", "avg_task_duration_ms"]
         return [Table("Error correlation", columns, self.fingerprints)]
 
 

@@ -27,8 +27,17 @@ class ErrorClusters(Result):
     clusters: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:
-        columns = ["fingerprint", "template", "occurrences", "tasks", "attempts", "first_seen", "last_seen",
-                   "categories", "sample"]
+        columns = [
+            "fingerprint",
+            "template",
+            "occurrences",
+            "tasks",
+            "attempts",
+            "first_seen",
+            "last_seen",
+            "categories",
+            "sample",
+        ]
         return [Table("Error clusters", columns, self.clusters)]
 
 
@@ -39,8 +48,12 @@ def errors(source, scope: Scope = Scope(), top: int = 10) -> ErrorClusters:
     shown = rows[:top] if top else rows
     for row in shown:
         row["template"] = _template(row["sample"]) or row["fingerprint"]
-    return ErrorClusters(total_errors=sum(r["occurrences"] for r in rows), total_clusters=len(rows),
-                         clusters=shown, malformed=data.malformed)
+    return ErrorClusters(
+        total_errors=sum(r["occurrences"] for r in rows),
+        total_clusters=len(rows),
+        clusters=shown,
+        malformed=data.malformed,
+    )
 
 
 _VARIANTS = """
@@ -68,9 +81,13 @@ def explain(source, fingerprint: str, scope: Scope = Scope(), top: int = 20) -> 
     """The distinct messages grouped under one fingerprint, most frequent first."""
     data = dataset(source)
     rows = scoped(data, _VARIANTS, scope, "ts", [fingerprint])
-    return ErrorVariants(fingerprint=fingerprint, template=_template(rows[0]["message"]) if rows else None,
-                         occurrences=sum(r["occurrences"] for r in rows),
-                         variants=rows[:top] if top else rows, malformed=data.malformed)
+    return ErrorVariants(
+        fingerprint=fingerprint,
+        template=_template(rows[0]["message"]) if rows else None,
+        occurrences=sum(r["occurrences"] for r in rows),
+        variants=rows[:top] if top else rows,
+        malformed=data.malformed,
+    )
 
 
 def _template(message: str | None) -> str | None:

@@ -9,10 +9,33 @@ from typing import Any
 from .report import Result, Table, dataset
 from .source import Scope
 
-COLUMNS = ["attempt_id", "task_id", "task_title", "task_size", "executor", "model", "started", "last_seen",
-           "status", "success", "first_shot", "duration_ms", "input_tokens", "output_tokens",
-           "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
-           "tool_calls", "tool_failures", "errors", "followups", "retries", "top_fingerprint"]
+COLUMNS = [
+    "attempt_id",
+    "task_id",
+    "task_title",
+    "task_size",
+    "executor",
+    "model",
+    "started",
+    "last_seen",
+    "status",
+    "success",
+    "first_shot",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "tool_calls",
+    "tool_failures",
+    "errors",
+    "followups",
+    "retries",
+    "top_fingerprint",
+]
 
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE metrics_export AS
@@ -23,8 +46,7 @@ FROM sessions s WHERE {where}
 ORDER BY started NULLS LAST, attempt_id
 """
 
-FORMATS = {"csv": "(FORMAT csv, HEADER true)", "json": "(FORMAT json, ARRAY true)",
-           "parquet": "(FORMAT parquet)"}
+FORMATS = {"csv": "(FORMAT csv, HEADER true)", "json": "(FORMAT json, ARRAY true)", "parquet": "(FORMAT parquet)"}
 # Counts the store keeps as DOUBLE (producers disagree on types): whole ones go to CSV
 # as integers (1200, not 1200.0); JSON and Parquet keep the column's type.
 _WHOLE = [c for c in COLUMNS if c == "duration_ms" or c.endswith("_tokens")]
@@ -63,5 +85,7 @@ def export_metrics(source, path: Path | str, fmt: str, scope: Scope = Scope()) -
 
 
 def _whole(column: str) -> str:
-    return (f"CASE WHEN {column} = trunc({column}) AND abs({column}) < 1e38 THEN CAST({column} AS HUGEINT)::VARCHAR "
-            f"ELSE CAST({column} AS VARCHAR) END AS {column}")
+    return (
+        f"CASE WHEN {column} = trunc({column}) AND abs({column}) < 1e38 THEN CAST({column} AS HUGEINT)::VARCHAR "
+        f"ELSE CAST({column} AS VARCHAR) END AS {column}"
+    )

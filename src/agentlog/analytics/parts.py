@@ -12,8 +12,7 @@ the whole session has none; `FINISH` makes that 0.
 
 from __future__ import annotations
 
-TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
-                "reasoning_tokens")
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
 _SUMS = (*TOKEN_FIELDS, "usage_cost")
 _COUNTS = ("ends", "tool_calls", "tool_failures", "errors", "followups", "retries", "malformed")
 _FIRSTS = ("task_id", "task_title", "executor", "model")

@@ -67,9 +67,16 @@ def planning(source, scope: Scope = Scope(), failed_only: bool = False, limit: i
     for task in task_rows(data, scope):
         if failed_only and (task["solved"] or not task["failed_attempts"]):
             continue
-        rows.append({"task_id": task["task_id"], "task_title": task["task_title"],
-                     "attempts": task["attempts"], "failed_attempts": task["failed_attempts"],
-                     "solved": task["solved"], "categories": task["categories"],
-                     "insights": insights_for(task["categories"], task["failed_attempts"], task["executors"])})
+        rows.append(
+            {
+                "task_id": task["task_id"],
+                "task_title": task["task_title"],
+                "attempts": task["attempts"],
+                "failed_attempts": task["failed_attempts"],
+                "solved": task["solved"],
+                "categories": task["categories"],
+                "insights": insights_for(task["categories"], task["failed_attempts"], task["executors"]),
+            }
+        )
     rows.sort(key=lambda t: (-t["failed_attempts"], -t["attempts"], t["task_id"]))
     return Planning(tasks=rows[:limit] if limit else rows, malformed=data.malformed)

@@ -54,8 +54,9 @@ def known(source: Dataset | Path | str, column: str) -> list[str]:
     filter that matched nothing could have meant."""
     if column not in ("executor", "model"):
         raise ValueError(f"column must be executor or model, not {column!r}")
-    rows = dataset(source).query(f"SELECT DISTINCT {column} AS name FROM sessions WHERE {column} IS NOT NULL "
-                                 f"ORDER BY name")
+    rows = dataset(source).query(
+        f"SELECT DISTINCT {column} AS name FROM sessions WHERE {column} IS NOT NULL ORDER BY name"
+    )
     return [r["name"] for r in rows]
 
 

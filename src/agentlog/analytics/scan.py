@@ -17,10 +17,13 @@ from pathlib import Path
 
 from ..events import MAX_MS, MAX_TOKENS, MAX_USD
 
-_TOKENS = "input_tokens DOUBLE, output_tokens DOUBLE, cache_creation_tokens DOUBLE, " \
-          "cache_read_tokens DOUBLE, reasoning_tokens DOUBLE, total_tokens DOUBLE"
-_SUCCESS_FIELDS = "completion_status VARCHAR, success JSON, outcome STRUCT(status VARCHAR), " \
-                  "metrics STRUCT(success JSON)"
+_TOKENS = (
+    "input_tokens DOUBLE, output_tokens DOUBLE, cache_creation_tokens DOUBLE, "
+    "cache_read_tokens DOUBLE, reasoning_tokens DOUBLE, total_tokens DOUBLE"
+)
+_SUCCESS_FIELDS = (
+    "completion_status VARCHAR, success JSON, outcome STRUCT(status VARCHAR), metrics STRUCT(success JSON)"
+)
 
 STREAM_COLUMNS = {
     "timestamp": "TIMESTAMPTZ",
@@ -31,8 +34,8 @@ STREAM_COLUMNS = {
     "executor": "VARCHAR",
     "model": "VARCHAR",
     "data": f"STRUCT(prompt_type VARCHAR, result VARCHAR, error_message VARCHAR, "
-            f"error_fingerprint VARCHAR, error_category VARCHAR, {_TOKENS}, cost_usd DOUBLE, "
-            f"duration_ms DOUBLE, {_SUCCESS_FIELDS})",
+    f"error_fingerprint VARCHAR, error_category VARCHAR, {_TOKENS}, cost_usd DOUBLE, "
+    f"duration_ms DOUBLE, {_SUCCESS_FIELDS})",
 }
 
 METRICS_COLUMNS = {
@@ -46,16 +49,28 @@ METRICS_COLUMNS = {
     "success": "JSON",
     "outcome": "STRUCT(status VARCHAR)",
     "metrics": f"STRUCT(completion_status VARCHAR, success JSON, duration_ms DOUBLE, total_tokens DOUBLE, "
-               f"cost_usd DOUBLE, errors DOUBLE, tool_calls DOUBLE, tool_failures DOUBLE, "
-               f"followups DOUBLE, retry_count DOUBLE, {_TOKENS.replace(', total_tokens DOUBLE', '')})",
+    f"cost_usd DOUBLE, errors DOUBLE, tool_calls DOUBLE, tool_failures DOUBLE, "
+    f"followups DOUBLE, retry_count DOUBLE, {_TOKENS.replace(', total_tokens DOUBLE', '')})",
 }
 
 # A stream line with a number out of the schema's bounds (`events.ReadData`: finite, >= 0, within
 # reason) is malformed, as every other reader says: its event_type reads as NULL, so no aggregate
 # counts it (1e308 twice would make every sum infinite) and `malformed` does.
-_BOUNDS = {"cost_usd": MAX_USD, "duration_ms": MAX_MS,
-           **{t: MAX_TOKENS for t in ("input_tokens", "output_tokens", "cache_creation_tokens",
-                                      "cache_read_tokens", "reasoning_tokens", "total_tokens")}}
+_BOUNDS = {
+    "cost_usd": MAX_USD,
+    "duration_ms": MAX_MS,
+    **{
+        t: MAX_TOKENS
+        for t in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_tokens",
+            "cache_read_tokens",
+            "reasoning_tokens",
+            "total_tokens",
+        )
+    },
+}
 IN_BOUNDS = " AND ".join(f"coalesce(data.{name} BETWEEN 0 AND {bound}, true)" for name, bound in _BOUNDS.items())
 
 # `agentlog.events.succeeded` in SQL; `d` is any struct with the four success fields.
@@ -77,11 +92,16 @@ def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = Fal
     stream's columns, lines out of bounds have a NULL event_type (`IN_BOUNDS`)."""
     if not paths:
         extra = "NULL::VARCHAR AS filename, " if filename else ""
-        return f"(SELECT {extra}" + ", ".join(f"NULL::{kind} AS \"{name}\"" for name, kind in columns.items()) \
+        return (
+            f"(SELECT {extra}"
+            + ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in columns.items())
             + " WHERE false)"
+        )
     files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    read = (f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
-            f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})")
+    read = (
+        f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
+        f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})"
+    )
     if columns is not STREAM_COLUMNS:
         return read
     return f"(SELECT * REPLACE (CASE WHEN {IN_BOUNDS} THEN event_type END AS event_type) FROM {read})"

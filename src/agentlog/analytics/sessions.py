@@ -132,11 +132,17 @@ def _categories(source: LogSource, messages: list[str]) -> list[str]:
 
 def _derive(con, column: str, table: str, values) -> None:
     """Fill `table(message, value)` for the distinct messages that lack `column`."""
-    messages = [row[0] for row in con.execute(
-        f"SELECT DISTINCT message FROM raw_errors WHERE {column} IS NULL AND message IS NOT NULL").fetchall()]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                f"SELECT unnest($1::VARCHAR[]) AS message, unnest($2::VARCHAR[]) AS {column}",
-                [messages, values(messages)])
+    messages = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT message FROM raw_errors WHERE {column} IS NULL AND message IS NOT NULL"
+        ).fetchall()
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS "
+        f"SELECT unnest($1::VARCHAR[]) AS message, unnest($2::VARCHAR[]) AS {column}",
+        [messages, values(messages)],
+    )
 
 
 class Dataset:
@@ -153,8 +159,11 @@ class Dataset:
         _derive(con, "category", "derived_categories", lambda messages: _categories(source, messages))
         con.execute(_ERRORS)
         bad_stream = con.execute("SELECT coalesce(sum(malformed), 0) FROM stream_sessions").fetchone()[0]
-        bad_metrics = con.execute("SELECT count(*) FROM metric_lines WHERE attempt_id IS NULL").fetchone()[0] \
-            if source.metrics_files else 0
+        bad_metrics = (
+            con.execute("SELECT count(*) FROM metric_lines WHERE attempt_id IS NULL").fetchone()[0]
+            if source.metrics_files
+            else 0
+        )
         self.malformed = max(0, int(bad_stream) + int(bad_metrics) - source.unfinished_lines())
 
     def query(self, sql: str, params: list | None = None) -> list[dict]:

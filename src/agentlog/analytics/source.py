@@ -14,6 +14,7 @@ from ..store import layout
 from ..store.reader import files_of
 from .scan import METRICS_COLUMNS, STREAM_COLUMNS, SUCCEEDED_MACRO, partial_tails, relation
 
+
 @dataclass(frozen=True)
 class Scope:
     """Which sessions and errors a report looks at; None means any.

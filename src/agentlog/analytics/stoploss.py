@@ -62,7 +62,8 @@ def _problem(record: Any) -> str | None:
         return "steps is not a count"
     scores = record.get("scores")
     if not isinstance(scores, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(_finite(v) for v in p) for p in scores):
+        isinstance(p, list) and len(p) == 2 and all(_finite(v) for v in p) for p in scores
+    ):
         return "scores is not a list of [step, risk]"
     return None
 
@@ -76,8 +77,14 @@ def resolved(outcome: Any) -> bool:
 
 
 def scored(record: dict[str, Any], cost_usd: float, group: str | None = None) -> Scored:
-    return Scored(record["attempt_id"], record["steps"], resolved(record.get("outcome")),
-                  tuple((int(s), float(r)) for s, r in record["scores"]), cost_usd, group or record["attempt_id"])
+    return Scored(
+        record["attempt_id"],
+        record["steps"],
+        resolved(record.get("outcome")),
+        tuple((int(s), float(r)) for s, r in record["scores"]),
+        cost_usd,
+        group or record["attempt_id"],
+    )
 
 
 def stop_step(run: Scored, threshold: float) -> int | None:
@@ -139,5 +146,13 @@ def stop_loss(runs: list[Scored], max_loss_pp: float = 2.0) -> StopLoss:
             continue
         a, s, lo, n = outcome(held_out, chosen[k])
         saved, spent, lost, count = saved + a, spent + s, lost + lo, count + n
-    return StopLoss(choose(runs, max_loss_pp), 100.0 * saved / spent if spent else 0.0,
-                    100.0 * lost / count if count else 0.0, lost, count, saved, spent, chosen)
+    return StopLoss(
+        choose(runs, max_loss_pp),
+        100.0 * saved / spent if spent else 0.0,
+        100.0 * lost / count if count else 0.0,
+        lost,
+        count,
+        saved,
+        spent,
+        chosen,
+    )

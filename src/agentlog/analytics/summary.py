@@ -48,8 +48,19 @@ class Summary(Result):
     top_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:
-        overview = {k: getattr(self, k) for k in ("sessions", "ended", "open", "succeeded", "success_pct",
-                                                 "avg_duration_ms", "total_cost_usd", "total_errors")}
+        overview = {
+            k: getattr(self, k)
+            for k in (
+                "sessions",
+                "ended",
+                "open",
+                "succeeded",
+                "success_pct",
+                "avg_duration_ms",
+                "total_cost_usd",
+                "total_errors",
+            )
+        }
         return [
             Table("Summary", list(overview), [overview] if self.sessions or self.total_errors else []),
             Table("By executor", ["executor", "sessions", "ended", "succeeded", "success_pct"], self.executors),
@@ -65,9 +76,15 @@ def summary(source, scope: Scope = Scope(), top: int = 5) -> Summary:
         row["success_pct"] = pct(row["succeeded"], row["ended"])
     errors = scoped(data, TOP_ERRORS, scope, "ts")
     return Summary(
-        sessions=totals["sessions"], ended=totals["ended"], open=totals["sessions"] - totals["ended"],
-        succeeded=totals["succeeded"], success_pct=pct(totals["succeeded"], totals["ended"]),
-        avg_duration_ms=totals["avg_duration_ms"], total_cost_usd=float(totals["total_cost_usd"]),
+        sessions=totals["sessions"],
+        ended=totals["ended"],
+        open=totals["sessions"] - totals["ended"],
+        succeeded=totals["succeeded"],
+        success_pct=pct(totals["succeeded"], totals["ended"]),
+        avg_duration_ms=totals["avg_duration_ms"],
+        total_cost_usd=float(totals["total_cost_usd"]),
         total_errors=sum(e["occurrences"] for e in errors),
-        executors=executors, top_errors=errors[:top], malformed=data.malformed,
+        executors=executors,
+        top_errors=errors[:top],
+        malformed=data.malformed,
     )

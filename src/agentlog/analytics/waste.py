@@ -18,8 +18,22 @@ LARGE_OUTPUT_CHARS = 8000  # ~2,000 tokens: a tool output worth asking whether i
 QUOTE_CHARS = 24  # a line of output this long, seen again later, shows the agent used it
 
 READ_TOOLS = frozenset({"read", "read_file", "view", "view_file", "open", "cat", "readfile"})
-WRITE_TOOLS = frozenset({"edit", "write", "multiedit", "notebookedit", "write_file", "create", "apply_patch",
-                         "str_replace_editor", "str_replace_based_edit_tool", "edit_file", "replace", "insert"})
+WRITE_TOOLS = frozenset(
+    {
+        "edit",
+        "write",
+        "multiedit",
+        "notebookedit",
+        "write_file",
+        "create",
+        "apply_patch",
+        "str_replace_editor",
+        "str_replace_based_edit_tool",
+        "edit_file",
+        "replace",
+        "insert",
+    }
+)
 SHELL_TOOLS = frozenset({"bash", "shell", "exec_command", "run_shell_command", "terminal", "python", "python3"})
 _PATH_KEYS = ("file_path", "path", "filename", "file", "notebook_path", "target_file")
 _CLIPPED = re.compile(r"…\[(\d+) more chars\]$")
@@ -56,8 +70,11 @@ def call_key(data: dict[str, Any]) -> str:
 def read_path(tool: str, params: Any) -> str | None:
     """The file a read-like call reads, or None when it is no read."""
     if tool not in READ_TOOLS:
-        if tool in ("str_replace_editor", "str_replace_based_edit_tool") and isinstance(params, dict) \
-                and params.get("command") == "view":
+        if (
+            tool in ("str_replace_editor", "str_replace_based_edit_tool")
+            and isinstance(params, dict)
+            and params.get("command") == "view"
+        ):
             return str(params.get("path"))
         return None
     if isinstance(params, dict):
@@ -112,8 +129,11 @@ def walk(events: Iterable[dict[str, Any]], window: int | None, pressure: float =
             chars = output_chars(data.get("result_data"))
             tokens = chars / CHARS_PER_TOKEN
             # its call by id; without one, the latest call still waiting
-            what = pending.pop(data.get("call_id") if data.get("call_id") in pending else
-                               next(reversed(pending)), None) if pending else None
+            what = (
+                pending.pop(data.get("call_id") if data.get("call_id") in pending else next(reversed(pending)), None)
+                if pending
+                else None
+            )
             if what and what[0] == "reread":
                 waste.rereads += 1
                 waste.reread_tokens += tokens
@@ -128,8 +148,9 @@ def walk(events: Iterable[dict[str, Any]], window: int | None, pressure: float =
             later_text.append(" ".join(str(v) for v in data.values() if isinstance(v, str)))
         elif kind == "usage":
             usage_index += 1
-            context = sum(float(data.get(k) or 0) for k in ("input_tokens", "cache_read_tokens",
-                                                            "cache_creation_tokens"))
+            context = sum(
+                float(data.get(k) or 0) for k in ("input_tokens", "cache_read_tokens", "cache_creation_tokens")
+            )
             waste.max_context = max(waste.max_context, context)
             if waste.pressure_at is not None:
                 waste.cost_after_pressure += float(data.get("cost_usd") or 0)

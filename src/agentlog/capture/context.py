@@ -15,8 +15,15 @@ import hashlib
 import os
 from pathlib import Path
 
-INSTRUCTION_FILES = ("CLAUDE.md", "CLAUDE.local.md", "AGENTS.md", "AGENTS.override.md", "GEMINI.md",
-                     ".claude/CLAUDE.md", ".github/copilot-instructions.md")
+INSTRUCTION_FILES = (
+    "CLAUDE.md",
+    "CLAUDE.local.md",
+    "AGENTS.md",
+    "AGENTS.override.md",
+    "GEMINI.md",
+    ".claude/CLAUDE.md",
+    ".github/copilot-instructions.md",
+)
 USER_FILES = (".claude/CLAUDE.md", ".codex/AGENTS.md", ".gemini/GEMINI.md")
 MCP_FILES = (".mcp.json", ".cursor/mcp.json", ".vscode/mcp.json")
 SKILL_DIRS = (".claude/skills", ".codex/skills")

@@ -39,8 +39,7 @@ class EnrichResult:
     written: int = 0
 
     def summary(self) -> str:
-        return (f"{self.attempts} attempts, {len(self.resolved)} matched a workspace, "
-                f"{self.written} enriched now")
+        return f"{self.attempts} attempts, {len(self.resolved)} matched a workspace, {self.written} enriched now"
 
 
 def workspace_index(store: Path) -> dict[str, Workspace]:
@@ -90,16 +89,31 @@ def enrich_vibe_kanban(recorder: Recorder, store: Path) -> EnrichResult:
 
 
 def _enrichment(attempt: str, seen: dict[str, Any], space: Workspace) -> dict[str, Any]:
-    envelope = {"task_id": space.task_id, "task_title": space.task_title, "branch": space.branch,
-                "executor_variant": space.variant, "executor": seen["executor"]}
-    data = {"status": "enriched", "reason": REASON, "workspace_id": space.id, "outcome": space.outcome(),
-            "completion_status": space.completion_status() if not space.running() else None}
+    envelope = {
+        "task_id": space.task_id,
+        "task_title": space.task_title,
+        "branch": space.branch,
+        "executor_variant": space.variant,
+        "executor": seen["executor"],
+    }
+    data = {
+        "status": "enriched",
+        "reason": REASON,
+        "workspace_id": space.id,
+        "outcome": space.outcome(),
+        "completion_status": space.completion_status() if not space.running() else None,
+    }
     envelope = {k: v for k, v in envelope.items() if v is not None}
     data = {k: v for k, v in data.items() if v is not None}
     # the same knowledge gives the same id: enriching again adds nothing until something changed
     key = json.dumps([envelope, data], sort_keys=True)
-    event = {"attempt_id": attempt, "event_type": "status_change", **envelope, "data": data,
-             "event_id": stable_id(REASON, attempt, key)}
+    event = {
+        "attempt_id": attempt,
+        "event_type": "status_change",
+        **envelope,
+        "data": data,
+        "event_id": stable_id(REASON, attempt, key),
+    }
     if seen["last"]:  # the attempt's own last time: the enrichment is no new activity of the agent
         event.update(timestamp=seen["last"], timestamp_quality="approximate")
     return event

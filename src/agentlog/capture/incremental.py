@@ -149,11 +149,19 @@ class ImportResult:
 Progress = Callable[[Path, int], None]  # called after each file with its size in bytes
 
 
-def import_path(importer: Importer, path: Path | str | None, recorder: Recorder, *,
-                state: ImportState | None = None, pricing: Pricing | None = None,
-                open_window_s: float | None = None, progress: Progress | None = None,
-                files: list[Path] | None = None, follow_symlinks: bool = False,
-                listed: Callable[[list[Path]], None] | None = None) -> ImportResult:
+def import_path(
+    importer: Importer,
+    path: Path | str | None,
+    recorder: Recorder,
+    *,
+    state: ImportState | None = None,
+    pricing: Pricing | None = None,
+    open_window_s: float | None = None,
+    progress: Progress | None = None,
+    files: list[Path] | None = None,
+    follow_symlinks: bool = False,
+    listed: Callable[[list[Path]], None] | None = None,
+) -> ImportResult:
     """Import what is new in the transcripts under `path` (a file or a folder).
 
     `files` (already listed by `importer.files`) saves listing them again. A symlink that
@@ -201,8 +209,9 @@ def _batches(files: list[Path], state: ImportState) -> Iterator[list[Path]]:
 class _Run:
     """One import: batches of files, each opened by an intent when it first writes."""
 
-    def __init__(self, importer: Importer, state: ImportState, ctx: Context, recorder: Recorder,
-                 progress: Progress | None):
+    def __init__(
+        self, importer: Importer, state: ImportState, ctx: Context, recorder: Recorder, progress: Progress | None
+    ):
         self.importer, self.state, self.ctx, self.recorder, self.progress = importer, state, ctx, recorder, progress
         self.pending: list[Path] = []  # the rest of the current batch, for its intent
 
@@ -238,8 +247,11 @@ class _Run:
         if self.state.intent is not None:
             return
         keys = [str(f.resolve()) for f in self.pending]
-        transcripts = [f"{layout.SESSIONS}/{layout.session_file_name(attempt)}"
-                       for f in self.pending for attempt in self.importer.attempt_ids(f)]
+        transcripts = [
+            f"{layout.SESSIONS}/{layout.session_file_name(attempt)}"
+            for f in self.pending
+            for attempt in self.importer.attempt_ids(f)
+        ]
         self.recorder.flush()
         self.state.data["intent"] = {"files": keys, "marks": intent.sizes(self.recorder.log_dir, transcripts)}
         self.state.save()
@@ -305,7 +317,8 @@ def _size(file: Path) -> int:
         return 0
 
 
-def follow_once(importer: Importer, path: Path | str | None, recorder: Recorder,
-                state: ImportState, **options: Any) -> ImportResult:
+def follow_once(
+    importer: Importer, path: Path | str | None, recorder: Recorder, state: ImportState, **options: Any
+) -> ImportResult:
     """One polling step of live following: import only what was written since the last call."""
     return import_path(importer, path, recorder, state=state, **options)

@@ -50,19 +50,29 @@ class Pricing:
         best = max((key for key in self.models if name.startswith(key)), key=len, default=None)
         return self.models[best] if best else None
 
-    def cost(self, model: str | None, *, input_tokens: int = 0, output_tokens: int = 0,
-             cache_read_tokens: int = 0, cache_creation_tokens: int = 0,
-             reasoning_tokens: int = 0) -> float | None:
+    def cost(
+        self,
+        model: str | None,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_creation_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> float | None:
         """USD for one call's disjoint token counts; None (and remembered) for unknown models."""
         prices = self.prices(model)
         if prices is None:
             self.unknown.add(model or "<no model>")
             return None
         per_token = {k: prices.get(k, 0.0) / 1_000_000 for k in KINDS}
-        return round(input_tokens * per_token["input"]
-                     + (output_tokens + reasoning_tokens) * per_token["output"]
-                     + cache_read_tokens * per_token["cache_read"]
-                     + cache_creation_tokens * per_token["cache_write"], 8)
+        return round(
+            input_tokens * per_token["input"]
+            + (output_tokens + reasoning_tokens) * per_token["output"]
+            + cache_read_tokens * per_token["cache_read"]
+            + cache_creation_tokens * per_token["cache_write"],
+            8,
+        )
 
     def price_usage(self, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
         """Add `cost_usd` to a usage event's data unless the transcript already gave one."""
@@ -103,5 +113,4 @@ def _shipped(cache: dict[str, Any] | None) -> dict[str, dict[str, float]]:
     return models
 
 
-_TOKEN_ARGS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
-               "reasoning_tokens")
+_TOKEN_ARGS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")

@@ -27,8 +27,11 @@ from .importers import Context, Importer, Mapper
 from .importers.base import decode_record
 from .pricing import Pricing
 
-FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
-                  if hasattr(signal, name))
+FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
 
 
@@ -43,8 +46,7 @@ class RunResult:
 class _Recording:
     """Turns the child's output lines into events; one lock, since two threads feed it."""
 
-    def __init__(self, recorder: Recorder, envelope: dict[str, Any], pricing: Pricing,
-                 importers: Sequence[Importer]):
+    def __init__(self, recorder: Recorder, envelope: dict[str, Any], pricing: Pricing, importers: Sequence[Importer]):
         self.recorder = recorder
         self.importers = importers
         self.envelope = envelope
@@ -53,8 +55,14 @@ class _Recording:
         self.lock = threading.Lock()
 
     def record(self, event_type: str, data: dict[str, Any]) -> None:
-        self.recorder.record({**self.envelope, "event_type": event_type, "timestamp": now_iso(),
-                              "data": {k: v for k, v in data.items() if v is not None}})
+        self.recorder.record(
+            {
+                **self.envelope,
+                "event_type": event_type,
+                "timestamp": now_iso(),
+                "data": {k: v for k, v in data.items() if v is not None},
+            }
+        )
 
     def line(self, raw: bytes, stream_type: str) -> None:
         with self.lock:
@@ -70,8 +78,15 @@ class _Recording:
                 return [self._stamp(event) for event in mapper.feed(record, "")]
         if not text.strip():
             return []
-        return [self._stamp({"attempt_id": self.envelope["attempt_id"], "event_type": "agent_output",
-                             "data": {"output": text, "stream_type": stream_type}})]
+        return [
+            self._stamp(
+                {
+                    "attempt_id": self.envelope["attempt_id"],
+                    "event_type": "agent_output",
+                    "data": {"output": text, "stream_type": stream_type},
+                }
+            )
+        ]
 
     def _mapper(self, record: dict[str, Any]) -> Mapper | None:
         """The first agent whose live format this record matches keeps the stream."""
@@ -100,22 +115,40 @@ class _Recording:
         return dict(self.mapper.state.get("end_data") or {}) if self.mapper else {}
 
 
-def run(command: Sequence[str], recorder: Recorder, *, attempt_id: str, executor: str,
-        task_id: str | None = None, task_title: str | None = None, model: str | None = None,
-        prompt: str | None = None, pricing: Pricing | None = None, importers: Sequence[Importer] = (),
-        stdout: IO[bytes] | None = None, stderr: IO[bytes] | None = None) -> RunResult:
+def run(
+    command: Sequence[str],
+    recorder: Recorder,
+    *,
+    attempt_id: str,
+    executor: str,
+    task_id: str | None = None,
+    task_title: str | None = None,
+    model: str | None = None,
+    prompt: str | None = None,
+    pricing: Pricing | None = None,
+    importers: Sequence[Importer] = (),
+    stdout: IO[bytes] | None = None,
+    stderr: IO[bytes] | None = None,
+) -> RunResult:
     """Run `command`, recording it as one attempt; returns its exit code and status.
     A line of its stdout in the live JSON format of one of `importers` (agents.importers())
     is mapped as that agent's events; any other line is recorded as agent_output."""
-    envelope = {k: v for k, v in {"attempt_id": attempt_id, "executor": executor, "task_id": task_id,
-                                  "task_title": task_title, "model": model}.items() if v is not None}
-    recording = _Recording(recorder, envelope, pricing or Pricing.load(recorder.settings.section("pricing")),
-                           importers)
+    envelope = {
+        k: v
+        for k, v in {
+            "attempt_id": attempt_id,
+            "executor": executor,
+            "task_id": task_id,
+            "task_title": task_title,
+            "model": model,
+        }.items()
+        if v is not None
+    }
+    recording = _Recording(recorder, envelope, pricing or Pricing.load(recorder.settings.section("pricing")), importers)
     recording.record("session_start", {"prompt": prompt, "prompt_type": "initial", "command": list(command)})
     started = time.monotonic()
     try:
-        child = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 process_group=0)
+        child = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
     except OSError as exc:
         # the shell's codes: 127 command not found, 126 found but cannot be run
         code = 127 if isinstance(exc, FileNotFoundError) else 126
@@ -126,8 +159,10 @@ def run(command: Sequence[str], recorder: Recorder, *, attempt_id: str, executor
         return RunResult(code, "failed", 0, error=reason)
     received: list[int] = []
     previous = _forward_signals(child, received)
-    pumps = [threading.Thread(target=_pump, args=(child.stdout, stdout or sys.stdout.buffer, recording, "stdout")),
-             threading.Thread(target=_pump, args=(child.stderr, stderr or sys.stderr.buffer, recording, "stderr"))]
+    pumps = [
+        threading.Thread(target=_pump, args=(child.stdout, stdout or sys.stdout.buffer, recording, "stdout")),
+        threading.Thread(target=_pump, args=(child.stderr, stderr or sys.stderr.buffer, recording, "stderr")),
+    ]
     for pump in pumps:
         pump.start()
     try:
@@ -140,8 +175,7 @@ def run(command: Sequence[str], recorder: Recorder, *, attempt_id: str, executor
     exit_code = 128 - code if code < 0 else code
     status = _status(code, received)
     recording.pending()
-    end = {"completion_status": status, "duration_ms": duration_ms, "exit_code": exit_code,
-           **recording.reported()}
+    end = {"completion_status": status, "duration_ms": duration_ms, "exit_code": exit_code, **recording.reported()}
     if code < 0:
         end["signal"] = signal.Signals(-code).name
     recording.record("session_end", end)

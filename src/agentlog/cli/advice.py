@@ -38,12 +38,23 @@ def assign_cmd(experiment: str, task_id: str, variants: str) -> None:
 @ab.command("report")
 @click.argument("experiment", required=False)
 @click.option("--control", help="The control variant [default: the one with the most runs].")
-@click.option("--effect", type=click.FloatRange(0, 1, min_open=True), default=0.10, show_default=True,
-              help="Success-rate difference worth detecting (0.10 = 10 percentage points): the power is for it.")
-@click.option("--cost-effect", type=click.FloatRange(0, min_open=True), default=0.20, show_default=True,
-              help="Relative cost change worth detecting (0.20 = 20%).")
-@click.option("--sequential", is_flag=True,
-              help="Add an always-valid p-value (mixture SPRT): safe to read after every run.")
+@click.option(
+    "--effect",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.10,
+    show_default=True,
+    help="Success-rate difference worth detecting (0.10 = 10 percentage points): the power is for it.",
+)
+@click.option(
+    "--cost-effect",
+    type=click.FloatRange(0, min_open=True),
+    default=0.20,
+    show_default=True,
+    help="Relative cost change worth detecting (0.20 = 20%).",
+)
+@click.option(
+    "--sequential", is_flag=True, help="Add an always-valid p-value (mixture SPRT): safe to read after every run."
+)
 @scope_options(default_days=None)
 def report_cmd(settings, scope, fmt, experiment, control, effect, cost_effect, sequential) -> None:
     """Compare the variants of EXPERIMENT (`context`: the context hashes); without it, list experiments.
@@ -62,11 +73,17 @@ def report_cmd(settings, scope, fmt, experiment, control, effect, cost_effect, s
         _list(found, fmt)
         return
     runs = runs_of(data, experiment, scope)
-    result = compare_runs(runs, experiment, control=control, effect=effect, cost_effect=cost_effect,
-                          sequential=sequential)
+    result = compare_runs(
+        runs, experiment, control=control, effect=effect, cost_effect=cost_effect, sequential=sequential
+    )
     result.malformed = data.malformed
-    render(result, fmt, lambda: f"No ended runs of experiment {experiment!r} in this window; "
-                                "`agentlog ab report` lists the experiments.")
+    render(
+        result,
+        fmt,
+        lambda: (
+            f"No ended runs of experiment {experiment!r} in this window; `agentlog ab report` lists the experiments."
+        ),
+    )
 
 
 def _list(found, fmt: str) -> None:
@@ -78,22 +95,43 @@ def _list(found, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(found, indent=2))
     elif not found:
-        click.echo("No experiments yet: record `session_start` with experiment and variant, or install the "
-                   "hooks (they stamp context_sha256).", err=True)
+        click.echo(
+            "No experiments yet: record `session_start` with experiment and variant, or install the "
+            "hooks (they stamp context_sha256).",
+            err=True,
+        )
     else:
         _rich([Table("Experiments", ["experiment", "variants", "runs"], found)])
 
 
 @click.command()
-@click.option("--risk-scores", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Failure-risk scores, JSON lines as `agentlog risk --replay --format json` writes: "
-                   "enables the stop-loss finding.")
-@click.option("--max-loss-pp", type=click.FloatRange(0, 100), default=2.0, show_default=True,
-              help="Stop-loss: at most this many percentage points of resolved tasks lost.")
-@click.option("--margin-pp", type=click.FloatRange(0, 100), default=2.0, show_default=True,
-              help="Routing: advise a cheaper option only if its success is not more than this lower (95%).")
-@click.option("--pressure", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
-              help="Context pressure: the share of the model's context window that counts as full.")
+@click.option(
+    "--risk-scores",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Failure-risk scores, JSON lines as `agentlog risk --replay --format json` writes: "
+    "enables the stop-loss finding.",
+)
+@click.option(
+    "--max-loss-pp",
+    type=click.FloatRange(0, 100),
+    default=2.0,
+    show_default=True,
+    help="Stop-loss: at most this many percentage points of resolved tasks lost.",
+)
+@click.option(
+    "--margin-pp",
+    type=click.FloatRange(0, 100),
+    default=2.0,
+    show_default=True,
+    help="Routing: advise a cheaper option only if its success is not more than this lower (95%).",
+)
+@click.option(
+    "--pressure",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.8,
+    show_default=True,
+    help="Context pressure: the share of the model's context window that counts as full.",
+)
 @scope_options(default_days=28)
 def advise(settings, scope, fmt, risk_scores, max_loss_pp, margin_pp, pressure) -> None:
     """What to change to spend less, in dollars per week of this history.
@@ -110,6 +148,13 @@ def advise(settings, scope, fmt, risk_scores, max_loss_pp, margin_pp, pressure) 
     from ..capture.pricing import Pricing
 
     data = load(settings.log_path)
-    result = run(data, scope, pricing=Pricing.load(settings.section("pricing")), risk_scores=risk_scores,
-                 max_loss_pp=max_loss_pp, margin_pp=margin_pp, pressure=pressure)
+    result = run(
+        data,
+        scope,
+        pricing=Pricing.load(settings.section("pricing")),
+        risk_scores=risk_scores,
+        max_loss_pp=max_loss_pp,
+        margin_pp=margin_pp,
+        pressure=pressure,
+    )
     render(result, fmt, lambda: "No sessions in this window. Try --days 0 for all time.")

@@ -26,15 +26,24 @@ def scope_options(default_days: int | None) -> Callable:
     """--days/--since/--until, --executor/--model/--task and --format; passes `scope`, `fmt`."""
 
     def decorate(func: Callable) -> Callable:
-        @click.option("--days", type=click.IntRange(min=0), default=default_days, show_default=True,
-                      help="Sessions started in the last N days (0 = all time).")
+        @click.option(
+            "--days",
+            type=click.IntRange(min=0),
+            default=default_days,
+            show_default=True,
+            help="Sessions started in the last N days (0 = all time).",
+        )
         @click.option("--since", help="From this time: ISO 8601 or an age like 12h (overrides --days).")
         @click.option("--until", help="Before this time: ISO 8601 or an age like 1d.")
         @click.option("--executor", help="Only this executor (any case).")
         @click.option("--model", help="Only this model.")
         @click.option("--task", help="Only this task id.")
-        @click.option("--format", "fmt", type=click.Choice(FORMATS),
-                      help="Output format [default: table on a terminal, json when piped].")
+        @click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            help="Output format [default: table on a terminal, json when piped].",
+        )
         @settings_options
         @functools.wraps(func)
         def wrapper(*args: Any, days, since, until, executor, model, task, fmt, **kwargs: Any) -> Any:
@@ -91,8 +100,12 @@ def _rich(tables) -> None:
     console = Console()
     for table in tables:
         if table.rows:
-            print_table(table.title, [(human.label(c), _numeric(table, c)) for c in table.columns],
-                        [[human.cell(c, row.get(c)) for c in table.columns] for row in table.rows], console)
+            print_table(
+                table.title,
+                [(human.label(c), _numeric(table, c)) for c in table.columns],
+                [[human.cell(c, row.get(c)) for c in table.columns] for row in table.rows],
+                console,
+            )
 
 
 def _numeric(table, column: str) -> bool:
@@ -134,8 +147,12 @@ def _markdown(table) -> str:
     from ..terminal import printable
     from .. import formatting as human
 
-    lines = [f"### {md_text(printable(table.title))}", "", "| " + " | ".join(human.label(c) for c in table.columns) + " |",
-             "|" + "".join("---:|" if _numeric(table, c) else "---|" for c in table.columns)]
+    lines = [
+        f"### {md_text(printable(table.title))}",
+        "",
+        "| " + " | ".join(human.label(c) for c in table.columns) + " |",
+        "|" + "".join("---:|" if _numeric(table, c) else "---|" for c in table.columns),
+    ]
     for row in table.rows:
         cells = (md_text(printable(human.cell(c, row.get(c)))) for c in table.columns)
         lines.append("| " + " | ".join(cells) + " |")
@@ -153,8 +170,11 @@ def _nothing(scope, data) -> Callable[[], str]:
             names = known(data, column) if value is not None else []
             if value is not None and value.upper() not in {n.upper() for n in names}:
                 raise click.BadParameter(_unknown(column, [value], names), param_hint=f"--{column}")
-        return "No sessions or errors in this window" + (" for these filters." if (
-            scope.executor or scope.model or scope.task) else ".") + " Try --days 0 for all time."
+        return (
+            "No sessions or errors in this window"
+            + (" for these filters." if (scope.executor or scope.model or scope.task) else ".")
+            + " Try --days 0 for all time."
+        )
 
     return message
 
@@ -162,8 +182,10 @@ def _nothing(scope, data) -> Callable[[], str]:
 def _unknown(column: str, asked: list[str], names: list[str]) -> str:
     from ..terminal import printable
 
-    return printable(f"unknown {column} {', '.join(map(repr, asked))}; the logs have: "
-                     f"{', '.join(names) or 'none yet'}", one_line=True)
+    return printable(
+        f"unknown {column} {', '.join(map(repr, asked))}; the logs have: {', '.join(names) or 'none yet'}",
+        one_line=True,
+    )
 
 
 # --- commands -----------------------------------------------------------------
@@ -182,10 +204,19 @@ def summary(settings, scope, fmt, top) -> None:
 
 
 @click.command()
-@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many clusters, or variants with --explain (0 = all).")
-@click.option("--explain", "fingerprint", metavar="FINGERPRINT",
-              help="List the distinct messages (variants) grouped under this fingerprint.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many clusters, or variants with --explain (0 = all).",
+)
+@click.option(
+    "--explain",
+    "fingerprint",
+    metavar="FINGERPRINT",
+    help="List the distinct messages (variants) grouped under this fingerprint.",
+)
 @scope_options(default_days=7)
 def errors(settings, scope, fmt, top, fingerprint) -> None:
     """Error clusters by fingerprint: template, occurrences, tasks, attempts, first/last seen."""
@@ -194,16 +225,24 @@ def errors(settings, scope, fmt, top, fingerprint) -> None:
 
     data = analytics.load(settings.log_path)
     if fingerprint:
-        render(analytics.explain(data, fingerprint, scope, top=top), fmt,
-               lambda: printable(f"No errors with fingerprint {fingerprint} in this window.", one_line=True))
+        render(
+            analytics.explain(data, fingerprint, scope, top=top),
+            fmt,
+            lambda: printable(f"No errors with fingerprint {fingerprint} in this window.", one_line=True),
+        )
         return
     render(analytics.errors(data, scope, top=top), fmt, _nothing(scope, data))
 
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--by", type=click.Choice(["executor", "model"]), default="executor", show_default=True,
-              help="Compare executors or models.")
+@click.option(
+    "--by",
+    type=click.Choice(["executor", "model"]),
+    default="executor",
+    show_default=True,
+    help="Compare executors or models.",
+)
 @scope_options(default_days=30)
 def compare(settings, scope, fmt, names, by) -> None:
     """Executors (or models with --by model) side by side: success, first shot, cost, errors."""
@@ -232,8 +271,13 @@ def planning(settings, scope, fmt, failed_only, limit) -> None:
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
-              help="At most N tasks (0 = all); totals cover all.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="At most N tasks (0 = all); totals cover all.",
+)
 @scope_options(default_days=None)
 def backlog(settings, scope, fmt, limit) -> None:
     """Per task: attempts, solved, first shot, duration, cost, errors, executors; and totals."""
@@ -258,10 +302,8 @@ def correlate(settings, scope, fmt, top) -> None:
 
 @click.command()
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Write CSV here.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON array here.")
-@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write Parquet here.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON array here.")
+@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path), help="Write Parquet here.")
 @scope_options(default_days=30)
 def metrics(settings, scope, fmt, csv_file, json_file, parquet_file) -> None:
     """One row per session with every metric; export with --csv/--json/--parquet FILE."""

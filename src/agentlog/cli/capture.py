@@ -13,14 +13,23 @@ from .common import AgentChoice, settings_options
 @click.command("import")
 @click.argument("agent", type=AgentChoice())
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--open-after", "open_window_s", type=float, default=None,
-              help="A transcript written to within this many seconds is still open (default 300).")
-@click.option("--follow-symlinks", is_flag=True,
-              help="Also read transcripts that symlinks lead to outside PATH (skipped and counted by default).")
+@click.option(
+    "--open-after",
+    "open_window_s",
+    type=float,
+    default=None,
+    help="A transcript written to within this many seconds is still open (default 300).",
+)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read transcripts that symlinks lead to outside PATH (skipped and counted by default).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @settings_options
-def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | None, follow_symlinks: bool,
-               quiet: bool) -> None:
+def import_cmd(
+    settings, agent: str, path: Path | None, open_window_s: float | None, follow_symlinks: bool, quiet: bool
+) -> None:
     """Import an agent's own transcripts; again later, only what is new.
 
     \b
@@ -44,8 +53,15 @@ def import_cmd(settings, agent: str, path: Path | None, open_window_s: float | N
     if not root.exists():
         raise click.UsageError(f"{root} does not exist (pass the transcript folder as PATH)")
     with Recorder(settings) as recorder, _Bar(importer.name, enabled=not quiet and sys.stderr.isatty()) as bar:
-        result = import_path(importer, root, recorder, open_window_s=open_window_s,
-                             follow_symlinks=follow_symlinks, listed=bar.start, progress=bar.advance)
+        result = import_path(
+            importer,
+            root,
+            recorder,
+            open_window_s=open_window_s,
+            follow_symlinks=follow_symlinks,
+            listed=bar.start,
+            progress=bar.advance,
+        )
     click.echo(printable(f"{agent}: {result.stats.files} files, {result.summary()}"))
 
 
@@ -65,8 +81,13 @@ class _Bar:
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         total = sum(f.stat().st_size for f in files if f.exists())
-        self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                            TimeRemainingColumn(), transient=True)
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self.bar.start()
         self.task = self.bar.add_task(f"importing {self.name}", total=total)
 
@@ -80,8 +101,13 @@ class _Bar:
 
 
 @click.command("enrich")
-@click.option("--vibe-kanban", "vibe_kanban", is_flag=True, required=True,
-              help="From Vibe Kanban's local store (the only source so far).")
+@click.option(
+    "--vibe-kanban",
+    "vibe_kanban",
+    is_flag=True,
+    required=True,
+    help="From Vibe Kanban's local store (the only source so far).",
+)
 @click.argument("data_dir", required=False, type=click.Path(exists=True, path_type=Path))
 @settings_options
 def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
@@ -127,11 +153,25 @@ def export() -> None:
 @click.option("--task", help="Only this task id's sessions.")
 @click.option("--since", help="Sessions with an event not before: an age (7d, 12h) or an ISO time.")
 @click.option("--until", help="Sessions with an event before: an age or an ISO time.")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("atif"),
-              show_default=True, help="Folder to write `<attempt>/trajectory.json` files into.")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("atif"),
+    show_default=True,
+    help="Folder to write `<attempt>/trajectory.json` files into.",
+)
 @settings_options
-def export_atif(settings, attempt: str | None, executor: str | None, task: str | None, since: str | None,
-                until: str | None, out_dir: Path) -> None:
+def export_atif(
+    settings,
+    attempt: str | None,
+    executor: str | None,
+    task: str | None,
+    since: str | None,
+    until: str | None,
+    out_dir: Path,
+) -> None:
     """Write sessions as ATIF trajectories (Harbor's Agent Trajectory Interchange Format).
 
     \b
@@ -151,13 +191,18 @@ def export_atif(settings, attempt: str | None, executor: str | None, task: str |
     from ..timeutil import parse_when
 
     try:
-        keep = Filter(executor=executor, task=task, since=parse_when(since) if since else None,
-                      until=parse_when(until) if until else None)
+        keep = Filter(
+            executor=executor,
+            task=task,
+            since=parse_when(since) if since else None,
+            until=parse_when(until) if until else None,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     pattern = attempt or "*"
-    written = export(settings.log_path, out_dir,
-                     lambda e: keep(e) and fnmatch.fnmatchcase(str(e.get("attempt_id")), pattern))
+    written = export(
+        settings.log_path, out_dir, lambda e: keep(e) and fnmatch.fnmatchcase(str(e.get("attempt_id")), pattern)
+    )
     click.echo(printable(f"atif: {len(written)} sessions written to {out_dir}"))
     sys.exit(0 if written else 1)
 
@@ -171,8 +216,16 @@ def export_atif(settings, attempt: str | None, executor: str | None, task: str |
 @click.option("--prompt", help="The prompt given to the agent, for the session_start.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @settings_options
-def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_id: str | None,
-            model: str | None, prompt: str | None, command: tuple[str, ...]) -> None:
+def run_cmd(
+    settings,
+    attempt: str,
+    executor: str,
+    task_title: str | None,
+    task_id: str | None,
+    model: str | None,
+    prompt: str | None,
+    command: tuple[str, ...],
+) -> None:
     """Run an agent, recording it: output, tool calls, usage, exit status.
 
     \b
@@ -188,9 +241,17 @@ def run_cmd(settings, attempt: str, executor: str, task_title: str | None, task_
     from ..terminal import printable
 
     with Recorder(settings) as recorder:
-        result = run(command, recorder, attempt_id=attempt, executor=executor, task_id=task_id,
-                     task_title=task_title, model=model, prompt=prompt,
-                     importers=importers())
+        result = run(
+            command,
+            recorder,
+            attempt_id=attempt,
+            executor=executor,
+            task_id=task_id,
+            task_title=task_title,
+            model=model,
+            prompt=prompt,
+            importers=importers(),
+        )
     if result.error:
         click.echo(printable(f"agentlog run: {result.error}", one_line=True), err=True)
     sys.exit(result.exit_code)

@@ -16,10 +16,17 @@ from ..store import modes
 def settings_options(func: Callable) -> Callable:
     """--log-dir and --config on a command; the command receives `settings`."""
 
-    @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
-                  help="Log directory [env AGENT_WORK_LOG_DIR; default .cache/agent-work-logs].")
-    @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="TOML settings file [env AGENTLOG_CONFIG; default ./agentlog.toml].")
+    @click.option(
+        "--log-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Log directory [env AGENT_WORK_LOG_DIR; default .cache/agent-work-logs].",
+    )
+    @click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML settings file [env AGENTLOG_CONFIG; default ./agentlog.toml].",
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, log_dir: Path | None, config_file: Path | None, **kwargs: Any) -> Any:
         flags = {"log_dir": str(log_dir) if log_dir else None}
@@ -52,9 +59,14 @@ def require_log_dir(settings: Any) -> None:
     from ..terminal import printable
 
     what = "is not a directory" if path.exists() else "does not exist"
-    click.echo(printable(f"agentlog: error: the log dir {path} {what} (log_dir from {settings.sources['log_dir']}); "
-                         f"point --log-dir or AGENT_WORK_LOG_DIR at the directory agents record into",
-                         one_line=True), err=True)
+    click.echo(
+        printable(
+            f"agentlog: error: the log dir {path} {what} (log_dir from {settings.sources['log_dir']}); "
+            f"point --log-dir or AGENT_WORK_LOG_DIR at the directory agents record into",
+            one_line=True,
+        ),
+        err=True,
+    )
     sys.exit(1)
 
 

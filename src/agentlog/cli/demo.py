@@ -11,8 +11,12 @@ from .common import settings_options
 @click.option("--agents", default=10, show_default=True, help="How many simulated agents.")
 @click.option("--speed", default=1.0, show_default=True, help="Play faster (>1) or slower.")
 @click.option("--seed", default=7, show_default=True, help="Random seed for the fleet.")
-@click.option("--watch/--no-watch", default=True, show_default=True,
-              help="Run the watchdog beside the fleet and show its alerts live.")
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Run the watchdog beside the fleet and show its alerts live.",
+)
 @click.option("--stuck-ms", default=3000, show_default=True, help="Stuck threshold of the demo's watchdog.")
 @click.option("--fleet", is_flag=True, help="Fleet mode: a local 3-node NATS cluster, 3 machines, 2 watchdog workers.")
 @settings_options
@@ -42,8 +46,9 @@ def demo(settings, agents: int, speed: float, seed: int, watch: bool, stuck_ms: 
             watchdog.wait_for("stuck_agent", stuck_ms / 1000 + 2)
     if watch:
         console.print(f"Alerts raised: {len(watchdog.alerts)} (agentlog alerts; agentlog doctor)")
-    print_table("Attempts", [("attempt", False), ("scenario", False)], list(map(list, report.attempts.items())),
-                console)
+    print_table(
+        "Attempts", [("attempt", False), ("scenario", False)], list(map(list, report.attempts.items())), console
+    )
     events = ", ".join(f"{n} {kind}" for kind, n in report.events.most_common())
     console.print(f"Events written: {sum(report.events.values())} ({events})")
     for name, size in report.files.items():
@@ -56,7 +61,9 @@ def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None
     from ..watch.text import one_line
 
     result = run_fleet_demo(settings.log_path, agents=agents, seed=seed, speed=speed, say=console.print)
-    console.print(f"Archive: {result.archive} ({result.events} events from {len(result.machines)} machines)", markup=False)
+    console.print(
+        f"Archive: {result.archive} ({result.events} events from {len(result.machines)} machines)", markup=False
+    )
     console.print(f"Alerts ({len(result.alerts)}), each exactly once:")
     for alert in result.alerts:
         console.print(f"  {one_line(alert)}", highlight=False, markup=False)

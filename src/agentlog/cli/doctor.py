@@ -39,12 +39,18 @@ def _render_doctor(report) -> None:
     from .table import print_table
 
     console = Console()
-    print_table("Configuration", [("setting", False), ("value", False), ("from", False)],
-                [[name, value, source] for name, value, source in report.settings], console)
+    print_table(
+        "Configuration",
+        [("setting", False), ("value", False), ("from", False)],
+        [[name, value, source] for name, value, source in report.settings],
+        console,
+    )
     marks = {"ok": "[green]     ok[/]", "warn": "[yellow]   warn[/]", "problem": "[bold red]PROBLEM[/]"}
     for check in report.checks:
-        console.print(f"{marks[check.status]}  [bold]{escape(printable(check.name))}[/]: "
-                      f"{escape(printable(check.detail))}", highlight=False)
+        console.print(
+            f"{marks[check.status]}  [bold]{escape(printable(check.name))}[/]: {escape(printable(check.detail))}",
+            highlight=False,
+        )
         if check.fix and check.status != "ok":
             console.print(f"          fix: {escape(printable(check.fix))}", highlight=False)
     console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)")

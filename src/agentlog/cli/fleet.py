@@ -17,8 +17,12 @@ from .common import flags_over, settings_options
 def nats_options(func: Callable) -> Callable:
     """--nats and the auth/TLS flags (also from the [fleet] TOML table); gives `nats`."""
 
-    @click.option("--nats", "servers", metavar="URL[,URL...]",
-                  help="NATS server(s) [fleet.nats in TOML; default nats://127.0.0.1:4222].")
+    @click.option(
+        "--nats",
+        "servers",
+        metavar="URL[,URL...]",
+        help="NATS server(s) [fleet.nats in TOML; default nats://127.0.0.1:4222].",
+    )
     @click.option("--creds", type=click.Path(dir_okay=False), help="NATS credentials file.")
     @click.option("--token", help="NATS auth token.")
     @click.option("--tls-ca", type=click.Path(dir_okay=False), help="CA file to verify the servers' TLS.")
@@ -28,12 +32,26 @@ def nats_options(func: Callable) -> Callable:
     def wrapper(*args: Any, servers, creds, token, tls_ca, tls_cert, tls_key, **kwargs: Any) -> Any:
         from ..fleet.bus import NatsOptions
 
-        settings = kwargs["settings"] = flags_over(kwargs["settings"], {
-            "fleet.nats": servers, "fleet.creds": creds, "fleet.token": token, "fleet.tls_ca": tls_ca,
-            "fleet.tls_cert": tls_cert, "fleet.tls_key": tls_key})
+        settings = kwargs["settings"] = flags_over(
+            kwargs["settings"],
+            {
+                "fleet.nats": servers,
+                "fleet.creds": creds,
+                "fleet.token": token,
+                "fleet.tls_ca": tls_ca,
+                "fleet.tls_cert": tls_cert,
+                "fleet.tls_key": tls_key,
+            },
+        )
         table = settings.section("fleet")
-        nats = NatsOptions(servers=table["nats"], creds=table["creds"], token=table["token"],
-                           tls_ca=table["tls_ca"], tls_cert=table["tls_cert"], tls_key=table["tls_key"])
+        nats = NatsOptions(
+            servers=table["nats"],
+            creds=table["creds"],
+            token=table["token"],
+            tls_ca=table["tls_ca"],
+            tls_cert=table["tls_cert"],
+            tls_key=table["tls_key"],
+        )
         return func(*args, nats=nats, **kwargs)
 
     return wrapper
@@ -73,8 +91,11 @@ def forward(settings, nats, host, once, replicas) -> None:
     forwarder = Forwarder(settings.log_path, nats, ForwardOptions(host=host, once=once, replicas=replicas))
     click.echo(f"agentlog fleet forward: {settings.log_path} -> {nats.servers} as {forwarder.host}", err=True)
     result = _run(forwarder)
-    click.echo(f"agentlog fleet forward: {result.forwarded} events in {result.messages} messages, "
-               f"{result.malformed} malformed lines skipped", err=True)
+    click.echo(
+        f"agentlog fleet forward: {result.forwarded} events in {result.messages} messages, "
+        f"{result.malformed} malformed lines skipped",
+        err=True,
+    )
 
 
 @fleet.command()
@@ -83,15 +104,21 @@ def forward(settings, nats, host, once, replicas) -> None:
 @click.option("--notify", multiple=True, metavar="URL", help="apprise URL; repeatable.")
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
 @click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD", help="Run CMD per alert of TYPE; repeatable.")
-@click.option("--sink", "others", multiple=True, metavar="KIND[=SPEC]",
-              help="A sink of any kind, a plugin's too [watch.sinks in TOML]; repeatable.")
+@click.option(
+    "--sink",
+    "others",
+    multiple=True,
+    metavar="KIND[=SPEC]",
+    help="A sink of any kind, a plugin's too [watch.sinks in TOML]; repeatable.",
+)
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print alerts to stdout.")
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
 @settings_options
 @nats_options
-def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, others, stuck_threshold_ms, quiet,
-          json_out) -> None:
+def watch(
+    settings, nats, worker_id, replicas, notify, webhooks, execs, others, stuck_threshold_ms, quiet, json_out
+) -> None:
     """Run the detectors on the fleet stream; start several to share the work.
 
     Sessions are partitioned, each partition owned by one worker (a lease in KV); a
@@ -107,17 +134,25 @@ def watch(settings, nats, worker_id, replicas, notify, webhooks, execs, others, 
     settings = flags_over(settings, {"stuck_threshold_ms": stuck_threshold_ms})
     sinks = sinks_of(settings.section("watch"), notify, webhooks, execs, others, quiet, json_out)
     config = WatchConfig.from_settings(settings)
-    watcher = FleetWatcher(settings, nats, FleetWatchOptions(worker_id=worker_id, replicas=replicas),
-                           sinks=sinks, config=config)
+    watcher = FleetWatcher(
+        settings, nats, FleetWatchOptions(worker_id=worker_id, replicas=replicas), sinks=sinks, config=config
+    )
     click.echo(f"agentlog fleet watch: worker {watcher.worker_id} on {nats.servers}", err=True)
     result = _run(watcher)
-    click.echo(f"agentlog fleet watch: {result.events} events, {result.alerts} new alerts, "
-               f"{result.duplicates} already published", err=True)
+    click.echo(
+        f"agentlog fleet watch: {result.events} events, {result.alerts} new alerts, "
+        f"{result.duplicates} already published",
+        err=True,
+    )
 
 
 @fleet.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory to write the fleet's logs into (the usual layout).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the fleet's logs into (the usual layout).",
+)
 @click.option("--once", is_flag=True, help="Write what the streams hold now, then exit.")
 @settings_options
 @nats_options
@@ -134,8 +169,11 @@ def archive(settings, nats, out, once) -> None:
     except ArchiveError as exc:
         click.echo(f"agentlog fleet archive: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"agentlog fleet archive: {result.written} events written, {result.duplicates} duplicates "
-               f"skipped, {result.alerts} alerts, {result.repaired} lines completed after a crash", err=True)
+    click.echo(
+        f"agentlog fleet archive: {result.written} events written, {result.duplicates} duplicates "
+        f"skipped, {result.alerts} alerts, {result.repaired} lines completed after a crash",
+        err=True,
+    )
 
 
 @fleet.command()

@@ -25,15 +25,25 @@ _TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (co
 
 def _scope_options(func):
     """--local / --project / --user: which settings file of the agent."""
-    for option in reversed([
-        click.option("--local", "scope", flag_value="local",
-                     help="Claude Code: your own settings in this project, not shared "
-                          "(.claude/settings.local.json) [default for claude-code]."),
-        click.option("--project", "scope", flag_value="project",
-                     help="The project's shared settings, usually committed (.claude/settings.json, "
-                          ".codex/hooks.json) [default for codex]."),
-        click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--local",
+                "scope",
+                flag_value="local",
+                help="Claude Code: your own settings in this project, not shared "
+                "(.claude/settings.local.json) [default for claude-code].",
+            ),
+            click.option(
+                "--project",
+                "scope",
+                flag_value="project",
+                help="The project's shared settings, usually committed (.claude/settings.json, "
+                ".codex/hooks.json) [default for codex].",
+            ),
+            click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex)."),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -49,9 +59,12 @@ def hooks() -> None:
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
 @click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
-@click.option("--mcp", is_flag=True,
-              help="Also register `agentlog mcp` as the agent's MCP server \"agentlog\" (Claude Code: .mcp.json "
-                   "with --project, ~/.claude.json otherwise; Codex: [mcp_servers] of config.toml).")
+@click.option(
+    "--mcp",
+    is_flag=True,
+    help='Also register `agentlog mcp` as the agent\'s MCP server "agentlog" (Claude Code: .mcp.json '
+    "with --project, ~/.claude.json otherwise; Codex: [mcp_servers] of config.toml).",
+)
 def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, command: str | None, mcp: bool) -> None:
     """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
     from ..guard.install import InstallError, install
@@ -71,8 +84,9 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
         verb = "would add" if dry_run else "added"
         click.echo(f"{path}: {verb} hooks for {', '.join(change.events)}", err=dry_run)
     if (scope or spec.hooks.default_scope) == "local" and _tracked_by_git(path):
-        click.echo(f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)",
-                   err=True)
+        click.echo(
+            f"note: git does not ignore {path}; add it to .gitignore (it names this machine's agentlog)", err=True
+        )
 
 
 def _install_mcp(spec, scope: str, command: str | None, dry_run: bool) -> None:
@@ -91,8 +105,9 @@ def _tracked_by_git(path: Path) -> bool:
     import subprocess
 
     try:
-        found = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=path.parent.parent,
-                               capture_output=True, timeout=10)
+        found = subprocess.run(
+            ["git", "check-ignore", "-q", str(path)], cwd=path.parent.parent, capture_output=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return found.returncode == 1  # 0: ignored; 128: not a work tree

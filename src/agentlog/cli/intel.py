@@ -10,10 +10,13 @@ from agentlog.terminal import printable
 
 @click.command("cluster")
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
-@click.option("--online", is_flag=True,
-              help="Print each line's cluster as soon as it is read (for endless streams), from what "
-                   "the lines before it taught; by default the whole input is read first, so that "
-                   "every line gets the cluster learned from all of them.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Print each line's cluster as soon as it is read (for endless streams), from what "
+    "the lines before it taught; by default the whole input is read first, so that "
+    "every line gets the cluster learned from all of them.",
+)
 def cluster_cmd(file, online: bool) -> None:
     """Cluster the messages of FILE (or stdin, `-`), one per line, in input order.
 

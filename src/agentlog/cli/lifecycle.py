@@ -13,8 +13,13 @@ from .common import require_log_dir, settings_options
 @click.command()
 @click.option("--dry-run", "-n", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--json", "json_out", is_flag=True, help="Print the report as JSON.")
-@click.option("--grace", type=float, default=None, hidden=True,
-              help="Seconds writers get to reopen a renamed file (tests shorten it).")
+@click.option(
+    "--grace",
+    type=float,
+    default=None,
+    hidden=True,
+    help="Seconds writers get to reopen a renamed file (tests shorten it).",
+)
 @settings_options
 def rotate(settings, dry_run, json_out, grace) -> None:
     """Rotate, archive and expire log files; safe while agents write and `watch` reads.
@@ -61,12 +66,41 @@ def du(settings, json_out) -> None:
     if json_out:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
-    columns = [("kind", False), ("live", True), ("files", True), ("archive", True), ("files", True),
-               ("total", True), ("oldest event", False), ("newest event", False)]
-    cells = [[row.kind, _human(row.live_bytes), row.live_files, _human(row.archive_bytes), row.archive_files,
-              _human(row.total_bytes), row.oldest or "-", row.newest or "-"] for row in rows]
-    cells.append(["all", _human(sum(r.live_bytes for r in rows)), "", _human(sum(r.archive_bytes for r in rows)),
-                  "", _human(sum(r.total_bytes for r in rows)), "", ""])
+    columns = [
+        ("kind", False),
+        ("live", True),
+        ("files", True),
+        ("archive", True),
+        ("files", True),
+        ("total", True),
+        ("oldest event", False),
+        ("newest event", False),
+    ]
+    cells = [
+        [
+            row.kind,
+            _human(row.live_bytes),
+            row.live_files,
+            _human(row.archive_bytes),
+            row.archive_files,
+            _human(row.total_bytes),
+            row.oldest or "-",
+            row.newest or "-",
+        ]
+        for row in rows
+    ]
+    cells.append(
+        [
+            "all",
+            _human(sum(r.live_bytes for r in rows)),
+            "",
+            _human(sum(r.archive_bytes for r in rows)),
+            "",
+            _human(sum(r.total_bytes for r in rows)),
+            "",
+            "",
+        ]
+    )
     print_table(f"agentlog du: {settings.log_path}", columns, cells, last_row_style="bold")
 
 

@@ -8,8 +8,13 @@ from .common import settings_options
 
 
 @click.command("mcp")
-@click.option("--http", "http_port", type=int, metavar="PORT",
-              help="Serve Streamable HTTP on 127.0.0.1:PORT instead of stdio (nothing binds beyond localhost).")
+@click.option(
+    "--http",
+    "http_port",
+    type=int,
+    metavar="PORT",
+    help="Serve Streamable HTTP on 127.0.0.1:PORT instead of stdio (nothing binds beyond localhost).",
+)
 @settings_options
 def mcp_cmd(settings, http_port: int | None) -> None:
     """Serve am_i_looping, seen_this_error, session_health and similar_failures over MCP.

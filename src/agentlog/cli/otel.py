@@ -16,11 +16,20 @@ def otel() -> None:
 
 
 @otel.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback requires a token.")
-@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port).")
-@click.option("--token", help="Require `Authorization: Bearer TOKEN` (16+ characters) on every request "
-              "[env AGENTLOG_OTEL_TOKEN]; exporters send it with OTEL_EXPORTER_OTLP_HEADERS.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback requires a token.",
+)
+@click.option(
+    "--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port)."
+)
+@click.option(
+    "--token",
+    help="Require `Authorization: Bearer TOKEN` (16+ characters) on every request "
+    "[env AGENTLOG_OTEL_TOKEN]; exporters send it with OTEL_EXPORTER_OTLP_HEADERS.",
+)
 @settings_options
 def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
     """OTLP/HTTP receiver (/v1/logs, /v1/traces, /v1/metrics; protobuf or JSON, gzip or not).
@@ -38,8 +47,12 @@ def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
 
 
 @otel.command("export")
-@click.option("--endpoint", default=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-              show_default="$OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318", help="OTLP/HTTP base URL.")
+@click.option(
+    "--endpoint",
+    default=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+    show_default="$OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318",
+    help="OTLP/HTTP base URL.",
+)
 @click.option("--attempt", "attempts", multiple=True, help="Only this attempt (repeatable).")
 @click.option("--since", help="Only events since (7d, 2h, ISO time).")
 @settings_options
@@ -51,6 +64,8 @@ def export_cmd(settings, endpoint: str, attempts: tuple[str, ...], since: str | 
 
     sessions = sessions_of(settings.log_path, list(attempts) or None, parse_when(since) if since else None)
     stats = export(sessions, endpoint)
-    click.echo(f"exported {stats.sessions} sessions, {stats.spans} spans, {stats.events} events "
-               f"({stats.input_tokens} input / {stats.output_tokens} output tokens) to {endpoint} "
-               f"[GenAI semconv {SEMCONV_VERSION}]")
+    click.echo(
+        f"exported {stats.sessions} sessions, {stats.spans} spans, {stats.events} events "
+        f"({stats.input_tokens} input / {stats.output_tokens} output tokens) to {endpoint} "
+        f"[GenAI semconv {SEMCONV_VERSION}]"
+    )

@@ -20,8 +20,12 @@ ENVELOPE = (
     ("--model", "model", "Model name."),
     ("--branch", "branch", "Git branch."),
     ("--session-id", "session_id", "The agent's own session id."),
-    ("--timestamp", "timestamp", "Event time, ISO 8601 (default: now); one before 2000 or more than "
-                                 "clock_tolerance_ms ahead is recorded at arrival, flagged clamped."),
+    (
+        "--timestamp",
+        "timestamp",
+        "Event time, ISO 8601 (default: now); one before 2000 or more than "
+        "clock_tolerance_ms ahead is recorded at arrival, flagged clamped.",
+    ),
 )
 
 
@@ -49,16 +53,23 @@ def verb(event_type: str, name: str, help: str) -> Callable:
                 if not isinstance(extra, dict):
                     raise click.BadParameter("--data must be a JSON object")
                 data = {**extra, **data}
-            event = {"attempt_id": attempt, "event_type": event_type,
-                     **{k: v for k, v in envelope.items() if v is not None}, "data": data}
+            event = {
+                "attempt_id": attempt,
+                "event_type": event_type,
+                **{k: v for k, v in envelope.items() if v is not None},
+                "data": data,
+            }
             _recorder(settings).record(event)
 
         command = settings_options(command)
-        command = click.option("--data", "extra", callback=_json_value,
-                               help="More data fields, a JSON object.")(command)
+        command = click.option("--data", "extra", callback=_json_value, help="More data fields, a JSON object.")(
+            command
+        )
         for flag, key, text in reversed(ENVELOPE):
             command = click.option(flag, key, help=text)(command)
-        command = click.option("--attempt", "-a", required=True, help="Attempt id (one run of one agent on one task).")(command)
+        command = click.option("--attempt", "-a", required=True, help="Attempt id (one run of one agent on one task).")(
+            command
+        )
         return emit.command(name, help=help)(command)
 
     return decorate
@@ -87,8 +98,13 @@ def emit() -> None:
 
 @verb("session_start", "start", "A session starts: prompt and its type, task and git context.")
 @click.option("--prompt", help="The prompt given to the agent.")
-@click.option("--prompt-type", type=click.Choice(["initial", "followup", "retry"]), default="initial", show_default=True,
-              help="First prompt of the task, a follow-up, or a retry after a failed attempt.")
+@click.option(
+    "--prompt-type",
+    type=click.Choice(["initial", "followup", "retry"]),
+    default="initial",
+    show_default=True,
+    help="First prompt of the task, a follow-up, or a retry after a failed attempt.",
+)
 @click.option("--repo", help="Repository.")
 @click.option("--commit", help="Commit the agent started from.")
 @click.option("--experiment", help="The A/B test this run belongs to (see `agentlog ab`).")
@@ -127,8 +143,13 @@ def _tool_call(**o: Any) -> dict[str, Any]:
 
 @verb("tool_result", "tool-result", "A tool returned.")
 @click.option("--tool", "tool_name", required=True, help="Tool name, as in its tool-call.")
-@click.option("--result", type=click.Choice(["success", "error"]), default="success", show_default=True,
-              help="Whether the tool succeeded.")
+@click.option(
+    "--result",
+    type=click.Choice(["success", "error"]),
+    default="success",
+    show_default=True,
+    help="Whether the tool succeeded.",
+)
 @click.option("--result-data", callback=_json_value, help="Tool output, JSON or text.")
 @click.option("--call-id", help="The id of the call this result answers (else the latest call of the tool).")
 def _tool_result(**o: Any) -> dict[str, Any]:
@@ -145,8 +166,14 @@ def _error(**o: Any) -> dict[str, Any]:
 
 
 @verb("usage", "usage", "Tokens and cost of one model call.")
-@click.option("--input-tokens", type=int, help="Prompt tokens, cache reads and writes not included (each kind counts once).")
-@click.option("--output-tokens", type=int, help="Completion tokens, reasoning not included (give it as --data '{\"reasoning_tokens\": N}').")
+@click.option(
+    "--input-tokens", type=int, help="Prompt tokens, cache reads and writes not included (each kind counts once)."
+)
+@click.option(
+    "--output-tokens",
+    type=int,
+    help="Completion tokens, reasoning not included (give it as --data '{\"reasoning_tokens\": N}').",
+)
 @click.option("--cache-creation-tokens", type=int, help="Tokens written to the prompt cache.")
 @click.option("--cache-read-tokens", type=int, help="Tokens read from the prompt cache.")
 @click.option("--cost", "cost_usd", type=float, help="Cost in USD.")
@@ -162,10 +189,15 @@ def _status(**o: Any) -> dict[str, Any]:
 
 
 @verb("session_end", "end", "The session ended; writes the session's metrics line too.")
-@click.option("--status", "completion_status", default="success", show_default=True,
-              help="success, failed, timeout or interrupted; done, completed, ok mean success, error means "
-                   "failed, cancelled and aborted mean interrupted; any other is recorded as failed (with a "
-                   "warning), the original kept as completion_status_raw.")
+@click.option(
+    "--status",
+    "completion_status",
+    default="success",
+    show_default=True,
+    help="success, failed, timeout or interrupted; done, completed, ok mean success, error means "
+    "failed, cancelled and aborted mean interrupted; any other is recorded as failed (with a "
+    "warning), the original kept as completion_status_raw.",
+)
 @click.option("--duration-ms", type=float, help="How long the session took [default: from its first event].")
 @click.option("--outcome", callback=_json_value, help='JSON, e.g. {"status": "completed", "pr_number": 12}.')
 def _end(**o: Any) -> dict[str, Any]:
@@ -173,9 +205,11 @@ def _end(**o: Any) -> dict[str, Any]:
 
     status = o["completion_status"]
     if canonical_status(status) is None:
-        click.echo(f"agentlog emit end: --status {status!r} is not one of {', '.join(sorted(COMPLETION_STATUSES))} "
-                   f"nor a synonym (see --help): recorded as failed, the original kept as completion_status_raw",
-                   err=True)
+        click.echo(
+            f"agentlog emit end: --status {status!r} is not one of {', '.join(sorted(COMPLETION_STATUSES))} "
+            f"nor a synonym (see --help): recorded as failed, the original kept as completion_status_raw",
+            err=True,
+        )
     return o
 
 
@@ -214,8 +248,13 @@ def emit_batch(settings) -> None:
 @click.option("--task", help="Only this task id.")
 @click.option("--since", help="Not before: an age (7d, 12h) or an ISO time.")
 @click.option("--until", help="Before: an age or an ISO time.")
-@click.option("--kind", type=click.Choice(["stream", "errors", "metrics", "alerts"]), default="stream",
-              show_default=True, help="Which log to read.")
+@click.option(
+    "--kind",
+    type=click.Choice(["stream", "errors", "metrics", "alerts"]),
+    default="stream",
+    show_default=True,
+    help="Which log to read.",
+)
 @click.option("--no-archives", is_flag=True, help="Read the live file only.")
 @settings_options
 def cat(settings, attempt, types, executor, task, since, until, kind, no_archives) -> None:
@@ -228,8 +267,14 @@ def cat(settings, attempt, types, executor, task, since, until, kind, no_archive
     from ..timeutil import parse_when
 
     try:
-        keep = Filter(attempt=attempt, types=frozenset(types) or None, executor=executor, task=task,
-                      since=parse_when(since) if since else None, until=parse_when(until) if until else None)
+        keep = Filter(
+            attempt=attempt,
+            types=frozenset(types) or None,
+            executor=executor,
+            task=task,
+            since=parse_when(since) if since else None,
+            until=parse_when(until) if until else None,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     report = ReadReport()

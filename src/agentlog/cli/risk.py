@@ -17,19 +17,36 @@ def _spark(scores: list[list[float]], width: int = 40) -> str:
     values = [risk for _, risk in scores]
     if len(values) > width:  # the curve's shape, one bar per group of steps
         size = len(values) / width
-        values = [max(values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
+        values = [max(values[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)]) for i in range(width)]
     return "".join(_BARS[min(8, int(v * 8.999))] for v in values)
 
 
 @click.group("risk", invoke_without_command=True)
-@click.option("--replay", "pattern", is_flag=False, flag_value="", default=None, metavar="[FILTER]",
-              help="Score the logged sessions step by step; FILTER (a substring, or a glob with * ? [) "
-                   "of attempt id, task id, executor or model picks some.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one object per line and attempt: attempt_id, executor, model, steps, outcome "
-                   "(if ended), scores [[step, risk], ...], first_alert_step.")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A model written by `agentlog risk train` [env AGENTLOG_RISK_MODEL; default: the packaged one].")
+@click.option(
+    "--replay",
+    "pattern",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[FILTER]",
+    help="Score the logged sessions step by step; FILTER (a substring, or a glob with * ? [) "
+    "of attempt id, task id, executor or model picks some.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per line and attempt: attempt_id, executor, model, steps, outcome "
+    "(if ended), scores [[step, risk], ...], first_alert_step.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A model written by `agentlog risk train` [env AGENTLOG_RISK_MODEL; default: the packaged one].",
+)
 @settings_options
 @click.pass_context
 def risk(ctx, settings, pattern: str | None, fmt: str, model_path: Path | None) -> None:
@@ -82,8 +99,12 @@ def _print(curves) -> None:
     for curve in curves:
         top = max((risk for _, risk in curve.scores), default=0.0)
         alert = f"alert at step {curve.first_alert_step}" if curve.first_alert_step else "no alert"
-        click.echo(printable(f"{curve.attempt_id}  {curve.executor or '-'}  {curve.steps} steps  "
-                             f"{curve.outcome or 'open'}  max {top:.2f}  {alert}"))
+        click.echo(
+            printable(
+                f"{curve.attempt_id}  {curve.executor or '-'}  {curve.steps} steps  "
+                f"{curve.outcome or 'open'}  max {top:.2f}  {alert}"
+            )
+        )
         if curve.scores:
             click.echo(f"  {_spark(curve.scores)}")
         if curve.first_alert_step and curve.drivers:
@@ -96,18 +117,33 @@ def _print(curves) -> None:
                 unspent_tokens += unspent["tokens"]
                 unspent_usd += unspent["cost_usd"]
                 click.echo(f"  unspent at the first alert: {unspent['tokens']:,.0f} tokens, ${unspent['cost_usd']:.2f}")
-    click.echo(f"{len(curves)} sessions; failed runs alerted {alerted_failed}/{failed}; unspent at their first "
-               f"alert: {unspent_tokens:,.0f} tokens, ${unspent_usd:.2f}")
+    click.echo(
+        f"{len(curves)} sessions; failed runs alerted {alerted_failed}/{failed}; unspent at their first "
+        f"alert: {unspent_tokens:,.0f} tokens, ${unspent_usd:.2f}"
+    )
 
 
 @risk.command("train")
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Outcomes by attempt: CSV or JSON lines with attempt_id and failed, resolved or outcome "
-                   "[default: each session's session_end completion_status].")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the model [default: risk-model.json in the log directory].")
-@click.option("--alpha", type=click.FloatRange(0.001, 0.5), default=0.1, show_default=True,
-              help="At most this share of successful runs may ever alert.")
+@click.option(
+    "--labels",
+    "labels_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Outcomes by attempt: CSV or JSON lines with attempt_id and failed, resolved or outcome "
+    "[default: each session's session_end completion_status].",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the model [default: risk-model.json in the log directory].",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.001, 0.5),
+    default=0.1,
+    show_default=True,
+    help="At most this share of successful runs may ever alert.",
+)
 @settings_options
 def train_cmd(settings, labels_file: Path | None, out_file: Path | None, alpha: float) -> None:
     """Fit the failure-risk model on your own history (needs scikit-learn: pip install 'agentlog[ml]').
@@ -129,8 +165,11 @@ def train_cmd(settings, labels_file: Path | None, out_file: Path | None, alpha: 
     report = ReadReport()
     labelled = []
     for run in runs(read_events(settings.log_path, report)):
-        failed = labels.get(run.attempt_id) if labels is not None else (
-            None if run.status is None else run.status != "success")
+        failed = (
+            labels.get(run.attempt_id)
+            if labels is not None
+            else (None if run.status is None else run.status != "success")
+        )
         if failed is not None and run.vectors:
             labelled.append(Labelled(run.vectors, len(run.live()), failed, run.executor, run.task_id or run.attempt_id))
     report_bad_lines(report)
@@ -144,6 +183,8 @@ def train_cmd(settings, labels_file: Path | None, out_file: Path | None, alpha: 
     out = out_file or settings.log_path / "risk-model.json"
     model.save(out)
     thresholds = ", ".join(f"{k or '(none)'} {v:.3f}" for k, v in sorted(model.thresholds.items()))
-    click.echo(f"trained on {len(labelled)} runs ({sum(r.failed for r in labelled)} failed); "
-               f"thresholds at alpha {alpha}: {thresholds}")
+    click.echo(
+        f"trained on {len(labelled)} runs ({sum(r.failed for r in labelled)} failed); "
+        f"thresholds at alpha {alpha}: {thresholds}"
+    )
     click.echo(f"wrote {out} (use it: AGENTLOG_RISK_MODEL={out})")

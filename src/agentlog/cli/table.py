@@ -6,8 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def print_table(title: str | None, columns: list[tuple[str, bool]], rows: list[list[Any]],
-                console: Any = None, *, last_row_style: str = "") -> None:
+def print_table(
+    title: str | None,
+    columns: list[tuple[str, bool]],
+    rows: list[list[Any]],
+    console: Any = None,
+    *,
+    last_row_style: str = "",
+) -> None:
     """Print a table for people: `columns` are (header, numeric); the title and cells are
     made printable (recorded text never reaches the terminal raw, nor as Rich markup).
 
@@ -52,8 +58,9 @@ def _natural_width(console: Any, table: Any) -> int:
     return Measurement.get(console, console.options.update_width(1 << 16), table).maximum
 
 
-def _column_widths(console: Any, table: Any, columns: list[tuple[str, bool]],
-                   texts: list[list[str]]) -> list[int | None] | None:
+def _column_widths(
+    console: Any, table: Any, columns: list[tuple[str, bool]], texts: list[list[str]]
+) -> list[int | None] | None:
     """Widths that fit the terminal with whole header words (Nones: it fits as it is), or
     None when they cannot."""
     from rich.cells import cell_len
@@ -73,8 +80,11 @@ def _column_widths(console: Any, table: Any, columns: list[tuple[str, bool]],
     # to their longest word (a number itself never folds); wordy text down to its header's.
     whole = [max(h, c) for h, c in zip(header_word, cell_word)]
     wordy = [not numeric for _, numeric in columns]
-    floors = ([w if t else i for w, t, i in zip(whole, wordy, ideal)], whole,
-              [h if t else w for h, t, w in zip(header_word, wordy, whole)])
+    floors = (
+        [w if t else i for w, t, i in zip(whole, wordy, ideal)],
+        whole,
+        [h if t else w for h, t, w in zip(header_word, wordy, whole)],
+    )
     for floor in floors:
         while excess > 0:
             room = [(widths[i] - floor[i], i) for i in range(len(columns)) if widths[i] > floor[i]]

@@ -11,12 +11,26 @@ from .common import listen, report_bad_lines, require_log_dir, resolve_token, se
 
 @click.command("report")
 @click.option("--weekly", is_flag=True, help="The weekly report (the default period is 7 days).")
-@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True,
-              help="Length of the period, ending now; compared with the period before.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the files [default: <log dir>/reports].")
-@click.option("--format", "formats", type=click.Choice(["html", "md", "json"]), multiple=True,
-              help="Only these formats (repeatable) [default: all three].")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=7,
+    show_default=True,
+    help="Length of the period, ending now; compared with the period before.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the files [default: <log dir>/reports].",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["html", "md", "json"]),
+    multiple=True,
+    help="Only these formats (repeatable) [default: all three].",
+)
 @settings_options
 def report_cmd(settings, weekly: bool, days: int, out_dir: Path | None, formats: tuple[str, ...]) -> None:
     """Write the report: self-contained HTML (charts inline, opens offline), Markdown and
@@ -41,14 +55,20 @@ def report_cmd(settings, weekly: bool, days: int, out_dir: Path | None, formats:
 @click.command("replay")
 @click.argument("attempt")
 @click.option("--follow", "-f", is_flag=True, help="Keep showing a running session until it ends.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True),
-              help="Re-play with the session's own timing, this many times faster (long pauses are cut to 5 s).")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a standalone HTML page of the timeline instead of printing it.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Re-play with the session's own timing, this many times faster (long pauses are cut to 5 s).",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a standalone HTML page of the timeline instead of printing it.",
+)
 @click.option("--full", is_flag=True, help="Unfold every detail: prompts, tool params, outputs, stack traces.")
 @settings_options
-def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_file: Path | None,
-               full: bool) -> None:
+def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_file: Path | None, full: bool) -> None:
     """Show one attempt as a timeline: time, elapsed, sequence, event with icon, tool
     calls with their results folded, errors and alerts where they happened, and a footer
     with duration, tokens, cost and outcome."""
@@ -85,19 +105,29 @@ def replay_cmd(settings, attempt: str, follow: bool, speed: float | None, html_f
         return
     replay.print_header(console, timeline)
     try:
-        replay.play(timeline, lambda e: replay.print_entry(console, e, full), speed,
-                    idle=lambda s: console.print(f"{replay.INDENT}⋯ {s:,.0f}s pause cut short", style="dim"))
+        replay.play(
+            timeline,
+            lambda e: replay.print_entry(console, e, full),
+            speed,
+            idle=lambda s: console.print(f"{replay.INDENT}⋯ {s:,.0f}s pause cut short", style="dim"),
+        )
     except KeyboardInterrupt:
         return
     replay.print_footer(console, timeline)
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; anything but loopback requires a token.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0 = any free port).")
-@click.option("--token", help="Require this token (16+ characters) on every request [env AGENTLOG_WEB_TOKEN]. "
-              "A browser brings it once as ?token=...; it is kept in a cookie and taken out of the URL.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback requires a token."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0 = any free port)."
+)
+@click.option(
+    "--token",
+    help="Require this token (16+ characters) on every request [env AGENTLOG_WEB_TOKEN]. "
+    "A browser brings it once as ?token=...; it is kept in a cookie and taken out of the URL.",
+)
 @settings_options
 def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
     """Start the local dashboard: overview, sessions, replay, live alerts, executors, error

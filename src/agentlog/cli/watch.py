@@ -16,40 +16,92 @@ def sinks_of(section: dict, notify, webhooks, execs, others, quiet: bool, json_o
     from ..watch.sinks import sinks_from
 
     try:
-        return sinks_from(section, notify=notify, webhooks=webhooks, execs=execs, others=others,
-                          stdout=None if quiet else "json" if json_out else "text")
+        return sinks_from(
+            section,
+            notify=notify,
+            webhooks=webhooks,
+            execs=execs,
+            others=others,
+            stdout=None if quiet else "json" if json_out else "text",
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
-@click.option("--replay", is_flag=True, help="First start: read history (archives, then the live file) from the beginning.")
+@click.option(
+    "--replay", is_flag=True, help="First start: read history (archives, then the live file) from the beginning."
+)
 @click.option("--since", help="First start: from the beginning, ignoring events older than this (7d, ISO time).")
 @click.option("--once", is_flag=True, help="Process what is there (stuck checked against now), then exit.")
 @click.option("--reset", is_flag=True, help="Forget the saved position and state first.")
-@click.option("--notify", multiple=True, metavar="URL", help="apprise URL (tgram://, slack://, ntfy://, ...); repeatable.")
+@click.option(
+    "--notify", multiple=True, metavar="URL", help="apprise URL (tgram://, slack://, ntfy://, ...); repeatable."
+)
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST each alert as JSON; repeatable.")
-@click.option("--exec", "execs", multiple=True, metavar="TYPE=CMD",
-              help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.")
-@click.option("--sink", "others", multiple=True, metavar="KIND[=SPEC]",
-              help="A sink of any kind, a plugin's too (see `agentlog doctor`) [watch.sinks in TOML]; repeatable.")
-@click.option("--notify-since", metavar="DURATION",
-              help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
-                   "[watch.notify_since in TOML; default 1h].")
+@click.option(
+    "--exec",
+    "execs",
+    multiple=True,
+    metavar="TYPE=CMD",
+    help="Run CMD per alert of TYPE (* = all), alert JSON on stdin and in env; repeatable.",
+)
+@click.option(
+    "--sink",
+    "others",
+    multiple=True,
+    metavar="KIND[=SPEC]",
+    help="A sink of any kind, a plugin's too (see `agentlog doctor`) [watch.sinks in TOML]; repeatable.",
+)
+@click.option(
+    "--notify-since",
+    metavar="DURATION",
+    help="Send to notification sinks only alerts newer than this (replays never flood a chat) "
+    "[watch.notify_since in TOML; default 1h].",
+)
 @click.option("--stuck-threshold-ms", type=int, help="Override AGENT_STUCK_THRESHOLD_MS.")
-@click.option("--follow", "follow", type=AgentChoice(having="follow"),
-              help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).")
+@click.option(
+    "--follow",
+    "follow",
+    type=AgentChoice(having="follow"),
+    help="Also import AGENT's own transcripts as they are written (PATH, default its own folder).",
+)
 @click.option("--rotate-every", metavar="DURATION", help="Run `agentlog rotate` now and then every DURATION (1d, 6h).")
-@click.option("--weekly-report", "weekly", metavar='"DAY HH:MM [ZONE]"',
-              help='Write the weekly report and send it through the sinks at this time ("SUN 09:00", UTC by default).')
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where --weekly-report writes its files [default: <log dir>/reports].")
+@click.option(
+    "--weekly-report",
+    "weekly",
+    metavar='"DAY HH:MM [ZONE]"',
+    help='Write the weekly report and send it through the sinks at this time ("SUN 09:00", UTC by default).',
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --weekly-report writes its files [default: <log dir>/reports].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print alerts to stdout.")
 @click.option("--json", "json_out", is_flag=True, help="Print alerts as JSON lines.")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @settings_options
-def watch(settings, replay, since, once, reset, notify, webhooks, execs, others, notify_since, stuck_threshold_ms,
-          follow, rotate_every, weekly, report_dir, quiet, json_out, path) -> None:
+def watch(
+    settings,
+    replay,
+    since,
+    once,
+    reset,
+    notify,
+    webhooks,
+    execs,
+    others,
+    notify_since,
+    stuck_threshold_ms,
+    follow,
+    rotate_every,
+    weekly,
+    report_dir,
+    quiet,
+    json_out,
+    path,
+) -> None:
     """Watch the event stream live: catch looping, stuck and expensive agents.
 
     Alerts go to agent-alerts.jsonl (always, the original format), stdout, and any
@@ -69,14 +121,22 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, others,
     from ..watch import WatchConfig, Watchdog, WatchError, WatchOptions
 
     if not settings.analyzer_enabled:
-        click.echo(f"agentlog watch: the analyzer is disabled (analyzer_enabled=false from "
-                   f"{settings.sources['analyzer_enabled']}); nothing to do.", err=True)
+        click.echo(
+            f"agentlog watch: the analyzer is disabled (analyzer_enabled=false from "
+            f"{settings.sources['analyzer_enabled']}); nothing to do.",
+            err=True,
+        )
         return
     settings = flags_over(settings, {"watch.notify_since": notify_since, "stuck_threshold_ms": stuck_threshold_ms})
     section = settings.section("watch")
     try:
-        options = WatchOptions(replay=replay, once=once, reset=reset, since=parse_when(since) if since else None,
-                               notify_since_s=section["notify_since"])
+        options = WatchOptions(
+            replay=replay,
+            once=once,
+            reset=reset,
+            since=parse_when(since) if since else None,
+            notify_since_s=section["notify_since"],
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if path is not None and follow is None:
@@ -84,8 +144,14 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, others,
     sinks = sinks_of(section, notify, webhooks, execs, others, quiet, json_out)
     jobs = _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks)
     config = WatchConfig.from_settings(settings)
-    dog = Watchdog(settings, options, sinks=sinks, config=config, jobs=jobs,
-                   on_note=lambda text: click.echo(printable(f"agentlog watch: {text}", one_line=True), err=True))
+    dog = Watchdog(
+        settings,
+        options,
+        sinks=sinks,
+        config=config,
+        jobs=jobs,
+        on_note=lambda text: click.echo(printable(f"agentlog watch: {text}", one_line=True), err=True),
+    )
     signal.signal(signal.SIGTERM, lambda *_: dog.stop.set())
     if not once:
         click.echo(f"agentlog watch: following {settings.log_path} (Ctrl-C to stop)", err=True)
@@ -96,15 +162,24 @@ def watch(settings, replay, since, once, reset, notify, webhooks, execs, others,
         sys.exit(1)
     except KeyboardInterrupt:
         result = dog.result
-    click.echo(f"agentlog watch: {result.events} events, {result.alerts} new alerts, "
-               f"{result.malformed} malformed lines skipped", err=True)
+    click.echo(
+        f"agentlog watch: {result.events} events, {result.alerts} new alerts, "
+        f"{result.malformed} malformed lines skipped",
+        err=True,
+    )
     if result.misdated:
-        click.echo(f"agentlog watch: {result.misdated} events dated before 2000 or more than "
-                   f"{config.clock_tolerance_ms / 1000:g} s after they were read (clock skew): taken as untimed, "
-                   "or as of when they were read", err=True)
+        click.echo(
+            f"agentlog watch: {result.misdated} events dated before 2000 or more than "
+            f"{config.clock_tolerance_ms / 1000:g} s after they were read (clock skew): taken as untimed, "
+            "or as of when they were read",
+            err=True,
+        )
     for mark in result.lost:
-        click.echo(f"agentlog watch: warning: a checkpointed file (inode {mark.ino}) was gone; "
-                   "its unread rest could not be read", err=True)
+        click.echo(
+            f"agentlog watch: warning: a checkpointed file (inode {mark.ino}) was gone; "
+            "its unread rest could not be read",
+            err=True,
+        )
     if result.job_errors:
         sys.exit(1)
 
@@ -128,8 +203,11 @@ def _jobs(settings, follow, path, rotate_every, weekly, report_dir, sinks) -> li
 
 @click.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new alerts as they are written.")
-@click.option("--consumer", metavar="NAME",
-              help="Only alerts this consumer has not seen yet; its position is kept in LOG_DIR/state/.")
+@click.option(
+    "--consumer",
+    metavar="NAME",
+    help="Only alerts this consumer has not seen yet; its position is kept in LOG_DIR/state/.",
+)
 @click.option("--type", "-t", "types", multiple=True, help="Only these alert types.")
 @click.option("--attempt", "-a", help="Only this attempt.")
 @click.option("--since", help="Only alerts newer than this (7d, ISO time).")

@@ -17,5 +17,13 @@ from .forward import ForwardOptions, Forwarder
 from .status import fleet_status
 from .watch import FleetWatcher, FleetWatchOptions
 
-__all__ = ["ArchiveOptions", "Archiver", "FleetWatchOptions", "FleetWatcher", "ForwardOptions", "Forwarder",
-           "NatsOptions", "fleet_status"]
+__all__ = [
+    "ArchiveOptions",
+    "Archiver",
+    "FleetWatchOptions",
+    "FleetWatcher",
+    "ForwardOptions",
+    "Forwarder",
+    "NatsOptions",
+    "fleet_status",
+]

@@ -245,9 +245,11 @@ class Archiver:
         return self.out / self._relsession(attempt)
 
     def _checkpoint(self) -> None:
-        self.saved["sizes"] = {"stream": live_size(self.out / layout.STREAM),
-                               "errors": live_size(self.out / layout.ERRORS),
-                               "metrics": live_size(self.out / layout.METRICS)}
+        self.saved["sizes"] = {
+            "stream": live_size(self.out / layout.STREAM),
+            "errors": live_size(self.out / layout.ERRORS),
+            "metrics": live_size(self.out / layout.METRICS),
+        }
         self.checkpoints.save(CHECKPOINT, self.saved)
 
 

@@ -57,10 +57,14 @@ class NatsOptions:
     name: str = "agentlog"
 
     def connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"servers": [s.strip() for s in self.servers.split(",") if s.strip()],
-                                  "name": self.name, "max_reconnect_attempts": -1,
-                                  "reconnect_time_wait": 0.25, "connect_timeout": 2,
-                                  "allow_reconnect": True}
+        kwargs: dict[str, Any] = {
+            "servers": [s.strip() for s in self.servers.split(",") if s.strip()],
+            "name": self.name,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.25,
+            "connect_timeout": 2,
+            "allow_reconnect": True,
+        }
         if self.creds:
             kwargs["user_credentials"] = self.creds
         if self.token:
@@ -130,8 +134,9 @@ def alert_subject(alert_type: str) -> str:
     return f"agentlog.alerts.{token(alert_type)}"
 
 
-async def ensure(js, *, replicas: int = 1, partitions: int = DEFAULT_PARTITIONS,
-                 max_age_s: float = 0, stuck_ttl_s: float = 300.0) -> int:
+async def ensure(
+    js, *, replicas: int = 1, partitions: int = DEFAULT_PARTITIONS, max_age_s: float = 0, stuck_ttl_s: float = 300.0
+) -> int:
     """Create the streams and buckets when missing; returns the fleet's partition count.
 
     The partition count is fixed by whoever creates the fleet first (kept in KV), so
@@ -141,10 +146,23 @@ async def ensure(js, *, replicas: int = 1, partitions: int = DEFAULT_PARTITIONS,
     from nats.js.errors import BadRequestError, KeyWrongLastSequenceError
 
     streams = [
-        StreamConfig(name=EVENTS, subjects=[EVENT_SUBJECTS], num_replicas=replicas, storage=StorageType.FILE,
-                     duplicate_window=120.0, max_age=max_age_s, allow_direct=True),
-        StreamConfig(name=ALERTS, subjects=[ALERT_SUBJECTS], num_replicas=replicas, storage=StorageType.FILE,
-                     duplicate_window=24 * 3600.0, allow_direct=True),
+        StreamConfig(
+            name=EVENTS,
+            subjects=[EVENT_SUBJECTS],
+            num_replicas=replicas,
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+            max_age=max_age_s,
+            allow_direct=True,
+        ),
+        StreamConfig(
+            name=ALERTS,
+            subjects=[ALERT_SUBJECTS],
+            num_replicas=replicas,
+            storage=StorageType.FILE,
+            duplicate_window=24 * 3600.0,
+            allow_direct=True,
+        ),
     ]
     for config in streams:
         try:
@@ -230,11 +248,22 @@ class OrderedPull:
             await self.js.delete_consumer(self.stream, self.name)
         except Exception:  # noqa: BLE001 - not there yet
             pass
-        start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": after + 1} if after \
+        start = (
+            {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": after + 1}
+            if after
             else {"deliver_policy": DeliverPolicy.ALL}
-        await self.js.add_consumer(self.stream, ConsumerConfig(
-            durable_name=self.name, filter_subject=self.filter_subject, ack_policy=AckPolicy.ALL,
-            ack_wait=60.0, max_ack_pending=-1, **start))
+        )
+        await self.js.add_consumer(
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.name,
+                filter_subject=self.filter_subject,
+                ack_policy=AckPolicy.ALL,
+                ack_wait=60.0,
+                max_ack_pending=-1,
+                **start,
+            ),
+        )
         self.sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
         self.expected, self.last = 1, after
 

@@ -33,12 +33,16 @@ class FleetDemo:
 
 
 def _agentlog(*args: str, quiet: bool = True) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agentlog", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL if quiet else None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentlog", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
 
 
-def run_fleet_demo(log_dir: Path, machines: int = 3, agents: int = 10, *, seed: int = 7, speed: float = 1.0,
-                   say=print) -> FleetDemo:
+def run_fleet_demo(
+    log_dir: Path, machines: int = 3, agents: int = 10, *, seed: int = 7, speed: float = 1.0, say=print
+) -> FleetDemo:
     from ..store.reader import read_kind
     from ..store.alerts import read_alerts
 
@@ -47,24 +51,60 @@ def run_fleet_demo(log_dir: Path, machines: int = 3, agents: int = 10, *, seed: 
     demo = FleetDemo(root, [root / f"m{i + 1}" for i in range(machines)], root / "archive")
     with Cluster(root / "nats", size=3) as cluster:
         say(f"3-node NATS JetStream cluster on {', '.join(cluster.urls)}")
-        procs = [_agentlog("fleet", "forward", "--nats", cluster.url, "--host", m.name, "--log-dir", str(m))
-                 for m in demo.machines]
-        procs += [_agentlog("fleet", "watch", "--quiet", "--nats", cluster.url, "--worker-id", f"worker-{i + 1}",
-                            "--log-dir", str(root / f"worker-{i + 1}")) for i in range(2)]
+        procs = [
+            _agentlog("fleet", "forward", "--nats", cluster.url, "--host", m.name, "--log-dir", str(m))
+            for m in demo.machines
+        ]
+        procs += [
+            _agentlog(
+                "fleet",
+                "watch",
+                "--quiet",
+                "--nats",
+                cluster.url,
+                "--worker-id",
+                f"worker-{i + 1}",
+                "--log-dir",
+                str(root / f"worker-{i + 1}"),
+            )
+            for i in range(2)
+        ]
         nats = NatsOptions(servers=cluster.url)
         _wait(nats, lambda r: len(r["leases"]) >= 8 and len(r["workers"]) == 2, 60)
         say(f"{machines} machines forwarding, 2 watchdog workers; simulating {agents} agents per machine ...")
-        threads = [threading.Thread(target=_machine, args=(m, agents, seed + i, speed))
-                   for i, m in enumerate(demo.machines)]
+        threads = [
+            threading.Thread(target=_machine, args=(m, agents, seed + i, speed)) for i, m in enumerate(demo.machines)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        _wait(nats, lambda r: all(m["lag_bytes"] == 0 for m in r["machines"]) and len(r["machines"]) == machines
-              and all(c["pending"] == 0 for c in r["consumers"] if c["consumer"].startswith("watch-")), 60)
+        _wait(
+            nats,
+            lambda r: (
+                all(m["lag_bytes"] == 0 for m in r["machines"])
+                and len(r["machines"]) == machines
+                and all(c["pending"] == 0 for c in r["consumers"] if c["consumer"].startswith("watch-"))
+            ),
+            60,
+        )
         time.sleep(1)  # the workers publish what the last events raised
-        archive = subprocess.run([sys.executable, "-m", "agentlog", "fleet", "archive", "--once", "--nats",
-                                  cluster.url, "--out", str(demo.archive)], capture_output=True, text=True)
+        archive = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agentlog",
+                "fleet",
+                "archive",
+                "--once",
+                "--nats",
+                cluster.url,
+                "--out",
+                str(demo.archive),
+            ],
+            capture_output=True,
+            text=True,
+        )
         for proc in procs:
             proc.terminate()
         for proc in procs:

@@ -161,12 +161,16 @@ class Forwarder:
     async def _publish(self, p: int, chunk: list[tuple[int, bytes]]) -> None:
         first, last = chunk[0][0], chunk[-1][0]
         payload = b"\n".join(line for _, line in chunk)
-        headers = {"Nats-Msg-Id": f"{self.host}.p{p}.{first}-{last}", bus.SEQ_HEADER: f"{first}-{last}",
-                   bus.HOST_HEADER: self.host,
-                   "Nats-Expected-Last-Subject-Sequence": str(self.subject_seq[p])}
+        headers = {
+            "Nats-Msg-Id": f"{self.host}.p{p}.{first}-{last}",
+            bus.SEQ_HEADER: f"{first}-{last}",
+            bus.HOST_HEADER: self.host,
+            "Nats-Expected-Last-Subject-Sequence": str(self.subject_seq[p]),
+        }
         try:
-            ack = await self.js.publish(bus.event_subject(p, self.host), payload, headers=headers,
-                                        timeout=self.options.publish_timeout_s)
+            ack = await self.js.publish(
+                bus.event_subject(p, self.host), payload, headers=headers, timeout=self.options.publish_timeout_s
+            )
         except Exception:  # noqa: BLE001 - refused (out of order), timeout, server gone: ask the stream
             self.result.retries += 1
             await asyncio.sleep(min(1.0, 0.05 * self.result.retries))
@@ -203,9 +207,17 @@ class Forwarder:
         """What `fleet status` shows per machine: lag, counts, last update."""
         if not hasattr(self, "js") or not hasattr(self, "tailer"):
             return
-        status = {"host": self.host, "log_dir": str(self.log_dir), "pid": os.getpid(), "running": running,
-                  "updated": time.time(), "lag_bytes": self.tailer.lag(), "forwarded": self.result.forwarded,
-                  "messages": self.result.messages, "retries": self.result.retries}
+        status = {
+            "host": self.host,
+            "log_dir": str(self.log_dir),
+            "pid": os.getpid(),
+            "running": running,
+            "updated": time.time(),
+            "lag_bytes": self.tailer.lag(),
+            "forwarded": self.result.forwarded,
+            "messages": self.result.messages,
+            "retries": self.result.retries,
+        }
         try:
             kv = await self.js.key_value(bus.FORWARDERS)
             await asyncio.wait_for(kv.put(self.host, msgspec.json.encode(status)), 2.0)

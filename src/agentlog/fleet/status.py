@@ -15,23 +15,41 @@ async def fleet_status(nats: bus.NatsOptions) -> dict[str, Any]:
     nc = await bus.connect(nats, wait=False)
     js = nc.jetstream(timeout=3)
     try:
-        report: dict[str, Any] = {"servers": [u.geturl() for u in nc.servers],
-                                  "streams": [], "consumers": [], "machines": [], "workers": [], "leases": {},
-                                  "agents_alive": 0}
+        report: dict[str, Any] = {
+            "servers": [u.geturl() for u in nc.servers],
+            "streams": [],
+            "consumers": [],
+            "machines": [],
+            "workers": [],
+            "leases": {},
+            "agents_alive": 0,
+        }
         for name in (bus.EVENTS, bus.ALERTS):
             try:
                 info = await js.stream_info(name)
             except Exception:  # noqa: BLE001 - not created yet
                 continue
             cluster = info.cluster
-            report["streams"].append({"stream": name, "messages": info.state.messages, "bytes": info.state.bytes,
-                                      "last_seq": info.state.last_seq, "replicas": info.config.num_replicas,
-                                      "leader": getattr(cluster, "leader", None) if cluster else None})
+            report["streams"].append(
+                {
+                    "stream": name,
+                    "messages": info.state.messages,
+                    "bytes": info.state.bytes,
+                    "last_seq": info.state.last_seq,
+                    "replicas": info.config.num_replicas,
+                    "leader": getattr(cluster, "leader", None) if cluster else None,
+                }
+            )
             for consumer in await js.consumers_info(name):
-                report["consumers"].append({"stream": name, "consumer": consumer.name,
-                                            "pending": consumer.num_pending,
-                                            "ack_pending": consumer.num_ack_pending,
-                                            "delivered": consumer.delivered.stream_seq if consumer.delivered else 0})
+                report["consumers"].append(
+                    {
+                        "stream": name,
+                        "consumer": consumer.name,
+                        "pending": consumer.num_pending,
+                        "ack_pending": consumer.num_ack_pending,
+                        "delivered": consumer.delivered.stream_seq if consumer.delivered else 0,
+                    }
+                )
         now = time.time()
         for entry in await _entries(js, bus.FORWARDERS):
             value = msgspec.json.decode(entry.value)

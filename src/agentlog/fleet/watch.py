@@ -79,12 +79,20 @@ class _Partition:
 
 
 class FleetWatcher:
-    def __init__(self, settings: Settings, nats: bus.NatsOptions, options: FleetWatchOptions | None = None,
-                 sinks: list[BaseSink] = (), config: WatchConfig | None = None,
-                 on_alert: Callable[[Alert], None] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        nats: bus.NatsOptions,
+        options: FleetWatchOptions | None = None,
+        sinks: list[BaseSink] = (),
+        config: WatchConfig | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+    ):
         self.settings, self.nats = settings, nats
         self.options = options or FleetWatchOptions()
-        self.worker_id = self.options.worker_id or f"{bus.token(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.worker_id = (
+            self.options.worker_id or f"{bus.token(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        )
         self.config = config or WatchConfig.from_settings(settings)
         self.sinks, self.on_alert = list(sinks), on_alert
         self.log_dir = Path(settings.log_dir)
@@ -107,8 +115,13 @@ class FleetWatcher:
             replicas = await await_replicas(self.nc, self.options.replicas)
             stuck_s = self.config.stuck_threshold_ms / 1000
             self.partitions = await retry(lambda: bus.ensure(self.js, replicas=replicas, stuck_ttl_s=stuck_s))
-            notifier = Notifier(self.js, [s for s in self.sinks if s.notification], self.log_dir,
-                                self.options.notify_since_s, stop=self.stop)
+            notifier = Notifier(
+                self.js,
+                [s for s in self.sinks if s.notification],
+                self.log_dir,
+                self.options.notify_since_s,
+                stop=self.stop,
+            )
             notifying = asyncio.create_task(notifier.run())
             self.leases = await self.js.key_value(bus.LEASES)
             self.workers = await self.js.key_value(bus.WORKERS)
@@ -143,9 +156,15 @@ class FleetWatcher:
 
     async def _coordinate(self) -> None:
         """Renew our leases, announce ourselves, take free partitions up to a fair share."""
-        info = {"worker": self.worker_id, "pid": os.getpid(), "host": socket.gethostname(),
-                "partitions": sorted(self.owned), "updated": time.time(), "events": self.result.events,
-                "alerts": self.result.alerts}
+        info = {
+            "worker": self.worker_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "partitions": sorted(self.owned),
+            "updated": time.time(),
+            "events": self.result.events,
+            "alerts": self.result.alerts,
+        }
         await self.workers.put(self.worker_id, msgspec.json.encode(info))
         for part in list(self.owned.values()):
             if part.task is not None and part.task.done():
@@ -263,8 +282,15 @@ class FleetWatcher:
         self.result.events += len(lines)
         await self._alerts(alerts)  # quiet attempts: judged by their next event, or by the wall clock in _consume
         for attempt_id, event in touched.items():
-            await self.heartbeats.touch(attempt_id, {"attempt_id": attempt_id, "executor": event.executor,
-                                                     "last_event": event.timestamp, "partition": part.p})
+            await self.heartbeats.touch(
+                attempt_id,
+                {
+                    "attempt_id": attempt_id,
+                    "executor": event.executor,
+                    "last_event": event.timestamp,
+                    "partition": part.p,
+                },
+            )
         for attempt_id in ended:
             await self.heartbeats.end(attempt_id)
 
@@ -290,8 +316,9 @@ class FleetWatcher:
         uncertain = False
         for attempt in range(40):
             try:
-                ack = await self.js.publish(bus.alert_subject(alert.type), encode(alert), headers=dict(headers),
-                                            timeout=2)
+                ack = await self.js.publish(
+                    bus.alert_subject(alert.type), encode(alert), headers=dict(headers), timeout=2
+                )
             except Exception:  # noqa: BLE001 - retried: the same id makes a late duplicate harmless
                 if self.stop.is_set() and attempt > 3:
                     raise

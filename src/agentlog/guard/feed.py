@@ -33,13 +33,18 @@ _decoder = msgspec.json.Decoder(GuardEvent)
 
 
 def engine_config(settings: Any, guard: GuardConfig) -> WatchConfig:
-    return WatchConfig.from_settings(settings, alert_cooldown_ms=0, tool_loop_threshold=0,
-                                     tool_repeat_threshold=guard.repeat_threshold,
-                                     error_loop_threshold=guard.error_loop_threshold)
+    return WatchConfig.from_settings(
+        settings,
+        alert_cooldown_ms=0,
+        tool_loop_threshold=0,
+        tool_repeat_threshold=guard.repeat_threshold,
+        error_loop_threshold=guard.error_loop_threshold,
+    )
 
 
-def feed(settings: Any, guard: GuardConfig, attempt_id: str, state: Any,
-         memory: dict[str, Any]) -> tuple[Engine, list[tuple[Any, GuardEvent]]]:
+def feed(
+    settings: Any, guard: GuardConfig, attempt_id: str, state: Any, memory: dict[str, Any]
+) -> tuple[Engine, list[tuple[Any, GuardEvent]]]:
     """(engine, [(alert, event)]) after the transcript's lines not yet fed."""
     engine = Engine(engine_config(settings, guard))
     fed = state.section("fed")

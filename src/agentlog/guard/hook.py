@@ -150,8 +150,12 @@ def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> No
 
     from ..events import encode, now_iso
 
-    record = {"timestamp": now_iso(), "argv": argv, "error": f"{type(exc).__name__}: {exc}",
-              "where": traceback.format_exception(exc)[-2].strip()[:500] if exc.__traceback__ else None}
+    record = {
+        "timestamp": now_iso(),
+        "argv": argv,
+        "error": f"{type(exc).__name__}: {exc}",
+        "where": traceback.format_exception(exc)[-2].strip()[:500] if exc.__traceback__ else None,
+    }
     line = encode(record) + b"\n"
     if log_dir is not None:
         try:
@@ -175,6 +179,7 @@ def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> No
 
 # -- one call --------------------------------------------------------------------------------
 
+
 def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: GuardConfig) -> dict[str, Any] | None:
     """Record the payload, update the detectors, decide; returns the agent's output or None."""
     payload = _payload(raw)
@@ -191,8 +196,9 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
         mapper = HookMapper(session_id, agent.executor, ctx, state.section("mapper"))
         events = mapper.feed(payload, event_name)
         if guard.transcript_usage and event_name in USAGE_EVENTS:
-            usage = transcript_usage(agent, payload.get("transcript_path"), state, ctx, session_id,
-                                     final=event_name in FINAL_EVENTS)
+            usage = transcript_usage(
+                agent, payload.get("transcript_path"), state, ctx, session_id, final=event_name in FINAL_EVENTS
+            )
             lead = 1 if events and events[0]["event_type"] == "session_start" else 0
             events[lead:lead] = usage  # after the session starts, before this call's tool call
         call_id = _record(settings, events)
@@ -282,8 +288,10 @@ class _LazyPricing:
 
 # -- usage from the agent's transcript --------------------------------------------------------
 
-def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: str,
-                     final: bool) -> list[dict[str, Any]]:
+
+def transcript_usage(
+    agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: str, final: bool
+) -> list[dict[str, Any]]:
     """Usage events from the part of the agent's transcript written since the last call,
     mapped by the agent's importer (the same counting rules as `agentlog import`)."""
     if not isinstance(path, str) or not path:
@@ -325,8 +333,16 @@ def transcript_usage(agent: Agent, path: Any, state: Any, ctx: Any, attempt_id: 
 
 # -- the detectors and the decision ------------------------------------------------------------
 
-def _decide(agent: Agent, event_name: str, payload: dict[str, Any], state: Any, settings: Any,
-            guard: GuardConfig, call_id: str | None):
+
+def _decide(
+    agent: Agent,
+    event_name: str,
+    payload: dict[str, Any],
+    state: Any,
+    settings: Any,
+    guard: GuardConfig,
+    call_id: str | None,
+):
     from .feed import feed
     from .policies import View, decide
 
@@ -337,8 +353,9 @@ def _decide(agent: Agent, event_name: str, payload: dict[str, Any], state: Any, 
     return decide(view), attempt
 
 
-def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, trigger: str | None,
-                hook_event: str, redact: Any) -> None:
+def write_alert(
+    log_dir: Path, decision: Any, attempt_id: str, executor: str, trigger: str | None, hook_event: str, redact: Any
+) -> None:
     """The decision as a line of agent-alerts.jsonl: the analyzer's format, plus `decision`.
     `redact` scrubs the line: a reason quotes the payload's tool input, which no recorder saw."""
     from ..events import new_event_id, now_iso
@@ -347,11 +364,21 @@ def write_alert(log_dir: Path, decision: Any, attempt_id: str, executor: str, tr
 
     now = now_iso()
     key = f"guard_{decision.policy}|{attempt_id}|{decision.subject}"
-    record = {"timestamp": now, "type": f"guard_{decision.policy}", "attempt_id": attempt_id,
-              "severity": decision.severity, "recommendation": decision.recommendation,
-              "alert_id": alert_id(key, trigger or new_event_id()), "executor": executor,
-              "message": decision.reason, **decision.evidence, "event_time": now, "key": key,
-              "decision": decision.action, "hook_event": hook_event}
+    record = {
+        "timestamp": now,
+        "type": f"guard_{decision.policy}",
+        "attempt_id": attempt_id,
+        "severity": decision.severity,
+        "recommendation": decision.recommendation,
+        "alert_id": alert_id(key, trigger or new_event_id()),
+        "executor": executor,
+        "message": decision.reason,
+        **decision.evidence,
+        "event_time": now,
+        "key": key,
+        "decision": decision.action,
+        "hook_event": hook_event,
+    }
     journal = AlertJournal(log_dir)
     try:
         journal.write(record, redact)
@@ -364,10 +391,17 @@ def render(event_name: str, decision: Any) -> dict[str, Any]:
     action, reason = decision.action, decision.reason
     if event_name == "PreToolUse":
         if action in ("deny", "ask"):
-            return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": action,
-                                           "permissionDecisionReason": reason}}
-        return {"systemMessage": reason,
-                "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": reason}}
+            return {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": action,
+                    "permissionDecisionReason": reason,
+                }
+            }
+        return {
+            "systemMessage": reason,
+            "hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": reason},
+        }
     if action == "deny":  # Stop: keep working with the reason; UserPromptSubmit: drop the prompt
         return {"decision": "block", "reason": reason}
     return {"systemMessage": reason}

@@ -66,8 +66,10 @@ def manifest_path(settings_file: Path, home: Path) -> Path:
 
 # -- install ----------------------------------------------------------------------------------
 
-def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bool = False,
-            manifests: Path | None = None) -> Change:
+
+def install(
+    agent: Agent, path: Path, *, command: str | None = None, dry_run: bool = False, manifests: Path | None = None
+) -> Change:
     base = command or default_command()
     before = _read(path)
     settings = _parse(path, before)
@@ -104,13 +106,17 @@ def install(agent: Agent, path: Path, *, command: str | None = None, dry_run: bo
 def _remember(path: Path, before: bytes | None, after: bytes, base: str, manifests: Path) -> None:
     """Save the original bytes once (the first install); later installs only update the hash."""
     file = manifest_path(path, manifests)
-    manifest = _load_manifest(file) or {"path": str(path.resolve()), "existed": before is not None,
-                                        "original": before.decode("utf-8", "surrogateescape") if before else None}
+    manifest = _load_manifest(file) or {
+        "path": str(path.resolve()),
+        "existed": before is not None,
+        "original": before.decode("utf-8", "surrogateescape") if before else None,
+    }
     manifest.update(installed_sha256=hashlib.sha256(after).hexdigest(), command=base)
     replace_file(file, json.dumps(manifest, ensure_ascii=False).encode("utf-8", "surrogateescape"))
 
 
 # -- uninstall --------------------------------------------------------------------------------
+
 
 def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Path | None = None) -> Change:
     manifests = manifests or state_home()
@@ -125,7 +131,9 @@ def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Pat
             else:
                 _write(path, original)
             file.unlink(missing_ok=True)
-        return Change(path, "restored", list(agent.hooks.events), before, original, "restored the original file exactly")
+        return Change(
+            path, "restored", list(agent.hooks.events), before, original, "restored the original file exactly"
+        )
     if before is None:
         return Change(path, "not_installed", [], None, None)
     settings = _parse(path, before)
@@ -136,8 +144,14 @@ def uninstall(agent: Agent, path: Path, *, dry_run: bool = False, manifests: Pat
     if not dry_run:
         _write(path, after)
         file.unlink(missing_ok=True)
-    return Change(path, "removed", removed, before, after,
-                  "the file was edited since install: removed agentlog's entries, kept the rest")
+    return Change(
+        path,
+        "removed",
+        removed,
+        before,
+        after,
+        "the file was edited since install: removed agentlog's entries, kept the rest",
+    )
 
 
 def _remove_ours(agent: Agent, settings: dict[str, Any]) -> list[str]:
@@ -170,6 +184,7 @@ def _remove_ours(agent: Agent, settings: dict[str, Any]) -> list[str]:
 
 # -- status ---------------------------------------------------------------------------------------
 
+
 def is_ours(handler: Any, agent: Agent) -> bool:
     """A handler that runs `agentlog hook <this agent> ...` (whatever the path to agentlog)."""
     if not isinstance(handler, dict) or not isinstance(handler.get("command"), str):
@@ -179,7 +194,7 @@ def is_ours(handler: Any, agent: Agent) -> bool:
     except ValueError:
         return False
     for i, word in enumerate(words[:-2]):
-        if os.path.basename(word) in ("agentlog", "agentlog.exe") and words[i + 1:i + 3] == ["hook", agent.name]:
+        if os.path.basename(word) in ("agentlog", "agentlog.exe") and words[i + 1 : i + 3] == ["hook", agent.name]:
             return True
     return False
 
@@ -192,22 +207,42 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
     try:
         settings = _parse(path, raw)
     except InstallError as exc:
-        return {"path": str(path), "exists": True, "installed": [], "missing": list(agent.hooks.events),
-                "problem": str(exc)}
+        return {
+            "path": str(path),
+            "exists": True,
+            "installed": [],
+            "missing": list(agent.hooks.events),
+            "problem": str(exc),
+        }
     hooks = settings.get("hooks") if isinstance(settings.get("hooks"), dict) else {}
-    installed = [e for e in agent.hooks.events
-                 if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e]))]
-    others = sum(1 for groups in hooks.values() if isinstance(groups, list)
-                 for h in _handlers(groups) if not is_ours(h, agent))
-    return {"path": str(path), "exists": True, "installed": installed,
-            "missing": [e for e in agent.hooks.events if e not in installed], "other_hooks": others}
+    installed = [
+        e
+        for e in agent.hooks.events
+        if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e]))
+    ]
+    others = sum(
+        1 for groups in hooks.values() if isinstance(groups, list) for h in _handlers(groups) if not is_ours(h, agent)
+    )
+    return {
+        "path": str(path),
+        "exists": True,
+        "installed": installed,
+        "missing": [e for e in agent.hooks.events if e not in installed],
+        "other_hooks": others,
+    }
 
 
 # -- the file ---------------------------------------------------------------------------------
 
+
 def _handlers(groups: list[Any]) -> list[dict[str, Any]]:
-    return [h for g in groups if isinstance(g, dict) and isinstance(g.get("hooks"), list)
-            for h in g["hooks"] if isinstance(h, dict)]
+    return [
+        h
+        for g in groups
+        if isinstance(g, dict) and isinstance(g.get("hooks"), list)
+        for h in g["hooks"]
+        if isinstance(h, dict)
+    ]
 
 
 def _read(path: Path) -> bytes | None:
@@ -290,8 +325,9 @@ def mcp_entry(agent: Agent, command: str | None = None) -> dict[str, Any]:
     return {"type": "stdio", **entry} if agent.name == "claude-code" else entry
 
 
-def install_mcp(agent: Agent, path: Path, keys: list[str], *, command: str | None = None,
-                dry_run: bool = False) -> Change:
+def install_mcp(
+    agent: Agent, path: Path, keys: list[str], *, command: str | None = None, dry_run: bool = False
+) -> Change:
     """Register agentlog's MCP server in `path` under `keys`, keeping every other server."""
     before = _read(path)
     settings = _parse(path, before)

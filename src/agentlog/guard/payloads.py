@@ -25,8 +25,7 @@ from typing import Any, Callable
 from ..capture.importers.base import Mapper, clip
 from ..events import now_iso
 
-COMMON = frozenset({"session_id", "transcript_path", "cwd", "hook_event_name", "permission_mode", "model",
-                    "turn_id"})
+COMMON = frozenset({"session_id", "transcript_path", "cwd", "hook_event_name", "permission_mode", "model", "turn_id"})
 EXTRA_CHARS = 500  # per unknown field kept
 
 
@@ -46,11 +45,18 @@ def tool_failed(response: Any) -> tuple[bool, str]:
 
         return output_failed(response)
     if isinstance(response, dict):
-        text = "\n".join(str(response[k]) for k in ("stdout", "stderr", "output", "error", "content", "result")
-                         if response.get(k) not in (None, "", []))
+        text = "\n".join(
+            str(response[k])
+            for k in ("stdout", "stderr", "output", "error", "content", "result")
+            if response.get(k) not in (None, "", [])
+        )
         code = next((response[k] for k in ("exit_code", "exitCode", "returncode") if k in response), None)
-        failed = (response.get("success") is False or response.get("is_error") is True
-                  or bool(response.get("error")) or (isinstance(code, int) and not isinstance(code, bool) and code != 0))
+        failed = (
+            response.get("success") is False
+            or response.get("is_error") is True
+            or bool(response.get("error"))
+            or (isinstance(code, int) and not isinstance(code, bool) and code != 0)
+        )
         return failed, text or _json(response)
     if isinstance(response, list):
         from ..agents.claude_code import _text_of
@@ -93,7 +99,9 @@ class HookMapper(Mapper):
             return []  # an event this version does not map: recorded nowhere, never an error
         now = now_iso()
         events = handler(self, payload, now)
-        extra = {k: clip(v, EXTRA_CHARS) for k, v in payload.items() if k not in COMMON and k not in _KNOWN.get(name, ())}
+        extra = {
+            k: clip(v, EXTRA_CHARS) for k, v in payload.items() if k not in COMMON and k not in _KNOWN.get(name, ())
+        }
         if extra and events:
             events[-1]["data"]["hook"] = extra
         return events
@@ -107,8 +115,12 @@ class HookMapper(Mapper):
 
     def _session_start(self, p: dict[str, Any], now: str) -> list[dict[str, Any]]:
         source = p.get("source")
-        start = {"working_dir": p.get("cwd"), "source": source, "permission_mode": p.get("permission_mode"),
-                 "agent_type": p.get("agent_type")}
+        start = {
+            "working_dir": p.get("cwd"),
+            "source": source,
+            "permission_mode": p.get("permission_mode"),
+            "agent_type": p.get("agent_type"),
+        }
         if source in ("resume", "compact") and self.state.get("started"):
             return []  # the same session goes on
         if source in ("clear", "startup") and self.state.get("started"):
@@ -138,8 +150,9 @@ class HookMapper(Mapper):
 
     def _end(self, p: dict[str, Any], now: str) -> list[dict[str, Any]]:
         events = self.begin(None, now)
-        events.append(self.event("session_end", {"completion_status": self.end_status(),
-                                                 "reason": p.get("reason")}, now))
+        events.append(
+            self.event("session_end", {"completion_status": self.end_status(), "reason": p.get("reason")}, now)
+        )
         self.state["started"] = False
         return events
 
@@ -165,13 +178,23 @@ class HookMapper(Mapper):
         call_id = p.get("tool_use_id")
         name = self.state.setdefault("tools", {}).pop(str(call_id), None) or p.get("tool_name")
         key = ("result", call_id) if call_id else None
-        data = {"tool_name": name, "call_id": call_id, "result": "error" if failed else "success",
-                "result_data": clip(text)}
+        data = {
+            "tool_name": name,
+            "call_id": call_id,
+            "result": "error" if failed else "success",
+            "result_data": clip(text),
+        }
         events = [*self.begin(None, now), self.event("tool_result", data, now, key=key)]
         if failed:
             message = clip(text.strip() or f"{name or 'tool'} failed", 1000)
-            events.append(self.event("error", {"error_message": message, "tool_name": name, "call_id": call_id},
-                                     now, key=(key, "error") if key else None))
+            events.append(
+                self.event(
+                    "error",
+                    {"error_message": message, "tool_name": name, "call_id": call_id},
+                    now,
+                    key=(key, "error") if key else None,
+                )
+            )
         return events
 
     # -- turn and session status ------------------------------------------------------------

@@ -62,15 +62,18 @@ def observe(memory: dict[str, Any], event: Any, alerts: list[Any] | None) -> Non
     """Keep what later calls need, event by event: an error loop the detector found stays
     open until a tool call succeeds after it (or a new session starts)."""
     kind = event.event_type
-    if kind == "session_start" or (kind == "tool_result" and event.data is not None
-                                   and event.data.result == "success"):
+    if kind == "session_start" or (kind == "tool_result" and event.data is not None and event.data.result == "success"):
         memory.pop("loop", None)
     for alert in alerts or ():
         if alert.type == "error_loop":
             message = event.data.error_message if event.data is not None else None
-            memory["loop"] = {"fp": alert.error_fingerprint, "occurrences": alert.occurrences,
-                              "category": alert.error_category, "window_ms": alert.window_ms,
-                              "message": message[:500] if isinstance(message, str) else None}
+            memory["loop"] = {
+                "fp": alert.error_fingerprint,
+                "occurrences": alert.occurrences,
+                "category": alert.error_category,
+                "window_ms": alert.window_ms,
+                "message": message[:500] if isinstance(message, str) else None,
+            }
 
 
 def decide(view: View) -> Decision | None:
@@ -92,13 +95,21 @@ _RANK = {"warn": 1, "ask": 2, "deny": 3}
 _SEVERITY = {"warn": "low", "ask": "medium", "deny": "high"}
 
 
-def _decision(view: View, policy: str, reason: str, recommendation: str, subject: str,
-              action: str | None = None, **evidence: Any) -> Decision:
+def _decision(
+    view: View, policy: str, reason: str, recommendation: str, subject: str, action: str | None = None, **evidence: Any
+) -> Decision:
     action = action or getattr(view.config, policy)
     if view.hook_event == "Stop" and action == "ask":
         action = "warn"  # a stop cannot be put to the user; it can only be blocked or noted
-    return Decision(policy, action, reason, _SEVERITY[action], recommendation, subject,
-                    {k: v for k, v in evidence.items() if v is not None})
+    return Decision(
+        policy,
+        action,
+        reason,
+        _SEVERITY[action],
+        recommendation,
+        subject,
+        {k: v for k, v in evidence.items() if v is not None},
+    )
 
 
 # -- the policies ------------------------------------------------------------------------
@@ -138,11 +149,21 @@ class RepeatPolicy:
             tool = alert.tool_name or "tool"
             preview = _preview(view.payload.get("tool_input"))
             hint = _HINTS.get(tool, "try a different approach, or ask the user how to proceed")
-            reason = (f"agentlog guard: this exact {tool} call ({preview}) has now been made {alert.occurrences} "
-                      f"times in this session with identical input; repeating it will not give a different "
-                      f"result. Do not repeat it: {hint}.")
-            return _decision(view, self.name, reason, "change_approach", tool, tool_name=tool,
-                             occurrences=alert.occurrences, threshold=alert.threshold)
+            reason = (
+                f"agentlog guard: this exact {tool} call ({preview}) has now been made {alert.occurrences} "
+                f"times in this session with identical input; repeating it will not give a different "
+                f"result. Do not repeat it: {hint}."
+            )
+            return _decision(
+                view,
+                self.name,
+                reason,
+                "change_approach",
+                tool,
+                tool_name=tool,
+                occurrences=alert.occurrences,
+                threshold=alert.threshold,
+            )
         return None
 
 
@@ -159,12 +180,22 @@ class ErrorLoopPolicy:
             return None
         loop["acted"] = True
         what = _preview(loop.get("message") or loop.get("fp"), 200)
-        reason = (f"agentlog guard: the same error has now occurred {loop.get('occurrences')} times in this "
-                  f"session ({loop.get('fp')}: {what}). Retrying the same approach keeps failing: read the "
-                  f"error, find its cause and change strategy, or ask the user for help.")
-        return _decision(view, self.name, reason, "trigger_ai_autofix", str(loop.get("fp")),
-                         error_fingerprint=loop.get("fp"), error_category=loop.get("category"),
-                         occurrences=loop.get("occurrences"), window_ms=loop.get("window_ms"))
+        reason = (
+            f"agentlog guard: the same error has now occurred {loop.get('occurrences')} times in this "
+            f"session ({loop.get('fp')}: {what}). Retrying the same approach keeps failing: read the "
+            f"error, find its cause and change strategy, or ask the user for help."
+        )
+        return _decision(
+            view,
+            self.name,
+            reason,
+            "trigger_ai_autofix",
+            str(loop.get("fp")),
+            error_fingerprint=loop.get("fp"),
+            error_category=loop.get("category"),
+            occurrences=loop.get("occurrences"),
+            window_ms=loop.get("window_ms"),
+        )
 
 
 @register
@@ -181,18 +212,28 @@ class SpendPolicy:
         if cap <= 0 or cost < cap * view.config.spend_warn_fraction:
             return None
         if cost >= cap:
-            reason = (f"agentlog guard: this session has cost ${cost:.2f}, past its ${cap:g} spend cap. "
-                      f"Stop here: summarise what is done and what remains for the user instead of "
-                      f"calling more tools.")
-            return _decision(view, self.name, reason, "review_prompt_efficiency", "cap", cost_usd=round(cost, 6),
-                             threshold=cap)
+            reason = (
+                f"agentlog guard: this session has cost ${cost:.2f}, past its ${cap:g} spend cap. "
+                f"Stop here: summarise what is done and what remains for the user instead of "
+                f"calling more tools."
+            )
+            return _decision(
+                view, self.name, reason, "review_prompt_efficiency", "cap", cost_usd=round(cost, 6), threshold=cap
+            )
         if view.memory.get("spend_warned"):
             return None
         view.memory["spend_warned"] = True
-        reason = (f"agentlog guard: this session has cost ${cost:.2f}, "
-                  f"{cost / cap:.0%} of its ${cap:g} spend cap.")
-        return _decision(view, self.name, reason, "review_prompt_efficiency", "warn", action="warn",
-                         cost_usd=round(cost, 6), threshold=cap)
+        reason = f"agentlog guard: this session has cost ${cost:.2f}, {cost / cap:.0%} of its ${cap:g} spend cap."
+        return _decision(
+            view,
+            self.name,
+            reason,
+            "review_prompt_efficiency",
+            "warn",
+            action="warn",
+            cost_usd=round(cost, 6),
+            threshold=cap,
+        )
 
 
 @register
@@ -208,9 +249,17 @@ class StopNudgePolicy:
             return None  # stop_hook_active: already continuing because of a Stop hook
         loop["nudged"] = True
         what = _preview(loop.get("message") or loop.get("fp"), 200)
-        reason = (f"agentlog guard: you are stopping while an error is unresolved: it occurred "
-                  f"{loop.get('occurrences')} times ({loop.get('fp')}: {what}). Either fix its cause and "
-                  f"verify the fix, or tell the user clearly that this problem is not solved and why.")
-        return _decision(view, self.name, reason, "trigger_ai_autofix", str(loop.get("fp")),
-                         error_fingerprint=loop.get("fp"), occurrences=loop.get("occurrences"))
-
+        reason = (
+            f"agentlog guard: you are stopping while an error is unresolved: it occurred "
+            f"{loop.get('occurrences')} times ({loop.get('fp')}: {what}). Either fix its cause and "
+            f"verify the fix, or tell the user clearly that this problem is not solved and why."
+        )
+        return _decision(
+            view,
+            self.name,
+            reason,
+            "trigger_ai_autofix",
+            str(loop.get("fp")),
+            error_fingerprint=loop.get("fp"),
+            occurrences=loop.get("occurrences"),
+        )

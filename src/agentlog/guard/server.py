@@ -161,10 +161,22 @@ def _warm() -> None:
     """Import what a call needs, once, before the socket exists."""
     from importlib import import_module
 
-    for name in ("agentlog.config", "agentlog.events", "agentlog.recorder", "agentlog.agents",
-                 "agentlog.guard.config", "agentlog.guard.payloads", "agentlog.guard.state",
-                 "agentlog.guard.feed", "agentlog.guard.policies", "agentlog.capture.pricing",
-                 "agentlog.store.writer", "agentlog.watch.engine", "msgspec", "traceback"):
+    for name in (
+        "agentlog.config",
+        "agentlog.events",
+        "agentlog.recorder",
+        "agentlog.agents",
+        "agentlog.guard.config",
+        "agentlog.guard.payloads",
+        "agentlog.guard.state",
+        "agentlog.guard.feed",
+        "agentlog.guard.policies",
+        "agentlog.capture.pricing",
+        "agentlog.store.writer",
+        "agentlog.watch.engine",
+        "msgspec",
+        "traceback",
+    ):
         try:
             import_module(name)
         except Exception:  # noqa: BLE001, S110 - a call imports what it needs anyway

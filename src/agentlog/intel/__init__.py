@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 TYPE_CHECKING = False  # typing costs ~15 ms to import; annotations only need the name
 
 from agentlog.intel.fingerprint import fingerprint as _fingerprint
+
 # ``mask`` the function is not re-exported: it would shadow the ``agentlog.intel.mask`` module.
 from agentlog.intel.mask import normalize
 from agentlog.intel.taxonomy import TRANSIENT_CATEGORIES, Taxonomy, classify, default_taxonomy, is_transient

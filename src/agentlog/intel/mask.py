@@ -74,8 +74,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     # A sign is one only when it does not join two word parts (utf-8 keeps its dash).  A
     # size or duration unit belongs to its number: ``93.0 B``, ``5.2 KB`` and ``20s`` are values.
     # ``1h2m3.5s`` is one duration.
-    ("NUM", rf"(?:(?<![A-Za-z0-9])[-<>~]=?)?\d+(?:\.\d+)*(?:(?:ms|[hms])\d+(?:\.\d+)?)*"
-            rf"(?:(?:{_SIZE_UNIT}|{_TIME_UNIT}|[smhd])\b)?"),
+    (
+        "NUM",
+        rf"(?:(?<![A-Za-z0-9])[-<>~]=?)?\d+(?:\.\d+)*(?:(?:ms|[hms])\d+(?:\.\d+)?)*"
+        rf"(?:(?:{_SIZE_UNIT}|{_TIME_UNIT}|[smhd])\b)?",
+    ),
 )
 
 PLACEHOLDERS = tuple(dict.fromkeys(f"<{name.split('_')[0]}>" for name, _ in _RULES))
@@ -116,8 +119,10 @@ _DATE_WORDS = _with_punctuation(
     + " UTC GMT EST EDT CST CDT MST MDT PST PDT CET CEST EET EEST WET WEST BST IST JST KST AEST AEDT HST AKST AKDT"
 )
 # A unit written apart from its number: "5.2 KB", "1.5 seconds", "<1 sec".
-_UNITS = _with_punctuation("B KB MB GB TB PB KiB MiB GiB TiB ms us ns sec secs second seconds min mins minute "
-                           "minutes hr hrs hour hours day days")
+_UNITS = _with_punctuation(
+    "B KB MB GB TB PB KiB MiB GiB TiB ms us ns sec secs second seconds min mins minute "
+    "minutes hr hrs hour hours day days"
+)
 _IN_CONTEXT = _DATE_WORDS | _UNITS
 _TIME = ("<NUM>", "<TS>")
 

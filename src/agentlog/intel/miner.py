@@ -280,7 +280,7 @@ class TemplateMiner:
         whole = tuple(shape)
         for i, s in enumerate(whole):
             if not is_learned(s):
-                yield hash((i, whole[:i], whole[i + 1:]))
+                yield hash((i, whole[:i], whole[i + 1 :]))
 
     # -- learning -----------------------------------------------------------------------
 
@@ -310,11 +310,14 @@ class TemplateMiner:
         shared = sum(1 for i, s in enumerate(node.shape) if i != position and s != VALUE and not is_learned(s))
         if shared < SHARED_WORDS:
             return []
-        hole = node.shape[:position], node.shape[position + 1:]
+        hole = node.shape[:position], node.shape[position + 1 :]
         members = [self._nodes[i] for i in ids if i in self._nodes]
         # a hash key could collide: keep the true siblings only
-        members = [m for m in members if (m.shape[:position], m.shape[position + 1:]) == hole
-                   and not is_fixed(m.shape[position])]
+        members = [
+            m
+            for m in members
+            if (m.shape[:position], m.shape[position + 1 :]) == hole and not is_fixed(m.shape[position])
+        ]
         if len({m.shape[position] for m in members}) < VARIETY:
             return []
         return members
@@ -384,7 +387,7 @@ class TemplateMiner:
 
     def _trim_merged(self) -> None:
         if len(self._merged) > _MERGED_LIMIT:  # the oldest merges are forgotten first
-            self._merged = dict(list(self._merged.items())[len(self._merged) // 2:])
+            self._merged = dict(list(self._merged.items())[len(self._merged) // 2 :])
 
     # -- persistence ----------------------------------------------------------------------
 

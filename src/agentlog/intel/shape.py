@@ -49,7 +49,7 @@ def is_fixed(word: str) -> bool:
     an upper-case code (``ENOTFOUND``, ``SIGKILL``, ``state=LOOKING``, ``GET``: a
     programmer's constant) or an empty ``key=`` (no value is a case of its own)."""
     keyed = _KEYED.match(word)
-    value = word[keyed.end():] if keyed else word
+    value = word[keyed.end() :] if keyed else word
     return not value or _CODE.fullmatch(value) is not None
 
 

@@ -23,10 +23,10 @@ INSTRUCTIONS = (
     "you retry the same thing, seen_this_error with an error's text before debugging it, "
     "session_health for cost against the budget and time since progress, similar_failures for "
     "past sessions that failed on the same errors. The session is found from your working "
-    "directory; pass session_id when several sessions share it.")
+    "directory; pass session_id when several sessions share it."
+)
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                            open_world_hint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 def build(telemetry: Telemetry) -> MCPServer:

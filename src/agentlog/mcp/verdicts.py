@@ -55,6 +55,7 @@ class NoSession(LookupError):
 
 # -- the lines, decoded only as far as the answers need ------------------------------------------
 
+
 class _Data(msgspec.Struct, gc=False):
     working_dir: Any = None
     tool_name: Any = None
@@ -123,11 +124,12 @@ def _seconds(timestamp: Any) -> float | None:
 
 def _short(value: Any, size: int = 160) -> Any:
     if type(value) is str and len(value) > size:
-        return value[:size - 1] + "…"
+        return value[: size - 1] + "…"
     return value
 
 
 # -- one session, as the watchdog sees it -------------------------------------------------------
+
 
 class SessionWatch:
     """One session's engine (the watchdog's settings) and what the answers add, fed its
@@ -198,8 +200,9 @@ class SessionWatch:
         found = []
         tool = slots.get("tool_loop")
         if tool is not None and tool.run:
-            found.append({"rule": "tool_loop", "count": max(tool.run.values()),
-                          "threshold": self.config.tool_repeat_threshold})
+            found.append(
+                {"rule": "tool_loop", "count": max(tool.run.values()), "threshold": self.config.tool_repeat_threshold}
+            )
         errors = slots.get("error_loop")
         if errors is not None and errors.times:
             window = self.config.error_loop_window_ms / 1000
@@ -236,6 +239,7 @@ def _analyze(message: str) -> tuple[str, str]:
 
 
 # -- the log, indexed as it grows ---------------------------------------------------------------
+
 
 class _Tail:
     """A file read on from where the last call stopped."""
@@ -298,17 +302,19 @@ class AlertIndex:
             if any(a.alert_id == alert.alert_id for a in kept if alert.alert_id is not None):
                 continue  # a watchdog restarted without its checkpoint may write one again
             kept.append(alert)
-            del kept[:-self.KEEP]
+            del kept[: -self.KEEP]
             self.total[alert.attempt_id] = self.total.get(alert.attempt_id, 0) + 1
 
 
 # -- the answers --------------------------------------------------------------------------------
 
+
 class Telemetry:
     """The four answers over one log dir; see the module's docstring."""
 
-    def __init__(self, log_dir: Path | str, config: WatchConfig | None = None, budget_usd: float | None = None,
-                 clock=time.time):
+    def __init__(
+        self, log_dir: Path | str, config: WatchConfig | None = None, budget_usd: float | None = None, clock=time.time
+    ):
         self.log_dir = Path(log_dir)
         self.config = config or WatchConfig()
         self.budget_usd = budget_usd if budget_usd and budget_usd > 0 else self.config.cost_anomaly_threshold
@@ -345,15 +351,23 @@ class Telemetry:
         if known is not None and known[0] == version:
             return known[1]
         with os.scandir(folder) as entries:
-            files = sorted(((e.stat().st_mtime_ns, e.name, e.inode()) for e in entries
-                            if e.name.endswith(".jsonl") and e.is_file()), reverse=True)
+            files = sorted(
+                (
+                    (e.stat().st_mtime_ns, e.name, e.inode())
+                    for e in entries
+                    if e.name.endswith(".jsonl") and e.is_file()
+                ),
+                reverse=True,
+            )
         for _, name, ino in files[:MAX_SCAN]:
             found = self._start_of(folder / name, ino)
             if found is not None and found[0] == cwd:
                 self._by_cwd[cwd] = (version, found[1])
                 return found[1]
-        raise NoSession(f"no session started in {cwd} among the latest {MAX_SCAN} in {folder}; "
-                        "pass session_id (the agent's session id)")
+        raise NoSession(
+            f"no session started in {cwd} among the latest {MAX_SCAN} in {folder}; "
+            "pass session_id (the agent's session id)"
+        )
 
     def _start_of(self, path: Path, ino: int) -> tuple[str, str] | None:
         """(working dir, attempt id) from a transcript's first line, which never changes."""
@@ -361,8 +375,12 @@ class Telemetry:
         if key not in self._cwd_of:
             line = first_line(path)
             event = _event(line) if line else None
-            ok = (event is not None and event.event_type == "session_start" and type(event.attempt_id) is str
-                  and type(event.data.working_dir) is str)
+            ok = (
+                event is not None
+                and event.event_type == "session_start"
+                and type(event.attempt_id) is str
+                and type(event.data.working_dir) is str
+            )
             self._cwd_of[key] = (os.path.realpath(event.data.working_dir), event.attempt_id) if ok else None
         return self._cwd_of[key]
 
@@ -383,10 +401,14 @@ class Telemetry:
         watch = self.session(self.identify(session_id, cwd))
         standing = watch.looping()
         latest = standing[-1] if standing else None
-        answer = {"session": watch.attempt_id, "looping": bool(standing), "events": watch.events,
-                  "rules": watch.rules(),
-                  "alerts": [_alert(a) for a in reversed(standing[-8:])],
-                  "recommended_action": latest.recommendation if latest else "continue"}
+        answer = {
+            "session": watch.attempt_id,
+            "looping": bool(standing),
+            "events": watch.events,
+            "rules": watch.rules(),
+            "alerts": [_alert(a) for a in reversed(standing[-8:])],
+            "recommended_action": latest.recommendation if latest else "continue",
+        }
         if latest is not None:
             answer["why"] = _short(latest.message)
         return fit(answer)
@@ -399,17 +421,21 @@ class Telemetry:
         journaled = {a.alert_id for a in logged}
         acknowledged = acks.acknowledged(self.log_dir) if logged else set()  # on the dashboard's Alerts page
         standing = [a for a in watch.looping() if a.alert_id not in journaled]  # not yet written by `watch`
-        answer = {"session": watch.attempt_id, "events": watch.events,
-                  "status": watch.status or "open",
-                  "cost_usd": round(watch.cost_usd, 4), "budget_usd": self.budget_usd,
-                  "budget_used": round(watch.cost_usd / self.budget_usd, 3) if self.budget_usd else None,
-                  "failure_risk": None,  # no failure model is trained on this log yet
-                  "s_since_last_event": _ago(now, watch.last_time),
-                  "s_since_progress": _ago(now, watch.progress_time),
-                  "errors": sum(watch.errors.values()),
-                  "alerts_logged": self.alerts.total.get(watch.attempt_id, 0) + len(standing),
-                  "alerts": [_alert(a) for a in reversed(standing[-3:])]
-                  + [_alert(a, a.alert_id in acknowledged) for a in reversed(logged[-3:])]}
+        answer = {
+            "session": watch.attempt_id,
+            "events": watch.events,
+            "status": watch.status or "open",
+            "cost_usd": round(watch.cost_usd, 4),
+            "budget_usd": self.budget_usd,
+            "budget_used": round(watch.cost_usd / self.budget_usd, 3) if self.budget_usd else None,
+            "failure_risk": None,  # no failure model is trained on this log yet
+            "s_since_last_event": _ago(now, watch.last_time),
+            "s_since_progress": _ago(now, watch.progress_time),
+            "errors": sum(watch.errors.values()),
+            "alerts_logged": self.alerts.total.get(watch.attempt_id, 0) + len(standing),
+            "alerts": [_alert(a) for a in reversed(standing[-3:])]
+            + [_alert(a, a.alert_id in acknowledged) for a in reversed(logged[-3:])],
+        }
         return fit(answer)
 
     def seen_this_error(self, text: str, session_id: str | None = None, cwd: str | None = None) -> dict[str, Any]:
@@ -421,11 +447,15 @@ class Telemetry:
         sessions = self.errors.sessions.get(fp, {})
         me = self._maybe_me(session_id, cwd)
         others = [a for a in reversed(sessions) if a != me]
-        answer = {"fingerprint": fp, "template": _short(info.template, 200),
-                  "category": self.errors.category.get(fp, info.category),
-                  "seen": self.errors.count.get(fp, 0), "sessions": len(sessions),
-                  "recent_sessions": others[:5],
-                  "got_past_it": [self._after_error(a, fp) for a in others[:3]]}
+        answer = {
+            "fingerprint": fp,
+            "template": _short(info.template, 200),
+            "category": self.errors.category.get(fp, info.category),
+            "seen": self.errors.count.get(fp, 0),
+            "sessions": len(sessions),
+            "recent_sessions": others[:5],
+            "got_past_it": [self._after_error(a, fp) for a in others[:3]],
+        }
         return fit(answer)
 
     def similar_failures(self, k: int = 3, session_id: str | None = None, cwd: str | None = None) -> dict[str, Any]:
@@ -441,9 +471,11 @@ class Telemetry:
         # most errors in common first; among equals, the most recent (met first above)
         order = {a: i for i, a in enumerate(shared)}
         ranked = sorted(shared, key=lambda a: (shared[a] * -1, order[a]))[:k]
-        answer = {"session": watch.attempt_id, "own_errors": len(watch.errors),
-                  "similar": [{"session": a, "shared_errors": shared[a], "outcome": self._outcome(a)}
-                              for a in ranked]}
+        answer = {
+            "session": watch.attempt_id,
+            "own_errors": len(watch.errors),
+            "similar": [{"session": a, "shared_errors": shared[a], "outcome": self._outcome(a)} for a in ranked],
+        }
         if not watch.errors:
             answer["note"] = "this session has recorded no error yet"
         return fit(answer)
@@ -493,8 +525,13 @@ class Telemetry:
 
 
 def _alert(alert: Any, acknowledged: bool = False) -> dict[str, Any]:
-    found = {"id": alert.alert_id, "type": alert.type, "severity": alert.severity,
-             "recommendation": alert.recommendation, "at": alert.event_time}
+    found = {
+        "id": alert.alert_id,
+        "type": alert.type,
+        "severity": alert.severity,
+        "recommendation": alert.recommendation,
+        "at": alert.event_time,
+    }
     if getattr(alert, "decision", None):
         found["decision"] = alert.decision
     if acknowledged:

@@ -48,8 +48,9 @@ def _ns(event: dict[str, Any]) -> int:
         return 0
 
 
-def export(sessions: dict[str, list[dict]], endpoint: str, *, headers: dict[str, str] | None = None,
-           exporter: Any = None) -> ExportStats:
+def export(
+    sessions: dict[str, list[dict]], endpoint: str, *, headers: dict[str, str] | None = None, exporter: Any = None
+) -> ExportStats:
     """Send the sessions to `endpoint` (an OTLP/HTTP base URL); returns what was sent."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
@@ -59,8 +60,7 @@ def export(sessions: dict[str, list[dict]], endpoint: str, *, headers: dict[str,
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", headers=headers)
-    limits = SpanLimits(max_events=1_000_000, max_attributes=256, max_event_attributes=64,
-                        max_span_attributes=256)
+    limits = SpanLimits(max_events=1_000_000, max_attributes=256, max_event_attributes=64, max_span_attributes=256)
     provider = TracerProvider(resource=Resource.create({"service.name": "agentlog"}), span_limits=limits)
     provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=256))
     tracer = provider.get_tracer("agentlog", schema_url=semconv.SCHEMA_URL)
@@ -85,12 +85,18 @@ def _session(tracer: Any, attempt_id: str, events: list[dict[str, Any]], stats: 
     end = max(_ns(e) for e in events)
     usage = [e for e in events if e["event_type"] == "usage"]
     totals = _totals(usage)
-    attrs = {semconv.OPERATION: semconv.INVOKE_AGENT, semconv.AGENT_NAME: executor,
-             semconv.CONVERSATION_ID: attempt_id, semconv.EXECUTOR: executor,
-             semconv.PROVIDER: semconv.PROVIDERS.get(executor, executor.lower()),
-             semconv.INPUT_TOKENS: totals["input"], semconv.OUTPUT_TOKENS: totals["output"],
-             semconv.CACHE_READ_TOKENS: totals["cache_read"], semconv.CACHE_CREATION_TOKENS: totals["cache_creation"],
-             semconv.COST_USD: totals["cost"]}
+    attrs = {
+        semconv.OPERATION: semconv.INVOKE_AGENT,
+        semconv.AGENT_NAME: executor,
+        semconv.CONVERSATION_ID: attempt_id,
+        semconv.EXECUTOR: executor,
+        semconv.PROVIDER: semconv.PROVIDERS.get(executor, executor.lower()),
+        semconv.INPUT_TOKENS: totals["input"],
+        semconv.OUTPUT_TOKENS: totals["output"],
+        semconv.CACHE_READ_TOKENS: totals["cache_read"],
+        semconv.CACHE_CREATION_TOKENS: totals["cache_creation"],
+        semconv.COST_USD: totals["cost"],
+    }
     if model:
         attrs[semconv.REQUEST_MODEL] = model
     if first.get("task_id"):
@@ -148,7 +154,9 @@ def _pair_tools(events: list[dict[str, Any]]) -> tuple[list[list[dict]], list[di
             group = open_calls.pop(data.get("call_id") or data.get("tool_name"))
             group.append(event)
             last_result = group if data.get("result") == "error" else None
-        elif kind == "error" and last_result is not None and data.get("call_id") == last_result[0]["data"].get("call_id"):
+        elif (
+            kind == "error" and last_result is not None and data.get("call_id") == last_result[0]["data"].get("call_id")
+        ):
             last_result.append(event)
             last_result = None
         else:
@@ -161,16 +169,21 @@ def _tool_span(tracer: Any, context: Any, executor: str, attempt_id: str, group:
 
     call = group[0]["data"]
     result = next((e for e in group if e["event_type"] == "tool_result"), None)
-    attrs = {semconv.OPERATION: semconv.EXECUTE_TOOL, semconv.TOOL_NAME: call.get("tool_name") or "unknown",
-             semconv.CONVERSATION_ID: attempt_id, semconv.EXECUTOR: executor,
-             semconv.TOOL_CALL_ARGUMENTS: json.dumps(call.get("tool_params"), ensure_ascii=False)[:4000]}
+    attrs = {
+        semconv.OPERATION: semconv.EXECUTE_TOOL,
+        semconv.TOOL_NAME: call.get("tool_name") or "unknown",
+        semconv.CONVERSATION_ID: attempt_id,
+        semconv.EXECUTOR: executor,
+        semconv.TOOL_CALL_ARGUMENTS: json.dumps(call.get("tool_params"), ensure_ascii=False)[:4000],
+    }
     if call.get("call_id"):
         attrs[semconv.TOOL_CALL_ID] = str(call["call_id"])
     if result is not None and isinstance(result["data"].get("result_data"), str):
         attrs[semconv.TOOL_CALL_RESULT] = result["data"]["result_data"][:4000]
     start = _ns(group[0])
-    span = tracer.start_span(f"execute_tool {attrs[semconv.TOOL_NAME]}", context=context, start_time=start,
-                             attributes=attrs)
+    span = tracer.start_span(
+        f"execute_tool {attrs[semconv.TOOL_NAME]}", context=context, start_time=start, attributes=attrs
+    )
     for event in group:
         _carry(span, event)
     if result is not None and result["data"].get("result") == "error":
@@ -182,11 +195,17 @@ def _tool_span(tracer: Any, context: Any, executor: str, attempt_id: str, group:
 def _chat_span(tracer: Any, context: Any, executor: str, attempt_id: str, event: dict[str, Any]) -> None:
     totals = _totals([event])
     model = event["data"].get("model") or event.get("model")
-    attrs = {semconv.OPERATION: semconv.CHAT, semconv.CONVERSATION_ID: attempt_id, semconv.EXECUTOR: executor,
-             semconv.PROVIDER: semconv.PROVIDERS.get(executor, executor.lower()),
-             semconv.INPUT_TOKENS: totals["input"], semconv.OUTPUT_TOKENS: totals["output"],
-             semconv.CACHE_READ_TOKENS: totals["cache_read"], semconv.CACHE_CREATION_TOKENS: totals["cache_creation"],
-             semconv.COST_USD: totals["cost"]}
+    attrs = {
+        semconv.OPERATION: semconv.CHAT,
+        semconv.CONVERSATION_ID: attempt_id,
+        semconv.EXECUTOR: executor,
+        semconv.PROVIDER: semconv.PROVIDERS.get(executor, executor.lower()),
+        semconv.INPUT_TOKENS: totals["input"],
+        semconv.OUTPUT_TOKENS: totals["output"],
+        semconv.CACHE_READ_TOKENS: totals["cache_read"],
+        semconv.CACHE_CREATION_TOKENS: totals["cache_creation"],
+        semconv.COST_USD: totals["cost"],
+    }
     if event["data"].get("reasoning_tokens"):
         attrs[semconv.REASONING_TOKENS] = int(event["data"]["reasoning_tokens"])
     if model:

@@ -52,8 +52,11 @@ class TelemetryMapper:
     def log_record(self, record: Any, resource: dict[str, Any]) -> list[dict[str, Any]]:
         attrs = {**resource, **attributes(record.attributes)}
         # each field read from a decoded record costs ~1 us: the attribute first, as the agents set it
-        name = attrs.get("event.name") or record.event_name or (
-            record.body.string_value if record.body.WhichOneof("value") == "string_value" else "")
+        name = (
+            attrs.get("event.name")
+            or record.event_name
+            or (record.body.string_value if record.body.WhichOneof("value") == "string_value" else "")
+        )
         key = (name, resource.get("service.name"))
         found = self._handlers.get(key)
         if found is None:
@@ -73,13 +76,13 @@ class TelemetryMapper:
             timestamp = iso_of(record.time_unix_nano or record.observed_time_unix_nano)
         return handler(self, attrs, session, timestamp, agent)
 
-    def event(self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str,
-              model: Any = None) -> list[dict[str, Any]]:
+    def event(
+        self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str, model: Any = None
+    ) -> list[dict[str, Any]]:
         """One event, preceded by the session's session_start when this is its first."""
         events = []
         if not self.started.get(session) and event_type != "session_start":
-            events.append(self._make(session, executor, "session_start", {"prompt_type": "initial"}, timestamp,
-                                     model))
+            events.append(self._make(session, executor, "session_start", {"prompt_type": "initial"}, timestamp, model))
         if event_type == "session_start":
             if self.started.get(session):
                 return []
@@ -90,10 +93,16 @@ class TelemetryMapper:
         return events
 
     @staticmethod
-    def _make(session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str,
-              model: Any) -> dict[str, Any]:
-        event = {"timestamp": timestamp, "attempt_id": session, "event_type": event_type, "executor": executor,
-                 "data": {k: v for k, v in data.items() if v is not None}}
+    def _make(
+        session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str, model: Any
+    ) -> dict[str, Any]:
+        event = {
+            "timestamp": timestamp,
+            "attempt_id": session,
+            "event_type": event_type,
+            "executor": executor,
+            "data": {k: v for k, v in data.items() if v is not None},
+        }
         if isinstance(model, str) and model:
             event["model"] = model
         return event
@@ -101,28 +110,71 @@ class TelemetryMapper:
     def prompt(self, session: str, executor: str, attrs: dict[str, Any], timestamp: str) -> list[dict[str, Any]]:
         text = attrs.get("prompt") if isinstance(attrs.get("prompt"), str) else None
         if not self.started.get(session):
-            return self.event(session, executor, "session_start",
-                              {"prompt": text, "prompt_type": "initial", "prompt_length": as_int(attrs.get("prompt_length"))},
-                              timestamp, attrs.get("model"))
-        return self.event(session, executor, "followup_sent",
-                          {"message": text, "reason": "user", "prompt_length": as_int(attrs.get("prompt_length"))},
-                          timestamp, attrs.get("model"))
+            return self.event(
+                session,
+                executor,
+                "session_start",
+                {"prompt": text, "prompt_type": "initial", "prompt_length": as_int(attrs.get("prompt_length"))},
+                timestamp,
+                attrs.get("model"),
+            )
+        return self.event(
+            session,
+            executor,
+            "followup_sent",
+            {"message": text, "reason": "user", "prompt_length": as_int(attrs.get("prompt_length"))},
+            timestamp,
+            attrs.get("model"),
+        )
 
-    def tool(self, session: str, executor: str, timestamp: str, name: Any, params: Any, call_id: Any,
-             success: bool, output: Any, duration_ms: Any, error: Any = None) -> list[dict[str, Any]]:
+    def tool(
+        self,
+        session: str,
+        executor: str,
+        timestamp: str,
+        name: Any,
+        params: Any,
+        call_id: Any,
+        success: bool,
+        output: Any,
+        duration_ms: Any,
+        error: Any = None,
+    ) -> list[dict[str, Any]]:
         name = name if isinstance(name, str) and name else "unknown"
-        events = self.event(session, executor, "tool_call",
-                            {"tool_name": name, "tool_params": json_or_text(params), "call_id": call_id}, timestamp)
-        events += self.event(session, executor, "tool_result",
-                             {"tool_name": name, "call_id": call_id, "result": "success" if success else "error",
-                              "result_data": output, "duration_ms": as_float(duration_ms)}, timestamp)
+        events = self.event(
+            session,
+            executor,
+            "tool_call",
+            {"tool_name": name, "tool_params": json_or_text(params), "call_id": call_id},
+            timestamp,
+        )
+        events += self.event(
+            session,
+            executor,
+            "tool_result",
+            {
+                "tool_name": name,
+                "call_id": call_id,
+                "result": "success" if success else "error",
+                "result_data": output,
+                "duration_ms": as_float(duration_ms),
+            },
+            timestamp,
+        )
         if not success:
             message = error if isinstance(error, str) and error else f"{name} failed"
-            events += self.event(session, executor, "error",
-                                 {"error_message": message[:1000], "tool_name": name, "call_id": call_id}, timestamp)
+            events += self.event(
+                session,
+                executor,
+                "error",
+                {"error_message": message[:1000], "tool_name": name, "call_id": call_id},
+                timestamp,
+            )
         return events
 
-    def usage(self, session: str, executor: str, timestamp: str, data: dict[str, Any], model: Any) -> list[dict[str, Any]]:
+    def usage(
+        self, session: str, executor: str, timestamp: str, data: dict[str, Any], model: Any
+    ) -> list[dict[str, Any]]:
         if data.get("cost_usd") is None and self.pricing is not None:
             self.pricing.price_usage(model if isinstance(model, str) else None, data)
         data["model"] = model
@@ -143,8 +195,9 @@ class TelemetryMapper:
                     for point in metric.sum.data_points:
                         yield from self._point(metric.name, field, executor, point, resource, cumulative)
 
-    def _point(self, name: str, field: str, executor: str, point: Any, resource: dict[str, Any],
-               cumulative: bool) -> list[dict[str, Any]]:
+    def _point(
+        self, name: str, field: str, executor: str, point: Any, resource: dict[str, Any], cumulative: bool
+    ) -> list[dict[str, Any]]:
         attrs = {**resource, **attributes(point.attributes)}
         session = attrs.get("session.id")
         if not isinstance(session, str) or not session:
@@ -169,8 +222,14 @@ class TelemetryMapper:
             data = {kind: int(value), "source": "otel_metric"}
         else:
             data = {"cost_usd": value, "source": "otel_metric"}
-        return self.event(session, executor, "usage", {**data, "model": attrs.get("model")},
-                          iso_of(point.time_unix_nano), attrs.get("model"))
+        return self.event(
+            session,
+            executor,
+            "usage",
+            {**data, "model": attrs.get("model")},
+            iso_of(point.time_unix_nano),
+            attrs.get("model"),
+        )
 
     # -- traces ---------------------------------------------------------------------------
 
@@ -198,10 +257,18 @@ class TelemetryMapper:
         operation = attrs.get(semconv.OPERATION)
         if operation == semconv.EXECUTE_TOOL:
             failed = span.status.code == 2 or semconv.ERROR_TYPE in attrs
-            return self.tool(session, executor, timestamp, attrs.get(semconv.TOOL_NAME),
-                             attrs.get(semconv.TOOL_CALL_ARGUMENTS), attrs.get(semconv.TOOL_CALL_ID), not failed,
-                             attrs.get(semconv.TOOL_CALL_RESULT), (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
-                             span.status.message or attrs.get(semconv.ERROR_TYPE))
+            return self.tool(
+                session,
+                executor,
+                timestamp,
+                attrs.get(semconv.TOOL_NAME),
+                attrs.get(semconv.TOOL_CALL_ARGUMENTS),
+                attrs.get(semconv.TOOL_CALL_ID),
+                not failed,
+                attrs.get(semconv.TOOL_CALL_RESULT),
+                (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
+                span.status.message or attrs.get(semconv.ERROR_TYPE),
+            )
         if operation in (semconv.CHAT, "text_completion", "generate_content"):
             return self.usage(session, executor, timestamp, split_usage(attrs), attrs.get(semconv.REQUEST_MODEL))
         self.skip(f"unmapped_span:{operation}")
@@ -213,14 +280,22 @@ def split_usage(attrs: dict[str, Any]) -> dict[str, Any]:
     read = as_int(attrs.get(semconv.CACHE_READ_TOKENS)) or 0
     created = as_int(attrs.get(semconv.CACHE_CREATION_TOKENS)) or 0
     total_in = as_int(attrs.get(semconv.INPUT_TOKENS))
-    return {"input_tokens": None if total_in is None else max(0, total_in - read - created),
-            "output_tokens": as_int(attrs.get(semconv.OUTPUT_TOKENS)), "cache_read_tokens": read or None,
-            "cache_creation_tokens": created or None, "reasoning_tokens": as_int(attrs.get(semconv.REASONING_TOKENS)),
-            "cost_usd": as_float(attrs.get(semconv.COST_USD))}
+    return {
+        "input_tokens": None if total_in is None else max(0, total_in - read - created),
+        "output_tokens": as_int(attrs.get(semconv.OUTPUT_TOKENS)),
+        "cache_read_tokens": read or None,
+        "cache_creation_tokens": created or None,
+        "reasoning_tokens": as_int(attrs.get(semconv.REASONING_TOKENS)),
+        "cost_usd": as_float(attrs.get(semconv.COST_USD)),
+    }
 
 
-TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cacheRead": "cache_read_tokens",
-               "cacheCreation": "cache_creation_tokens"}
+TOKEN_TYPES = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cacheRead": "cache_read_tokens",
+    "cacheCreation": "cache_creation_tokens",
+}
 
 
 class _Tables(NamedTuple):

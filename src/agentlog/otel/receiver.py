@@ -47,12 +47,24 @@ from .recording import CHUNK, LocalRecording, RecordingFailed, WorkerRecording
 
 # path: (mapper method, request, response, the response's count of rejected items)
 SIGNALS = {
-    "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse,
-                 "rejected_log_records"),
-    "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest,
-                   trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
-    "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest,
-                    metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
+    "/v1/logs": (
+        "logs",
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse,
+        "rejected_log_records",
+    ),
+    "/v1/traces": (
+        "traces",
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+        "rejected_spans",
+    ),
+    "/v1/metrics": (
+        "metrics",
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+        "rejected_data_points",
+    ),
 }
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 TOKEN_ENV = "AGENTLOG_OTEL_TOKEN"
@@ -128,8 +140,14 @@ def decode(request_type: type, body: bytes, is_json: bool) -> Any:
 def _ids_to_base64(node: Any) -> Any:
     """OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
     if isinstance(node, dict):
-        return {k: (base64.b64encode(bytes.fromhex(v)).decode() if k in _HEX_IDS and isinstance(v, str) and v
-                    else _ids_to_base64(v)) for k, v in node.items()}
+        return {
+            k: (
+                base64.b64encode(bytes.fromhex(v)).decode()
+                if k in _HEX_IDS and isinstance(v, str) and v
+                else _ids_to_base64(v)
+            )
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_ids_to_base64(v) for v in node]
     return node
@@ -179,8 +197,13 @@ async def read_body(request: Request, timeout: float = READ_TIMEOUT_S, limit: in
     return b"".join(chunks)
 
 
-def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: float = READ_TIMEOUT_S,
-               bodies_in_flight: int = BODIES_IN_FLIGHT) -> Guard:
+def create_app(
+    receiver: Receiver,
+    *,
+    token: str | None = None,
+    read_timeout: float = READ_TIMEOUT_S,
+    bodies_in_flight: int = BODIES_IN_FLIGHT,
+) -> Guard:
     """The receiver as an ASGI app; closing the app (its lifespan) closes the receiver."""
     # Recording is serial (the receiver's lock): one thread records the requests in turn, and
     # the event loop stays free to read the next ones, time them out and refuse. At most
@@ -203,7 +226,8 @@ def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: fl
                 raise HTTPException(400, "empty body: an export request holds at least one resource")
             try:
                 answer, answer_type = await asyncio.get_running_loop().run_in_executor(
-                    recorder_thread, receiver.ingest, request.url.path, body, media)
+                    recorder_thread, receiver.ingest, request.url.path, body, media
+                )
             except BadRequest as exc:
                 raise HTTPException(400, str(exc)) from None
             except RecordingFailed as exc:  # OTLP: 503 is retryable, so the exporter sends it again
@@ -218,8 +242,11 @@ def create_app(receiver: Receiver, *, token: str | None = None, read_timeout: fl
             recorder_thread.shutdown()
             receiver.close()
 
-    app = Starlette(routes=[Route(path, export, methods=["POST"]) for path in SIGNALS],
-                    exception_handlers={HTTPException: _error}, lifespan=lifespan)
+    app = Starlette(
+        routes=[Route(path, export, methods=["POST"]) for path in SIGNALS],
+        exception_handlers={HTTPException: _error},
+        lifespan=lifespan,
+    )
     return Guard(app, token, methods=("POST",), browser=False)
 
 

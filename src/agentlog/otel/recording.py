@@ -79,8 +79,9 @@ class WorkerRecording:
         # A fresh interpreter on `python -m` (not fork: the caller may hold threads; not
         # multiprocessing's spawn: it re-imports the caller's main module), over a socket pair.
         ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
+        )
         theirs.close()
         self.conn = Connection(ours.detach())
         self.conn.send(self.settings)
@@ -153,6 +154,7 @@ def _attempt(step) -> str | None:
 def _counter(reply: Reply):
     def rejected(index: int, error: EventError) -> None:
         reply.rejected += 1
+
     return rejected
 
 

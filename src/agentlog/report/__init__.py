@@ -15,5 +15,17 @@ from .recommend import Recommendation, Thresholds
 from .render import render_html, render_json, render_markdown, report_text, write_report
 from .schedule import Spec, WeeklySchedule, next_due
 
-__all__ = ["Recommendation", "Report", "Spec", "Thresholds", "WeeklySchedule", "build_report", "next_due",
-           "render_html", "render_json", "render_markdown", "report_text", "write_report"]
+__all__ = [
+    "Recommendation",
+    "Report",
+    "Spec",
+    "Thresholds",
+    "WeeklySchedule",
+    "build_report",
+    "next_due",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "report_text",
+    "write_report",
+]

@@ -13,8 +13,16 @@ from ..analytics.source import Scope
 from .recommend import Recommendation, Thresholds, recommend
 
 DAY = 86400
-TREND_KEYS = ("sessions", "completed", "success_pct", "cost_usd", "errors", "agent_hours", "cost_per_session",
-              "errors_per_session")
+TREND_KEYS = (
+    "sessions",
+    "completed",
+    "success_pct",
+    "cost_usd",
+    "errors",
+    "agent_hours",
+    "cost_per_session",
+    "errors_per_session",
+)
 
 
 @dataclass
@@ -72,10 +80,22 @@ def build_report(settings, days: int = 7, now: float | None = None) -> Report:
         advice = _advice(settings, data, current, now)
     finally:
         data.source.close()
-    return Report(since=since, until=now, days=days, totals=totals, previous=before, executors=executors,
-                  models=models, top_errors=clusters, insights=insights,
-                  recommendations=recommend(totals, executors, models, clusters, Thresholds.from_settings(settings)),
-                  daily=daily(rows, since, days), advice=advice, generated=time.time(), malformed=data.malformed)
+    return Report(
+        since=since,
+        until=now,
+        days=days,
+        totals=totals,
+        previous=before,
+        executors=executors,
+        models=models,
+        top_errors=clusters,
+        insights=insights,
+        recommendations=recommend(totals, executors, models, clusters, Thresholds.from_settings(settings)),
+        daily=daily(rows, since, days),
+        advice=advice,
+        generated=time.time(),
+        malformed=data.malformed,
+    )
 
 
 def _advice(settings, data, scope: Scope, now: float) -> list[dict[str, Any]]:
@@ -84,9 +104,18 @@ def _advice(settings, data, scope: Scope, now: float) -> list[dict[str, Any]]:
     from ..capture.pricing import Pricing
 
     result = advise(data, scope, pricing=Pricing.load(settings.section("pricing") if settings else None), now=now)
-    return [{"kind": f.kind, "title": f.title, "usd_per_week": f.usd_per_week, "confidence": f.confidence,
-             "evidence": evidence_text(f.evidence), "guard": f.guard["text"] if f.guard else None,
-             "action": f.action} for f in result.findings]
+    return [
+        {
+            "kind": f.kind,
+            "title": f.title,
+            "usd_per_week": f.usd_per_week,
+            "confidence": f.confidence,
+            "evidence": evidence_text(f.evidence),
+            "guard": f.guard["text"] if f.guard else None,
+            "action": f.action,
+        }
+        for f in result.findings
+    ]
 
 
 def agent_hours(rows: list[dict[str, Any]]) -> float:
@@ -97,18 +126,27 @@ def agent_hours(rows: list[dict[str, Any]]) -> float:
 def _totals(summary, rows: list[dict[str, Any]]) -> dict[str, Any]:
     hours = agent_hours(rows)
     n = summary.sessions
-    return {"sessions": n, "completed": summary.ended, "succeeded": summary.succeeded, "open": summary.open,
-            "success_pct": summary.success_pct, "cost_usd": summary.total_cost_usd,
-            "errors": summary.total_errors, "agent_hours": hours,
-            "cost_per_session": summary.total_cost_usd / n if n else None,
-            "errors_per_session": summary.total_errors / n if n else None}
+    return {
+        "sessions": n,
+        "completed": summary.ended,
+        "succeeded": summary.succeeded,
+        "open": summary.open,
+        "success_pct": summary.success_pct,
+        "cost_usd": summary.total_cost_usd,
+        "errors": summary.total_errors,
+        "agent_hours": hours,
+        "cost_per_session": summary.total_cost_usd / n if n else None,
+        "errors_per_session": summary.total_errors / n if n else None,
+    }
 
 
 def daily(rows: list[dict[str, Any]], since: float, days: int) -> list[dict[str, Any]]:
     """Sessions per UTC day of the period (by start), with outcomes and cost."""
     first = _dt.datetime.fromtimestamp(since, _dt.timezone.utc).date()
-    series = {first + _dt.timedelta(days=i): {"sessions": 0, "succeeded": 0, "failed": 0, "open": 0, "cost_usd": 0.0}
-              for i in range(days + 1)}
+    series = {
+        first + _dt.timedelta(days=i): {"sessions": 0, "succeeded": 0, "failed": 0, "open": 0, "cost_usd": 0.0}
+        for i in range(days + 1)
+    }
     for row in rows:
         started = row.get("started")
         if started is None:

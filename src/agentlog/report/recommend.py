@@ -54,36 +54,77 @@ class Recommendation:
         return {"rule": self.rule, "severity": self.severity, "text": self.text}
 
 
-def recommend(totals: dict[str, Any], executors: list[dict[str, Any]], models: list[dict[str, Any]],
-              top_errors: list[dict[str, Any]], limits: Thresholds) -> list[Recommendation]:
+def recommend(
+    totals: dict[str, Any],
+    executors: list[dict[str, Any]],
+    models: list[dict[str, Any]],
+    top_errors: list[dict[str, Any]],
+    limits: Thresholds,
+) -> list[Recommendation]:
     """What to do about the period, most important first; one `ok` line when nothing is off."""
     found: list[Recommendation] = []
     success = totals.get("success_pct")
     if success is not None and success < limits.min_success_pct:
         worst = _weakest(executors, limits)
         where = f"; weakest: {worst}" if worst else ""
-        top = (" The most common error is ", Code(top_errors[0]["fingerprint"]),
-               f" ({top_errors[0]['occurrences']}x).") if top_errors else ()
-        found.append(Recommendation("low_success", "high", (
-            f"Success rate {fmt.percent(success)} is below {fmt.percent(limits.min_success_pct)}{where}.", *top,
-            " Read the planning insights below and fix the tasks' setup before re-running them.")))
+        top = (
+            (" The most common error is ", Code(top_errors[0]["fingerprint"]), f" ({top_errors[0]['occurrences']}x).")
+            if top_errors
+            else ()
+        )
+        found.append(
+            Recommendation(
+                "low_success",
+                "high",
+                (
+                    f"Success rate {fmt.percent(success)} is below {fmt.percent(limits.min_success_pct)}{where}.",
+                    *top,
+                    " Read the planning insights below and fix the tasks' setup before re-running them.",
+                ),
+            )
+        )
     per_session = totals.get("cost_per_session")
     if per_session is not None and per_session > limits.max_cost_per_session:
         costly = max(models, key=lambda r: r.get("avg_cost_usd") or 0, default=None)
-        which = f"; the most expensive model per session is {costly['model']} ({fmt.money(costly['avg_cost_usd'])})" \
-            if costly and costly.get("avg_cost_usd") else ""
-        found.append(Recommendation("high_cost", "medium", (
-            f"Cost per session {fmt.money(per_session)} is above {fmt.money(limits.max_cost_per_session)}{which}. "
-            f"Trim the context the agents read (large files, whole docs), cap turns, or use a cheaper model for "
-            f"small tasks.",)))
+        which = (
+            f"; the most expensive model per session is {costly['model']} ({fmt.money(costly['avg_cost_usd'])})"
+            if costly and costly.get("avg_cost_usd")
+            else ""
+        )
+        found.append(
+            Recommendation(
+                "high_cost",
+                "medium",
+                (
+                    f"Cost per session {fmt.money(per_session)} is above {fmt.money(limits.max_cost_per_session)}{which}. "
+                    f"Trim the context the agents read (large files, whole docs), cap turns, or use a cheaper model for "
+                    f"small tasks.",
+                ),
+            )
+        )
     errors = totals.get("errors_per_session")
     if errors is not None and errors > limits.max_errors_per_session:
         top = top_errors[0] if top_errors else None
-        share = (" ", Code(top["fingerprint"]), f" alone accounts for {top['occurrences']} of {totals['errors']}; "
-                 f"fix its cause in the environment or the task description.") if top else ()
-        found.append(Recommendation("many_errors", "medium", (
-            f"{fmt.number(errors)} errors per session is above {fmt.number(limits.max_errors_per_session)}.",
-            *share)))
+        share = (
+            (
+                " ",
+                Code(top["fingerprint"]),
+                f" alone accounts for {top['occurrences']} of {totals['errors']}; "
+                f"fix its cause in the environment or the task description.",
+            )
+            if top
+            else ()
+        )
+        found.append(
+            Recommendation(
+                "many_errors",
+                "medium",
+                (
+                    f"{fmt.number(errors)} errors per session is above {fmt.number(limits.max_errors_per_session)}.",
+                    *share,
+                ),
+            )
+        )
     found += _prefer(executors, limits)
     return found or [Recommendation("ok", "low", ("All figures are within the thresholds.",))]
 
@@ -95,8 +136,11 @@ def _rated(executors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _weakest(executors: list[dict[str, Any]], limits: Thresholds) -> str | None:
     """The executor with the lowest success rate, however few its sessions (their number is
     said): naming only well-sampled ones would skip one that never succeeded."""
-    low = [r for r in executors if r.get("success_pct") is not None and r.get("ended")
-           and r["success_pct"] < limits.min_success_pct]
+    low = [
+        r
+        for r in executors
+        if r.get("success_pct") is not None and r.get("ended") and r["success_pct"] < limits.min_success_pct
+    ]
     if not low:
         return None
     worst = min(low, key=lambda r: (r["success_pct"], -r["ended"]))
@@ -112,7 +156,16 @@ def _prefer(executors: list[dict[str, Any]], limits: Thresholds) -> list[Recomme
     worst = min(rated, key=lambda r: r["success_pct"])
     if worst["success_pct"] >= limits.min_success_pct or best["success_pct"] - worst["success_pct"] < 20:
         return []
-    return [Recommendation("prefer_executor", "medium", (
-        f"{best['executor']} succeeded in {fmt.percent(best['success_pct'])} of its sessions, "
-        f"{worst['executor']} in {fmt.percent(worst['success_pct'])}: route similar tasks to {best['executor']} "
-        f"(see ", Code("agentlog compare"), ")."))]
+    return [
+        Recommendation(
+            "prefer_executor",
+            "medium",
+            (
+                f"{best['executor']} succeeded in {fmt.percent(best['success_pct'])} of its sessions, "
+                f"{worst['executor']} in {fmt.percent(worst['success_pct'])}: route similar tasks to {best['executor']} "
+                f"(see ",
+                Code("agentlog compare"),
+                ").",
+            ),
+        )
+    ]

@@ -20,8 +20,9 @@ FORMATS = ("html", "md", "json")
 def render_html(report: Report) -> str:
     from ..web.templating import render, static_text
 
-    return render("report.html", r=report, charts=report_charts(report), css=static_text("agentlog.css"),
-                  trend=_trend_text)
+    return render(
+        "report.html", r=report, charts=report_charts(report), css=static_text("agentlog.css"), trend=_trend_text
+    )
 
 
 def render_json(report: Report) -> str:
@@ -30,20 +31,32 @@ def render_json(report: Report) -> str:
 
 def render_markdown(report: Report) -> str:
     t = report.totals
-    out = [f"# {report.title}", "",
-           f"Period: {day_label(report.since)} to {day_label(report.until - 1)} ({report.days} days, UTC), "
-           f"compared with the {report.days} days before.", "", "## Totals", "",
-           "| figure | this period | change |", "|---|---:|---:|"]
+    out = [
+        f"# {report.title}",
+        "",
+        f"Period: {day_label(report.since)} to {day_label(report.until - 1)} ({report.days} days, UTC), "
+        f"compared with the {report.days} days before.",
+        "",
+        "## Totals",
+        "",
+        "| figure | this period | change |",
+        "|---|---:|---:|",
+    ]
     for key, label, show in _FIGURES:
         out.append(f"| {label} | {show(t.get(key))} | {_trend_text(report, key)} |")
     out += ["", "## Recommendations", ""]
-    out += [f"- **{r.severity}**: " + "".join(md_code(text) if code else md_text(text) for text, code in r.segments())
-            for r in report.recommendations]
+    out += [
+        f"- **{r.severity}**: " + "".join(md_code(text) if code else md_text(text) for text, code in r.segments())
+        for r in report.recommendations
+    ]
     out += ["", "## Advice (dollars per week)", ""]
     if report.advice:
         out += ["| finding | per week | confidence | guard | action |", "|---|---:|---|---|---|"]
-        out += [f"| {md_text(a['title'])} | {fmt.money(a['usd_per_week'])} | {a['confidence']} | "
-                f"{md_text(a['guard'] or '-')} | {md_text(a['action'])} |" for a in report.advice]
+        out += [
+            f"| {md_text(a['title'])} | {fmt.money(a['usd_per_week'])} | {a['confidence']} | "
+            f"{md_text(a['guard'] or '-')} | {md_text(a['action'])} |"
+            for a in report.advice
+        ]
     else:
         out.append("Nothing to advise in this period.")
     out += ["", "## By executor", ""] + _md_table(report.executors, "executor")
@@ -51,14 +64,19 @@ def render_markdown(report: Report) -> str:
     out += ["", "## Top error templates", ""]
     if report.top_errors:
         out += ["| occurrences | fingerprint | template | categories |", "|---:|---|---|---|"]
-        out += [f"| {c['occurrences']} | {md_text(c['fingerprint'])} | {md_text(fmt.clip(c['template'], 140))} | "
-                f"{md_text(', '.join(c.get('categories') or []))} |" for c in report.top_errors]
+        out += [
+            f"| {c['occurrences']} | {md_text(c['fingerprint'])} | {md_text(fmt.clip(c['template'], 140))} | "
+            f"{md_text(', '.join(c.get('categories') or []))} |"
+            for c in report.top_errors
+        ]
     else:
         out.append("No errors in this period.")
     out += ["", "## Planning insights", ""]
     for task in report.insights:
-        out.append(f"- **{md_text(task['task_title'] or task['task_id'])}** ({task['failed_attempts']} failed of "
-                   f"{task['attempts']} attempts): " + "; ".join(md_text(i) for i in task["insights"] or ["no rule matched"]))
+        out.append(
+            f"- **{md_text(task['task_title'] or task['task_id'])}** ({task['failed_attempts']} failed of "
+            f"{task['attempts']} attempts): " + "; ".join(md_text(i) for i in task["insights"] or ["no rule matched"])
+        )
     if not report.insights:
         out.append("No unsolved tasks with failed attempts.")
     return "\n".join(out) + "\n"
@@ -67,10 +85,12 @@ def render_markdown(report: Report) -> str:
 def report_text(report: Report) -> str:
     """The headline for a chat message (Telegram, Slack): a few lines, no markup."""
     t = report.totals
-    lines = [f"📊 {report.title}",
-             f"{t['sessions']} sessions ({_trend_text(report, 'sessions')}), success {fmt.percent(t['success_pct'])} "
-             f"({_trend_text(report, 'success_pct')}), cost {fmt.money(t['cost_usd'])} "
-             f"({_trend_text(report, 'cost_usd')}), {t['errors']} errors, {fmt.number(t['agent_hours'])} agent hours"]
+    lines = [
+        f"📊 {report.title}",
+        f"{t['sessions']} sessions ({_trend_text(report, 'sessions')}), success {fmt.percent(t['success_pct'])} "
+        f"({_trend_text(report, 'success_pct')}), cost {fmt.money(t['cost_usd'])} "
+        f"({_trend_text(report, 'cost_usd')}), {t['errors']} errors, {fmt.number(t['agent_hours'])} agent hours",
+    ]
     if report.top_errors:
         top = report.top_errors[0]
         lines.append(f"Top error: {top['fingerprint']} ({top['occurrences']}x)")
@@ -144,11 +164,15 @@ def md_code(text: Any) -> str:
 def _md_table(rows: list[dict[str, Any]], key: str) -> list[str]:
     if not rows:
         return ["No sessions in this period."]
-    out = [f"| {key} | sessions | success | avg cost | total cost | avg errors | top failure |",
-           "|---|---:|---:|---:|---:|---:|---|"]
+    out = [
+        f"| {key} | sessions | success | avg cost | total cost | avg errors | top failure |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
-        out.append(f"| {md_text(r[key])} | {r['sessions']} | {fmt.percent(r['success_pct'])} | "
-                   f"{fmt.money(r.get('avg_cost_usd'))} | {fmt.money(r['total_cost_usd'])} | "
-                   f"{fmt.number(r.get('avg_errors'))} | "
-                   f"{md_text(r.get('top_failure') or '-')} |")
+        out.append(
+            f"| {md_text(r[key])} | {r['sessions']} | {fmt.percent(r['success_pct'])} | "
+            f"{fmt.money(r.get('avg_cost_usd'))} | {fmt.money(r['total_cost_usd'])} | "
+            f"{fmt.number(r.get('avg_errors'))} | "
+            f"{md_text(r.get('top_failure') or '-')} |"
+        )
     return out

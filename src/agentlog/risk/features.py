@@ -26,10 +26,40 @@ MAX_REMEMBERED = 256  # distinct calls / error fingerprints remembered per attem
 # what a command does, from words in its params (any agent's tool: a shell, SWE-agent's
 # commands, Claude's Edit); the first kind with a word in it wins
 _WORDS = (
-    ("test", (b"pytest", b"unittest", b"runtests", b"tox ", b"go test", b"cargo test", b"npm test", b"reproduc",
-              b"test_", b"_test")),
-    ("edit", (b"sed -i", b"cat <<", b"cat >", b"edit ", b"str_replace", b"create ", b"apply_patch", b"patch ",
-              b'"edit"', b'"write"', b'"multiedit"', b"insert ", b" > ", b">>")),
+    (
+        "test",
+        (
+            b"pytest",
+            b"unittest",
+            b"runtests",
+            b"tox ",
+            b"go test",
+            b"cargo test",
+            b"npm test",
+            b"reproduc",
+            b"test_",
+            b"_test",
+        ),
+    ),
+    (
+        "edit",
+        (
+            b"sed -i",
+            b"cat <<",
+            b"cat >",
+            b"edit ",
+            b"str_replace",
+            b"create ",
+            b"apply_patch",
+            b"patch ",
+            b'"edit"',
+            b'"write"',
+            b'"multiedit"',
+            b"insert ",
+            b" > ",
+            b">>",
+        ),
+    ),
     ("run", (b"python", b"node ", b"bash ", b"make", b"pip ")),
     ("search", (b"grep", b"find ", b"search_", b"ls", b"rg ", b"find_file", b'"glob"')),
     ("read", (b"cat ", b"head ", b"tail ", b"sed -n", b"open ", b"goto ", b"scroll_", b"nl ", b'"read"')),
@@ -39,16 +69,48 @@ KINDS = tuple(name for name, _ in _WORDS) + ("other",)
 ENV_CATEGORIES = frozenset({"dependency", "build", "lint", "permission", "sandbox", "git", "oom", "timeout"})
 
 # context windows (tokens) by model name prefix, longest prefix first; others: DEFAULT_WINDOW
-WINDOWS = (("google/gemini", 1_048_576), ("gemini", 1_048_576), ("claude", 200_000), ("gpt-5", 400_000),
-           ("gpt-4.1", 1_047_576), ("gpt-4o", 128_000), ("gpt-4-turbo", 128_000), ("gpt4-0125", 128_000),
-           ("gpt-4-0125", 128_000), ("gpt-4", 8_192), ("o3", 200_000), ("o4", 200_000))
+WINDOWS = (
+    ("google/gemini", 1_048_576),
+    ("gemini", 1_048_576),
+    ("claude", 200_000),
+    ("gpt-5", 400_000),
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt4-0125", 128_000),
+    ("gpt-4-0125", 128_000),
+    ("gpt-4", 8_192),
+    ("o3", 200_000),
+    ("o4", 200_000),
+)
 DEFAULT_WINDOW = 128_000
 
-NAMES = ("steps", "log_cost", "cost_per_step", "log_tokens", "log_tokens_per_step", "context_ratio",
-         "error_rate", "failed_tool_rate", "repeat_call_rate", "repeat_error_rate", "edit_share", "test_share",
-         "edit_test_cycles", "steps_since_progress", "tool_entropy", "error_test_share", "error_env_share",
-         "error_unknown_share", "untooled_rate", "log_first_context", "log_output_per_step", "log_context_growth",
-         "recent_failures", "last_test_failed")
+NAMES = (
+    "steps",
+    "log_cost",
+    "cost_per_step",
+    "log_tokens",
+    "log_tokens_per_step",
+    "context_ratio",
+    "error_rate",
+    "failed_tool_rate",
+    "repeat_call_rate",
+    "repeat_error_rate",
+    "edit_share",
+    "test_share",
+    "edit_test_cycles",
+    "steps_since_progress",
+    "tool_entropy",
+    "error_test_share",
+    "error_env_share",
+    "error_unknown_share",
+    "untooled_rate",
+    "log_first_context",
+    "log_output_per_step",
+    "log_context_growth",
+    "recent_failures",
+    "last_test_failed",
+)
 
 
 @lru_cache(maxsize=256)
@@ -225,10 +287,28 @@ class Tracker:
         errors = max(s.errors, 1)
         entropy = math.log(s.calls) - s.entropy_sum / s.calls if s.calls else 0.0
         return [
-            float(s.steps), math.log1p(s.cost), s.cost / steps, math.log1p(s.tokens), math.log1p(s.tokens / steps),
-            s.context / s.window, s.errors / steps, s.failed / max(s.results, 1), s.repeat_calls / calls,
-            s.repeat_errors / errors, s.edits / calls, s.tests / calls, s.cycles / steps,
-            float(s.steps - s.progress_step), entropy, s.err_test / errors, s.err_env / errors,
-            s.err_unknown / errors, s.untooled / steps, math.log1p(s.first_context), math.log1p(s.output / steps),
-            math.log1p(max(0, s.context - s.first_context) / steps), s.recent, float(s.test_failed),
+            float(s.steps),
+            math.log1p(s.cost),
+            s.cost / steps,
+            math.log1p(s.tokens),
+            math.log1p(s.tokens / steps),
+            s.context / s.window,
+            s.errors / steps,
+            s.failed / max(s.results, 1),
+            s.repeat_calls / calls,
+            s.repeat_errors / errors,
+            s.edits / calls,
+            s.tests / calls,
+            s.cycles / steps,
+            float(s.steps - s.progress_step),
+            entropy,
+            s.err_test / errors,
+            s.err_env / errors,
+            s.err_unknown / errors,
+            s.untooled / steps,
+            math.log1p(s.first_context),
+            math.log1p(s.output / steps),
+            math.log1p(max(0, s.context - s.first_context) / steps),
+            s.recent,
+            float(s.test_failed),
         ]

@@ -86,8 +86,11 @@ def read_labels(path: Path) -> dict[str, bool]:
     """attempt id -> failed, from CSV (columns attempt_id and one of failed / resolved /
     outcome) or JSON lines with the same keys. Raises ValueError saying what is wrong."""
     text = Path(path).read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()] if text.lstrip().startswith("{") \
+    rows = (
+        [json.loads(line) for line in text.splitlines() if line.strip()]
+        if text.lstrip().startswith("{")
         else list(csv.DictReader(text.splitlines()))
+    )
     labels = {}
     for number, row in enumerate(rows, 1):
         attempt = row.get("attempt_id")

@@ -61,24 +61,43 @@ class Model:
 
     def drivers(self, vector: list[float], top: int = 3) -> list[tuple[str, float, float]]:
         """The features that raised the score most: (name, value, contribution to the logit)."""
-        parts = [((x - m) / s * c if s else 0.0, name, x)
-                 for name, x, m, s, c in zip(self.names, vector, self.mean, self.scale, self.coef)]
+        parts = [
+            ((x - m) / s * c if s else 0.0, name, x)
+            for name, x, m, s, c in zip(self.names, vector, self.mean, self.scale, self.coef)
+        ]
         parts.sort(reverse=True)
         return [(name, x, round(part, 3)) for part, name, x in parts[:top] if part > 0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "names": self.names, "mean": self.mean, "scale": self.scale, "coef": self.coef,
-                "intercept": self.intercept, "cohorts": self.cohorts,
-                "thresholds": {k: (v if math.isfinite(v) else None) for k, v in self.thresholds.items()},
-                "alpha": self.alpha, "meta": self.meta}
+        return {
+            "format": FORMAT,
+            "names": self.names,
+            "mean": self.mean,
+            "scale": self.scale,
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "cohorts": self.cohorts,
+            "thresholds": {k: (v if math.isfinite(v) else None) for k, v in self.thresholds.items()},
+            "alpha": self.alpha,
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Model":
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError(f"not an agentlog risk model (format {FORMAT!r})")
         thresholds = {k: (math.inf if v is None else float(v)) for k, v in doc.get("thresholds", {}).items()}
-        return cls(doc["names"], doc["mean"], doc["scale"], doc["coef"], doc["intercept"],
-                   dict(doc.get("cohorts") or {}), thresholds, float(doc.get("alpha", 0.1)), doc.get("meta") or {})
+        return cls(
+            doc["names"],
+            doc["mean"],
+            doc["scale"],
+            doc["coef"],
+            doc["intercept"],
+            dict(doc.get("cohorts") or {}),
+            thresholds,
+            float(doc.get("alpha", 0.1)),
+            doc.get("meta") or {},
+        )
 
     def save(self, path: Path) -> None:
         tmp = Path(path).with_suffix(".tmp")

@@ -54,8 +54,12 @@ class Curve:
         return {k: max(0.0, self.spent[k] - self.spent_at_alert[k]) for k in self.spent}
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"attempt_id": self.attempt_id, "executor": self.executor, "model": self.model,
-                               "steps": self.steps}
+        doc: dict[str, Any] = {
+            "attempt_id": self.attempt_id,
+            "executor": self.executor,
+            "model": self.model,
+            "steps": self.steps,
+        }
         if self.outcome is not None:
             doc["outcome"] = self.outcome
         doc["scores"] = [[step, round(risk, 4)] for step, risk in self.scores]
@@ -135,8 +139,11 @@ def session_curve(log_dir, attempt_id: str, model: Model) -> Curve | None:
     from ..watch.view import WatchEvent
 
     decoder = msgspec.json.Decoder(WatchEvent)  # the line as the watch reads it
-    events = [decoder.decode(msgspec.json.encode(event)) for event in read_session(log_dir, attempt_id)
-              if isinstance(event.get("data"), dict)]
+    events = [
+        decoder.decode(msgspec.json.encode(event))
+        for event in read_session(log_dir, attempt_id)
+        if isinstance(event.get("data"), dict)
+    ]
     found = list(curves(events, model))
     return found[0] if found and found[0].scores else None
 

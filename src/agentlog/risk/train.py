@@ -50,8 +50,10 @@ def _sklearn():
 def check_enough(runs: Sequence[Labelled]) -> None:
     failed = sum(r.failed for r in runs)
     if len(runs) < MIN_RUNS or min(failed, len(runs) - failed) < MIN_CLASS:
-        raise TooLittle(f"{len(runs)} labelled runs ({failed} failed, {len(runs) - failed} succeeded): "
-                        f"need at least {MIN_RUNS}, with {MIN_CLASS} of each outcome")
+        raise TooLittle(
+            f"{len(runs)} labelled runs ({failed} failed, {len(runs) - failed} succeeded): "
+            f"need at least {MIN_RUNS}, with {MIN_CLASS} of each outcome"
+        )
 
 
 def fit(runs: Sequence[Labelled], *, cohorts: Sequence[str] | None = None, c: float = 0.3) -> Model:
@@ -88,7 +90,7 @@ def highest_risk(model: Model, runs: Sequence[Labelled]) -> dict[str, list[float
     highest: dict[str, list[float]] = {}
     for run in runs:
         if not run.failed:
-            top = max((model.score(v, run.executor) for v in run.vectors[:run.live]), default=0.0)
+            top = max((model.score(v, run.executor) for v in run.vectors[: run.live]), default=0.0)
             highest.setdefault(run.executor or "", []).append(top)
     return highest
 
@@ -119,8 +121,10 @@ def train(runs: Sequence[Labelled], *, alpha: float = 0.1, folds: int = 4, seed:
     check_enough(runs)
     cohorts = sorted({r.executor or "" for r in runs})
     if sum(not r.failed for r in runs) < MIN_CALIBRATION:
-        raise TooLittle(f"{sum(not r.failed for r in runs)} successful runs: need {MIN_CALIBRATION} to set "
-                        f"an alert threshold (label more successful runs)")
+        raise TooLittle(
+            f"{sum(not r.failed for r in runs)} successful runs: need {MIN_CALIBRATION} to set "
+            f"an alert threshold (label more successful runs)"
+        )
     highest: dict[str, list[float]] = {}
     parts = split_groups(runs, folds, seed)
     for i, held in enumerate(parts):
@@ -133,6 +137,10 @@ def train(runs: Sequence[Labelled], *, alpha: float = 0.1, folds: int = 4, seed:
             highest.setdefault(cohort, []).extend(scores)
     model = fit(runs, cohorts=cohorts)
     model.thresholds, model.alpha = thresholds_of(highest, alpha), alpha
-    model.meta = {"runs": len(runs), "failed": sum(r.failed for r in runs), "executors": cohorts,
-                  "calibration_successes": {k: len(v) for k, v in sorted(highest.items())}}
+    model.meta = {
+        "runs": len(runs),
+        "failed": sum(r.failed for r in runs),
+        "executors": cohorts,
+        "calibration_successes": {k: len(v) for k, v in sorted(highest.items())},
+    }
     return model

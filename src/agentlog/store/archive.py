@@ -106,8 +106,10 @@ def add_member(archive: Path, source: Path, start: int, end: int) -> None:
                 shutil.copyfileobj(old, out, CHUNK)
         except FileNotFoundError:
             pass
-        with open(source, "rb") as src, gzip.GzipFile(filename="", mode="wb", fileobj=out,
-                                                     compresslevel=LEVEL, mtime=0) as member:
+        with (
+            open(source, "rb") as src,
+            gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=LEVEL, mtime=0) as member,
+        ):
             src.seek(start)
             left = end - start
             while left > 0:

@@ -33,9 +33,12 @@ def resume(path: Path | str, cursor: dict[str, Any]) -> bool:
     rotated, truncated), reset it to the file's start and return True. OSError when
     the file cannot be read."""
     stat = os.stat(path)
-    same = (cursor.get("dev") == stat.st_dev and cursor.get("ino") == stat.st_ino
-            and cursor.get("offset", 0) <= stat.st_size
-            and _head(path, cursor.get("head_len", 0)) == cursor.get("head"))
+    same = (
+        cursor.get("dev") == stat.st_dev
+        and cursor.get("ino") == stat.st_ino
+        and cursor.get("offset", 0) <= stat.st_size
+        and _head(path, cursor.get("head_len", 0)) == cursor.get("head")
+    )
     if same:
         return False
     cursor.clear()

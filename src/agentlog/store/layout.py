@@ -20,9 +20,7 @@ KINDS = {"stream": STREAM, "errors": ERRORS, "metrics": METRICS, "alerts": ALERT
 # starts with a letter or digit (no `..`, no hidden files) and is not too long.
 _SAFE = re.compile(r"[a-z0-9][a-z0-9._-]{0,119}")
 _UNSAFE_CHARS = re.compile(r"[^a-z0-9._-]+")
-_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
-)
+_RESERVED = frozenset(["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)])
 
 
 def session_file_name(attempt_id: str) -> str:

@@ -11,10 +11,8 @@ from typing import Any, Iterable
 
 from ..events import now_iso, parse_time, succeeded
 
-_ENVELOPE = ("attempt_id", "session_id", "task_id", "task_title", "executor",
-             "executor_variant", "model", "branch")
-_TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
-           "reasoning_tokens")
+_ENVELOPE = ("attempt_id", "session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
+_TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
 
 
 def session_metrics(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -68,8 +66,7 @@ def session_metrics(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "retry_count": counts["retries"],
         "first_shot_success": success and counts["followup_sent"] == 0 and counts["retries"] == 0,
     }
-    record = {"timestamp": last_ts or now_iso(), **envelope, "event_type": "session_metrics",
-              "metrics": metrics}
+    record = {"timestamp": last_ts or now_iso(), **envelope, "event_type": "session_metrics", "metrics": metrics}
     if end.get("outcome") is not None:
         record["outcome"] = end["outcome"]
     return record

@@ -64,8 +64,7 @@ def read_file(path: Path, report: ReadReport | None = None, schema: type = ReadE
     yield from _read_handle(handle, path, report, schema)
 
 
-def _read_handle(handle, path: Path, report: ReadReport | None,
-                 schema: type = ReadEvent) -> Iterator[dict[str, Any]]:
+def _read_handle(handle, path: Path, report: ReadReport | None, schema: type = ReadEvent) -> Iterator[dict[str, Any]]:
     """The events of an open file, read a chunk at a time and split and decoded by the native
     reader (`_core.decode_chunk`: the checks of `events.decode_line`)."""
     if schema is not ReadEvent and schema is not Alert:
@@ -84,8 +83,8 @@ def _read_handle(handle, path: Path, report: ReadReport | None,
             data = rest + chunk
             end = data.rfind(b"\n") + 1
             rest = data[end:]
-            for lineno, item in enumerate(_core.decode_chunk(data[:end] if rest else data, schema is Alert),
-                                          lineno + 1):
+            first = lineno + 1  # numbering goes on from the chunk before
+            for lineno, item in enumerate(_core.decode_chunk(data[:end] if rest else data, schema is Alert), first):
                 if item is None:  # blank
                     continue
                 report.lines += 1
@@ -123,8 +122,9 @@ def files_of(log_dir: Path, name: str, *, archives: bool = True) -> list[Path]:
     return (archives_of(log_dir, name) if archives else []) + ([live] if live.exists() else [])
 
 
-def read_kind(log_dir: Path, kind: str = "stream", *, archives: bool = True,
-              report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+def read_kind(
+    log_dir: Path, kind: str = "stream", *, archives: bool = True, report: ReadReport | None = None
+) -> Iterator[dict[str, Any]]:
     """Every event of one kind (stream, errors, metrics, alerts), archives first.
 
     The live file is opened before the archives are listed, so a rotation running
@@ -254,5 +254,5 @@ def last_line(path: Path, block: int = 65536) -> bytes | None:
             complete = data[: data.rfind(b"\n")]  # drops a partial last line, if any
             start = complete.rfind(b"\n")
             if start >= 0 or (pos == 0 and data.rfind(b"\n") >= 0):
-                return complete[start + 1:] or None
+                return complete[start + 1 :] or None
         return None

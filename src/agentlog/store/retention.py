@@ -50,9 +50,14 @@ class Policy:
         for kind in layout.KINDS:
             days = table[f"{kind}_days"]
             keep[kind] = min(days * DAY, cap) if days > 0 else None
-        return cls(max_bytes=settings.log_max_size_mb * 1024 * 1024, max_age_s=table["max_age"],
-                   keep_s=keep, sessions_live=settings.session_log_retention, session_archive_s=cap,
-                   stale_session_s=table["stale_session"])
+        return cls(
+            max_bytes=settings.log_max_size_mb * 1024 * 1024,
+            max_age_s=table["max_age"],
+            keep_s=keep,
+            sessions_live=settings.session_log_retention,
+            session_archive_s=cap,
+            stale_session_s=table["stale_session"],
+        )
 
 
 def stamp(t: float) -> str:
@@ -120,7 +125,7 @@ def sessions_to_archive(log_dir: Path, policy: Policy, now: float) -> list[tuple
         return []
     entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
     chosen = []
-    for entry in entries[max(0, policy.sessions_live):]:
+    for entry in entries[max(0, policy.sessions_live) :]:
         try:
             reason = finished(Path(entry.path), policy, now)
         except FileNotFoundError:
@@ -141,7 +146,7 @@ def expired(log_dir: Path, policy: Policy, now: float) -> list[tuple[Path, str]]
         stem = name.removesuffix(".jsonl") + "-"
         for path in _listing(folder):
             if path.name.startswith(stem) and path.name.endswith(".jsonl.gz"):
-                when = stamp_time(path.name[len(stem):-len(".jsonl.gz")]) or path.stat().st_mtime
+                when = stamp_time(path.name[len(stem) : -len(".jsonl.gz")]) or path.stat().st_mtime
                 if now - when >= keep:
                     found.append((path, f"{kind} archive {(now - when) / DAY:.1f} days old"))
     for path in _listing(folder / layout.SESSIONS):

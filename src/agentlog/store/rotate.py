@@ -75,8 +75,9 @@ class RotationReport:
         return {"dry_run": self.dry_run, "actions": [asdict(a) for a in self.actions]}
 
 
-def rotate(settings: Any, dry_run: bool = False, *, grace_s: float = GRACE_S,
-           now: float | None = None) -> RotationReport:
+def rotate(
+    settings: Any, dry_run: bool = False, *, grace_s: float = GRACE_S, now: float | None = None
+) -> RotationReport:
     """Rotate due live files, archive old transcripts, finish leftovers, apply retention.
 
     Raises RotationBusy when another rotation is running on the same log dir.
@@ -268,7 +269,7 @@ def _stem(name: str) -> str:
 def _next_stamp(folder: Path, stem: str, now: float) -> str:
     """The rotation time, moved past the newest archive of the kind so names sort by time."""
     prefix = stem + "-"
-    taken = [n[len(prefix):len(prefix) + 20] for n in os.listdir(folder) if n.startswith(prefix)]
+    taken = [n[len(prefix) : len(prefix) + 20] for n in os.listdir(folder) if n.startswith(prefix)]
     newest = max(taken, default="")
     candidate = stamp(now)
     if candidate <= newest:
@@ -377,7 +378,7 @@ def rotated_after(log_dir: Path | str, name: str, dev: int, ino: int) -> list[Pa
     if index is None:
         return []
     found = []
-    for entry in entries[index + 1:]:
+    for entry in entries[index + 1 :]:
         pending, packed = folder / entry.archive[:-3], folder / entry.archive
         found += [p for p in (pending if pending.exists() else packed,) if p.exists()]
     return found

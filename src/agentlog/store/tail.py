@@ -314,7 +314,7 @@ class Tailer:
                 ends.append(end)
                 end -= len(line) + 1
             for line, offset in zip(batch.lines, reversed(ends)):
-                yield line, marks[:i] + (msgspec.structs.replace(marks[i], offset=offset),) + marks[i + 1:]
+                yield line, marks[:i] + (msgspec.structs.replace(marks[i], offset=offset),) + marks[i + 1 :]
 
     def position(self) -> Position:
         return tuple(s.mark() for s in self._sources)
@@ -469,8 +469,12 @@ class Tailer:
     def _reopen(self, mark: Mark, live_allowed: bool, saved_at: float | None = None) -> _Source | None:
         live = _open_plain(self.path)
         if live is not None:
-            if ((live.dev, live.ino) == (mark.dev, mark.ino) and live.size() >= mark.offset and _matches(live, mark)
-                    and not self._rotated_since(mark, saved_at)):
+            if (
+                (live.dev, live.ino) == (mark.dev, mark.ino)
+                and live.size() >= mark.offset
+                and _matches(live, mark)
+                and not self._rotated_since(mark, saved_at)
+            ):
                 if not live_allowed:
                     live.rotated_at = time.monotonic()
                 return live
@@ -489,7 +493,7 @@ class Tailer:
         if path is None:
             return False
         stem = self.path.name.removesuffix(".jsonl") + "-"
-        rotated = stamp_time(path.name[len(stem):len(stem) + 20])
+        rotated = stamp_time(path.name[len(stem) : len(stem) + 20])
         return rotated is not None and rotated >= saved_at
 
     def _find(self, mark: Mark, exclude: tuple[int, int] | None = None) -> _Source | None:
@@ -574,7 +578,7 @@ def _partial_tail(source: _Source) -> bytes:
         block = source.pread(pos, step)
         cut = block.rfind(b"\n")
         if cut >= 0:
-            return block[cut + 1:] + tail
+            return block[cut + 1 :] + tail
         tail = block + tail
     return tail
 
@@ -608,8 +612,15 @@ class _InotifyWaker:
 
         self.name = path.name
         self.inotify = INotify()
-        mask = (flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
-                | flags.CLOSE_WRITE | flags.ATTRIB)
+        mask = (
+            flags.MODIFY
+            | flags.CREATE
+            | flags.MOVED_TO
+            | flags.MOVED_FROM
+            | flags.DELETE
+            | flags.CLOSE_WRITE
+            | flags.ATTRIB
+        )
         self.structural = flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
         self.inotify.add_watch(str(path.parent), mask)
 

@@ -62,8 +62,9 @@ def _sessions(log_dir: Path) -> Usage:
     live = _listing(log_dir / layout.SESSIONS)
     archived = _listing(log_dir / layout.ARCHIVE / layout.SESSIONS)
     usage.live_bytes, usage.live_files = sum(map(_size, live)), len(live)
-    usage.archive_bytes = sum(map(_size, archived)) + sum(map(_size, _listing(
-        log_dir / layout.ARCHIVE / layout.SESSIONS / RETIRED)))
+    usage.archive_bytes = sum(map(_size, archived)) + sum(
+        map(_size, _listing(log_dir / layout.ARCHIVE / layout.SESSIONS / RETIRED))
+    )
     usage.archive_files = len({p.name.removesuffix(".gz") for p in archived})
     starts = [t for t in map(_start, live + archived) if t is not None]
     usage.oldest = now_iso(min(starts)) if starts else None

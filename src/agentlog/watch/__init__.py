@@ -12,8 +12,14 @@ from __future__ import annotations
 from importlib import import_module
 
 # Imported on first use: `agentlog hook` needs only the engine, before every tool call.
-_EXPORTS = {"WatchConfig": ".config", "Engine": ".engine", "AlertFeed": ".consumer",
-            "Watchdog": ".watchdog", "WatchOptions": ".watchdog", "WatchError": ".watchdog"}
+_EXPORTS = {
+    "WatchConfig": ".config",
+    "Engine": ".engine",
+    "AlertFeed": ".consumer",
+    "Watchdog": ".watchdog",
+    "WatchOptions": ".watchdog",
+    "WatchError": ".watchdog",
+}
 __all__ = ["AlertFeed", "Engine", "WatchConfig", "Watchdog", "WatchError", "WatchOptions"]
 
 

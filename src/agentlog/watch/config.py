@@ -23,7 +23,9 @@ class WatchConfig:
     waiting_statuses: tuple[str, ...] = default("watch.waiting_statuses")
     cost_anomaly_threshold: float = default("cost_anomaly_threshold")
     alert_cooldown_ms: int = default("alert_cooldown_ms")
-    clock_tolerance_ms: int = default("clock_tolerance_ms")  # read event times at most this far past when they were read
+    clock_tolerance_ms: int = default(
+        "clock_tolerance_ms"
+    )  # read event times at most this far past when they were read
     restart_threshold: int = default("watch.restart_threshold")
     failed_session_errors: int = default("watch.failed_session_errors")
 

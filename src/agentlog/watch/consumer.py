@@ -25,8 +25,9 @@ from ..store.alerts import decode_alert
 
 
 class AlertFeed:
-    def __init__(self, log_dir: Path | str, name: str, *, start: str = "end",
-                 checkpoints: CheckpointStore | None = None):
+    def __init__(
+        self, log_dir: Path | str, name: str, *, start: str = "end", checkpoints: CheckpointStore | None = None
+    ):
         log_dir = Path(log_dir)
         store = checkpoints if checkpoints is not None else FileCheckpoints(log_dir / layout.STATE)
         self.tailer = Tailer(log_dir / layout.ALERTS, store, name=f"alerts-{name}", start=start)

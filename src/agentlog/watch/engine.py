@@ -79,7 +79,7 @@ def decode_batch(lines: list[bytes], out: list, start: int = 0) -> list:
     if len(lines) > _SPLIT:  # a few odd lines in a big batch: only their part goes line by line
         step = -(-len(lines) // _SPLIT)
         for i in range(0, len(lines), step):
-            decode_batch(lines[i:i + step], out, start + i)
+            decode_batch(lines[i : i + step], out, start + i)
         return out
     for i, line in enumerate(lines, start):
         try:
@@ -125,8 +125,9 @@ class Engine:
 
     # -- input -----------------------------------------------------------------------
 
-    def feed(self, lines: list[bytes], on_malformed: Callable[[Malformed], None] | None = None,
-             now: float | None = None) -> list[Alert]:
+    def feed(
+        self, lines: list[bytes], on_malformed: Callable[[Malformed], None] | None = None, now: float | None = None
+    ) -> list[Alert]:
         """Process raw stream lines, read at wall time `now` (when known); malformed ones are
         counted, handed to `on_malformed` (with their index in `lines` and the reason) and skipped."""
         alerts: list[Alert] = []
@@ -158,8 +159,9 @@ class Engine:
             return math.inf, math.inf, None
         return now + self.tolerance, now, now if self.caught_up else None
 
-    def _usual(self, events: list[UsualEvent], alerts: list[Alert], latest: float, now: float,
-               heard: float | None) -> None:
+    def _usual(
+        self, events: list[UsualEvent], alerts: list[Alert], latest: float, now: float, heard: float | None
+    ) -> None:
         """The hot path of a catch-up: `process` for events whose types were checked while
         decoding, with everything looked up once per batch. Both paths must agree (tested)."""
         active, handlers, seconds = self.active, self.handlers, self._seconds
@@ -220,8 +222,7 @@ class Engine:
         self.events += 1
         attempt_id, kind = event.attempt_id, event.event_type
         t = self._time(event.timestamp)
-        if (type(attempt_id) is not str or not attempt_id or t is None or type(kind) is not str
-                or event.data is None):
+        if type(attempt_id) is not str or not attempt_id or t is None or type(kind) is not str or event.data is None:
             self.ignored += 1
             return None
         if self.since is not None and t < self.since:
@@ -237,8 +238,11 @@ class Engine:
             if attempt is None:
                 self.ignored += 1  # a straggler after the session ended
                 return None
-        if (self.idle_after is not None and t - attempt.last_time >= self.idle_after
-                and not (untimed or attempt.untimed)):
+        if (
+            self.idle_after is not None
+            and t - attempt.last_time >= self.idle_after
+            and not (untimed or attempt.untimed)
+        ):
             alerts = self._clock(attempt_id, attempt, t)  # it was idle until now
         if t >= attempt.last_time:
             attempt.last_time = t
@@ -293,8 +297,11 @@ class Engine:
         if not self.caught_up:
             self.caught_up = True
             horizon = now - self.cooldown_s  # older remembered cooldowns cannot hold back a live alert
-            self.remembered = {attempt_id: kept for attempt_id, cooldowns in self.remembered.items()
-                               if (kept := {k: t for k, t in cooldowns.items() if t >= horizon})}
+            self.remembered = {
+                attempt_id: kept
+                for attempt_id, cooldowns in self.remembered.items()
+                if (kept := {k: t for k, t in cooldowns.items() if t >= horizon})
+            }
         for attempt_id in self.unjudged:
             blob = self.parked.pop(attempt_id, None)
             if blob is not None:
@@ -360,8 +367,9 @@ class Engine:
                     alerts.append(alert)
         return alerts
 
-    def _raise(self, finding: Finding, attempt_id: str, attempt: Attempt, event: WatchEvent | None,
-               t: float) -> Alert | None:
+    def _raise(
+        self, finding: Finding, attempt_id: str, attempt: Attempt, event: WatchEvent | None, t: float
+    ) -> Alert | None:
         key = f"{finding.type}|{attempt_id}|{finding.subject}"
         if finding.cooldown:
             cooldowns = attempt.cooldowns
@@ -379,10 +387,19 @@ class Engine:
         else:
             trigger = f"{event.timestamp}#{event.sequence_num}"
         evidence = {k: v for k, v in finding.evidence.items() if v is not None}
-        return Alert(timestamp=now_iso(), type=finding.type, attempt_id=attempt_id,
-                     severity=finding.severity, recommendation=finding.recommendation,
-                     alert_id=alert_id(key, trigger), executor=_str(attempt.executor),
-                     task_id=_str(attempt.task_id), event_time=now_iso(t), key=key, **evidence)
+        return Alert(
+            timestamp=now_iso(),
+            type=finding.type,
+            attempt_id=attempt_id,
+            severity=finding.severity,
+            recommendation=finding.recommendation,
+            alert_id=alert_id(key, trigger),
+            executor=_str(attempt.executor),
+            task_id=_str(attempt.task_id),
+            event_time=now_iso(t),
+            key=key,
+            **evidence,
+        )
 
     def remember(self, alert: Alert) -> None:
         """Take an alert already written (by an earlier run) into its attempt's cooldowns."""
@@ -393,8 +410,10 @@ class Engine:
         except ValueError:
             return
         attempt = self.active.get(alert.attempt_id)
-        _merge(attempt.cooldowns if attempt is not None else self.remembered.setdefault(alert.attempt_id, {}),
-               {alert.key: t})
+        _merge(
+            attempt.cooldowns if attempt is not None else self.remembered.setdefault(alert.attempt_id, {}),
+            {alert.key: t},
+        )
 
     def _ended(self, event: WatchEvent, t: float, attempt: Attempt) -> None:
         """The engine's own session_end handler: the attempt leaves `active`."""
@@ -444,15 +463,22 @@ class Engine:
         """
         for attempt in self.active.values():
             attempt.last_event_id()  # the event itself is not part of the state
-        return {"version": SNAPSHOT_VERSION, "clock": self.clock, "active": list(self.active.items()),
-                "parked": list(self.parked.items()), "unjudged": sorted(self.unjudged),
-                "ended": list(self.ended.items()), "remembered": list(self.remembered.items())}
+        return {
+            "version": SNAPSHOT_VERSION,
+            "clock": self.clock,
+            "active": list(self.active.items()),
+            "parked": list(self.parked.items()),
+            "unjudged": sorted(self.unjudged),
+            "ended": list(self.ended.items()),
+            "remembered": list(self.remembered.items()),
+        }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         legacy = "version" not in snapshot  # before attempts carried their own cooldowns
         self.clock = float(snapshot.get("clock", 0.0))
-        self.active = {attempt_id: self._revive(msgspec.convert(raw, Attempt))
-                       for attempt_id, raw in snapshot.get("active", [])}
+        self.active = {
+            attempt_id: self._revive(msgspec.convert(raw, Attempt)) for attempt_id, raw in snapshot.get("active", [])
+        }
         self.parked = OrderedDict(msgspec.convert(snapshot.get("parked", []), list[tuple[str, bytes]]))
         self.unjudged = set(snapshot.get("unjudged", [])) & self.parked.keys()
         self.ended = OrderedDict()
@@ -460,15 +486,18 @@ class Engine:
             if legacy and kept:
                 kept = {"slots": kept}
             self.ended[attempt_id] = self._revive(msgspec.convert(kept, Attempt)) if kept else None
-        self.remembered = {attempt_id: {k: float(t) for k, t in cooldowns.items()}
-                           for attempt_id, cooldowns in snapshot.get("remembered", [])}
+        self.remembered = {
+            attempt_id: {k: float(t) for k, t in cooldowns.items()}
+            for attempt_id, cooldowns in snapshot.get("remembered", [])
+        }
         for key, t in snapshot.get("cooldowns", []) if legacy else ():
             attempt_id = key.partition("|")[2].rpartition("|")[0]  # the key is type|attempt|subject
             owner = self.active.get(attempt_id)
             if owner is None and attempt_id in self.ended:
                 owner = self.ended[attempt_id] = self.ended[attempt_id] or Attempt()
-            _merge(owner.cooldowns if owner is not None else self.remembered.setdefault(attempt_id, {}),
-                   {key: float(t)})
+            _merge(
+                owner.cooldowns if owner is not None else self.remembered.setdefault(attempt_id, {}), {key: float(t)}
+            )
 
 
 def _state(raw: Any, kind: type) -> Any:

@@ -37,8 +37,15 @@ class _Worker:
 
 
 class Outbox:
-    def __init__(self, log_dir: Path, sinks: list[BaseSink], *, notify_after: float | None = None,
-                 base_delay: float = 0.5, max_delay: float = 60.0):
+    def __init__(
+        self,
+        log_dir: Path,
+        sinks: list[BaseSink],
+        *,
+        notify_after: float | None = None,
+        base_delay: float = 0.5,
+        max_delay: float = 60.0,
+    ):
         self.log_dir = Path(log_dir)
         self.notify_after = notify_after  # epoch: older alerts are not sent to notification sinks
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -46,14 +53,21 @@ class Outbox:
         self._stop = threading.Event()
         self._draining = threading.Event()
         durable = FileCheckpoints(self.log_dir / layout.STATE)
-        self.workers = [_Worker(s, AlertFeed(self.log_dir, f"sink-{s.name}",
-                                             checkpoints=durable if s.notification else MemoryCheckpoints()))
-                        for s in sinks]
+        self.workers = [
+            _Worker(
+                s,
+                AlertFeed(
+                    self.log_dir, f"sink-{s.name}", checkpoints=durable if s.notification else MemoryCheckpoints()
+                ),
+            )
+            for s in sinks
+        ]
 
     def start(self) -> None:
         for worker in self.workers:
-            worker.thread = threading.Thread(target=self._run, args=(worker,), name=f"sink-{worker.sink.name}",
-                                             daemon=True)
+            worker.thread = threading.Thread(
+                target=self._run, args=(worker,), name=f"sink-{worker.sink.name}", daemon=True
+            )
             worker.thread.start()
 
     def wake(self) -> None:
@@ -103,8 +117,16 @@ class Outbox:
             worker.wakeup.wait(0.5)
 
     def _deliver(self, worker: _Worker, alert: Alert) -> bool:
-        return deliver(worker.sink, alert, worker.status, stop=self._stop, notify_after=self.notify_after,
-                       dead_letter=self._dead_letter, base_delay=self.base_delay, max_delay=self.max_delay)
+        return deliver(
+            worker.sink,
+            alert,
+            worker.status,
+            stop=self._stop,
+            notify_after=self.notify_after,
+            dead_letter=self._dead_letter,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+        )
 
     def _flush(self, worker: _Worker) -> None:
         """A sink that buffers (stdout to a file or a pipe) writes out once per batch; `flush`
@@ -121,9 +143,17 @@ class Outbox:
         dead_letter(self.writer, sink, alert, reason)
 
 
-def deliver(sink: BaseSink, alert: Alert, status: dict[str, Any], *, stop: threading.Event,
-            notify_after: float | None, dead_letter: Callable[[BaseSink, Alert, str], None],
-            base_delay: float = 0.5, max_delay: float = 60.0) -> bool:
+def deliver(
+    sink: BaseSink,
+    alert: Alert,
+    status: dict[str, Any],
+    *,
+    stop: threading.Event,
+    notify_after: float | None,
+    dead_letter: Callable[[BaseSink, Alert, str], None],
+    base_delay: float = 0.5,
+    max_delay: float = 60.0,
+) -> bool:
     """Give `alert` to `sink` with the retry rules (backoff; permanent failures and too many
     attempts dead-lettered); False only when `stop` was set mid-retry (not delivered).
     The local outbox and the fleet's notifier both deliver through this."""
@@ -150,8 +180,15 @@ def deliver(sink: BaseSink, alert: Alert, status: dict[str, Any], *, stop: threa
 
 
 def new_status(sink: BaseSink) -> dict[str, Any]:
-    return {"kind": sink.kind, "delivered": 0, "skipped": 0, "failures": 0, "dead": 0, "retrying": False,
-            "last_error": None}
+    return {
+        "kind": sink.kind,
+        "delivered": 0,
+        "skipped": 0,
+        "failures": 0,
+        "dead": 0,
+        "retrying": False,
+        "last_error": None,
+    }
 
 
 def dead_letter(writer: LogWriter, sink: BaseSink, alert: Alert | str, reason: str) -> None:

@@ -6,9 +6,16 @@ from ..events import Alert
 from ..terminal import printable
 
 EMOJI = {"high": "🚨", "medium": "⚠️", "low": "ℹ️"}
-EVIDENCE = (("error_fingerprint", "Error"), ("error_category", "Category"), ("tool_name", "Tool"),
-            ("occurrences", "Occurrences"), ("idle_time_ms", "Idle ms"), ("cost_usd", "Cost $"),
-            ("threshold", "Threshold"), ("window_ms", "Window ms"))
+EVIDENCE = (
+    ("error_fingerprint", "Error"),
+    ("error_category", "Category"),
+    ("tool_name", "Tool"),
+    ("occurrences", "Occurrences"),
+    ("idle_time_ms", "Idle ms"),
+    ("cost_usd", "Cost $"),
+    ("threshold", "Threshold"),
+    ("window_ms", "Window ms"),
+)
 
 
 def title(alert: Alert) -> str:
@@ -30,8 +37,11 @@ def one_line(alert: Alert) -> str:
     of the event that triggered it follows when that differs (a replay of old logs, an
     agent idle since then)."""
     what = alert.message or alert.error_fingerprint or alert.tool_name or ""
-    event = f"  (event {alert.event_time})" if alert.event_time and alert.event_time[:19] != alert.timestamp[:19] \
-        else ""
-    return printable(f"{alert.timestamp}  {alert.severity.upper():6} {alert.type:32} "
-                     f"{alert.attempt_id}  {alert.executor or '-'}  {what}  -> {alert.recommendation}{event}",
-                     one_line=True)
+    event = (
+        f"  (event {alert.event_time})" if alert.event_time and alert.event_time[:19] != alert.timestamp[:19] else ""
+    )
+    return printable(
+        f"{alert.timestamp}  {alert.severity.upper():6} {alert.type:32} "
+        f"{alert.attempt_id}  {alert.executor or '-'}  {what}  -> {alert.recommendation}{event}",
+        one_line=True,
+    )

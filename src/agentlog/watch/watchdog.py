@@ -80,10 +80,16 @@ class WatchResult:
 
 
 class Watchdog:
-    def __init__(self, settings: config_mod.Settings, options: WatchOptions | None = None,
-                 sinks: list[BaseSink] = (), config: WatchConfig | None = None,
-                 on_alert: Callable[[Alert], None] | None = None, jobs: list[Job] = (),
-                 on_note: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        settings: config_mod.Settings,
+        options: WatchOptions | None = None,
+        sinks: list[BaseSink] = (),
+        config: WatchConfig | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+        jobs: list[Job] = (),
+        on_note: Callable[[str], None] | None = None,
+    ):
         self.settings = settings
         self.options = options or WatchOptions()
         self.log_dir = Path(settings.log_dir)
@@ -124,8 +130,9 @@ class Watchdog:
             except OSError as exc:
                 raise WatchError(f"{job.name}: {exc}") from None
         from_start = opts.replay or opts.since is not None
-        self.tailer = tailer = Tailer(self.log_dir / layout.STREAM, checkpoints, CHECKPOINT,
-                                      start="beginning" if from_start else "end")
+        self.tailer = tailer = Tailer(
+            self.log_dir / layout.STREAM, checkpoints, CHECKPOINT, start="beginning" if from_start else "end"
+        )
         if tailer.restored and tailer.extra:
             engine.restore(tailer.extra)  # state and cooldowns as of the checkpoint
         else:
@@ -134,8 +141,9 @@ class Watchdog:
         if not tailer.restored and not from_start:
             tailer.commit(tailer.position(), extra=engine.snapshot())  # "the end" is now, for a later start
         engine.since = opts.since
-        self.outbox = Outbox(self.log_dir, self.sinks, notify_after=time.time() - opts.notify_since_s,
-                             base_delay=opts.retry_base_s)
+        self.outbox = Outbox(
+            self.log_dir, self.sinks, notify_after=time.time() - opts.notify_since_s, base_delay=opts.retry_base_s
+        )
         self.outbox.start()
         jobs_stop = threading.Event()
         threads = self._start_jobs(jobs_stop)
@@ -148,8 +156,9 @@ class Watchdog:
             while not self.stop.is_set():
                 for batch in tailer.batches():
                     end = batch.position[batch.index].offset
-                    self._emit(engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end),
-                                           now=time.time()))
+                    self._emit(
+                        engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end), now=time.time())
+                    )
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
                         self._commit(position)
@@ -200,21 +209,24 @@ class Watchdog:
                     seen = True
         return seen
 
-    def _reporter(self, path: Path | None, lines: list[bytes], *, start: int | None = None,
-                  end: int | None = None) -> Callable[[Malformed], None]:
+    def _reporter(
+        self, path: Path | None, lines: list[bytes], *, start: int | None = None, end: int | None = None
+    ) -> Callable[[Malformed], None]:
         """Says where a malformed line of `lines` is (file, byte offset) and why, through
         `on_note`; `lines` begin at byte `start` of `path`, or end at byte `end`. The
         first MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
+
         def report(bad: Malformed) -> None:
             told = self.engine.malformed
             if self.on_note is None or told > MAX_MALFORMED_NOTES:
                 return
             sizes = [len(line) + (not line.endswith(b"\n")) for line in lines]  # tailer lines lack it
-            offset = (end - sum(sizes) if start is None else start) + sum(sizes[:bad.index])
+            offset = (end - sum(sizes) if start is None else start) + sum(sizes[: bad.index])
             where = "uncompressed byte" if path is not None and path.suffix == ".gz" else "byte"
             self.on_note(f"{path}: {where} {offset}: {bad.reason}; skipped")
             if told == MAX_MALFORMED_NOTES:
                 self.on_note(f"{told} malformed lines told; any more are only counted")
+
         return report
 
     def _emit(self, alerts: list[Alert]) -> int:
@@ -285,13 +297,22 @@ class Watchdog:
 
     def _heartbeat(self, running: bool) -> None:
         marks = self.tailer.position()
-        beat = {"pid": os.getpid(), "running": running, "started": now_iso(self.started), "updated": now_iso(),
-                "updated_epoch": time.time(), "stream": str(self.log_dir / layout.STREAM),
-                "offset": marks[-1].offset if marks else 0, "lag_bytes": self.tailer.lag(),
-                "last_event_time": now_iso(self.engine.clock) if self.engine.clock else None,
-                "events": self.engine.events, "alerts_written": self.result.alerts,
-                "active_attempts": len(self.engine.active), "parked_attempts": len(self.engine.parked),
-                "sinks": self.outbox.status()}
+        beat = {
+            "pid": os.getpid(),
+            "running": running,
+            "started": now_iso(self.started),
+            "updated": now_iso(),
+            "updated_epoch": time.time(),
+            "stream": str(self.log_dir / layout.STREAM),
+            "offset": marks[-1].offset if marks else 0,
+            "lag_bytes": self.tailer.lag(),
+            "last_event_time": now_iso(self.engine.clock) if self.engine.clock else None,
+            "events": self.engine.events,
+            "alerts_written": self.result.alerts,
+            "active_attempts": len(self.engine.active),
+            "parked_attempts": len(self.engine.parked),
+            "sinks": self.outbox.status(),
+        }
         replace_file(self.state_dir / HEARTBEAT, msgspec.json.encode(beat), durable=False)
 
 

@@ -52,8 +52,16 @@ async def _lifespan(app: Starlette):
 
 
 async def _error_page(request: Request, exc: HTTPException) -> HTMLResponse:
-    body = render("error.html", nav=pages.NAV, active="", window="7d", windows=[], log_dir="",
-                  status=exc.status_code, detail=exc.detail)
+    body = render(
+        "error.html",
+        nav=pages.NAV,
+        active="",
+        window="7d",
+        windows=[],
+        log_dir="",
+        status=exc.status_code,
+        detail=exc.detail,
+    )
     return HTMLResponse(body, status_code=exc.status_code)
 
 

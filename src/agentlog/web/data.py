@@ -86,8 +86,7 @@ class SessionQuery:
 
     @classmethod
     def from_params(cls, params) -> "SessionQuery":
-        query = cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__
-                       if params.get(k)})
+        query = cls(**{k: (params.get(k) or "").strip()[:200] for k in cls.__dataclass_fields__ if params.get(k)})
         if query.sort not in SORTABLE:
             query.sort = "started"
         if query.dir not in ("asc", "desc"):
@@ -123,7 +122,7 @@ def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[di
     rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
     rows += missing
     start = (int(query.page) - 1) * limit
-    return rows[start:start + limit], len(rows)
+    return rows[start : start + limit], len(rows)
 
 
 SEARCHED = ("error", "tool_call", "tool_result")  # error text, tool input, tool output
@@ -137,14 +136,25 @@ def search_sessions(data, text: str) -> set[str]:
 
     events = relation(data.source.stream_files, _SEARCH_COLUMNS)
     kinds = ", ".join(f"'{k}'" for k in SEARCHED)
-    rows = data.query(f"SELECT DISTINCT attempt_id FROM {events} WHERE event_type IN ({kinds}) "
-                      "AND attempt_id IS NOT NULL AND contains(lower(CAST(data AS VARCHAR)), ?)", [text.lower()])
+    rows = data.query(
+        f"SELECT DISTINCT attempt_id FROM {events} WHERE event_type IN ({kinds}) "
+        "AND attempt_id IS NOT NULL AND contains(lower(CAST(data AS VARCHAR)), ?)",
+        [text.lower()],
+    )
     return {r["attempt_id"] for r in rows}
 
 
 OVERVIEW_COLUMNS = ("started", "status", "cost_usd", "errors", "duration_ms")
-USAGE_COLUMNS = ("started", "executor", "model", "input_tokens", "output_tokens", "cache_creation_tokens",
-                 "cache_read_tokens", "cost_usd")
+USAGE_COLUMNS = (
+    "started",
+    "executor",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_usd",
+)
 
 
 def session_rows(data, scope: Scope, columns: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -161,9 +171,13 @@ def session_count(data) -> int:
 
 def choices(data) -> dict[str, list[str]]:
     """The executors and models seen in the logs, for the filter menus."""
-    return {column: [r["v"] for r in data.query(
-        f"SELECT DISTINCT {column} AS v FROM sessions WHERE {column} IS NOT NULL ORDER BY 1")]
-        for column in ("executor", "model")}
+    return {
+        column: [
+            r["v"]
+            for r in data.query(f"SELECT DISTINCT {column} AS v FROM sessions WHERE {column} IS NOT NULL ORDER BY 1")
+        ]
+        for column in ("executor", "model")
+    }
 
 
 def series(rows: list[dict[str, Any]], since: float | None, now: float | None = None) -> dict[str, list]:
@@ -184,12 +198,22 @@ def series(rows: list[dict[str, Any]], since: float | None, now: float | None = 
         b["cost"] += row.get("cost_usd") or 0
         b["errors"] += row.get("errors") or 0
     xs = list(range(base, int(now // step * step) + step, step))
-    return {"x": xs, "step": step, **{name: [buckets[x][name] if x in buckets else 0 for x in xs]
-                                      for name in ("sessions", "success", "failed", "open", "cost", "errors")}}
+    return {
+        "x": xs,
+        "step": step,
+        **{
+            name: [buckets[x][name] if x in buckets else 0 for x in xs]
+            for name in ("sessions", "success", "failed", "open", "cost", "errors")
+        },
+    }
 
 
-TOKEN_KINDS = (("input_tokens", "input"), ("output_tokens", "output"), ("cache_creation_tokens", "cache write"),
-               ("cache_read_tokens", "cache read"))
+TOKEN_KINDS = (
+    ("input_tokens", "input"),
+    ("output_tokens", "output"),
+    ("cache_creation_tokens", "cache write"),
+    ("cache_read_tokens", "cache read"),
+)
 USAGE_GROUPS = ("model", "executor")
 MAX_SERIES = 6  # groups drawn on their own in the cost chart; the rest are summed as "other"
 
@@ -208,8 +232,10 @@ def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
             cell[key] += row.get(key) or 0
         cell["cost_usd"] += row.get("cost_usd") or 0
     columns = ["sessions", *(k for k, _ in TOKEN_KINDS), "cost_usd"]
-    table = [{"day": day, by: group, **_tidy(cells[day, group], columns)}
-             for day, group in sorted(cells, key=lambda k: (k[0], -cells[k]["cost_usd"]), reverse=True)]
+    table = [
+        {"day": day, by: group, **_tidy(cells[day, group], columns)}
+        for day, group in sorted(cells, key=lambda k: (k[0], -cells[k]["cost_usd"]), reverse=True)
+    ]
     totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(columns, 0.0))
     for (_, group), cell in cells.items():
         for c in columns:
@@ -220,13 +246,19 @@ def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
     x = [int(_dt.datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=_dt.timezone.utc).timestamp()) for d in days]
     cost = {g: [round(cells[d, g]["cost_usd"], 6) if (d, g) in cells else 0 for d in days] for g in drawn}
     if len(ranked) > MAX_SERIES:
-        cost["other"] = [round(sum(cells[d, g]["cost_usd"] for g in ranked[MAX_SERIES:] if (d, g) in cells), 6)
-                         for d in days]
-    tokens = {label: [int(sum(cells[d, g][key] for g in totals if (d, g) in cells)) for d in days]
-              for key, label in TOKEN_KINDS}
+        cost["other"] = [
+            round(sum(cells[d, g]["cost_usd"] for g in ranked[MAX_SERIES:] if (d, g) in cells), 6) for d in days
+        ]
+    tokens = {
+        label: [int(sum(cells[d, g][key] for g in totals if (d, g) in cells)) for d in days]
+        for key, label in TOKEN_KINDS
+    }
     # series as [name, values] pairs: their order is the legend's (a JSON object's keys get sorted)
-    return {"table": table, "totals": [{by: g, **_tidy(totals[g], columns)} for g in ranked],
-            "chart": {"x": x, "cost": list(cost.items()), "tokens": list(tokens.items())}}
+    return {
+        "table": table,
+        "totals": [{by: g, **_tidy(totals[g], columns)} for g in ranked],
+        "chart": {"x": x, "cost": list(cost.items()), "tokens": list(tokens.items())},
+    }
 
 
 def _tidy(cell: dict[str, float], columns: list[str]) -> dict[str, Any]:
@@ -304,7 +336,7 @@ def entries_page(entries: list[Any], q: str = "", page: str = "1", size: int = E
         found = entries
     pages = max(1, -(-len(found) // size))
     number = min(max(1, int(page)) if page.isdigit() else 1, pages)
-    return EntriesPage(found[(number - 1) * size:number * size], number, pages, len(found), len(entries))
+    return EntriesPage(found[(number - 1) * size : number * size], number, pages, len(found), len(entries))
 
 
 def _entry_text(entry: Any) -> str:
@@ -340,6 +372,6 @@ def session_charts(entries: list[Any]) -> dict[str, list]:
     step = max(1, -(-len(x) // MAX_POINTS))
     if step > 1:  # the last step of each run of `step` (the totals there), and the run's longest gap
         ends = [min(i + step, len(x)) - 1 for i in range(0, len(x), step)]
-        gap = [max(gap[i:i + step]) for i in range(0, len(gap), step)]
+        gap = [max(gap[i : i + step]) for i in range(0, len(gap), step)]
         x, cost, tokens = [x[i] for i in ends], [cost[i] for i in ends], [tokens[i] for i in ends]
     return {"x": x, "cost": cost, "tokens": tokens, "step_s": gap}

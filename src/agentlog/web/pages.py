@@ -19,8 +19,14 @@ from . import acks, data as views
 from .live import alert_events, position
 from .templating import render
 
-NAV = [("/", "Overview"), ("/usage", "Cost & tokens"), ("/sessions", "Sessions"), ("/alerts", "Alerts"), ("/executors", "Executors"),
-       ("/errors", "Error clusters")]
+NAV = [
+    ("/", "Overview"),
+    ("/usage", "Cost & tokens"),
+    ("/sessions", "Sessions"),
+    ("/alerts", "Alerts"),
+    ("/executors", "Executors"),
+    ("/errors", "Error clusters"),
+]
 ALERTS_SHOWN = 500
 
 
@@ -28,8 +34,15 @@ def page(request: Request, template: str, active: str, **context) -> HTMLRespons
     window = request.query_params.get("window", views.DEFAULT_WINDOW)
     if window not in views.WINDOWS:
         window = views.DEFAULT_WINDOW
-    body = render(template, nav=NAV, active=active, window=window, windows=list(views.WINDOWS),
-                  log_dir=str(request.app.state.log_dir), **context)
+    body = render(
+        template,
+        nav=NAV,
+        active=active,
+        window=window,
+        windows=list(views.WINDOWS),
+        log_dir=str(request.app.state.log_dir),
+        **context,
+    )
     return HTMLResponse(body)
 
 
@@ -48,8 +61,17 @@ def overview(request: Request) -> HTMLResponse:
         # an empty window over a log that is not: imported sessions are often older than the default
         older = views.session_count(data) if not summary.sessions and scope.since is not None else 0
     alerts = list(read_alerts(request.app.state.log_dir))[-5:][::-1]
-    return page(request, "overview.html", "/", s=summary, hours=agent_hours(rows), executors=executors,
-                alerts=alerts, chart=views.series(rows, scope.since, now), older=older)
+    return page(
+        request,
+        "overview.html",
+        "/",
+        s=summary,
+        hours=agent_hours(rows),
+        executors=executors,
+        alerts=alerts,
+        chart=views.series(rows, scope.since, now),
+        older=older,
+    )
 
 
 def usage(request: Request) -> Response:
@@ -63,8 +85,19 @@ def usage(request: Request) -> Response:
     shown = export(request, found["table"], columns, f"agentlog-usage-by-{by}")
     if shown is not None:
         return shown
-    return page(request, "usage.html", "/usage", by=by, groups=views.USAGE_GROUPS, kinds=views.TOKEN_KINDS,
-                start=start, end=end, window_shown=window, request_query=_query_without_format(request), **found)
+    return page(
+        request,
+        "usage.html",
+        "/usage",
+        by=by,
+        groups=views.USAGE_GROUPS,
+        kinds=views.TOKEN_KINDS,
+        start=start,
+        end=end,
+        window_shown=window,
+        request_query=_query_without_format(request),
+        **found,
+    )
 
 
 def _query_without_format(request: Request) -> str:
@@ -80,13 +113,26 @@ def export(request: Request, rows: list[dict], columns: list[str], name: str) ->
         return None
     body = views.export_rows(rows, columns, kind)
     media = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
-    return Response(body, media_type=media,
-                    headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})
+    return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})
 
 
-SESSION_COLUMNS = ["started", "attempt_id", "executor", "model", "task_id", "task_title", "status", "duration_ms",
-                   "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
-                   "cost_usd", "errors"]
+SESSION_COLUMNS = [
+    "started",
+    "attempt_id",
+    "executor",
+    "model",
+    "task_id",
+    "task_title",
+    "status",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "cost_usd",
+    "errors",
+]
 
 
 def sessions(request: Request) -> Response:
@@ -99,8 +145,17 @@ def sessions(request: Request) -> Response:
     shown = export(request, rows, SESSION_COLUMNS, "agentlog-sessions")
     if shown is not None:
         return shown
-    return page(request, "sessions.html", "/sessions", rows=rows, matched=matched, query=query,
-                options=options, statuses=views.STATUSES, page_size=views.PAGE_SIZE)
+    return page(
+        request,
+        "sessions.html",
+        "/sessions",
+        rows=rows,
+        matched=matched,
+        query=query,
+        options=options,
+        statuses=views.STATUSES,
+        page_size=views.PAGE_SIZE,
+    )
 
 
 def session(request: Request) -> HTMLResponse:
@@ -111,9 +166,17 @@ def session(request: Request) -> HTMLResponse:
     # a long session is shown a page of entries at a time (60k events made a 26 MB page)
     q = (request.query_params.get("q") or "").strip()[:200]
     shown = views.entries_page(timeline.entries, q, request.query_params.get("page", "1"))
-    return page(request, "session.html", "/sessions", t=timeline, shown=shown, q=q,
-                page_size=views.ENTRIES_PER_PAGE, chart=views.session_charts(timeline.entries),
-                risk=_risk(request, attempt_id))
+    return page(
+        request,
+        "session.html",
+        "/sessions",
+        t=timeline,
+        shown=shown,
+        q=q,
+        page_size=views.ENTRIES_PER_PAGE,
+        chart=views.session_charts(timeline.entries),
+        risk=_risk(request, attempt_id),
+    )
 
 
 def _risk(request: Request, attempt_id: str) -> dict | None:
@@ -129,8 +192,12 @@ def _risk(request: Request, attempt_id: str) -> dict | None:
     if curve is None:
         return None
     threshold = model.threshold(curve.executor)
-    return {"curve": curve, "points": curve_points(curve), "peak": max(r for _, r in curve.scores),
-            "threshold": threshold if threshold < 1 else None}
+    return {
+        "curve": curve,
+        "points": curve_points(curve),
+        "peak": max(r for _, r in curve.scores),
+        "threshold": threshold if threshold < 1 else None,
+    }
 
 
 ALERT_FILTERS = ("severity", "type", "attempt", "show")
@@ -143,8 +210,17 @@ def alerts(request: Request) -> HTMLResponse:
     done = acks.acknowledged(log_dir)
     every = list(read_alerts(log_dir))[::-1]
     shown = [a for a in every if _alert_matches(a, wanted, done)][:ALERTS_SHOWN]
-    return page(request, "alerts.html", "/alerts", alerts=shown, after=after, wanted=wanted, acked=done,
-                severities=sorted({a.severity for a in every}), types=sorted({a.type for a in every}))
+    return page(
+        request,
+        "alerts.html",
+        "/alerts",
+        alerts=shown,
+        after=after,
+        wanted=wanted,
+        acked=done,
+        severities=sorted({a.severity for a in every}),
+        types=sorted({a.type for a in every}),
+    )
 
 
 def _alert_matches(alert, wanted: dict[str, str], done: set[str]) -> bool:
@@ -171,8 +247,9 @@ async def acknowledge(request: Request) -> RedirectResponse:
 async def alert_stream(request: Request) -> StreamingResponse:
     after = request.headers.get("last-event-id") or request.query_params.get("after")
     events = alert_events(request.app.state.log_dir / layout.ALERTS, after, request.is_disconnected)
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"cache-control": "no-store", "x-accel-buffering": "no"}
+    )
 
 
 def executors(request: Request) -> HTMLResponse:
@@ -181,8 +258,7 @@ def executors(request: Request) -> HTMLResponse:
         by_executor = analytics.compare(data, scope=scope, by="executor").rows
         by_model = analytics.compare(data, scope=scope, by="model").rows
     rated = [r for r in by_executor if r.get("success_pct") is not None]
-    chart = row_chart("Success rate by executor", rated, "executor", "success_pct", 100, fmt.percent) \
-        if rated else None
+    chart = row_chart("Success rate by executor", rated, "executor", "success_pct", 100, fmt.percent) if rated else None
     return page(request, "executors.html", "/executors", by_executor=by_executor, by_model=by_model, chart=chart)
 
 

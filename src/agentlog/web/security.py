@@ -29,11 +29,17 @@ from urllib.parse import parse_qsl, urlencode
 COOKIE = "agentlog_token"
 MIN_TOKEN = 16
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-           (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
-           (b"cache-control", b"no-store")]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
 
 
 class TokenError(ValueError):
@@ -45,11 +51,14 @@ def resolve_token(host: str, token: str | None, env: str) -> str | None:
     public bind without one, or for a token too short to resist guessing."""
     token = token or os.environ.get(env) or None
     if token is None and not is_loopback(host):
-        raise TokenError(f"binding {host} exposes this server beyond this machine: give --token or set {env} "
-                         f"(for example {secrets.token_urlsafe(24)})")
+        raise TokenError(
+            f"binding {host} exposes this server beyond this machine: give --token or set {env} "
+            f"(for example {secrets.token_urlsafe(24)})"
+        )
     if token is not None and len(token) < MIN_TOKEN:
-        raise TokenError(f"the token is {len(token)} characters; use at least {MIN_TOKEN} "
-                         f"(for example {secrets.token_urlsafe(24)})")
+        raise TokenError(
+            f"the token is {len(token)} characters; use at least {MIN_TOKEN} (for example {secrets.token_urlsafe(24)})"
+        )
     return token
 
 
@@ -77,8 +86,15 @@ class Guard:
     only the Authorization header counts (an OTLP exporter sends headers, never cookies).
     """
 
-    def __init__(self, app, token: str | None = None, *, methods: tuple[str, ...] = ("GET", "HEAD"),
-                 browser: bool = True, form_posts: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        app,
+        token: str | None = None,
+        *,
+        methods: tuple[str, ...] = ("GET", "HEAD"),
+        browser: bool = True,
+        form_posts: tuple[str, ...] = (),
+    ):
         self.app = app
         self.token = token
         self.methods, self.browser = methods, browser
@@ -106,8 +122,7 @@ class Guard:
             return await _plain(send, 401, f"a token is required: {hint}", [(b"www-authenticate", b"Bearer")])
         if source == "query":  # a browser: keep it in a cookie, and take it out of the address bar
             cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
-            return await _plain(send, 303, "see other", [(b"location", _without_token(scope)),
-                                                         (b"set-cookie", cookie)])
+            return await _plain(send, 303, "see other", [(b"location", _without_token(scope)), (b"set-cookie", cookie)])
         await self.app(scope, receive, _with_headers(send, HEADERS))
 
     def _offered(self, scope, headers: dict[str, str]) -> tuple[str | None, str]:
@@ -130,8 +145,11 @@ class Guard:
 
 def _without_token(scope) -> bytes:
     """The request's path and query, the token taken out (a relative Location: same host)."""
-    query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-             if k != "token"]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if k != "token"
+    ]
     path = b"/" + (scope.get("raw_path") or scope["path"].encode()).lstrip(b"/\\")  # never `//host`
     return path + (b"?" + urlencode(query).encode() if query else b"")
 
@@ -141,12 +159,22 @@ def _with_headers(send, extra: list[tuple[bytes, bytes]]):
         if message["type"] == "http.response.start":
             message = {**message, "headers": list(message.get("headers", [])) + extra}
         await send(message)
+
     return send_with_headers
 
 
 async def _plain(send, status: int, text: str, headers: list | None = None) -> None:
     body = (text + "\n").encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *HEADERS, *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *HEADERS,
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -24,8 +24,15 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(duration=fmt.duration, money=fmt.money, count=fmt.count, percent=fmt.percent,
-                       when=fmt.when, clip=fmt.clip, number=fmt.number)
+    env.filters.update(
+        duration=fmt.duration,
+        money=fmt.money,
+        count=fmt.count,
+        percent=fmt.percent,
+        when=fmt.when,
+        clip=fmt.clip,
+        number=fmt.number,
+    )
     return env
 
 

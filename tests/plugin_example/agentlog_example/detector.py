@@ -18,5 +18,10 @@ class SensitiveFile(BaseDetector):
         if hit is None:
             return None
         # evidence keys are fields of agentlog.events.Alert (tool_name, message, occurrences, ...)
-        return Finding("sensitive_file", hit.decode(), "high", "review_tool_permissions",
-                       {"tool_name": event.data.tool_name, "message": f"a tool call names {hit.decode()}"})
+        return Finding(
+            "sensitive_file",
+            hit.decode(),
+            "high",
+            "review_tool_permissions",
+            {"tool_name": event.data.tool_name, "message": f"a tool call names {hit.decode()}"},
+        )

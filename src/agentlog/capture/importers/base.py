@@ -74,8 +74,7 @@ class ImportStats:
 
     def summary(self, unknown_models: set[str] | None = None) -> str:
         skipped = ", ".join(f"{reason} {n}" for reason, n in self.skipped.most_common()) or "none"
-        line = (f"{self.sessions} sessions, {self.events} events "
-                f"({self.open_sessions} still open), skipped: {skipped}")
+        line = f"{self.sessions} sessions, {self.events} events ({self.open_sessions} still open), skipped: {skipped}"
         if self.skipped_files:
             files = ", ".join(f"{reason} {n}" for reason, n in self.skipped_files.most_common())
             line += f"; files not imported: {files}"
@@ -113,8 +112,15 @@ class Mapper:
 
     executor: ClassVar[str]
 
-    def __init__(self, attempt_id: str, ctx: Context, state: dict[str, Any] | None = None, *,
-                 lifecycle: bool = True, stable_ids: bool = True):
+    def __init__(
+        self,
+        attempt_id: str,
+        ctx: Context,
+        state: dict[str, Any] | None = None,
+        *,
+        lifecycle: bool = True,
+        stable_ids: bool = True,
+    ):
         self.attempt_id = attempt_id
         self.ctx = ctx
         self.state: dict[str, Any] = state if state is not None else {}
@@ -160,8 +166,7 @@ class Mapper:
         episode = self.state.get("episode", 0)
         return name if not episode else (name, episode)
 
-    def ensure_started(self, prompt: str | None, timestamp: str | None,
-                       **data: Any) -> list[dict[str, Any]]:
+    def ensure_started(self, prompt: str | None, timestamp: str | None, **data: Any) -> list[dict[str, Any]]:
         """session_start before the first event (with the prompt when one is known)."""
         if self.state.get("started") or not self.lifecycle:
             return []
@@ -170,15 +175,16 @@ class Mapper:
         start = {"prompt": prompt, "prompt_type": prompt_type, **(self.state.get("start_data") or {}), **data}
         return [self.event("session_start", start, timestamp, key=self._episode_key("session_start"))]
 
-    def event(self, event_type: str, data: dict[str, Any], timestamp: str | None,
-              key: Any = None) -> dict[str, Any]:
+    def event(self, event_type: str, data: dict[str, Any], timestamp: str | None, key: Any = None) -> dict[str, Any]:
         """One event of this attempt, stamped with the transcript's time and a stable id."""
         own = self._own_time(timestamp)
         quality = self.time_quality
         if own is None:  # no time of its own: the last one seen stands in for it
             own, quality = self.state.get("last_ts"), "approximate"
         event: dict[str, Any] = {
-            "attempt_id": self.attempt_id, "event_type": event_type, "executor": self.executor,
+            "attempt_id": self.attempt_id,
+            "event_type": event_type,
+            "executor": self.executor,
             "data": {k: v for k, v in data.items() if v is not None},
         }
         if own:
@@ -192,8 +198,9 @@ class Mapper:
             # a file replaced at the same path is a new generation: its line-numbered records
             # must not take the ids of the old file's (the attempt id may be the same)
             generation = self.state.get("generation")
-            event["event_id"] = stable_id(self.executor, self.attempt_id, event_type,
-                                          *((generation,) if generation else ()), key)
+            event["event_id"] = stable_id(
+                self.executor, self.attempt_id, event_type, *((generation,) if generation else ()), key
+            )
         self._track_outcome(event_type, event["data"])
         return event
 
@@ -221,7 +228,8 @@ class Mapper:
         if event_type == "error":
             self.state["last_error"] = True
         elif event_type in ("agent_output", "tool_call", "followup_sent") or (
-                event_type == "tool_result" and data.get("result") != "error"):
+            event_type == "tool_result" and data.get("result") != "error"
+        ):
             self.state["last_error"] = False
 
     def usage(self, data: dict[str, Any], timestamp: str | None, key: Any) -> dict[str, Any]:
@@ -232,8 +240,9 @@ class Mapper:
 
     def turn_complete(self, timestamp: str | None, key: Any) -> dict[str, Any]:
         """The agent finished its turn and waits for its user: not stuck (the watchdog's view)."""
-        return self.event("status_change", {"status": "turn_complete", "reason": "end_of_turn"}, timestamp,
-                          key=("turn_complete", key))
+        return self.event(
+            "status_change", {"status": "turn_complete", "reason": "end_of_turn"}, timestamp, key=("turn_complete", key)
+        )
 
 
 def _earlier(a: str, b: str) -> bool:
@@ -269,25 +278,26 @@ class Importer:
     pattern: ClassVar[str] = "*.jsonl"
     append_only: ClassVar[bool] = True  # grows by appending: identity + offset tell what is new
     # what the README's agent table says of this agent (a test keeps it true)
-    follow: ClassVar[bool] = True   # `watch --follow` reads it as it is written
-    hooks: ClassVar[bool] = False   # `hooks install <name>` exists
-    tokens: ClassVar[str] = "exact" # exact | partial | estimated | absent
-    cost: ClassVar[str] = "pricing" # transcript | pricing | absent
+    follow: ClassVar[bool] = True  # `watch --follow` reads it as it is written
+    hooks: ClassVar[bool] = False  # `hooks install <name>` exists
+    tokens: ClassVar[str] = "exact"  # exact | partial | estimated | absent
+    cost: ClassVar[str] = "pricing"  # transcript | pricing | absent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
             IMPORTERS[cls.name] = cls
 
-    def files(self, root: Path, *, follow_symlinks: bool = False,
-              outside: list[Path] | None = None) -> list[Path]:
+    def files(self, root: Path, *, follow_symlinks: bool = False, outside: list[Path] | None = None) -> list[Path]:
         """The transcripts under `root`. A symlink that leads out of `root` is not followed
         unless asked (it is listed in `outside`): a transcript folder is no reason to read
         whatever a link in it points at."""
         if root.is_file():
             return [root]
         top = root.resolve()
-        found: dict[Path, Path] = {}  # real path -> the first path found to it (a link inside the tree is no second file)
+        found: dict[
+            Path, Path
+        ] = {}  # real path -> the first path found to it (a link inside the tree is no second file)
         visited = set()
         for folder, dirs, names in os.walk(root, followlinks=follow_symlinks):
             real = os.path.realpath(folder)
@@ -387,7 +397,6 @@ class Importer:
             entry.pop(stale, None)
 
 
-
 HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
 
 
@@ -484,7 +493,7 @@ def _starts(raw: bytes) -> list[int]:
     """Where a record glued to a fragment may start, likeliest first: a `{"` that JSON
     would not put there (after a letter or digit, say) before one that opens a nested object."""
     found = [m.start() for m in islice(_RECORD_START.finditer(raw, 1), 4 * _TRIES)]
-    return sorted(found, key=lambda i: raw[i - 1:i] in b':,[ \t')[:_TRIES]
+    return sorted(found, key=lambda i: raw[i - 1 : i] in b":,[ \t")[:_TRIES]
 
 
 def _glued(raw: bytes) -> list[dict[str, Any]]:
@@ -513,10 +522,6 @@ def decode_record(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(record, dict):
         return None, "not_an_object"
     return record, None
-
-
-def file_mtime_iso(path: Path) -> str:
-    return now_iso(os.stat(path).st_mtime)
 
 
 def document_version(stat: os.stat_result) -> list[int]:

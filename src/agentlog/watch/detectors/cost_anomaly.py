@@ -67,6 +67,14 @@ class CostAnomaly(BaseDetector):
         if level <= state.level:
             return None
         state.level = level
-        return Finding("cost_anomaly", f"x{level}", SEVERITY.get(level, "high"), "review_prompt_efficiency",
-                       {"cost_usd": round(state.cost, 6), "threshold": threshold,
-                        "message": f"session cost ${state.cost:.2f} crossed {level}x ${threshold:g}"})
+        return Finding(
+            "cost_anomaly",
+            f"x{level}",
+            SEVERITY.get(level, "high"),
+            "review_prompt_efficiency",
+            {
+                "cost_usd": round(state.cost, 6),
+                "threshold": threshold,
+                "message": f"session cost ${state.cost:.2f} crossed {level}x ${threshold:g}",
+            },
+        )

@@ -93,7 +93,17 @@ class ErrorLoop(BaseDetector):
         if len(spanned) > 1 and (max(spanned) - min(spanned)) * 1000 > window:
             return None
         within = f"within {window / 1000:g} s" if len(spanned) > 1 else "(times not measured)"
-        return Finding("error_loop", fp, "high", "trigger_ai_autofix",
-                       {"error_fingerprint": fp, "error_category": fingerprint(event.data)[1], "occurrences": n,
-                        "threshold": n, "window_ms": window,
-                        "message": f"error {fp} repeated {n} times {within}"})
+        return Finding(
+            "error_loop",
+            fp,
+            "high",
+            "trigger_ai_autofix",
+            {
+                "error_fingerprint": fp,
+                "error_category": fingerprint(event.data)[1],
+                "occurrences": n,
+                "threshold": n,
+                "window_ms": window,
+                "message": f"error {fp} repeated {n} times {within}",
+            },
+        )

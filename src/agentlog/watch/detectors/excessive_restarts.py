@@ -29,6 +29,10 @@ class ExcessiveRestarts(BaseDetector):
         n = self.config.restart_threshold
         if n <= 0 or state.restarts < n:
             return None
-        return Finding("excessive_restarts", "", "medium", "manual_review",
-                       {"occurrences": state.restarts, "threshold": n,
-                        "message": f"{state.restarts} follow-up/retry sessions"})
+        return Finding(
+            "excessive_restarts",
+            "",
+            "medium",
+            "manual_review",
+            {"occurrences": state.restarts, "threshold": n, "message": f"{state.restarts} follow-up/retry sessions"},
+        )

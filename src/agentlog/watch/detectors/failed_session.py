@@ -79,9 +79,27 @@ class FailedSession(BaseDetector):
         top = Counter(state.fingerprints).most_common(1)[0][0] if state.fingerprints else None
         kinds = ", ".join(sorted(state.fingerprints))
         if state.transient:
-            return Finding("failed_session_transient_errors", "", "medium", "switch_sdk_or_backoff_retry",
-                           {"occurrences": state.errors, "threshold": n, "error_fingerprint": top,
-                            "message": f"failed with {state.errors} transient errors ({kinds})"})
-        return Finding("failed_session_high_errors", "", "high", "analyze_root_cause",
-                       {"occurrences": state.errors, "threshold": n, "error_fingerprint": top,
-                        "message": f"failed with {state.errors} errors ({kinds})"})
+            return Finding(
+                "failed_session_transient_errors",
+                "",
+                "medium",
+                "switch_sdk_or_backoff_retry",
+                {
+                    "occurrences": state.errors,
+                    "threshold": n,
+                    "error_fingerprint": top,
+                    "message": f"failed with {state.errors} transient errors ({kinds})",
+                },
+            )
+        return Finding(
+            "failed_session_high_errors",
+            "",
+            "high",
+            "analyze_root_cause",
+            {
+                "occurrences": state.errors,
+                "threshold": n,
+                "error_fingerprint": top,
+                "message": f"failed with {state.errors} errors ({kinds})",
+            },
+        )

@@ -28,8 +28,15 @@ class State(msgspec.Struct, gc=False, array_like=True):
 @register
 class Risk(BaseDetector):
     name = "risk"
-    event_types = AGENT_EVENTS | {"usage", "tool_result", "error", "session_start", "followup_sent",
-                                  "status_change", "session_end"}
+    event_types = AGENT_EVENTS | {
+        "usage",
+        "tool_result",
+        "error",
+        "session_start",
+        "followup_sent",
+        "status_change",
+        "session_end",
+    }
     State = State
 
     def __init__(self, config):
@@ -50,10 +57,19 @@ class Risk(BaseDetector):
             return None
         state.alerted = True
         threshold = self.model.threshold(event.executor)
-        drivers = ", ".join(f"{name} {value:.3g} (+{part:.2f})" for name, value, part in
-                            self.model.drivers(scored.vector))
-        return Finding("failure_risk", "risk", "high" if scored.risk >= 0.9 else "medium", "fresh_session",
-                       {"occurrences": scored.step, "threshold": round(threshold, 4),
-                        "cost_usd": round(state.features.cost, 6),
-                        "message": f"failure risk {scored.risk:.2f} over {threshold:.2f} at step {scored.step}; "
-                                   f"driven by {drivers or 'the cohort baseline'}"})
+        drivers = ", ".join(
+            f"{name} {value:.3g} (+{part:.2f})" for name, value, part in self.model.drivers(scored.vector)
+        )
+        return Finding(
+            "failure_risk",
+            "risk",
+            "high" if scored.risk >= 0.9 else "medium",
+            "fresh_session",
+            {
+                "occurrences": scored.step,
+                "threshold": round(threshold, 4),
+                "cost_usd": round(state.features.cost, 6),
+                "message": f"failure risk {scored.risk:.2f} over {threshold:.2f} at step {scored.step}; "
+                f"driven by {drivers or 'the cohort baseline'}",
+            },
+        )

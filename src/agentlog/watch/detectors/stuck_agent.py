@@ -54,10 +54,19 @@ class StuckAgent(BaseDetector):
         if state is not None and state.waiting_at >= attempt.last_time:
             return None  # waiting for its user since its latest event
         severity = "high" if idle >= 3 * self.idle_after_s else "medium"
-        return Finding("stuck_agent", "", severity, "check_agent_health",
-                       {"idle_time_ms": round(idle * 1000), "threshold": self.config.stuck_threshold_ms,
-                        "message": f"no event for {_span(idle)}"},
-                       trigger=attempt.last_event_id(), cooldown=False)
+        return Finding(
+            "stuck_agent",
+            "",
+            severity,
+            "check_agent_health",
+            {
+                "idle_time_ms": round(idle * 1000),
+                "threshold": self.config.stuck_threshold_ms,
+                "message": f"no event for {_span(idle)}",
+            },
+            trigger=attempt.last_event_id(),
+            cooldown=False,
+        )
 
 
 def _span(seconds: float) -> str:

@@ -77,8 +77,12 @@ class ToolLoop(BaseDetector):
             del times[0]
         if len(times) < n or (max(times) - min(times)) * 1000 > self.window_ms:
             return None
-        return {"occurrences": n, "threshold": n, "window_ms": self.window_ms,
-                "message": f"{tool} called {n} times within {self.window_ms / 1000:g} s"}
+        return {
+            "occurrences": n,
+            "threshold": n,
+            "window_ms": self.window_ms,
+            "message": f"{tool} called {n} times within {self.window_ms / 1000:g} s",
+        }
 
     def _repeat(self, state: State, tool: str, params) -> dict | None:
         seed = self._tool_crc.get(tool)
@@ -95,5 +99,8 @@ class ToolLoop(BaseDetector):
         count = state.run[key] = state.run.get(key, 0) + 1
         if count < self.repeat_n:
             return None
-        return {"occurrences": count, "threshold": self.repeat_n,
-                "message": f"{tool} called {count} times with identical params, nothing new in between"}
+        return {
+            "occurrences": count,
+            "threshold": self.repeat_n,
+            "message": f"{tool} called {count} times with identical params, nothing new in between",
+        }

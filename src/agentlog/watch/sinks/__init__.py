@@ -86,8 +86,15 @@ def make_sink(kind: str, spec: Any) -> BaseSink:
     return REGISTRY[kind].from_spec(spec)
 
 
-def sinks_from(section: dict[str, Any], *, notify: Iterable[str] = (), webhooks: Iterable[str] = (),
-               execs: Iterable[str] = (), others: Iterable[str] = (), stdout: str | None = "text") -> list[BaseSink]:
+def sinks_from(
+    section: dict[str, Any],
+    *,
+    notify: Iterable[str] = (),
+    webhooks: Iterable[str] = (),
+    execs: Iterable[str] = (),
+    others: Iterable[str] = (),
+    stdout: str | None = "text",
+) -> list[BaseSink]:
     """The sinks of the [watch] settings plus those of the flags (the one place both meet):
     stdout ("text", "json", or None for none), apprise URLs, webhooks, `TYPE=CMD` execs and
     `KIND[=SPEC]` sinks of any registered kind. ValueError names a spec that is wrong."""

@@ -24,16 +24,18 @@ class AppriseSink(BaseSink):
         self.apprise = apprise.Apprise()
         if not self.apprise.add(url):
             raise ValueError(f"not a notification URL apprise understands: {_safe(url)}")
-        self._types = {"high": apprise.NotifyType.FAILURE, "medium": apprise.NotifyType.WARNING,
-                       "low": apprise.NotifyType.INFO}
+        self._types = {
+            "high": apprise.NotifyType.FAILURE,
+            "medium": apprise.NotifyType.WARNING,
+            "low": apprise.NotifyType.INFO,
+        }
 
     @classmethod
     def from_spec(cls, spec: str) -> "AppriseSink":
         return cls(spec)
 
     def send(self, alert) -> None:
-        ok = self.apprise.notify(body=body(alert), title=title(alert),
-                                 notify_type=self._types.get(alert.severity))
+        ok = self.apprise.notify(body=body(alert), title=title(alert), notify_type=self._types.get(alert.severity))
         if not ok:
             raise SinkError(f"apprise could not notify {_safe(self.url)}")
 

@@ -47,14 +47,29 @@ class ExecSink(BaseSink):
 
     def send(self, alert) -> None:
         payload = _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encode(alert).decode()).encode()
-        fields = {"AGENTLOG_ALERT_TYPE": alert.type, "AGENTLOG_ALERT_ID": alert.alert_id,
-                  "AGENTLOG_ATTEMPT_ID": alert.attempt_id, "AGENTLOG_EXECUTOR": alert.executor,
-                  "AGENTLOG_SEVERITY": alert.severity, "AGENTLOG_RECOMMENDATION": alert.recommendation}
-        env = {**os.environ, "AGENTLOG_ALERT_JSON": payload.decode(),
-               **{name: env_value(value) for name, value in fields.items()}}
+        fields = {
+            "AGENTLOG_ALERT_TYPE": alert.type,
+            "AGENTLOG_ALERT_ID": alert.alert_id,
+            "AGENTLOG_ATTEMPT_ID": alert.attempt_id,
+            "AGENTLOG_EXECUTOR": alert.executor,
+            "AGENTLOG_SEVERITY": alert.severity,
+            "AGENTLOG_RECOMMENDATION": alert.recommendation,
+        }
+        env = {
+            **os.environ,
+            "AGENTLOG_ALERT_JSON": payload.decode(),
+            **{name: env_value(value) for name, value in fields.items()},
+        }
         try:
-            done = subprocess.run(self.command, shell=True, input=payload, env=env, timeout=TIMEOUT_S,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            done = subprocess.run(
+                self.command,
+                shell=True,
+                input=payload,
+                env=env,
+                timeout=TIMEOUT_S,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         except subprocess.TimeoutExpired:
             raise SinkError(f"{self.command!r} ran longer than {TIMEOUT_S} s") from None
         if done.returncode != 0:

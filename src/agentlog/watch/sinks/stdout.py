@@ -52,8 +52,10 @@ class StdoutSink(BaseSink):
         if self.json:
             from ...events import encode
 
-            self.file.write(encode({"type": "weekly_report", "text": text,
-                                    "paths": {k: str(v) for k, v in paths.items()}}).decode() + "\n")
+            self.file.write(
+                encode({"type": "weekly_report", "text": text, "paths": {k: str(v) for k, v in paths.items()}}).decode()
+                + "\n"
+            )
         else:
             report = printable(text + "".join(f"\n  {p}" for p in paths.values()))
             if self.console is not None:

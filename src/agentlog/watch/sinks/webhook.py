@@ -38,9 +38,12 @@ class WebhookSink(BaseSink):
         return True
 
     def _post(self, body: bytes) -> None:
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "User-Agent": "agentlog-watch"})
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "agentlog-watch"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
                 response.read()
