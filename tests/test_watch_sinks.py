@@ -242,7 +242,7 @@ class CountingStream:
 def test_alerts_printed_to_a_pipe_are_plain_lines_written_once_per_batch(log_dir):
     """A replay's thousands of alerts cost one write-out per batch, not a formatted, flushed
     line each (before: rich printed and flushed every alert)."""
-    from agentlog.watch.sinks.alerts_file import read_alerts
+    from agentlog.store.alerts import read_alerts
     from agentlog.watch.sinks.stdout import StdoutSink
     from agentlog.watch.text import one_line
 

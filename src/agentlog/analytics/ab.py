@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .report import Report, Table, dataset
+from .report import Result, Table, dataset
 from .source import Scope, relation
 
 CONTEXT = "context"  # the pseudo-experiment whose variants are context_sha256 values
@@ -128,7 +128,7 @@ def runs_of(source, experiment: str, scope: Scope = Scope()) -> list[Run]:
 
 
 @dataclass
-class Experiment(Report):
+class Experiment(Result):
     """The judgement of one experiment: each treatment against the control."""
 
     experiment: str

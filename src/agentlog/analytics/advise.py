@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import formatting as human
-from .report import Report, Table, dataset
+from .report import Result, Table, dataset
 from .source import Scope
 
 WEEK_S = 7 * 86400
@@ -70,7 +70,7 @@ class Finding:
 
 
 @dataclass
-class Advice(Report):
+class Advice(Result):
     since: str | None
     until: str | None
     weeks: float
