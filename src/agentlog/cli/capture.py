@@ -122,7 +122,7 @@ def enrich(settings, vibe_kanban: bool, data_dir: Path | None) -> None:
     and Codex sessions), by `ve-<4 hex>-<slug>` (its branch) or by the workspace UUID.
     The store is only read. Again later: only what changed is added.
     """
-    from ..capture.enrich import enrich_vibe_kanban
+    from ..agents._vibe_kanban_enrich import enrich_vibe_kanban
     from ..agents.vibe_kanban import DEFAULT_DIR, VibeKanbanImporter
     from ..recorder import Recorder
 

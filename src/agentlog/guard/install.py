@@ -311,7 +311,7 @@ def mcp_file(agent: Agent, scope: str, project: Path | None = None, home: Path |
         if scope == "local":
             return home / ".claude.json", ["projects", str(project), "mcpServers"]
         return home / ".claude.json", ["mcpServers"]
-    return agent.settings_path(scope, project, home, toml=True), ["mcp_servers"]
+    return agent.hooks.settings_path(scope, project, home, toml=True), ["mcp_servers"]
 
 
 def mcp_entry(agent: Agent, command: str | None = None) -> dict[str, Any]:

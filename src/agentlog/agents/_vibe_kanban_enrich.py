@@ -25,9 +25,9 @@ from typing import Any
 
 from ..recorder import Recorder
 from ..store.reader import read_kind
-from .importers.base import stable_id
-from .importers.vibe_kanban import Workspace, load
-from .sqlite_readonly import open_readonly
+from ..capture.importers.base import stable_id
+from ..capture.sqlite_readonly import open_readonly
+from .vibe_kanban import Workspace, load
 
 REASON = "vibe-kanban"
 
