@@ -263,9 +263,62 @@ def test_a_tailer_checkpoint_finds_its_file_after_rotation(log_dir):
     rotate(settings(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0001"), grace_s=0)
     (archived,) = archives_of(log_dir, layout.STREAM)
     assert find_rotated(log_dir, layout.STREAM, mark) == archived
-    assert rotated_after(log_dir, layout.STREAM, mark.dev, mark.ino) == []
+    assert rotated_after(log_dir, layout.STREAM, (mark.dev, mark.ino)) == []
     record(log_dir, 5, start=10)
     resumed = Tailer(log_dir / layout.STREAM, store, "t")
     rest = [json.loads(line)["data"]["output"] for b in resumed.batches() for line in b.lines]
     resumed.close()
     assert rest == [f"n{i}" for i in range(seen, 15)]
+
+
+def _outputs_of(tailer: Tailer) -> list[str]:
+    return [json.loads(line)["data"]["output"] for b in tailer.batches() for line in b.lines if line]
+
+
+def test_a_tailer_started_before_the_first_file_reads_a_generation_rotated_before_it_looked(log_dir):
+    """The watchdog started on an empty dir; the first file filled and rotated before its
+    first look: both generations are new to it."""
+    tailer = Tailer(log_dir / layout.STREAM, None, "t", start="end")
+    record(log_dir, 10)
+    rotate(settings(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0001"), grace_s=0)
+    record(log_dir, 5, start=10)
+    assert _outputs_of(tailer) == [f"n{i}" for i in range(15)]
+    tailer.close()
+
+
+def test_a_tailer_without_a_live_file_reads_what_was_rotated_before_the_next_one(log_dir):
+    record(log_dir, 3)
+    tailer = Tailer(log_dir / layout.STREAM, None, "t", start="beginning")
+    assert _outputs_of(tailer) == ["n0", "n1", "n2"]
+    (log_dir / layout.STREAM).rename(log_dir / "moved-away.jsonl")  # gone for a moment
+    assert _outputs_of(tailer) == []
+    record(log_dir, 4, start=3)
+    rotate(settings(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0001"), grace_s=0)
+    record(log_dir, 2, start=7)
+    assert _outputs_of(tailer) == [f"n{i}" for i in range(3, 9)]
+    tailer.close()
+
+
+def test_history_start_reads_packed_generations_then_pending_ones_with_late_lines_then_live(log_dir):
+    """`watch --replay` on a log being rotated: the packed archives come from `history()`,
+    a generation still pending (its writer may append yet) is read by `batches()`."""
+    from test_rotate_crash import rotate_cli
+
+    record(log_dir, 10)
+    rotate(settings(log_dir, AGENT_WORK_LOG_MAX_SIZE_MB="0.0001"), grace_s=0)
+    record(log_dir, 5, start=10)
+    paused = os.open(log_dir / layout.STREAM, os.O_WRONLY | os.O_APPEND)  # a writer yet to reopen
+    assert (
+        rotate_cli(log_dir, {"AGENTLOG_ROTATE_FAILPOINT": "renamed", "AGENT_WORK_LOG_MAX_SIZE_MB": "0.0001"}).wait(30)
+        != 0
+    )  # killed after the rename
+    record(log_dir, 2, start=15)
+    tailer = Tailer(log_dir / layout.STREAM, None, "t", start="history")
+    (packed,) = tailer.history()
+    assert packed.suffix == ".gz"
+    with gzip.open(packed) as handle:
+        assert [json.loads(line)["data"]["output"] for line in handle] == [f"n{i}" for i in range(10)]
+    os.write(paused, open(log_dir / layout.STREAM, "rb").readline().replace(b'"n15"', b'"late"'))
+    os.close(paused)
+    assert _outputs_of(tailer) == [f"n{i}" for i in range(10, 15)] + ["late", "n15", "n16"]
+    tailer.close()

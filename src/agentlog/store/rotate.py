@@ -368,20 +368,35 @@ def find_rotated(log_dir: Path | str, name: str, mark: Any) -> Path | None:
     return None
 
 
-def rotated_after(log_dir: Path | str, name: str, dev: int, ino: int) -> list[Path]:
-    """Files rotated after the one with (dev, ino), oldest first: what a tailer that saw
-    two rotations between two looks has not read yet. Pending files where they exist."""
-    folder = Path(log_dir) / layout.ARCHIVE
+def rotations(log_dir: Path | str, name: str) -> list[tuple[str, tuple[int, int]]]:
+    """(archive name, (dev, ino) of the live file it was) of each rotation of `name` the
+    manifest holds, oldest first."""
     stem = _stem(name) + "-"
-    entries = [e for e in _entries(folder) if e.archive.startswith(stem)]
-    index = max((i for i, e in enumerate(entries) if (e.dev, e.ino) == (dev, ino)), default=None)
-    if index is None:
-        return []
-    found = []
-    for entry in entries[index + 1 :]:
-        pending, packed = folder / entry.archive[:-3], folder / entry.archive
-        found += [p for p in (pending if pending.exists() else packed,) if p.exists()]
-    return found
+    return [(e.archive, (e.dev, e.ino)) for e in _entries(Path(log_dir) / layout.ARCHIVE) if e.archive.startswith(stem)]
+
+
+def rotated_after(log_dir: Path | str, name: str, after: tuple[int, int] | frozenset[str]) -> list[Path]:
+    """Files rotated after the live file with (dev, ino) `after`, or, given the set of
+    rotations known at some moment, every rotation since: what a tailer that saw two rotations
+    between two looks has not read yet, oldest first. Pending files where they exist."""
+    known = rotations(log_dir, name)
+    if isinstance(after, tuple):
+        idents = [ident for _, ident in known]
+        if after not in idents:
+            return []
+        newer = [archive for archive, _ in known[len(idents) - idents[::-1].index(after) :]]
+    else:
+        newer = [archive for archive, _ in known if archive not in after]
+    folder = Path(log_dir) / layout.ARCHIVE
+    return [path for path in (generation(folder / archive) for archive in newer) if path is not None]
+
+
+def generation(archive: Path) -> Path | None:
+    """Where a rotated generation is now: its pending `.jsonl` while it exists (until it is
+    retired the `.gz` may lack its last lines), else its `.gz`; None once expired."""
+    pending = archive.with_name(archive.name.removesuffix(".gz"))
+    packed = pending.with_name(pending.name + ".gz")
+    return next((p for p in (pending, packed) if p.exists()), None)
 
 
 def _holds(path: Path, mark: Any) -> bool:

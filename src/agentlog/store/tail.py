@@ -253,7 +253,8 @@ def _open_plain(path: Path) -> _Source | None:
 class Tailer:
     """Reads complete lines of `path` in order across rotations; resumes from a checkpoint.
 
-    start: where a first start (no checkpoint) begins, "end" or "beginning".
+    start: where a first start (no checkpoint) begins: "end", "beginning" (of the live file)
+    or "history" (the rotated generations first: see `history()`).
     `commit(position, extra)` persists the position (and an opaque `extra` the consumer
     wants saved together with it, e.g. its own state) atomically; `extra` comes back as
     `tailer.extra` after a restart.
@@ -267,6 +268,10 @@ class Tailer:
     restored: bool = False
     lost: list[Mark] = field(default_factory=list)  # checkpointed files that could not be found
     _sources: list[_Source] = field(default_factory=list)
+    # The last live file (dev, ino), or the rotations already known when there was none:
+    # a live file that appears later is read after whatever was rotated since.
+    _after: tuple[int, int] | frozenset[str] = frozenset()
+    _history: list[Path] = field(default_factory=list)  # rotated before the first file, oldest first
     _waker: Any = None
     _committer: Committer | None = None
 
@@ -279,11 +284,17 @@ class Tailer:
             self.extra = saved.get("extra")
             self._restore([msgspec.convert(m, Mark) for m in saved.get("files", [])], saved.get("saved"))
         else:
+            from .rotate import rotations
+
             live = _open_plain(self.path)
+            known = rotations(self.path.parent, self.path.name)  # after the open: see _older_than
+            self._after = frozenset(archive for archive, _ in known)
             if live is not None:
                 if self.start == "end":
                     live.offset = live.size() - len(_partial_tail(live))
-                self._sources.append(live)
+                self._add_live(live)
+            if self.start == "history":
+                self._take_history(self._older_than(live, known))
 
     # -- reading -----------------------------------------------------------------
 
@@ -403,7 +414,7 @@ class Tailer:
                 self.lost.append(live.mark())  # truncated, and no copy of the rest to be found
             fresh = _open_plain(self.path)
             if fresh is not None:
-                self._sources.append(fresh)
+                self._add_live(fresh)
             return
         try:
             st = os.stat(self.path)
@@ -413,12 +424,17 @@ class Tailer:
             return
         if live is not None:
             live.rotated_at = time.monotonic()  # renamed away: drain it, then let go
+            if st is None:  # and nothing in its place yet: whatever is rotated from now on is new
+                self._after = self._known_rotations()
         if st is not None and not any((s.dev, s.ino) == (st.st_dev, st.st_ino) for s in self._sources):
             fresh = _open_plain(self.path)
-            if live is not None:  # files rotated after it, before we looked (two rotations)
-                self._sources.extend(self._rotated_after(live.dev, live.ino, fresh))
+            self._sources.extend(self._missed(fresh))  # two rotations before we looked
             if fresh is not None:
-                self._sources.append(fresh)
+                self._add_live(fresh)
+
+    def _add_live(self, source: _Source) -> None:
+        self._sources.append(source)
+        self._after = (source.dev, source.ino)
 
     def _retire(self, source: _Source) -> None:
         """Close a rotated file once it is read to its end and writers have moved on."""
@@ -437,25 +453,35 @@ class Tailer:
                 continue
             source.offset = mark.offset
             self._sources.append(source)
+        if marks:
+            self._after = (marks[-1].dev, marks[-1].ino)
+        else:  # saved before there was a file: what was rotated while we were down is not known
+            self._after = self._known_rotations()
         if self._live() is None:
             fresh = _open_plain(self.path)
             if marks:  # the live file of the checkpoint was rotated while we were down
-                self._sources.extend(self._rotated_after(marks[-1].dev, marks[-1].ino, fresh))
+                self._sources.extend(self._missed(fresh))
             if fresh is not None and not any((s.dev, s.ino) == (fresh.dev, fresh.ino) for s in self._sources):
-                self._sources.append(fresh)
+                self._add_live(fresh)
             elif fresh is not None:
                 fresh.close()
 
-    def _rotated_after(self, dev: int, ino: int, fresh: _Source | None) -> list[_Source]:
-        """Files rotated after the one with (dev, ino), oldest first, read from their start;
-        none that is already open (or is `fresh`, the live file just opened)."""
+    def _known_rotations(self) -> frozenset[str]:
+        from .rotate import rotations
+
+        return frozenset(archive for archive, _ in rotations(self.path.parent, self.path.name))
+
+    def _missed(self, fresh: _Source | None) -> list[_Source]:
+        """Files rotated after the last live file (or, before there was one, since the start),
+        oldest first, read from their start; none that is already open (or is `fresh`, the
+        live file just opened)."""
         from .rotate import rotated_after
 
         have = {(s.dev, s.ino) for s in self._sources}
         if fresh is not None:
             have.add((fresh.dev, fresh.ino))
         found = []
-        for path in rotated_after(self.path.parent, self.path.name, dev, ino):
+        for path in rotated_after(self.path.parent, self.path.name, self._after):
             source = _open_rotated(path)
             if source is None:
                 continue
@@ -465,6 +491,48 @@ class Tailer:
             have.add((source.dev, source.ino))
             found.append(source)
         return found
+
+    def history(self) -> list[Path]:
+        """With start="history", on a first start (no checkpoint): the packed generations
+        rotated before the first file `batches()` reads, oldest first, for the consumer to
+        read before it (`reader.open_log`). Generations still pending are read by
+        `batches()` instead: writers may still be appending to them."""
+        return self._history
+
+    def _take_history(self, archives: list[Path]) -> None:
+        pending = []
+        for archive in archives:
+            plain = archive.with_name(archive.name.removesuffix(".gz"))
+            source = _open_rotated(plain)
+            if source is not None:
+                pending.append(source)
+            elif plain.with_name(plain.name + ".gz").exists():
+                self._history.append(plain.with_name(plain.name + ".gz"))
+        self._sources[:0] = pending
+
+    def _older_than(self, live: _Source | None, known: list[tuple[str, tuple[int, int]]]) -> list[Path]:
+        """The archives of generations older than `live` (opened before `known` was read from
+        the manifest, so that a rotation in between is on one side only): those rotated after
+        it are found by following it, not here. Archives no manifest knows come first."""
+        from .reader import archives_of
+
+        names = [archive for archive, _ in known]
+        if live is not None:
+            own = (live.dev, live.ino)
+            try:
+                st = os.stat(self.path)
+                moved = (st.st_dev, st.st_ino) != own
+            except FileNotFoundError:
+                moved = True
+            idents = [ident for _, ident in known]
+            if moved and own in idents:  # rotated since we opened it
+                names = names[: len(idents) - 1 - idents[::-1].index(own)]
+            elif idents and idents[-1] == own:  # noted for rotation, not renamed yet: still ours
+                names = names[:-1]
+        folder = self.path.parent / "archive"
+        noted = {archive.removesuffix(".gz") for archive, _ in known}
+        unnoted = [p for p in archives_of(self.path.parent, self.path.name) if p.name.removesuffix(".gz") not in noted]
+        return unnoted + [folder / name for name in names]
 
     def _reopen(self, mark: Mark, live_allowed: bool, saved_at: float | None = None) -> _Source | None:
         live = _open_plain(self.path)

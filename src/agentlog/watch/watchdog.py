@@ -32,7 +32,7 @@ from .. import config as config_mod
 from ..events import Alert, now_iso
 from ..store import layout, modes
 from ..store.atomic import replace_file
-from ..store.reader import archives_of, open_log
+from ..store.reader import open_log
 from ..store.tail import FileCheckpoints, Tailer
 from .config import WatchConfig
 from .engine import Engine
@@ -131,7 +131,7 @@ class Watchdog:
                 raise WatchError(f"{job.name}: {exc}") from None
         from_start = opts.replay or opts.since is not None
         self.tailer = tailer = Tailer(
-            self.log_dir / layout.STREAM, checkpoints, CHECKPOINT, start="beginning" if from_start else "end"
+            self.log_dir / layout.STREAM, checkpoints, CHECKPOINT, start="history" if from_start else "end"
         )
         if tailer.restored and tailer.extra:
             engine.restore(tailer.extra)  # state and cooldowns as of the checkpoint
@@ -193,7 +193,7 @@ class Watchdog:
     def _archives(self) -> bool:
         """A first replay starts with the rotated, compressed history (oldest first)."""
         seen = False
-        for path in archives_of(self.log_dir, layout.STREAM):
+        for path in self.tailer.history():
             try:
                 handle = open_log(path)
             except OSError:
