@@ -95,7 +95,7 @@ def test_emit_and_watch_messages_about_bad_lines_are_printable(tmp_path):
     result = invoke("watch", "--once", "--replay", "--log-dir", str(tmp_path))
     assert "skipped" in result.stderr and not UNSAFE.findall(result.stdout + result.stderr)
 ELSEWHERE = {"run": "passes the agent's own output through, as running it directly would",
-             "demo": "prints its own simulated data", "import": "prints counts",
+             "demo": "prints its own simulated data", "import": "prints counts", "export": "prints counts", "enrich": "prints counts",
              "rotate": "prints the paths it moves", "serve": "the dashboard escapes for HTML",
              "fleet": "its tables use the same table printer", "hooks": "prints settings files it wrote",
              "hook": "JSON for the agent", "otel": "prints the address it listens on",
