@@ -206,7 +206,7 @@ class AiderImporter(Importer):
             return f"aider-{path.parent.name or 'project'}"
         return f"aider-{path.name.removesuffix('.md').strip('.')}"
 
-    def records(self, raw: bytes) -> tuple[list[Any], list[str]]:
+    def line_records(self, raw: bytes) -> tuple[list[Any], list[str]]:
         return [raw.decode("utf-8", "replace").removeprefix("\ufeff").rstrip("\r\n")], []
 
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:

@@ -328,7 +328,7 @@ class Importer:
         """Does this file grow by appending (an agent may keep both kinds in one folder)?"""
         return self.append_only
 
-    def records(self, raw: bytes) -> tuple[list[Any], list[str]]:
+    def line_records(self, raw: bytes) -> tuple[list[Any], list[str]]:
         """The records of one line and why parts of it are none: JSON objects, unless the
         agent writes another text format line by line."""
         return records_in(raw)
@@ -365,7 +365,7 @@ class Importer:
                 if not raw.removeprefix(BOM).strip():
                     continue
                 seen["lines"] += 1
-                records, problems = self.records(raw)
+                records, problems = self.line_records(raw)
                 for problem in problems:
                     ctx.skip(problem)
                 for index, record in enumerate(records):
