@@ -1,4 +1,4 @@
-"""Secret redaction of encoded event lines: recall, look-alikes, JSON validity, the native prefilter."""
+"""Secret redaction of encoded event lines: recall, look-alikes, JSON validity, both engines."""
 
 from __future__ import annotations
 
@@ -14,18 +14,36 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentlog import redact
-from agentlog._core import SecretScan
-from agentlog.redact import DEFAULT_PATTERNS, Redactor, redact_text
+from agentlog.redact import DEFAULT_PATTERNS, HAVE_HYPERSCAN, Redactor, redact_text
 
 CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "secrets_corpus.jsonl").open()]
 DIRTY = [row for row in CORPUS if row["secrets"]]
 CLEAN = [row for row in CORPUS if not row["secrets"]]
 
+needs_hs = pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan wheel is x86_64 only")
+ENGINES = [pytest.param(True, marks=needs_hs, id="hyperscan"), pytest.param(False, id="literal")]
 
 
 @pytest.fixture(scope="module")
-def r() -> Redactor:
-    return Redactor()
+def hs_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("hs-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _hs_cache_dir(monkeypatch, hs_cache):
+    # Keep the compiled-database cache out of the home directory (conftest's _clean_env
+    # drops AGENTLOG_* variables, so set it per test).
+    monkeypatch.setenv("AGENTLOG_CACHE_DIR", hs_cache)
+
+
+@pytest.fixture(scope="module")
+def redactors(hs_cache):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTLOG_CACHE_DIR", hs_cache)
+        out = {False: Redactor(use_hyperscan=False)}
+        if HAVE_HYPERSCAN:
+            out[True] = Redactor(use_hyperscan=True)
+    return out
 
 
 def encode(row) -> bytes:
@@ -46,10 +64,11 @@ def test_corpus_size_and_coverage():
     assert {"cli_lookalike", "prose"} <= {row["kind"] for row in CLEAN}
 
 
+@pytest.mark.parametrize("use_hs", ENGINES)
 @pytest.mark.parametrize("row", DIRTY, ids=lambda r: r["kind"])
-def test_corpus_secrets_vanish_and_json_stays_valid(r, row):
+def test_corpus_secrets_vanish_and_json_stays_valid(redactors, use_hs, row):
     line = encode(row)
-    out = r(line)
+    out = redactors[use_hs](line)
     decoded = msgspec.json.decode(out)  # raises if the line was broken
     text = json.dumps(decoded, ensure_ascii=False)
     for secret in row["secrets"]:
@@ -58,10 +77,18 @@ def test_corpus_secrets_vanish_and_json_stays_valid(r, row):
     assert set(decoded) == set(row["event"])  # structure kept: only values change
 
 
+@pytest.mark.parametrize("use_hs", ENGINES)
 @pytest.mark.parametrize("row", CLEAN, ids=lambda r: r["kind"])
-def test_corpus_lookalikes_untouched(r, row):
+def test_corpus_lookalikes_untouched(redactors, use_hs, row):
     line = encode(row)
-    assert r(line) is line  # same object: the fast path allocated nothing
+    assert redactors[use_hs](line) is line  # same object: the fast path allocated nothing
+
+
+@needs_hs
+def test_engines_agree_on_corpus(redactors):
+    for row in CORPUS:
+        line = encode(row)
+        assert redactors[True](line) == redactors[False](line), row["kind"]
 
 
 def public_matches(line: bytes) -> list:
@@ -80,40 +107,29 @@ def internal_matches(r: Redactor, line: bytes) -> list:
 
 def check_anchors(r: Redactor, line: bytes) -> None:
     # The fast internal search must find exactly what the public patterns find, and the
-    # native prefilter must name every pattern that matches (recall: a miss leaks).
-    matches = public_matches(line)
-    assert internal_matches(r, line) == matches
-    names = list(r.patterns)
-    assert {name for name, _ in matches} <= {names[i] for i in r._scan(line) or ()}
+    # literal prefilter must flag every pattern that matches.
+    assert internal_matches(r, line) == public_matches(line)
+    low = line.lower()
+    for name, _ in public_matches(line):
+        _, lits, _, _ = redact._DEFAULT_FAST[name]
+        assert any(lit.encode() in low for lit in lits), name
 
 
-def test_anchors_and_prefilter_are_exact(r):
+def test_anchors_and_literals_are_exact(redactors):
     for row in CORPUS:
-        check_anchors(r, encode(row))
+        check_anchors(redactors[False], encode(row))
 
 
-def test_prefilter_rejects_near_misses(r):
-    # The anchored supersets, not just the anchors: "token", "auth", "--" and "key" occur
-    # in every event and command line, and must not send it down the slow path.
-    line = msgspec.json.encode({"attempt_id": "ve-implement-auth", "data": {"input_tokens": 12, "key": "x"},
-                                "command": "git log --oneline -5 && pytest --maxfail=1"})
-    assert r._scan(line) is None
-
-
-def test_every_built_in_pattern_has_a_native_superset():
-    # Only configured patterns the regex syntax cannot take (backreferences) may fall back
-    # to "always run": a built-in one doing so would be a silent slowdown.
-    scan = SecretScan([(source, []) for source in DEFAULT_PATTERNS.values()])
-    assert all(scan.has_superset(i) for i in range(len(DEFAULT_PATTERNS)))
-
-
-def test_redacting_twice_changes_nothing(r):
+def test_redacting_twice_changes_nothing(redactors):
+    r = redactors[False]
     for row in DIRTY:
         once = r(encode(row))
         assert r(once) == once, row["kind"]
 
 
-def test_keys_users_and_hosts_stay(r):
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_keys_users_and_hosts_stay(redactors, use_hs):
+    r = redactors[use_hs]
     line = msgspec.json.encode({"cmd": "DB_PASSWORD=hunter22 psql postgres://app:pw123456@db:5432/x"})
     assert r(line) == (b'{"cmd":"DB_PASSWORD=[REDACTED:secret_assignment] '
                        b'psql postgres://app:[REDACTED:url_password]@db:5432/x"}')
@@ -121,33 +137,38 @@ def test_keys_users_and_hosts_stay(r):
     assert r(line) == b'{"headers":{"Authorization":"Bearer [REDACTED:authorization_header]"}}'
 
 
-def test_token_after_escaped_newline_and_trailing_newline(r):
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_token_after_escaped_newline_and_trailing_newline(redactors, use_hs):
     key = "ghp_" + "A1b2" * 9
     line = msgspec.json.encode({"out": f"first line\n{key}\nlast"}) + b"\n"
-    assert r(line) == b'{"out":"first line\\n[REDACTED:github_token]\\nlast"}\n'
+    assert redactors[use_hs](line) == b'{"out":"first line\\n[REDACTED:github_token]\\nlast"}\n'
 
 
-def test_disabled_is_identity():
-    r = Redactor(enabled=False)
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_disabled_is_identity(use_hs):
+    r = Redactor(enabled=False, use_hyperscan=use_hs)
     line = msgspec.json.encode({"k": "sk-" + "x" * 40})
     assert r(line) is line
 
 
-def test_extra_patterns():
-    r = Redactor({"internal_ticket_key": r"ACME-KEY-(?P<secret>[0-9]{6,})"})
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_extra_patterns(use_hs):
+    r = Redactor({"internal_ticket_key": r"ACME-KEY-(?P<secret>[0-9]{6,})"}, use_hyperscan=use_hs)
     line = msgspec.json.encode({"msg": "use ACME-KEY-12345678 now", "n": 42})
     assert r(line) == b'{"msg":"use ACME-KEY-[REDACTED:internal_ticket_key] now","n":42}'
     assert r(b'{"msg":"nothing here"}') == b'{"msg":"nothing here"}'
 
 
-def test_extra_pattern_with_lookaround_and_backreference():
-    # The native prefilter cannot take a backreference: the pattern is run on every line.
-    r = Redactor({"twice": r"(?<![a-z])([a-z]{3})\1(?![a-z])"})
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_extra_pattern_with_lookaround_and_backreference(use_hs):
+    # Hyperscan rejects these constructs; prefilter mode (or always-run) keeps them exact.
+    r = Redactor({"twice": r"(?<![a-z])([a-z]{3})\1(?![a-z])"}, use_hyperscan=use_hs)
     assert r(b'{"a":"say abcabc ok"}') == b'{"a":"say [REDACTED:twice] ok"}'
 
 
-def test_careless_extra_patterns_cannot_break_json():
-    r = Redactor({"digits": r"[0-9]{4}", "quote": r'"', "anything": r"x.{0,3}"})
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_careless_extra_patterns_cannot_break_json(use_hs):
+    r = Redactor({"digits": r"[0-9]{4}", "quote": r'"', "anything": r"x.{0,3}"}, use_hyperscan=use_hs)
     line = msgspec.json.encode({"elapsed_ms": 12340, "s": "ax\"\n\u00e9\u0001y", "t": "x\\\\x"})
     out = r(line)
     decoded = msgspec.json.decode(out)
@@ -162,8 +183,23 @@ def test_bad_configuration_is_rejected():
         Redactor({'bad"name': "abc"})
 
 
-def test_threads_share_one_redactor():
-    r = Redactor()
+@needs_hs
+def test_compiled_database_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTLOG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(redact, "_HS_DB_CACHE", {})
+    Redactor(use_hyperscan=True)
+    [cached] = tmp_path.glob("redact-*.hsdb")
+    monkeypatch.setattr(redact, "_HS_DB_CACHE", {})
+    line = msgspec.json.encode({"k": "token ghp_" + "z" * 36})
+    assert Redactor(use_hyperscan=True)(line) == b'{"k":"token [REDACTED:github_token]"}'
+    cached.write_bytes(b"garbage")  # a corrupt cache means compiling again, not failing
+    monkeypatch.setattr(redact, "_HS_DB_CACHE", {})
+    assert Redactor(use_hyperscan=True)(line) == b'{"k":"token [REDACTED:github_token]"}'
+
+
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_threads_share_one_redactor(use_hs):
+    r = Redactor(use_hyperscan=use_hs)
     lines = [encode(row) for row in CORPUS]
     expected = [r(line) for line in lines]
     errors = []
@@ -224,13 +260,15 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=TEXT, after=TEXT, sep1=SEPARATORS, sep2=SEPARATORS, secret=SECRETS, context=CONTEXTS,
        nest=st.booleans())
-def test_property_generated_secret_always_redacted(r, before, after, sep1, sep2, secret, context, nest):
+def test_property_generated_secret_always_redacted(redactors, before, after, sep1, sep2, secret, context, nest):
     value = before + sep1 + context.format(secret) + sep2 + after
     if nest:  # JSON inside JSON (with \uXXXX escapes), as in tool outputs
         value = json.dumps({"stdout": value})
     line = msgspec.json.encode({"event_type": "tool_result", "data": {"result_data": value}, "n": 1})
-    check_anchors(r, line)
-    out = r(line)
+    check_anchors(redactors[False], line)
+    outs = {use_hs: r(line) for use_hs, r in redactors.items()}
+    assert len(set(outs.values())) == 1, "engines disagree"
+    out = outs[False]
     decoded = msgspec.json.decode(out)  # still valid JSON
     assert decoded["n"] == 1 and decoded["event_type"] == "tool_result"
     # Every random part is gone, at any nesting level (they contain no escapable chars).
@@ -252,8 +290,9 @@ def test_string_layout_quick_path_matches_exact_scan():
                 assert redact._clamp(line, quick, pos, end) == redact._clamp(line, exact, pos, end), (pos, size)
 
 
-def test_secret_after_string_ending_in_backslash():
+@pytest.mark.parametrize("use_hs", ENGINES)
+def test_secret_after_string_ending_in_backslash(use_hs):
     line = msgspec.json.encode({"path": "C:\\tmp\\", "cmd": "TOKEN=abc123xyz run", "n": 5})
-    out = Redactor({"five": r"\b5\b"})(line)
+    out = Redactor({"five": r"\b5\b"}, use_hyperscan=use_hs)(line)
     assert msgspec.json.decode(out) == {"path": "C:\\tmp\\", "cmd": "TOKEN=[REDACTED:secret_assignment] run",
                                         "n": "[REDACTED:five]"}

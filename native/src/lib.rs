@@ -6,7 +6,6 @@
 use pyo3::prelude::*;
 
 pub mod read;
-mod redact;
 
 /// The version of the native core, so `agentlog doctor` can say which one is loaded.
 #[pyfunction]
@@ -17,7 +16,6 @@ fn version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
-    m.add_class::<redact::SecretScan>()?;
     read::register(m)?;
     Ok(())
 }
