@@ -73,6 +73,13 @@ def copy_one(source: Path, root: Path, dest: Path, copy: int, agent: str) -> int
     relative = UUID.sub(renamed, str(source.relative_to(root)).encode()).decode()
     target = dest / f"copy-{copy}" / relative
     target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():  # a session folder (OpenHands V0): every file in it, its UUIDs made its own
+        for path in source.rglob("*"):
+            if path.is_file():
+                inner = target / UUID.sub(renamed, str(path.relative_to(source)).encode()).decode()
+                inner.parent.mkdir(parents=True, exist_ok=True)
+                inner.write_bytes(UUID.sub(renamed, path.read_bytes()))
+        return sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
     if source.suffix == ".db":
         shutil.copy(source, target)
         db = sqlite3.connect(target)  # each copy's sessions are sessions of their own
@@ -112,7 +119,14 @@ def baseline(agent: str, dest: Path) -> tuple[int, float]:
     files = importer.files(dest)
     records, start = 0, time.perf_counter()
     for file in files:
-        if file.suffix == ".db":
+        if file.is_dir():  # a session folder: each JSON file in it is one record
+            for path in file.rglob("*.json"):
+                try:
+                    _decode(path.read_bytes())
+                except msgspec.DecodeError:
+                    pass
+                records += 1
+        elif file.suffix == ".db":
             with sqlite3.connect(f"file:{file}?immutable=1", uri=True) as db:
                 for table in ("message", "part"):
                     for (data,) in db.execute(f"SELECT data FROM {table}"):
