@@ -289,3 +289,27 @@ def test_a_record_glued_where_a_cut_line_wanted_a_value_is_kept_with_the_one_aft
     # a cut after a nested object is not taken for a record of its own
     raw = b'{"parentUuid":null,"message":{"content":[{"type":"text","text":"a"}' + json.dumps(first).encode()
     assert records_in(raw) == ([first], ["malformed_json"])
+
+
+def test_an_import_state_from_v0_1_with_sha1_heads_goes_on_without_a_new_generation(tmp_path: Path) -> None:
+    """v0.1 fingerprinted transcripts with SHA-1; the one cursor uses blake2b. A state written
+    then must still recognise its files, or every grown transcript would be imported again."""
+    import hashlib
+
+    src = tmp_path / "projects"
+    src.mkdir()
+    live = src / "resumed.jsonl"
+    shutil.copy(SAMPLE, live)
+    _age(live)
+    _import("claude-code", src, tmp_path / "logs")
+    state_path = tmp_path / "logs" / "state" / "import-claude-code.json"
+    state = json.loads(state_path.read_text())
+    (entry,) = state["files"].values()
+    entry["head"] = hashlib.sha1(live.read_bytes()[: entry["head_len"]]).hexdigest()  # as v0.1 wrote it
+    state_path.write_text(json.dumps(state))
+    first = imported_events(tmp_path / "logs", "resumed")
+    _resume(live)
+    _import("claude-code", src, tmp_path / "logs")
+    events = imported_events(tmp_path / "logs", "resumed")
+    assert [e["event_type"] for e in events[len(first) :]][0] == "session_start"
+    assert len(events) == len(first) + 5  # only the new part: the file was known again

@@ -353,3 +353,35 @@ def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
     long = session_charts([usage(i) for i in range(10_000)] + [usage(20_000)])
     assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
     assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0
+
+
+def test_alert_stream_resumes_across_a_rotation_of_the_alerts_log(tmp_path):
+    """A browser that reconnects with the id of its last alert gets the alerts written
+    after it, also those written just before the alerts log was rotated away."""
+    from agentlog import config
+    from agentlog.store.rotate import rotate
+
+    path = tmp_path / layout.ALERTS
+
+    def alert(kind: str) -> bytes:
+        a = Alert(timestamp="2026-02-09T10:00:00.000Z", type=kind, attempt_id="a", severity="low", recommendation="x")
+        return encode(a) + b"\n"
+
+    path.write_bytes(alert("seen"))
+    after = position(path)
+    with open(path, "ab") as handle:
+        handle.write(alert("written-before-the-rotation"))
+    settings = config.load(environ={"AGENT_WORK_LOG_DIR": str(tmp_path), "AGENT_WORK_LOG_MAX_SIZE_MB": "0.0001"})
+    assert rotate(settings, grace_s=0).count("rotate") >= 1
+    path.write_bytes(alert("written-after-it"))
+
+    async def collect():
+        stop = asyncio.Event()
+        events = alert_events(path, after, lambda: _done(stop))
+        out = [await anext(events) for _ in range(3)]
+        stop.set()
+        return out
+
+    _, *sent = asyncio.run(collect())
+    kinds = [json.loads(event.strip("\n").split("\n")[2].removeprefix("data: "))["type"] for event in sent]
+    assert kinds == ["written-before-the-rotation", "written-after-it"]

@@ -13,7 +13,6 @@ of the event that triggered them). `follow` prints a running session as it grows
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from .events import Alert, EventError, decode_line, parse_time
 from .store import layout
 from .store.metrics import session_metrics
 from .store.reader import BadLine, ReadReport, read_kind, read_session
+from .store.tail import Tailer
 from .terminal import printable
 from .store.alerts import decode_alert, read_alerts
 from . import formatting as fmt
@@ -421,32 +421,30 @@ def play(
         show(entry)
 
 
-class FileFollower:
-    """New complete lines of one growing file; starts over if the file is replaced or cut."""
+class NumberedLines:
+    """New complete lines of one growing file with their line numbers, through the tailer
+    (so a rotation or a replaced file loses nothing); numbering restarts with each new file."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.offset = 0
-        self.lines = 0  # complete lines read so far: the next one's number is this + 1
-        self.inode: int | None = None
+        self.tailer = Tailer(path, None, start="beginning")
+        self._file: tuple[int, int] | None = None
+        self._count = 0
 
-    def read(self) -> list[bytes]:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return []
-        if st.st_ino != self.inode or st.st_size < self.offset:
-            self.inode, self.offset, self.lines = st.st_ino, 0, 0
-        if st.st_size == self.offset:
-            return []
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            data = handle.read(st.st_size - self.offset)
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        lines = complete.splitlines(keepends=True)
-        self.lines += len(lines)
-        return lines
+    def read(self) -> list[tuple[int, bytes]]:
+        numbered = []
+        for batch in self.tailer.batches():
+            mark = batch.position[batch.index]
+            if (mark.dev, mark.ino) != self._file:
+                self._file, self._count = (mark.dev, mark.ino), 0
+            for line in batch.lines:
+                self._count += 1
+                if line.strip():
+                    numbered.append((self._count, line))
+        return numbered
+
+    def close(self) -> None:
+        self.tailer.close()
 
 
 def follow(
@@ -461,31 +459,33 @@ def follow(
     """Show the attempt's entries as they are written, until it ends (plus `grace_s` for
     the alerts its end may raise) or `stop()` says so. Returns the timeline so far."""
     log_dir = Path(log_dir)
-    transcript = FileFollower(layout.session_path(log_dir, attempt_id))
-    alerts = FileFollower(log_dir / layout.ALERTS)
-    builder = TimelineBuilder(attempt_id)
-    for entry in merge(builder, _events(transcript, builder), _alerts(alerts.read(), attempt_id)):
-        show(entry)  # what was written before we started, interleaved as in a replay
-    ended_at = None
-    while not stop():
-        for event in _events(transcript, builder):
-            show(builder.add_event(event))
-        for alert in _alerts(alerts.read(), attempt_id):
-            show(builder.add_alert(alert))
-        if builder.timeline.ended:
-            ended_at = ended_at or time.monotonic()
-            if time.monotonic() - ended_at >= grace_s:
-                break
-        time.sleep(poll_s)
-    return builder.finish()
+    transcript = NumberedLines(layout.session_path(log_dir, attempt_id))
+    alerts = NumberedLines(log_dir / layout.ALERTS)
+    try:
+        builder = TimelineBuilder(attempt_id)
+        for entry in merge(builder, _events(transcript, builder), _alerts(alerts.read(), attempt_id)):
+            show(entry)  # what was written before we started, interleaved as in a replay
+        ended_at = None
+        while not stop():
+            for event in _events(transcript, builder):
+                show(builder.add_event(event))
+            for alert in _alerts(alerts.read(), attempt_id):
+                show(builder.add_alert(alert))
+            if builder.timeline.ended:
+                ended_at = ended_at or time.monotonic()
+                if time.monotonic() - ended_at >= grace_s:
+                    break
+            time.sleep(poll_s)
+        return builder.finish()
+    finally:
+        transcript.close()
+        alerts.close()
 
 
-def _events(transcript: FileFollower, builder: TimelineBuilder) -> list[dict[str, Any]]:
+def _events(transcript: NumberedLines, builder: TimelineBuilder) -> list[dict[str, Any]]:
     """The new events of the transcript; its malformed lines go to the timeline's `bad`."""
-    lines = transcript.read()
-    first = transcript.lines - len(lines) + 1
     events = []
-    for lineno, line in enumerate(lines, first):
+    for lineno, line in transcript.read():
         try:
             events.append(decode_line(line))
         except EventError as exc:
@@ -493,5 +493,6 @@ def _events(transcript: FileFollower, builder: TimelineBuilder) -> list[dict[str
     return events
 
 
-def _alerts(lines: list[bytes], attempt_id: str) -> list[Alert]:
-    return [a for a in map(decode_alert, lines) if a is not None and a.attempt_id == attempt_id]
+def _alerts(lines: list[tuple[int, bytes]], attempt_id: str) -> list[Alert]:
+    alerts = (decode_alert(line, whole=True) for _, line in lines)
+    return [a for a in alerts if a is not None and a.attempt_id == attempt_id]

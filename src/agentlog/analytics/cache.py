@@ -6,7 +6,9 @@ last run are parsed.  A file is known by its identity (device, inode), not its n
 a live file renamed aside by a rotation keeps its parts.  Nothing is trusted blindly:
 
 - plain files: the cached stretch [0, offset) must still be there, checked by hashing
-  its first and last 4 KiB; then only complete lines after it are copied out and parsed.
+  its first and last 4 KiB (`store.cursor.digest`, the fingerprint every file reader uses;
+  the last bytes too, because the parts cover the whole stretch); then only complete
+  lines after it are copied out and parsed.
   A file that shrank or was rewritten is parsed again from the start.
 - gzip archives change only by replacement (`store.archive`): size, mtime and the hash
   of the first 4 KiB must match, else the archive is parsed again.
@@ -34,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from ..store import modes
+from ..store.cursor import digest
 from ..store.atomic import replace_file
 from . import parts
 from .scan import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
@@ -132,7 +135,7 @@ def _plan(path: Path, manifest: dict) -> _Plan | None:
         plan.read_whole = not (
             entry
             and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
-            and entry.get("head") == _digest(_read(path, 0, PROBE))
+            and entry.get("head") == digest(_read(path, 0, PROBE))
         )
     else:
         plan.read_whole = entry is None or not _still_there(plan, entry, st.st_size)
@@ -151,8 +154,8 @@ def _still_there(plan: _Plan, entry: dict, size: int) -> bool:
     probe = min(PROBE, offset)
     plan.head, plan.tail = _read(plan.path, 0, probe), _read(plan.path, offset - probe, probe)
     return len(plan.head) == len(plan.tail) == probe and (entry.get("head"), entry.get("tail")) == (
-        _digest(plan.head),
-        _digest(plan.tail),
+        digest(plan.head),
+        digest(plan.tail),
     )
 
 
@@ -175,20 +178,20 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
             plan.entry = {}
             if after is None or _changed(plan.before, after) or not ends_complete(plan.path, after.st_size):
                 if plan.path.suffix != ".gz":  # next time: copy its complete lines out first
-                    plan.entry = {"path": str(plan.path), "offset": 0, "head": _digest(b""), "tail": _digest(b"")}
+                    plan.entry = {"path": str(plan.path), "offset": 0, "head": digest(b""), "tail": digest(b"")}
                 continue
             if plan.path.suffix == ".gz":
                 plan.entry = {
                     "size": after.st_size,
                     "mtime_ns": after.st_mtime_ns,
-                    "head": _digest(_read(plan.path, 0, PROBE)),
+                    "head": digest(_read(plan.path, 0, PROBE)),
                 }
             else:
                 probe = min(PROBE, after.st_size)
                 plan.entry = {
                     "offset": after.st_size,
-                    "head": _digest(_read(plan.path, 0, probe)),
-                    "tail": _digest(_read(plan.path, after.st_size - probe, probe)),
+                    "head": digest(_read(plan.path, 0, probe)),
+                    "tail": digest(_read(plan.path, after.st_size - probe, probe)),
                 }
             plan.entry.update(path=str(plan.path), part=_write(con, folder, _rows(plan.path)))
         elif plan.copy is not None:
@@ -202,8 +205,8 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
                 "path": str(plan.path),
                 "part": _write(con, folder, rows),
                 "offset": plan.cut,
-                "head": _digest((plan.head + first)[:PROBE]),
-                "tail": _digest((plan.tail + last)[-PROBE:]),
+                "head": digest((plan.head + first)[:PROBE]),
+                "tail": digest((plan.tail + last)[-PROBE:]),
             }
 
 
@@ -271,10 +274,6 @@ def _read(path: Path, start: int, length: int) -> bytes:
 def _read_end(path: Path, length: int) -> bytes:
     size = path.stat().st_size
     return _read(path, max(0, size - length), min(length, size))
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _last_line_end(path: Path, start: int, size: int) -> int:

@@ -18,7 +18,6 @@ notification or a timer) with the same state to turn new records into events.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -28,12 +27,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ..recorder import Recorder
-from ..store import layout
+from ..store import cursor, layout
 from ..store.atomic import replace_file
 from ..store.writer import StoreError
 from . import intent
 from .importers import Context, Importer, ImportStats
-from .importers.base import HEAD_BYTES
 from .pricing import Pricing
 
 BATCH_BYTES = 64 << 20  # unread transcript bytes per batch: bounds what a recovery reads again
@@ -121,20 +119,16 @@ def _same_file(file: Path, entry: dict[str, Any]) -> bool:
     length = known.get("head_len", 0)
     if file.stat().st_size < max(entry.get("offset", 0), entry.get("size", 0), length):
         return False
-    return _head(file, length) == known.get("head", _head(file, 0))
-
-
-def _head(file: Path, length: int) -> str:
-    with open(file, "rb") as handle:
-        return hashlib.sha1(handle.read(length)).hexdigest()
+    return "head" not in known or cursor.same_start(file, length, known["head"])
 
 
 def _remember_head(file: Path, entry: dict[str, Any]) -> None:
-    """Hash the bytes read so far (up to HEAD_BYTES): what the file must still start with."""
-    length = min(HEAD_BYTES, max(entry.get("offset", 0), entry.get("size", 0)))
+    """Fingerprint the bytes read so far (up to HEAD_BYTES): what the file must still start with."""
+    length = min(cursor.HEAD_BYTES, max(entry.get("offset", 0), entry.get("size", 0)))
     entry.pop("identity", None)
     if entry.get("head_len") != length or "head" not in entry:
-        entry.update(head=_head(file, length), head_len=length)
+        with open(file, "rb") as handle:
+            entry.update(head=cursor.digest(handle.read(length)), head_len=length)
 
 
 @dataclass

@@ -223,7 +223,7 @@ class Archiver:
         seq = msg.metadata.sequence.stream
         if seq <= self.saved["alerts_seq"]:
             return
-        alert = decode_alert(msg.data + b"\n")
+        alert = decode_alert(msg.data, whole=True)
         if alert is not None and self.journal.write(alert):
             self.result.alerts += 1
         self.saved["alerts_seq"] = seq

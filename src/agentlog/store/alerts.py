@@ -37,8 +37,10 @@ def read_alerts(log_dir: Path, archives: bool = False) -> Iterator[Alert]:
                     yield alert
 
 
-def decode_alert(line: bytes) -> Alert | None:
-    if not line.endswith(b"\n") or not line.strip():
+def decode_alert(line: bytes, *, whole: bool = False) -> Alert | None:
+    """The alert of one line, or None; a line without its newline is one a writer is still
+    appending, unless the caller knows it `whole` (the tailer hands out complete lines only)."""
+    if not (whole or line.endswith(b"\n")) or not line.strip():
         return None
     if line[:3] == BOM:
         line = line[3:]

@@ -25,7 +25,6 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,6 +33,7 @@ import msgspec
 from . import layout, modes
 from .archive import add_member, complete_size, covered
 from .atomic import replace_file, sync_dir
+from .cursor import Mark
 from .retention import Policy, due, expired, sessions_to_archive, stamp, stamp_time
 
 GRACE_S = 1.0  # four times writer.REOPEN_CHECK_S
@@ -344,10 +344,10 @@ def _compact_manifest(log_dir: Path) -> None:
 # --- for the tailer ------------------------------------------------------------------------
 
 
-def find_rotated(log_dir: Path | str, name: str, mark: Any) -> Path | None:
+def find_rotated(log_dir: Path | str, name: str, mark: Mark) -> Path | None:
     """The rotated file a tailer checkpoint mark (`store.tail.Mark`) was taken on, or None.
 
-    A mark holds dev, ino, offset and head (blake2b-8 of the file's first head_len bytes).
+    A mark (`store.cursor.Mark`) holds dev, ino, offset and the fingerprint of the file's head.
     The manifest maps (dev, ino) to the archive, newest rotation first (inode numbers are
     reused); failing that, every archive of the kind is tried by its head. The pending
     file is preferred while it exists: until it is retired the .gz may lack its last lines.
@@ -399,7 +399,7 @@ def generation(archive: Path) -> Path | None:
     return next((p for p in (pending, packed) if p.exists()), None)
 
 
-def _holds(path: Path, mark: Any) -> bool:
+def _holds(path: Path, mark: Mark) -> bool:
     import gzip
 
     try:
@@ -413,6 +413,4 @@ def _holds(path: Path, mark: Any) -> bool:
                 head = handle.read(mark.head_len)
     except (OSError, EOFError):
         return False
-    if len(head) < mark.head_len:
-        return False
-    return mark.head_len == 0 or blake2b(head, digest_size=8).hexdigest() == mark.head
+    return mark.starts(head)

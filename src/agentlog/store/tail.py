@@ -26,7 +26,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
@@ -34,8 +33,8 @@ import msgspec
 
 from . import modes
 from .atomic import replace_file
+from .cursor import HEAD_BYTES, Mark, digest
 
-HEAD = 256  # bytes of a file's start that identify it
 CHUNK = 1 << 20
 ROTATION_GRACE_S = 1.0  # writers notice a rotation within REOPEN_CHECK_S (0.25 s)
 
@@ -77,8 +76,8 @@ class FileCheckpoints:
 
 
 class MemoryCheckpoints:
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, Any]] = {}
+    def __init__(self, values: dict[str, dict[str, Any]] | None = None) -> None:
+        self.values: dict[str, dict[str, Any]] = values or {}
 
     def load(self, name: str) -> dict[str, Any] | None:
         return self.values.get(name)
@@ -165,17 +164,31 @@ class Committer:
 # --- positions -------------------------------------------------------------------
 
 
-class Mark(msgspec.Struct, frozen=True, array_like=True):
-    """How far one file was consumed, and how to recognise that file again."""
-
-    dev: int
-    ino: int
-    offset: int
-    head: str  # blake2b of the first head_len bytes
-    head_len: int
-
-
 Position = tuple  # tuple[Mark, ...]: files still draining (oldest first), then the live one
+
+
+def position_token(position: Position) -> str:
+    """A position as one URL- and header-safe word (the dashboard's live alerts use it as the
+    SSE id a reconnecting browser sends back); `tailer_at` resumes from it."""
+    return "~".join(".".join(map(str, msgspec.structs.astuple(mark))) for mark in position) or "0"
+
+
+def tailer_at(path: Path | str, token: str | None, name: str = "at") -> Tailer:
+    """A tailer of `path` resuming after `token` (`position_token`), following the rotations
+    since; at the end of the file when there is no token, from the start of the live file
+    when the token names nothing readable (everything in it is new)."""
+    if token is None:
+        return Tailer(path, None, name, start="end")
+    try:
+        marks = [list(msgspec.structs.astuple(_mark_of(part))) for part in token.split("~") if part != "0"]
+    except ValueError:
+        return Tailer(path, None, name, start="beginning")
+    return Tailer(path, MemoryCheckpoints({name: {"files": marks, "saved": None}}), name)
+
+
+def _mark_of(word: str) -> Mark:
+    dev, ino, offset, head, head_len = word.split(".")
+    return Mark(int(dev), int(ino), int(offset), head, int(head_len))
 
 
 @dataclass
@@ -184,10 +197,6 @@ class Batch:
     position: Position  # where to resume after these lines
     index: int = 0  # which file of the position the lines came from
     path: Path | None = None  # that file's path when it was opened
-
-
-def _digest(data: bytes) -> str:
-    return blake2b(data, digest_size=8).hexdigest()
 
 
 class _Source:
@@ -199,7 +208,7 @@ class _Source:
         self.offset = 0  # end of the last complete line handed out
         self.buf = b""  # bytes of an incomplete line after offset
         self.rotated_at: float | None = 0.0 if compressed else None
-        self.head = self.pread(0, HEAD)
+        self.head = self.pread(0, HEAD_BYTES)
 
     def pread(self, pos: int, size: int) -> bytes:
         self.handle.seek(pos)
@@ -209,11 +218,11 @@ class _Source:
         return os.fstat(self.handle.fileno()).st_size
 
     def mark(self) -> Mark:
-        known = min(HEAD, self.offset)
+        known = min(HEAD_BYTES, self.offset)
         if len(self.head) < known:
-            self.head = self.pread(0, HEAD)
+            self.head = self.pread(0, HEAD_BYTES)
         head = self.head[:known]
-        return Mark(self.dev, self.ino, self.offset, _digest(head), len(head))
+        return Mark(self.dev, self.ino, self.offset, digest(head), len(head))
 
     def read(self, size: int = CHUNK) -> list[bytes] | None:
         """Complete lines after the current position, or None at the end of the file."""
@@ -620,7 +629,7 @@ def _matches(source: _Source, mark: Mark) -> bool:
         head = source.pread(0, mark.head_len)
     except (OSError, EOFError):
         return False
-    return len(head) == mark.head_len and _digest(head) == mark.head
+    return mark.starts(head)
 
 
 def _candidates(path: Path) -> list[Path]:

@@ -39,7 +39,7 @@ class AlertFeed:
         """Alerts written since the last read, each with the position just after it."""
         found = []
         for line, position in self.tailer.lines():
-            alert = decode_alert(line + b"\n")
+            alert = decode_alert(line, whole=True)
             if alert is not None:
                 found.append((alert, position))
             self._polled = position

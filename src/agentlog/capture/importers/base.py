@@ -36,6 +36,7 @@ import msgspec
 
 from ... import jsonline
 from ...events import BOM, parse_time
+from ...store.cursor import HEAD_BYTES
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
 if TYPE_CHECKING:
@@ -395,9 +396,6 @@ class Importer:
         entry.update(offset=offset, line=line_no, mapper=mapper.state, ended=complete)
         for stale in ("skipped", "size"):
             entry.pop(stale, None)
-
-
-HEAD_BYTES = 512  # at most this much of a transcript's start tells one file from another
 
 
 UUID_IN_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
