@@ -74,7 +74,9 @@ def test_kill_9_at_random_points_every_alert_exactly_once(tmp_path):
         watcher.wait()
         kills += 1
     assert writer.wait() == 0
-    final = _watch(log_dir, "--once", env=env)
+    final = _watch(log_dir, "--once", "--replay", env=env)  # the same command line, to finish: under load
+    # every watcher may have been killed before its first commit, and a first start without
+    # --replay would begin at the end
     assert final.wait(60) == 0
 
     reference = tmp_path / "reference"
@@ -87,3 +89,29 @@ def test_kill_9_at_random_points_every_alert_exactly_once(tmp_path):
     assert kills >= 22 and len(expected) > 50
     assert len(got) == len(set(got)), "an alert was written twice"
     assert sorted(got) == sorted(expected)
+
+
+def _loop(attempt: str, start: float) -> list[dict]:
+    from watchkit import ev
+
+    events = [ev(attempt, "session_start", start)]
+    events += [ev(attempt, "error", start + 1 + i, error_message="fatal: not a git repository") for i in range(4)]
+    return events + [ev(attempt, "session_end", start + 9, completion_status="failed")]
+
+
+def test_a_first_replay_killed_before_its_first_commit_is_resumed_not_skipped(tmp_path):
+    """`watch --replay` killed -9 right after it caught up (before its commit interval): the
+    next `watch` goes on from where the first one began, so what came meanwhile is watched."""
+    from watchkit import BASE, wait_for, write
+
+    env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "3600000"}
+    log_dir = tmp_path / "logs"
+    write(log_dir / "agent-work-stream.jsonl", *_loop("before", BASE))
+    first = _watch(log_dir, "--replay", env=env)
+    beat = log_dir / "state" / "watch-heartbeat.json"
+    assert wait_for(lambda: beat.exists() and len(alerts(log_dir)) == 2, timeout=60)  # error_loop, failed_session
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    write(log_dir / "agent-work-stream.jsonl", *_loop("while-down", BASE + 100))
+    assert _watch(log_dir, "--once", env=env).wait(60) == 0
+    assert sorted(a["attempt_id"] for a in alerts(log_dir)) == ["before"] * 2 + ["while-down"] * 2

@@ -138,8 +138,6 @@ class Watchdog:
         else:
             for alert in written:  # no state saved: rebuild the cooldowns from the alerts log
                 engine.remember(alert)
-        if not tailer.restored and not from_start:
-            tailer.commit(tailer.position(), extra=engine.snapshot())  # "the end" is now, for a later start
         engine.since = opts.since
         self.outbox = Outbox(
             self.log_dir, self.sinks, notify_after=time.time() - opts.notify_since_s, base_delay=opts.retry_base_s
@@ -151,8 +149,10 @@ class Watchdog:
         position, committed, dirty = None, time.monotonic(), False
         last_beat = 0.0
         try:
-            if from_start and not tailer.restored:
-                dirty = self._archives() or dirty
+            if not tailer.restored and self._archives(from_start):
+                # where this first start began (after the history it replayed): a restart,
+                # even one killed within its first commit interval, goes on from here
+                tailer.commit(tailer.position(), extra=engine.snapshot())
             while not self.stop.is_set():
                 for batch in tailer.batches():
                     end = batch.position[batch.index].offset
@@ -190,24 +190,22 @@ class Watchdog:
                 self._heartbeat(running=False)
                 tailer.close()
 
-    def _archives(self) -> bool:
-        """A first replay starts with the rotated, compressed history (oldest first)."""
-        seen = False
-        for path in self.tailer.history():
+    def _archives(self, replay: bool) -> bool:
+        """A first replay starts with the rotated, compressed history (oldest first); False
+        when stopped before its end (then no position may be saved: the rest would be skipped)."""
+        for path in self.tailer.history() if replay else ():
             try:
                 handle = open_log(path)
             except OSError:
                 continue
             with handle:
                 start = 0
-                while not self.stop.is_set():
-                    lines = handle.readlines(1 << 20)
-                    if not lines:
-                        break
+                while lines := handle.readlines(1 << 20):
+                    if self.stop.is_set():
+                        return False
                     self._emit(self.engine.feed(lines, self._reporter(path, lines, start=start), now=time.time()))
                     start += sum(map(len, lines))
-                    seen = True
-        return seen
+        return True
 
     def _reporter(
         self, path: Path | None, lines: list[bytes], *, start: int | None = None, end: int | None = None
