@@ -177,6 +177,9 @@ def test_rotation_with_writers_running_misses_nothing(tmp_path, mode):
     reader.join(30)
     got = _ids(seen)
     present = _ids(b"".join(p.read_bytes() for p in [*rotated, path]).split(b"\n"))
+    assert len(got) == len(set(got)), f"{len(got) - len(set(got))} lines seen twice"
     if mode == "rename":
         assert len(present) == 6000  # rename loses nothing, so neither may the tailer
-    assert sorted(got) == sorted(present), f"missed {len(set(present) - set(got))}, extra {len(got) - len(set(got))}"
+        assert sorted(got) == sorted(present)
+    else:  # a line written between the copy and the truncate is in no file; the tailer may have seen it
+        assert set(present) <= set(got), f"missed {len(set(present) - set(got))}"

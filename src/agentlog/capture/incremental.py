@@ -17,9 +17,6 @@ notification or a timer) with the same state to turn new records into events.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..recorder import Recorder
 from ..store import cursor, layout
-from ..store.atomic import replace_file
+from ..store.state import StateFile
 from ..store.writer import StoreError
 from . import intent
 from .importers import Context, Importer, ImportStats
@@ -39,26 +36,23 @@ BATCH_FILES = 1000
 
 
 class ImportState:
-    """How far each transcript of one agent was imported, persisted as one JSON file."""
+    """How far each transcript of one agent was imported, kept in one state file."""
 
     def __init__(self, path: Path | None, data: dict[str, Any] | None = None):
+        self.file = StateFile(path) if path is not None else None
         self.path = path
-        self.data = data or {"files": {}, "shared": {}}
-        self._version = _version(path)
+        self.data = data or _empty()
+        self._version = self.file.version() if self.file else None
 
     @classmethod
     def load(cls, log_dir: Path, agent: str) -> "ImportState":
         return cls(Path(log_dir) / layout.STATE / f"import-{agent}.json").reload()
 
     def reload(self) -> "ImportState":
-        if self.path is not None:
-            self._version = _version(self.path)
-            try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                self.data = {"files": {}, "shared": {}}
-            except ValueError:  # a damaged state file: start over (event ids are stable)
-                self.data = {"files": {}, "shared": {}}
+        if self.file is not None:
+            self._version = self.file.version()
+            loaded = self.file.load()  # missing or damaged: start over (event ids are stable)
+            self.data = loaded if isinstance(loaded, dict) else _empty()
         return self
 
     @property
@@ -81,35 +75,25 @@ class ImportState:
         return entry
 
     def save(self) -> None:
-        if self.path is None:
+        if self.file is None:
             return
-        replace_file(self.path, json.dumps(self.data, separators=(",", ":")).encode())
-        self._version = _version(self.path)
+        self.file.save(self.data)
+        self._version = self.file.version()
 
     @contextmanager
     def locked(self) -> Iterator["ImportState"]:
         """One import of this agent into this log dir at a time; the state as the last one left it."""
-        if self.path is None:
+        if self.file is None:
             yield self
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if _version(self.path) != self._version:  # another process imported meanwhile
+        with self.file.locked():
+            if self.file.version() != self._version:  # another process imported meanwhile
                 self.reload()
             yield self
-        finally:
-            os.close(fd)
 
 
-def _version(path: Path | None) -> tuple[int, int] | None:
-    """Which save of the state file is on disk (every save is a new file, renamed in)."""
-    try:
-        stat = path.stat() if path is not None else None
-    except FileNotFoundError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns) if stat else None
+def _empty() -> dict[str, Any]:
+    return {"files": {}, "shared": {}}
 
 
 def _same_file(file: Path, entry: dict[str, Any]) -> bool:

@@ -4,26 +4,23 @@
 engine's snapshot for this attempt and how far the attempt's transcript
 (`agent-sessions/<attempt>.jsonl`) was fed to it, and how far the agent's own
 transcript was read for usage. Each call therefore costs O(new events), not O(session).
-Calls of one session are serialised by `flock` on a `.lock` beside it (parallel tool
+Calls of one session are serialised by the lock beside its state file (parallel tool
 calls run their hooks concurrently); the state is replaced by rename, so a call killed
-half-way leaves the previous state. MessagePack, not JSON: detector state has integer
-dict keys (JSON would turn them into strings) and it is the faster of the two.
+half-way leaves the previous state (`store.state.StateFile`). MessagePack, not JSON:
+detector state has integer dict keys (JSON would turn them into strings) and it is the
+faster of the two.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from ..store import layout, modes
-from ..store.atomic import replace_file
+from ..store import layout
+from ..store.state import StateFile
 
 GUARD_DIR = "guard"
-_decode = msgspec.msgpack.Decoder()
 
 
 def state_dir(log_dir: Path) -> Path:
@@ -35,30 +32,22 @@ class SessionState:
 
     def __init__(self, log_dir: Path, attempt_id: str):
         stem = layout.session_file_name(attempt_id).removesuffix(".jsonl")
-        self.path = state_dir(log_dir) / f"{stem}.msgpack"
+        self.file = StateFile(state_dir(log_dir) / f"{stem}.msgpack", "msgpack", durable=False)
+        self.path = self.file.path
         self.data: dict[str, Any] = {}
-        self._fd: int | None = None
+        self._lock = ExitStack()
 
     def __enter__(self) -> "SessionState":
-        modes.make_dirs(self.path.parent)
-        self._fd = modes.create(self.path.with_suffix(".lock"), os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-        fcntl.flock(self._fd, fcntl.LOCK_EX)  # the caller's deadline bounds the wait
-        try:
-            loaded = _decode.decode(self.path.read_bytes())
-            self.data = loaded if isinstance(loaded, dict) else {}
-        except FileNotFoundError:
-            self.data = {}
-        except msgspec.DecodeError:
-            self.data = {}  # damaged: start over (the transcript is fed again from the start)
+        self._lock.enter_context(self.file.locked())  # the caller's deadline bounds the wait
+        loaded = self.file.load()  # damaged: start over (the transcript is fed again from the start)
+        self.data = loaded if isinstance(loaded, dict) else {}
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # releases the lock
-            self._fd = None
+        self._lock.close()
 
     def save(self) -> None:
-        replace_file(self.path, msgspec.msgpack.encode(self.data), durable=False)
+        self.file.save(self.data)
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ..store.atomic import replace_file
+from ..store.state import StateFile
 
 
 class Persistence(Protocol):
@@ -33,16 +33,14 @@ class MemoryPersistence:
 
 
 class FilePersistence:
-    """One file, replaced atomically: readers see the old state or the new, never half."""
+    """A state file (`store.state.StateFile`): readers see the old state or the new, never half."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._file = StateFile(self.path)
 
     def load(self) -> bytes | None:
-        try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
-            return None
+        return self._file.load_bytes()
 
     def save(self, state: bytes) -> None:
-        replace_file(self.path, state)
+        self._file.save_bytes(state)

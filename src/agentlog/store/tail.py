@@ -32,8 +32,8 @@ from typing import Any, Iterator, Protocol
 import msgspec
 
 from . import modes
-from .atomic import replace_file
 from .cursor import HEAD_BYTES, Mark, digest
+from .state import StateFile
 
 CHUNK = 1 << 20
 ROTATION_GRACE_S = 1.0  # writers notice a rotation within REOPEN_CHECK_S (0.25 s)
@@ -51,7 +51,7 @@ class CheckpointStore(Protocol):
 
 
 class FileCheckpoints:
-    """One JSON file per name in `folder`, replaced atomically (temp, fsync, rename, fsync dir)."""
+    """One durable state file (`store.state.StateFile`, JSON) per name in `folder`."""
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
@@ -60,19 +60,15 @@ class FileCheckpoints:
         return self.folder / f"{name}.checkpoint.json"
 
     def load(self, name: str) -> dict[str, Any] | None:
-        try:
-            return msgspec.json.decode(self.path(name).read_bytes())
-        except FileNotFoundError:
-            return None
-        except msgspec.DecodeError:  # cannot happen with rename, but never crash on it
-            return None
+        value = StateFile(self.path(name)).load()
+        return value if isinstance(value, dict) else None
 
     def save(self, name: str, value: dict[str, Any]) -> None:
-        self.save_encoded(name, msgspec.json.encode(value))
+        StateFile(self.path(name)).save(value)
 
     def save_encoded(self, name: str, data: bytes) -> None:
         """`save` of a value already encoded as JSON (by `Tailer.encode`)."""
-        replace_file(self.path(name), data)
+        StateFile(self.path(name)).save_bytes(data)
 
 
 class MemoryCheckpoints:
