@@ -230,3 +230,56 @@ def test_every_option_of_every_command_says_what_it_does():
         if isinstance(param, click.Option) and not param.hidden and not param.help
     ]
     assert missing == []
+
+
+def test_concurrent_emit_streams_number_shared_attempts_gap_free(log_dir):
+    """Four `emit -` processes feed events of the same attempts at once, in batches: each
+    attempt's events are numbered 1..N with no gap and no number twice, none lost."""
+    import subprocess
+
+    from conftest import AGENTLOG
+
+    def lines(writer: int) -> bytes:
+        events = [
+            {"attempt_id": f"shared-{i % 3}", "event_type": "agent_output", "data": {"output": f"w{writer}-{i}"}}
+            for i in range(600)
+        ]
+        return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+    procs = [
+        subprocess.Popen(
+            [*AGENTLOG, "emit", "-", "--log-dir", str(log_dir)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    for writer, proc in enumerate(procs):
+        proc.stdin.write(lines(writer))
+        proc.stdin.close()
+    assert [proc.wait(120) for proc in procs] == [0, 0, 0, 0]
+    outputs = set()
+    for attempt in ("shared-0", "shared-1", "shared-2"):
+        events = read_jsonl(layout.session_path(log_dir, attempt))
+        assert [e["sequence_num"] for e in events] == list(range(1, len(events) + 1))
+        outputs |= {e["data"]["output"] for e in events}
+    assert len(outputs) == 4 * 600
+
+
+def test_emit_stream_records_a_line_as_soon_as_it_arrives(log_dir):
+    """An orchestrator that keeps stdin open: its event is on disk before it closes the pipe."""
+    import subprocess
+
+    from conftest import AGENTLOG
+
+    proc = subprocess.Popen(
+        [*AGENTLOG, "emit", "-", "--log-dir", str(log_dir)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdin.write(json.dumps({"attempt_id": "slow", "event_type": "agent_output"}).encode() + b"\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (log_dir / layout.STREAM).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (log_dir / layout.STREAM).exists()
+    proc.stdin.write(b'{"attempt_id": "slow", "event_type": "agent_output"}')  # no final newline
+    proc.stdin.close()
+    assert proc.wait(60) == 0
+    assert len(read_jsonl(log_dir / layout.STREAM)) == 2

@@ -39,6 +39,7 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+LOCKED_ATTEMPTS = 256  # attempts locked at once in locked mode: bounds the descriptors open
 MAX_ATTEMPTS = 10_000  # remembered at once; the oldest is forgotten first and resumed from disk if it returns
 _CONTEXT = ("session_id", "task_id", "task_title", "executor", "executor_variant", "model", "branch")
 TRUNCATION_MARK = "…[agentlog: truncated {} chars]"
@@ -83,6 +84,8 @@ class Recorder:
         self.max_attempts = MAX_ATTEMPTS
         self._taxonomy = None
         self._lock = threading.Lock()
+        self._resumed: set[str] = set()  # locked: attempts known current under the locks held now
+        self._sizes: dict[str, int] = {}  # locked: transcript sizes as our last hold left them
 
     # -- public --------------------------------------------------------------
 
@@ -92,10 +95,8 @@ class Recorder:
             return None
         with self._lock:
             try:
-                if self.locked:
-                    with self._attempt_lock(event):
-                        return self._record(event)
-                return self._record(event)
+                with self._attempt_locks([event]) if self.locked else nullcontext():
+                    return self._record(event)
             finally:
                 self._forget_oldest()
 
@@ -119,24 +120,41 @@ class Recorder:
         """
         if not self.enabled:
             return []
-        batch = _Batch(self.writer, limit=0 if self.locked else _Batch.LIMIT)
-        recorded = []
+        batch = _Batch(self.writer)
+        recorded: list[dict[str, Any]] = []
         with self._lock:
             try:
-                for index, event in enumerate(events):
-                    try:
-                        # locked: other processes share these attempts, so each event is
-                        # numbered and written under its attempt's lock
-                        with self._attempt_lock(event) if self.locked else nullcontext():
-                            recorded.append(self._add(event, batch))
-                    except EventError as exc:
-                        if on_invalid is None:
-                            raise
-                        on_invalid(index, exc)
+                if not self.locked:
+                    self._add_all(enumerate(events), batch, recorded, on_invalid)
+                    return recorded
+                # other processes share these attempts: a chunk's events are numbered and
+                # written while their attempts' locks are held (one lock round-trip per
+                # attempt and chunk, not per event)
+                for chunk in _by_attempts(enumerate(events), LOCKED_ATTEMPTS):
+                    with self._attempt_locks([event for _, event in chunk]):
+                        try:
+                            self._add_all(chunk, batch, recorded, on_invalid)
+                        finally:
+                            batch.write()  # before the locks go: the next holder reads the numbers on disk
+                return recorded
             finally:
                 batch.write()
                 self._forget_oldest()
-        return recorded
+
+    def _add_all(
+        self,
+        numbered: Iterable[tuple[int, dict[str, Any]]],
+        batch: _Batch,
+        recorded: list,
+        on_invalid: Callable[[int, EventError], None] | None,
+    ) -> None:
+        for index, event in numbered:
+            try:
+                recorded.append(self._add(event, batch))
+            except EventError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(index, exc)
 
     def _add(self, event: dict[str, Any], batch: _Batch) -> dict[str, Any]:
         event, line, targets = self._prepare(event)
@@ -157,8 +175,21 @@ class Recorder:
         return event, line, (layout.STREAM, relpath)
 
     def record_line(self, raw: bytes) -> dict[str, Any] | None:
-        """Record one stream-format JSON line (what `agentlog emit -` reads)."""
+        """Record one stream-format JSON line."""
         return self.record(decode_line(raw))
+
+    def record_lines(self, lines: Iterable[tuple[int, bytes]], on_invalid: Callable[[int, EventError], None]) -> int:
+        """Record numbered stream-format JSON lines in one batch (what `agentlog emit -`
+        reads); a line that is not an event goes to `on_invalid(number, error)`. Returns
+        how many were recorded."""
+        events, numbers = [], []
+        for number, raw in lines:
+            try:
+                events.append(decode_line(raw))
+                numbers.append(number)
+            except EventError as exc:
+                on_invalid(number, exc)
+        return len(self.record_many(events, lambda index, exc: on_invalid(numbers[index], exc)))
 
     def flush(self) -> None:
         """The acknowledgement point in fsync=batch mode: everything so far is on disk."""
@@ -234,9 +265,12 @@ class Recorder:
 
     def _attempt(self, event: dict[str, Any], now: float) -> _Attempt:
         attempt_id = event["attempt_id"]
-        state = None if self.locked else self._attempts.get(attempt_id)
+        # locked: what another process wrote since we last held the lock is on disk
+        state = self._attempts.get(attempt_id) if not self.locked or attempt_id in self._resumed else None
         if state is None:
             state = self._attempts[attempt_id] = self._resume(attempt_id)
+            if self.locked:
+                self._resumed.add(attempt_id)
         if state.start is None:
             state.start = now
         if not state.context:
@@ -251,6 +285,8 @@ class Recorder:
         if excess > 0:
             for attempt_id in list(islice(self._attempts, excess)):
                 del self._attempts[attempt_id]
+        if len(self._sizes) > self.max_attempts:
+            self._sizes = {k: v for k, v in self._sizes.items() if k in self._attempts}
 
     def _resume(self, attempt_id: str) -> _Attempt:
         """Continue numbering where the transcript on disk left off (another process, a restart)."""
@@ -267,22 +303,31 @@ class Recorder:
         return _Attempt(relpath, start, int(last.get("sequence_num") or 0) + 1, context)
 
     @contextmanager
-    def _attempt_lock(self, event: dict[str, Any]) -> Iterator[None]:
-        attempt_id = event.get("attempt_id") if isinstance(event, dict) else None
-        if not isinstance(attempt_id, str) or not attempt_id:
-            yield
-            return
-        path = layout.session_path(self.log_dir, attempt_id)
+    def _attempt_locks(self, events: list[Any]) -> Iterator[None]:
+        """Hold the transcript locks of these events' attempts, taken in name order (so two
+        processes locking overlapping sets never wait for each other in a circle). An
+        attempt whose transcript has the size our last write left is numbered from memory;
+        another, from its transcript (another process wrote meanwhile)."""
+        ids = sorted({e["attempt_id"] for e in events if isinstance(e, dict) and isinstance(e.get("attempt_id"), str)})
+        held: list[tuple[str, int]] = []
+        self._resumed = set()
         try:
-            modes.make_dirs(path.parent)
-            fd = modes.create(path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise store_error(path, exc, "cannot open") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            for attempt_id in filter(None, ids):
+                path = layout.session_path(self.log_dir, attempt_id)
+                try:
+                    modes.make_dirs(path.parent)
+                    fd = modes.create(path, os.O_WRONLY | os.O_APPEND)
+                except OSError as exc:
+                    raise store_error(path, exc, "cannot open") from None
+                held.append((attempt_id, fd))
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if attempt_id in self._attempts and self._sizes.get(attempt_id) == os.fstat(fd).st_size:
+                    self._resumed.add(attempt_id)
             yield
         finally:
-            os.close(fd)  # closing releases the lock
+            for attempt_id, fd in held:
+                self._sizes[attempt_id] = os.fstat(fd).st_size  # what we wrote is on disk by now
+                os.close(fd)  # closing releases the lock
 
     # -- writing ----------------------------------------------------------------
 
@@ -298,6 +343,21 @@ class Recorder:
         state = self._attempts.pop(event["attempt_id"])
         metrics = session_metrics(self.writer.read(state.relpath))
         self.writer.append_many((layout.METRICS,), self.redact(encode(metrics)) + b"\n")
+
+
+def _by_attempts(numbered: Iterable[tuple[int, Any]], limit: int) -> Iterator[list[tuple[int, Any]]]:
+    """Consecutive runs of events that name at most `limit` attempts each."""
+    chunk: list[tuple[int, Any]] = []
+    attempts: set[Any] = set()
+    for index, event in numbered:
+        attempt_id = event.get("attempt_id") if isinstance(event, dict) else None
+        if attempt_id not in attempts and len(attempts) >= limit:
+            yield chunk
+            chunk, attempts = [], set()
+        attempts.add(attempt_id)
+        chunk.append((index, event))
+    if chunk:
+        yield chunk
 
 
 class _Batch:

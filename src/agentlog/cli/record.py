@@ -219,23 +219,23 @@ def emit_batch(settings) -> None:
     """Record JSONL events from stdin, one stream-format object per line.
 
     Each line is validated, redacted and fanned out exactly as the Python API does.
-    Rejected lines are reported as `stdin:LINE: reason` and skipped; the exit code
-    is 1 when any line was rejected.
+    Lines are recorded in batches of what has arrived (a line is on disk as soon as the
+    batch it came in is), with one write per file per batch. Rejected lines are reported
+    as `stdin:LINE: reason` and skipped; the exit code is 1 when any line was rejected.
     """
-    from ..events import EventError
+    from ..store.reader import arriving_lines
     from ..terminal import printable
 
     recorder = _recorder(settings)
     recorded = rejected = 0
-    for lineno, raw in enumerate(sys.stdin.buffer, 1):
-        if not raw.strip():
-            continue
-        try:
-            recorder.record_line(raw)
-            recorded += 1
-        except EventError as exc:
-            rejected += 1
-            click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
+
+    def reject(lineno: int, exc: Exception) -> None:
+        nonlocal rejected
+        rejected += 1
+        click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
+
+    for batch in arriving_lines(sys.stdin.buffer.fileno()):
+        recorded += recorder.record_lines(batch, reject)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
     sys.exit(1 if rejected else 0)

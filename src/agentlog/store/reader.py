@@ -256,3 +256,23 @@ def last_line(path: Path, block: int = 65536) -> bytes | None:
             if start >= 0 or (pos == 0 and data.rfind(b"\n") >= 0):
                 return complete[start + 1 :] or None
         return None
+
+
+def arriving_lines(fd: int, chunk: int = 1 << 20) -> Iterator[list[tuple[int, bytes]]]:
+    """The complete lines of a pipe or file (numbered from 1, blank ones left out), in
+    batches of what has arrived: each read returns as soon as some bytes are there, so
+    a slow writer's line is handed on at once and a fast one's come a MiB at a time. A
+    last line without its newline is handed on at the end."""
+    rest, number = b"", 0
+    while data := os.read(fd, chunk):
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        batch = []
+        for line in lines:
+            number += 1
+            if line.strip():
+                batch.append((number, line))
+        if batch:
+            yield batch
+    if rest.strip():
+        yield [(number + 1, rest)]
