@@ -64,40 +64,46 @@ def test_fifty_rotations_under_four_writers_a_tailer_and_the_watchdog(log_dir, t
     watchdog = subprocess.Popen(
         [*AGENTLOG, "watch", "--replay", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    writers = start_writers(log_dir, tmp_path, 4)
-    rotated = 0
     try:
-        for _ in range(ROTATIONS):
-            wait_for_size(log_dir / layout.STREAM, LIMIT_MB * 1024 * 1024)
-            result = CliRunner().invoke(
-                agentlog_cli,
-                ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"],
-                env={"AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB), "AGENT_SESSION_LOG_RETENTION": "3"},
-                catch_exceptions=False,
+        writers = start_writers(log_dir, tmp_path, 4)
+        rotated = 0
+        try:
+            for _ in range(ROTATIONS):
+                wait_for_size(log_dir / layout.STREAM, LIMIT_MB * 1024 * 1024)
+                result = CliRunner().invoke(
+                    agentlog_cli,
+                    ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"],
+                    env={"AGENT_WORK_LOG_MAX_SIZE_MB": str(LIMIT_MB), "AGENT_SESSION_LOG_RETENTION": "3"},
+                    catch_exceptions=False,
+                )
+                assert result.exit_code == 0, result.output
+                rotated += result.output.count("rotate ")
+        finally:
+            written = stop_writers(writers, tmp_path)
+        for _ in range(2):  # retire, then purge, what the last loop left
+            time.sleep(0.3)
+            CliRunner().invoke(
+                agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"], catch_exceptions=False
             )
-            assert result.exit_code == 0, result.output
-            rotated += result.output.count("rotate ")
-    finally:
-        written = stop_writers(writers, tmp_path)
-    for _ in range(2):  # retire, then purge, what the last loop left
-        time.sleep(0.3)
-        CliRunner().invoke(
-            agentlog_cli, ["rotate", "--log-dir", str(log_dir), "--grace", "0.3"], catch_exceptions=False
-        )
-    assert rotated >= ROTATIONS  # the stream (and more) rotated on every run
-    assert_exactly_once(log_dir, written)
-    assert_no_leftovers(log_dir)
+        assert rotated >= ROTATIONS  # the stream (and more) rotated on every run
+        assert_exactly_once(log_dir, written)
+        assert_no_leftovers(log_dir)
 
-    (tmp_path / "stop-follower").touch()
-    assert follower.wait(timeout=60) == 0
-    followed = Counter((tmp_path / "followed.txt").read_text().split())
-    assert set(followed) == set(written["ids"]), f"tailer missed {len(set(written['ids']) - set(followed))}"
-    assert max(followed.values()) == 1, "the tailer saw an event twice"
+        (tmp_path / "stop-follower").touch()
+        assert follower.wait(timeout=60) == 0
+        followed = Counter((tmp_path / "followed.txt").read_text().split())
+        assert set(followed) == set(written["ids"]), f"tailer missed {len(set(written['ids']) - set(followed))}"
+        assert max(followed.values()) == 1, "the tailer saw an event twice"
 
-    beat = log_dir / layout.STATE / "watch-heartbeat.json"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and json.loads(beat.read_text()).get("events") != len(written["ids"]):
-        time.sleep(0.2)
-    watchdog.send_signal(signal.SIGTERM)
-    watchdog.wait(timeout=30)
-    assert json.loads(beat.read_text())["events"] == len(written["ids"]), watchdog.stderr.read().decode()
+        beat = log_dir / layout.STATE / "watch-heartbeat.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and json.loads(beat.read_text()).get("events") != len(written["ids"]):
+            time.sleep(0.2)
+        watchdog.send_signal(signal.SIGTERM)
+        watchdog.wait(timeout=30)
+        assert json.loads(beat.read_text())["events"] == len(written["ids"]), watchdog.stderr.read().decode()
+    finally:  # a failed assertion must not leave the readers running
+        for proc in (follower, watchdog):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

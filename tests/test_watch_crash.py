@@ -109,9 +109,11 @@ def test_a_first_replay_killed_before_its_first_commit_is_resumed_not_skipped(tm
     write(log_dir / "agent-work-stream.jsonl", *_loop("before", BASE))
     first = _watch(log_dir, "--replay", env=env)
     beat = log_dir / "state" / "watch-heartbeat.json"
-    assert wait_for(lambda: beat.exists() and len(alerts(log_dir)) == 2, timeout=60)  # error_loop, failed_session
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    try:
+        assert wait_for(lambda: beat.exists() and len(alerts(log_dir)) == 2, timeout=60)  # error_loop, failed_session
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
     write(log_dir / "agent-work-stream.jsonl", *_loop("while-down", BASE + 100))
     assert _watch(log_dir, "--once", env=env).wait(60) == 0
     assert sorted(a["attempt_id"] for a in alerts(log_dir)) == ["before"] * 2 + ["while-down"] * 2
