@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..capture.importers.base import Mapper, clip
+from ..capture.importers.base import Mapper
 from .claude_code import _text_of as text_of  # the same parts, the same text
 
 _WRAPPERS = re.compile(r"</?user_query>")
@@ -80,30 +80,4 @@ class PartsMapper(Mapper):
         name = self.state.setdefault("tools", {}).pop(str(call_id), None)
         text = text_of(part.get("content") if "content" in part else part.get("output"))
         failed = part.get("is_error") is True or part.get("status") in ("error", "failed")
-        events = [
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
-                ts,
-                key=key,
-            )
-        ]
-        if failed:
-            events.append(
-                self.event(
-                    "error",
-                    {
-                        "error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
-                        "tool_name": name,
-                        "call_id": call_id,
-                    },
-                    ts,
-                    key=(key, "error"),
-                )
-            )
-        return events
+        return self.tool_outcome(name, call_id, text, failed, ts, key)

@@ -102,24 +102,7 @@ class ClaudeCodeMapper(Mapper):
         name = self.state.setdefault("tools", {}).pop(call_id, None)
         text = _text_of(block.get("content"))
         failed = block.get("is_error") is True
-        data = {
-            "tool_name": name,
-            "call_id": call_id,
-            "result": "error" if failed else "success",
-            "result_data": clip(text),
-        }
-        events = [self.event("tool_result", data, ts, key=key)]
-        if failed:
-            message = text.strip() or f"{name or 'tool'} failed"
-            events.append(
-                self.event(
-                    "error",
-                    {"error_message": clip(message, 1000), "tool_name": name, "call_id": call_id},
-                    ts,
-                    key=(key, "error"),
-                )
-            )
-        return events
+        return self.tool_outcome(name, call_id, text, failed, ts, key)
 
     def _assistant(self, record: dict[str, Any], where: int | str) -> list[dict[str, Any]]:
         message = record.get("message")

@@ -290,21 +290,7 @@ class CodexMapper(Mapper):
         call_id = payload.get("call_id")
         name = self.state.setdefault("tools", {}).pop(call_id, None)
         failed, text = output_failed(payload.get("output"))
-        data = {
-            "tool_name": name,
-            "call_id": call_id,
-            "result": "error" if failed else "success",
-            "result_data": clip(text),
-        }
-        events = [self.event("tool_result", data, ts, key=where)]
-        if failed:
-            message = clip(text.strip() or f"{name} failed", 1000)
-            events.append(
-                self.event(
-                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(where, "error")
-                )
-            )
-        return events
+        return self.tool_outcome(name, call_id, text, failed, ts, where)
 
     def end_status(self) -> str:
         return "interrupted" if self.state.get("aborted") else super().end_status()

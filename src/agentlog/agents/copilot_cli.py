@@ -171,29 +171,11 @@ class CopilotMapper(Mapper):
         error = data.get("error")
         failed = data.get("success") is False
         text = _text(result.get("content") if result else (error.get("message") if isinstance(error, dict) else error))
-        events = [
+        message = _text((error.get("message") if isinstance(error, dict) else error) or text)
+        return [
             *self.ensure_started(None, ts),
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
-                ts,
-                key=key,
-            ),
+            *self.tool_outcome(name, call_id, text, failed, ts, key, message=message),
         ]
-        if failed:
-            message = error.get("message") if isinstance(error, dict) else error
-            message = clip(_text(message or text).strip() or f"{name} failed", 1000)
-            events.append(
-                self.event(
-                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(key, "error")
-                )
-            )
-        return events
 
     def _error(self, data: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
         message = clip(_text(data.get("message") or data.get("errorType") or "Copilot error"), 1000)
@@ -305,7 +287,7 @@ class CopilotLegacyMapper(Mapper):
         result = entry.get("result") if isinstance(entry.get("result"), dict) else {}
         failed = result.get("type") not in ("success", None)
         text = _text(result.get("log"))
-        events = [
+        return [
             *self.ensure_started(None, ts),
             self.event(
                 "tool_call",
@@ -313,26 +295,17 @@ class CopilotLegacyMapper(Mapper):
                 ts,
                 key=(key, "call"),
             ),
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
+            *self.tool_outcome(
+                name,
+                call_id,
+                text,
+                failed,
                 ts,
-                key=(key, "result"),
+                (key, "result"),
+                fallback=f"{name} {result.get('type')}",
+                error_key=(key, "error"),
             ),
         ]
-        if failed:
-            message = clip(text.strip() or f"{name} {result.get('type')}", 1000)
-            events.append(
-                self.event(
-                    "error", {"error_message": message, "tool_name": name, "call_id": call_id}, ts, key=(key, "error")
-                )
-            )
-        return events
 
 
 class CopilotCliImporter(DocumentImporter):

@@ -192,27 +192,18 @@ class GeminiMapper(Mapper):
             failed = failed or status in ("error", "cancelled")
             display = call.get("resultDisplay")
             text = text or (display if isinstance(display, str) else "")
-            data = {
-                "tool_name": name,
-                "call_id": call_id,
-                "result": "error" if failed else "success",
-                "result_data": clip(text),
-            }
-            events.append(self.event("tool_result", data, at, key=("result", call_id)))
-            if failed:
-                message = clip(
-                    (display if isinstance(display, str) and display else text).strip()
-                    or f"{name} {status or 'failed'}",
-                    1000,
-                )
-                events.append(
-                    self.event(
-                        "error",
-                        {"error_message": message, "tool_name": name, "call_id": call_id},
-                        at,
-                        key=("error", call_id),
-                    )
-                )
+            said = display if isinstance(display, str) and display else text
+            events += self.tool_outcome(
+                name,
+                call_id,
+                text,
+                failed,
+                at,
+                ("result", call_id),
+                message=said,
+                fallback=f"{name} {status or 'failed'}",
+                error_key=("error", call_id),
+            )
         return events
 
     def _tokens(self, tokens: Any, done: dict[str, Any], ts: Any, mid: str) -> list[dict[str, Any]]:

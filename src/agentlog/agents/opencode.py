@@ -171,33 +171,7 @@ class OpenCodeMapper(Mapper):
         failed = status == "error"
         text = state.get("error") if failed else state.get("output")
         text = text if isinstance(text, str) else json.dumps(text)
-        events.append(
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
-                end,
-                key=(key, "result"),
-            )
-        )
-        if failed:
-            events.append(
-                self.event(
-                    "error",
-                    {
-                        "error_message": clip(text.strip() or f"{name} failed", 1000),
-                        "tool_name": name,
-                        "call_id": call_id,
-                    },
-                    end,
-                    key=(key, "error"),
-                )
-            )
-        return events
+        return events + self.tool_outcome(name, call_id, text, failed, end, (key, "result"), error_key=(key, "error"))
 
     def end_status(self) -> str:
         return "interrupted" if self.state.get("aborted") else super().end_status()

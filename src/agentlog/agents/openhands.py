@@ -160,33 +160,7 @@ class OpenHandsMapper(Mapper):
         failed = kind == "error" or (isinstance(code, int) and code > 0)  # -1: no exit code
         content = event.get("content") if isinstance(event.get("content"), str) else str(event.get("message") or "")
         name, call_id = call
-        events = [
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(content),
-                },
-                ts,
-                key=(where, "result"),
-            )
-        ]
-        if failed:
-            events.append(
-                self.event(
-                    "error",
-                    {
-                        "error_message": clip(content.strip() or f"{name} failed", 1000),
-                        "tool_name": name,
-                        "call_id": call_id,
-                    },
-                    ts,
-                    key=(where, "error"),
-                )
-            )
-        return events
+        return self.tool_outcome(name, call_id, content, failed, ts, (where, "result"), error_key=(where, "error"))
 
     def _v0_usage(self, event: dict[str, Any], meta: dict[str, Any], ts: Any, where: int | str) -> list[dict[str, Any]]:
         response = meta.get("model_response") if isinstance(meta.get("model_response"), dict) else {}
@@ -256,34 +230,8 @@ class OpenHandsMapper(Mapper):
         observation = event.get("observation") if isinstance(event.get("observation"), dict) else {}
         text = _text(observation.get("content")) or str(event.get("error") or event.get("rejection_reason") or "")
         failed = kind != "ObservationEvent" or observation.get("is_error") is True
-        events = [
-            *self.ensure_started(None, ts),
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
-                ts,
-                key=(where, "result"),
-            ),
-        ]
-        if failed:
-            events.append(
-                self.event(
-                    "error",
-                    {
-                        "error_message": clip(text.strip() or f"{name} failed", 1000),
-                        "tool_name": name,
-                        "call_id": call_id,
-                    },
-                    ts,
-                    key=(where, "error"),
-                )
-            )
-        return events
+        outcome = self.tool_outcome(name, call_id, text, failed, ts, (where, "result"), error_key=(where, "error"))
+        return [*self.ensure_started(None, ts), *outcome]
 
     def v1_usage(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         """New model calls in `base_state.json`'s stats (rewritten as the conversation goes on)."""

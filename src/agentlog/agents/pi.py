@@ -163,34 +163,7 @@ class PiMapper(Mapper):
         name = message.get("toolName") or self.state.get("tools", {}).pop(call_id, None)
         text = _text(message.get("content"))
         failed = message.get("isError") is True
-        events = [
-            *self.ensure_started(None, ts),
-            self.event(
-                "tool_result",
-                {
-                    "tool_name": name,
-                    "call_id": call_id,
-                    "result": "error" if failed else "success",
-                    "result_data": clip(text),
-                },
-                ts,
-                key=key,
-            ),
-        ]
-        if failed:
-            events.append(
-                self.event(
-                    "error",
-                    {
-                        "error_message": clip(text.strip() or f"{name or 'tool'} failed", 1000),
-                        "tool_name": name,
-                        "call_id": call_id,
-                    },
-                    ts,
-                    key=(key, "error"),
-                )
-            )
-        return events
+        return [*self.ensure_started(None, ts), *self.tool_outcome(name, call_id, text, failed, ts, key)]
 
     def _bash(self, message: dict[str, Any], ts: Any, key: Any) -> list[dict[str, Any]]:
         """A command the user ran themselves (`!cmd`): a tool call of the user's, never an agent error."""

@@ -205,6 +205,36 @@ class Mapper:
         self._track_outcome(event_type, event["data"])
         return event
 
+    def tool_outcome(
+        self,
+        name: Any,
+        call_id: Any,
+        text: str,
+        failed: bool,
+        ts: Any,
+        key: Any,
+        *,
+        message: Any = None,
+        fallback: str | None = None,
+        error_key: Any = None,
+    ) -> list[dict[str, Any]]:
+        """A tool's result and, when it failed, the error that names the same call: the
+        error says `message` (default: the output), else `fallback` (default "<tool> failed")."""
+        call = {"tool_name": name, "call_id": call_id}
+        result = {**call, "result": "error" if failed else "success", "result_data": clip(text)}
+        events = [self.event("tool_result", result, ts, key=key)]
+        if failed:
+            said = str(text if message is None else message).strip()
+            events.append(
+                self.event(
+                    "error",
+                    {"error_message": clip(said or fallback or f"{name or 'tool'} failed", 1000), **call},
+                    ts,
+                    key=(key, "error") if error_key is None else error_key,
+                )
+            )
+        return events
+
     def seen_time(self, timestamp: Any) -> str | None:
         """A valid ISO time for an event: the record's own, else the last one seen."""
         return self._own_time(timestamp) or self.state.get("last_ts")
