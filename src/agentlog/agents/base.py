@@ -66,16 +66,31 @@ TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
 
 
 class Hooks(NamedTuple):
-    """Where an agent reads hooks in the Claude Code hook wire format (JSON on stdin;
-    `hookSpecificOutput` with `permissionDecision` on stdout for PreToolUse, `decision:
-    "block"` for Stop), and which of its hook events agentlog installs."""
+    """Where an agent reads hooks, which of its hook events agentlog installs, and how its
+    hook wire format differs from Claude Code's (JSON on stdin; `hookSpecificOutput` with
+    `permissionDecision` on stdout for PreToolUse, `decision: "block"` for Stop), which is
+    the one the guard speaks: `native` names the Claude Code event each of the agent's
+    events is, `adapt` reshapes its payload, `render` writes the guard's answer its way."""
 
     project_file: str  # settings file relative to the project root
     user_file: str  # settings file relative to the home directory
-    events: tuple[str, ...]  # hook events agentlog installs
+    events: tuple[str, ...]  # hook events agentlog installs (the agent's own names)
     tool_matcher: str | None  # matcher that selects every tool (None: leave the matcher out)
     toml_file: str | None = None  # a TOML file that may hold the same hooks, relative like the others
     local_file: str | None = None  # the project's settings of this user only (not committed), relative to the root
+    native: dict[str, str] = {}  # the agent's event name -> the Claude Code event it is (absent: the same name)
+    flat: bool = False  # an event lists its handlers directly, not in {matcher, hooks: [...]} groups
+    command_key: str = "command"  # the handler's field holding the shell command
+    timeout_key: str = "timeout"  # the handler's field holding its time limit
+    timeout_unit: int = 1  # units of that limit per second (1000: milliseconds)
+    skeleton: dict[str, Any] = {}  # what a settings file agentlog creates starts with ({"version": 1})
+    adapt: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None  # (event, payload) -> Claude-shaped; None: not recorded
+    render: Callable[[str, Any], dict[str, Any] | None] | None = None  # (Claude event, Decision) -> stdout JSON
+    attempt_id: Callable[[dict[str, Any]], str | None] | None = None  # the importer's attempt of the payload's transcript (None: session_id)
+
+    def canonical(self, event: str) -> str:
+        """The Claude Code event that the agent's `event` is."""
+        return self.native.get(event, event)
 
     @property
     def scopes(self) -> tuple[str, ...]:
