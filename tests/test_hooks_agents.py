@@ -18,10 +18,47 @@ PAYLOADS = Path(__file__).resolve().parent / "data" / "hooks"
 GEMINI_CHAT = next((SHARED / "fixtures" / "gemini-cli" / "vibecodingtracker").rglob("session-*.jsonl"))
 # each agent's events in the order of a session: (event as the agent names it, what it becomes)
 SESSIONS = {
-    "gemini-cli": ["SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "PreCompress", "AfterAgent", "SessionEnd"],
-    "copilot-cli": ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "PreCompact", "SubagentStop", "Stop", "SessionEnd"],
-    "droid": ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification", "PreCompact", "SubagentStop", "Stop", "SessionEnd"],
-    "qwen-code": ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"],
+    "gemini-cli": [
+        "SessionStart",
+        "BeforeAgent",
+        "BeforeTool",
+        "AfterTool",
+        "Notification",
+        "PreCompress",
+        "AfterAgent",
+        "SessionEnd",
+    ],
+    "copilot-cli": [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "PreCompact",
+        "SubagentStop",
+        "Stop",
+        "SessionEnd",
+    ],
+    "droid": [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "Notification",
+        "PreCompact",
+        "SubagentStop",
+        "Stop",
+        "SessionEnd",
+    ],
+    "qwen-code": [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "Stop",
+        "SessionEnd",
+    ],
 }
 EXECUTORS = {"gemini-cli": "GEMINI_CLI", "copilot-cli": "COPILOT_CLI", "droid": "DROID", "qwen-code": "QWEN_CODE"}
 PRE_TOOL = {"gemini-cli": "BeforeTool", "copilot-cli": "PreToolUse", "droid": "PreToolUse", "qwen-code": "PreToolUse"}
@@ -105,8 +142,10 @@ def test_install_keeps_the_users_settings_and_uninstall_restores_them(agent, rel
             if key != "hooks":
                 assert settings[key] == value
         for event, entries in before["hooks"].items():
-            assert all(entry in settings["hooks"][event] for entry in entries) if isinstance(entries, list) else (
-                settings["hooks"][event] == entries
+            assert (
+                all(entry in settings["hooks"][event] for entry in entries)
+                if isinstance(entries, list)
+                else (settings["hooks"][event] == entries)
             )
     installed = path.read_bytes()
     assert "already installed" in run("install", agent, flag, project=project, home=home).stdout
@@ -152,7 +191,16 @@ def test_gemini_tool_hooks_have_no_matcher_and_copilot_has_no_groups(dirs):
     project, home = dirs
     run("install", "gemini-cli", project=project, home=home)
     gemini = json.loads((project / ".gemini" / "settings.json").read_bytes())["hooks"]
-    assert set(gemini) == {"SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "AfterAgent", "PreCompress", "Notification", "SessionEnd"}
+    assert set(gemini) == {
+        "SessionStart",
+        "BeforeAgent",
+        "BeforeTool",
+        "AfterTool",
+        "AfterAgent",
+        "PreCompress",
+        "Notification",
+        "SessionEnd",
+    }
     assert "matcher" not in gemini["BeforeTool"][0]
     run("install", "copilot-cli", project=project, home=home)
     copilot = json.loads((project / ".github" / "hooks" / "agentlog.json").read_bytes())
@@ -212,7 +260,9 @@ def test_gemini_events_join_the_attempt_agentlog_import_gives_the_chat(tmp_path,
     run_session("gemini-cli", tmp_path, log_dir, transcript_path=str(chat))
     import subprocess
 
-    done = subprocess.run([AGENTLOG, "import", "gemini-cli", str(chat), "--log-dir", str(log_dir), "-q"], capture_output=True)
+    done = subprocess.run(
+        [AGENTLOG, "import", "gemini-cli", str(chat), "--log-dir", str(log_dir), "-q"], capture_output=True
+    )
     assert done.returncode == 0, done.stderr
     stream = [json.loads(line) for line in (log_dir / "agent-work-stream.jsonl").read_text().splitlines()]
     assert len({e["attempt_id"] for e in stream}) == 1
@@ -228,11 +278,31 @@ def test_gemini_without_its_chat_file_records_under_the_session_id(tmp_path, log
 @pytest.mark.parametrize(
     "agent,event,changes,message",
     [
-        ("gemini-cli", "AfterTool", {"tool_response": {"llmContent": "", "error": {"message": "File not found: src/x.py", "type": "FILE_NOT_FOUND"}}}, "File not found: src/x.py"),
-        ("copilot-cli", "PostToolUse", {"tool_result": {"result_type": "failure", "text_result_for_llm": "exit status 1: 1 failed"}}, "exit status 1: 1 failed"),
+        (
+            "gemini-cli",
+            "AfterTool",
+            {
+                "tool_response": {
+                    "llmContent": "",
+                    "error": {"message": "File not found: src/x.py", "type": "FILE_NOT_FOUND"},
+                }
+            },
+            "File not found: src/x.py",
+        ),
+        (
+            "copilot-cli",
+            "PostToolUse",
+            {"tool_result": {"result_type": "failure", "text_result_for_llm": "exit status 1: 1 failed"}},
+            "exit status 1: 1 failed",
+        ),
         ("copilot-cli", "PostToolUseFailure", {}, "No match found for old_str"),
         ("qwen-code", "PostToolUseFailure", {}, "old_string not found"),
-        ("droid", "PostToolUse", {"tool_response": {"success": False, "error": "Command failed with exit code 2"}}, "exit code 2"),
+        (
+            "droid",
+            "PostToolUse",
+            {"tool_response": {"success": False, "error": "Command failed with exit code 2"}},
+            "exit code 2",
+        ),
     ],
 )
 def test_a_failed_tool_is_a_failed_result_and_an_error(agent, event, changes, message, tmp_path, log_dir):
@@ -270,16 +340,29 @@ def test_the_nth_identical_tool_call_is_denied_in_the_agents_format(agent, tmp_p
 def test_gemini_and_copilot_have_no_ask_so_an_ask_is_a_warning_or_the_agents_own(tmp_path, log_dir):
     """An error loop asks before the next call: Copilot has `permissionDecision: "ask"`, Gemini
     has no ask, so the user is warned (systemMessage) and the call goes on."""
-    write_config(tmp_path, "[guard]\nerror_loop = \"ask\"\n")
+    write_config(tmp_path, '[guard]\nerror_loop = "ask"\n')
     for agent, failed in (
-        ("gemini-cli", {"tool_response": {"llmContent": "", "error": {"message": "ModuleNotFoundError: No module named 'jwt'"}}}),
-        ("copilot-cli", {"tool_result": {"result_type": "failure", "text_result_for_llm": "ModuleNotFoundError: No module named 'jwt'"}}),
+        (
+            "gemini-cli",
+            {"tool_response": {"llmContent": "", "error": {"message": "ModuleNotFoundError: No module named 'jwt'"}}},
+        ),
+        (
+            "copilot-cli",
+            {
+                "tool_result": {
+                    "result_type": "failure",
+                    "text_result_for_llm": "ModuleNotFoundError: No module named 'jwt'",
+                }
+            },
+        ),
     ):
         post, pre = ("AfterTool", "BeforeTool") if agent == "gemini-cli" else ("PostToolUse", "PreToolUse")
         for _ in range(4):
             assert hook(agent, pre, payload(agent, pre), tmp_path, log_dir).returncode == 0
             assert hook(agent, post, payload(agent, post, **failed), tmp_path, log_dir).returncode == 0
-        answer = json.loads(hook(agent, pre, payload(agent, pre, tool_input={"command": "ls"}), tmp_path, log_dir).stdout)
+        answer = json.loads(
+            hook(agent, pre, payload(agent, pre, tool_input={"command": "ls"}), tmp_path, log_dir).stdout
+        )
         if agent == "gemini-cli":
             assert set(answer) == {"systemMessage"} and "jwt" in answer["systemMessage"]
         else:
@@ -301,7 +384,11 @@ def test_qwen_records_only_what_the_user_typed_as_a_prompt(tmp_path, log_dir):
 
 def test_droid_camel_case_fields_are_read(tmp_path, log_dir):
     body = payload("droid", "PreToolUse")
-    camel = {"sessionId": body.pop("session_id"), "transcriptPath": body.pop("transcript_path"), "hookEventName": body.pop("hook_event_name")}
+    camel = {
+        "sessionId": body.pop("session_id"),
+        "transcriptPath": body.pop("transcript_path"),
+        "hookEventName": body.pop("hook_event_name"),
+    }
     assert hook("droid", "PreToolUse", {**body, **camel}, tmp_path, log_dir).returncode == 0
     recorded = session_events(log_dir, camel["sessionId"])
     assert [e["event_type"] for e in recorded] == ["session_start", "tool_call"]

@@ -40,6 +40,7 @@ from ..capture.importers.base import (
 
 __all__ = [
     "CLAUDE_CODE",
+    "CLAUDE_CODE_EVENTS",
     "CODEX",
     "HEAD_BYTES",
     "IMPORTERS",
@@ -61,8 +62,29 @@ __all__ = [
     "stable_id",
 ]
 
+# Claude Code's hook events agentlog installs; agents that took Claude Code's names take these or some.
+CLAUDE_CODE_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Stop",
+    "SubagentStop",
+    "PreCompact",
+    "Notification",
+    "SessionEnd",
+)
 # Events that take a tool matcher ("*" = every tool); the others take none.
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
+
+
+# (Claude Code event, payload) -> the payload with Claude Code's fields; None: not one agentlog records
+PayloadAdapter = Callable[[str, dict[str, Any]], dict[str, Any] | None]
+# (Claude Code event, guard.policies.Decision) -> what the hook prints (None: nothing)
+AnswerWriter = Callable[[str, Any], dict[str, Any] | None]
+# payload -> the attempt id the agent's importer gives the payload's transcript (None: the session id)
+AttemptOf = Callable[[dict[str, Any]], str | None]
 
 
 class Hooks(NamedTuple):
@@ -84,9 +106,9 @@ class Hooks(NamedTuple):
     timeout_key: str = "timeout"  # the handler's field holding its time limit
     timeout_unit: int = 1  # units of that limit per second (1000: milliseconds)
     skeleton: dict[str, Any] = {}  # what a settings file agentlog creates starts with ({"version": 1})
-    adapt: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None  # (event, payload) -> Claude-shaped; None: not recorded
-    render: Callable[[str, Any], dict[str, Any] | None] | None = None  # (Claude event, Decision) -> stdout JSON
-    attempt_id: Callable[[dict[str, Any]], str | None] | None = None  # the importer's attempt of the payload's transcript (None: session_id)
+    adapt: PayloadAdapter | None = None  # the agent's payload as Claude Code's
+    render: AnswerWriter | None = None  # the guard's decision as the agent's answer (None: Claude Code's)
+    attempt_id: AttemptOf | None = None  # the payload's attempt, when it is not the session id
 
     def canonical(self, event: str) -> str:
         """The Claude Code event that the agent's `event` is."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..capture.importers.base import Context, Mapper, clip
 from ..capture.importers.document import DocumentImporter
-from .base import Hooks
+from .base import CLAUDE_CODE_EVENTS, Hooks
 
 COPILOT_CLI = "COPILOT_CLI"
 _KINDS = {
@@ -407,17 +407,7 @@ def _hook_answer(event: str, decision: Any) -> dict[str, Any] | None:
 HOOKS = Hooks(
     ".github/hooks/agentlog.json",
     ".copilot/hooks/agentlog.json",
-    (
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "Stop",
-        "SubagentStop",
-        "PreCompact",
-        "SessionEnd",
-    ),
+    tuple(e for e in CLAUDE_CODE_EVENTS if e != "Notification"),  # its notification has no PascalCase form
     None,
     flat=True,
     command_key="bash",

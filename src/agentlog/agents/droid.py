@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.importers.base import Context, Importer, Mapper
-from .base import Hooks
+from .base import CLAUDE_CODE_EVENTS, Hooks
 from ._parts import PartsMapper
 
 DROID = "DROID"
@@ -129,17 +129,7 @@ def hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
 HOOKS = Hooks(
     ".factory/settings.json",
     ".factory/settings.json",
-    (
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "Stop",
-        "SubagentStop",
-        "PreCompact",
-        "Notification",
-        "SessionEnd",
-    ),
+    tuple(e for e in CLAUDE_CODE_EVENTS if e != "PostToolUseFailure"),  # Droid has no PostToolUseFailure
     "*",
     local_file=".factory/settings.local.json",
     adapt=hook_payload,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.importers.base import Context, Mapper, clip
-from .base import Hooks
+from .base import CLAUDE_CODE_EVENTS, Hooks
 from .gemini_cli import GeminiCliImporter, GeminiMapper, disjoint_usage, response_of
 
 QWEN_CODE = "QWEN_CODE"
@@ -200,18 +200,7 @@ def _hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
 HOOKS = Hooks(
     ".qwen/settings.json",
     ".qwen/settings.json",
-    (
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "Stop",
-        "SubagentStop",
-        "PreCompact",
-        "Notification",
-        "SessionEnd",
-    ),
+    CLAUDE_CODE_EVENTS,
     "*",
     timeout_unit=1000,
     adapt=_hook_payload,

@@ -80,21 +80,14 @@ def install(
     if not isinstance(hooks, dict):
         raise InstallError(f"{path}: `hooks` is a {type(hooks).__name__}, expected an object")
     added = []
-    for event in agent.hooks.events:
+    for event in spec.events:
         command_line = hook_command(base, agent, event)
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise InstallError(f"{path}: hooks.{event} is a {type(groups).__name__}, expected a list")
         if any(h.get(spec.command_key) == command_line for h in _handlers(groups, spec)):
             continue
-        handler = {"type": "command", spec.command_key: command_line, spec.timeout_key: HOOK_TIMEOUT_S * spec.timeout_unit}
-        group: dict[str, Any] = {}
-        if spec.flat:
-            group = handler
-        else:
-            if spec.canonical(event) in TOOL_EVENTS and spec.tool_matcher is not None:
-                group["matcher"] = spec.tool_matcher
-            group["hooks"] = [handler]
+        group = _entry(spec, event, command_line)
         if event in hooks:
             groups.append(group)
         else:  # assigned, not appended to a new list: TOML turns it into [[hooks.Event]] tables
@@ -108,6 +101,19 @@ def install(
         _remember(path, before, after, base, manifests)
         _write(path, after)
     return Change(path, "installed", added, before, after)
+
+
+def _entry(spec: Any, event: str, command_line: str) -> dict[str, Any]:
+    """What one event's list gets: agentlog's handler, in a matcher group unless the agent
+    lists handlers directly."""
+    handler = {"type": "command", spec.command_key: command_line, spec.timeout_key: HOOK_TIMEOUT_S * spec.timeout_unit}
+    if spec.flat:
+        return handler
+    group: dict[str, Any] = {}
+    if spec.canonical(event) in TOOL_EVENTS and spec.tool_matcher is not None:
+        group["matcher"] = spec.tool_matcher
+    group["hooks"] = [handler]
+    return group
 
 
 def _remember(path: Path, before: bytes | None, after: bytes, base: str, manifests: Path) -> None:
