@@ -6,7 +6,7 @@
 
 The mix is made from each agent's fixtures (../shared/fixtures/<agent>/, real files where
 there are any): copied over and over until the agent's share of the size is reached, every
-UUID inside and in the names replaced per copy (and OpenCode's session ids rewritten in each
+UUID inside and in the names replaced per copy (pi's and OpenClaw's entry ids per repeat, OpenCode's session ids in each
 database copy), so each copy is a session of its own and nothing is deduplicated away; a
 JSONL transcript's records are repeated (renamed each time) into a session of about 1 MiB.
 Each importer then imports its share into a fresh log dir, as `agentlog import` does
@@ -37,6 +37,10 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _decode = msgspec.json.Decoder().decode
 SESSION_BYTES = 1 << 20  # a generated JSONL session is about this long
+# pi and OpenClaw name their entries (and tool calls) u1, a1, entry-1...: not UUIDs, so a record
+# repeated in one file keeps its id and is read once. Each repeat renames them too.
+ENTRY_IDS = {"pi", "openclaw"}
+ENTRY_ID = re.compile(rb'"(id|parentId|toolCallId)":(\s*)"([^"]+)"')
 
 
 def parse_size(text: str) -> int:
@@ -92,7 +96,7 @@ def copy_one(source: Path, root: Path, dest: Path, copy: int, agent: str) -> int
         data = source.read_bytes()
         if agent_of(agent).importer().grows_by_appending(source):
             reps = max(1, SESSION_BYTES // max(1, len(data)))
-            data = UUID.sub(renamed, data) + b"".join(UUID.sub(renamer((copy, k)), data) for k in range(1, reps))
+            data = UUID.sub(renamed, data) + b"".join(repeated(data, copy, k, agent) for k in range(1, reps))
         else:
             data = UUID.sub(renamed, data)
         target.write_bytes(data)
@@ -100,6 +104,14 @@ def copy_one(source: Path, root: Path, dest: Path, copy: int, agent: str) -> int
         if settings.exists():
             shutil.copy(settings, target.with_name(target.stem + ".settings.json"))
     return target.stat().st_size
+
+
+def repeated(data: bytes, copy: int, k: int, agent: str) -> bytes:
+    """Repeat `k` of a transcript's records: new UUIDs, and new entry ids where they are not UUIDs."""
+    data = UUID.sub(renamer((copy, k)), data)
+    if agent in ENTRY_IDS:
+        data = ENTRY_ID.sub(lambda m: b'"%s":%s"%s~%d"' % (m[1], m[2], m[3], k), data)
+    return data
 
 
 def generate(agent: str, dest: Path, budget: int) -> int:

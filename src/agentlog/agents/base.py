@@ -40,6 +40,7 @@ from ..capture.importers.base import (
 
 __all__ = [
     "CLAUDE_CODE",
+    "CLAUDE_CODE_EVENTS",
     "CODEX",
     "HEAD_BYTES",
     "IMPORTERS",
@@ -61,21 +62,57 @@ __all__ = [
     "stable_id",
 ]
 
+# Claude Code's hook events agentlog installs; agents that took Claude Code's names take these or some.
+CLAUDE_CODE_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Stop",
+    "SubagentStop",
+    "PreCompact",
+    "Notification",
+    "SessionEnd",
+)
 # Events that take a tool matcher ("*" = every tool); the others take none.
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
 
 
+# (Claude Code event, payload) -> the payload with Claude Code's fields; None: not one agentlog records
+PayloadAdapter = Callable[[str, dict[str, Any]], dict[str, Any] | None]
+# (Claude Code event, guard.policies.Decision) -> what the hook prints (None: nothing)
+AnswerWriter = Callable[[str, Any], dict[str, Any] | None]
+# payload -> the attempt id the agent's importer gives the payload's transcript (None: the session id)
+AttemptOf = Callable[[dict[str, Any]], str | None]
+
+
 class Hooks(NamedTuple):
-    """Where an agent reads hooks in the Claude Code hook wire format (JSON on stdin;
-    `hookSpecificOutput` with `permissionDecision` on stdout for PreToolUse, `decision:
-    "block"` for Stop), and which of its hook events agentlog installs."""
+    """Where an agent reads hooks, which of its hook events agentlog installs, and how its
+    hook wire format differs from Claude Code's (JSON on stdin; `hookSpecificOutput` with
+    `permissionDecision` on stdout for PreToolUse, `decision: "block"` for Stop), which is
+    the one the guard speaks: `native` names the Claude Code event each of the agent's
+    events is, `adapt` reshapes its payload, `render` writes the guard's answer its way."""
 
     project_file: str  # settings file relative to the project root
     user_file: str  # settings file relative to the home directory
-    events: tuple[str, ...]  # hook events agentlog installs
+    events: tuple[str, ...]  # hook events agentlog installs (the agent's own names)
     tool_matcher: str | None  # matcher that selects every tool (None: leave the matcher out)
     toml_file: str | None = None  # a TOML file that may hold the same hooks, relative like the others
     local_file: str | None = None  # the project's settings of this user only (not committed), relative to the root
+    native: dict[str, str] = {}  # the agent's event name -> the Claude Code event it is (absent: the same name)
+    flat: bool = False  # an event lists its handlers directly, not in {matcher, hooks: [...]} groups
+    command_key: str = "command"  # the handler's field holding the shell command
+    timeout_key: str = "timeout"  # the handler's field holding its time limit
+    timeout_unit: int = 1  # units of that limit per second (1000: milliseconds)
+    skeleton: dict[str, Any] = {}  # what a settings file agentlog creates starts with ({"version": 1})
+    adapt: PayloadAdapter | None = None  # the agent's payload as Claude Code's
+    render: AnswerWriter | None = None  # the guard's decision as the agent's answer (None: Claude Code's)
+    attempt_id: AttemptOf | None = None  # the payload's attempt, when it is not the session id
+
+    def canonical(self, event: str) -> str:
+        """The Claude Code event that the agent's `event` is."""
+        return self.native.get(event, event)
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..otlp_values import as_float, as_int, is_true
-from .base import CLAUDE_CODE, Context, Hooks, Importer, Mapper, Telemetry, clip, decode_record
+from .base import CLAUDE_CODE, CLAUDE_CODE_EVENTS, Context, Hooks, Importer, Mapper, Telemetry, clip, decode_record
 
 _USAGE_FIELDS = {
     "input_tokens": "input_tokens",
@@ -355,18 +355,7 @@ class ClaudeCodeImporter(Importer):
 HOOKS = Hooks(
     ".claude/settings.json",
     ".claude/settings.json",
-    (
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "Stop",
-        "SubagentStop",
-        "PreCompact",
-        "Notification",
-        "SessionEnd",
-    ),
+    CLAUDE_CODE_EVENTS,
     "*",
     local_file=".claude/settings.local.json",
 )

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..capture.importers.base import Context, Mapper, clip
 from ..capture.importers.document import DocumentImporter
+from .base import CLAUDE_CODE_EVENTS, Hooks
 
 COPILOT_CLI = "COPILOT_CLI"
 _KINDS = {
@@ -316,6 +317,7 @@ class CopilotCliImporter(DocumentImporter):
     append_only = True  # events.jsonl; the legacy documents are rewritten (see grows_by_appending)
     tokens = "partial"  # output per message; the rest only at session.shutdown; none in legacy files
     cost = "pricing"
+    hooks = True
 
     def files(self, root: Path, **options: Any) -> list[Path]:
         """`session-state/<id>/events.jsonl` and `history-session-state/<id>.json`, not settings."""
@@ -341,3 +343,49 @@ class CopilotCliImporter(DocumentImporter):
             mapper.state["session_id"] = doc["sessionId"]
         mapper.seen_time(doc.get("startTime"))
         return doc["timeline"]
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://docs.github.com/en/copilot/reference/copilot-cli-reference/cli-hooks-reference: every
+# `*.json` in .github/hooks/ (project) and ~/.copilot/hooks/ (user), `{"version": 1, "hooks": {Event:
+# [{"type": "command", "bash": ..., "timeoutSec": ...}]}}`, no matcher groups; agentlog keeps its own
+# file, agentlog.json. An event configured by its PascalCase name (PreToolUse, not preToolUse) gets the
+# VS Code compatible payload: Claude Code's snake_case fields, but `tool_result {result_type,
+# text_result_for_llm}` for tool_response, `agent_name` for agent_type, and no tool call id. Answers:
+# PreToolUse `permissionDecision` allow|deny|ask (+ Reason), Stop/SubagentStop `decision: "block"`;
+# nothing else a hook prints is shown, so a warning stays in agent-alerts.jsonl.
+
+
+def _hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    result = payload.pop("tool_result", None)
+    if isinstance(result, dict):
+        kind = result.get("result_type") or "success"
+        payload["tool_response"] = {"output": result.get("text_result_for_llm"), "success": kind == "success"}
+    if "agent_name" in payload:
+        payload["agent_type"] = payload.pop("agent_name")
+    if payload.get("source") == "new":
+        payload["source"] = "startup"
+    return payload
+
+
+def _hook_answer(event: str, decision: Any) -> dict[str, Any] | None:
+    if event == "PreToolUse" and decision.action in ("deny", "ask"):
+        answer = {"permissionDecision": decision.action, "permissionDecisionReason": decision.reason}
+        return {**answer, "hookSpecificOutput": {"hookEventName": event, **answer}}  # both documented shapes
+    if event in ("Stop", "SubagentStop") and decision.action == "deny":
+        return {"decision": "block", "reason": decision.reason}
+    return None
+
+
+HOOKS = Hooks(
+    ".github/hooks/agentlog.json",
+    ".copilot/hooks/agentlog.json",
+    tuple(e for e in CLAUDE_CODE_EVENTS if e != "Notification"),  # its notification has no PascalCase form
+    None,
+    flat=True,
+    command_key="bash",
+    timeout_key="timeoutSec",
+    skeleton={"version": 1},
+    adapt=_hook_payload,
+    render=_hook_answer,
+)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.importers.base import Context, Importer, Mapper
+from .base import CLAUDE_CODE_EVENTS, Hooks
 from ._parts import PartsMapper
 
 DROID = "DROID"
@@ -97,7 +98,39 @@ class DroidImporter(Importer):
     executor = DROID
     default_path = "~/.factory/sessions"
     tokens = "partial"
+    hooks = True
 
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         settings = path.with_name(path.stem + ".settings.json")
         return DroidMapper(self.attempt_id(path), ctx, state, settings=settings)
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://docs.factory.ai/reference/hooks-reference: `hooks` in settings.json (project .factory/,
+# user ~/.factory/, and .factory/settings.local.json, not committed) with Claude Code's events,
+# matcher groups ("*": every tool), payloads and answers. Some Droid versions write the common
+# fields in camelCase (sessionId, transcriptPath, hookEventName, permissionMode): read as snake_case.
+# Droid reads a `hooks.json` of the same scope instead when one exists (docs.factory.ai/harness/hooks).
+_CAMEL = {
+    "sessionId": "session_id",
+    "transcriptPath": "transcript_path",
+    "hookEventName": "hook_event_name",
+    "permissionMode": "permission_mode",
+}
+
+
+def hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    for camel, snake in _CAMEL.items():
+        if camel in payload and snake not in payload:
+            payload[snake] = payload.pop(camel)
+    return payload
+
+
+HOOKS = Hooks(
+    ".factory/settings.json",
+    ".factory/settings.json",
+    tuple(e for e in CLAUDE_CODE_EVENTS if e != "PostToolUseFailure"),  # Droid has no PostToolUseFailure
+    "*",
+    local_file=".factory/settings.local.json",
+    adapt=hook_payload,
+)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..capture.importers.base import Context, Mapper, clip
 from ..capture.importers.document import DocumentImporter, progress
+from .base import Hooks
 
 GEMINI_CLI = "GEMINI_CLI"
 _DONE = frozenset({"success", "error", "cancelled"})
@@ -244,6 +245,7 @@ class GeminiCliImporter(DocumentImporter):
     name = "gemini-cli"
     executor = GEMINI_CLI
     default_path = "~/.gemini/tmp"
+    hooks = True
     pattern = "session-*.json*"
     append_only = True  # the current chats; the legacy `.json` documents are rewritten (see grows_by_appending)
     refeed = 1
@@ -262,3 +264,73 @@ class GeminiCliImporter(DocumentImporter):
             return None
         mapper.feed({k: v for k, v in doc.items() if k != "messages"}, "header")
         return doc["messages"]
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://geminicli.com/docs/hooks/reference (docs/hooks/reference.md): `hooks` in settings.json
+# (project .gemini/, user ~/.gemini/), matcher groups as Claude Code's (a tool matcher is a regex: none
+# = every tool), a handler's timeout in milliseconds, its own event names. Payloads: session_id,
+# transcript_path, cwd, hook_event_name, timestamp; no tool call id; AfterTool's tool_response is
+# {llmContent, returnDisplay, error?}; AfterAgent has prompt_response (the answer). Answers: `decision:
+# "deny"` + `reason` blocks a tool (BeforeTool), drops the prompt (BeforeAgent), retries the answer
+# (AfterAgent); there is no "ask the user", so an ask is shown as a warning (`systemMessage`).
+_HOOK_EVENTS = {
+    "SessionStart": "SessionStart",
+    "BeforeAgent": "UserPromptSubmit",
+    "BeforeTool": "PreToolUse",
+    "AfterTool": "PostToolUse",
+    "AfterAgent": "Stop",
+    "PreCompress": "PreCompact",
+    "Notification": "Notification",
+    "SessionEnd": "SessionEnd",
+}
+
+
+def _hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    if event == "PostToolUse" and isinstance(payload.get("tool_response"), dict):
+        response = payload["tool_response"]
+        error = response.get("error")
+        if isinstance(error, dict):
+            error = error.get("message") or str(error)
+        output = response.get("llmContent")
+        if not isinstance(output, str):
+            output = response.get("returnDisplay") if isinstance(response.get("returnDisplay"), str) else None
+        payload["tool_response"] = {"output": output, "error": error or None}
+    elif event == "Stop":
+        payload["last_assistant_message"] = payload.pop("prompt_response", None)
+        payload.pop("prompt", None)  # the turn's prompt, recorded when it was submitted
+    return payload
+
+
+def _hook_attempt(payload: dict[str, Any]) -> str | None:
+    """The attempt `agentlog import` gives the session's chat file (its name holds only 8 hex
+    digits of the session id, so the attempt id is the name and a hash of the file)."""
+    path = payload.get("transcript_path")
+    if not isinstance(path, str) or not path:
+        return None
+    file = Path(path).expanduser()
+    try:
+        if not file.stat().st_size:
+            return None
+    except OSError:
+        return None
+    return GeminiCliImporter().attempt_id(file)
+
+
+def _hook_answer(event: str, decision: Any) -> dict[str, Any]:
+    if decision.action == "deny":
+        return {"decision": "deny", "reason": decision.reason}
+    return {"systemMessage": decision.reason}
+
+
+HOOKS = Hooks(
+    ".gemini/settings.json",
+    ".gemini/settings.json",
+    tuple(_HOOK_EVENTS),
+    None,
+    native=_HOOK_EVENTS,
+    timeout_unit=1000,
+    adapt=_hook_payload,
+    render=_hook_answer,
+    attempt_id=_hook_attempt,
+)

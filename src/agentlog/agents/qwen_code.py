@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.importers.base import Context, Mapper, clip
+from .base import CLAUDE_CODE_EVENTS, Hooks
 from .gemini_cli import GeminiCliImporter, GeminiMapper, disjoint_usage, response_of
 
 QWEN_CODE = "QWEN_CODE"
@@ -165,6 +166,7 @@ class QwenCodeImporter(GeminiCliImporter):
     name = "qwen-code"
     executor = QWEN_CODE
     default_path = "~/.qwen"
+    hooks = True
     pattern = "*.json*"
 
     def files(self, root: Path, **options: Any) -> list[Path]:
@@ -175,3 +177,31 @@ class QwenCodeImporter(GeminiCliImporter):
     def mapper(self, path: Path, ctx: Context, state: dict[str, Any] | None) -> Mapper:
         kind = QwenMapper if self.grows_by_appending(path) else QwenLegacyMapper
         return kind(self.attempt_id(path), ctx, state)
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+# https://qwenlm.github.io/qwen-code-docs/en/users/features/hooks (docs/users/features/hooks.md):
+# `hooks` in settings.json (project .qwen/, user ~/.qwen/) with Claude Code's event names, matcher
+# groups ("*": every tool), payloads (tool_use_id, and the provider's tool_call_id) and answers
+# (hookSpecificOutput.permissionDecision); a handler's timeout is in milliseconds. UserPromptSubmit
+# fires before every model call, also those that only carry tool results: its `prompt` is what the
+# model is sent, `submitted_prompt` (when present) what the user typed. Only the latter is a prompt.
+
+
+def _hook_payload(event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    if event == "UserPromptSubmit":
+        typed = payload.pop("submitted_prompt", None)
+        if not isinstance(typed, str):
+            return None  # a tool result or a retry going to the model, not the user's words
+        payload["prompt"] = typed
+    return payload
+
+
+HOOKS = Hooks(
+    ".qwen/settings.json",
+    ".qwen/settings.json",
+    CLAUDE_CODE_EVENTS,
+    "*",
+    timeout_unit=1000,
+    adapt=_hook_payload,
+)

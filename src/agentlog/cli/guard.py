@@ -20,6 +20,7 @@ def _scope_path(agent_name: str, scope: str | None, toml: bool = False) -> tuple
         raise click.UsageError(f"{agent.name} {exc}") from None
 
 
+MCP_AGENTS = ("claude-code", "codex")  # whose MCP server settings guard/install.py knows
 _TOML_HELP = "Codex: the [hooks] tables of config.toml instead of hooks.json (comments and layout kept)."
 
 
@@ -31,17 +32,19 @@ def _scope_options(func):
                 "--local",
                 "scope",
                 flag_value="local",
-                help="Claude Code: your own settings in this project, not shared "
-                "(.claude/settings.local.json) [default for claude-code].",
+                help="Your own settings in this project, not shared (.claude/settings.local.json, "
+                ".factory/settings.local.json) [default for claude-code, droid].",
             ),
             click.option(
                 "--project",
                 "scope",
                 flag_value="project",
-                help="The project's shared settings, usually committed (.claude/settings.json, "
-                ".codex/hooks.json) [default for codex].",
+                help="The project's shared settings, usually committed (.codex/hooks.json, "
+                ".gemini/settings.json, .github/hooks/agentlog.json...) [default for the others].",
             ),
-            click.option("--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex)."),
+            click.option(
+                "--user", "scope", flag_value="user", help="Your user settings (~/.claude, ~/.codex, ~/.gemini...)."
+            ),
         ]
     ):
         func = option(func)
@@ -50,7 +53,10 @@ def _scope_options(func):
 
 @click.group()
 def hooks() -> None:
-    """Install agentlog's hooks into Claude Code or Codex (live capture + guard)."""
+    """Install agentlog's hooks into an agent's settings (live capture + guard).
+
+    Claude Code, Codex, Factory Droid, Gemini CLI, Qwen Code, Copilot CLI: each agent's own
+    settings file, format and event names (see docs/agents.md)."""
 
 
 @hooks.command("install")
@@ -70,6 +76,8 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
     from ..guard.install import InstallError, install
 
     spec, path = _scope_path(agent, scope, toml)
+    if mcp and agent not in MCP_AGENTS:
+        raise click.UsageError(f"--mcp registers agentlog's MCP server for {' and '.join(MCP_AGENTS)} only")
     try:
         change = install(spec, path, command=command, dry_run=dry_run)
         if mcp:
@@ -124,6 +132,8 @@ def uninstall_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, mcp:
     from ..guard.install import InstallError, mcp_file, uninstall, uninstall_mcp
 
     spec, path = _scope_path(agent, scope, toml)
+    if mcp and agent not in MCP_AGENTS:
+        raise click.UsageError(f"--mcp registers agentlog's MCP server for {' and '.join(MCP_AGENTS)} only")
     prefix = "(dry run) " if dry_run else ""
     try:
         change = uninstall(spec, path, dry_run=dry_run)

@@ -181,9 +181,17 @@ def log_failure(log_dir: Path | None, argv: list[str], exc: BaseException) -> No
 
 
 def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: GuardConfig) -> dict[str, Any] | None:
-    """Record the payload, update the detectors, decide; returns the agent's output or None."""
-    payload = _payload(raw)
-    session_id = payload["session_id"]
+    """Record the payload, update the detectors, decide; returns the agent's output or None.
+    An agent whose hooks differ from Claude Code's has its event named and its payload
+    reshaped as Claude Code's first (agents.base.Hooks), and its answer written its way."""
+    spec = agent.hooks
+    event_name = spec.canonical(event_name)
+    payload = _payload(raw, (lambda p: spec.adapt(event_name, p)) if spec.adapt else None)
+    if payload is None:
+        return None  # an event this agent sends that is not one agentlog records
+    if spec.native:
+        payload["hook_event_name"] = event_name  # the mapper reads the Claude Code name
+    attempt_id = (spec.attempt_id and spec.attempt_id(payload)) or payload["session_id"]
     if not settings.logging_enabled:
         return None
     from ..capture.importers.base import Context
@@ -191,13 +199,13 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
     from .state import SessionState
 
     log_dir = settings.log_path
-    with SessionState(log_dir, session_id) as state:
+    with SessionState(log_dir, attempt_id) as state:
         ctx = Context(_LazyPricing(settings, state.section("pricing")))
-        mapper = HookMapper(session_id, agent.executor, ctx, state.section("mapper"))
+        mapper = HookMapper(attempt_id, agent.executor, ctx, state.section("mapper"))
         events = mapper.feed(payload, event_name)
         if guard.transcript_usage and event_name in USAGE_EVENTS:
             usage = transcript_usage(
-                agent, payload.get("transcript_path"), state, ctx, session_id, final=event_name in FINAL_EVENTS
+                agent, payload.get("transcript_path"), state, ctx, attempt_id, final=event_name in FINAL_EVENTS
             )
             lead = 1 if events and events[0]["event_type"] == "session_start" else 0
             events[lead:lead] = usage  # after the session starts, before this call's tool call
@@ -205,15 +213,15 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
         if not guard.enabled:
             state.save()
             return None
-        decision, attempt = _decide(agent, event_name, payload, state, settings, guard, call_id)
+        decision, attempt = _decide(attempt_id, event_name, payload, state, settings, guard, call_id)
         state.save()
     if decision is None:
         return None
     trigger = call_id or (events[-1]["event_id"] if events else None)
     from ..recorder import redactor
 
-    write_alert(log_dir, decision, session_id, agent.executor, trigger, event_name, redactor(settings))
-    return render(event_name, decision)
+    write_alert(log_dir, decision, attempt_id, agent.executor, trigger, event_name, redactor(settings))
+    return (spec.render or render)(event_name, decision)
 
 
 def read_payload(stdin: Any, head: bytes = b"") -> bytes:
@@ -226,7 +234,7 @@ def read_payload(stdin: Any, head: bytes = b"") -> bytes:
     return head
 
 
-def _payload(raw: bytes) -> dict[str, Any]:
+def _payload(raw: bytes, adapt: Any = None) -> dict[str, Any] | None:
     import msgspec
 
     from .. import jsonline
@@ -241,6 +249,10 @@ def _payload(raw: bytes) -> dict[str, Any]:
         raise PayloadError(f"payload is a JSON {type(payload).__name__}, not an object")
     if len(raw) > MAX_PAYLOAD:
         _shrink(payload, msgspec.json.encode)
+    if adapt is not None:
+        payload = adapt(payload)
+        if payload is None:
+            return None
     if not isinstance(payload.get("session_id"), str) or not payload["session_id"]:
         raise PayloadError("payload has no session_id")
     return payload
@@ -335,7 +347,7 @@ def transcript_usage(
 
 
 def _decide(
-    agent: Agent,
+    attempt_id: str,
     event_name: str,
     payload: dict[str, Any],
     state: Any,
@@ -347,8 +359,8 @@ def _decide(
     from .policies import View, decide
 
     memory = state.section("policy")
-    engine, findings = feed(settings, guard, payload["session_id"], state, memory)
-    attempt = engine.active.get(payload["session_id"])
+    engine, findings = feed(settings, guard, attempt_id, state, memory)
+    attempt = engine.active.get(attempt_id)
     view = View(event_name, payload, findings, call_id, attempt, memory, guard)
     return decide(view), attempt
 

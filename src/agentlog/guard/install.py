@@ -71,23 +71,23 @@ def install(
     agent: Agent, path: Path, *, command: str | None = None, dry_run: bool = False, manifests: Path | None = None
 ) -> Change:
     base = command or default_command()
+    spec = agent.hooks
     before = _read(path)
     settings = _parse(path, before)
+    if not settings and spec.skeleton:
+        settings.update(spec.skeleton)
     hooks = settings.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise InstallError(f"{path}: `hooks` is a {type(hooks).__name__}, expected an object")
     added = []
-    for event in agent.hooks.events:
+    for event in spec.events:
         command_line = hook_command(base, agent, event)
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise InstallError(f"{path}: hooks.{event} is a {type(groups).__name__}, expected a list")
-        if any(h.get("command") == command_line for h in _handlers(groups)):
+        if any(h.get(spec.command_key) == command_line for h in _handlers(groups, spec)):
             continue
-        group: dict[str, Any] = {}
-        if event in TOOL_EVENTS and agent.hooks.tool_matcher is not None:
-            group["matcher"] = agent.hooks.tool_matcher
-        group["hooks"] = [{"type": "command", "command": command_line, "timeout": HOOK_TIMEOUT_S}]
+        group = _entry(spec, event, command_line)
         if event in hooks:
             groups.append(group)
         else:  # assigned, not appended to a new list: TOML turns it into [[hooks.Event]] tables
@@ -101,6 +101,19 @@ def install(
         _remember(path, before, after, base, manifests)
         _write(path, after)
     return Change(path, "installed", added, before, after)
+
+
+def _entry(spec: Any, event: str, command_line: str) -> dict[str, Any]:
+    """What one event's list gets: agentlog's handler, in a matcher group unless the agent
+    lists handlers directly."""
+    handler = {"type": "command", spec.command_key: command_line, spec.timeout_key: HOOK_TIMEOUT_S * spec.timeout_unit}
+    if spec.flat:
+        return handler
+    group: dict[str, Any] = {}
+    if spec.canonical(event) in TOOL_EVENTS and spec.tool_matcher is not None:
+        group["matcher"] = spec.tool_matcher
+    group["hooks"] = [handler]
+    return group
 
 
 def _remember(path: Path, before: bytes | None, after: bytes, base: str, manifests: Path) -> None:
@@ -162,19 +175,11 @@ def _remove_ours(agent: Agent, settings: dict[str, Any]) -> list[str]:
     for event, groups in list(hooks.items()):
         if not isinstance(groups, list):
             continue
-        kept_groups = []
-        for group in groups:
-            handlers = group.get("hooks") if isinstance(group, dict) else None
-            if not isinstance(handlers, list):
-                kept_groups.append(group)
-                continue
-            kept = [h for h in handlers if not is_ours(h, agent)]
-            if len(kept) != len(handlers):
-                removed.append(event)
-            if kept:
-                kept_groups.append({**group, "hooks": kept})
-        if kept_groups:
-            hooks[event] = kept_groups
+        kept, changed = _others(groups, agent)
+        if changed:
+            removed.append(event)
+        if kept:
+            hooks[event] = kept
         else:
             del hooks[event]
     if not hooks:
@@ -182,15 +187,35 @@ def _remove_ours(agent: Agent, settings: dict[str, Any]) -> list[str]:
     return removed
 
 
+def _others(groups: list[Any], agent: Agent) -> tuple[list[Any], bool]:
+    """One event's list without agentlog's handlers (a group left empty goes too), and
+    whether anything was taken out."""
+    if agent.hooks.flat:
+        kept = [h for h in groups if not is_ours(h, agent)]
+        return kept, len(kept) != len(groups)
+    kept_groups, changed = [], False
+    for group in groups:
+        handlers = group.get("hooks") if isinstance(group, dict) else None
+        if not isinstance(handlers, list):
+            kept_groups.append(group)
+            continue
+        kept = [h for h in handlers if not is_ours(h, agent)]
+        changed = changed or len(kept) != len(handlers)
+        if kept:
+            kept_groups.append({**group, "hooks": kept})
+    return kept_groups, changed
+
+
 # -- status ---------------------------------------------------------------------------------------
 
 
 def is_ours(handler: Any, agent: Agent) -> bool:
     """A handler that runs `agentlog hook <this agent> ...` (whatever the path to agentlog)."""
-    if not isinstance(handler, dict) or not isinstance(handler.get("command"), str):
+    key = agent.hooks.command_key
+    if not isinstance(handler, dict) or not isinstance(handler.get(key), str):
         return False
     try:
-        words = shlex.split(handler["command"])
+        words = shlex.split(handler[key])
     except ValueError:
         return False
     for i, word in enumerate(words[:-2]):
@@ -218,10 +243,14 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
     installed = [
         e
         for e in agent.hooks.events
-        if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e]))
+        if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e], agent.hooks))
     ]
     others = sum(
-        1 for groups in hooks.values() if isinstance(groups, list) for h in _handlers(groups) if not is_ours(h, agent)
+        1
+        for groups in hooks.values()
+        if isinstance(groups, list)
+        for h in _handlers(groups, agent.hooks)
+        if not is_ours(h, agent)
     )
     return {
         "path": str(path),
@@ -235,7 +264,10 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
 # -- the file ---------------------------------------------------------------------------------
 
 
-def _handlers(groups: list[Any]) -> list[dict[str, Any]]:
+def _handlers(groups: list[Any], spec: Any) -> list[dict[str, Any]]:
+    """The handlers of one event's list: its entries (flat), or those of its matcher groups."""
+    if spec.flat:
+        return [h for h in groups if isinstance(h, dict)]
     return [
         h
         for g in groups
