@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from .. import config
 from ..config import default
+from ..risk import cohort
+from ..store import layout
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class WatchConfig:
     )  # read event times at most this far past when they were read
     restart_threshold: int = default("watch.restart_threshold")
     failed_session_errors: int = default("watch.failed_session_errors")
+    session_anomaly: bool = default("watch.session_anomaly")
+    session_anomaly_baselines: str = default("watch.session_anomaly_baselines")  # empty: no baselines (cold)
+    session_anomaly_min_sessions: int = default("watch.session_anomaly_min_sessions")
 
     @classmethod
     def from_settings(cls, settings: config.Settings, **overrides: Any) -> "WatchConfig":
@@ -35,4 +41,12 @@ class WatchConfig:
         then a caller's own `overrides` (None: not given), e.g. the guard's."""
         table = settings.section("watch")
         chosen = cls(**{f.name: table[f.name] for f in fields(cls)})
+        if not chosen.session_anomaly_baselines:  # fitted by `agentlog risk baselines` into the log's state/
+            chosen = replace(chosen, session_anomaly_baselines=str(baselines_path(settings)))
         return replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def baselines_path(settings: config.Settings) -> Path:
+    """Where the session_anomaly baselines are read from (and `agentlog risk baselines` writes)."""
+    chosen = settings.section("watch")["session_anomaly_baselines"]
+    return Path(chosen) if chosen else settings.log_path / layout.STATE / cohort.FILE

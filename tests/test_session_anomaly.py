@@ -1,0 +1,127 @@
+"""session_anomaly: a session unlike its cohort, through `agentlog watch --replay` on real
+imported mini-swe-agent runs; baselines fitted by `agentlog risk baselines`; cold start;
+the same alerts after a restart in the middle of a session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_jsonl, run_cli
+
+FIXTURES = ROOT / "tests" / "data" / "mini-swe-agent"
+COPIES = 6  # of each of the two real runs: a cohort of 12
+LOOP_AT = 6  # the step the planted loop starts at
+REPEATS = 6
+
+
+def _write_runs(folder: Path) -> None:
+    """The real runs under new instance ids: a cohort of COPIES of each."""
+    folder.mkdir(parents=True)
+    for source in sorted(FIXTURES.glob("*.traj.json")):
+        doc = json.loads(source.read_text())
+        for i in range(COPIES):
+            doc["instance_id"] = f"{source.name.split('.')[0]}-{i}"
+            (folder / f"{doc['instance_id']}.traj.json").write_text(json.dumps(doc))
+
+
+def _write_loop(folder: Path) -> None:
+    """A real run whose command at step LOOP_AT is run REPEATS more times, as an agent in a loop does."""
+    folder.mkdir(parents=True)
+    doc = json.loads(sorted(FIXTURES.glob("*.traj.json"))[-1].read_text())
+    doc["instance_id"] = "looping-run"
+    call = 2 * LOOP_AT  # messages: system, task, then (assistant, its output) per step
+    doc["messages"][call:call] = doc["messages"][call - 2 : call] * REPEATS
+    (folder / "looping-run.traj.json").write_text(json.dumps(doc))
+
+
+def _import(folder: Path, log_dir: Path) -> None:
+    run_cli("import", "mini-swe-agent", str(folder), "--log-dir", str(log_dir), "-q", check=True)
+
+
+def _config(tmp_path: Path, **watch) -> dict:
+    lines = ["[watch]"] + [f"{k} = {json.dumps(v)}" for k, v in watch.items()]
+    path = tmp_path / "agentlog.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return {"AGENTLOG_CONFIG": str(path)}
+
+
+@pytest.fixture
+def history(log_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """A log of 12 real runs, the baselines fitted on them, then a looping run imported."""
+    env = _config(tmp_path, session_anomaly_min_sessions=10)
+    _write_runs(tmp_path / "before")
+    _import(tmp_path / "before", log_dir)
+    fitted = run_cli("risk", "baselines", "--log-dir", str(log_dir), env=env, check=True)
+    assert "MINI_SWE_AGENT: 12 sessions" in fitted.stdout.decode()
+    _write_loop(tmp_path / "new")
+    _import(tmp_path / "new", log_dir)
+    return log_dir, env
+
+
+def _anomalies(log_dir: Path) -> list[dict]:
+    path = log_dir / "agent-alerts.jsonl"
+    return [a for a in read_jsonl(path) if a["type"] == "session_anomaly"] if path.exists() else []
+
+
+def _watch(log_dir: Path, env: dict, *args: str) -> None:
+    result = run_cli("watch", "--log-dir", str(log_dir), "--once", "--quiet", *args, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def test_replay_alerts_on_the_looping_run_only_and_says_how_far(history) -> None:
+    log_dir, env = history
+    _watch(log_dir, env, "--replay")
+    found = _anomalies(log_dir)
+    assert [a["attempt_id"].startswith("looping-run") for a in found] == [True]
+    alert = found[0]
+    assert LOOP_AT <= alert["occurrences"] < LOOP_AT + REPEATS  # while it loops, not at its end
+    assert "identical calls in a row" in alert["message"] or "repeated calls" in alert["message"]
+    assert "robust z from its cohort MINI_SWE_AGENT" in alert["message"]
+
+
+def test_cold_start_no_baselines_or_too_small_a_cohort_says_nothing(history, tmp_path: Path) -> None:
+    log_dir, env = history
+    (log_dir / "state" / "session-baselines.json").unlink()
+    _watch(log_dir, env, "--replay")
+    assert _anomalies(log_dir) == []
+    small = run_cli("risk", "baselines", "--log-dir", str(log_dir), env=_config(tmp_path, session_anomaly_min_sessions=50))
+    assert small.returncode == 0 and "no cohort has 50 yet" in small.stderr.decode()
+    _watch(log_dir, env, "--reset", "--replay")
+    assert _anomalies(log_dir) == []
+
+
+def test_switched_off_in_the_config(history, tmp_path: Path) -> None:
+    log_dir, _ = history
+    _watch(log_dir, _config(tmp_path, session_anomaly=False, session_anomaly_min_sessions=10), "--replay")
+    assert _anomalies(log_dir) == []
+
+
+def test_a_file_that_is_not_baselines_is_refused(history) -> None:
+    log_dir, env = history
+    (log_dir / "state" / "session-baselines.json").write_text('{"format": "something else"}')
+    result = run_cli("watch", "--log-dir", str(log_dir), "--once", "--quiet", "--replay", env=env)
+    assert result.returncode == 1 and "not agentlog session baselines" in result.stderr.decode()
+
+
+def test_a_restart_in_the_middle_of_the_loop_gives_the_same_alert(history, tmp_path: Path) -> None:
+    log_dir, env = history
+    _watch(log_dir, env, "--replay")
+    expected = [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(log_dir)]
+    stream = log_dir / "agent-work-stream.jsonl"
+    lines = stream.read_bytes().splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if b'"looping-run' in line and b'"agent_thinking"' in line]
+    cut = starts[LOOP_AT - 1] + 1  # the loop's first step begun: what the run did before must survive
+    fresh = tmp_path / "restarted"
+    fresh.mkdir()
+    (fresh / "state").mkdir()
+    (fresh / "state" / "session-baselines.json").write_bytes((log_dir / "state" / "session-baselines.json").read_bytes())
+    (fresh / "agent-work-stream.jsonl").write_bytes(b"".join(lines[:cut]))
+    _watch(fresh, env, "--replay")  # stops here, its position and state checkpointed
+    assert _anomalies(fresh) == []
+    with open(fresh / "agent-work-stream.jsonl", "ab") as handle:
+        handle.write(b"".join(lines[cut:]))
+    _watch(fresh, env)  # a new process, from the checkpoint
+    assert [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(fresh)] == expected
