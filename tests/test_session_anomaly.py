@@ -28,10 +28,12 @@ def _write_runs(folder: Path) -> None:
 
 
 def _write_loop(folder: Path) -> None:
-    """A real run whose command at step LOOP_AT is run REPEATS more times, as an agent in a loop does."""
+    """A real run whose command at step LOOP_AT is run REPEATS more times, as an agent in a
+    loop does; it ends failed (over its limits)."""
     folder.mkdir(parents=True)
     doc = json.loads(sorted(FIXTURES.glob("*.traj.json"))[-1].read_text())
     doc["instance_id"] = "looping-run"
+    doc["info"]["exit_status"] = "LimitsExceeded"
     call = 2 * LOOP_AT  # messages: system, task, then (assistant, its output) per step
     doc["messages"][call:call] = doc["messages"][call - 2 : call] * REPEATS
     (folder / "looping-run.traj.json").write_text(json.dumps(doc))
@@ -87,7 +89,9 @@ def test_cold_start_no_baselines_or_too_small_a_cohort_says_nothing(history, tmp
     (log_dir / "state" / "session-baselines.json").unlink()
     _watch(log_dir, env, "--replay")
     assert _anomalies(log_dir) == []
-    small = run_cli("risk", "baselines", "--log-dir", str(log_dir), env=_config(tmp_path, session_anomaly_min_sessions=50))
+    small = run_cli(
+        "risk", "baselines", "--log-dir", str(log_dir), env=_config(tmp_path, session_anomaly_min_sessions=50)
+    )
     assert small.returncode == 0 and "no cohort has 50 yet" in small.stderr.decode()
     _watch(log_dir, env, "--reset", "--replay")
     assert _anomalies(log_dir) == []
@@ -117,7 +121,9 @@ def test_a_restart_in_the_middle_of_the_loop_gives_the_same_alert(history, tmp_p
     fresh = tmp_path / "restarted"
     fresh.mkdir()
     (fresh / "state").mkdir()
-    (fresh / "state" / "session-baselines.json").write_bytes((log_dir / "state" / "session-baselines.json").read_bytes())
+    (fresh / "state" / "session-baselines.json").write_bytes(
+        (log_dir / "state" / "session-baselines.json").read_bytes()
+    )
     (fresh / "agent-work-stream.jsonl").write_bytes(b"".join(lines[:cut]))
     _watch(fresh, env, "--replay")  # stops here, its position and state checkpointed
     assert _anomalies(fresh) == []
@@ -125,3 +131,40 @@ def test_a_restart_in_the_middle_of_the_loop_gives_the_same_alert(history, tmp_p
         handle.write(b"".join(lines[cut:]))
     _watch(fresh, env)  # a new process, from the checkpoint
     assert [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(fresh)] == expected
+
+
+def test_the_weekly_report_says_which_alerts_came_in_time(history) -> None:
+    from agentlog import config
+    from agentlog.events import parse_time
+    from agentlog.report import build_report
+    from agentlog.report.render import render_markdown
+
+    log_dir, env = history
+    _watch(log_dir, env, "--replay")
+    alert = _anomalies(log_dir)[0]
+    last = max(parse_time(e["timestamp"]) for e in read_jsonl(log_dir / "agent-work-stream.jsonl"))
+    settings = config.load({"log_dir": str(log_dir)}, environ={}, cwd=log_dir.parent)
+    report = build_report(settings, days=7, now=last + 3600)
+    looping = next(
+        r
+        for r in read_jsonl(log_dir / "agent-work-stream.jsonl")
+        if r["event_type"] == "session_end" and r["attempt_id"] == alert["attempt_id"]
+    )
+    assert looping["data"]["completion_status"] == "failed"
+    (found,) = report.warnings
+    assert (found["type"], found["sessions"], found["failed"], found["failed_total"], found["in_time"]) == (
+        "session_anomaly",
+        1,
+        1,
+        1,
+        1,
+    )
+    spent = sum(
+        e["data"]["cost_usd"]
+        for e in read_jsonl(log_dir / "agent-work-stream.jsonl")
+        if e["event_type"] == "usage" and e["attempt_id"] == alert["attempt_id"]
+    )
+    assert 0 < found["unspent_failed_usd"] == pytest.approx(spent - alert["cost_usd"], abs=1e-5)
+    assert found["succeeded"] == 0 and found["unspent_succeeded_usd"] == 0
+    markdown = render_markdown(report)
+    assert "## Early warnings" in markdown and "| session_anomaly | 1 | 1 of 1 | 1 |" in markdown
