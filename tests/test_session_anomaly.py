@@ -5,11 +5,15 @@ the same alerts after a restart in the middle of a session."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, read_jsonl, run_cli
+from conftest import AGENTLOG, ROOT, read_jsonl, run_cli
+from watchkit import wait_for
 
 FIXTURES = ROOT / "tests" / "data" / "mini-swe-agent"
 COPIES = 6  # of each of the two real runs: a cohort of 12
@@ -110,27 +114,63 @@ def test_a_file_that_is_not_baselines_is_refused(history) -> None:
     assert result.returncode == 1 and "not agentlog session baselines" in result.stderr.decode()
 
 
-def test_a_restart_in_the_middle_of_the_loop_gives_the_same_alert(history, tmp_path: Path) -> None:
-    log_dir, env = history
+def _split(log_dir: Path, env: dict, tmp_path: Path) -> tuple[Path, bytes, list]:
+    """A new log holding the stream up to the loop's first step (the baselines copied), the
+    rest of the stream, and the alerts a whole replay gives."""
     _watch(log_dir, env, "--replay")
-    expected = [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(log_dir)]
-    stream = log_dir / "agent-work-stream.jsonl"
-    lines = stream.read_bytes().splitlines(keepends=True)
+    lines = (log_dir / "agent-work-stream.jsonl").read_bytes().splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if b'"looping-run' in line and b'"agent_thinking"' in line]
     cut = starts[LOOP_AT - 1] + 1  # the loop's first step begun: what the run did before must survive
     fresh = tmp_path / "restarted"
-    fresh.mkdir()
-    (fresh / "state").mkdir()
-    (fresh / "state" / "session-baselines.json").write_bytes(
-        (log_dir / "state" / "session-baselines.json").read_bytes()
-    )
+    (fresh / "state").mkdir(parents=True)
+    baselines = (log_dir / "state" / "session-baselines.json").read_bytes()
+    (fresh / "state" / "session-baselines.json").write_bytes(baselines)
     (fresh / "agent-work-stream.jsonl").write_bytes(b"".join(lines[:cut]))
+    return fresh, b"".join(lines[cut:]), _ids(log_dir)
+
+
+def _ids(log_dir: Path) -> list:
+    return [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(log_dir)]
+
+
+def test_a_restart_in_the_middle_of_the_loop_gives_the_same_alert(history, tmp_path: Path) -> None:
+    log_dir, env = history
+    fresh, rest, expected = _split(log_dir, env, tmp_path)
     _watch(fresh, env, "--replay")  # stops here, its position and state checkpointed
     assert _anomalies(fresh) == []
     with open(fresh / "agent-work-stream.jsonl", "ab") as handle:
-        handle.write(b"".join(lines[cut:]))
+        handle.write(rest)
     _watch(fresh, env)  # a new process, from the checkpoint
-    assert [(a["alert_id"], a["attempt_id"], a["occurrences"]) for a in _anomalies(fresh)] == expected
+    assert expected and _ids(fresh) == expected
+
+
+def test_kill_9_in_the_middle_of_the_loop_then_restart_gives_the_same_alert(history, tmp_path: Path) -> None:
+    log_dir, env = history
+    fresh, rest, expected = _split(log_dir, env, tmp_path)
+    size = (fresh / "agent-work-stream.jsonl").stat().st_size
+    checkpoint = fresh / "state" / "watch.checkpoint.json"
+
+    def saved_the_prefix() -> bool:
+        try:
+            return json.loads(checkpoint.read_text())["files"][0][2] == size
+        except (OSError, ValueError, KeyError, IndexError):
+            return False
+
+    watcher = subprocess.Popen(
+        [*AGENTLOG, "watch", "--log-dir", str(fresh), "--quiet", "--replay"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(saved_the_prefix, timeout=60)
+        with open(fresh / "agent-work-stream.jsonl", "ab") as handle:
+            handle.write(rest)  # the loop goes on while the watch may be reading it
+    finally:
+        watcher.send_signal(signal.SIGKILL)
+        watcher.wait()
+    _watch(fresh, env)
+    assert expected and _ids(fresh) == expected
 
 
 def test_the_weekly_report_says_which_alerts_came_in_time(history) -> None:
