@@ -37,7 +37,7 @@ from risk_data import DATASETS, load_runs  # noqa: E402
 
 from agentlog.risk import cohort  # noqa: E402
 from agentlog.watch.config import WatchConfig  # noqa: E402
-from agentlog.watch.detectors import detector_names, load_detectors  # noqa: E402
+from agentlog.watch.detectors import load_detectors  # noqa: E402
 from agentlog.watch.engine import Engine  # noqa: E402
 from agentlog.watch.view import WatchEvent  # noqa: E402
 
@@ -166,7 +166,6 @@ def fit(found: dict[str, list[dict]], attempts: list[str]) -> cohort.Baselines:
 
 
 def main() -> None:
-    detector_names()  # every detector module registered
     logs, runs = load_runs()
     found = sessions(logs)
     with open(DATASETS / "labels.csv", newline="") as handle:

@@ -32,7 +32,7 @@ class WatchConfig:
     restart_threshold: int = default("watch.restart_threshold")
     failed_session_errors: int = default("watch.failed_session_errors")
     session_anomaly: bool = default("watch.session_anomaly")
-    session_anomaly_baselines: str = default("watch.session_anomaly_baselines")  # empty: no baselines (cold)
+    session_anomaly_baselines: str = default("watch.session_anomaly_baselines")  # empty: none (see `for_log`)
     session_anomaly_min_sessions: int = default("watch.session_anomaly_min_sessions")
 
     @classmethod
@@ -41,9 +41,15 @@ class WatchConfig:
         then a caller's own `overrides` (None: not given), e.g. the guard's."""
         table = settings.section("watch")
         chosen = cls(**{f.name: table[f.name] for f in fields(cls)})
-        if not chosen.session_anomaly_baselines:  # fitted by `agentlog risk baselines` into the log's state/
-            chosen = replace(chosen, session_anomaly_baselines=str(baselines_path(settings)))
         return replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def for_log(chosen: WatchConfig, settings: config.Settings) -> WatchConfig:
+    """`chosen` as a watch of the settings' log runs it: the session_anomaly baselines read
+    from the log's state/ (where `agentlog risk baselines` writes them) unless set."""
+    if chosen.session_anomaly_baselines:
+        return chosen
+    return replace(chosen, session_anomaly_baselines=str(baselines_path(settings)))
 
 
 def baselines_path(settings: config.Settings) -> Path:
