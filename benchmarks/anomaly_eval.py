@@ -189,7 +189,7 @@ def main() -> None:
         detectors = load_detectors(config, ["session_anomaly"])
         chosen = [r for r in test if len(steps_of(found[r.attempt_id])) >= 5]
         chosen = set(r.run_id for r in rng.sample(chosen, round(SHARE * len(test))))
-        for n, run in enumerate(test):
+        for run in test:
             events = found[run.attempt_id]
             alerted = watch(config, detectors, events)
             natural.append((run, alerted is not None))
