@@ -36,6 +36,7 @@ PRESSURE = 0.8
 MIN_PAIRED_TASKS = 10
 EVIDENCE_IDS = 10  # session ids listed per finding
 
+
 @dataclass
 class Finding:
     kind: str
