@@ -1,11 +1,12 @@
 """Sessions unlike their cohort: robust per-step baselines and how far a session is from them.
 
 `Metrics` keeps, per attempt and in O(1) per event, what the `session_anomaly` detector
-compares: cost and tokens so far, and over the last few steps (decayed) the cost per step,
-the price per token, the tokens per step, tool calls per step, errors per step, the share
-of repeated calls, and the tool-mix entropy so far. A session is compared with its cohort
-(executor x model x task size, or the keys configured) at the same progress point: the
-same step index.
+compares (METRICS): cost and tokens so far; over the last few steps (decayed) the cost
+and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
+and errors per step and the share of repeated calls; the tool-mix entropy so far; the
+latest call's context growth; and streaks (the same error, the same call, calls that ran
+nothing). A session is compared with its cohort (executor x model x task size, or the
+keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
 JSON in the log's state/ folder, like the risk model: the median and MAD of each metric
@@ -56,7 +57,6 @@ METRICS = (
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
 )
 NAMES = tuple(name for name, _, _ in METRICS)
-PRICE = NAMES.index("price")
 TOKEN_KINDS = 4  # input, cache read, cache creation, output: what a cohort's prices are fitted on
 _MAD = 1.4826  # MAD to standard deviation, for a normal distribution
 
