@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "agentlog.terminal",
             "agentlog.otlp_values",
             "agentlog.formatting",
+            "agentlog.context_windows",
         ),
     ),  # formatting: numbers and times for people
 ]

@@ -374,3 +374,36 @@ def test_an_unpriced_model_is_priced_at_what_its_session_paid_per_token(log_dir:
         s.usage(input_tokens=100_000, output_tokens=1000, cost_usd=2.0)
     finding = _by_kind(_advise(log_dir, "--since", "7d"))["reread"]
     assert _close(finding["usd_per_week"], 1000 * 2.0 / 100_000)  # 1,000 tokens at $2 per 100k prompt tokens
+
+
+def test_context_pressure_and_the_risk_features_read_one_window_table(log_dir: Path) -> None:
+    """gpt-4 takes 8,192 tokens: 7,000 of them is pressure for the advisor (it was read as
+    128k here while the risk features read 8,192) and a full window for the risk features."""
+    from agentlog.risk.features import State, Tracker
+    import msgspec
+
+    from agentlog.watch.view import WatchEvent
+
+    for i in range(2):
+        try:
+            with Session(f"old-{i}", executor="CODEX", model="gpt-4", log_dir=log_dir) as s:
+                s.usage(input_tokens=1_000, cost_usd=0.05)
+                s.usage(input_tokens=7_000, cost_usd=0.40)
+                s.usage(input_tokens=7_500, cost_usd=0.45)
+                raise RuntimeError("context exhausted")
+        except RuntimeError:
+            pass
+    finding = _by_kind(_advise(log_dir, "--since", "7d"))["context_pressure"]
+    assert finding["evidence"]["sessions"] == 2 and finding["evidence"]["failed"] == 2
+    ratios = {}
+    for model in ("gpt-4", "openai/gpt-4-32k", "@google/gemini-3-pro-preview", "no-such-model"):
+        tracker = Tracker(State())
+        event = {"event_type": "usage", "attempt_id": "a", "model": model, "data": {"input_tokens": 8_192}}
+        tracker.feed(msgspec.json.decode(json.dumps(event).encode(), type=WatchEvent))
+        ratios[model] = tracker.state.context / tracker.state.window
+    assert ratios == {
+        "gpt-4": 1.0,
+        "openai/gpt-4-32k": 0.25,
+        "@google/gemini-3-pro-preview": 8_192 / 1_048_576,
+        "no-such-model": 8_192 / 128_000,
+    }

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import formatting as human
+from ..context_windows import window_of
 from .report import Result, Table, dataset
 from .source import Scope
 
@@ -34,28 +35,6 @@ WEEK_S = 7 * 86400
 PRESSURE = 0.8
 MIN_PAIRED_TASKS = 10
 EVIDENCE_IDS = 10  # session ids listed per finding
-
-# Tokens a model takes in one call; a name matches its longest prefix here.
-CONTEXT_WINDOWS = {
-    "claude": 200_000,
-    "gpt-5": 400_000,
-    "gpt-4.1": 1_047_576,
-    "gpt-4o": 128_000,
-    "gpt4": 128_000,
-    "gpt-4": 128_000,
-    "o3": 200_000,
-    "o4-mini": 200_000,
-    "codex-mini": 200_000,
-    "gemini": 1_048_576,
-    "google/gemini": 1_048_576,
-}
-
-
-def context_window(model: str | None, windows: dict[str, int] | None = None) -> int | None:
-    table = {**CONTEXT_WINDOWS, **(windows or {})}
-    name = (model or "").lower().removeprefix("anthropic/").removeprefix("openai/")
-    best = max((key for key in table if name.startswith(key)), key=len, default=None)
-    return table[best] if best else None
 
 
 @dataclass
@@ -248,7 +227,7 @@ def _events_of(log_dir: Path, attempts: set[str]) -> tuple[dict[str, list[dict]]
 def _walk(events: list[dict], session: dict[str, Any], windows, pressure: float):
     from .waste import walk
 
-    return walk(events, context_window(session["model"], windows), pressure)
+    return walk(events, window_of(session["model"], windows), pressure)
 
 
 # --- prompt cache ---------------------------------------------------------------

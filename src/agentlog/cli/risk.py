@@ -188,3 +188,53 @@ def train_cmd(settings, labels_file: Path | None, out_file: Path | None, alpha: 
         f"thresholds at alpha {alpha}: {thresholds}"
     )
     click.echo(f"wrote {out} (use it: AGENTLOG_RISK_MODEL={out})")
+
+
+@risk.command("baselines")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write them [default: watch.session_anomaly_baselines, else state/session-baselines.json "
+    "in the log directory, where watch reads them].",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.001, 0.5),
+    default=0.01,
+    show_default=True,
+    help="The share of a cohort's own sessions that would alert.",
+)
+@settings_options
+def baselines_cmd(settings, out_file: Path | None, alpha: float) -> None:
+    """Fit the cohort baselines of the session_anomaly detector on your history.
+
+    Per cohort (watch.session_anomaly_keys: executor, model, task size) and step index,
+    the median and spread of cost, tokens, tool calls, errors, repeats and tool mix. A
+    cohort with fewer than watch.session_anomaly_min_sessions sessions gets none, and
+    watch says nothing about its sessions (cold start). A running watch reads the file
+    when it starts: restart it to use new baselines.
+    """
+    from ..risk import cohort
+    from ..risk.history import read_events
+    from ..store.reader import ReadReport
+    from ..watch.config import baselines_path
+    from .common import report_bad_lines
+
+    require_log_dir(settings)
+    report = ReadReport()
+    found = cohort.traces(read_events(settings.log_path, report))
+    report_bad_lines(report)
+    watch = settings.section("watch")
+    fitted = cohort.fit(found, watch["session_anomaly_keys"], watch["session_anomaly_min_sessions"], alpha)
+    out = out_file or baselines_path(settings)
+    fitted.save(out)
+    if not fitted.cohorts:
+        click.echo(
+            f"{len(found)} sessions: no cohort has {watch['session_anomaly_min_sessions']} yet; "
+            f"session_anomaly stays silent until one has",
+            err=True,
+        )
+    for name, found_cohort in sorted(fitted.cohorts.items()):
+        click.echo(f"{name}: {found_cohort.sessions} sessions, baselines to step {len(found_cohort.steps)}")
+    click.echo(f"wrote {out}")

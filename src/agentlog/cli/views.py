@@ -35,8 +35,10 @@ from .common import listen, report_bad_lines, require_log_dir, resolve_token, se
 def report_cmd(settings, weekly: bool, days: int, out_dir: Path | None, formats: tuple[str, ...]) -> None:
     """Write the report: self-contained HTML (charts inline, opens offline), Markdown and
     JSON with totals, trend, executors, models, top error templates, planning insights,
-    recommendations and advice (`agentlog advise`: dollars per week). Thresholds: [report]
-    in the TOML settings."""
+    recommendations, advice (`agentlog advise`: dollars per week) and early warnings (the
+    failure_risk and session_anomaly alerts, and which came in time to matter: failed runs
+    alerted, dollars they spent after the first alert). Thresholds: [report] in the TOML
+    settings."""
     from ..report import build_report, report_text, write_report
     from ..report.render import FORMATS
     from ..terminal import printable

@@ -33,7 +33,7 @@ import msgspec
 
 from ..config import Settings
 from ..events import Alert, encode, now_iso
-from ..watch.config import WatchConfig
+from ..watch.config import WatchConfig, for_log
 from ..watch.engine import Engine
 from ..watch.outbox import Outbox
 from ..watch.sinks import BaseSink
@@ -93,7 +93,7 @@ class FleetWatcher:
         self.worker_id = (
             self.options.worker_id or f"{bus.token(socket.gethostname())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
-        self.config = config or WatchConfig.from_settings(settings)
+        self.config = for_log(config or WatchConfig.from_settings(settings), settings)
         self.sinks, self.on_alert = list(sinks), on_alert
         self.log_dir = Path(settings.log_dir)
         self.stop = asyncio.Event()

@@ -39,6 +39,7 @@ class Report:
     recommendations: list[Recommendation] = field(default_factory=list)
     daily: list[dict[str, Any]] = field(default_factory=list)  # per UTC day: sessions, succeeded, failed, cost
     advice: list[dict[str, Any]] = field(default_factory=list)  # `agentlog advise` findings, dollars per week
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # early-warning alerts: which came in time
     generated: float = 0.0
     malformed: int = 0
 
@@ -78,6 +79,7 @@ def build_report(settings, days: int = 7, now: float | None = None) -> Report:
         clusters = analytics.errors(data, current, top=10).clusters
         insights = analytics.planning(data, current, failed_only=True, limit=10).tasks
         advice = _advice(settings, data, current, now)
+        warnings = early_warnings(settings.log_path, rows)
     finally:
         data.source.close()
     return Report(
@@ -93,6 +95,7 @@ def build_report(settings, days: int = 7, now: float | None = None) -> Report:
         recommendations=recommend(totals, executors, models, clusters, Thresholds.from_settings(settings)),
         daily=daily(rows, since, days),
         advice=advice,
+        warnings=warnings,
         generated=time.time(),
         malformed=data.malformed,
     )
@@ -116,6 +119,48 @@ def _advice(settings, data, scope: Scope, now: float) -> list[dict[str, Any]]:
         }
         for f in result.findings
     ]
+
+
+EARLY_WARNINGS = ("failure_risk", "session_anomaly")  # alerts raised while the run can still be stopped
+
+
+def early_warnings(log_dir, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per early-warning alert type, the period's sessions it alerted and whether it came in
+    time to matter: the failed runs it caught, and what they spent after its first alert
+    (what stopping there would have saved); what the succeeded ones spent after it is what
+    stopping would have cost."""
+    from ..store.reader import read_kind
+
+    sessions = {row["attempt_id"]: row for row in rows}
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for alert in read_kind(log_dir, "alerts"):
+        key = (alert.get("type"), alert.get("attempt_id"))
+        if key[0] in EARLY_WARNINGS and key[1] in sessions:
+            if key not in first or str(alert.get("event_time")) < str(first[key].get("event_time")):
+                first[key] = alert
+    failed_total = sum(row["success"] is False for row in rows)
+    found = []
+    for kind in EARLY_WARNINGS:
+        alerted = [(sessions[attempt], alert) for (k, attempt), alert in sorted(first.items()) if k == kind]
+        if not alerted:
+            continue
+        after = [
+            (row, max(0.0, (row["cost_usd"] or 0.0) - float(alert.get("cost_usd") or 0.0))) for row, alert in alerted
+        ]
+        failed = [(row, spent) for row, spent in after if row["success"] is False]
+        found.append(
+            {
+                "type": kind,
+                "sessions": len(alerted),
+                "failed": len(failed),
+                "failed_total": failed_total,
+                "in_time": sum(spent > 0 for _, spent in failed),  # the failed run went on spending after it
+                "unspent_failed_usd": sum(spent for _, spent in failed),
+                "succeeded": sum(row["success"] is True for row, _ in alerted),
+                "unspent_succeeded_usd": sum(spent for row, spent in after if row["success"] is True),
+            }
+        )
+    return found
 
 
 def agent_hours(rows: list[dict[str, Any]]) -> float:

@@ -15,13 +15,22 @@ from .build import Report, day_label
 from .charts import report_charts
 
 FORMATS = ("html", "md", "json")
+EARLY_NOTE = (
+    "In time: the failed run went on spending after the alert; unspent is what it spent after its "
+    "first alert (what stopping there would have saved, or for succeeded runs, cost)."
+)
 
 
 def render_html(report: Report) -> str:
     from ..web.templating import render, static_text
 
     return render(
-        "report.html", r=report, charts=report_charts(report), css=static_text("agentlog.css"), trend=_trend_text
+        "report.html",
+        r=report,
+        charts=report_charts(report),
+        css=static_text("agentlog.css"),
+        trend=_trend_text,
+        early_note=EARLY_NOTE,
     )
 
 
@@ -59,6 +68,22 @@ def render_markdown(report: Report) -> str:
         ]
     else:
         out.append("Nothing to advise in this period.")
+    out += ["", "## Early warnings", ""]
+    if report.warnings:
+        out += [
+            "| alert | sessions | failed runs alerted | in time | unspent at the first alert (failed) "
+            "| succeeded runs alerted | unspent (succeeded) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {w['type']} | {w['sessions']} | {w['failed']} of {w['failed_total']} | {w['in_time']} | "
+            f"{fmt.money(w['unspent_failed_usd'])} | {w['succeeded']} | {fmt.money(w['unspent_succeeded_usd'])} |"
+            for w in report.warnings
+        ]
+        out.append("")
+        out.append(EARLY_NOTE)
+    else:
+        out.append("No failure-risk or session-anomaly alerts in this period.")
     out += ["", "## By executor", ""] + _md_table(report.executors, "executor")
     out += ["", "## By model", ""] + _md_table(report.models, "model")
     out += ["", "## Top error templates", ""]

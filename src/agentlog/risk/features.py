@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from zlib import crc32
 
 import msgspec
+
+from ..context_windows import window_of
 
 AGENT_EVENTS = frozenset({"agent_thinking", "agent_output", "tool_call"})  # a model call's own output
 RECENT_DECAY = 0.7  # a failure five steps back weighs a sixth of one now
@@ -68,22 +69,7 @@ _KINDS = tuple((name, re.compile(b"|".join(re.escape(w) for w in words))) for na
 KINDS = tuple(name for name, _ in _WORDS) + ("other",)
 ENV_CATEGORIES = frozenset({"dependency", "build", "lint", "permission", "sandbox", "git", "oom", "timeout"})
 
-# context windows (tokens) by model name prefix, longest prefix first; others: DEFAULT_WINDOW
-WINDOWS = (
-    ("google/gemini", 1_048_576),
-    ("gemini", 1_048_576),
-    ("claude", 200_000),
-    ("gpt-5", 400_000),
-    ("gpt-4.1", 1_047_576),
-    ("gpt-4o", 128_000),
-    ("gpt-4-turbo", 128_000),
-    ("gpt4-0125", 128_000),
-    ("gpt-4-0125", 128_000),
-    ("gpt-4", 8_192),
-    ("o3", 200_000),
-    ("o4", 200_000),
-)
-DEFAULT_WINDOW = 128_000
+DEFAULT_WINDOW = 128_000  # a model of unknown window is assumed to take this much
 
 NAMES = (
     "steps",
@@ -111,15 +97,6 @@ NAMES = (
     "recent_failures",
     "last_test_failed",
 )
-
-
-@lru_cache(maxsize=256)
-def window_of(model: str | None) -> int:
-    name = (model or "").lower().removeprefix("@")
-    for prefix, size in WINDOWS:
-        if name.startswith(prefix) or f"/{prefix}" in name:
-            return size
-    return DEFAULT_WINDOW
 
 
 KIND_BYTES = 300  # a command says what it does at its start (a heredoc's file body says nothing)
@@ -227,7 +204,7 @@ class Tracker:
                 if not s.first_context:
                     s.first_context = s.context
             if type(event.model) is str:
-                s.window = window_of(event.model)
+                s.window = window_of(event.model) or DEFAULT_WINDOW
         elif kind == "tool_result":
             s.in_call = False
             s.results += 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from .. import config
 from ..config import default
+from ..risk import cohort
+from ..store import layout
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class WatchConfig:
     )  # read event times at most this far past when they were read
     restart_threshold: int = default("watch.restart_threshold")
     failed_session_errors: int = default("watch.failed_session_errors")
+    session_anomaly: bool = default("watch.session_anomaly")
+    session_anomaly_baselines: str = default("watch.session_anomaly_baselines")  # empty: none (see `for_log`)
+    session_anomaly_min_sessions: int = default("watch.session_anomaly_min_sessions")
 
     @classmethod
     def from_settings(cls, settings: config.Settings, **overrides: Any) -> "WatchConfig":
@@ -36,3 +42,17 @@ class WatchConfig:
         table = settings.section("watch")
         chosen = cls(**{f.name: table[f.name] for f in fields(cls)})
         return replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def for_log(chosen: WatchConfig, settings: config.Settings) -> WatchConfig:
+    """`chosen` as a watch of the settings' log runs it: the session_anomaly baselines read
+    from the log's state/ (where `agentlog risk baselines` writes them) unless set."""
+    if chosen.session_anomaly_baselines:
+        return chosen
+    return replace(chosen, session_anomaly_baselines=str(baselines_path(settings)))
+
+
+def baselines_path(settings: config.Settings) -> Path:
+    """Where the session_anomaly baselines are read from (and `agentlog risk baselines` writes)."""
+    chosen = settings.section("watch")["session_anomaly_baselines"]
+    return Path(chosen) if chosen else settings.log_path / layout.STATE / cohort.FILE

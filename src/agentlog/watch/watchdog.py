@@ -34,7 +34,7 @@ from ..store import layout, modes
 from ..store.atomic import replace_file
 from ..store.reader import open_log
 from ..store.tail import FileCheckpoints, Tailer
-from .config import WatchConfig
+from .config import WatchConfig, for_log
 from .engine import Engine
 from .outbox import Outbox
 from .job import Job
@@ -95,7 +95,7 @@ class Watchdog:
         self.log_dir = Path(settings.log_dir)
         self.state_dir = self.log_dir / layout.STATE
         self.sinks = list(sinks)
-        self.config = config or WatchConfig.from_settings(settings)
+        self.config = for_log(config or WatchConfig.from_settings(settings), settings)
         self.on_alert = on_alert
         self.jobs = list(jobs)
         self.on_note = on_note

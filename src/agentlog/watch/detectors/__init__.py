@@ -117,8 +117,10 @@ def register(cls: type[BaseDetector]) -> type[BaseDetector]:
 
 
 def load_detectors(config: WatchConfig, names: list[str] | None = None) -> list[BaseDetector]:
-    """An instance of every registered detector (or of those `names`)."""
-    chosen = names or detector_names()
+    """An instance of every registered detector (or of those `names`: found by name even
+    before anything else imported their modules)."""
+    known = detector_names()
+    chosen = names or known
     unknown = set(chosen) - set(REGISTRY)
     if unknown:
         raise ValueError(f"unknown detector(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(REGISTRY))}")
