@@ -70,7 +70,7 @@ class Snapshot:
 
     parts: list[Path]
     tail: Path | None  # a private copy of the stream's complete lines after the offset
-    lock: int
+    lock: int | None  # shared: no compaction deletes a listed part while it is held
     temp: Path | None = None
 
     def relation(self) -> str:
@@ -83,9 +83,13 @@ class Snapshot:
         return f"(SELECT {names} FROM read_parquet([{files}], hive_partitioning=false) UNION ALL {tail})"
 
     def close(self) -> None:
+        """Once the rows were read into tables: the files may go."""
         if self.temp is not None:
             shutil.rmtree(self.temp, ignore_errors=True)
-        os.close(self.lock)
+            self.temp = None
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
 
 
 @dataclass
@@ -188,7 +192,9 @@ def _append(con, log_dir: Path, manifest: _Manifest, result: Compaction) -> None
 
 def _events(lines: Path, machines: Path) -> str:
     """The events of `lines` with their day and machine (by attempt, else by event id)."""
-    known = relation([machines] if machines.exists() else [], {"attempt_id": "VARCHAR", "event_id": "VARCHAR", "machine": "VARCHAR"})
+    known = relation(
+        [machines] if machines.exists() else [], {"attempt_id": "VARCHAR", "event_id": "VARCHAR", "machine": "VARCHAR"}
+    )
     return f"""
         WITH known AS MATERIALIZED (SELECT * FROM {known} WHERE machine IS NOT NULL),
         by_attempt AS (SELECT attempt_id, min(machine) AS machine FROM known WHERE attempt_id IS NOT NULL GROUP BY 1),

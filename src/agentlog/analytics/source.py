@@ -104,6 +104,8 @@ class LogSource:
             self.read_whole = list(self.stream_files)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
         parts.build(self.con, "stream_parts")
+        if self.columnar is not None:
+            self.columnar.close()  # read into tables: a compaction may now retire its parts
 
     def unfinished_lines(self) -> int:
         return partial_tails(self.read_whole) + partial_tails(self.metrics_files)
@@ -112,7 +114,6 @@ class LogSource:
         self.con.close()
         if self.columnar is not None:
             self.columnar.close()
-            self.columnar = None
 
     def __enter__(self) -> "LogSource":
         return self
