@@ -21,8 +21,11 @@ from agentlog.analytics.source import LogSource
 from agentlog.events import encode
 from agentlog.fleet.server import Cluster
 from agentlog.store import layout
+from starlette.testclient import TestClient
+
+from agentlog.web.app import create_app
 from fleetkit import AGENTLOG, event_ids, run, write_machine
-from test_analytics_cache import lines, reports
+from test_analytics_cache import _rounded, lines, reports
 
 MACHINES = ["m0", "m1", "m2"]
 
@@ -62,6 +65,22 @@ def listed_rows(archive: Path) -> list[tuple]:
     return duckdb.sql(
         f"SELECT event_id, day::VARCHAR, machine FROM read_parquet({files}, hive_partitioning=true)"
     ).fetchall()
+
+
+def weekly_report(log_dir: Path, out: Path) -> dict:
+    result = run("report", "--weekly", "--format", "json", "--out", str(out), "--log-dir", str(log_dir))
+    assert result.returncode == 0, result.stderr
+    (path,) = out.glob("*.json")
+    report = json.loads(path.read_text())
+    report.pop("generated"), report.pop("period")  # when it ran
+    return _rounded(report)
+
+
+def dashboard(log_dir: Path) -> dict[str, str]:
+    with TestClient(create_app(log_dir), base_url="http://127.0.0.1") as client:
+        pages = {path: client.get(path) for path in ("/", "/executors", "/errors", "/sessions?window=all")}
+    assert all(page.status_code == 200 for page in pages.values())
+    return {path: page.text.replace(str(log_dir), "LOG_DIR") for path, page in pages.items()}
 
 
 def on_disk(archive: Path) -> set[str]:
@@ -140,6 +159,9 @@ def test_archive_writes_parquet_by_day_and_machine_read_as_the_jsonl(server, tmp
         expected = run(*command, "--format", "json", "--log-dir", str(plain))
         assert got.returncode == expected.returncode == 0, got.stderr + expected.stderr
         assert json.loads(got.stdout) == json.loads(expected.stdout), command
+    # the weekly report and the dashboard too
+    assert weekly_report(out, tmp_path / "r1") == weekly_report(plain, tmp_path / "r2")
+    assert dashboard(out) == dashboard(plain)
 
 
 def test_archive_without_parquet_writes_none(server, tmp_path):
