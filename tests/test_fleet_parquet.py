@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -281,3 +282,15 @@ def test_kill_9_during_compaction_loses_and_doubles_nothing(tmp_path):
     assert on_disk(archive) == set(json.loads((archive / columnar.FOLDER / columnar.MANIFEST).read_text())["parts"])
     assert not list((archive / columnar.FOLDER).glob(".stage-*"))
     both_ways(archive, tmp_path)
+
+
+def test_the_fleet_demo_shows_the_parquet(tmp_path):
+    result = run("demo", "--fleet", "--agents", "3", "--speed", "20", "--log-dir", str(tmp_path), timeout=240)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    archive = tmp_path / "fleet-demo" / "archive"
+    events = len(event_ids(archive / layout.STREAM))
+    assert re.search(rf"\({events} events in \d+ parts, by day and machine\)", out)
+    for machine in ("m1", "m2", "m3"):
+        assert f"machine={machine}: {len(event_ids(tmp_path / 'fleet-demo' / machine / layout.STREAM))} events" in out
+    assert "The whole fleet, read from the Parquet: 9 sessions" in out

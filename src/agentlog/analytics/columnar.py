@@ -135,6 +135,21 @@ def open_snapshot(log_dir: Path) -> Snapshot | None:
     return snapshot
 
 
+def inventory(log_dir: Path) -> list[dict]:
+    """Per day and machine: the parts listed and the events in them (for people, not reports)."""
+    manifest = _load(Path(log_dir) / FOLDER)
+    if manifest is None or not manifest.parts:
+        return []
+    files = ", ".join(quote(str(Path(log_dir) / FOLDER / p)) for p in manifest.parts)
+    cursor = duckdb.sql(
+        "SELECT day::VARCHAR AS day, machine, count(DISTINCT filename) AS parts, count(*) AS events "
+        f"FROM read_parquet([{files}], hive_partitioning=true, hive_types_autocast=false, filename=true) "
+        "GROUP BY ALL ORDER BY day, machine"
+    )
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 # --- compacting -----------------------------------------------------------------------
 
 
