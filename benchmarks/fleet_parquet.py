@@ -48,12 +48,11 @@ def archives(n_events: int, machines: int) -> tuple[Path, Path]:
         shutil.move(root / "generated" / "agent-work-stream.jsonl", jsonl / "agent-work-stream.jsonl")
         shutil.rmtree(root / "generated")
         _machines(jsonl, machines)
-    if not (archive / "parquet" / "manifest.json").exists():
-        shutil.rmtree(archive, ignore_errors=True)
+    if not archive.exists():
         shutil.copytree(jsonl, archive, ignore=shutil.ignore_patterns("state"))
-        start = time.perf_counter()
-        subprocess.run([AGENTLOG, "fleet", "compact", "--out", str(archive)], check=True)
-        print(f"fleet compact: {time.perf_counter() - start:.2f} s", flush=True)
+    start = time.perf_counter()  # all of it the first time (or after an upgrade), else nothing
+    subprocess.run([AGENTLOG, "fleet", "compact", "--out", str(archive)], check=True)
+    print(f"fleet compact: {time.perf_counter() - start:.2f} s", flush=True)
     return archive, jsonl
 
 

@@ -45,11 +45,11 @@ def plain_copy(archive: Path, target: Path) -> Path:
     return target
 
 
-def both_ways(archive: Path, tmp: Path) -> dict:
+def both_ways(archive: Path, tmp: Path, compacted: bool = True) -> dict:
     """Every report from the Parquet and from the JSONL; asserts they are equal."""
     plain = plain_copy(archive, tmp / f"plain-{time.monotonic_ns()}")
     with LogSource(archive) as source:
-        assert source.columnar is not None, "the archive is read from its Parquet"
+        assert (source.columnar is not None) == compacted, "the archive is read from its Parquet"
     got, expected = reports(archive, use_cache=True), reports(plain, use_cache=False)
     got.pop("parsed"), expected.pop("parsed")
     assert got == expected
@@ -84,9 +84,13 @@ def dashboard(log_dir: Path) -> dict[str, str]:
     return {path: page.text.replace(str(log_dir), "LOG_DIR") for path, page in pages.items()}
 
 
-def on_disk(archive: Path) -> set[str]:
+def assert_tidy(archive: Path) -> None:
+    """On disk: the listed parts and their session parts, nothing else (no leftover of a crash)."""
     folder = archive / columnar.FOLDER
-    return {str(p.relative_to(folder)) for p in folder.glob("day=*/machine=*/*.parquet")}
+    manifest = json.loads((folder / columnar.MANIFEST).read_text())
+    assert {str(p.relative_to(folder)) for p in folder.glob("day=*/machine=*/*.parquet")} == set(manifest["parts"])
+    assert {str(p.relative_to(folder)) for p in folder.glob(f"{columnar.SESSIONS}/*")} == set(manifest["sessions"])
+    assert not list(folder.glob(".stage-*"))
 
 
 # --- end to end, on a real nats-server ----------------------------------------------------
@@ -151,7 +155,7 @@ def test_archive_writes_parquet_by_day_and_machine_read_as_the_jsonl(server, tmp
     assert late in {r[0] for r in rows}
     second = both_ways(out, tmp_path)
     assert second["summary"]["sessions"] == first["summary"]["sessions"] + 3
-    assert on_disk(out) == set(json.loads((out / columnar.FOLDER / columnar.MANIFEST).read_text())["parts"])
+    assert_tidy(out)
 
     # the CLI reads it too: the same text both ways (summary, errors, compare, metrics)
     plain = plain_copy(out, tmp_path / "plain")
@@ -222,11 +226,12 @@ def test_small_parts_are_merged_and_retired_once_no_reader_holds_them(tmp_path):
     done = columnar.compact(archive, merge_at=4)
     assert (done.merged, done.parts) == (18, 3)
     manifest = json.loads((archive / columnar.FOLDER / columnar.MANIFEST).read_text())
-    assert len(manifest["parts"]) == 3 and len(manifest["retired"]) == 18
+    assert len(manifest["parts"]) == 3 and len(manifest["sessions"]) == 1
+    assert len(manifest["retired"]) == 18 + 6  # the parts, and the session parts of 6 compactions
     assert all(p.exists() for p in reader.parts)  # not deleted under the reader
     reader.close()
     columnar.compact(archive)
-    assert on_disk(archive) == set(json.loads((archive / columnar.FOLDER / columnar.MANIFEST).read_text())["parts"])
+    assert_tidy(archive)
     assert len(listed_rows(archive)) == 600
     both_ways(archive, tmp_path)
 
@@ -275,12 +280,11 @@ def test_kill_9_during_compaction_loses_and_doubles_nothing(tmp_path):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed += 1
-        both_ways(archive, tmp_path)
+        both_ways(archive, tmp_path, compacted=(archive / columnar.FOLDER / columnar.MANIFEST).exists())
     assert killed, "at least one compaction was killed"
     assert subprocess.run(compact).returncode == 0
     assert sorted(r[0] for r in listed_rows(archive)) == sorted(f"e{n}" for n in range(start))
-    assert on_disk(archive) == set(json.loads((archive / columnar.FOLDER / columnar.MANIFEST).read_text())["parts"])
-    assert not list((archive / columnar.FOLDER).glob(".stage-*"))
+    assert_tidy(archive)
     both_ways(archive, tmp_path)
 
 

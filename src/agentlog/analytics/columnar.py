@@ -1,6 +1,7 @@
 """The Parquet copy of a fleet archive's stream: `compact` writes it, `open_snapshot` reads it.
 
     DIR/parquet/day=YYYY-MM-DD/machine=HOST/part-N.parquet
+    DIR/parquet/_sessions/part-N.parquet    session parts of the events of the parts
     DIR/parquet/manifest.json     which parts exist, and the stream offset they cover
 
 The parts hold the events of a prefix of `agent-work-stream.jsonl`: every line before the
@@ -9,7 +10,10 @@ manifest's `offset`, in the pinned columns analytics reads (`scan.STREAM_COLUMNS
 subject it came on, from `fleet-machines.jsonl`, which the archiver writes before the
 events) are the Hive partition folders. A reader takes the parts plus the stream's lines
 after the offset: every event once, however late it arrived (a late event of a day
-already compacted lands in a new part of that day).
+already compacted lands in a new part of that day). Each compaction also writes the
+session parts (`analytics.parts`: per attempt counts, sums, errors) of its events, so a
+report merges a few of those instead of aggregating every event again; they are merged
+into one once there are `MERGE_AT` (`_` hides them from Hive readers).
 
 Crash safety rests on the manifest alone: a part is written under a temporary name, synced
 and renamed into place, and only then listed, with the new offset, by replacing the
@@ -36,6 +40,7 @@ import duckdb
 from ..store import layout, modes
 from ..store.atomic import replace_file, sync_dir
 from ..store.reader import archives_of
+from . import parts as session_parts
 from .cache import PROBE, copy_out, digest, last_line_end, locked, quote, read_at
 from .scan import IN_BOUNDS, STREAM_COLUMNS, relation
 
@@ -49,7 +54,11 @@ SMALL = 32 << 20  # bytes: parts larger than this are left alone (no rewriting b
 
 COLUMNS = {**STREAM_COLUMNS, "event_id": "VARCHAR"}
 # Parts written for other columns or by another DuckDB are rebuilt, not misread.
-SCHEMA = hashlib.blake2b((repr(COLUMNS) + IN_BOUNDS + duckdb.__version__).encode(), digest_size=8).hexdigest()
+SESSIONS = "_sessions"  # under FOLDER: session parts
+SCHEMA = hashlib.blake2b(
+    (repr(COLUMNS) + IN_BOUNDS + session_parts.scan("x") + session_parts.merge("x") + duckdb.__version__).encode(),
+    digest_size=8,
+).hexdigest()
 
 
 class ColumnarError(RuntimeError):
@@ -69,6 +78,7 @@ class Snapshot:
     """What a reader uses: the listed parts and the stream's complete lines after them."""
 
     parts: list[Path]
+    sessions: list[Path]  # the session parts of the events in `parts`
     tail: Path | None  # a private copy of the stream's complete lines after the offset
     lock: int | None  # shared: no compaction deletes a listed part while it is held
     temp: Path | None = None
@@ -81,6 +91,15 @@ class Snapshot:
             return f"({tail})"
         files = ", ".join(quote(str(p)) for p in self.parts)
         return f"(SELECT {names} FROM read_parquet([{files}], hive_partitioning=false) UNION ALL {tail})"
+
+    def session_parts(self) -> str:
+        """The flat session parts (`analytics.parts`) of all the events: those written with
+        the parts, and the tail's."""
+        tail = session_parts.scan(relation([self.tail] if self.tail else [], STREAM_COLUMNS), keys="attempt_id")
+        if not self.sessions:
+            return tail
+        files = ", ".join(quote(str(p)) for p in self.sessions)
+        return f"SELECT * FROM read_parquet([{files}], union_by_name=true) UNION ALL BY NAME ({tail})"
 
     def close(self) -> None:
         """Once the rows were read into tables: the files may go."""
@@ -99,6 +118,7 @@ class _Manifest:
     tail: str = field(default_factory=lambda: digest(b""))  # bytes before the offset
     next: int = 0  # number of the next part
     parts: list[str] = field(default_factory=list)  # relative to the folder
+    sessions: list[str] = field(default_factory=list)  # session parts of the events in `parts`, likewise
     retired: list[str] = field(default_factory=list)  # merged away, to delete when no reader is in
 
     def encode(self) -> bytes:
@@ -123,7 +143,7 @@ def open_snapshot(log_dir: Path) -> Snapshot | None:
     if manifest is None or archives_of(log_dir, layout.STREAM) or not _covers(stream, manifest):
         os.close(lock)
         return None
-    snapshot = Snapshot([folder / p for p in manifest.parts], None, lock)
+    snapshot = Snapshot([folder / p for p in manifest.parts], [folder / p for p in manifest.sessions], None, lock)
     try:
         cut = last_line_end(stream, manifest.offset, stream.stat().st_size)
         if cut > manifest.offset:
@@ -168,7 +188,7 @@ def compact(log_dir: Path | str, *, merge_at: int = MERGE_AT) -> Compaction:
     with locked(folder / "compact.lock"):
         manifest = _load(folder) or _Manifest()
         if not _covers(stream, manifest):  # first run, new schema, or a rewritten stream: start over
-            manifest = _Manifest(next=manifest.next, retired=manifest.retired + manifest.parts)
+            manifest = _Manifest(next=manifest.next, retired=manifest.retired + manifest.parts + manifest.sessions)
         _drop_leftovers(folder, manifest)
         result = Compaction(offset=manifest.offset)
         con = duckdb.connect(config={"preserve_insertion_order": False})
@@ -195,8 +215,14 @@ def _append(con, log_dir: Path, manifest: _Manifest, result: Compaction) -> None
         lines = copy_out(stream, manifest.offset, cut, stage)
         result.rows = _write_partitioned(con, _events(lines, log_dir / MACHINES), stage / "out")
         for part in sorted((stage / "out").glob("day=*/machine=*/*.parquet")):
-            manifest.parts.append(_place(part, folder / part.parent.relative_to(stage / "out"), manifest))
+            manifest.parts.append(_place(part, folder, str(part.parent.relative_to(stage / "out")), manifest))
             result.parts += 1
+        sessions = stage / "sessions.parquet"
+        con.execute(
+            f"COPY ({session_parts.scan(relation([lines], STREAM_COLUMNS), keys='attempt_id')}) "
+            f"TO {quote(str(sessions))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        manifest.sessions.append(_place(sessions, folder, SESSIONS, manifest))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     probe = min(PROBE, cut)
@@ -238,7 +264,8 @@ def _merge(con, folder: Path, manifest: _Manifest, merge_at: int, result: Compac
         if (folder / part).stat().st_size < SMALL:
             small.setdefault(str(Path(part).parent), []).append(part)
     groups = [parts for parts in small.values() if len(parts) >= max(2, merge_at)]
-    if not groups:
+    merge_sessions = len(manifest.sessions) >= max(2, merge_at)
+    if not groups and not merge_sessions:
         return
     stage = folder / f".stage-{uuid.uuid4().hex}"
     modes.make_dirs(stage)
@@ -250,30 +277,38 @@ def _merge(con, folder: Path, manifest: _Manifest, merge_at: int, result: Compac
                 f"COPY (SELECT * FROM read_parquet([{files}], hive_partitioning=false)) "
                 f"TO {quote(str(temp))} (FORMAT parquet, COMPRESSION zstd)"
             )
-            placed = _place(temp, folder / Path(parts[0]).parent, manifest)
+            placed = _place(temp, folder, str(Path(parts[0]).parent), manifest)
             manifest.parts = [p for p in manifest.parts if p not in parts] + [placed]
             manifest.retired += parts
             result.parts += 1
             result.merged += len(parts)
+        if merge_sessions:
+            files = ", ".join(quote(str(folder / p)) for p in manifest.sessions)
+            temp = stage / "sessions.parquet"
+            merged = session_parts.merge(f"read_parquet([{files}], union_by_name=true)")
+            con.execute(f"COPY ({merged}) TO {quote(str(temp))} (FORMAT parquet, COMPRESSION zstd)")
+            manifest.retired += manifest.sessions
+            manifest.sessions = [_place(temp, folder, SESSIONS, manifest)]
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     _save(folder, manifest)
 
 
-def _place(part: Path, partition: Path, manifest: _Manifest) -> str:
-    """Sync a written part and rename it into its partition as the next part-N; its name."""
-    fd = os.open(part, os.O_RDONLY)
+def _place(written: Path, folder: Path, partition: str, manifest: _Manifest) -> str:
+    """Sync a written file and rename it into `folder/partition` as the next part-N (listed
+    by the caller's next manifest write); its name relative to `folder`."""
+    name = f"{partition}/part-{manifest.next}.parquet"
+    manifest.next += 1
+    fd = os.open(written, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.chmod(part, modes.file_mode())  # DuckDB creates files with the umask's mode
-    modes.make_dirs(partition)
-    target = partition / f"part-{manifest.next}.parquet"
-    manifest.next += 1
-    os.replace(part, target)
-    sync_dir(partition)
-    return str(target.relative_to(partition.parent.parent))  # FOLDER/day=D/machine=M
+    os.chmod(written, modes.file_mode())  # DuckDB creates files with the umask's mode
+    modes.make_dirs((folder / name).parent)
+    os.replace(written, folder / name)
+    sync_dir((folder / name).parent)
+    return name
 
 
 def _retire(folder: Path, manifest: _Manifest) -> None:
@@ -298,8 +333,8 @@ def _retire(folder: Path, manifest: _Manifest) -> None:
 def _drop_leftovers(folder: Path, manifest: _Manifest) -> None:
     """Parts no manifest lists (written by a compaction killed before it could list them)
     and its staging folders."""
-    listed = set(manifest.parts) | set(manifest.retired)
-    for path in folder.glob("day=*/machine=*/*.parquet"):
+    listed = set(manifest.parts) | set(manifest.sessions) | set(manifest.retired)
+    for path in [*folder.glob("day=*/machine=*/*.parquet"), *folder.glob(f"{SESSIONS}/*.parquet")]:
         if str(path.relative_to(folder)) not in listed:
             path.unlink(missing_ok=True)
     for path in folder.glob(".stage-*"):

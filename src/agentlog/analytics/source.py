@@ -100,12 +100,13 @@ class LogSource:
                 except duckdb.Error:
                     if attempt or not cache.forget(folder):
                         break  # a damaged part: rebuilt once from the files
-        if self.columnar is None:
-            self.read_whole = list(self.stream_files)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
-        parts.build(self.con, "stream_parts")
         if self.columnar is not None:
-            self.columnar.close()  # read into tables: a compaction may now retire its parts
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {self.columnar.session_parts()}")
+            self.columnar.close()  # read into a table: a compaction may now retire its parts
+        else:
+            self.read_whole = list(self.stream_files)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
+        parts.build(self.con, "stream_parts")
 
     def unfinished_lines(self) -> int:
         return partial_tails(self.read_whole) + partial_tails(self.metrics_files)
