@@ -298,3 +298,16 @@ def test_the_fleet_demo_shows_the_parquet(tmp_path):
     for machine in ("m1", "m2", "m3"):
         assert f"machine={machine}: {len(event_ids(tmp_path / 'fleet-demo' / machine / layout.STREAM))} events" in out
     assert "The whole fleet, read from the Parquet: 9 sessions" in out
+
+
+def test_a_damaged_part_is_read_from_the_jsonl_instead(tmp_path):
+    archive = archive_dir(tmp_path / "a")
+    (archive / layout.STREAM).write_bytes(events(0, 300))
+    columnar.compact(archive)
+    plain = reports(plain_copy(archive, tmp_path / "plain"), use_cache=False)
+    manifest = json.loads((archive / columnar.FOLDER / columnar.MANIFEST).read_text())
+    (archive / columnar.FOLDER / manifest["sessions"][0]).write_bytes(b"PAR1 not really")
+    got = reports(archive, use_cache=True)
+    assert got.pop("parsed") == [layout.STREAM]  # the JSONL, parsed whole
+    plain.pop("parsed")
+    assert got == plain

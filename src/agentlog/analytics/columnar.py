@@ -55,8 +55,11 @@ SMALL = 32 << 20  # bytes: parts larger than this are left alone (no rewriting b
 COLUMNS = {**STREAM_COLUMNS, "event_id": "VARCHAR"}
 # Parts written for other columns or by another DuckDB are rebuilt, not misread.
 SESSIONS = "_sessions"  # under FOLDER: session parts
+FORMAT = "parquet-parts+sessions-1"  # what the manifest lists; bump when that changes
 SCHEMA = hashlib.blake2b(
-    (repr(COLUMNS) + IN_BOUNDS + session_parts.scan("x") + session_parts.merge("x") + duckdb.__version__).encode(),
+    (
+        FORMAT + repr(COLUMNS) + IN_BOUNDS + session_parts.scan("x") + session_parts.merge("x") + duckdb.__version__
+    ).encode(),
     digest_size=8,
 ).hexdigest()
 
@@ -352,9 +355,10 @@ def _load(folder: Path) -> _Manifest | None:
     if not isinstance(saved, dict) or saved.pop("schema", None) != SCHEMA:
         return None
     try:
-        return _Manifest(**saved)
+        manifest = _Manifest(**saved)
     except TypeError:
         return None
+    return manifest if bool(manifest.parts) == bool(manifest.sessions) else None
 
 
 def _save(folder: Path, manifest: _Manifest) -> None:

@@ -88,7 +88,18 @@ class LogSource:
         """Create the temp tables `stream_sessions` and `stream_errors`."""
         from . import cache, parts
 
-        if self.cache and self.stream_files and self.columnar is None:
+        if self.columnar is not None:  # a compacted fleet archive: its session parts, and the tail's
+            snapshot = self.columnar
+            try:
+                parts.build(self.con, f"({snapshot.session_parts()})")
+                return
+            except duckdb.Error:  # a damaged part: the JSONL holds every event too
+                self.columnar = None
+                self.read_whole = list(self.stream_files)
+                self._view("events", self.stream_files, STREAM_COLUMNS)
+            finally:
+                snapshot.close()  # read into tables: a compaction may now retire its parts
+        if self.cache and self.stream_files:
             folder = self.cache_folder
             for attempt in range(2):
                 try:
@@ -100,12 +111,8 @@ class LogSource:
                 except duckdb.Error:
                     if attempt or not cache.forget(folder):
                         break  # a damaged part: rebuilt once from the files
-        if self.columnar is not None:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {self.columnar.session_parts()}")
-            self.columnar.close()  # read into a table: a compaction may now retire its parts
-        else:
-            self.read_whole = list(self.stream_files)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
+        self.read_whole = list(self.stream_files)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
         parts.build(self.con, "stream_parts")
 
     def unfinished_lines(self) -> int:
