@@ -53,8 +53,8 @@ MERGE_AT = 8  # small parts in one partition before they are merged into one
 SMALL = 32 << 20  # bytes: parts larger than this are left alone (no rewriting big parts again and again)
 
 COLUMNS = {**STREAM_COLUMNS, "event_id": "VARCHAR"}
-# Parts written for other columns or by another DuckDB are rebuilt, not misread.
 SESSIONS = "_sessions"  # under FOLDER: session parts
+# Parts written for other columns or by another DuckDB are rebuilt, not misread.
 FORMAT = "parquet-parts+sessions-1"  # what the manifest lists; bump when that changes
 SCHEMA = hashlib.blake2b(
     (
