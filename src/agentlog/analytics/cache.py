@@ -71,13 +71,13 @@ def refresh(con: duckdb.DuckDBPyConnection, files: list[Path], folder: Path) -> 
     was read as a malformed row).
     """
     modes.make_dirs(folder)
-    with _locked(folder / "lock"):
+    with locked(folder / "lock"):
         manifest = _load(folder / MANIFEST)
         plans = [p for p in (_plan(path, manifest) for path in files) if p is not None]
         try:
             for plan in plans:
                 if plan.cut > plan.entry.get("offset", 0):
-                    plan.copy = _copy_out(plan.path, plan.entry["offset"], plan.cut, folder)
+                    plan.copy = copy_out(plan.path, plan.entry["offset"], plan.cut, folder)
             _parse(con, plans)
             _store(con, plans, folder)
         finally:
@@ -135,14 +135,14 @@ def _plan(path: Path, manifest: dict) -> _Plan | None:
         plan.read_whole = not (
             entry
             and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
-            and entry.get("head") == digest(_read(path, 0, PROBE))
+            and entry.get("head") == digest(read_at(path, 0, PROBE))
         )
     else:
         plan.read_whole = entry is None or not _still_there(plan, entry, st.st_size)
     if not plan.read_whole:
         plan.entry = entry
         if path.suffix != ".gz":
-            plan.cut = _last_line_end(path, entry["offset"], st.st_size)
+            plan.cut = last_line_end(path, entry["offset"], st.st_size)
     return plan
 
 
@@ -152,7 +152,7 @@ def _still_there(plan: _Plan, entry: dict, size: int) -> bool:
     if not isinstance(offset, int) or not 0 <= offset <= size:
         return False
     probe = min(PROBE, offset)
-    plan.head, plan.tail = _read(plan.path, 0, probe), _read(plan.path, offset - probe, probe)
+    plan.head, plan.tail = read_at(plan.path, 0, probe), read_at(plan.path, offset - probe, probe)
     return len(plan.head) == len(plan.tail) == probe and (entry.get("head"), entry.get("tail")) == (
         digest(plan.head),
         digest(plan.tail),
@@ -184,23 +184,23 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
                 plan.entry = {
                     "size": after.st_size,
                     "mtime_ns": after.st_mtime_ns,
-                    "head": digest(_read(plan.path, 0, PROBE)),
+                    "head": digest(read_at(plan.path, 0, PROBE)),
                 }
             else:
                 probe = min(PROBE, after.st_size)
                 plan.entry = {
                     "offset": after.st_size,
-                    "head": digest(_read(plan.path, 0, probe)),
-                    "tail": digest(_read(plan.path, after.st_size - probe, probe)),
+                    "head": digest(read_at(plan.path, 0, probe)),
+                    "tail": digest(read_at(plan.path, after.st_size - probe, probe)),
                 }
             plan.entry.update(path=str(plan.path), part=_write(con, folder, _rows(plan.path)))
         elif plan.copy is not None:
             rows = _rows(plan.copy)
             if plan.entry.get("part"):
                 rows = parts.merge(
-                    f"(SELECT * FROM read_parquet({_quote(str(folder / plan.entry['part']))}) UNION ALL BY NAME {rows})"
+                    f"(SELECT * FROM read_parquet({quote(str(folder / plan.entry['part']))}) UNION ALL BY NAME {rows})"
                 )
-            first, last = _read(plan.copy, 0, PROBE), _read_end(plan.copy, PROBE)
+            first, last = read_at(plan.copy, 0, PROBE), _read_end(plan.copy, PROBE)
             plan.entry = {
                 "path": str(plan.path),
                 "part": _write(con, folder, rows),
@@ -211,12 +211,12 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
 
 
 def _rows(path: Path) -> str:
-    return f"SELECT * EXCLUDE (filename) FROM new_parts WHERE filename = {_quote(str(path))}"
+    return f"SELECT * EXCLUDE (filename) FROM new_parts WHERE filename = {quote(str(path))}"
 
 
 def _write(con, folder: Path, rows: str) -> str:
     name = f"part-{uuid.uuid4().hex}.parquet"
-    con.execute(f"COPY ({rows}) TO {_quote(str(folder / name))} (FORMAT parquet)")
+    con.execute(f"COPY ({rows}) TO {quote(str(folder / name))} (FORMAT parquet)")
     os.chmod(folder / name, modes.file_mode())  # DuckDB creates it with the umask's mode
     return name
 
@@ -224,7 +224,7 @@ def _write(con, folder: Path, rows: str) -> str:
 def _collect(plans: list[_Plan], folder: Path) -> str:
     """The parts of every file as one relation: those parsed whole now from `new_parts`."""
     selects = [
-        _rows(p.path) if p.read_whole else f"SELECT * FROM read_parquet({_quote(str(folder / p.entry['part']))})"
+        _rows(p.path) if p.read_whole else f"SELECT * FROM read_parquet({quote(str(folder / p.entry['part']))})"
         for p in plans
         if p.read_whole or p.entry.get("part")
     ]
@@ -248,7 +248,7 @@ def _save(folder: Path, manifest: dict, plans: list[_Plan]) -> None:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     fd = modes.create(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -266,29 +266,29 @@ def _load(path: Path) -> dict:
     return files if isinstance(files, dict) else {}
 
 
-def _read(path: Path, start: int, length: int) -> bytes:
+def read_at(path: Path, start: int, length: int) -> bytes:
     with open(path, "rb") as handle:
         return os.pread(handle.fileno(), length, start)
 
 
 def _read_end(path: Path, length: int) -> bytes:
     size = path.stat().st_size
-    return _read(path, max(0, size - length), min(length, size))
+    return read_at(path, max(0, size - length), min(length, size))
 
 
-def _last_line_end(path: Path, start: int, size: int) -> int:
+def last_line_end(path: Path, start: int, size: int) -> int:
     """The offset just after the last newline in [start, size), or `start` if none."""
     end = size
     while end > start:
         begin = max(start, end - (1 << 16))
-        found = _read(path, begin, end - begin).rfind(b"\n")
+        found = read_at(path, begin, end - begin).rfind(b"\n")
         if found >= 0:
             return begin + found + 1
         end = begin
     return start
 
 
-def _copy_out(path: Path, start: int, end: int, folder: Path) -> Path:
+def copy_out(path: Path, start: int, end: int, folder: Path) -> Path:
     """Bytes [start, end) of `path` into a file in the cache folder, for DuckDB to read."""
     target = folder / f"new-{uuid.uuid4().hex}.jsonl"
     with open(path, "rb") as src, os.fdopen(modes.create(target, os.O_WRONLY | os.O_TRUNC), "wb") as dst:
@@ -320,5 +320,5 @@ def _identity(path: str | None) -> str | None:
     return f"{st.st_dev}:{st.st_ino}" if st else None
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

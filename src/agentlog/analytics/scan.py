@@ -88,8 +88,8 @@ def _columns_sql(columns: dict[str, str]) -> str:
 
 
 def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = False) -> str:
-    """A `read_json` of `paths` with the pinned `columns` (plus `filename` if asked); for the
-    stream's columns, lines out of bounds have a NULL event_type (`IN_BOUNDS`)."""
+    """A `read_json` of `paths` with the pinned `columns` (plus `filename` if asked); with the
+    stream's `data` column, lines out of bounds have a NULL event_type (`IN_BOUNDS`)."""
     if not paths:
         extra = "NULL::VARCHAR AS filename, " if filename else ""
         return (
@@ -102,7 +102,7 @@ def relation(paths: list[Path], columns: dict[str, str], *, filename: bool = Fal
         f"read_json([{files}], format='newline_delimited', ignore_errors=true, "
         f"compression='auto_detect', columns={_columns_sql(columns)}, filename={str(filename).lower()})"
     )
-    if columns is not STREAM_COLUMNS:
+    if columns.get("data") != STREAM_COLUMNS["data"]:
         return read
     return f"(SELECT * REPLACE (CASE WHEN {IN_BOUNDS} THEN event_type END AS event_type) FROM {read})"
 

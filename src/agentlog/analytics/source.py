@@ -12,6 +12,7 @@ import duckdb
 
 from ..store import layout
 from ..store.reader import files_of
+from . import columnar
 from .scan import METRICS_COLUMNS, STREAM_COLUMNS, SUCCEEDED_MACRO, partial_tails, relation
 
 
@@ -53,7 +54,8 @@ class LogSource:
 
     `stream_tables()` makes `stream_sessions` and `stream_errors` from the stream's parts
     (`analytics.parts`): from the incremental cache under `state/` when `cache` is on and
-    the log dir is writable, else by parsing every file.
+    the log dir is writable, else by parsing every file. A compacted fleet archive
+    (`analytics.columnar`) is read from its Parquet parts plus the stream after them.
     """
 
     def __init__(self, log_dir: Path | str, *, archives: bool = True, cache: bool = True):
@@ -65,7 +67,12 @@ class LogSource:
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
         self.con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC, as in events.parse_time
         self.con.execute(SUCCEEDED_MACRO)
-        self._view("events", self.stream_files, STREAM_COLUMNS)
+        self.columnar = columnar.open_snapshot(self.log_dir)
+        if self.columnar is not None:
+            self.read_whole = []  # its copied tail holds complete lines only
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {self.columnar.relation()}")
+        else:
+            self._view("events", self.stream_files, STREAM_COLUMNS)
         self._view("metric_lines", self.metrics_files, METRICS_COLUMNS)
 
     def _view(self, name: str, paths: list[Path], columns: dict[str, str]) -> None:
@@ -81,6 +88,17 @@ class LogSource:
         """Create the temp tables `stream_sessions` and `stream_errors`."""
         from . import cache, parts
 
+        if self.columnar is not None:  # a compacted fleet archive: its session parts, and the tail's
+            snapshot = self.columnar
+            try:
+                parts.build(self.con, f"({snapshot.session_parts()})")
+                return
+            except duckdb.Error:  # a damaged part: the JSONL holds every event too
+                self.columnar = None
+                self.read_whole = list(self.stream_files)
+                self._view("events", self.stream_files, STREAM_COLUMNS)
+            finally:
+                snapshot.close()  # read into tables: a compaction may now retire its parts
         if self.cache and self.stream_files:
             folder = self.cache_folder
             for attempt in range(2):
@@ -102,6 +120,8 @@ class LogSource:
 
     def close(self) -> None:
         self.con.close()
+        if self.columnar is not None:
+            self.columnar.close()
 
     def __enter__(self) -> "LogSource":
         return self

@@ -67,4 +67,19 @@ def _fleet_demo(console, settings, agents: int, speed: float, seed: int) -> None
     console.print(f"Alerts ({len(result.alerts)}), each exactly once:")
     for alert in result.alerts:
         console.print(f"  {one_line(alert)}", highlight=False, markup=False)
+    parts = sum(p["parts"] for p in result.parquet)
+    console.print(
+        f"Parquet: {result.archive / 'parquet'} ({sum(p['events'] for p in result.parquet)} events "
+        f"in {parts} parts, by day and machine):",
+        markup=False,
+    )
+    for p in result.parquet:
+        console.print(f"  day={p['day']}/machine={p['machine']}: {p['events']} events", markup=False)
+    s = result.summary
+    console.print(
+        f"The whole fleet, read from the Parquet: {s.sessions} sessions, {s.ended} ended, "
+        f"success {s.success_pct or 0:.0f}%, cost ${s.total_cost_usd:.2f}, {s.total_errors} errors",
+        markup=False,
+    )
     console.print(f"Try: agentlog summary --log-dir {result.archive}", markup=False)
+    console.print(f"     agentlog report --weekly --log-dir {result.archive}", markup=False)

@@ -1,9 +1,12 @@
 """`fleet archive`: write the fleet stream into the usual log layout, each event exactly once.
 
     OUT/agent-work-stream.jsonl, agent-sessions/<attempt>.jsonl, agent-errors.jsonl,
-    agent-metrics.jsonl (recomputed per finished session), agent-alerts.jsonl
+    agent-metrics.jsonl (recomputed per finished session), agent-alerts.jsonl,
+    fleet-machines.jsonl (the machine of each attempt), parquet/ (`analytics.columnar`)
 
 so every analytics command, report and the dashboard work on the whole fleet unchanged.
+The machine of an attempt (the `<host>` of its subject) is written before its first event,
+so whatever the stream holds has a known machine when it is compacted into Parquet.
 
 Idempotent on event_id: the ids already in OUT are loaded at start and skipped, so a
 resend of any age is written once. The position (stream sequences) and the sizes of
@@ -17,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import msgspec
 
 from .. import jsonline
+from ..analytics import columnar
 from ..store import layout, modes
 from ..store.metrics import session_metrics
 from ..store.reader import files_of, open_log, read_file
@@ -55,6 +61,8 @@ class ArchiveOptions:
     once: bool = False  # write what the streams hold now, then exit
     fetch_batch: int = 64
     idle_s: float = 0.5
+    parquet: bool = True  # compact the stream into OUT/parquet/ (`analytics.columnar`)
+    compact_every_s: float = 60.0
 
 
 @dataclass
@@ -64,6 +72,8 @@ class ArchiveResult:
     malformed: int = 0
     alerts: int = 0
     repaired: int = 0
+    compacted: int = 0  # events written to Parquet parts
+    compact_error: str | None = None  # why the last compaction failed
 
 
 def event_key(line: bytes, parsed: _Ids) -> str:
@@ -82,6 +92,9 @@ class Archiver:
         self.checkpoints = FileCheckpoints(self.out / layout.STATE)
         self.writer = LogWriter(self.out)
         self.seen: set[str] = set()
+        self.machines: set[str] = set()  # attempts (and events without one) whose machine is written
+        self.compacted_at = 0.0
+        self.compacting: asyncio.Task | None = None
 
     async def run(self) -> ArchiveResult:
         modes.make_dirs(self.out / layout.STATE)
@@ -94,10 +107,14 @@ class Archiver:
         try:
             self.saved = self.checkpoints.load(CHECKPOINT) or {"events_seq": 0, "alerts_seq": 0, "sizes": {}}
             self._recover()
+            self._load_machines()
             self.journal = AlertJournal(self.out, self.writer)
             for _ in self.journal.load():
                 pass
             await self._consume()
+            if self.compacting is not None:
+                await self.compacting
+            await self._compact()  # what the last batches added
         finally:
             self.writer.close()
             os.close(lock)
@@ -164,6 +181,7 @@ class Archiver:
                     self._checkpoint()
                 elif self.options.once and await _drained(js, "archive", "archive-alerts"):
                     return
+                self._compact_now_and_then()
         finally:
             await nc.close()
 
@@ -191,6 +209,8 @@ class Archiver:
         if seq <= self.saved["events_seq"]:
             return
         stream_chunk: list[bytes] = []
+        machines: list[bytes] = []
+        machine = msg.subject.split(".", 3)[-1]  # agentlog.events.p<k>.<host>
         sessions: dict[str, list[bytes]] = {}
         finished: list[tuple[bytes, _Ids]] = []
         for body in msg.data.split(b"\n"):
@@ -207,9 +227,12 @@ class Archiver:
                 continue
             self.seen.add(key)
             stream_chunk.append(body + b"\n")
+            machines += self._machine_line(parsed, machine)
             if isinstance(parsed.attempt_id, str) and parsed.attempt_id:
                 sessions.setdefault(parsed.attempt_id, []).append(body + b"\n")
             finished.append((body, parsed))
+        if machines:  # before the events, so every event in the stream has its machine
+            self.writer.append(columnar.MACHINES, b"".join(machines))
         if stream_chunk:
             self.writer.append(layout.STREAM, b"".join(stream_chunk))  # the stream first: it is the record
             for attempt, lines in sessions.items():
@@ -227,6 +250,59 @@ class Archiver:
         if alert is not None and self.journal.write(alert):
             self.result.alerts += 1
         self.saved["alerts_seq"] = seq
+
+    # -- machines and Parquet ------------------------------------------------------------------
+
+    def _load_machines(self) -> None:
+        path = self.out / columnar.MACHINES
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            with open(path, "ab") as handle:  # a torn last line: end it so the next append is whole
+                handle.write(b"\n")
+        for line in data.splitlines():
+            try:
+                known = msgspec.json.decode(line, type=dict)
+            except msgspec.DecodeError:
+                continue
+            key = known.get("attempt_id") or known.get("event_id")
+            if isinstance(key, str):
+                self.machines.add(key)
+
+    def _machine_line(self, parsed: _Ids, machine: str) -> list[bytes]:
+        """The line saying where this event's attempt (or, without one, the event) ran, if new."""
+        if isinstance(parsed.attempt_id, str) and parsed.attempt_id:
+            field, key = "attempt_id", parsed.attempt_id
+        elif isinstance(parsed.event_id, str) and parsed.event_id:
+            field, key = "event_id", parsed.event_id
+        else:
+            return []
+        if key in self.machines:
+            return []
+        self.machines.add(key)
+        return [msgspec.json.encode({field: key, "machine": machine}) + b"\n"]
+
+    def _compact_now_and_then(self) -> None:
+        """Start a compaction every `compact_every_s`, beside the consuming."""
+        if self.compacting is not None and not self.compacting.done():
+            return
+        if time.monotonic() - self.compacted_at >= self.options.compact_every_s:
+            self.compacting = asyncio.create_task(self._compact())
+
+    async def _compact(self) -> None:
+        """Compact the stream into Parquet, in a thread: it only reads lines already written."""
+        self.compacted_at = time.monotonic()
+        if not self.options.parquet:
+            return
+        try:
+            done = await asyncio.to_thread(columnar.compact, self.out)
+        except (columnar.ColumnarError, OSError, duckdb.Error) as exc:
+            self.result.compact_error = str(exc)
+            return
+        self.result.compacted += done.rows
+        self.result.compact_error = None
 
     # -- files ------------------------------------------------------------------------------
 

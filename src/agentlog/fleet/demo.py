@@ -2,7 +2,9 @@
 
 Everything runs on 127.0.0.1 under LOG_DIR/fleet-demo/: machines m1..mN (each its own log
 dir and `fleet forward` process), two `fleet watch` workers, then `fleet archive` writes
-the whole fleet into fleet-demo/archive, where every other command works as usual.
+the whole fleet into fleet-demo/archive, where every other command works as usual: it
+also compacts the stream into Parquet by day and machine (archive/parquet), which the
+reports then read.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .. import config
+from .. import analytics, config
+from ..analytics import columnar
 from ..demo import run_fleet
 from ..recorder import Recorder
 from .bus import NatsOptions
@@ -30,6 +34,8 @@ class FleetDemo:
     archive: Path | None = None
     alerts: list = field(default_factory=list)  # Alert structs, from the archive
     events: int = 0
+    parquet: list = field(default_factory=list)  # per day and machine: parts and events (`columnar.inventory`)
+    summary: Any = None  # `analytics.Summary` of the archive, read from its Parquet
 
 
 def _agentlog(*args: str, quiet: bool = True) -> subprocess.Popen:
@@ -113,6 +119,12 @@ def run_fleet_demo(
             say(archive.stderr)
     demo.events = sum(1 for _ in read_kind(demo.archive, "stream"))
     demo.alerts = list(read_alerts(demo.archive))
+    demo.parquet = columnar.inventory(demo.archive)
+    data = analytics.load(demo.archive)
+    try:
+        demo.summary = analytics.summary(data)
+    finally:
+        data.source.close()
     return demo
 
 
