@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import msgspec
 
 from .. import jsonline
 from ..store import layout
-from .records import Alert, alert_decoder, event, fingerprint
+from .records import Alert, alert_decoder, events, fingerprint
 from .tail import Tail
+
+# bytes decoded at a time: a large file is indexed in steps of a few ms each (one C call
+# for a whole file would hold the GIL, and so every other question, for as long)
+CHUNK = 1 << 20
 
 
 class ErrorIndex:
-    """fingerprint -> how often, in which sessions (agent-errors.jsonl, read as it grows)."""
+    """fingerprint -> how often, in which sessions (agent-errors.jsonl, read as it grows).
+
+    Hold `lock` to refresh or read it: the questions that need it wait for it, the others
+    do not (each index has its own lock).
+    """
 
     def __init__(self, log_dir: Path):
         self.tail = Tail(log_dir / layout.ERRORS)
         self.count: dict[str, int] = {}
         self.sessions: dict[str, dict[str, int]] = {}  # fp -> attempt -> occurrences (latest last)
         self.category: dict[str, str] = {}
+        self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        for line in self.tail.new_lines():
-            found = event(line)
+        while lines := self.tail.new_lines(CHUNK):
+            self._add(lines)
+
+    def _add(self, lines: list[bytes]) -> None:
+        for found in events(lines):
             if found is None or type(found.attempt_id) is not str:
                 continue
             known = fingerprint(found.data)
@@ -38,7 +51,8 @@ class ErrorIndex:
 
 
 class AlertIndex:
-    """attempt -> its latest alerts (agent-alerts.jsonl: the watchdog's and the guard's)."""
+    """attempt -> its latest alerts (agent-alerts.jsonl: the watchdog's and the guard's).
+    Hold `lock` to refresh or read it."""
 
     KEEP = 8
 
@@ -46,9 +60,14 @@ class AlertIndex:
         self.tail = Tail(log_dir / layout.ALERTS)
         self.by_attempt: dict[str, list[Alert]] = {}
         self.total: dict[str, int] = {}
+        self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        for line in self.tail.new_lines():
+        while lines := self.tail.new_lines(CHUNK):
+            self._add(lines)
+
+    def _add(self, lines: list[bytes]) -> None:
+        for line in lines:
             try:
                 alert = jsonline.decode(line, alert_decoder)
             except (msgspec.DecodeError, msgspec.ValidationError):
