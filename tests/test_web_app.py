@@ -209,6 +209,44 @@ def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
     assert costs == sorted(costs) and len(set(costs)) > 1
 
 
+def test_a_sessions_page_is_filtered_sorted_and_cut_in_sql(logs, monkeypatch):
+    """No query behind a page brings back more rows than the page shows (1M events made
+    the page sort 20,000 rows in Python), and the page is the reference's order and filter."""
+    from agentlog import analytics
+    from agentlog.analytics.sessions import Dataset
+    from agentlog.web import data as views
+
+    reference = _metric_rows(logs[0])
+    fetched: list[int] = []
+    query = Dataset.query
+
+    def counted(self, sql, params=None):
+        rows = query(self, sql, params)
+        fetched.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(Dataset, "query", counted)
+    data = analytics.load(logs[0])
+    try:
+        for status, q in (("", ""), ("failed", ""), ("", "claude")):
+            wanted = views.SessionQuery(window="all", sort="errors", dir="desc", status=status, q=q)
+            fetched.clear()
+            rows, matched = views.sessions(data, wanted, limit=3)
+            assert max(fetched) <= 3
+            expected = [
+                r
+                for r in reference
+                if (not status or r["status"] == status)
+                and (not q or q in (r["attempt_id"] + (r["task_title"] or "")).lower())
+            ]
+            expected.sort(key=lambda r: r["errors"], reverse=True)  # stable: ties in start order
+            assert matched == len(expected) and [r["attempt_id"] for r in rows] == [
+                r["attempt_id"] for r in expected[:3]
+            ]
+    finally:
+        data.source.close()
+
+
 def test_sessions_query_refuses_odd_sort_and_page(client):
     query = __import__("agentlog.web.data", fromlist=["x"]).SessionQuery.from_params(
         {"sort": "drop table", "dir": "sideways", "page": "-3"}

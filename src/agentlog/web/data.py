@@ -101,28 +101,46 @@ class SessionQuery:
         values = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, **changes}
         return "/sessions?" + urlencode({k: v for k, v in values.items() if v})
 
-    def matches(self, row: dict[str, Any]) -> bool:
-        if self.status and row.get("status") != self.status:
-            return False
+    def where(self, inside: set[str]) -> tuple[str, list]:
+        """The SQL condition on `sessions s` (and `top_fingerprint`) of these filters, with
+        its parameters; `inside` are the sessions a search of their events found."""
+        scope = scope_for(self.window, executor=self.executor, model=self.model, task=self.task)
+        where, params = scope.where("s.started")
+        if self.status:
+            where += " AND s.status = ?"
+            params.append(self.status)
         if self.q:
-            needle = self.q.lower()
-            haystack = (row.get(k) for k in ("attempt_id", "task_id", "task_title", "top_fingerprint"))
-            return any(needle in str(v).lower() for v in haystack if v)
-        return True
+            fields = ("s.attempt_id", "s.task_id", "s.task_title", "top_fingerprint")
+            found = " OR ".join(f"contains(lower({f}), ?)" for f in fields)
+            where += f" AND ({found} OR list_contains(?::VARCHAR[], s.attempt_id))"
+            params += [self.q.lower()] * len(fields) + [sorted(inside)]
+        return where, params
+
+
+# the most frequent error fingerprint of each session (ties: the first by name), which a search matches
+_TOP_FINGERPRINT = """
+SELECT attempt_id, fingerprint AS top_fingerprint FROM (
+    SELECT attempt_id, fingerprint,
+           row_number() OVER (PARTITION BY attempt_id ORDER BY count(*) DESC, fingerprint) AS rank
+    FROM error_events GROUP BY attempt_id, fingerprint
+) WHERE rank = 1
+"""
 
 
 def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
     """The page `query.page` (of `limit` rows) of the matching sessions in its order, and how
-    many matched. Sessions without the sorted value come last either way."""
-    scope = scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
-    inside = search_sessions(data, query.q) if query.q else set()
-    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r) or r["attempt_id"] in inside]
-    missing = [r for r in rows if r.get(query.sort) is None]
-    rows = [r for r in rows if r.get(query.sort) is not None]
-    rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
-    rows += missing
-    start = (int(query.page) - 1) * limit
-    return rows[start : start + limit], len(rows)
+    many matched: filtered, sorted and cut in SQL, so a page costs the same on any log.
+    Sessions without the sorted value come last either way; ties keep the start order."""
+    where, params = query.where(search_sessions(data, query.q) if query.q else set())
+    top = f"LEFT JOIN ({_TOP_FINGERPRINT}) USING (attempt_id)" if query.q else ""
+    matching = f"FROM sessions s {top} WHERE {where}"
+    matched = data.query(f"SELECT count(*) AS n {matching}", params)[0]["n"]
+    order = f"s.{query.sort} {query.dir.upper()} NULLS LAST, s.started NULLS LAST, s.attempt_id"
+    rows = data.query(
+        f"SELECT s.* EXCLUDE (ended, from_metrics) {matching} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, (int(query.page) - 1) * limit],
+    )
+    return rows, matched
 
 
 SEARCHED = ("error", "tool_call", "tool_result")  # error text, tool input, tool output
