@@ -7,7 +7,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -164,7 +164,8 @@ def search_sessions(data, text: str) -> set[str]:
 
 OVERVIEW_COLUMNS = ("started", "status", "cost_usd", "errors", "duration_ms")
 USAGE_COLUMNS = (
-    "started",
+    "attempt_id",
+    "day",
     "executor",
     "model",
     "input_tokens",
@@ -180,6 +181,14 @@ def session_rows(data, scope: Scope, columns: tuple[str, ...]) -> list[dict[str,
     extras of `analytics.metrics` (its top fingerprint costs a lookup per session)."""
     where, params = scope.where("started")
     return data.query(f"SELECT {', '.join(columns)} FROM sessions WHERE {where}", params)
+
+
+def usage_rows(data, scope: Scope) -> list[dict[str, Any]]:
+    """Tokens and cost per session and day of its usage (`usage_days`: a session crossing
+    midnight is two rows), for the days `scope` touches (its first day counts whole)."""
+    day_scope = replace(scope, since=None if scope.since is None else scope.since // 86400 * 86400)
+    where, params = day_scope.where("day::TIMESTAMPTZ")
+    return data.query(f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_days WHERE {where}", params)
 
 
 def session_count(data) -> int:
@@ -237,14 +246,17 @@ MAX_SERIES = 6  # groups drawn on their own in the cost chart; the rest are summ
 
 
 def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
-    """Cost and tokens per day (of each session's start) and per `by` (model or executor):
-    `table` rows (day, group, sessions, each token kind, cost), `totals` per group, and the
-    charts' columns (x in epoch seconds; cost per group; each token kind)."""
+    """Cost and tokens per day (of the usage, from `usage_rows`) and per `by` (model or
+    executor): `table` rows (day, group, sessions with usage that day, each token kind,
+    cost), `totals` per group (a session counted once), and the charts' columns (x in
+    epoch seconds; cost per group; each token kind)."""
     cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    members: dict[str, set[str]] = defaultdict(set)  # group -> its sessions
     for row in rows:
-        started = row.get("started")
-        day = started.strftime("%Y-%m-%d") if started is not None else "unknown"
-        cell = cells[day, row.get(by) or "(none)"]
+        day = row["day"].strftime("%Y-%m-%d") if row.get("day") is not None else "unknown"
+        group = row.get(by) or "(none)"
+        members[group].add(row["attempt_id"])
+        cell = cells[day, group]
         cell["sessions"] += 1
         for key, _ in TOKEN_KINDS:
             cell[key] += row.get(key) or 0
@@ -258,6 +270,8 @@ def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
     for (_, group), cell in cells.items():
         for c in columns:
             totals[group][c] += cell[c]
+    for group, sessions in members.items():
+        totals[group]["sessions"] = len(sessions)
     ranked = sorted(totals, key=lambda g: -totals[g]["cost_usd"])
     drawn = ranked[:MAX_SERIES]
     days = sorted({day for day, _ in cells if day != "unknown"})

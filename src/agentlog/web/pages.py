@@ -79,7 +79,7 @@ def usage(request: Request) -> Response:
     by = by if by in views.USAGE_GROUPS else "model"
     scope, window, start, end = views.date_scope(request.query_params)
     with request.app.state.cache.use() as data:
-        rows = views.session_rows(data, scope, views.USAGE_COLUMNS)
+        rows = views.usage_rows(data, scope)
     found = views.usage(rows, by)
     columns = ["day", by, "sessions", *(k for k, _ in views.TOKEN_KINDS), "cost_usd"]
     shown = export(request, found["table"], columns, f"agentlog-usage-by-{by}")
