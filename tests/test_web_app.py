@@ -417,3 +417,32 @@ def test_usage_counts_each_usage_event_on_its_own_day_so_a_session_crossing_midn
         assert [(r["day"], r["cost_usd"]) for r in second] == [("2026-01-02", 2.5)]
         page = client.get("/usage?window=all&by=executor").text
     assert "by day of use" in page
+
+
+def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
+    from agentlog import analytics
+    from agentlog.analytics.advise import advise
+    from agentlog.capture.pricing import Pricing
+    from agentlog.formatting import money
+
+    free = {"claude-sonnet-4-5": {"input": 0, "cache_write": 0, "cache_read": 0, "output": 0}}
+    shown = []
+    for pricing in (None, free):
+        data = analytics.load(logs[0])
+        try:
+            expected = advise(data, analytics.Scope(), pricing=Pricing.load(pricing))
+        finally:
+            data.source.close()
+        assert expected.findings
+        with TestClient(create_app(logs[0], pricing=pricing), base_url=LOCAL) as client:
+            page = client.get("/advice?window=all")
+        assert page.status_code == 200 and 'href="/advice?window=all" class="active">Advice</a>' in page.text
+        rows = re.findall(
+            r'<tr class="finding" data-kind="([^"]+)">\s*<td>[^<]*</td>\s*<td class="num">([^<]*)<', page.text
+        )
+        assert rows == [(f.kind, money(f.usd_per_week)) for f in expected.findings]
+        for f in expected.findings:
+            for attempt in f.evidence.get("sessions_list", []):
+                assert f'href="/sessions/{attempt}"' in page.text
+        shown.append(rows)
+    assert shown[0] != shown[1]  # the [pricing] settings reach the page
