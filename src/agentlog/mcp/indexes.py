@@ -17,23 +17,30 @@ from .tail import Tail
 CHUNK = 1 << 20
 
 
-class ErrorIndex:
-    """fingerprint -> how often, in which sessions (agent-errors.jsonl, read as it grows).
+class _Index:
+    """A file of the log dir indexed as it grows. Hold `lock` to refresh or read it: the
+    questions that need it wait for it, the others do not (each index has its own lock)."""
 
-    Hold `lock` to refresh or read it: the questions that need it wait for it, the others
-    do not (each index has its own lock).
-    """
-
-    def __init__(self, log_dir: Path):
-        self.tail = Tail(log_dir / layout.ERRORS)
-        self.count: dict[str, int] = {}
-        self.sessions: dict[str, dict[str, int]] = {}  # fp -> attempt -> occurrences (latest last)
-        self.category: dict[str, str] = {}
+    def __init__(self, path: Path):
+        self.tail = Tail(path)
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
         while lines := self.tail.new_lines(CHUNK):
             self._add(lines)
+
+    def _add(self, lines: list[bytes]) -> None:
+        raise NotImplementedError
+
+
+class ErrorIndex(_Index):
+    """fingerprint -> how often, in which sessions (agent-errors.jsonl, read as it grows)."""
+
+    def __init__(self, log_dir: Path):
+        super().__init__(log_dir / layout.ERRORS)
+        self.count: dict[str, int] = {}
+        self.sessions: dict[str, dict[str, int]] = {}  # fp -> attempt -> occurrences (latest last)
+        self.category: dict[str, str] = {}
 
     def _add(self, lines: list[bytes]) -> None:
         for found in events(lines):
@@ -50,21 +57,15 @@ class ErrorIndex:
                 self.category[fp] = category
 
 
-class AlertIndex:
-    """attempt -> its latest alerts (agent-alerts.jsonl: the watchdog's and the guard's).
-    Hold `lock` to refresh or read it."""
+class AlertIndex(_Index):
+    """attempt -> its latest alerts (agent-alerts.jsonl: the watchdog's and the guard's)."""
 
     KEEP = 8
 
     def __init__(self, log_dir: Path):
-        self.tail = Tail(log_dir / layout.ALERTS)
+        super().__init__(log_dir / layout.ALERTS)
         self.by_attempt: dict[str, list[Alert]] = {}
         self.total: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def refresh(self) -> None:
-        while lines := self.tail.new_lines(CHUNK):
-            self._add(lines)
 
     def _add(self, lines: list[bytes]) -> None:
         for line in lines:
