@@ -275,6 +275,60 @@ def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown
     assert len(csv_text.splitlines()) == len(table) + 1
 
 
+def test_usage_counts_each_usage_event_on_its_own_day_so_a_session_crossing_midnight_splits(tmp_path):
+    from watchkit import BASE, ev, write
+
+    midnight = BASE + 86400  # 2026-01-02T00:00:00Z
+    write(
+        tmp_path / layout.STREAM,
+        ev("night", "session_start", midnight - 1800, model="m1"),
+        ev("night", "usage", midnight - 1200, input_tokens=100, output_tokens=10, cost_usd=1.0),
+        ev("night", "usage", midnight + 1200, input_tokens=300, output_tokens=30, cost_usd=2.0),
+        ev("night", "session_end", midnight + 1800, completion_status="success", cost_usd=3.0),
+        # no usage events: what its end says counts on the day it started
+        ev("day", "session_start", midnight + 3600),
+        ev("day", "session_end", midnight + 7200, completion_status="success", cost_usd=0.5, total_tokens=9),
+    )
+    with TestClient(create_app(tmp_path), base_url=LOCAL) as client:
+        days = {r["day"]: r for r in client.get("/usage?window=all&by=executor&format=json").json()}
+        assert {d: (r["sessions"], r["input_tokens"], r["cost_usd"]) for d, r in days.items()} == {
+            "2026-01-01": (1, 100, 1.0),
+            "2026-01-02": (2, 300, 2.5),
+        }
+        second = client.get("/usage?from=2026-01-02&to=2026-01-02&format=json").json()
+        assert [(r["day"], r["cost_usd"]) for r in second] == [("2026-01-02", 2.5)]
+        page = client.get("/usage?window=all&by=executor").text
+    assert "by day of use" in page
+
+
+def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
+    from agentlog import analytics
+    from agentlog.analytics.advise import advise
+    from agentlog.capture.pricing import Pricing
+    from agentlog.formatting import money
+
+    free = {"claude-sonnet-4-5": {"input": 0, "cache_write": 0, "cache_read": 0, "output": 0}}
+    shown = []
+    for pricing in (None, free):
+        data = analytics.load(logs[0])
+        try:
+            expected = advise(data, analytics.Scope(), pricing=Pricing.load(pricing))
+        finally:
+            data.source.close()
+        assert expected.findings
+        with TestClient(create_app(logs[0], pricing=pricing), base_url=LOCAL) as client:
+            page = client.get("/advice?window=all")
+        assert page.status_code == 200 and 'href="/advice?window=all" class="active">Advice</a>' in page.text
+        rows = re.findall(
+            r'<tr class="finding" data-kind="([^"]+)">\s*<td>[^<]*</td>\s*<td class="num">([^<]*)<', page.text
+        )
+        assert rows == [(f.kind, money(f.usd_per_week)) for f in expected.findings]
+        for f in expected.findings:
+            for attempt in f.evidence.get("sessions_list", []):
+                assert f'href="/sessions/{attempt}"' in page.text
+        shown.append(rows)
+    assert shown[0] != shown[1]  # the [pricing] settings reach the page
+
 def test_a_date_range_picks_the_sessions_started_in_it(client):
     import datetime as dt
 
@@ -392,57 +446,3 @@ def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
     assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
     assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0
 
-
-def test_usage_counts_each_usage_event_on_its_own_day_so_a_session_crossing_midnight_splits(tmp_path):
-    from watchkit import BASE, ev, write
-
-    midnight = BASE + 86400  # 2026-01-02T00:00:00Z
-    write(
-        tmp_path / layout.STREAM,
-        ev("night", "session_start", midnight - 1800, model="m1"),
-        ev("night", "usage", midnight - 1200, input_tokens=100, output_tokens=10, cost_usd=1.0),
-        ev("night", "usage", midnight + 1200, input_tokens=300, output_tokens=30, cost_usd=2.0),
-        ev("night", "session_end", midnight + 1800, completion_status="success", cost_usd=3.0),
-        # no usage events: what its end says counts on the day it started
-        ev("day", "session_start", midnight + 3600),
-        ev("day", "session_end", midnight + 7200, completion_status="success", cost_usd=0.5, total_tokens=9),
-    )
-    with TestClient(create_app(tmp_path), base_url=LOCAL) as client:
-        days = {r["day"]: r for r in client.get("/usage?window=all&by=executor&format=json").json()}
-        assert {d: (r["sessions"], r["input_tokens"], r["cost_usd"]) for d, r in days.items()} == {
-            "2026-01-01": (1, 100, 1.0),
-            "2026-01-02": (2, 300, 2.5),
-        }
-        second = client.get("/usage?from=2026-01-02&to=2026-01-02&format=json").json()
-        assert [(r["day"], r["cost_usd"]) for r in second] == [("2026-01-02", 2.5)]
-        page = client.get("/usage?window=all&by=executor").text
-    assert "by day of use" in page
-
-
-def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
-    from agentlog import analytics
-    from agentlog.analytics.advise import advise
-    from agentlog.capture.pricing import Pricing
-    from agentlog.formatting import money
-
-    free = {"claude-sonnet-4-5": {"input": 0, "cache_write": 0, "cache_read": 0, "output": 0}}
-    shown = []
-    for pricing in (None, free):
-        data = analytics.load(logs[0])
-        try:
-            expected = advise(data, analytics.Scope(), pricing=Pricing.load(pricing))
-        finally:
-            data.source.close()
-        assert expected.findings
-        with TestClient(create_app(logs[0], pricing=pricing), base_url=LOCAL) as client:
-            page = client.get("/advice?window=all")
-        assert page.status_code == 200 and 'href="/advice?window=all" class="active">Advice</a>' in page.text
-        rows = re.findall(
-            r'<tr class="finding" data-kind="([^"]+)">\s*<td>[^<]*</td>\s*<td class="num">([^<]*)<', page.text
-        )
-        assert rows == [(f.kind, money(f.usd_per_week)) for f in expected.findings]
-        for f in expected.findings:
-            for attempt in f.evidence.get("sessions_list", []):
-                assert f'href="/sessions/{attempt}"' in page.text
-        shown.append(rows)
-    assert shown[0] != shown[1]  # the [pricing] settings reach the page
