@@ -329,6 +329,7 @@ def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
         shown.append(rows)
     assert shown[0] != shown[1]  # the [pricing] settings reach the page
 
+
 def test_a_date_range_picks_the_sessions_started_in_it(client):
     import datetime as dt
 
@@ -445,4 +446,3 @@ def test_session_charts_add_up_cost_and_tokens_and_thin_long_sessions():
     long = session_charts([usage(i) for i in range(10_000)] + [usage(20_000)])
     assert len(long["x"]) <= MAX_POINTS + 1 and long["x"][-1] == BASE + 20_000
     assert long["cost"][-1] == 10_001 * 0.5 and max(long["step_s"]) == 10_001.0
-
