@@ -10,7 +10,10 @@ user starts it; the Overview is asked for with `window=all` (every session count
 - first paint: Debian's chromium (Playwright) loading the page, `first-contentful-paint`,
   when chromium is installed.
 
-The Sessions page and a Cost & tokens page are timed the same way beside it.
+The Sessions page and a Cost & tokens page are timed the same way beside it, and the
+Sessions page's query both ways in the same run (in process, the cache warm): sorted and
+paged in SQL (what the page does) and the old way (every session's row to Python, sorted
+and cut there).
 
     .venv/bin/python benchmarks/dashboard_weight.py [--events 1000000] [--repeat 3]
 """
@@ -57,6 +60,47 @@ def first_paint(url: str) -> float | None:
     return paint
 
 
+def python_page(data, query, limit: int = 100) -> tuple[list[dict], int]:
+    """The Sessions page the old way: every matching session's metrics row into Python,
+    then sorted and cut there."""
+    from agentlog import analytics
+    from agentlog.web import data as views
+
+    scope = views.scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
+    rows = [r for r in analytics.metrics(data, scope).sessions if not query.status or r["status"] == query.status]
+    missing = [r for r in rows if r.get(query.sort) is None]
+    rows = [r for r in rows if r.get(query.sort) is not None]
+    rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
+    rows += missing
+    start = (int(query.page) - 1) * limit
+    return rows[start : start + limit], len(rows)
+
+
+def sessions_both_ways(log_dir: Path, repeat: int) -> None:
+    from agentlog import analytics
+    from agentlog.web import data as views
+
+    data = analytics.load(log_dir)
+    try:
+        for sort in ("started", "cost_usd"):
+            query = views.SessionQuery(window="all", sort=sort, page="3")
+            timed = {}
+            for name, way in (("Python", python_page), ("SQL", views.sessions)):
+                best = None
+                for _ in range(repeat):
+                    t = time.perf_counter()
+                    rows, matched = way(data, query)
+                    best = min(best or 1e9, time.perf_counter() - t)
+                timed[name] = (best, [r["attempt_id"] for r in rows], matched)
+            assert timed["Python"][1:] == timed["SQL"][1:], "the two ways disagree"
+            print(
+                f"Sessions page 3 by {sort} of {timed['SQL'][2]:,}: old way (sorted in Python) "
+                f"{timed['Python'][0]:.3f} s, in SQL {timed['SQL'][0]:.3f} s"
+            )
+    finally:
+        data.source.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -99,6 +143,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        sessions_both_ways(log_dir, args.repeat)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ def reports(log_dir: Path, *, use_cache: bool) -> dict:
             "backlog": analytics.backlog(data).to_dict(),
             "metrics": sorted(analytics.metrics(data).to_dict()["sessions"], key=lambda r: r["attempt_id"]),
             "malformed": data.malformed,
+            "usage_days": data.query("SELECT * FROM usage_days ORDER BY attempt_id, day NULLS FIRST"),
+            # the days of a session add up to its totals
+            "usage_days_off": data.query(
+                "SELECT attempt_id FROM sessions s JOIN (SELECT attempt_id, sum(cost_usd) AS c, "
+                "sum(input_tokens) AS i FROM usage_days GROUP BY attempt_id) u USING (attempt_id) "
+                "WHERE abs(u.c - s.cost_usd) > 1e-9 OR u.i <> s.input_tokens"
+            ),
         }
         got["parsed"] = [p.name for p in data.source.read_whole]
     finally:
@@ -95,6 +102,7 @@ def check(log_dir: Path) -> list[str]:
     parsed = cached.pop("parsed")
     plain.pop("parsed")
     assert cached == plain
+    assert cached["usage_days_off"] == [] and cached["usage_days"]
     return parsed
 
 

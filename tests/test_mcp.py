@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from test_detectors_backtest import CONFIGS
 from watchgen import stream
 from watchkit import BASE, ev, iso, write
 
+from agentlog.mcp.indexes import ErrorIndex
+from agentlog.mcp.records import event, events
 from agentlog.mcp.server import build
 from agentlog.mcp.verdicts import MAX_BYTES, Telemetry, fit
 from agentlog.store import layout
@@ -287,3 +290,75 @@ def test_http_transport_binds_localhost_and_answers(tmp_path):
     assert health["session"] == "h1" and health["status"] == "open"
     assert unknown.is_error and "not-recorded" in unknown.content[0].text
     assert f"http://127.0.0.1:{port}" in proc.stderr.read().decode()
+
+
+def test_session_questions_answer_while_the_errors_index_is_still_being_built(tmp_path, monkeypatch):
+    """At start the server indexes the errors file on a thread of its own; meanwhile the
+    questions that read only the caller's session answer, and those about errors wait for
+    the whole index (never a partial count)."""
+    calls = [ev("s", "tool_call", BASE + i, tool_name="Bash", tool_params={"c": "same"}) for i in range(3)]
+    _session(tmp_path, "s", "/r", *calls)
+    message = "ModuleNotFoundError: No module named 'requests'"
+    _errors(tmp_path, *[ev(f"a{i}", "error", BASE, error_message=message) for i in range(3)])
+    telemetry = Telemetry(tmp_path)
+    building, release = threading.Event(), threading.Event()
+    index = ErrorIndex.refresh
+
+    def slow_index(self):
+        building.set()
+        release.wait(60)
+        index(self)
+
+    monkeypatch.setattr(ErrorIndex, "refresh", slow_index)
+    warm = threading.Thread(target=telemetry.warm)
+    warm.start()
+    assert building.wait(30)
+    answers: dict[str, dict] = {}
+
+    async def ask(*tools):
+        async with Client(build(telemetry)) as client:
+            for tool, arguments in tools:
+                answers[tool] = await _ask(client, tool, **arguments)
+
+    session_questions = (("am_i_looping", {"session_id": "s"}), ("session_health", {"session_id": "s"}))
+    asking = threading.Thread(target=anyio.run, args=(ask, *session_questions))
+    asking.start()
+    asking.join(60)  # only a hang takes this long
+    answered_while_building = not asking.is_alive()
+    errors = threading.Thread(target=anyio.run, args=(ask, ("seen_this_error", {"text": message})))
+    errors.start()
+    errors.join(0.2)
+    waited_for_the_index = errors.is_alive()
+    release.set()
+    for thread in (warm, asking, errors):
+        thread.join(60)
+    assert answered_while_building and waited_for_the_index
+    assert answers["am_i_looping"]["events"] == 4 and answers["session_health"]["status"] == "open"
+    assert answers["seen_this_error"]["seen"] == 3
+
+
+def test_lines_decoded_as_a_batch_are_the_lines_decoded_one_by_one():
+    good = [msgspec.json.encode(ev(f"a{i}", "error", BASE + i, error_message=f"boom {i}")) for i in range(40)]
+    odd = [
+        b"",
+        b"not json",
+        b"\xef\xbb\xbf" + good[0],
+        good[1] + b"," + good[2],
+        b'{"event_type": "error", "data": "a string"}',
+        b'{"event_type": 7, "data": {}}',
+        b'{"event_type": "error", "data": {"error_message": "\xff\xfe"}}',
+        b'{"event_type": "error", "data": {"x": ' + b"[" * 100 + b"]" * 100 + b"}}",
+        b"[1, 2]",
+    ]
+    for lines in (good, good[:3] + odd + good[3:], odd, [odd[2]] * 20):
+        assert events(lines) == [event(line) for line in lines]
+
+
+def test_the_errors_index_read_in_steps_counts_every_line_however_long(tmp_path, monkeypatch):
+    from agentlog.mcp import indexes
+
+    monkeypatch.setattr(indexes, "CHUNK", 64)  # shorter than any line
+    message = "ModuleNotFoundError: No module named 'requests'"
+    _errors(tmp_path, *[ev(f"a{i}", "error", BASE, error_message=message + " " * i * 40) for i in range(30)])
+    answer = Telemetry(tmp_path).seen_this_error(message)
+    assert answer["seen"] == 30 and answer["sessions"] == 30

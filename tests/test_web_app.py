@@ -209,6 +209,44 @@ def test_sessions_pages_cover_every_match_once_in_the_chosen_order(logs):
     assert costs == sorted(costs) and len(set(costs)) > 1
 
 
+def test_a_sessions_page_is_filtered_sorted_and_cut_in_sql(logs, monkeypatch):
+    """No query behind a page brings back more rows than the page shows (1M events made
+    the page sort 20,000 rows in Python), and the page is the reference's order and filter."""
+    from agentlog import analytics
+    from agentlog.analytics.sessions import Dataset
+    from agentlog.web import data as views
+
+    reference = _metric_rows(logs[0])
+    fetched: list[int] = []
+    query = Dataset.query
+
+    def counted(self, sql, params=None):
+        rows = query(self, sql, params)
+        fetched.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(Dataset, "query", counted)
+    data = analytics.load(logs[0])
+    try:
+        for status, q in (("", ""), ("failed", ""), ("", "claude")):
+            wanted = views.SessionQuery(window="all", sort="errors", dir="desc", status=status, q=q)
+            fetched.clear()
+            rows, matched = views.sessions(data, wanted, limit=3)
+            assert max(fetched) <= 3
+            expected = [
+                r
+                for r in reference
+                if (not status or r["status"] == status)
+                and (not q or q in (r["attempt_id"] + (r["task_title"] or "")).lower())
+            ]
+            expected.sort(key=lambda r: r["errors"], reverse=True)  # stable: ties in start order
+            assert matched == len(expected) and [r["attempt_id"] for r in rows] == [
+                r["attempt_id"] for r in expected[:3]
+            ]
+    finally:
+        data.source.close()
+
+
 def test_sessions_query_refuses_odd_sort_and_page(client):
     query = __import__("agentlog.web.data", fromlist=["x"]).SessionQuery.from_params(
         {"sort": "drop table", "dir": "sideways", "page": "-3"}
@@ -235,6 +273,61 @@ def test_usage_splits_cost_and_tokens_by_day_and_model_and_exports_what_is_shown
         "day,executor,sessions,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,cost_usd"
     )
     assert len(csv_text.splitlines()) == len(table) + 1
+
+
+def test_usage_counts_each_usage_event_on_its_own_day_so_a_session_crossing_midnight_splits(tmp_path):
+    from watchkit import BASE, ev, write
+
+    midnight = BASE + 86400  # 2026-01-02T00:00:00Z
+    write(
+        tmp_path / layout.STREAM,
+        ev("night", "session_start", midnight - 1800, model="m1"),
+        ev("night", "usage", midnight - 1200, input_tokens=100, output_tokens=10, cost_usd=1.0),
+        ev("night", "usage", midnight + 1200, input_tokens=300, output_tokens=30, cost_usd=2.0),
+        ev("night", "session_end", midnight + 1800, completion_status="success", cost_usd=3.0),
+        # no usage events: what its end says counts on the day it started
+        ev("day", "session_start", midnight + 3600),
+        ev("day", "session_end", midnight + 7200, completion_status="success", cost_usd=0.5, total_tokens=9),
+    )
+    with TestClient(create_app(tmp_path), base_url=LOCAL) as client:
+        days = {r["day"]: r for r in client.get("/usage?window=all&by=executor&format=json").json()}
+        assert {d: (r["sessions"], r["input_tokens"], r["cost_usd"]) for d, r in days.items()} == {
+            "2026-01-01": (1, 100, 1.0),
+            "2026-01-02": (2, 300, 2.5),
+        }
+        second = client.get("/usage?from=2026-01-02&to=2026-01-02&format=json").json()
+        assert [(r["day"], r["cost_usd"]) for r in second] == [("2026-01-02", 2.5)]
+        page = client.get("/usage?window=all&by=executor").text
+    assert "by day of use" in page
+
+
+def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
+    from agentlog import analytics
+    from agentlog.analytics.advise import advise
+    from agentlog.capture.pricing import Pricing
+    from agentlog.formatting import money
+
+    free = {"claude-sonnet-4-5": {"input": 0, "cache_write": 0, "cache_read": 0, "output": 0}}
+    shown = []
+    for pricing in (None, free):
+        data = analytics.load(logs[0])
+        try:
+            expected = advise(data, analytics.Scope(), pricing=Pricing.load(pricing))
+        finally:
+            data.source.close()
+        assert expected.findings
+        with TestClient(create_app(logs[0], pricing=pricing), base_url=LOCAL) as client:
+            page = client.get("/advice?window=all")
+        assert page.status_code == 200 and 'href="/advice?window=all" class="active">Advice</a>' in page.text
+        rows = re.findall(
+            r'<tr class="finding" data-kind="([^"]+)">\s*<td>[^<]*</td>\s*<td class="num">([^<]*)<', page.text
+        )
+        assert rows == [(f.kind, money(f.usd_per_week)) for f in expected.findings]
+        for f in expected.findings:
+            for attempt in f.evidence.get("sessions_list", []):
+                assert f'href="/sessions/{attempt}"' in page.text
+        shown.append(rows)
+    assert shown[0] != shown[1]  # the [pricing] settings reach the page
 
 
 def test_a_date_range_picks_the_sessions_started_in_it(client):

@@ -299,3 +299,37 @@ def test_filter_alerts_and_acknowledge_one_in_the_browser(server, page):
     assert page.locator("tr.alert-row").count() == before - 1
     assert not page.errors
     shot(page, "alerts-filtered")
+
+
+def test_advice_page_shows_the_advise_findings_with_evidence_links_and_guards(server, page):
+    """The Advice page is `agentlog advise` over the same window: every finding, its dollars
+    per week, confidence and outcome guard, and evidence that links to the sessions."""
+    from conftest import run_cli
+
+    base, log_dir, _ = server
+    cli = json.loads(run_cli("advise", "--days", "0", "--format", "json", "--log-dir", str(log_dir), check=True).stdout)
+    assert cli["findings"]
+    page.goto(base + "/")
+    page.click("header nav a:text('Advice')")
+    page.wait_for_url("**/advice**")
+    page.select_option("#window-select", "all")
+    page.click("#window-form button[type=submit]")
+    page.wait_for_url("**window=all**")
+    rows = page.locator("#advice tr.finding")
+    assert rows.count() == len(cli["findings"])
+    for i, finding in enumerate(cli["findings"]):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text() == finding["title"]
+        assert cells.nth(2).inner_text() == finding["confidence"]
+        assert cells.nth(4).inner_text() == (finding["guard"] or {}).get("text", "-")
+        linked = cells.nth(3).locator("a.evidence-session").all_inner_texts()
+        assert linked == finding["evidence"].get("sessions_list", [])
+    assert "95% CI" in page.locator("#advice").inner_text()
+    assert "per week" in page.locator("#advice-total").inner_text()
+    shot(page, "advice")
+    first = page.locator("#advice a.evidence-session").first
+    name = first.inner_text()
+    first.click()
+    page.wait_for_url(f"**/sessions/{name}")
+    assert page.locator("ol.timeline li").count() > 0  # that session's replay
+    assert not page.errors

@@ -117,8 +117,13 @@ class Advice(Result):
         return body
 
 
+def evidence_counts(evidence: dict[str, Any]) -> list[str]:
+    """The evidence's figures as text ("sessions 3", ...); the session ids are apart."""
+    return [f"{k.replace('_', ' ')} {human.cell(k, v)}" for k, v in evidence.items() if k != "sessions_list"]
+
+
 def evidence_text(evidence: dict[str, Any]) -> str:
-    parts = [f"{k.replace('_', ' ')} {human.cell(k, v)}" for k, v in evidence.items() if k != "sessions_list"]
+    parts = evidence_counts(evidence)
     ids = evidence.get("sessions_list") or []
     if ids:
         parts.append("e.g. " + ", ".join(ids[:3]))

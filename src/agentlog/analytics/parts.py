@@ -1,7 +1,9 @@
 """Per-attempt partial aggregates: what a stretch of the stream says about each session.
 
 A part is one row per attempt (and source file) with only mergeable aggregates: counts,
-sums, min/max, the latest `session_end` with its time, the list of errors.  Parts of
+sums, min/max, the latest `session_end` with its time; then a row per error and a row
+per day of the attempt's `usage` events (its tokens and cost that day: a session that
+crosses midnight is charged to both days). The `kind` of each row says which.  Parts of
 any stretches of any files merge into the part of their union (`merge` is associative),
 and `finish` turns the merged parts into the `stream_sessions` table.  This is what lets
 `analytics.cache` parse only the bytes appended since the last run.
@@ -42,6 +44,8 @@ SELECT {keys},
        list({{'ts': timestamp, 'message': data.error_message,
               'fingerprint': nullif(data.error_fingerprint, ''),
               'category': nullif(data.error_category, '')}}) FILTER (event_type = 'error') AS error_list,
+       list({{'day': timestamp::DATE, {", ".join(f"'{t}': data.{t}" for t in TOKEN_FIELDS)},
+              'usage_cost': data.cost_usd}}) FILTER (event_type = 'usage') AS usage_list,
        count(*) FILTER (event_type IS NULL) AS malformed
 FROM {relation}
 GROUP BY {keys}
@@ -49,15 +53,20 @@ GROUP BY {keys}
 
 
 def flat(relation: str, keys: str) -> str:
-    """Partial rows with their error lists turned into rows of their own (`is_error`).
+    """Partial rows with their error lists turned into rows of their own (kind 'error'),
+    and their usage lists into one row per day (kind 'usage').
 
     A list per attempt is costly to carry and merge; error rows cost nothing to append.
     """
     return f"""
-SELECT false AS is_error, * EXCLUDE (error_list) FROM {relation}
+SELECT 'session' AS kind, * EXCLUDE (error_list, usage_list) FROM {relation}
 UNION ALL BY NAME
-SELECT true AS is_error, {keys}, unnest(error_list, recursive := true)
+SELECT 'error' AS kind, {keys}, unnest(error_list, recursive := true)
 FROM {relation} WHERE error_list IS NOT NULL
+UNION ALL BY NAME
+SELECT 'usage' AS kind, {keys}, day, {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
+FROM (SELECT {keys}, unnest(usage_list, recursive := true) FROM {relation} WHERE usage_list IS NOT NULL)
+GROUP BY {keys}, day
 """
 
 
@@ -67,18 +76,21 @@ def scan(relation: str, keys: str = "filename, attempt_id") -> str:
 
 
 def merge(relation: str) -> str:
-    """Flat parts in `relation` merged: one session row per attempt, the error rows as they are."""
+    """Flat parts in `relation` merged: one session row per attempt, one usage row per
+    attempt and day, the error rows as they are."""
     return f"""
-SELECT false AS is_error, attempt_id,
+SELECT 'session' AS kind, attempt_id,
        {", ".join(f"min({c}) AS {c}" for c in _FIRSTS)},
        min(started) AS started, max(last_seen) AS last_seen,
        max(end_time) AS end_time, arg_max(end_data, end_time) AS end_data,
        {", ".join(f"sum({c})::BIGINT AS {c}" for c in _COUNTS)},
        {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
-FROM {relation} WHERE NOT is_error
+FROM {relation} WHERE kind = 'session'
 GROUP BY attempt_id
 UNION ALL BY NAME
-SELECT * FROM {relation} WHERE is_error
+SELECT * FROM {relation} WHERE kind = 'error'
+UNION ALL BY NAME
+{usage(relation, "'usage' AS kind, ")}
 """
 
 
@@ -88,16 +100,26 @@ def finish(relation: str) -> str:
 SELECT attempt_id, {", ".join(_FIRSTS)}, started, last_seen, ends > 0 AS has_end, end_data,
        tool_calls, tool_failures, errors, followups, retries,
        {", ".join(f"coalesce({c}, 0) AS {c}" for c in _SUMS)}, malformed
-FROM ({merge(relation)}) WHERE NOT is_error
+FROM ({merge(relation)}) WHERE kind = 'session'
 """
 
 
 def errors(relation: str) -> str:
     """The error events (attempt_id, ts, message, fingerprint, category) in the flat parts."""
-    return f"SELECT attempt_id, ts, message, fingerprint, category FROM {relation} WHERE is_error"
+    return f"SELECT attempt_id, ts, message, fingerprint, category FROM {relation} WHERE kind = 'error'"
+
+
+def usage(relation: str, extra: str = "") -> str:
+    """Tokens and cost of each attempt's `usage` events per day (UTC) in the flat parts."""
+    return f"""
+SELECT {extra}attempt_id, day, {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
+FROM {relation} WHERE kind = 'usage' GROUP BY attempt_id, day
+"""
 
 
 def build(con, relation: str) -> None:
-    """The temp tables `stream_sessions` and `stream_errors` from the flat parts in `relation`."""
+    """The temp tables `stream_sessions`, `stream_errors` and `stream_usage` from the flat
+    parts in `relation`."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE stream_sessions AS {finish(relation)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE stream_errors AS {errors(relation)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE stream_usage AS {usage(relation)}")

@@ -1,5 +1,6 @@
-"""What every report is built on: the `sessions` table (one row per attempt) and the
-`error_events` view (a view, so a report pays only for the error columns it reads).
+"""What every report is built on: the `sessions` table (one row per attempt), the
+`error_events` view (a view, so a report pays only for the error columns it reads) and
+the `usage_days` view (tokens and cost per session and day).
 
 Both come from ONE scan of the stream into per-attempt parts (`analytics.parts`: mergeable
 aggregates plus the error events), of only the lines the cache (`analytics.cache`) lacks,
@@ -15,6 +16,10 @@ Rules (the same as `store.metrics.session_metrics` and `events.succeeded`):
 - duration: the end's `duration_ms`, else the metrics line's, else last minus first event.
 - first shot: success with no follow-up and no retry start.
 - errors lacking a fingerprint or category get them from `agentlog.intel.analyze_error`.
+- usage per day: each `usage` event counts on its own day (UTC), so a session crossing
+  midnight is split; what a session's totals hold beyond its usage events (written only
+  at its end or in a metrics line) counts on the day it started, as does a session that
+  used nothing. The days add up to the session's totals.
 """
 
 from __future__ import annotations
@@ -108,6 +113,28 @@ LEFT JOIN derived_categories c ON r.category IS NULL AND c.message = r.message
 """
 
 
+_USAGE_FIELDS = (*_TOKEN_FIELDS, "cost_usd")
+
+_USAGE_DAYS = f"""
+CREATE OR REPLACE TEMP VIEW usage_days AS
+WITH events AS (
+    SELECT attempt_id, day, {", ".join(_TOKEN_FIELDS)}, usage_cost AS cost_usd FROM stream_usage
+), per_session AS (
+    SELECT attempt_id, {", ".join(f"sum({c}) AS {c}" for c in _USAGE_FIELDS)} FROM events GROUP BY attempt_id
+), rest AS (
+    SELECT s.attempt_id, s.started::DATE AS day, p.attempt_id IS NULL AS no_usage,
+           {", ".join(f"s.{c} - coalesce(p.{c}, 0) AS {c}" for c in _USAGE_FIELDS)}
+    FROM sessions s LEFT JOIN per_session p USING (attempt_id)
+)
+SELECT attempt_id, s.task_id, s.executor, s.model, day,
+       {", ".join(f"sum(u.{c}) AS {c}" for c in _USAGE_FIELDS)}
+FROM (SELECT * FROM events UNION ALL BY NAME SELECT * EXCLUDE (no_usage) FROM rest
+      WHERE no_usage OR {" OR ".join(f"abs({c}) > 1e-9" for c in _USAGE_FIELDS)}) u
+JOIN sessions s USING (attempt_id)
+GROUP BY ALL
+"""
+
+
 def _fingerprints(source: LogSource, messages: list[str]) -> list[str]:
     from ..intel import fingerprint_of  # what analyze_error gives without a miner
 
@@ -158,6 +185,7 @@ class Dataset:
         _derive(con, "fingerprint", "derived_fingerprints", lambda messages: _fingerprints(source, messages))
         _derive(con, "category", "derived_categories", lambda messages: _categories(source, messages))
         con.execute(_ERRORS)
+        con.execute(_USAGE_DAYS)
         bad_stream = con.execute("SELECT coalesce(sum(malformed), 0) FROM stream_sessions").fetchone()[0]
         bad_metrics = (
             con.execute("SELECT count(*) FROM metric_lines WHERE attempt_id IS NULL").fetchone()[0]

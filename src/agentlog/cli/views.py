@@ -142,4 +142,4 @@ def serve_cmd(settings, host: str, port: int, token: str | None) -> None:
     sock = listen(host, port)
     note = "; open it once with ?token=<your token>" if token else ""
     click.echo(f"agentlog dashboard: {url(sock, '/')}  (logs: {settings.log_path}; Ctrl+C to stop{note})", err=True)
-    serve(settings.log_path, sock, token=token)
+    serve(settings.log_path, sock, token=token, pricing=settings.section("pricing"))

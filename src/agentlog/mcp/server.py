@@ -35,8 +35,7 @@ def build(telemetry: Telemetry) -> MCPServer:
 
     def answer(ask, *args: Any, **kwargs: Any) -> str:
         try:
-            with telemetry.lock:
-                return msgspec.json.encode(ask(*args, **kwargs)).decode()
+            return msgspec.json.encode(ask(*args, **kwargs)).decode()
         except NoSession as exc:
             raise ToolError(str(exc)) from None
 
@@ -70,7 +69,7 @@ def build(telemetry: Telemetry) -> MCPServer:
 
 def serve(telemetry: Telemetry, transport: str = "stdio", port: int = 8765) -> None:
     """Run until the client goes away (stdio) or the process is stopped (HTTP, on 127.0.0.1)."""
-    # the log is indexed while the client connects; a question asked meanwhile waits for it
+    # the errors file is indexed while the client connects; only a question about errors waits for it
     threading.Thread(target=telemetry.warm, name="agentlog-mcp-warm", daemon=True).start()
     server = build(telemetry)
     if transport == "stdio":

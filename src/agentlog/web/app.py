@@ -22,7 +22,9 @@ TOKEN_ENV = "AGENTLOG_WEB_TOKEN"
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
+def create_app(log_dir: Path | str, *, token: str | None = None, pricing: dict | None = None) -> Guard:
+    """The dashboard over `log_dir`; `pricing` is the settings' [pricing] section (prices
+    the Advice page's findings, as `agentlog advise` does)."""
     app = Starlette(
         routes=[
             Route("/", pages.overview),
@@ -34,6 +36,7 @@ def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
             Route("/alerts/ack", pages.acknowledge, methods=["POST"]),
             Route("/executors", pages.executors),
             Route("/errors", pages.errors),
+            Route("/advice", pages.advice),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={HTTPException: _error_page},
@@ -41,6 +44,7 @@ def create_app(log_dir: Path | str, *, token: str | None = None) -> Guard:
     )
     app.state.log_dir = Path(log_dir)
     app.state.cache = DataCache(Path(log_dir))
+    app.state.pricing = pricing
     # POST only for the alerts page's acknowledge form, and only from the dashboard's own pages
     return Guard(app, token=token or None, form_posts=("/alerts/ack",))
 
@@ -65,8 +69,8 @@ async def _error_page(request: Request, exc: HTTPException) -> HTMLResponse:
     return HTMLResponse(body, status_code=exc.status_code)
 
 
-def serve(log_dir: Path | str, sock: socket.socket, token: str | None = None) -> None:
+def serve(log_dir: Path | str, sock: socket.socket, token: str | None = None, pricing: dict | None = None) -> None:
     """Run the dashboard on a listening socket until interrupted (the caller resolved the token)."""
     from . import server
 
-    server.run(create_app(log_dir, token=token), sock)
+    server.run(create_app(log_dir, token=token, pricing=pricing), sock)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -101,28 +101,46 @@ class SessionQuery:
         values = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, **changes}
         return "/sessions?" + urlencode({k: v for k, v in values.items() if v})
 
-    def matches(self, row: dict[str, Any]) -> bool:
-        if self.status and row.get("status") != self.status:
-            return False
+    def where(self, inside: set[str]) -> tuple[str, list]:
+        """The SQL condition on `sessions s` (and `top_fingerprint`) of these filters, with
+        its parameters; `inside` are the sessions a search of their events found."""
+        scope = scope_for(self.window, executor=self.executor, model=self.model, task=self.task)
+        where, params = scope.where("s.started")
+        if self.status:
+            where += " AND s.status = ?"
+            params.append(self.status)
         if self.q:
-            needle = self.q.lower()
-            haystack = (row.get(k) for k in ("attempt_id", "task_id", "task_title", "top_fingerprint"))
-            return any(needle in str(v).lower() for v in haystack if v)
-        return True
+            fields = ("s.attempt_id", "s.task_id", "s.task_title", "top_fingerprint")
+            found = " OR ".join(f"contains(lower({f}), ?)" for f in fields)
+            where += f" AND ({found} OR list_contains(?::VARCHAR[], s.attempt_id))"
+            params += [self.q.lower()] * len(fields) + [sorted(inside)]
+        return where, params
+
+
+# the most frequent error fingerprint of each session (ties: the first by name), which a search matches
+_TOP_FINGERPRINT = """
+SELECT attempt_id, fingerprint AS top_fingerprint FROM (
+    SELECT attempt_id, fingerprint,
+           row_number() OVER (PARTITION BY attempt_id ORDER BY count(*) DESC, fingerprint) AS rank
+    FROM error_events GROUP BY attempt_id, fingerprint
+) WHERE rank = 1
+"""
 
 
 def sessions(data, query: SessionQuery, limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
     """The page `query.page` (of `limit` rows) of the matching sessions in its order, and how
-    many matched. Sessions without the sorted value come last either way."""
-    scope = scope_for(query.window, executor=query.executor, model=query.model, task=query.task)
-    inside = search_sessions(data, query.q) if query.q else set()
-    rows = [r for r in analytics.metrics(data, scope).sessions if query.matches(r) or r["attempt_id"] in inside]
-    missing = [r for r in rows if r.get(query.sort) is None]
-    rows = [r for r in rows if r.get(query.sort) is not None]
-    rows.sort(key=lambda r: r[query.sort], reverse=query.dir == "desc")
-    rows += missing
-    start = (int(query.page) - 1) * limit
-    return rows[start : start + limit], len(rows)
+    many matched: filtered, sorted and cut in SQL, so a page costs the same on any log.
+    Sessions without the sorted value come last either way; ties keep the start order."""
+    where, params = query.where(search_sessions(data, query.q) if query.q else set())
+    top = f"LEFT JOIN ({_TOP_FINGERPRINT}) USING (attempt_id)" if query.q else ""
+    matching = f"FROM sessions s {top} WHERE {where}"
+    matched = data.query(f"SELECT count(*) AS n {matching}", params)[0]["n"]
+    order = f"s.{query.sort} {query.dir.upper()} NULLS LAST, s.started NULLS LAST, s.attempt_id"
+    rows = data.query(
+        f"SELECT s.* EXCLUDE (ended, from_metrics) {matching} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, (int(query.page) - 1) * limit],
+    )
+    return rows, matched
 
 
 SEARCHED = ("error", "tool_call", "tool_result")  # error text, tool input, tool output
@@ -146,7 +164,8 @@ def search_sessions(data, text: str) -> set[str]:
 
 OVERVIEW_COLUMNS = ("started", "status", "cost_usd", "errors", "duration_ms")
 USAGE_COLUMNS = (
-    "started",
+    "attempt_id",
+    "day",
     "executor",
     "model",
     "input_tokens",
@@ -162,6 +181,14 @@ def session_rows(data, scope: Scope, columns: tuple[str, ...]) -> list[dict[str,
     extras of `analytics.metrics` (its top fingerprint costs a lookup per session)."""
     where, params = scope.where("started")
     return data.query(f"SELECT {', '.join(columns)} FROM sessions WHERE {where}", params)
+
+
+def usage_rows(data, scope: Scope) -> list[dict[str, Any]]:
+    """Tokens and cost per session and day of its usage (`usage_days`: a session crossing
+    midnight is two rows), for the days `scope` touches (its first day counts whole)."""
+    day_scope = replace(scope, since=None if scope.since is None else scope.since // 86400 * 86400)
+    where, params = day_scope.where("day::TIMESTAMPTZ")
+    return data.query(f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_days WHERE {where}", params)
 
 
 def session_count(data) -> int:
@@ -219,14 +246,17 @@ MAX_SERIES = 6  # groups drawn on their own in the cost chart; the rest are summ
 
 
 def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
-    """Cost and tokens per day (of each session's start) and per `by` (model or executor):
-    `table` rows (day, group, sessions, each token kind, cost), `totals` per group, and the
-    charts' columns (x in epoch seconds; cost per group; each token kind)."""
+    """Cost and tokens per day (of the usage, from `usage_rows`) and per `by` (model or
+    executor): `table` rows (day, group, sessions with usage that day, each token kind,
+    cost), `totals` per group (a session counted once), and the charts' columns (x in
+    epoch seconds; cost per group; each token kind)."""
     cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    members: dict[str, set[str]] = defaultdict(set)  # group -> its sessions
     for row in rows:
-        started = row.get("started")
-        day = started.strftime("%Y-%m-%d") if started is not None else "unknown"
-        cell = cells[day, row.get(by) or "(none)"]
+        day = row["day"].strftime("%Y-%m-%d") if row.get("day") is not None else "unknown"
+        group = row.get(by) or "(none)"
+        members[group].add(row["attempt_id"])
+        cell = cells[day, group]
         cell["sessions"] += 1
         for key, _ in TOKEN_KINDS:
             cell[key] += row.get(key) or 0
@@ -240,6 +270,8 @@ def usage(rows: list[dict[str, Any]], by: str) -> dict[str, Any]:
     for (_, group), cell in cells.items():
         for c in columns:
             totals[group][c] += cell[c]
+    for group, sessions in members.items():
+        totals[group]["sessions"] = len(sessions)
     ranked = sorted(totals, key=lambda g: -totals[g]["cost_usd"])
     drawn = ranked[:MAX_SERIES]
     days = sorted({day for day, _ in cells if day != "unknown"})

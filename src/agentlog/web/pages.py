@@ -26,6 +26,7 @@ NAV = [
     ("/alerts", "Alerts"),
     ("/executors", "Executors"),
     ("/errors", "Error clusters"),
+    ("/advice", "Advice"),
 ]
 ALERTS_SHOWN = 500
 
@@ -79,7 +80,7 @@ def usage(request: Request) -> Response:
     by = by if by in views.USAGE_GROUPS else "model"
     scope, window, start, end = views.date_scope(request.query_params)
     with request.app.state.cache.use() as data:
-        rows = views.session_rows(data, scope, views.USAGE_COLUMNS)
+        rows = views.usage_rows(data, scope)
     found = views.usage(rows, by)
     columns = ["day", by, "sessions", *(k for k, _ in views.TOKEN_KINDS), "cost_usd"]
     shown = export(request, found["table"], columns, f"agentlog-usage-by-{by}")
@@ -268,3 +269,18 @@ def errors(request: Request) -> HTMLResponse:
         clusters = analytics.errors(data, scope, top=100)
         spread = {r["fingerprint"]: r for r in analytics.correlate(data, scope).fingerprints}
     return page(request, "errors.html", "/errors", clusters=clusters, spread=spread)
+
+
+def advice(request: Request) -> HTMLResponse:
+    """`agentlog advise` over the window: the same library call, with the [pricing] settings."""
+    from ..analytics.advise import advise, evidence_counts
+    from ..capture.pricing import Pricing
+
+    window = _window(request)
+    with request.app.state.cache.use() as data:
+        found = advise(data, views.scope_for(window), pricing=Pricing.load(request.app.state.pricing))
+    findings = [
+        {"f": f, "counts": evidence_counts(f.evidence), "sessions": f.evidence.get("sessions_list") or []}
+        for f in found.findings
+    ]
+    return page(request, "advice.html", "/advice", advice=found, findings=findings)
