@@ -4,7 +4,7 @@
    and JetStream publish one event per message with async acks (what a naive forwarder
    does), then `fleet forward` (several events per message, server acks before the
    checkpoint advances) + a pull consumer that decodes every event and acks, end to end.
-2. publish-to-alert latency at 5,000 events/s: a writer appends events to a log dir,
+2. publish-to-alert latency at --rate events/s (20,000 by default): a writer appends events to a log dir,
    `fleet forward` and `fleet watch` run as processes; latency = alert received on
    agentlog.alerts.> minus the triggering event's own timestamp.
 3. failover: two workers; kill -9 the owner of a partition, then an error loop starts in
@@ -281,6 +281,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--only", choices=["throughput", "latency", "failover"], help="Run one part.")
+    parser.add_argument("--rate", type=int, default=20_000, help="Events/s of the latency part [20,000].")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -305,21 +306,21 @@ def main() -> None:
                 e2e, seen = asyncio.run(forward_and_consume(server.url, tmp / "machine", args.events))
                 print(
                     f"  fleet forward (process) + pull consumer, acked, e2e   {e2e:>10,.0f} events/s "
-                    f"({seen:,} consumed; target >= 50,000)"
+                    f"({seen:,} consumed): {e2e / raw:.2f}x core NATS publish (target >= 0.5x)"
                 )
         if args.only in (None, "latency"):
             with fresh("nats-l") as server:
-                delays = asyncio.run(latency(server.url, tmp))
+                delays = asyncio.run(latency(server.url, tmp, rate=args.rate))
             print(
-                f"  publish-to-alert at 5,000 events/s: {len(delays)} alerts, p50 {pct(delays, 0.5):.0f} ms, "
-                f"p99 {pct(delays, 0.99):.0f} ms, max {pct(delays, 1.0):.0f} ms (target p99 < 250 ms)"
+                f"  publish-to-alert at {args.rate:,} events/s: {len(delays)} alerts, p50 {pct(delays, 0.5):.0f} ms, "
+                f"p99 {pct(delays, 0.99):.0f} ms, max {pct(delays, 1.0):.0f} ms (target p99 < 100 ms)"
             )
         if args.only in (None, "failover"):
             with fresh("nats-f") as server:
                 took = asyncio.run(failover(server.url, tmp))
             print(
                 f"  failover: kill -9 a partition's owner -> its next alert from the other worker in "
-                f"{took:.1f} s (lease TTL {bus.LEASE_TTL_S:.0f} s; target < 10 s)"
+                f"{took:.1f} s (lease TTL {bus.LEASE_TTL_S:.0f} s; target < 5 s)"
             )
 
 

@@ -234,7 +234,7 @@ def emit_batch(settings) -> None:
         rejected += 1
         click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
 
-    for batch in arriving_lines(sys.stdin.buffer.fileno()):
+    for batch in arriving_lines(sys.stdin.buffer):
         recorded += recorder.record_lines(batch, reject)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)

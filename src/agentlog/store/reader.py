@@ -6,7 +6,7 @@ import gzip
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .. import _core
 from ..events import Alert, ReadEvent, parse_time
@@ -258,13 +258,13 @@ def last_line(path: Path, block: int = 65536) -> bytes | None:
         return None
 
 
-def arriving_lines(fd: int, chunk: int = 1 << 20) -> Iterator[list[tuple[int, bytes]]]:
-    """The complete lines of a pipe or file (numbered from 1, blank ones left out), in
-    batches of what has arrived: each read returns as soon as some bytes are there, so
-    a slow writer's line is handed on at once and a fast one's come a MiB at a time. A
-    last line without its newline is handed on at the end."""
+def arriving_lines(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[list[tuple[int, bytes]]]:
+    """The complete lines of a binary stream such as stdin (numbered from 1, blank ones left
+    out), in batches of what has arrived: each `read1` returns as soon as some bytes are
+    there, so a slow writer's line is handed on at once and a fast one's come a MiB at a
+    time. A last line without its newline is handed on at the end."""
     rest, number = b"", 0
-    while data := os.read(fd, chunk):
+    while data := stream.read1(chunk):
         lines = (rest + data).split(b"\n")
         rest = lines.pop()
         batch = []
