@@ -292,7 +292,10 @@ class Tailer:
             from .rotate import rotations
 
             live = _open_plain(self.path)
-            known = rotations(self.path.parent, self.path.name)  # after the open: see _older_than
+            # read after the open (see _older_than), and only when needed: with a live file
+            # and no history wanted, the live file itself is what later rotations follow
+            wanted = live is None or self.start == "history"
+            known = rotations(self.path.parent, self.path.name) if wanted else []
             self._after = frozenset(archive for archive, _ in known)
             if live is not None:
                 if self.start == "end":
