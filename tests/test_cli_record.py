@@ -283,3 +283,25 @@ def test_emit_stream_records_a_line_as_soon_as_it_arrives(log_dir):
     proc.stdin.close()
     assert proc.wait(60) == 0
     assert len(read_jsonl(log_dir / layout.STREAM)) == 2
+
+
+def test_emit_stream_numbers_around_an_event_too_large_to_record(cli, log_dir):
+    """An event over the size limit with no string to cut is reported and skipped; it leaves
+    no hole in its attempt's numbering (the number it was stamped with is given back)."""
+    events = [
+        {"attempt_id": "big-1", "event_type": "agent_output", "data": {"output": "before"}},
+        {"attempt_id": "big-1", "event_type": "agent_output", "data": {"values": list(range(400))}},
+        {"attempt_id": "big-1", "event_type": "agent_output", "data": {"output": "after"}},
+    ]
+    result = cli(
+        "emit",
+        "-",
+        "--log-dir",
+        str(log_dir),
+        input=b"".join(json.dumps(e).encode() + b"\n" for e in events),
+        env={"AGENT_WORK_MAX_EVENT_BYTES": "1024"},
+    )
+    assert b"stdin:2:" in result.stderr and b"without a string to truncate" in result.stderr
+    recorded = read_jsonl(layout.session_path(log_dir, "big-1"))
+    assert [e["data"].get("output") for e in recorded] == ["before", "after"]
+    assert [e["sequence_num"] for e in recorded] == [1, 2]

@@ -33,6 +33,8 @@ def money(usd: float | None) -> str:
         return "-"
     if abs(usd) >= 0.1 or not usd:
         return f"${usd:,.2f}"
+    if abs(usd) < 0.00005:  # would print as $0: a cost that is not nothing says so
+        return ("-" if usd < 0 else "") + "<$0.0001"
     return "$" + f"{usd:.4f}".rstrip("0").rstrip(".")  # small sums keep their digits: $0.0042
 
 

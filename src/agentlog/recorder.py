@@ -168,8 +168,14 @@ class Recorder:
         """The event through every processor, its line, and the files the line goes to."""
         for process in self.processors:
             event = process(event)
-        line = self.redact(self._fit(event)) + b"\n"
-        relpath = self._attempts[event["attempt_id"]].relpath
+        attempt = self._attempts[event["attempt_id"]]
+        try:
+            line = self.redact(self._fit(event)) + b"\n"
+        except EventError:
+            if attempt.next_seq == event["sequence_num"] + 1:
+                attempt.next_seq -= 1  # never written: its number goes to the next event, no hole
+            raise
+        relpath = attempt.relpath
         if event["event_type"] == "error":
             return event, line, (layout.STREAM, relpath, layout.ERRORS)
         return event, line, (layout.STREAM, relpath)
