@@ -169,3 +169,47 @@ def test_an_alert_whose_publisher_died_still_reaches_each_sink_once(server, tmp_
     finally:
         stop([again])
     assert sorted(delivered.read_text().split()) == sorted(f"orphan-{i}" for i in range(6))
+
+
+def test_forward_skips_malformed_lines_and_splits_runs_into_bounded_messages(server, tmp_path):
+    """A batch holding blank, broken, too-deep and non-UTF-8 lines: the good events all reach
+    the stream once, in order, in messages of at most max_events events; the bad ones are
+    counted. Then a fresh forwarder with the same checkpoint sends nothing again."""
+    import asyncio
+
+    from agentlog.fleet import bus
+    from agentlog.fleet.forward import ForwardOptions, Forwarder
+
+    machine = tmp_path / "m"
+    machine.mkdir()
+    good = [
+        json.dumps(
+            {
+                "event_id": f"e{i}",
+                "timestamp": "2026-12-01T10:00:00.000Z",
+                "attempt_id": f"a{i % 3}",
+                "event_type": "agent_output",
+                "data": {"output": "x" * (i * 40)},
+            }
+        ).encode()
+        for i in range(40)
+    ]
+    bad = [b"{not json", b"[" * 100 + b"]" * 100, b'{"attempt_id": "\xff\xfe"}']
+    lines = good[:10] + [b""] + bad[:1] + good[10:25] + bad[1:] + good[25:]
+    (machine / "agent-work-stream.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+    def forward() -> object:
+        options = ForwardOptions(host="m", once=True, max_events=4, max_bytes=700)
+        return asyncio.run(Forwarder(machine, bus.NatsOptions(servers=server.url), options).run())
+
+    result = forward()
+    assert (result.forwarded, result.malformed) == (40, 3)
+    assert result.messages >= 40 // 4 + 3  # three partitions at most 4 events each, bytes cut more
+    out = tmp_path / "archive"
+    assert run("fleet", "archive", "--once", "--nats", server.url, "--out", str(out)).returncode == 0
+    archived = event_ids(out / "agent-work-stream.jsonl")
+    assert sorted(archived) == sorted(f"e{i}" for i in range(40))
+    for attempt in range(3):  # each attempt's events in the order they were written
+        mine = [e for e in archived if int(e[1:]) % 3 == attempt]
+        assert mine == sorted(mine, key=lambda e: int(e[1:]))
+    assert forward().forwarded == 0

@@ -14,6 +14,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ def default_host(log_dir: Path) -> str:
     return token(f"{socket.gethostname()}-{digest}")
 
 
+@lru_cache(maxsize=1 << 16)  # an attempt's events come in runs: one digest per attempt, not per event
 def partition_of(attempt_id: str, partitions: int) -> int:
     """Stable across processes and machines (unlike hash())."""
     return int.from_bytes(blake2b(attempt_id.encode(), digest_size=4).digest(), "big") % partitions

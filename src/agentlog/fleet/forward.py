@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,15 @@ class _Envelope(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Envelope)
+_decode_all = msgspec.json.Decoder(list[_Envelope])
+
+
+def _envelope(line: bytes) -> _Envelope | None:
+    """A line's envelope, or None for a malformed line."""
+    try:
+        return jsonline.decode(line, _decode)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 @dataclass
@@ -129,38 +140,38 @@ class Forwarder:
 
     async def _send(self, lines: list[bytes]) -> None:
         """Number the lines per partition and publish each partition's run, all in parallel."""
-        groups: dict[int, list[tuple[int, bytes]]] = {}
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                attempt = jsonline.decode(line, _decode).attempt_id
-            except (msgspec.DecodeError, msgspec.ValidationError):
+        lines = [line for line in lines if line.strip()]
+        envelopes = jsonline.decode_all(lines, _decode_all) or [_envelope(line) for line in lines]
+        runs: dict[int, list[bytes]] = {}
+        for line, envelope in zip(lines, envelopes):
+            if envelope is None:
                 self.result.malformed += 1
                 continue
-            p = bus.partition_of(attempt if isinstance(attempt, str) else "", self.partitions)
-            self.seq[p] += 1
-            groups.setdefault(p, []).append((self.seq[p], line))
-        if groups:
-            await asyncio.gather(*(self._send_partition(p, numbered) for p, numbered in groups.items()))
+            attempt = envelope.attempt_id
+            runs.setdefault(bus.partition_of(attempt if type(attempt) is str else "", self.partitions), []).append(line)
+        firsts = {}
+        for p, run in runs.items():  # a run's events are numbered first, first + 1, ...
+            firsts[p] = self.seq[p] + 1
+            self.seq[p] += len(run)
+        if runs:
+            await asyncio.gather(*(self._send_partition(p, firsts[p], run) for p, run in runs.items()))
 
-    async def _send_partition(self, p: int, numbered: list[tuple[int, bytes]]) -> None:
+    async def _send_partition(self, p: int, first: int, run: list[bytes]) -> None:
+        """Publish what the stream does not hold yet of a run numbered from `first`, in
+        messages of at most max_events events and max_bytes bytes (one larger event alone)."""
         opts = self.options
+        ends = list(accumulate(len(line) + 1 for line in run))  # bytes up to and with each line
         while True:
-            pending = [(n, line) for n, line in numbered if n > self.stored[p]]
-            if not pending:
+            start = max(0, self.stored[p] + 1 - first)  # `stored` moves on with each publish
+            if start >= len(run):
                 return
-            chunk, size = [], 0
-            for n, line in pending:
-                if chunk and (len(chunk) >= opts.max_events or size + len(line) + 1 > opts.max_bytes):
-                    break
-                chunk.append((n, line))
-                size += len(line) + 1
-            await self._publish(p, chunk)
+            room = (ends[start - 1] if start else 0) + opts.max_bytes
+            stop = min(start + opts.max_events, bisect_right(ends, room, lo=start))
+            await self._publish(p, first + start, run[start : max(stop, start + 1)])
 
-    async def _publish(self, p: int, chunk: list[tuple[int, bytes]]) -> None:
-        first, last = chunk[0][0], chunk[-1][0]
-        payload = b"\n".join(line for _, line in chunk)
+    async def _publish(self, p: int, first: int, lines: list[bytes]) -> None:
+        last = first + len(lines) - 1
+        payload = b"\n".join(lines)
         headers = {
             "Nats-Msg-Id": f"{self.host}.p{p}.{first}-{last}",
             bus.SEQ_HEADER: f"{first}-{last}",
@@ -180,7 +191,7 @@ class Forwarder:
             await self._resync(p)
             return
         self.subject_seq[p], self.stored[p] = ack.seq, last
-        self.result.forwarded += len(chunk)
+        self.result.forwarded += len(lines)
         self.result.messages += 1
 
     async def _resync(self, p: int) -> None:
