@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import msgspec
 
+from .. import jsonline
 from ..config import Settings
 from ..events import Alert, encode, now_iso
 from ..watch.config import WatchConfig, for_log
@@ -38,13 +39,46 @@ from ..watch.engine import Engine
 from ..watch.outbox import Outbox
 from ..watch.sinks import BaseSink
 from ..store.alerts import AlertJournal
-from ..watch.view import decode
 from . import bus
 from .forward import await_replicas, retry
 from .kvstore import Fenced, FencedState, Heartbeats
 from .notify import Notifier
 
 PUBLISHER_HEADER = "Agentlog-Publisher"
+
+
+class _Seen(msgspec.Struct):
+    """What the heartbeats tell of an event (the engine reads the lines on its own)."""
+
+    attempt_id: Any = None
+    event_type: Any = None
+    executor: Any = None
+    timestamp: Any = None
+
+
+_seen_one = msgspec.json.Decoder(_Seen)
+_seen_all = msgspec.json.Decoder(list[_Seen])
+
+
+def _activity(lines: list[bytes]) -> tuple[dict[str, _Seen], list[str]]:
+    """The latest event of each attempt still running, and the attempts that ended."""
+    lines = [line for line in lines if line.strip()]
+    seen_all = jsonline.decode_all(lines, _seen_all)
+    touched: dict[str, _Seen] = {}
+    ended: list[str] = []
+    for i, line in enumerate(lines):
+        try:
+            seen = seen_all[i] if seen_all is not None else jsonline.decode(line, _seen_one)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        if type(seen.attempt_id) is not str:
+            continue
+        if seen.event_type == "session_end":
+            ended.append(seen.attempt_id)
+            touched.pop(seen.attempt_id, None)
+        else:
+            touched[seen.attempt_id] = seen
+    return touched, ended
 
 
 @dataclass
@@ -259,35 +293,17 @@ class FleetWatcher:
                 await asyncio.sleep(0.2)
 
     async def _events(self, part: _Partition, lines: list[bytes]) -> None:
-        engine = part.engine
-        alerts: list[Alert] = []
-        ended: list[str] = []
-        touched: dict[str, Any] = {}
-        now = time.time()
-        for line in lines:
-            event = decode(line)
-            if event is None:
-                if line.strip():
-                    engine.malformed += 1
-                continue
-            found = engine.process(event, now)
-            if found:
-                alerts.extend(found)
-            if isinstance(event.attempt_id, str):
-                if event.event_type == "session_end":
-                    ended.append(event.attempt_id)
-                    touched.pop(event.attempt_id, None)
-                else:
-                    touched[event.attempt_id] = event
+        alerts = part.engine.feed(lines, now=time.time())  # counts the malformed lines itself
         self.result.events += len(lines)
         await self._alerts(alerts)  # quiet attempts: judged by their next event, or by the wall clock in _consume
-        for attempt_id, event in touched.items():
+        touched, ended = _activity(lines)
+        for attempt_id, seen in touched.items():
             await self.heartbeats.touch(
                 attempt_id,
                 {
                     "attempt_id": attempt_id,
-                    "executor": event.executor,
-                    "last_event": event.timestamp,
+                    "executor": seen.executor,
+                    "last_event": seen.timestamp,
                     "partition": part.p,
                 },
             )
