@@ -117,7 +117,7 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
 
     argv = ["claude-code", "PreToolUse", "--log-dir", str(served)]
     code, out, err = client.ask(str(served / "state" / "guard.sock"), argv, payload(tool_use_id="call_6"))
-    assert (code, err) == (0, "") and out.encode() == hook(
+    assert (code, err) == (0, b"") and out == hook(
         tmp_path, alone, payload(tool_use_id="call_6"), AGENTLOG_GUARD_RESIDENT="0"
     ).stdout
 
