@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def payload(**changes) -> bytes:
     data = json.loads((FIXTURES / "claude-code" / "PreToolUse.json").read_text())
     data.update({"session_id": SESSION, **changes})
     return json.dumps(data).encode()
+
+
+def run_hook(argv: list[str], cwd: Path, body: bytes | None, **env: str) -> subprocess.CompletedProcess:
+    """One hook call as an agent makes it, the resident guard allowed (2 minutes idle)."""
+    environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
+    return subprocess.run(argv, input=body, capture_output=True, cwd=cwd, env=environ, timeout=60, check=False)
 
 
 def servers(under: Path) -> list[int]:

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from guardkit import hook_errors, kill_servers, payload, server_pid, servers, session_events, wait_for
+from guardkit import hook_errors, kill_servers, payload, run_hook, server_pid, servers, session_events, wait_for
 
 BIN = Path(sys.executable).parent
 NATIVE = BIN / "agentlog-hook"
@@ -31,29 +31,13 @@ def _setting_and_no_stray_servers(tmp_path):
 
 
 def native(cwd: Path, log_dir: Path, body: bytes | None, *extra: str, program: Path = NATIVE, **env: str):
-    environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
-    return subprocess.run(
-        [str(program), "claude-code", "PreToolUse", "--log-dir", str(log_dir), *extra],
-        input=body,
-        capture_output=True,
-        cwd=cwd,
-        env=environ,
-        timeout=60,
-        check=False,
-    )
+    return run_hook([str(program), "claude-code", "PreToolUse", "--log-dir", str(log_dir), *extra], cwd, body, **env)
 
 
 def python_hook(cwd: Path, log_dir: Path, body: bytes) -> subprocess.CompletedProcess:
     """The Python client, each call in its own process (no guard)."""
-    return subprocess.run(
-        [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
-        input=body,
-        capture_output=True,
-        cwd=cwd,
-        env={**os.environ, "AGENTLOG_GUARD_RESIDENT": "0"},
-        timeout=60,
-        check=False,
-    )
+    argv = [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)]
+    return run_hook(argv, cwd, body, AGENTLOG_GUARD_RESIDENT="0")
 
 
 def alone(tmp_path: Path) -> Path:
@@ -211,6 +195,7 @@ def test_no_guard_and_no_python_hook_fails_open_logged(tmp_path, log_dir):
 
 @pytest.mark.slow
 def test_a_payload_over_the_limit_is_cut_down_by_the_python_hook(tmp_path, log_dir):
+    (tmp_path / "agentlog.toml").write_text("[guard]\ntimeout_ms = 60000\n")  # 17 MiB on a loaded machine
     big = json.loads(payload())
     big.update(hook_event_name="PostToolUse", tool_response={"stdout": "x" * (17 * 1024 * 1024), "stderr": ""})
     result = subprocess.run(
@@ -221,7 +206,7 @@ def test_a_payload_over_the_limit_is_cut_down_by_the_python_hook(tmp_path, log_d
         timeout=120,
         check=False,
     )
-    assert (result.returncode, result.stderr) == (0, b"")
+    assert (result.returncode, result.stderr, hook_errors(log_dir)) == (0, b"", [])
     [*_, recorded] = session_events(log_dir)
     assert recorded["event_type"] == "tool_result" and recorded["data"]["result_data"].startswith("xxxx")
     assert hook_errors(log_dir) == []

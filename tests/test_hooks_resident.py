@@ -11,22 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from guardkit import kill_servers, payload, server_pid, servers, session_events, wait_for
+from guardkit import kill_servers, payload, run_hook, server_pid, servers, session_events, wait_for
 
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
 
 
 def hook(cwd: Path, log_dir: Path, body: bytes, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
-    return subprocess.run(
-        [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
-        input=body,
-        capture_output=True,
-        cwd=cwd,
-        env=environ,
-        timeout=60,
-        check=False,
-    )
+    return run_hook([AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)], cwd, body, **env)
 
 
 @pytest.fixture(autouse=True)
