@@ -123,7 +123,9 @@ def stop_guard(log_dir: str) -> None:
     import signal
 
     try:
-        os.kill(int(Path(log_dir, "state", "guard.pid").read_text()), signal.SIGTERM)
+        from agentlog.guard import server
+
+        os.kill(int(Path(log_dir, "state", server.PID).read_text()), signal.SIGTERM)
     except (OSError, ValueError):
         pass
 

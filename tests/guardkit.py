@@ -62,12 +62,14 @@ def wait_for(condition, what: str, timeout: float = 30.0):
 
 def server_pid(log_dir: Path) -> int | None:
     """The pid of the server that listens on the log dir's socket (None: none does)."""
+    from agentlog.guard import client, server
+
     state = log_dir / "state"
     try:
-        pid = int((state / "guard.pid").read_text())
+        pid = int((state / server.PID).read_text())
     except (OSError, ValueError):
         return None
-    return pid if (state / "guard.sock").exists() and pid in servers(log_dir) else None
+    return pid if (state / client.SOCKET).exists() and pid in servers(log_dir) else None
 
 
 def session_events(log_dir: Path, session: str = SESSION) -> list[dict]:

@@ -100,7 +100,7 @@ class FakeGuard:
         self.client, self.script, self.requests = client, script, []
         (log_dir / "state").mkdir(parents=True)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(str(log_dir / "state" / "guard.sock"))
+        self.sock.bind(str(log_dir / "state" / client.SOCKET))
         self.sock.listen(8)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()

@@ -53,7 +53,7 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
     from agentlog.guard import client
 
     argv = ["claude-code", "PreToolUse", "--log-dir", str(served)]
-    code, out, err = client.ask(str(served / "state" / "guard.sock"), argv, payload(tool_use_id="call_6"))
+    code, out, err = client.ask(str(served / "state" / client.SOCKET), argv, payload(tool_use_id="call_6"))
     assert (code, err) == (0, b"") and out == hook(
         tmp_path, alone, payload(tool_use_id="call_6"), AGENTLOG_GUARD_RESIDENT="0"
     ).stdout
@@ -89,7 +89,9 @@ def test_the_server_exits_when_idle(tmp_path, log_dir):
     hook(tmp_path, log_dir, payload(), AGENTLOG_GUARD_IDLE_S="1")
     pid = wait_for(lambda: server_pid(log_dir), "the server")
     wait_for(lambda: pid not in servers(tmp_path), "the idle exit")
-    assert not (log_dir / "state" / "guard.sock").exists() and not (log_dir / "state" / "guard.pid").exists()
+    from agentlog.guard import client, server
+
+    assert not (log_dir / "state" / client.SOCKET).exists() and not (log_dir / "state" / server.PID).exists()
     # the next call runs in its own process and starts a new server
     assert hook(tmp_path, log_dir, payload(tool_use_id="again")).returncode == 0
     assert wait_for(lambda: server_pid(log_dir), "a new server") != pid

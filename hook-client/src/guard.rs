@@ -15,7 +15,8 @@ use rustix::net::{sockopt, AddressFamily, SocketAddrUnix, SocketFlags, SocketTyp
 
 use crate::wire::{self, Reply};
 
-const SOCKET: &str = "guard.sock";
+/// client.SOCKET: named for the protocol (wire::PROTOCOL), so a guard of another is never asked
+const SOCKET: &str = "guard-2.sock";
 const DEFAULT_LOG_DIR: &str = ".cache/agent-work-logs"; // config.py's default for log_dir
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const ACK_TIMEOUT: Duration = Duration::from_secs(3); // the guard is busy with other calls (one at a time)
@@ -197,6 +198,6 @@ mod tests {
         let long = format!("--log-dir=/{}", "d".repeat(MAX_SOCKET_PATH));
         assert_eq!(socket_path(&[OsString::from(long)]), None);
         let fits = socket_path(&[OsString::from("--log-dir=/tmp/logs")]);
-        assert!(fits.is_none() || fits == Some(PathBuf::from("/tmp/logs/state/guard.sock")));
+        assert!(fits.is_none() || fits == Some(PathBuf::from("/tmp/logs/state/guard-2.sock")));
     }
 }

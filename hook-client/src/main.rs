@@ -2,7 +2,7 @@
 //!
 //! What `agentlog hook` does, without starting Python (see docs/guard.md):
 //!
-//!   the resident guard (<log_dir>/state/guard.sock) takes the call?
+//!   the resident guard (<log_dir>/state/guard-2.sock) takes the call?
 //!     yes: print its reply                                     (no interpreter at all)
 //!     no:  run the Python hook (`agentlog` beside this binary) with the payload read,
 //!          which records the call and starts the guard for the next calls

@@ -1,7 +1,7 @@
 """The hook's client side: hand the call to the resident guard (server.py), or run it here.
 
     agentlog hook claude-code PreToolUse < payload.json
-      -> <log_dir>/state/guard.sock answers?  yes: print its reply (~25 ms a call)
+      -> <log_dir>/state/guard-2.sock answers?  yes: print its reply (~25 ms a call)
                                               no:  hook.run in this process (~200 ms),
                                                    then start the server for the next calls
 
@@ -33,7 +33,7 @@ import os
 import sys
 
 PROTOCOL = 2  # 1: marshal
-SOCKET = "guard.sock"
+SOCKET = f"guard-{PROTOCOL}.sock"  # a guard of an older protocol is never asked: it idles out
 DEFAULT_LOG_DIR = ".cache/agent-work-logs"  # config.py's default for log_dir
 CONNECT_TIMEOUT_S = 1.0
 ACK_TIMEOUT_S = 3.0  # the server is busy with other calls (one at a time)

@@ -1,8 +1,8 @@
 """The resident guard: answers `agentlog hook` calls with its imports already done.
 
-    python -m agentlog.guard.server <log_dir>/state/guard.sock   # client.py starts it
+    python -m agentlog.guard.server <log_dir>/state/guard-2.sock   # client.py starts it
 
-One process per socket (a flock on state/guard.lock), one call at a time on the main
+One process per socket (a flock on state/guard-2.lock), one call at a time on the main
 thread, each run by hook.run exactly as in the hook's own process: this call's working
 directory and environment, its settings loaded afresh, the same state files and
 per-session lock, the same time budget (SIGALRM), the same output, and stderr returned to
@@ -23,8 +23,8 @@ import time
 
 from . import client, hook
 
-LOCK = "guard.lock"
-PID = "guard.pid"
+LOCK = f"guard-{client.PROTOCOL}.lock"  # named for the protocol, as the socket: a guard of
+PID = f"guard-{client.PROTOCOL}.pid"  # an older one, still running, neither blocks nor removes them
 DEFAULT_IDLE_S = 600.0
 IO_TIMEOUT_S = 5.0
 TICK_S = 2.0
