@@ -125,23 +125,29 @@ def takes_the_call_and_goes_silent(conn: socket.socket) -> None:
 
 
 @pytest.mark.parametrize("fail_open", [None, ALLOW])
-def test_a_call_the_guard_took_and_left_unanswered_fails_open_and_never_runs_twice(tmp_path, log_dir, fail_open):
+@pytest.mark.parametrize("client", ["native", "python"])
+def test_a_call_the_guard_took_and_left_unanswered_fails_open_and_never_runs_twice(
+    tmp_path, log_dir, client, fail_open
+):
     guard = FakeGuard(log_dir, takes_the_call_and_goes_silent)
     extra = ("--fail-open", fail_open) if fail_open else ()
+    args = ["claude-code", "PreToolUse", "--log-dir", str(log_dir), *extra]
+    argv = [str(NATIVE), *args] if client == "native" else [AGENTLOG, "hook", *args]
     try:
-        result = native(tmp_path, log_dir, payload(), *extra, FOR_THE_GUARD="x=y")
+        result = run_hook(argv, tmp_path, payload(), FOR_THE_GUARD="x=y")
     finally:
         guard.close()
     assert (result.returncode, result.stdout) == (0, (fail_open or "").encode())
     assert session_events(log_dir) == []  # not run here too
     assert not servers(tmp_path)  # and no guard started over it
     [error] = hook_errors(log_dir)
-    assert error["error"].startswith("GuardNoReply") and error["argv"][:2] == ["claude-code", "PreToolUse"]
-    # the request carried what hook.run needs to run the call as in the client's process
+    reason = "GuardNoReply" if client == "native" else "ConnectionError"
+    assert error["error"].startswith(reason) and error["argv"] == args
+    # the same request from both clients: what hook.run needs to run the call as in the client's process
     [items] = guard.requests
-    assert items[:4] == [b"2", str(tmp_path).encode(), payload(), str(4 + len(extra)).encode()]
-    assert items[4:8] == [b"claude-code", b"PreToolUse", b"--log-dir", str(log_dir).encode()]
-    assert b"FOR_THE_GUARD=x=y" in items[8 + len(extra) :]
+    assert items[:4] == [b"2", str(tmp_path).encode(), payload(), str(len(args)).encode()]
+    assert items[4 : 4 + len(args)] == [arg.encode() for arg in args]
+    assert b"FOR_THE_GUARD=x=y" in items[4 + len(args) :]
 
 
 @pytest.mark.parametrize("answer", [b"F", b""], ids=["declined", "closed"])
@@ -154,7 +160,7 @@ def test_a_call_the_guard_did_not_take_runs_in_the_python_hook(tmp_path, log_dir
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     assert [e["event_type"] for e in session_events(log_dir)] == ["session_start", "tool_call"]
     assert len(guard.requests) == 1  # asked once: the Python hook did not ask again
-    assert hook_errors(log_dir) == []
+    assert hook_errors(log_dir) == [] and not servers(tmp_path)  # a guard listens: none started
 
 
 def test_a_reply_cut_short_fails_open(tmp_path, log_dir):
