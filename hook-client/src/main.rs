@@ -87,10 +87,9 @@ fn call(argv: &[OsString]) -> Result<(), String> {
                 .and_then(|()| io::stdout().flush());
             let _ = io::stderr().write_all(&reply.stderr);
             if reply.code != 0 {
-                return Err(format!(
-                    "GuardExit: the guard answered exit code {}; exiting 0",
-                    reply.code
-                ));
+                // its answer is printed already: only said, this call still exits 0
+                let exit = format!("GuardExit: the guard answered exit code {}", reply.code);
+                failure::log(guard::log_dir(argv).as_deref(), argv, &exit);
             }
             Ok(())
         }
