@@ -1,4 +1,6 @@
-"""Wall time of `agentlog hook claude-code PreToolUse` per call, beside a bare interpreter.
+"""Wall time of `agentlog hook claude-code PreToolUse` per call, beside a bare interpreter:
+the Python client (`agentlog hook`) and the native one (`agentlog-hook`, hook-client/),
+both answered by the same resident guard.
 
 Each call is a fresh process, as when Claude Code or Codex runs the installed hook. The
 session already holds HISTORY events (fed once, then kept in the guard state), so the
@@ -22,6 +24,7 @@ from pathlib import Path
 CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 HISTORY = 200
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
+NATIVE = Path(sys.executable).with_name("agentlog-hook")  # scripts/setup installs it
 
 
 def timed(cmd: list[str], stdin: bytes | None, cwd: str) -> float:
@@ -46,7 +49,7 @@ def main() -> None:
     transcript = Path(work) / "transcript.jsonl"
     session = "bench-session"
 
-    def payload(i: int) -> bytes:
+    def payload(i: int | str) -> bytes:
         return json.dumps(
             {
                 "session_id": session,
@@ -61,11 +64,13 @@ def main() -> None:
         ).encode()
 
     transcript.write_text("")
-    cmd = [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", log_dir]
+    args = ["claude-code", "PreToolUse", "--log-dir", log_dir]
+    cmd = [AGENTLOG, "hook", *args]
+    native = [str(NATIVE), *args] if NATIVE.exists() else None
     for i in range(HISTORY):  # history: fed once, kept in the guard state
         subprocess.run(cmd, input=payload(-i - 1), stdout=subprocess.DEVNULL, cwd=work)
-    hook, py3, venv = [], [], []
-    for i in range(CALLS):
+
+    def grow(i: int) -> None:
         with transcript.open("a") as handle:  # the agent's transcript grows between calls
             handle.write(
                 json.dumps(
@@ -85,24 +90,44 @@ def main() -> None:
                 )
                 + "\n"
             )
+
+    hook, fast, py3, venv = [], [], [], []
+    for i in range(CALLS):
         py3.append(timed(["python3", "-c", "pass"], None, work))
         venv.append(timed([sys.executable, "-c", "pass"], None, work))
+        grow(i)
         hook.append(timed(cmd, payload(i), work))
+        if native:
+            grow(CALLS + i)
+            fast.append(timed(native, payload(f"n{i}"), work))
     errors = Path(log_dir, "state", "hook-errors.log")
     print(f"hook latency, {CALLS} calls after {HISTORY} events of history (ms):")
-    for name, values in (
-        ("agentlog hook PreToolUse", hook),
-        ("python3 -c pass", py3),
-        (f"{sys.executable} -c pass", venv),
-    ):
+    rows = [("agentlog hook PreToolUse (Python client)", hook)]
+    rows += [("agentlog-hook PreToolUse (native client)", fast)] if native else []
+    for name, values in (*rows, ("python3 -c pass", py3), (f"{sys.executable} -c pass", venv)):
         print(f"  {name:50} p50 {pct(values, 50):7.1f}  p99 {pct(values, 99):7.1f}")
-    print(
-        f"  ratio hook/python3 -c pass: p50 {pct(hook, 50) / pct(py3, 50):.2f}x  p99 {pct(hook, 99) / pct(py3, 99):.2f}x"
-    )
-    print(
-        f"  ratio hook/venv python -c pass: p50 {pct(hook, 50) / pct(venv, 50):.2f}x  p99 {pct(hook, 99) / pct(venv, 99):.2f}x"
-    )
+    for name, values in rows:
+        for base_name, base in (("python3 -c pass", py3), ("venv python -c pass", venv)):
+            print(
+                f"  ratio {name.split(' (')[1][:-1]}/{base_name}: "
+                f"p50 {pct(values, 50) / pct(base, 50):.2f}x  p99 {pct(values, 99) / pct(base, 99):.2f}x"
+            )
+    if not native:
+        print(f"  (no native client: {NATIVE} is missing; scripts/setup installs it)")
     print(f"  failed-open calls: {errors.read_text().count(chr(10)) if errors.exists() else 0}")
+    stop_guard(log_dir)
+
+
+def stop_guard(log_dir: str) -> None:
+    """The resident guard the calls started: it would otherwise wait 10 minutes for more."""
+    import signal
+
+    try:
+        from agentlog.guard import server
+
+        os.kill(int(Path(log_dir, "state", server.PID).read_text()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

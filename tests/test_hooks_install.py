@@ -168,7 +168,7 @@ def test_codex_config_toml_keeps_comments_and_hooks_and_uninstall_restores_it(di
     assert "already installed" in run("install", "codex", "--toml", project=project, home=home).stdout
     assert path.read_bytes() == installed
     status = run("status", "codex", project=project, home=home).stdout
-    assert f"installed, 1 other hook(s) kept  {path}" in status
+    assert f"installed (native client), 1 other hook(s) kept  {path}" in status
     assert not (project / ".codex" / "hooks.json").exists()
     run("uninstall", "codex", "--toml", project=project, home=home)
     assert path.read_bytes() == CONFIG_TOML

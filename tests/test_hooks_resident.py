@@ -8,86 +8,23 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from guardkit import kill_servers, payload, run_hook, server_pid, servers, session_events, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "data" / "hooks"
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
-SESSION = "resident-session"
-
-
-def payload(**changes) -> bytes:
-    data = json.loads((FIXTURES / "claude-code" / "PreToolUse.json").read_text())
-    data.update({"session_id": SESSION, **changes})
-    return json.dumps(data).encode()
 
 
 def hook(cwd: Path, log_dir: Path, body: bytes, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "AGENTLOG_GUARD_RESIDENT": "1", "AGENTLOG_GUARD_IDLE_S": "120", **env}
-    return subprocess.run(
-        [AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)],
-        input=body,
-        capture_output=True,
-        cwd=cwd,
-        env=environ,
-        timeout=60,
-        check=False,
-    )
-
-
-def servers(under: Path) -> list[int]:
-    """Pids of guard servers whose socket lies under `under`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "agentlog.guard.server" in cmdline and str(under) in cmdline:
-                found.append(int(entry.name))
-    return found
-
-
-def wait_for(condition, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def server_pid(log_dir: Path) -> int | None:
-    """The pid of the server that listens on the log dir's socket (None: none does)."""
-    state = log_dir / "state"
-    try:
-        pid = int((state / "guard.pid").read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if (state / "guard.sock").exists() and pid in servers(log_dir) else None
-
-
-def session_events(log_dir: Path) -> list[dict]:
-    from agentlog.store.layout import session_path
-
-    return [json.loads(line) for line in session_path(log_dir, SESSION).read_text().splitlines()]
+    return run_hook([AGENTLOG, "hook", "claude-code", "PreToolUse", "--log-dir", str(log_dir)], cwd, body, **env)
 
 
 @pytest.fixture(autouse=True)
 def _no_stray_servers(tmp_path):
     (tmp_path / "agentlog.toml").write_text("[guard]\nrepeat_threshold = 3\n")
     yield
-    for pid in servers(tmp_path):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    wait_for(lambda: not servers(tmp_path), "the test's servers to exit")
+    kill_servers(tmp_path)
 
 
 def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
@@ -116,8 +53,8 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
     from agentlog.guard import client
 
     argv = ["claude-code", "PreToolUse", "--log-dir", str(served)]
-    code, out, err = client.ask(str(served / "state" / "guard.sock"), argv, payload(tool_use_id="call_6"))
-    assert (code, err) == (0, "") and out.encode() == hook(
+    code, out, err = client.ask(str(served / "state" / client.SOCKET), argv, payload(tool_use_id="call_6"))
+    assert (code, err) == (0, b"") and out == hook(
         tmp_path, alone, payload(tool_use_id="call_6"), AGENTLOG_GUARD_RESIDENT="0"
     ).stdout
 
@@ -152,7 +89,9 @@ def test_the_server_exits_when_idle(tmp_path, log_dir):
     hook(tmp_path, log_dir, payload(), AGENTLOG_GUARD_IDLE_S="1")
     pid = wait_for(lambda: server_pid(log_dir), "the server")
     wait_for(lambda: pid not in servers(tmp_path), "the idle exit")
-    assert not (log_dir / "state" / "guard.sock").exists() and not (log_dir / "state" / "guard.pid").exists()
+    from agentlog.guard import client, server
+
+    assert not (log_dir / "state" / client.SOCKET).exists() and not (log_dir / "state" / server.PID).exists()
     # the next call runs in its own process and starts a new server
     assert hook(tmp_path, log_dir, payload(tool_use_id="again")).returncode == 0
     assert wait_for(lambda: server_pid(log_dir), "a new server") != pid

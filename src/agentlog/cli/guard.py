@@ -64,14 +64,26 @@ def hooks() -> None:
 @_scope_options
 @click.option("--toml", is_flag=True, help=_TOML_HELP)
 @click.option("--dry-run", is_flag=True, help="Show the resulting file; change nothing.")
-@click.option("--command", "command", help="How the agent runs agentlog [default: this installation's script].")
+@click.option(
+    "--client",
+    type=click.Choice(["auto", "native", "python"]),
+    default="auto",
+    show_default=True,
+    help="What the hooks run: the native client `agentlog-hook` (no Python start per call; auto: "
+    "when it is installed beside agentlog) or the `agentlog hook` entry point.",
+)
+@click.option(
+    "--command", "command", help="How the agent runs agentlog, as `COMMAND hook ...` [default: see --client]."
+)
 @click.option(
     "--mcp",
     is_flag=True,
     help='Also register `agentlog mcp` as the agent\'s MCP server "agentlog" (Claude Code: .mcp.json '
     "with --project, ~/.claude.json otherwise; Codex: [mcp_servers] of config.toml).",
 )
-def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, command: str | None, mcp: bool) -> None:
+def install_cmd(
+    agent: str, scope: str | None, toml: bool, dry_run: bool, client: str, command: str | None, mcp: bool
+) -> None:
     """Add `agentlog hook` to the agent's hooks, keeping every hook already there."""
     from ..guard.install import InstallError, install
 
@@ -79,7 +91,7 @@ def install_cmd(agent: str, scope: str | None, toml: bool, dry_run: bool, comman
     if mcp and agent not in MCP_AGENTS:
         raise click.UsageError(f"--mcp registers agentlog's MCP server for {' and '.join(MCP_AGENTS)} only")
     try:
-        change = install(spec, path, command=command, dry_run=dry_run)
+        change = install(spec, path, command=command, client=client, dry_run=dry_run)
         if mcp:
             _install_mcp(spec, scope or spec.default_scope, command, dry_run)
     except InstallError as exc:
@@ -176,6 +188,8 @@ def _status_line(found: dict) -> tuple[str, bool]:
         state = f"partly installed (missing {', '.join(found['missing'])})"
     else:
         state = "installed" if found["installed"] else "not installed"
+    if found.get("clients"):  # which client the agent runs: the native one starts no Python
+        state += f" ({' and '.join(found['clients'])} client)"
     others = f", {found['other_hooks']} other hook(s) kept" if found.get("other_hooks") else ""
     return f"{state}{others}  {found['path']}", partly
 

@@ -49,7 +49,7 @@ class PayloadError(ValueError):
 
 # -- the entry point -----------------------------------------------------------------------
 
-USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] < payload.json"
+USAGE = "usage: agentlog hook AGENT EVENT [--log-dir DIR] [--config FILE] [--fail-open TEXT] < payload.json"
 
 
 def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
@@ -90,7 +90,26 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - whatever happened, the agent goes on
         _arm(None)
         log_failure(log_dir, argv, exc)
+        reply = fail_open_reply(argv)
+        if reply:
+            try:
+                stdout.write(reply)
+                stdout.flush()
+            except (OSError, ValueError):
+                pass
     return 0
+
+
+def fail_open_reply(argv: list[str]) -> str | None:
+    """What to print when failing open: the last --fail-open of the installed command, for
+    an agent that blocks a call its hook does not answer (Cursor: {"permission":"allow"})."""
+    reply = None
+    for i, arg in enumerate(argv):
+        if arg == "--fail-open" and i + 1 < len(argv):
+            reply = argv[i + 1]
+        elif arg.startswith("--fail-open="):
+            reply = arg.split("=", 1)[1]
+    return reply
 
 
 def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
@@ -100,12 +119,14 @@ def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
     positional = []
     while args:
         arg = args.pop(0)
-        if arg in ("--log-dir", "--config") and args:
+        if arg in ("--log-dir", "--config", "--fail-open") and args:
             value = args.pop(0)
             if arg == "--log-dir":
                 flags["log_dir"] = value
-            else:
+            elif arg == "--config":
                 config_file = Path(value)
+        elif arg.startswith("--fail-open="):
+            pass  # fail_open_reply's
         elif arg.startswith(("--log-dir=", "--config=")):
             name, value = arg.split("=", 1)
             if name == "--log-dir":

@@ -4,8 +4,10 @@
     uninstall(agent, path), status(agent, path)
 
 Every hook the user already has is kept: agentlog adds one matcher group per event
-with one command (`<agentlog> hook <agent> <Event>`), and adds nothing that is already
-there, so installing twice changes nothing. Before the first change the file's exact
+with one command, `<bin>/agentlog-hook <agent> <Event>` (the native client, hook-client/)
+when it is installed beside this interpreter, `<agentlog> hook <agent> <Event>` otherwise,
+and adds nothing that is already there, so installing twice changes nothing (installing
+with the other client rewrites agentlog's commands in place). Before the first change the file's exact
 bytes are saved in a manifest under agentlog's state directory
 (`$XDG_STATE_HOME/agentlog/hooks/`); uninstalling restores them byte for byte when the
 file is still as agentlog left it, and otherwise removes only agentlog's entries.
@@ -27,6 +29,8 @@ from ..agents import Agent
 from ..agents.base import TOOL_EVENTS
 
 HOOK_TIMEOUT_S = 10  # the agent's own limit per call; ours (timeout_ms) is far below it
+NATIVE = "agentlog-hook"  # the native client's executable (hook-client/)
+CLIENTS = ("auto", "native", "python")
 
 
 class InstallError(RuntimeError):
@@ -49,8 +53,37 @@ def default_command() -> str:
     return shlex.quote(str(script)) if script.exists() else "agentlog"
 
 
-def hook_command(base: str, agent: Agent, event: str) -> str:
-    return f"{base} hook {agent.name} {event}"
+def native_client() -> Path | None:
+    """The native client installed beside this interpreter (None: it is not)."""
+    path = Path(sys.executable).with_name(NATIVE)
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def hook_base(client: str = "auto", command: str | None = None) -> tuple[str, bool]:
+    """What the installed commands start with, and whether that is the native client:
+    `command` (how the agent runs agentlog) as given, else the native client when it is
+    installed (`auto`, `native`), else the `agentlog` script."""
+    if client not in CLIENTS:
+        raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
+    if command:
+        return command, False
+    native = native_client() if client != "python" else None
+    if native is not None:
+        return shlex.quote(str(native)), True
+    if client == "native":
+        raise InstallError(
+            f"the native hook client is not installed beside {sys.executable} "
+            "(scripts/setup installs it: pip install ./hook-client)"
+        )
+    return default_command(), False
+
+
+def hook_command(base: str, agent: Agent, event: str, native: bool = False) -> str:
+    """`base` running the hook of `event`; with the agent's fail-open reply, which the native
+    client prints itself when no answer comes (it cannot look the agent up)."""
+    command = f"{base} {agent.name} {event}" if native else f"{base} hook {agent.name} {event}"
+    fail_open = getattr(agent.hooks, "fail_open", None)  # agents.base.Hooks.fail_open (Cursor)
+    return f"{command} --fail-open {shlex.quote(fail_open)}" if fail_open else command
 
 
 def state_home(environ: dict[str, str] | None = None) -> Path:
@@ -68,9 +101,15 @@ def manifest_path(settings_file: Path, home: Path) -> Path:
 
 
 def install(
-    agent: Agent, path: Path, *, command: str | None = None, dry_run: bool = False, manifests: Path | None = None
+    agent: Agent,
+    path: Path,
+    *,
+    command: str | None = None,
+    client: str = "auto",
+    dry_run: bool = False,
+    manifests: Path | None = None,
 ) -> Change:
-    base = command or default_command()
+    base, native = hook_base(client, command)
     spec = agent.hooks
     before = _read(path)
     settings = _parse(path, before)
@@ -81,17 +120,20 @@ def install(
         raise InstallError(f"{path}: `hooks` is a {type(hooks).__name__}, expected an object")
     added = []
     for event in spec.events:
-        command_line = hook_command(base, agent, event)
+        command_line = hook_command(base, agent, event, native)
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise InstallError(f"{path}: hooks.{event} is a {type(groups).__name__}, expected a list")
-        if any(h.get(spec.command_key) == command_line for h in _handlers(groups, spec)):
+        ours = [h for h in _handlers(groups, spec) if is_ours(h, agent)]
+        if any(h.get(spec.command_key) == command_line for h in ours):
             continue
-        group = _entry(spec, event, command_line)
-        if event in hooks:
-            groups.append(group)
+        if ours:  # installed with the other client or another agentlog: one command, the new one
+            for handler in ours:
+                handler[spec.command_key] = command_line
+        elif event in hooks:
+            groups.append(_entry(spec, event, command_line))
         else:  # assigned, not appended to a new list: TOML turns it into [[hooks.Event]] tables
-            hooks[event] = [group]
+            hooks[event] = [_entry(spec, event, command_line)]
         added.append(event)
     if not added:
         return Change(path, "unchanged", [], before, before)
@@ -210,18 +252,27 @@ def _others(groups: list[Any], agent: Agent) -> tuple[list[Any], bool]:
 
 
 def is_ours(handler: Any, agent: Agent) -> bool:
-    """A handler that runs `agentlog hook <this agent> ...` (whatever the path to agentlog)."""
+    """A handler that runs `agentlog hook <this agent> ...` or `agentlog-hook <this agent> ...`
+    (whatever the path to agentlog)."""
+    return _client_of(handler, agent) is not None
+
+
+def _client_of(handler: Any, agent: Agent) -> str | None:
+    """Which client one of our handlers runs (`native`, `python`); None: not ours."""
     key = agent.hooks.command_key
     if not isinstance(handler, dict) or not isinstance(handler.get(key), str):
-        return False
+        return None
     try:
         words = shlex.split(handler[key])
     except ValueError:
-        return False
-    for i, word in enumerate(words[:-2]):
-        if os.path.basename(word) in ("agentlog", "agentlog.exe") and words[i + 1 : i + 3] == ["hook", agent.name]:
-            return True
-    return False
+        return None
+    for i, word in enumerate(words[:-1]):
+        name = os.path.basename(word)
+        if name == NATIVE and words[i + 1] == agent.name:
+            return "native"
+        if name in ("agentlog", "agentlog.exe") and words[i + 1 : i + 3] == ["hook", agent.name]:
+            return "python"
+    return None
 
 
 def status(agent: Agent, path: Path) -> dict[str, Any]:
@@ -240,11 +291,12 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
             "problem": str(exc),
         }
     hooks = settings.get("hooks") if isinstance(settings.get("hooks"), dict) else {}
-    installed = [
-        e
+    clients = {
+        e: {_client_of(h, agent) for h in _handlers(hooks[e], agent.hooks)} - {None}
         for e in agent.hooks.events
-        if isinstance(hooks.get(e), list) and any(is_ours(h, agent) for h in _handlers(hooks[e], agent.hooks))
-    ]
+        if isinstance(hooks.get(e), list)
+    }
+    installed = [e for e in agent.hooks.events if clients.get(e)]
     others = sum(
         1
         for groups in hooks.values()
@@ -258,6 +310,7 @@ def status(agent: Agent, path: Path) -> dict[str, Any]:
         "installed": installed,
         "missing": [e for e in agent.hooks.events if e not in installed],
         "other_hooks": others,
+        "clients": sorted(set().union(*clients.values())),  # native, python: which the commands run
     }
 
 

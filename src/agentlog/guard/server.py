@@ -1,21 +1,20 @@
 """The resident guard: answers `agentlog hook` calls with its imports already done.
 
-    python -m agentlog.guard.server <log_dir>/state/guard.sock   # client.py starts it
+    python -m agentlog.guard.server <log_dir>/state/guard-2.sock   # client.py starts it
 
-One process per socket (a flock on state/guard.lock), one call at a time on the main
+One process per socket (a flock on state/guard-2.lock), one call at a time on the main
 thread, each run by hook.run exactly as in the hook's own process: this call's working
 directory and environment, its settings loaded afresh, the same state files and
 per-session lock, the same time budget (SIGALRM), the same output, and stderr returned to
 the client. It exits after AGENTLOG_GUARD_IDLE_S seconds without a call (default 600),
 on SIGTERM, when its socket is removed or replaced, or when agentlog's source changed
-(it declines that call, which then runs in the client's process with the new code). The wire format (marshal, built
-in, so the client imports nothing) is client.py's.
+(it declines that call, which then runs in the client's process with the new code). The wire
+format (length-prefixed bytes, which the native client speaks too) is client.py's.
 """
 
 from __future__ import annotations
 
 import io
-import marshal
 import os
 import signal
 import socket
@@ -24,8 +23,8 @@ import time
 
 from . import client, hook
 
-LOCK = "guard.lock"
-PID = "guard.pid"
+LOCK = f"guard-{client.PROTOCOL}.lock"  # named for the protocol, as the socket: a guard of
+PID = f"guard-{client.PROTOCOL}.pid"  # an older one, still running, neither blocks nor removes them
 DEFAULT_IDLE_S = 600.0
 IO_TIMEOUT_S = 5.0
 TICK_S = 2.0
@@ -87,13 +86,14 @@ def serve(server: socket.socket, path: str, ino: int, idle_s: float) -> None:
 def answer(conn: socket.socket) -> None:
     """One call: read it, offer to take it, run it on the client's confirmation, reply."""
     conn.settimeout(IO_TIMEOUT_S)
-    size = int.from_bytes(_read(conn, 8), "big")
+    size = int.from_bytes(client.recv_exactly(conn, 8), "big")
     if size > hook.MAX_PAYLOAD + 16 * 1024 * 1024:
         return
-    protocol, argv, cwd, environ, raw = marshal.loads(_read(conn, size))
-    if protocol != client.PROTOCOL:
-        conn.sendall(b"F")
+    call = _call(client.recv_exactly(conn, size))
+    if call is None:
+        conn.sendall(b"F")  # another protocol: the client runs it itself
         return
+    argv, cwd, environ, raw = call
     try:
         os.chdir(cwd)
     except OSError:
@@ -112,10 +112,26 @@ def answer(conn: socket.socket) -> None:
     saved = sys.stderr
     sys.stderr = err
     try:
-        code = hook.run(list(argv), io.BytesIO(raw), out)
+        code = hook.run(argv, io.BytesIO(raw), out)
     finally:
         sys.stderr = saved
-    conn.sendall(marshal.dumps((code, out.getvalue(), err.getvalue())))
+    reply = [str(code).encode(), *(os.fsencode(text.getvalue()) for text in (out, err))]
+    conn.sendall(client.pack(reply))
+
+
+def _call(body: bytes) -> tuple[list[str], bytes, dict[str, str], bytes] | None:
+    """A request's argv, working directory, environment and payload; None when it is not
+    one of this protocol (an older or newer client)."""
+    try:
+        items = client.unpack(body)
+        if items[0] != str(client.PROTOCOL).encode():
+            return None
+        cwd, raw, argc = items[1], items[2], int(items[3])
+        argv, entries = items[4 : 4 + argc], items[4 + argc :]
+    except (ValueError, IndexError):
+        return None
+    environ = dict(os.fsdecode(entry).partition("=")[::2] for entry in entries)
+    return [os.fsdecode(arg) for arg in argv], cwd, environ, raw
 
 
 _seen: dict[str, int] = {}
@@ -133,17 +149,6 @@ def stale() -> bool:
             if _seen.setdefault(path, mtime) != mtime:
                 return True
     return False
-
-
-def _read(conn: socket.socket, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = conn.recv(min(left, 1 << 20))
-        if not chunk:
-            raise ConnectionError("the client went away")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def _lock(path: str) -> int | None:
