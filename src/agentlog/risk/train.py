@@ -2,7 +2,9 @@
 
 Every step of every run is a sample (its features so far, the run's outcome), weighted so
 that each run counts once whatever its length: the model learns to score a run at any
-point. Each executor gets its own intercept (base rates differ tenfold between agents).
+point. Each executor with enough runs of both outcomes gets its own regression (base rates
+differ tenfold between agents, and so does what a feature means); a pooled one, with an
+intercept per executor, scores the others.
 The alert threshold of each cohort is set by cross-conformal calibration: each successful
 run's highest live risk under a model fitted without its fold; the threshold is the
 ceil((n+1)(1-alpha))-th smallest of those n, so a new successful run alerts with
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .features import NAMES
-from .model import Model
+from .model import CLIP, Linear, Model
 
 MIN_RUNS = 20  # fewer labelled runs than this (or fewer than MIN_CLASS of either outcome): too little
 MIN_CLASS = 5
@@ -47,20 +49,24 @@ def _sklearn():
     return LogisticRegression
 
 
-def check_enough(runs: Sequence[Labelled]) -> None:
+def _enough(runs: Sequence[Labelled]) -> bool:
     failed = sum(r.failed for r in runs)
-    if len(runs) < MIN_RUNS or min(failed, len(runs) - failed) < MIN_CLASS:
+    return len(runs) >= MIN_RUNS and min(failed, len(runs) - failed) >= MIN_CLASS
+
+
+def check_enough(runs: Sequence[Labelled]) -> None:
+    if not _enough(runs):
+        failed = sum(r.failed for r in runs)
         raise TooLittle(
             f"{len(runs)} labelled runs ({failed} failed, {len(runs) - failed} succeeded): "
             f"need at least {MIN_RUNS}, with {MIN_CLASS} of each outcome"
         )
 
 
-def fit(runs: Sequence[Labelled], *, cohorts: Sequence[str] | None = None, c: float = 0.3) -> Model:
-    """A model fitted on all steps of `runs` (no thresholds yet: see `calibrate`)."""
-    check_enough(runs)
+def _regression(runs: Sequence[Labelled], cohorts: Sequence[str], c: float) -> tuple[Linear, dict[str, float]]:
+    """One regression on all steps of `runs`, with an intercept offset per cohort when
+    there are several."""
     LogisticRegression = _sklearn()
-    cohorts = sorted(cohorts if cohorts is not None else {r.executor or "" for r in runs})
     rows, labels, weights = [], [], []
     for run in runs:
         for vector in run.vectors:
@@ -77,12 +83,28 @@ def fit(runs: Sequence[Labelled], *, cohorts: Sequence[str] | None = None, c: fl
         if (run.executor or "") in index and len(cohorts) > 1:
             onehot[index[run.executor or ""]] = 1.0
         for vector in run.vectors:
-            design.append([(x - m) / s for x, m, s in zip(vector, mean, scale)] + onehot)
+            design.append([min(CLIP, max(-CLIP, (x - m) / s)) for x, m, s in zip(vector, mean, scale)] + onehot)
     learner = LogisticRegression(C=c, max_iter=2000)
     learner.fit(design, labels, sample_weight=weights)
     coef = [float(w) for w in learner.coef_[0]]
     offsets = {name: coef[n + i] for name, i in index.items()} if len(cohorts) > 1 else {}
-    return Model(list(NAMES), mean, scale, coef[:n], float(learner.intercept_[0]), offsets)
+    return Linear(mean, scale, coef[:n], float(learner.intercept_[0])), offsets
+
+
+def fit(runs: Sequence[Labelled], *, cohorts: Sequence[str] | None = None, c: float = 0.3) -> Model:
+    """A model fitted on all steps of `runs` (no thresholds yet: see `calibrate`): a pooled
+    regression, and where there are several cohorts, one of its own for each cohort with
+    enough runs of both outcomes."""
+    check_enough(runs)
+    cohorts = sorted(cohorts if cohorts is not None else {r.executor or "" for r in runs})
+    pooled, offsets = _regression(runs, cohorts, c)
+    own = {}
+    if len(cohorts) > 1:
+        for name in cohorts:
+            mine = [r for r in runs if (r.executor or "") == name]
+            if _enough(mine):
+                own[name] = _regression(mine, [name], c)[0]
+    return Model(list(NAMES), pooled.mean, pooled.scale, pooled.coef, pooled.intercept, offsets, own=own)
 
 
 def highest_risk(model: Model, runs: Sequence[Labelled]) -> dict[str, list[float]]:
