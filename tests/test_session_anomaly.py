@@ -208,3 +208,30 @@ def test_the_weekly_report_says_which_alerts_came_in_time(history) -> None:
     assert found["succeeded"] == 0 and found["unspent_succeeded_usd"] == 0
     markdown = render_markdown(report)
     assert "## Early warnings" in markdown and "| session_anomaly | 1 | 1 of 1 | 1 |" in markdown
+
+
+def test_failed_commands_printing_the_same_thing_make_a_streak() -> None:
+    import msgspec
+
+    from agentlog.risk.cohort import NAMES, Metrics
+    from agentlog.watch.view import WatchEvent
+
+    decode = msgspec.json.Decoder(WatchEvent).decode
+    metrics = Metrics()
+
+    def step(command: str, result: str, output: str) -> float:
+        for kind, data in (
+            ("agent_thinking", {"thinking": "next"}),
+            ("tool_call", {"tool_name": "bash", "tool_params": {"command": command}}),
+            ("tool_result", {"tool_name": "bash", "result": result, "result_data": output}),
+        ):
+            metrics.take(decode(json.dumps({"event_type": kind, "attempt_id": "a", "data": data})))
+        return metrics.values()[NAMES.index("failure_streak")]
+
+    broken = "OSError: [Errno 5] Input/output error"
+    assert step("ls", "success", "a.py") == 0
+    assert [step(f"cat f{n}.py", "error", broken) for n in range(4)] == [0, 1, 2, 3]  # other commands, one output
+    assert step("cat g.py", "error", "No such file or directory: g.py") == 0  # another failure starts over
+    assert step("cat g.py", "error", "No such file or directory: g.py") == 1
+    assert step("ls", "success", broken) == 0  # a success ends it
+    assert [step(f"grep x f{n}.py", "error", "") for n in range(3)] == [0, 0, 0]  # saying nothing is no failure

@@ -5,7 +5,7 @@ compares (METRICS): cost and tokens so far; over the last few steps (decayed) th
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
 latest call's context growth; and streaks (the same error, the same call, calls that ran
-nothing). A session is compared with its cohort (executor x model x task size, or the
+nothing, failed commands with the same output). A session is compared with its cohort (executor x model x task size, or the
 keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
@@ -31,7 +31,7 @@ from zlib import crc32
 
 import msgspec
 
-from .features import AGENT_EVENTS, _remember, kind_of
+from .features import AGENT_EVENTS, _ends, _raw, _remember, kind_of
 
 FORMAT = "agentlog-session-baselines-1"
 FILE = "session-baselines.json"  # in the log's state/ folder
@@ -55,6 +55,7 @@ METRICS = (
     ("error_streak", 1, 0.5),  # steps in a row that failed with the error of the step before
     ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
+    ("failure_streak", 1, 0.5),  # failed commands in a row that printed the same thing (a broken environment)
 )
 NAMES = tuple(name for name, _, _ in METRICS)
 TOKEN_KINDS = 4  # input, cache read, cache creation, output: what a cohort's prices are fitted on
@@ -99,6 +100,8 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     kinds: dict[str, int] = msgspec.field(default_factory=dict)
     entropy_sum: float = 0.0
     seen: dict[int, int] = msgspec.field(default_factory=dict)
+    failure_streak: int = 0  # failed commands in a row before this one with the output of the one before
+    last_failure: int = -1  # the output (crc32 of its end) of the latest failed command, -1: it succeeded
 
     def take(self, event) -> bool:
         """Count one event; whether it is a point to judge the session at (the session has
@@ -115,6 +118,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self._usage(data)
         elif kind == "tool_result":
             self.in_call = False
+            self._result(data)
         elif kind == "error":
             if self.in_call and not self.step_calls:
                 self.idle_streak += 1  # answered by an error, with nothing run: a call that did nothing
@@ -143,6 +147,17 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         self.r_repeats *= DECAY
         self.r_priced *= DECAY
         self.r_usage = [x * DECAY for x in self.r_usage]
+
+    def _result(self, data) -> None:
+        """Commands that keep failing with the same output, whatever they were: a disk, a
+        network or a sandbox that broke under the agent (no output at all says nothing)."""
+        raw = _raw(data.result_data)
+        if data.result != "error" or len(raw) <= len(b'""'):
+            self.failure_streak, self.last_failure = 0, -1
+            return
+        output = crc32(_ends(raw)[-256:])
+        self.failure_streak = self.failure_streak + 1 if output == self.last_failure else 0
+        self.last_failure = output
 
     def _usage(self, data) -> None:
         cost = _number(data.cost_usd)
@@ -202,6 +217,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             float(self.error_streak + (self.step_error != -1 and self.step_error == self.last_error)),
             float(self.repeat_streak),
             float(self.idle_streak),
+            float(self.failure_streak),
         ]
 
     def cohort(self, executor: Any, keys: Sequence[str]) -> list[str]:
