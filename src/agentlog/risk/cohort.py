@@ -31,7 +31,7 @@ from zlib import crc32
 
 import msgspec
 
-from .features import AGENT_EVENTS, _ends, _raw, _remember, kind_of
+from .features import AGENT_EVENTS, _ends, _remember, kind_of
 
 FORMAT = "agentlog-session-baselines-1"
 FILE = "session-baselines.json"  # in the log's state/ folder
@@ -151,11 +151,11 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     def _result(self, data) -> None:
         """Commands that keep failing with the same output, whatever they were: a disk, a
         network or a sandbox that broke under the agent (no output at all says nothing)."""
-        raw = _raw(data.result_data)
+        raw = data.result_data
         if data.result != "error" or len(raw) <= len(b'""'):
             self.failure_streak, self.last_failure = 0, -1
             return
-        output = crc32(_ends(raw)[-256:])
+        output = crc32(_ends(raw))
         self.failure_streak = self.failure_streak + 1 if output == self.last_failure else 0
         self.last_failure = output
 

@@ -118,7 +118,7 @@ MAX_CODE_BLOCKS = 20
 
 # a file a call names: a path with a source or config extension
 _FILE = re.compile(
-    rb"(?:[\w.-]+/)*[\w-]+\.(?:py|pyi|pyx|js|jsx|ts|tsx|go|rs|java|kt|c|h|cc|cpp|hpp|rb|php|cs|swift|scala|sh"
+    rb"[\w./-]+\.(?:py|pyi|pyx|js|jsx|ts|tsx|go|rs|java|kt|c|h|cc|cpp|hpp|rb|php|cs|swift|scala|sh"
     rb"|rst|md|txt|toml|cfg|ini|ya?ml|json|html|css)\b"
 )
 _WRITES_FILE = re.compile(rb"create |cat <<|cat >|\"write\"|apply_patch")  # a call that writes a whole file
@@ -128,14 +128,13 @@ _SYNTAX = re.compile(rb"SyntaxError|IndentationError|syntax error")
 EMPTY_OUTPUT = 64  # bytes: an output this small (a harness's wrapper at most) said nothing
 
 
-def _ends(raw: bytes) -> bytes:
-    """The start and the end of a text: where outputs say what happened (tracebacks and
-    test summaries come last), in bounded time whatever its size."""
-    return raw if len(raw) <= 2 * LOOK_BYTES else raw[:LOOK_BYTES] + raw[-LOOK_BYTES:]
-
-
-def _raw(value) -> bytes:
-    return bytes(value) if value else b""
+def _ends(raw) -> bytes:
+    """The start and the end of a raw text: where outputs say what happened (tracebacks and
+    test summaries come last), in bounded time and memory whatever its size."""
+    view = memoryview(raw)
+    if len(view) <= 2 * LOOK_BYTES:
+        return view.tobytes()
+    return view[:LOOK_BYTES].tobytes() + view[-LOOK_BYTES:].tobytes()
 
 
 def kind_of(params: bytes) -> str:
@@ -242,7 +241,7 @@ class Tracker:
                     s.untooled += 1
                 s.recent *= RECENT_DECAY
                 s.step_calls = 0
-            s.writing += len(_raw(data.thinking)) + len(_raw(data.content)) + len(_raw(data.output))
+            s.writing += len(data.thinking) + len(data.content) + len(data.output)
             if kind == "tool_call":
                 self._call(data)
         elif kind == "usage":
@@ -264,23 +263,23 @@ class Tracker:
                 s.recent += 1.0
             if s.last_kind == "test":
                 s.test_failed = data.result == "error"
-            self._output(_raw(data.result_data))
+            self._output(data.result_data)
         elif kind == "error":
             s.in_call = False
             self._error(data)
         elif kind in ("session_start", "followup_sent", "status_change", "session_end"):
             s.in_call = False
             if kind == "session_start":
-                self._prompt(_raw(data.prompt))
+                self._prompt(data.prompt)
 
-    def _prompt(self, raw: bytes) -> None:
+    def _prompt(self, raw) -> None:
         s = self.state
         s.prompt_bytes = len(raw)
-        head = raw[: 8 * LOOK_BYTES]
+        head = memoryview(raw)[: 8 * LOOK_BYTES].tobytes()
         s.prompt_code = min(head.count(b"```") // 2, MAX_CODE_BLOCKS)
         s.prompt_traceback = _TRACEBACK.search(head) is not None
 
-    def _output(self, raw: bytes) -> None:
+    def _output(self, raw) -> None:
         s = self.state
         s.output_bytes += len(raw)
         ends = _ends(raw)

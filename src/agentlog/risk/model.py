@@ -41,20 +41,30 @@ class Linear:
     def __post_init__(self) -> None:
         if not len(self.mean) == len(self.scale) == len(self.coef) == len(NAMES):
             raise ValueError(f"a risk regression needs {len(NAMES)} means, scales and coefficients")
-        self._terms = [(m, 1.0 / s if s else 0.0, c) for m, s, c in zip(self.mean, self.scale, self.coef)]
+        # clipping z to +-CLIP is clipping x to mean +- CLIP * scale: then z * coef = x * w + b
+        self._terms = [
+            (m - CLIP * s, m + CLIP * s, c / s) if s else (0.0, 0.0, 0.0)
+            for m, s, c in zip(self.mean, self.scale, self.coef)
+        ]
+        self._b = self.intercept - sum(m * c / s for m, s, c in zip(self.mean, self.scale, self.coef) if s)
 
     def parts(self, vector: list[float]) -> list[float]:
         """Each feature's contribution to the logit, against the mean run. A value is taken
         at most CLIP scales from the mean: a run unlike all the training runs in one
         feature (a task prompt ten times the usual size) is not scored by that alone."""
-        found = []
-        for x, (m, inverse, c) in zip(vector, self._terms):
-            z = (x - m) * inverse
-            found.append((CLIP if z > CLIP else -CLIP if z < -CLIP else z) * c)
-        return found
+        return [
+            (x - m) / s * c if s else 0.0
+            for x, m, s, c in zip(self._clipped(vector), self.mean, self.scale, self.coef)
+        ]
+
+    def _clipped(self, vector: list[float]) -> list[float]:
+        return [lo if x < lo else hi if x > hi else x for x, (lo, hi, _) in zip(vector, self._terms)]
 
     def logit(self, vector: list[float]) -> float:
-        return self.intercept + sum(self.parts(vector))
+        z = self._b
+        for x, (lo, hi, w) in zip(vector, self._terms):
+            z += (lo if x < lo else hi if x > hi else x) * w
+        return z
 
     def to_json(self) -> dict[str, Any]:
         return {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
