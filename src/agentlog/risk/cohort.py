@@ -4,8 +4,8 @@
 compares (METRICS): cost and tokens so far; over the last few steps (decayed) the cost
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
-latest call's context growth; and streaks (the same error, the same call, calls that ran
-nothing, failed commands with the same output). A session is compared with its cohort (executor x model x task size, or the
+latest call's context growth; and streaks (the same error and output, the same call, calls
+that ran nothing). A session is compared with its cohort (executor x model x task size, or the
 keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
@@ -52,10 +52,9 @@ METRICS = (
     ("repeat_ratio", 1, 0.1),  # calls made before, recent share
     ("tool_entropy", 0, 0.1),  # of the kinds of calls so far
     ("context_jump", 1, 0.05),  # log of the latest call's input over the one before
-    ("error_streak", 1, 0.5),  # steps in a row that failed with the error of the step before
+    ("error_streak", 1, 0.5),  # steps in a row that failed with the error (and output) of the step before
     ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
-    ("failure_streak", 1, 0.5),  # failed commands in a row that printed the same thing (a broken environment)
 )
 NAMES = tuple(name for name, _, _ in METRICS)
 TOKEN_KINDS = 4  # input, cache read, cache creation, output: what a cohort's prices are fitted on
@@ -100,8 +99,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     kinds: dict[str, int] = msgspec.field(default_factory=dict)
     entropy_sum: float = 0.0
     seen: dict[int, int] = msgspec.field(default_factory=dict)
-    failure_streak: int = 0  # failed commands in a row before this one with the output of the one before
-    last_failure: int = -1  # the output (crc32 of its end) of the latest failed command, -1: it succeeded
+    failed_output: int = 0  # crc32 of the ends of this step's latest failed command's output (0: none)
 
     def take(self, event) -> bool:
         """Count one event; whether it is a point to judge the session at (the session has
@@ -125,7 +123,10 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self.in_call = False
             self.r_errors += 1.0
             key = data.error_fingerprint if type(data.error_fingerprint) is str else str(data.error_message)[:200]
-            self.step_error = crc32(key.encode())
+            # the error with what the command printed: "exit code 1" from a grep that found
+            # nothing and from a test that failed are two errors; one output from every
+            # command is one (a disk, a network or a sandbox that broke under the agent)
+            self.step_error = crc32(key.encode(), self.failed_output)
         else:
             if kind in ("session_start", "followup_sent", "status_change", "session_end"):
                 self.in_call = False
@@ -139,7 +140,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self.error_streak = self.error_streak + 1 if same else 0
             self.last_error = self.step_error
         self.steps += 1
-        self.step_calls, self.step_error = 0, -1
+        self.step_calls, self.step_error, self.failed_output = 0, -1, 0
         self.r_steps = self.r_steps * DECAY + 1.0
         self.r_cost *= DECAY
         self.r_calls *= DECAY
@@ -149,15 +150,9 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         self.r_usage = [x * DECAY for x in self.r_usage]
 
     def _result(self, data) -> None:
-        """Commands that keep failing with the same output, whatever they were: a disk, a
-        network or a sandbox that broke under the agent (no output at all says nothing)."""
         raw = data.result_data
-        if data.result != "error" or len(raw) <= len(b'""'):
-            self.failure_streak, self.last_failure = 0, -1
-            return
-        output = crc32(_ends(raw))
-        self.failure_streak = self.failure_streak + 1 if output == self.last_failure else 0
-        self.last_failure = output
+        failed = data.result == "error" and len(raw) > len(b'""')
+        self.failed_output = crc32(_ends(raw)) if failed else 0
 
     def _usage(self, data) -> None:
         cost = _number(data.cost_usd)
@@ -217,7 +212,6 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             float(self.error_streak + (self.step_error != -1 and self.step_error == self.last_error)),
             float(self.repeat_streak),
             float(self.idle_streak),
-            float(self.failure_streak),
         ]
 
     def cohort(self, executor: Any, keys: Sequence[str]) -> list[str]:

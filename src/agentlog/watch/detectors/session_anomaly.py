@@ -36,7 +36,6 @@ WHAT = {
     "error_streak": "steps in a row failing with the same error",
     "repeat_streak": "identical calls in a row",
     "idle_streak": "model calls in a row that ran nothing",
-    "failure_streak": "failed commands in a row with the same output",
 }
 
 
