@@ -122,10 +122,15 @@ _FILE = re.compile(
     rb"|rst|md|txt|toml|cfg|ini|ya?ml|json|html|css)\b"
 )
 _WRITES_FILE = re.compile(rb"create |cat <<|cat >|\"write\"|apply_patch")  # a call that writes a whole file
-_LONG = re.compile(rb"too long|truncated|output was cut|\[\.\.\.\]")  # the harness cut a tool's output short
-_TRACEBACK = re.compile(rb"Traceback \(most recent call last\)|panicked at|Exception in thread")
-_SYNTAX = re.compile(rb"SyntaxError|IndentationError|syntax error")
+# what an output says, as literal words (a substring test is a fast scan; a regex alternation is not)
+_LONG = (b"too long", b"truncated", b"output was cut", b"[...]")  # the harness cut a tool's output short
+_TRACEBACK = (b"Traceback (most recent call last)", b"panicked at", b"Exception in thread")
+_SYNTAX = (b"SyntaxError", b"IndentationError", b"syntax error")
 EMPTY_OUTPUT = 64  # bytes: an output this small (a harness's wrapper at most) said nothing
+
+
+def _says(text: bytes, words: tuple[bytes, ...]) -> bool:
+    return any(word in text for word in words)
 
 
 def _ends(raw) -> bytes:
@@ -277,15 +282,15 @@ class Tracker:
         s.prompt_bytes = len(raw)
         head = memoryview(raw)[: 8 * LOOK_BYTES].tobytes()
         s.prompt_code = min(head.count(b"```") // 2, MAX_CODE_BLOCKS)
-        s.prompt_traceback = _TRACEBACK.search(head) is not None
+        s.prompt_traceback = _says(head, _TRACEBACK)
 
     def _output(self, raw) -> None:
         s = self.state
         s.output_bytes += len(raw)
         ends = _ends(raw)
-        s.long_outputs += _LONG.search(ends[:LOOK_BYTES]) is not None
-        s.traceback_outputs += _TRACEBACK.search(ends) is not None
-        s.syntax_outputs += _SYNTAX.search(ends) is not None
+        s.long_outputs += _says(ends[:LOOK_BYTES], _LONG)
+        s.traceback_outputs += _says(ends, _TRACEBACK)
+        s.syntax_outputs += _says(ends, _SYNTAX)
         s.empty_outputs += len(raw) <= EMPTY_OUTPUT
 
     def _files(self, params: bytes, kind: str) -> None:
