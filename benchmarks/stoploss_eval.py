@@ -4,17 +4,23 @@
 
 The runs of ../shared/datasets are imported by agentlog's own importers (risk_data.py).
 Risk scores come from `agentlog risk --replay --format json`, cross-fitted: the runs are in
-the two folds `agentlog advise` uses (analytics.stoploss.fold_of), and each fold is scored
-by a model that `agentlog risk train` fitted on the runs of the other fold whose SWE-bench
-instance it does not share (no run is scored by a model that saw its task). The scores
-carry the benchmark's label as their outcome; `agentlog advise --risk-scores FILE` then
-chooses the threshold on one fold and measures it on the other. Printed: cost saved % and
+5 folds by SWE-bench instance (as benchmarks/risk_eval.py), and each fold is scored by a
+model that `agentlog risk train` fitted on the other four (no run is scored by a model
+that saw its task). The scores carry the benchmark's label as their outcome; `agentlog
+advise --risk-scores FILE` then chooses the threshold on one of its two folds
+(analytics.stoploss.fold_of) and measures it on the other. Printed: cost saved % and
 resolved tasks lost in points, in all and per agent (target >= 20% at <= 2 pp).
+
+Until this used advise's two folds for the models too, each trained on the other fold's
+runs of other instances: with SWE-agent's three reruns per instance in both folds, that
+left ~250-300 training runs and almost no SWE-agent ones, and each fold's risks on a scale
+of their own, so a threshold chosen on one fold did not mean the same on the other.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -24,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from risk_data import load_runs, write_labels  # noqa: E402
 
-from agentlog.analytics.stoploss import fold_of  # noqa: E402
-
 AGENTLOG = [sys.executable, "-m", "agentlog"]
 EXECUTORS = {"minisweagent_gemini3pro_verified": "MINI_SWE_AGENT", "sweagent_gpt4_lite": "SWE_AGENT"}
+FOLDS = 5  # cross-fitting by instance, as benchmarks/risk_eval.py
 
 
 def cli(*args: str) -> str:
@@ -35,13 +40,15 @@ def cli(*args: str) -> str:
 
 
 def scores(logs: Path, runs, out: Path) -> Path:
-    """Cross-fitted risk scores of every run, its outcome the benchmark's label."""
+    """Cross-fitted risk scores of every run, its outcome the benchmark's label: the runs in
+    FOLDS folds by SWE-bench instance, each fold scored by a model trained on the others."""
     label = {r.attempt_id: r for r in runs}
-    fold = {r.attempt_id: fold_of(r.attempt_id) for r in runs}  # advise groups by task id, here none: attempt
+    instances = sorted({r.instance_id for r in runs})
+    random.Random(7).shuffle(instances)
+    fold = {instance: i % FOLDS for i, instance in enumerate(instances)}
     lines = []
-    for k in (0, 1):
-        held = {r.instance_id for r in runs if fold[r.attempt_id] == k}
-        train = [r for r in runs if fold[r.attempt_id] != k and r.instance_id not in held]
+    for k in range(FOLDS):
+        train = [r for r in runs if fold[r.instance_id] != k]
         labels, model = out / f"labels-{k}.csv", out / f"model-{k}.json"
         write_labels(labels, train, tuple(EXECUTORS))
         cli("risk", "train", "--labels", str(labels), "--log-dir", str(logs), "--out", str(model))
@@ -49,7 +56,7 @@ def scores(logs: Path, runs, out: Path) -> Path:
         for line in replay.splitlines():
             record = json.loads(line)
             run = label.get(record["attempt_id"])
-            if run is not None and fold[run.attempt_id] == k:
+            if run is not None and fold[run.instance_id] == k:
                 record["outcome"] = "resolved" if run.resolved else "failed"
                 lines.append(json.dumps(record))
     path = out / "scores.jsonl"

@@ -4,6 +4,7 @@ scores and alert as the replay), `agentlog risk train`, and the step features.""
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -60,7 +61,8 @@ def test_text_replay_shows_curves_and_the_unspent_summary(imported: Path) -> Non
 def _model_alerting_after(curve: dict, step: int, tmp_path: Path) -> Path:
     """The packaged model with its threshold set so that `curve` first alerts at `step` or later."""
     doc = json.loads(DEFAULT_MODEL.read_text())
-    doc["thresholds"] = {"MINI_SWE_AGENT": max(risk for _, risk in curve["scores"][: step - 1])}
+    highest = max(risk for _, risk in curve["scores"][: step - 1]) + 5e-5  # the curve's risks are rounded to 4 places
+    doc["thresholds"] = {"MINI_SWE_AGENT": highest}
     path = tmp_path / "model.json"
     path.write_text(json.dumps(doc))
     return path
@@ -223,3 +225,77 @@ def test_watch_refuses_a_risk_model_that_is_not_one(log_dir: Path, tmp_path: Pat
     bad.write_text("[]")
     result = run_cli("watch", "--log-dir", str(log_dir), "--once", "--quiet", env={"AGENTLOG_RISK_MODEL": str(bad)})
     assert result.returncode == 1 and b"risk model" in result.stderr and b"Traceback" not in result.stderr
+
+
+def _features(*events: tuple[str, dict]) -> dict[str, float]:
+    """The features of the last step of a session made of `events` (type, data), fed as the
+    watch decodes them; the session ends after them."""
+    tracker, last = Tracker(State()), None
+    for kind, data in [("session_start", {}), *events, ("session_end", {})]:
+        line = json.dumps({"event_type": kind, "attempt_id": "a", "executor": "CODEX", "data": data})
+        closed = tracker.feed(_decode.decode(line))
+        last = closed[1] if closed is not None else last
+    assert last is not None
+    return dict(zip(NAMES, last))
+
+
+def _step(command: str, output, result: str = "success") -> list[tuple[str, dict]]:
+    return [
+        ("agent_thinking", {"thinking": "THOUGHT: next"}),
+        ("tool_call", {"tool_name": "bash", "tool_params": {"command": command}}),
+        ("tool_result", {"tool_name": "bash", "result": result, "result_data": output}),
+    ]
+
+
+def test_the_task_prompt_gives_its_size_code_blocks_and_traceback() -> None:
+    prompt = "Fix it.\n```python\nf()\n```\n```\nTraceback (most recent call last):\n  boom\n```\n"
+    with_prompt = [("session_start", {"prompt": prompt}), *_step("ls", "a.py")]
+    found = _features(*with_prompt)
+    assert found["log_prompt_bytes"] == pytest.approx(math.log1p(len(json.dumps(prompt))))
+    assert found["prompt_code_blocks"] == 2 and found["prompt_traceback"] == 1.0
+    plain = _features(("session_start", {"prompt": "Fix it."}), *_step("ls", "a.py"))
+    assert plain["prompt_code_blocks"] == 0 and plain["prompt_traceback"] == 0.0
+    assert plain["log_prompt_bytes"] < found["log_prompt_bytes"]
+
+
+def test_what_the_model_writes_is_measured_per_step() -> None:
+    short = _features(*_step("ls", "a.py"))
+    long = _features(("agent_thinking", {"thinking": "x" * 2000}), *_step("ls", "a.py")[1:])
+    assert long["log_writing_per_step"] == pytest.approx(math.log1p(2002))  # the raw JSON string
+    assert short["log_writing_per_step"] < long["log_writing_per_step"]
+    spoken = _features(("agent_output", {"output": "y" * 500}), *_step("ls", "a.py")[1:])
+    assert spoken["log_writing_per_step"] == pytest.approx(math.log1p(502))
+
+
+def test_tool_outputs_give_size_cut_traceback_syntax_and_empty_shares() -> None:
+    found = _features(
+        *_step("ls", "The output of your last command was too long. " + "z" * 300),
+        *_step("python x.py", "Traceback (most recent call last):\n  File x.py, line 9\nValueError: " + "no " * 30, "error"),
+        *_step("python y.py", '  File "y.py", line 1\n    def f(:\n          ^\nSyntaxError: invalid syntax' * 2, "error"),
+        *_step("true", ""),
+    )
+    assert found["long_output_share"] == 0.25
+    assert found["traceback_output_share"] == 0.25
+    assert found["syntax_error_share"] == 0.25
+    assert found["empty_output_share"] == 0.25
+    assert found["log_output_bytes"] > math.log1p(50)
+
+
+def test_a_traceback_at_the_end_of_a_huge_output_is_seen() -> None:
+    huge = "line\n" * 20_000 + "Traceback (most recent call last):\n  File a.py\nKeyError: 1"
+    assert _features(*_step("pytest", huge, "error"))["traceback_output_share"] == 1.0
+    middle = "line\n" * 20_000 + "Traceback (most recent call last):\n" + "line\n" * 20_000
+    assert _features(*_step("pytest", middle, "error"))["traceback_output_share"] == 0.0  # bounded look: the ends
+
+
+def test_files_named_edited_and_written_are_counted_once_each() -> None:
+    found = _features(
+        *_step("cat src/pkg/core.py", "x"),
+        *_step("grep -n foo core.py utils.py", "x"),  # core.py again, by its name
+        *_step("sed -i 's/a/b/' src/pkg/core.py", ""),
+        *_step("cat <<'EOF' > scratch.py\nimport pkg\nEOF", ""),
+        *_step("sed -i 's/c/d/' core.py", ""),  # edited again: one file
+    )
+    assert found["log_files_seen"] == pytest.approx(math.log1p(3))  # core.py, utils.py, scratch.py
+    assert found["log_files_edited"] == pytest.approx(math.log1p(2))  # core.py, scratch.py
+    assert found["files_written"] == 1.0

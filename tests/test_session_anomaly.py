@@ -208,3 +208,37 @@ def test_the_weekly_report_says_which_alerts_came_in_time(history) -> None:
     assert found["succeeded"] == 0 and found["unspent_succeeded_usd"] == 0
     markdown = render_markdown(report)
     assert "## Early warnings" in markdown and "| session_anomaly | 1 | 1 of 1 | 1 |" in markdown
+
+
+def test_an_error_streak_is_the_same_error_with_the_same_output() -> None:
+    """mini-swe-agent writes every non-zero exit as one `exit_code` error: a grep that found
+    nothing and a failing test are still two errors; one output from every command is one."""
+    import msgspec
+
+    from agentlog.risk.cohort import NAMES, Metrics
+    from agentlog.watch.view import WatchEvent
+
+    decode = msgspec.json.Decoder(WatchEvent).decode
+    metrics = Metrics()
+
+    def step(command: str, output: str, error: str | None = "exit code 1") -> float:
+        events = [
+            ("agent_thinking", {"thinking": "next"}),
+            ("tool_call", {"tool_name": "bash", "tool_params": {"command": command}}),
+            ("tool_result", {"tool_name": "bash", "result": "error" if error else "success", "result_data": output}),
+        ]
+        if error:
+            events.append(("error", {"error_message": error, "error_fingerprint": "exit_code-1"}))
+        for kind, data in events:
+            metrics.take(decode(json.dumps({"event_type": kind, "attempt_id": "a", "data": data})))
+        return metrics.values()[NAMES.index("error_streak")]
+
+    broken = "OSError: [Errno 5] Input/output error"
+    assert step("ls", "a.py", None) == 0
+    assert [step(f"cat f{n}.py", broken) for n in range(4)] == [0, 1, 2, 3]  # other commands, one output
+    step("pytest", "FAILED test_a.py::test_x - assert 1 == 2")  # same fingerprint, other output: it ends
+    # (a streak is judged at the step after: the step that ends it still shows the one before)
+    assert step("grep -n x a.py", "") == 0
+    assert step("grep -n y a.py", "") == 1  # printing nothing is one output too
+    step("ls", broken, None)  # a success ends it
+    assert step("ls -a", "b.py", None) == 0

@@ -4,8 +4,8 @@
 compares (METRICS): cost and tokens so far; over the last few steps (decayed) the cost
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
-latest call's context growth; and streaks (the same error, the same call, calls that ran
-nothing). A session is compared with its cohort (executor x model x task size, or the
+latest call's context growth; and streaks (the same error and output, the same call, calls
+that ran nothing). A session is compared with its cohort (executor x model x task size, or the
 keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
@@ -31,7 +31,7 @@ from zlib import crc32
 
 import msgspec
 
-from .features import AGENT_EVENTS, _remember, kind_of
+from .features import AGENT_EVENTS, _ends, _remember, kind_of
 
 FORMAT = "agentlog-session-baselines-1"
 FILE = "session-baselines.json"  # in the log's state/ folder
@@ -52,7 +52,7 @@ METRICS = (
     ("repeat_ratio", 1, 0.1),  # calls made before, recent share
     ("tool_entropy", 0, 0.1),  # of the kinds of calls so far
     ("context_jump", 1, 0.05),  # log of the latest call's input over the one before
-    ("error_streak", 1, 0.5),  # steps in a row that failed with the error of the step before
+    ("error_streak", 1, 0.5),  # steps in a row that failed with the error (and output) of the step before
     ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
 )
@@ -99,6 +99,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     kinds: dict[str, int] = msgspec.field(default_factory=dict)
     entropy_sum: float = 0.0
     seen: dict[int, int] = msgspec.field(default_factory=dict)
+    failed_output: int = 0  # crc32 of the ends of this step's latest failed command's output (0: none)
 
     def take(self, event) -> bool:
         """Count one event; whether it is a point to judge the session at (the session has
@@ -115,13 +116,17 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self._usage(data)
         elif kind == "tool_result":
             self.in_call = False
+            self._result(data)
         elif kind == "error":
             if self.in_call and not self.step_calls:
                 self.idle_streak += 1  # answered by an error, with nothing run: a call that did nothing
             self.in_call = False
             self.r_errors += 1.0
             key = data.error_fingerprint if type(data.error_fingerprint) is str else str(data.error_message)[:200]
-            self.step_error = crc32(key.encode())
+            # the error with what the command printed: "exit code 1" from a grep that found
+            # nothing and from a test that failed are two errors; one output from every
+            # command is one (a disk, a network or a sandbox that broke under the agent)
+            self.step_error = crc32(key.encode(), self.failed_output)
         else:
             if kind in ("session_start", "followup_sent", "status_change", "session_end"):
                 self.in_call = False
@@ -135,7 +140,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self.error_streak = self.error_streak + 1 if same else 0
             self.last_error = self.step_error
         self.steps += 1
-        self.step_calls, self.step_error = 0, -1
+        self.step_calls, self.step_error, self.failed_output = 0, -1, 0
         self.r_steps = self.r_steps * DECAY + 1.0
         self.r_cost *= DECAY
         self.r_calls *= DECAY
@@ -143,6 +148,11 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         self.r_repeats *= DECAY
         self.r_priced *= DECAY
         self.r_usage = [x * DECAY for x in self.r_usage]
+
+    def _result(self, data) -> None:
+        raw = data.result_data
+        failed = data.result == "error" and len(raw) > len(b'""')
+        self.failed_output = crc32(_ends(raw)) if failed else 0
 
     def _usage(self, data) -> None:
         cost = _number(data.cost_usd)

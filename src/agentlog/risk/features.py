@@ -96,10 +96,50 @@ NAMES = (
     "log_context_growth",
     "recent_failures",
     "last_test_failed",
+    "log_prompt_bytes",
+    "prompt_code_blocks",
+    "prompt_traceback",
+    "log_writing_per_step",
+    "log_output_bytes",
+    "long_output_share",
+    "traceback_output_share",
+    "syntax_error_share",
+    "empty_output_share",
+    "log_files_seen",
+    "log_files_edited",
+    "files_written",
 )
 
 
 KIND_BYTES = 300  # a command says what it does at its start (a heredoc's file body says nothing)
+LOOK_BYTES = 4096  # of a text, the features look at this much of each end: O(1) per event
+PARAM_BYTES = 1000  # and at this much of a call's params for the files it names
+MAX_CODE_BLOCKS = 20
+
+# a file a call names: a path with a source or config extension
+_FILE = re.compile(
+    rb"[\w./-]+\.(?:py|pyi|pyx|js|jsx|ts|tsx|go|rs|java|kt|c|h|cc|cpp|hpp|rb|php|cs|swift|scala|sh"
+    rb"|rst|md|txt|toml|cfg|ini|ya?ml|json|html|css)\b"
+)
+_WRITES_FILE = re.compile(rb"create |cat <<|cat >|\"write\"|apply_patch")  # a call that writes a whole file
+# what an output says, as literal words (a substring test is a fast scan; a regex alternation is not)
+_LONG = (b"too long", b"truncated", b"output was cut", b"[...]")  # the harness cut a tool's output short
+_TRACEBACK = (b"Traceback (most recent call last)", b"panicked at", b"Exception in thread")
+_SYNTAX = (b"SyntaxError", b"IndentationError", b"syntax error")
+EMPTY_OUTPUT = 64  # bytes: an output this small (a harness's wrapper at most) said nothing
+
+
+def _says(text: bytes, words: tuple[bytes, ...]) -> bool:
+    return any(word in text for word in words)
+
+
+def _ends(raw) -> bytes:
+    """The start and the end of a raw text: where outputs say what happened (tracebacks and
+    test summaries come last), in bounded time and memory whatever its size."""
+    view = memoryview(raw)
+    if len(view) <= 2 * LOOK_BYTES:
+        return view.tobytes()
+    return view[:LOOK_BYTES].tobytes() + view[-LOOK_BYTES:].tobytes()
 
 
 def kind_of(params: bytes) -> str:
@@ -145,6 +185,20 @@ class State(msgspec.Struct, gc=False, array_like=True):
     entropy_sum: float = 0.0  # sum of c*log(c) over kinds: entropy in O(1)
     seen_calls: dict[int, int] = msgspec.field(default_factory=dict)
     seen_errors: dict[str, int] = msgspec.field(default_factory=dict)
+    prompt_bytes: int = 0  # the task as given (session_start's prompt)
+    prompt_code: int = 0  # code blocks in it (a reproducer, a traceback, a patch)
+    prompt_traceback: bool = False
+    writing: int = 0  # bytes the model wrote (thinking, content, output)
+    output_bytes: int = 0  # bytes of tool outputs
+    long_outputs: int = 0  # outputs cut short as too long
+    traceback_outputs: int = 0
+    syntax_outputs: int = 0
+    empty_outputs: int = 0
+    files_seen: int = 0  # distinct files the calls named
+    files_edited: int = 0  # distinct files named by editing calls
+    files_written: int = 0  # calls that wrote a whole file (a reproducer, a new module)
+    seen_files: dict[int, int] = msgspec.field(default_factory=dict)
+    edited_files: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 def _remember(seen: dict, key) -> bool:
@@ -192,6 +246,7 @@ class Tracker:
                     s.untooled += 1
                 s.recent *= RECENT_DECAY
                 s.step_calls = 0
+            s.writing += len(data.thinking) + len(data.content) + len(data.output)
             if kind == "tool_call":
                 self._call(data)
         elif kind == "usage":
@@ -213,11 +268,42 @@ class Tracker:
                 s.recent += 1.0
             if s.last_kind == "test":
                 s.test_failed = data.result == "error"
+            self._output(data.result_data)
         elif kind == "error":
             s.in_call = False
             self._error(data)
         elif kind in ("session_start", "followup_sent", "status_change", "session_end"):
             s.in_call = False
+            if kind == "session_start":
+                self._prompt(data.prompt)
+
+    def _prompt(self, raw) -> None:
+        s = self.state
+        s.prompt_bytes = len(raw)
+        head = memoryview(raw)[: 8 * LOOK_BYTES].tobytes()
+        s.prompt_code = min(head.count(b"```") // 2, MAX_CODE_BLOCKS)
+        s.prompt_traceback = _says(head, _TRACEBACK)
+
+    def _output(self, raw) -> None:
+        s = self.state
+        s.output_bytes += len(raw)
+        ends = _ends(raw)
+        s.long_outputs += _says(ends[:LOOK_BYTES], _LONG)
+        s.traceback_outputs += _says(ends, _TRACEBACK)
+        s.syntax_outputs += _says(ends, _SYNTAX)
+        s.empty_outputs += len(raw) <= EMPTY_OUTPUT
+
+    def _files(self, params: bytes, kind: str) -> None:
+        s = self.state
+        head = params[:PARAM_BYTES]
+        for path in set(_FILE.findall(head)):
+            key = crc32(path.rsplit(b"/", 1)[-1])  # by name: "a/b.py" and "b.py" are one file
+            if not _remember(s.seen_files, key):
+                s.files_seen += 1
+            if kind == "edit" and not _remember(s.edited_files, key):
+                s.files_edited += 1
+        if kind == "edit" and _WRITES_FILE.search(head[:KIND_BYTES]):
+            s.files_written += 1
 
     def _call(self, data) -> None:
         s = self.state
@@ -230,6 +316,7 @@ class Tracker:
         else:
             s.progress_step = s.steps
         kind = s.last_kind = kind_of(tool.encode() + b" " + params)
+        self._files(params, kind)
         count = s.kinds.get(kind, 0)
         s.entropy_sum += (count + 1) * math.log(count + 1) - (count * math.log(count) if count else 0.0)
         s.kinds[kind] = count + 1
@@ -262,6 +349,7 @@ class Tracker:
         steps = max(s.steps, 1)
         calls = max(s.calls, 1)
         errors = max(s.errors, 1)
+        results = max(s.results, 1)
         entropy = math.log(s.calls) - s.entropy_sum / s.calls if s.calls else 0.0
         return [
             float(s.steps),
@@ -271,7 +359,7 @@ class Tracker:
             math.log1p(s.tokens / steps),
             s.context / s.window,
             s.errors / steps,
-            s.failed / max(s.results, 1),
+            s.failed / results,
             s.repeat_calls / calls,
             s.repeat_errors / errors,
             s.edits / calls,
@@ -288,4 +376,16 @@ class Tracker:
             math.log1p(max(0, s.context - s.first_context) / steps),
             s.recent,
             float(s.test_failed),
+            math.log1p(s.prompt_bytes),
+            float(s.prompt_code),
+            float(s.prompt_traceback),
+            math.log1p(s.writing / steps),
+            math.log1p(s.output_bytes / results),
+            s.long_outputs / results,
+            s.traceback_outputs / results,
+            s.syntax_outputs / results,
+            s.empty_outputs / results,
+            math.log1p(s.files_seen),
+            math.log1p(s.files_edited),
+            float(s.files_written),
         ]

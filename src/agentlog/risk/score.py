@@ -95,7 +95,7 @@ def curves(events: Iterable, model: Model) -> Iterator[Curve]:
         curve.scores.append([scored.step, scored.risk])
         if scored.alert and curve.first_alert_step is None:
             curve.first_alert_step = scored.step
-            curve.drivers = model.drivers(scored.vector)
+            curve.drivers = model.drivers(scored.vector, curve.executor)
             curve.spent_at_alert = dict(curve.spent)
     yield from found.values()
 

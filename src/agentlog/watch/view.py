@@ -1,9 +1,10 @@
 """The watchdog's typed view of a stream line: `events.ReadEvent`, the fields every reader
 relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
 
-Decoding into this struct skips everything else (outputs, prompts, tool results) in C,
-which is what makes catch-up fast. `tool_params` stays raw JSON: the tool loop only
-compares it, never reads it.
+Decoding into this struct skips everything else in C, which is what makes catch-up fast.
+`tool_params` stays raw JSON: the tool loop only compares it, never reads it. So do the
+texts the failure-risk features measure (a prompt, the model's writing, a tool's output):
+raw and undecoded, looked at only for their size and a bounded slice of their ends.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from ..events import BOM, ReadData, ReadEvent, UNTIMED
 
 class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
     tool_params: msgspec.Raw = msgspec.Raw(b"")
+    # texts kept raw (never decoded): the failure-risk features measure them, bounded
+    prompt: msgspec.Raw = msgspec.Raw(b"")
+    thinking: msgspec.Raw = msgspec.Raw(b"")
+    content: msgspec.Raw = msgspec.Raw(b"")
+    output: msgspec.Raw = msgspec.Raw(b"")
+    result_data: msgspec.Raw = msgspec.Raw(b"")
 
 
 class WatchEvent(ReadEvent, gc=False):
