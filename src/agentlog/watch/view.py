@@ -13,7 +13,7 @@ from typing import Annotated, NamedTuple
 import msgspec
 
 from .. import _core
-from ..events import BOM, ReadData, ReadEvent, UNTIMED
+from ..events import BOM, ReadData, ReadEvent, UNTIMED, parse_time
 
 
 class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
@@ -79,3 +79,18 @@ def trigger_of(event: WatchEvent) -> str:
     if isinstance(event.event_id, str) and event.event_id:
         return event.event_id
     return f"{event.timestamp}#{event.sequence_num}"
+
+
+def event_time(timestamp: str) -> float | None:
+    """Epoch seconds of an event's timestamp not in the stream's own format (the native engine
+    parses that one itself and asks here for the others), or None when it is no time."""
+    if len(timestamp) == 24 and timestamp[19] == "." and timestamp[23] == "Z":  # the stream's shape, odd digits
+        try:
+            base = parse_time(timestamp[:19] + "Z")
+            return base + int(timestamp[20:23]) / 1000
+        except ValueError:
+            return None
+    try:
+        return parse_time(timestamp)
+    except ValueError:
+        return None
