@@ -191,7 +191,8 @@ pub struct State {
     pub malformed: u64,
     pub ignored: u64,
     pub misdated: u64,
-    next_sweep: u64,
+    pub next_sweep: u64,
+    pub sweep_every: u64,
     next_order: u64,
 }
 
@@ -267,6 +268,7 @@ impl Core {
             },
             state: State {
                 next_sweep: SWEEP_EVERY,
+                sweep_every: SWEEP_EVERY,
                 ..State::default()
             },
             times: HashMap::new(),
@@ -352,7 +354,7 @@ impl Core {
                 untimed = true;
             }
         }
-        let kind = event.event_type.as_ref();
+        let kind: &str = &event.event_type;
         if !self.state.active.contains_key(attempt_id) && !self.open(attempt_id, kind, t, host) {
             return self.state.ignored += 1; // a straggler after the session ended
         }
@@ -478,7 +480,7 @@ impl Core {
     }
 
     /// The active attempts in the order the Python engine's dict held them.
-    fn active_in_order(&self) -> Vec<String> {
+    pub fn active_in_order(&self) -> Vec<String> {
         let mut ids: Vec<(&u64, &String)> = self.state.active.iter().map(|(id, a)| (&a.order, id)).collect();
         ids.sort_unstable();
         ids.into_iter().map(|(_, id)| id.clone()).collect()
@@ -526,7 +528,7 @@ impl Core {
     /// Now and then while reading: park the attempts quiet for long on the stream's own clock
     /// (losslessly: for memory only, never for a verdict).
     fn sweep(&mut self, host: &mut dyn Host) {
-        self.state.next_sweep = self.state.events + SWEEP_EVERY;
+        self.state.next_sweep = self.state.events + self.state.sweep_every;
         let horizon = self.state.clock - self.rules.park_after;
         for attempt_id in self.active_in_order() {
             let attempt = &self.state.active[&attempt_id];

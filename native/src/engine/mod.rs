@@ -19,6 +19,8 @@ mod time;
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -37,6 +39,7 @@ struct PythonCalls {
     on_clock: Option<Py<PyAny>>,
     keep_after_end: bool,
     name: String,
+    state: Py<PyAny>, // its State class (None: it keeps none)
 }
 
 /// The Python objects the engine calls.
@@ -264,15 +267,60 @@ fn wall_clock() -> f64 {
 }
 
 /// The detection engine: per-attempt state, event-time windows, cooldowns, alert ids.
-#[pyclass(module = "agentlog._core")]
+// `dict`: a caller (a test counting the wall-clock checks) may wrap a method on an instance.
+// `frozen`, its state behind a lock: another thread (the heartbeat) reads the counters while
+// `feed` runs, and a Python detector called from `feed` may let other threads run meanwhile.
+#[pyclass(module = "agentlog._core", dict, frozen)]
 pub struct Engine {
-    core: Core,
-    python: Python_,
+    inner: Mutex<Inner>,
+    shown: Shown,
     config: Py<PyAny>,
     names: Vec<String>,
 }
 
+struct Inner {
+    core: Core,
+    python: Python_,
+}
+
+/// The counters, readable without the lock (updated after each call).
+#[derive(Default)]
+struct Shown {
+    events: AtomicU64,
+    malformed: AtomicU64,
+    ignored: AtomicU64,
+    misdated: AtomicU64,
+    clock: AtomicU64, // f64 bits
+    active: AtomicU64,
+    parked: AtomicU64,
+}
+
 impl Engine {
+    /// The state, waiting for another thread's call to end without holding the GIL meanwhile.
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
+        loop {
+            match self.inner.try_lock() {
+                Ok(inner) => return inner,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => py.detach(std::thread::yield_now),
+            }
+        }
+    }
+
+    fn show(&self, inner: &Inner) {
+        let state = &inner.core.state;
+        let shown = &self.shown;
+        shown.events.store(state.events, Ordering::Relaxed);
+        shown.malformed.store(state.malformed, Ordering::Relaxed);
+        shown.ignored.store(state.ignored, Ordering::Relaxed);
+        shown.misdated.store(state.misdated, Ordering::Relaxed);
+        shown.clock.store(state.clock.to_bits(), Ordering::Relaxed);
+        shown.active.store(state.active.len() as u64, Ordering::Relaxed);
+        shown.parked.store(state.parked.len() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Inner {
     fn host<'a, 'py>(py: Python<'py>, python: &'a mut Python_) -> PyHost<'a, 'py> {
         PyHost {
             py,
@@ -385,6 +433,7 @@ impl Engine {
                 on_clock: idle_after.map(|_| detector.getattr("on_clock")).transpose()?.map(Bound::unbind),
                 keep_after_end,
                 name,
+                state: detector.getattr("State")?.unbind(),
             });
         }
         let int = |name: &str| -> PyResult<f64> { config.getattr(name)?.extract() };
@@ -411,8 +460,8 @@ impl Engine {
             transient: HashMap::new(),
         };
         Ok(Engine {
-            core,
-            python,
+            inner: Mutex::new(Inner { core, python }),
+            shown: Shown::default(),
             config: config.unbind(),
             names,
         })
@@ -422,68 +471,79 @@ impl Engine {
     /// counted, handed to `on_malformed` (as `Malformed(index, reason)`) and skipped.
     #[pyo3(signature = (lines, on_malformed=None, now=None))]
     fn feed(
-        &mut self,
+        &self,
         py: Python<'_>,
         lines: &Bound<'_, PyAny>,
         on_malformed: Option<Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let on_malformed = on_malformed.filter(|f| !f.is_none());
-        let raised = guarded(|| {
-            let read = self.core.read_at(now);
-            let mut host = Engine::host(py, &mut self.python);
-            let mut raised = Vec::new();
-            let mut bad = Vec::new();
-            for (index, line) in lines.try_iter()?.enumerate() {
-                let line = line?;
-                let bytes = line.cast::<PyBytes>()?;
-                if let Some(why) = self.core.line(bytes.as_bytes(), read, &mut host, &mut raised) {
-                    bad.push((index, why));
+        let (alerts, bad, malformed) = {
+            let mut guard = self.lock(py);
+            let inner = &mut *guard;
+            let result = guarded(|| {
+                let read = inner.core.read_at(now);
+                let mut host = Inner::host(py, &mut inner.python);
+                let mut raised = Vec::new();
+                let mut bad = Vec::new();
+                for (index, line) in lines.try_iter()?.enumerate() {
+                    let line = line?;
+                    let bytes = line.cast::<PyBytes>()?;
+                    if let Some(why) = inner.core.line(bytes.as_bytes(), read, &mut host, &mut raised) {
+                        bad.push((index, why));
+                    }
+                    if host.failed() {
+                        break;
+                    }
                 }
-                if host.failed() {
-                    break;
+                inner.core.maybe_sweep(&mut host);
+                match host.error.take() {
+                    Some(err) => Err(err),
+                    None => Ok((raised, bad)),
                 }
+            });
+            self.show(inner);
+            let (raised, bad) = result?;
+            (inner.alerts(py, raised)?, bad, inner.python.malformed.clone_ref(py))
+        };
+        // told once the engine is free again: the callback may look at its counters
+        if let Some(report) = on_malformed.filter(|f| !f.is_none()) {
+            for (index, why) in bad {
+                report.call1((malformed.bind(py).call1((index, why))?,))?;
             }
-            self.core.maybe_sweep(&mut host);
-            if let Some(err) = host.error.take() {
-                return Err(err);
-            }
-            if let Some(report) = &on_malformed {
-                let make = self.python.malformed.bind(py);
-                for (index, why) in bad {
-                    report.call1((make.call1((index, why))?,))?;
-                }
-            }
-            Ok(raised)
-        })?;
-        self.alerts(py, raised)
+        }
+        Ok(alerts)
     }
 
     /// The caller has read everything there is: check the open attempts against the wall
     /// clock `now` (stuck agents), and park the ones quiet for long.
-    fn tick(&mut self, py: Python<'_>, now: f64) -> PyResult<Vec<Py<PyAny>>> {
+    fn tick(&self, py: Python<'_>, now: f64) -> PyResult<Vec<Py<PyAny>>> {
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
         let raised = guarded(|| {
-            let mut host = Engine::host(py, &mut self.python);
-            let raised = self.core.tick(now, &mut host);
+            let mut host = Inner::host(py, &mut inner.python);
+            let raised = inner.core.tick(now, &mut host);
             match host.error.take() {
                 Some(err) => Err(err),
                 None => Ok(raised),
             }
-        })?;
-        self.alerts(py, raised)
+        });
+        self.show(inner);
+        inner.alerts(py, raised?)
     }
 
     /// Take an alert already written (by an earlier run) into its attempt's cooldowns.
-    fn remember(&mut self, py: Python<'_>, alert: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn remember(&self, py: Python<'_>, alert: &Bound<'_, PyAny>) -> PyResult<()> {
         let key: Option<String> = alert.getattr("key")?.extract()?;
         let event_time: Option<String> = alert.getattr("event_time")?.extract()?;
         let attempt_id: String = alert.getattr("attempt_id")?.extract()?;
         let (Some(key), Some(event_time)) = (key, event_time) else {
             return Ok(());
         };
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
         guarded(|| {
-            let mut host = Engine::host(py, &mut self.python);
-            self.core.remember(&attempt_id, &key, &event_time, &mut host);
+            let mut host = Inner::host(py, &mut inner.python);
+            inner.core.remember(&attempt_id, &key, &event_time, &mut host);
             host.error.take().map_or(Ok(()), Err)
         })
     }
@@ -491,17 +551,18 @@ impl Engine {
     /// Everything needed to continue exactly here, cooldowns included: a dict the checkpoint
     /// stores (`version`, the native state as JSON, the Python detectors' slots).
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let inner = self.lock(py);
         let state = guarded(|| {
-            serde_json::to_string(&self.core.snapshot()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+            serde_json::to_string(&inner.core.snapshot()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
         })?;
         let out = PyDict::new(py);
         out.set_item("version", SNAPSHOT_VERSION)?;
         out.set_item("engine", state)?;
         let python = PyDict::new(py);
-        let mut ids: Vec<&String> = self.python.holders.keys().collect();
+        let mut ids: Vec<&String> = inner.python.holders.keys().collect();
         ids.sort_unstable();
         for id in ids {
-            python.set_item(id, self.python.holders[id].bind(py).getattr("slots")?)?;
+            python.set_item(id, inner.python.holders[id].bind(py).getattr("slots")?)?;
         }
         out.set_item("python", python)?;
         Ok(out)
@@ -510,7 +571,7 @@ impl Engine {
     /// Continue from a snapshot. One written before the native engine (no `version` 3) is
     /// left out: the watch starts over from its position, and the alerts already in the
     /// journal, taken in by `remember`, keep their ids from being raised again.
-    fn restore(&mut self, py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn restore(&self, py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<bool> {
         let Ok(snapshot) = snapshot.cast::<PyDict>() else {
             return Ok(false);
         };
@@ -527,20 +588,23 @@ impl Engine {
         let state: String = state.extract()?;
         let parsed: Snapshot = serde_json::from_str(&state)
             .map_err(|e| PyValueError::new_err(format!("not an engine snapshot: {e}")))?;
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
         guarded(|| {
-            self.core.restore(parsed);
+            inner.core.restore(parsed);
             Ok(())
         })?;
-        self.python.holders.clear();
+        self.show(inner);
+        inner.python.holders.clear();
         if let Some(python) = snapshot.get_item("python")? {
             let revive = py.import("agentlog.watch.detectors")?.getattr("revive")?;
-            let detectors = PyList::empty(py);
-            for calls in &self.python.detectors {
-                detectors.append(&calls.name)?;
+            let states = PyDict::new(py);
+            for calls in &inner.python.detectors {
+                states.set_item(&calls.name, calls.state.bind(py))?;
             }
             for (id, slots) in python.cast::<PyDict>()?.iter() {
-                let holder = revive.call1((slots, &detectors))?;
-                self.python.holders.insert(id.extract()?, holder.unbind());
+                let holder = revive.call1((slots, &states))?;
+                inner.python.holders.insert(id.extract()?, holder.unbind());
             }
         }
         Ok(true)
@@ -557,46 +621,61 @@ impl Engine {
         self.config.clone_ref(py)
     }
 
+    /// Events between two looks for attempts to park (65,536; tests park all along with less).
+    #[getter]
+    fn sweep_every(&self, py: Python<'_>) -> u64 {
+        self.lock(py).core.state.sweep_every
+    }
+
+    #[setter]
+    fn set_sweep_every(&self, py: Python<'_>, value: u64) {
+        let state = &mut self.lock(py).core.state;
+        state.sweep_every = value.max(1);
+        state.next_sweep = state.events + state.sweep_every;
+    }
+
     #[getter]
     fn events(&self) -> u64 {
-        self.core.state.events
+        self.shown.events.load(Ordering::Relaxed)
     }
 
     #[getter]
     fn malformed(&self) -> u64 {
-        self.core.state.malformed
+        self.shown.malformed.load(Ordering::Relaxed)
     }
 
     #[setter]
-    fn set_malformed(&mut self, value: u64) {
-        self.core.state.malformed = value;
+    fn set_malformed(&self, py: Python<'_>, value: u64) {
+        let mut inner = self.lock(py);
+        inner.core.state.malformed = value;
+        self.show(&inner);
     }
 
     #[getter]
     fn ignored(&self) -> u64 {
-        self.core.state.ignored
+        self.shown.ignored.load(Ordering::Relaxed)
     }
 
     #[getter]
     fn misdated(&self) -> u64 {
-        self.core.state.misdated
+        self.shown.misdated.load(Ordering::Relaxed)
     }
 
     /// The latest event time seen (what the heartbeat shows).
     #[getter]
     fn clock(&self) -> f64 {
-        self.core.state.clock
+        f64::from_bits(self.shown.clock.load(Ordering::Relaxed))
     }
 
     /// Events older than this (epoch seconds) are ignored (`--since`); None: none.
     #[getter]
-    fn since(&self) -> Option<f64> {
-        self.core.state.since
+    fn since(&self, py: Python<'_>) -> Option<f64> {
+        self.lock(py).core.state.since
     }
 
     #[setter]
-    fn set_since(&mut self, value: Option<f64>) {
-        self.core.state.since = value;
+    fn set_since(&self, py: Python<'_>, value: Option<f64>) {
+        self.lock(py).core.state.since = value;
     }
 
     /// The open attempts: `len()`, `in`, and `get(attempt_id)` (a read-only view of its state).
@@ -621,17 +700,26 @@ pub struct Attempts {
 
 #[pymethods]
 impl Attempts {
-    fn __len__(&self, py: Python<'_>) -> usize {
-        let engine = self.engine.borrow(py);
-        if self.parked {
-            engine.core.state.parked.len()
+    fn __len__(&self) -> usize {
+        let shown = &self.engine.get().shown;
+        let count = if self.parked { &shown.parked } else { &shown.active };
+        count.load(Ordering::Relaxed) as usize
+    }
+
+    /// The attempt ids: the active ones in the order they became active, the parked ones
+    /// longest parked first.
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let engine = self.engine.get().lock(py);
+        let ids: Vec<String> = if self.parked {
+            engine.core.state.parked.iter().map(|(id, _)| id.clone()).collect()
         } else {
-            engine.core.state.active.len()
-        }
+            engine.core.active_in_order()
+        };
+        Ok(PyList::new(py, ids)?.try_iter()?.into_any().unbind())
     }
 
     fn __contains__(&self, py: Python<'_>, attempt_id: &str) -> bool {
-        let engine = self.engine.borrow(py);
+        let engine = self.engine.get().lock(py);
         if self.parked {
             engine.core.state.parked.contains(attempt_id)
         } else {
@@ -643,7 +731,7 @@ impl Attempts {
     /// cooldowns, slots: each detector's state as a namespace), or `default`.
     #[pyo3(signature = (attempt_id, default=None))]
     fn get(&self, py: Python<'_>, attempt_id: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        let engine = self.engine.borrow(py);
+        let engine = self.engine.get().lock(py);
         let attempt = if self.parked {
             None
         } else {

@@ -259,20 +259,13 @@ class FleetWatcher:
                 await asyncio.sleep(0.2)
 
     async def _events(self, part: _Partition, lines: list[bytes]) -> None:
-        engine = part.engine
-        alerts: list[Alert] = []
+        alerts: list[Alert] = part.engine.feed(lines, now=time.time())  # malformed lines counted there
         ended: list[str] = []
         touched: dict[str, Any] = {}
-        now = time.time()
         for line in lines:
             event = decode(line)
             if event is None:
-                if line.strip():
-                    engine.malformed += 1
                 continue
-            found = engine.process(event, now)
-            if found:
-                alerts.extend(found)
             if isinstance(event.attempt_id, str):
                 if event.event_type == "session_end":
                     ended.append(event.attempt_id)

@@ -133,11 +133,10 @@ for _name in _core.NATIVE_DETECTORS:
     register(type(f"Native_{_name}", (Native,), {"name": _name, "__module__": __name__}))
 
 
-def revive(slots: dict[str, Any], names: list[str]) -> Attempt:
-    """The Python detectors' `Attempt` of a snapshot: each slot decoded as its detector's State
-    (not strict: JSON made the int keys of a state's dicts strings)."""
-    states = {name: REGISTRY[name].State for name in names if name in REGISTRY and REGISTRY[name].State}
-    return Attempt(slots={k: msgspec.convert(v, states[k], strict=False) for k, v in slots.items() if k in states})
+def revive(slots: dict[str, Any], states: dict[str, type | None]) -> Attempt:
+    """The Python detectors' `Attempt` of a snapshot: each slot decoded as its detector's
+    `State` (not strict: JSON made the int keys of a state's dicts strings)."""
+    return Attempt(slots={k: msgspec.convert(v, states[k], strict=False) for k, v in slots.items() if states.get(k)})
 
 
 def load_detectors(config: WatchConfig, names: list[str] | None = None) -> list[BaseDetector]:
