@@ -74,7 +74,11 @@ pub fn python_g(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{x:.5e}"); // rounded to 6 significant digits: "1.50000e3"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));

@@ -95,10 +95,22 @@ pub trait Host: Oracle {
     /// `view.event_time`: epoch seconds of a timestamp not in the stream's format.
     fn odd_time(&mut self, timestamp: &str) -> Option<f64>;
     /// A Python detector's handler on this event (the line it was decoded from).
-    fn on_event(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, line: &[u8], t: f64)
-        -> Option<Finding>;
+    fn on_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> Option<Finding>;
     /// A Python detector's clock check.
-    fn on_clock(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, now: f64) -> Option<Finding>;
+    fn on_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> Option<Finding>;
     /// The attempt's session ended: keep only what the Python detectors keep; whether any is left.
     fn ended(&mut self, attempt_id: &str) -> bool;
     /// The attempt is forgotten.
@@ -148,14 +160,6 @@ impl<V> Fifo<V> {
 
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub fn get(&self, key: &str) -> Option<&V> {
-        self.map.get(key).map(|(_, value)| value)
     }
 
     /// Oldest first.
@@ -231,7 +235,10 @@ impl Core {
         for name in order {
             if chosen.set(name) {
                 for (kind, handler) in detectors::handlers(name) {
-                    steps.entry(kind.to_string()).or_default().push(Step::Native(*handler));
+                    steps
+                        .entry(kind.to_string())
+                        .or_default()
+                        .push(Step::Native(*handler));
                 }
             } else if let Some(i) = python.iter().position(|d| &d.name == name) {
                 for kind in &python[i].event_types {
@@ -244,7 +251,10 @@ impl Core {
                 return Err(format!("unknown detector: {name}"));
             }
         }
-        steps.entry("session_end".into()).or_default().push(Step::End);
+        steps
+            .entry("session_end".into())
+            .or_default()
+            .push(Step::End);
         let detectors = Detectors::new(config, &chosen);
         let idle_after = clocked_python
             .iter()
@@ -292,7 +302,13 @@ impl Core {
     }
 
     /// One line: its alerts appended to `out`; a malformed one counted and its reason returned.
-    pub fn line(&mut self, line: &[u8], read: ReadAt, host: &mut dyn Host, out: &mut Vec<Raised>) -> Option<String> {
+    pub fn line(
+        &mut self,
+        line: &[u8],
+        read: ReadAt,
+        host: &mut dyn Host,
+        out: &mut Vec<Raised>,
+    ) -> Option<String> {
         let mut scratch = None;
         match line::decode(line, &mut scratch) {
             Line::Blank => None,
@@ -329,13 +345,21 @@ impl Core {
         t
     }
 
-    fn event(&mut self, event: &Event, line: &[u8], read: ReadAt, host: &mut dyn Host, out: &mut Vec<Raised>) {
+    fn event(
+        &mut self,
+        event: &Event,
+        line: &[u8],
+        read: ReadAt,
+        host: &mut dyn Host,
+        out: &mut Vec<Raised>,
+    ) {
         self.state.events += 1;
         let attempt_id = match event.attempt_id.as_deref() {
             Some(id) if !id.is_empty() => id,
             _ => return self.state.ignored += 1,
         };
-        let (Some(timestamp), Some(data)) = (event.timestamp.as_deref(), event.data.as_ref()) else {
+        let (Some(timestamp), Some(data)) = (event.timestamp.as_deref(), event.data.as_ref())
+        else {
             return self.state.ignored += 1;
         };
         let Some(mut t) = self.time(timestamp, host) else {
@@ -394,7 +418,9 @@ impl Core {
         for step in steps {
             let finding = match *step {
                 Step::Native(handler) => {
-                    rules.detectors.handle(handler, event, data, t, &mut attempt.slots, host)
+                    rules
+                        .detectors
+                        .handle(handler, event, data, t, &mut attempt.slots, host)
                 }
                 Step::Python(i) => {
                     let wanted = rules.python[i].executors.as_ref().is_none_or(|executors| {
@@ -466,11 +492,12 @@ impl Core {
         let kept = attempt.slots.kept(&self.rules.kept);
         let python_kept = host.ended(attempt_id);
         // a new session of the attempt still counts what outlives sessions, and honours cooldowns
-        let entry = (!kept.is_empty() || python_kept || !attempt.cooldowns.is_empty()).then(|| Attempt {
-            slots: kept,
-            cooldowns: attempt.cooldowns,
-            ..Attempt::default()
-        });
+        let entry =
+            (!kept.is_empty() || python_kept || !attempt.cooldowns.is_empty()).then(|| Attempt {
+                slots: kept,
+                cooldowns: attempt.cooldowns,
+                ..Attempt::default()
+            });
         self.state.ended.insert(attempt_id.to_string(), entry);
         if self.state.ended.len() > MAX_ENDED {
             if let Some((gone, _)) = self.state.ended.pop_oldest() {
@@ -481,7 +508,12 @@ impl Core {
 
     /// The active attempts in the order the Python engine's dict held them.
     pub fn active_in_order(&self) -> Vec<String> {
-        let mut ids: Vec<(&u64, &String)> = self.state.active.iter().map(|(id, a)| (&a.order, id)).collect();
+        let mut ids: Vec<(&u64, &String)> = self
+            .state
+            .active
+            .iter()
+            .map(|(id, a)| (&a.order, id))
+            .collect();
         ids.sort_unstable();
         ids.into_iter().map(|(_, id)| id.clone()).collect()
     }
@@ -545,7 +577,9 @@ impl Core {
         let Some(attempt) = self.state.active.remove(attempt_id) else {
             return;
         };
-        self.state.parked.insert(attempt_id.to_string(), pack(&attempt));
+        self.state
+            .parked
+            .insert(attempt_id.to_string(), pack(&attempt));
         if !judged {
             self.state.unjudged.insert(attempt_id.to_string());
         }
@@ -565,7 +599,13 @@ impl Core {
         let more = IndexMap::from([(key.to_string(), t)]);
         match self.state.active.get_mut(attempt_id) {
             Some(attempt) => merge(&mut attempt.cooldowns, &more),
-            None => merge(self.state.remembered.entry(attempt_id.to_string()).or_default(), &more),
+            None => merge(
+                self.state
+                    .remembered
+                    .entry(attempt_id.to_string())
+                    .or_default(),
+                &more,
+            ),
         }
     }
 
@@ -592,7 +632,12 @@ impl Core {
                 .map(|(id, blob)| (id.clone(), String::from_utf8_lossy(blob).into_owned()))
                 .collect(),
             unjudged,
-            ended: self.state.ended.iter().map(|(id, a)| (id.clone(), a.clone())).collect(),
+            ended: self
+                .state
+                .ended
+                .iter()
+                .map(|(id, a)| (id.clone(), a.clone()))
+                .collect(),
             remembered: self
                 .state
                 .remembered
@@ -628,13 +673,24 @@ impl Core {
 }
 
 impl Rules {
-    fn clock(&mut self, attempt_id: &str, attempt: &mut Attempt, now: f64, host: &mut dyn Host, out: &mut Vec<Raised>) {
+    fn clock(
+        &mut self,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+        host: &mut dyn Host,
+        out: &mut Vec<Raised>,
+    ) {
         // the clocked detectors in the order they run: the native stuck_agent is the only native one
         let last_id = attempt.last_id.clone();
         let mut findings = Vec::new();
-        let stuck = self
-            .detectors
-            .stuck(attempt.last_time, &mut attempt.idle_alerted, &attempt.slots, &last_id, now);
+        let stuck = self.detectors.stuck(
+            attempt.last_time,
+            &mut attempt.idle_alerted,
+            &attempt.slots,
+            &last_id,
+            now,
+        );
         findings.extend(stuck);
         for &i in &self.clocked_python.clone() {
             findings.extend(host.on_clock(i, attempt_id, attempt, now));
@@ -648,7 +704,14 @@ impl Rules {
     }
 
     /// A finding as an alert, unless its key raised one within the cooldown.
-    fn raise(&mut self, finding: Finding, attempt_id: &str, attempt: &mut Attempt, trigger: &str, t: f64) -> Option<Raised> {
+    fn raise(
+        &mut self,
+        finding: Finding,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        trigger: &str,
+        t: f64,
+    ) -> Option<Raised> {
         let key = format!("{}|{attempt_id}|{}", finding.kind, finding.subject);
         if finding.cooldown {
             let cooldowns = &mut attempt.cooldowns;
@@ -663,7 +726,10 @@ impl Rules {
                 cooldowns.retain(|_, last| *last >= horizon);
             }
         }
-        let trigger = finding.trigger.clone().unwrap_or_else(|| trigger.to_string());
+        let trigger = finding
+            .trigger
+            .clone()
+            .unwrap_or_else(|| trigger.to_string());
         Some(Raised {
             alert_id: alert_id(&key, &trigger),
             attempt_id: attempt_id.to_string(),

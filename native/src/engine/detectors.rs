@@ -136,7 +136,9 @@ impl Slots {
     /// What outlives a session: the restarts counted across the sessions of one attempt.
     pub fn kept(&self, chosen: &Chosen) -> Slots {
         Slots {
-            excessive_restarts: self.excessive_restarts.filter(|_| chosen.excessive_restarts),
+            excessive_restarts: self
+                .excessive_restarts
+                .filter(|_| chosen.excessive_restarts),
             ..Slots::default()
         }
     }
@@ -224,7 +226,11 @@ impl Detectors {
         };
         let stuck = config.stuck_threshold_ms;
         Detectors {
-            cost_threshold: if threshold > 0.0 { threshold } else { f64::INFINITY },
+            cost_threshold: if threshold > 0.0 {
+                threshold
+            } else {
+                f64::INFINITY
+            },
             rate_n,
             tool_crc: HashMap::new(),
             idle_after: (chosen.stuck_agent && stuck > 0).then(|| stuck as f64 / 1000.0),
@@ -273,7 +279,8 @@ impl Detectors {
             }
             Handler::FailedEnd => {
                 let status = data.completion_status.as_deref();
-                let failed = status.is_some_and(|s| s == "failed" || !COMPLETION_STATUSES.contains(&s));
+                let failed =
+                    status.is_some_and(|s| s == "failed" || !COMPLETION_STATUSES.contains(&s));
                 if failed {
                     self.failed_verdict(slots.failed_session.as_ref())
                 } else {
@@ -387,7 +394,13 @@ impl Detectors {
                 Value::Text(format!("error {fp} repeated {n} times {within}")),
             ),
         ]);
-        Some(Finding::new("error_loop", fp, "high", "trigger_ai_autofix", evidence))
+        Some(Finding::new(
+            "error_loop",
+            fp,
+            "high",
+            "trigger_ai_autofix",
+            evidence,
+        ))
     }
 
     // -- excessive_restarts: an attempt restarted (follow-up or retry sessions) too often
@@ -528,7 +541,10 @@ impl Detectors {
             return None;
         }
         *idle_alerted = true; // this idle period is dealt with, alert or not
-        if slots.stuck_agent.is_some_and(|waiting| waiting >= last_time) {
+        if slots
+            .stuck_agent
+            .is_some_and(|waiting| waiting >= last_time)
+        {
             return None; // waiting for its user since its latest event
         }
         let severity = if idle >= 3.0 * idle_after {
@@ -551,7 +567,10 @@ impl Detectors {
                     "idle_time_ms",
                     Value::Int((idle * 1000.0).round_ties_even() as i128),
                 ),
-                ("threshold", Value::Int(self.config.stuck_threshold_ms.into())),
+                (
+                    "threshold",
+                    Value::Int(self.config.stuck_threshold_ms.into()),
+                ),
                 ("message", Value::Text(format!("no event for {span}"))),
             ],
         );
@@ -562,7 +581,13 @@ impl Detectors {
 
     // -- tool_loop: one tool repeated with identical params (or called too fast)
 
-    fn tool_loop(&mut self, event: &Event, data: &Data, t: f64, slots: &mut Slots) -> Option<Finding> {
+    fn tool_loop(
+        &mut self,
+        event: &Event,
+        data: &Data,
+        t: f64,
+        slots: &mut Slots,
+    ) -> Option<Finding> {
         let tool = data.tool_name.as_deref().filter(|tool| !tool.is_empty())?;
         let state = slots.tool_loop.get_or_insert_with(Default::default);
         let mut evidence = None;
@@ -619,7 +644,12 @@ impl Detectors {
         ])
     }
 
-    fn repeat(&mut self, state: &mut ToolLoop, tool: &str, params: &[u8]) -> Option<Vec<(&'static str, Value)>> {
+    fn repeat(
+        &mut self,
+        state: &mut ToolLoop,
+        tool: &str,
+        params: &[u8],
+    ) -> Option<Vec<(&'static str, Value)>> {
         let seed = match self.tool_crc.get(tool) {
             Some(&seed) => seed,
             None => {
@@ -665,5 +695,7 @@ impl Detectors {
 fn min_max(values: &[f64]) -> (f64, f64) {
     values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
 }

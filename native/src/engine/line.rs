@@ -125,6 +125,8 @@ impl Event<'_> {
 }
 
 /// A line: an event, nothing (blank), or why it is malformed (worded as `view.decode_or_why`).
+// not boxed: one line is decoded at a time, on the stack
+#[allow(clippy::large_enum_variant)]
 pub enum Line<'a> {
     Event(Event<'a>),
     Blank,
@@ -170,14 +172,17 @@ fn quick(line: &[u8]) -> bool {
     let number_e = line
         .iter()
         .zip(line.iter().skip(1))
-        .fold(false, |seen, (&a, &b)| seen | ((a.is_ascii_digit() | (a == b'.')) & ((b | 0x20) == b'e')));
+        .fold(false, |seen, (&a, &b)| {
+            seen | ((a.is_ascii_digit() | (a == b'.')) & ((b | 0x20) == b'e'))
+        });
     if openings > MAX_DEPTH || control || (digits >= 300 && long_digit_run(line)) {
         return false;
     }
     let surrogate = backslash
-        && memchr::memchr_iter(b'\\', line)
-            .any(|at| line.get(at + 1) == Some(&b'u') && matches!(line.get(at + 2), Some(b'd' | b'D')));
-    !surrogate && !(number_e && big_exponent(line))
+        && memchr::memchr_iter(b'\\', line).any(|at| {
+            line.get(at + 1) == Some(&b'u') && matches!(line.get(at + 2), Some(b'd' | b'D'))
+        });
+    !(surrogate || (number_e && big_exponent(line)))
 }
 
 fn long_digit_run(line: &[u8]) -> bool {
@@ -193,7 +198,10 @@ fn big_exponent(line: &[u8]) -> bool {
     line.windows(2).enumerate().any(|(at, pair)| {
         matches!(pair[1], b'e' | b'E') && (pair[0].is_ascii_digit() || pair[0] == b'.') && {
             let rest = &line[at + 2..];
-            let rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"+")).unwrap_or(rest);
+            let rest = rest
+                .strip_prefix(b"-")
+                .or_else(|| rest.strip_prefix(b"+"))
+                .unwrap_or(rest);
             rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit)
         }
     })
@@ -246,7 +254,9 @@ impl Event<'_> {
 /// The event of a line `read::decode` found readable (checked against the schema there).
 fn from_map(map: &Map<String, Value>) -> Event<'_> {
     fn text<'m>(m: &'m Map<String, Value>, k: &str) -> Text<'m> {
-        m.get(k).and_then(Value::as_str).map(|s| Str(Cow::Borrowed(s)))
+        m.get(k)
+            .and_then(Value::as_str)
+            .map(|s| Str(Cow::Borrowed(s)))
     }
     let data = map.get("data").and_then(Value::as_object).map(|d| Data {
         error_message: text(d, "error_message"),
@@ -333,9 +343,18 @@ mod tests {
             b"{\"event_type\":\"x\",\"o\":\"\xff\"}",
         ];
         for line in cases {
-            assert_eq!(verdict(line), reference(line), "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                verdict(line),
+                reference(line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
-        let deep = format!("{{\"event_type\":\"x\",\"o\":{}{}}}", "[".repeat(70), "]".repeat(70));
+        let deep = format!(
+            "{{\"event_type\":\"x\",\"o\":{}{}}}",
+            "[".repeat(70),
+            "]".repeat(70)
+        );
         assert_eq!(verdict(deep.as_bytes()), reference(deep.as_bytes()));
         assert!(verdict(deep.as_bytes()).is_some());
     }
@@ -369,36 +388,6 @@ mod tests {
             prop_assert_eq!(verdict(line.as_bytes()), reference(line.as_bytes()));
             let bare = parts.concat();
             prop_assert_eq!(verdict(bare.as_bytes()), reference(bare.as_bytes()));
-        }
-    }
-}
-
-#[cfg(test)]
-mod bench {
-    #[test]
-    #[ignore]
-    fn decode_speed() {
-        let data = std::fs::read("/tmp/engine-bench/s.jsonl").unwrap();
-        let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
-        for _ in 0..3 {
-            let t0 = std::time::Instant::now();
-            let mut n = 0;
-            for line in &lines {
-                let mut scratch = None;
-                if let super::Line::Event(e) = super::decode(line, &mut scratch) {
-                    n += e.event_type.len();
-                }
-            }
-            let q0 = std::time::Instant::now();
-            let quick = lines.iter().filter(|l| super::quick(l)).count();
-            let a = std::time::Instant::now();
-            let x: usize = lines.iter().map(|l| l.iter().filter(|&&b| b == b'[' || b == b'{').count()).sum();
-            let b = std::time::Instant::now();
-            let y = lines.iter().filter(|l| super::big_exponent(l)).count();
-            let c = std::time::Instant::now();
-            let z = lines.iter().filter(|l| std::str::from_utf8(l).is_ok()).count();
-            eprintln!("count {:?} exp {:?} utf8 {:?} {x} {y} {z}", (b - a) / lines.len() as u32, (c - b) / lines.len() as u32, c.elapsed() / lines.len() as u32);
-            eprintln!("decode {:?} per line ({n}), quick {:?} ({quick})", t0.elapsed() / lines.len() as u32, q0.elapsed() / lines.len() as u32);
         }
     }
 }

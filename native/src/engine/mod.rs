@@ -44,14 +44,14 @@ struct PythonCalls {
 
 /// The Python objects the engine calls.
 struct Python_ {
-    alert: Py<PyAny>,           // events.Alert
-    malformed: Py<PyAny>,       // view.Malformed
-    decode: Py<PyAny>,          // view.decode
-    event_time: Py<PyAny>,      // view.event_time
-    analyze_error: Py<PyAny>,   // intel.analyze_error
-    is_transient: Py<PyAny>,    // intel.taxonomy.is_transient
-    holder: Py<PyAny>,          // detectors.Attempt
-    namespace: Py<PyAny>,       // types.SimpleNamespace
+    alert: Py<PyAny>,         // events.Alert
+    malformed: Py<PyAny>,     // view.Malformed
+    decode: Py<PyAny>,        // view.decode
+    event_time: Py<PyAny>,    // view.event_time
+    analyze_error: Py<PyAny>, // intel.analyze_error
+    is_transient: Py<PyAny>,  // intel.taxonomy.is_transient
+    holder: Py<PyAny>,        // detectors.Attempt
+    namespace: Py<PyAny>,     // types.SimpleNamespace
     detectors: Vec<PythonCalls>,
     holders: HashMap<String, Py<PyAny>>, // attempt id -> its Python detectors' Attempt
     derived: HashMap<String, Option<(String, String)>>,
@@ -82,7 +82,9 @@ impl PyHost<'_, '_> {
             Some(holder) => holder.bind(py).clone(),
             None => {
                 let holder = self.calls.holder.bind(py).call0()?;
-                self.calls.holders.insert(attempt_id.to_string(), holder.clone().unbind());
+                self.calls
+                    .holders
+                    .insert(attempt_id.to_string(), holder.clone().unbind());
                 holder
             }
         };
@@ -118,15 +120,29 @@ impl PyHost<'_, '_> {
         }))
     }
 
-    fn python_event(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, line: &[u8], t: f64)
-        -> PyResult<Option<Finding>> {
+    fn python_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> PyResult<Option<Finding>> {
         let py = self.py;
-        let event = self.calls.decode.bind(py).call1((PyBytes::new(py, line),))?;
+        let event = self
+            .calls
+            .decode
+            .bind(py)
+            .call1((PyBytes::new(py, line),))?;
         if event.is_none() {
             return Ok(None);
         }
         let kind: String = event.getattr("event_type")?.extract()?;
-        let Some(handler) = self.calls.detectors[detector].handlers.get(&kind).map(|h| h.clone_ref(py)) else {
+        let Some(handler) = self.calls.detectors[detector]
+            .handlers
+            .get(&kind)
+            .map(|h| h.clone_ref(py))
+        else {
             return Ok(None);
         };
         let holder = self.holder(attempt_id, attempt)?.unbind();
@@ -134,10 +150,19 @@ impl PyHost<'_, '_> {
         self.finding(found)
     }
 
-    fn python_clock(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, now: f64)
-        -> PyResult<Option<Finding>> {
+    fn python_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> PyResult<Option<Finding>> {
         let py = self.py;
-        let Some(on_clock) = self.calls.detectors[detector].on_clock.as_ref().map(|c| c.clone_ref(py)) else {
+        let Some(on_clock) = self.calls.detectors[detector]
+            .on_clock
+            .as_ref()
+            .map(|c| c.clone_ref(py))
+        else {
             return Ok(None);
         };
         let holder = self.holder(attempt_id, attempt)?.unbind();
@@ -155,13 +180,18 @@ impl detectors::Oracle for PyHost<'_, '_> {
         let py = self.py;
         let result = (|| -> PyResult<(String, String)> {
             let info = self.calls.analyze_error.bind(py).call1((message,))?;
-            Ok((info.getattr("fingerprint")?.extract()?, info.getattr("category")?.extract()?))
+            Ok((
+                info.getattr("fingerprint")?.extract()?,
+                info.getattr("category")?.extract()?,
+            ))
         })();
         let found = self.keep(result);
         if self.calls.derived.len() >= MAX_DERIVED {
             self.calls.derived.clear();
         }
-        self.calls.derived.insert(message.to_string(), found.clone());
+        self.calls
+            .derived
+            .insert(message.to_string(), found.clone());
         found
     }
 
@@ -171,7 +201,9 @@ impl detectors::Oracle for PyHost<'_, '_> {
             return known;
         }
         let py = self.py;
-        let ask = |what: &str| -> PyResult<bool> { self.calls.is_transient.bind(py).call1((what,))?.is_truthy() };
+        let ask = |what: &str| -> PyResult<bool> {
+            self.calls.is_transient.bind(py).call1((what,))?.is_truthy()
+        };
         let result = ask(category).and_then(|yes| if yes { Ok(true) } else { ask(fingerprint) });
         let found = self.keep(result).unwrap_or(false);
         if self.calls.transient.len() >= MAX_DERIVED {
@@ -193,13 +225,25 @@ impl Host for PyHost<'_, '_> {
         self.keep(result).flatten()
     }
 
-    fn on_event(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, line: &[u8], t: f64)
-        -> Option<Finding> {
+    fn on_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> Option<Finding> {
         let result = self.python_event(detector, attempt_id, attempt, line, t);
         self.keep(result).flatten()
     }
 
-    fn on_clock(&mut self, detector: usize, attempt_id: &str, attempt: &mut Attempt, now: f64) -> Option<Finding> {
+    fn on_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> Option<Finding> {
         let result = self.python_clock(detector, attempt_id, attempt, now);
         self.keep(result).flatten()
     }
@@ -230,7 +274,9 @@ impl Host for PyHost<'_, '_> {
             }
             let fresh = self.calls.holder.bind(py).call0()?;
             fresh.setattr("slots", kept_slots)?;
-            self.calls.holders.insert(attempt_id.to_string(), fresh.unbind());
+            self.calls
+                .holders
+                .insert(attempt_id.to_string(), fresh.unbind());
             Ok(true)
         })();
         self.keep(result).unwrap_or(false)
@@ -315,8 +361,12 @@ impl Engine {
         shown.ignored.store(state.ignored, Ordering::Relaxed);
         shown.misdated.store(state.misdated, Ordering::Relaxed);
         shown.clock.store(state.clock.to_bits(), Ordering::Relaxed);
-        shown.active.store(state.active.len() as u64, Ordering::Relaxed);
-        shown.parked.store(state.parked.len() as u64, Ordering::Relaxed);
+        shown
+            .active
+            .store(state.active.len() as u64, Ordering::Relaxed);
+        shown
+            .parked
+            .store(state.parked.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -331,7 +381,10 @@ impl Inner {
 
     fn alerts(&self, py: Python<'_>, raised: Vec<Raised>) -> PyResult<Vec<Py<PyAny>>> {
         let now = time::iso(wall_clock());
-        raised.into_iter().map(|r| self.alert(py, r, &now)).collect()
+        raised
+            .into_iter()
+            .map(|r| self.alert(py, r, &now))
+            .collect()
     }
 
     fn alert(&self, py: Python<'_>, raised: Raised, now: &str) -> PyResult<Py<PyAny>> {
@@ -393,10 +446,17 @@ impl Engine {
     /// the detectors to run (default: every registered one, `detectors.load_detectors`).
     #[new]
     #[pyo3(signature = (config=None, detectors=None))]
-    fn new(py: Python<'_>, config: Option<Bound<'_, PyAny>>, detectors: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        config: Option<Bound<'_, PyAny>>,
+        detectors: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let config = match config {
             Some(config) if !config.is_none() => config,
-            _ => py.import("agentlog.watch.config")?.getattr("WatchConfig")?.call0()?,
+            _ => py
+                .import("agentlog.watch.config")?
+                .getattr("WatchConfig")?
+                .call0()?,
         };
         let detectors = match detectors {
             Some(detectors) if !detectors.is_none() => detectors,
@@ -412,7 +472,10 @@ impl Engine {
             let detector = detector?;
             let name: String = detector.getattr("name")?.extract()?;
             names.push(name.clone());
-            if detector.getattr("native").is_ok_and(|n| n.is_truthy().unwrap_or(false)) {
+            if detector
+                .getattr("native")
+                .is_ok_and(|n| n.is_truthy().unwrap_or(false))
+            {
                 continue;
             }
             let handlers = detector.call_method0("handlers")?.cast_into::<PyDict>()?;
@@ -430,7 +493,10 @@ impl Engine {
             });
             calls.push(PythonCalls {
                 handlers: by_kind,
-                on_clock: idle_after.map(|_| detector.getattr("on_clock")).transpose()?.map(Bound::unbind),
+                on_clock: idle_after
+                    .map(|_| detector.getattr("on_clock"))
+                    .transpose()?
+                    .map(Bound::unbind),
                 keep_after_end,
                 name,
                 state: detector.getattr("State")?.unbind(),
@@ -488,7 +554,11 @@ impl Engine {
                 for (index, line) in lines.try_iter()?.enumerate() {
                     let line = line?;
                     let bytes = line.cast::<PyBytes>()?;
-                    if let Some(why) = inner.core.line(bytes.as_bytes(), read, &mut host, &mut raised) {
+                    if let Some(why) =
+                        inner
+                            .core
+                            .line(bytes.as_bytes(), read, &mut host, &mut raised)
+                    {
                         bad.push((index, why));
                     }
                     if host.failed() {
@@ -503,7 +573,11 @@ impl Engine {
             });
             self.show(inner);
             let (raised, bad) = result?;
-            (inner.alerts(py, raised)?, bad, inner.python.malformed.clone_ref(py))
+            (
+                inner.alerts(py, raised)?,
+                bad,
+                inner.python.malformed.clone_ref(py),
+            )
         };
         // told once the engine is free again: the callback may look at its counters
         if let Some(report) = on_malformed.filter(|f| !f.is_none()) {
@@ -543,7 +617,9 @@ impl Engine {
         let inner = &mut *guard;
         guarded(|| {
             let mut host = Inner::host(py, &mut inner.python);
-            inner.core.remember(&attempt_id, &key, &event_time, &mut host);
+            inner
+                .core
+                .remember(&attempt_id, &key, &event_time, &mut host);
             host.error.take().map_or(Ok(()), Err)
         })
     }
@@ -553,7 +629,8 @@ impl Engine {
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let inner = self.lock(py);
         let state = guarded(|| {
-            serde_json::to_string(&inner.core.snapshot()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+            serde_json::to_string(&inner.core.snapshot())
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))
         })?;
         let out = PyDict::new(py);
         out.set_item("version", SNAPSHOT_VERSION)?;
@@ -681,13 +758,19 @@ impl Engine {
     /// The open attempts: `len()`, `in`, and `get(attempt_id)` (a read-only view of its state).
     #[getter]
     fn active(slf: Py<Self>) -> Attempts {
-        Attempts { engine: slf, parked: false }
+        Attempts {
+            engine: slf,
+            parked: false,
+        }
     }
 
     /// The parked attempts (`len()` and `in`).
     #[getter]
     fn parked(slf: Py<Self>) -> Attempts {
-        Attempts { engine: slf, parked: true }
+        Attempts {
+            engine: slf,
+            parked: true,
+        }
     }
 }
 
@@ -702,7 +785,11 @@ pub struct Attempts {
 impl Attempts {
     fn __len__(&self) -> usize {
         let shown = &self.engine.get().shown;
-        let count = if self.parked { &shown.parked } else { &shown.active };
+        let count = if self.parked {
+            &shown.parked
+        } else {
+            &shown.active
+        };
         count.load(Ordering::Relaxed) as usize
     }
 
@@ -711,7 +798,13 @@ impl Attempts {
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let engine = self.engine.get().lock(py);
         let ids: Vec<String> = if self.parked {
-            engine.core.state.parked.iter().map(|(id, _)| id.clone()).collect()
+            engine
+                .core
+                .state
+                .parked
+                .iter()
+                .map(|(id, _)| id.clone())
+                .collect()
         } else {
             engine.core.active_in_order()
         };
@@ -730,7 +823,12 @@ impl Attempts {
     /// The attempt's state as a namespace (executor, task_id, last_time, idle_alerted,
     /// cooldowns, slots: each detector's state as a namespace), or `default`.
     #[pyo3(signature = (attempt_id, default=None))]
-    fn get(&self, py: Python<'_>, attempt_id: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn get(
+        &self,
+        py: Python<'_>,
+        attempt_id: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let engine = self.engine.get().lock(py);
         let attempt = if self.parked {
             None
@@ -742,7 +840,8 @@ impl Attempts {
         };
         let namespace = engine.python.namespace.bind(py);
         let slots = PyDict::new(py);
-        let native = serde_json::to_value(&attempt.slots).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let native = serde_json::to_value(&attempt.slots)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         if let serde_json::Value::Object(map) = native {
             for (name, value) in map {
                 let fields = PyDict::new(py);
@@ -753,7 +852,11 @@ impl Attempts {
                         }
                     }
                     other => {
-                        let field = if name == "stuck_agent" { "waiting_at" } else { "restarts" };
+                        let field = if name == "stuck_agent" {
+                            "waiting_at"
+                        } else {
+                            "restarts"
+                        };
                         fields.set_item(field, to_python(py, &other)?)?;
                     }
                 }
@@ -761,7 +864,12 @@ impl Attempts {
             }
         }
         if let Some(holder) = engine.python.holders.get(attempt_id) {
-            slots.update(holder.bind(py).getattr("slots")?.cast::<pyo3::types::PyMapping>()?)?;
+            slots.update(
+                holder
+                    .bind(py)
+                    .getattr("slots")?
+                    .cast::<pyo3::types::PyMapping>()?,
+            )?;
         }
         let fields = PyDict::new(py);
         fields.set_item("executor", attempt.executor.as_deref())?;
@@ -789,7 +897,12 @@ fn to_python(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAny>> {
         J::Number(n) => match (n.as_i64(), n.as_u64()) {
             (Some(i), _) => i.into_pyobject(py)?.into_any().unbind(),
             (_, Some(u)) => u.into_pyobject(py)?.into_any().unbind(),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any().unbind(),
+            _ => n
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
         },
         J::String(s) => PyString::new(py, s).into_any().unbind(),
         J::Array(items) => {
