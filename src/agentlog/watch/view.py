@@ -1,14 +1,14 @@
-"""The watchdog's typed view of a stream line: `events.ReadEvent`, the fields every reader
-relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
+"""The watchdog's typed view of a stream line in Python: `events.ReadEvent`, the fields every
+reader relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
 
-Decoding into this struct skips everything else (outputs, prompts, tool results) in C,
-which is what makes catch-up fast. `tool_params` stays raw JSON: the tool loop only
-compares it, never reads it.
+The native engine decodes lines itself; this view is what it hands to detectors written in
+Python (the slow path), and what the guard, the fleet and the MCP tools read events with.
+`tool_params` stays raw JSON: detectors compare or search it, never need it decoded.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
@@ -23,19 +23,6 @@ class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
 class WatchEvent(ReadEvent, gc=False):
     data: Data = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
     model: str | None = None  # whose context window a usage filled (failure risk)
-
-
-class UsualEvent(WatchEvent, kw_only=True, gc=False):
-    """A `WatchEvent` as nearly every producer writes it: a time, an attempt, `data`.
-
-    Decoding a batch into this checks those in C, so the hot loop need not; a line that
-    fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
-    general way, through `Engine.process`.
-    """
-
-    timestamp: str
-    attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
-    data: Data
 
 
 _decoder = msgspec.json.Decoder(WatchEvent)
