@@ -111,7 +111,7 @@ def test_an_agent_waiting_for_its_user_is_not_stuck():
     engine, _ = run_engine(asking)
     engine.tick(BASE + 400)
     engine.tick(BASE + 4000)
-    assert engine.active == {}  # memory: a long wait is let go like an alerted idle period
+    assert len(engine.active) == 0  # memory: a long wait is let go like an alerted idle period
 
 
 def test_stuck_found_on_replay_the_same_as_live():
@@ -229,7 +229,7 @@ def test_memory_is_bounded_ended_and_stuck_attempts_are_evicted():
     assert [a.type for a in engine.tick(BASE + 400)] == ["stuck_agent"]
     assert "idle" in engine.active  # raised, but not gone yet
     engine.tick(BASE + 4000)
-    assert engine.active == {} and list(engine.parked) == ["idle"]  # packed away after its stuck alert
+    assert len(engine.active) == 0 and list(engine.parked) == ["idle"]  # packed away after its stuck alert
 
 
 def test_snapshot_restore_continues_exactly():

@@ -117,3 +117,34 @@ def test_a_first_replay_killed_before_its_first_commit_is_resumed_not_skipped(tm
     write(log_dir / "agent-work-stream.jsonl", *_loop("while-down", BASE + 100))
     assert _watch(log_dir, "--once", env=env).wait(60) == 0
     assert sorted(a["attempt_id"] for a in alerts(log_dir)) == ["before"] * 2 + ["while-down"] * 2
+
+
+def test_a_checkpoint_of_the_python_engine_sends_no_alert_twice_after_the_upgrade(tmp_path):
+    """A checkpoint the Python engine wrote (snapshot version 2: msgpack-packed parked
+    attempts), behind the journal as after a kill -9: the native engine leaves that state out,
+    takes the journal's alerts into its cooldowns and reads on; no alert is written twice."""
+    import json
+
+    from watchkit import BASE, write
+
+    env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "3600000"}
+    log_dir = tmp_path / "logs"
+    write(log_dir / "agent-work-stream.jsonl", *_loop("a", BASE), *_loop("b", BASE + 20))
+    assert _watch(log_dir, "--replay", "--once", env=env).wait(60) == 0
+    before = sorted(a["alert_id"] for a in alerts(log_dir))
+    assert len(before) == 4  # error_loop and failed_session, twice
+    path = log_dir / "state" / "watch.checkpoint.json"
+    saved = json.loads(path.read_bytes())
+    saved["files"][0][2] = 0  # the old position: every event is read again
+    saved["extra"] = {
+        "version": 2,
+        "clock": BASE + 29,
+        "active": [["a", {"last_time": BASE + 3, "last_id": "e1", "slots": {"error_loop": [{"f": [BASE + 1]}]}}]],
+        "parked": [["b", "haZleGVjdXRvcsA="]],  # msgpack, base64 in JSON
+        "unjudged": ["b"],
+        "ended": [],
+        "remembered": [],
+    }
+    path.write_text(json.dumps(saved))
+    assert _watch(log_dir, "--once", env=env).wait(60) == 0
+    assert sorted(a["alert_id"] for a in alerts(log_dir)) == before

@@ -1,5 +1,5 @@
-"""The engine's batch decoding and dispatch: odd and malformed lines inside a big batch, lazy
-event identities in snapshots, detectors with a method per event type."""
+"""The native engine's public behaviour: odd and malformed lines inside a big batch, event
+identities in snapshots, Python detectors on the slow path, snapshots of older engines."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from watchgen import stream
 
 from agentlog.events import Alert, encode
 from agentlog.watch import Engine, WatchConfig
-from agentlog.watch.detectors import Attempt, load_detectors
-from agentlog.watch.engine import decode_batch
-from agentlog.watch.view import Malformed, UsualEvent, WatchEvent, decode
+from agentlog.watch.detectors import BaseDetector, Finding, load_detectors
+from agentlog.watch.view import Malformed
 
 ODD = [
     b"not json",
@@ -34,14 +33,10 @@ def _rows(alerts) -> list[list]:
 
 
 def _reference(lines: list[bytes]) -> tuple[list, Engine]:
-    """Every line on its own through the general path."""
+    """Every line on its own."""
     engine, found = Engine(WatchConfig()), []
     for line in lines:
-        event = decode(line) if line.strip() else None
-        if event is None:
-            engine.malformed += bool(line.strip())
-            continue
-        found += engine.process(event) or []
+        found += engine.feed([line])
     return found, engine
 
 
@@ -65,18 +60,16 @@ def test_a_few_odd_lines_in_a_big_batch_keep_order_counts_and_alerts():
     assert engine.malformed == 5  # not JSON, not an object, no event_type, attempt_id not text, data null
 
 
-def test_decode_batch_splits_only_around_the_odd_lines():
+def test_malformed_lines_are_reported_with_their_index_and_reason():
     good = [encode(ev(f"a{i}", "agent_output", BASE + i, output="x")) for i in range(1000)]
-    parts = decode_batch(good[:500] + [b"not json"] + good[500:], [])
-    runs = [p for p in parts if type(p) is list]
-    assert sum(len(r) for r in runs) == 1000
-    assert [p for p in parts if type(p) is Malformed] == [Malformed(500, "not valid JSON (expected ident at byte 1)")]
-    assert len(runs) < 40  # runs of usual events, not one line each
-    flat = [e for p in parts if type(p) is list for e in p]
-    assert [e.attempt_id for e in flat] == [f"a{i}" for i in range(1000)]
-    assert all(type(e) is UsualEvent for e in flat)
-    odd = decode_batch([ODD[8]], [])
-    assert len(odd) == 1 and type(odd[0]) is WatchEvent  # decoded leniently, for the general path
+    told: list[Malformed] = []
+    engine = Engine(WatchConfig())
+    engine.feed(good[:500] + [b"not json", b"   "] + good[500:] + [ODD[6]], told.append)
+    assert told == [
+        Malformed(500, "not valid JSON (expected ident at byte 1)"),
+        Malformed(1002, "not an event (Expected `str | null`, got `int` at attempt_id)"),
+    ]
+    assert (engine.events, engine.malformed, engine.ignored, len(engine.active)) == (1000, 2, 0, 1000)
 
 
 def test_messy_stream_in_one_batch_agrees_with_small_batches():
@@ -91,37 +84,66 @@ def test_messy_stream_in_one_batch_agrees_with_small_batches():
     assert (whole.events, whole.malformed, whole.ignored) == (small.events, small.malformed, small.ignored)
 
 
-def test_snapshot_holds_event_ids_not_events():
+def test_a_snapshot_round_trips_through_json_with_event_ids():
     engine = Engine(WatchConfig())
-    engine.feed(
-        [
-            encode(ev("a", "session_start", BASE)),
-            encode({**ev("b", "session_start", BASE), "event_id": None, "sequence_num": 4}),
-        ]
-    )
-    snapshot = json.loads(msgspec.json.encode(engine.snapshot()))
-    ids = {attempt_id: raw["last_id"] for attempt_id, raw in snapshot["active"]}
-    assert ids["b"] == f"{ev('b', 'session_start', BASE)['timestamp']}#4"
-    assert isinstance(ids["a"], str) and ids["a"]
+    a = ev("a", "session_start", BASE)
+    engine.feed([encode(a), encode({**ev("b", "session_start", BASE), "event_id": None, "sequence_num": 4})])
+    assert engine.active.get("b").last_id == f"{a['timestamp']}#4"
+    assert engine.active.get("a").last_id == a["event_id"]
+    snapshot = json.loads(msgspec.json.encode(engine.snapshot()))  # as the checkpoint stores it
     restored = Engine(WatchConfig())
-    restored.restore(snapshot)
+    assert restored.restore(snapshot)
     stuck = [a.alert_id for a in engine.tick(BASE + 1000)]
     assert stuck and [a.alert_id for a in restored.tick(BASE + 1000)] == stuck
 
 
-def test_detectors_with_a_method_per_type_answer_on_event_the_same():
-    config = WatchConfig(cost_anomaly_threshold=0.5)
-    detectors = {d.name: d for d in load_detectors(config)}
-    cost = detectors["cost_anomaly"]
-    assert set(cost.handlers()) == cost.event_types
-    attempt = Attempt()
-    usage = msgspec.json.decode(encode(ev("a", "usage", BASE, cost_usd=0.6)), type=WatchEvent)
-    assert cost.on_event(usage, BASE, attempt).type == "cost_anomaly"
-    assert attempt.slots["cost_anomaly"].cost == 0.6
-    other = msgspec.json.decode(encode(ev("a", "agent_output", BASE, output="x")), type=WatchEvent)
-    assert cost.on_event(other, BASE, attempt) is None
-    for detector in detectors.values():
-        assert set(detector.handlers()) == set(detector.event_types)
+class _Spender(BaseDetector):
+    """A Python detector (as a plugin writes one): a method per event type, state kept across
+    sessions, a clock check, one executor only."""
+
+    name = "spender"
+    keep_after_end = True
+    idle_after_s = 50.0
+    executors = frozenset({"CODEX"})
+
+    class State(msgspec.Struct):
+        calls: int = 0
+
+    State = State
+
+    def handlers(self):
+        return {"tool_call": self.on_call}
+
+    def on_call(self, event, t, attempt):
+        state = self.state(attempt)
+        state.calls += 1
+        if state.calls % 3:
+            return None
+        return Finding("spender", event.data.tool_name, "low", "manual_review", {"occurrences": state.calls})
+
+    def on_clock(self, attempt, now):
+        attempt.idle_alerted = True
+        return Finding("quiet_spender", "", "low", "manual_review", {"message": "quiet"}, trigger=attempt.last_id)
+
+
+def test_a_python_detector_runs_on_the_slow_path_with_the_same_rules():
+    config = WatchConfig(stuck_threshold_ms=0)
+    engine = Engine(config, [_Spender(config)])
+    calls = [ev("a", "tool_call", BASE + i, tool_name="bash", executor="CODEX") for i in range(6)]
+    other = [ev("b", "tool_call", BASE + i, tool_name="bash", executor="CLAUDE_CODE") for i in range(6)]
+    found = engine.feed([encode(e) for e in calls + other])
+    # the second alert of one key falls within the cooldown; another executor's events never reach it
+    assert [(a.type, a.attempt_id, a.occurrences, a.tool_name) for a in found] == [("spender", "a", 3, None)]
+    assert found[0].key == "spender|a|bash" and found[0].event_time == iso(BASE + 2)
+    assert engine.active.get("a").slots["spender"].calls == 6
+    # its state outlives the session (keep_after_end) and travels in the snapshot
+    engine.feed([encode(ev("a", "session_end", BASE + 7, executor="CODEX"))])
+    restored = Engine(config, [_Spender(config)])
+    assert restored.restore(json.loads(msgspec.json.encode(engine.snapshot())))
+    restored.feed([encode(ev("a", "session_start", BASE + 8, executor="CODEX"))])
+    assert restored.active.get("a").slots["spender"].calls == 6
+    quiet = restored.tick(BASE + 100)
+    assert sorted((a.type, a.attempt_id) for a in quiet) == [("quiet_spender", "a"), ("quiet_spender", "b")]
 
 
 def test_odd_values_that_used_to_crash_a_detector_are_malformed_lines():
@@ -139,31 +161,20 @@ def test_odd_values_that_used_to_crash_a_detector_are_malformed_lines():
     assert engine.malformed == 3
 
 
-def test_a_checkpoint_from_before_attempts_kept_their_own_cooldowns_restores_the_same():
-    """An upgrade continues from the old checkpoint: its global cooldowns go to their attempts
-    (active, ended, or not seen yet) and the ended table's kept states come back."""
+def test_a_snapshot_of_an_older_engine_is_not_restored():
+    """The Python engine's snapshots (version 2, or none) are left out: the caller rebuilds the
+    cooldowns from the journal (`remember`), test_watch_crash proves no alert is sent twice."""
     legacy = {
+        "version": 2,
         "clock": BASE + 100,
         "active": [["live", {"executor": "CODEX", "last_time": BASE + 100, "last_id": "e1"}]],
-        "ended": [["done", {"excessive_restarts": [2]}], ["quiet", None]],
-        "cooldowns": [
-            ["error_loop|live|f", BASE + 90],
-            ["error_loop|done|f", BASE + 50],
-            ["error_loop|later|f", BASE + 95],
-        ],
+        "parked": [],
+        "ended": [["done", {"slots": {"excessive_restarts": [2]}}]],
     }
     engine = Engine(WatchConfig())
-    engine.restore(json.loads(encode(legacy)))
-    assert engine.active["live"].cooldowns == {"error_loop|live|f": BASE + 90}
-    assert engine.ended["done"].cooldowns == {"error_loop|done|f": BASE + 50} and engine.ended["quiet"] is None
-    loops = [
-        ev(a, "error", BASE + 100 + i, error_message="boom", error_fingerprint="f")
-        for a in ("live", "later")
-        for i in range(4)
-    ]
-    assert engine.feed([encode(e) for e in loops]) == []  # within the cooldown of the alerts already raised
-    found = engine.feed([encode(ev("done", "session_start", BASE + 120, prompt_type="retry"))])
-    assert [(a.type, a.occurrences) for a in found] == [("excessive_restarts", 3)]  # counted on from 2
+    assert not engine.restore(json.loads(encode(legacy)))
+    assert not engine.restore({"clock": BASE, "cooldowns": []})
+    assert len(engine.active) == 0 and engine.clock == 0
 
 
 def test_cooldowns_outlive_the_session_and_come_back_with_a_new_one():

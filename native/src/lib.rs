@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod engine;
 pub mod read;
 mod redact;
 
@@ -19,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<redact::SecretScan>()?;
     read::register(m)?;
+    engine::register(m)?;
     Ok(())
 }
 

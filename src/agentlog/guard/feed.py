@@ -64,7 +64,7 @@ def feed(
             event = jsonline.decode(line.removeprefix(b"\xef\xbb\xbf"), _decoder)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        alerts = engine.process(event)
+        alerts = engine.feed([line])
         observe(memory, event, alerts)
         if alerts:
             findings.extend((alert, event) for alert in alerts)

@@ -1,20 +1,21 @@
-"""The watchdog's typed view of a stream line: `events.ReadEvent`, the fields every reader
-relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
+"""The watchdog's typed view of a stream line in Python: `events.ReadEvent`, the fields every
+reader relies on, so a line the watchdog skips as malformed is the line `cat` or `replay` skip.
 
-Decoding into this struct skips everything else in C, which is what makes catch-up fast.
-`tool_params` stays raw JSON: the tool loop only compares it, never reads it. So do the
-texts the failure-risk features measure (a prompt, the model's writing, a tool's output):
-raw and undecoded, looked at only for their size and a bounded slice of their ends.
+The native engine decodes lines itself; this view is what it hands to detectors written in
+Python (the slow path), and what the guard, the fleet and the MCP tools read events with.
+`tool_params` stays raw JSON: detectors compare or search it, never need it decoded.
+The texts the failure-risk features measure (a prompt, the model's writing, a tool's output)
+stay raw too: looked at only for their size and a bounded slice of their ends.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from .. import _core
-from ..events import BOM, ReadData, ReadEvent, UNTIMED
+from ..events import BOM, ReadData, ReadEvent, UNTIMED, parse_time
 
 
 class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
@@ -30,19 +31,6 @@ class Data(ReadData, gc=False):  # scalars only: no cycles, GC never scans them
 class WatchEvent(ReadEvent, gc=False):
     data: Data = None  # type: ignore[assignment]  # absent: None (ignored); null: malformed
     model: str | None = None  # whose context window a usage filled (failure risk)
-
-
-class UsualEvent(WatchEvent, kw_only=True, gc=False):
-    """A `WatchEvent` as nearly every producer writes it: a time, an attempt, `data`.
-
-    Decoding a batch into this checks those in C, so the hot loop need not; a line that
-    fails it (odd, or malformed) is decoded on its own as a `WatchEvent` and goes the
-    general way, through `Engine.process`.
-    """
-
-    timestamp: str
-    attempt_id: Annotated[str, msgspec.Meta(min_length=1)]
-    data: Data
 
 
 _decoder = msgspec.json.Decoder(WatchEvent)
@@ -86,3 +74,18 @@ def trigger_of(event: WatchEvent) -> str:
     if isinstance(event.event_id, str) and event.event_id:
         return event.event_id
     return f"{event.timestamp}#{event.sequence_num}"
+
+
+def event_time(timestamp: str) -> float | None:
+    """Epoch seconds of an event's timestamp not in the stream's own format (the native engine
+    parses that one itself and asks here for the others), or None when it is no time."""
+    if len(timestamp) == 24 and timestamp[19] == "." and timestamp[23] == "Z":  # the stream's shape, odd digits
+        try:
+            base = parse_time(timestamp[:19] + "Z")
+            return base + int(timestamp[20:23]) / 1000
+        except ValueError:
+            return None
+    try:
+        return parse_time(timestamp)
+    except ValueError:
+        return None

@@ -8,7 +8,7 @@ have the same alert_id and are skipped because the journal already holds them. W
 checkpoint (first start, --reset) the cooldowns are rebuilt from agent-alerts.jsonl.
 Each batch is fed with the wall time it was read (event times are believed up to that plus
 `clock_tolerance_ms`); the wall clock judges quiet attempts only once the tailer has
-nothing more to read, never between the batches of a catch-up (see engine.py).
+nothing more to read, never between the batches of a catch-up (see docs/watch-engine.md).
 
 The checkpoint is encoded on the detection thread (a consistent copy, taken after the
 alerts it covers were appended) and written, with its fsync, by the tailer's committer
@@ -133,10 +133,10 @@ class Watchdog:
         self.tailer = tailer = Tailer(
             self.log_dir / layout.STREAM, checkpoints, CHECKPOINT, start="history" if from_start else "end"
         )
-        if tailer.restored and tailer.extra:
-            engine.restore(tailer.extra)  # state and cooldowns as of the checkpoint
-        else:
-            for alert in written:  # no state saved: rebuild the cooldowns from the alerts log
+        # state and cooldowns as of the checkpoint; with none saved (or one an older engine
+        # wrote), the cooldowns are rebuilt from the alerts log and ids already out are skipped
+        if not (tailer.restored and tailer.extra and engine.restore(tailer.extra)):
+            for alert in written:
                 engine.remember(alert)
         engine.since = opts.since
         self.outbox = Outbox(

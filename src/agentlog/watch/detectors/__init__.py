@@ -1,9 +1,14 @@
-"""Detectors: one module each, registered by `@register`, all behind `Detector`.
+"""Detectors: registered by `@register`, all behind `Detector`.
 
-A detector looks at the events of one attempt (its own per-attempt state lives in
-`attempt.slots[name]`) and returns a `Finding`; the engine turns findings into alerts
-(cooldown, deterministic id). Adding a detector = adding a module here, or a third-party
-package's module named by the `agentlog.detectors` entry point (see plugins.py).
+The six rule detectors (cost_anomaly, error_loop, excessive_restarts, failed_session,
+stuck_agent, tool_loop) are native: they run inside the engine (native/src/engine/detectors.rs)
+and are registered here by name only (`Native`). A detector written in Python (one module
+here, like the model-driven `risk` and `session_anomaly`, or a third-party package's module
+named by the `agentlog.detectors` entry point, see plugins.py) looks at the events of one
+attempt (its own per-attempt state lives in `attempt.slots[name]`) and returns a `Finding`;
+the engine turns findings into alerts (cooldown, deterministic id) the same way for both.
+Python detectors are the slow path: the engine decodes an event into a `WatchEvent` for
+them, for the event types they ask for only (see docs/watch-engine.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, Callable, ClassVar, NamedTuple, Protocol
 
 import msgspec
 
-from ... import plugins
+from ... import _core, plugins
 from ..config import WatchConfig
 from ..view import WatchEvent, trigger_of
 
@@ -81,6 +86,8 @@ class BaseDetector:
     State: ClassVar[type | None] = None
     keep_after_end: ClassVar[bool] = False
     idle_after_s: float | None = None
+    # the executors whose events it judges (None: all); the engine decodes no other event for it
+    executors: frozenset[str] | None = None
 
     def __init__(self, config: WatchConfig):
         self.config = config
@@ -116,6 +123,22 @@ def register(cls: type[BaseDetector]) -> type[BaseDetector]:
     return cls
 
 
+class Native(BaseDetector):
+    """A built-in detector that runs inside the native engine: the engine knows it by name."""
+
+    native = True
+
+
+for _name in _core.NATIVE_DETECTORS:
+    register(type(f"Native_{_name}", (Native,), {"name": _name, "__module__": __name__}))
+
+
+def revive(slots: dict[str, Any], states: dict[str, type | None]) -> Attempt:
+    """The Python detectors' `Attempt` of a snapshot: each slot decoded as its detector's
+    `State` (not strict: JSON made the int keys of a state's dicts strings)."""
+    return Attempt(slots={k: msgspec.convert(v, states[k], strict=False) for k, v in slots.items() if states.get(k)})
+
+
 def load_detectors(config: WatchConfig, names: list[str] | None = None) -> list[BaseDetector]:
     """An instance of every registered detector (or of those `names`: found by name even
     before anything else imported their modules)."""
@@ -133,17 +156,3 @@ def detector_names() -> list[str]:
         importlib.import_module(f"{__name__}.{module.name}")
     plugins.load("agentlog.detectors")
     return sorted(REGISTRY)
-
-
-def ring_add(times: list[float], t: float, size: int) -> list[float]:
-    """Keep the last `size` event times (windows by count; the span is checked separately)."""
-    times.append(t)
-    if len(times) > size:
-        del times[0]
-    return times
-
-
-def cap(mapping: dict, size: int) -> None:
-    """Drop the oldest entries of an insertion-ordered dict beyond `size`."""
-    while len(mapping) > size:
-        del mapping[next(iter(mapping))]

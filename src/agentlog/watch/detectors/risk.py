@@ -45,6 +45,8 @@ class Risk(BaseDetector):
             self.model = load()
         except ValueError as exc:  # AGENTLOG_RISK_MODEL names a file that is no model: say so, do not guess
             raise ConfigError(str(exc)) from None
+        # a cohort the model never alerts for costs the watch nothing: no event of it is decoded
+        self.executors = frozenset(k for k, t in self.model.thresholds.items() if math.isfinite(t))
 
     def on_event(self, event, t, attempt):
         if self.model.threshold(event.executor) == math.inf:

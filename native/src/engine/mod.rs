@@ -1,0 +1,937 @@
+//! The watch's detection engine (`agentlog._core.Engine`, re-exported as
+//! `agentlog.watch.Engine`): lines in, `events.Alert`s out, deterministic.
+//!
+//! `core` holds the state and rules, `detectors` the six built-in detectors, `line` the
+//! decoder, `time` and `alert` Python's formats. This module is the Python face: it builds
+//! the engine from a `WatchConfig` and the detectors `load_detectors` gives (the built-in ones
+//! by name, plugins' as Python objects), and answers what only Python knows.
+//!
+//! The slow path. A detector written in Python (a plugin's, or the model-driven `risk` and
+//! `session_anomaly`) is called with the event decoded by `view.decode` (only for the event
+//! types it asked for), the event time and a per-attempt `detectors.Attempt` holder; its
+//! `Finding`s become alerts under the same cooldown and id rules as the native ones.
+
+mod alert;
+mod core;
+mod detectors;
+mod line;
+mod time;
+
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use self::alert::{Finding, Value};
+use self::core::{Attempt, Core, Host, PythonDetector, Raised, Snapshot};
+
+const SNAPSHOT_VERSION: u32 = 3;
+const MAX_DERIVED: usize = 4096;
+
+/// A Python detector's callables.
+struct PythonCalls {
+    handlers: HashMap<String, Py<PyAny>>,
+    on_clock: Option<Py<PyAny>>,
+    keep_after_end: bool,
+    name: String,
+    state: Py<PyAny>, // its State class (None: it keeps none)
+}
+
+/// The Python objects the engine calls.
+struct Python_ {
+    alert: Py<PyAny>,         // events.Alert
+    malformed: Py<PyAny>,     // view.Malformed
+    decode: Py<PyAny>,        // view.decode
+    event_time: Py<PyAny>,    // view.event_time
+    analyze_error: Py<PyAny>, // intel.analyze_error
+    is_transient: Py<PyAny>,  // intel.taxonomy.is_transient
+    holder: Py<PyAny>,        // detectors.Attempt
+    namespace: Py<PyAny>,     // types.SimpleNamespace
+    detectors: Vec<PythonCalls>,
+    holders: HashMap<String, Py<PyAny>>, // attempt id -> its Python detectors' Attempt
+    derived: HashMap<String, Option<(String, String)>>,
+    transient: HashMap<(String, String), bool>,
+}
+
+/// `Host` for one call: the Python objects, with the GIL.
+struct PyHost<'a, 'py> {
+    py: Python<'py>,
+    calls: &'a mut Python_,
+    error: Option<PyErr>,
+}
+
+impl PyHost<'_, '_> {
+    fn keep<T>(&mut self, result: PyResult<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.error.get_or_insert(err);
+                None
+            }
+        }
+    }
+
+    fn holder(&mut self, attempt_id: &str, attempt: &Attempt) -> PyResult<Bound<'_, PyAny>> {
+        let py = self.py;
+        let holder = match self.calls.holders.get(attempt_id) {
+            Some(holder) => holder.bind(py).clone(),
+            None => {
+                let holder = self.calls.holder.bind(py).call0()?;
+                self.calls
+                    .holders
+                    .insert(attempt_id.to_string(), holder.clone().unbind());
+                holder
+            }
+        };
+        holder.setattr("executor", attempt.executor.as_deref())?;
+        holder.setattr("task_id", attempt.task_id.as_deref())?;
+        holder.setattr("last_time", attempt.last_time)?;
+        holder.setattr("last_id", attempt.last_id.as_str())?;
+        holder.setattr("idle_alerted", attempt.idle_alerted)?;
+        holder.setattr("untimed", attempt.untimed)?;
+        holder.setattr("heard", attempt.heard)?;
+        Ok(holder)
+    }
+
+    fn finding(&self, found: Bound<'_, PyAny>) -> PyResult<Option<Finding>> {
+        if found.is_none() {
+            return Ok(None);
+        }
+        let text = |name: &str| -> PyResult<String> { found.getattr(name)?.extract() };
+        let trigger = found.getattr("trigger")?;
+        Ok(Some(Finding {
+            kind: text("type")?.into(),
+            subject: text("subject")?,
+            severity: text("severity")?.into(),
+            recommendation: text("recommendation")?.into(),
+            evidence: Vec::new(),
+            trigger: if trigger.is_none() {
+                None
+            } else {
+                Some(trigger.extract()?)
+            },
+            cooldown: found.getattr("cooldown")?.is_truthy()?,
+            python_evidence: Some(found.getattr("evidence")?.unbind()),
+        }))
+    }
+
+    fn python_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> PyResult<Option<Finding>> {
+        let py = self.py;
+        let event = self
+            .calls
+            .decode
+            .bind(py)
+            .call1((PyBytes::new(py, line),))?;
+        if event.is_none() {
+            return Ok(None);
+        }
+        let kind: String = event.getattr("event_type")?.extract()?;
+        let Some(handler) = self.calls.detectors[detector]
+            .handlers
+            .get(&kind)
+            .map(|h| h.clone_ref(py))
+        else {
+            return Ok(None);
+        };
+        let holder = self.holder(attempt_id, attempt)?.unbind();
+        let found = handler.bind(py).call1((event, t, holder.bind(py)))?;
+        self.finding(found)
+    }
+
+    fn python_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> PyResult<Option<Finding>> {
+        let py = self.py;
+        let Some(on_clock) = self.calls.detectors[detector]
+            .on_clock
+            .as_ref()
+            .map(|c| c.clone_ref(py))
+        else {
+            return Ok(None);
+        };
+        let holder = self.holder(attempt_id, attempt)?.unbind();
+        let found = on_clock.bind(py).call1((holder.bind(py), now))?;
+        attempt.idle_alerted = holder.bind(py).getattr("idle_alerted")?.is_truthy()?;
+        self.finding(found)
+    }
+}
+
+impl detectors::Oracle for PyHost<'_, '_> {
+    fn derive(&mut self, message: &str) -> Option<(String, String)> {
+        if let Some(known) = self.calls.derived.get(message) {
+            return known.clone();
+        }
+        let py = self.py;
+        let result = (|| -> PyResult<(String, String)> {
+            let info = self.calls.analyze_error.bind(py).call1((message,))?;
+            Ok((
+                info.getattr("fingerprint")?.extract()?,
+                info.getattr("category")?.extract()?,
+            ))
+        })();
+        let found = self.keep(result);
+        if self.calls.derived.len() >= MAX_DERIVED {
+            self.calls.derived.clear();
+        }
+        self.calls
+            .derived
+            .insert(message.to_string(), found.clone());
+        found
+    }
+
+    fn transient(&mut self, category: &str, fingerprint: &str) -> bool {
+        let key = (category.to_string(), fingerprint.to_string());
+        if let Some(&known) = self.calls.transient.get(&key) {
+            return known;
+        }
+        let py = self.py;
+        let ask = |what: &str| -> PyResult<bool> {
+            self.calls.is_transient.bind(py).call1((what,))?.is_truthy()
+        };
+        let result = ask(category).and_then(|yes| if yes { Ok(true) } else { ask(fingerprint) });
+        let found = self.keep(result).unwrap_or(false);
+        if self.calls.transient.len() >= MAX_DERIVED {
+            self.calls.transient.clear();
+        }
+        self.calls.transient.insert(key, found);
+        found
+    }
+}
+
+impl Host for PyHost<'_, '_> {
+    fn odd_time(&mut self, timestamp: &str) -> Option<f64> {
+        let result = self
+            .calls
+            .event_time
+            .bind(self.py)
+            .call1((timestamp,))
+            .and_then(|t| t.extract::<Option<f64>>());
+        self.keep(result).flatten()
+    }
+
+    fn on_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> Option<Finding> {
+        let result = self.python_event(detector, attempt_id, attempt, line, t);
+        self.keep(result).flatten()
+    }
+
+    fn on_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> Option<Finding> {
+        let result = self.python_clock(detector, attempt_id, attempt, now);
+        self.keep(result).flatten()
+    }
+
+    fn ended(&mut self, attempt_id: &str) -> bool {
+        let py = self.py;
+        let Some(holder) = self.calls.holders.remove(attempt_id) else {
+            return false;
+        };
+        let kept: Vec<&str> = self
+            .calls
+            .detectors
+            .iter()
+            .filter(|d| d.keep_after_end)
+            .map(|d| d.name.as_str())
+            .collect();
+        let result = (|| -> PyResult<bool> {
+            let holder = holder.bind(py);
+            let slots = holder.getattr("slots")?.cast_into::<PyDict>()?;
+            let kept_slots = PyDict::new(py);
+            for name in kept {
+                if let Some(slot) = slots.get_item(name)? {
+                    kept_slots.set_item(name, slot)?;
+                }
+            }
+            if kept_slots.is_empty() {
+                return Ok(false);
+            }
+            let fresh = self.calls.holder.bind(py).call0()?;
+            fresh.setattr("slots", kept_slots)?;
+            self.calls
+                .holders
+                .insert(attempt_id.to_string(), fresh.unbind());
+            Ok(true)
+        })();
+        self.keep(result).unwrap_or(false)
+    }
+
+    fn forget(&mut self, attempt_id: &str) {
+        self.calls.holders.remove(attempt_id);
+    }
+
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// Runs `f`, turning a panic (a bug) into a Python exception the caller can handle, never an
+/// abort across the FFI boundary.
+fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(PyRuntimeError::new_err(format!(
+            "the native watch engine failed (a bug: please report it): {why}"
+        )))
+    })
+}
+
+fn wall_clock() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The detection engine: per-attempt state, event-time windows, cooldowns, alert ids.
+// `dict`: a caller (a test counting the wall-clock checks) may wrap a method on an instance.
+// `frozen`, its state behind a lock: another thread (the heartbeat) reads the counters while
+// `feed` runs, and a Python detector called from `feed` may let other threads run meanwhile.
+#[pyclass(module = "agentlog._core", dict, frozen)]
+pub struct Engine {
+    inner: Mutex<Inner>,
+    shown: Shown,
+    config: Py<PyAny>,
+    names: Vec<String>,
+}
+
+struct Inner {
+    core: Core,
+    python: Python_,
+}
+
+/// The counters, readable without the lock (updated after each call).
+#[derive(Default)]
+struct Shown {
+    events: AtomicU64,
+    malformed: AtomicU64,
+    ignored: AtomicU64,
+    misdated: AtomicU64,
+    clock: AtomicU64, // f64 bits
+    active: AtomicU64,
+    parked: AtomicU64,
+}
+
+impl Engine {
+    /// The state, waiting for another thread's call to end without holding the GIL meanwhile.
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
+        loop {
+            match self.inner.try_lock() {
+                Ok(inner) => return inner,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => py.detach(std::thread::yield_now),
+            }
+        }
+    }
+
+    fn show(&self, inner: &Inner) {
+        let state = &inner.core.state;
+        let shown = &self.shown;
+        shown.events.store(state.events, Ordering::Relaxed);
+        shown.malformed.store(state.malformed, Ordering::Relaxed);
+        shown.ignored.store(state.ignored, Ordering::Relaxed);
+        shown.misdated.store(state.misdated, Ordering::Relaxed);
+        shown.clock.store(state.clock.to_bits(), Ordering::Relaxed);
+        shown
+            .active
+            .store(state.active.len() as u64, Ordering::Relaxed);
+        shown
+            .parked
+            .store(state.parked.len() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Inner {
+    fn host<'a, 'py>(py: Python<'py>, python: &'a mut Python_) -> PyHost<'a, 'py> {
+        PyHost {
+            py,
+            calls: python,
+            error: None,
+        }
+    }
+
+    fn alerts(&self, py: Python<'_>, raised: Vec<Raised>) -> PyResult<Vec<Py<PyAny>>> {
+        let now = time::iso(wall_clock());
+        raised
+            .into_iter()
+            .map(|r| self.alert(py, r, &now))
+            .collect()
+    }
+
+    fn alert(&self, py: Python<'_>, raised: Raised, now: &str) -> PyResult<Py<PyAny>> {
+        let kwargs = PyDict::new(py);
+        let finding = raised.finding;
+        kwargs.set_item("timestamp", now)?;
+        kwargs.set_item("type", finding.kind.as_ref())?;
+        kwargs.set_item("attempt_id", &raised.attempt_id)?;
+        kwargs.set_item("severity", finding.severity.as_ref())?;
+        kwargs.set_item("recommendation", finding.recommendation.as_ref())?;
+        kwargs.set_item("alert_id", &raised.alert_id)?;
+        kwargs.set_item("executor", raised.executor)?;
+        kwargs.set_item("task_id", raised.task_id)?;
+        kwargs.set_item("event_time", time::iso(raised.event_time))?;
+        kwargs.set_item("key", &raised.key)?;
+        for (name, value) in finding.evidence {
+            match value {
+                Value::Int(i) => kwargs.set_item(name, i)?,
+                Value::Float(f) => kwargs.set_item(name, f)?,
+                Value::Text(s) => kwargs.set_item(name, s)?,
+            }
+        }
+        if let Some(evidence) = finding.python_evidence {
+            for (name, value) in evidence.bind(py).cast::<PyDict>()?.iter() {
+                if !value.is_none() {
+                    kwargs.set_item(name, value)?;
+                }
+            }
+        }
+        Ok(self.python.alert.bind(py).call((), Some(&kwargs))?.unbind())
+    }
+}
+
+fn config_of(config: &Bound<'_, PyAny>) -> PyResult<detectors::Config> {
+    let int = |name: &str| -> PyResult<i64> { config.getattr(name)?.extract() };
+    let threshold = config.getattr("cost_anomaly_threshold")?;
+    Ok(detectors::Config {
+        error_loop_threshold: int("error_loop_threshold")?,
+        error_loop_window_ms: int("error_loop_window_ms")?,
+        tool_loop_threshold: int("tool_loop_threshold")?,
+        tool_loop_window_ms: int("tool_loop_window_ms")?,
+        tool_repeat_threshold: int("tool_repeat_threshold")?,
+        stuck_threshold_ms: int("stuck_threshold_ms")?,
+        waiting_statuses: config.getattr("waiting_statuses")?.extract()?,
+        cost_anomaly_threshold: threshold.extract()?,
+        cost_threshold_is_int: threshold.is_instance_of::<pyo3::types::PyInt>(),
+        restart_threshold: int("restart_threshold")?,
+        failed_session_errors: int("failed_session_errors")?,
+    })
+}
+
+fn attr<'py>(py: Python<'py>, module: &str, name: &str) -> PyResult<Py<PyAny>> {
+    Ok(py.import(module)?.getattr(name)?.unbind())
+}
+
+#[pymethods]
+impl Engine {
+    /// `Engine(config=None, detectors=None)`: the `WatchConfig` (default: the defaults) and
+    /// the detectors to run (default: every registered one, `detectors.load_detectors`).
+    #[new]
+    #[pyo3(signature = (config=None, detectors=None))]
+    fn new(
+        py: Python<'_>,
+        config: Option<Bound<'_, PyAny>>,
+        detectors: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let config = match config {
+            Some(config) if !config.is_none() => config,
+            _ => py
+                .import("agentlog.watch.config")?
+                .getattr("WatchConfig")?
+                .call0()?,
+        };
+        let detectors = match detectors {
+            Some(detectors) if !detectors.is_none() => detectors,
+            _ => py
+                .import("agentlog.watch.detectors")?
+                .getattr("load_detectors")?
+                .call1((&config,))?,
+        };
+        let mut names = Vec::new();
+        let mut python = Vec::new();
+        let mut calls = Vec::new();
+        for detector in detectors.try_iter()? {
+            let detector = detector?;
+            let name: String = detector.getattr("name")?.extract()?;
+            names.push(name.clone());
+            if detector
+                .getattr("native")
+                .is_ok_and(|n| n.is_truthy().unwrap_or(false))
+            {
+                continue;
+            }
+            let handlers = detector.call_method0("handlers")?.cast_into::<PyDict>()?;
+            let mut by_kind = HashMap::new();
+            for (kind, handler) in handlers.iter() {
+                by_kind.insert(kind.extract::<String>()?, handler.unbind());
+            }
+            let idle_after: Option<f64> = detector.getattr("idle_after_s")?.extract()?;
+            let keep_after_end = detector.getattr("keep_after_end")?.is_truthy()?;
+            python.push(PythonDetector {
+                name: name.clone(),
+                event_types: by_kind.keys().cloned().collect(),
+                idle_after,
+                executors: detector.getattr("executors")?.extract()?,
+            });
+            calls.push(PythonCalls {
+                handlers: by_kind,
+                on_clock: idle_after
+                    .map(|_| detector.getattr("on_clock"))
+                    .transpose()?
+                    .map(Bound::unbind),
+                keep_after_end,
+                name,
+                state: detector.getattr("State")?.unbind(),
+            });
+        }
+        let int = |name: &str| -> PyResult<f64> { config.getattr(name)?.extract() };
+        let core = Core::new(
+            config_of(&config)?,
+            &names,
+            python,
+            int("alert_cooldown_ms")?,
+            int("clock_tolerance_ms")?,
+        )
+        .map_err(PyValueError::new_err)?;
+        let python = Python_ {
+            alert: attr(py, "agentlog.events", "Alert")?,
+            malformed: attr(py, "agentlog.watch.view", "Malformed")?,
+            decode: attr(py, "agentlog.watch.view", "decode")?,
+            event_time: attr(py, "agentlog.watch.view", "event_time")?,
+            analyze_error: attr(py, "agentlog.intel", "analyze_error")?,
+            is_transient: attr(py, "agentlog.intel.taxonomy", "is_transient")?,
+            holder: attr(py, "agentlog.watch.detectors", "Attempt")?,
+            namespace: attr(py, "types", "SimpleNamespace")?,
+            detectors: calls,
+            holders: HashMap::new(),
+            derived: HashMap::new(),
+            transient: HashMap::new(),
+        };
+        Ok(Engine {
+            inner: Mutex::new(Inner { core, python }),
+            shown: Shown::default(),
+            config: config.unbind(),
+            names,
+        })
+    }
+
+    /// Process raw stream lines, read at wall time `now` (when known); malformed ones are
+    /// counted, handed to `on_malformed` (as `Malformed(index, reason)`) and skipped.
+    #[pyo3(signature = (lines, on_malformed=None, now=None))]
+    fn feed(
+        &self,
+        py: Python<'_>,
+        lines: &Bound<'_, PyAny>,
+        on_malformed: Option<Bound<'_, PyAny>>,
+        now: Option<f64>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let (alerts, bad, malformed) = {
+            let mut guard = self.lock(py);
+            let inner = &mut *guard;
+            let result = guarded(|| {
+                let read = inner.core.read_at(now);
+                let mut host = Inner::host(py, &mut inner.python);
+                let mut raised = Vec::new();
+                let mut bad = Vec::new();
+                for (index, line) in lines.try_iter()?.enumerate() {
+                    let line = line?;
+                    let bytes = line.cast::<PyBytes>()?;
+                    if let Some(why) =
+                        inner
+                            .core
+                            .line(bytes.as_bytes(), read, &mut host, &mut raised)
+                    {
+                        bad.push((index, why));
+                    }
+                    if host.failed() {
+                        break;
+                    }
+                }
+                inner.core.maybe_sweep(&mut host);
+                match host.error.take() {
+                    Some(err) => Err(err),
+                    None => Ok((raised, bad)),
+                }
+            });
+            self.show(inner);
+            let (raised, bad) = result?;
+            (
+                inner.alerts(py, raised)?,
+                bad,
+                inner.python.malformed.clone_ref(py),
+            )
+        };
+        // told once the engine is free again: the callback may look at its counters
+        if let Some(report) = on_malformed.filter(|f| !f.is_none()) {
+            for (index, why) in bad {
+                report.call1((malformed.bind(py).call1((index, why))?,))?;
+            }
+        }
+        Ok(alerts)
+    }
+
+    /// The caller has read everything there is: check the open attempts against the wall
+    /// clock `now` (stuck agents), and park the ones quiet for long.
+    fn tick(&self, py: Python<'_>, now: f64) -> PyResult<Vec<Py<PyAny>>> {
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
+        let raised = guarded(|| {
+            let mut host = Inner::host(py, &mut inner.python);
+            let raised = inner.core.tick(now, &mut host);
+            match host.error.take() {
+                Some(err) => Err(err),
+                None => Ok(raised),
+            }
+        });
+        self.show(inner);
+        inner.alerts(py, raised?)
+    }
+
+    /// Take an alert already written (by an earlier run) into its attempt's cooldowns.
+    fn remember(&self, py: Python<'_>, alert: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key: Option<String> = alert.getattr("key")?.extract()?;
+        let event_time: Option<String> = alert.getattr("event_time")?.extract()?;
+        let attempt_id: String = alert.getattr("attempt_id")?.extract()?;
+        let (Some(key), Some(event_time)) = (key, event_time) else {
+            return Ok(());
+        };
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
+        guarded(|| {
+            let mut host = Inner::host(py, &mut inner.python);
+            inner
+                .core
+                .remember(&attempt_id, &key, &event_time, &mut host);
+            host.error.take().map_or(Ok(()), Err)
+        })
+    }
+
+    /// Everything needed to continue exactly here, cooldowns included: a dict the checkpoint
+    /// stores (`version`, the native state as JSON, the Python detectors' slots).
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let inner = self.lock(py);
+        let state = guarded(|| {
+            serde_json::to_string(&inner.core.snapshot())
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        })?;
+        let out = PyDict::new(py);
+        out.set_item("version", SNAPSHOT_VERSION)?;
+        out.set_item("engine", state)?;
+        let python = PyDict::new(py);
+        let mut ids: Vec<&String> = inner.python.holders.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            python.set_item(id, inner.python.holders[id].bind(py).getattr("slots")?)?;
+        }
+        out.set_item("python", python)?;
+        Ok(out)
+    }
+
+    /// Continue from a snapshot. One written before the native engine (no `version` 3) is
+    /// left out: the watch starts over from its position, and the alerts already in the
+    /// journal, taken in by `remember`, keep their ids from being raised again.
+    fn restore(&self, py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(snapshot) = snapshot.cast::<PyDict>() else {
+            return Ok(false);
+        };
+        let version: Option<u32> = match snapshot.get_item("version")? {
+            Some(v) => v.extract().ok(),
+            None => None,
+        };
+        if version != Some(SNAPSHOT_VERSION) {
+            return Ok(false);
+        }
+        let Some(state) = snapshot.get_item("engine")? else {
+            return Ok(false);
+        };
+        let state: String = state.extract()?;
+        let parsed: Snapshot = serde_json::from_str(&state)
+            .map_err(|e| PyValueError::new_err(format!("not an engine snapshot: {e}")))?;
+        let mut guard = self.lock(py);
+        let inner = &mut *guard;
+        guarded(|| {
+            inner.core.restore(parsed);
+            Ok(())
+        })?;
+        self.show(inner);
+        inner.python.holders.clear();
+        if let Some(python) = snapshot.get_item("python")? {
+            let revive = py.import("agentlog.watch.detectors")?.getattr("revive")?;
+            let states = PyDict::new(py);
+            for calls in &inner.python.detectors {
+                states.set_item(&calls.name, calls.state.bind(py))?;
+            }
+            for (id, slots) in python.cast::<PyDict>()?.iter() {
+                let holder = revive.call1((slots, &states))?;
+                inner.python.holders.insert(id.extract()?, holder.unbind());
+            }
+        }
+        Ok(true)
+    }
+
+    /// The detectors this engine runs, by name, in the order they run.
+    #[getter]
+    fn detectors(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    #[getter]
+    fn config(&self, py: Python<'_>) -> Py<PyAny> {
+        self.config.clone_ref(py)
+    }
+
+    /// Events between two looks for attempts to park (65,536; tests park all along with less).
+    #[getter]
+    fn sweep_every(&self, py: Python<'_>) -> u64 {
+        self.lock(py).core.state.sweep_every
+    }
+
+    #[setter]
+    fn set_sweep_every(&self, py: Python<'_>, value: u64) {
+        let state = &mut self.lock(py).core.state;
+        state.sweep_every = value.max(1);
+        state.next_sweep = state.events + state.sweep_every;
+    }
+
+    #[getter]
+    fn events(&self) -> u64 {
+        self.shown.events.load(Ordering::Relaxed)
+    }
+
+    #[getter]
+    fn malformed(&self) -> u64 {
+        self.shown.malformed.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_malformed(&self, py: Python<'_>, value: u64) {
+        let mut inner = self.lock(py);
+        inner.core.state.malformed = value;
+        self.show(&inner);
+    }
+
+    #[getter]
+    fn ignored(&self) -> u64 {
+        self.shown.ignored.load(Ordering::Relaxed)
+    }
+
+    #[getter]
+    fn misdated(&self) -> u64 {
+        self.shown.misdated.load(Ordering::Relaxed)
+    }
+
+    /// The latest event time seen (what the heartbeat shows).
+    #[getter]
+    fn clock(&self) -> f64 {
+        f64::from_bits(self.shown.clock.load(Ordering::Relaxed))
+    }
+
+    /// Events older than this (epoch seconds) are ignored (`--since`); None: none.
+    #[getter]
+    fn since(&self, py: Python<'_>) -> Option<f64> {
+        self.lock(py).core.state.since
+    }
+
+    #[setter]
+    fn set_since(&self, py: Python<'_>, value: Option<f64>) {
+        self.lock(py).core.state.since = value;
+    }
+
+    /// The open attempts: `len()`, `in`, and `get(attempt_id)` (a read-only view of its state).
+    #[getter]
+    fn active(slf: Py<Self>) -> Attempts {
+        Attempts {
+            engine: slf,
+            parked: false,
+        }
+    }
+
+    /// The parked attempts (`len()` and `in`).
+    #[getter]
+    fn parked(slf: Py<Self>) -> Attempts {
+        Attempts {
+            engine: slf,
+            parked: true,
+        }
+    }
+}
+
+/// A read-only view of the engine's active (or parked) attempts.
+#[pyclass(module = "agentlog._core")]
+pub struct Attempts {
+    engine: Py<Engine>,
+    parked: bool,
+}
+
+#[pymethods]
+impl Attempts {
+    fn __len__(&self) -> usize {
+        let shown = &self.engine.get().shown;
+        let count = if self.parked {
+            &shown.parked
+        } else {
+            &shown.active
+        };
+        count.load(Ordering::Relaxed) as usize
+    }
+
+    /// The attempt ids: the active ones in the order they became active, the parked ones
+    /// longest parked first.
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let engine = self.engine.get().lock(py);
+        let ids: Vec<String> = if self.parked {
+            engine
+                .core
+                .state
+                .parked
+                .iter()
+                .map(|(id, _)| id.clone())
+                .collect()
+        } else {
+            engine.core.active_in_order()
+        };
+        Ok(PyList::new(py, ids)?.try_iter()?.into_any().unbind())
+    }
+
+    fn __contains__(&self, py: Python<'_>, attempt_id: &str) -> bool {
+        let engine = self.engine.get().lock(py);
+        if self.parked {
+            engine.core.state.parked.contains(attempt_id)
+        } else {
+            engine.core.state.active.contains_key(attempt_id)
+        }
+    }
+
+    /// The attempt's state as a namespace (executor, task_id, last_time, idle_alerted,
+    /// cooldowns, slots: each detector's state as a namespace), or `default`.
+    #[pyo3(signature = (attempt_id, default=None))]
+    fn get(
+        &self,
+        py: Python<'_>,
+        attempt_id: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let engine = self.engine.get().lock(py);
+        let attempt = if self.parked {
+            None
+        } else {
+            engine.core.state.active.get(attempt_id)
+        };
+        let Some(attempt) = attempt else {
+            return Ok(default.unwrap_or_else(|| py.None()));
+        };
+        let namespace = engine.python.namespace.bind(py);
+        let slots = PyDict::new(py);
+        let native = serde_json::to_value(&attempt.slots)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        if let serde_json::Value::Object(map) = native {
+            for (name, value) in map {
+                let fields = PyDict::new(py);
+                match value {
+                    serde_json::Value::Object(inner) => {
+                        for (field, v) in inner {
+                            fields.set_item(field, to_python(py, &v)?)?;
+                        }
+                    }
+                    other => {
+                        let field = if name == "stuck_agent" {
+                            "waiting_at"
+                        } else {
+                            "restarts"
+                        };
+                        fields.set_item(field, to_python(py, &other)?)?;
+                    }
+                }
+                slots.set_item(&name, namespace.call((), Some(&fields))?)?;
+            }
+        }
+        if let Some(holder) = engine.python.holders.get(attempt_id) {
+            slots.update(
+                holder
+                    .bind(py)
+                    .getattr("slots")?
+                    .cast::<pyo3::types::PyMapping>()?,
+            )?;
+        }
+        let fields = PyDict::new(py);
+        fields.set_item("executor", attempt.executor.as_deref())?;
+        fields.set_item("task_id", attempt.task_id.as_deref())?;
+        fields.set_item("last_time", attempt.last_time)?;
+        fields.set_item("last_id", attempt.last_id.as_str())?;
+        fields.set_item("idle_alerted", attempt.idle_alerted)?;
+        fields.set_item("untimed", attempt.untimed)?;
+        fields.set_item("heard", attempt.heard)?;
+        let cooldowns = PyDict::new(py);
+        for (key, t) in &attempt.cooldowns {
+            cooldowns.set_item(key, t)?;
+        }
+        fields.set_item("cooldowns", cooldowns)?;
+        fields.set_item("slots", slots)?;
+        Ok(namespace.call((), Some(&fields))?.unbind())
+    }
+}
+
+fn to_python(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAny>> {
+    use serde_json::Value as J;
+    Ok(match value {
+        J::Null => py.None(),
+        J::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any().unbind(),
+            (_, Some(u)) => u.into_pyobject(py)?.into_any().unbind(),
+            _ => n
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        },
+        J::String(s) => PyString::new(py, s).into_any().unbind(),
+        J::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        J::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, to_python(py, v)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}
+
+/// `hashlib.blake2b(f"{key}|{trigger}".encode(), digest_size=10).hexdigest()`: the alert id.
+#[pyfunction]
+fn alert_id(key: &str, trigger: &str) -> String {
+    alert::alert_id(key, trigger)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    m.add_class::<Attempts>()?;
+    m.add_function(wrap_pyfunction!(alert_id, m)?)?;
+    m.add("NATIVE_DETECTORS", PyTuple::new(m.py(), detectors::NATIVE)?)?;
+    Ok(())
+}
