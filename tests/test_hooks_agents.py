@@ -246,6 +246,19 @@ def test_gemini_tool_hooks_have_no_matcher_and_copilot_has_no_groups(dirs):
     assert copilot["version"] == 1 and copilot["hooks"]["PreToolUse"][0]["bash"].endswith("hook copilot-cli PreToolUse")
 
 
+def test_cursor_gets_a_versioned_file_of_its_generic_events_without_matchers(dirs):
+    """Cursor's preToolUse and postToolUse fire for every tool (shell, MCP, reads and edits too),
+    so the older per-kind events are left out: each call would be recorded twice."""
+    project, home = dirs
+    assert run("install", "cursor-agent", "--user", project=project, home=home).returncode == 0
+    settings = json.loads((home / ".cursor" / "hooks.json").read_bytes())
+    assert settings["version"] == 1
+    assert set(settings["hooks"]) == set(SESSIONS["cursor-agent"])
+    for event, handlers in settings["hooks"].items():
+        (handler,) = handlers
+        assert handler["command"].endswith(f"hook cursor-agent {event}") and "matcher" not in handler
+
+
 def test_copilot_file_edited_after_install_keeps_the_users_entries(dirs):
     project, home = dirs
     run("install", "copilot-cli", project=project, home=home)
