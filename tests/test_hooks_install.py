@@ -133,8 +133,8 @@ def test_dry_run_changes_nothing_and_bad_json_is_refused(dirs):
 def test_status_without_anything_installed(dirs):
     project, home = dirs
     result = run("status", project=project, home=home)
-    # claude-code, droid: 3 scopes; codex: 2 x 2 files; copilot-cli, gemini-cli, qwen-code: 2 scopes
-    assert result.returncode == 0 and result.stdout.count("not installed") == 16
+    # claude-code, droid: 3 scopes; codex: 2 x 2 files; copilot-cli, cursor-agent, gemini-cli, qwen-code: 2 scopes
+    assert result.returncode == 0 and result.stdout.count("not installed") == 18
 
 
 CONFIG_TOML = b"""# my Codex settings

@@ -111,7 +111,7 @@ fn fallback_failed(reason: String) -> String {
     format!("FallbackFailed: {reason}")
 }
 
-/// The text after the last --fail-open (as hook.fail_open_reply reads it).
+/// The text after the last --fail-open (as hook.fail_open reads it).
 fn fail_open_reply(argv: &[OsString]) -> Option<OsString> {
     let mut reply = None;
     for (i, arg) in argv.iter().enumerate() {

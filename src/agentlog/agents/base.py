@@ -109,6 +109,9 @@ class Hooks(NamedTuple):
     adapt: PayloadAdapter | None = None  # the agent's payload as Claude Code's
     render: AnswerWriter | None = None  # the guard's decision as the agent's answer (None: Claude Code's)
     attempt_id: AttemptOf | None = None  # the payload's attempt, when it is not the session id
+    # what the hook prints when it decides nothing or fails open: "" (print nothing) unless the
+    # agent reads no answer as a refusal (Cursor), then its explicit "go on"
+    fail_open: str = ""
 
     def canonical(self, event: str) -> str:
         """The Claude Code event that the agent's `event` is."""

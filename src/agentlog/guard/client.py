@@ -19,7 +19,7 @@ served by the server that listens where the cheap lookup points, or runs here).
 Exactly once: the server offers to take a request (`A`) before it touches anything and
 runs it only when this side confirms (`G`). No offer in time (no server, refused, busy,
 declined) -> the call runs here; confirmed and then no reply -> the call fails open (no
-output, exit 0, or the --fail-open reply) and is logged, never run twice.
+output, or the agent's fail-open reply; exit 0) and is logged, never run twice.
 
 The wire format is bytes, so any language speaks it (`pack`): a message is an 8-byte
 big-endian size, then items, each a 4-byte big-endian size and its bytes.
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
             start = exc.start
         except BaseException as exc:  # noqa: BLE001 - acked but no answer: fail open, never twice
             hook.log_failure(os.path.dirname(os.path.dirname(path)), argv, exc)
-            _write(sys.stdout, (hook.fail_open_reply(argv) or "").encode())
+            _write(sys.stdout, hook.fail_open(argv).encode())
             return 0
         else:
             _write(sys.stdout, out)

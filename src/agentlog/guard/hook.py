@@ -9,7 +9,8 @@ The agent waits for this process before every tool call, so only what the call n
 is imported (no click, rich, duckdb), and it fails open: any error is written to
 `<log_dir>/state/hook-errors.log` (or stderr) and the process exits 0 with no output,
 also when the time budget (`[guard] timeout_ms`) runs out. It never exits 2, which
-both agents read as "block".
+the agents read as "block". An agent that reads no output as a refusal (Cursor) gets its
+explicit "go on" instead (`Hooks.fail_open`), on every path that decides nothing.
 
 Most calls are answered by a resident guard process (server.py) through client.py; this
 module is imported by that tiny client too, so it imports nothing at its top but what the
@@ -82,34 +83,50 @@ def run(argv: list[str], stdin: Any = None, stdout: Any = None) -> int:
         raw = read_payload(stdin)
         output = handle(get(agent_name), event_name, raw, settings, guard)
         _arm(None)
-        if output is not None:
+        if output is None:
+            _say(stdout, fail_open(argv))
+        else:
             from ..events import encode
 
-            stdout.write(encode(output).decode() + "\n")
-            stdout.flush()
+            _say(stdout, encode(output).decode() + "\n", strict=True)
     except BaseException as exc:  # noqa: BLE001 - whatever happened, the agent goes on
         _arm(None)
         log_failure(log_dir, argv, exc)
-        reply = fail_open_reply(argv)
-        if reply:
-            try:
-                stdout.write(reply)
-                stdout.flush()
-            except (OSError, ValueError):
-                pass
+        _say(stdout, fail_open(argv))
     return 0
 
 
-def fail_open_reply(argv: list[str]) -> str | None:
-    """What to print when failing open: the last --fail-open of the installed command, for
-    an agent that blocks a call its hook does not answer (Cursor: {"permission":"allow"})."""
-    reply = None
+def fail_open(argv: list[str]) -> str:
+    """What this call prints when it decides nothing or fails: an explicit "go on" for an
+    agent that reads no answer as a refusal (Cursor), else nothing. The installed command
+    carries it (`--fail-open TEXT`, what the native client prints too); a command without
+    it gets the agent's own `Hooks.fail_open`."""
+    given = None  # the last one counts, as in the native client
     for i, arg in enumerate(argv):
         if arg == "--fail-open" and i + 1 < len(argv):
-            reply = argv[i + 1]
+            given = argv[i + 1]
         elif arg.startswith("--fail-open="):
-            reply = arg.split("=", 1)[1]
-    return reply
+            given = arg.split("=", 1)[1]
+    if given is not None:
+        return given
+    try:
+        from ..agents import get
+
+        return get(_parse(argv)[0]).hooks.fail_open
+    except BaseException:  # noqa: BLE001 - no agent, no hooks: nothing to say
+        return ""
+
+
+def _say(stdout: Any, text: str, strict: bool = False) -> None:
+    """Write the answer; `strict`: let a failure reach run's handler (which prints fail_open)."""
+    if not text:
+        return
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except (OSError, ValueError):
+        if strict:
+            raise
 
 
 def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
@@ -126,7 +143,7 @@ def _parse(argv: list[str]) -> tuple[str, str, dict[str, Any], Path | None]:
             elif arg == "--config":
                 config_file = Path(value)
         elif arg.startswith("--fail-open="):
-            pass  # fail_open_reply's
+            pass  # read by fail_open
         elif arg.startswith(("--log-dir=", "--config=")):
             name, value = arg.split("=", 1)
             if name == "--log-dir":
@@ -224,7 +241,7 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
         ctx = Context(_LazyPricing(settings, state.section("pricing")))
         mapper = HookMapper(attempt_id, agent.executor, ctx, state.section("mapper"))
         events = mapper.feed(payload, event_name)
-        if guard.transcript_usage and event_name in USAGE_EVENTS:
+        if guard.transcript_usage and event_name in USAGE_EVENTS and agent.importer.tokens != "absent":
             usage = transcript_usage(
                 agent, payload.get("transcript_path"), state, ctx, attempt_id, final=event_name in FINAL_EVENTS
             )

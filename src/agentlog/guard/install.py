@@ -82,7 +82,7 @@ def hook_command(base: str, agent: Agent, event: str, native: bool = False) -> s
     """`base` running the hook of `event`; with the agent's fail-open reply, which the native
     client prints itself when no answer comes (it cannot look the agent up)."""
     command = f"{base} {agent.name} {event}" if native else f"{base} hook {agent.name} {event}"
-    fail_open = getattr(agent.hooks, "fail_open", None)  # agents.base.Hooks.fail_open (Cursor)
+    fail_open = agent.hooks.fail_open  # Cursor's explicit "go on"; empty for the others
     return f"{command} --fail-open {shlex.quote(fail_open)}" if fail_open else command
 
 
