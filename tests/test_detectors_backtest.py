@@ -16,7 +16,6 @@ from conftest import ROOT, SHARED, run_cli
 from watchgen import stream
 
 from agentlog.watch import Engine, WatchConfig
-from agentlog.watch.view import decode
 
 DATA = ROOT / "tests" / "data"
 FIXTURES = SHARED / "fixtures"

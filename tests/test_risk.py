@@ -270,8 +270,12 @@ def test_what_the_model_writes_is_measured_per_step() -> None:
 def test_tool_outputs_give_size_cut_traceback_syntax_and_empty_shares() -> None:
     found = _features(
         *_step("ls", "The output of your last command was too long. " + "z" * 300),
-        *_step("python x.py", "Traceback (most recent call last):\n  File x.py, line 9\nValueError: " + "no " * 30, "error"),
-        *_step("python y.py", '  File "y.py", line 1\n    def f(:\n          ^\nSyntaxError: invalid syntax' * 2, "error"),
+        *_step(
+            "python x.py", "Traceback (most recent call last):\n  File x.py, line 9\nValueError: " + "no " * 30, "error"
+        ),
+        *_step(
+            "python y.py", '  File "y.py", line 1\n    def f(:\n          ^\nSyntaxError: invalid syntax' * 2, "error"
+        ),
         *_step("true", ""),
     )
     assert found["long_output_share"] == 0.25

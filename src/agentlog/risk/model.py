@@ -53,8 +53,7 @@ class Linear:
         at most CLIP scales from the mean: a run unlike all the training runs in one
         feature (a task prompt ten times the usual size) is not scored by that alone."""
         return [
-            (x - m) / s * c if s else 0.0
-            for x, m, s, c in zip(self._clipped(vector), self.mean, self.scale, self.coef)
+            (x - m) / s * c if s else 0.0 for x, m, s, c in zip(self._clipped(vector), self.mean, self.scale, self.coef)
         ]
 
     def _clipped(self, vector: list[float]) -> list[float]:
@@ -108,9 +107,7 @@ class Model:
     def threshold(self, executor: str | None) -> float:
         return self.thresholds.get(executor or "", math.inf)
 
-    def drivers(
-        self, vector: list[float], executor: str | None = None, top: int = 3
-    ) -> list[tuple[str, float, float]]:
+    def drivers(self, vector: list[float], executor: str | None = None, top: int = 3) -> list[tuple[str, float, float]]:
         """The features that raised the score most: (name, value, contribution to the logit)."""
         parts = list(zip(self._of(executor)[0].parts(vector), self.names, vector))
         parts.sort(reverse=True)

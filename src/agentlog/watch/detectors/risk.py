@@ -60,7 +60,8 @@ class Risk(BaseDetector):
         state.alerted = True
         threshold = self.model.threshold(event.executor)
         drivers = ", ".join(
-            f"{name} {value:.3g} (+{part:.2f})" for name, value, part in self.model.drivers(scored.vector, event.executor)
+            f"{name} {value:.3g} (+{part:.2f})"
+            for name, value, part in self.model.drivers(scored.vector, event.executor)
         )
         return Finding(
             "failure_risk",
