@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 
@@ -322,7 +323,9 @@ def test_advice_page_is_the_advise_library_call_priced_with_the_settings(logs):
         rows = re.findall(
             r'<tr class="finding" data-kind="([^"]+)">\s*<td>[^<]*</td>\s*<td class="num">([^<]*)<', page.text
         )
-        assert rows == [(f.kind, money(f.usd_per_week)) for f in expected.findings]
+        assert [(kind, html.unescape(usd)) for kind, usd in rows] == [
+            (f.kind, money(f.usd_per_week)) for f in expected.findings
+        ]
         for f in expected.findings:
             for attempt in f.evidence.get("sessions_list", []):
                 assert f'href="/sessions/{attempt}"' in page.text
