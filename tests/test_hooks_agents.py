@@ -5,6 +5,7 @@ real files, payloads written from each agent's hook reference (tests/data/hooks/
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agentlog.guard.client import SOCKET
 from conftest import SHARED
 from test_hooks import AGENTLOG, alerts, hook, session_events, write_config
 from test_hooks_install import run
@@ -211,7 +213,7 @@ def _our_handlers(agent: str, settings: dict) -> dict[str, dict]:
         handlers = entries if agent in FLAT else [h for g in entries for h in g["hooks"]]
         for handler in handlers:
             command = handler.get("bash" if agent == "copilot-cli" else "command", "")
-            if command.endswith(f"hook {agent} {event}"):
+            if re.search(rf"hook {agent} {event}( --fail-open .*)?$", command, re.S):
                 found[event] = handler
     return found
 
@@ -256,7 +258,8 @@ def test_cursor_gets_a_versioned_file_of_its_generic_events_without_matchers(dir
     assert set(settings["hooks"]) == set(SESSIONS["cursor-agent"])
     for event, handlers in settings["hooks"].items():
         (handler,) = handlers
-        assert handler["command"].endswith(f"hook cursor-agent {event}") and "matcher" not in handler
+        assert re.search(rf"hook cursor-agent {event} --fail-open '.*'$", handler["command"], re.S)
+        assert "matcher" not in handler
 
 
 def test_copilot_file_edited_after_install_keeps_the_users_entries(dirs):
@@ -549,7 +552,7 @@ def test_cursor_is_told_to_go_on_when_the_resident_guard_takes_the_call_and_dies
     state = log_dir / "state"
     state.mkdir(parents=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(state / "guard.sock"))
+    server.bind(str(state / SOCKET))
     server.listen(1)
     confirmed = threading.Event()
 
@@ -574,4 +577,4 @@ def test_cursor_is_told_to_go_on_when_the_resident_guard_takes_the_call_and_dies
     assert (result.returncode, result.stdout) == (0, CURSOR_GO_ON), result.stderr
     assert (state / "hook-errors.log").exists()
     assert not session_events(log_dir, body["conversation_id"])  # taken by the guard: not run again here
-    assert os.path.exists(state / "guard.sock")  # nobody started a server in its place
+    assert os.path.exists(state / SOCKET)  # nobody started a server in its place
