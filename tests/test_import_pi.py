@@ -109,3 +109,21 @@ def test_aborted_last_turn_ends_the_attempt_interrupted(tmp_path: Path) -> None:
     events = _events(tmp_path / "logs")
     assert [e["event_type"] for e in events] == ["session_start", "session_end"]
     assert events[-1]["data"]["completion_status"] == "interrupted"
+
+
+def test_an_unknown_entry_s_time_dates_the_untimed_messages_before_it(tmp_path: Path) -> None:
+    """Made by the test (found by the shape fuzzer): every entry but an unknown one has a null
+    timestamp; the unknown one's time still dates the session, which is imported, not lost."""
+    entries = [
+        {"type": "session", "id": "sess-0", "timestamp": None, "cwd": "/work/app"},
+        {"type": "message", "timestamp": None, "message": {"role": "user", "content": "fix it"}},
+        {"type": "thinking_level_change", "timestamp": None},
+        {"type": "future_entry_0", "timestamp": "2025-01-01T00:00:04.000Z"},
+    ]
+    (tmp_path / "main" / "sessions").mkdir(parents=True)
+    (tmp_path / "main" / "sessions" / "sess-0.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    log_dir = tmp_path / "logs"
+    result = run_cli("import", "openclaw", str(tmp_path / "main"), "--log-dir", str(log_dir))
+    assert result.returncode == 0, result.stderr
+    events = read_jsonl(log_dir / layout.STREAM)
+    assert [(e["event_type"], e["data"].get("prompt")) for e in events] == [("session_start", "fix it")]

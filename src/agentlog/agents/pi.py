@@ -41,13 +41,12 @@ class PiMapper(Mapper):
         if not self._first_sight(record.get("id")):
             self.ctx.skip("repeated_entry")
             return []
+        self.seen_time(ts)  # any entry's time dates the untimed ones around it, skipped kinds too
         if kind == "session":
             self._header(record)
-            self.seen_time(ts)
             return []
         if kind == "model_change":
             self.state["model"] = record.get("modelId") or self.state.get("model")
-            self.seen_time(ts)
             return []
         if kind in _QUIET:
             self.ctx.skip("known_ignored")
@@ -60,7 +59,6 @@ class PiMapper(Mapper):
         if handler is None:
             self.ctx.skip(f"unknown_role:{message.get('role')}" if isinstance(message, dict) else "malformed_record")
             return []
-        self.seen_time(ts)
         return handler(self, message, ts, record.get("id") or where)
 
     def _header(self, record: dict[str, Any]) -> None:
