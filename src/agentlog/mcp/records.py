@@ -62,14 +62,9 @@ def events(lines: list[bytes]) -> list[Event | None]:
     large file is built several times faster); a batch holding a line that does not decode
     so (malformed, blank, glued, a BOM, one `jsonline` may refuse) goes in parts, down to
     line by line."""
-    joined = b"\n,".join(lines)
-    if lines and not jsonline.suspect(joined):
-        try:
-            found = _events_decoder.decode(b"[" + joined + b"]")
-            if len(found) == len(lines):  # a line holding `{...},{...}` makes more events than lines
-                return [_usable(e) for e in found]
-        except _ERRORS:
-            pass
+    found = jsonline.decode_all(lines, _events_decoder)
+    if found is not None:
+        return [_usable(e) for e in found]
     if len(lines) > _SPLIT:
         step = -(-len(lines) // _SPLIT)
         return [e for i in range(0, len(lines), step) for e in events(lines[i : i + step])]
