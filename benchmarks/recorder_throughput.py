@@ -1,6 +1,6 @@
 """Append throughput and latency of the recorder's Python API, beside the stdlib `logging` baseline.
 
-    python benchmarks/recorder_throughput.py [--events 200000]
+    python benchmarks/recorder_throughput.py [--events 200000] [--rounds 3]
 
 Each run records ~400-byte tool_call events over 50 attempts into a fresh temp dir and
 prints events/s and per-call latency (p50, p99). Configurations: the default (schema
@@ -9,7 +9,9 @@ event (fewer events: it is disk-bound), `record_many` batches of 100 and 1,000 e
 (one write per file per batch; their latency columns are a batch's latency divided by
 its size), and the baseline: `logging.FileHandler` writing `json.dumps` lines of the same
 events, measured in the same run. A floor line shows what encoding plus the two appends
-every event needs (stream and transcript) cost with no pipeline at all.
+every event needs (stream and transcript) cost with no pipeline at all. Every
+configuration runs once per round, rounds interleaved, and its best round is shown (on a
+busy machine the best round is the one least disturbed, for the baselines too).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from agentlog import config
 from agentlog.recorder import Recorder
@@ -119,36 +122,45 @@ def floor_run(n: int, tmp: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each configuration; the best is shown")
     args = parser.parse_args()
     n = args.events
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        rows = [
-            logging_run(n, tmp),
-            floor_run(n, tmp),
-            agentlog_run("agentlog default", n, tmp),
-            agentlog_run("agentlog redaction off", n, tmp, AGENT_WORK_REDACT="false"),
-            agentlog_run("agentlog fsync=batch", n, tmp, AGENT_WORK_FSYNC="batch"),
-            agentlog_run("agentlog fsync=event", max(1000, n // 100), tmp, AGENT_WORK_FSYNC="event"),
-            agentlog_run("agentlog record_many x100", n, tmp, batch=100),
-            agentlog_run("agentlog record_many x1000", n, tmp, batch=1000),
-            agentlog_run("record_many x100 fsync=event", max(1000, n // 10), tmp, batch=100, AGENT_WORK_FSYNC="event"),
-        ]
-    baseline = rows[0]["rate"]
+    best: dict[str, dict] = {}
+    for round_ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as name:
+            tmp = Path(name) / str(round_)
+            tmp.mkdir()
+            for row in runs(n, tmp):
+                if row["name"] not in best or row["rate"] > best[row["name"]]["rate"]:
+                    best[row["name"]] = row
+    rows = list(best.values())
+    baseline, floor = rows[0]["rate"], rows[1]["rate"]
     print(
         f"{'configuration':34} {'events':>8} {'events/s':>10} {'p50 us':>8} {'p99 us':>8} "
-        f"{'bytes/ev':>9} {'x baseline':>10}"
+        f"{'bytes/ev':>9} {'x baseline':>10} {'x floor':>8}"
     )
     for row in rows:
         print(
             f"{row['name']:34} {row['events']:>8} {row['rate']:>10,.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} "
-            f"{row['bytes']:>9.0f} {row['rate'] / baseline:>10.2f}"
+            f"{row['bytes']:>9.0f} {row['rate'] / baseline:>10.2f} {row['rate'] / floor:>8.2f}"
         )
     print(
-        "targets (default): >= 200,000 events/s, p99 < 25 us, >= 3x baseline; "
+        "targets (default, one event at a time): >= 0.6x the floor, >= 4x the baseline, p99 < 10 us; "
         "record_many latencies are per event (a batch's latency / its size)",
         file=sys.stderr,
     )
+
+
+def runs(n: int, tmp: Path) -> Iterator[dict]:
+    yield logging_run(n, tmp)
+    yield floor_run(n, tmp)
+    yield agentlog_run("agentlog default", n, tmp)
+    yield agentlog_run("agentlog redaction off", n, tmp, AGENT_WORK_REDACT="false")
+    yield agentlog_run("agentlog fsync=batch", n, tmp, AGENT_WORK_FSYNC="batch")
+    yield agentlog_run("agentlog fsync=event", max(1000, n // 100), tmp, AGENT_WORK_FSYNC="event")
+    yield agentlog_run("agentlog record_many x100", n, tmp, batch=100)
+    yield agentlog_run("agentlog record_many x1000", n, tmp, batch=1000)
+    yield agentlog_run("record_many x100 fsync=event", max(1000, n // 10), tmp, batch=100, AGENT_WORK_FSYNC="event")
 
 
 if __name__ == "__main__":

@@ -261,7 +261,7 @@ def test_a_long_running_recorder_forgets_old_attempts_and_resumes_them_from_disk
         rec.record_many(
             [{"attempt_id": attempt, "event_type": "agent_output", "executor": "CODEX", "data": {"output": "x"}}]
         )
-        assert len(rec._attempts) <= 2  # never-ended attempts do not pile up in memory
+        assert rec.attempts_remembered <= 2  # never-ended attempts do not pile up in memory
     rec.record({"attempt_id": "a", "event_type": "agent_output", "data": {"output": "y"}})
     events = read_jsonl(log_dir / layout.SESSIONS / "a.jsonl")
     assert [e["sequence_num"] for e in events] == [1, 2, 3]
@@ -278,3 +278,60 @@ def test_session_log_dir_is_where_its_events_go(tmp_path, monkeypatch):
     assert not (tmp_path / "default").exists()
     with pytest.raises(TypeError, match="recorder or a log_dir"):
         Session("both", recorder=Recorder(config.load(environ={}), log_dir=tmp_path / "x"), log_dir=tmp_path)
+
+
+def test_a_processor_added_in_python_runs_after_stamping_and_its_change_is_written(log_dir):
+    rec = Recorder(config.load(environ={}), log_dir=log_dir)
+    seen = []
+
+    def tag(event):
+        seen.append(event["sequence_num"])  # stamped already
+        event["data"]["team"] = "payments"
+        return event
+
+    rec.processors.append(tag)
+    rec.record({"attempt_id": "p", "event_type": "agent_output", "data": {"output": "x"}})
+    rec.record_many([{"attempt_id": "p", "event_type": "agent_output", "data": {"output": "y"}}])
+    rec.close()
+    assert seen == [1, 2]
+    assert [e["data"]["team"] for e in read_jsonl(log_dir / layout.STREAM)] == ["payments", "payments"]
+
+
+def test_a_forked_child_makes_event_ids_its_parent_never_makes(log_dir):
+    import os
+
+    from agentlog.events import new_event_id
+
+    new_event_id()  # the parent has drawn its random part
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: ids at the same instant as the parent's below
+        os.write(write, "\n".join(new_event_id(1_800_000_000.0) for _ in range(100)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    parent = {new_event_id(1_800_000_000.0) for _ in range(100)}
+    assert len(child) == len(parent) == 100 and not child & parent
+
+
+def test_threads_sharing_one_recorder_number_every_event_once(log_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rec = Recorder(config.load({"fsync": "event"}, environ={}), log_dir=log_dir)
+
+    def work(thread: int) -> None:
+        for i in range(50):
+            event = {"attempt_id": "shared", "event_type": "agent_output", "data": {"output": f"{thread}-{i}"}}
+            if i % 2:
+                rec.record(event)
+            else:
+                rec.record_many([event])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    rec.close()
+    events = read_jsonl(log_dir / layout.SESSIONS / "shared.jsonl")
+    assert sorted(e["sequence_num"] for e in events) == list(range(1, 201))
+    assert len({e["data"]["output"] for e in events}) == 200

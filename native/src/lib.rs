@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod engine;
 pub mod read;
+mod record;
 mod redact;
 
 /// The version of the native core, so `agentlog doctor` can say which one is loaded.
@@ -21,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<redact::SecretScan>()?;
     read::register(m)?;
     engine::register(m)?;
+    record::register(m)?;
     Ok(())
 }
 

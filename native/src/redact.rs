@@ -139,7 +139,7 @@ impl SecretScan {
         })
     }
 
-    fn candidates(&self, line: &[u8]) -> Vec<usize> {
+    pub(crate) fn candidates(&self, line: &[u8]) -> Vec<usize> {
         let mut named = vec![false; self.checks.len()];
         if let Some(ac) = self.automaton(line.len()) {
             // Overlapping: one pass reports every anchor, even one inside another.

@@ -11,10 +11,7 @@ finite, >= 0 and within reason (`Tokens`, `Usd`, `Millis`) on both paths.
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 import os
-import random
-import time
 from typing import Annotated, Any
 
 import msgspec
@@ -391,26 +388,9 @@ encode = msgspec.json.Encoder().encode
 
 # --- ids and times -----------------------------------------------------------
 
-_last_ms: tuple[int, str] = (-1, "")  # one global each, replaced whole: safe across threads
-_last_second: tuple[int, str] = (-1, "")
-
-
-def now_iso(t: float | None = None) -> str:
-    """UTC time as `2026-02-09T14:23:45.123Z`, the stream's format (the last millisecond
-    and second remembered: a burst of events shares them)."""
-    global _last_ms, _last_second
-    if t is None:
-        t = time.time()
-    ms = round(t * 1000)
-    last = _last_ms
-    if last[0] == ms:
-        return last[1]
-    sec, second = ms // 1000, _last_second
-    if second[0] != sec:
-        second = _last_second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
-    iso = f"{second[1]}.{ms % 1000:03d}Z"
-    _last_ms = (ms, iso)
-    return iso
+#: UTC time as `2026-02-09T14:23:45.123Z`, the stream's format, of epoch seconds `t`
+#: (default: now), rounded to the millisecond (native/src/record/ids.rs).
+now_iso = _core.now_iso
 
 
 def parse_time(value: str) -> float:
@@ -435,28 +415,9 @@ def parse_time(value: str) -> float:
 _last_parsed: tuple[str, float] = ("1970-01-01T00:00:00Z", 0.0)  # replaced whole: safe across threads
 
 
-def new_event_id(t: float | None = None) -> str:
-    """A UUIDv7 (RFC 9562): 48-bit ms timestamp, then 74 bits that are random per process
-    plus a counter (the RFC's "monotonic random" method) — unique across processes,
-    time-ordered, and cheap enough for the hot path (the prefix changes once per ms)."""
-    global _id_prefix
-    ms = int((time.time() if t is None else t) * 1000)
-    prefix = _id_prefix
-    if prefix[0] != ms:
-        h = f"{ms:012x}"
-        prefix = _id_prefix = (ms, f"{h[:8]}-{h[8:]}-7{_rand_a:03x}-")
-    tail = f"{0x8000_0000_0000_0000 | ((_rand_b + next(_counter)) & _MASK62):016x}"
-    return f"{prefix[1]}{tail[:4]}-{tail[4:]}"
-
-
-_MASK62 = (1 << 62) - 1
-_id_prefix: tuple[int, str] = (-1, "")  # (ms, its prefix), replaced whole: safe across threads
-
-
-def _reseed() -> None:
-    global _rand_a, _rand_b, _counter
-    _rand_a, _rand_b, _counter = random.getrandbits(12), random.getrandbits(62), itertools.count()
-
-
-_reseed()
-os.register_at_fork(after_in_child=_reseed)  # a forked child must not repeat its parent's ids
+#: A UUIDv7 (RFC 9562) for an event at epoch seconds `t` (default: now): 48-bit ms
+#: timestamp, then 74 bits that are random per process plus a counter (the RFC's
+#: "monotonic random" method): unique across processes, time-ordered, cheap
+#: (native/src/record/ids.rs; a forked child draws new random bits).
+new_event_id = _core.new_event_id
+os.register_at_fork(after_in_child=_core.reseed_ids)

@@ -308,12 +308,13 @@ class Redactor:
             self._repl.append((marker, b'"' + marker + b'"'))
 
         # The public form of each pattern: the native scanner derives its superset from it.
-        self._scan = SecretScan(
+        self.scanner = SecretScan(
             [
                 (self.patterns[name], [a.decode() for a in anchors or ()])
                 for name, (_, anchors, _) in zip(names, self._rules)
             ]
-        ).scan
+        )
+        self._scan = self.scanner.scan
 
     def __call__(self, line: bytes) -> bytes:
         if not self.enabled:

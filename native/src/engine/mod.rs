@@ -15,7 +15,7 @@ mod alert;
 mod core;
 mod detectors;
 mod line;
-mod time;
+pub mod time;
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};

@@ -6,6 +6,19 @@
 
 /// Epoch seconds of a valid `YYYY-MM-DDTHH:MM:SS.mmmZ`, or None for any other text.
 pub fn parse_stream(ts: &str) -> Option<f64> {
+    let (seconds, ms) = stream_parts(ts)?;
+    Some(seconds as f64 + ms as f64 / 1000.0)
+}
+
+/// The same time as `datetime.fromisoformat(ts).timestamp()` gives it (microseconds over a
+/// million, one rounding): what the recorder computes elapsed times from, as it always did.
+pub fn stream_timestamp(ts: &str) -> Option<f64> {
+    let (seconds, ms) = stream_parts(ts)?;
+    Some((seconds * 1_000_000 + ms * 1000) as f64 / 1e6)
+}
+
+/// Whole seconds since the epoch and milliseconds of a valid stream time.
+fn stream_parts(ts: &str) -> Option<(i64, i64)> {
     let b = ts.as_bytes();
     if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
         return None;
@@ -27,7 +40,7 @@ pub fn parse_stream(ts: &str) -> Option<f64> {
         return None;
     }
     let base = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(base as f64 + ms as f64 / 1000.0)
+    Some((base, ms))
 }
 
 fn leap(year: i64) -> bool {

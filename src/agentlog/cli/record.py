@@ -223,7 +223,7 @@ def emit_batch(settings) -> None:
     batch it came in is), with one write per file per batch. Rejected lines are reported
     as `stdin:LINE: reason` and skipped; the exit code is 1 when any line was rejected.
     """
-    from ..store.reader import arriving_lines
+    from ..store.reader import arriving_chunks
     from ..terminal import printable
 
     recorder = _recorder(settings)
@@ -234,8 +234,8 @@ def emit_batch(settings) -> None:
         rejected += 1
         click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
 
-    for batch in arriving_lines(sys.stdin.buffer):
-        recorded += recorder.record_lines(batch, reject)
+    for first, chunk in arriving_chunks(sys.stdin.buffer):
+        recorded += recorder.record_chunk(chunk, first, reject)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
     sys.exit(1 if rejected else 0)

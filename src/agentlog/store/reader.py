@@ -258,21 +258,18 @@ def last_line(path: Path, block: int = 65536) -> bytes | None:
         return None
 
 
-def arriving_lines(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[list[tuple[int, bytes]]]:
-    """The complete lines of a binary stream such as stdin (numbered from 1, blank ones left
-    out), in batches of what has arrived: each `read1` returns as soon as some bytes are
-    there, so a slow writer's line is handed on at once and a fast one's come a MiB at a
-    time. A last line without its newline is handed on at the end."""
-    rest, number = b"", 0
+def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+    """The complete lines of a binary stream such as stdin, in chunks of what has arrived,
+    each with the number of its first line (from 1): each `read1` returns as soon as some
+    bytes are there, so a slow writer's line is handed on at once and a fast one's come a
+    MiB at a time. A last line without its newline is handed on at the end, given one."""
+    rest, number = b"", 1
     while data := stream.read1(chunk):
-        lines = (rest + data).split(b"\n")
-        rest = lines.pop()
-        batch = []
-        for line in lines:
-            number += 1
-            if line.strip():
-                batch.append((number, line))
-        if batch:
-            yield batch
+        data = rest + data
+        end = data.rfind(b"\n") + 1
+        rest = data[end:]
+        if end:
+            yield number, data[:end]
+            number += data.count(b"\n", 0, end)
     if rest.strip():
-        yield [(number + 1, rest)]
+        yield number, rest + b"\n"
