@@ -1,6 +1,6 @@
 """Catch-up throughput and peak RSS of `agentlog watch --replay --once` over a generated stream.
 
-    .venv/bin/python benchmarks/watch_replay.py [--events 1000000] [--attempts 100000]
+    .venv/bin/python benchmarks/watch_replay.py [--events 1000000] [--attempts 100000] [--scale 10]
 
 Prints, from the same data in the same run:
 - decode floor: msgspec typed decoding of every line, nothing else;
@@ -10,7 +10,8 @@ Prints, from the same data in the same run:
   both with a digest of their alert ids, so a change of the engine can show it found the same set;
 - baseline: the original analyzer's algorithm re-implemented (the whole backlog read into one
   string, per event a filter over the session's whole error / tool-call list);
-then the targets of issue 20 (the native core), each met or not.
+`--scale N` then runs the watch again on N times the events and attempts (its time and peak RSS
+against this run's), then the targets of issue 20 (the native core), each met or not.
 Each measurement runs in its own process so peak RSS is its own.
 """
 
@@ -189,6 +190,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--attempts", type=int, default=100_000)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--scale", type=int, default=0, help="also watch N times the events (10: the 10M target)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp) / "logs"
@@ -215,7 +217,7 @@ def main() -> None:
             f"agentlog watch --replay --once    : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
             f"  ({found:.0f} alerts, ids {alert_set(log_dir)})  {rate / floor:.2f}x the floor"
         )
-        agent_rate, agent_rss = rate, rss
+        agent_rate, agent_rss, agent_dt = rate, rss, dt
         verdicts = [_verdict("watch / decode floor", agent_rate / floor, ">= 1.0x", agent_rate >= floor)]
         if not args.no_baseline:
             rate, dt, rss, found = run(BASELINE, str(stream))
@@ -225,12 +227,34 @@ def main() -> None:
             )
             print(f"agentlog / baseline               : {agent_rate / rate:.1f}x")
             verdicts.append(_verdict("watch / baseline", agent_rate / rate, ">= 8x", agent_rate >= 8 * rate))
-        if args.events == 1_000_000 and args.attempts == 100_000:
+        target_size = args.events == 1_000_000 and args.attempts == 100_000
+        if target_size:
             verdicts.append(_verdict("watch peak RSS (MiB)", agent_rss, "< 100 MB", agent_rss * 2**20 < 100e6))
+        if args.scale:
+            verdicts += _scaled(Path(tmp), args, agent_dt, target_size and args.scale == 10)
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
         print("targets (issue 20, watch --replay --once):")
         for line in verdicts:
             print(f"  {line}")
+
+
+def _scaled(tmp: Path, args: argparse.Namespace, base_dt: float, targeted: bool) -> list[str]:
+    """The watch on `scale` times the events and attempts: its time against the run's."""
+    log_dir = tmp / "scaled"
+    log_dir.mkdir()
+    events, attempts = args.events * args.scale, args.attempts * args.scale
+    generate(log_dir / "agent-work-stream.jsonl", events, attempts)
+    rate, dt, rss, found = run(AGENTLOG, str(log_dir))
+    print(
+        f"watch, {events:,} events / {attempts:,} : {rate:>12,.0f} events/s  {dt:6.2f} s  peak RSS {rss:6.0f} MiB"
+        f"  ({found:.0f} alerts)  {dt / base_dt:.1f}x the time of {args.events:,}"
+    )
+    if not targeted:
+        return []
+    return [
+        _verdict("10M watch RSS (MiB)", rss, "< 150 MB", rss * 2**20 < 150e6),
+        _verdict("10M time / 1M time", dt / base_dt, "<= 12x", dt <= 12 * base_dt),
+    ]
 
 
 def _verdict(what: str, value: float, target: str, met: bool) -> str:

@@ -186,7 +186,9 @@ pub struct State {
     pub active: HashMap<String, Attempt>,
     pub parked: Fifo<Vec<u8>>, // packed attempts, the longest parked first
     pub unjudged: HashSet<String>, // parked before a wall clock saw their latest quiet time
-    pub ended: Fifo<Option<Attempt>>, // what outlives a session, or nothing
+    // what outlives a session, or nothing (boxed: most are nothing, and a table of 50,000
+    // inline attempts, doubled while it rehashes, would be most of the engine's memory)
+    pub ended: Fifo<Option<Box<Attempt>>>,
     pub remembered: HashMap<String, IndexMap<String, f64>>, // cooldowns from the journal
     pub clock: f64,
     pub caught_up: bool,
@@ -461,7 +463,11 @@ impl Core {
             if !REOPENING.contains(&kind) {
                 return false;
             }
-            let mut attempt = state.ended.remove(attempt_id).flatten().unwrap_or_default();
+            let mut attempt = state
+                .ended
+                .remove(attempt_id)
+                .flatten()
+                .map_or_else(Attempt::default, |kept| *kept);
             attempt.last_time = t;
             attempt
         } else {
@@ -492,12 +498,13 @@ impl Core {
         let kept = attempt.slots.kept(&self.rules.kept);
         let python_kept = host.ended(attempt_id);
         // a new session of the attempt still counts what outlives sessions, and honours cooldowns
-        let entry =
-            (!kept.is_empty() || python_kept || !attempt.cooldowns.is_empty()).then(|| Attempt {
+        let entry = (!kept.is_empty() || python_kept || !attempt.cooldowns.is_empty()).then(|| {
+            Box::new(Attempt {
                 slots: kept,
                 cooldowns: attempt.cooldowns,
                 ..Attempt::default()
-            });
+            })
+        });
         self.state.ended.insert(attempt_id.to_string(), entry);
         if self.state.ended.len() > MAX_ENDED {
             if let Some((gone, _)) = self.state.ended.pop_oldest() {
@@ -765,6 +772,6 @@ pub struct Snapshot {
     pub active: Vec<(String, Attempt)>,
     pub parked: Vec<(String, String)>,
     pub unjudged: Vec<String>,
-    pub ended: Vec<(String, Option<Attempt>)>,
+    pub ended: Vec<(String, Option<Box<Attempt>>)>,
     pub remembered: Vec<(String, IndexMap<String, f64>)>,
 }

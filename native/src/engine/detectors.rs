@@ -598,8 +598,9 @@ impl Detectors {
             let repeat = self.repeat(state, tool, data.tool_params.as_bytes());
             evidence = evidence.or(repeat);
         }
+        let evidence = evidence?; // nothing made for the many calls that raise nothing
         let mut fields = vec![("tool_name", Value::Text(tool.to_string()))];
-        fields.extend(evidence?);
+        fields.extend(evidence);
         Some(Finding::new(
             "tool_loop",
             tool.to_string(),

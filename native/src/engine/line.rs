@@ -163,33 +163,44 @@ pub fn decode<'a>(line: &'a [u8], scratch: &'a mut Option<Map<String, Value>>) -
 /// rest here: a false alarm only sends the line the careful way.
 fn quick(line: &[u8]) -> bool {
     let line = line.trim_ascii();
-    // each a plain count or `or` over the bytes (no state carried from one byte to the next),
-    // so the compiler does them 16 or 32 bytes at a time
-    let openings = line.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    let control = line.iter().fold(false, |seen, &b| seen | (b < 0x20));
-    let backslash = line.iter().fold(false, |seen, &b| seen | (b == b'\\'));
-    let digits = line.iter().filter(|b| b.is_ascii_digit()).count();
-    let number_e = line
+    // this runs on every line, so each test is a plain `or` over the bytes (no state carried
+    // from one byte to the next: done 16 or 32 bytes at a time) or memchr's vector search for
+    // a rare byte; the exact checks run only where these found something
+    let control = line
         .iter()
-        .zip(line.iter().skip(1))
-        .fold(false, |seen, (&a, &b)| {
-            seen | ((a.is_ascii_digit() | (a == b'.')) & ((b | 0x20) == b'e'))
-        });
-    if openings > MAX_DEPTH || control || (digits >= 300 && long_digit_run(line)) {
+        .fold(0u8, |seen, &b| seen | (b.wrapping_sub(0x20) & !b & 0x80)) // b < 0x20
+        != 0;
+    let (head, tail) = match line.len() {
+        0 => (line, line),
+        n => (&line[..n - 1], &line[1..]),
+    };
+    let number_e = head.iter().zip(tail).fold(0u8, |seen, (&a, &b)| {
+        seen | (u8::from(a.is_ascii_digit() | (a == b'.')) & u8::from((b | 0x20) == b'e'))
+    }) != 0;
+    let deep = memchr::memchr2_iter(b'[', b'{', line)
+        .nth(MAX_DEPTH)
+        .is_some();
+    if control || deep || long_digit_run(line) {
         return false;
     }
-    let surrogate = backslash
-        && memchr::memchr_iter(b'\\', line).any(|at| {
-            line.get(at + 1) == Some(&b'u') && matches!(line.get(at + 2), Some(b'd' | b'D'))
-        });
+    let surrogate = memchr::memchr_iter(b'\\', line)
+        .any(|at| line.get(at + 1) == Some(&b'u') && matches!(line.get(at + 2), Some(b'd' | b'D')));
     !(surrogate || (number_e && big_exponent(line)))
 }
 
+/// 300 digits in a row. Such a run covers a multiple of 300: only the runs through those
+/// bytes are measured.
 fn long_digit_run(line: &[u8]) -> bool {
-    let mut run = 0;
-    line.iter().any(|b| {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        run >= 300
+    (0..line.len()).step_by(300).any(|at| {
+        line[at].is_ascii_digit() && {
+            let before = line[..at]
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let after = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            before + after >= 300
+        }
     })
 }
 
@@ -357,6 +368,21 @@ mod tests {
         );
         assert_eq!(verdict(deep.as_bytes()), reference(deep.as_bytes()));
         assert!(verdict(deep.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn a_run_of_300_digits_is_found_wherever_it_lies() {
+        for start in [0, 1, 150, 299, 300, 301, 599] {
+            for len in [299, 300, 301, 650] {
+                let mut line = vec![b'x'; start];
+                line.extend(std::iter::repeat_n(b'7', len));
+                line.extend(b"x1");
+                let naive = line
+                    .split(|b| !b.is_ascii_digit())
+                    .any(|run| run.len() >= 300);
+                assert_eq!(long_digit_run(&line), naive, "{start} {len}");
+            }
+        }
     }
 
     proptest! {
