@@ -213,3 +213,48 @@ def test_forward_skips_malformed_lines_and_splits_runs_into_bounded_messages(ser
         mine = [e for e in archived if int(e[1:]) % 3 == attempt]
         assert mine == sorted(mine, key=lambda e: int(e[1:]))
     assert forward().forwarded == 0
+
+
+def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_expired_requests(server):
+    """The reader keeps a pull request open (it expires after 2 s and is renewed): every
+    message comes once, in order, pushed as soon as it is stored; a reader started again
+    after a position goes on right after it."""
+    import asyncio
+
+    from agentlog.fleet import bus
+
+    async def read(pull, count: int, sent: dict[int, float]) -> list[tuple[int, float]]:
+        got: list[tuple[int, float]] = []
+        deadline = time.monotonic() + 30
+        while len(got) < count and time.monotonic() < deadline:
+            for msg in await pull.fetch(16, 1.0):
+                got.append((int(msg.data), time.monotonic() - sent[int(msg.data)]))
+                await msg.ack()
+        return got
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=server.url))
+        js = nc.jetstream(timeout=5)
+        await js.add_stream(name="T", subjects=["t.>"])
+        pull = bus.OrderedPull(js, "T", "reader")
+        await pull.start(0)
+        sent: dict[int, float] = {}
+        got = []
+        for i in range(8):  # 4.8 s: the first requests expire meanwhile
+            sent[i] = time.monotonic()
+            await js.publish("t.x", str(i).encode())
+            got += await read(pull, 1, sent)
+            await asyncio.sleep(0.6)
+        await pull.start(5)  # taken over from a state saved after the 5th (stream seq 5)
+        for i in range(8, 10):
+            sent[i] = time.monotonic()
+            await js.publish("t.x", str(i).encode())
+        again = await read(pull, 5, sent)
+        await pull.close()
+        await nc.close()
+        return got, again
+
+    got, again = asyncio.run(main())
+    assert [n for n, _ in got] == list(range(8))
+    assert sorted(delay for _, delay in got)[4] < 0.5  # pushed on arrival, not found by a later fetch
+    assert [n for n, _ in again] == [5, 6, 7, 8, 9]

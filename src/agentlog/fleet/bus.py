@@ -10,9 +10,12 @@ forwarder status and the alerts each notification sink took. `ensure(js)` create
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import blake2b
@@ -35,6 +38,10 @@ DELIVERED = "agentlog-delivered"  # <sink>.<alert_id>: a notification sink took 
 DELIVERED_TTL_S = 7 * 86400.0
 DEFAULT_PARTITIONS = 8
 LEASE_TTL_S = 4.0
+PULL_BATCH = 128  # messages one pull request asks for (OrderedPull keeps one open ahead)
+PULL_MAX_BYTES = 16 << 20
+PULL_EXPIRES_S = 2.0
+PULL_MIN_GAP_S = 0.05  # between two requests, unless the newest is half expired (a failing server is not flooded)
 WORKER_TTL_S = 6.0
 
 SEQ_HEADER = "Agentlog-Seq"  # "first-last": the forwarder's per (host, partition) event numbers
@@ -86,8 +93,6 @@ async def connect(options: NatsOptions, wait: bool = True):
     nats-py gives up when no server answers the first connect; with `wait` we keep
     trying (a laptop's forwarder may start offline and forward once it is back).
     """
-    import asyncio
-
     import nats
 
     async def quiet(_exc):  # reconnects are expected; the callers see timeouts and retry
@@ -224,6 +229,12 @@ async def fetch_ready(sub, batch: int, wait: float) -> list:
 class OrderedPull:
     """A durable pull consumer read strictly in stream order from a known sequence.
 
+    It keeps a pull request open ahead of the reader (`PULL_BATCH` messages, renewed when
+    half used or half expired), so the server sends each message the moment it is stored
+    and taking the next ones costs no round trip (a fetch per read costs two, and each
+    waits for both processes to be scheduled: on a busy machine that was most of the
+    publish-to-alert time).
+
     A message in flight when a server dies is lost to this client but counted as
     delivered, and the next ack (AckPolicy.ALL) would acknowledge it unseen. Every
     delivery has a consumer sequence that grows by one, so a jump is a lost message:
@@ -233,19 +244,18 @@ class OrderedPull:
 
     def __init__(self, js, stream: str, name: str, filter_subject: str | None = None):
         self.js, self.stream, self.name, self.filter_subject = js, stream, name, filter_subject
+        self.nc = js._nc  # nats-py keeps no public handle; pull requests are plain requests on it
         self.sub = None
+        self.queue: asyncio.Queue = asyncio.Queue()
         self.expected = 1
         self.last = 0
+        self.owed = 0  # messages the open pull requests may still deliver
+        self.asked = 0.0  # when the newest pull request was sent (monotonic)
 
     async def start(self, after: int) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        if self.sub is not None:
-            try:
-                await self.sub.unsubscribe()
-            except Exception:  # noqa: BLE001
-                pass
-            self.sub = None
+        await self.close()
         try:
             await self.js.delete_consumer(self.stream, self.name)
         except Exception:  # noqa: BLE001 - not there yet
@@ -266,16 +276,33 @@ class OrderedPull:
                 **start,
             ),
         )
-        self.sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
-        self.expected, self.last = 1, after
+        queue: asyncio.Queue = asyncio.Queue()  # a fresh inbox: nothing of the old consumer lands here
+
+        async def take(msg) -> None:
+            queue.put_nowait(msg)
+
+        self.sub, self.queue = await self.nc.subscribe(self.nc.new_inbox(), cb=take), queue
+        self.expected, self.last, self.owed, self.asked = 1, after, 0, 0.0
 
     async def fetch(self, batch: int, wait: float) -> list:
-        """The next messages in order ([] when none came within `wait`)."""
+        """The next messages in order, up to `batch` ([] when none came within `wait`)."""
         if self.sub is None:
             await self.start(self.last)
-        msgs = await fetch_ready(self.sub, batch, wait)
-        good = []
-        for msg in msgs:
+        msgs = []
+        deadline = time.monotonic() + wait
+        while len(msgs) < batch:
+            await self._ask()
+            if msgs or not self.queue.empty():
+                if self.queue.empty():
+                    break
+                msg = self.queue.get_nowait()
+            else:
+                try:
+                    msg = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    break
+            if not self._delivered(msg):
+                continue
             if msg.metadata.sequence.consumer != self.expected:
                 try:
                     await self.start(self.last)
@@ -284,8 +311,36 @@ class OrderedPull:
                 break
             self.expected += 1
             self.last = msg.metadata.sequence.stream
-            good.append(msg)
-        return good
+            msgs.append(msg)
+        return msgs
+
+    def _delivered(self, msg) -> bool:
+        """True for a stream message; a status (request expired or ended) closes what it owed."""
+        status = (msg.headers or {}).get("Status") if not msg.data else None
+        if status is None:
+            self.owed = max(0, self.owed - 1)
+            return True
+        if status == "408":  # a request expired: what it still owed will not come
+            self.owed = max(0, self.owed - int((msg.headers or {}).get("Nats-Pending-Messages", self.owed)))
+        elif status != "100":  # ended otherwise (409 leader change, deleted, max bytes; 503): ask anew
+            self.owed = 0
+        return False
+
+    async def _ask(self) -> None:
+        """Keep a pull request open ahead of the reader: a new one when the open ones are
+        half used or the newest is half expired (the server answers the oldest first)."""
+        now = time.monotonic()
+        since = now - self.asked
+        if since < PULL_EXPIRES_S / 2 and (self.owed > PULL_BATCH // 2 or since < PULL_MIN_GAP_S):
+            return
+        request = {"batch": PULL_BATCH, "max_bytes": PULL_MAX_BYTES, "expires": int(PULL_EXPIRES_S * 1e9)}
+        await self.nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name}",
+            json.dumps(request).encode(),
+            reply=self.sub.subject,
+        )
+        self.owed += PULL_BATCH
+        self.asked = now
 
     async def close(self) -> None:
         if self.sub is not None:
@@ -293,3 +348,4 @@ class OrderedPull:
                 await self.sub.unsubscribe()
             except Exception:  # noqa: BLE001
                 pass
+            self.sub = None

@@ -121,12 +121,12 @@ class Forwarder:
                 await self._send(batch.lines)
                 position = batch.position
                 if time.monotonic() - committed >= opts.commit_interval_s:
-                    self.tailer.commit(position, extra={"seq": self.seq})
+                    self.tailer.commit_background(position, extra={"seq": self.seq})
                     committed, position = time.monotonic(), None
                 if self.stop.is_set():
                     break
             if position is not None:
-                self.tailer.commit(position, extra={"seq": self.seq})
+                self.tailer.commit_background(position, extra={"seq": self.seq})
                 committed, position = time.monotonic(), None
             if time.monotonic() - last_status >= opts.status_interval_s:
                 await self._status(running=True)
@@ -140,8 +140,10 @@ class Forwarder:
 
     async def _send(self, lines: list[bytes]) -> None:
         """Number the lines per partition and publish each partition's run, all in parallel."""
-        lines = [line for line in lines if line.strip()]
-        envelopes = jsonline.decode_all(lines, _decode_all) or [_envelope(line) for line in lines]
+        envelopes = jsonline.decode_all(lines, _decode_all)
+        if envelopes is None:  # a blank, malformed or unreadable line among them: one by one
+            lines = [line for line in lines if line.strip()]
+            envelopes = [_envelope(line) for line in lines]
         runs: dict[int, list[bytes]] = {}
         for line, envelope in zip(lines, envelopes):
             if envelope is None:
@@ -160,13 +162,17 @@ class Forwarder:
         """Publish what the stream does not hold yet of a run numbered from `first`, in
         messages of at most max_events events and max_bytes bytes (one larger event alone)."""
         opts = self.options
-        ends = list(accumulate(len(line) + 1 for line in run))  # bytes up to and with each line
+        sizes = list(accumulate(map(len, run)))  # counted in C; with the newlines, line i ends at:
+
+        def end(i: int) -> int:
+            return sizes[i] + i + 1
+
         while True:
             start = max(0, self.stored[p] + 1 - first)  # `stored` moves on with each publish
             if start >= len(run):
                 return
-            room = (ends[start - 1] if start else 0) + opts.max_bytes
-            stop = min(start + opts.max_events, bisect_right(ends, room, lo=start))
+            room = (end(start - 1) if start else 0) + opts.max_bytes
+            stop = min(start + opts.max_events, bisect_right(range(len(run)), room, lo=start, key=end))
             await self._publish(p, first + start, run[start : max(stop, start + 1)])
 
     async def _publish(self, p: int, first: int, lines: list[bytes]) -> None:

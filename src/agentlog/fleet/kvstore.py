@@ -62,13 +62,15 @@ class Heartbeats:
         self.every_s = every_s
         self._last: dict[str, float] = {}
 
+    def due(self, attempt_id: str) -> bool:
+        """Whether this attempt's key is to be renewed now (at most once per `every_s`);
+        asked before the caller builds the value, which most events do not need."""
+        return time.monotonic() - self._last.get(attempt_id, -1e9) >= self.every_s
+
     async def touch(self, attempt_id: str, info: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - self._last.get(attempt_id, -1e9) < self.every_s:
-            return
         if len(self._last) > 100_000:
             self._last.clear()  # bounded: at worst a few early renewals
-        self._last[attempt_id] = now
+        self._last[attempt_id] = time.monotonic()
         await self.nc.publish(self._subject(attempt_id), msgspec.json.encode(info), headers={"Nats-TTL": self.ttl})
 
     async def end(self, attempt_id: str) -> None:

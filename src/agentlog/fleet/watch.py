@@ -8,8 +8,10 @@ worker at once), and hands extras back when more workers join.
 
 Per partition, in order:
     fetch -> engine.feed (same Engine and detectors as `agentlog watch`) -> publish alerts
-    (Nats-Msg-Id = alert_id) -> save {stream seq, engine state and cooldowns} to KV (fenced
-    by revision) -> ack
+    (Nats-Msg-Id = alert_id) -> ... -> once a second: wait for those alerts' acks -> save
+    {stream seq, engine state and cooldowns} to KV (fenced by revision) -> ack
+The alerts' acks are not waited for one by one (a round trip per alert held back every
+event behind it), only before a save: no state is saved past an alert not stored.
 A new owner loads the saved state and recreates the consumer at the next sequence, so
 nothing is skipped or counted twice; alerts it derives again carry the same alert_id
 and the alerts stream drops them. New alerts (not duplicates) also go to this worker's
@@ -45,6 +47,7 @@ from .kvstore import Fenced, FencedState, Heartbeats
 from .notify import Notifier
 
 PUBLISHER_HEADER = "Agentlog-Publisher"
+MAX_UNACKED_ALERTS = 1000  # per partition; more waits for the acks before reading on
 
 
 class _Seen(msgspec.Struct):
@@ -62,16 +65,13 @@ _seen_all = msgspec.json.Decoder(list[_Seen])
 
 def _activity(lines: list[bytes]) -> tuple[dict[str, _Seen], list[str]]:
     """The latest event of each attempt still running, and the attempts that ended."""
-    lines = [line for line in lines if line.strip()]
     seen_all = jsonline.decode_all(lines, _seen_all)
+    if seen_all is None:  # a blank, malformed or unreadable line among them: one by one
+        seen_all = [_seen(line) for line in lines if line.strip()]
     touched: dict[str, _Seen] = {}
     ended: list[str] = []
-    for i, line in enumerate(lines):
-        try:
-            seen = seen_all[i] if seen_all is not None else jsonline.decode(line, _seen_one)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
-        if type(seen.attempt_id) is not str:
+    for seen in seen_all:
+        if seen is None or type(seen.attempt_id) is not str:
             continue
         if seen.event_type == "session_end":
             ended.append(seen.attempt_id)
@@ -79,6 +79,13 @@ def _activity(lines: list[bytes]) -> tuple[dict[str, _Seen], list[str]]:
         else:
             touched[seen.attempt_id] = seen
     return touched, ended
+
+
+def _seen(line: bytes) -> _Seen | None:
+    try:
+        return jsonline.decode(line, _seen_one)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 @dataclass
@@ -109,6 +116,7 @@ class _Partition:
         self.stopping = False
         self.last_msg = None
         self.dirty = False
+        self.unacked: list[tuple[Alert, asyncio.Task]] = []  # alerts published, their acks not waited for
         self.committed = time.monotonic()
 
 
@@ -251,7 +259,7 @@ class FleetWatcher:
                 await asyncio.wait_for(asyncio.shield(part.task), 10)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 part.task.cancel()
-        if graceful and part.dirty:
+        if graceful and (part.dirty or part.unacked):
             try:
                 await self._commit(part)
             except Exception:  # noqa: BLE001 - the next owner redoes from the last save
@@ -283,7 +291,9 @@ class FleetWatcher:
                     await self._events(part, msg.data.split(b"\n"))
                     part.applied, part.last_msg, part.dirty = seq, msg, True
                     await asyncio.sleep(0)  # let the lease renewal run between big messages
-                await self._alerts(part.engine.tick(time.time()))
+                self._alerts(part, part.engine.tick(time.time()))
+                if len(part.unacked) >= MAX_UNACKED_ALERTS:
+                    await self._settle(part)
                 if part.dirty and time.monotonic() - part.committed >= opts.commit_interval_s:
                     await self._commit(part)
             except Fenced:
@@ -295,9 +305,11 @@ class FleetWatcher:
     async def _events(self, part: _Partition, lines: list[bytes]) -> None:
         alerts = part.engine.feed(lines, now=time.time())  # counts the malformed lines itself
         self.result.events += len(lines)
-        await self._alerts(alerts)  # quiet attempts: judged by their next event, or by the wall clock in _consume
+        self._alerts(part, alerts)  # quiet attempts: judged by their next event, or by the wall clock in _consume
         touched, ended = _activity(lines)
         for attempt_id, seen in touched.items():
+            if not self.heartbeats.due(attempt_id):
+                continue
             await self.heartbeats.touch(
                 attempt_id,
                 {
@@ -310,16 +322,37 @@ class FleetWatcher:
         for attempt_id in ended:
             await self.heartbeats.end(attempt_id)
 
-    async def _alerts(self, alerts: list[Alert]) -> None:
+    def _alerts(self, part: _Partition, alerts: list[Alert]) -> None:
+        """Publish these alerts without waiting for their acks: the partition goes on with
+        its next events meanwhile (one ack round trip per alert held every event behind it).
+        `_settle` waits for them before the state that covers their events is saved."""
         for alert in alerts:
-            if not await self._publish_alert(alert):
-                self.result.duplicates += 1
-                continue
-            self.result.alerts += 1
-            if self.journal.write(alert):
-                self.outbox.wake()
-            if self.on_alert is not None:
-                self.on_alert(alert)
+            part.unacked.append((alert, asyncio.create_task(self._deliver(alert))))
+
+    async def _settle(self, part: _Partition) -> None:
+        """Wait until every alert published so far is stored; one that could not be is
+        published again and this raises, so no state is saved past an alert not stored."""
+        waiting = list(part.unacked)
+        if not waiting:
+            return
+        await asyncio.wait([task for _, task in waiting])  # being cancelled here leaves them running
+        failed = [alert for alert, task in waiting if task.cancelled() or task.exception() is not None]
+        part.unacked = part.unacked[len(waiting) :] + [
+            (alert, asyncio.create_task(self._deliver(alert))) for alert in failed
+        ]
+        if failed:
+            raise RuntimeError("alerts not stored yet")
+
+    async def _deliver(self, alert: Alert) -> None:
+        """Publish one alert; one the stream took as new goes to the journal and `on_alert`."""
+        if not await self._publish_alert(alert):
+            self.result.duplicates += 1
+            return
+        self.result.alerts += 1
+        if self.journal.write(alert):
+            self.outbox.wake()
+        if self.on_alert is not None:
+            self.on_alert(alert)
 
     async def _publish_alert(self, alert: Alert) -> bool:
         """Publish once per alert_id; True when this call stored it (so it is ours to notify).
@@ -350,6 +383,7 @@ class FleetWatcher:
         raise RuntimeError("alerts stream unreachable")
 
     async def _commit(self, part: _Partition) -> None:
+        await self._settle(part)
         engine = part.engine
         value = {"seq": part.applied, "engine": engine.snapshot(), "owner": self.worker_id, "saved": now_iso()}
         part.revision = await self.state.save(f"p{part.p}", value, part.revision)
