@@ -95,6 +95,7 @@ def logging_run(n: int, tmp: Path) -> dict:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     result = measure("baseline: logging + json.dumps", n, lambda e: logger.info(json.dumps(e)))
+    logger.removeHandler(handler)
     handler.close()
     result["bytes"] = (tmp / "baseline.jsonl").stat().st_size / n
     return result
