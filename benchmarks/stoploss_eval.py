@@ -8,7 +8,8 @@ Risk scores come from `agentlog risk --replay --format json`, cross-fitted: the 
 model that `agentlog risk train` fitted on the other four (no run is scored by a model
 that saw its task). The scores carry the benchmark's label as their outcome; `agentlog
 advise --risk-scores FILE` then chooses the threshold on one of its two folds
-(analytics.stoploss.fold_of) and measures it on the other. Printed: cost saved % and
+(analytics.stoploss.fold_of: the most saving one whose 95% upper bound of resolved runs
+lost is within 2 pp there) and measures it on the other. Printed: cost saved % and
 resolved tasks lost in points, in all and per agent (target >= 20% at <= 2 pp).
 
 Until this used advise's two folds for the models too, each trained on the other fold's

@@ -210,13 +210,15 @@ def test_spend_after_an_unheeded_alert(log_dir: Path) -> None:
 # --- stop-loss: risk scores from a file --------------------------------------------
 
 
-def _scored_runs(log_dir: Path, n: int = 80) -> list[dict]:
-    """Runs of 10 steps at $1: resolved ones stay at low risk, failing ones climb."""
+def _scored_runs(log_dir: Path, n: int = 320, tasks: bool = True) -> list[dict]:
+    """Runs of 10 steps at $1: resolved ones stay at low risk, failing ones climb. 320 runs
+    put more than 150 in each fold: with none lost, the 95% bound of the loss is then < 2 pp."""
     records = []
     for i in range(n):
         resolved = i % 4 == 0
+        task = {"task_id": f"task-{i}"} if tasks else {}
         try:
-            with Session(f"run-{i}", executor="SWE_AGENT", model="gpt-4o", task_id=f"task-{i}", log_dir=log_dir) as s:
+            with Session(f"run-{i}", executor="SWE_AGENT", model="gpt-4o", log_dir=log_dir, **task) as s:
                 s.usage(input_tokens=10, cost_usd=1.0)
                 if not resolved:
                     raise RuntimeError("unresolved")
@@ -237,6 +239,11 @@ def _scored_runs(log_dir: Path, n: int = 80) -> list[dict]:
     return records
 
 
+def _write_scores(path: Path, records: list[dict], extra: str = "") -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + extra)
+    return path
+
+
 def test_stop_loss_without_scores_says_it_needs_them(log_dir: Path) -> None:
     _scored_runs(log_dir, 4)
     advice = _advise(log_dir, "--since", "7d")
@@ -248,22 +255,47 @@ def test_stop_loss_threshold_is_measured_on_the_other_fold(log_dir: Path, tmp_pa
     from agentlog.analytics import stoploss
 
     records = _scored_runs(log_dir)
-    scores = tmp_path / "scores.jsonl"
-    scores.write_text("".join(json.dumps(r) + "\n" for r in records) + 'not json\n{"attempt_id": 3}\n')
+    scores = _write_scores(tmp_path / "scores.jsonl", records, 'not json\n{"attempt_id": 3}\n')
     advice = _advise(log_dir, "--since", "7d", "--risk-scores", str(scores))
     finding = _by_kind(advice)["stop_loss"]
-    # by hand: a threshold of 0.2 stops every failing run at step 2 (8 of 10 steps saved, 60 runs) and
+    # by hand: a threshold of 0.2 stops every failing run at step 2 (8 of 10 steps saved, 240 runs) and
     # no resolved one; any lower threshold stops resolved runs too (25 points lost)
     assert finding["title"] == "Stop runs at failure risk >= 0.2"
-    assert _close(finding["usd_per_week"], 60 * 0.8)
-    assert _close(finding["evidence"]["saved_pct"], 100 * 60 * 0.8 / 80)
+    assert _close(finding["usd_per_week"], 240 * 0.8)
+    assert _close(finding["evidence"]["saved_pct"], 100 * 240 * 0.8 / 320)
     assert finding["guard"]["lost_pp"] == 0
     assert finding["evidence"]["thresholds_by_fold"] == [0.2, 0.2]
-    assert any(f"{scores}:81: not JSON" in n for n in advice["notes"])
-    assert any(f"{scores}:82: no attempt_id" in n for n in advice["notes"])
+    assert any(f"{scores}:321: not JSON" in n for n in advice["notes"])
+    assert any(f"{scores}:322: no attempt_id" in n for n in advice["notes"])
     # folds are by task: the runs of one task are never on both sides
     runs = [stoploss.scored(r, 1.0, "same-task") for r in records]
     assert len({stoploss.fold_of(r.group) for r in runs}) == 1
+
+
+def test_stop_loss_without_task_ids_splits_its_folds_by_attempt(log_dir: Path, tmp_path: Path) -> None:
+    from agentlog.analytics import stoploss
+
+    records = _scored_runs(log_dir, tasks=False)
+    scores = _write_scores(tmp_path / "scores.jsonl", records)
+    advice = _advise(log_dir, "--since", "7d", "--risk-scores", str(scores))
+    finding = _by_kind(advice)["stop_loss"]
+    assert finding["evidence"]["thresholds_by_fold"] == [0.2, 0.2]  # both folds hold runs
+    assert finding["guard"]["sessions"] == 320 and finding["guard"]["lost_pp"] == 0
+    assert _close(finding["usd_per_week"], 240 * 0.8)
+    folds = {stoploss.fold_of(stoploss.scored(r, 1.0, None).group) for r in records}
+    assert folds == {0, 1}
+    table = run_cli("advise", "--log-dir", str(log_dir), "--since", "7d", "--risk-scores", str(scores), check=True)
+    assert "Stop runs at failure risk >= 0.2" in table.stdout.decode()
+
+
+def test_stop_loss_on_a_small_history_says_the_bound_needs_more_runs(log_dir: Path, tmp_path: Path) -> None:
+    # 80 runs, none lost at 0.2: 40 a fold cannot show <= 2 pp at 95% (0 of 40 is up to 7 pp)
+    scores = _write_scores(tmp_path / "scores.jsonl", _scored_runs(log_dir, 80))
+    advice = _advise(log_dir, "--since", "7d", "--risk-scores", str(scores))
+    assert "stop_loss" not in _by_kind(advice)
+    assert any("95% upper bound" in n and "80 scored runs" in n for n in advice["notes"])
+    looser = _by_kind(_advise(log_dir, "--since", "7d", "--risk-scores", str(scores), "--max-loss-pp", "10"))
+    assert looser["stop_loss"]["title"] == "Stop runs at failure risk >= 0.2"
 
 
 def test_stop_loss_respects_the_loss_bound() -> None:
@@ -272,7 +304,47 @@ def test_stop_loss_respects_the_loss_bound() -> None:
     # the only threshold that saves anything also stops resolved runs: 50 points lost
     runs = [Scored(f"r{i}", 10, i % 2 == 0, ((1, 0.9),), 1.0, f"t{i}") for i in range(40)]
     assert stop_loss(runs, max_loss_pp=2.0).threshold is None
-    assert stop_loss(runs, max_loss_pp=60.0).threshold == 0.9
+    assert stop_loss(runs, max_loss_pp=70.0).threshold == 0.9  # 20 of 40: the 95% bound is 63.6 pp
+
+
+def test_stop_loss_bounds_the_loss_with_confidence_not_on_average() -> None:
+    from agentlog.analytics.stoploss import Scored, choose, lost_bound_pp
+
+    # 0.9 stops 300 failing runs and 5 of 100 resolved ones: 1.25 pp lost fits 2 pp, but on 400
+    # runs it could be 2.6 pp (95% upper bound); 0.95 stops only the failing runs
+    failing = [Scored(f"f{i}", 10, False, ((1, 0.95),), 1.0) for i in range(300)]
+    unlucky = [Scored(f"u{i}", 10, True, ((1, 0.9),), 1.0) for i in range(5)]
+    fine = [Scored(f"s{i}", 10, True, ((1, 0.1),), 1.0) for i in range(95)]
+    runs = failing + unlucky + fine
+    assert 2.0 < lost_bound_pp(5, 400) < 3.0
+    assert choose(runs, 2.0) == 0.95
+    assert choose(runs, 3.0) == 0.9  # within a 3 pp bound: it saves more (the 5 resolved runs too)
+    assert choose(runs[:200] + fine, 2.0) == 0.95
+
+
+@settings(max_examples=int(os.environ.get("AGENTLOG_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.integers(0, 8),
+            st.booleans(),
+            st.lists(st.tuples(st.integers(0, 9), st.sampled_from([0.1, 0.4, 0.5, 0.9])), max_size=8),
+            st.sampled_from([0.0, 1.0, 2.5]),
+        ),
+        max_size=20,
+    )
+)
+def test_the_threshold_sweep_agrees_with_stopping_at_each_threshold(runs: list) -> None:
+    from agentlog.analytics.stoploss import Scored, curve, outcome
+
+    scored = [Scored(f"r{i}", n, ok, tuple(scores), cost) for i, (n, ok, scores, cost) in enumerate(runs)]
+    thresholds, saved, lost = curve(scored)
+    assert list(thresholds) == sorted(set(thresholds), reverse=True)
+    for risk in {r for s in scored for _, r in s.scores} | {0.0, 1.0}:
+        at = [i for i, t in enumerate(thresholds) if t >= risk]  # the sweep steps only where a run stops sooner
+        usd, count = (saved[at[-1]], lost[at[-1]]) if at else (0.0, 0)
+        expected, _, expected_lost, _ = outcome(scored, risk)
+        assert usd == pytest.approx(expected) and count == expected_lost
 
 
 # --- routing -----------------------------------------------------------------------

@@ -529,7 +529,10 @@ def stop_loss_finding(
         return []
     result = stoploss.stop_loss(runs, max_loss_pp)
     if result.threshold is None:
-        notes.append(f"stop-loss: no threshold saves anything within {max_loss_pp:g} pp of resolved tasks lost")
+        notes.append(
+            f"stop-loss: no threshold saves anything while the {stoploss.CONFIDENCE:.0%} upper bound of resolved "
+            f"tasks lost stays within {max_loss_pp:g} pp on {len(runs)} scored runs (more runs narrow the bound)"
+        )
         return []
     share = result.lost / result.runs if result.runs else 0.0
     ci = wilson(result.lost, result.runs)
@@ -557,8 +560,9 @@ def stop_loss_finding(
                 ],
             },
             guard,
-            f"stop (or hand over) a run when its risk reaches {result.threshold:.3g}: chosen on one "
-            f"fold of tasks, measured on the other",
+            f"stop (or hand over) a run when its risk reaches {result.threshold:.3g}: the most saving "
+            f"threshold whose {stoploss.CONFIDENCE:.0%} upper bound of resolved tasks lost is within "
+            f"{max_loss_pp:g} pp, chosen on one fold of tasks and measured on the other",
         )
     ]
 

@@ -1,6 +1,16 @@
 """Stop-loss: the failure-risk threshold at which stopping runs saves the most for a bounded
 loss of resolved tasks, chosen on one fold of tasks and measured on the other.
 
+The bound is kept with confidence, not on average: a threshold qualifies only when the
+one-sided 95% upper bound (Clopper-Pearson) of the share of runs it would have cost their
+resolution stays within the bound. The most saving threshold whose *observed* loss fits is,
+among many thresholds, the one that was lucky on this sample, so new runs tend to lose more
+(docs/risk.md, "Stop-loss on the labelled runs").
+Thresholds are tried from the most cautious down and the first that fails ends the search
+(fixed-sequence testing, as in Learn then Test): a lower threshold only stops more runs
+earlier, so no correction for having tried many is needed. Small histories can therefore
+not qualify any threshold: with no resolved run lost, the bound falls to 2 pp at ~150 runs.
+
 Risk scores come as JSON lines from `agentlog risk --replay --format json`, one object per
 attempt: {"attempt_id", "executor", "model", "steps", "outcome", "scores": [[step, risk], ...],
 "first_alert_step"}.  A run stopped at step s of n is taken to save the share (n - s) / n
@@ -17,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 RESOLVED = frozenset({"success", "resolved", "completed", "true", "1"})
+CONFIDENCE = 0.95  # one-sided: how sure the chosen threshold keeps its loss within the bound
 
 
 @dataclass(frozen=True)
@@ -106,14 +117,59 @@ def outcome(runs: Iterable[Scored], threshold: float) -> tuple[float, float, int
     return saved, spent, lost, count
 
 
+def curve(runs: Iterable[Scored]) -> tuple[Any, Any, Any]:
+    """The thresholds at which stopping changes (a run's new highest risk before its end), from
+    the highest down, with the USD saved and resolved runs lost when stopping at each: `outcome`
+    at every threshold, in one sweep."""
+    import numpy as np
+
+    values: list[float] = []
+    saved: list[float] = []
+    lost: list[bool] = []
+    for run in runs:
+        if not run.steps:
+            continue
+        highs: list[tuple[float, int]] = []  # (risk, step) of each new running maximum before the end
+        for step, risk in run.scores:
+            if step < run.steps and (not highs or risk > highs[-1][0]):
+                highs.append((risk, step))
+        later = run.steps  # going down, the highest record stops the run first; each lower one earlier
+        for i, (risk, step) in enumerate(reversed(highs)):
+            values.append(risk)
+            saved.append(run.cost_usd * (later - step) / run.steps)
+            lost.append(run.resolved and i == 0)
+            later = step
+    order = np.argsort(-np.array(values, dtype=float), kind="stable")
+    thresholds = np.array(values, dtype=float)[order]
+    last = np.diff(thresholds, append=-math.inf) != 0  # a tied threshold counts all its runs
+    return (
+        thresholds[last],
+        np.cumsum(np.array(saved, dtype=float)[order])[last],
+        np.cumsum(np.array(lost, dtype=int)[order])[last],
+    )
+
+
+def lost_bound_pp(lost: Any, runs: int) -> Any:
+    """The one-sided CONFIDENCE upper bound (Clopper-Pearson) of the share of runs lost, in points."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    _, high = proportion_confint(lost, runs, alpha=2 * (1 - CONFIDENCE), method="beta")
+    return 100.0 * high
+
+
 def choose(runs: list[Scored], max_loss_pp: float) -> float | None:
-    """The threshold saving the most while losing at most `max_loss_pp` points of resolved runs."""
-    best, best_saved = None, 0.0
-    for threshold in sorted({risk for run in runs for _, risk in run.scores}):
-        saved, _, lost, count = outcome(runs, threshold)
-        if count and 100.0 * lost / count <= max_loss_pp and saved > best_saved:
-            best, best_saved = threshold, saved
-    return best
+    """The threshold saving the most among those whose loss of resolved runs is at most
+    `max_loss_pp` points at CONFIDENCE, tried from the most cautious down (see the module)."""
+    import numpy as np
+
+    thresholds, saved, lost = curve(runs)
+    if not len(thresholds):
+        return None
+    within = lost_bound_pp(lost, len(runs)) <= max_loss_pp
+    tried = len(within) if within.all() else int(np.argmin(within))  # up to the first that fails
+    if not tried or saved[:tried].max() <= 0:
+        return None
+    return float(thresholds[int(np.argmax(saved[:tried]))])  # the most cautious of the most saving
 
 
 def fold_of(group: str) -> int:

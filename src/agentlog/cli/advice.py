@@ -116,7 +116,7 @@ def _list(found, fmt: str) -> None:
     type=click.FloatRange(0, 100),
     default=2.0,
     show_default=True,
-    help="Stop-loss: at most this many percentage points of resolved tasks lost.",
+    help="Stop-loss: at most this many percentage points of resolved tasks lost (the 95% upper bound).",
 )
 @click.option(
     "--margin-pp",
