@@ -59,6 +59,26 @@ def test_served_calls_answer_exactly_as_the_hooks_own_process(tmp_path):
     ).stdout
 
 
+def test_the_server_keeps_its_recorder_and_detectors_yet_follows_the_config_and_other_writers(tmp_path, log_dir):
+    hook(tmp_path, log_dir, payload(session_id="warm-up"))
+    pid = wait_for(lambda: server_pid(log_dir), "the server")
+    assert hook(tmp_path, log_dir, payload(tool_use_id="call_0")).stdout == b""  # served: builds what it keeps
+    alone = hook(tmp_path, log_dir, payload(tool_use_id="call_1"), AGENTLOG_GUARD_RESIDENT="0")
+    assert alone.stdout == b""  # another process wrote to the session meanwhile
+    (tmp_path / "agentlog.toml").write_text(
+        '[guard]\nrepeat_threshold = 2\n[redact.patterns]\ninternal = "INTERNAL-[0-9]+"\n'
+    )
+    secret = {"command": "curl -H 'X-Key: INTERNAL-4242' http://build"}
+    outputs = [hook(tmp_path, log_dir, payload(tool_use_id=f"call_{i}", tool_input=secret)).stdout for i in (2, 3)]
+    assert server_pid(log_dir) == pid  # the same server answered them
+    assert outputs[0] == b"" and json.loads(outputs[1])["hookSpecificOutput"]["permissionDecision"] == "deny"
+    recorded = session_events(log_dir)
+    assert [e["sequence_num"] for e in recorded] == list(range(1, 6))  # session_start + 4 calls, no gap
+    text = "\n".join(json.dumps(e) for e in recorded) + (log_dir / "agent-alerts.jsonl").read_text()
+    assert "INTERNAL-4242" not in text and "[REDACTED:internal]" in text  # the new pattern, the kept recorder
+    assert not (log_dir / "state" / "hook-errors.log").exists()
+
+
 @pytest.mark.slow
 def test_a_killed_server_is_replaced_and_no_call_is_lost(tmp_path, log_dir):
     hook(tmp_path, log_dir, payload(session_id="warm-up"))

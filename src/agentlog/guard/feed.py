@@ -8,6 +8,7 @@ Thresholds left unset in `[guard]` are the watchdog's.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .. import jsonline
@@ -42,11 +43,24 @@ def engine_config(settings: Any, guard: GuardConfig) -> WatchConfig:
     )
 
 
+def detectors(config: WatchConfig) -> tuple[WatchConfig, list[Any]]:
+    """The config and its detectors, kept across a resident guard's calls (kept.py): building
+    them loads the risk model and looks for plugins. What they read besides the config is
+    in the key too: the model file the environment names, the baselines file."""
+    from ..risk.model import MODEL_ENV
+    from ..watch.detectors import load_detectors
+    from .kept import kept, stamp
+
+    model = os.environ.get(MODEL_ENV)
+    key = (config, model, stamp(model), stamp(config.session_anomaly_baselines))
+    return config, kept("detectors", key, lambda: load_detectors(config))
+
+
 def feed(
     settings: Any, guard: GuardConfig, attempt_id: str, state: Any, memory: dict[str, Any]
 ) -> tuple[Engine, list[tuple[Any, GuardEvent]]]:
     """(engine, [(alert, event)]) after the transcript's lines not yet fed."""
-    engine = Engine(engine_config(settings, guard))
+    engine = Engine(*detectors(engine_config(settings, guard)))
     fed = state.section("fed")
     path = layout.session_path(settings.log_path, attempt_id)
     try:

@@ -258,7 +258,10 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
     trigger = call_id or (events[-1]["event_id"] if events else None)
     from ..recorder import redactor
 
-    write_alert(log_dir, decision, attempt_id, agent.executor, trigger, event_name, redactor(settings))
+    from .kept import kept
+
+    redact = kept("redactor", (settings.redact, settings.section("redact").get("patterns")), lambda: redactor(settings))
+    write_alert(log_dir, decision, attempt_id, agent.executor, trigger, event_name, redact)
     return (spec.render or render)(event_name, decision)
 
 
@@ -311,13 +314,21 @@ def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
     if not events:
         return None
     from ..recorder import Recorder
+    from .kept import forget, kept
 
+    # kept across a resident guard's calls: built for these settings in this log dir
+    key = (os.path.abspath(settings.log_dir), dict(settings.values))
+    recorder = kept("recorder", key, lambda: Recorder(settings, locked=True), Recorder.close)
     call_id = None
-    with Recorder(settings, locked=True) as recorder:
+    try:
         for event in events:
             recorder.record(event)
             if event["event_type"] == "tool_call":
                 call_id = event["event_id"]
+        recorder.flush()  # the acknowledgement point: the answer goes out after it
+    except BaseException:
+        forget("recorder", Recorder.close)  # stopped half-way: its numbering may be off the files
+        raise
     return call_id
 
 

@@ -4,7 +4,8 @@
 
 One process per socket (a flock on state/guard-2.lock), one call at a time on the main
 thread, each run by hook.run exactly as in the hook's own process: this call's working
-directory and environment, its settings loaded afresh, the same state files and
+directory and environment, its settings loaded afresh (what is built from them, the
+recorder and the detectors, is kept while they are unchanged: kept.py), the same state files and
 per-session lock, the same time budget (SIGALRM), the same output, and stderr returned to
 the client. It exits after AGENTLOG_GUARD_IDLE_S seconds without a call (default 600),
 on SIGTERM, when its socket is removed or replaced, or when agentlog's source changed

@@ -5,8 +5,8 @@ engine's snapshot for this attempt and how far the attempt's transcript
 (`agent-sessions/<attempt>.jsonl`) was fed to it, and how far the agent's own
 transcript was read for usage. Each call therefore costs O(new events), not O(session).
 Calls of one session are serialised by the lock beside its state file (parallel tool
-calls run their hooks concurrently); the state is replaced by rename, so a call killed
-half-way leaves the previous state (`store.state.StateFile`). MessagePack, not JSON:
+calls run their hooks concurrently); the state is replaced under that lock by unlink and
+rename (`StateFile(swap=True)`), so a call killed half-way leaves the previous state or the new. MessagePack, not JSON:
 detector state has integer dict keys (JSON would turn them into strings) and it is the
 faster of the two.
 """
@@ -32,7 +32,7 @@ class SessionState:
 
     def __init__(self, log_dir: Path, attempt_id: str):
         stem = layout.session_file_name(attempt_id).removesuffix(".jsonl")
-        self.file = StateFile(state_dir(log_dir) / f"{stem}.msgpack", "msgpack", durable=False)
+        self.file = StateFile(state_dir(log_dir) / f"{stem}.msgpack", "msgpack", durable=False, swap=True)
         self.path = self.file.path
         self.data: dict[str, Any] = {}
         self._lock = ExitStack()
