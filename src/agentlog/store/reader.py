@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+from select import select as _poll
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
@@ -258,13 +260,36 @@ def last_line(path: Path, block: int = 65536) -> bytes | None:
         return None
 
 
+def _arrived(stream: BinaryIO, size: int) -> bytes:
+    """What one read1 gives, and what has arrived meanwhile up to `size` bytes (a pipe hands
+    over 64 KiB a read: a fast writer's lines go on in MiB batches, not 64 KiB ones). Empty at
+    the end of the stream."""
+    parts = [stream.read1(size)]
+    got = len(parts[0])
+    while got and got < size and _ready(stream):
+        more = stream.read1(size - got)
+        if not more:
+            break  # the end: the next read says so again
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _ready(stream: BinaryIO) -> bool:
+    """Whether a read would return at once (in-memory streams always would)."""
+    try:
+        return bool(_poll([stream], [], [], 0)[0])
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return True
+
+
 def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
     """The complete lines of a binary stream such as stdin, in chunks of what has arrived,
-    each with the number of its first line (from 1): each `read1` returns as soon as some
-    bytes are there, so a slow writer's line is handed on at once and a fast one's come a
-    MiB at a time. A last line without its newline is handed on at the end, given one."""
+    each with the number of its first line (from 1): a read returns as soon as some bytes
+    are there, so a slow writer's line is handed on at once and a fast one's come a MiB at
+    a time. A last line without its newline is handed on at the end, given one."""
     rest, number = b"", 1
-    while data := stream.read1(chunk):
+    while data := _arrived(stream, chunk):
         data = rest + data
         end = data.rfind(b"\n") + 1
         rest = data[end:]
