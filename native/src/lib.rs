@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod engine;
+mod gil;
 pub mod read;
 mod record;
 mod redact;

@@ -81,6 +81,7 @@ class Recorder:
             earliest=EARLIEST,
             stream=layout.STREAM,
             errors=layout.ERRORS,
+            context=_CONTEXT,
             processors=self.processors,
             max_attempts=MAX_ATTEMPTS,
         )

@@ -20,7 +20,7 @@ pub mod time;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -344,13 +344,7 @@ struct Shown {
 impl Engine {
     /// The state, waiting for another thread's call to end without holding the GIL meanwhile.
     fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
-        loop {
-            match self.inner.try_lock() {
-                Ok(inner) => return inner,
-                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => py.detach(std::thread::yield_now),
-            }
-        }
+        crate::gil::lock(py, &self.inner)
     }
 
     fn show(&self, inner: &Inner) {

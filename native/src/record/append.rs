@@ -15,7 +15,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
@@ -226,15 +226,8 @@ pub struct Appender {
 }
 
 impl Appender {
-    /// The files, waited for without the GIL (another thread may be writing).
     fn files(&self, py: Python<'_>) -> MutexGuard<'_, Files> {
-        loop {
-            match self.files.try_lock() {
-                Ok(files) => return files,
-                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => py.detach(std::thread::yield_now),
-            }
-        }
+        crate::gil::lock(py, &self.files)
     }
 
     /// Write `data` (whole lines, `lines` of them) to each file, without the GIL.

@@ -30,16 +30,6 @@ use self::append::Appender;
 use crate::engine::time::stream_timestamp;
 use crate::redact::SecretScan;
 
-/// Envelope fields an attempt's first event lends to its later ones.
-const CONTEXT: [&str; 7] = [
-    "session_id",
-    "task_id",
-    "task_title",
-    "executor",
-    "executor_variant",
-    "model",
-    "branch",
-];
 const QUALITIES: [&str; 3] = ["approximate", "synthetic", "clamped"];
 /// A batch is written when about this much has gathered.
 const BATCH_BYTES: usize = 1 << 20;
@@ -49,7 +39,7 @@ struct Attempt {
     relpath: String,
     start: Option<f64>,
     next_seq: u64,
-    context: Vec<(&'static str, Py<PyAny>)>,
+    context: Vec<(usize, Py<PyAny>)>, // (index into Calls::context, value)
 }
 
 struct State {
@@ -92,6 +82,7 @@ struct Calls {
     parse_time: Py<PyAny>, // events.parse_time, for times not in the stream's format
     encode: Py<PyAny>,     // events.encode
     event_error: Py<PyAny>,
+    context: Vec<Py<PyString>>, // envelope fields an attempt's first event lends its later ones
     redactor: Option<(Py<PyAny>, Py<SecretScan>)>, // None: redaction off
 }
 
@@ -273,16 +264,18 @@ impl Pipeline {
         let mut state = self.state()?;
         let attempt = state.attempts.get_mut(attempt_id).expect("inserted above");
         let start = *attempt.start.get_or_insert(now);
+        let keys = &self.calls.context;
         if attempt.context.is_empty() {
-            for key in CONTEXT {
-                if let Some(value) = event.get_item(key)?.filter(|v| !v.is_none()) {
-                    attempt.context.push((key, value.unbind()));
+            for (i, key) in keys.iter().enumerate() {
+                if let Some(value) = event.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
+                    attempt.context.push((i, value.unbind()));
                 }
             }
         }
-        for (key, value) in &attempt.context {
-            if !event.contains(*key)? {
-                event.set_item(*key, value.bind(py))?;
+        for (i, value) in &attempt.context {
+            let key = keys[*i].bind(py);
+            if !event.contains(key)? {
+                event.set_item(key, value.bind(py))?;
             }
         }
         let sequence = match event
@@ -311,19 +304,17 @@ impl Pipeline {
             .call_method1(intern!(py, "_resume"), (attempt_id,))?;
         let (relpath, start, next_seq, context): (String, Option<f64>, u64, Bound<'_, PyDict>) =
             found.extract()?;
-        let context = CONTEXT
-            .iter()
-            .filter_map(|key| match context.get_item(key) {
-                Ok(Some(v)) if !v.is_none() => Some(Ok((*key, v.unbind()))),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<PyResult<_>>()?;
+        let mut lent = Vec::new();
+        for (i, key) in self.calls.context.iter().enumerate() {
+            if let Some(value) = context.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
+                lent.push((i, value.unbind()));
+            }
+        }
         Ok(Attempt {
             relpath,
             start,
             next_seq,
-            context,
+            context: lent,
         })
     }
 
@@ -544,10 +535,11 @@ impl Pipeline {
 #[pymethods]
 impl Pipeline {
     /// `Pipeline(recorder, writer, redactor, *, max_bytes, tolerance, earliest, stream,
-    /// errors, processors, max_attempts)`: `writer` an `Appender` (lines written here) or
-    /// any Python `Writer`; `redactor` a `redact.Redactor` or None.
+    /// errors, context, processors, max_attempts)`: `writer` an `Appender` (lines written
+    /// here) or any Python `Writer`; `redactor` a `redact.Redactor` or None; `context` the
+    /// envelope fields an attempt's first event lends its later ones.
     #[new]
-    #[pyo3(signature = (recorder, writer, redactor, *, max_bytes, tolerance, earliest, stream, errors, processors, max_attempts))]
+    #[pyo3(signature = (recorder, writer, redactor, *, max_bytes, tolerance, earliest, stream, errors, context, processors, max_attempts))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -559,6 +551,7 @@ impl Pipeline {
         earliest: f64,
         stream: String,
         errors: String,
+        context: Vec<Bound<'_, PyString>>,
         processors: Py<PyList>,
         max_attempts: usize,
     ) -> PyResult<Self> {
@@ -584,6 +577,7 @@ impl Pipeline {
                 parse_time: get("parse_time")?,
                 encode: get("encode")?,
                 event_error: get("EventError")?,
+                context: context.into_iter().map(Bound::unbind).collect(),
                 redactor,
             },
             stream,
