@@ -104,7 +104,11 @@ struct Batch {
 impl Batch {
     fn add(&mut self, prepared: &Prepared<'_>) {
         for relpath in &prepared.targets {
-            let (data, ends) = self.files.entry(relpath.clone()).or_default();
+            // looked up first: an entry() would copy the path for every line
+            if !self.files.contains_key(relpath) {
+                self.files.insert(relpath.clone(), Default::default());
+            }
+            let (data, ends) = self.files.get_mut(relpath).expect("inserted above");
             data.extend_from_slice(&prepared.line);
             ends.push(data.len());
         }
@@ -215,8 +219,10 @@ impl Pipeline {
         let (event, given) = self.check(event)?;
         let arrival = ids::now();
         let now = match given {
-            // a writer's clock is believed from 2000 to arrival + the tolerance: outside, the
-            // event is recorded at its arrival, flagged `clamped`, its own time kept
+            // a writer's clock is believed from 2000 to arrival + the tolerance: one machine's
+            // clock hours ahead would otherwise hold its attempt out of every check of real
+            // time, and 0001-01-01 (an unset clock) makes no event id. Outside, the event is
+            // recorded at its arrival, flagged `clamped`, its own time kept
             Some(t) if self.earliest <= t && t <= arrival + self.tolerance => t,
             Some(_) => {
                 let iso = self.state()?.clock.iso(arrival).to_owned();
@@ -239,10 +245,7 @@ impl Pipeline {
         let attempt_id: String = event
             .get_item(intern!(py, "attempt_id"))?
             .map_or(Ok(String::new()), |a| a.extract())?;
-        self.number(&event, &attempt_id, now)?;
-        let sequence = event
-            .get_item(intern!(py, "sequence_num"))?
-            .map_or(Ok(0), |s| s.extract::<u64>())?;
+        let sequence = self.number(&event, &attempt_id, now)?;
         if event
             .get_item(intern!(py, "event_type"))?
             .is_some_and(|k| k.eq("error").unwrap_or(false))
@@ -252,8 +255,9 @@ impl Pipeline {
         Ok((event, attempt_id, sequence))
     }
 
-    /// Sequence number, elapsed time and the attempt's context, from its state.
-    fn number(&self, event: &Bound<'_, PyDict>, attempt_id: &str, now: f64) -> PyResult<()> {
+    /// Sequence number, elapsed time and the attempt's context, from its state; returns
+    /// the sequence number.
+    fn number(&self, event: &Bound<'_, PyDict>, attempt_id: &str, now: f64) -> PyResult<u64> {
         let py = event.py();
         if !self.state()?.attempts.contains_key(attempt_id) {
             let resumed = self.resume(py, attempt_id)?; // Python: no lock held
@@ -293,7 +297,7 @@ impl Pipeline {
         if event.get_item(elapsed)?.is_none_or(|e| e.is_none()) {
             event.set_item(elapsed, ((now - start) * 1000.0).trunc().max(0.0) as i64)?;
         }
-        Ok(())
+        Ok(sequence)
     }
 
     fn resume(&self, py: Python<'_>, attempt_id: &str) -> PyResult<Attempt> {

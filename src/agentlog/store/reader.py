@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from select import select as _poll
 from dataclasses import dataclass, field
@@ -279,7 +278,7 @@ def _ready(stream: BinaryIO) -> bool:
     """Whether a read would return at once (in-memory streams always would)."""
     try:
         return bool(_poll([stream], [], [], 0)[0])
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last
         return True
 
 
