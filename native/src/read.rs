@@ -283,13 +283,13 @@ fn bounded(kind: &str, n: Num, max: Option<f64>, zero: &str, path: &[&str]) -> R
 }
 
 /// A JSON number as Python reads it: an int (of any size) or a float.
-enum Num {
+pub(crate) enum Num {
     Int(i128),
     Big(String),
     Float(f64),
 }
 
-fn number(n: &Number) -> Num {
+pub(crate) fn number(n: &Number) -> Num {
     if let Some(i) = n.as_i64() {
         return Num::Int(i as i128);
     }
@@ -395,20 +395,20 @@ fn schema_of(alerts: bool) -> Schema {
 
 /// Builds Python objects from decoded lines; the keys of a file repeat on every line, so each
 /// is made once per chunk (as msgspec caches them).
-struct Builder<'py> {
+pub(crate) struct Builder<'py> {
     py: Python<'py>,
     keys: HashMap<String, Bound<'py, PyString>>,
 }
 
 impl<'py> Builder<'py> {
-    fn new(py: Python<'py>) -> Self {
+    pub(crate) fn new(py: Python<'py>) -> Self {
         Builder {
             py,
             keys: HashMap::new(),
         }
     }
 
-    fn value(&mut self, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn value(&mut self, value: &Value) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match value {
             Value::Null => py.None().into_bound(py),
@@ -430,7 +430,7 @@ impl<'py> Builder<'py> {
         })
     }
 
-    fn dict(&mut self, map: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+    pub(crate) fn dict(&mut self, map: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(self.py);
         for (key, value) in map {
             let value = self.value(value)?;

@@ -11,6 +11,7 @@ finite, >= 0 and within reason (`Tokens`, `Usd`, `Millis`) on both paths.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from typing import Annotated, Any
 
@@ -296,6 +297,14 @@ _CHECKS = {
     kind: msgspec.defstruct(f"{kind}_check", [("data", _written(kind, spec))], bases=(_Envelope,), kw_only=True)
     for kind, spec in DATA_SPECS.items()
 }
+
+
+@functools.cache
+def write_schema() -> _core.WriteSchema:
+    """The same checks natively (the recorder's hot path), read from these structs by
+    `msgspec.inspect`, so they cannot drift; a refusal goes to `validate` for msgspec's
+    error. Made on first use: reading the structs takes ~15 ms, which only a recorder needs."""
+    return _core.WriteSchema(_CHECKS)
 
 
 def _field_error(exc: msgspec.ValidationError, event: dict[str, Any]) -> EventError:

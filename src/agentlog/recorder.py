@@ -123,7 +123,7 @@ class Recorder:
             if not self.locked:
                 return self._core.record(event)
             try:
-                with self._attempt_locks([event]):
+                with self._attempt_locks(_attempt_ids([event])):
                     return self._core.record(event)
             finally:
                 self._forget_sizes()
@@ -152,7 +152,7 @@ class Recorder:
                 for chunk in _by_attempts(enumerate(events), LOCKED_ATTEMPTS):
                     indices = [index for index, _ in chunk]
                     invalid = on_invalid and (lambda i, exc, indices=indices: on_invalid(indices[i], exc))
-                    with self._attempt_locks([event for _, event in chunk]):
+                    with self._attempt_locks(_attempt_ids(event for _, event in chunk)):
                         recorded += self._core.record_many([event for _, event in chunk], invalid)
                 return recorded
             finally:
@@ -164,17 +164,24 @@ class Recorder:
 
     def record_chunk(self, data: bytes, first: int, on_invalid: Callable[[int, EventError], None]) -> int:
         """Record the stream-format JSON lines of `data` (whole lines, the first numbered
-        `first`: what `agentlog emit -` reads) in one batch, decoded by the native reader; a
+        `first`: what `agentlog emit -` reads) in one batch. Unless something about a line
+        needs Python, it is decoded, checked, stamped and encoded without becoming a dict. A
         line that is not an event goes to `on_invalid(number, error)`, a blank one is
         skipped. Returns how many were recorded."""
-        events, numbers = [], []
-        for number, item in enumerate(_core.decode_chunk(data), first):
-            if type(item) is dict:
-                events.append(item)
-                numbers.append(number)
-            elif item is not None:
-                on_invalid(number, EventError(*item))
-        return len(self.record_many(events, lambda index, exc: on_invalid(numbers[index], exc)))
+        if not self.enabled:
+            return 0
+        lines = _core.Lines(data, first)
+        with self._lock:
+            if not self.locked:
+                return self._core.record_lines(lines, on_invalid)
+            recorded = 0
+            try:
+                for run in lines.runs(LOCKED_ATTEMPTS):
+                    with self._attempt_locks(run.attempts):
+                        recorded += self._core.record_lines(run, on_invalid)
+                return recorded
+            finally:
+                self._forget_sizes()
 
     def flush(self) -> None:
         """The acknowledgement point in fsync=batch mode: everything so far is on disk."""
@@ -241,16 +248,15 @@ class Recorder:
             self._sizes = {k: v for k, v in self._sizes.items() if k in self._core}
 
     @contextmanager
-    def _attempt_locks(self, events: list[Any]) -> Iterator[None]:
-        """Hold the transcript locks of these events' attempts, taken in name order (so two
+    def _attempt_locks(self, ids: list[str]) -> Iterator[None]:
+        """Hold the transcript locks of these attempts, taken in name order (so two
         processes locking overlapping sets never wait for each other in a circle). An
         attempt whose transcript has the size our last write left is numbered from memory;
         another is forgotten, so its numbering resumes from its transcript (another
         process wrote meanwhile)."""
-        ids = sorted({e["attempt_id"] for e in events if isinstance(e, dict) and isinstance(e.get("attempt_id"), str)})
         held: list[tuple[str, int]] = []
         try:
-            for attempt_id in filter(None, ids):
+            for attempt_id in ids:
                 path = layout.session_path(self.log_dir, attempt_id)
                 try:
                     modes.make_dirs(path.parent)
@@ -271,6 +277,12 @@ class Recorder:
 def _lines_to(writer: Writer) -> Any:
     """What the pipeline writes through: a `LogWriter`'s native appender, else the writer."""
     return writer.appender if isinstance(writer, LogWriter) else writer
+
+
+def _attempt_ids(events: Iterable[Any]) -> list[str]:
+    """The attempts these events name, sorted, each once."""
+    named = {e["attempt_id"] for e in events if isinstance(e, dict) and isinstance(e.get("attempt_id"), str)}
+    return sorted(named - {""})
 
 
 def _by_attempts(numbered: Iterable[tuple[int, Any]], limit: int) -> Iterator[list[tuple[int, Any]]]:

@@ -46,19 +46,21 @@ fn seed() -> (u64, u64) {
 
 /// The UUIDv7 of an event recorded at epoch seconds `t`.
 pub fn event_id(t: f64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let ms = (t * 1000.0) as u64 & 0xffff_ffff_ffff; // as Python's int(t * 1000)
     let (rand_a, rand_b) = seed();
     let tail = 0x8000_0000_0000_0000
         | (rand_b.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed)) & MASK62);
-    let h = format!("{ms:012x}");
-    let t = format!("{tail:016x}");
-    format!(
-        "{}-{}-7{rand_a:03x}-{}-{}",
-        &h[..8],
-        &h[8..],
-        &t[..4],
-        &t[4..]
-    )
+    let id = u128::from(ms) << 80 | 0x7 << 76 | u128::from(rand_a) << 64 | u128::from(tail);
+    let mut text = [b'-'; 36];
+    let mut shift = 128;
+    for (i, byte) in text.iter_mut().enumerate() {
+        if !matches!(i, 8 | 13 | 18 | 23) {
+            shift -= 4;
+            *byte = HEX[(id >> shift) as usize & 0xf];
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned() // hex digits and hyphens: never lossy
 }
 
 /// `now_iso(t)`, the last millisecond remembered (a burst of events shares it).

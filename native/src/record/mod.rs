@@ -17,6 +17,8 @@
 
 pub mod append;
 pub mod ids;
+mod lines;
+pub mod schema;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -25,8 +27,11 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use serde_json::Value;
 
 use self::append::Appender;
+use self::lines::Lines;
+use self::schema::WriteSchema;
 use crate::engine::time::stream_timestamp;
 use crate::redact::SecretScan;
 
@@ -39,7 +44,35 @@ struct Attempt {
     relpath: String,
     start: Option<f64>,
     next_seq: u64,
-    context: Vec<(usize, Py<PyAny>)>, // (index into Calls::context, value)
+    context: Vec<(usize, Lent)>, // (index into Calls::context, value)
+}
+
+/// A context value an attempt's first event lends its later ones: as Python has it, and as
+/// JSON when it is text (the schema types every context field `str | None`; another value,
+/// from a transcript edited by hand, sends the attempt's lines down the dict path).
+struct Lent {
+    py: Py<PyAny>,
+    json: Option<Value>,
+}
+
+impl Lent {
+    fn of(value: &Bound<'_, PyAny>) -> Lent {
+        let text = value
+            .cast_exact::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok().map(str::to_owned));
+        Lent {
+            py: value.clone().unbind(),
+            json: text.map(Value::String),
+        }
+    }
+}
+
+/// How an event's time was bounded (see `Pipeline::bound_time`).
+enum Stamp {
+    Given,
+    Clamped(String),
+    Missing(String),
 }
 
 struct State {
@@ -73,11 +106,10 @@ impl Sink {
 
 /// The Python the pipeline calls.
 struct Calls {
-    host: Py<PyAny>,        // the Recorder: _resume, _classify_error, _fit, _finish
-    processors: Py<PyList>, // added in Python, run after stamping (the slow path)
-    validate: Py<PyAny>,    // events.validate: the schema's own errors
-    convert: Py<PyAny>,     // msgspec.convert
-    checks: Py<PyDict>,     // events._CHECKS: event type -> its schema
+    host: Py<PyAny>,         // the Recorder: _resume, _classify_error, _fit, _finish
+    processors: Py<PyList>,  // added in Python, run after stamping (the slow path)
+    validate: Py<PyAny>,     // events.validate: the schema's own errors
+    schema: Py<WriteSchema>, // events.write_schema(): its typed check, natively
     normalize_end: Py<PyAny>,
     parse_time: Py<PyAny>, // events.parse_time, for times not in the stream's format
     encode: Py<PyAny>,     // events.encode
@@ -86,9 +118,8 @@ struct Calls {
     redactor: Option<(Py<PyAny>, Py<SecretScan>)>, // None: redaction off
 }
 
-/// One event ready to write.
-struct Prepared<'py> {
-    event: Bound<'py, PyDict>,
+/// One event's line, ready to write.
+struct Prepared {
     line: Vec<u8>, // ending in a newline
     targets: Vec<String>,
     ends_session: bool,
@@ -102,7 +133,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn add(&mut self, prepared: &Prepared<'_>) {
+    fn add(&mut self, prepared: &Prepared) {
         for relpath in &prepared.targets {
             // looked up first: an entry() would copy the path for every line
             if !self.files.contains_key(relpath) {
@@ -165,7 +196,7 @@ impl Pipeline {
         let Some(kind) = dict.get_item(intern!(py, "event_type"))? else {
             return Ok(None);
         };
-        let Some(schema) = self.calls.checks.bind(py).get_item(&kind)? else {
+        let Ok(kind) = kind.cast_into::<PyString>() else {
             return Ok(None);
         };
         let attempt = dict.get_item(intern!(py, "attempt_id"))?;
@@ -192,10 +223,11 @@ impl Pipeline {
         if dict.get_item(data)?.is_none_or(|d| d.is_none()) {
             dict.set_item(data, PyDict::new(py))?;
         }
-        if self.calls.convert.bind(py).call1((dict, schema)).is_err() {
+        let kind = kind.to_str()?;
+        if self.calls.schema.get().accepts_dict(kind, dict) != Some(true) {
             return Ok(None);
         }
-        if kind.eq("session_end")? {
+        if kind == "session_end" {
             let data = dict.get_item(data)?;
             self.calls.normalize_end.bind(py).call1((data,))?;
         }
@@ -217,26 +249,18 @@ impl Pipeline {
     fn stamp<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyDict>, String, u64)> {
         let py = event.py();
         let (event, given) = self.check(event)?;
-        let arrival = ids::now();
-        let now = match given {
-            // a writer's clock is believed from 2000 to arrival + the tolerance: one machine's
-            // clock hours ahead would otherwise hold its attempt out of every check of real
-            // time, and 0001-01-01 (an unset clock) makes no event id. Outside, the event is
-            // recorded at its arrival, flagged `clamped`, its own time kept
-            Some(t) if self.earliest <= t && t <= arrival + self.tolerance => t,
-            Some(_) => {
-                let iso = self.state()?.clock.iso(arrival).to_owned();
+        let now = match self.bound_time(given)? {
+            (t, Stamp::Given) => t,
+            (t, Stamp::Clamped(iso)) => {
                 let original = event.get_item(intern!(py, "timestamp"))?;
-                let t = stream_timestamp(&iso).unwrap_or(arrival);
                 event.set_item(intern!(py, "timestamp"), iso)?;
                 event.set_item(intern!(py, "timestamp_quality"), "clamped")?;
                 event.set_item(intern!(py, "timestamp_original"), original)?;
                 t
             }
-            None => {
-                let iso = self.state()?.clock.iso(arrival).to_owned();
+            (t, Stamp::Missing(iso)) => {
                 event.set_item(intern!(py, "timestamp"), iso)?;
-                arrival
+                t
             }
         };
         if !event.contains(intern!(py, "event_id"))? {
@@ -255,49 +279,80 @@ impl Pipeline {
         Ok((event, attempt_id, sequence))
     }
 
-    /// Sequence number, elapsed time and the attempt's context, from its state; returns
-    /// the sequence number.
-    fn number(&self, event: &Bound<'_, PyDict>, attempt_id: &str, now: f64) -> PyResult<u64> {
-        let py = event.py();
+    /// The event's time, believed from 2000 to arrival + the tolerance: one machine's clock
+    /// hours ahead would otherwise hold its attempt out of every check of real time, and
+    /// 0001-01-01 (an unset clock) makes no event id. Outside, the event is recorded at its
+    /// arrival, flagged `clamped`, its own time kept.
+    fn bound_time(&self, given: Option<f64>) -> PyResult<(f64, Stamp)> {
+        let arrival = ids::now();
+        if let Some(t) = given.filter(|t| self.earliest <= *t && *t <= arrival + self.tolerance) {
+            return Ok((t, Stamp::Given));
+        }
+        let iso = self.state()?.clock.iso(arrival).to_owned();
+        Ok(match given {
+            Some(_) => (
+                stream_timestamp(&iso).unwrap_or(arrival),
+                Stamp::Clamped(iso),
+            ),
+            None => (arrival, Stamp::Missing(iso)),
+        })
+    }
+
+    /// The attempt's state, resumed from its transcript when it is not remembered.
+    fn attempt(&self, py: Python<'_>, attempt_id: &str) -> PyResult<MutexGuard<'_, State>> {
         if !self.state()?.attempts.contains_key(attempt_id) {
             let resumed = self.resume(py, attempt_id)?; // Python: no lock held
             self.state()?
                 .attempts
                 .insert(attempt_id.to_string(), resumed);
         }
-        let mut state = self.state()?;
-        let attempt = state.attempts.get_mut(attempt_id).expect("inserted above");
-        let start = *attempt.start.get_or_insert(now);
+        self.state()
+    }
+
+    /// Sequence number, elapsed time and the attempt's context, from its state; returns
+    /// the sequence number.
+    fn number(&self, event: &Bound<'_, PyDict>, attempt_id: &str, now: f64) -> PyResult<u64> {
+        let py = event.py();
+        let mut state = self.attempt(py, attempt_id)?;
+        let attempt = state.attempts.get_mut(attempt_id).expect("resumed");
         let keys = &self.calls.context;
         if attempt.context.is_empty() {
             for (i, key) in keys.iter().enumerate() {
                 if let Some(value) = event.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
-                    attempt.context.push((i, value.unbind()));
+                    attempt.context.push((i, Lent::of(&value)));
                 }
             }
         }
-        for (i, value) in &attempt.context {
+        for (i, lent) in &attempt.context {
             let key = keys[*i].bind(py);
             if !event.contains(key)? {
-                event.set_item(key, value.bind(py))?;
+                event.set_item(key, lent.py.bind(py))?;
             }
         }
-        let sequence = match event
+        let given = event
             .get_item(intern!(py, "sequence_num"))?
             .filter(|s| !s.is_none())
-        {
-            Some(given) => given.extract::<u64>()?,
-            None => {
-                event.set_item(intern!(py, "sequence_num"), attempt.next_seq)?;
-                attempt.next_seq
-            }
-        };
-        attempt.next_seq = attempt.next_seq.max(sequence) + 1;
-        let elapsed = intern!(py, "elapsed_ms");
-        if event.get_item(elapsed)?.is_none_or(|e| e.is_none()) {
-            event.set_item(elapsed, ((now - start) * 1000.0).trunc().max(0.0) as i64)?;
+            .map(|s| s.extract::<u64>())
+            .transpose()?;
+        let (sequence, elapsed) = advance(attempt, given, now);
+        if given.is_none() {
+            event.set_item(intern!(py, "sequence_num"), sequence)?;
+        }
+        let key = intern!(py, "elapsed_ms");
+        if event.get_item(key)?.is_none_or(|e| e.is_none()) {
+            event.set_item(key, elapsed)?;
         }
         Ok(sequence)
+    }
+
+    /// A number taken by an event that was never written goes to the next one: no hole.
+    fn unnumber(&self, attempt_id: &str, sequence: u64) -> PyResult<()> {
+        if let Some(attempt) = self.state()?.attempts.get_mut(attempt_id) {
+            if attempt.next_seq == sequence + 1 {
+                attempt.next_seq -= 1;
+            }
+        }
+        Ok(())
     }
 
     fn resume(&self, py: Python<'_>, attempt_id: &str) -> PyResult<Attempt> {
@@ -311,7 +366,7 @@ impl Pipeline {
         let mut lent = Vec::new();
         for (i, key) in self.calls.context.iter().enumerate() {
             if let Some(value) = context.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
-                lent.push((i, value.unbind()));
+                lent.push((i, Lent::of(&value)));
             }
         }
         Ok(Attempt {
@@ -344,74 +399,76 @@ impl Pipeline {
     }
 
     /// The event through every step, its line, and the files the line goes to.
-    fn prepare<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Prepared<'py>> {
+    fn prepare<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyDict>, Prepared)> {
         let py = event.py();
         let (mut event, attempt_id, sequence) = self.stamp(event)?;
         let processors = self.calls.processors.bind(py);
         for process in processors.iter() {
             event = process.call1((&event,))?.cast_into::<PyDict>()?;
         }
-        let line = match self.line(&event) {
+        let encoded = self.calls.encode.bind(py).call1((&event,));
+        let line = encoded.and_then(|encoded| {
+            let encoded = encoded.cast_into::<PyBytes>()?;
+            self.fit_and_redact(py, encoded.as_bytes().to_vec(), || Ok(event.clone()))
+        });
+        let line = match line {
             Ok(line) => line,
             Err(err) => {
-                // never written: its number goes to the next event, no hole
-                if let Some(attempt) = self.state()?.attempts.get_mut(&attempt_id) {
-                    if attempt.next_seq == sequence + 1 {
-                        attempt.next_seq -= 1;
-                    }
-                }
+                self.unnumber(&attempt_id, sequence)?;
                 return Err(err);
             }
         };
-        let relpath = self
-            .state()?
-            .attempts
-            .get(&attempt_id)
-            .map(|a| a.relpath.clone())
-            .unwrap_or_default();
         let kind = event.get_item(intern!(py, "event_type"))?;
         let is = |name: &str| kind.as_ref().is_some_and(|k| k.eq(name).unwrap_or(false));
-        let mut targets = vec![self.stream.clone(), relpath];
+        let mut targets = self.targets(&attempt_id)?;
         if is("error") {
             targets.push(self.errors.clone());
         }
-        Ok(Prepared {
+        let prepared = Prepared {
             ends_session: is("session_end"),
-            event,
             line,
             targets,
-        })
+        };
+        Ok((event, prepared))
     }
 
-    /// Encoded, cut to the size limit, secrets redacted, with its newline.
-    fn line(&self, event: &Bound<'_, PyDict>) -> PyResult<Vec<u8>> {
-        let py = event.py();
-        let mut encoded = self
-            .calls
-            .encode
-            .bind(py)
-            .call1((event,))?
-            .cast_into::<PyBytes>()?;
-        if encoded.as_bytes().len() > self.max_bytes {
-            encoded = self
+    /// The files every line of an attempt goes to: the stream and its transcript.
+    fn targets(&self, attempt_id: &str) -> PyResult<Vec<String>> {
+        let relpath = self
+            .state()?
+            .attempts
+            .get(attempt_id)
+            .map(|a| a.relpath.clone())
+            .unwrap_or_default();
+        Ok(vec![self.stream.clone(), relpath])
+    }
+
+    /// An encoded event cut to the size limit, secrets redacted, with its newline; `event`
+    /// gives the event itself, which only the (rare) truncation needs.
+    fn fit_and_redact<'py>(
+        &self,
+        py: Python<'py>,
+        mut line: Vec<u8>,
+        event: impl FnOnce() -> PyResult<Bound<'py, PyDict>>,
+    ) -> PyResult<Vec<u8>> {
+        if line.len() > self.max_bytes {
+            let fitted = self
                 .calls
                 .host
                 .bind(py)
-                .call_method1(intern!(py, "_fit"), (event, &encoded))?
-                .cast_into::<PyBytes>()?;
+                .call_method1(intern!(py, "_fit"), (event()?, PyBytes::new(py, &line)))?;
+            line = fitted.cast_into::<PyBytes>()?.as_bytes().to_vec();
         }
         if let Some((redactor, scan)) = &self.calls.redactor {
-            let found = scan.get().candidates(encoded.as_bytes());
+            let found = scan.get().candidates(&line);
             if !found.is_empty() {
-                encoded = redactor
-                    .bind(py)
-                    .call_method1(intern!(py, "_redact"), (&encoded, found, py.None()))?
-                    .cast_into::<PyBytes>()?;
+                let redacted = redactor.bind(py).call_method1(
+                    intern!(py, "_redact"),
+                    (PyBytes::new(py, &line), found, py.None()),
+                )?;
+                line = redacted.cast_into::<PyBytes>()?.as_bytes().to_vec();
             }
         }
-        let bytes = encoded.as_bytes();
-        let mut line = Vec::with_capacity(bytes.len() + 1);
-        line.extend_from_slice(bytes);
         line.push(b'\n');
         Ok(line)
     }
@@ -420,7 +477,7 @@ impl Pipeline {
         Ok(self.state()?.sink.clone_ref(py))
     }
 
-    fn write_one(&self, py: Python<'_>, prepared: &Prepared<'_>) -> PyResult<()> {
+    fn write_one(&self, py: Python<'_>, prepared: &Prepared) -> PyResult<()> {
         match self.sink(py)? {
             Sink::Native(appender) => {
                 let targets: Vec<&str> = prepared.targets.iter().map(String::as_str).collect();
@@ -477,10 +534,14 @@ impl Pipeline {
         let attempt_id: String = event
             .get_item(intern!(py, "attempt_id"))?
             .map_or(Ok(String::new()), |a| a.extract())?;
+        self.end_attempt(py, &attempt_id)
+    }
+
+    fn end_attempt(&self, py: Python<'_>, attempt_id: &str) -> PyResult<()> {
         let relpath = self
             .state()?
             .attempts
-            .shift_remove(&attempt_id)
+            .shift_remove(attempt_id)
             .map(|a| a.relpath);
         if let Some(relpath) = relpath {
             self.calls
@@ -503,6 +564,25 @@ impl Pipeline {
         Ok(())
     }
 
+    /// A prepared line into the batch, written when the batch is full or the line ends its
+    /// session (whose metrics line is derived from the transcript on disk).
+    fn add_to(
+        &self,
+        py: Python<'_>,
+        batch: &mut Batch,
+        prepared: &Prepared,
+        event: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        batch.add(prepared);
+        if prepared.ends_session {
+            self.write_batch(py, batch)?;
+            self.finish(event)?;
+        } else if batch.size >= BATCH_BYTES {
+            self.write_batch(py, batch)?;
+        }
+        Ok(())
+    }
+
     fn add_all(
         &self,
         py: Python<'_>,
@@ -513,7 +593,7 @@ impl Pipeline {
     ) -> PyResult<()> {
         let event_error = self.calls.event_error.bind(py);
         for (index, event) in events.try_iter()?.enumerate() {
-            let prepared = match self.prepare(&event?) {
+            let (event, prepared) = match self.prepare(&event?) {
                 Ok(prepared) => prepared,
                 Err(err) => match on_invalid {
                     Some(on_invalid) if err.is_instance(py, event_error) => {
@@ -523,14 +603,8 @@ impl Pipeline {
                     _ => return Err(err),
                 },
             };
-            batch.add(&prepared);
-            recorded.append(&prepared.event)?;
-            if prepared.ends_session {
-                self.write_batch(py, batch)?; // the metrics line is derived from the transcript on disk
-                self.finish(&prepared.event)?;
-            } else if batch.size >= BATCH_BYTES {
-                self.write_batch(py, batch)?;
-            }
+            recorded.append(&event)?;
+            self.add_to(py, batch, &prepared, &event)?;
         }
         Ok(())
     }
@@ -575,8 +649,10 @@ impl Pipeline {
                 host: recorder,
                 processors,
                 validate: get("validate")?,
-                convert: py.import("msgspec")?.getattr("convert")?.unbind(),
-                checks: events.getattr("_CHECKS")?.cast_into::<PyDict>()?.unbind(),
+                schema: events
+                    .call_method0("write_schema")?
+                    .cast_into::<WriteSchema>()?
+                    .unbind(),
                 normalize_end: get("normalize_end")?,
                 parse_time: get("parse_time")?,
                 encode: get("encode")?,
@@ -601,12 +677,12 @@ impl Pipeline {
     /// Record one event; returns it as written (the same dict, stamped).
     fn record<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = event.py();
-        let result = self.prepare(event).and_then(|prepared| {
+        let result = self.prepare(event).and_then(|(event, prepared)| {
             self.write_one(py, &prepared)?;
             if prepared.ends_session {
-                self.finish(&prepared.event)?;
+                self.finish(&event)?;
             }
-            Ok(prepared.event)
+            Ok(event)
         });
         self.forget_oldest()?;
         result
@@ -628,6 +704,22 @@ impl Pipeline {
         let written = self.write_batch(py, &mut batch);
         self.forget_oldest()?;
         added.and(written).map(|()| recorded)
+    }
+
+    /// Record decoded `Lines` in order, as `record_many` records events; a line that is not
+    /// an event goes to `on_invalid(number, EventError)`. Returns how many were recorded.
+    fn record_lines(
+        &self,
+        py: Python<'_>,
+        lines: &Lines,
+        on_invalid: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let mut batch = Batch::default();
+        let added = self.add_lines(py, lines, on_invalid, &mut batch);
+        let written = self.write_batch(py, &mut batch);
+        self.forget_oldest()?;
+        let recorded = added?;
+        written.map(|()| recorded)
     }
 
     /// Forget an attempt (its numbering is then resumed from its transcript); its file.
@@ -666,6 +758,15 @@ impl Pipeline {
     }
 }
 
+/// The attempt's next sequence number (or the one the event gave) and the event's elapsed
+/// milliseconds since the attempt's start.
+fn advance(attempt: &mut Attempt, given: Option<u64>, now: f64) -> (u64, i64) {
+    let start = *attempt.start.get_or_insert(now);
+    let sequence = given.unwrap_or(attempt.next_seq);
+    attempt.next_seq = attempt.next_seq.max(sequence) + 1;
+    (sequence, ((now - start) * 1000.0).trunc().max(0.0) as i64)
+}
+
 /// A fresh random part for event ids: Python calls it in a forked child.
 #[pyfunction]
 fn reseed_ids() {
@@ -689,6 +790,8 @@ fn now_iso(t: Option<f64>) -> String {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pipeline>()?;
     m.add_class::<Appender>()?;
+    m.add_class::<WriteSchema>()?;
+    m.add_class::<Lines>()?;
     m.add_function(wrap_pyfunction!(reseed_ids, m)?)?;
     m.add_function(wrap_pyfunction!(new_event_id, m)?)?;
     m.add_function(wrap_pyfunction!(now_iso, m)?)?;
