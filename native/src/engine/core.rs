@@ -15,9 +15,9 @@
 //! is parked: packed into a few hundred bytes, unpacked when heard from again, so parking
 //! changes no alert. Only past MAX_PARKED is the one parked longest forgotten.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
-use indexmap::IndexMap;
+use super::hash::{HashMap, HashSet, IndexMap};
 use serde::{Deserialize, Serialize};
 
 use super::alert::{alert_id, Finding};
@@ -232,7 +232,7 @@ impl Core {
         tolerance_ms: f64,
     ) -> Result<Core, String> {
         let mut chosen = Chosen::default();
-        let mut steps: HashMap<String, Vec<Step>> = HashMap::new();
+        let mut steps: HashMap<String, Vec<Step>> = HashMap::default();
         let mut clocked_python = Vec::new();
         for name in order {
             if chosen.set(name) {
@@ -283,7 +283,7 @@ impl Core {
                 sweep_every: SWEEP_EVERY,
                 ..State::default()
             },
-            times: HashMap::new(),
+            times: HashMap::default(),
             trigger: String::new(),
         })
     }
@@ -603,7 +603,7 @@ impl Core {
         let Some(t) = self.time(event_time, host) else {
             return;
         };
-        let more = IndexMap::from([(key.to_string(), t)]);
+        let more = IndexMap::from_iter([(key.to_string(), t)]);
         match self.state.active.get_mut(attempt_id) {
             Some(attempt) => merge(&mut attempt.cooldowns, &more),
             None => merge(

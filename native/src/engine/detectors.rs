@@ -5,9 +5,7 @@
 //! of an error that came without one (`intel.analyze_error`), and whether a category or
 //! fingerprint is a transient kind (`intel.taxonomy.is_transient`).
 
-use std::collections::HashMap;
-
-use indexmap::IndexMap;
+use super::hash::{HashMap, IndexMap};
 use serde::{Deserialize, Serialize};
 
 use super::alert::{python_g, round6, Finding, Value};
@@ -232,7 +230,7 @@ impl Detectors {
                 f64::INFINITY
             },
             rate_n,
-            tool_crc: HashMap::new(),
+            tool_crc: HashMap::default(),
             idle_after: (chosen.stuck_agent && stuck > 0).then(|| stuck as f64 / 1000.0),
             config,
         }
