@@ -51,6 +51,16 @@ impl Finding {
     }
 }
 
+/// An alert's key (what its cooldown is kept under): `kind|attempt_id|subject`.
+pub fn alert_key(kind: &str, attempt_id: &str, subject: &str) -> String {
+    format!("{kind}|{attempt_id}|{subject}")
+}
+
+/// Whether a cooldown last set at `last` holds back an alert at `t`.
+pub fn held(last: Option<f64>, t: f64, cooldown_s: f64) -> bool {
+    last.is_some_and(|last| (t - last).abs() < cooldown_s)
+}
+
 /// Deterministic: blake2b (10 bytes) of `key|trigger`, hex, as `hashlib` makes it.
 pub fn alert_id(key: &str, trigger: &str) -> String {
     let mut hasher = Blake2bVar::new(10).expect("10 is a valid blake2b size");

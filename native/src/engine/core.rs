@@ -15,13 +15,13 @@
 //! is parked: packed into a few hundred bytes, unpacked when heard from again, so parking
 //! changes no alert. Only past MAX_PARKED is the one parked longest forgotten.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
-use indexmap::IndexMap;
+use super::hash::{HashMap, HashSet, IndexMap};
 use serde::{Deserialize, Serialize};
 
-use super::alert::{alert_id, Finding};
-use super::detectors::{self, Chosen, Detectors, Handler, Oracle, Slots};
+use super::alert::{alert_id, alert_key, held, Finding};
+use super::detectors::{self, At, Chosen, Detectors, Handler, Oracle, Slots};
 use super::line::{self, Event, Line};
 use super::time;
 
@@ -232,7 +232,7 @@ impl Core {
         tolerance_ms: f64,
     ) -> Result<Core, String> {
         let mut chosen = Chosen::default();
-        let mut steps: HashMap<String, Vec<Step>> = HashMap::new();
+        let mut steps: HashMap<String, Vec<Step>> = HashMap::default();
         let mut clocked_python = Vec::new();
         for name in order {
             if chosen.set(name) {
@@ -283,7 +283,7 @@ impl Core {
                 sweep_every: SWEEP_EVERY,
                 ..State::default()
             },
-            times: HashMap::new(),
+            times: HashMap::default(),
             trigger: String::new(),
         })
     }
@@ -420,9 +420,16 @@ impl Core {
         for step in steps {
             let finding = match *step {
                 Step::Native(handler) => {
+                    let at = At {
+                        attempt_id,
+                        cooldowns: &attempt.cooldowns,
+                        t,
+                        cooldown_s: rules.cooldown_s,
+                    };
+                    let slots = &mut attempt.slots;
                     rules
                         .detectors
-                        .handle(handler, event, data, t, &mut attempt.slots, host)
+                        .handle(handler, event, data, &at, slots, host)
                 }
                 Step::Python(i) => {
                     let wanted = rules.python[i].executors.as_ref().is_none_or(|executors| {
@@ -603,7 +610,7 @@ impl Core {
         let Some(t) = self.time(event_time, host) else {
             return;
         };
-        let more = IndexMap::from([(key.to_string(), t)]);
+        let more = IndexMap::from_iter([(key.to_string(), t)]);
         match self.state.active.get_mut(attempt_id) {
             Some(attempt) => merge(&mut attempt.cooldowns, &more),
             None => merge(
@@ -719,11 +726,11 @@ impl Rules {
         trigger: &str,
         t: f64,
     ) -> Option<Raised> {
-        let key = format!("{}|{attempt_id}|{}", finding.kind, finding.subject);
+        let key = alert_key(&finding.kind, attempt_id, &finding.subject);
         if finding.cooldown {
             let cooldowns = &mut attempt.cooldowns;
             let last = cooldowns.get(&key).copied();
-            if last.is_some_and(|last| (t - last).abs() < self.cooldown_s) {
+            if held(last, t, self.cooldown_s) {
                 return None;
             }
             cooldowns.insert(key.clone(), last.map_or(t, |last| last.max(t)));

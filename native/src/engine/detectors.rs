@@ -5,12 +5,10 @@
 //! of an error that came without one (`intel.analyze_error`), and whether a category or
 //! fingerprint is a transient kind (`intel.taxonomy.is_transient`).
 
-use std::collections::HashMap;
-
-use indexmap::IndexMap;
+use super::hash::{HashMap, IndexMap};
 use serde::{Deserialize, Serialize};
 
-use super::alert::{python_g, round6, Finding, Value};
+use super::alert::{alert_key, held, python_g, round6, Finding, Value};
 use super::line::{Data, Event};
 
 const ERROR_FINGERPRINTS: usize = 64; // per attempt; the oldest is forgotten first
@@ -207,6 +205,25 @@ pub fn handlers(name: &str) -> &'static [(&'static str, Handler)] {
     }
 }
 
+/// Where and when an event is handled: its attempt and time, and that attempt's cooldowns.
+pub struct At<'a> {
+    pub attempt_id: &'a str,
+    pub cooldowns: &'a IndexMap<String, f64>,
+    pub t: f64,
+    pub cooldown_s: f64,
+}
+
+impl At<'_> {
+    /// Whether the cooldown of a finding would hold it back (`Rules::raise`): a detector then
+    /// builds none (after its own state is updated, as ever).
+    fn holds(&self, kind: &str, subject: &str) -> bool {
+        let last = self
+            .cooldowns
+            .get(&alert_key(kind, self.attempt_id, subject));
+        held(last.copied(), self.t, self.cooldown_s)
+    }
+}
+
 /// The detectors' settings, read once.
 pub struct Detectors {
     pub config: Config,
@@ -232,7 +249,7 @@ impl Detectors {
                 f64::INFINITY
             },
             rate_n,
-            tool_crc: HashMap::new(),
+            tool_crc: HashMap::default(),
             idle_after: (chosen.stuck_agent && stuck > 0).then(|| stuck as f64 / 1000.0),
             config,
         }
@@ -244,10 +261,11 @@ impl Detectors {
         handler: Handler,
         event: &Event,
         data: &Data,
-        t: f64,
+        at: &At,
         slots: &mut Slots,
         oracle: &mut dyn Oracle,
     ) -> Option<Finding> {
+        let t = at.t;
         match handler {
             Handler::CostStart => {
                 slots.cost_anomaly = None; // cost is per session
@@ -267,7 +285,7 @@ impl Detectors {
                 }
                 self.cost_check(state)
             }
-            Handler::ErrorLoop => self.error_loop(event, data, t, slots, oracle),
+            Handler::ErrorLoop => self.error_loop(event, data, at, slots, oracle),
             Handler::Restarts => self.restarts(data, slots),
             Handler::FailedStart => {
                 slots.failed_session = None; // counted per session
@@ -295,7 +313,7 @@ impl Detectors {
                 }
                 None
             }
-            Handler::ToolLoop => self.tool_loop(event, data, t, slots),
+            Handler::ToolLoop => self.tool_loop(event, data, at, slots),
         }
     }
 
@@ -347,10 +365,11 @@ impl Detectors {
         &self,
         event: &Event,
         data: &Data,
-        t: f64,
+        at: &At,
         slots: &mut Slots,
         oracle: &mut dyn Oracle,
     ) -> Option<Finding> {
+        let t = at.t;
         let found = fingerprint(data, oracle)?;
         let fp = found.0.clone();
         let state = slots.error_loop.get_or_insert_with(Default::default);
@@ -375,6 +394,9 @@ impl Detectors {
             if (high - low) * 1000.0 > window as f64 {
                 return None;
             }
+        }
+        if at.holds("error_loop", &fp) {
+            return None;
         }
         let within = if spanned.len() > 1 {
             format!("within {} s", python_g(window as f64 / 1000.0))
@@ -585,17 +607,18 @@ impl Detectors {
         &mut self,
         event: &Event,
         data: &Data,
-        t: f64,
+        at: &At,
         slots: &mut Slots,
     ) -> Option<Finding> {
         let tool = data.tool_name.as_deref().filter(|tool| !tool.is_empty())?;
         let state = slots.tool_loop.get_or_insert_with(Default::default);
+        let hold = || at.holds("tool_loop", tool);
         let mut evidence = None;
         if self.rate_n > 0 && timed(event) {
-            evidence = self.rate(state, tool, t);
+            evidence = self.rate(state, tool, at.t, hold);
         }
         if self.config.tool_repeat_threshold > 0 {
-            let repeat = self.repeat(state, tool, data.tool_params.as_bytes());
+            let repeat = self.repeat(state, tool, data.tool_params.as_bytes(), hold);
             evidence = evidence.or(repeat);
         }
         let evidence = evidence?; // nothing made for the many calls that raise nothing
@@ -610,7 +633,13 @@ impl Detectors {
         ))
     }
 
-    fn rate(&self, state: &mut ToolLoop, tool: &str, t: f64) -> Option<Vec<(&'static str, Value)>> {
+    fn rate(
+        &self,
+        state: &mut ToolLoop,
+        tool: &str,
+        t: f64,
+        hold: impl Fn() -> bool,
+    ) -> Option<Vec<(&'static str, Value)>> {
         let n = self.rate_n;
         if !state.times.contains_key(tool) {
             state.times.insert(tool.to_string(), Vec::new());
@@ -628,7 +657,7 @@ impl Detectors {
             return None;
         }
         let (low, high) = min_max(times);
-        if (high - low) * 1000.0 > window as f64 {
+        if (high - low) * 1000.0 > window as f64 || hold() {
             return None;
         }
         Some(vec![
@@ -650,6 +679,7 @@ impl Detectors {
         state: &mut ToolLoop,
         tool: &str,
         params: &[u8],
+        hold: impl Fn() -> bool,
     ) -> Option<Vec<(&'static str, Value)>> {
         let seed = match self.tool_crc.get(tool) {
             Some(&seed) => seed,
@@ -677,7 +707,7 @@ impl Detectors {
         *count += 1;
         let count = *count;
         let n = self.config.tool_repeat_threshold;
-        if (count as i64) < n {
+        if (count as i64) < n || hold() {
             return None;
         }
         Some(vec![

@@ -2,18 +2,17 @@
 //! borrowed from the line's bytes (no `serde_json::Value`, no Python object per event).
 //!
 //! The verdict (event or malformed, and why) is `read::decode`'s, the decoder every reader
-//! shares: the typed decode here accepts only lines that one accepts too. A line it cannot
-//! take quickly (one that may nest too deep, hold a number no float holds, a lone surrogate
-//! or a control byte, or fails the typed decode) is judged by `read::decode`, and when
-//! that one finds it readable (a repeated key, say) the event is taken from its map.
+//! shares: the single pass here (`scan`) takes only lines that one accepts too, with the
+//! values it would read. A line it cannot vouch for (a repeated field, an odd number, deep
+//! nesting, a lone surrogate, a field of the wrong type, bad JSON) is judged by
+//! `read::decode`, and when that one finds it readable the event is taken from its map.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::read::{self, Schema, MAX_DEPTH};
+use super::scan::Cursor;
+use crate::read::{self, Schema};
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 const MAX_TOKENS: u64 = 1_000_000_000_000;
@@ -21,84 +20,36 @@ const MAX_USD: f64 = 1_000_000.0;
 const MAX_MS: f64 = 10.0 * 365.0 * 86_400_000.0;
 const MAX_COUNT: u64 = 1 << 53;
 
-/// A string borrowed from the line when it has no escape (serde borrows a `Cow` field, not
-/// one inside an `Option`: this newtype carries the borrow).
-#[derive(Debug, Deserialize)]
-pub struct Str<'a>(#[serde(borrow)] pub Cow<'a, str>);
+/// A string field: borrowed from the line unless it held an escape.
+pub type Text<'a> = Option<Cow<'a, str>>;
 
-impl std::ops::Deref for Str<'_> {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-type Text<'a> = Option<Str<'a>>;
-
-/// What the engine reads of an event (`view.WatchEvent`), decoded straight from the line;
-/// the other fields of the read schema are decoded for their type and bounds only.
-#[derive(Debug, Deserialize)]
+/// What the engine reads of an event (`view.WatchEvent`); the other fields of the read
+/// schema are checked for their type and bounds only.
+#[derive(Debug, Default, PartialEq)]
 pub struct Event<'a> {
-    #[serde(borrow)]
-    pub event_type: Str<'a>,
-    #[serde(borrow, default)]
+    pub event_type: Cow<'a, str>,
     pub timestamp: Text<'a>,
-    #[serde(borrow, default)]
     pub timestamp_quality: Text<'a>,
-    #[serde(borrow, default)]
     pub attempt_id: Text<'a>,
-    #[serde(borrow, default)]
     pub event_id: Text<'a>,
-    #[serde(borrow, default)]
     pub task_id: Text<'a>,
-    #[serde(borrow, default)]
     pub executor: Text<'a>,
-    #[serde(default)]
-    elapsed_ms: Option<f64>,
-    #[serde(default)]
     pub sequence_num: Option<u64>,
-    #[serde(borrow, default, deserialize_with = "present")]
     pub data: Option<Data<'a>>,
 }
 
 /// What the detectors read of `data` (`view.Data`); `tool_params` is its raw JSON text
 /// ("" when absent), compared, never read.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Data<'a> {
-    #[serde(borrow, default)]
     pub error_message: Text<'a>,
-    #[serde(borrow, default)]
     pub error_fingerprint: Text<'a>,
-    #[serde(borrow, default)]
     pub error_category: Text<'a>,
-    #[serde(borrow, default)]
     pub tool_name: Text<'a>,
-    #[serde(borrow, default)]
-    result: Text<'a>,
-    #[serde(borrow, default)]
     pub prompt_type: Text<'a>,
-    #[serde(borrow, default)]
     pub status: Text<'a>,
-    #[serde(borrow, default)]
     pub completion_status: Text<'a>,
-    #[serde(default)]
-    input_tokens: Option<u64>,
-    #[serde(default)]
-    output_tokens: Option<u64>,
-    #[serde(default)]
-    cache_creation_tokens: Option<u64>,
-    #[serde(default)]
-    cache_read_tokens: Option<u64>,
-    #[serde(default)]
-    reasoning_tokens: Option<u64>,
-    #[serde(default)]
-    total_tokens: Option<u64>,
-    #[serde(default)]
     pub cost_usd: Option<f64>,
-    #[serde(default)]
-    duration_ms: Option<f64>,
-    #[serde(borrow, default, deserialize_with = "raw")]
     pub tool_params: Cow<'a, str>,
 }
 
@@ -139,15 +90,8 @@ pub fn decode<'a>(line: &'a [u8], scratch: &'a mut Option<Map<String, Value>>) -
     if read::blank(line) {
         return Line::Blank;
     }
-    if quick(line) {
-        let body = line.strip_prefix(BOM).unwrap_or(line);
-        if let Ok(text) = std::str::from_utf8(body) {
-            if let Ok(event) = serde_json::from_str::<Event<'a>>(text) {
-                if event.within_bounds() {
-                    return Line::Event(event);
-                }
-            }
-        }
+    if let Some(event) = scan(line) {
+        return Line::Event(event);
     }
     match read::decode_guarded(line, Schema::Event) {
         Err(bad) if bad.field == "line" => Line::Malformed(bad.reason),
@@ -156,118 +100,145 @@ pub fn decode<'a>(line: &'a [u8], scratch: &'a mut Option<Map<String, Value>>) -
     }
 }
 
-/// Whether the typed decode may judge this line alone: at most `MAX_DEPTH` opening brackets,
-/// no control byte inside it, no `\uD...` escape (a surrogate: serde_json refuses a lone one
-/// in a field it reads, not in one it skips) and no number that may overflow a float
-/// (an exponent of 3 digits, or 300 digits in a row). Strings are not told apart from the
-/// rest here: a false alarm only sends the line the careful way.
-fn quick(line: &[u8]) -> bool {
-    let line = line.trim_ascii();
-    // this runs on every line, so each test is a plain `or` over the bytes (no state carried
-    // from one byte to the next: done 16 or 32 bytes at a time) or memchr's vector search for
-    // a rare byte; the exact checks run only where these found something
-    let control = line
-        .iter()
-        .fold(0u8, |seen, &b| seen | (b.wrapping_sub(0x20) & !b & 0x80)) // b < 0x20
-        != 0;
-    let (head, tail) = match line.len() {
-        0 => (line, line),
-        n => (&line[..n - 1], &line[1..]),
-    };
-    let number_e = head.iter().zip(tail).fold(0u8, |seen, (&a, &b)| {
-        seen | (u8::from(a.is_ascii_digit() | (a == b'.')) & u8::from((b | 0x20) == b'e'))
-    }) != 0;
-    let deep = memchr::memchr2_iter(b'[', b'{', line)
-        .nth(MAX_DEPTH)
-        .is_some();
-    if control || deep || long_digit_run(line) {
-        return false;
-    }
-    let surrogate = memchr::memchr_iter(b'\\', line)
-        .any(|at| line.get(at + 1) == Some(&b'u') && matches!(line.get(at + 2), Some(b'd' | b'D')));
-    !(surrogate || (number_e && big_exponent(line)))
-}
-
-/// 300 digits in a row. Such a run covers a multiple of 300: only the runs through those
-/// bytes are measured.
-fn long_digit_run(line: &[u8]) -> bool {
-    (0..line.len()).step_by(300).any(|at| {
-        line[at].is_ascii_digit() && {
-            let before = line[..at]
-                .iter()
-                .rev()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let after = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-            before + after >= 300
+/// The event of a line in one pass, when the pass can vouch for it.
+fn scan(line: &[u8]) -> Option<Event<'_>> {
+    let body = std::str::from_utf8(line.strip_prefix(BOM).unwrap_or(line)).ok()?;
+    let mut c = Cursor::new(body);
+    let mut event = Event::default();
+    let mut seen = Seen::default();
+    c.ws();
+    c.object(|c, key| {
+        match key {
+            "event_type" => event.event_type = seen.first(0).and_then(|_| c.string())?,
+            "timestamp" => event.timestamp = seen.first(1).and_then(|_| text(c))?,
+            "timestamp_quality" => event.timestamp_quality = seen.first(2).and_then(|_| text(c))?,
+            "attempt_id" => event.attempt_id = seen.first(3).and_then(|_| text(c))?,
+            "event_id" => event.event_id = seen.first(4).and_then(|_| text(c))?,
+            "task_id" => event.task_id = seen.first(5).and_then(|_| text(c))?,
+            "executor" => event.executor = seen.first(6).and_then(|_| text(c))?,
+            "elapsed_ms" => {
+                seen.first(7).and_then(|_| float(c, MAX_MS))?;
+            }
+            "sequence_num" => event.sequence_num = seen.first(8).and_then(|_| int(c, MAX_COUNT))?,
+            "data" => event.data = Some(seen.first(9).and_then(|_| data(c))?),
+            _ => {
+                c.skip()?;
+            }
         }
-    })
+        Some(())
+    })?;
+    (seen.0 & 1 != 0 && c.at_end()).then_some(event)
 }
 
-/// An `e` after a digit (or a point), then maybe a sign and 3 digits: a float that may overflow.
-fn big_exponent(line: &[u8]) -> bool {
-    line.windows(2).enumerate().any(|(at, pair)| {
-        matches!(pair[1], b'e' | b'E') && (pair[0].is_ascii_digit() || pair[0] == b'.') && {
-            let rest = &line[at + 2..];
-            let rest = rest
-                .strip_prefix(b"-")
-                .or_else(|| rest.strip_prefix(b"+"))
-                .unwrap_or(rest);
-            rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit)
-        }
-    })
-}
-
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some) // `null` is no object: the line is malformed
-}
-
-fn raw<'de, D>(deserializer: D) -> Result<Cow<'de, str>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    // `null` is kept as its text, as msgspec.Raw keeps it
-    <&RawValue>::deserialize(deserializer).map(|raw| Cow::Borrowed(raw.get()))
-}
-
-fn within(value: Option<f64>, max: f64) -> bool {
-    value.is_none_or(|v| (0.0..=max).contains(&v))
-}
-
-impl Event<'_> {
-    /// The bounds of `read::decode` (the types were checked by the decode).
-    fn within_bounds(&self) -> bool {
-        let tokens_ok = |d: &Data| {
-            [
-                d.input_tokens,
-                d.output_tokens,
-                d.cache_creation_tokens,
-                d.cache_read_tokens,
-                d.reasoning_tokens,
-                d.total_tokens,
-            ]
-            .iter()
-            .all(|n| n.is_none_or(|n| n <= MAX_TOKENS))
-        };
-        let _ = &self.data.as_ref().map(|d| &d.result); // read for its type only
-        within(self.elapsed_ms, MAX_MS)
-            && self.sequence_num.is_none_or(|n| n <= MAX_COUNT)
-            && self.data.as_ref().is_none_or(|d| {
-                tokens_ok(d) && within(d.cost_usd, MAX_USD) && within(d.duration_ms, MAX_MS)
-            })
+/// The `data` object (`null` or any other type: the careful way tells why not).
+fn data<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
+    let mut data = Data::default();
+    let mut seen = Seen::default();
+    if c.peek()? != b'{' {
+        return None;
     }
+    c.object(|c, key| {
+        match key {
+            "error_message" => data.error_message = seen.first(0).and_then(|_| text(c))?,
+            "error_fingerprint" => data.error_fingerprint = seen.first(1).and_then(|_| text(c))?,
+            "error_category" => data.error_category = seen.first(2).and_then(|_| text(c))?,
+            "tool_name" => data.tool_name = seen.first(3).and_then(|_| text(c))?,
+            "prompt_type" => data.prompt_type = seen.first(4).and_then(|_| text(c))?,
+            "status" => data.status = seen.first(5).and_then(|_| text(c))?,
+            "completion_status" => data.completion_status = seen.first(6).and_then(|_| text(c))?,
+            "cost_usd" => data.cost_usd = seen.first(7).and_then(|_| float(c, MAX_USD))?,
+            "duration_ms" => {
+                seen.first(8).and_then(|_| float(c, MAX_MS))?;
+            }
+            "tool_params" => {
+                data.tool_params = Cow::Borrowed(seen.first(9).and_then(|_| c.skip())?)
+            }
+            "result" => {
+                seen.first(10).and_then(|_| text(c))?;
+            }
+            "input_tokens"
+            | "output_tokens"
+            | "cache_creation_tokens"
+            | "cache_read_tokens"
+            | "reasoning_tokens"
+            | "total_tokens" => {
+                let bit = 11 + TOKENS.iter().position(|t| *t == key)?;
+                seen.first(bit).and_then(|_| int(c, MAX_TOKENS))?;
+            }
+            _ => {
+                c.skip()?;
+            }
+        }
+        Some(())
+    })?;
+    Some(data)
+}
+
+const TOKENS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+];
+
+/// The fields of an object already read: a repeated one is for the careful way (whose map
+/// keeps the last value).
+#[derive(Default)]
+struct Seen(u32);
+
+impl Seen {
+    fn first(&mut self, bit: usize) -> Option<()> {
+        let mask = 1 << bit;
+        (self.0 & mask == 0).then(|| self.0 |= mask)
+    }
+}
+
+/// A string or null.
+fn text<'a>(c: &mut Cursor<'a>) -> Option<Text<'a>> {
+    match c.peek()? {
+        b'"' => c.string().map(Some),
+        b'n' => c.null().map(|_| None),
+        _ => None,
+    }
+}
+
+/// Null, or an integer from 0 to `max` (a sign, a fraction or an exponent: the careful way).
+fn int(c: &mut Cursor<'_>, max: u64) -> Option<Option<u64>> {
+    if c.peek()? == b'n' {
+        return c.null().map(|_| None);
+    }
+    let n = c.number()?;
+    if n.float || n.text.len() > 16 {
+        return None;
+    }
+    let value: u64 = n.text.parse().ok()?; // no sign: `-` fails here
+    (value <= max).then_some(Some(value))
+}
+
+/// Null, or a number from 0 to `max` (a sign: the careful way).
+fn float(c: &mut Cursor<'_>, max: f64) -> Option<Option<f64>> {
+    if c.peek()? == b'n' {
+        return c.null().map(|_| None);
+    }
+    let n = c.number()?;
+    if n.text.starts_with('-') {
+        return None;
+    }
+    let value = number(n.text)?;
+    (value <= max).then_some(Some(value))
+}
+
+/// A number's value as serde_json reads it into an f64 (both ways read it so).
+fn number(text: &str) -> Option<f64> {
+    serde_json::from_str(text).ok()
 }
 
 /// The event of a line `read::decode` found readable (checked against the schema there).
 fn from_map(map: &Map<String, Value>) -> Event<'_> {
     fn text<'m>(m: &'m Map<String, Value>, k: &str) -> Text<'m> {
-        m.get(k)
-            .and_then(Value::as_str)
-            .map(|s| Str(Cow::Borrowed(s)))
+        m.get(k).and_then(Value::as_str).map(Cow::Borrowed)
     }
     let data = map.get("data").and_then(Value::as_object).map(|d| Data {
         error_message: text(d, "error_message"),
@@ -277,22 +248,23 @@ fn from_map(map: &Map<String, Value>) -> Event<'_> {
         prompt_type: text(d, "prompt_type"),
         status: text(d, "status"),
         completion_status: text(d, "completion_status"),
-        cost_usd: d.get("cost_usd").and_then(Value::as_f64),
+        cost_usd: match d.get("cost_usd") {
+            Some(Value::Number(n)) => number(&n.to_string()),
+            _ => None,
+        },
         tool_params: match d.get("tool_params") {
             Some(v) => Cow::Owned(serde_json::to_string(v).unwrap_or_default()),
             None => Cow::Borrowed(""),
         },
-        ..Data::default()
     });
     Event {
-        event_type: text(map, "event_type").unwrap_or(Str(Cow::Borrowed(""))),
+        event_type: text(map, "event_type").unwrap_or_default(),
         timestamp: text(map, "timestamp"),
         timestamp_quality: text(map, "timestamp_quality"),
         attempt_id: text(map, "attempt_id"),
         event_id: text(map, "event_id"),
         task_id: text(map, "task_id"),
         executor: text(map, "executor"),
-        elapsed_ms: None,
         sequence_num: map.get("sequence_num").and_then(Value::as_u64),
         data,
     }
@@ -352,6 +324,13 @@ mod tests {
             b"{\"event_type\":\"x\",\"o\":\"a\tb\"}",
             b"\xef\xbb\xbf{\"event_type\":\"x\"}",
             b"{\"event_type\":\"x\",\"o\":\"\xff\"}",
+            br#"{"event_type":"x","o":1E+308}"#,
+            br#"{"event_type":"x","o":-0.0e-0,"p":[01]}"#,
+            br#"{"event_type":"x","data":{"tool_params":1,"tool_params":2}}"#,
+            br#"{"event_type":"x","sequence_num":-0}"#,
+            br#"{"event_type":"x",}"#,
+            br#"{"event_type":"x"} {}"#,
+            b"{\"event_type\":\"x\"}\x0c",
         ];
         for line in cases {
             assert_eq!(
@@ -371,18 +350,175 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_300_digits_is_found_wherever_it_lies() {
-        for start in [0, 1, 150, 299, 300, 301, 599] {
-            for len in [299, 300, 301, 650] {
-                let mut line = vec![b'x'; start];
-                line.extend(std::iter::repeat_n(b'7', len));
-                line.extend(b"x1");
-                let naive = line
-                    .split(|b| !b.is_ascii_digit())
-                    .any(|run| run.len() >= 300);
-                assert_eq!(long_digit_run(&line), naive, "{start} {len}");
+    fn a_float_too_big_for_an_f64_is_malformed_however_it_is_written() {
+        let nines = "9".repeat(299);
+        for number in [
+            format!("{nines}e99"),
+            format!("{nines}.5e10"),
+            "1e309".into(),
+        ] {
+            let line = format!(r#"{{"event_type":"x","other":{number}}}"#);
+            assert!(verdict(line.as_bytes()).is_some(), "{line}");
+            assert_eq!(verdict(line.as_bytes()), reference(line.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn a_stream_line_takes_the_single_pass() {
+        let line = br#"{"timestamp":"2026-01-01T00:00:00.003Z","attempt_id":"b-1","event_type":"error","executor":"CODEX","model":"m","event_id":"0","data":{"error_message":"a \"quoted\" \u00e9 \ud83d\ude00","cost_usd":0.01,"input_tokens":2000,"prompt":"x\ny"},"sequence_num":1}"#;
+        let event = scan(line).expect("taken in one pass");
+        let data = event.data.unwrap();
+        assert_eq!(
+            data.error_message.as_deref(),
+            Some("a \"quoted\" \u{e9} \u{1f600}")
+        );
+        assert_eq!(data.cost_usd, Some(0.01));
+        assert_eq!(event.attempt_id, Some(Cow::Borrowed("b-1")));
+    }
+
+    /// A JSON value of every kind, numbers and strings written in every form; now and then
+    /// one that is not JSON or one no float holds.
+    fn value() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            Just("0".to_string()),
+            Just("-0".into()),
+            Just("17".into()),
+            Just("-3".into()),
+            Just("0.01".into()),
+            Just("2.5e3".into()),
+            Just("1E-7".into()),
+            Just("-0.0e-0".into()),
+            Just("123456789012345678901234567890".into()),
+            Just("9007199254740993".into()),
+            Just("1000000000001".into()),
+            Just("0.1000000000000000055511151231257827".into()),
+            (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            (0u64..2_000_000).prop_map(|n| format!("{}.{:02}", n / 100, n % 100)),
+            any::<f64>().prop_map(|f| format!("{f:e}")),
+        ];
+        let broken = prop_oneof![
+            Just("1e400"),
+            Just("01"),
+            Just("1."),
+            Just(".5"),
+            Just("1e"),
+            Just("+1"),
+            Just("nul"),
+            Just("\"\\ud800\""),
+            Just("\"\\x\""),
+            Just("\"\t\""),
+            Just("\"\\udc00\""),
+        ];
+        let piece = prop_oneof![
+            Just("a"),
+            Just("bench-1"),
+            Just("é"),
+            Just("😀"),
+            Just("\\n"),
+            Just("\\\""),
+            Just("\\\\"),
+            Just("\\/"),
+            Just("\\u00e9"),
+            Just("\\ud83d\\ude00"),
+            Just("\u{7f}"),
+            Just("\\u0000"),
+            Just("2026-01-01T00:00:00.000Z"),
+            Just("success"),
+        ];
+        let string =
+            proptest::collection::vec(piece, 0..4).prop_map(|p| format!("\"{}\"", p.concat()));
+        let leaf = prop_oneof![
+            2 => Just("null".to_string()), 1 => Just("true".to_string()), 1 => Just("false".to_string()),
+            6 => number, 8 => string, 1 => broken.prop_map(str::to_string),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec(("[a-z_]{1,3}", inner), 0..3).prop_map(|m| {
+                    let members: Vec<String> =
+                        m.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// An object of some of the given keys (each with a value of any kind), some other keys,
+    /// and an inner `data` object when `data` is given its keys.
+    fn object(
+        keys: &'static [&'static str],
+        data: Option<&'static [&'static str]>,
+    ) -> BoxedStrategy<String> {
+        let key = prop_oneof![
+            8 => proptest::sample::select(keys).prop_map(str::to_string),
+            2 => Just("other".to_string()),
+            1 => Just("event\\u005ftype".to_string()),
+        ];
+        let member = (
+            key,
+            value(),
+            proptest::sample::select(&["", " ", "\n\t"][..]),
+        );
+        let inner = match data {
+            Some(keys) => prop_oneof![4 => object(keys, None), 1 => value()].boxed(),
+            None => Just(String::new()).boxed(),
+        };
+        (proptest::collection::vec(member, 0..5), inner)
+            .prop_map(move |(members, inner)| {
+                let mut fields: Vec<String> = members
+                    .iter()
+                    .map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}"))
+                    .collect();
+                if data.is_some() {
+                    fields.insert(0, r#""event_type":"error""#.to_string());
+                    fields.push(format!("\"data\":{inner}"));
+                }
+                format!("{{{}}}", fields.join(","))
+            })
+            .boxed()
+    }
+
+    const EVENT_KEYS: &[&str] = &[
+        "event_type",
+        "event_type",
+        "timestamp",
+        "timestamp_quality",
+        "attempt_id",
+        "event_id",
+        "task_id",
+        "executor",
+        "elapsed_ms",
+        "sequence_num",
+        "data",
+    ];
+    const DATA_KEYS: &[&str] = &[
+        "error_message",
+        "error_fingerprint",
+        "error_category",
+        "tool_name",
+        "result",
+        "prompt_type",
+        "status",
+        "completion_status",
+        "input_tokens",
+        "total_tokens",
+        "cost_usd",
+        "duration_ms",
+        "tool_params",
+        "tool_params",
+    ];
+
+    /// `tool_params` as JSON (the careful way keeps it re-encoded, the single pass as written).
+    fn same_params(event: Event) -> Event {
+        let mut event = event;
+        if let Some(data) = event.data.as_mut() {
+            if !data.tool_params.is_empty() {
+                let value: Value = serde_json::from_str(&data.tool_params).expect("JSON");
+                data.tool_params = Cow::Owned(value.to_string());
             }
         }
+        event
     }
 
     proptest! {
@@ -414,6 +550,15 @@ mod tests {
             prop_assert_eq!(verdict(line.as_bytes()), reference(line.as_bytes()));
             let bare = parts.concat();
             prop_assert_eq!(verdict(bare.as_bytes()), reference(bare.as_bytes()));
+        }
+
+        #[test]
+        fn the_single_pass_reads_what_serde_json_reads(line in object(EVENT_KEYS, Some(DATA_KEYS))) {
+            prop_assert_eq!(verdict(line.as_bytes()), reference(line.as_bytes()), "{}", line);
+            if let Some(event) = scan(line.as_bytes()) {
+                let map = read::decode(line.as_bytes(), Schema::Event).expect("readable");
+                prop_assert_eq!(same_params(event), same_params(from_map(&map)), "{}", line);
+            }
         }
     }
 }

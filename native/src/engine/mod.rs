@@ -14,10 +14,12 @@
 mod alert;
 mod core;
 mod detectors;
+mod hash;
 mod line;
+mod scan;
 pub mod time;
 
-use std::collections::HashMap;
+use self::hash::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -473,7 +475,7 @@ impl Engine {
                 continue;
             }
             let handlers = detector.call_method0("handlers")?.cast_into::<PyDict>()?;
-            let mut by_kind = HashMap::new();
+            let mut by_kind = HashMap::default();
             for (kind, handler) in handlers.iter() {
                 by_kind.insert(kind.extract::<String>()?, handler.unbind());
             }
@@ -515,9 +517,9 @@ impl Engine {
             holder: attr(py, "agentlog.watch.detectors", "Attempt")?,
             namespace: attr(py, "types", "SimpleNamespace")?,
             detectors: calls,
-            holders: HashMap::new(),
-            derived: HashMap::new(),
-            transient: HashMap::new(),
+            holders: HashMap::default(),
+            derived: HashMap::default(),
+            transient: HashMap::default(),
         };
         Ok(Engine {
             inner: Mutex::new(Inner { core, python }),
