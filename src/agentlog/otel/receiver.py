@@ -1,8 +1,9 @@
 """`agentlog otel serve`: an OTLP/HTTP receiver on 127.0.0.1 that records what it gets.
 
 POST /v1/logs, /v1/traces, /v1/metrics with `application/x-protobuf` or
-`application/json` bodies (gzip accepted), decoded with the official
-`opentelemetry-proto` messages, mapped by mapping.py, recorded by the recorder into the
+`application/json` bodies (gzip accepted), decoded and mapped by mapping.py (logs natively,
+from protobuf: a JSON body is parsed into the official `opentelemetry-proto` message and
+serialized first; metrics and traces with those messages), recorded by the recorder into the
 same store, so `agentlog watch` (and everything else) sees the sessions live. The answer
 is the OTLP response in the request's encoding, with `partial_success` when some mapped
 events failed validation.
@@ -40,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from .. import _core
 from ..recorder import Recorder
 from ..web.security import Guard
 from .mapping import TelemetryMapper
@@ -102,9 +104,8 @@ class Receiver:
             raise LookupError(path)
         signal, request_type, response_type, rejected_field = SIGNALS[path]
         is_json = media_type(content_type) == JSON
-        request = decode(request_type, body, is_json)
         with self.lock:
-            recorded, rejected = self.recording.record(_chunks(getattr(self.mapper, signal)(request)))
+            recorded, rejected = self.recording.record(_chunks(self._map(signal, request_type, body, is_json)))
             self.stats["requests"] += 1
             self.stats["events"] += recorded
             self.stats["rejected_events"] += rejected
@@ -115,6 +116,16 @@ class Receiver:
         if is_json:
             return json_format.MessageToJson(response, indent=None).encode(), JSON
         return response.SerializeToString(), PROTOBUF
+
+    def _map(self, signal: str, request_type: type, body: bytes, is_json: bool) -> Iterator[dict[str, Any]]:
+        if signal != "logs":
+            return getattr(self.mapper, signal)(decode(request_type, body, is_json))
+        # logs are decoded natively from protobuf: a JSON body is turned into one first
+        body = decode(request_type, body, is_json).SerializeToString() if is_json else body
+        try:
+            return iter(self.mapper.logs(body))
+        except _core.DecodeError as exc:
+            raise BadRequest(str(exc)) from None
 
     def close(self) -> None:
         self.recording.close()

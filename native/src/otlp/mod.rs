@@ -1,0 +1,781 @@
+//! `agentlog otel serve`'s hot path (`agentlog._core.LogMapper`, driven by otel/mapping.py's
+//! `TelemetryMapper`): an OTLP log export request decoded (prost, without the GIL) and each
+//! record mapped to agentlog events.
+//!
+//! The mapping is data: each agent module (agents/<name>.py) describes its telemetry events
+//! as `Mapped(shape, fields)` — which of the shapes below an event is, and which attributes
+//! its fields come from — and this module reads the table once. An event an agent maps with
+//! a Python function instead (a plugin, or a shape this module does not know) is the slow
+//! path: its attributes become a dict and the function is called, as before.
+//!
+//! The per-session memory (sessions started, sessions whose logs carry usage) is the
+//! `TelemetryMapper`'s, shared with the Python handlers and the metrics and traces mapping.
+
+pub mod proto;
+
+use std::collections::HashMap;
+
+use prost::Message;
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyString};
+
+pyo3::create_exception!(
+    _core,
+    DecodeError,
+    PyValueError,
+    "The body is not the OTLP request it was sent as."
+);
+
+use self::proto::{AnyValue, ExportLogsServiceRequest, KeyValue, LogRecord, Value};
+
+/// The shapes of event a telemetry record can be mapped to natively (agents/base.py `Mapped`).
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// session_start (the session's first) or followup_sent: `prompt`, `prompt_length`
+    Prompt,
+    /// tool_call + tool_result (+ error when it failed): `name`, `params`, `call_id`,
+    /// `success`, `output`, `duration_ms`, `error`
+    Tool,
+    /// usage: every field as given, priced when it has no cost
+    Usage,
+    /// error: `message` (or the default), then every other field as given
+    Error,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Any,
+    Int,
+    Float,
+}
+
+/// An event field: the first of `keys` set (truthy) on the record, read as `kind`.
+struct Field {
+    name: String,
+    keys: Vec<String>,
+    kind: Kind,
+}
+
+struct Spec {
+    shape: Shape,
+    fields: Vec<Field>, // without `model`, which every shape reads
+    model: Vec<String>,
+    default: String,
+}
+
+enum Handler {
+    Native(Spec),
+    Python(Py<PyAny>),
+}
+
+struct Agent {
+    executor: String,
+    events: HashMap<String, Handler>,
+}
+
+/// The record's attributes over its resource's (a record's own attribute wins).
+struct Attrs<'a> {
+    resource: &'a [KeyValue],
+    record: &'a [KeyValue],
+}
+
+impl<'a> Attrs<'a> {
+    /// The value of `key`, None when absent or unset (an unset value still hides the resource's).
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        let found = self
+            .record
+            .iter()
+            .rev()
+            .chain(self.resource.iter().rev())
+            .find(|kv| kv.key == key)?;
+        found.value.as_ref()?.value.as_ref()
+    }
+
+    /// Python's `a.get(x) or a.get(y)`: the first truthy value of `keys`, else the last's.
+    fn first(&self, keys: &[String]) -> Option<&'a Value> {
+        let (last, before) = keys.split_last()?;
+        before
+            .iter()
+            .filter_map(|key| self.get(key))
+            .find(|v| truthy(v))
+            .or_else(|| self.get(last))
+    }
+
+    fn text(&self, key: &str) -> Option<&'a str> {
+        match self.get(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.is_empty(),
+        Value::Bool(b) => *b,
+        Value::Int(i) => *i != 0,
+        Value::Double(f) => *f != 0.0,
+        Value::Array(a) => !a.values.is_empty(),
+        Value::KvList(kv) => !kv.values.is_empty(),
+        Value::Bytes(b) => !b.is_empty(),
+    }
+}
+
+fn chars(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(at, _)| &text[..at])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes attributes as the hex text the Python handlers have always seen them as, so that
+/// every rule that takes text (a session id, a name, a model) takes them too.
+fn hex_bytes(mut request: ExportLogsServiceRequest) -> ExportLogsServiceRequest {
+    for resource_logs in &mut request.resource_logs {
+        let resource = resource_logs
+            .resource
+            .iter_mut()
+            .flat_map(|r| &mut r.attributes);
+        let records = resource_logs
+            .scope_logs
+            .iter_mut()
+            .flat_map(|s| &mut s.log_records);
+        for kv in resource.chain(records.flat_map(|r| &mut r.attributes)) {
+            if let Some(AnyValue { value: Some(value) }) = &mut kv.value {
+                if let Value::Bytes(bytes) = value {
+                    *value = Value::String(hex(bytes));
+                }
+            }
+        }
+    }
+    request
+}
+
+/// An AnyValue as otlp_values.value_of gives it: bytes as hex, arrays as lists, kvlists as dicts.
+fn py_value<'py>(py: Python<'py>, value: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        None => py.None().into_bound(py),
+        Some(Value::String(s)) => PyString::new(py, s).into_any(),
+        Some(Value::Bool(b)) => b.into_pyobject(py)?.to_owned().into_any(),
+        Some(Value::Int(i)) => i.into_pyobject(py)?.into_any(),
+        Some(Value::Double(f)) => f.into_pyobject(py)?.into_any(),
+        Some(Value::Bytes(b)) => PyString::new(py, &hex(b)).into_any(),
+        Some(Value::Array(a)) => {
+            let items = a
+                .values
+                .iter()
+                .map(|v| py_value(py, v.value.as_ref()))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Some(Value::KvList(kv)) => py_dict(py, &[], &kv.values)?.into_any(),
+    })
+}
+
+/// `{**resource, **record}` as a dict (the slow path's handlers take one).
+fn py_dict<'py>(
+    py: Python<'py>,
+    resource: &[KeyValue],
+    record: &[KeyValue],
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for kv in resource.iter().chain(record) {
+        dict.set_item(
+            &kv.key,
+            py_value(
+                py,
+                kv.value.as_ref().and_then(|v: &AnyValue| v.value.as_ref()),
+            )?,
+        )?;
+    }
+    Ok(dict)
+}
+
+/// The Python this module calls: the mapper (its memory, `skip`), the pricing, and the
+/// conversions of otlp_values for the values the fast ones below do not settle.
+struct Calls {
+    host: Py<PyAny>,
+    started: Py<PyDict>,
+    logged_usage: Py<PySet>,
+    pricing: Py<PyAny>,
+    as_int: Py<PyAny>,
+    as_float: Py<PyAny>,
+    json_or_text: Py<PyAny>,
+}
+
+#[pyclass(module = "agentlog._core", frozen)]
+pub struct LogMapper {
+    agents: HashMap<String, Agent>,
+    prefixes: Vec<String>,             // "claude_code.", ...
+    services: HashMap<String, String>, // service.name -> agent
+    max_sessions: usize,
+    calls: Calls,
+}
+
+#[pymethods]
+impl LogMapper {
+    /// `agents`: prefix -> (executor, {bare event name: Mapped | handler}); `services`:
+    /// service.name -> prefix; `host`: the TelemetryMapper whose memory this shares.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        host: Bound<'_, PyAny>,
+        agents: Bound<'_, PyDict>,
+        services: HashMap<String, String>,
+        max_sessions: usize,
+    ) -> PyResult<Self> {
+        let values = py.import("agentlog.otlp_values")?;
+        let mut table = HashMap::new();
+        for (prefix, agent) in agents.iter() {
+            let (executor, events): (String, Bound<'_, PyDict>) = agent.extract()?;
+            let mut handlers = HashMap::new();
+            for (name, handler) in events.iter() {
+                handlers.insert(name.extract()?, handler_of(&handler)?);
+            }
+            table.insert(
+                prefix.extract()?,
+                Agent {
+                    executor,
+                    events: handlers,
+                },
+            );
+        }
+        let prefixes = table.keys().map(|p| format!("{p}.")).collect();
+        let calls = Calls {
+            started: host.getattr("started")?.cast_into::<PyDict>()?.unbind(),
+            logged_usage: host.getattr("logged_usage")?.cast_into::<PySet>()?.unbind(),
+            pricing: host.getattr("pricing")?.unbind(),
+            as_int: values.getattr("as_int")?.unbind(),
+            as_float: values.getattr("as_float")?.unbind(),
+            json_or_text: values.getattr("json_or_text")?.unbind(),
+            host: host.unbind(),
+        };
+        Ok(LogMapper {
+            agents: table,
+            prefixes,
+            services,
+            max_sessions,
+            calls,
+        })
+    }
+
+    /// The events of one ExportLogsServiceRequest (protobuf); DecodeError when it is not one.
+    fn logs<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let request = py
+            .detach(|| ExportLogsServiceRequest::decode(body).map(hex_bytes))
+            .map_err(|e| {
+                DecodeError::new_err(format!("cannot decode ExportLogsServiceRequest: {e}"))
+            })?;
+        let out = PyList::empty(py);
+        for resource_logs in &request.resource_logs {
+            let resource = resource_logs
+                .resource
+                .as_ref()
+                .map_or(&[][..], |r| &r.attributes);
+            for scope_logs in &resource_logs.scope_logs {
+                for record in &scope_logs.log_records {
+                    self.record(py, &out, record, resource)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn handler_of(handler: &Bound<'_, PyAny>) -> PyResult<Handler> {
+    let Ok((shape, fields, default)) = handler.extract::<(String, Bound<'_, PyDict>, String)>()
+    else {
+        return Ok(Handler::Python(handler.clone().unbind()));
+    };
+    let shape = match shape.as_str() {
+        "prompt" => Shape::Prompt,
+        "tool" => Shape::Tool,
+        "usage" => Shape::Usage,
+        "error" => Shape::Error,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown telemetry shape {other:?}"
+            )))
+        }
+    };
+    let mut spec = Spec {
+        shape,
+        fields: Vec::new(),
+        model: vec!["model".to_owned()],
+        default,
+    };
+    for (name, attr) in fields.iter() {
+        let (name, (keys, kind)): (String, (Vec<String>, String)) =
+            (name.extract()?, attr.extract()?);
+        let kind = match kind.as_str() {
+            "int" => Kind::Int,
+            "float" => Kind::Float,
+            _ => Kind::Any,
+        };
+        if name == "model" {
+            spec.model = keys;
+        } else {
+            spec.fields.push(Field { name, keys, kind });
+        }
+    }
+    Ok(Handler::Native(spec))
+}
+
+/// What one record is about: its session, time and whose event.
+struct Record<'a, 'py> {
+    attrs: Attrs<'a>,
+    session: &'a str,
+    timestamp: String,
+    executor: &'a str,
+    out: &'a Bound<'py, PyList>,
+}
+
+impl LogMapper {
+    fn record(
+        &self,
+        py: Python<'_>,
+        out: &Bound<'_, PyList>,
+        record: &LogRecord,
+        resource: &[KeyValue],
+    ) -> PyResult<()> {
+        let attrs = Attrs {
+            resource,
+            record: &record.attributes,
+        };
+        let body = match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+            Some(Value::String(s)) => s.as_str(),
+            _ => "",
+        };
+        let name = [
+            attrs.text("event.name").unwrap_or(""),
+            record.event_name.as_str(),
+            body,
+        ]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .unwrap_or("");
+        let Some((agent, handler)) = self.handler(name, attrs.text("service.name").unwrap_or(""))
+        else {
+            return self.skip(
+                py,
+                &format!("unmapped:{}", if name.is_empty() { "?" } else { name }),
+            );
+        };
+        let session = ["session.id", "conversation.id", "thread.id"]
+            .into_iter()
+            .find_map(|k| attrs.get(k).filter(|v| truthy(v)));
+        let Some(Value::String(session)) = session else {
+            return self.skip(py, "no_session_id");
+        };
+        let timestamp = match attrs.text("event.timestamp") {
+            Some(ts) => ts.to_owned(),
+            None => iso_of(if record.time_unix_nano != 0 {
+                record.time_unix_nano
+            } else {
+                record.observed_time_unix_nano
+            }),
+        };
+        match handler {
+            Handler::Python(handler) => {
+                let dict = py_dict(py, resource, &record.attributes)?;
+                let events = handler.bind(py).call1((
+                    self.calls.host.bind(py),
+                    dict,
+                    session,
+                    timestamp,
+                    &agent.executor,
+                ))?;
+                for event in events.try_iter()? {
+                    out.append(event?)?;
+                }
+                Ok(())
+            }
+            Handler::Native(spec) => {
+                let r = Record {
+                    attrs,
+                    session,
+                    timestamp,
+                    executor: &agent.executor,
+                    out,
+                };
+                self.native(py, &r, spec)
+            }
+        }
+    }
+
+    /// The agent and handler of an event name, prefixed (`claude_code.api_request`) or bare
+    /// (`api_request`, then the resource's service.name says whose).
+    fn handler(&self, name: &str, service: &str) -> Option<(&Agent, &Handler)> {
+        let (agent, bare) = if self.prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            name.rsplit_once('.')?
+        } else {
+            (self.services.get(service)?.as_str(), name)
+        };
+        let agent = self.agents.get(agent)?;
+        Some((agent, agent.events.get(bare)?))
+    }
+
+    fn skip(&self, py: Python<'_>, reason: &str) -> PyResult<()> {
+        self.calls
+            .host
+            .bind(py)
+            .call_method1(intern!(py, "skip"), (reason,))?;
+        Ok(())
+    }
+
+    fn native(&self, py: Python<'_>, r: &Record<'_, '_>, spec: &Spec) -> PyResult<()> {
+        let model = py_value(py, r.attrs.first(&spec.model))?;
+        // a role the spec does not name is read from the attribute of its own name
+        let field = |role: &str| {
+            spec.fields
+                .iter()
+                .find(|f| f.name == role)
+                .map_or_else(|| r.attrs.get(role), |f| r.attrs.first(&f.keys))
+        };
+        match spec.shape {
+            Shape::Prompt => {
+                let text = match field("prompt") {
+                    Some(Value::String(s)) => PyString::new(py, s).into_any(),
+                    _ => py.None().into_bound(py),
+                };
+                let length = self.as_int(py, field("prompt_length"))?;
+                let data = PyDict::new(py);
+                if self.started(py, r.session)? {
+                    data.set_item(intern!(py, "message"), text)?;
+                    data.set_item(intern!(py, "reason"), intern!(py, "user"))?;
+                    data.set_item(intern!(py, "prompt_length"), length)?;
+                    self.event(py, r, "followup_sent", data, &model)
+                } else {
+                    data.set_item(intern!(py, "prompt"), text)?;
+                    data.set_item(intern!(py, "prompt_type"), intern!(py, "initial"))?;
+                    data.set_item(intern!(py, "prompt_length"), length)?;
+                    self.event(py, r, "session_start", data, &model)
+                }
+            }
+            Shape::Tool => self.tool(py, r, &field),
+            Shape::Usage => {
+                let data = self.fields(py, r, spec)?;
+                self.calls.logged_usage.bind(py).add(r.session)?;
+                let pricing = self.calls.pricing.bind(py);
+                let cost = data.get_item(intern!(py, "cost_usd"))?;
+                if !pricing.is_none() && cost.is_none_or(|c| c.is_none()) {
+                    let priced_as = if model.is_instance_of::<PyString>() {
+                        model.clone()
+                    } else {
+                        py.None().into_bound(py)
+                    };
+                    pricing.call_method1(intern!(py, "price_usage"), (priced_as, &data))?;
+                }
+                data.set_item(intern!(py, "model"), &model)?;
+                self.event(py, r, "usage", data, &model)
+            }
+            Shape::Error => {
+                let message = match field("message").filter(|v| truthy(v)) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => py_value(py, Some(other))?.str()?.to_string(),
+                    None => spec.default.clone(),
+                };
+                let data = PyDict::new(py);
+                data.set_item(intern!(py, "error_message"), chars(&message, 1000))?;
+                data.update(self.fields(py, r, spec)?.as_mapping())?;
+                data.del_item(intern!(py, "message")).ok();
+                self.event(py, r, "error", data, &model)
+            }
+        }
+    }
+
+    fn tool<'a>(
+        &self,
+        py: Python<'_>,
+        r: &Record<'_, '_>,
+        field: &dyn Fn(&str) -> Option<&'a Value>,
+    ) -> PyResult<()> {
+        let name = match field("name") {
+            Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+            _ => "unknown",
+        };
+        let params = match field("params") {
+            Some(Value::String(s)) if s.starts_with(['{', '[']) => {
+                self.calls.json_or_text.bind(py).call1((s,))?
+            }
+            other => py_value(py, other)?,
+        };
+        let call_id = py_value(py, field("call_id"))?;
+        let success = match field("success") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.to_lowercase() == "true",
+            _ => false,
+        };
+        let none = py.None().into_bound(py);
+        let call = PyDict::new(py);
+        call.set_item(intern!(py, "tool_name"), name)?;
+        call.set_item(intern!(py, "tool_params"), params)?;
+        call.set_item(intern!(py, "call_id"), &call_id)?;
+        self.event(py, r, "tool_call", call, &none)?;
+        let result = PyDict::new(py);
+        result.set_item(intern!(py, "tool_name"), name)?;
+        result.set_item(intern!(py, "call_id"), &call_id)?;
+        result.set_item(
+            intern!(py, "result"),
+            if success {
+                intern!(py, "success")
+            } else {
+                intern!(py, "error")
+            },
+        )?;
+        result.set_item(intern!(py, "result_data"), py_value(py, field("output"))?)?;
+        result.set_item(
+            intern!(py, "duration_ms"),
+            self.as_float(py, field("duration_ms"))?,
+        )?;
+        self.event(py, r, "tool_result", result, &none)?;
+        if success {
+            return Ok(());
+        }
+        let message = match field("error") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => format!("{name} failed"),
+        };
+        let error = PyDict::new(py);
+        error.set_item(intern!(py, "error_message"), chars(&message, 1000))?;
+        error.set_item(intern!(py, "tool_name"), name)?;
+        error.set_item(intern!(py, "call_id"), &call_id)?;
+        self.event(py, r, "error", error, &none)
+    }
+
+    /// Every field of the spec, by its kind (None when unset: the pricing reads them so).
+    fn fields<'py>(
+        &self,
+        py: Python<'py>,
+        r: &Record<'_, '_>,
+        spec: &Spec,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let data = PyDict::new(py);
+        for field in &spec.fields {
+            let value = r.attrs.first(&field.keys);
+            let value = match field.kind {
+                Kind::Any => py_value(py, value)?,
+                Kind::Int => self.as_int(py, value)?,
+                Kind::Float => self.as_float(py, value)?,
+            };
+            data.set_item(&field.name, value)?;
+        }
+        Ok(data)
+    }
+
+    /// otlp_values.as_int: ints and decimal strings here, anything else there.
+    fn as_int<'py>(&self, py: Python<'py>, value: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
+        match value {
+            None => Ok(py.None().into_bound(py)),
+            Some(Value::Int(i)) => Ok(i.into_pyobject(py)?.into_any()),
+            Some(Value::String(s)) if s.is_empty() => Ok(py.None().into_bound(py)),
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s
+                .trim()
+                .parse::<i64>()
+                .unwrap_or_default()
+                .into_pyobject(py)?
+                .into_any()),
+            other => self.calls.as_int.bind(py).call1((py_value(py, other)?,)),
+        }
+    }
+
+    /// otlp_values.as_float: numbers and plain decimal strings here, anything else there.
+    fn as_float<'py>(&self, py: Python<'py>, value: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
+        let fast = match value {
+            None => return Ok(py.None().into_bound(py)),
+            Some(Value::Double(f)) => Some(*f),
+            Some(Value::Int(i)) => Some(*i as f64),
+            Some(Value::String(s)) if s.is_empty() => return Ok(py.None().into_bound(py)),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        };
+        match fast {
+            Some(f) => Ok(f.into_pyobject(py)?.into_any()),
+            None => self.calls.as_float.bind(py).call1((py_value(py, value)?,)),
+        }
+    }
+
+    fn started(&self, py: Python<'_>, session: &str) -> PyResult<bool> {
+        match self.calls.started.bind(py).get_item(session)? {
+            Some(seen) => seen.is_truthy(),
+            None => Ok(false),
+        }
+    }
+
+    /// TelemetryMapper.event: one event, preceded by the session's session_start when it is its first.
+    fn event(
+        &self,
+        py: Python<'_>,
+        r: &Record<'_, '_>,
+        kind: &str,
+        data: Bound<'_, PyDict>,
+        model: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let seen = self.started(py, r.session)?;
+        if kind == "session_start" && seen {
+            return Ok(());
+        }
+        if !seen && kind != "session_start" {
+            let start = PyDict::new(py);
+            start.set_item(intern!(py, "prompt_type"), intern!(py, "initial"))?;
+            r.out
+                .append(self.make(py, r, "session_start", &start, model)?)?;
+        }
+        let started = self.calls.started.bind(py);
+        started.set_item(r.session, true)?;
+        if started.len() > self.max_sessions {
+            if let Some((oldest, _)) = started.iter().next() {
+                started.del_item(oldest)?;
+            }
+        }
+        r.out.append(self.make(py, r, kind, &data, model)?)
+    }
+
+    fn make<'py>(
+        &self,
+        py: Python<'py>,
+        r: &Record<'_, '_>,
+        kind: &str,
+        data: &Bound<'py, PyDict>,
+        model: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let event = PyDict::new(py);
+        event.set_item(intern!(py, "timestamp"), &r.timestamp)?;
+        event.set_item(intern!(py, "attempt_id"), r.session)?;
+        event.set_item(intern!(py, "event_type"), kind)?;
+        event.set_item(intern!(py, "executor"), r.executor)?;
+        let kept = PyDict::new(py);
+        for (key, value) in data.iter() {
+            if !value.is_none() {
+                kept.set_item(key, value)?;
+            }
+        }
+        event.set_item(intern!(py, "data"), kept)?;
+        if model
+            .cast::<PyString>()
+            .is_ok_and(|m| m.to_str().is_ok_and(|m| !m.is_empty()))
+        {
+            event.set_item(intern!(py, "model"), model)?;
+        }
+        Ok(event)
+    }
+}
+
+/// otlp_values.iso_of: nanoseconds since the epoch (0: now) as the stream's ISO time.
+fn iso_of(nanos: u64) -> String {
+    let t = if nanos == 0 {
+        crate::record::ids::now()
+    } else {
+        nanos as f64 / 1e9
+    };
+    crate::engine::time::iso(t)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LogMapper>()?;
+    m.add("DecodeError", m.py().get_type::<DecodeError>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes: a request or an error, never a panic.
+        #[test]
+        fn decoding_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = ExportLogsServiceRequest::decode(&body[..]);
+        }
+
+        /// A valid request with random bytes spliced in: still never a panic.
+        #[test]
+        fn corrupted_requests_never_panic(at in 0usize..200, junk in proptest::collection::vec(any::<u8>(), 1..16)) {
+            let mut body = sample().encode_to_vec();
+            let at = at.min(body.len());
+            body.splice(at..at, junk);
+            let _ = ExportLogsServiceRequest::decode(&body[..]);
+        }
+    }
+
+    fn kv(key: &str, value: Value) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+        }
+    }
+
+    fn sample() -> ExportLogsServiceRequest {
+        let record = LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000,
+            attributes: vec![
+                kv("session.id", Value::String("s1".into())),
+                kv("duration_ms", Value::Int(40)),
+                kv(
+                    "tags",
+                    Value::Array(proto::ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(Value::Bool(true)),
+                        }],
+                    }),
+                ),
+            ],
+            ..Default::default()
+        };
+        ExportLogsServiceRequest {
+            resource_logs: vec![proto::ResourceLogs {
+                resource: Some(proto::Resource {
+                    attributes: vec![kv("service.name", Value::String("claude-code".into()))],
+                }),
+                scope_logs: vec![proto::ScopeLogs {
+                    log_records: vec![record],
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_record_reads_its_own_attributes_over_its_resources() {
+        let request = sample();
+        let resource = &request.resource_logs[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes;
+        let record = &request.resource_logs[0].scope_logs[0].log_records[0];
+        let attrs = Attrs {
+            resource,
+            record: &record.attributes,
+        };
+        assert_eq!(attrs.text("service.name"), Some("claude-code"));
+        assert_eq!(attrs.get("duration_ms"), Some(&Value::Int(40)));
+        let mut shadowed = record.attributes.clone();
+        shadowed.push(KeyValue {
+            key: "service.name".into(),
+            value: None,
+        });
+        assert_eq!(
+            Attrs {
+                resource,
+                record: &shadowed
+            }
+            .get("service.name"),
+            None
+        );
+        assert_eq!(
+            ExportLogsServiceRequest::decode(&request.encode_to_vec()[..]).unwrap(),
+            request
+        );
+    }
+
+    #[test]
+    fn text_is_cut_at_characters_not_bytes() {
+        assert_eq!(chars("héllo", 2), "hé");
+        assert_eq!(chars("hi", 1000), "hi");
+    }
+}
