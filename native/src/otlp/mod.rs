@@ -20,6 +20,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString};
+use pyo3::BoundObject;
 
 pyo3::create_exception!(
     _core,
@@ -54,6 +55,7 @@ enum Kind {
 /// An event field: the first of `keys` set (truthy) on the record, read as `kind`.
 struct Field {
     name: String,
+    key: Py<PyString>, // the name, interned
     keys: Vec<String>,
     kind: Kind,
 }
@@ -71,7 +73,7 @@ enum Handler {
 }
 
 struct Agent {
-    executor: String,
+    executor: Py<PyString>,
     events: HashMap<String, Handler>,
 }
 
@@ -232,7 +234,7 @@ impl LogMapper {
         let values = py.import("agentlog.otlp_values")?;
         let mut table = HashMap::new();
         for (prefix, agent) in agents.iter() {
-            let (executor, events): (String, Bound<'_, PyDict>) = agent.extract()?;
+            let (executor, events): (Bound<'_, PyString>, Bound<'_, PyDict>) = agent.extract()?;
             let mut handlers = HashMap::new();
             for (name, handler) in events.iter() {
                 handlers.insert(name.extract()?, handler_of(&handler)?);
@@ -240,7 +242,7 @@ impl LogMapper {
             table.insert(
                 prefix.extract()?,
                 Agent {
-                    executor,
+                    executor: executor.unbind(),
                     events: handlers,
                 },
             );
@@ -320,7 +322,13 @@ fn handler_of(handler: &Bound<'_, PyAny>) -> PyResult<Handler> {
         if name == "model" {
             spec.model = keys;
         } else {
-            spec.fields.push(Field { name, keys, kind });
+            let key = PyString::intern(handler.py(), &name).unbind();
+            spec.fields.push(Field {
+                name,
+                key,
+                keys,
+                kind,
+            });
         }
     }
     Ok(Handler::Native(spec))
@@ -329,9 +337,9 @@ fn handler_of(handler: &Bound<'_, PyAny>) -> PyResult<Handler> {
 /// What one record is about: its session, time and whose event.
 struct Record<'a, 'py> {
     attrs: Attrs<'a>,
-    session: &'a str,
-    timestamp: String,
-    executor: &'a str,
+    session: Bound<'py, PyString>,
+    timestamp: Bound<'py, PyString>,
+    executor: &'a Bound<'py, PyString>,
     out: &'a Bound<'py, PyList>,
 }
 
@@ -373,12 +381,15 @@ impl LogMapper {
             return self.skip(py, "no_session_id");
         };
         let timestamp = match attrs.text("event.timestamp") {
-            Some(ts) => ts.to_owned(),
-            None => iso_of(if record.time_unix_nano != 0 {
-                record.time_unix_nano
-            } else {
-                record.observed_time_unix_nano
-            }),
+            Some(ts) => PyString::new(py, ts),
+            None => PyString::new(
+                py,
+                &iso_of(if record.time_unix_nano != 0 {
+                    record.time_unix_nano
+                } else {
+                    record.observed_time_unix_nano
+                }),
+            ),
         };
         match handler {
             Handler::Python(handler) => {
@@ -398,9 +409,9 @@ impl LogMapper {
             Handler::Native(spec) => {
                 let r = Record {
                     attrs,
-                    session,
+                    session: PyString::new(py, session),
                     timestamp,
-                    executor: &agent.executor,
+                    executor: agent.executor.bind(py),
                     out,
                 };
                 self.native(py, &r, spec)
@@ -445,22 +456,23 @@ impl LogMapper {
                 };
                 let length = self.as_int(py, field("prompt_length"))?;
                 let data = PyDict::new(py);
-                if self.started(py, r.session)? {
-                    data.set_item(intern!(py, "message"), text)?;
-                    data.set_item(intern!(py, "reason"), intern!(py, "user"))?;
-                    data.set_item(intern!(py, "prompt_length"), length)?;
-                    self.event(py, r, "followup_sent", data, &model)
+                if self.started(py, r)? {
+                    put(&data, intern!(py, "message"), text)?;
+                    put(&data, intern!(py, "reason"), intern!(py, "user"))?;
+                    put(&data, intern!(py, "prompt_length"), length)?;
+                    self.event(py, r, intern!(py, "followup_sent"), data, &model)
                 } else {
-                    data.set_item(intern!(py, "prompt"), text)?;
-                    data.set_item(intern!(py, "prompt_type"), intern!(py, "initial"))?;
-                    data.set_item(intern!(py, "prompt_length"), length)?;
-                    self.event(py, r, "session_start", data, &model)
+                    put(&data, intern!(py, "prompt"), text)?;
+                    put(&data, intern!(py, "prompt_type"), intern!(py, "initial"))?;
+                    put(&data, intern!(py, "prompt_length"), length)?;
+                    self.event(py, r, intern!(py, "session_start"), data, &model)
                 }
             }
             Shape::Tool => self.tool(py, r, &field),
             Shape::Usage => {
-                let data = self.fields(py, r, spec)?;
-                self.calls.logged_usage.bind(py).add(r.session)?;
+                let data = PyDict::new(py);
+                self.fields(py, r, spec, &data)?;
+                self.calls.logged_usage.bind(py).add(&r.session)?;
                 let pricing = self.calls.pricing.bind(py);
                 let cost = data.get_item(intern!(py, "cost_usd"))?;
                 if !pricing.is_none() && cost.is_none_or(|c| c.is_none()) {
@@ -472,7 +484,16 @@ impl LogMapper {
                     pricing.call_method1(intern!(py, "price_usage"), (priced_as, &data))?;
                 }
                 data.set_item(intern!(py, "model"), &model)?;
-                self.event(py, r, "usage", data, &model)
+                // unset fields were kept (in their places) for the pricing: dropped now
+                let unset: Vec<_> = data
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(k, _)| k)
+                    .collect();
+                for key in unset {
+                    data.del_item(key)?;
+                }
+                self.event(py, r, intern!(py, "usage"), data, &model)
             }
             Shape::Error => {
                 let message = match field("message").filter(|v| truthy(v)) {
@@ -482,9 +503,17 @@ impl LogMapper {
                 };
                 let data = PyDict::new(py);
                 data.set_item(intern!(py, "error_message"), chars(&message, 1000))?;
-                data.update(self.fields(py, r, spec)?.as_mapping())?;
+                self.fields(py, r, spec, &data)?;
                 data.del_item(intern!(py, "message")).ok();
-                self.event(py, r, "error", data, &model)
+                let unset: Vec<_> = data
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(k, _)| k)
+                    .collect();
+                for key in unset {
+                    data.del_item(key)?;
+                }
+                self.event(py, r, intern!(py, "error"), data, &model)
             }
         }
     }
@@ -499,6 +528,7 @@ impl LogMapper {
             Some(Value::String(s)) if !s.is_empty() => s.as_str(),
             _ => "unknown",
         };
+        let py_name = PyString::new(py, name);
         let params = match field("params") {
             Some(Value::String(s)) if s.starts_with(['{', '[']) => {
                 self.calls.json_or_text.bind(py).call1((s,))?
@@ -513,27 +543,30 @@ impl LogMapper {
         };
         let none = py.None().into_bound(py);
         let call = PyDict::new(py);
-        call.set_item(intern!(py, "tool_name"), name)?;
-        call.set_item(intern!(py, "tool_params"), params)?;
-        call.set_item(intern!(py, "call_id"), &call_id)?;
-        self.event(py, r, "tool_call", call, &none)?;
+        put(&call, intern!(py, "tool_name"), &py_name)?;
+        put(&call, intern!(py, "tool_params"), params)?;
+        put(&call, intern!(py, "call_id"), &call_id)?;
+        self.event(py, r, intern!(py, "tool_call"), call, &none)?;
         let result = PyDict::new(py);
-        result.set_item(intern!(py, "tool_name"), name)?;
-        result.set_item(intern!(py, "call_id"), &call_id)?;
-        result.set_item(
-            intern!(py, "result"),
-            if success {
-                intern!(py, "success")
-            } else {
-                intern!(py, "error")
-            },
+        let outcome = if success {
+            intern!(py, "success")
+        } else {
+            intern!(py, "error")
+        };
+        put(&result, intern!(py, "tool_name"), &py_name)?;
+        put(&result, intern!(py, "call_id"), &call_id)?;
+        put(&result, intern!(py, "result"), outcome)?;
+        put(
+            &result,
+            intern!(py, "result_data"),
+            py_value(py, field("output"))?,
         )?;
-        result.set_item(intern!(py, "result_data"), py_value(py, field("output"))?)?;
-        result.set_item(
+        put(
+            &result,
             intern!(py, "duration_ms"),
             self.as_float(py, field("duration_ms"))?,
         )?;
-        self.event(py, r, "tool_result", result, &none)?;
+        self.event(py, r, intern!(py, "tool_result"), result, &none)?;
         if success {
             return Ok(());
         }
@@ -542,20 +575,24 @@ impl LogMapper {
             _ => format!("{name} failed"),
         };
         let error = PyDict::new(py);
-        error.set_item(intern!(py, "error_message"), chars(&message, 1000))?;
-        error.set_item(intern!(py, "tool_name"), name)?;
-        error.set_item(intern!(py, "call_id"), &call_id)?;
-        self.event(py, r, "error", error, &none)
+        put(
+            &error,
+            intern!(py, "error_message"),
+            PyString::new(py, chars(&message, 1000)),
+        )?;
+        put(&error, intern!(py, "tool_name"), &py_name)?;
+        put(&error, intern!(py, "call_id"), &call_id)?;
+        self.event(py, r, intern!(py, "error"), error, &none)
     }
 
     /// Every field of the spec, by its kind (None when unset: the pricing reads them so).
-    fn fields<'py>(
+    fn fields(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         r: &Record<'_, '_>,
         spec: &Spec,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let data = PyDict::new(py);
+        data: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
         for field in &spec.fields {
             let value = r.attrs.first(&field.keys);
             let value = match field.kind {
@@ -563,9 +600,9 @@ impl LogMapper {
                 Kind::Int => self.as_int(py, value)?,
                 Kind::Float => self.as_float(py, value)?,
             };
-            data.set_item(&field.name, value)?;
+            data.set_item(field.key.bind(py), value)?;
         }
-        Ok(data)
+        Ok(())
     }
 
     /// otlp_values.as_int: ints and decimal strings here, anything else there.
@@ -600,8 +637,8 @@ impl LogMapper {
         }
     }
 
-    fn started(&self, py: Python<'_>, session: &str) -> PyResult<bool> {
-        match self.calls.started.bind(py).get_item(session)? {
+    fn started(&self, py: Python<'_>, r: &Record<'_, '_>) -> PyResult<bool> {
+        match self.calls.started.bind(py).get_item(&r.session)? {
             Some(seen) => seen.is_truthy(),
             None => Ok(false),
         }
@@ -612,50 +649,47 @@ impl LogMapper {
         &self,
         py: Python<'_>,
         r: &Record<'_, '_>,
-        kind: &str,
+        kind: &Bound<'_, PyString>,
         data: Bound<'_, PyDict>,
         model: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let seen = self.started(py, r.session)?;
-        if kind == "session_start" && seen {
+        let seen = self.started(py, r)?;
+        let starts = kind.to_str()? == "session_start";
+        if starts && seen {
             return Ok(());
         }
-        if !seen && kind != "session_start" {
-            let start = PyDict::new(py);
-            start.set_item(intern!(py, "prompt_type"), intern!(py, "initial"))?;
-            r.out
-                .append(self.make(py, r, "session_start", &start, model)?)?;
-        }
-        let started = self.calls.started.bind(py);
-        started.set_item(r.session, true)?;
-        if started.len() > self.max_sessions {
-            if let Some((oldest, _)) = started.iter().next() {
-                started.del_item(oldest)?;
+        if !seen {
+            if !starts {
+                let start = PyDict::new(py);
+                start.set_item(intern!(py, "prompt_type"), intern!(py, "initial"))?;
+                r.out
+                    .append(self.make(py, r, intern!(py, "session_start"), start, model)?)?;
+            }
+            let started = self.calls.started.bind(py);
+            started.set_item(&r.session, true)?;
+            if started.len() > self.max_sessions {
+                if let Some((oldest, _)) = started.iter().next() {
+                    started.del_item(oldest)?;
+                }
             }
         }
-        r.out.append(self.make(py, r, kind, &data, model)?)
+        r.out.append(self.make(py, r, kind, data, model)?)
     }
 
     fn make<'py>(
         &self,
         py: Python<'py>,
-        r: &Record<'_, '_>,
-        kind: &str,
-        data: &Bound<'py, PyDict>,
+        r: &Record<'_, 'py>,
+        kind: &Bound<'py, PyString>,
+        data: Bound<'py, PyDict>,
         model: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let event = PyDict::new(py);
         event.set_item(intern!(py, "timestamp"), &r.timestamp)?;
-        event.set_item(intern!(py, "attempt_id"), r.session)?;
+        event.set_item(intern!(py, "attempt_id"), &r.session)?;
         event.set_item(intern!(py, "event_type"), kind)?;
         event.set_item(intern!(py, "executor"), r.executor)?;
-        let kept = PyDict::new(py);
-        for (key, value) in data.iter() {
-            if !value.is_none() {
-                kept.set_item(key, value)?;
-            }
-        }
-        event.set_item(intern!(py, "data"), kept)?;
+        event.set_item(intern!(py, "data"), data)?;
         if model
             .cast::<PyString>()
             .is_ok_and(|m| m.to_str().is_ok_and(|m| !m.is_empty()))
@@ -664,6 +698,23 @@ impl LogMapper {
         }
         Ok(event)
     }
+}
+
+/// A data field, left out when unset (None), as TelemetryMapper._make leaves it out.
+fn put<'py>(
+    data: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    value: impl IntoPyObject<'py>,
+) -> PyResult<()> {
+    let value = value
+        .into_pyobject(data.py())
+        .map_err(Into::into)?
+        .into_any()
+        .into_bound();
+    if value.is_none() {
+        return Ok(());
+    }
+    data.set_item(key, value)
 }
 
 /// otlp_values.iso_of: nanoseconds since the epoch (0: now) as the stream's ISO time.
