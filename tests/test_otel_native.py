@@ -47,13 +47,18 @@ def request(*records: tuple[str, dict], service: str = "claude-code") -> bytes:
     return req.SerializeToString()
 
 
+def mapped(mapper: TelemetryMapper, body: bytes) -> list[dict]:
+    return [event for chunk in mapper.logs(body) for event in chunk]
+
+
 def shape(events: list[dict]) -> list[tuple]:
     return [(e["event_type"], e["data"], e.get("model")) for e in events]
 
 
 def test_claude_code_events_are_mapped_as_their_tables_say():
     mapper = TelemetryMapper()
-    events = mapper.logs(
+    events = mapped(
+        mapper,
         request(
             ("api_request", {"session.id": "s", "model": "m1", "input_tokens": "1200", "cost_usd": "0.5"}),
             ("tool_result", {"session.id": "s", "tool_name": "Bash", "success": "TRUE", "tool_use_id": ""}),
@@ -61,7 +66,7 @@ def test_claude_code_events_are_mapped_as_their_tables_say():
             ("api_error", {"session.id": "s", "error": 529, "attempt": "x"}),
             ("api_error", {"session.id": "s", "error": "", "status_code": "529"}),
             ("user_prompt", {"session.id": "s", "prompt": "more", "prompt_length": 4}),
-        )
+        ),
     )
     assert shape(events) == [
         ("session_start", {"prompt_type": "initial"}, "m1"),
@@ -81,8 +86,8 @@ def test_claude_code_events_are_mapped_as_their_tables_say():
 
 def test_records_without_a_session_or_a_mapping_are_counted_not_recorded():
     mapper = TelemetryMapper()
-    assert mapper.logs(request(("api_request", {"model": "m"}), ("tool_decision", {"session.id": "s"}))) == []
-    assert mapper.logs(request(("api_request", {"session.id": "s"}), service="somebody")) == []
+    assert mapped(mapper, request(("api_request", {"model": "m"}), ("tool_decision", {"session.id": "s"}))) == []
+    assert mapped(mapper, request(("api_request", {"session.id": "s"}), service="somebody")) == []
     assert mapper.skipped == {"no_session_id": 1, "unmapped:tool_decision": 1, "unmapped:api_request": 1}
 
 
@@ -91,9 +96,8 @@ def test_usage_without_a_cost_is_priced():
         def price_usage(self, model, data):
             data["cost_usd"] = 0.125 if model == "m" and data["input_tokens"] == 10 else None
 
-    events = TelemetryMapper(Pricing()).logs(
-        request(("api_request", {"session.id": "s", "model": "m", "input_tokens": 10}))
-    )
+    body = request(("api_request", {"session.id": "s", "model": "m", "input_tokens": 10}))
+    events = mapped(TelemetryMapper(Pricing()), body)
     assert events[-1]["data"] == {"input_tokens": 10, "cost_usd": 0.125, "model": "m"}
 
 
@@ -113,12 +117,13 @@ def test_a_plugin_agent_maps_with_data_or_with_python(monkeypatch):
         {},
     )
     monkeypatch.setattr(mapping, "_tables", lambda: tables)
-    events = TelemetryMapper().logs(
+    events = mapped(
+        TelemetryMapper(),
         request(
             ("acme.said", {"session.id": "p", "text": "hi", "tags": ["a", 1], "raw": b"\x01\xff"}),
             ("cost", {"session.id": "p", "usd": 0, "dollars": "2.5"}),
             service="acme-cli",
-        )
+        ),
     )
     assert shape(events) == [
         ("session_start", {"prompt_type": "initial"}, None),
@@ -138,10 +143,17 @@ def test_malformed_protobuf_is_a_decode_error_never_a_crash():
     refused = 0
     for body in bodies:
         try:
-            assert isinstance(mapper.logs(body), list)
+            assert all(isinstance(chunk, list) for chunk in mapper.logs(body))
         except _core.DecodeError as exc:
             assert "cannot decode ExportLogsServiceRequest" in str(exc)
             refused += 1
     assert refused > len(bodies) // 2
     with pytest.raises(_core.DecodeError):
         mapper.logs(b"\x0a\xff\xff\xff\xff\x0f")  # a length past the end
+
+
+def test_a_request_is_mapped_a_chunk_at_a_time():
+    body = request(*[("tool_result", {"session.id": f"s{i % 3}", "success": "true"}) for i in range(40)])
+    chunks = list(TelemetryMapper().logs(body, 10))
+    assert sum(map(len, chunks)) == 3 + 80  # a session_start each, a tool_call and a tool_result a record
+    assert all(10 <= len(chunk) < 10 + 3 for chunk in chunks[:-1]) and chunks[-1]

@@ -266,26 +266,79 @@ impl LogMapper {
         })
     }
 
-    /// The events of one ExportLogsServiceRequest (protobuf); DecodeError when it is not one.
-    fn logs<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        let request = py
+    /// The events of one ExportLogsServiceRequest (protobuf), mapped as they are asked
+    /// for, in lists of about `chunk` (so they can be recorded while the rest is mapped);
+    /// DecodeError at once when the body is not one.
+    fn logs(slf: &Bound<'_, Self>, body: &[u8], chunk: usize) -> PyResult<LogEvents> {
+        let request = slf
+            .py()
             .detach(|| ExportLogsServiceRequest::decode(body).map(hex_bytes))
             .map_err(|e| {
                 DecodeError::new_err(format!("cannot decode ExportLogsServiceRequest: {e}"))
             })?;
+        Ok(LogEvents {
+            mapper: slf.clone().unbind(),
+            request,
+            at: (0, 0, 0),
+            chunk: chunk.max(1),
+        })
+    }
+}
+
+/// A request's events, a list at a time (`LogMapper.logs`).
+#[pyclass(module = "agentlog._core")]
+pub struct LogEvents {
+    mapper: Py<LogMapper>,
+    request: ExportLogsServiceRequest,
+    at: (usize, usize, usize), // the next record: resource, scope, record
+    chunk: usize,
+}
+
+#[pymethods]
+impl LogEvents {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let mapper = self.mapper.clone_ref(py);
+        let mapper = mapper.get();
         let out = PyList::empty(py);
-        for resource_logs in &request.resource_logs {
-            let resource = resource_logs
+        while out.len() < self.chunk {
+            let Some((resource, scope, record)) = self.advance() else {
+                break;
+            };
+            let resource_logs = &self.request.resource_logs[resource];
+            let attributes = resource_logs
                 .resource
                 .as_ref()
                 .map_or(&[][..], |r| &r.attributes);
-            for scope_logs in &resource_logs.scope_logs {
-                for record in &scope_logs.log_records {
-                    self.record(py, &out, record, resource)?;
+            mapper.record(
+                py,
+                &out,
+                &resource_logs.scope_logs[scope].log_records[record],
+                attributes,
+            )?;
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+}
+
+impl LogEvents {
+    /// The indices of the next record, if any, and the position moved past it.
+    fn advance(&mut self) -> Option<(usize, usize, usize)> {
+        let (mut resource, mut scope, mut record) = self.at;
+        loop {
+            let scopes = &self.request.resource_logs.get(resource)?.scope_logs;
+            match scopes.get(scope) {
+                None => (resource, scope, record) = (resource + 1, 0, 0),
+                Some(s) if record >= s.log_records.len() => (scope, record) = (scope + 1, 0),
+                Some(_) => {
+                    self.at = (resource, scope, record + 1);
+                    return Some((resource, scope, record));
                 }
             }
         }
-        Ok(out)
     }
 }
 
@@ -729,6 +782,7 @@ fn iso_of(nanos: u64) -> String {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LogMapper>()?;
+    m.add_class::<LogEvents>()?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())
 }
 

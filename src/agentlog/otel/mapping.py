@@ -44,9 +44,10 @@ class TelemetryMapper:
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
-    def logs(self, body: bytes) -> list[dict[str, Any]]:
-        """The events of an ExportLogsServiceRequest (protobuf); `_core.DecodeError` when it is not one."""
-        return self._logs.logs(body)
+    def logs(self, body: bytes, chunk: int = 64) -> Iterator[list[dict[str, Any]]]:
+        """The events of an ExportLogsServiceRequest (protobuf), in lists of about `chunk`,
+        each mapped when asked for; `_core.DecodeError` at once when the body is not one."""
+        return self._logs.logs(body, chunk)
 
     def event(
         self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str, model: Any = None

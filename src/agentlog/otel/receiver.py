@@ -105,7 +105,7 @@ class Receiver:
         signal, request_type, response_type, rejected_field = SIGNALS[path]
         is_json = media_type(content_type) == JSON
         with self.lock:
-            recorded, rejected = self.recording.record(_chunks(self._map(signal, request_type, body, is_json)))
+            recorded, rejected = self.recording.record(self._map(signal, request_type, body, is_json))
             self.stats["requests"] += 1
             self.stats["events"] += recorded
             self.stats["rejected_events"] += rejected
@@ -117,13 +117,14 @@ class Receiver:
             return json_format.MessageToJson(response, indent=None).encode(), JSON
         return response.SerializeToString(), PROTOBUF
 
-    def _map(self, signal: str, request_type: type, body: bytes, is_json: bool) -> Iterator[dict[str, Any]]:
+    def _map(self, signal: str, request_type: type, body: bytes, is_json: bool) -> Iterator[list[dict[str, Any]]]:
+        """The request's events in chunks, mapped as the recording asks for them."""
         if signal != "logs":
-            return getattr(self.mapper, signal)(decode(request_type, body, is_json))
+            return _chunks(getattr(self.mapper, signal)(decode(request_type, body, is_json)))
         # logs are decoded natively from protobuf: a JSON body is turned into one first
         body = decode(request_type, body, is_json).SerializeToString() if is_json else body
         try:
-            return iter(self.mapper.logs(body))
+            return self.mapper.logs(body, CHUNK)
         except _core.DecodeError as exc:
             raise BadRequest(str(exc)) from None
 
