@@ -9,9 +9,9 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from agentlog import _core
 from agentlog.agents.base import Mapped, attr
 from agentlog.otel import mapping
+from agentlog.otel.decode import BadRequest
 from agentlog.otel.mapping import TelemetryMapper
 
 T0 = 1_767_000_000_000_000_000
@@ -134,7 +134,7 @@ def test_a_plugin_agent_maps_with_data_or_with_python(monkeypatch):
     assert {e["executor"] for e in events} == {"ACME"}
 
 
-def test_malformed_protobuf_is_a_decode_error_never_a_crash():
+def test_malformed_protobuf_is_a_bad_request_never_a_crash():
     mapper = TelemetryMapper()
     rng = random.Random(21)
     good = request(("api_request", {"session.id": "s", "input_tokens": 3}))
@@ -144,11 +144,11 @@ def test_malformed_protobuf_is_a_decode_error_never_a_crash():
     for body in bodies:
         try:
             assert all(isinstance(chunk, list) for chunk in mapper.logs(body))
-        except _core.DecodeError as exc:
+        except BadRequest as exc:
             assert "cannot decode ExportLogsServiceRequest" in str(exc)
             refused += 1
     assert refused > len(bodies) // 2
-    with pytest.raises(_core.DecodeError):
+    with pytest.raises(BadRequest):
         mapper.logs(b"\x0a\xff\xff\xff\xff\x0f")  # a length past the end
 
 

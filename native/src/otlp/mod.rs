@@ -22,6 +22,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString};
 use pyo3::BoundObject;
 
+use self::proto::{AnyValue, ExportLogsServiceRequest, KeyValue, LogRecord, Value};
+
 pyo3::create_exception!(
     _core,
     DecodeError,
@@ -29,10 +31,8 @@ pyo3::create_exception!(
     "The body is not the OTLP request it was sent as."
 );
 
-use self::proto::{AnyValue, ExportLogsServiceRequest, KeyValue, LogRecord, Value};
-
 /// The shapes of event a telemetry record can be mapped to natively (agents/base.py `Mapped`).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Shape {
     /// session_start (the session's first) or followup_sent: `prompt`, `prompt_length`
     Prompt,
@@ -52,7 +52,7 @@ enum Kind {
     Float,
 }
 
-/// An event field: the first of `keys` set (truthy) on the record, read as `kind`.
+/// An event field: the first of `keys` set on the record (`Attrs::first`), read as `kind`.
 struct Field {
     name: String,
     key: Py<PyString>, // the name, interned
@@ -368,9 +368,14 @@ fn handler_of(handler: &Bound<'_, PyAny>) -> PyResult<Handler> {
         let (name, (keys, kind)): (String, (Vec<String>, String)) =
             (name.extract()?, attr.extract()?);
         let kind = match kind.as_str() {
+            "any" => Kind::Any,
             "int" => Kind::Int,
             "float" => Kind::Float,
-            _ => Kind::Any,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown attribute kind {other:?}"
+                )))
+            }
         };
         if name == "model" {
             spec.model = keys;
@@ -660,17 +665,16 @@ impl LogMapper {
 
     /// otlp_values.as_int: ints and decimal strings here, anything else there.
     fn as_int<'py>(&self, py: Python<'py>, value: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
-        match value {
-            None => Ok(py.None().into_bound(py)),
-            Some(Value::Int(i)) => Ok(i.into_pyobject(py)?.into_any()),
-            Some(Value::String(s)) if s.is_empty() => Ok(py.None().into_bound(py)),
-            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s
-                .trim()
-                .parse::<i64>()
-                .unwrap_or_default()
-                .into_pyobject(py)?
-                .into_any()),
-            other => self.calls.as_int.bind(py).call1((py_value(py, other)?,)),
+        let fast = match value {
+            None => return Ok(py.None().into_bound(py)),
+            Some(Value::Int(i)) => Some(*i),
+            Some(Value::String(s)) if s.is_empty() => return Ok(py.None().into_bound(py)),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match fast {
+            Some(i) => Ok(i.into_pyobject(py)?.into_any()),
+            None => self.calls.as_int.bind(py).call1((py_value(py, value)?,)),
         }
     }
 

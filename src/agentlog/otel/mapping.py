@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import functools
 import json
+from itertools import islice
 from typing import Any, Iterator, NamedTuple
 
 from .. import _core
 from ..otlp_values import as_float, as_int, attributes, iso_of, json_or_text
 from . import semconv
+from .decode import BadRequest, decode, protobuf
 
 MAX_SESSIONS = 10_000
 
@@ -44,10 +46,21 @@ class TelemetryMapper:
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
+    def map(self, signal: str, body: bytes, is_json: bool, chunk: int = 64) -> Iterator[list[dict[str, Any]]]:
+        """The events of an export request ("logs", "metrics", "traces") in lists of about
+        `chunk`, each mapped when asked for; BadRequest at once when the body is not one."""
+        if signal == "logs":
+            return self.logs(protobuf(signal, body, is_json), chunk)
+        events = getattr(self, signal)(decode(signal, body, is_json))
+        return iter(lambda: list(islice(events, chunk)), [])
+
     def logs(self, body: bytes, chunk: int = 64) -> Iterator[list[dict[str, Any]]]:
         """The events of an ExportLogsServiceRequest (protobuf), in lists of about `chunk`,
-        each mapped when asked for; `_core.DecodeError` at once when the body is not one."""
-        return self._logs.logs(body, chunk)
+        each mapped when asked for; BadRequest at once when the body is not one."""
+        try:
+            return self._logs.logs(body, chunk)
+        except _core.DecodeError as exc:
+            raise BadRequest(str(exc)) from None
 
     def event(
         self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str, model: Any = None
