@@ -4,6 +4,7 @@ without Python per record; a plugin's Python handler still called (the slow path
 from __future__ import annotations
 
 import random
+import weakref
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -157,3 +158,12 @@ def test_a_request_is_mapped_a_chunk_at_a_time():
     chunks = list(TelemetryMapper().logs(body, 10))
     assert sum(map(len, chunks)) == 3 + 80  # a session_start each, a tool_call and a tool_result a record
     assert all(10 <= len(chunk) < 10 + 3 for chunk in chunks[:-1]) and chunks[-1]
+
+
+def test_a_dropped_mapper_is_freed_at_once():
+    """The native mapper holds the mapper's memory, not the mapper: no cycle outlives it."""
+    mapper = TelemetryMapper()
+    mapped(mapper, request(("api_request", {"session.id": "s"})))
+    dropped = weakref.ref(mapper)
+    del mapper
+    assert dropped() is None

@@ -198,10 +198,10 @@ fn py_dict<'py>(
     Ok(dict)
 }
 
-/// The Python this module calls: the mapper (its memory, `skip`), the pricing, and the
-/// conversions of otlp_values for the values the fast ones below do not settle.
+/// The Python this module calls: the mapper's memory, the pricing, and the conversions of
+/// otlp_values for the values the fast ones below do not settle. (Not the mapper itself,
+/// which holds this: each request is given it, so no cycle keeps the two alive.)
 struct Calls {
-    host: Py<PyAny>,
     started: Py<PyDict>,
     logged_usage: Py<PySet>,
     pricing: Py<PyAny>,
@@ -255,7 +255,6 @@ impl LogMapper {
             as_int: values.getattr("as_int")?.unbind(),
             as_float: values.getattr("as_float")?.unbind(),
             json_or_text: values.getattr("json_or_text")?.unbind(),
-            host: host.unbind(),
         };
         Ok(LogMapper {
             agents: table,
@@ -268,8 +267,14 @@ impl LogMapper {
 
     /// The events of one ExportLogsServiceRequest (protobuf), mapped as they are asked
     /// for, in lists of about `chunk` (so they can be recorded while the rest is mapped);
-    /// DecodeError at once when the body is not one.
-    fn logs(slf: &Bound<'_, Self>, body: &[u8], chunk: usize) -> PyResult<LogEvents> {
+    /// DecodeError at once when the body is not one. `host`: the TelemetryMapper (its
+    /// `skip`, and the first argument of the Python handlers).
+    fn logs(
+        slf: &Bound<'_, Self>,
+        host: Bound<'_, PyAny>,
+        body: &[u8],
+        chunk: usize,
+    ) -> PyResult<LogEvents> {
         let request = slf
             .py()
             .detach(|| ExportLogsServiceRequest::decode(body).map(hex_bytes))
@@ -278,6 +283,7 @@ impl LogMapper {
             })?;
         Ok(LogEvents {
             mapper: slf.clone().unbind(),
+            host: host.unbind(),
             request,
             at: (0, 0, 0),
             chunk: chunk.max(1),
@@ -289,6 +295,7 @@ impl LogMapper {
 #[pyclass(module = "agentlog._core")]
 pub struct LogEvents {
     mapper: Py<LogMapper>,
+    host: Py<PyAny>,
     request: ExportLogsServiceRequest,
     at: (usize, usize, usize), // the next record: resource, scope, record
     chunk: usize,
@@ -315,6 +322,7 @@ impl LogEvents {
                 .map_or(&[][..], |r| &r.attributes);
             mapper.record(
                 py,
+                self.host.bind(py),
                 &out,
                 &resource_logs.scope_logs[scope].log_records[record],
                 attributes,
@@ -405,6 +413,7 @@ impl LogMapper {
     fn record(
         &self,
         py: Python<'_>,
+        host: &Bound<'_, PyAny>,
         out: &Bound<'_, PyList>,
         record: &LogRecord,
         resource: &[KeyValue],
@@ -428,7 +437,7 @@ impl LogMapper {
         let Some((agent, handler)) = self.handler(name, attrs.text("service.name").unwrap_or(""))
         else {
             return self.skip(
-                py,
+                host,
                 &format!("unmapped:{}", if name.is_empty() { "?" } else { name }),
             );
         };
@@ -436,7 +445,7 @@ impl LogMapper {
             .into_iter()
             .find_map(|k| attrs.get(k).filter(|v| truthy(v)));
         let Some(Value::String(session)) = session else {
-            return self.skip(py, "no_session_id");
+            return self.skip(host, "no_session_id");
         };
         let timestamp = match attrs.text("event.timestamp") {
             Some(ts) => PyString::new(py, ts),
@@ -452,13 +461,10 @@ impl LogMapper {
         match handler {
             Handler::Python(handler) => {
                 let dict = py_dict(py, resource, &record.attributes)?;
-                let events = handler.bind(py).call1((
-                    self.calls.host.bind(py),
-                    dict,
-                    session,
-                    timestamp,
-                    &agent.executor,
-                ))?;
+                let events =
+                    handler
+                        .bind(py)
+                        .call1((host, dict, session, timestamp, &agent.executor))?;
                 for event in events.try_iter()? {
                     out.append(event?)?;
                 }
@@ -489,11 +495,8 @@ impl LogMapper {
         Some((agent, agent.events.get(bare)?))
     }
 
-    fn skip(&self, py: Python<'_>, reason: &str) -> PyResult<()> {
-        self.calls
-            .host
-            .bind(py)
-            .call_method1(intern!(py, "skip"), (reason,))?;
+    fn skip(&self, host: &Bound<'_, PyAny>, reason: &str) -> PyResult<()> {
+        host.call_method1(intern!(host.py(), "skip"), (reason,))?;
         Ok(())
     }
 

@@ -58,7 +58,7 @@ class TelemetryMapper:
         """The events of an ExportLogsServiceRequest (protobuf), in lists of about `chunk`,
         each mapped when asked for; BadRequest at once when the body is not one."""
         try:
-            return self._logs.logs(body, chunk)
+            return self._logs.logs(self, body, chunk)
         except _core.DecodeError as exc:
             raise BadRequest(str(exc)) from None
 
