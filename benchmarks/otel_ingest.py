@@ -5,6 +5,8 @@ its exporter sends them (a keep-alive `requests.Session`, like the OpenTelemetry
 exporters), POSTed to a receiver subprocess; the receiver records every
 event before it answers, so records / elapsed is the recorded rate. Baseline in the same
 run: decoding the same bodies with opentelemetry-proto alone (no mapping, no recording).
+Also shown: the receiver's native decode + map alone (`TelemetryMapper.logs`, no recording),
+what its share of the cost is.
 Latency: `agentlog watch` runs on the receiver's log dir; each sample POSTs one error
 loop (4 identical api_error records of a fresh session) and waits for its error_loop
 alert line in agent-alerts.jsonl.
@@ -24,6 +26,8 @@ from pathlib import Path
 import requests
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from agentlog.otel.mapping import TelemetryMapper
 
 RECORDS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 BATCH = 512  # the OTel SDK's default max export batch size
@@ -117,6 +121,13 @@ def main() -> None:
         ExportLogsServiceRequest.FromString(body)
     decode_rate = RECORDS / (time.perf_counter() - t)
 
+    mapper = TelemetryMapper()
+    t = time.perf_counter()
+    for body in bodies:
+        for _chunk in mapper.logs(body):
+            pass
+    map_rate = RECORDS / (time.perf_counter() - t)
+
     t = time.perf_counter()
     for body in bodies:
         post(url, body)
@@ -124,6 +135,11 @@ def main() -> None:
     print(f"OTLP ingest, {RECORDS} Claude Code log records in batches of {BATCH} (protobuf):")
     print(f"  agentlog otel serve (decode + map + record): {ingest_rate:10,.0f} records/s")
     print(f"  baseline: opentelemetry-proto decode only:   {decode_rate:10,.0f} records/s")
+    print(f"  native decode + map only (no recording):     {map_rate:10,.0f} records/s")
+    print(
+        f"  ratio to the baseline: serve {ingest_rate / decode_rate:.3f}x, decode + map {map_rate / decode_rate:.3f}x"
+    )
+    print(f"  load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
     watch = start([AGENTLOG, "watch", "--log-dir", log_dir], work)
     alerts = Path(log_dir, "agent-alerts.jsonl")

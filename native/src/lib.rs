@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod engine;
 mod gil;
+mod otlp;
 pub mod read;
 mod record;
 mod redact;
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     read::register(m)?;
     engine::register(m)?;
     record::register(m)?;
+    otlp::register(m)?;
     Ok(())
 }
 

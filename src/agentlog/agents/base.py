@@ -50,9 +50,12 @@ __all__ = [
     "Hooks",
     "Importer",
     "ImportStats",
+    "Attr",
+    "Mapped",
     "Mapper",
     "Telemetry",
     "TelemetryHandler",
+    "attr",
     "clip",
     "decode_record",
     "first_line",
@@ -152,10 +155,40 @@ class Hooks(NamedTuple):
 TelemetryHandler = Callable[[Any, dict[str, Any], str, str, str], list[dict[str, Any]]]
 
 
+class Attr(NamedTuple):
+    """Where an event field comes from: the first of `keys` the record sets (a truthy value), as `kind`."""
+
+    keys: tuple[str, ...]
+    kind: str = "any"  # "any" (as sent) | "int" | "float" (otlp_values.as_int / as_float)
+
+
+class Mapped(NamedTuple):
+    """A telemetry event mapped as data, natively (native/src/otlp/): one of the receiver's
+    shapes, and which attributes its fields come from. `model` (default: the `model`
+    attribute) is every shape's; the other fields by shape:
+
+    - "prompt": session_start (the session's first) or followup_sent; `prompt`, `prompt_length`
+    - "tool": tool_call, tool_result, and error when it failed; `name`, `params`, `call_id`,
+      `success`, `output`, `duration_ms`, `error`
+    - "usage": a usage event whose data is every field (priced when it has no `cost_usd`)
+    - "error": an error event; `message` (cut to 1000 characters; `default` when unset), then
+      every other field as data
+    """
+
+    shape: str
+    fields: dict[str, Attr] = {}
+    default: str = ""
+
+
+def attr(*keys: str, kind: str = "any") -> Attr:
+    return Attr(keys, kind)
+
+
 class Telemetry(NamedTuple):
     """An agent's OpenTelemetry log events and metrics, as the OTLP receiver maps them."""
 
     prefix: str  # event names come as `<prefix>.<event>` (or bare, from one of `services`)
     services: tuple[str, ...]  # resource `service.name`s of this agent
-    handlers: dict[str, TelemetryHandler]  # bare event name -> handler
+    # bare event name -> its mapping as data (the fast path), or a handler (Python: the slow path)
+    handlers: dict[str, Mapped | TelemetryHandler]
     metrics: dict[str, str] = {}  # metric name -> "tokens" | "cost"

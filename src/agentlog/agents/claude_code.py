@@ -22,8 +22,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..otlp_values import as_float, as_int, is_true
-from .base import CLAUDE_CODE, CLAUDE_CODE_EVENTS, Context, Hooks, Importer, Mapper, Telemetry, clip, decode_record
+from .base import (
+    CLAUDE_CODE,
+    CLAUDE_CODE_EVENTS,
+    Context,
+    Hooks,
+    Importer,
+    Mapped,
+    Mapper,
+    Telemetry,
+    attr,
+    clip,
+    decode_record,
+)
 
 _USAGE_FIELDS = {
     "input_tokens": "input_tokens",
@@ -365,59 +376,40 @@ HOOKS = Hooks(
 # https://code.claude.com/docs/en/monitoring-usage: events (logs) and metrics
 
 
-def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.prompt(session, executor, a, ts)
-
-
-def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.tool(
-        session,
-        executor,
-        ts,
-        a.get("tool_name"),
-        a.get("tool_parameters") or a.get("tool_input"),
-        a.get("tool_use_id"),
-        is_true(a.get("success")),
-        a.get("tool_result_size_bytes"),
-        a.get("duration_ms"),
-        a.get("error"),
-    )
-
-
-def _otel_api_request(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    m.logged_usage.add(session)
-    data = {
-        "input_tokens": as_int(a.get("input_tokens")),
-        "output_tokens": as_int(a.get("output_tokens")),
-        "cache_read_tokens": as_int(a.get("cache_read_tokens")),
-        "cache_creation_tokens": as_int(a.get("cache_creation_tokens")),
-        "cost_usd": as_float(a.get("cost_usd")),
-        "duration_ms": as_float(a.get("duration_ms")),
-        "request_id": a.get("request_id"),
-    }
-    return m.usage(session, executor, ts, data, a.get("model"))
-
-
-def _otel_api_error(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    message = str(a.get("error") or "API error")
-    return m.event(
-        session,
-        executor,
-        "error",
-        {"error_message": message[:1000], "status_code": a.get("status_code"), "attempt": as_int(a.get("attempt"))},
-        ts,
-        a.get("model"),
-    )
-
-
 TELEMETRY = Telemetry(
     "claude_code",
     ("claude-code",),
     {
-        "user_prompt": _otel_prompt,
-        "tool_result": _otel_tool_result,
-        "api_request": _otel_api_request,
-        "api_error": _otel_api_error,
+        "user_prompt": Mapped("prompt"),
+        "tool_result": Mapped(
+            "tool",
+            {
+                "name": attr("tool_name"),
+                "params": attr("tool_parameters", "tool_input"),
+                "call_id": attr("tool_use_id"),
+                "success": attr("success"),
+                "output": attr("tool_result_size_bytes"),
+                "duration_ms": attr("duration_ms"),
+                "error": attr("error"),
+            },
+        ),
+        "api_request": Mapped(
+            "usage",
+            {
+                "input_tokens": attr("input_tokens", kind="int"),
+                "output_tokens": attr("output_tokens", kind="int"),
+                "cache_read_tokens": attr("cache_read_tokens", kind="int"),
+                "cache_creation_tokens": attr("cache_creation_tokens", kind="int"),
+                "cost_usd": attr("cost_usd", kind="float"),
+                "duration_ms": attr("duration_ms", kind="float"),
+                "request_id": attr("request_id"),
+            },
+        ),
+        "api_error": Mapped(
+            "error",
+            {"message": attr("error"), "status_code": attr("status_code"), "attempt": attr("attempt", kind="int")},
+            default="API error",
+        ),
     },
     {"claude_code.token.usage": "tokens", "claude_code.cost.usage": "cost"},
 )

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..events import now_iso, parse_time
 from ..otlp_values import as_int, is_true
-from .base import CODEX, Context, Hooks, Importer, Mapper, Telemetry, clip
+from .base import CODEX, Context, Hooks, Importer, Mapped, Mapper, Telemetry, clip
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _EXIT = re.compile(r"(?:^Exit code:\s*|Process exited with code\s+)(-?\d+)", re.M)
@@ -433,10 +433,6 @@ def _otel_start(m: Any, a: dict[str, Any], session: str, ts: str, executor: str)
     )
 
 
-def _otel_prompt(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
-    return m.prompt(session, executor, a, ts)
-
-
 def _otel_tool_result(m: Any, a: dict[str, Any], session: str, ts: str, executor: str) -> list[dict[str, Any]]:
     success = is_true(a.get("success"))
     output = a.get("output")
@@ -487,7 +483,7 @@ TELEMETRY = Telemetry(
     ("codex-cli", "codex_cli_rs", "codex_exec", "codex"),
     {
         "conversation_starts": _otel_start,
-        "user_prompt": _otel_prompt,
+        "user_prompt": Mapped("prompt"),
         "tool_result": _otel_tool_result,
         "sse_event": _otel_sse,
         "api_request": _otel_api_request,

@@ -1,8 +1,12 @@
 """OTLP logs, metrics and traces -> agentlog events.
 
-Logs: Claude Code (`claude_code.*`) and Codex (`codex.*`) telemetry events, one handler
-per event name (registered in HANDLERS); the session id (`session.id`, Codex's
-`conversation.id`) is the attempt id, as with the hooks.
+Logs: Claude Code (`claude_code.*`) and Codex (`codex.*`) telemetry events, as each agent
+module describes them (agents.base.Telemetry); the session id (`session.id`, Codex's
+`conversation.id`) is the attempt id, as with the hooks. A request is decoded and mapped
+natively (`agentlog._core.LogMapper`, native/src/otlp/): an event an agent maps as data
+(`Mapped`) never becomes Python until its event dicts; one it maps with a Python handler
+(a plugin's, or a shape the native mapper lacks) gets its attributes as a dict and is
+called: the slow path.
 Metrics: Claude Code's `claude_code.token.usage` / `claude_code.cost.usage`, as usage
 events, only for sessions that send no `api_request` log events (which carry the same
 tokens per call) — so a session exporting both is not counted twice.
@@ -15,18 +19,19 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, Iterator, NamedTuple
+from itertools import islice
+from typing import Any, Iterator, NamedTuple
 
+from .. import _core
 from ..otlp_values import as_float, as_int, attributes, iso_of, json_or_text
 from . import semconv
+from .decode import BadRequest, decode, protobuf
 
-Handler = Callable[["TelemetryMapper", dict[str, Any], str, str, str], list[dict[str, Any]]]
 MAX_SESSIONS = 10_000
 
 
 class TelemetryMapper:
-    """Turns decoded OTLP requests into events (yielded as each record is mapped, so they
-    can be recorded while the rest is mapped); remembers per session what it saw."""
+    """Turns OTLP requests into events; remembers per session what it saw."""
 
     def __init__(self, pricing: Any = None):
         self.pricing = pricing
@@ -34,47 +39,28 @@ class TelemetryMapper:
         self.logged_usage: set[str] = set()  # sessions whose api_request logs carry usage
         self.cumulative: dict[tuple, float] = {}  # last value of cumulative metric points
         self.skipped: dict[str, int] = {}
-        # (event name, service.name) -> (executor, handler): looked up once per kind of record
-        self._handlers: dict[tuple[str, Any], tuple[str, Handler | None]] = {}
+        tables = _tables()
+        agents = {prefix: (tables.executors[prefix], handlers) for prefix, handlers in tables.handlers.items()}
+        self._logs = _core.LogMapper(self, agents, tables.services, MAX_SESSIONS)
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
-    # -- logs --------------------------------------------------------------------------
+    def map(self, signal: str, body: bytes, is_json: bool, chunk: int = 64) -> Iterator[list[dict[str, Any]]]:
+        """The events of an export request ("logs", "metrics", "traces") in lists of about
+        `chunk`, each mapped when asked for; BadRequest at once when the body is not one."""
+        if signal == "logs":
+            return self.logs(protobuf(signal, body, is_json), chunk)
+        events = getattr(self, signal)(decode(signal, body, is_json))
+        return iter(lambda: list(islice(events, chunk)), [])
 
-    def logs(self, request: Any) -> Iterator[dict[str, Any]]:
-        for resource_logs in request.resource_logs:
-            resource = attributes(resource_logs.resource.attributes)
-            for scope_logs in resource_logs.scope_logs:
-                for record in scope_logs.log_records:
-                    yield from self.log_record(record, resource)
-
-    def log_record(self, record: Any, resource: dict[str, Any]) -> list[dict[str, Any]]:
-        attrs = {**resource, **attributes(record.attributes)}
-        # each field read from a decoded record costs ~1 us: the attribute first, as the agents set it
-        name = (
-            attrs.get("event.name")
-            or record.event_name
-            or (record.body.string_value if record.body.WhichOneof("value") == "string_value" else "")
-        )
-        key = (name, resource.get("service.name"))
-        found = self._handlers.get(key)
-        if found is None:
-            if len(self._handlers) > 1024:
-                self._handlers.clear()
-            found = self._handlers[key] = _handler(name, resource)
-        agent, handler = found
-        if handler is None:
-            self.skip(f"unmapped:{name or '?'}")
-            return []
-        session = attrs.get("session.id") or attrs.get("conversation.id") or attrs.get("thread.id")
-        if not isinstance(session, str) or not session:
-            self.skip("no_session_id")
-            return []
-        timestamp = attrs.get("event.timestamp")
-        if not isinstance(timestamp, str):
-            timestamp = iso_of(record.time_unix_nano or record.observed_time_unix_nano)
-        return handler(self, attrs, session, timestamp, agent)
+    def logs(self, body: bytes, chunk: int = 64) -> Iterator[list[dict[str, Any]]]:
+        """The events of an ExportLogsServiceRequest (protobuf), in lists of about `chunk`,
+        each mapped when asked for; BadRequest at once when the body is not one."""
+        try:
+            return self._logs.logs(self, body, chunk)
+        except _core.DecodeError as exc:
+            raise BadRequest(str(exc)) from None
 
     def event(
         self, session: str, executor: str, event_type: str, data: dict[str, Any], timestamp: str, model: Any = None
@@ -106,26 +92,6 @@ class TelemetryMapper:
         if isinstance(model, str) and model:
             event["model"] = model
         return event
-
-    def prompt(self, session: str, executor: str, attrs: dict[str, Any], timestamp: str) -> list[dict[str, Any]]:
-        text = attrs.get("prompt") if isinstance(attrs.get("prompt"), str) else None
-        if not self.started.get(session):
-            return self.event(
-                session,
-                executor,
-                "session_start",
-                {"prompt": text, "prompt_type": "initial", "prompt_length": as_int(attrs.get("prompt_length"))},
-                timestamp,
-                attrs.get("model"),
-            )
-        return self.event(
-            session,
-            executor,
-            "followup_sent",
-            {"message": text, "reason": "user", "prompt_length": as_int(attrs.get("prompt_length"))},
-            timestamp,
-            attrs.get("model"),
-        )
 
     def tool(
         self,
@@ -301,34 +267,21 @@ TOKEN_TYPES = {
 class _Tables(NamedTuple):
     """The agents' telemetry, indexed for the receiver: built once per process."""
 
-    handlers: dict[str, dict[str, Handler]]  # prefix -> bare event name -> handler
+    handlers: dict[str, dict[str, Any]]  # prefix -> bare event name -> Mapped or handler
     executors: dict[str, str]  # prefix -> executor
     services: dict[str, str]  # service.name -> prefix
     metrics: dict[str, tuple[str, str]]  # metric name -> (field, executor)
-    prefixes: tuple[str, ...]  # "claude_code.", ...
 
 
 @functools.cache
 def _tables() -> _Tables:
     from .. import agents
 
-    tables = _Tables({}, {}, {}, {}, ())
+    tables = _Tables({}, {}, {}, {})
     for agent in agents.all_agents(having="telemetry"):
         telemetry = agent.telemetry
         tables.handlers[telemetry.prefix] = telemetry.handlers
         tables.executors[telemetry.prefix] = agent.executor
         tables.services.update(dict.fromkeys(telemetry.services, telemetry.prefix))
         tables.metrics.update({name: (field, agent.executor) for name, field in telemetry.metrics.items()})
-    return tables._replace(prefixes=tuple(f"{prefix}." for prefix in tables.handlers))
-
-
-def _handler(name: str, resource: dict[str, Any]) -> tuple[str, Handler | None]:
-    """(executor, handler) of an event name, prefixed (`claude_code.api_request`) or bare
-    (`api_request`, then the resource's service.name says whose)."""
-    tables = _tables()
-    prefix, _, bare = name.rpartition(".") if name.startswith(tables.prefixes) else ("", "", name)
-    agent = prefix or tables.services.get(str(resource.get("service.name", "")))
-    table = tables.handlers.get(agent or "")
-    if table is None:
-        return "", None
-    return tables.executors[agent], table.get(bare)
+    return tables

@@ -1,9 +1,9 @@
 """`agentlog otel serve`: an OTLP/HTTP receiver on 127.0.0.1 that records what it gets.
 
 POST /v1/logs, /v1/traces, /v1/metrics with `application/x-protobuf` or
-`application/json` bodies (gzip accepted), decoded with the official
-`opentelemetry-proto` messages, mapped by mapping.py, recorded by the recorder into the
-same store, so `agentlog watch` (and everything else) sees the sessions live. The answer
+`application/json` bodies (gzip accepted), decoded by decode.py, mapped by mapping.py (logs
+natively), recorded by the recorder (recording.py: in a worker process, with a second core)
+into the same store, so `agentlog watch` (and everything else) sees the sessions live. The answer
 is the OTLP response in the request's encoding, with `partial_success` when some mapped
 events failed validation.
 
@@ -18,16 +18,13 @@ READ_TIMEOUT_S. Failures are OTLP's: 400 (undecodable, empty), 408, 413, 415, an
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import os
 import socket
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
-from typing import Any, Iterator
+from typing import Any
 
 import anyio
 from google.protobuf import json_format
@@ -42,29 +39,14 @@ from starlette.routing import Route
 
 from ..recorder import Recorder
 from ..web.security import Guard
-from .mapping import TelemetryMapper
-from .recording import CHUNK, LocalRecording, RecordingFailed, WorkerRecording
+from .decode import BadRequest
+from .recording import LocalRecording, RecordingFailed, WorkerRecording, mapper
 
-# path: (mapper method, request, response, the response's count of rejected items)
+# path: (signal, response, the response's count of rejected items)
 SIGNALS = {
-    "/v1/logs": (
-        "logs",
-        logs_service_pb2.ExportLogsServiceRequest,
-        logs_service_pb2.ExportLogsServiceResponse,
-        "rejected_log_records",
-    ),
-    "/v1/traces": (
-        "traces",
-        trace_service_pb2.ExportTraceServiceRequest,
-        trace_service_pb2.ExportTraceServiceResponse,
-        "rejected_spans",
-    ),
-    "/v1/metrics": (
-        "metrics",
-        metrics_service_pb2.ExportMetricsServiceRequest,
-        metrics_service_pb2.ExportMetricsServiceResponse,
-        "rejected_data_points",
-    ),
+    "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
+    "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
+    "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
 }
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 TOKEN_ENV = "AGENTLOG_OTEL_TOKEN"
@@ -72,27 +54,21 @@ MAX_BODY = 64 * 1024 * 1024
 READ_TIMEOUT_S = 60.0  # a request's body arrives within this, or the connection is closed (408)
 BODIES_IN_FLIGHT = 8  # request bodies held in memory at once (each up to MAX_BODY, again gunzipped)
 _CLOSE = {"Connection": "close"}  # the rest of the body is not read: the connection cannot carry on
-_HEX_IDS = frozenset({"traceId", "spanId", "parentSpanId"})
-
-
-class BadRequest(ValueError):
-    pass
 
 
 class Receiver:
-    """Decode -> map -> record; thread-safe (one lock: mapping keeps per-session memory).
+    """Decode -> map -> record, a request at a time (one lock: the recording takes one at a time).
 
-    Recording runs in a worker process when there is a core for it (`recording`), unless
-    a recorder is given.
+    Decoding, mapping and recording run in a worker process when there is a core for it
+    (recording.py), unless a recorder is given.
     """
 
     def __init__(self, settings: Any, recorder: Recorder | None = None, *, worker: bool | None = None):
-        from ..capture.pricing import Pricing
-
         if worker is None:
             worker = recorder is None and (os.cpu_count() or 1) > 1
-        self.recording = WorkerRecording(settings) if worker else LocalRecording(recorder or Recorder(settings))
-        self.mapper = TelemetryMapper(Pricing.load(settings.section("pricing")))
+        self.recording = (
+            WorkerRecording(settings) if worker else LocalRecording(recorder or Recorder(settings), mapper(settings))
+        )
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "events": 0, "rejected_events": 0}
 
@@ -100,11 +76,10 @@ class Receiver:
         """Record one export request; returns (response body, its content type)."""
         if path not in SIGNALS:
             raise LookupError(path)
-        signal, request_type, response_type, rejected_field = SIGNALS[path]
+        signal, response_type, rejected_field = SIGNALS[path]
         is_json = media_type(content_type) == JSON
-        request = decode(request_type, body, is_json)
         with self.lock:
-            recorded, rejected = self.recording.record(_chunks(getattr(self.mapper, signal)(request)))
+            recorded, rejected = self.recording.ingest(signal, body, is_json)
             self.stats["requests"] += 1
             self.stats["events"] += recorded
             self.stats["rejected_events"] += rejected
@@ -118,39 +93,6 @@ class Receiver:
 
     def close(self) -> None:
         self.recording.close()
-
-
-def _chunks(events: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    while chunk := list(islice(events, CHUNK)):
-        yield chunk
-
-
-def decode(request_type: type, body: bytes, is_json: bool) -> Any:
-    request = request_type()
-    try:
-        if is_json:
-            json_format.ParseDict(_ids_to_base64(json.loads(body)), request, ignore_unknown_fields=True)
-        else:
-            request.ParseFromString(body)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError, ParseError, ValueError...
-        raise BadRequest(f"cannot decode {request_type.__name__}: {exc}") from None
-    return request
-
-
-def _ids_to_base64(node: Any) -> Any:
-    """OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
-    if isinstance(node, dict):
-        return {
-            k: (
-                base64.b64encode(bytes.fromhex(v)).decode()
-                if k in _HEX_IDS and isinstance(v, str) and v
-                else _ids_to_base64(v)
-            )
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_ids_to_base64(v) for v in node]
-    return node
 
 
 def media_type(content_type: str) -> str:

@@ -1,14 +1,18 @@
-"""Where `otel serve` records the events it maps: in its own process, or beside it.
+"""Where `otel serve` maps and records the requests it gets: in its own process, or beside it.
 
-Decoding and mapping a request is about half of its cost and recording the other half,
-and the exporter waits for the answer, so on a machine with a second core the recorder
-runs in a worker process: the receiver maps a request in chunks and hands each over as
-soon as it is mapped, so the two halves overlap. A request is still answered only once
-the worker has written every event of it (acknowledged end to end): a worker that fails
-or dies fails the request (503), is replaced, and the exporter sends it again; what of it
-was written before the failure is then written twice (at least once, never lost).
+Decoding, mapping (natively, for logs) and recording are the whole cost of a request, and the
+exporter waits for the answer, so on a machine with a second core they run in a worker
+process: the receiver hands over each request's body as it came (no events cross between
+the processes) and is free meanwhile to read, time out and refuse the next ones. A request
+is still answered only once every event of it is written (acknowledged end to end): a worker
+that fails or dies fails the request (503), is replaced, and the exporter sends it again;
+what of it was written before the failure is then written twice (at least once, never
+lost). The mapping's memory of the sessions (those started, those whose logs carry usage)
+is the worker's: a replaced worker starts without it, so a session it had seen may get a
+second session_start.
 
-Both kinds take a request's events as chunks and return (recorded, rejected).
+Both kinds take (signal, body, is_json) and return (recorded, rejected); a body that does
+not decode raises BadRequest, one whose events could not be written RecordingFailed.
 """
 
 from __future__ import annotations
@@ -17,27 +21,34 @@ import socket
 import subprocess
 import sys
 from multiprocessing.connection import Connection
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
 
 from ..events import EventError
 from ..recorder import Recorder
+from .decode import BadRequest
+from .mapping import TelemetryMapper
 
-CHUNK = 64  # events per hand-over: small enough to overlap, big enough to batch the writes
-REPLY_TIMEOUT_S = 120.0  # a worker silent this long after a request's end is replaced
-_END = b""  # a request's last frame
+CHUNK = 64  # events recorded at once: the recorder's batch
+REPLY_TIMEOUT_S = 120.0  # a worker silent this long after a request is replaced
 
-_encode = msgspec.msgpack.Encoder().encode
-_decode_events = msgspec.msgpack.Decoder(list[dict[str, Any]]).decode
+
+class Request(msgspec.Struct, array_like=True):
+    signal: str
+    is_json: bool
+    body: bytes
 
 
 class Reply(msgspec.Struct):
     recorded: int = 0
     rejected: int = 0
-    error: str | None = None
+    error: str | None = None  # not (all) written: retryable
+    bad_request: str | None = None  # not decodable: not recorded at all
 
 
+_encode = msgspec.msgpack.Encoder().encode
+_decode_request = msgspec.msgpack.Decoder(Request).decode
 _decode_reply = msgspec.msgpack.Decoder(Reply).decode
 
 
@@ -45,23 +56,25 @@ class RecordingFailed(RuntimeError):
     """The events of a request could not all be written; the exporter should retry."""
 
 
+def mapper(settings: Any) -> TelemetryMapper:
+    from ..capture.pricing import Pricing
+
+    return TelemetryMapper(Pricing.load(settings.section("pricing")))
+
+
 class LocalRecording:
-    """Record in this process (one core, or a caller that brings its own recorder)."""
+    """Map and record in this process (one core, or a caller that brings its own recorder)."""
 
-    def __init__(self, recorder: Recorder):
+    def __init__(self, recorder: Recorder, telemetry: TelemetryMapper):
         self.recorder = recorder
+        self.mapper = telemetry
 
-    def record(self, chunks: Iterable[list[dict[str, Any]]]) -> tuple[int, int]:
-        reply = Reply()
-
-        def record_all() -> None:
-            for chunk in chunks:
-                _record(self.recorder, chunk, reply)
-            self.recorder.flush()
-
-        error = _attempt(record_all)
-        if error is not None:
-            raise RecordingFailed(error)
+    def ingest(self, signal: str, body: bytes, is_json: bool) -> tuple[int, int]:
+        reply = _ingest(self.recorder, self.mapper, Request(signal, is_json, body))
+        if reply.bad_request is not None:
+            raise BadRequest(reply.bad_request)
+        if reply.error is not None:
+            raise RecordingFailed(reply.error)
         return reply.recorded, reply.rejected
 
     def close(self) -> None:
@@ -69,7 +82,7 @@ class LocalRecording:
 
 
 class WorkerRecording:
-    """Record in a worker process fed over a pipe, one request at a time."""
+    """Map and record in a worker process fed over a socket pair, one request at a time."""
 
     def __init__(self, settings: Any):
         self.settings = settings
@@ -86,19 +99,17 @@ class WorkerRecording:
         self.conn = Connection(ours.detach())
         self.conn.send(self.settings)
 
-    def record(self, chunks: Iterable[list[dict[str, Any]]]) -> tuple[int, int]:
+    def ingest(self, signal: str, body: bytes, is_json: bool) -> tuple[int, int]:
         try:
-            try:
-                for chunk in chunks:
-                    self.conn.send_bytes(_encode(chunk))
-            finally:  # even when mapping failed: the worker must see where the request ends
-                self.conn.send_bytes(_END)
+            self.conn.send_bytes(_encode(Request(signal, is_json, body)))
             if not self.conn.poll(REPLY_TIMEOUT_S):
                 raise TimeoutError(f"no answer from the recording worker in {REPLY_TIMEOUT_S:.0f} s")
             reply = _decode_reply(self.conn.recv_bytes())
         except (OSError, EOFError) as exc:  # TimeoutError is an OSError
             self._replace()
             raise RecordingFailed(f"recording worker lost ({exc}); replaced") from None
+        if reply.bad_request is not None:
+            raise BadRequest(reply.bad_request)
         if reply.error is not None:
             raise RecordingFailed(reply.error)
         return reply.recorded, reply.rejected
@@ -118,29 +129,37 @@ class WorkerRecording:
 
 
 def _work(conn: Connection) -> None:
-    """The worker: record every chunk of a request, answer at its end. After an error the
-    rest of that request is skipped and the error is the answer."""
-    recorder = Recorder(conn.recv())  # the settings come first
-    reply = Reply()
+    """The worker: map and record each request, answer when it is written."""
+    settings = conn.recv()  # the settings come first
+    recorder, telemetry = Recorder(settings), mapper(settings)
     try:
         while True:
             try:
                 frame = conn.recv_bytes()
             except (EOFError, OSError):
                 return
-            if frame == _END:
-                if reply.error is None:
-                    reply.error = _attempt(recorder.flush)
-                conn.send_bytes(_encode(reply))
-                reply = Reply()
-            elif reply.error is None:
-                reply.error = _attempt(lambda: _record(recorder, _decode_events(frame), reply))
+            conn.send_bytes(_encode(_ingest(recorder, telemetry, _decode_request(frame))))
     finally:
         recorder.close()
 
 
-def _record(recorder: Recorder, events: list[dict[str, Any]], reply: Reply) -> None:
-    reply.recorded += len(recorder.record_many(events, on_invalid=_counter(reply)))
+def _ingest(recorder: Recorder, telemetry: TelemetryMapper, request: Request) -> Reply:
+    """Decode, map and record a request: its chunks are recorded as they are mapped. After
+    an error the rest of the request is skipped and the error is the answer."""
+    reply = Reply()
+    try:
+        chunks = telemetry.map(request.signal, request.body, request.is_json, CHUNK)
+    except BadRequest as exc:
+        reply.bad_request = str(exc)
+        return reply
+
+    def record_all() -> None:
+        for chunk in chunks:
+            reply.recorded += len(recorder.record_many(chunk, on_invalid=_counter(reply)))
+        recorder.flush()
+
+    reply.error = _attempt(record_all)
+    return reply
 
 
 def _attempt(step) -> str | None:
