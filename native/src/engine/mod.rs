@@ -14,7 +14,7 @@
 mod alert;
 mod core;
 mod detectors;
-mod hash;
+pub(crate) mod hash;
 mod line;
 mod scan;
 pub mod time;

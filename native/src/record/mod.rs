@@ -22,7 +22,7 @@ pub mod schema;
 
 use std::sync::{Mutex, MutexGuard};
 
-use indexmap::IndexMap;
+use crate::engine::hash::IndexMap;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -667,7 +667,7 @@ impl Pipeline {
             earliest,
             state: Mutex::new(State {
                 sink: Sink::of(writer),
-                attempts: IndexMap::new(),
+                attempts: IndexMap::default(),
                 max_attempts,
                 clock: ids::Clock::default(),
             }),
