@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 from select import select as _poll
@@ -274,6 +275,16 @@ def _arrived(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
+def _widen_pipe(stream: BinaryIO, size: int) -> None:
+    """Let a pipe hold `size` bytes (Linux: up to /proc/sys/fs/pipe-max-size, 1 MiB by
+    default). At its default 64 KiB a fast writer waits while a batch is recorded, and the
+    next read finds 64 KiB: a lock round-trip per attempt for every ~150 lines."""
+    try:
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (AttributeError, OSError, ValueError):  # not a pipe, not Linux, or over the limit
+        pass
+
+
 def _ready(stream: BinaryIO) -> bool:
     """Whether a read would return at once (in-memory streams always would)."""
     try:
@@ -287,6 +298,7 @@ def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[in
     each with the number of its first line (from 1): a read returns as soon as some bytes
     are there, so a slow writer's line is handed on at once and a fast one's come a MiB at
     a time. A last line without its newline is handed on at the end, given one."""
+    _widen_pipe(stream, chunk)
     rest, number = b"", 1
     while data := _arrived(stream, chunk):
         data = rest + data
