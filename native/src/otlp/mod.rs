@@ -425,15 +425,7 @@ impl LogMapper {
                     pricing.call_method1(intern!(py, "price_usage"), (priced_as, &data))?;
                 }
                 data.set_item(intern!(py, "model"), &model)?;
-                // unset fields were kept (in their places) for the pricing: dropped now
-                let unset: Vec<_> = data
-                    .iter()
-                    .filter(|(_, v)| v.is_none())
-                    .map(|(k, _)| k)
-                    .collect();
-                for key in unset {
-                    data.del_item(key)?;
-                }
+                drop_unset(&data)?; // kept (in their places) for the pricing until now
                 self.event(py, r, intern!(py, "usage"), data, &model)
             }
             Shape::Error => {
@@ -446,14 +438,7 @@ impl LogMapper {
                 data.set_item(intern!(py, "error_message"), chars(&message, 1000))?;
                 self.fields(py, r, spec, &data)?;
                 data.del_item(intern!(py, "message")).ok();
-                let unset: Vec<_> = data
-                    .iter()
-                    .filter(|(_, v)| v.is_none())
-                    .map(|(k, _)| k)
-                    .collect();
-                for key in unset {
-                    data.del_item(key)?;
-                }
+                drop_unset(&data)?;
                 self.event(py, r, intern!(py, "error"), data, &model)
             }
         }
@@ -644,4 +629,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LogMapper>()?;
     m.add_class::<LogEvents>()?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())
+}
+
+/// The fields left unset (None) dropped from an event's data.
+fn drop_unset(data: &Bound<'_, PyDict>) -> PyResult<()> {
+    let unset: Vec<_> = data
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    unset.into_iter().try_for_each(|key| data.del_item(key))
 }
