@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{advance, ids, Batch, Pipeline, Prepared, Stamp, QUALITIES};
+use super::{advance, ids, Attempt, Batch, Pipeline, Prepared, Stamp, QUALITIES};
 use crate::engine::time::stream_timestamp;
 use crate::read::{blank, decode_guarded, Builder, Schema};
 
@@ -191,16 +192,15 @@ impl Pipeline {
         let Some((attempt_id, given)) = self.plain(py, event)? else {
             return Ok(None);
         };
+        let (now, stamp) = self.bound_time(given)?;
         let keys = &self.calls.context;
-        {
-            let mut state = self.attempt(py, &attempt_id)?;
-            let attempt = state.attempts.get_mut(&attempt_id).expect("resumed");
-            let foreign = |(i, lent): &(usize, super::Lent)| {
-                lent.json.is_none() && !event.contains_key(keys[*i].bind(py).to_str().unwrap_or(""))
-            };
-            if attempt.context.iter().any(foreign) {
-                return Ok(None);
-            }
+        let mut state = self.attempt(py, &attempt_id)?;
+        let attempt = state.attempts.get_mut(&attempt_id).expect("resumed");
+        let foreign = |(i, lent): &(usize, super::Lent)| {
+            lent.json.is_none() && !event.contains_key(keys[*i].bind(py).to_str().unwrap_or(""))
+        };
+        if attempt.context.iter().any(foreign) {
+            return Ok(None);
         }
         // from here on the event is stamped: it stays on this path
         match event.get_mut("data") {
@@ -210,30 +210,30 @@ impl Pipeline {
             Some(data @ Value::Null) => *data = Value::Object(Map::new()),
             Some(_) => {}
         }
-        let now = match self.bound_time(given)? {
-            (t, Stamp::Given) => t,
-            (t, Stamp::Clamped(iso)) => {
+        match stamp {
+            Stamp::Given => {}
+            Stamp::Clamped(iso) => {
                 let original = event.insert("timestamp".into(), Value::String(iso));
                 event.insert("timestamp_quality".into(), "clamped".into());
                 event.insert("timestamp_original".into(), original.unwrap_or(Value::Null));
-                t
             }
-            (t, Stamp::Missing(iso)) => {
+            Stamp::Missing(iso) => {
                 event.insert("timestamp".into(), Value::String(iso));
-                t
             }
-        };
+        }
         if !event.contains_key("event_id") {
             event.insert("event_id".into(), ids::event_id(now).into());
         }
-        let sequence = self.number_line(py, event, &attempt_id, now, build)?;
+        let sequence = number_line(py, keys, event, attempt, now, build)?;
+        let targets = vec![self.stream.clone(), attempt.relpath.clone()];
+        drop(state); // the fit and the redaction may call Python
         let encoded =
             serde_json::to_vec(&*event).map_err(|e| PyRuntimeError::new_err(e.to_string()));
         let line = encoded.and_then(|line| self.fit_and_redact(py, line, || build.dict(event)));
         match line {
             Ok(line) => Ok(Some(Prepared {
                 line,
-                targets: self.targets(&attempt_id)?,
+                targets,
                 ends_session: false,
             })),
             Err(err) => {
@@ -278,46 +278,43 @@ impl Pipeline {
         let fits = self.calls.schema.get().accepts_map(kind, event) == Some(true);
         Ok((quality_ok && fits).then_some((attempt_id, given)))
     }
+}
 
-    /// `Pipeline::number` for a decoded line.
-    fn number_line(
-        &self,
-        py: Python<'_>,
-        event: &mut Map<String, Value>,
-        attempt_id: &str,
-        now: f64,
-        build: &mut Builder<'_>,
-    ) -> PyResult<u64> {
-        let keys = &self.calls.context;
-        let mut state = self.attempt(py, attempt_id)?;
-        let attempt = state.attempts.get_mut(attempt_id).expect("resumed");
-        if attempt.context.is_empty() {
-            for (i, key) in keys.iter().enumerate() {
-                match event.get(key.bind(py).to_str()?) {
-                    None | Some(Value::Null) => {}
-                    Some(value) => attempt
-                        .context
-                        .push((i, super::Lent::of(&build.value(value)?))),
-                }
+/// `Pipeline::number` for a decoded line, its attempt's state at hand.
+fn number_line(
+    py: Python<'_>,
+    keys: &[Py<PyString>],
+    event: &mut Map<String, Value>,
+    attempt: &mut Attempt,
+    now: f64,
+    build: &mut Builder<'_>,
+) -> PyResult<u64> {
+    if attempt.context.is_empty() {
+        for (i, key) in keys.iter().enumerate() {
+            match event.get(key.bind(py).to_str()?) {
+                None | Some(Value::Null) => {}
+                Some(value) => attempt
+                    .context
+                    .push((i, super::Lent::of(&build.value(value)?))),
             }
         }
-        for (i, lent) in &attempt.context {
-            let key = keys[*i].bind(py).to_str()?;
-            if let (false, Some(json)) = (event.contains_key(key), &lent.json) {
-                event.insert(key.to_owned(), json.clone());
-            }
-        }
-        let given = match event.get("sequence_num") {
-            Some(Value::Number(n)) => n.as_u64(), // the schema took it: an int in 0..=2^53
-            _ => None,
-        };
-        let (sequence, elapsed) = advance(attempt, given, now);
-        if given.is_none() {
-            event.insert("sequence_num".into(), sequence.into());
-        }
-        if event.get("elapsed_ms").is_none_or(Value::is_null) {
-            event.insert("elapsed_ms".into(), elapsed.into());
-        }
-        Ok(sequence)
     }
+    for (i, lent) in &attempt.context {
+        let key = keys[*i].bind(py).to_str()?;
+        if let (false, Some(json)) = (event.contains_key(key), &lent.json) {
+            event.insert(key.to_owned(), json.clone());
+        }
+    }
+    let given = match event.get("sequence_num") {
+        Some(Value::Number(n)) => n.as_u64(), // the schema took it: an int in 0..=2^53
+        _ => None,
+    };
+    let (sequence, elapsed) = advance(attempt, given, now);
+    if given.is_none() {
+        event.insert("sequence_num".into(), sequence.into());
+    }
+    if event.get("elapsed_ms").is_none_or(Value::is_null) {
+        event.insert("elapsed_ms".into(), elapsed.into());
+    }
+    Ok(sequence)
 }
