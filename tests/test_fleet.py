@@ -258,3 +258,41 @@ def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_ex
     assert [n for n, _ in got] == list(range(8))
     assert sorted(delay for _, delay in got)[4] < 0.5  # pushed on arrival, not found by a later fetch
     assert [n for n, _ in again] == [5, 6, 7, 8, 9]
+
+
+def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_next_round(server, tmp_path):
+    """A worker died holding every lease. The survivor polls only once a minute here, so it
+    can only take them in time because each lease's expiry marker wakes it, and it can only
+    claim a key whose last word is such a marker by compare-and-set on the marker."""
+    import asyncio
+
+    from agentlog import config
+    from agentlog.fleet import bus
+    from agentlog.fleet.watch import FleetWatcher, FleetWatchOptions
+
+    async def main() -> list[int]:
+        import nats
+
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        partitions = await bus.ensure(js)
+        leases = await js.key_value(bus.LEASES)
+        for p in range(partitions):  # the dead worker's, never renewed
+            await leases.create(f"p{p}", b"dead-worker")
+        settings = config.load({"log_dir": str(tmp_path / "w")}, environ={}, cwd=tmp_path)
+        watcher = FleetWatcher(
+            settings, bus.NatsOptions(servers=server.url), FleetWatchOptions(worker_id="survivor", lease_every_s=60)
+        )
+        running = asyncio.create_task(watcher.run())
+        try:
+            for _ in range(int(6 * bus.LEASE_TTL_S / 0.25)):
+                if len(watcher.owned) == partitions:
+                    break
+                await asyncio.sleep(0.25)
+            return sorted(watcher.owned)
+        finally:
+            watcher.stop.set()
+            await asyncio.wait_for(running, 30)
+            await nc.close()
+
+    assert asyncio.run(main()) == list(range(bus.DEFAULT_PARTITIONS))

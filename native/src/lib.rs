@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod engine;
+mod forward;
 mod gil;
 mod otlp;
 pub mod read;
@@ -26,6 +27,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     engine::register(m)?;
     record::register(m)?;
     otlp::register(m)?;
+    forward::register(m)?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ mod core;
 mod detectors;
 pub(crate) mod hash;
 mod line;
-mod scan;
+pub(crate) mod scan;
 pub mod time;
 
 use self::hash::HashMap;

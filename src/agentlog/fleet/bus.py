@@ -22,6 +22,7 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
+from .. import _core
 from ..config import default
 
 EVENTS = "AGENTLOG_EVENTS"
@@ -125,8 +126,9 @@ def default_host(log_dir: Path) -> str:
 
 @lru_cache(maxsize=1 << 16)  # an attempt's events come in runs: one digest per attempt, not per event
 def partition_of(attempt_id: str, partitions: int) -> int:
-    """Stable across processes and machines (unlike hash())."""
-    return int.from_bytes(blake2b(attempt_id.encode(), digest_size=4).digest(), "big") % partitions
+    """Stable across processes and machines (unlike hash()): blake2b, as the forwarder's
+    native grouping computes it."""
+    return _core.partition_of(attempt_id, partitions)
 
 
 def event_subject(partition: int, host: str) -> str:
@@ -171,7 +173,8 @@ async def ensure(
             allow_direct=True,
         ),
     ]
-    for config in streams:
+
+    async def stream(config: StreamConfig) -> None:
         try:
             await js.stream_info(config.name)
         except Exception:  # noqa: BLE001 - NotFound, or a cluster still electing: try to add
@@ -179,16 +182,8 @@ async def ensure(
                 await js.add_stream(config)
             except BadRequestError:
                 pass  # added concurrently by another process
-    buckets = [
-        KeyValueConfig(bucket=CONFIG_BUCKET, replicas=replicas),
-        KeyValueConfig(bucket=LEASES, ttl=LEASE_TTL_S, replicas=replicas),
-        KeyValueConfig(bucket=STATE, replicas=replicas, max_value_size=8 << 20),
-        KeyValueConfig(bucket=WORKERS, ttl=WORKER_TTL_S, replicas=replicas),
-        KeyValueConfig(bucket=HEARTBEATS, replicas=replicas, limit_marker_ttl=max(60.0, stuck_ttl_s)),
-        KeyValueConfig(bucket=FORWARDERS, replicas=replicas),
-        KeyValueConfig(bucket=DELIVERED, ttl=DELIVERED_TTL_S, replicas=replicas),
-    ]
-    for config in buckets:
+
+    async def bucket(config: KeyValueConfig) -> None:
         try:
             await js.key_value(config.bucket)
         except Exception:  # noqa: BLE001
@@ -196,6 +191,19 @@ async def ensure(
                 await js.create_key_value(config)
             except BadRequestError:
                 pass
+
+    buckets = [
+        KeyValueConfig(bucket=CONFIG_BUCKET, replicas=replicas),
+        # an expired lease leaves a marker (nats-server 2.11+), so the other workers hear of it at once
+        KeyValueConfig(bucket=LEASES, ttl=LEASE_TTL_S, replicas=replicas, limit_marker_ttl=LEASE_TTL_S),
+        KeyValueConfig(bucket=STATE, replicas=replicas, max_value_size=8 << 20),
+        KeyValueConfig(bucket=WORKERS, ttl=WORKER_TTL_S, replicas=replicas),
+        KeyValueConfig(bucket=HEARTBEATS, replicas=replicas, limit_marker_ttl=max(60.0, stuck_ttl_s)),
+        KeyValueConfig(bucket=FORWARDERS, replicas=replicas),
+        KeyValueConfig(bucket=DELIVERED, ttl=DELIVERED_TTL_S, replicas=replicas),
+    ]
+    # each a round trip or two: asked all at once, a start waits for the slowest, not the sum
+    await asyncio.gather(*map(stream, streams), *map(bucket, buckets))
     kv = await js.key_value(CONFIG_BUCKET)
     try:
         await kv.create("partitions", str(partitions).encode())

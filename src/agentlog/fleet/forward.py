@@ -29,12 +29,13 @@ from typing import Any
 
 import msgspec
 
-from .. import jsonline
+from .. import _core, jsonline
 from ..store import layout
 from ..store.tail import FileCheckpoints, Tailer
 from . import bus
 
 CHECKPOINT = "fleet-forward"
+Run = tuple[int, bytes, list[int]]  # a partition, its lines joined by newlines, where each ends (after its newline)
 
 
 class _Envelope(msgspec.Struct):
@@ -42,7 +43,6 @@ class _Envelope(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Envelope)
-_decode_all = msgspec.json.Decoder(list[_Envelope])
 
 
 def _envelope(line: bytes) -> _Envelope | None:
@@ -118,7 +118,7 @@ class Forwarder:
         position, committed, last_status = None, time.monotonic(), 0.0
         while not self.stop.is_set():
             for batch in self.tailer.batches(max_bytes=opts.read_bytes):
-                await self._send(batch.lines)
+                await self._send(self._runs(batch.lines))
                 position = batch.position
                 if time.monotonic() - committed >= opts.commit_interval_s:
                     self.tailer.commit_background(position, extra={"seq": self.seq})
@@ -138,46 +138,47 @@ class Forwarder:
 
     # -- sending -------------------------------------------------------------------
 
-    async def _send(self, lines: list[bytes]) -> None:
-        """Number the lines per partition and publish each partition's run, all in parallel."""
-        envelopes = jsonline.decode_all(lines, _decode_all)
-        if envelopes is None:  # a blank, malformed or unreadable line among them: one by one
-            lines = [line for line in lines if line.strip()]
-            envelopes = [_envelope(line) for line in lines]
+    def _runs(self, lines: list[bytes]) -> list[Run]:
+        """Each partition's lines, joined, with the end of each (`_core.partition_runs`)."""
+        runs = _core.partition_runs(lines, self.partitions)
+        return self._runs_one_by_one(lines) if runs is None else runs
+
+    async def _send(self, runs: list[Run]) -> None:
+        """Number each partition's run and publish them all in parallel."""
+        sends = []
+        for p, payload, ends in runs:  # a run's events are numbered first, first + 1, ...
+            sends.append(self._send_partition(p, self.seq[p] + 1, payload, ends))
+            self.seq[p] += len(ends)
+        await asyncio.gather(*sends)
+
+    def _runs_one_by_one(self, lines: list[bytes]) -> list[Run]:
+        """`_runs` for a batch with a line the native read is not sure of: each line decoded
+        on its own, malformed ones counted and left out."""
         runs: dict[int, list[bytes]] = {}
-        for line, envelope in zip(lines, envelopes):
+        for line in filter(bytes.strip, lines):
+            envelope = _envelope(line)
             if envelope is None:
                 self.result.malformed += 1
                 continue
             attempt = envelope.attempt_id
             runs.setdefault(bus.partition_of(attempt if type(attempt) is str else "", self.partitions), []).append(line)
-        firsts = {}
-        for p, run in runs.items():  # a run's events are numbered first, first + 1, ...
-            firsts[p] = self.seq[p] + 1
-            self.seq[p] += len(run)
-        if runs:
-            await asyncio.gather(*(self._send_partition(p, firsts[p], run) for p, run in runs.items()))
+        return [(p, b"\n".join(run), list(accumulate(len(line) + 1 for line in run))) for p, run in runs.items()]
 
-    async def _send_partition(self, p: int, first: int, run: list[bytes]) -> None:
-        """Publish what the stream does not hold yet of a run numbered from `first`, in
-        messages of at most max_events events and max_bytes bytes (one larger event alone)."""
+    async def _send_partition(self, p: int, first: int, payload: bytes, ends: list[int]) -> None:
+        """Publish what the stream does not hold yet of a run numbered from `first` (its lines
+        joined in `payload`, line i ending at `ends[i]` with its newline), in messages of at
+        most max_events events and max_bytes bytes (one larger event alone)."""
         opts = self.options
-        sizes = list(accumulate(map(len, run)))  # counted in C; with the newlines, line i ends at:
-
-        def end(i: int) -> int:
-            return sizes[i] + i + 1
-
         while True:
             start = max(0, self.stored[p] + 1 - first)  # `stored` moves on with each publish
-            if start >= len(run):
+            if start >= len(ends):
                 return
-            room = (end(start - 1) if start else 0) + opts.max_bytes
-            stop = min(start + opts.max_events, bisect_right(range(len(run)), room, lo=start, key=end))
-            await self._publish(p, first + start, run[start : max(stop, start + 1)])
+            begin = ends[start - 1] if start else 0
+            stop = max(start + 1, min(start + opts.max_events, bisect_right(ends, begin + opts.max_bytes, lo=start)))
+            await self._publish(p, first + start, stop - start, payload[begin : ends[stop - 1] - 1])
 
-    async def _publish(self, p: int, first: int, lines: list[bytes]) -> None:
-        last = first + len(lines) - 1
-        payload = b"\n".join(lines)
+    async def _publish(self, p: int, first: int, count: int, payload: bytes) -> None:
+        last = first + count - 1
         headers = {
             "Nats-Msg-Id": f"{self.host}.p{p}.{first}-{last}",
             bus.SEQ_HEADER: f"{first}-{last}",
@@ -197,7 +198,7 @@ class Forwarder:
             await self._resync(p)
             return
         self.subject_seq[p], self.stored[p] = ack.seq, last
-        self.result.forwarded += len(lines)
+        self.result.forwarded += count
         self.result.messages += 1
 
     async def _resync(self, p: int) -> None:

@@ -3,8 +3,11 @@
 Work is split into the fleet's partitions (a session always hashes to the same one).
 Each partition has one durable pull consumer `watch-p<k>`, owned by one worker at a
 time through a lease key in KV (`agentlog-leases`, expiring after LEASE_TTL_S unless
-renewed). A worker takes free partitions up to its fair share (and orphans of a dead
-worker at once), and hands extras back when more workers join.
+renewed). A worker takes free partitions up to its fair share, and hands extras back when
+more workers join. An orphan (a free partition seen in two rounds) is taken even at a fair
+share; a lease that expired is an orphan at once: its expiry marker wakes every worker
+(`_hear_leases`), so a dead worker's partitions move on when its leases run out, not up to a
+round later.
 
 Per partition, in order:
     fetch -> engine.feed (same Engine and detectors as `agentlog watch`) -> publish alerts
@@ -142,6 +145,8 @@ class FleetWatcher:
         self.result = FleetWatchResult()
         self.owned: dict[int, _Partition] = {}
         self._free_before: set[int] = set()
+        self._expired: set[str] = set()  # lease keys whose last word is an expiry marker
+        self._lease_news = asyncio.Event()  # a lease ended: coordinate now
 
     async def run(self) -> FleetWatchResult:
         self.nc = await bus.connect(self.nats)
@@ -152,7 +157,7 @@ class FleetWatcher:
         local = [sink for sink in self.sinks if not sink.notification]
         self.outbox = Outbox(self.log_dir, local)
         self.outbox.start()
-        notifying = None
+        notifying = hearing = None
         try:
             replicas = await await_replicas(self.nc, self.options.replicas)
             stuck_s = self.config.stuck_threshold_ms / 1000
@@ -169,16 +174,16 @@ class FleetWatcher:
             self.workers = await self.js.key_value(bus.WORKERS)
             self.state = FencedState(await self.js.key_value(bus.STATE))
             self.heartbeats = Heartbeats(self.nc, stuck_s)
+            hearing = asyncio.create_task(self._hear_leases())
             while not self.stop.is_set():
                 try:
                     await self._coordinate()
                 except Exception:  # noqa: BLE001 - the cluster is electing or a server died: next round
                     pass
-                try:
-                    await asyncio.wait_for(self.stop.wait(), self.options.lease_every_s)
-                except asyncio.TimeoutError:
-                    pass
+                await self._nap(self.options.lease_every_s)
         finally:
+            if hearing is not None:
+                hearing.cancel()
             try:  # hand the partitions back at once; bounded, as the servers may be gone
                 await asyncio.wait_for(self._shutdown(), 5)
             except Exception:  # noqa: BLE001 - the leases expire by themselves
@@ -188,6 +193,34 @@ class FleetWatcher:
                 await asyncio.wait({notifying}, timeout=5)
             await _close(self.nc)
         return self.result
+
+    async def _nap(self, seconds: float) -> None:
+        """Until the next round: `seconds`, or less if a lease ends or we are stopped."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.stop, self._lease_news)]
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        self._lease_news.clear()
+
+    async def _hear_leases(self) -> None:
+        """Wake the coordinator when a lease is handed back or expires (a marker: its owner
+        stopped renewing it), instead of leaving it to the next round."""
+        while not self.stop.is_set():
+            try:
+                watcher = await self.leases.watchall(meta_only=True)
+                async for entry in watcher:
+                    if entry is None:
+                        continue  # the end of what was there before
+                    if entry.operation == "PURGE":  # nats-py's word for an expiry marker
+                        self._expired.add(entry.key)
+                    else:
+                        self._expired.discard(entry.key)
+                    if entry.operation is not None:
+                        self._lease_news.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a server died: polling goes on, watch again soon
+                await asyncio.sleep(1.0)
 
     async def _shutdown(self) -> None:
         for part in list(self.owned.values()):
@@ -222,8 +255,9 @@ class FleetWatcher:
         held = set(await _keys(self.leases))
         free = [p for p in range(self.partitions) if f"p{p}" not in held]
         for p in free:
-            if len(self.owned) >= fair and p not in self._free_before:
-                continue  # leave it to a worker below its share; an orphan twice seen is taken
+            orphan = p in self._free_before or f"p{p}" in self._expired
+            if len(self.owned) >= fair and not orphan:
+                continue  # leave it to a worker below its share; an orphan is taken
             await self._acquire(p)
         self._free_before = set(free) - set(self.owned)
         if len(self.owned) > fair:
@@ -231,7 +265,7 @@ class FleetWatcher:
 
     async def _acquire(self, p: int) -> None:
         try:
-            lease_rev = await self.leases.create(f"p{p}", self.worker_id.encode())
+            lease_rev = await self._claim(f"p{p}")
         except Exception:  # noqa: BLE001 - taken by another worker first
             return
         saved, revision = await self.state.load(f"p{p}")
@@ -245,6 +279,19 @@ class FleetWatcher:
         part.sub = await self._consumer(p, applied)
         self.owned[p] = part
         part.task = asyncio.create_task(self._consume(part))
+
+    async def _claim(self, key: str) -> int:
+        """Create the lease `key`, also over its expiry marker (nats-py's `create` takes the
+        place of a delete, not of a marker: compare-and-set on the marker's sequence instead)."""
+        try:
+            return await self.leases.create(key, self.worker_id.encode())
+        except Exception as exc:  # noqa: BLE001
+            if not _wrong_revision(exc):
+                raise
+            last = await self.js.get_last_msg(f"KV_{bus.LEASES}", f"$KV.{bus.LEASES}.{key}")
+            if "Nats-Marker-Reason" not in (last.headers or {}):
+                raise
+            return await self.leases.update(key, self.worker_id.encode(), last=last.seq)
 
     async def _consumer(self, p: int, applied: int) -> bus.OrderedPull:
         """The partition's durable consumer, recreated to start right after the saved state."""
