@@ -260,11 +260,15 @@ def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_ex
     assert [n for n, _ in again] == [5, 6, 7, 8, 9]
 
 
-def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_next_round(server, tmp_path):
+@pytest.mark.parametrize("upgraded", [False, True])
+def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_next_round(server, tmp_path, upgraded):
     """A worker died holding every lease. The survivor polls only once a minute here, so it
     can only take them in time because each lease's expiry marker wakes it, and it can only
-    claim a key whose last word is such a marker by compare-and-set on the marker."""
+    claim a key whose last word is such a marker by compare-and-set on the marker. A fleet
+    whose leases bucket was made before markers (`upgraded`) gets them added."""
     import asyncio
+
+    from nats.js.api import KeyValueConfig
 
     from agentlog import config
     from agentlog.fleet import bus
@@ -275,6 +279,8 @@ def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_nex
 
         nc = await nats.connect(server.url)
         js = nc.jetstream()
+        if upgraded:
+            await js.create_key_value(KeyValueConfig(bucket=bus.LEASES, ttl=bus.LEASE_TTL_S))
         partitions = await bus.ensure(js)
         leases = await js.key_value(bus.LEASES)
         for p in range(partitions):  # the dead worker's, never renewed

@@ -191,6 +191,9 @@ async def ensure(
                 await js.create_key_value(config)
             except BadRequestError:
                 pass
+            return
+        if config.limit_marker_ttl:
+            await _add_markers(js, config)
 
     buckets = [
         KeyValueConfig(bucket=CONFIG_BUCKET, replicas=replicas),
@@ -213,6 +216,21 @@ async def ensure(
         if getattr(exc, "err_code", None) != 10071:
             raise
     return int((await kv.get("partitions")).value)
+
+
+async def _add_markers(js, config) -> None:
+    """Expiry markers for a bucket made before they were asked for (an upgraded fleet), so its
+    watchers hear of expiries; a server that cannot (before 2.11) keeps the bucket as it was."""
+    from dataclasses import replace
+
+    try:
+        stream = (await js.stream_info(f"KV_{config.bucket}")).config
+        if not stream.subject_delete_marker_ttl:
+            await js.update_stream(
+                replace(stream, subject_delete_marker_ttl=config.limit_marker_ttl, allow_msg_ttl=True)
+            )
+    except Exception:  # noqa: BLE001 - an older server, or a cluster electing: expiries are polled
+        pass
 
 
 async def fetch_ready(sub, batch: int, wait: float) -> list:
