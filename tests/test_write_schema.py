@@ -94,6 +94,7 @@ def test_a_json_line_is_checked_as_its_decoded_dict_is(event):
 def test_the_check_refuses_what_the_schema_bounds_and_types_forbid():
     base = {"event_type": "usage", "attempt_id": "a"}
     assert write_schema().accepts({**base, "data": {"input_tokens": 5, "cost_usd": 0.25}})
+    assert write_schema().accepts({"event_type": "tool_result", "attempt_id": "a", "data": {"result_data": None}})
     for data in ({"input_tokens": True}, {"input_tokens": 1.0}, {"input_tokens": -1}, {"cost_usd": math.nan}):
         assert not write_schema().accepts({**base, "data": data}), data
     assert not write_schema().accepts({"event_type": "tool_call", "attempt_id": "a", "data": {}})  # tool_name

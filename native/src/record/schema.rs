@@ -248,7 +248,7 @@ fn type_of(info: &Bound<'_, PyAny>) -> PyResult<(Type, bool)> {
             }
             Type::Dict
         }
-        "AnyType" => Type::Any,
+        "AnyType" => return Ok((Type::Any, true)), // None is a value like any other
         "StructType" => Type::Struct(fields_of(info)?),
         _ => return Err(unsupported()),
     };
