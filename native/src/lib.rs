@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod engine;
 mod gil;
 mod otlp;
+mod parts;
 pub mod read;
 mod record;
 mod redact;
@@ -26,6 +27,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     engine::register(m)?;
     record::register(m)?;
     otlp::register(m)?;
+    parts::register(m)?;
     Ok(())
 }
 
