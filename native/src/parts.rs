@@ -26,7 +26,7 @@ use crate::engine::line::{self, Event, Line};
 use crate::engine::time;
 
 /// Bytes a piece of a plain file holds (cut at the next line end).
-const PIECE: u64 = 32 << 20;
+const PIECE: u64 = 16 << 20;
 /// Bytes read at a time.
 const CHUNK: usize = 4 << 20;
 const DAY_US: i64 = 86_400_000_000;
@@ -203,11 +203,13 @@ fn end_data(d: &line::Data) -> EndData {
     }
 }
 
-/// The parts of one stretch of one file, by attempt (None: no attempt id, or malformed).
+/// The parts of one stretch of one file, by attempt (None: no attempt id, or malformed), in
+/// the order they were first seen.
 #[derive(Default)]
 struct Parts {
-    attempts: HashMap<Box<str>, Part, foldhash::fast::RandomState>,
-    order: Vec<Box<str>>,
+    attempts: Vec<(Box<str>, Part)>,
+    index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+    last: usize, // the attempt of the line before: lines of one attempt come in runs
     none: Option<Part>,
 }
 
@@ -216,11 +218,21 @@ impl Parts {
         let Some(id) = attempt else {
             return self.none.get_or_insert_with(Part::default);
         };
-        if !self.attempts.contains_key(id) {
-            self.order.push(id.into());
-            self.attempts.insert(id.into(), Part::default());
+        if self
+            .attempts
+            .get(self.last)
+            .is_none_or(|(name, _)| **name != *id)
+        {
+            self.last = match self.index.get(id) {
+                Some(&at) => at,
+                None => {
+                    self.index.insert(id.into(), self.attempts.len());
+                    self.attempts.push((id.into(), Part::default()));
+                    self.attempts.len() - 1
+                }
+            };
         }
-        self.attempts.get_mut(id).expect("inserted")
+        &mut self.attempts[self.last].1
     }
 
     fn line(&mut self, bytes: &[u8], clock: &mut Clock) {
@@ -242,24 +254,13 @@ impl Parts {
                 None => self.none = Some(none),
             }
         }
-        let mut attempts = later.attempts;
-        for id in later.order {
-            let part = attempts.remove(&id).expect("listed");
-            match self.attempts.get_mut(&id) {
-                Some(mine) => mine.merge(part),
-                None => {
-                    self.attempts.insert(id.clone(), part);
-                    self.order.push(id);
-                }
-            }
+        for (id, part) in later.attempts {
+            self.part(Some(&id)).merge(part);
         }
     }
 
     fn rows(&self) -> impl Iterator<Item = (Option<&str>, &Part)> {
-        let named = self
-            .order
-            .iter()
-            .map(|id| (Some(id.as_ref()), &self.attempts[id]));
+        let named = self.attempts.iter().map(|(id, p)| (Some(id.as_ref()), p));
         self.none.iter().map(|p| (None, p)).chain(named)
     }
 }
@@ -348,6 +349,7 @@ fn line_end(file: &File, mut at: u64, size: u64) -> std::io::Result<u64> {
 fn read_piece(
     path: &Path,
     piece: &Piece,
+    buf: &mut Vec<u8>,
     parts: &mut Parts,
     clock: &mut Clock,
 ) -> std::io::Result<()> {
@@ -364,7 +366,7 @@ fn read_piece(
             end: piece.end,
         })
     };
-    let mut buf = vec![0u8; CHUNK];
+    buf.resize(CHUNK, 0);
     let mut held = 0; // bytes of an unfinished line at the start of buf
     loop {
         if held == buf.len() {
@@ -418,19 +420,21 @@ fn scan(
         .min(pieces.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(piece) = pieces.get(i) else { break };
-                let mut parts = Parts::default();
+            scope.spawn(|| {
+                let mut buf = Vec::new();
                 let mut clock = Clock {
                     odd,
                     known: HashMap::new(),
                 };
-                let result =
-                    read_piece(&paths[piece.file], piece, &mut parts, &mut clock).map(|_| parts);
-                done.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, result));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(piece) = pieces.get(i) else { break };
+                    let mut parts = Parts::default();
+                    let result =
+                        read_piece(&paths[piece.file], piece, &mut buf, &mut parts, &mut clock);
+                    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+                    done.push((i, result.map(|_| parts)));
+                }
             });
         }
     });
