@@ -281,3 +281,21 @@ def test_a_big_file_cut_into_pieces_gives_the_parts_of_it_whole(tmp_path, monkey
     parts.load(con, "p", [path])
     parts.build(con, "p")
     assert con.execute("SELECT input_tokens, malformed FROM stream_sessions").fetchall() == [(count, 0)]
+
+
+def test_odd_times_read_as_python_reads_them_within_the_years_duckdb_keeps(tmp_path):
+    times = [
+        "2026-01-01T02:00:00+02:00",  # 00:00 UTC
+        "2026-01-01 00:00:00.000001",  # naive: UTC
+        "yesterday",  # no time; the event still counts
+        "0001-01-01T00:30:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:30:00-01:00",  # after 9999 in UTC
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text(
+        "".join(json.dumps({"event_type": "error", "attempt_id": "a", "timestamp": t}) + "\n" for t in times)
+    )
+    con = _connect()
+    parts.load(con, "p", [path])
+    rows = con.execute("SELECT epoch_us(ts) FROM p WHERE kind = 'error'").fetchall()
+    assert rows == [(1_767_225_600_000_000,), (1_767_225_600_000_001,), (None,), (None,), (None,)]

@@ -58,6 +58,8 @@ COLUMNS = {
 # Parts made by another version of the native code are not reused (cache, columnar).
 VERSION = f"{_core.version()}-parts-1:{COLUMNS}"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_FIRST_US = (_dt.datetime.min.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
+_LAST_US = (_dt.datetime.max.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
 _MIN_OBJECT = 16 << 20  # DuckDB's default maximum_object_size
 
 
@@ -84,11 +86,13 @@ def load(con, table: str, paths: list[Path]) -> None:
 
 def _odd_time(text: str) -> int | None:
     """Microseconds since the epoch of a timestamp not in the stream's format, as
-    `events.parse_time` reads it; None if it reads as no time."""
+    `events.parse_time` reads it; None if it reads as no time, or as one outside the years
+    1-9999 in UTC (an offset can push a time there; DuckDB would read it as BC or not at all)."""
     try:
-        return (parse_datetime(text) - _EPOCH) // _dt.timedelta(microseconds=1)
+        micros = (parse_datetime(text) - _EPOCH) // _dt.timedelta(microseconds=1)
     except (ValueError, TypeError, OverflowError):
         return None
+    return micros if _FIRST_US <= micros <= _LAST_US else None
 
 
 def merge(relation: str) -> str:
