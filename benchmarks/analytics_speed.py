@@ -219,10 +219,21 @@ def drop_cache(log_dir: Path) -> None:
     shutil.rmtree(log_dir / "state" / "analytics-cache", ignore_errors=True)
 
 
+def jq_summary(log_dir: Path) -> None:
+    archive = " ".join(str(p) for p in sorted((log_dir / "archive").glob("*.jsonl.gz")))
+    jq = f"(zcat {archive}; cat {log_dir / 'agent-work-stream.jsonl'}) | jq -n -c '{JQ_SUMMARY}'"
+    try:  # jq's reduce over an object of 100k sessions is slow: give it a bound
+        took, mem, out = measure(["timeout", str(JQ_LIMIT_S), "bash", "-c", jq])
+        print(f"jq summary: {took:.2f} s, peak {mem:.0f} MiB -> {out.strip()}")
+    except SystemExit:
+        print(f"jq summary: did not finish within {JQ_LIMIT_S} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-jq", action="store_true", help="skip the jq baseline (it may take minutes)")
     parser.add_argument("--run", nargs=3, metavar=("ENGINE", "REPORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -260,13 +271,8 @@ def main() -> None:
             f"{report:<9} {plain:>7.2f} s {cold:>7.2f} s {warm:>7.2f} s {mems:>13} "
             f"{slow:>10.2f} s {slow_mem:>9.0f} {ratios:>28}  {same}"
         )
-    archive = " ".join(str(p) for p in sorted((log_dir / "archive").glob("*.jsonl.gz")))
-    jq = f"(zcat {archive}; cat {log_dir / 'agent-work-stream.jsonl'}) | jq -n -c '{JQ_SUMMARY}'"
-    try:  # jq's reduce over an object of 100k sessions is slow: give it a bound
-        took, mem, out = measure(["timeout", str(JQ_LIMIT_S), "bash", "-c", jq])
-        print(f"jq summary: {took:.2f} s, peak {mem:.0f} MiB -> {out.strip()}")
-    except SystemExit:
-        print(f"jq summary: did not finish within {JQ_LIMIT_S} s")
+    if not args.no_jq:
+        jq_summary(log_dir)
     cli, cli_mem, _ = best(
         [
             str(Path(sys.executable).parent / "agentlog"),

@@ -5,10 +5,12 @@
 
 use pyo3::prelude::*;
 
+mod arrow;
 mod engine;
 mod forward;
 mod gil;
 mod otlp;
+mod parts;
 pub mod read;
 mod record;
 mod redact;
@@ -28,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     record::register(m)?;
     otlp::register(m)?;
     forward::register(m)?;
+    parts::register(m)?;
     Ok(())
 }
 

@@ -413,12 +413,15 @@ def parse_time(value: str) -> float:
         return last[1]
     if not isinstance(value, str):  # after the memo, which only ever holds a real time and its answer
         raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
-    parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
-    seconds = parsed.timestamp()
+    seconds = parse_datetime(value).timestamp()
     _last_parsed = (value, seconds)
     return seconds
+
+
+def parse_datetime(value: str) -> _dt.datetime:
+    """The aware datetime of an ISO 8601 timestamp (naive times are UTC)."""
+    parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.timezone.utc)
 
 
 _last_parsed: tuple[str, float] = ("1970-01-01T00:00:00Z", 0.0)  # replaced whole: safe across threads

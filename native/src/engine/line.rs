@@ -36,6 +36,9 @@ pub struct Event<'a> {
     pub executor: Text<'a>,
     pub sequence_num: Option<u64>,
     pub data: Option<Data<'a>>,
+    /// Outside the read schema: a string, else none (the analytics parts read them).
+    pub task_title: Text<'a>,
+    pub model: Text<'a>,
 }
 
 /// What the detectors read of `data` (`view.Data`); `tool_params` is its raw JSON text
@@ -51,6 +54,16 @@ pub struct Data<'a> {
     pub completion_status: Text<'a>,
     pub cost_usd: Option<f64>,
     pub tool_params: Cow<'a, str>,
+    pub result: Text<'a>,
+    /// `TOKENS`, in that order.
+    pub tokens: [Option<u64>; 6],
+    pub duration_ms: Option<f64>,
+    /// What the analytics parts judge success by (outside the read schema): `success` as its
+    /// JSON text; `outcome`, when an object, with its `status` if a string; `metrics`, when
+    /// an object, with the JSON text of its `success`.
+    pub success: Option<Cow<'a, str>>,
+    pub outcome: Option<Text<'a>>,
+    pub metrics: Option<Option<Cow<'a, str>>>,
 }
 
 impl Event<'_> {
@@ -121,6 +134,8 @@ fn scan(line: &[u8]) -> Option<Event<'_>> {
             }
             "sequence_num" => event.sequence_num = seen.first(8).and_then(|_| int(c, MAX_COUNT))?,
             "data" => event.data = Some(seen.first(9).and_then(|_| data(c))?),
+            "task_title" => event.task_title = seen.first(10).and_then(|_| text(c))?,
+            "model" => event.model = seen.first(11).and_then(|_| text(c))?,
             _ => {
                 c.skip()?;
             }
@@ -147,24 +162,23 @@ fn data<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
             "status" => data.status = seen.first(5).and_then(|_| text(c))?,
             "completion_status" => data.completion_status = seen.first(6).and_then(|_| text(c))?,
             "cost_usd" => data.cost_usd = seen.first(7).and_then(|_| float(c, MAX_USD))?,
-            "duration_ms" => {
-                seen.first(8).and_then(|_| float(c, MAX_MS))?;
-            }
+            "duration_ms" => data.duration_ms = seen.first(8).and_then(|_| float(c, MAX_MS))?,
             "tool_params" => {
                 data.tool_params = Cow::Borrowed(seen.first(9).and_then(|_| c.skip())?)
             }
-            "result" => {
-                seen.first(10).and_then(|_| text(c))?;
-            }
+            "result" => data.result = seen.first(10).and_then(|_| text(c))?,
             "input_tokens"
             | "output_tokens"
             | "cache_creation_tokens"
             | "cache_read_tokens"
             | "reasoning_tokens"
             | "total_tokens" => {
-                let bit = 11 + TOKENS.iter().position(|t| *t == key)?;
-                seen.first(bit).and_then(|_| int(c, MAX_TOKENS))?;
+                let at = TOKENS.iter().position(|t| *t == key)?;
+                data.tokens[at] = seen.first(11 + at).and_then(|_| int(c, MAX_TOKENS))?;
             }
+            "success" => data.success = Some(seen.first(17).and_then(|_| c.skip())?.into()),
+            "outcome" => data.outcome = seen.first(18).and_then(|_| member(c, "status", text))?,
+            "metrics" => data.metrics = seen.first(19).and_then(|_| member(c, "success", raw))?,
             _ => {
                 c.skip()?;
             }
@@ -193,6 +207,35 @@ impl Seen {
         let mask = 1 << bit;
         (self.0 & mask == 0).then(|| self.0 |= mask)
     }
+}
+
+/// `Some(value of key)` when the value is an object (`read` takes the key's value, anything
+/// else is skipped), none when it is anything else.
+fn member<'a, T>(
+    c: &mut Cursor<'a>,
+    key: &str,
+    read: impl Fn(&mut Cursor<'a>) -> Option<Option<T>>,
+) -> Option<Option<Option<T>>> {
+    if c.peek()? != b'{' {
+        c.skip()?;
+        return Some(None);
+    }
+    let mut found = None;
+    let mut seen = Seen::default();
+    c.object(|c, name| {
+        if name == key {
+            found = seen.first(0).and_then(|_| read(c))?;
+        } else {
+            c.skip()?;
+        }
+        Some(())
+    })?;
+    Some(Some(found))
+}
+
+/// Any value, as its JSON text.
+fn raw<'a>(c: &mut Cursor<'a>) -> Option<Option<Cow<'a, str>>> {
+    c.skip().map(|text| Some(Cow::Borrowed(text)))
 }
 
 /// A string or null.
@@ -240,7 +283,25 @@ fn from_map(map: &Map<String, Value>) -> Event<'_> {
     fn text<'m>(m: &'m Map<String, Value>, k: &str) -> Text<'m> {
         m.get(k).and_then(Value::as_str).map(Cow::Borrowed)
     }
+    fn json(v: &Value) -> Cow<'_, str> {
+        Cow::Owned(serde_json::to_string(v).unwrap_or_default())
+    }
     let data = map.get("data").and_then(Value::as_object).map(|d| Data {
+        result: text(d, "result"),
+        tokens: TOKENS.map(|t| d.get(t).and_then(Value::as_u64)),
+        duration_ms: match d.get("duration_ms") {
+            Some(Value::Number(n)) => number(&n.to_string()),
+            _ => None,
+        },
+        success: d.get("success").map(json),
+        outcome: d
+            .get("outcome")
+            .and_then(Value::as_object)
+            .map(|o| text(o, "status")),
+        metrics: d
+            .get("metrics")
+            .and_then(Value::as_object)
+            .map(|m| m.get("success").map(json)),
         error_message: text(d, "error_message"),
         error_fingerprint: text(d, "error_fingerprint"),
         error_category: text(d, "error_category"),
@@ -267,6 +328,8 @@ fn from_map(map: &Map<String, Value>) -> Event<'_> {
         executor: text(map, "executor"),
         sequence_num: map.get("sequence_num").and_then(Value::as_u64),
         data,
+        task_title: text(map, "task_title"),
+        model: text(map, "model"),
     }
 }
 
@@ -480,6 +543,8 @@ mod tests {
     }
 
     const EVENT_KEYS: &[&str] = &[
+        "model",
+        "task_title",
         "event_type",
         "event_type",
         "timestamp",
@@ -493,6 +558,9 @@ mod tests {
         "data",
     ];
     const DATA_KEYS: &[&str] = &[
+        "success",
+        "outcome",
+        "metrics",
         "error_message",
         "error_fingerprint",
         "error_category",
@@ -509,13 +577,21 @@ mod tests {
         "tool_params",
     ];
 
-    /// `tool_params` as JSON (the careful way keeps it re-encoded, the single pass as written).
+    /// The raw JSON fields (`tool_params`, the success texts) re-encoded: the careful way
+    /// keeps them so, the single pass as written.
     fn same_params(event: Event) -> Event {
+        fn encoded(text: &mut Cow<str>) {
+            let value: Value = serde_json::from_str(text).expect("JSON");
+            *text = Cow::Owned(value.to_string());
+        }
         let mut event = event;
         if let Some(data) = event.data.as_mut() {
             if !data.tool_params.is_empty() {
-                let value: Value = serde_json::from_str(&data.tool_params).expect("JSON");
-                data.tool_params = Cow::Owned(value.to_string());
+                encoded(&mut data.tool_params);
+            }
+            data.success.iter_mut().for_each(encoded);
+            if let Some(Some(success)) = data.metrics.as_mut() {
+                encoded(success);
             }
         }
         event

@@ -15,7 +15,7 @@ mod alert;
 mod core;
 mod detectors;
 pub(crate) mod hash;
-mod line;
+pub(crate) mod line;
 pub(crate) mod scan;
 pub mod time;
 

@@ -17,6 +17,12 @@ pub fn stream_timestamp(ts: &str) -> Option<f64> {
     Some((seconds * 1_000_000 + ms * 1000) as f64 / 1e6)
 }
 
+/// Microseconds since the epoch of a valid stream time: exact, as DuckDB keeps times.
+pub fn stream_micros(ts: &str) -> Option<i64> {
+    let (seconds, ms) = stream_parts(ts)?;
+    Some(seconds * 1_000_000 + ms * 1000)
+}
+
 /// Whole seconds since the epoch and milliseconds of a valid stream time.
 fn stream_parts(ts: &str) -> Option<(i64, i64)> {
     let b = ts.as_bytes();
@@ -125,6 +131,12 @@ mod tests {
         ] {
             assert_eq!(parse_stream(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn stream_times_are_exact_in_microseconds() {
+        assert_eq!(stream_micros("1970-01-01T00:00:01.234Z"), Some(1_234_000));
+        assert_eq!(stream_micros("2026-02-30T00:00:00.000Z"), None);
     }
 
     #[test]

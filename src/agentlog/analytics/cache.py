@@ -12,7 +12,7 @@ a live file renamed aside by a rotation keeps its parts.  Nothing is trusted bli
   A file that shrank or was rewritten is parsed again from the start.
 - gzip archives change only by replacement (`store.archive`): size, mtime and the hash
   of the first 4 KiB must match, else the archive is parsed again.
-- a file parsed whole is cached only if it did not change while DuckDB read it and ends
+- a file parsed whole is cached only if it did not change while it was read and ends
   with a complete line; otherwise the next run copies its complete lines out first.
 - entries of files that are gone (retention, a finished rotation) are dropped with their
   Parquet files; a manifest written for other part columns is ignored.
@@ -39,15 +39,13 @@ from ..store import modes
 from ..store.cursor import digest
 from ..store.atomic import replace_file
 from . import parts
-from .scan import IN_BOUNDS, STREAM_COLUMNS, ends_complete, relation
+from .scan import ends_complete
 
 FOLDER = "analytics-cache"  # under the log dir's state/
 MANIFEST = "manifest.json"
 PROBE = 4096  # bytes hashed at each end of a cached stretch
-# Parts written for other columns or SQL are not reused.
-SCHEMA = hashlib.blake2b(
-    (parts.scan("x") + parts.merge("x") + repr(STREAM_COLUMNS) + IN_BOUNDS + duckdb.__version__).encode(), digest_size=8
-).hexdigest()
+# Parts written for other columns, native code or SQL are not reused.
+SCHEMA = hashlib.blake2b((parts.VERSION + parts.merge("x") + duckdb.__version__).encode(), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -58,6 +56,7 @@ class _Plan:
     before: os.stat_result
     read_whole: bool = False  # parse the file itself (else its copied-out new lines, if any)
     copy: Path | None = None
+    file: int = -1  # its index in `new_parts` (the file's or its copied lines'), if parsed now
     cut: int = 0  # plain files: the offset after the copied lines
     head: bytes = b""  # plain files: the first and last PROBE bytes of the cached stretch
     tail: bytes = b""
@@ -67,8 +66,8 @@ def refresh(con: duckdb.DuckDBPyConnection, files: list[Path], folder: Path) -> 
     """Build `stream_sessions` and `stream_errors` (`parts.build`) for `files`, parsing
     only what the cache lacks.
 
-    Returns the files DuckDB read whole this time (their unfinished last line, if any,
-    was read as a malformed row).
+    Returns the files read whole this time (their unfinished last line, if any, was read
+    as a malformed line).
     """
     modes.make_dirs(folder)
     with locked(folder / "lock"):
@@ -163,11 +162,13 @@ def _still_there(plan: _Plan, entry: dict, size: int) -> bool:
 
 
 def _parse(con, plans: list[_Plan]) -> None:
-    """One DuckDB scan over every file read whole and every copied-out stretch."""
-    sources = [p.path for p in plans if p.read_whole] + [p.copy for p in plans if p.copy]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE new_parts AS {parts.scan(relation(sources, STREAM_COLUMNS, filename=True))}"
-    )
+    """The parts of every file read whole and every copied-out stretch, in one native pass."""
+    sources = []
+    for plan in plans:
+        if plan.read_whole or plan.copy:
+            plan.file = len(sources)
+            sources.append(plan.path if plan.read_whole else plan.copy)
+    parts.load(con, "new_parts", sources)
 
 
 def _store(con, plans: list[_Plan], folder: Path) -> None:
@@ -193,9 +194,9 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
                     "head": digest(read_at(plan.path, 0, probe)),
                     "tail": digest(read_at(plan.path, after.st_size - probe, probe)),
                 }
-            plan.entry.update(path=str(plan.path), part=_write(con, folder, _rows(plan.path)))
+            plan.entry.update(path=str(plan.path), part=_write(con, folder, _rows(plan)))
         elif plan.copy is not None:
-            rows = _rows(plan.copy)
+            rows = _rows(plan)
             if plan.entry.get("part"):
                 rows = parts.merge(
                     f"(SELECT * FROM read_parquet({quote(str(folder / plan.entry['part']))}) UNION ALL BY NAME {rows})"
@@ -210,8 +211,8 @@ def _store(con, plans: list[_Plan], folder: Path) -> None:
             }
 
 
-def _rows(path: Path) -> str:
-    return f"SELECT * EXCLUDE (filename) FROM new_parts WHERE filename = {quote(str(path))}"
+def _rows(plan: _Plan) -> str:
+    return f"SELECT * EXCLUDE (file) FROM new_parts WHERE file = {plan.file}"
 
 
 def _write(con, folder: Path, rows: str) -> str:
@@ -224,11 +225,11 @@ def _write(con, folder: Path, rows: str) -> str:
 def _collect(plans: list[_Plan], folder: Path) -> str:
     """The parts of every file as one relation: those parsed whole now from `new_parts`."""
     selects = [
-        _rows(p.path) if p.read_whole else f"SELECT * FROM read_parquet({quote(str(folder / p.entry['part']))})"
+        _rows(p) if p.read_whole else f"SELECT * FROM read_parquet({quote(str(folder / p.entry['part']))})"
         for p in plans
         if p.read_whole or p.entry.get("part")
     ]
-    return "(" + (" UNION ALL BY NAME ".join(selects) or "SELECT * EXCLUDE (filename) FROM new_parts WHERE false") + ")"
+    return "(" + (" UNION ALL BY NAME ".join(selects) or "SELECT * EXCLUDE (file) FROM new_parts WHERE false") + ")"
 
 
 def _save(folder: Path, manifest: dict, plans: list[_Plan]) -> None:
@@ -289,7 +290,7 @@ def last_line_end(path: Path, start: int, size: int) -> int:
 
 
 def copy_out(path: Path, start: int, end: int, folder: Path) -> Path:
-    """Bytes [start, end) of `path` into a file in the cache folder, for DuckDB to read."""
+    """Bytes [start, end) of `path` into a file in the cache folder, to be parsed."""
     target = folder / f"new-{uuid.uuid4().hex}.jsonl"
     with open(path, "rb") as src, os.fdopen(modes.create(target, os.O_WRONLY | os.O_TRUNC), "wb") as dst:
         done = start

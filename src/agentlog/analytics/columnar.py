@@ -58,7 +58,7 @@ SESSIONS = "_sessions"  # under FOLDER: session parts
 FORMAT = "parquet-parts+sessions-1"  # what the manifest lists; bump when that changes
 SCHEMA = hashlib.blake2b(
     (
-        FORMAT + repr(COLUMNS) + IN_BOUNDS + session_parts.scan("x") + session_parts.merge("x") + duckdb.__version__
+        FORMAT + repr(COLUMNS) + IN_BOUNDS + session_parts.VERSION + session_parts.merge("x") + duckdb.__version__
     ).encode(),
     digest_size=8,
 ).hexdigest()
@@ -95,10 +95,11 @@ class Snapshot:
         files = ", ".join(quote(str(p)) for p in self.parts)
         return f"(SELECT {names} FROM read_parquet([{files}], hive_partitioning=false) UNION ALL {tail})"
 
-    def session_parts(self) -> str:
+    def session_parts(self, con) -> str:
         """The flat session parts (`analytics.parts`) of all the events: those written with
-        the parts, and the tail's."""
-        tail = session_parts.scan(relation([self.tail] if self.tail else [], STREAM_COLUMNS), keys="attempt_id")
+        the parts, and the tail's (made now into the temp table `tail_parts` of `con`)."""
+        session_parts.load(con, "tail_parts", [self.tail] if self.tail else [])
+        tail = "SELECT * EXCLUDE (file) FROM tail_parts"
         if not self.sessions:
             return tail
         files = ", ".join(quote(str(p)) for p in self.sessions)
@@ -221,9 +222,9 @@ def _append(con, log_dir: Path, manifest: _Manifest, result: Compaction) -> None
             manifest.parts.append(_place(part, folder, str(part.parent.relative_to(stage / "out")), manifest))
             result.parts += 1
         sessions = stage / "sessions.parquet"
+        session_parts.load(con, "new_parts", [lines])
         con.execute(
-            f"COPY ({session_parts.scan(relation([lines], STREAM_COLUMNS), keys='attempt_id')}) "
-            f"TO {quote(str(sessions))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT * EXCLUDE (file) FROM new_parts) TO {quote(str(sessions))} (FORMAT parquet, COMPRESSION zstd)"
         )
         manifest.sessions.append(_place(sessions, folder, SESSIONS, manifest))
     finally:

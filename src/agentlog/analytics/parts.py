@@ -8,71 +8,99 @@ any stretches of any files merge into the part of their union (`merge` is associ
 and `finish` turns the merged parts into the `stream_sessions` table.  This is what lets
 `analytics.cache` parse only the bytes appended since the last run.
 
+The parts of files are computed natively (`_core.stream_parts`, native/src/parts.rs), in
+one pass over the bytes on every core: parsing every line with DuckDB's `read_json` and
+grouping in SQL was most of a report's time, while the parts are few rows.  Each line is
+judged by the reader every other command uses: a malformed line only counts in `malformed`.
+
 Sums stay NULL when a stretch has no `usage` event, so a merged sum is NULL exactly when
 the whole session has none; `FINISH` makes that 0.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import os
+from pathlib import Path
+
+from .. import _core
+from ..events import parse_datetime
+
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens")
 _SUMS = (*TOKEN_FIELDS, "usage_cost")
 _COUNTS = ("ends", "tool_calls", "tool_failures", "errors", "followups", "retries", "malformed")
 _FIRSTS = ("task_id", "task_title", "executor", "model")
 
-_END_TIME = "coalesce(timestamp, '-infinity'::TIMESTAMPTZ)"
+_END_DATA = (
+    "STRUCT(completion_status VARCHAR, duration_ms DOUBLE, total_tokens DOUBLE, cost_usd DOUBLE, "
+    "success JSON, outcome STRUCT(status VARCHAR), metrics STRUCT(success JSON))"
+)
+# The flat parts' columns: `file` is the index of the file in the list the parts were made of.
+COLUMNS = {
+    "kind": "VARCHAR",
+    "file": "BIGINT",
+    "attempt_id": "VARCHAR",
+    **{c: "VARCHAR" for c in _FIRSTS},
+    "started": "TIMESTAMPTZ",
+    "last_seen": "TIMESTAMPTZ",
+    "ends": "BIGINT",
+    "end_time": "TIMESTAMPTZ",
+    "end_data": _END_DATA,
+    **{c: "BIGINT" for c in _COUNTS[1:]},
+    **{c: "DOUBLE" for c in _SUMS},
+    "ts": "TIMESTAMPTZ",
+    "message": "VARCHAR",
+    "fingerprint": "VARCHAR",
+    "category": "VARCHAR",
+    "day": "DATE",
+}
+# The native rows carry end_data's fields as columns of their own (JSON as text; whether
+# outcome and metrics were objects as flags): this makes the struct.
+_END_DATA_OF_ROWS = f"""CASE WHEN end_time IS NOT NULL THEN {{
+    'completion_status': end_completion_status, 'duration_ms': end_duration_ms,
+    'total_tokens': end_total_tokens, 'cost_usd': end_cost_usd, 'success': end_success::JSON,
+    'outcome': CASE WHEN end_outcome = 1 THEN {{'status': end_outcome_status}} END,
+    'metrics': CASE WHEN end_metrics = 1 THEN {{'success': end_metrics_success::JSON}} END}}::{_END_DATA} END"""
+# Parts made by another version of the native code are not reused (cache, columnar).
+VERSION = f"{_core.version()}-parts-2:{COLUMNS}"
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_FIRST_US = (_dt.datetime.min.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
+_LAST_US = (_dt.datetime.max.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
-def partial(relation: str, keys: str = "filename, attempt_id") -> str:
-    """The parts of the event rows in `relation` (the pinned stream columns), grouped by `keys`."""
-    return f"""
-SELECT {keys},
-       {", ".join(f"min({c}) AS {c}" for c in _FIRSTS)},
-       min(timestamp) AS started, max(timestamp) AS last_seen,
-       count(*) FILTER (event_type = 'session_end') AS ends,
-       max({_END_TIME}) FILTER (event_type = 'session_end') AS end_time,
-       arg_max({{'completion_status': data.completion_status, 'duration_ms': data.duration_ms,
-                 'total_tokens': data.total_tokens, 'cost_usd': data.cost_usd, 'success': data.success,
-                 'outcome': data.outcome, 'metrics': data.metrics}}, {_END_TIME})
-           FILTER (event_type = 'session_end') AS end_data,
-       count(*) FILTER (event_type = 'tool_call') AS tool_calls,
-       count(*) FILTER (event_type = 'tool_result' AND data.result = 'error') AS tool_failures,
-       count(*) FILTER (event_type = 'error') AS errors,
-       count(*) FILTER (event_type = 'followup_sent') AS followups,
-       count(*) FILTER (event_type = 'session_start' AND data.prompt_type = 'retry') AS retries,
-       {", ".join(f"sum(data.{t}) FILTER (event_type = 'usage') AS {t}" for t in TOKEN_FIELDS)},
-       sum(data.cost_usd) FILTER (event_type = 'usage') AS usage_cost,
-       list({{'ts': timestamp, 'message': data.error_message,
-              'fingerprint': nullif(data.error_fingerprint, ''),
-              'category': nullif(data.error_category, '')}}) FILTER (event_type = 'error') AS error_list,
-       list({{'day': timestamp::DATE, {", ".join(f"'{t}': data.{t}" for t in TOKEN_FIELDS)},
-              'usage_cost': data.cost_usd}}) FILTER (event_type = 'usage') AS usage_list,
-       count(*) FILTER (event_type IS NULL) AS malformed
-FROM {relation}
-GROUP BY {keys}
-"""
+class _Rows:
+    """The native rows, for DuckDB to scan (the Arrow PyCapsule interface)."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self.capsule
 
 
-def flat(relation: str, keys: str) -> str:
-    """Partial rows with their error lists turned into rows of their own (kind 'error'),
-    and their usage lists into one row per day (kind 'usage').
-
-    A list per attempt is costly to carry and merge; error rows cost nothing to append.
-    """
-    return f"""
-SELECT 'session' AS kind, * EXCLUDE (error_list, usage_list) FROM {relation}
-UNION ALL BY NAME
-SELECT 'error' AS kind, {keys}, unnest(error_list, recursive := true)
-FROM {relation} WHERE error_list IS NOT NULL
-UNION ALL BY NAME
-SELECT 'usage' AS kind, {keys}, day, {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
-FROM (SELECT {keys}, unnest(usage_list, recursive := true) FROM {relation} WHERE usage_list IS NOT NULL)
-GROUP BY {keys}, day
-"""
+def load(con, table: str, paths: list[Path]) -> None:
+    """The temp table `table` of the flat parts of the stream files `paths`, one row per
+    file and attempt (`file`: its index in `paths`), error, and attempt and day."""
+    if not paths:
+        nulls = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in COLUMNS.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {nulls} WHERE false")
+        return
+    agentlog_native_parts = _Rows(_core.stream_parts([os.fspath(p) for p in paths], _odd_time))  # noqa: F841
+    names = ", ".join(f'"{name}"' if name != "end_data" else f"{_END_DATA_OF_ROWS} AS end_data" for name in COLUMNS)
+    # scanned by its name (DuckDB looks the variable up here); `register` would refuse while
+    # the connection has an unfinished result
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM agentlog_native_parts")
 
 
-def scan(relation: str, keys: str = "filename, attempt_id") -> str:
-    """The flat parts of the event rows in `relation` (scanned once: `flat` reads its input twice)."""
-    return f"WITH part AS MATERIALIZED ({partial(relation, keys)}) {flat('part', keys)}"
+def _odd_time(text: str) -> int | None:
+    """Microseconds since the epoch of a timestamp not in the stream's format, as
+    `events.parse_time` reads it; None if it reads as no time, or as one outside the years
+    1-9999 in UTC (an offset can push a time there; DuckDB would read it as BC or not at all)."""
+    try:
+        micros = (parse_datetime(text) - _EPOCH) // _dt.timedelta(microseconds=1)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return micros if _FIRST_US <= micros <= _LAST_US else None
 
 
 def merge(relation: str) -> str:

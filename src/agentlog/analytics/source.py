@@ -91,7 +91,7 @@ class LogSource:
         if self.columnar is not None:  # a compacted fleet archive: its session parts, and the tail's
             snapshot = self.columnar
             try:
-                parts.build(self.con, f"({snapshot.session_parts()})")
+                parts.build(self.con, f"({snapshot.session_parts(self.con)})")
                 return
             except duckdb.Error:  # a damaged part: the JSONL holds every event too
                 self.columnar = None
@@ -112,7 +112,7 @@ class LogSource:
                     if attempt or not cache.forget(folder):
                         break  # a damaged part: rebuilt once from the files
         self.read_whole = list(self.stream_files)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE stream_parts AS {parts.scan('events', keys='attempt_id')}")
+        parts.load(self.con, "stream_parts", self.stream_files)
         parts.build(self.con, "stream_parts")
 
     def unfinished_lines(self) -> int:
