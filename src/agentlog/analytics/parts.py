@@ -85,11 +85,13 @@ def load(con, table: str, paths: list[Path]) -> None:
         nulls = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in COLUMNS.items())
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {nulls} WHERE false")
         return
-    agentlog_native_parts = _Rows(_core.stream_parts([os.fspath(p) for p in paths], _odd_time))  # noqa: F841
+    rows = _Rows(_core.stream_parts([os.fspath(p) for p in paths], _odd_time))
     names = ", ".join(f'"{name}"' if name != "end_data" else f"{_END_DATA_OF_ROWS} AS end_data" for name in COLUMNS)
-    # scanned by its name (DuckDB looks the variable up here); `register` would refuse while
-    # the connection has an unfinished result
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM agentlog_native_parts")
+    con.register("agentlog_native_parts", rows)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM agentlog_native_parts")
+    finally:
+        con.unregister("agentlog_native_parts")
 
 
 def _odd_time(text: str) -> int | None:
