@@ -299,14 +299,3 @@ def test_odd_times_read_as_python_reads_them_within_the_years_duckdb_keeps(tmp_p
     parts.load(con, "p", [path])
     rows = con.execute("SELECT epoch_us(ts) FROM p WHERE kind = 'error'").fetchall()
     assert rows == [(1_767_225_600_000_000,), (1_767_225_600_000_001,), (None,), (None,), (None,)]
-
-
-def test_an_end_without_a_time_and_json_nulls_read_as_the_sql_read_them(tmp_path):
-    lines = [
-        {"event_type": "session_end", "attempt_id": "a", "data": {"success": None, "metrics": {"success": True}}},
-        {"event_type": "session_end", "attempt_id": "b", "data": {"success": "true", "outcome": {"status": "x"}}},
-        {"event_type": "session_end", "attempt_id": "b", "data": {"metrics": {"success": None}}},
-    ]
-    path = tmp_path / "s.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert _native([path]) == _oracle([path])

@@ -5,7 +5,6 @@
 
 use pyo3::prelude::*;
 
-mod arrow;
 mod engine;
 mod forward;
 mod gil;

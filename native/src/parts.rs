@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -21,9 +21,7 @@ use std::sync::Mutex;
 use flate2::read::MultiGzDecoder;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::PyCapsule;
 
-use crate::arrow::{self, Column, Kind};
 use crate::engine::line::{self, Event, Line};
 use crate::engine::time;
 
@@ -194,16 +192,14 @@ impl Part {
 
 fn end_data(d: &line::Data) -> EndData {
     let owned = |s: &Option<std::borrow::Cow<str>>| s.as_deref().map(str::to_string);
-    // a JSON null is no value, as DuckDB reads it into a JSON column
-    let json = |s: &Option<std::borrow::Cow<str>>| owned(s).filter(|s| s != "null");
     EndData {
         completion_status: owned(&d.completion_status),
         duration_ms: d.duration_ms,
         total_tokens: d.tokens[5].map(|t| t as f64),
         cost_usd: d.cost_usd,
-        success: json(&d.success),
+        success: owned(&d.success),
         outcome: d.outcome.as_ref().map(owned),
-        metrics: d.metrics.as_ref().map(json),
+        metrics: d.metrics.as_ref().map(owned),
     }
 }
 
@@ -451,7 +447,51 @@ fn scan(
     Ok(files)
 }
 
-// --- the rows ----------------------------------------------------------------------------
+// --- writing -----------------------------------------------------------------------------
+
+/// The rows as JSON lines in `COLUMNS` (parts.py); the length of the longest.
+fn write_rows(files: &[Parts], out: &mut impl Write) -> std::io::Result<usize> {
+    let mut longest = 0;
+    let mut row = Vec::new();
+    for (file, parts) in files.iter().enumerate() {
+        for (attempt, part) in parts.rows() {
+            let head = |row: &mut Vec<u8>, kind: &str| {
+                row.clear();
+                row.extend_from_slice(
+                    format!("{{\"kind\":\"{kind}\",\"file\":{file},\"attempt_id\":").as_bytes(),
+                );
+                json_text(row, attempt);
+            };
+            head(&mut row, "session");
+            session(&mut row, part);
+            longest = longest.max(emit(out, &mut row)?);
+            for error in &part.errors {
+                head(&mut row, "error");
+                field(&mut row, "ts", |r| json_time(r, error.ts));
+                field(&mut row, "message", |r| {
+                    json_text(r, error.message.as_deref())
+                });
+                field(&mut row, "fingerprint", |r| {
+                    json_text(r, error.fingerprint.as_deref())
+                });
+                field(&mut row, "category", |r| {
+                    json_text(r, error.category.as_deref())
+                });
+                longest = longest.max(emit(out, &mut row)?);
+            }
+            for (day, sums) in &part.usage {
+                head(&mut row, "usage");
+                field(&mut row, "day", |r| match day {
+                    Some(d) => json_text(r, Some(&time::date(*d))),
+                    None => r.extend_from_slice(b"null"),
+                });
+                sum_fields(&mut row, sums);
+                longest = longest.max(emit(out, &mut row)?);
+            }
+        }
+    }
+    Ok(longest)
+}
 
 const FIRSTS: [&str; 4] = ["task_id", "task_title", "executor", "model"];
 const COUNTS: [&str; 6] = [
@@ -470,182 +510,117 @@ const SUMS: [&str; 6] = [
     "reasoning_tokens",
     "usage_cost",
 ];
-/// How DuckDB keeps `-infinity` in a TIMESTAMPTZ.
-const MINUS_INFINITY: i64 = -i64::MAX;
 
-/// The flat parts as columns: the rows' own (`parts.COLUMNS`), with `end_data` in columns of
-/// its own fields (`end_outcome`/`end_metrics` say whether those were objects).
-struct Rows {
-    head: [Column; 7],
-    times: [Column; 4],
-    ends: Column,
-    end: [Column; 9],
-    counts: Vec<Column>,
-    sums: Vec<Column>,
-    error: [Column; 4],
-    day: Column,
+fn session(row: &mut Vec<u8>, part: &Part) {
+    for (name, value) in FIRSTS.iter().zip(&part.firsts) {
+        field(row, name, |r| json_text(r, value.as_deref()));
+    }
+    field(row, "started", |r| json_time(r, part.started));
+    field(row, "last_seen", |r| json_time(r, part.last_seen));
+    field(row, "ends", |r| {
+        r.extend_from_slice(part.ends.to_string().as_bytes())
+    });
+    if let Some((t, data)) = &part.end {
+        field(row, "end_time", |r| match *t {
+            NO_TIME => r.extend_from_slice(b"\"-infinity\""),
+            t => json_time(r, Some(t)),
+        });
+        field(row, "end_data", |r| end_json(r, data));
+    }
+    for (name, count) in COUNTS.iter().zip(part.counts) {
+        field(row, name, |r| {
+            r.extend_from_slice(count.to_string().as_bytes())
+        });
+    }
+    sum_fields(row, &part.sums);
 }
 
-impl Rows {
-    fn new() -> Rows {
-        let text = |name| Column::new(name, Kind::Text);
-        let float = |name| Column::new(name, Kind::Float);
-        let time = |name| Column::new(name, Kind::Time);
-        Rows {
-            head: [
-                text("kind"),
-                Column::new("file", Kind::Int),
-                text("attempt_id"),
-                text(FIRSTS[0]),
-                text(FIRSTS[1]),
-                text(FIRSTS[2]),
-                text(FIRSTS[3]),
-            ],
-            times: [
-                time("started"),
-                time("last_seen"),
-                time("end_time"),
-                time("ts"),
-            ],
-            ends: Column::new("ends", Kind::Int),
-            end: [
-                text("end_completion_status"),
-                float("end_duration_ms"),
-                float("end_total_tokens"),
-                float("end_cost_usd"),
-                text("end_success"),
-                Column::new("end_outcome", Kind::Int),
-                text("end_outcome_status"),
-                Column::new("end_metrics", Kind::Int),
-                text("end_metrics_success"),
-            ],
-            counts: COUNTS.map(|n| Column::new(n, Kind::Int)).into(),
-            sums: SUMS.map(float).into(),
-            error: [
-                text("message"),
-                text("fingerprint"),
-                text("category"),
-                text("_"),
-            ],
-            day: Column::new("day", Kind::Date),
+fn end_json(r: &mut Vec<u8>, d: &EndData) {
+    r.push(b'{');
+    r.extend_from_slice(b"\"completion_status\":");
+    json_text(r, d.completion_status.as_deref());
+    for (name, value) in [
+        ("duration_ms", d.duration_ms),
+        ("total_tokens", d.total_tokens),
+        ("cost_usd", d.cost_usd),
+    ] {
+        field(r, name, |r| json_number(r, value));
+    }
+    field(r, "success", |r| json_raw(r, d.success.as_deref()));
+    field(r, "outcome", |r| match &d.outcome {
+        Some(status) => {
+            r.extend_from_slice(b"{\"status\":");
+            json_text(r, status.as_deref());
+            r.push(b'}');
         }
-    }
-
-    /// A row's kind, file and attempt; its firsts when it is a session's.
-    fn head(&mut self, kind: &str, file: usize, attempt: Option<&str>, firsts: Option<&Part>) {
-        self.head[0].text(Some(kind));
-        self.head[1].int(Some(file as i64));
-        self.head[2].text(attempt);
-        for (i, column) in self.head[3..].iter_mut().enumerate() {
-            column.text(firsts.and_then(|p| p.firsts[i].as_deref()));
+        None => r.extend_from_slice(b"null"),
+    });
+    field(r, "metrics", |r| match &d.metrics {
+        Some(success) => {
+            r.extend_from_slice(b"{\"success\":");
+            json_raw(r, success.as_deref());
+            r.push(b'}');
         }
-    }
+        None => r.extend_from_slice(b"null"),
+    });
+    r.push(b'}');
+}
 
-    fn session(&mut self, file: usize, attempt: Option<&str>, part: &Part) {
-        self.head("session", file, attempt, Some(part));
-        let end = part.end.as_ref();
-        let times = [
-            part.started,
-            part.last_seen,
-            end.map(|(t, _)| if *t == NO_TIME { MINUS_INFINITY } else { *t }),
-            None,
-        ];
-        for (column, t) in self.times.iter_mut().zip(times) {
-            column.int(t);
-        }
-        self.ends.int(Some(part.ends));
-        let d = end.map(|(_, d)| d);
-        self.end[0].text(d.and_then(|d| d.completion_status.as_deref()));
-        self.end[1].float(d.and_then(|d| d.duration_ms));
-        self.end[2].float(d.and_then(|d| d.total_tokens));
-        self.end[3].float(d.and_then(|d| d.cost_usd));
-        self.end[4].text(d.and_then(|d| d.success.as_deref()));
-        self.end[5].int(d.and_then(|d| d.outcome.as_ref()).map(|_| 1));
-        self.end[6].text(d.and_then(|d| d.outcome.as_ref()?.as_deref()));
-        self.end[7].int(d.and_then(|d| d.metrics.as_ref()).map(|_| 1));
-        self.end[8].text(d.and_then(|d| d.metrics.as_ref()?.as_deref()));
-        for (column, count) in self.counts.iter_mut().zip(part.counts) {
-            column.int(Some(count));
-        }
-        self.sums(&part.sums);
-        self.error.iter_mut().for_each(Column::null);
-        self.day.null();
-    }
-
-    fn error(&mut self, file: usize, attempt: Option<&str>, error: &ErrorRow) {
-        self.head("error", file, attempt, None);
-        self.nothing_of_a_session(error.ts);
-        self.error[0].text(error.message.as_deref());
-        self.error[1].text(error.fingerprint.as_deref());
-        self.error[2].text(error.category.as_deref());
-        self.error[3].null();
-        self.sums.iter_mut().for_each(Column::null);
-        self.day.null();
-    }
-
-    fn usage(&mut self, file: usize, attempt: Option<&str>, day: Option<i64>, sums: &Sums) {
-        self.head("usage", file, attempt, None);
-        self.nothing_of_a_session(None);
-        self.error.iter_mut().for_each(Column::null);
-        self.sums(sums);
-        self.day.int(day);
-    }
-
-    fn nothing_of_a_session(&mut self, ts: Option<i64>) {
-        self.times[..3].iter_mut().for_each(Column::null);
-        self.times[3].int(ts);
-        self.ends.null();
-        self.end.iter_mut().for_each(Column::null);
-        self.counts.iter_mut().for_each(Column::null);
-    }
-
-    fn sums(&mut self, sums: &Sums) {
-        for (column, sum) in self.sums.iter_mut().zip(sums) {
-            column.float(*sum);
-        }
-    }
-
-    fn columns(self) -> Vec<Column> {
-        let [message, fingerprint, category, _] = self.error;
-        let mut out: Vec<Column> = self.head.into();
-        out.extend(self.times);
-        out.push(self.ends);
-        out.extend(self.end);
-        out.extend(self.counts);
-        out.extend(self.sums);
-        out.extend([message, fingerprint, category, self.day]);
-        out
+fn sum_fields(row: &mut Vec<u8>, sums: &Sums) {
+    for (name, sum) in SUMS.iter().zip(sums) {
+        field(row, name, |r| json_number(r, *sum));
     }
 }
 
-fn rows(files: &[Parts]) -> Vec<Column> {
-    let mut rows = Rows::new();
-    for (file, parts) in files.iter().enumerate() {
-        for (attempt, part) in parts.rows() {
-            rows.session(file, attempt, part);
-            for error in &part.errors {
-                rows.error(file, attempt, error);
-            }
-            for (day, sums) in &part.usage {
-                rows.usage(file, attempt, *day, sums);
-            }
-        }
+fn field(row: &mut Vec<u8>, name: &str, value: impl FnOnce(&mut Vec<u8>)) {
+    row.extend_from_slice(b",\"");
+    row.extend_from_slice(name.as_bytes());
+    row.extend_from_slice(b"\":");
+    value(row);
+}
+
+fn emit(out: &mut impl Write, row: &mut Vec<u8>) -> std::io::Result<usize> {
+    row.extend_from_slice(b"}\n");
+    out.write_all(row)?;
+    Ok(row.len())
+}
+
+fn json_text(r: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(t) => serde_json::to_writer(&mut *r, t).expect("a string encodes"),
+        None => r.extend_from_slice(b"null"),
     }
-    rows.columns()
+}
+
+/// A JSON value as written in the line (checked there).
+fn json_raw(r: &mut Vec<u8>, raw: Option<&str>) {
+    r.extend_from_slice(raw.unwrap_or("null").as_bytes());
+}
+
+fn json_number(r: &mut Vec<u8>, value: Option<f64>) {
+    match value.and_then(serde_json::Number::from_f64) {
+        Some(n) => r.extend_from_slice(n.to_string().as_bytes()),
+        None => r.extend_from_slice(b"null"),
+    }
+}
+
+fn json_time(r: &mut Vec<u8>, t: Option<i64>) {
+    json_text(r, t.map(time::duckdb_time).as_deref());
 }
 
 // --- Python ------------------------------------------------------------------------------
 
-/// The flat parts of the stream files `paths`, one row per file and attempt, error, and
-/// attempt and day (`file`: the index in `paths`), as an Arrow C stream PyCapsule.
-/// `odd_time(text)` gives the microseconds of a timestamp not in the stream's own format,
-/// or None. Runs without the GIL, on every core.
+/// Writes the flat parts of the stream files `paths` to `out` as JSON lines (one row per
+/// file and attempt, error, and attempt and day; `file` is the index in `paths`) and returns
+/// the length of the longest row. `odd_time(text)` gives the microseconds of a timestamp not
+/// in the stream's own format, or None. Runs without the GIL, on every core.
 #[pyfunction]
-fn stream_parts<'py>(
-    py: Python<'py>,
+fn stream_parts(
+    py: Python<'_>,
     paths: Vec<PathBuf>,
+    out: PathBuf,
     odd_time: Py<PyAny>,
-) -> PyResult<Bound<'py, PyCapsule>> {
+) -> PyResult<usize> {
     let odd = |ts: &str| -> Option<i64> {
         Python::attach(|py| {
             odd_time
@@ -655,9 +630,15 @@ fn stream_parts<'py>(
                 .flatten()
         })
     };
-    let work = || scan(&paths, &odd).map(|files| arrow::stream(rows(&files)));
+    let work = || -> std::io::Result<usize> {
+        let files = scan(&paths, &odd)?;
+        let mut writer = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+        let longest = write_rows(&files, &mut writer)?;
+        writer.flush()?;
+        Ok(longest)
+    };
     match py.detach(|| panic::catch_unwind(AssertUnwindSafe(work))) {
-        Ok(Ok(stream)) => arrow::capsule(py, stream),
+        Ok(Ok(longest)) => Ok(longest),
         Ok(Err(e)) => Err(PyOSError::new_err(e.to_string())),
         Err(_) => Err(PyRuntimeError::new_err(
             "computing the analytics parts failed (a bug: please report it)",
@@ -675,7 +656,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn parts_of(lines: &[u8]) -> Parts {
+    fn rows(lines: &[u8]) -> String {
         let mut parts = Parts::default();
         let odd = |_: &str| None;
         let mut clock = Clock {
@@ -685,20 +666,14 @@ mod tests {
         for line in lines.split(|b| *b == b'\n') {
             parts.line(line, &mut clock);
         }
-        parts
-    }
-
-    /// The number of rows, checked to be the same in every column.
-    fn row_count(parts: Parts) -> usize {
-        let columns = rows(&[parts]);
-        let n = columns[0].len();
-        assert!(columns.iter().all(|c| c.len() == n));
-        n
+        let mut out = Vec::new();
+        write_rows(&[parts], &mut out).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn an_attempt_s_events_make_its_rows() {
-        let parts = parts_of(concat!(
+        let out = rows(concat!(
             r#"{"event_type":"session_start","attempt_id":"a","timestamp":"2026-01-01T23:59:59.000Z","model":"m","data":{"prompt_type":"retry"}}"#,
             "\n",
             r#"{"event_type":"usage","attempt_id":"a","timestamp":"2026-01-02T00:00:01.000Z","data":{"input_tokens":5,"cost_usd":0.5}}"#,
@@ -708,22 +683,17 @@ mod tests {
             r#"{"event_type":"session_end","attempt_id":"a","data":{"success":true,"outcome":{"status":"completed"}}}"#,
             "\n\nnot json\n{\"attempt_id\":\"a\"}"
         ).as_bytes());
-        assert_eq!(parts.none.as_ref().unwrap().counts[MALFORMED], 2);
-        let (id, a) = &parts.attempts[0];
-        assert_eq!((id.as_ref(), a.counts), ("a", [0, 0, 1, 0, 1, 0]));
-        assert_eq!(a.started, time::stream_micros("2026-01-01T23:59:59.000Z"));
-        assert_eq!(a.firsts[3].as_deref(), Some("m"));
-        let (end_time, end) = a.end.as_ref().unwrap();
-        assert_eq!(*end_time, NO_TIME);
-        assert_eq!(end.success.as_deref(), Some("true"));
-        assert_eq!(end.outcome, Some(Some("completed".into())));
-        assert_eq!(a.errors[0].message.as_deref(), Some("boom"));
-        assert_eq!(a.errors[0].fingerprint, None);
-        assert_eq!(
-            a.usage,
-            [(Some(20_455), [Some(5.0), None, None, None, None, Some(0.5)])]
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[0].contains(r#""attempt_id":null"#) && lines[0].contains(r#""malformed":2"#));
+        assert!(lines[1].contains(r#""started":"2026-01-01 23:59:59.000000+00""#));
+        assert!(lines[1].contains(r#""retries":1"#) && lines[1].contains(r#""model":"m""#));
+        assert!(lines[1].contains(r#""end_time":"-infinity""#));
+        assert!(
+            lines[1].contains(r#""success":true,"outcome":{"status":"completed"},"metrics":null"#)
         );
-        assert_eq!(row_count(parts), 4);
+        assert!(lines[2].contains(r#""message":"boom","fingerprint":null"#));
+        assert!(lines[3].contains(r#""day":"2026-01-02","input_tokens":5.0"#));
     }
 
     proptest! {
@@ -731,7 +701,7 @@ mod tests {
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            row_count(parts_of(&bytes));
+            rows(&bytes);
         }
 
         #[test]
@@ -740,7 +710,7 @@ mod tests {
             "\"data\"", "\"outcome\"", "\"metrics\"", "\"success\"", "\"attempt_id\"", "\"timestamp\"",
             "\"2026-01-01T00:00:00.000Z\"", "1e400", "-1", "true", "null", "\"\\ud800\"", "\u{e9}",
         ]), 0..300)) {
-            row_count(parts_of(parts.concat().as_bytes()));
+            rows(parts.concat().as_bytes());
         }
     }
 }

@@ -23,6 +23,30 @@ pub fn stream_micros(ts: &str) -> Option<i64> {
     Some(seconds * 1_000_000 + ms * 1000)
 }
 
+/// A time in microseconds since the epoch as DuckDB reads a UTC `TIMESTAMPTZ`
+/// (`2026-02-09 14:23:45.123000+00`).
+pub fn duckdb_time(micros: i64) -> String {
+    let (days, rest) = (
+        micros.div_euclid(86_400_000_000),
+        micros.rem_euclid(86_400_000_000),
+    );
+    let seconds = rest / 1_000_000;
+    format!(
+        "{} {:02}:{:02}:{:02}.{:06}+00",
+        date(days),
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+        rest % 1_000_000
+    )
+}
+
+/// A day (days since the epoch) as `YYYY-MM-DD`.
+pub fn date(days: i64) -> String {
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Whole seconds since the epoch and milliseconds of a valid stream time.
 fn stream_parts(ts: &str) -> Option<(i64, i64)> {
     let b = ts.as_bytes();
@@ -134,9 +158,14 @@ mod tests {
     }
 
     #[test]
-    fn stream_times_are_exact_in_microseconds() {
-        assert_eq!(stream_micros("1970-01-01T00:00:01.234Z"), Some(1_234_000));
-        assert_eq!(stream_micros("2026-02-30T00:00:00.000Z"), None);
+    fn times_are_written_for_duckdb_to_the_microsecond() {
+        let t = stream_micros("2024-02-29T23:59:59.999Z").unwrap();
+        assert_eq!(duckdb_time(t), "2024-02-29 23:59:59.999000+00");
+        assert_eq!(duckdb_time(-1), "1969-12-31 23:59:59.999999+00");
+        assert_eq!(
+            duckdb_time(-62_135_596_800_000_000),
+            "0001-01-01 00:00:00.000000+00"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import tempfile
 from pathlib import Path
 
 from .. import _core
@@ -38,7 +39,7 @@ _END_DATA = (
 # The flat parts' columns: `file` is the index of the file in the list the parts were made of.
 COLUMNS = {
     "kind": "VARCHAR",
-    "file": "BIGINT",
+    "file": "INTEGER",
     "attempt_id": "VARCHAR",
     **{c: "VARCHAR" for c in _FIRSTS},
     "started": "TIMESTAMPTZ",
@@ -54,44 +55,33 @@ COLUMNS = {
     "category": "VARCHAR",
     "day": "DATE",
 }
-# The native rows carry end_data's fields as columns of their own (JSON as text; whether
-# outcome and metrics were objects as flags): this makes the struct.
-_END_DATA_OF_ROWS = f"""CASE WHEN end_time IS NOT NULL THEN {{
-    'completion_status': end_completion_status, 'duration_ms': end_duration_ms,
-    'total_tokens': end_total_tokens, 'cost_usd': end_cost_usd, 'success': end_success::JSON,
-    'outcome': CASE WHEN end_outcome = 1 THEN {{'status': end_outcome_status}} END,
-    'metrics': CASE WHEN end_metrics = 1 THEN {{'success': end_metrics_success::JSON}} END}}::{_END_DATA} END"""
 # Parts made by another version of the native code are not reused (cache, columnar).
-VERSION = f"{_core.version()}-parts-2:{COLUMNS}"
+VERSION = f"{_core.version()}-parts-1:{COLUMNS}"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _FIRST_US = (_dt.datetime.min.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
 _LAST_US = (_dt.datetime.max.replace(tzinfo=_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
-
-
-class _Rows:
-    """The native rows, for DuckDB to scan (the Arrow PyCapsule interface)."""
-
-    def __init__(self, capsule):
-        self.capsule = capsule
-
-    def __arrow_c_stream__(self, requested_schema=None):
-        return self.capsule
+_MIN_OBJECT = 16 << 20  # DuckDB's default maximum_object_size
 
 
 def load(con, table: str, paths: list[Path]) -> None:
     """The temp table `table` of the flat parts of the stream files `paths`, one row per
     file and attempt (`file`: its index in `paths`), error, and attempt and day."""
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS.items()) + "}"
     if not paths:
         nulls = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in COLUMNS.items())
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {nulls} WHERE false")
         return
-    rows = _Rows(_core.stream_parts([os.fspath(p) for p in paths], _odd_time))
-    names = ", ".join(f'"{name}"' if name != "end_data" else f"{_END_DATA_OF_ROWS} AS end_data" for name in COLUMNS)
-    con.register("agentlog_native_parts", rows)
+    fd, rows = tempfile.mkstemp(prefix="agentlog-parts-", suffix=".jsonl")
+    os.close(fd)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM agentlog_native_parts")
+        longest = _core.stream_parts([os.fspath(p) for p in paths], rows, _odd_time)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_json(?, format='newline_delimited', "
+            f"columns={columns}, maximum_object_size={max(_MIN_OBJECT, longest + 1)})",
+            [rows],
+        )
     finally:
-        con.unregister("agentlog_native_parts")
+        os.unlink(rows)
 
 
 def _odd_time(text: str) -> int | None:
