@@ -47,7 +47,8 @@ def run_cli(
 def read_jsonl(path: Path) -> list[dict]:
     import json
 
-    return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    # "\n" only: str.splitlines() also cuts at U+0085 or U+2028, which a JSON string may hold raw
+    return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").split("\n") if line.strip()]
 
 
 @pytest.fixture

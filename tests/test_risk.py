@@ -303,3 +303,12 @@ def test_files_named_edited_and_written_are_counted_once_each() -> None:
     assert found["log_files_seen"] == pytest.approx(math.log1p(3))  # core.py, utils.py, scratch.py
     assert found["log_files_edited"] == pytest.approx(math.log1p(2))  # core.py, scratch.py
     assert found["files_written"] == 1.0
+
+
+def test_a_labels_file_of_json_lines_keeps_a_value_holding_a_unicode_line_separator(tmp_path):
+    from agentlog.risk.history import read_labels
+
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"attempt_id": "a\u2028b", "resolved": True}, {"attempt_id": "c\x85", "failed": True}]
+    labels.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n", encoding="utf-8")
+    assert read_labels(labels) == {"a\u2028b": False, "c\x85": True}

@@ -87,7 +87,8 @@ def read_labels(path: Path) -> dict[str, bool]:
     outcome) or JSON lines with the same keys. Raises ValueError saying what is wrong."""
     text = Path(path).read_text(encoding="utf-8")
     rows = (
-        [json.loads(line) for line in text.splitlines() if line.strip()]
+        # lines end at "\n" only: str.splitlines() also cuts at U+2028 or U+0085 inside a value
+        [json.loads(line) for line in text.split("\n") if line.strip()]
         if text.lstrip().startswith("{")
         else list(csv.DictReader(text.splitlines()))
     )
