@@ -7,6 +7,8 @@ import json
 import random
 
 import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from watchkit import BASE, ev, iso
 from watchgen import stream
 
@@ -82,6 +84,35 @@ def test_messy_stream_in_one_batch_agrees_with_small_batches():
         parts += small.feed(lines[i : i + 7])
     assert _rows(found) == _rows(parts)
     assert (whole.events, whole.malformed, whole.ignored) == (small.events, small.malformed, small.ignored)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 50), st.lists(st.integers(0, 400), max_size=6), st.booleans())
+def test_lines_given_as_one_bytes_object_are_the_lines_given_as_a_list(seed, cuts, last_newline):
+    """The tailer hands the engine whole lines in one bytes object: cut at the newlines, they
+    are the same lines, with the same alerts, counts and malformed indices."""
+    lines = stream(seed=seed)
+    for i, odd in enumerate(ODD):
+        lines.insert((seed * 7 + i * 31) % (len(lines) + 1), odd)
+    bounds = [0, *sorted(min(c, len(lines)) for c in cuts), len(lines)]
+    as_list, as_bytes = Engine(WatchConfig()), Engine(WatchConfig())
+    told_list: list[Malformed] = []
+    told_bytes: list[Malformed] = []
+    found_list, found_bytes = [], []
+    for start, end in zip(bounds, bounds[1:]):
+        part = lines[start:end]
+        found_list += as_list.feed(part, told_list.append)
+        data = b"".join(line + b"\n" for line in part)
+        if not last_newline and end == len(lines):
+            data = data[:-1]  # an archive's last line may lack it
+        found_bytes += as_bytes.feed(data, told_bytes.append)
+    assert _rows(found_bytes) == _rows(found_list)
+    assert told_bytes == told_list
+    assert (as_bytes.events, as_bytes.malformed, as_bytes.ignored) == (
+        as_list.events,
+        as_list.malformed,
+        as_list.ignored,
+    )
 
 
 def test_a_snapshot_round_trips_through_json_with_event_ids():

@@ -293,6 +293,45 @@ impl Host for PyHost<'_, '_> {
     }
 }
 
+/// The lines `feed` was given, held for the call: one bytes object cut at its newlines (the
+/// tailer's chunk: no Python object per line), or a list of lines.
+enum Held<'py> {
+    Chunk(Bound<'py, PyBytes>),
+    Lines(Vec<Bound<'py, PyBytes>>),
+}
+
+impl<'py> Held<'py> {
+    fn of(lines: &Bound<'py, PyAny>) -> PyResult<Held<'py>> {
+        if let Ok(chunk) = lines.cast::<PyBytes>() {
+            return Ok(Held::Chunk(chunk.clone()));
+        }
+        let lines: PyResult<Vec<_>> = lines
+            .try_iter()?
+            .map(|line| Ok(line?.cast_into::<PyBytes>()?))
+            .collect();
+        Ok(Held::Lines(lines?))
+    }
+
+    fn lines(&self) -> Vec<&[u8]> {
+        match self {
+            Held::Chunk(chunk) => {
+                let data = chunk.as_bytes();
+                let mut lines = Vec::new();
+                let mut start = 0;
+                for end in memchr::memchr_iter(b'\n', data) {
+                    lines.push(&data[start..end]);
+                    start = end + 1;
+                }
+                if start < data.len() {
+                    lines.push(&data[start..]);
+                }
+                lines
+            }
+            Held::Lines(lines) => lines.iter().map(|line| line.as_bytes()).collect(),
+        }
+    }
+}
+
 /// Runs `f`, turning a panic (a bug) into a Python exception the caller can handle, never an
 /// abort across the FFI boundary.
 fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -529,8 +568,10 @@ impl Engine {
         })
     }
 
-    /// Process raw stream lines, read at wall time `now` (when known); malformed ones are
-    /// counted, handed to `on_malformed` (as `Malformed(index, reason)`) and skipped.
+    /// Process raw stream lines, read at wall time `now` (when known): a list of lines, or
+    /// whole lines in one bytes object (each ended by a newline; the last one may lack it).
+    /// Malformed ones are counted, handed to `on_malformed` (as `Malformed(index, reason)`,
+    /// the index of the line in `lines`) and skipped.
     #[pyo3(signature = (lines, on_malformed=None, now=None))]
     fn feed(
         &self,
@@ -547,14 +588,9 @@ impl Engine {
                 let mut host = Inner::host(py, &mut inner.python);
                 let mut raised = Vec::new();
                 let mut bad = Vec::new();
-                for (index, line) in lines.try_iter()?.enumerate() {
-                    let line = line?;
-                    let bytes = line.cast::<PyBytes>()?;
-                    if let Some(why) =
-                        inner
-                            .core
-                            .line(bytes.as_bytes(), read, &mut host, &mut raised)
-                    {
+                let held = Held::of(lines)?;
+                for (index, line) in held.lines().into_iter().enumerate() {
+                    if let Some(why) = inner.core.line(line, read, &mut host, &mut raised) {
                         bad.push((index, why));
                     }
                     if host.failed() {

@@ -78,5 +78,19 @@ class AlertJournal:
         self.written += 1
         return True
 
+    def write_all(self, alerts: list[Alert]) -> list[Alert]:
+        """`write` for several alerts, their lines in one write(); returns those appended."""
+        fresh, ids = [], set()
+        for alert in alerts:
+            if alert.alert_id not in self.seen and alert.alert_id not in ids:
+                fresh.append(alert)
+                if alert.alert_id:
+                    ids.add(alert.alert_id)
+        if fresh:
+            self.writer.write_batch({layout.ALERTS: [encode(alert) + b"\n" for alert in fresh]})
+            self.seen |= ids
+            self.written += len(fresh)
+        return fresh
+
     def close(self) -> None:
         self.writer.close()

@@ -189,10 +189,16 @@ def _mark_of(word: str) -> Mark:
 
 @dataclass
 class Batch:
-    lines: list[bytes]  # complete lines without their newline (may be empty lines)
+    data: bytes  # complete lines, each with its newline (empty lines too)
     position: Position  # where to resume after these lines
     index: int = 0  # which file of the position the lines came from
     path: Path | None = None  # that file's path when it was opened
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The lines without their newlines (a consumer that can take `data` whole, as the
+        watch engine does, saves making an object per line)."""
+        return self.data.split(b"\n")[:-1]
 
 
 class _Source:
@@ -220,16 +226,17 @@ class _Source:
         head = self.head[:known]
         return Mark(self.dev, self.ino, self.offset, digest(head), len(head))
 
-    def read(self, size: int = CHUNK) -> list[bytes] | None:
-        """Complete lines after the current position, or None at the end of the file."""
+    def read(self, size: int = CHUNK) -> bytes | None:
+        """The complete lines after the current position (b"" when none is complete yet),
+        or None at the end of the file."""
         data = self.pread(self.offset + len(self.buf), size)
         if not data:
             return None
-        parts = (self.buf + data).split(b"\n")
-        self.buf = parts.pop()
-        if parts:
-            self.offset += sum(map(len, parts)) + len(parts)
-        return parts
+        data = self.buf + data
+        cut = data.rfind(b"\n") + 1
+        self.buf = data[cut:]
+        self.offset += cut
+        return data[:cut]
 
     def replaced(self) -> bool:
         """True when the file was truncated or rewritten in place (copytruncate)."""
@@ -313,12 +320,12 @@ class Tailer:
             progressed = False
             for source in list(self._sources):
                 while True:
-                    lines = source.read(max_bytes)
-                    if lines is None:
+                    data = source.read(max_bytes)
+                    if data is None:
                         break
                     progressed = True
-                    if lines:
-                        yield Batch(lines, self.position(), self._sources.index(source), source.path)
+                    if data:
+                        yield Batch(data, self.position(), self._sources.index(source), source.path)
                 self._retire(source)
             if not progressed:
                 return
@@ -326,13 +333,13 @@ class Tailer:
     def lines(self) -> Iterator[tuple[bytes, Position]]:
         """Each complete line with the position just after it (for per-line acknowledgement)."""
         for batch in self.batches():
-            marks, i = batch.position, batch.index
+            marks, i, lines = batch.position, batch.index, batch.lines
             end = marks[i].offset
             ends = []
-            for line in reversed(batch.lines):
+            for line in reversed(lines):
                 ends.append(end)
                 end -= len(line) + 1
-            for line, offset in zip(batch.lines, reversed(ends)):
+            for line, offset in zip(lines, reversed(ends)):
                 yield line, marks[:i] + (msgspec.structs.replace(marks[i], offset=offset),) + marks[i + 1 :]
 
     def position(self) -> Position:

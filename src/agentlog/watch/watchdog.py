@@ -157,7 +157,7 @@ class Watchdog:
                 for batch in tailer.batches():
                     end = batch.position[batch.index].offset
                     self._emit(
-                        engine.feed(batch.lines, self._reporter(batch.path, batch.lines, end=end), now=time.time())
+                        engine.feed(batch.data, self._reporter(batch.path, batch.data, end=end), now=time.time())
                     )
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
@@ -203,23 +203,24 @@ class Watchdog:
                 while lines := handle.readlines(1 << 20):
                     if self.stop.is_set():
                         return False
-                    self._emit(self.engine.feed(lines, self._reporter(path, lines, start=start), now=time.time()))
-                    start += sum(map(len, lines))
+                    data = b"".join(lines)
+                    self._emit(self.engine.feed(data, self._reporter(path, data, start=start), now=time.time()))
+                    start += len(data)
         return True
 
     def _reporter(
-        self, path: Path | None, lines: list[bytes], *, start: int | None = None, end: int | None = None
+        self, path: Path | None, data: bytes, *, start: int | None = None, end: int | None = None
     ) -> Callable[[Malformed], None]:
-        """Says where a malformed line of `lines` is (file, byte offset) and why, through
-        `on_note`; `lines` begin at byte `start` of `path`, or end at byte `end`. The
-        first MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
+        """Says where a malformed line of `data` (whole lines) is (file, byte offset) and
+        why, through `on_note`; `data` begins at byte `start` of `path`, or ends at byte
+        `end`. The first MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
 
         def report(bad: Malformed) -> None:
             told = self.engine.malformed
             if self.on_note is None or told > MAX_MALFORMED_NOTES:
                 return
-            sizes = [len(line) + (not line.endswith(b"\n")) for line in lines]  # tailer lines lack it
-            offset = (end - sum(sizes) if start is None else start) + sum(sizes[: bad.index])
+            before = sum(len(line) + 1 for line in data.split(b"\n", bad.index)[: bad.index])
+            offset = (end - len(data) if start is None else start) + before
             where = "uncompressed byte" if path is not None and path.suffix == ".gz" else "byte"
             self.on_note(f"{path}: {where} {offset}: {bad.reason}; skipped")
             if told == MAX_MALFORMED_NOTES:
@@ -228,16 +229,14 @@ class Watchdog:
         return report
 
     def _emit(self, alerts: list[Alert]) -> int:
-        written = 0
-        for alert in alerts:
-            if self.journal.write(alert):
-                written += 1
-                if self.on_alert is not None:
-                    self.on_alert(alert)
+        written = self.journal.write_all(alerts)
+        if self.on_alert is not None:
+            for alert in written:
+                self.on_alert(alert)
         if written:
-            self.result.alerts += written
+            self.result.alerts += len(written)
             self.outbox.wake()
-        return written
+        return len(written)
 
     def _commit_due(self, committed: float) -> bool:
         """Once per commit interval, stretched so that encoding the state (O(attempts kept),
