@@ -68,26 +68,22 @@ class AlertJournal:
         """Append unless already written (same alert_id); True when appended. An alert is
         an `Alert`, or a dict of its fields plus others (the guard's `decision`); `redact`
         scrubs the line first (a guard reason may quote a tool input no recorder saw)."""
-        alert_id = alert.get("alert_id") if isinstance(alert, dict) else alert.alert_id
-        if alert_id in self.seen:
-            return False
-        line = encode(alert) + b"\n"
-        self.writer.append(layout.ALERTS, redact(line) if redact else line)
-        if alert_id:
-            self.seen.add(alert_id)
-        self.written += 1
-        return True
+        return bool(self.write_all([alert], redact))
 
-    def write_all(self, alerts: list[Alert]) -> list[Alert]:
+    def write_all(
+        self, alerts: list[Alert] | list[Alert | dict[str, Any]], redact: Callable[[bytes], bytes] | None = None
+    ) -> list[Alert | dict[str, Any]]:
         """`write` for several alerts, their lines in one write(); returns those appended."""
         fresh, ids = [], set()
         for alert in alerts:
-            if alert.alert_id not in self.seen and alert.alert_id not in ids:
+            alert_id = alert.get("alert_id") if isinstance(alert, dict) else alert.alert_id
+            if alert_id not in self.seen and alert_id not in ids:
                 fresh.append(alert)
-                if alert.alert_id:
-                    ids.add(alert.alert_id)
+                if alert_id:
+                    ids.add(alert_id)
         if fresh:
-            self.writer.write_batch({layout.ALERTS: [encode(alert) + b"\n" for alert in fresh]})
+            lines = [encode(alert) + b"\n" for alert in fresh]
+            self.writer.write_batch({layout.ALERTS: [redact(line) for line in lines] if redact else lines})
             self.seen |= ids
             self.written += len(fresh)
         return fresh
