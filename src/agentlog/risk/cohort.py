@@ -33,7 +33,7 @@ import msgspec
 
 from .features import AGENT_EVENTS, _ends, _remember, kind_of
 
-FORMAT = "agentlog-session-baselines-1"
+FORMAT = "agentlog-session-baselines-2"
 FILE = "session-baselines.json"  # in the log's state/ folder
 DECAY = 0.5  # a step back weighs half: the recent metrics follow the last two or three steps
 KEYS = ("executor", "model", "task_size")
@@ -53,10 +53,18 @@ METRICS = (
     ("tool_entropy", 0, 0.1),  # of the kinds of calls so far
     ("context_jump", 1, 0.05),  # log of the latest call's input over the one before
     ("error_streak", 1, 0.5),  # steps in a row that failed with the error (and output) of the step before
-    ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before
+    ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before and answered the same
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
 )
-NAMES = tuple(name for name, _, _ in METRICS)
+# against the cohort's sessions as they ended, at any step: a session that has run longer or
+# cost more than its cohort's sessions ever did is unlike them however late that comes (the
+# per-step baselines end where few sessions went on)
+END_METRICS = (
+    ("steps_end", 1, 0.1),  # log steps so far
+    ("cost_end", 1, 0.1),  # log $ so far
+)
+NAMES = tuple(name for name, _, _ in METRICS + END_METRICS)
+DIRECTIONS = tuple(direction for _, direction, _ in METRICS + END_METRICS)
 TOKEN_KINDS = 4  # input, cache read, cache creation, output: what a cohort's prices are fitted on
 _MAD = 1.4826  # MAD to standard deviation, for a normal distribution
 
@@ -100,6 +108,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     entropy_sum: float = 0.0
     seen: dict[int, int] = msgspec.field(default_factory=dict)
     failed_output: int = 0  # crc32 of the ends of this step's latest failed command's output (0: none)
+    last_pair: int = -1  # crc32 of the latest call with the ends of its output
 
     def take(self, event) -> bool:
         """Count one event; whether it is a point to judge the session at (the session has
@@ -136,8 +145,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     def _step(self) -> None:
         self.in_call = True
         if self.steps:
-            same = self.step_error != -1 and self.step_error == self.last_error
-            self.error_streak = self.error_streak + 1 if same else 0
+            self.error_streak = self.error_streak + 1 if self._same_error() else 0
             self.last_error = self.step_error
         self.steps += 1
         self.step_calls, self.step_error, self.failed_output = 0, -1, 0
@@ -149,10 +157,22 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         self.r_priced *= DECAY
         self.r_usage = [x * DECAY for x in self.r_usage]
 
+    def _same_error(self) -> bool:
+        """Whether this step failed with the error (and output) of the step before, running
+        another command: the same command answered the same is a loop (repeat_streak)."""
+        repeated = self.step_calls and self.repeat_streak
+        return self.step_error != -1 and self.step_error == self.last_error and not repeated
+
     def _result(self, data) -> None:
         raw = data.result_data
         failed = data.result == "error" and len(raw) > len(b'""')
-        self.failed_output = crc32(_ends(raw)) if failed else 0
+        output = crc32(_ends(raw))
+        self.failed_output = output if failed else 0
+        # a loop is the same call answered the same: an agent paging through a file calls
+        # the same command in a row and reads something new each time
+        pair = crc32(output.to_bytes(4, "little"), self.last_call & 0xFFFFFFFF)
+        self.repeat_streak = self.repeat_streak + 1 if pair == self.last_pair else 0
+        self.last_pair = pair
 
     def _usage(self, data) -> None:
         cost = _number(data.cost_usd)
@@ -184,7 +204,6 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         key = crc32(params, crc32(tool.encode()))
         if _remember(self.seen, key):
             self.r_repeats += 1.0
-        self.repeat_streak = self.repeat_streak + 1 if key == self.last_call else 0
         self.last_call = key
         kind = kind_of(tool.encode() + b" " + params)
         count = self.kinds.get(kind, 0)
@@ -209,9 +228,11 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self.r_repeats / self.r_calls if self.r_calls >= 0.5 else 0.0,
             math.log(self.calls) - self.entropy_sum / self.calls if self.calls else 0.0,
             math.log((self.context + 1) / (self.previous_context + 1)) if self.previous_context else None,
-            float(self.error_streak + (self.step_error != -1 and self.step_error == self.last_error)),
+            float(self.error_streak + self._same_error()),
             float(self.repeat_streak),
             float(self.idle_streak),
+            math.log(self.steps) if self.steps else None,
+            math.log(0.001 + self.cost) if priced else None,
         ]
 
     def cohort(self, executor: Any, keys: Sequence[str]) -> list[str]:
@@ -246,24 +267,28 @@ class Verdict:
 class Cohort:
     sessions: int
     steps: list[list[list[float] | None] | None]  # per step index (1 at 0): per metric [median, scale] or None
+    ends: list[list[float] | None]  # per END_METRICS: [median, scale] of the sessions' final values, or None
     quantiles: list[float]  # per metric: the METRIC_QUANTILE of the sessions' highest |z|
     threshold: float
     prices: list[float]  # $ per token of each kind (TOKEN_KINDS), fitted on the cohort's calls
 
     def judge(self, step: int, values: list[float | None]) -> tuple[float, int, float] | None:
         """(combined score, the metric index that gave it, its z), or None: nothing known here."""
-        if step > len(self.steps) or self.steps[step - 1] is None:
-            return None
         best = None
-        for i, (value, base) in enumerate(zip(values, self.steps[step - 1])):
+        for i, (value, base) in enumerate(zip(values, self.bases(step))):
             if value is None or base is None:
                 continue
             z = (value - base[0]) / base[1]
-            far = z if METRICS[i][1] > 0 else abs(z)
+            far = z if DIRECTIONS[i] > 0 else abs(z)
             score = far / self.quantiles[i]
             if best is None or score > best[0]:
                 best = (score, i, z)
         return best
+
+    def bases(self, step: int) -> list[list[float] | None]:
+        """Per metric (NAMES), its [median, scale] at `step`, or None."""
+        row = self.steps[step - 1] if step <= len(self.steps) else None
+        return (row or [None] * len(METRICS)) + self.ends
 
 
 class Baselines:
@@ -295,7 +320,7 @@ class Baselines:
             score / cohort.threshold,
             NAMES[i],
             values[i],
-            cohort.steps[metrics.steps - 1][i][0],
+            cohort.bases(metrics.steps)[i][0],
             z,
             name,
             cohort.sessions,
@@ -314,6 +339,7 @@ class Baselines:
                     "quantiles": c.quantiles,
                     "prices": c.prices,
                     "steps": c.steps,
+                    "ends": c.ends,
                 }
                 for name, c in sorted(self.cohorts.items())
             },
@@ -329,6 +355,7 @@ class Baselines:
             name: Cohort(
                 int(c["sessions"]),
                 c["steps"],
+                c["ends"],
                 [float(q) for q in c["quantiles"]],
                 float(c["threshold"]),
                 [float(p) for p in c["prices"]],
@@ -428,17 +455,27 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
     return [m[i][n] / m[i][i] for i in range(n)]
 
 
+def _robust(values: list[float], floor: float, min_sessions: int) -> list[float] | None:
+    """[median, scale] of `values` (the MAD as a standard deviation, at least `floor`); None
+    with fewer than `min_sessions` values."""
+    if len(values) < min_sessions:
+        return None
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values)
+    return [median, max(_MAD * mad, floor)]
+
+
 def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
     prices = fit_prices(sessions)
     valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
     last = max(step for points in valued for step, _ in points)
-    by_step: list[list[list[float]]] = [[[] for _ in NAMES] for _ in range(last)]
+    by_step: list[list[list[float]]] = [[[] for _ in METRICS] for _ in range(last)]
     reached = [0] * last
     for points in valued:
         for step in {step for step, _ in points}:
             reached[step - 1] += 1
         for step, values in points:
-            for i, value in enumerate(values):
+            for i, value in enumerate(values[: len(METRICS)]):
                 if value is not None:
                     by_step[step - 1][i].append(value)
     steps: list[list[list[float] | None] | None] = []
@@ -446,27 +483,23 @@ def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohor
         if reached[k] < min_sessions:
             steps.append(None)
             continue
-        row: list[list[float] | None] = []
-        for (_, _, floor), values in zip(METRICS, by_step[k]):
-            if len(values) < min_sessions:
-                row.append(None)
-                continue
-            median = statistics.median(values)
-            mad = statistics.median(abs(v - median) for v in values)
-            row.append([median, max(_MAD * mad, floor)])
+        row = [_robust(values, floor, min_sessions) for (_, _, floor), values in zip(METRICS, by_step[k])]
         steps.append(row)
     while steps and steps[-1] is None:
         steps.pop()
-    cohort = Cohort(len(sessions), steps, [1.0] * len(NAMES), 1.0, prices)
+    finals = [points[-1][1][len(METRICS) :] for points in valued]
+    ends = [
+        _robust([f[i] for f in finals if f[i] is not None], floor, min_sessions)
+        for i, (_, _, floor) in enumerate(END_METRICS)
+    ]
+    cohort = Cohort(len(sessions), steps, ends, [1.0] * len(NAMES), 1.0, prices)
     highest = [[0.0] * len(NAMES) for _ in sessions]  # per session and metric: the highest |z|
     for points, top in zip(valued, highest):
         for step, values in points:
-            if step > len(steps) or steps[step - 1] is None:
-                continue
-            for i, (value, base) in enumerate(zip(values, steps[step - 1])):
+            for i, (value, base) in enumerate(zip(values, cohort.bases(step))):
                 if value is not None and base is not None:
                     z = (value - base[0]) / base[1]
-                    top[i] = max(top[i], z if METRICS[i][1] > 0 else abs(z))
+                    top[i] = max(top[i], z if DIRECTIONS[i] > 0 else abs(z))
     cohort.quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
     combined = []
     for points in valued:

@@ -34,8 +34,10 @@ WHAT = {
     "tool_entropy": "tool-mix entropy",
     "context_jump": "context growth in one call (log)",
     "error_streak": "steps in a row failing with the same error",
-    "repeat_streak": "identical calls in a row",
+    "repeat_streak": "identical calls in a row answered the same",
     "idle_streak": "model calls in a row that ran nothing",
+    "steps_end": "steps so far (log) against where its cohort's sessions ended",
+    "cost_end": "cost so far (log) against what its cohort's sessions cost in all",
 }
 
 
