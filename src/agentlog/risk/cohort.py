@@ -33,6 +33,8 @@ import msgspec
 
 from .features import AGENT_EVENTS, _ends, _remember, kind_of
 
+# 2: repeat_streak counts a call answered as the one before, error_streak other commands
+# failing the same way (1 counted identical calls, and error streaks over them)
 FORMAT = "agentlog-session-baselines-2"
 FILE = "session-baselines.json"  # in the log's state/ folder
 DECAY = 0.5  # a step back weighs half: the recent metrics follow the last two or three steps
@@ -56,15 +58,7 @@ METRICS = (
     ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before and answered the same
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
 )
-# against the cohort's sessions as they ended, at any step: a session that has run longer or
-# cost more than its cohort's sessions ever did is unlike them however late that comes (the
-# per-step baselines end where few sessions went on)
-END_METRICS = (
-    ("steps_end", 1, 0.1),  # log steps so far
-    ("cost_end", 1, 0.1),  # log $ so far
-)
-NAMES = tuple(name for name, _, _ in METRICS + END_METRICS)
-DIRECTIONS = tuple(direction for _, direction, _ in METRICS + END_METRICS)
+NAMES = tuple(name for name, _, _ in METRICS)
 TOKEN_KINDS = 4  # input, cache read, cache creation, output: what a cohort's prices are fitted on
 _MAD = 1.4826  # MAD to standard deviation, for a normal distribution
 
@@ -231,8 +225,6 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             float(self.error_streak + self._same_error()),
             float(self.repeat_streak),
             float(self.idle_streak),
-            math.log(self.steps) if self.steps else None,
-            math.log(0.001 + self.cost) if priced else None,
         ]
 
     def cohort(self, executor: Any, keys: Sequence[str]) -> list[str]:
@@ -267,7 +259,6 @@ class Verdict:
 class Cohort:
     sessions: int
     steps: list[list[list[float] | None] | None]  # per step index (1 at 0): per metric [median, scale] or None
-    ends: list[list[float] | None]  # per END_METRICS: [median, scale] of the sessions' final values, or None
     quantiles: list[float]  # per metric: the METRIC_QUANTILE of the sessions' highest |z|
     threshold: float
     prices: list[float]  # $ per token of each kind (TOKEN_KINDS), fitted on the cohort's calls
@@ -279,16 +270,18 @@ class Cohort:
             if value is None or base is None:
                 continue
             z = (value - base[0]) / base[1]
-            far = z if DIRECTIONS[i] > 0 else abs(z)
+            far = z if METRICS[i][1] > 0 else abs(z)
             score = far / self.quantiles[i]
             if best is None or score > best[0]:
                 best = (score, i, z)
         return best
 
     def bases(self, step: int) -> list[list[float] | None]:
-        """Per metric (NAMES), its [median, scale] at `step`, or None."""
-        row = self.steps[step - 1] if step <= len(self.steps) else None
-        return (row or [None] * len(METRICS)) + self.ends
+        """Per metric, its [median, scale] at `step` (or None). A session that runs on where
+        too few of its cohort went is compared with the last step index that has them: a
+        long run would otherwise go unjudged just where it is least like its cohort."""
+        row = self.steps[min(step, len(self.steps)) - 1] if self.steps else None
+        return row or [None] * len(NAMES)
 
 
 class Baselines:
@@ -339,7 +332,6 @@ class Baselines:
                     "quantiles": c.quantiles,
                     "prices": c.prices,
                     "steps": c.steps,
-                    "ends": c.ends,
                 }
                 for name, c in sorted(self.cohorts.items())
             },
@@ -347,6 +339,8 @@ class Baselines:
 
     @classmethod
     def from_json(cls, doc: Any) -> "Baselines":
+        if isinstance(doc, dict) and str(doc.get("format")).startswith(FORMAT[:-1]) and doc["format"] != FORMAT:
+            raise ValueError("baselines of an older agentlog: fit them again (agentlog risk baselines)")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError(f"not agentlog session baselines (format {FORMAT!r})")
         if doc.get("metrics") != list(NAMES):
@@ -355,7 +349,6 @@ class Baselines:
             name: Cohort(
                 int(c["sessions"]),
                 c["steps"],
-                c["ends"],
                 [float(q) for q in c["quantiles"]],
                 float(c["threshold"]),
                 [float(p) for p in c["prices"]],
@@ -465,17 +458,16 @@ def _robust(values: list[float], floor: float, min_sessions: int) -> list[float]
     return [median, max(_MAD * mad, floor)]
 
 
-def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
-    prices = fit_prices(sessions)
-    valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
+def _steps(valued: list[list[tuple[int, list[float | None]]]], min_sessions: int) -> list:
+    """Per step index, each metric's [median, scale] over the sessions that reached it."""
     last = max(step for points in valued for step, _ in points)
-    by_step: list[list[list[float]]] = [[[] for _ in METRICS] for _ in range(last)]
+    by_step: list[list[list[float]]] = [[[] for _ in NAMES] for _ in range(last)]
     reached = [0] * last
     for points in valued:
         for step in {step for step, _ in points}:
             reached[step - 1] += 1
         for step, values in points:
-            for i, value in enumerate(values[: len(METRICS)]):
+            for i, value in enumerate(values):
                 if value is not None:
                     by_step[step - 1][i].append(value)
     steps: list[list[list[float] | None] | None] = []
@@ -483,28 +475,43 @@ def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohor
         if reached[k] < min_sessions:
             steps.append(None)
             continue
-        row = [_robust(values, floor, min_sessions) for (_, _, floor), values in zip(METRICS, by_step[k])]
-        steps.append(row)
+        steps.append([_robust(values, floor, min_sessions) for (_, _, floor), values in zip(METRICS, by_step[k])])
     while steps and steps[-1] is None:
         steps.pop()
-    finals = [points[-1][1][len(METRICS) :] for points in valued]
-    ends = [
-        _robust([f[i] for f in finals if f[i] is not None], floor, min_sessions)
-        for i, (_, _, floor) in enumerate(END_METRICS)
+    return steps
+
+
+def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
+    prices = fit_prices(sessions)
+    valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
+    cohort = Cohort(len(sessions), _steps(valued, min_sessions), [1.0] * len(NAMES), 1.0, prices)
+    # the quantiles and the threshold from each half of the sessions judged by baselines fitted
+    # on the other half: a session's own values pull the medians towards it, and a threshold
+    # set on sessions so judged alerts more often on new sessions than alpha says (a half
+    # needs half the sessions at a step: the same steps and metrics are judged as in the whole)
+    halves = (valued[0::2], valued[1::2])
+    judged = [
+        (Cohort(len(half), _steps(other, max(min_sessions // 2, 1)), [1.0] * len(NAMES), 1.0, prices), half)
+        for half, other in zip(halves, reversed(halves))
     ]
-    cohort = Cohort(len(sessions), steps, ends, [1.0] * len(NAMES), 1.0, prices)
-    highest = [[0.0] * len(NAMES) for _ in sessions]  # per session and metric: the highest |z|
-    for points, top in zip(valued, highest):
-        for step, values in points:
-            for i, (value, base) in enumerate(zip(values, cohort.bases(step))):
-                if value is not None and base is not None:
-                    z = (value - base[0]) / base[1]
-                    top[i] = max(top[i], z if DIRECTIONS[i] > 0 else abs(z))
-    cohort.quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
+    highest = []  # per session and metric: the highest |z|
+    for judge, half in judged:
+        for points in half:
+            top = [0.0] * len(NAMES)
+            for step, values in points:
+                for i, (value, base) in enumerate(zip(values, judge.bases(step))):
+                    if value is not None and base is not None:
+                        z = (value - base[0]) / base[1]
+                        top[i] = max(top[i], z if METRICS[i][1] > 0 else abs(z))
+            highest.append(top)
+    quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
     combined = []
-    for points in valued:
-        scores = [cohort.judge(step, values) for step, values in points]
-        combined.append(max((s[0] for s in scores if s is not None), default=0.0))
+    for judge, half in judged:
+        judge.quantiles = quantiles
+        for points in half:
+            scores = [judge.judge(step, values) for step, values in points]
+            combined.append(max((s[0] for s in scores if s is not None), default=0.0))
+    cohort.quantiles = quantiles
     cohort.threshold = max(_quantile(combined, 1 - alpha), 1.0)
     return cohort
 

@@ -36,8 +36,6 @@ WHAT = {
     "error_streak": "steps in a row failing with the same error",
     "repeat_streak": "identical calls in a row answered the same",
     "idle_streak": "model calls in a row that ran nothing",
-    "steps_end": "steps so far (log) against where its cohort's sessions ended",
-    "cost_end": "cost so far (log) against what its cohort's sessions cost in all",
 }
 
 
