@@ -4,8 +4,8 @@
 compares (METRICS): cost and tokens so far; over the last few steps (decayed) the cost
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
-latest call's context growth; and streaks (the same error and output, the same call, calls
-that ran nothing). A session is compared with its cohort (executor x model x task size, or the
+latest call's context growth; and streaks (other commands failing with the same error and
+output, the same call answered the same, calls that ran nothing). A session is compared with its cohort (executor x model x task size, or the
 keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
@@ -15,7 +15,9 @@ that an alert depends on the attempt's own events and the baselines file only: a
 gives the alerts the live watch gave whatever order the attempts come in (the engine's
 promise), and a restart reads the same file. A robust z-score per metric, divided by that
 metric's own 99th percentile over the cohort's sessions, makes one score; the cohort's
-threshold is the (1 - alpha) quantile of its sessions' highest scores.
+threshold is the (1 - alpha) quantile of its sessions' highest scores. Both percentiles are
+cross-fitted (each half of the sessions scored against the other half's baselines). Past
+the last step index with baselines, a session is judged by that last one.
 """
 
 from __future__ import annotations
