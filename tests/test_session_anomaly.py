@@ -242,3 +242,73 @@ def test_an_error_streak_is_the_same_error_with_the_same_output() -> None:
     assert step("grep -n y a.py", "") == 1  # printing nothing is one output too
     step("ls", broken, None)  # a success ends it
     assert step("ls -a", "b.py", None) == 0
+
+
+def _metrics_stepper():
+    """A fresh Metrics and a function that feeds it one step (a call, its output, maybe an
+    error) and returns the metrics named."""
+    import msgspec
+
+    from agentlog.risk.cohort import NAMES, Metrics
+    from agentlog.watch.view import WatchEvent
+
+    decode = msgspec.json.Decoder(WatchEvent).decode
+    metrics = Metrics()
+
+    def step(command: str, output: str, failed: bool = False) -> dict[str, float]:
+        events = [
+            ("agent_thinking", {"thinking": "next"}),
+            ("tool_call", {"tool_name": "bash", "tool_params": {"command": command}}),
+            ("tool_result", {"tool_name": "bash", "result": "error" if failed else "success", "result_data": output}),
+        ]
+        if failed:
+            events.append(("error", {"error_message": "exit code 1", "error_fingerprint": "exit_code-1"}))
+        for kind, data in events:
+            metrics.take(decode(json.dumps({"event_type": kind, "attempt_id": "a", "data": data})))
+        return dict(zip(NAMES, metrics.values()))
+
+    return step
+
+
+def test_a_loop_is_the_same_call_answered_the_same() -> None:
+    """Paging through a file calls one command in a row and reads something new each time: no
+    loop. The same command answered the same is one, and its failures are not counted again
+    as an error streak (other commands failing the same way are)."""
+    step = _metrics_stepper()
+    assert [step("scroll_down", f"lines {n}00-{n}99")["repeat_streak"] for n in range(4)] == [0, 0, 0, 0]
+    assert [step("python t.py", "same")["repeat_streak"] for _ in range(3)] == [0, 1, 2]
+    failing = [step("pytest", "FAILED test_x", failed=True) for _ in range(3)]
+    assert [m["repeat_streak"] for m in failing] == [0, 1, 2]
+    assert [m["error_streak"] for m in failing] == [0, 0, 0]
+
+
+def test_a_loop_after_the_cohorts_last_baselined_step_still_alerts(log_dir: Path, tmp_path: Path) -> None:
+    """Half the cohort ends at step 20, so with 10 sessions needed its baselines end there; a
+    run looping at step 26 is judged by the last step's baselines, not left unjudged."""
+    env = _config(tmp_path, session_anomaly_min_sessions=10)
+    _write_runs(tmp_path / "before")
+    _import(tmp_path / "before", log_dir)
+    fitted = run_cli("risk", "baselines", "--log-dir", str(log_dir), env=env, check=True)
+    assert "baselines to step 20" in fitted.stdout.decode()
+    late = 26
+    folder = tmp_path / "new"
+    folder.mkdir()
+    doc = json.loads(sorted(FIXTURES.glob("*.traj.json"))[-1].read_text())  # 36 steps
+    doc["instance_id"] = "looping-late"
+    call = 2 * late
+    doc["messages"][call:call] = doc["messages"][call - 2 : call] * REPEATS
+    (folder / "looping-late.traj.json").write_text(json.dumps(doc))
+    _import(folder, log_dir)
+    _watch(log_dir, env, "--replay")
+    found = _anomalies(log_dir)
+    assert [a["attempt_id"].startswith("looping-late") for a in found] == [True]
+    assert late <= found[0]["occurrences"] < late + REPEATS  # while it loops
+
+
+def test_baselines_of_an_older_format_ask_to_be_fitted_again(history) -> None:
+    log_dir, env = history
+    path = log_dir / "state" / "session-baselines.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "format": "agentlog-session-baselines-1"}))
+    result = run_cli("watch", "--log-dir", str(log_dir), "--once", "--quiet", "--replay", env=env)
+    assert result.returncode == 1 and "fit them again (agentlog risk baselines)" in result.stderr.decode()

@@ -4,8 +4,8 @@
 compares (METRICS): cost and tokens so far; over the last few steps (decayed) the cost
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
-latest call's context growth; and streaks (the same error and output, the same call, calls
-that ran nothing). A session is compared with its cohort (executor x model x task size, or the
+latest call's context growth; and streaks (other commands failing with the same error and
+output, the same call answered the same, calls that ran nothing). A session is compared with its cohort (executor x model x task size, or the
 keys configured) at the same progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
@@ -15,7 +15,9 @@ that an alert depends on the attempt's own events and the baselines file only: a
 gives the alerts the live watch gave whatever order the attempts come in (the engine's
 promise), and a restart reads the same file. A robust z-score per metric, divided by that
 metric's own 99th percentile over the cohort's sessions, makes one score; the cohort's
-threshold is the (1 - alpha) quantile of its sessions' highest scores.
+threshold is the (1 - alpha) quantile of its sessions' highest scores. Both percentiles are
+cross-fitted (each half of the sessions scored against the other half's baselines). Past
+the last step index with baselines, a session is judged by that last one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ import msgspec
 
 from .features import AGENT_EVENTS, _ends, _remember, kind_of
 
-FORMAT = "agentlog-session-baselines-1"
+# 2: repeat_streak counts a call answered as the one before, error_streak other commands
+# failing the same way (1 counted identical calls, and error streaks over them)
+FORMAT = "agentlog-session-baselines-2"
 FILE = "session-baselines.json"  # in the log's state/ folder
 DECAY = 0.5  # a step back weighs half: the recent metrics follow the last two or three steps
 KEYS = ("executor", "model", "task_size")
@@ -53,7 +57,7 @@ METRICS = (
     ("tool_entropy", 0, 0.1),  # of the kinds of calls so far
     ("context_jump", 1, 0.05),  # log of the latest call's input over the one before
     ("error_streak", 1, 0.5),  # steps in a row that failed with the error (and output) of the step before
-    ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before
+    ("repeat_streak", 1, 0.5),  # calls in a row identical to the one before and answered the same
     ("idle_streak", 1, 0.5),  # model calls in a row that ran nothing
 )
 NAMES = tuple(name for name, _, _ in METRICS)
@@ -100,6 +104,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     entropy_sum: float = 0.0
     seen: dict[int, int] = msgspec.field(default_factory=dict)
     failed_output: int = 0  # crc32 of the ends of this step's latest failed command's output (0: none)
+    last_pair: int = -1  # crc32 of the latest call with the ends of its output
 
     def take(self, event) -> bool:
         """Count one event; whether it is a point to judge the session at (the session has
@@ -136,8 +141,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
     def _step(self) -> None:
         self.in_call = True
         if self.steps:
-            same = self.step_error != -1 and self.step_error == self.last_error
-            self.error_streak = self.error_streak + 1 if same else 0
+            self.error_streak = self.error_streak + 1 if self._same_error() else 0
             self.last_error = self.step_error
         self.steps += 1
         self.step_calls, self.step_error, self.failed_output = 0, -1, 0
@@ -149,10 +153,22 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         self.r_priced *= DECAY
         self.r_usage = [x * DECAY for x in self.r_usage]
 
+    def _same_error(self) -> bool:
+        """Whether this step failed with the error (and output) of the step before, running
+        another command: the same command answered the same is a loop (repeat_streak)."""
+        repeated = self.step_calls and self.repeat_streak
+        return self.step_error != -1 and self.step_error == self.last_error and not repeated
+
     def _result(self, data) -> None:
         raw = data.result_data
         failed = data.result == "error" and len(raw) > len(b'""')
-        self.failed_output = crc32(_ends(raw)) if failed else 0
+        output = crc32(_ends(raw))
+        self.failed_output = output if failed else 0
+        # a loop is the same call answered the same: an agent paging through a file calls
+        # the same command in a row and reads something new each time
+        pair = crc32(output.to_bytes(4, "little"), self.last_call & 0xFFFFFFFF)
+        self.repeat_streak = self.repeat_streak + 1 if pair == self.last_pair else 0
+        self.last_pair = pair
 
     def _usage(self, data) -> None:
         cost = _number(data.cost_usd)
@@ -184,7 +200,6 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
         key = crc32(params, crc32(tool.encode()))
         if _remember(self.seen, key):
             self.r_repeats += 1.0
-        self.repeat_streak = self.repeat_streak + 1 if key == self.last_call else 0
         self.last_call = key
         kind = kind_of(tool.encode() + b" " + params)
         count = self.kinds.get(kind, 0)
@@ -209,7 +224,7 @@ class Metrics(msgspec.Struct, gc=False, array_like=True):
             self.r_repeats / self.r_calls if self.r_calls >= 0.5 else 0.0,
             math.log(self.calls) - self.entropy_sum / self.calls if self.calls else 0.0,
             math.log((self.context + 1) / (self.previous_context + 1)) if self.previous_context else None,
-            float(self.error_streak + (self.step_error != -1 and self.step_error == self.last_error)),
+            float(self.error_streak + self._same_error()),
             float(self.repeat_streak),
             float(self.idle_streak),
         ]
@@ -252,10 +267,8 @@ class Cohort:
 
     def judge(self, step: int, values: list[float | None]) -> tuple[float, int, float] | None:
         """(combined score, the metric index that gave it, its z), or None: nothing known here."""
-        if step > len(self.steps) or self.steps[step - 1] is None:
-            return None
         best = None
-        for i, (value, base) in enumerate(zip(values, self.steps[step - 1])):
+        for i, (value, base) in enumerate(zip(values, self.bases(step))):
             if value is None or base is None:
                 continue
             z = (value - base[0]) / base[1]
@@ -264,6 +277,13 @@ class Cohort:
             if best is None or score > best[0]:
                 best = (score, i, z)
         return best
+
+    def bases(self, step: int) -> list[list[float] | None]:
+        """Per metric, its [median, scale] at `step` (or None). A session that runs on where
+        too few of its cohort went is compared with the last step index that has them: a
+        long run would otherwise go unjudged just where it is least like its cohort."""
+        row = self.steps[min(step, len(self.steps)) - 1] if self.steps else None
+        return row or [None] * len(NAMES)
 
 
 class Baselines:
@@ -295,7 +315,7 @@ class Baselines:
             score / cohort.threshold,
             NAMES[i],
             values[i],
-            cohort.steps[metrics.steps - 1][i][0],
+            cohort.bases(metrics.steps)[i][0],
             z,
             name,
             cohort.sessions,
@@ -321,6 +341,8 @@ class Baselines:
 
     @classmethod
     def from_json(cls, doc: Any) -> "Baselines":
+        if isinstance(doc, dict) and str(doc.get("format")).startswith(FORMAT[:-1]) and doc["format"] != FORMAT:
+            raise ValueError("baselines of an older agentlog: fit them again (agentlog risk baselines)")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError(f"not agentlog session baselines (format {FORMAT!r})")
         if doc.get("metrics") != list(NAMES):
@@ -428,9 +450,18 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
     return [m[i][n] / m[i][i] for i in range(n)]
 
 
-def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
-    prices = fit_prices(sessions)
-    valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
+def _robust(values: list[float], floor: float, min_sessions: int) -> list[float] | None:
+    """[median, scale] of `values` (the MAD as a standard deviation, at least `floor`); None
+    with fewer than `min_sessions` values."""
+    if len(values) < min_sessions:
+        return None
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values)
+    return [median, max(_MAD * mad, floor)]
+
+
+def _steps(valued: list[list[tuple[int, list[float | None]]]], min_sessions: int) -> list:
+    """Per step index, each metric's [median, scale] over the sessions that reached it."""
     last = max(step for points in valued for step, _ in points)
     by_step: list[list[list[float]]] = [[[] for _ in NAMES] for _ in range(last)]
     reached = [0] * last
@@ -446,32 +477,43 @@ def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohor
         if reached[k] < min_sessions:
             steps.append(None)
             continue
-        row: list[list[float] | None] = []
-        for (_, _, floor), values in zip(METRICS, by_step[k]):
-            if len(values) < min_sessions:
-                row.append(None)
-                continue
-            median = statistics.median(values)
-            mad = statistics.median(abs(v - median) for v in values)
-            row.append([median, max(_MAD * mad, floor)])
-        steps.append(row)
+        steps.append([_robust(values, floor, min_sessions) for (_, _, floor), values in zip(METRICS, by_step[k])])
     while steps and steps[-1] is None:
         steps.pop()
-    cohort = Cohort(len(sessions), steps, [1.0] * len(NAMES), 1.0, prices)
-    highest = [[0.0] * len(NAMES) for _ in sessions]  # per session and metric: the highest |z|
-    for points, top in zip(valued, highest):
-        for step, values in points:
-            if step > len(steps) or steps[step - 1] is None:
-                continue
-            for i, (value, base) in enumerate(zip(values, steps[step - 1])):
-                if value is not None and base is not None:
-                    z = (value - base[0]) / base[1]
-                    top[i] = max(top[i], z if METRICS[i][1] > 0 else abs(z))
-    cohort.quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
+    return steps
+
+
+def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
+    prices = fit_prices(sessions)
+    valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
+    cohort = Cohort(len(sessions), _steps(valued, min_sessions), [1.0] * len(NAMES), 1.0, prices)
+    # the quantiles and the threshold from each half of the sessions judged by baselines fitted
+    # on the other half: a session's own values pull the medians towards it, and a threshold
+    # set on sessions so judged alerts more often on new sessions than alpha says (a half
+    # needs half the sessions at a step: the same steps and metrics are judged as in the whole)
+    halves = (valued[0::2], valued[1::2])
+    judged = [
+        (Cohort(len(half), _steps(other, max(min_sessions // 2, 1)), [1.0] * len(NAMES), 1.0, prices), half)
+        for half, other in zip(halves, reversed(halves))
+    ]
+    highest = []  # per session and metric: the highest |z|
+    for judge, half in judged:
+        for points in half:
+            top = [0.0] * len(NAMES)
+            for step, values in points:
+                for i, (value, base) in enumerate(zip(values, judge.bases(step))):
+                    if value is not None and base is not None:
+                        z = (value - base[0]) / base[1]
+                        top[i] = max(top[i], z if METRICS[i][1] > 0 else abs(z))
+            highest.append(top)
+    quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
     combined = []
-    for points in valued:
-        scores = [cohort.judge(step, values) for step, values in points]
-        combined.append(max((s[0] for s in scores if s is not None), default=0.0))
+    for judge, half in judged:
+        judge.quantiles = quantiles
+        for points in half:
+            scores = [judge.judge(step, values) for step, values in points]
+            combined.append(max((s[0] for s in scores if s is not None), default=0.0))
+    cohort.quantiles = quantiles
     cohort.threshold = max(_quantile(combined, 1 - alpha), 1.0)
     return cohort
 

@@ -34,7 +34,7 @@ WHAT = {
     "tool_entropy": "tool-mix entropy",
     "context_jump": "context growth in one call (log)",
     "error_streak": "steps in a row failing with the same error",
-    "repeat_streak": "identical calls in a row",
+    "repeat_streak": "identical calls in a row answered the same",
     "idle_streak": "model calls in a row that ran nothing",
 }
 
