@@ -17,10 +17,13 @@ Printed: precision, recall, false alerts per 100 normal sessions and the median 
 events after the onset (targets 0.9 / 0.9 / <= 1 / <= 5), per kind and in all; then on
 the natural labels (runs that ended on the cost limit) the detector beside the static
 $1 cost rule at the same alert volume. Development figures: a private set checks them.
+`--hst` (needs `pip install river`; ~30 minutes) then prints the same with river's
+HalfSpaceTrees as the combiner (benchmarks/anomaly_hst.py), the alternative issue 22 named.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import random
@@ -33,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import msgspec  # noqa: E402
+from anomaly_hst import HstCombiner  # noqa: E402
 from risk_data import DATASETS, load_runs  # noqa: E402
 
 from agentlog.risk import cohort  # noqa: E402
@@ -160,12 +164,17 @@ def watch(config: WatchConfig, detectors: list, events: list[dict]) -> int | Non
     return None
 
 
-def fit(found: dict[str, list[dict]], attempts: list[str]) -> cohort.Baselines:
+def fit(found: dict[str, list[dict]], attempts: list[str]) -> tuple[cohort.Baselines, list[cohort.Trace]]:
     traces = cohort.traces(_decode.decode(json.dumps(e).encode()) for a in attempts for e in found[a])
-    return cohort.fit(traces)
+    return cohort.fit(traces), traces
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--hst", action="store_true", help="also river's HalfSpaceTrees as the combiner (pip install river)"
+    )
+    args = parser.parse_args()
     logs, runs = load_runs()
     found = sessions(logs)
     with open(DATASETS / "labels.csv", newline="") as handle:
@@ -177,12 +186,14 @@ def main() -> None:
     fold_of = {g: i % 2 for i, g in enumerate(instances)}
     planted: list[dict] = []
     normal_alerts = normal_n = 0
+    hst_normal_alerts = 0
     natural: list[tuple[object, bool]] = []  # (run, alerted) of every run watched as recorded
     tmp = Path(tempfile.mkdtemp(prefix="anomaly-eval-"))
     for fold in (0, 1):
         train = [r.attempt_id for r in runs if fold_of[r.instance_id] != fold]
         test = [r for r in runs if fold_of[r.instance_id] == fold]
-        baselines = fit(found, train)
+        baselines, traces = fit(found, train)
+        hst = HstCombiner(baselines, traces, cohort.ALPHA, SEED) if args.hst else None
         path = tmp / f"baselines-{fold}.json"
         baselines.save(path)
         config = WatchConfig(session_anomaly_baselines=str(path))
@@ -196,6 +207,7 @@ def main() -> None:
             if run.run_id not in chosen:
                 normal_n += 1
                 normal_alerts += alerted is not None
+                hst_normal_alerts += hst is not None and hst.watch(_decode.decode, events) is not None
                 continue
             priced = sum(e["event_type"] == "usage" and bool(e["data"].get("cost_usd")) for e in events)
             usage = priced >= len(steps_of(events)) / 2  # usage per call, not one total at the end
@@ -204,14 +216,18 @@ def main() -> None:
             step = rng.randint(2, len(steps_of(events)) - 3)
             changed, onset = plant(events, kind, step)
             at = watch(config, detectors, changed)
-            planted.append(
-                {"kind": kind, "source": run.source, "onset": onset, "at": at, "early": at is not None and at < onset}
-            )
+            hst_at = hst.watch(_decode.decode, changed) if hst else None
+            planted.append({"kind": kind, "source": run.source, "onset": onset, "at": at, "hst_at": hst_at})
     _report(planted, normal_alerts, normal_n)
     _natural(natural, status)
+    if args.hst:
+        print("\nthe same with river's HalfSpaceTrees as the combiner (same baselines, folds and plants):")
+        _report([{**p, "at": p["hst_at"]} for p in planted], hst_normal_alerts, normal_n)
 
 
 def _report(planted: list[dict], normal_alerts: int, normal_n: int) -> None:
+    for p in planted:
+        p["early"] = p["at"] is not None and p["at"] < p["onset"]
     print(f"sessions watched: {normal_n + len(planted)}; planted anomalies: {len(planted)}; normal: {normal_n}")
     print(f"{'kind':<16}{'planted':>8}{'caught':>8}{'recall':>8}{'median delay (events)':>24}")
     rows = [(k, [p for p in planted if p["kind"] == k]) for k in KINDS] + [("all", planted)]
