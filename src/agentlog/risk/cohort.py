@@ -5,8 +5,9 @@ compares (METRICS): cost and tokens so far; over the last few steps (decayed) th
 and tokens per step, the cost against the cohort's prices for the same tokens, tool calls
 and errors per step and the share of repeated calls; the tool-mix entropy so far; the
 latest call's context growth; and streaks (other commands failing with the same error and
-output, the same call answered the same, calls that ran nothing). A session is compared with its cohort (executor x model x task size, or the
-keys configured) at the same progress point: the same step index.
+output, the same call answered the same, calls that ran nothing). A session is compared
+with its cohort (executor x model x task size, or the keys configured) at the same
+progress point: the same step index.
 
 `Baselines` are fitted from the recorded history (`agentlog risk baselines`) and stored as
 JSON in the log's state/ folder, like the risk model: the median and MAD of each metric

@@ -10,7 +10,7 @@ neither repeats nor misses an alert.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import msgspec
 
@@ -71,7 +71,7 @@ class AlertJournal:
         return bool(self.write_all([alert], redact))
 
     def write_all(
-        self, alerts: list[Alert] | list[Alert | dict[str, Any]], redact: Callable[[bytes], bytes] | None = None
+        self, alerts: Sequence[Alert | dict[str, Any]], redact: Callable[[bytes], bytes] | None = None
     ) -> list[Alert | dict[str, Any]]:
         """`write` for several alerts, their lines in one write(); returns those appended."""
         fresh, ids = [], set()
