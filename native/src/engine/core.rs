@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alert::{alert_id, alert_key, held, Finding};
 use super::detectors::{self, At, Chosen, Detectors, Handler, Oracle, Slots};
-use super::line::{self, Event, Line};
+use super::line::{Event, Line};
 use super::time;
 
 pub const REOPENING: [&str; 2] = ["session_start", "followup_sent"]; // events that revive an ended attempt
@@ -30,7 +30,6 @@ pub const MAX_ENDED: usize = 50_000;
 pub const MAX_PARKED: usize = 100_000;
 pub const MAX_COOLDOWNS: usize = 64; // per attempt; past it, those older than the cooldown go
 const PARK_AFTER_S: f64 = 600.0; // quiet this long (and 3x the stuck threshold): packed away
-const SWEEP_EVERY: u64 = 1 << 16; // events between two looks for attempts to park
 const EARLIEST: f64 = 946_684_800.0; // 2000-01-01T00:00:00Z: earlier is an unset clock
 const MAX_TIMES: usize = 65_536; // odd timestamps remembered
 
@@ -56,7 +55,7 @@ pub struct Attempt {
     #[serde(default)]
     pub slots: Slots,
     #[serde(skip)]
-    order: u64, // when it (re-)entered `active`: the order the Python engine's dict kept
+    order: u64, // when it (re-)entered `active` (an ordinal shared by all shards): the order the Python engine's dict kept
 }
 
 /// A detector's finding turned into an alert (the Python face builds `events.Alert`).
@@ -197,9 +196,9 @@ pub struct State {
     pub malformed: u64,
     pub ignored: u64,
     pub misdated: u64,
-    pub next_sweep: u64,
-    pub sweep_every: u64,
-    next_order: u64,
+    /// the caps of `ended` and `parked` (MAX_ENDED and MAX_PARKED shared by the shards)
+    pub max_ended: usize,
+    pub max_parked: usize,
 }
 
 /// The rules: which detectors run on which event, and the engine's settings.
@@ -279,8 +278,8 @@ impl Core {
                 python,
             },
             state: State {
-                next_sweep: SWEEP_EVERY,
-                sweep_every: SWEEP_EVERY,
+                max_ended: MAX_ENDED,
+                max_parked: MAX_PARKED,
                 ..State::default()
             },
             times: HashMap::default(),
@@ -303,32 +302,27 @@ impl Core {
         }
     }
 
-    /// One line: its alerts appended to `out`; a malformed one counted and its reason returned.
-    pub fn line(
+    /// One decoded line (`line::decode` of `line`, the `ordinal`-th line read): its alerts
+    /// appended to `out`; a malformed one counted and its reason returned.
+    pub fn take(
         &mut self,
+        decoded: Line,
         line: &[u8],
+        ordinal: u64,
         read: ReadAt,
         host: &mut dyn Host,
         out: &mut Vec<Raised>,
     ) -> Option<String> {
-        let mut scratch = None;
-        match line::decode(line, &mut scratch) {
+        match decoded {
             Line::Blank => None,
             Line::Malformed(why) => {
                 self.state.malformed += 1;
                 Some(why)
             }
             Line::Event(event) => {
-                self.event(&event, line, read, host, out);
+                self.event(&event, line, ordinal, read, host, out);
                 None
             }
-        }
-    }
-
-    /// After a batch: now and then, park the attempts quiet for long.
-    pub fn maybe_sweep(&mut self, host: &mut dyn Host) {
-        if self.state.events >= self.state.next_sweep {
-            self.sweep(host);
         }
     }
 
@@ -351,6 +345,7 @@ impl Core {
         &mut self,
         event: &Event,
         line: &[u8],
+        ordinal: u64,
         read: ReadAt,
         host: &mut dyn Host,
         out: &mut Vec<Raised>,
@@ -381,7 +376,7 @@ impl Core {
             }
         }
         let kind: &str = &event.event_type;
-        if !self.state.active.contains_key(attempt_id) && !self.open(attempt_id, kind, t, host) {
+        if !self.state.active.contains_key(attempt_id) && !self.open(attempt_id, kind, t, ordinal) {
             return self.state.ignored += 1; // a straggler after the session ended
         }
         let Core {
@@ -461,7 +456,7 @@ impl Core {
 
     /// A new attempt (its clock starting at `t`), a parked one unpacked, or an ended one
     /// revived by a new session; false for a straggler.
-    fn open(&mut self, attempt_id: &str, kind: &str, t: f64, host: &mut dyn Host) -> bool {
+    fn open(&mut self, attempt_id: &str, kind: &str, t: f64, order: u64) -> bool {
         let state = &mut self.state;
         let mut attempt = if let Some(blob) = state.parked.remove(attempt_id) {
             state.unjudged.remove(attempt_id);
@@ -483,18 +478,12 @@ impl Core {
                 ..Attempt::default()
             }
         };
-        let _ = host;
         if let Some(more) = state.remembered.remove(attempt_id) {
             merge(&mut attempt.cooldowns, &more);
         }
-        self.insert_active(attempt_id.to_string(), attempt);
+        attempt.order = order;
+        self.state.active.insert(attempt_id.to_string(), attempt);
         true
-    }
-
-    fn insert_active(&mut self, attempt_id: String, mut attempt: Attempt) {
-        self.state.next_order += 1;
-        attempt.order = self.state.next_order;
-        self.state.active.insert(attempt_id, attempt);
     }
 
     /// The engine's own session_end handler: the attempt leaves `active`.
@@ -513,28 +502,29 @@ impl Core {
             })
         });
         self.state.ended.insert(attempt_id.to_string(), entry);
-        if self.state.ended.len() > MAX_ENDED {
+        if self.state.ended.len() > self.state.max_ended {
             if let Some((gone, _)) = self.state.ended.pop_oldest() {
                 host.forget(&gone);
             }
         }
     }
 
-    /// The active attempts in the order the Python engine's dict held them.
-    pub fn active_in_order(&self) -> Vec<String> {
-        let mut ids: Vec<(&u64, &String)> = self
+    /// The active attempts with their orders, in the order the Python engine's dict held them.
+    pub fn active_in_order(&self) -> Vec<(u64, String)> {
+        let mut ids: Vec<(u64, String)> = self
             .state
             .active
             .iter()
-            .map(|(id, a)| (&a.order, id))
+            .map(|(id, a)| (a.order, id.clone()))
             .collect();
         ids.sort_unstable();
-        ids.into_iter().map(|(_, id)| id.clone()).collect()
+        ids
     }
 
-    /// The caller has read everything there is: check the open attempts against the wall
-    /// clock `now` (stuck agents), and park the ones quiet for long.
-    pub fn tick(&mut self, now: f64, host: &mut dyn Host) -> Vec<Raised> {
+    /// The caller has read everything there is: from now on the wall clock counts. The
+    /// attempts parked before a wall clock saw their latest quiet time become active again
+    /// (with the next `order`s) to be checked by `tick` (see `Shards::tick`).
+    pub fn caught_up(&mut self, now: f64, order: &mut u64) {
         if !self.state.caught_up {
             self.state.caught_up = true;
             let horizon = now - self.rules.cooldown_s; // older remembered cooldowns cannot hold back a live alert
@@ -543,40 +533,46 @@ impl Core {
                 !cooldowns.is_empty()
             });
         }
-        let unjudged: Vec<String> = self.state.unjudged.drain().collect();
+        let mut unjudged: Vec<String> = self.state.unjudged.drain().collect();
+        unjudged.sort_unstable();
         for attempt_id in unjudged {
             if let Some(blob) = self.state.parked.remove(&attempt_id) {
-                self.insert_active(attempt_id, unpack(&blob));
+                *order += 1;
+                let attempt = Attempt {
+                    order: *order,
+                    ..unpack(&blob)
+                };
+                self.state.active.insert(attempt_id, attempt);
             }
         }
-        let idle_after = self.rules.idle_after.unwrap_or(f64::INFINITY);
-        let mut out = Vec::new();
-        for attempt_id in self.active_in_order() {
-            let Core { rules, state, .. } = self;
-            let Some(attempt) = state.active.get_mut(&attempt_id) else {
-                continue;
-            };
-            let quiet = now - attempt.last_time.max(attempt.heard);
-            if quiet >= idle_after && !attempt.idle_alerted {
-                if attempt.untimed {
-                    attempt.idle_alerted = true; // its time measures nothing: it cannot be judged idle
-                } else {
-                    rules.clock(&attempt_id, attempt, now, host, &mut out);
-                }
-            }
-            if quiet >= self.rules.park_after {
-                self.park(&attempt_id, true, host);
-            }
-        }
-        out
     }
 
-    /// Now and then while reading: park the attempts quiet for long on the stream's own clock
-    /// (losslessly: for memory only, never for a verdict).
-    fn sweep(&mut self, host: &mut dyn Host) {
-        self.state.next_sweep = self.state.events + self.state.sweep_every;
-        let horizon = self.state.clock - self.rules.park_after;
-        for attempt_id in self.active_in_order() {
+    /// Check an open attempt against the wall clock `now` (stuck agents), and park it when
+    /// quiet for long.
+    pub fn tick(&mut self, attempt_id: &str, now: f64, host: &mut dyn Host, out: &mut Vec<Raised>) {
+        let idle_after = self.rules.idle_after.unwrap_or(f64::INFINITY);
+        let Core { rules, state, .. } = self;
+        let Some(attempt) = state.active.get_mut(attempt_id) else {
+            return;
+        };
+        let quiet = now - attempt.last_time.max(attempt.heard);
+        if quiet >= idle_after && !attempt.idle_alerted {
+            if attempt.untimed {
+                attempt.idle_alerted = true; // its time measures nothing: it cannot be judged idle
+            } else {
+                rules.clock(attempt_id, attempt, now, host, out);
+            }
+        }
+        if quiet >= self.rules.park_after {
+            self.park(attempt_id, true, host);
+        }
+    }
+
+    /// Now and then while reading: park the attempts quiet for long on the stream's own
+    /// `clock` (losslessly: for memory only, never for a verdict).
+    pub fn sweep(&mut self, clock: f64, host: &mut dyn Host) {
+        let horizon = clock - self.rules.park_after;
+        for (_, attempt_id) in self.active_in_order() {
             let attempt = &self.state.active[&attempt_id];
             if attempt.last_time.max(attempt.heard) <= horizon {
                 let judged = attempt.idle_alerted;
@@ -597,7 +593,7 @@ impl Core {
         if !judged {
             self.state.unjudged.insert(attempt_id.to_string());
         }
-        if self.state.parked.len() > MAX_PARKED {
+        if self.state.parked.len() > self.state.max_parked {
             if let Some((gone, _)) = self.state.parked.pop_oldest() {
                 self.state.unjudged.remove(&gone);
                 host.forget(&gone);
@@ -625,18 +621,19 @@ impl Core {
 
     // -- persistence ---------------------------------------------------------------------------
 
-    pub fn snapshot(&self) -> Snapshot {
-        let active = self
+    /// The state to save; the active attempts with their orders (see `Shards::snapshot`).
+    pub fn snapshot(&self) -> (Snapshot, Vec<u64>) {
+        let (orders, active) = self
             .active_in_order()
             .into_iter()
-            .map(|id| {
+            .map(|(order, id)| {
                 let attempt = self.state.active[&id].clone();
-                (id, attempt)
+                (order, (id, attempt))
             })
-            .collect();
+            .unzip();
         let mut unjudged: Vec<String> = self.state.unjudged.iter().cloned().collect();
         unjudged.sort_unstable();
-        Snapshot {
+        let snapshot = Snapshot {
             clock: self.state.clock,
             active,
             parked: self
@@ -658,19 +655,21 @@ impl Core {
                 .iter()
                 .map(|(id, c)| (id.clone(), c.clone()))
                 .collect(),
-        }
+        };
+        (snapshot, orders)
     }
 
-    pub fn restore(&mut self, snapshot: Snapshot) {
+    /// Continue from a snapshot, its active attempts with their `orders` (`Shards::restore`).
+    pub fn restore(&mut self, snapshot: Snapshot, orders: &[u64]) {
         let state = &mut self.state;
         state.clock = snapshot.clock;
         state.active.clear();
         state.parked = Fifo::default();
         state.ended = Fifo::default();
-        for (id, attempt) in snapshot.active {
-            self.insert_active(id, attempt);
+        for ((id, mut attempt), &order) in snapshot.active.into_iter().zip(orders) {
+            attempt.order = order;
+            state.active.insert(id, attempt);
         }
-        let state = &mut self.state;
         for (id, blob) in snapshot.parked {
             state.parked.insert(id, blob.into_bytes());
         }

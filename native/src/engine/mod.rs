@@ -17,12 +17,13 @@ mod detectors;
 pub(crate) mod hash;
 pub(crate) mod line;
 pub(crate) mod scan;
+mod shards;
 pub mod time;
 
 use self::hash::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -31,9 +32,13 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use self::alert::{Finding, Value};
 use self::core::{Attempt, Core, Host, PythonDetector, Raised, Snapshot};
+use self::shards::{Shards, PARALLEL_LINES, SHARDS};
 
 const SNAPSHOT_VERSION: u32 = 3;
 const MAX_DERIVED: usize = 4096;
+/// A batch that called Python detectors for more than one line in this many is read on one
+/// thread the next time.
+const PYTHON_BOUND: usize = 32;
 
 /// A Python detector's callables.
 struct PythonCalls {
@@ -56,26 +61,89 @@ struct Python_ {
     namespace: Py<PyAny>,     // types.SimpleNamespace
     detectors: Vec<PythonCalls>,
     holders: HashMap<String, Py<PyAny>>, // attempt id -> its Python detectors' Attempt
+}
+
+impl Python_ {
+    fn analyze(&self, py: Python<'_>, message: &str) -> PyResult<(String, String)> {
+        let info = self.analyze_error.bind(py).call1((message,))?;
+        Ok((
+            info.getattr("fingerprint")?.extract()?,
+            info.getattr("category")?.extract()?,
+        ))
+    }
+
+    fn is_transient(&self, py: Python<'_>, category: &str, fingerprint: &str) -> PyResult<bool> {
+        let ask = |what: &str| self.is_transient.bind(py).call1((what,))?.is_truthy();
+        Ok(ask(category)? || ask(fingerprint)?)
+    }
+
+    fn odd_time(&self, py: Python<'_>, timestamp: &str) -> PyResult<Option<f64>> {
+        self.event_time.bind(py).call1((timestamp,))?.extract()
+    }
+}
+
+/// Python's answers about errors, remembered (one set per thread that asks).
+#[derive(Default)]
+struct Answers {
     derived: HashMap<String, Option<(String, String)>>,
     transient: HashMap<(String, String), bool>,
+}
+
+impl Answers {
+    fn derive(
+        &mut self,
+        message: &str,
+        ask: impl FnOnce() -> PyResult<(String, String)>,
+        error: &mut Option<PyErr>,
+    ) -> Option<(String, String)> {
+        if let Some(known) = self.derived.get(message) {
+            return known.clone();
+        }
+        let found = keep(error, ask());
+        if self.derived.len() >= MAX_DERIVED {
+            self.derived.clear();
+        }
+        self.derived.insert(message.to_string(), found.clone());
+        found
+    }
+
+    fn transient(
+        &mut self,
+        category: &str,
+        fingerprint: &str,
+        ask: impl FnOnce() -> PyResult<bool>,
+        error: &mut Option<PyErr>,
+    ) -> bool {
+        let key = (category.to_string(), fingerprint.to_string());
+        if let Some(&known) = self.transient.get(&key) {
+            return known;
+        }
+        let found = keep(error, ask()).unwrap_or(false);
+        if self.transient.len() >= MAX_DERIVED {
+            self.transient.clear();
+        }
+        self.transient.insert(key, found);
+        found
+    }
+}
+
+/// The value, or None with the first error kept (the call is then given up).
+fn keep<T>(error: &mut Option<PyErr>, result: PyResult<T>) -> Option<T> {
+    result.map_err(|err| error.get_or_insert(err)).ok()
 }
 
 /// `Host` for one call: the Python objects, with the GIL.
 struct PyHost<'a, 'py> {
     py: Python<'py>,
     calls: &'a mut Python_,
+    answers: &'a mut Answers,
     error: Option<PyErr>,
+    called: u64, // Python detector calls
 }
 
 impl PyHost<'_, '_> {
     fn keep<T>(&mut self, result: PyResult<T>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(err) => {
-                self.error.get_or_insert(err);
-                None
-            }
-        }
+        keep(&mut self.error, result)
     }
 
     fn holder(&mut self, attempt_id: &str, attempt: &Attempt) -> PyResult<Bound<'_, PyAny>> {
@@ -176,54 +244,111 @@ impl PyHost<'_, '_> {
 
 impl detectors::Oracle for PyHost<'_, '_> {
     fn derive(&mut self, message: &str) -> Option<(String, String)> {
-        if let Some(known) = self.calls.derived.get(message) {
-            return known.clone();
+        let (py, calls) = (self.py, &*self.calls);
+        let ask = || calls.analyze(py, message);
+        self.answers.derive(message, ask, &mut self.error)
+    }
+
+    fn transient(&mut self, category: &str, fingerprint: &str) -> bool {
+        let (py, calls) = (self.py, &*self.calls);
+        let ask = || calls.is_transient(py, category, fingerprint);
+        self.answers
+            .transient(category, fingerprint, ask, &mut self.error)
+    }
+}
+
+/// `Host` for one thread of a batch read without the GIL: what its answers hold is answered
+/// at once; for anything else it takes the GIL and asks through a `PyHost` (the Python side
+/// is shared by the threads, behind a lock).
+struct Detached<'a> {
+    python: &'a Mutex<&'a mut Python_>,
+    answers: &'a mut Answers,
+    error: Option<PyErr>,
+    called: u64,
+}
+
+impl Detached<'_> {
+    fn with<T>(&mut self, ask: impl FnOnce(&mut PyHost) -> T) -> T {
+        // the lock before the GIL: Python may let the GIL go while the lock is held, and the
+        // other thread must not then hold the GIL while it waits for the lock
+        let mut calls = self.python.lock().unwrap_or_else(PoisonError::into_inner);
+        Python::attach(|py| {
+            let mut host = PyHost {
+                py,
+                calls: &mut calls,
+                answers: self.answers,
+                error: None,
+                called: 0,
+            };
+            let answer = ask(&mut host);
+            self.called += host.called;
+            if let Some(err) = host.error {
+                self.error.get_or_insert(err);
+            }
+            answer
+        })
+    }
+}
+
+impl detectors::Oracle for Detached<'_> {
+    fn derive(&mut self, message: &str) -> Option<(String, String)> {
+        match self.answers.derived.get(message) {
+            Some(known) => known.clone(),
+            None => self.with(|host| host.derive(message)),
         }
-        let py = self.py;
-        let result = (|| -> PyResult<(String, String)> {
-            let info = self.calls.analyze_error.bind(py).call1((message,))?;
-            Ok((
-                info.getattr("fingerprint")?.extract()?,
-                info.getattr("category")?.extract()?,
-            ))
-        })();
-        let found = self.keep(result);
-        if self.calls.derived.len() >= MAX_DERIVED {
-            self.calls.derived.clear();
-        }
-        self.calls
-            .derived
-            .insert(message.to_string(), found.clone());
-        found
     }
 
     fn transient(&mut self, category: &str, fingerprint: &str) -> bool {
         let key = (category.to_string(), fingerprint.to_string());
-        if let Some(&known) = self.calls.transient.get(&key) {
-            return known;
+        match self.answers.transient.get(&key) {
+            Some(&known) => known,
+            None => self.with(|host| host.transient(category, fingerprint)),
         }
-        let py = self.py;
-        let ask = |what: &str| -> PyResult<bool> {
-            self.calls.is_transient.bind(py).call1((what,))?.is_truthy()
-        };
-        let result = ask(category).and_then(|yes| if yes { Ok(true) } else { ask(fingerprint) });
-        let found = self.keep(result).unwrap_or(false);
-        if self.calls.transient.len() >= MAX_DERIVED {
-            self.calls.transient.clear();
-        }
-        self.calls.transient.insert(key, found);
-        found
+    }
+}
+
+impl Host for Detached<'_> {
+    fn odd_time(&mut self, timestamp: &str) -> Option<f64> {
+        self.with(|host| host.odd_time(timestamp))
+    }
+
+    fn on_event(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        line: &[u8],
+        t: f64,
+    ) -> Option<Finding> {
+        self.with(|host| host.on_event(detector, attempt_id, attempt, line, t))
+    }
+
+    fn on_clock(
+        &mut self,
+        detector: usize,
+        attempt_id: &str,
+        attempt: &mut Attempt,
+        now: f64,
+    ) -> Option<Finding> {
+        self.with(|host| host.on_clock(detector, attempt_id, attempt, now))
+    }
+
+    fn ended(&mut self, attempt_id: &str) -> bool {
+        self.with(|host| host.ended(attempt_id))
+    }
+
+    fn forget(&mut self, attempt_id: &str) {
+        self.with(|host| host.forget(attempt_id))
+    }
+
+    fn failed(&self) -> bool {
+        self.error.is_some()
     }
 }
 
 impl Host for PyHost<'_, '_> {
     fn odd_time(&mut self, timestamp: &str) -> Option<f64> {
-        let result = self
-            .calls
-            .event_time
-            .bind(self.py)
-            .call1((timestamp,))
-            .and_then(|t| t.extract::<Option<f64>>());
+        let result = self.calls.odd_time(self.py, timestamp);
         self.keep(result).flatten()
     }
 
@@ -235,6 +360,7 @@ impl Host for PyHost<'_, '_> {
         line: &[u8],
         t: f64,
     ) -> Option<Finding> {
+        self.called += 1;
         let result = self.python_event(detector, attempt_id, attempt, line, t);
         self.keep(result).flatten()
     }
@@ -366,8 +492,10 @@ pub struct Engine {
 }
 
 struct Inner {
-    core: Core,
+    shards: Shards,
     python: Python_,
+    answers: Vec<Answers>, // per thread reading a batch (the first: the calling thread's)
+    python_bound: bool,    // the last batch called Python detectors for many of its lines
 }
 
 /// The counters, readable without the lock (updated after each call).
@@ -389,29 +517,70 @@ impl Engine {
     }
 
     fn show(&self, inner: &Inner) {
-        let state = &inner.core.state;
+        let shards = &inner.shards;
         let shown = &self.shown;
-        shown.events.store(state.events, Ordering::Relaxed);
-        shown.malformed.store(state.malformed, Ordering::Relaxed);
-        shown.ignored.store(state.ignored, Ordering::Relaxed);
-        shown.misdated.store(state.misdated, Ordering::Relaxed);
-        shown.clock.store(state.clock.to_bits(), Ordering::Relaxed);
-        shown
-            .active
-            .store(state.active.len() as u64, Ordering::Relaxed);
-        shown
-            .parked
-            .store(state.parked.len() as u64, Ordering::Relaxed);
+        let store = |to: &AtomicU64, value: u64| to.store(value, Ordering::Relaxed);
+        store(&shown.events, shards.sum(|s| s.events));
+        store(&shown.malformed, shards.sum(|s| s.malformed));
+        store(&shown.ignored, shards.sum(|s| s.ignored));
+        store(&shown.misdated, shards.sum(|s| s.misdated));
+        store(&shown.clock, shards.clock().to_bits());
+        store(&shown.active, shards.sum(|s| s.active.len() as u64));
+        store(&shown.parked, shards.sum(|s| s.parked.len() as u64));
     }
 }
 
 impl Inner {
-    fn host<'a, 'py>(py: Python<'py>, python: &'a mut Python_) -> PyHost<'a, 'py> {
+    fn host<'a, 'py>(
+        py: Python<'py>,
+        python: &'a mut Python_,
+        answers: &'a mut [Answers],
+    ) -> PyHost<'a, 'py> {
         PyHost {
             py,
             calls: python,
+            answers: &mut answers[0],
             error: None,
+            called: 0,
         }
+    }
+
+    /// A batch: on every core (without the GIL) when it is large enough and the last one
+    /// called Python detectors for few of its lines (each call waits for the GIL: threads
+    /// taking turns at it would be slower than one); else line after line.
+    fn feed(&mut self, py: Python<'_>, lines: &[&[u8]], now: Option<f64>) -> PyResult<shards::Fed> {
+        let read = self.shards.read_at(now);
+        let parallel =
+            self.answers.len() > 1 && lines.len() >= PARALLEL_LINES && !self.python_bound;
+        let (fed, called, error) = if parallel {
+            let Inner {
+                shards,
+                python,
+                answers,
+                ..
+            } = self;
+            let python = Mutex::new(python);
+            py.detach(|| {
+                let mut hosts: Vec<Detached> = answers
+                    .iter_mut()
+                    .map(|answers| Detached {
+                        python: &python,
+                        answers,
+                        error: None,
+                        called: 0,
+                    })
+                    .collect();
+                let fed = shards.feed_parallel(lines, read, &mut hosts);
+                let called = hosts.iter().map(|host| host.called).sum();
+                (fed, called, hosts.into_iter().find_map(|host| host.error))
+            })
+        } else {
+            let mut host = Inner::host(py, &mut self.python, &mut self.answers);
+            let fed = self.shards.feed(lines, read, &mut host);
+            (fed, host.called, host.error)
+        };
+        self.python_bound = called as usize * PYTHON_BOUND > lines.len();
+        error.map_or(Ok(fed), Err)
     }
 
     fn alerts(&self, py: Python<'_>, raised: Vec<Raised>) -> PyResult<Vec<Py<PyAny>>> {
@@ -538,14 +707,14 @@ impl Engine {
             });
         }
         let int = |name: &str| -> PyResult<f64> { config.getattr(name)?.extract() };
-        let core = Core::new(
-            config_of(&config)?,
-            &names,
-            python,
-            int("alert_cooldown_ms")?,
-            int("clock_tolerance_ms")?,
-        )
+        let (settings, cooldown_ms) = (config_of(&config)?, int("alert_cooldown_ms")?);
+        let tolerance_ms = int("clock_tolerance_ms")?;
+        let shards = Shards::new(|| {
+            let python = python.clone();
+            Core::new(settings.clone(), &names, python, cooldown_ms, tolerance_ms)
+        })
         .map_err(PyValueError::new_err)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(SHARDS));
         let python = Python_ {
             alert: attr(py, "agentlog.events", "Alert")?,
             malformed: attr(py, "agentlog.watch.view", "Malformed")?,
@@ -557,11 +726,15 @@ impl Engine {
             namespace: attr(py, "types", "SimpleNamespace")?,
             detectors: calls,
             holders: HashMap::default(),
-            derived: HashMap::default(),
-            transient: HashMap::default(),
         };
+        let answers = (0..threads).map(|_| Answers::default()).collect();
         Ok(Engine {
-            inner: Mutex::new(Inner { core, python }),
+            inner: Mutex::new(Inner {
+                shards,
+                python,
+                answers,
+                python_bound: false,
+            }),
             shown: Shown::default(),
             config: config.unbind(),
             names,
@@ -584,24 +757,8 @@ impl Engine {
             let mut guard = self.lock(py);
             let inner = &mut *guard;
             let result = guarded(|| {
-                let read = inner.core.read_at(now);
-                let mut host = Inner::host(py, &mut inner.python);
-                let mut raised = Vec::new();
-                let mut bad = Vec::new();
                 let held = Held::of(lines)?;
-                for (index, line) in held.lines().into_iter().enumerate() {
-                    if let Some(why) = inner.core.line(line, read, &mut host, &mut raised) {
-                        bad.push((index, why));
-                    }
-                    if host.failed() {
-                        break;
-                    }
-                }
-                inner.core.maybe_sweep(&mut host);
-                match host.error.take() {
-                    Some(err) => Err(err),
-                    None => Ok((raised, bad)),
-                }
+                inner.feed(py, &held.lines(), now)
             });
             self.show(inner);
             let (raised, bad) = result?;
@@ -626,8 +783,8 @@ impl Engine {
         let mut guard = self.lock(py);
         let inner = &mut *guard;
         let raised = guarded(|| {
-            let mut host = Inner::host(py, &mut inner.python);
-            let raised = inner.core.tick(now, &mut host);
+            let mut host = Inner::host(py, &mut inner.python, &mut inner.answers);
+            let raised = inner.shards.tick(now, &mut host);
             match host.error.take() {
                 Some(err) => Err(err),
                 None => Ok(raised),
@@ -648,9 +805,10 @@ impl Engine {
         let mut guard = self.lock(py);
         let inner = &mut *guard;
         guarded(|| {
-            let mut host = Inner::host(py, &mut inner.python);
+            let mut host = Inner::host(py, &mut inner.python, &mut inner.answers);
             inner
-                .core
+                .shards
+                .of_mut(&attempt_id)
                 .remember(&attempt_id, &key, &event_time, &mut host);
             host.error.take().map_or(Ok(()), Err)
         })
@@ -661,7 +819,7 @@ impl Engine {
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let inner = self.lock(py);
         let state = guarded(|| {
-            serde_json::to_string(&inner.core.snapshot())
+            serde_json::to_string(&inner.shards.snapshot())
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))
         })?;
         let out = PyDict::new(py);
@@ -700,7 +858,7 @@ impl Engine {
         let mut guard = self.lock(py);
         let inner = &mut *guard;
         guarded(|| {
-            inner.core.restore(parsed);
+            inner.shards.restore(parsed);
             Ok(())
         })?;
         self.show(inner);
@@ -730,17 +888,15 @@ impl Engine {
         self.config.clone_ref(py)
     }
 
-    /// Events between two looks for attempts to park (65,536; tests park all along with less).
+    /// Lines between two looks for attempts to park (65,536; tests park all along with less).
     #[getter]
     fn sweep_every(&self, py: Python<'_>) -> u64 {
-        self.lock(py).core.state.sweep_every
+        self.lock(py).shards.sweep_every()
     }
 
     #[setter]
     fn set_sweep_every(&self, py: Python<'_>, value: u64) {
-        let state = &mut self.lock(py).core.state;
-        state.sweep_every = value.max(1);
-        state.next_sweep = state.events + state.sweep_every;
+        self.lock(py).shards.set_sweep_every(value);
     }
 
     #[getter]
@@ -756,7 +912,9 @@ impl Engine {
     #[setter]
     fn set_malformed(&self, py: Python<'_>, value: u64) {
         let mut inner = self.lock(py);
-        inner.core.state.malformed = value;
+        // the count is the shards' sum: the first holds it all
+        inner.shards.set(|state| state.malformed = 0);
+        inner.shards.cores[0].state.malformed = value;
         self.show(&inner);
     }
 
@@ -779,12 +937,12 @@ impl Engine {
     /// Events older than this (epoch seconds) are ignored (`--since`); None: none.
     #[getter]
     fn since(&self, py: Python<'_>) -> Option<f64> {
-        self.lock(py).core.state.since
+        self.lock(py).shards.cores[0].state.since
     }
 
     #[setter]
     fn set_since(&self, py: Python<'_>, value: Option<f64>) {
-        self.lock(py).core.state.since = value;
+        self.lock(py).shards.set(|state| state.since = value);
     }
 
     /// The open attempts: `len()`, `in`, and `get(attempt_id)` (a read-only view of its state).
@@ -830,25 +988,26 @@ impl Attempts {
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let engine = self.engine.get().lock(py);
         let ids: Vec<String> = if self.parked {
-            engine
-                .core
-                .state
-                .parked
+            let parked = engine
+                .shards
+                .cores
                 .iter()
-                .map(|(id, _)| id.clone())
-                .collect()
+                .map(|core| core.state.parked.iter());
+            parked.flatten().map(|(id, _)| id.clone()).collect()
         } else {
-            engine.core.active_in_order()
+            let active = engine.shards.active_in_order().into_iter();
+            active.map(|(_, _, id)| id).collect()
         };
         Ok(PyList::new(py, ids)?.try_iter()?.into_any().unbind())
     }
 
     fn __contains__(&self, py: Python<'_>, attempt_id: &str) -> bool {
         let engine = self.engine.get().lock(py);
+        let state = &engine.shards.of(attempt_id).state;
         if self.parked {
-            engine.core.state.parked.contains(attempt_id)
+            state.parked.contains(attempt_id)
         } else {
-            engine.core.state.active.contains_key(attempt_id)
+            state.active.contains_key(attempt_id)
         }
     }
 
@@ -865,7 +1024,7 @@ impl Attempts {
         let attempt = if self.parked {
             None
         } else {
-            engine.core.state.active.get(attempt_id)
+            engine.shards.of(attempt_id).state.active.get(attempt_id)
         };
         let Some(attempt) = attempt else {
             return Ok(default.unwrap_or_else(|| py.None()));
