@@ -231,3 +231,33 @@ def test_cooldowns_outlive_the_session_and_come_back_with_a_new_one():
     assert engine.feed([encode(e) for e in again]) == []
     later = [ev("a", "error", BASE + 400 + i, error_message="boom", error_fingerprint="f") for i in range(4)]
     assert [a.type for a in engine.feed([encode(e) for e in later])] == ["error_loop"]
+
+
+def test_python_detectors_on_a_batch_read_on_every_core_agree_with_one_line_at_a_time():
+    """A big batch is read on every core: a Python detector is then called from the reading
+    threads (one attempt's events in order); its alerts are those of one line at a time, and
+    an exception it raises comes out of `feed`."""
+    config = WatchConfig(stuck_threshold_ms=0)
+    lines = [
+        encode(ev(f"a{i % 40}", "tool_call", BASE + i, tool_name=f"t{i % 3}", executor="CODEX")) for i in range(3000)
+    ]
+    expected, parallel = [], Engine(config, [_Spender(config), *load_detectors(config, ["tool_loop"])])
+    one = Engine(config, [_Spender(config), *load_detectors(config, ["tool_loop"])])
+    for line in lines:
+        expected += one.feed([line])
+    found = parallel.feed(b"\n".join(lines))
+    assert _rows(found) == _rows(expected) and {a.type for a in found} == {"spender", "tool_loop"}
+    assert [parallel.active.get(f"a{i}").slots["spender"].calls for i in range(40)] == [75] * 40
+
+    class Failing(_Spender):
+        def on_call(self, event, t, attempt):
+            if event.attempt_id == "a7" and self.state(attempt).calls == 5:
+                raise ValueError("a bug in a plugin")
+            return super().on_call(event, t, attempt)
+
+    try:
+        Engine(config, [Failing(config)]).feed(b"\n".join(lines))
+    except ValueError as exc:
+        assert str(exc) == "a bug in a plugin"
+    else:
+        raise AssertionError("the detector's exception was swallowed")

@@ -8,7 +8,9 @@ named by the `agentlog.detectors` entry point, see plugins.py) looks at the even
 attempt (its own per-attempt state lives in `attempt.slots[name]`) and returns a `Finding`;
 the engine turns findings into alerts (cooldown, deterministic id) the same way for both.
 Python detectors are the slow path: the engine decodes an event into a `WatchEvent` for
-them, for the event types they ask for only (see docs/watch-engine.md).
+them, for the event types they ask for only. On a large batch it may call them from its
+reading threads, and for different attempts in another order than the lines: a detector
+must keep nothing across attempts (see docs/watch-engine.md, Shards and threads).
 """
 
 from __future__ import annotations
