@@ -520,7 +520,7 @@ impl Engine {
         let shards = &inner.shards;
         let shown = &self.shown;
         let store = |to: &AtomicU64, value: u64| to.store(value, Ordering::Relaxed);
-        store(&shown.events, shards.sum(|s| s.events));
+        store(&shown.events, shards.events());
         store(&shown.malformed, shards.sum(|s| s.malformed));
         store(&shown.ignored, shards.sum(|s| s.ignored));
         store(&shown.misdated, shards.sum(|s| s.misdated));
