@@ -7,6 +7,7 @@ import json
 import random
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from watchkit import BASE, ev, iso
@@ -255,9 +256,5 @@ def test_python_detectors_on_a_batch_read_on_every_core_agree_with_one_line_at_a
                 raise ValueError("a bug in a plugin")
             return super().on_call(event, t, attempt)
 
-    try:
+    with pytest.raises(ValueError, match="^a bug in a plugin$"):
         Engine(config, [Failing(config)]).feed(b"\n".join(lines))
-    except ValueError as exc:
-        assert str(exc) == "a bug in a plugin"
-    else:
-        raise AssertionError("the detector's exception was swallowed")

@@ -13,7 +13,8 @@
 //! Memory. An attempt's state goes at its session_end (what a detector keeps across sessions
 //! stays, with the attempt's cooldowns, in a bounded `ended` table). An attempt quiet for long
 //! is parked: packed into a few hundred bytes, unpacked when heard from again, so parking
-//! changes no alert. Only past MAX_PARKED is the one parked longest forgotten.
+//! changes no alert. Only past `max_parked` (a shard's share of MAX_PARKED) is the one parked
+//! longest forgotten.
 
 use std::collections::VecDeque;
 
@@ -55,7 +56,9 @@ pub struct Attempt {
     #[serde(default)]
     pub slots: Slots,
     #[serde(skip)]
-    order: u64, // when it (re-)entered `active` (an ordinal shared by all shards): the order the Python engine's dict kept
+    // when it (re-)entered `active`, an ordinal shared by all shards: the order the Python
+    // engine's dict kept
+    order: u64,
 }
 
 /// A detector's finding turned into an alert (the Python face builds `events.Alert`).

@@ -123,8 +123,9 @@ impl Shards {
     }
 
     /// A batch on `hosts.len()` threads, each running the shards `t`, `t + threads`, ... over
-    /// the whole batch. The hosts must not run Python detectors (their order across attempts
-    /// would change); what each host met (an error) stays in it.
+    /// the whole batch. A host may be called for different attempts in another order than
+    /// the lines (fine for detectors that keep nothing across attempts); what each host met
+    /// (an error) stays in it.
     pub fn feed_parallel<H: Host + Send>(
         &mut self,
         lines: &[&[u8]],
