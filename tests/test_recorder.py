@@ -113,19 +113,35 @@ def test_unusual_status_is_recorded_as_failed(recorder, log_dir):
 
 def test_over_large_payload_is_truncated_with_marker(log_dir):
     rec = Recorder(config.load(environ={"AGENT_WORK_MAX_EVENT_BYTES": "100000"}), log_dir=log_dir)
-    rec.record(
-        {
-            "attempt_id": "a",
-            "event_type": "tool_result",
-            "data": {"tool_name": "bash", "result_data": "x" * 5_000_000, "note": "kept"},
-        }
-    )
+    given = {
+        "attempt_id": "a",
+        "event_type": "tool_result",
+        "data": {"tool_name": "bash", "result_data": {"out": "x" * 5_000_000}, "note": "kept"},
+    }
+    rec.record(given)
+    assert len(given["data"]["result_data"]["out"]) == 5_000_000  # the caller's event is not cut
     raw = (log_dir / layout.STREAM).read_bytes()
     assert len(raw) <= 100_001
     event = json.loads(raw)
     assert event["data"]["note"] == "kept"
-    assert event["data"]["result_data"].startswith("xxx")
-    assert event["data"]["result_data"].endswith(" chars]") and "…[agentlog: truncated " in event["data"]["result_data"]
+    out = event["data"]["result_data"]["out"]
+    assert out.startswith("xxx") and out.endswith(" chars]") and "…[agentlog: truncated " in out
+
+
+def test_the_callers_event_is_never_changed_and_one_reused_is_recorded_anew(recorder, log_dir):
+    """A dict reused as a template must not carry its first event's id and number into the
+    next (the pipeline stamps a copy), on the plain path and on the dict path alike."""
+    plain = {"attempt_id": "t", "event_type": "tool_call", "data": {"tool_name": "bash"}}
+    error = {"attempt_id": "t", "event_type": "error", "data": {"error_message": "npm ERR! code E404"}}
+    end = {"attempt_id": "u", "event_type": "session_end", "data": {"completion_status": "done"}}
+    before = json.loads(json.dumps([plain, error, end]))
+    recorded = [recorder.record(plain), recorder.record(plain), *recorder.record_many([plain, error, error])]
+    recorder.record(end)
+    assert [plain, error, end] == before
+    assert len({e["event_id"] for e in recorded}) == 5
+    assert [e["sequence_num"] for e in recorded] == [1, 2, 3, 4, 5]
+    assert recorded[0] is not plain and "error_fingerprint" in recorded[3]["data"]
+    assert [e["event_id"] for e in read_jsonl(log_dir / layout.STREAM)][:5] == [e["event_id"] for e in recorded]
 
 
 def test_missing_log_dir_is_created_and_unwritable_dir_is_a_clear_error(tmp_path):

@@ -174,3 +174,69 @@ def test_lines_recorded_as_they_came_are_what_the_dict_path_writes(tmp_path_fact
     assert sorted(refused_fast) == sorted(refused_slow)
     assert _written(fast) == _written(slow)
     assert (fast / layout.STREAM).exists() == bool(recorded)
+
+
+# --- the plain path, beside the dict path --------------------------------------------------
+
+CONTEXT_TEXT = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(['q"u\\o\n\u2028', "\x00\x1f\x7f", "é😀"]))
+
+
+@st.composite
+def attempt_events(draw):
+    """Events as writers send them one at a time: plain ones (the pipeline appends its stamps to
+    msgspec's line) among those the dict path takes (errors, ends, a time to clamp, a stamped
+    field given as null, values the native check refuses)."""
+    event = {
+        "attempt_id": draw(st.sampled_from(["a", "b"])),
+        "event_type": draw(st.sampled_from(["tool_call", "agent_output", "usage", "error", "session_end"])),
+    }
+    data = {
+        "tool_call": {"tool_name": "bash", "tool_params": {"cmd": draw(st.text(max_size=8))}},
+        "agent_output": {"output": draw(st.text(max_size=8))},
+        "usage": {"input_tokens": draw(st.sampled_from([10, 2**60])), "cost_usd": 0.25},
+        "error": {"error_message": "npm ERR! code E404"},
+        "session_end": {"completion_status": draw(st.sampled_from(["success", "done"]))},
+    }[event["event_type"]]
+    if draw(st.booleans()):
+        event["data"] = draw(st.sampled_from([data, None]))
+    fields = st.sampled_from(["executor", "model", "task_title", "session_id", "timestamp", "event_id"])
+    for name in draw(st.lists(fields | st.sampled_from(["sequence_num", "elapsed_ms"]), max_size=4, unique=True)):
+        event[name] = {
+            "timestamp": draw(
+                st.sampled_from(
+                    ["2026-01-05T10:00:00.000Z", "2026-01-05T11:00:00+01:00", "2999-01-01T00:00:00.000Z", None]
+                )
+            ),
+            "event_id": draw(st.sampled_from(["given-id", None])),
+            "sequence_num": draw(st.sampled_from([7, None])),
+            "elapsed_ms": draw(st.sampled_from([5, None])),
+        }.get(name, draw(CONTEXT_TEXT))
+    return event
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(attempt_events(), min_size=1, max_size=8))
+def test_the_plain_path_writes_the_bytes_the_dict_path_writes(tmp_path_factory, events):
+    """Each line is msgspec's encoding of the event returned, and the dict path (which every
+    event takes when a processor is added) gives the same keys in the same order, the same
+    values but for the clock's."""
+    returned = {}
+    for path in ("plain", "dict"):
+        log_dir = tmp_path_factory.mktemp(path)
+        with Recorder(config.load(environ={"AGENT_WORK_REDACT": "false"}), log_dir=log_dir) as rec:
+            if path == "dict":
+                rec.processors.append(lambda event: event)
+            returned[path] = []
+            for event in json.loads(json.dumps(events)):
+                try:
+                    returned[path].append(rec.record(event))
+                except EventError as exc:
+                    returned[path].append(str(exc))
+        written = (log_dir / layout.STREAM).read_bytes().split(b"\n")[:-1] if (log_dir / layout.STREAM).exists() else []
+        assert written == [msgspec.json.encode(e) for e in returned[path] if isinstance(e, dict)]
+
+    def shape(event):  # the clock's values (arrival times, fresh ids) left out
+        clock = ("timestamp", "event_id", "elapsed_ms")
+        return [(k, None if k in clock else v) for k, v in event.items()] if isinstance(event, dict) else event
+
+    assert [shape(e) for e in returned["plain"]] == [shape(e) for e in returned["dict"]]

@@ -15,6 +15,7 @@ same whoever wrote it.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import threading
@@ -228,8 +229,11 @@ class Recorder:
         return relpath, start, int(last.get("sequence_num") or 0) + 1, context
 
     def _fit(self, event: dict[str, Any], line: bytes) -> bytes:
-        """The event (encoded as `line`) within `max_event_bytes`: its largest strings cut short."""
+        """The event (encoded as `line`) within `max_event_bytes`: its largest strings cut
+        short, in a copy of its data (the pipeline's copy shares the caller's nested values)."""
         limit = self.settings.max_event_bytes
+        if len(line) > limit:
+            event["data"] = copy.deepcopy(event["data"])
         while len(line) > limit:
             if not truncate_largest(event["data"], len(line) - limit):
                 raise EventError("event", f"{len(line)} bytes without a string to truncate")

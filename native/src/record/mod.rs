@@ -18,6 +18,7 @@
 pub mod append;
 pub mod ids;
 mod lines;
+mod plain;
 pub mod schema;
 
 use std::sync::{Mutex, MutexGuard};
@@ -66,6 +67,21 @@ impl Lent {
             json: text.map(Value::String),
         }
     }
+}
+
+/// A copy of an event the pipeline may stamp and normalise: its own top level and `data`.
+/// The caller's dict stays as it was (a dict reused as a template would otherwise carry its
+/// first event's id and number into the next); the truncation, which cuts deeper, copies
+/// what it cuts (`Recorder._fit`).
+fn own<'py>(event: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+    let copy = event.copy()?;
+    let data = intern!(event.py(), "data");
+    if let Some(inner) = copy.get_item(data)? {
+        if let Ok(inner) = inner.cast::<PyDict>() {
+            copy.set_item(data, inner.copy()?)?;
+        }
+    }
+    Ok(copy)
 }
 
 /// How an event's time was bounded (see `Pipeline::bound_time`).
@@ -166,15 +182,20 @@ impl Pipeline {
             .map_err(|_| PyRuntimeError::new_err("the recorder's pipeline is in use"))
     }
 
-    /// The event checked against the schema (in place), and its time when it gave one.
+    /// The event checked against the schema, as a copy the pipeline may stamp (the caller's
+    /// dict is never changed), and its time when it gave one.
     fn check<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyDict>, Option<f64>)> {
         let py = event.py();
         if let Ok(Some(checked)) = self.fast_check(event) {
             return Ok(checked);
         }
         // refused (or unusual): Python's validate raises the schema's own error, or accepts
-        self.calls.validate.bind(py).call1((event,))?;
-        let event = event.cast::<PyDict>()?.clone();
+        let event = match event.cast::<PyDict>() {
+            Ok(dict) => own(dict)?.into_any(),
+            Err(_) => event.clone(),
+        };
+        self.calls.validate.bind(py).call1((&event,))?;
+        let event = event.cast_into::<PyDict>()?;
         let time = match event.get_item(intern!(py, "timestamp"))? {
             Some(ts) => Some(self.parse_time(&ts)?),
             None => None,
@@ -193,6 +214,33 @@ impl Pipeline {
         let Ok(dict) = event.cast::<PyDict>() else {
             return Ok(None);
         };
+        let Some((kind, time)) = self.envelope(dict)? else {
+            return Ok(None);
+        };
+        let dict = own(dict)?;
+        let data = intern!(py, "data");
+        if dict.get_item(data)?.is_none_or(|d| d.is_none()) {
+            dict.set_item(data, PyDict::new(py))?;
+        }
+        let kind = kind.to_str()?;
+        if self.calls.schema.get().accepts_dict(kind, &dict) != Some(true) {
+            return Ok(None);
+        }
+        if kind == "session_end" {
+            let data = dict.get_item(data)?;
+            self.calls.normalize_end.bind(py).call1((data,))?;
+        }
+        Ok(Some((dict, time)))
+    }
+
+    /// What the fast check reads first: the event's type and the time it gave, when its
+    /// type, attempt, time (in the stream's format) and time quality are as usual; else None
+    /// (validate words the error, or parses another time format).
+    fn envelope<'py>(
+        &self,
+        dict: &Bound<'py, PyDict>,
+    ) -> PyResult<Option<(Bound<'py, PyString>, Option<f64>)>> {
+        let py = dict.py();
         let Some(kind) = dict.get_item(intern!(py, "event_type"))? else {
             return Ok(None);
         };
@@ -209,7 +257,7 @@ impl Pipeline {
             Some(ts) => match ts.cast::<PyString>() {
                 Ok(text) => match stream_timestamp(text.to_str()?) {
                     Some(t) => Some(t),
-                    None => return Ok(None), // another ISO form: Python parses it
+                    None => return Ok(None),
                 },
                 Err(_) => return Ok(None),
             },
@@ -219,19 +267,7 @@ impl Pipeline {
                 return Ok(None);
             }
         }
-        let data = intern!(py, "data");
-        if dict.get_item(data)?.is_none_or(|d| d.is_none()) {
-            dict.set_item(data, PyDict::new(py))?;
-        }
-        let kind = kind.to_str()?;
-        if self.calls.schema.get().accepts_dict(kind, dict) != Some(true) {
-            return Ok(None);
-        }
-        if kind == "session_end" {
-            let data = dict.get_item(data)?;
-            self.calls.normalize_end.bind(py).call1((data,))?;
-        }
-        Ok(Some((dict.clone(), time)))
+        Ok(Some((kind, time)))
     }
 
     fn parse_time(&self, ts: &Bound<'_, PyAny>) -> PyResult<f64> {
@@ -432,6 +468,17 @@ impl Pipeline {
         Ok((event, prepared))
     }
 
+    /// The event through the plain path when it is plain, else through `prepare`.
+    fn plain_or_prepare<'py>(
+        &self,
+        event: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyDict>, Prepared)> {
+        match self.plain_event(event)? {
+            Some(done) => Ok(done),
+            None => self.prepare(event),
+        }
+    }
+
     /// The files every line of an attempt goes to: the stream and its transcript.
     fn targets(&self, attempt_id: &str) -> PyResult<Vec<String>> {
         let relpath = self
@@ -593,7 +640,8 @@ impl Pipeline {
     ) -> PyResult<()> {
         let event_error = self.calls.event_error.bind(py);
         for (index, event) in events.try_iter()?.enumerate() {
-            let (event, prepared) = match self.prepare(&event?) {
+            let event = event?;
+            let (event, prepared) = match self.plain_or_prepare(&event) {
                 Ok(prepared) => prepared,
                 Err(err) => match on_invalid {
                     Some(on_invalid) if err.is_instance(py, event_error) => {
@@ -677,7 +725,7 @@ impl Pipeline {
     /// Record one event; returns it as written (the same dict, stamped).
     fn record<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = event.py();
-        let result = self.prepare(event).and_then(|(event, prepared)| {
+        let result = self.plain_or_prepare(event).and_then(|(event, prepared)| {
             self.write_one(py, &prepared)?;
             if prepared.ends_session {
                 self.finish(&event)?;

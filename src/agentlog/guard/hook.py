@@ -247,7 +247,8 @@ def handle(agent: Agent, event_name: str, raw: bytes, settings: Any, guard: Guar
             )
             lead = 1 if events and events[0]["event_type"] == "session_start" else 0
             events[lead:lead] = usage  # after the session starts, before this call's tool call
-        call_id = _record(settings, events)
+        events = _record(settings, events)
+        call_id = next((e["event_id"] for e in reversed(events) if e["event_type"] == "tool_call"), None)
         if not guard.enabled:
             state.save()
             return None
@@ -309,27 +310,24 @@ def _shrink(payload: dict[str, Any], encode: Any) -> None:
         size = len(encode(payload))
 
 
-def _record(settings: Any, events: list[dict[str, Any]]) -> str | None:
-    """Record the events (one gap-free sequence also across concurrent hook processes)."""
+def _record(settings: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Record the events (one gap-free sequence also across concurrent hook processes);
+    returns them as written (stamped: their ids)."""
     if not events:
-        return None
+        return []
     from ..recorder import Recorder
     from .kept import forget, kept
 
     # kept across a resident guard's calls: built for these settings in this log dir
     key = (os.path.abspath(settings.log_dir), dict(settings.values))
     recorder = kept("recorder", key, lambda: Recorder(settings, locked=True), Recorder.close)
-    call_id = None
     try:
-        for event in events:
-            recorder.record(event)
-            if event["event_type"] == "tool_call":
-                call_id = event["event_id"]
+        recorded = [e for e in map(recorder.record, events) if e is not None]
         recorder.flush()  # the acknowledgement point: the answer goes out after it
     except BaseException:
         forget("recorder", Recorder.close)  # stopped half-way: its numbering may be off the files
         raise
-    return call_id
+    return recorded
 
 
 class _LazyPricing:
