@@ -32,14 +32,10 @@ def _vector(baselines: cohort.Baselines, metrics: cohort.Metrics, executor: Any)
     if chosen is None:
         return None
     _, found = chosen
-    bases = found.bases(metrics.steps)
-    values = metrics.values(found.prices)
-    if not any(bases):
+    if not any(found.bases(metrics.steps)):
         return None
-    return {
-        i: 0.0 if value is None or base is None else max(-CLIP, min(CLIP, (value - base[0]) / base[1]))
-        for i, (value, base) in enumerate(zip(values, bases))
-    }
+    zs = found.z_scores(metrics.steps, metrics.values(found.prices))
+    return {i: 0.0 if z is None else max(-CLIP, min(CLIP, z)) for i, z in enumerate(zs)}
 
 
 def _points(baselines: cohort.Baselines, trace: cohort.Trace) -> list[dict[int, float]]:

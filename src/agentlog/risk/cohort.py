@@ -269,15 +269,21 @@ class Cohort:
     def judge(self, step: int, values: list[float | None]) -> tuple[float, int, float] | None:
         """(combined score, the metric index that gave it, its z), or None: nothing known here."""
         best = None
-        for i, (value, base) in enumerate(zip(values, self.bases(step))):
-            if value is None or base is None:
+        for i, z in enumerate(self.z_scores(step, values)):
+            if z is None:
                 continue
-            z = (value - base[0]) / base[1]
-            far = z if METRICS[i][1] > 0 else abs(z)
-            score = far / self.quantiles[i]
+            score = _far(i, z) / self.quantiles[i]
             if best is None or score > best[0]:
                 best = (score, i, z)
         return best
+
+    def z_scores(self, step: int, values: list[float | None]) -> list[float | None]:
+        """Per metric, its robust z at `step` against this cohort (None: no value or no
+        baseline there)."""
+        return [
+            None if value is None or base is None else (value - base[0]) / base[1]
+            for value, base in zip(values, self.bases(step))
+        ]
 
     def bases(self, step: int) -> list[list[float] | None]:
         """Per metric, its [median, scale] at `step` (or None). A session that runs on where
@@ -484,6 +490,12 @@ def _steps(valued: list[list[tuple[int, list[float | None]]]], min_sessions: int
     return steps
 
 
+def _far(metric: int, z: float) -> float:
+    """How far a z is from the cohort in the direction that matters: a metric that is only
+    bad when high counts its signed z, any other its distance either way."""
+    return z if METRICS[metric][1] > 0 else abs(z)
+
+
 def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohort:
     prices = fit_prices(sessions)
     valued = [[(step, m.values(prices)) for step, m in trace.points] for trace in sessions]
@@ -502,10 +514,9 @@ def _fit_cohort(sessions: list[Trace], min_sessions: int, alpha: float) -> Cohor
         for points in half:
             top = [0.0] * len(NAMES)
             for step, values in points:
-                for i, (value, base) in enumerate(zip(values, judge.bases(step))):
-                    if value is not None and base is not None:
-                        z = (value - base[0]) / base[1]
-                        top[i] = max(top[i], z if METRICS[i][1] > 0 else abs(z))
+                for i, z in enumerate(judge.z_scores(step, values)):
+                    if z is not None:
+                        top[i] = max(top[i], _far(i, z))
             highest.append(top)
     quantiles = [max(_quantile([top[i] for top in highest], METRIC_QUANTILE), 1.0) for i in range(len(NAMES))]
     combined = []
