@@ -13,6 +13,7 @@ with the hook calls so machine noise hits all of them alike:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+CALLS = 60  # the command line's count (see the end)
 HISTORY = 200
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
 NATIVE = Path(sys.executable).with_name("agentlog-hook")  # scripts/setup installs it
@@ -131,4 +132,9 @@ def stop_guard(log_dir: str) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "calls", nargs="?", type=int, default=CALLS, help="hook calls per configuration (default %(default)s)"
+    )
+    CALLS = parser.parse_args().calls
     main()

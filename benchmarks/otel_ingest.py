@@ -16,6 +16,7 @@ alert line in agent-alerts.jsonl.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from agentlog.otel.mapping import TelemetryMapper
 
-RECORDS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+RECORDS = 100_000  # the command line's count (see the end)
 BATCH = 512  # the OTel SDK's default max export batch size
 AGENTLOG = str(Path(sys.executable).with_name("agentlog"))
 
@@ -171,4 +172,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "records", nargs="?", type=int, default=RECORDS, help="log records to send (default %(default)s)"
+    )
+    RECORDS = parser.parse_args().records
     main()
