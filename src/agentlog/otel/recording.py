@@ -30,7 +30,7 @@ from ..recorder import Recorder
 from .decode import BadRequest
 from .mapping import TelemetryMapper
 
-CHUNK = 64  # events recorded at once: the recorder's batch
+CHUNK = 1024  # events mapped, then recorded at once (one write per file per chunk)
 REPLY_TIMEOUT_S = 120.0  # a worker silent this long after a request is replaced
 
 
