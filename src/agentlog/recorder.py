@@ -117,7 +117,8 @@ class Recorder:
     # -- public --------------------------------------------------------------
 
     def record(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Record one event; returns it as written, or None when logging is disabled."""
+        """Record one event; returns it as written (a stamped copy: the dict given is never
+        changed), or None when logging is disabled."""
         if not self.enabled:
             return None
         with self._lock:
@@ -232,8 +233,7 @@ class Recorder:
         """The event (encoded as `line`) within `max_event_bytes`: its largest strings cut
         short, in a copy of its data (the pipeline's copy shares the caller's nested values)."""
         limit = self.settings.max_event_bytes
-        if len(line) > limit:
-            event["data"] = copy.deepcopy(event["data"])
+        event["data"] = copy.deepcopy(event["data"])  # strings are shared, not copied
         while len(line) > limit:
             if not truncate_largest(event["data"], len(line) - limit):
                 raise EventError("event", f"{len(line)} bytes without a string to truncate")

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! The hot path stays in Rust with the GIL held only for the Python objects it must touch
-//! (the event dict, msgspec's encoder and schema check); the rare paths call Python, where
+//! (the event dict, msgspec's encoder and schema check); a plain event (plain.rs) is encoded
+//! as given with the stamps appended, any other is stamped in a copy. The caller's dict is
+//! never changed. The rare paths call Python, where
 //! their one implementation lives: an event the fast check refuses is handed to
 //! `events.validate` for the exact error, an error without a fingerprint to the error
 //! taxonomy, a line over the size limit to the truncation, a line the secret scan flags to
@@ -257,7 +259,7 @@ impl Pipeline {
             Some(ts) => match ts.cast::<PyString>() {
                 Ok(text) => match stream_timestamp(text.to_str()?) {
                     Some(t) => Some(t),
-                    None => return Ok(None),
+                    None => return Ok(None), // another ISO form: Python parses it
                 },
                 Err(_) => return Ok(None),
             },
@@ -722,7 +724,7 @@ impl Pipeline {
         })
     }
 
-    /// Record one event; returns it as written (the same dict, stamped).
+    /// Record one event; returns it as written (a stamped copy: the dict given is not changed).
     fn record<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = event.py();
         let result = self.plain_or_prepare(event).and_then(|(event, prepared)| {

@@ -111,13 +111,10 @@ impl Pipeline {
             Some(s) if s.is_none() => return Ok(None), // set in place
             Some(s) => Some(s.extract::<u64>()?),
         };
-        if dict
-            .get_item(intern!(py, "elapsed_ms"))?
-            .is_some_and(|e| e.is_none())
-        {
-            return Ok(None); // set in place
-        }
-        let elapsed_given = dict.contains(intern!(py, "elapsed_ms"))?;
+        let elapsed_given = match dict.get_item(intern!(py, "elapsed_ms"))? {
+            Some(e) if e.is_none() => return Ok(None), // set in place
+            given => given.is_some(),
+        };
         let attempt_id: String = dict
             .get_item(intern!(py, "attempt_id"))?
             .map_or(Ok(String::new()), |a| a.extract())?;
