@@ -124,7 +124,7 @@ with open(sys.argv[1], "rb") as f:  # whole lines, 1 MiB at a time, as the watch
         data = carry + chunk
         cut = data.rfind(b"\\n") + 1
         carry = data[cut:]
-        ids += [a.alert_id for a in engine.feed(data[:cut], now=time.time())]
+        ids += [a.alert_id for a in engine.feed(data, now=time.time(), end=cut)]
 ids += [a.alert_id for a in engine.tick(time.time())]  # caught up: the wall clock for the attempts still open
 dt = time.perf_counter() - t0
 digest = int(hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:12], 16)

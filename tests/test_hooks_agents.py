@@ -533,7 +533,9 @@ def test_cursor_is_told_to_go_on_whatever_goes_wrong(case, tmp_path, log_dir):
         log_dir = _unwritable(tmp_path)
     elif case == "huge":  # over 16 MiB: cut down and recorded in the client's own process
         body["tool_input"]["command"] = "echo " + "x" * (17 * 1024 * 1024)
-    result = hook("cursor-agent", "preToolUse", body, tmp_path, log_dir, env={"AGENTLOG_GUARD_RESIDENT": "1"})
+    # a warm resident guard may answer within the 1 ms budget: that case runs in its own process
+    env = {} if case == "time budget" else {"AGENTLOG_GUARD_RESIDENT": "1"}
+    result = hook("cursor-agent", "preToolUse", body, tmp_path, log_dir, env=env)
     assert (result.returncode, result.stdout) == (0, CURSOR_GO_ON), result.stderr
     if case == "huge":
         call = next(e for e in session_events(log_dir, body["conversation_id"]) if e["event_type"] == "tool_call")

@@ -43,6 +43,15 @@ def test_partial_last_line_waits_for_its_newline(tmp_path):
     assert read_all(tailer) == [b'{"b": 2}']
 
 
+def test_a_batch_is_its_chunk_as_read_and_where_its_lines_end(tmp_path):
+    """The start of the next line stays in the chunk (cutting it off would copy the chunk)."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n{"b":')
+    [batch] = list(Tailer(path, start="beginning").batches())
+    assert (batch.chunk, batch.end) == (b'{"a": 1}\n\n{"b":', 10)
+    assert (batch.data, batch.lines) == (b'{"a": 1}\n\n', [b'{"a": 1}', b""])
+
+
 def test_first_start_at_end_or_beginning_and_missing_dir_is_created(tmp_path):
     path = tmp_path / "new" / "dir" / "s.jsonl"
     tailer = Tailer(path)  # creates the folder, the file does not exist yet

@@ -75,6 +75,20 @@ def test_malformed_lines_are_reported_with_their_index_and_reason():
     assert (engine.events, engine.malformed, engine.ignored, len(engine.active)) == (1000, 2, 0, 1000)
 
 
+def test_a_chunk_is_read_up_to_the_end_given():
+    lines = [encode(ev(f"a{i}", "agent_output", BASE + i, output="x")) for i in range(3)]
+    chunk = b"\n".join(lines) + b'\n{"timestamp": "2026-01-0'  # as read: the next line begun
+    told: list[Malformed] = []
+    engine = Engine(WatchConfig())
+    engine.feed(chunk, told.append, end=chunk.rindex(b"\n") + 1)
+    assert (engine.events, engine.malformed, told) == (3, 0, [])
+    with pytest.raises(ValueError, match="past the"):
+        engine.feed(chunk, end=len(chunk) + 1)
+    with pytest.raises(ValueError, match="one bytes object"):
+        engine.feed(lines, end=1)
+    assert engine.events == 3
+
+
 def test_messy_stream_in_one_batch_agrees_with_small_batches():
     lines = stream(seed=3)
     whole = Engine(WatchConfig())

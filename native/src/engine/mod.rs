@@ -422,14 +422,26 @@ impl Host for PyHost<'_, '_> {
 /// The lines `feed` was given, held for the call: one bytes object cut at its newlines (the
 /// tailer's chunk: no Python object per line), or a list of lines.
 enum Held<'py> {
-    Chunk(Bound<'py, PyBytes>),
+    Chunk(Bound<'py, PyBytes>, usize), // the bytes, and where the lines in them end
     Lines(Vec<Bound<'py, PyBytes>>),
 }
 
 impl<'py> Held<'py> {
-    fn of(lines: &Bound<'py, PyAny>) -> PyResult<Held<'py>> {
+    fn of(lines: &Bound<'py, PyAny>, end: Option<usize>) -> PyResult<Held<'py>> {
         if let Ok(chunk) = lines.cast::<PyBytes>() {
-            return Ok(Held::Chunk(chunk.clone()));
+            let len = chunk.as_bytes().len();
+            return match end {
+                None => Ok(Held::Chunk(chunk.clone(), len)),
+                Some(end) if end <= len => Ok(Held::Chunk(chunk.clone(), end)),
+                Some(end) => Err(PyValueError::new_err(format!(
+                    "end {end} is past the {len} bytes given"
+                ))),
+            };
+        }
+        if end.is_some() {
+            return Err(PyValueError::new_err(
+                "end is for lines given as one bytes object",
+            ));
         }
         let lines: PyResult<Vec<_>> = lines
             .try_iter()?
@@ -440,8 +452,8 @@ impl<'py> Held<'py> {
 
     fn lines(&self) -> Vec<&[u8]> {
         match self {
-            Held::Chunk(chunk) => {
-                let data = chunk.as_bytes();
+            Held::Chunk(chunk, end) => {
+                let data = &chunk.as_bytes()[..*end];
                 let mut lines = Vec::new();
                 let mut start = 0;
                 for end in memchr::memchr_iter(b'\n', data) {
@@ -742,24 +754,24 @@ impl Engine {
     }
 
     /// Process raw stream lines, read at wall time `now` (when known): a list of lines, or
-    /// whole lines in one bytes object (each ended by a newline; the last one may lack it).
-    /// Malformed ones are counted, handed to `on_malformed` (as `Malformed(index, reason)`,
-    /// the index of the line in `lines`) and skipped.
-    #[pyo3(signature = (lines, on_malformed=None, now=None))]
+    /// whole lines in one bytes object (each ended by a newline; the last one may lack it),
+    /// of which only the first `end` bytes when given (a chunk as read, its lines' end: the
+    /// bytes after it are not read). Malformed ones are counted, handed to `on_malformed`
+    /// (as `Malformed(index, reason)`, the index of the line in `lines`) and skipped.
+    #[pyo3(signature = (lines, on_malformed=None, now=None, end=None))]
     fn feed(
         &self,
         py: Python<'_>,
         lines: &Bound<'_, PyAny>,
         on_malformed: Option<Bound<'_, PyAny>>,
         now: Option<f64>,
+        end: Option<usize>,
     ) -> PyResult<Vec<Py<PyAny>>> {
+        let held = Held::of(lines, end)?;
         let (alerts, bad, malformed) = {
             let mut guard = self.lock(py);
             let inner = &mut *guard;
-            let result = guarded(|| {
-                let held = Held::of(lines)?;
-                inner.feed(py, &held.lines(), now)
-            });
+            let result = guarded(|| inner.feed(py, &held.lines(), now));
             self.show(inner);
             let (raised, bad) = result?;
             (

@@ -189,16 +189,26 @@ def _mark_of(word: str) -> Mark:
 
 @dataclass
 class Batch:
-    data: bytes  # complete lines, each with its newline (empty lines too)
+    """Complete lines as read: `chunk[:end]`, each with its newline (empty lines too). The
+    chunk may go on with the start of the next line: cutting it off would copy the whole
+    chunk into fresh memory, which cost more than reading it (a consumer that takes a
+    chunk and its end, as the watch engine does, never pays for it)."""
+
+    chunk: bytes
+    end: int
     position: Position  # where to resume after these lines
     index: int = 0  # which file of the position the lines came from
     path: Path | None = None  # that file's path when it was opened
 
     @property
+    def data(self) -> bytes:
+        """The complete lines (a copy, unless the chunk ends with them)."""
+        return self.chunk if self.end == len(self.chunk) else self.chunk[: self.end]
+
+    @property
     def lines(self) -> list[bytes]:
-        """The lines without their newlines (a consumer that can take `data` whole, as the
-        watch engine does, saves making an object per line)."""
-        return self.data.split(b"\n")[:-1]
+        """The lines without their newlines."""
+        return self.chunk.split(b"\n", self.chunk.count(b"\n", 0, self.end))[:-1]
 
 
 class _Source:
@@ -226,9 +236,9 @@ class _Source:
         head = self.head[:known]
         return Mark(self.dev, self.ino, self.offset, digest(head), len(head))
 
-    def read(self, size: int = CHUNK) -> bytes | None:
-        """The complete lines after the current position (b"" when none is complete yet),
-        or None at the end of the file."""
+    def read(self, size: int = CHUNK) -> tuple[bytes, int] | None:
+        """What follows the current position and where its complete lines end in it (0 when
+        none is complete yet), or None at the end of the file."""
         data = self.pread(self.offset + len(self.buf), size)
         if not data:
             return None
@@ -236,7 +246,7 @@ class _Source:
         cut = data.rfind(b"\n") + 1
         self.buf = data[cut:]
         self.offset += cut
-        return data[:cut]
+        return data, cut
 
     def replaced(self) -> bool:
         """True when the file was truncated or rewritten in place (copytruncate)."""
@@ -320,12 +330,12 @@ class Tailer:
             progressed = False
             for source in list(self._sources):
                 while True:
-                    data = source.read(max_bytes)
-                    if data is None:
+                    read = source.read(max_bytes)
+                    if read is None:
                         break
                     progressed = True
-                    if data:
-                        yield Batch(data, self.position(), self._sources.index(source), source.path)
+                    if read[1]:
+                        yield Batch(*read, self.position(), self._sources.index(source), source.path)
                 self._retire(source)
             if not progressed:
                 return

@@ -155,10 +155,9 @@ class Watchdog:
                 tailer.commit(tailer.position(), extra=engine.snapshot())
             while not self.stop.is_set():
                 for batch in tailer.batches():
-                    end = batch.position[batch.index].offset
-                    self._emit(
-                        engine.feed(batch.data, self._reporter(batch.path, batch.data, end=end), now=time.time())
-                    )
+                    start = batch.position[batch.index].offset - batch.end
+                    report = self._reporter(batch.path, batch.chunk, start)
+                    self._emit(engine.feed(batch.chunk, report, now=time.time(), end=batch.end))
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
                         self._commit(position)
@@ -204,23 +203,21 @@ class Watchdog:
                     if self.stop.is_set():
                         return False
                     data = b"".join(lines)
-                    self._emit(self.engine.feed(data, self._reporter(path, data, start=start), now=time.time()))
+                    self._emit(self.engine.feed(data, self._reporter(path, data, start), now=time.time()))
                     start += len(data)
         return True
 
-    def _reporter(
-        self, path: Path | None, data: bytes, *, start: int | None = None, end: int | None = None
-    ) -> Callable[[Malformed], None]:
-        """Says where a malformed line of `data` (whole lines) is (file, byte offset) and
-        why, through `on_note`; `data` begins at byte `start` of `path`, or ends at byte
-        `end`. The first MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
+    def _reporter(self, path: Path | None, data: bytes, start: int) -> Callable[[Malformed], None]:
+        """Says where a malformed line of `data` (lines) is (file, byte offset) and why,
+        through `on_note`; `data` begins at byte `start` of `path`. The first
+        MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
 
         def report(bad: Malformed) -> None:
             told = self.engine.malformed
             if self.on_note is None or told > MAX_MALFORMED_NOTES:
                 return
             before = sum(len(line) + 1 for line in data.split(b"\n", bad.index)[: bad.index])
-            offset = (end - len(data) if start is None else start) + before
+            offset = start + before
             where = "uncompressed byte" if path is not None and path.suffix == ".gz" else "byte"
             self.on_note(f"{path}: {where} {offset}: {bad.reason}; skipped")
             if told == MAX_MALFORMED_NOTES:
