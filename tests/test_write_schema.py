@@ -1,6 +1,7 @@
 """The recorder's native schema check never takes what msgspec (events.validate) refuses,
-and takes what it accepts when the values are plain; and lines recorded as they came
-(`agentlog emit -`) are the events the dict path writes."""
+and takes what it accepts when the values are plain; lines recorded as they came
+(`agentlog emit -`) are the events the dict path writes; and a plain event, its stamps
+appended to msgspec's line, is written as the dict path writes it."""
 
 from __future__ import annotations
 
