@@ -86,6 +86,19 @@ fn own<'py>(event: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
     Ok(copy)
 }
 
+/// The context fields `source` gives (the non-null ones among `keys`), as an attempt lends
+/// them: its first event's, or those its transcript starts with.
+fn lent_from(keys: &[Py<PyString>], source: &Bound<'_, PyDict>) -> PyResult<Vec<(usize, Lent)>> {
+    let py = source.py();
+    let mut lent = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(value) = source.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
+            lent.push((i, Lent::of(&value)));
+        }
+    }
+    Ok(lent)
+}
+
 /// How an event's time was bounded (see `Pipeline::bound_time`).
 enum Stamp {
     Given,
@@ -355,11 +368,7 @@ impl Pipeline {
         let attempt = state.attempts.get_mut(attempt_id).expect("resumed");
         let keys = &self.calls.context;
         if attempt.context.is_empty() {
-            for (i, key) in keys.iter().enumerate() {
-                if let Some(value) = event.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
-                    attempt.context.push((i, Lent::of(&value)));
-                }
-            }
+            attempt.context = lent_from(keys, event)?;
         }
         for (i, lent) in &attempt.context {
             let key = keys[*i].bind(py);
@@ -401,17 +410,11 @@ impl Pipeline {
             .call_method1(intern!(py, "_resume"), (attempt_id,))?;
         let (relpath, start, next_seq, context): (String, Option<f64>, u64, Bound<'_, PyDict>) =
             found.extract()?;
-        let mut lent = Vec::new();
-        for (i, key) in self.calls.context.iter().enumerate() {
-            if let Some(value) = context.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
-                lent.push((i, Lent::of(&value)));
-            }
-        }
         Ok(Attempt {
             relpath,
             start,
             next_seq,
-            context: lent,
+            context: lent_from(&self.calls.context, &context)?,
         })
     }
 

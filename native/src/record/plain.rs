@@ -122,11 +122,7 @@ impl Pipeline {
         let mut state = self.attempt(py, &attempt_id)?;
         let attempt = state.attempts.get_mut(&attempt_id).expect("resumed");
         if attempt.context.is_empty() {
-            for (i, key) in keys.iter().enumerate() {
-                if let Some(value) = dict.get_item(key.bind(py))?.filter(|v| !v.is_none()) {
-                    attempt.context.push((i, super::Lent::of(&value)));
-                }
-            }
+            attempt.context = super::lent_from(keys, dict)?;
         }
         for (i, lent) in &attempt.context {
             let key = keys[*i].bind(py);
