@@ -5,6 +5,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from agentlog.intel import (
@@ -143,6 +145,49 @@ def test_extra_rules_extend_the_taxonomy():
     assert classify("insufficient_quota for org-1", {"billing": [r"insufficient_quota"]})[0] == "billing"
     assert Taxonomy({"billing": [r"card declined"]}).classify("card declined")[0] == "billing"
     assert classify("something odd happened") == ("unknown", 0.0)
+
+
+def _classify_pattern_by_pattern(taxonomy: Taxonomy, message: str) -> tuple[str, float]:
+    """The rule of the module's docstring, each pattern searched on its own."""
+    found = [(c, sum(1 for p in ps if p.search(message))) for c, ps, _ in taxonomy._rules]
+    found = [(c, n) for c, n in found if n]
+    if not found:
+        return "unknown", 0.0
+    (winner, hits), rivals = found[0], len(found) - 1
+    return winner, round(max((0.9 if hits >= 2 else 0.75) - 0.1 * rivals, 0.4), 2)
+
+
+_WORDS = [
+    "429",
+    "timeout",
+    "ECONNRESET",
+    "FAILED",
+    "tests/a.py::t",
+    "assertionerror",
+    "npm ERR!",
+    "git",
+    "fatal:",
+    "permission denied",
+    "eslint",
+    "build",
+    "tsc",
+    "out of memory",
+    "rate limit",
+    "card declined",
+    "x",
+    "\n",
+]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=8).map(" ".join))
+@example("x x quota")
+@example("card declined quota")
+@settings(max_examples=300, deadline=None)
+def test_one_search_per_category_classifies_as_each_pattern_does(message):
+    # extra rules with a group and a back-reference, and one with a global flag: not joinable
+    extra = {"billing": [r"card (declined)", r"(\w+) \1 quota"], "flagged": [r"(?x) quota", r"declin"]}
+    for taxonomy in (Taxonomy(), Taxonomy(extra)):
+        assert taxonomy.classify(message) == _classify_pattern_by_pattern(taxonomy, message)
 
 
 @pytest.mark.parametrize(

@@ -236,11 +236,11 @@ impl Parts {
     }
 
     fn line(&mut self, bytes: &[u8], clock: &mut Clock) {
-        let mut scratch = None;
-        match line::decode(bytes, &mut scratch) {
+        let (mut scratch, mut event) = (None, Event::default());
+        match line::decode(bytes, &mut scratch, &mut event) {
             Line::Blank => {}
             Line::Malformed(_) => self.part(None).counts[MALFORMED] += 1,
-            Line::Event(event) => {
+            Line::Event => {
                 let ts = event.timestamp.as_deref().and_then(|t| clock.micros(t));
                 self.part(event.attempt_id.as_deref()).event(&event, ts);
             }

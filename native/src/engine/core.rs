@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alert::{alert_id, alert_key, held, Finding};
 use super::detectors::{self, At, Chosen, Detectors, Handler, Oracle, Slots};
-use super::line::{Event, Line};
+use super::line::Event;
 use super::time;
 
 pub const REOPENING: [&str; 2] = ["session_start", "followup_sent"]; // events that revive an ended attempt
@@ -305,28 +305,9 @@ impl Core {
         }
     }
 
-    /// One decoded line (`line::decode` of `line`, the `ordinal`-th line read): its alerts
-    /// appended to `out`; a malformed one counted and its reason returned.
-    pub fn take(
-        &mut self,
-        decoded: Line,
-        line: &[u8],
-        ordinal: u64,
-        read: ReadAt,
-        host: &mut dyn Host,
-        out: &mut Vec<Raised>,
-    ) -> Option<String> {
-        match decoded {
-            Line::Blank => None,
-            Line::Malformed(why) => {
-                self.state.malformed += 1;
-                Some(why)
-            }
-            Line::Event(event) => {
-                self.event(&event, line, ordinal, read, host, out);
-                None
-            }
-        }
+    /// A line the decoder found malformed.
+    pub fn malformed(&mut self) {
+        self.state.malformed += 1;
     }
 
     fn time(&mut self, timestamp: &str, host: &mut dyn Host) -> Option<f64> {
@@ -344,7 +325,8 @@ impl Core {
         t
     }
 
-    fn event(
+    /// A decoded event (of `line`, the `ordinal`-th line read): its alerts appended to `out`.
+    pub fn event(
         &mut self,
         event: &Event,
         line: &[u8],

@@ -88,36 +88,44 @@ impl Event<'_> {
     }
 }
 
-/// A line: an event, nothing (blank), or why it is malformed (worded as `view.decode_or_why`).
-// not boxed: one line is decoded at a time, on the stack
-#[allow(clippy::large_enum_variant)]
-pub enum Line<'a> {
-    Event(Event<'a>),
+/// A line's verdict: an event (read into the caller's slot), nothing (blank), or why it is
+/// malformed (worded as `view.decode_or_why`).
+pub enum Line {
+    Event,
     Blank,
     Malformed(String),
 }
 
-/// Decodes a line. `scratch` keeps the map of a line that took the careful way, which the
-/// event then borrows from.
-pub fn decode<'a>(line: &'a [u8], scratch: &'a mut Option<Map<String, Value>>) -> Line<'a> {
+/// Decodes a line into `event`, a default slot the caller keeps (the event, some 650 bytes,
+/// is then written in place, never moved). `scratch` keeps the map of a line that took the
+/// careful way, which the event then borrows from; since both live as long as the line's
+/// borrow, each line gets fresh ones.
+pub fn decode<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Option<Map<String, Value>>,
+    event: &mut Event<'a>,
+) -> Line {
     if read::blank(line) {
         return Line::Blank;
     }
-    if let Some(event) = scan(line) {
-        return Line::Event(event);
+    if scan(line, event).is_some() {
+        return Line::Event;
     }
     match read::decode_guarded(line, Schema::Event) {
         Err(bad) if bad.field == "line" => Line::Malformed(bad.reason),
         Err(bad) => Line::Malformed(format!("not an event ({})", bad.reason)),
-        Ok(map) => Line::Event(from_map(scratch.insert(map))),
+        Ok(map) => {
+            *event = from_map(scratch.insert(map));
+            Line::Event
+        }
     }
 }
 
-/// The event of a line in one pass, when the pass can vouch for it.
-fn scan(line: &[u8]) -> Option<Event<'_>> {
-    let body = std::str::from_utf8(line.strip_prefix(BOM).unwrap_or(line)).ok()?;
+/// The event of a line in one pass into `event`, when the pass can vouch for it (else what
+/// it holds is to be overwritten).
+fn scan<'a>(line: &'a [u8], event: &mut Event<'a>) -> Option<()> {
+    let body = simdutf8::basic::from_utf8(line.strip_prefix(BOM).unwrap_or(line)).ok()?;
     let mut c = Cursor::new(body);
-    let mut event = Event::default();
     let mut seen = Seen::default();
     c.ws();
     c.object(|c, key| {
@@ -133,7 +141,9 @@ fn scan(line: &[u8]) -> Option<Event<'_>> {
                 seen.first(7).and_then(|_| float(c, MAX_MS))?;
             }
             "sequence_num" => event.sequence_num = seen.first(8).and_then(|_| int(c, MAX_COUNT))?,
-            "data" => event.data = Some(seen.first(9).and_then(|_| data(c))?),
+            "data" => seen
+                .first(9)
+                .and_then(|_| data(c, event.data.insert(Data::default())))?,
             "task_title" => event.task_title = seen.first(10).and_then(|_| text(c))?,
             "model" => event.model = seen.first(11).and_then(|_| text(c))?,
             _ => {
@@ -142,12 +152,11 @@ fn scan(line: &[u8]) -> Option<Event<'_>> {
         }
         Some(())
     })?;
-    (seen.0 & 1 != 0 && c.at_end()).then_some(event)
+    (seen.0 & 1 != 0 && c.at_end()).then_some(())
 }
 
 /// The `data` object (`null` or any other type: the careful way tells why not).
-fn data<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
-    let mut data = Data::default();
+fn data<'a>(c: &mut Cursor<'a>, data: &mut Data<'a>) -> Option<()> {
     let mut seen = Seen::default();
     if c.peek()? != b'{' {
         return None;
@@ -185,7 +194,7 @@ fn data<'a>(c: &mut Cursor<'a>) -> Option<Data<'a>> {
         }
         Some(())
     })?;
-    Some(data)
+    Some(())
 }
 
 const TOKENS: [&str; 6] = [
@@ -339,8 +348,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn verdict(line: &[u8]) -> Option<String> {
-        let mut scratch = None;
-        match decode(line, &mut scratch) {
+        let (mut scratch, mut event) = (None, Event::default());
+        match decode(line, &mut scratch, &mut event) {
             Line::Malformed(why) => Some(why),
             _ => None,
         }
@@ -360,8 +369,8 @@ mod tests {
     #[test]
     fn an_event_is_read_with_its_raw_params() {
         let line = br#"{"event_type":"tool_call","attempt_id":"a","timestamp":"2026-01-01T00:00:00.000Z","sequence_num":3,"data":{"tool_name":"bash","tool_params":{"cmd": "ls"}},"extra":[1,{"x":null}]}"#;
-        let mut scratch = None;
-        let Line::Event(event) = decode(line, &mut scratch) else {
+        let (mut scratch, mut event) = (None, Event::default());
+        let Line::Event = decode(line, &mut scratch, &mut event) else {
             panic!("not an event")
         };
         let data = event.data.as_ref().unwrap();
@@ -429,7 +438,8 @@ mod tests {
     #[test]
     fn a_stream_line_takes_the_single_pass() {
         let line = br#"{"timestamp":"2026-01-01T00:00:00.003Z","attempt_id":"b-1","event_type":"error","executor":"CODEX","model":"m","event_id":"0","data":{"error_message":"a \"quoted\" \u00e9 \ud83d\ude00","cost_usd":0.01,"input_tokens":2000,"prompt":"x\ny"},"sequence_num":1}"#;
-        let event = scan(line).expect("taken in one pass");
+        let mut event = Event::default();
+        scan(line, &mut event).expect("taken in one pass");
         let data = event.data.unwrap();
         assert_eq!(
             data.error_message.as_deref(),
@@ -631,7 +641,8 @@ mod tests {
         #[test]
         fn the_single_pass_reads_what_serde_json_reads(line in object(EVENT_KEYS, Some(DATA_KEYS))) {
             prop_assert_eq!(verdict(line.as_bytes()), reference(line.as_bytes()), "{}", line);
-            if let Some(event) = scan(line.as_bytes()) {
+            let mut event = Event::default();
+            if scan(line.as_bytes(), &mut event).is_some() {
                 let map = read::decode(line.as_bytes(), Schema::Event).expect("readable");
                 prop_assert_eq!(same_params(event), same_params(from_map(&map)), "{}", line);
             }

@@ -17,7 +17,7 @@ use std::thread;
 use memchr::memmem::Finder;
 
 use super::core::{Core, Host, Raised, ReadAt, Snapshot, State, MAX_ENDED, MAX_PARKED};
-use super::line::{self, Line};
+use super::line::{self, Event, Line};
 
 pub const SHARDS: usize = 8;
 const SWEEP_EVERY: u64 = 1 << 16; // lines between two looks for attempts to park
@@ -31,9 +31,9 @@ pub fn shard_of(attempt_id: &str) -> usize {
 
 /// Whose a decoded line is: its attempt's shard; the first shard counts the lines that
 /// name no attempt (malformed, blank, or without an attempt id).
-fn owner(decoded: &Line) -> usize {
+fn owner(decoded: &Line, event: &Event) -> usize {
     match decoded {
-        Line::Event(event) => event
+        Line::Event => event
             .attempt_id
             .as_deref()
             .filter(|id| !id.is_empty())
@@ -323,25 +323,29 @@ fn judge_own(
     let quick = Quick::new();
     let (mut raised, mut bad, mut out) = (Vec::new(), Vec::new(), Vec::new());
     for (index, line) in lines.iter().enumerate() {
-        let mut scratch = None;
         // alone, a thread decodes every line anyway: no quick read
         let quick_shard = if threads > 1 { quick.shard(line) } else { None };
-        let (shard, decoded) = match quick_shard {
-            Some(shard) if shard % threads != t => continue,
-            Some(shard) => (shard, line::decode(line, &mut scratch)),
-            None => {
-                let decoded = line::decode(line, &mut scratch);
-                let shard = owner(&decoded);
-                if shard % threads != t {
-                    continue;
-                }
-                (shard, decoded)
-            }
+        if quick_shard.is_some_and(|shard| shard % threads != t) {
+            continue;
+        }
+        let (mut scratch, mut event) = (None, Event::default());
+        let decoded = line::decode(line, &mut scratch, &mut event);
+        let shard = match quick_shard {
+            Some(shard) => shard,
+            None => match owner(&decoded, &event) {
+                shard if shard % threads != t => continue,
+                shard => shard,
+            },
         };
         let ordinal = base + index as u64 + 1;
         let core = &mut mine[shard / threads];
-        if let Some(why) = core.take(decoded, line, ordinal, read, host, &mut out) {
-            bad.push((index, why));
+        match decoded {
+            Line::Event => core.event(&event, line, ordinal, read, host, &mut out),
+            Line::Blank => {}
+            Line::Malformed(why) => {
+                core.malformed();
+                bad.push((index, why));
+            }
         }
         raised.extend(out.drain(..).map(|r| (index, r)));
         if host.failed() {
