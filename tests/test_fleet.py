@@ -171,6 +171,128 @@ def test_an_alert_whose_publisher_died_still_reaches_each_sink_once(server, tmp_
     assert sorted(delivered.read_text().split()) == sorted(f"orphan-{i}" for i in range(6))
 
 
+def _notify_consumer_of_an_older_agentlog(url: str, sink_spec: str) -> None:
+    """The sink's consumer as agentlog made it before heartbeats: ack_wait 30 s."""
+    import asyncio
+
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from agentlog.fleet import bus
+    from agentlog.watch.sinks.exec import ExecSink
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=url))
+        try:
+            js = nc.jetstream(timeout=5)
+            name = f"notify-{bus.token(ExecSink.from_spec(sink_spec).name)}"
+            config = ConsumerConfig(
+                durable_name=name,
+                filter_subject=bus.ALERT_SUBJECTS,
+                ack_policy=AckPolicy.EXPLICIT,
+                max_ack_pending=1,
+                ack_wait=30.0,
+                max_deliver=1000,
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)),
+            )
+            await js.add_consumer(bus.ALERTS, config)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("upgraded", [False, True])
+def test_an_alert_held_by_a_killed_worker_reaches_the_sink_seconds_after_not_at_ack_wait(server, tmp_path, upgraded):
+    """A worker is killed (-9, its sink's command with it) while delivering the first alert;
+    every later alert waits behind it. The next worker gets it within seconds: the server
+    hands it on after a short silence, not the 30 s ack_wait a fleet had before (`upgraded`:
+    a consumer made then is brought to the short one)."""
+    import os
+    import signal
+
+    from agentlog.fleet import notify
+
+    _publish_alerts(server.url, [_alert(i) for i in range(2)])
+    started, block, delivered = tmp_path / "started.txt", tmp_path / "block", tmp_path / "delivered.txt"
+    block.touch()
+    sink = (  # tells its pid, waits while `block` exists, then delivers
+        f"*=echo $$ >> {started}; while [ -e {block} ]; do sleep 0.1; done; "
+        f'printf "%s\\n" "$AGENTLOG_ALERT_ID" >> {delivered}'
+    )
+    if upgraded:
+        _notify_consumer_of_an_older_agentlog(server.url, sink)
+
+    def worker(name: str):
+        return agentlog(
+            "fleet", "watch", "--quiet", "--nats", server.url, "--exec", sink, "--log-dir", str(tmp_path / name)
+        )
+
+    first = worker("w0")
+    try:
+        assert wait_for(started.exists, 60), "the first worker never started delivering"
+        time.sleep(notify.HEARTBEAT_S * 3)  # it held the alert a while (a live holder keeps it)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        os.kill(int(started.read_text().split()[0]), signal.SIGKILL)
+    finally:
+        stop([first])
+    block.unlink()
+    second = worker("w1")
+    begun = time.monotonic()
+    try:
+        assert wait_for(lambda: delivered.exists() and len(delivered.read_text().split()) >= 2, 60)
+        took = time.monotonic() - begun
+    finally:
+        stop([second])
+    assert delivered.read_text().split() == ["orphan-0", "orphan-1"]
+    assert took < 15, f"{took:.1f} s after the next worker started"  # ack_wait 5 s + its start
+
+
+def test_a_notifier_started_while_the_servers_are_down_delivers_once_they_are_back(server, tmp_path):
+    """A worker can start its notifier while a server is down (the chaos test kills one every
+    few seconds): its first lookups fail, and it keeps trying instead of ending, silently, for
+    good."""
+    import asyncio
+
+    from agentlog.fleet import bus
+    from agentlog.fleet.notify import Notifier
+    from agentlog.watch.sinks import BaseSink
+
+    class Collect(BaseSink):
+        kind = "collect"
+
+        def __init__(self):
+            super().__init__("collect")
+            self.got: list[str] = []
+
+        def send(self, alert) -> None:
+            self.got.append(alert.alert_id)
+
+    _publish_alerts(server.url, [_alert(0)])  # the fleet's streams and buckets exist
+    sink = Collect()
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=server.url))
+        server.kill(0)
+        notifier = Notifier(nc.jetstream(timeout=1), [sink], tmp_path / "w")
+        running = asyncio.create_task(notifier.run())
+        await asyncio.sleep(3)  # its first lookups time out meanwhile
+        server.start(0)
+        for _ in range(150):
+            if sink.got or running.done():
+                break
+            await asyncio.sleep(0.2)
+        assert not running.done(), f"the notifier ended: {running.exception()!r}"
+        notifier.stop.set()
+        await asyncio.wait_for(running, 10)
+        await nc.close()
+
+    asyncio.run(main())
+    assert sink.got == ["orphan-0"]
+
+
 def test_forward_skips_malformed_lines_and_splits_runs_into_bounded_messages(server, tmp_path):
     """A batch holding blank, broken, too-deep and non-UTF-8 lines: the good events all reach
     the stream once, in order, in messages of at most max_events events; the bad ones are
