@@ -143,7 +143,7 @@ def _fingerprints(source: LogSource, messages: list[str]) -> list[str]:
 
 def _categories(source: LogSource, messages: list[str]) -> list[str]:
     """The taxonomy's category of each message (what analyze_error gives): classifying
-    costs ~0.3 ms a message, so the results are remembered per version of the taxonomy."""
+    costs ~0.15 ms a message, so the results are remembered per version of the taxonomy."""
     from ..intel import default_taxonomy, taxonomy
 
     def classify(message: str) -> str:
