@@ -10,6 +10,7 @@ mod forward;
 mod gil;
 mod otlp;
 mod parts;
+mod patterns;
 pub mod read;
 mod record;
 mod redact;
@@ -30,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     otlp::register(m)?;
     forward::register(m)?;
     parts::register(m)?;
+    patterns::register(m)?;
     Ok(())
 }
 
