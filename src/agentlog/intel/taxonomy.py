@@ -181,8 +181,8 @@ class Taxonomy:
     Every pattern is searched at once natively (``_core.PatternSet``, the ``regex`` crate):
     one by one with ``re``, case-insensitively, the rules cost ~0.15 ms a message, most of
     recording an error event.  A pattern the ``regex`` crate would not read as ``re`` does
-    (a look-around, a back-reference) is searched with ``re``, as is every pattern for a
-    message that is not valid UTF-8.
+    (a look-around, a back-reference, verbose mode, ``&&`` or ``[`` in a class) is searched
+    with ``re``, as is every pattern for a message that is not valid UTF-8.
     """
 
     def __init__(self, extra_rules: dict[str, list[str]] | None = None) -> None:
