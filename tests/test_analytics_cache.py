@@ -260,3 +260,46 @@ def test_derived_categories_are_remembered_per_taxonomy_version(log_dir):
     memo.write_text(json.dumps({"version": "another taxonomy", "values": {m: "stale" for m in MESSAGES}}))
     check(log_dir)  # not trusted: recomputed
     assert json.loads(memo.read_text())["values"] == saved["values"]
+
+
+def _holds_a_file_in(pid: int, folder: Path) -> bool:
+    """Whether process `pid` has a file of `folder` open (named or not)."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/") for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # gone, or a descriptor closed while looked at
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the rows file has no name only where /proc is")
+def test_a_report_killed_mid_parse_leaves_nothing_in_the_temp_folder(tmp_path):
+    """The rows the native parse hands DuckDB live in a file with no name: neither seen in
+    the temp folder while the report runs nor left there when it is killed with -9."""
+    log_dir, scratch = tmp_path / "logs", tmp_path / "tmp"
+    log_dir.mkdir()
+    scratch.mkdir()
+    with open(log_dir / layout.STREAM, "wb") as out:
+        for _ in range(60):  # ~30 MB: a parse long enough to be caught in
+            out.write(lines(0, 5000, attempts=500))
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    report = subprocess.Popen(
+        [sys.executable, "-m", "agentlog", "summary", "--days", "0", "--log-dir", str(log_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen: set[str] = set()
+
+    def look() -> None:  # (the tempfile module probes the folder once with files of 8 random letters)
+        seen.update(p.name for p in scratch.iterdir() if p.name.startswith("agentlog-"))
+
+    try:
+        while report.poll() is None and not _holds_a_file_in(report.pid, scratch):
+            look()
+        assert report.returncode is None, "the report ended before its rows were caught"
+        look()
+    finally:
+        report.kill()
+        report.wait()
+    look()
+    assert not seen, f"the rows file was seen in the temp folder: {seen}"

@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import _core
@@ -71,17 +73,31 @@ def load(con, table: str, paths: list[Path]) -> None:
         nulls = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in COLUMNS.items())
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {nulls} WHERE false")
         return
-    fd, rows = tempfile.mkstemp(prefix="agentlog-parts-", suffix=".jsonl")
-    os.close(fd)
-    try:
+    with _scratch() as rows:
         longest = _core.stream_parts([os.fspath(p) for p in paths], rows, _odd_time)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_json(?, format='newline_delimited', "
             f"columns={columns}, maximum_object_size={max(_MIN_OBJECT, longest + 1)})",
             [rows],
         )
+
+
+@contextmanager
+def _scratch() -> Iterator[str]:
+    """The path of a private temporary file for the rows. On Linux the file never has a name
+    (O_TMPFILE) and lives only while this process holds it (the Rust side and DuckDB open it
+    as /proc/self/fd/N), so a report killed mid-way leaves nothing in the temp folder;
+    elsewhere it is a named file, removed afterwards."""
+    if os.path.isdir("/proc/self/fd"):
+        with tempfile.TemporaryFile(prefix="agentlog-parts-") as handle:
+            yield f"/proc/self/fd/{handle.fileno()}"
+        return
+    fd, path = tempfile.mkstemp(prefix="agentlog-parts-", suffix=".jsonl")
+    os.close(fd)
+    try:
+        yield path
     finally:
-        os.unlink(rows)
+        os.unlink(path)
 
 
 def _odd_time(text: str) -> int | None:
