@@ -216,6 +216,8 @@ def _built() -> list[tuple[dict[str, list[re.Pattern]], Taxonomy]]:
 @example("x x quota")
 @example("card declined quota a&&b")
 @example("bad \ud800 surrogate: timeout")  # not UTF-8: every pattern searched with `re`
+@example("a\x1c::b FAILED")  # whitespace to `re`, not to the regex crate
+@example("x²::y FAILED ² tsc")  # a word character to `re`, not to the regex crate
 @settings(max_examples=500, deadline=None)
 @pytest.mark.filterwarnings("ignore:Possible set:FutureWarning")  # re's word on `[a&&b]`, read as literals
 def test_the_taxonomy_finds_what_re_finds_pattern_by_pattern(message):

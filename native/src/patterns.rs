@@ -6,8 +6,10 @@
 //! The patterns are Python `re` syntax, searched as `re.IGNORECASE | re.MULTILINE` does. One
 //! the `regex` crate rejects (a look-around, a back-reference, `\N{...}`) or might read
 //! otherwise (inside a class, a `[` or the set operations `&&`, `--`, `~~`: literals to `re`;
-//! verbose mode, which keeps a class's spaces in `re` only) is foreign: the caller searches it with `re`. What is left to differ is Unicode's fine
-//! print: Python's `\s` also takes the separators U+001C-U+001F, the `regex` crate's does not.
+//! verbose mode, which keeps a class's spaces in `re` only) is foreign: the caller searches it
+//! with `re`. So is every pattern for a text that is not plain ASCII or holds U+001C-U+001F:
+//! there the two differ in Unicode's fine print (to `re` those four are whitespace and `²` a
+//! word character; to the `regex` crate, neither).
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -55,10 +57,16 @@ impl PatternSet {
     }
 
     /// The indices of the patterns that hit somewhere in `text`, ascending (the foreign ones
-    /// are the caller's to search); None when `text` is not UTF-8 (a lone surrogate): all
-    /// of them are then the caller's.
+    /// are the caller's to search); None when `text` is not plain ASCII or holds U+001C-U+001F
+    /// (or is not even UTF-8: a lone surrogate): all of them are then the caller's.
     fn hits(&self, text: &Bound<'_, PyString>) -> Option<Vec<usize>> {
         let text = text.to_str().ok()?;
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii() && !(0x1c..=0x1f).contains(&b))
+        {
+            return None;
+        }
         let Some(regex) = &self.regex else {
             return Some(Vec::new());
         };

@@ -182,7 +182,8 @@ class Taxonomy:
     one by one with ``re``, case-insensitively, the rules cost ~0.15 ms a message, most of
     recording an error event.  A pattern the ``regex`` crate would not read as ``re`` does
     (a look-around, a back-reference, verbose mode, ``&&`` or ``[`` in a class) is searched
-    with ``re``, as is every pattern for a message that is not valid UTF-8.
+    with ``re``, as is every pattern for a message that is not plain ASCII or holds U+001C to
+    U+001F (there the two differ on what is whitespace and what is a word character).
     """
 
     def __init__(self, extra_rules: dict[str, list[str]] | None = None) -> None:
@@ -203,7 +204,7 @@ class Taxonomy:
         """The indices of the patterns that hit ``message`` (categories in order, then their
         patterns), ascending."""
         found = self._set.hits(message)
-        if found is None:  # not UTF-8 (a lone surrogate)
+        if found is None:  # not plain ASCII: `re` alone reads it as `re` does
             return [i for i, p in enumerate(self._patterns) if p.search(message)]
         foreign = [i for i in self._foreign if self._patterns[i].search(message)]
         return sorted(found + foreign) if foreign else found
