@@ -98,16 +98,21 @@ fn compile(sources: &[&str]) -> Option<Regex> {
 }
 
 /// Whether a character class holds what the `regex` crate reads otherwise than `re`: a `[`
-/// (a nested class there) or `&&`, `--`, `~~` (set operations there).
+/// (a nested class there) or `&&`, `--`, `~~` (set operations there). A `]` first in a class
+/// (after its `^`, if any) is a literal to both.
 fn class_reads_otherwise(source: &str) -> bool {
     let (mut in_class, mut escaped, mut before) = (false, false, '\0');
+    let mut first = false; // at the start of a class, where `]` is a literal
     for c in source.chars() {
+        let opening = first;
+        first = false;
         match (escaped, c) {
             (true, _) => escaped = false,
             (false, '\\') => escaped = true,
             (false, '[') if in_class => return true,
-            (false, '[') => in_class = true,
-            (false, ']') => in_class = false,
+            (false, '[') => (in_class, first) = (true, true),
+            (false, '^') if opening && before == '[' => first = true,
+            (false, ']') if in_class && !opening => in_class = false,
             (false, '&' | '-' | '~') if in_class && before == c => return true,
             _ => {}
         }
@@ -157,10 +162,17 @@ mod tests {
 
     #[test]
     fn a_class_read_otherwise_is_foreign() {
-        for source in [r"[a[]", "[a&&b]", "[a--b]", "[~~]"] {
+        for source in [r"[a[]", "[a&&b]", "[a--b]", "[~~]", "[]a[]", "[^][]"] {
             assert!(class_reads_otherwise(source), "{source}");
         }
-        for source in [r"[a\[] [b]", "--force", r"[\-\-]", "[a-z]&&"] {
+        for source in [
+            r"[a\[] [b]",
+            "--force",
+            r"[\-\-]",
+            "[a-z]&&",
+            "[]a] [b]",
+            "[^]] x",
+        ] {
             assert!(!class_reads_otherwise(source), "{source}");
         }
         assert!(verbose("(?x) a [ ]") && verbose("b(?ix:c)") && !verbose("(?i)x(?:y)"));
