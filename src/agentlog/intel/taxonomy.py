@@ -17,6 +17,7 @@ rules are tried before the built-in ones, so a team's knowledge overrides ours.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 UNKNOWN = "unknown"
 # Kinds worth retrying as they are: the cause is outside the agent and tends to pass.
@@ -211,10 +212,8 @@ class Taxonomy:
 
     def classify(self, message: str) -> tuple[str, float]:
         """(category, confidence) of ``message``; (``unknown``, 0.0) when no rule applies."""
-        counts: dict[str, int] = {}  # in the order of the categories, as the hits ascend
-        for i in self.hits(message):
-            category = self._category_of[i]
-            counts[category] = counts.get(category, 0) + 1
+        # a Counter keeps first-seen order: that of the categories, as the hits ascend
+        counts = Counter(self._category_of[i] for i in self.hits(message))
         if not counts:
             return UNKNOWN, 0.0
         winner, hits = next(iter(counts.items()))
