@@ -27,6 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -596,27 +597,36 @@ impl Inner {
     }
 
     fn alerts(&self, py: Python<'_>, raised: Vec<Raised>) -> PyResult<Vec<Py<PyAny>>> {
-        let now = time::iso(wall_clock());
+        let now = PyString::new(py, &time::iso(wall_clock()));
         raised
             .into_iter()
             .map(|r| self.alert(py, r, &now))
             .collect()
     }
 
-    fn alert(&self, py: Python<'_>, raised: Raised, now: &str) -> PyResult<Py<PyAny>> {
+    fn alert(
+        &self,
+        py: Python<'_>,
+        raised: Raised,
+        now: &Bound<'_, PyString>,
+    ) -> PyResult<Py<PyAny>> {
         let kwargs = PyDict::new(py);
         let finding = raised.finding;
-        kwargs.set_item("timestamp", now)?;
-        kwargs.set_item("type", finding.kind.as_ref())?;
-        kwargs.set_item("attempt_id", &raised.attempt_id)?;
-        kwargs.set_item("severity", finding.severity.as_ref())?;
-        kwargs.set_item("recommendation", finding.recommendation.as_ref())?;
-        kwargs.set_item("alert_id", &raised.alert_id)?;
-        kwargs.set_item("executor", raised.executor)?;
-        kwargs.set_item("task_id", raised.task_id)?;
-        kwargs.set_item("event_time", time::iso(raised.event_time))?;
-        kwargs.set_item("key", &raised.key)?;
+        kwargs.set_item(intern!(py, "timestamp"), now)?;
+        kwargs.set_item(intern!(py, "type"), finding.kind.as_ref())?;
+        kwargs.set_item(intern!(py, "attempt_id"), &raised.attempt_id)?;
+        kwargs.set_item(intern!(py, "severity"), finding.severity.as_ref())?;
+        kwargs.set_item(
+            intern!(py, "recommendation"),
+            finding.recommendation.as_ref(),
+        )?;
+        kwargs.set_item(intern!(py, "alert_id"), &raised.alert_id)?;
+        kwargs.set_item(intern!(py, "executor"), raised.executor)?;
+        kwargs.set_item(intern!(py, "task_id"), raised.task_id)?;
+        kwargs.set_item(intern!(py, "event_time"), time::iso(raised.event_time))?;
+        kwargs.set_item(intern!(py, "key"), &raised.key)?;
         for (name, value) in finding.evidence {
+            let name = evidence_field(py, name);
             match value {
                 Value::Int(i) => kwargs.set_item(name, i)?,
                 Value::Float(f) => kwargs.set_item(name, f)?,
@@ -632,6 +642,30 @@ impl Inner {
         }
         Ok(self.python.alert.bind(py).call((), Some(&kwargs))?.unbind())
     }
+}
+
+/// An evidence field's name as a Python string made once: a catch-up may raise thousands of
+/// alerts, and their key strings, made anew, cost about as much as the rest of each alert.
+fn evidence_field<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    macro_rules! made_once {
+        ($($known:literal),*) => {
+            match name {
+                $($known => intern!(py, $known).clone(),)*
+                other => PyString::new(py, other),
+            }
+        };
+    }
+    made_once!(
+        "message",
+        "error_fingerprint",
+        "error_category",
+        "occurrences",
+        "tool_name",
+        "idle_time_ms",
+        "cost_usd",
+        "threshold",
+        "window_ms"
+    )
 }
 
 fn config_of(config: &Bound<'_, PyAny>) -> PyResult<detectors::Config> {
