@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
+from conftest import AGENTLOG
 from hostilekit import (
     ATTEMPT,
     claude_records,
@@ -29,6 +32,7 @@ from hypothesis import given, settings, strategies as st
 from agentlog import jsonline
 from agentlog.events import EventError
 from agentlog.store import layout
+from agentlog.store.tail import MAX_LINE
 
 DEEP = (
     b'{"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "tool_call", "attempt_id": "fz-1", '
@@ -303,3 +307,60 @@ def test_two_events_glued_on_one_line_are_one_malformed_line_for_the_watchdog_to
     seen, events, malformed = watch(log_dir)
     assert (events, malformed) == (len(good), len(glued)), seen.err
     assert skipped_lines(run("cat", "--log-dir", str(log_dir)).err, stream) == [4, 5, 6, 7]
+
+
+# --- a line with no end -------------------------------------------------------------------------
+
+HOLE = 1 << 30  # a gigabyte of NUL bytes and no newline: a sparse file, no disk taken
+# Runs a command and prints its peak memory last: a fresh parent, so no other child counts.
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=300)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024\n"
+    "print(done.returncode, peak, done.stdout, done.stderr, sep='\\0', end='')\n"
+)
+
+
+def peak_of(*args: str, stdin=None) -> tuple[int, int, str, str]:
+    """`agentlog ARGS` in a subprocess: exit code, peak RSS (MiB), stdout, stderr."""
+    command = [sys.executable, "-c", PEAK, *AGENTLOG, *args]
+    done = subprocess.run(command, stdin=stdin, capture_output=True, text=True, check=True)
+    code, peak, out, err = done.stdout.split("\0")
+    return int(code), int(peak), out, err
+
+
+def test_a_gigabyte_without_a_newline_is_one_malformed_line_that_no_reader_holds(tmp_path):
+    """The tailer (watch), the native parse (summary), the reader (cat) and `emit -` each skip
+    it as one malformed line once past MAX_LINE, reading on in bounded memory and linear time:
+    before, the watch copied the growing line again at each 1 MiB read (minutes for this one)
+    and the others held all of it."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    good = good_lines()
+    stream = log_dir / layout.STREAM
+    with stream.open("wb") as handle:
+        handle.write(b"".join(line + b"\n" for line in good[:3]))
+        at = handle.tell()
+        handle.seek(HOLE, os.SEEK_CUR)
+        handle.write(b"\n" + b"".join(line + b"\n" for line in good[3:]))
+
+    code, peak, out, err = peak_of("watch", "--replay", "--once", "--quiet", "--log-dir", str(log_dir))
+    assert code == 0 and f"{len(good)} events, 0 new alerts, 1 malformed lines skipped" in err, err
+    assert f"{stream}: byte {at}: a line of {HOLE + 1:,} bytes, over {MAX_LINE:,}; skipped" in err
+    assert peak < 400
+
+    code, peak, out, err = peak_of("summary", "--days", "0", "--log-dir", str(log_dir))
+    assert code == 0 and "1 malformed line(s) skipped" in err, err
+    assert json.loads(out)["sessions"] == 1 and json.loads(out)["total_errors"] == 1
+    assert peak < 400
+
+    code, peak, out, err = peak_of("cat", "--log-dir", str(log_dir))
+    assert code == 0 and len(out.splitlines()) == len(good)
+    assert f"skipped {stream}:4: longer than {MAX_LINE:,} bytes" in err
+    assert peak < 400
+
+    with stream.open("rb") as stdin:
+        code, peak, out, err = peak_of("emit", "-", "--log-dir", str(tmp_path / "emitted"), stdin=stdin)
+    assert code == 1 and f"stdin:4: line: longer than {MAX_LINE:,} bytes" in err
+    assert f"recorded {len(good)} events, rejected 1" in err
+    assert peak < 400

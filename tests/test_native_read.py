@@ -16,7 +16,7 @@ import os
 
 import msgspec
 import pytest
-from hostilekit import ATTEMPT, good_lines, run, skipped_lines, write_logs
+from hostilekit import ATTEMPT, good_lines, run, skipped_lines, watch, write_logs
 from hypothesis import HealthCheck, given, settings, strategies as st
 from test_fuzz_readers import hostile
 
@@ -135,7 +135,8 @@ def test_the_watchdog_skips_what_cat_skips_for_the_same_reason():
 
 
 def test_a_damaged_archive_keeps_what_was_read_and_says_where_it_broke(tmp_path):
-    """A cut .gz archive is reported (file, line) and reading goes on with the next file."""
+    """A cut .gz archive is reported (file, line; the watchdog: file, byte) and reading goes
+    on with the next file."""
     log_dir = tmp_path / "logs"
     good = good_lines()
     stream = write_logs(log_dir, good[3:])
@@ -153,6 +154,11 @@ def test_a_damaged_archive_keeps_what_was_read_and_says_where_it_broke(tmp_path)
     assert skipped_lines(seen.err, archive) == [len(kept) + 1]
     assert seen.out.count(ATTEMPT) >= len(kept) + len(good) - 3
     assert stream.exists()
+    # the watchdog's first replay reads the archive too: it reports the damage and goes on
+    seen, events, malformed = watch(log_dir)
+    assert seen.error is None and seen.code == 0, seen.err
+    assert f"{archive}: unreadable after uncompressed byte " in seen.err
+    assert events >= len(good) - 3 and malformed == 0
 
 
 def test_the_worst_lines_are_answered_in_python_terms():

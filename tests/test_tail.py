@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from agentlog.store import tail
 from agentlog.store.tail import FileCheckpoints, MemoryCheckpoints, Tailer
 
 WRITER = """
@@ -50,6 +52,45 @@ def test_a_batch_is_its_chunk_as_read_and_where_its_lines_end(tmp_path):
     [batch] = list(Tailer(path, start="beginning").batches())
     assert (batch.chunk, batch.end) == (b'{"a": 1}\n\n{"b":', 10)
     assert (batch.data, batch.lines) == (b'{"a": 1}\n\n', [b'{"a": 1}', b""])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lengths=st.lists(st.integers(0, 120), max_size=12),
+    appends=st.lists(st.integers(1, 90), max_size=6),
+    size=st.integers(1, 40),
+)
+def test_lines_over_max_line_are_skipped_and_listed_whatever_the_reads(tmp_path, monkeypatch, lengths, appends, size):
+    """Written in any pieces and read in any steps: a line of at most MAX_LINE bytes comes
+    out whole, in order; one past MAX_LINE + the read size is listed in `skipped` (where it
+    starts, how long it is, its newline counted) and never comes out; between the two it
+    is one or the other, never both. The positions end after the last complete line."""
+    monkeypatch.setattr(tail, "MAX_LINE", 30)
+    path = tmp_path / f"s{len(list(tmp_path.iterdir()))}.jsonl"
+    lines = [bytes([97 + i % 26]) * n for i, n in enumerate(lengths)]
+    body = b"".join(line + b"\n" for line in lines)
+    cuts = sorted({min(len(body), sum(appends[: i + 1])) for i in range(len(appends))} | {len(body)})
+    tailer = Tailer(path, start="beginning")
+    path.touch()
+    got, written = [], 0
+    for cut in cuts:  # a writer appends in pieces; each time the tailer reads what is there
+        with path.open("ab") as handle:
+            handle.write(body[written:cut])
+        written = cut
+        for batch in tailer.batches(size):
+            got += batch.lines
+    starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+    skipped = {offset: length for _, offset, length in tailer.skipped}
+    kept = iter(got)
+    for line, start in zip(lines, starts):
+        if len(line) <= 30:
+            assert next(kept) == line
+        elif start in skipped:
+            assert skipped.pop(start) == len(line) + 1 and len(line) > 30
+        else:
+            assert len(line) <= 30 + max(size, 30) and next(kept) == line
+    assert next(kept, None) is None and not skipped
+    assert tailer.position()[-1].offset == len(body)
 
 
 def test_first_start_at_end_or_beginning_and_missing_dir_is_created(tmp_path):

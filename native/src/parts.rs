@@ -29,6 +29,8 @@ use crate::engine::time;
 const PIECE: u64 = 16 << 20;
 /// Bytes read at a time.
 const CHUNK: usize = 4 << 20;
+/// A line longer than this is skipped (counted malformed), never held whole: tail.py's MAX_LINE.
+const MAX_LINE: usize = 64 << 20;
 const DAY_US: i64 = 86_400_000_000;
 /// What `coalesce(timestamp, '-infinity')` orders a `session_end` without a time by.
 const NO_TIME: i64 = i64::MIN;
@@ -247,6 +249,11 @@ impl Parts {
         }
     }
 
+    /// A line longer than MAX_LINE, skipped unread: malformed.
+    fn too_long(&mut self) {
+        self.part(None).counts[MALFORMED] += 1;
+    }
+
     fn merge(&mut self, later: Parts) {
         if let Some(none) = later.none {
             match self.none.as_mut() {
@@ -368,6 +375,7 @@ fn read_piece(
     };
     buf.resize(CHUNK, 0);
     let mut held = 0; // bytes of an unfinished line at the start of buf
+    let mut skipping = false; // the unfinished line is longer than MAX_LINE: not held
     loop {
         if held == buf.len() {
             buf.resize(buf.len() * 2, 0); // a line longer than the buffer
@@ -379,13 +387,22 @@ fn read_piece(
         let filled = held + n;
         let mut from = 0;
         for end in memchr::memchr_iter(b'\n', &buf[held..filled]) {
-            parts.line(&buf[from..held + end], clock);
+            if std::mem::take(&mut skipping) {
+                parts.too_long();
+            } else {
+                parts.line(&buf[from..held + end], clock);
+            }
             from = held + end + 1;
         }
         buf.copy_within(from..filled, 0);
         held = filled - from;
+        if skipping || held > MAX_LINE {
+            (skipping, held) = (true, 0);
+        }
     }
-    if held > 0 {
+    if skipping {
+        parts.too_long();
+    } else if held > 0 {
         parts.line(&buf[..held], clock);
     }
     Ok(())

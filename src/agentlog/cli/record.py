@@ -224,6 +224,7 @@ def emit_batch(settings) -> None:
     as `stdin:LINE: reason` and skipped; the exit code is 1 when any line was rejected.
     """
     from ..store.reader import arriving_chunks
+    from ..store.tail import MAX_LINE
     from ..terminal import printable
 
     recorder = _recorder(settings)
@@ -235,7 +236,10 @@ def emit_batch(settings) -> None:
         click.echo(printable(f"stdin:{lineno}: {exc}", one_line=True), err=True)
 
     for first, chunk in arriving_chunks(sys.stdin.buffer):
-        recorded += recorder.record_chunk(chunk, first, reject)
+        if chunk is None:
+            reject(first, ValueError(f"line: longer than {MAX_LINE:,} bytes"))
+        else:
+            recorded += recorder.record_chunk(chunk, first, reject)
     recorder.close()
     click.echo(f"recorded {recorded} events, rejected {rejected}", err=True)
     sys.exit(1 if rejected else 0)

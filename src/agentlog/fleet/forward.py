@@ -125,6 +125,8 @@ class Forwarder:
                     committed, position = time.monotonic(), None
                 if self.stop.is_set():
                     break
+            self.result.malformed += len(self.tailer.skipped)  # lines over MAX_LINE: left out
+            self.tailer.skipped.clear()
             if position is not None:
                 self.tailer.commit_background(position, extra={"seq": self.seq})
                 committed, position = time.monotonic(), None

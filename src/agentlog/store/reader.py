@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 from .. import _core
 from ..events import Alert, ReadEvent, parse_time
 from . import layout
+from .tail import MAX_LINE
 
 CHUNK = 1 << 18  # bytes read and decoded in one native call (a damaged archive loses at most this)
 
@@ -72,16 +73,23 @@ def _read_handle(handle, path: Path, report: ReadReport | None, schema: type = R
     if schema is not ReadEvent and schema is not Alert:
         raise TypeError(f"lines are read as ReadEvent or Alert, not {schema.__name__}")
     report = report if report is not None else ReadReport()
-    lineno, rest = 0, b""
+    lineno, rest, skipping = 0, b"", False
     with handle:
         while True:
-            try:
-                chunk = handle.read(CHUNK)
+            try:  # a long line is read on in steps as large as itself (see tail.py)
+                chunk = handle.read(CHUNK if skipping else max(CHUNK, min(len(rest), MAX_LINE + 1 - len(rest))))
             except (OSError, EOFError) as exc:  # a damaged archive: the lines before the damage are kept
                 report.skipped(path, lineno + 1, f"unreadable: {exc}")
                 return
             if not chunk:
                 return  # a last line with no newline: a writer is still appending it (or a crash cut it)
+            if skipping:  # a line over MAX_LINE, never held whole: on to its end
+                end = chunk.find(b"\n") + 1
+                if not end:
+                    continue
+                lineno += 1
+                report.skipped(path, lineno, f"longer than {MAX_LINE:,} bytes")
+                skipping, chunk = False, chunk[end:]
             data = rest + chunk
             end = data.rfind(b"\n") + 1
             rest = data[end:]
@@ -94,6 +102,8 @@ def _read_handle(handle, path: Path, report: ReadReport | None, schema: type = R
                     yield item
                 else:
                     report.skipped(path, lineno, "%s: %s" % item)
+            if len(rest) > MAX_LINE:
+                rest, skipping = b"", True
 
 
 def archives_of(log_dir: Path, name: str) -> list[Path]:
@@ -293,19 +303,30 @@ def _ready(stream: BinaryIO) -> bool:
         return True
 
 
-def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes | None]]:
     """The complete lines of a binary stream such as stdin, in chunks of what has arrived,
     each with the number of its first line (from 1): a read returns as soon as some bytes
     are there, so a slow writer's line is handed on at once and a fast one's come a MiB at
-    a time. A last line without its newline is handed on at the end, given one."""
+    a time. A last line without its newline is handed on at the end, given one. A line
+    longer than MAX_LINE is never held: it comes as (its number, None) once it has ended."""
     _widen_pipe(stream, chunk)
-    rest, number = b"", 1
+    rest, number, skipping = b"", 1, False
     while data := _arrived(stream, chunk):
+        if skipping:
+            end = data.find(b"\n") + 1
+            if not end:
+                continue
+            yield number, None
+            number, skipping, data = number + 1, False, data[end:]
         data = rest + data
         end = data.rfind(b"\n") + 1
         rest = data[end:]
         if end:
             yield number, data[:end]
             number += data.count(b"\n", 0, end)
-    if rest.strip():
+        if len(rest) > MAX_LINE:
+            rest, skipping = b"", True
+    if skipping:
+        yield number, None
+    elif rest.strip():
         yield number, rest + b"\n"

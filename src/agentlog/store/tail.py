@@ -16,7 +16,9 @@ A file is recognised by (device, inode) and by a hash of its first bytes ("head"
   when it was compressed into `archive/*.gz` meanwhile.
 Several rotations between two looks are followed when `agentlog rotate` made them (its
 manifest lists them); an external rotator's generation that was never looked at is lost.
-A final line without its newline is left for later (a writer is mid-append).
+A final line without its newline is left for later (a writer is mid-append). A line longer
+than MAX_LINE is skipped, never held whole, and listed in `Tailer.skipped`: a file with no
+newline for gigabytes must take neither the memory nor the time.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .cursor import HEAD_BYTES, Mark, digest
 from .state import StateFile
 
 CHUNK = 1 << 20
+MAX_LINE = 64 << 20  # 8x the recorder's default cap on an event (max_event_bytes)
 ROTATION_GRACE_S = 1.0  # writers notice a rotation within REOPEN_CHECK_S (0.25 s)
 
 
@@ -217,8 +220,11 @@ class _Source:
     def __init__(self, handle, dev: int, ino: int, path: Path, compressed: bool = False):
         self.handle, self.dev, self.ino, self.path = handle, dev, ino, path
         self.compressed = compressed
-        self.offset = 0  # end of the last complete line handed out
-        self.buf = b""  # bytes of an incomplete line after offset
+        self.offset = 0  # end of the last complete line handed out (or skipped)
+        self.buf = b""  # bytes of an incomplete line after offset (none of one being skipped)
+        self.held = 0  # bytes after offset already read: those of buf, or of the line skipped
+        self.skipping = False  # the line after offset is longer than MAX_LINE
+        self.skipped: list[tuple[int, int]] = []  # (offset, length) of lines skipped, for the tailer
         self.rotated_at: float | None = 0.0 if compressed else None
         self.head = self.pread(0, HEAD_BYTES)
 
@@ -239,18 +245,32 @@ class _Source:
     def read(self, size: int = CHUNK) -> tuple[bytes, int] | None:
         """What follows the current position and where its complete lines end in it (0 when
         none is complete yet), or None at the end of the file."""
-        data = self.pread(self.offset + len(self.buf), size)
+        # an incomplete line is read on in steps as large as itself (up to MAX_LINE): copying
+        # it once per step costs twice its size in all, not its size squared over `size`
+        grow = 0 if self.skipping else min(self.held, MAX_LINE + 1 - self.held)
+        data = self.pread(self.offset + self.held, max(size, grow))
         if not data:
             return None
+        if self.skipping:
+            end = data.find(b"\n") + 1
+            if not end:
+                self.held += len(data)
+                return data, 0
+            self.skipped.append((self.offset, self.held + end))
+            self.offset += self.held + end
+            self.held, self.skipping, data = 0, False, data[end:]
         data = self.buf + data
         cut = data.rfind(b"\n") + 1
-        self.buf = data[cut:]
         self.offset += cut
+        self.buf = data[cut:]
+        self.held = len(self.buf)
+        if self.held > MAX_LINE:
+            self.buf, self.skipping = b"", True
         return data, cut
 
     def replaced(self) -> bool:
         """True when the file was truncated or rewritten in place (copytruncate)."""
-        if self.size() < self.offset + len(self.buf):
+        if self.size() < self.offset + self.held:
             return True
         known = min(len(self.head), self.offset)
         return known > 0 and self.pread(0, known) != self.head[:known]
@@ -289,6 +309,7 @@ class Tailer:
     extra: Any = None
     restored: bool = False
     lost: list[Mark] = field(default_factory=list)  # checkpointed files that could not be found
+    skipped: list[tuple[Path, int, int]] = field(default_factory=list)  # lines over MAX_LINE: (file, offset, length)
     _sources: list[_Source] = field(default_factory=list)
     # The last live file (dev, ino), or the rotations already known when there was none:
     # a live file that appears later is read after whatever was rotated since.
@@ -334,6 +355,9 @@ class Tailer:
                     if read is None:
                         break
                     progressed = True
+                    if source.skipped:  # told to the consumer, which may report them
+                        self.skipped += [(source.path, offset, length) for offset, length in source.skipped]
+                        source.skipped.clear()
                     if read[1]:
                         yield Batch(*read, self.position(), self._sources.index(source), source.path)
                 self._retire(source)
@@ -399,7 +423,7 @@ class Tailer:
         total = 0
         for source in self._sources:
             if not source.compressed:
-                total += max(0, source.size() - source.offset - len(source.buf))
+                total += max(0, source.size() - source.offset - source.held)
         return total
 
     def wait(self, timeout: float) -> bool:
@@ -620,6 +644,25 @@ class Tailer:
                 return source
             source.close()
         return None
+
+
+def read_finished(path: Path, skipped: list[tuple[Path, int, int]]) -> Iterator[tuple[bytes, int, int]]:
+    """The complete lines of a file no longer written (an archive, maybe gzipped), read as
+    `Tailer.batches` reads: (chunk, where its lines end, the chunk's offset). Lines longer
+    than MAX_LINE are added to `skipped` (file, offset, length). Nothing when it cannot be
+    opened."""
+    source = _open_rotated(path)
+    if source is None:
+        return
+    try:
+        while (read := source.read()) is not None:
+            skipped += [(path, offset, length) for offset, length in source.skipped]
+            source.skipped.clear()
+            chunk, end = read
+            if end:
+                yield chunk, end, source.offset - end
+    finally:
+        source.close()
 
 
 def _open_rotated(path: Path) -> _Source | None:

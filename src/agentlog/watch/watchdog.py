@@ -22,6 +22,7 @@ import fcntl
 import os
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -32,8 +33,7 @@ from .. import config as config_mod
 from ..events import Alert, now_iso
 from ..store import layout, modes
 from ..store.atomic import replace_file
-from ..store.reader import open_log
-from ..store.tail import FileCheckpoints, Tailer
+from ..store.tail import MAX_LINE, FileCheckpoints, Tailer, read_finished
 from .config import WatchConfig, for_log
 from .engine import Engine
 from .outbox import Outbox
@@ -105,6 +105,7 @@ class Watchdog:
         self.engine = Engine(self.config)
         self.started = time.time()
         self._encode_s = 0.0  # how long the last checkpoint took to encode
+        self._skipped = 0  # lines skipped for their length (the engine counts the other malformed ones)
 
     def run(self) -> WatchResult:
         modes.make_dirs(self.state_dir)
@@ -158,12 +159,14 @@ class Watchdog:
                     start = batch.position[batch.index].offset - batch.end
                     report = self._reporter(batch.path, batch.chunk, start)
                     self._emit(engine.feed(batch.chunk, report, now=time.time(), end=batch.end))
+                    self._tell_skipped()
                     position, dirty = batch.position, True
                     if self._commit_due(committed):
                         self._commit(position)
                         committed, dirty = time.monotonic(), False
                     if self.stop.is_set():
                         break
+                self._tell_skipped()  # a skipped line may be the last one read
                 if self._emit(engine.tick(time.time())):  # caught up: only now does the wall clock count
                     dirty = True
                 if dirty and not opts.once and self._commit_due(committed):
@@ -183,7 +186,7 @@ class Watchdog:
             finally:
                 self._stop_jobs(jobs_stop, threads)
                 self.outbox.stop(opts.drain_timeout_s if opts.once else 0.0)
-                self.result.events, self.result.malformed = engine.events, engine.malformed
+                self.result.events, self.result.malformed = engine.events, engine.malformed + self._skipped
                 self.result.ignored, self.result.lost = engine.ignored, list(tailer.lost)
                 self.result.misdated = engine.misdated
                 self._heartbeat(running=False)
@@ -193,19 +196,28 @@ class Watchdog:
         """A first replay starts with the rotated, compressed history (oldest first); False
         when stopped before its end (then no position may be saved: the rest would be skipped)."""
         for path in self.tailer.history() if replay else ():
+            read = 0
             try:
-                handle = open_log(path)
-            except OSError:
-                continue
-            with handle:
-                start = 0
-                while lines := handle.readlines(1 << 20):
+                for chunk, end, start in read_finished(path, self.tailer.skipped):
                     if self.stop.is_set():
                         return False
-                    data = b"".join(lines)
-                    self._emit(self.engine.feed(data, self._reporter(path, data, start), now=time.time()))
-                    start += len(data)
+                    self._emit(self.engine.feed(chunk, self._reporter(path, chunk, start), now=time.time(), end=end))
+                    read = start + end
+            except (OSError, EOFError, zlib.error) as exc:  # a damaged archive: the lines before the damage count
+                if self.on_note is not None:
+                    self.on_note(f"{path}: unreadable after uncompressed byte {read}: {exc}; the rest skipped")
+            self._tell_skipped()
         return True
+
+    def _tell_skipped(self) -> None:
+        """Report the lines the tailer skipped for their length (file, offset); each counts
+        as a malformed line."""
+        for path, offset, length in self.tailer.skipped:
+            self._skipped += 1
+            where = "uncompressed byte" if path.suffix == ".gz" else "byte"
+            if self.on_note is not None:
+                self.on_note(f"{path}: {where} {offset}: a line of {length:,} bytes, over {MAX_LINE:,}; skipped")
+        self.tailer.skipped.clear()
 
     def _reporter(self, path: Path | None, data: bytes, start: int) -> Callable[[Malformed], None]:
         """Says where a malformed line of `data` (lines) is (file, byte offset) and why,
