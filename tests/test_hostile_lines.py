@@ -364,3 +364,21 @@ def test_a_gigabyte_without_a_newline_is_one_malformed_line_that_no_reader_holds
     assert code == 1 and f"stdin:4: line: longer than {MAX_LINE:,} bytes" in err
     assert f"recorded {len(good)} events, rejected 1" in err
     assert peak < 400
+
+
+def test_a_gigabyte_line_in_a_transcript_is_skipped_by_the_importer_unheld(tmp_path):
+    clean = claude_records()
+    _, expected = import_claude(tmp_path / "clean", tmp_path / "clean-logs", clean)
+    transcript = tmp_path / "src" / "-proj" / "c0ffee00-0000-4000-8000-00000000fa11.jsonl"
+    transcript.parent.mkdir(parents=True)
+    with transcript.open("wb") as handle:
+        handle.write(b"".join(line + b"\n" for line in clean[:2]))
+        handle.seek(HOLE, os.SEEK_CUR)
+        handle.write(b"\n" + b"".join(line + b"\n" for line in clean[2:]))
+    os.utime(transcript, (1_700_000_000, 1_700_000_000))  # finished long ago
+    log_dir = tmp_path / "logs"
+    code, peak, out, err = peak_of("import", "claude-code", str(tmp_path / "src"), "--log-dir", str(log_dir))
+    assert code == 0 and "line_too_long 1" in out, out + err
+    events = [json.loads(line) for line in (log_dir / layout.STREAM).read_bytes().splitlines()]
+    assert [(e["event_type"], json.dumps(e["data"], sort_keys=True)) for e in events] == expected
+    assert peak < 400

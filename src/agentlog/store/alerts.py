@@ -17,7 +17,7 @@ import msgspec
 from .. import jsonline
 from ..events import BOM, Alert, encode
 from . import layout
-from .reader import files_of, open_log
+from .reader import bounded_lines, files_of, open_log
 from .writer import LogWriter
 
 _decode = msgspec.json.Decoder(Alert)
@@ -31,8 +31,8 @@ def read_alerts(log_dir: Path, archives: bool = False) -> Iterator[Alert]:
         except FileNotFoundError:
             continue
         with handle:
-            for line in handle:
-                alert = decode_alert(line)
+            for line in bounded_lines(handle):
+                alert = decode_alert(line) if isinstance(line, bytes) else None
                 if alert is not None:
                     yield alert
 

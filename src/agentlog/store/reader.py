@@ -8,7 +8,7 @@ import os
 from select import select as _poll
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 from .. import _core
 from ..events import Alert, ReadEvent, parse_time
@@ -104,6 +104,30 @@ def _read_handle(handle, path: Path, report: ReadReport | None, schema: type = R
                     report.skipped(path, lineno, "%s: %s" % item)
             if len(rest) > MAX_LINE:
                 rest, skipping = b"", True
+
+
+class Skipped(NamedTuple):
+    """A line longer than MAX_LINE, passed over unheld: its length (newline included) and
+    whether it ended (a newline) before the end of the file."""
+
+    length: int
+    ended: bool
+
+
+def bounded_lines(handle: BinaryIO) -> Iterator[bytes | Skipped]:
+    """The lines of a binary file as iterating it gives them (each with its newline, the last
+    maybe without), but a line longer than MAX_LINE is never held whole: `Skipped` comes in
+    its place. What iterating a file costs is the longest line: a gigabyte with no newline
+    must not take a gigabyte."""
+    while line := handle.readline(MAX_LINE + 1):
+        if len(line) <= MAX_LINE or line.endswith(b"\n"):
+            yield line
+            continue
+        length, more = len(line), line
+        while more and not more.endswith(b"\n"):
+            more = handle.readline(CHUNK)
+            length += len(more)
+        yield Skipped(length, more.endswith(b"\n"))
 
 
 def archives_of(log_dir: Path, name: str) -> list[Path]:
@@ -244,7 +268,7 @@ def first_line(path: Path) -> bytes | None:
     """The first line of a file, if it is complete."""
     try:
         with open(path, "rb") as handle:
-            line = handle.readline()
+            line = handle.readline(MAX_LINE + 1)  # a longer one is no line to read
     except (FileNotFoundError, NotADirectoryError):
         return None
     return line if line.endswith(b"\n") else None

@@ -10,9 +10,10 @@ from typing import Any, Iterable
 
 from ..events import now_iso
 from . import layout
-from .reader import archives_of, first_line, last_line
+from .reader import archives_of, bounded_lines, first_line, last_line
 from .retention import event_time
 from .rotate import RETIRED
+from .tail import MAX_LINE
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _start(path: Path) -> float | None:
         return event_time(first_line(path))
     try:
         with gzip.open(path, "rb") as handle:
-            return event_time(handle.readline())
+            return event_time(handle.readline(MAX_LINE + 1))
     except (OSError, EOFError):
         return None
 
@@ -113,8 +114,8 @@ def _end(path: Path) -> float | None:
     last = None
     try:
         with gzip.open(path, "rb") as handle:
-            for line in handle:
-                if line.endswith(b"\n") and line.strip():
+            for line in bounded_lines(handle):
+                if isinstance(line, bytes) and line.endswith(b"\n") and line.strip():
                     last = line
     except (OSError, EOFError):
         pass

@@ -37,6 +37,7 @@ import msgspec
 from ... import jsonline
 from ...events import BOM, parse_time
 from ...store.cursor import HEAD_BYTES
+from ...store.reader import Skipped, bounded_lines
 
 # the price table (tomllib, importlib.resources) loads only when a caller prices usage
 if TYPE_CHECKING:
@@ -398,7 +399,13 @@ class Importer:
         untimed: list[dict[str, Any]] = []  # events before the first time the transcript gives
         with open(path, "rb") as handle:
             handle.seek(offset)
-            for raw in handle:
+            for raw in bounded_lines(handle):
+                if isinstance(raw, Skipped):  # longer than MAX_LINE: never held
+                    if not (raw.ended or complete):
+                        break  # the agent is still writing this line
+                    offset, line_no = offset + raw.length, line_no + 1
+                    ctx.skip("line_too_long")
+                    continue
                 if not raw.endswith(b"\n") and not complete:
                     break  # the agent is still writing this line
                 offset += len(raw)
