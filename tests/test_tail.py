@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from agentlog.store import tail
+from agentlog.store import reader, tail
 from agentlog.store.tail import FileCheckpoints, MemoryCheckpoints, Tailer
 
 WRITER = """
@@ -91,6 +92,25 @@ def test_lines_over_max_line_are_skipped_and_listed_whatever_the_reads(tmp_path,
             assert len(line) <= 30 + max(size, 30) and next(kept) == line
     assert next(kept, None) is None and not skipped
     assert tailer.position()[-1].offset == len(body)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lengths=st.lists(st.integers(0, 80), max_size=10), newline_at_end=st.booleans())
+def test_bounded_lines_gives_each_line_or_what_was_skipped_and_accounts_for_every_byte(
+    monkeypatch, lengths, newline_at_end
+):
+    monkeypatch.setattr(reader, "MAX_LINE", 30)
+    lines = [bytes([97 + i % 26]) * n + b"\n" for i, n in enumerate(lengths)]
+    if lines and not newline_at_end:
+        lines[-1] = lines[-1][:-1]
+    got = list(reader.bounded_lines(io.BytesIO(b"".join(lines))))
+    assert [
+        line
+        if len(line) <= 30 or line.endswith(b"\n") and len(line) == 31
+        else reader.Skipped(len(line), line.endswith(b"\n"))
+        for line in lines
+        if line
+    ] == got
 
 
 def test_first_start_at_end_or_beginning_and_missing_dir_is_created(tmp_path):
