@@ -65,3 +65,15 @@ def test_ordinary_batches_take_the_native_way_and_partition_as_everyone_does():
     assert native is not None
     assert [(p, payload, list(ends)) for p, payload, ends in native] == _python_runs(lines)[0]
     assert bus.partition_of("a-7", PARTITIONS) == next(p for p, payload, _ in native if b'"a-7"' in payload)
+
+
+def test_a_line_after_a_crash_s_nul_padding_is_forwarded_without_it():
+    """As every local reader reads it (read.rs: after_padding): the padding, and the cut line
+    before it, stay behind."""
+    good = good_lines()
+    padded = [good[0], b"\0" * 64 + good[1], good[2][:15] + b"\0" * 8 + good[2]]
+    assert _core.partition_runs(padded, PARTITIONS) is None  # not vouched for: read by Python
+    runs, malformed = _python_runs(padded)
+    assert malformed == 0 and sorted(line for _, payload, _ in runs for line in payload.split(b"\n")) == sorted(
+        good[:3]
+    )

@@ -309,6 +309,29 @@ def test_two_events_glued_on_one_line_are_one_malformed_line_for_the_watchdog_to
     assert skipped_lines(run("cat", "--log-dir", str(log_dir)).err, stream) == [4, 5, 6, 7]
 
 
+# --- a crash's padding --------------------------------------------------------------------------
+
+
+def test_the_line_a_writer_appends_after_a_crash_s_nul_padding_is_read_by_every_reader(tmp_path):
+    """A crash can leave a file's end as NUL bytes (its size written, its data not), with or
+    without the start of the line being written; the next writer appends a whole line after
+    them. Every reader reads that line (before, it was one malformed line, and lost)."""
+    log_dir = tmp_path / "logs"
+    good = good_lines()
+    padded = good[:2] + [b"\0" * 4096 + good[2], good[3][:20] + b"\0" * 100 + good[3]] + good[4:]
+    stream = write_logs(log_dir, padded)
+
+    seen, events, malformed = watch(log_dir)
+    assert seen.error is None and (events, malformed) == (len(good), 0), seen.err
+    seen = run("cat", "--log-dir", str(log_dir))
+    assert seen.code == 0 and [json.loads(line) for line in seen.out.splitlines()] == [json.loads(g) for g in good]
+    assert skipped_lines(seen.err, stream) == []
+    seen = run("replay", ATTEMPT, "--log-dir", str(log_dir))
+    assert seen.code == 0 and "session end: failed" in seen.out and "skipped" not in seen.err
+    seen = run("summary", "--days", "0", "--log-dir", str(log_dir))
+    assert seen.code == 0 and json.loads(seen.out)["malformed"] == 0 and json.loads(seen.out)["total_errors"] == 1
+
+
 # --- a line with no end -------------------------------------------------------------------------
 
 HOLE = 1 << 30  # a gigabyte of NUL bytes and no newline: a sparse file, no disk taken

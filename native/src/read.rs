@@ -154,6 +154,14 @@ const ALERT: &[Field] = &[
     opt("key", Kind::Str),
 ];
 
+/// A line with NUL bytes, read after the last of them. A crash can leave a file's end as NULs
+/// (the size written, the data not: XFS, ext4 with delayed allocation), and the next writer
+/// appends its whole line after them. No JSON line holds a raw NUL, so what comes before is
+/// that padding (and maybe the cut line the crash left), never part of a line to read.
+pub fn after_padding(line: &[u8]) -> &[u8] {
+    memchr::memrchr(0, line).map_or(line, |last| &line[last + 1..])
+}
+
 /// Whether a line holds nothing but whitespace (as Python's `bytes.strip` sees it).
 pub fn blank(line: &[u8]) -> bool {
     line.iter().all(|b| b" \t\n\r\x0b\x0c".contains(b))
@@ -161,6 +169,7 @@ pub fn blank(line: &[u8]) -> bool {
 
 /// The line's object, checked; or why it is malformed.
 pub fn decode(line: &[u8], schema: Schema) -> Result<Map<String, Value>, Bad> {
+    let line = after_padding(line);
     let line = line.strip_prefix(BOM).unwrap_or(line); // PowerShell writes one at the start of a file
     let text = std::str::from_utf8(line)
         .map_err(|e| Bad::json(format!("not UTF-8 at byte {}", e.valid_up_to())))?;

@@ -46,7 +46,7 @@ fn owner(decoded: &Line, event: &Event) -> usize {
 /// core skips the lines of other shards without decoding them.
 ///
 /// The line must hold the bytes `"attempt_id"` once, at once followed by `:"` and a string
-/// with no backslash, and no `\u` anywhere. Without a `\u` escape no other spelling of the key
+/// with no backslash, and no `\u` or NUL anywhere. Without a `\u` escape no other spelling of the key
 /// exists (the other escapes make no letter), so an event's `attempt_id`, if it has one, is
 /// that string; a line with none goes to that shard all the same, which counts it. Any other
 /// line (the key twice, spaced, escaped, not a string) is decoded first, by every core.
@@ -71,9 +71,11 @@ impl Quick {
         }
         let value = line.get(at..)?.strip_prefix(b":\"")?;
         let end = memchr::memchr2(b'"', b'\\', value)?;
-        if value[end] != b'"'
-            || (memchr::memchr(b'\\', line).is_some() && self.unicode.find(line).is_some())
-        {
+        // a `\u` may spell the key another way, and a line with NULs is read after the last
+        // (read::after_padding): both decoded by every core
+        let escaped_or_padded = memchr::memchr2(b'\\', 0, line).is_some()
+            && (memchr::memchr(0, line).is_some() || self.unicode.find(line).is_some());
+        if value[end] != b'"' || escaped_or_padded {
             return None;
         }
         Some(shard_of(std::str::from_utf8(&value[..end]).ok()?))
