@@ -32,6 +32,7 @@ from hypothesis import given, settings, strategies as st
 from agentlog import jsonline
 from agentlog.events import EventError
 from agentlog.store import layout
+from agentlog.store.alerts import read_alerts
 from agentlog.store.tail import MAX_LINE
 
 DEEP = (
@@ -330,6 +331,12 @@ def test_the_line_a_writer_appends_after_a_crash_s_nul_padding_is_read_by_every_
     assert seen.code == 0 and "session end: failed" in seen.out and "skipped" not in seen.err
     seen = run("summary", "--days", "0", "--log-dir", str(log_dir))
     assert seen.code == 0 and json.loads(seen.out)["malformed"] == 0 and json.loads(seen.out)["total_errors"] == 1
+
+    # the alerts journal too: an alert written after the padding is one the watch will not send again
+    alert = {"timestamp": "2026-01-01T00:00:09.000Z", "type": "error_loop", "attempt_id": ATTEMPT, "severity": "high"}
+    alert |= {"recommendation": "trigger_ai_autofix", "alert_id": "a1b2"}
+    (log_dir / layout.ALERTS).write_bytes(b"\0" * 512 + json.dumps(alert).encode() + b"\n")
+    assert [a.alert_id for a in read_alerts(log_dir)] == ["a1b2"]
 
 
 # --- a line with no end -------------------------------------------------------------------------

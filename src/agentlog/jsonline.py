@@ -82,7 +82,10 @@ def decode_all(lines: list[bytes], decoder_of_list: msgspec.json.Decoder) -> lis
 
 
 def decode(line: bytes, decoder: msgspec.json.Decoder = _any) -> Any:
-    """`decoder.decode(line)`, or Unreadable (a DecodeError) for a line out of bounds."""
+    """`decoder.decode(line)`, or Unreadable (a DecodeError) for a line out of bounds. A line
+    with NUL bytes is read after the last of them: a crash's padding (native/src/read.rs,
+    `after_padding`)."""
+    line = line[line.rfind(b"\0") + 1 :]
     why = nesting_error(line) or utf8_error(line)
     if why is not None:
         raise Unreadable(why)
