@@ -424,3 +424,66 @@ def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_nex
             await nc.close()
 
     assert asyncio.run(main()) == list(range(bus.DEFAULT_PARTITIONS))
+
+
+# A worker whose setup step fails after its notifier started: the step named fails once (it
+# is retried) or for good (the worker ends). Patched in the worker's own process.
+FAILING_SETUP = r"""
+import sys
+from nats.js.client import JetStreamContext
+from agentlog.cli import main
+from agentlog.fleet import bus, watch
+
+failing = sys.argv.pop(1)
+lookup, lookups = JetStreamContext.key_value, []
+
+async def flaky(self, bucket):
+    lookups.append(bucket)
+    if failing == "lookup" and lookups.count(bus.LEASES) == 2:  # the first is ensure's
+        raise TimeoutError("the lookup timed out: a server was down")
+    return await lookup(self, bucket)
+
+def broken(*args):
+    raise RuntimeError("setup failed")
+
+JetStreamContext.key_value = flaky
+if failing == "setup":
+    watch.Heartbeats = broken
+main()
+"""
+
+
+@pytest.mark.parametrize("failing", ["lookup", "setup"])
+def test_a_worker_whose_setup_fails_after_its_notifier_started_goes_on_or_exits_never_hangs(server, tmp_path, failing):
+    """A lease-bucket lookup that times out (a server down) is retried: the worker takes the
+    partitions and stops on SIGTERM. A setup that fails for good ends the process. Before,
+    either left the worker's notifier fetching over the closed connection without yielding:
+    the process spun forever, holding nothing, deaf to SIGTERM."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from agentlog.fleet import bus
+    from agentlog.fleet.status import fleet_status
+
+    args = ["fleet", "watch", "--quiet", "--nats", server.url, "--worker-id", "w", "--exec", "*=true"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAILING_SETUP, failing, *args, "--log-dir", str(tmp_path / "w")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if failing == "setup":
+            assert proc.wait(30) != 0
+            return
+
+        def leases() -> dict:
+            return asyncio.run(fleet_status(bus.NatsOptions(servers=server.url)))["leases"]
+
+        assert wait_for(lambda: len(leases()) == bus.DEFAULT_PARTITIONS, 30), "the worker took no partitions"
+        proc.terminate()
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

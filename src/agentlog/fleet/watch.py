@@ -170,9 +170,9 @@ class FleetWatcher:
                 stop=self.stop,
             )
             notifying = asyncio.create_task(notifier.run())
-            self.leases = await self.js.key_value(bus.LEASES)
-            self.workers = await self.js.key_value(bus.WORKERS)
-            self.state = FencedState(await self.js.key_value(bus.STATE))
+            self.leases = await self._bucket(bus.LEASES)
+            self.workers = await self._bucket(bus.WORKERS)
+            self.state = FencedState(await self._bucket(bus.STATE))
             self.heartbeats = Heartbeats(self.nc, stuck_s)
             hearing = asyncio.create_task(self._hear_leases())
             while not self.stop.is_set():
@@ -182,6 +182,10 @@ class FleetWatcher:
                     pass
                 await self._nap(self.options.lease_every_s)
         finally:
+            # Whatever ended the run, a stop or an error, our tasks wind down: the notifier
+            # would go on over the closed connection, where its fetch fails without yielding
+            # (the event loop spun forever, ignoring SIGTERM, and the process never exited).
+            self.stop.set()
             if hearing is not None:
                 hearing.cancel()
             try:  # hand the partitions back at once; bounded, as the servers may be gone
@@ -193,6 +197,11 @@ class FleetWatcher:
                 await asyncio.wait({notifying}, timeout=5)
             await _close(self.nc)
         return self.result
+
+    async def _bucket(self, name: str):
+        """A KV bucket, looked up until the cluster answers (as the streams are): one lookup
+        that timed out while a server was down or slow ended the worker before it took a partition."""
+        return await retry(lambda: self.js.key_value(name))
 
     async def _nap(self, seconds: float) -> None:
         """Until the next round: `seconds`, or less if a lease ends or we are stopped."""
