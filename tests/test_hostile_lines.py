@@ -33,7 +33,7 @@ from agentlog import jsonline
 from agentlog.events import EventError
 from agentlog.store import layout
 from agentlog.store.alerts import read_alerts
-from agentlog.store.tail import MAX_LINE
+from agentlog.store.cursor import MAX_LINE
 
 DEEP = (
     b'{"timestamp": "2026-01-01T00:00:03.500Z", "event_type": "tool_call", "attempt_id": "fz-1", '

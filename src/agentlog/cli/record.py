@@ -224,7 +224,7 @@ def emit_batch(settings) -> None:
     as `stdin:LINE: reason` and skipped; the exit code is 1 when any line was rejected.
     """
     from ..store.reader import arriving_chunks
-    from ..store.tail import MAX_LINE
+    from ..store.cursor import MAX_LINE
     from ..terminal import printable
 
     recorder = _recorder(settings)

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple
 from .. import _core
 from ..events import Alert, ReadEvent, parse_time
 from . import layout
-from .tail import MAX_LINE
+from .cursor import MAX_LINE
 
 CHUNK = 1 << 18  # bytes read and decoded in one native call (a damaged archive loses at most this)
 

@@ -34,11 +34,10 @@ from typing import Any, Iterator, Protocol
 import msgspec
 
 from . import modes
-from .cursor import HEAD_BYTES, Mark, digest
+from .cursor import HEAD_BYTES, MAX_LINE, Mark, digest
 from .state import StateFile
 
 CHUNK = 1 << 20
-MAX_LINE = 64 << 20  # 8x the recorder's default cap on an event (max_event_bytes)
 ROTATION_GRACE_S = 1.0  # writers notice a rotation within REOPEN_CHECK_S (0.25 s)
 
 

@@ -13,7 +13,7 @@ from . import layout
 from .reader import archives_of, bounded_lines, first_line, last_line
 from .retention import event_time
 from .rotate import RETIRED
-from .tail import MAX_LINE
+from .cursor import MAX_LINE
 
 
 @dataclass

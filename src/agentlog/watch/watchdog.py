@@ -33,7 +33,8 @@ from .. import config as config_mod
 from ..events import Alert, now_iso
 from ..store import layout, modes
 from ..store.atomic import replace_file
-from ..store.tail import MAX_LINE, FileCheckpoints, Tailer, read_finished
+from ..store.cursor import MAX_LINE
+from ..store.tail import FileCheckpoints, Tailer, read_finished
 from .config import WatchConfig, for_log
 from .engine import Engine
 from .outbox import Outbox
