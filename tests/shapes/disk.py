@@ -1,6 +1,7 @@
 """What disks and crashing writers do to JSON-lines files, on top of what agents write:
-a BOM, blank lines, glued records, a cut record before the next writer's, a cut last line,
-junk, non-object lines, huge records, and times that are missing, invalid or out of order.
+a BOM, blank lines, glued records, a cut record before the next writer's, a crash's NUL
+padding before it, a cut last line, junk, non-object lines, huge records, and times that are
+missing, invalid or out of order.
 
 Each shape says what it adds to the skip counts; none changes what a correct import finds
 (a record is never cut unless a whole copy of it stays), so a case's truth holds through them.
@@ -78,6 +79,10 @@ def damaged(draw: Any, lines: list[bytes], counted: Counter) -> bytes:
         elif shape == 4:
             out.append(draw(st.sampled_from([b"[1, 2]\n", b'"text"\n', b"42\n", b"null\n"])))
             counted["not_an_object"] += 1
+        elif shape == 5 and (not out or out[-1].endswith(b"\n")):
+            # a crash left NULs (its size written, its data not), maybe after the start of its
+            # line; the next writer's record follows them whole: read as if they were not there
+            out.append(raw[: draw(st.integers(0, min(200, len(raw) - 2)))] + b"\0" * draw(st.integers(1, 4096)))
         out.append(raw)
     data = b"".join(out)
     if draw(st.booleans()):
