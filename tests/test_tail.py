@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import shutil
 import subprocess
@@ -111,6 +112,34 @@ def test_bounded_lines_gives_each_line_or_what_was_skipped_and_accounts_for_ever
         for line in lines
         if line
     ] == got
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lengths=st.lists(st.integers(0, 80), max_size=10),
+    newline_at_end=st.booleans(),
+    steps=st.lists(st.integers(1, 40), min_size=1),
+)
+def test_line_chunks_give_whole_lines_and_what_was_skipped_whatever_the_reads(
+    monkeypatch, lengths, newline_at_end, steps
+):
+    """`cat`'s and `emit -`'s reading: reads of any sizes (up to what is asked) give the
+    lines in chunks of whole lines, a line longer than MAX_LINE (+ a read) as `Skipped`,
+    and the unfinished end last."""
+    monkeypatch.setattr(reader, "MAX_LINE", 30)
+    lines = [bytes([97 + i % 26]) * n + b"\n" for i, n in enumerate(lengths)]
+    if lines and not newline_at_end:
+        lines[-1] = lines[-1][:-1]
+    stream, sizes = io.BytesIO(b"".join(lines)), itertools.cycle(steps)
+    got = list(reader._line_chunks(lambda n: stream.read(min(n, next(sizes))), 8))
+    assert all(chunk.endswith(b"\n") for chunk in got[:-1] if not isinstance(chunk, reader.Skipped))
+    seen = [x for chunk in got for x in ([chunk] if isinstance(chunk, reader.Skipped) else chunk.splitlines(True))]
+    assert len(seen) == len([line for line in lines if line])
+    for line, x in zip(filter(None, lines), seen):
+        if isinstance(x, reader.Skipped):
+            assert (x.length, x.ended) == (len(line), line.endswith(b"\n")) and len(line) > 30
+        else:
+            assert x == line and len(line) <= 30 + 40
 
 
 def test_first_start_at_end_or_beginning_and_missing_dir_is_created(tmp_path):

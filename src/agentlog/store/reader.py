@@ -73,37 +73,28 @@ def _read_handle(handle, path: Path, report: ReadReport | None, schema: type = R
     if schema is not ReadEvent and schema is not Alert:
         raise TypeError(f"lines are read as ReadEvent or Alert, not {schema.__name__}")
     report = report if report is not None else ReadReport()
-    lineno, rest, skipping = 0, b"", False
+    lineno = 0
     with handle:
-        while True:
-            try:  # a long line is read on in steps as large as itself (see tail.py)
-                chunk = handle.read(CHUNK if skipping else max(CHUNK, min(len(rest), MAX_LINE + 1 - len(rest))))
-            except (OSError, EOFError) as exc:  # a damaged archive: the lines before the damage are kept
-                report.skipped(path, lineno + 1, f"unreadable: {exc}")
-                return
-            if not chunk:
-                return  # a last line with no newline: a writer is still appending it (or a crash cut it)
-            if skipping:  # a line over MAX_LINE, never held whole: on to its end
-                end = chunk.find(b"\n") + 1
-                if not end:
+        try:
+            for chunk in _line_chunks(handle.read):
+                if isinstance(chunk, Skipped):  # one ended at the end of the file is left, as below
+                    if chunk.ended:
+                        lineno += 1
+                        report.skipped(path, lineno, f"longer than {MAX_LINE:,} bytes")
                     continue
-                lineno += 1
-                report.skipped(path, lineno, f"longer than {MAX_LINE:,} bytes")
-                skipping, chunk = False, chunk[end:]
-            data = rest + chunk
-            end = data.rfind(b"\n") + 1
-            rest = data[end:]
-            first = lineno + 1  # numbering goes on from the chunk before
-            for lineno, item in enumerate(_core.decode_chunk(data[:end] if rest else data, schema is Alert), first):
-                if item is None:  # blank
-                    continue
-                report.lines += 1
-                if type(item) is dict:
-                    yield item
-                else:
-                    report.skipped(path, lineno, "%s: %s" % item)
-            if len(rest) > MAX_LINE:
-                rest, skipping = b"", True
+                if not chunk.endswith(b"\n"):
+                    return  # a last line with no newline: a writer is still appending it (or a crash cut it)
+                first = lineno + 1  # numbering goes on from the chunk before
+                for lineno, item in enumerate(_core.decode_chunk(chunk, schema is Alert), first):
+                    if item is None:  # blank
+                        continue
+                    report.lines += 1
+                    if type(item) is dict:
+                        yield item
+                    else:
+                        report.skipped(path, lineno, "%s: %s" % item)
+        except (OSError, EOFError) as exc:  # a damaged archive: the lines before the damage are kept
+            report.skipped(path, lineno + 1, f"unreadable: {exc}")
 
 
 class Skipped(NamedTuple):
@@ -112,6 +103,34 @@ class Skipped(NamedTuple):
 
     length: int
     ended: bool
+
+
+def _line_chunks(read: Callable[[int], bytes], size: int = CHUNK) -> Iterator[bytes | Skipped]:
+    """What `read(n)` gives (at most n bytes, b"" at the end) as chunks of whole lines, each
+    ending with a newline, then what follows the last newline, if anything (the one chunk
+    that does not end with one). A line longer than MAX_LINE is never held: `Skipped` comes
+    in its place once it has ended, or the input has. An unfinished line is read on in steps
+    as large as itself: copying it once a step costs twice its length, not its square."""
+    rest, skipping = b"", None  # skipping: the bytes read of a line being skipped
+    while data := read(size if skipping is not None else max(size, min(len(rest), MAX_LINE + 1 - len(rest)))):
+        if skipping is not None:
+            end = data.find(b"\n") + 1
+            if not end:
+                skipping += len(data)
+                continue
+            yield Skipped(skipping + end, True)
+            skipping, data = None, data[end:]
+        data = rest + data
+        end = data.rfind(b"\n") + 1
+        rest = data[end:]
+        if end:
+            yield data[:end] if rest else data
+        if len(rest) > MAX_LINE:
+            rest, skipping = b"", len(rest)
+    if skipping is not None:
+        yield Skipped(skipping, False)
+    elif rest:
+        yield rest
 
 
 def bounded_lines(handle: BinaryIO) -> Iterator[bytes | Skipped]:
@@ -334,23 +353,13 @@ def arriving_chunks(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[in
     a time. A last line without its newline is handed on at the end, given one. A line
     longer than MAX_LINE is never held: it comes as (its number, None) once it has ended."""
     _widen_pipe(stream, chunk)
-    rest, number, skipping = b"", 1, False
-    while data := _arrived(stream, chunk):
-        if skipping:
-            end = data.find(b"\n") + 1
-            if not end:
-                continue
+    number = 1
+    for lines in _line_chunks(lambda size: _arrived(stream, size), chunk):
+        if isinstance(lines, Skipped):
             yield number, None
-            number, skipping, data = number + 1, False, data[end:]
-        data = rest + data
-        end = data.rfind(b"\n") + 1
-        rest = data[end:]
-        if end:
-            yield number, data[:end]
-            number += data.count(b"\n", 0, end)
-        if len(rest) > MAX_LINE:
-            rest, skipping = b"", True
-    if skipping:
-        yield number, None
-    elif rest.strip():
-        yield number, rest + b"\n"
+            number += 1
+        elif lines.endswith(b"\n"):
+            yield number, lines
+            number += lines.count(b"\n")
+        elif lines.strip():
+            yield number, lines + b"\n"
