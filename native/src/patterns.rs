@@ -67,13 +67,20 @@ impl PatternSet {
         {
             return None;
         }
+        Some(self.native_hits(text))
+    }
+}
+
+impl PatternSet {
+    /// The native patterns that hit somewhere in `text`, by their indices in the list given.
+    fn native_hits(&self, text: &str) -> Vec<usize> {
         let Some(regex) = &self.regex else {
-            return Some(Vec::new());
+            return Vec::new();
         };
         let mut found = regex_automata::PatternSet::new(regex.pattern_len());
         regex.which_overlapping_matches(&Input::new(text), &mut found);
         // `index` ascends, so the hits do too
-        Some(found.iter().map(|p| self.index[p.as_usize()]).collect())
+        found.iter().map(|p| self.index[p.as_usize()]).collect()
     }
 }
 
@@ -140,11 +147,7 @@ mod tests {
     use super::*;
 
     fn hits(patterns: &[&str], text: &str) -> Vec<usize> {
-        let set = PatternSet::new(patterns.iter().map(|p| p.to_string()).collect());
-        let regex = set.regex.as_ref().expect("native");
-        let mut found = regex_automata::PatternSet::new(regex.pattern_len());
-        regex.which_overlapping_matches(&Input::new(text), &mut found);
-        found.iter().map(|p| set.index[p.as_usize()]).collect()
+        PatternSet::new(patterns.iter().map(|p| p.to_string()).collect()).native_hits(text)
     }
 
     #[test]
