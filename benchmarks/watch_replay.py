@@ -118,13 +118,13 @@ from agentlog import config
 from agentlog.watch import Engine, WatchConfig
 engine = Engine(WatchConfig.from_settings(config.load({"log_dir": "."})))
 t0 = time.perf_counter(); ids = []
-with open(sys.argv[1], "rb") as f:  # whole lines, 1 MiB at a time, as the watch's tailer hands them
-    carry = b""
-    while chunk := f.read(1 << 20):
-        data = carry + chunk
-        cut = data.rfind(b"\\n") + 1
-        carry = data[cut:]
-        ids += [a.alert_id for a in engine.feed(data, now=time.time(), end=cut)]
+buffer = bytearray(2 << 20); view = memoryview(buffer); kept = 0
+with open(sys.argv[1], "rb", buffering=0) as f:  # whole lines, 1 MiB at a time into one buffer, as the watch's tailer reads
+    while got := f.readinto(view[kept : kept + (1 << 20)]):
+        cut = buffer.rfind(b"\\n", 0, kept + got) + 1
+        ids += [a.alert_id for a in engine.feed(view[: kept + got], now=time.time(), end=cut)]
+        view[: kept + got - cut] = view[cut : kept + got]
+        kept = kept + got - cut
 ids += [a.alert_id for a in engine.tick(time.time())]  # caught up: the wall clock for the attempts still open
 dt = time.perf_counter() - t0
 digest = int(hashlib.sha256(" ".join(sorted(ids)).encode()).hexdigest()[:12], 16)

@@ -56,6 +56,17 @@ def test_a_batch_is_its_chunk_as_read_and_where_its_lines_end(tmp_path):
     assert (batch.data, batch.lines) == (b'{"a": 1}\n\n', [b'{"a": 1}', b""])
 
 
+def test_the_read_buffer_grows_for_a_long_line_and_is_let_go_after_it(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"x" * (6 << 20) + b'\n{"a": 1}\n')
+    tailer = Tailer(path, start="beginning")
+    assert [len(line) for line in read_all(tailer)] == [6 << 20, 8]
+    with open(path, "ab") as f:
+        f.write(b'{"b": 2}\n')
+    assert read_all(tailer) == [b'{"b": 2}']
+    assert len(tailer._sources[-1].buffer) <= 2 * tail.CHUNK  # not the 6 MiB held for the long line
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lengths=st.lists(st.integers(0, 120), max_size=12),

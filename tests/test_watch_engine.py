@@ -4,7 +4,10 @@ identities in snapshots, Python detectors on the slow path, snapshots of older e
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import time
 
 import msgspec
 import pytest
@@ -87,6 +90,47 @@ def test_a_chunk_is_read_up_to_the_end_given():
     with pytest.raises(ValueError, match="one bytes object"):
         engine.feed(lines, end=1)
     assert engine.events == 3
+
+
+def test_a_chunk_in_a_reused_buffer_is_judged_as_the_same_bytes():
+    """The tailer reads into one buffer and hands out views of it: the engine judges what the
+    view held when given, whatever the buffer holds later."""
+    lines = stream(seed=3)
+    chunks = [b"\n".join(lines[i : i + 50]) + b"\n" for i in range(0, len(lines), 50)]
+    reference = Engine(WatchConfig())
+    from_bytes = [alert for chunk in chunks for alert in reference.feed(chunk)]
+    engine, buffer, found = Engine(WatchConfig()), bytearray(max(map(len, chunks)) + 9), []
+    for chunk in chunks:
+        buffer[: len(chunk) + 9] = chunk + b'{"event_'  # the next line begun
+        found += engine.feed(memoryview(buffer)[: len(chunk) + 9], end=len(chunk))
+        buffer[:] = bytes(len(buffer))  # the next read
+    assert found and _rows(found) == _rows(from_bytes)
+    assert (engine.events, engine.malformed) == (reference.events, reference.malformed)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or (os.cpu_count() or 1) < 2, reason="needs fork and two cores")
+def test_a_forked_child_judges_big_batches_on_threads_of_its_own():
+    """A big batch is judged on threads that live on; a forked child has none of them, and
+    must neither wait for them forever nor judge differently."""
+    lines = [encode(ev(f"a{i % 50}", "agent_output", BASE + i, output="x")) for i in range(5000)]
+    chunk = b"\n".join(lines) + b"\n"
+    engine = Engine(WatchConfig())
+    engine.feed(chunk)  # the parent's threads are started
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        child = Engine(WatchConfig())
+        child.feed(chunk)
+        os._exit(0 if child.events == 5000 else 1)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child never finished its batch")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    engine.feed(chunk)
+    assert engine.events == 10_000
 
 
 def test_messy_stream_in_one_batch_agrees_with_small_batches():

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -424,24 +425,34 @@ impl Host for PyHost<'_, '_> {
 /// tailer's chunk: no Python object per line), or a list of lines.
 enum Held<'py> {
     Chunk(Bound<'py, PyBytes>, usize), // the bytes, and where the lines in them end
+    Copied(Vec<u8>, usize),            // a copy of a buffer (a bytearray read into), the same
     Lines(Vec<Bound<'py, PyBytes>>),
 }
 
 impl<'py> Held<'py> {
-    fn of(lines: &Bound<'py, PyAny>, end: Option<usize>) -> PyResult<Held<'py>> {
+    /// `spare`: memory a copy may reuse (given back by `give_back`), so a chunk read into a
+    /// reused buffer costs no fresh pages.
+    fn of(lines: &Bound<'py, PyAny>, end: Option<usize>, spare: Vec<u8>) -> PyResult<Held<'py>> {
+        let within = |len: usize| match end {
+            None => Ok(len),
+            Some(end) if end <= len => Ok(end),
+            Some(end) => Err(PyValueError::new_err(format!(
+                "end {end} is past the {len} bytes given"
+            ))),
+        };
         if let Ok(chunk) = lines.cast::<PyBytes>() {
-            let len = chunk.as_bytes().len();
-            return match end {
-                None => Ok(Held::Chunk(chunk.clone(), len)),
-                Some(end) if end <= len => Ok(Held::Chunk(chunk.clone(), end)),
-                Some(end) => Err(PyValueError::new_err(format!(
-                    "end {end} is past the {len} bytes given"
-                ))),
-            };
+            return Ok(Held::Chunk(chunk.clone(), within(chunk.as_bytes().len())?));
+        }
+        if let Ok(buffer) = PyBuffer::<u8>::get(lines) {
+            let end = within(buffer.len_bytes())?;
+            let mut copy = spare;
+            copy.resize(buffer.len_bytes(), 0);
+            buffer.copy_to_slice(lines.py(), &mut copy)?;
+            return Ok(Held::Copied(copy, end));
         }
         if end.is_some() {
             return Err(PyValueError::new_err(
-                "end is for lines given as one bytes object",
+                "end is for lines given as one bytes object or buffer",
             ));
         }
         let lines: PyResult<Vec<_>> = lines
@@ -453,22 +464,33 @@ impl<'py> Held<'py> {
 
     fn lines(&self) -> Vec<&[u8]> {
         match self {
-            Held::Chunk(chunk, end) => {
-                let data = &chunk.as_bytes()[..*end];
-                let mut lines = Vec::new();
-                let mut start = 0;
-                for end in memchr::memchr_iter(b'\n', data) {
-                    lines.push(&data[start..end]);
-                    start = end + 1;
-                }
-                if start < data.len() {
-                    lines.push(&data[start..]);
-                }
-                lines
-            }
+            Held::Chunk(chunk, end) => split_lines(&chunk.as_bytes()[..*end]),
+            Held::Copied(copy, end) => split_lines(&copy[..*end]),
             Held::Lines(lines) => lines.iter().map(|line| line.as_bytes()).collect(),
         }
     }
+
+    /// The memory of a copy, for the next one.
+    fn give_back(self) -> Vec<u8> {
+        match self {
+            Held::Copied(copy, _) => copy,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The lines of a chunk: each ended by a newline, the last one maybe not.
+fn split_lines(data: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', data) {
+        lines.push(&data[start..end]);
+        start = end + 1;
+    }
+    if start < data.len() {
+        lines.push(&data[start..]);
+    }
+    lines
 }
 
 /// Runs `f`, turning a panic (a bug) into a Python exception the caller can handle, never an
@@ -499,6 +521,7 @@ fn wall_clock() -> f64 {
 #[pyclass(module = "agentlog._core", dict, frozen)]
 pub struct Engine {
     inner: Mutex<Inner>,
+    spare: Mutex<Vec<u8>>, // the memory of the last chunk copied from a buffer
     shown: Shown,
     config: Py<PyAny>,
     names: Vec<String>,
@@ -781,6 +804,7 @@ impl Engine {
                 answers,
                 python_bound: false,
             }),
+            spare: Mutex::default(),
             shown: Shown::default(),
             config: config.unbind(),
             names,
@@ -801,7 +825,8 @@ impl Engine {
         now: Option<f64>,
         end: Option<usize>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let held = Held::of(lines, end)?;
+        let spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
+        let held = Held::of(lines, end, spare)?;
         let (alerts, bad, malformed) = {
             let mut guard = self.lock(py);
             let inner = &mut *guard;
@@ -814,6 +839,7 @@ impl Engine {
                 inner.python.malformed.clone_ref(py),
             )
         };
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = held.give_back();
         // told once the engine is free again: the callback may look at its counters
         if let Some(report) = on_malformed.filter(|f| !f.is_none()) {
             for (index, why) in bad {

@@ -12,7 +12,7 @@
 //! core count, so the caps each shard holds (a share of MAX_ENDED and MAX_PARKED) and so the
 //! alerts are the same on every machine and for any number of threads.
 
-use std::thread;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use memchr::memmem::Finder;
 
@@ -140,25 +140,18 @@ impl Shards {
         for (shard, core) in self.cores.iter_mut().enumerate() {
             groups[shard % threads].push(core);
         }
-        // the first group on this thread: it stays on its core, and so do its shards' state
+        // the first group on this thread (it stays on its core, and so do its shards' state),
+        // the others on the pool's threads, which live on from batch to batch
         let mut work = groups.into_iter().zip(hosts.iter_mut()).enumerate();
         let (_, (first, host)) = work.next().expect("one thread at least");
-        let results: Vec<Share> = thread::scope(|scope| {
-            let running: Vec<_> = work
-                .map(|(t, (mine, host))| {
-                    scope.spawn(move || judge_own(t, threads, mine, lines, base, read, host))
-                })
-                .collect();
-            let mut results = vec![judge_own(0, threads, first, lines, base, read, host)];
-            for thread in running {
-                results.push(
-                    thread
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
+        let mut shares: Vec<Share> = (1..threads).map(|_| Share::default()).collect();
+        let mine = pool(threads).in_place_scope(|scope| {
+            for ((t, (mine, host)), share) in work.zip(shares.iter_mut()) {
+                scope.spawn(move |_| *share = judge_own(t, threads, mine, lines, base, read, host));
             }
-            results
+            judge_own(0, threads, first, lines, base, read, host)
         });
+        let results = std::iter::once(mine).chain(shares);
         let (mut raised, mut bad) = (Vec::new(), Vec::new());
         for (r, b) in results {
             raised.extend(r);
@@ -308,6 +301,32 @@ impl Shards {
             core.restore(part, &orders);
         }
     }
+}
+
+/// The threads that judge a batch beside the caller's, started once (a thread started per
+/// batch cost more than some batches' judging). A forked child has none of its parent's
+/// threads: it starts its own pool, and leaves the parent's alone (dropping it would wake
+/// threads that do not exist, through locks that may have been held at the fork).
+fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let mut held = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    let pid = std::process::id();
+    if let Some((owner, pool)) = &*held {
+        if *owner == pid {
+            return pool.clone();
+        }
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|_| "agentlog-judge".into())
+            .build()
+            .expect("a thread pool"),
+    );
+    if let Some(parents) = held.replace((pid, pool.clone())) {
+        std::mem::forget(parents);
+    }
+    pool
 }
 
 /// One thread's share of a batch: every line read, those of its shards (`mine`: the shards

@@ -192,11 +192,11 @@ def _mark_of(word: str) -> Mark:
 @dataclass
 class Batch:
     """Complete lines as read: `chunk[:end]`, each with its newline (empty lines too). The
-    chunk may go on with the start of the next line: cutting it off would copy the whole
-    chunk into fresh memory, which cost more than reading it (a consumer that takes a
-    chunk and its end, as the watch engine does, never pays for it)."""
+    chunk may go on with the start of the next line. It is a view of the tailer's read
+    buffer, valid until the next batch is asked for: `data` and `lines` are copies to keep
+    (a consumer that takes a chunk and its end, as the watch engine does, copies nothing)."""
 
-    chunk: bytes
+    chunk: memoryview
     end: int
     position: Position  # where to resume after these lines
     index: int = 0  # which file of the position the lines came from
@@ -204,13 +204,13 @@ class Batch:
 
     @property
     def data(self) -> bytes:
-        """The complete lines (a copy, unless the chunk ends with them)."""
-        return self.chunk if self.end == len(self.chunk) else self.chunk[: self.end]
+        """The complete lines."""
+        return bytes(self.chunk[: self.end])
 
     @property
     def lines(self) -> list[bytes]:
         """The lines without their newlines."""
-        return self.chunk.split(b"\n", self.chunk.count(b"\n", 0, self.end))[:-1]
+        return self.data.split(b"\n")[:-1]
 
 
 class _Source:
@@ -220,8 +220,12 @@ class _Source:
         self.handle, self.dev, self.ino, self.path = handle, dev, ino, path
         self.compressed = compressed
         self.offset = 0  # end of the last complete line handed out (or skipped)
-        self.buf = b""  # bytes of an incomplete line after offset (none of one being skipped)
-        self.held = 0  # bytes after offset already read: those of buf, or of the line skipped
+        # Every read lands in this one buffer: fresh memory for each chunk cost more in page
+        # faults than the reading itself. buffer[kept_at:kept_at + kept] is an incomplete line
+        # after offset, moved to the front before the next read.
+        self.buffer = bytearray()
+        self.kept_at = self.kept = 0
+        self.held = 0  # bytes after offset already read: those kept, or of the line skipped
         self.skipping = False  # the line after offset is longer than MAX_LINE
         self.skipped: list[tuple[int, int]] = []  # (offset, length) of lines skipped, for the tailer
         self.rotated_at: float | None = 0.0 if compressed else None
@@ -241,31 +245,45 @@ class _Source:
         head = self.head[:known]
         return Mark(self.dev, self.ino, self.offset, digest(head), len(head))
 
-    def read(self, size: int = CHUNK) -> tuple[bytes, int] | None:
+    def read(self, size: int = CHUNK) -> tuple[memoryview, int] | None:
         """What follows the current position and where its complete lines end in it (0 when
-        none is complete yet), or None at the end of the file."""
+        none is complete yet), or None at the end of the file. The view is of a buffer the
+        next read reuses: valid until then."""
         # an incomplete line is read on in steps as large as itself (up to MAX_LINE): copying
         # it once per step costs twice its size in all, not its size squared over `size`
         grow = 0 if self.skipping else min(self.held, MAX_LINE + 1 - self.held)
-        data = self.pread(self.offset + self.held, max(size, grow))
-        if not data:
+        view = self._room(self.kept + max(size, grow))
+        self.handle.seek(self.offset + self.held)
+        got = self.handle.readinto(view[self.kept :])
+        if not got:
             return None
+        first, last = 0, self.kept + got
         if self.skipping:
-            end = data.find(b"\n") + 1
-            if not end:
-                self.held += len(data)
-                return data, 0
-            self.skipped.append((self.offset, self.held + end))
-            self.offset += self.held + end
-            self.held, self.skipping, data = 0, False, data[end:]
-        data = self.buf + data
-        cut = data.rfind(b"\n") + 1
-        self.offset += cut
-        self.buf = data[cut:]
-        self.held = len(self.buf)
+            first = self.buffer.find(b"\n", 0, last) + 1
+            if not first:
+                self.held += got
+                return view[:0], 0
+            self.skipped.append((self.offset, self.held + first))
+            self.offset += self.held + first
+            self.held, self.skipping = 0, False
+        cut = self.buffer.rfind(b"\n", first, last) + 1 or first
+        self.offset += cut - first
+        self.kept_at, self.kept = cut, last - cut
+        self.held = self.kept
         if self.held > MAX_LINE:
-            self.buf, self.skipping = b"", True
-        return data, cut
+            self.kept, self.skipping = 0, True
+        return view[first:last], cut - first
+
+    def _room(self, size: int) -> memoryview:
+        """The buffer, at least `size` long, with the kept bytes moved to its front."""
+        kept = self.buffer[self.kept_at : self.kept_at + self.kept]
+        if len(self.buffer) < size or len(self.buffer) > 4 * max(size, CHUNK):
+            # a new one, never a resize: a view of the old one may still be held (a chunk
+            # handed out); one grown for a long line is given back once the line is done
+            self.buffer = bytearray(size)
+        self.buffer[: self.kept] = kept
+        self.kept_at = 0
+        return memoryview(self.buffer)[:size]
 
     def replaced(self) -> bool:
         """True when the file was truncated or rewritten in place (copytruncate)."""
@@ -645,9 +663,10 @@ class Tailer:
         return None
 
 
-def read_finished(path: Path, skipped: list[tuple[Path, int, int]]) -> Iterator[tuple[bytes, int, int]]:
+def read_finished(path: Path, skipped: list[tuple[Path, int, int]]) -> Iterator[tuple[memoryview, int, int]]:
     """The complete lines of a file no longer written (an archive, maybe gzipped), read as
-    `Tailer.batches` reads: (chunk, where its lines end, the chunk's offset). Lines longer
+    `Tailer.batches` reads: (chunk, where its lines end, the chunk's offset; the chunk valid
+    until the next one is asked for). Lines longer
     than MAX_LINE are added to `skipped` (file, offset, length). Nothing when it cannot be
     opened."""
     source = _open_rotated(path)

@@ -220,7 +220,7 @@ class Watchdog:
                 self.on_note(f"{path}: {where} {offset}: a line of {length:,} bytes, over {MAX_LINE:,}; skipped")
         self.tailer.skipped.clear()
 
-    def _reporter(self, path: Path | None, data: bytes, start: int) -> Callable[[Malformed], None]:
+    def _reporter(self, path: Path | None, data: memoryview, start: int) -> Callable[[Malformed], None]:
         """Says where a malformed line of `data` (lines) is (file, byte offset) and why,
         through `on_note`; `data` begins at byte `start` of `path`. The first
         MAX_MALFORMED_NOTES of a run are told, the rest only counted."""
@@ -229,7 +229,7 @@ class Watchdog:
             told = self.engine.malformed
             if self.on_note is None or told > MAX_MALFORMED_NOTES:
                 return
-            before = sum(len(line) + 1 for line in data.split(b"\n", bad.index)[: bad.index])
+            before = sum(len(line) + 1 for line in bytes(data).split(b"\n", bad.index)[: bad.index])
             offset = start + before
             where = "uncompressed byte" if path is not None and path.suffix == ".gz" else "byte"
             self.on_note(f"{path}: {where} {offset}: {bad.reason}; skipped")
