@@ -412,3 +412,42 @@ def test_a_gigabyte_line_in_a_transcript_is_skipped_by_the_importer_unheld(tmp_p
     events = [json.loads(line) for line in (log_dir / layout.STREAM).read_bytes().splitlines()]
     assert [(e["event_type"], json.dumps(e["data"], sort_keys=True)) for e in events] == expected
     assert peak < 400
+
+
+def test_rotating_a_stream_that_starts_with_a_gigabyte_line_holds_none_of_it(tmp_path, monkeypatch):
+    """Rotation looks for the file's first line in its archive; it read that line whole, so
+    a first line with no newline for a gigabyte took a gigabyte of memory."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    good = good_lines()
+    stream = log_dir / layout.STREAM
+    with stream.open("wb") as handle:
+        handle.seek(HOLE)
+        handle.write(b"\n" + b"".join(line + b"\n" for line in good))
+    monkeypatch.setenv("AGENT_WORK_LOG_MAX_SIZE_MB", "1")
+    code, peak, out, err = peak_of("rotate", "--json", "--log-dir", str(log_dir))
+    assert code == 0 and '"pack"' in out, out + err
+    assert peak < 400
+    code, peak, out, err = peak_of("cat", "--log-dir", str(log_dir))
+    assert code == 0 and [json.loads(line) for line in out.splitlines()] == [json.loads(line) for line in good]
+    assert f"longer than {MAX_LINE:,} bytes" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"") + b"\n"), min_size=1, max_size=8),
+    pick=st.integers(0, 7),
+)
+def test_an_archive_is_searched_for_a_line_in_pieces_no_longer_than_it(lines, pick):
+    """`covered` finds the source's first line in the archive reading at most its length + 1
+    bytes at a time: only a whole line equal to it counts, never the end of a longer one."""
+    import io
+
+    from agentlog.store.archive import _skip_to_after
+
+    target = lines[pick % len(lines)]
+    stream = io.BytesIO(b"".join(lines))
+    expected = next((i for i, line in enumerate(lines) if line == target), None)
+    assert _skip_to_after(stream, target) == (expected is not None)
+    if expected is not None:
+        assert stream.read() == b"".join(lines[expected + 1 :])

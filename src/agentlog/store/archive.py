@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from . import modes
+from .cursor import MAX_LINE
 
 CHUNK = 1 << 20
 LEVEL = 6  # ~3x faster than gzip's default 9 on JSON, a few percent larger
@@ -33,20 +34,29 @@ def covered(archive: Path, source: Path) -> int:
     except FileNotFoundError:
         return 0
     with src:
-        first = src.readline()
+        first = src.readline(MAX_LINE + 1)
         if not first.endswith(b"\n"):
-            return 0
+            return 0  # unfinished, or a line too long to be an event (then archived whole again)
         try:
             arc = gzip.open(archive, "rb")
         except FileNotFoundError:
             return 0
         with arc:
-            for line in arc:
-                if line == first:
-                    break
-            else:
+            if not _skip_to_after(arc, first):
                 return 0
             return len(first) + _common_lines(arc, src)
+
+
+def _skip_to_after(stream, line: bytes) -> bool:
+    """Read `stream` to just after a line equal to `line`; False when it has none. At most
+    len(line) + 1 bytes are read at a time, so a longer line (a gigabyte with no newline)
+    is read through in pieces, never held."""
+    at_start = True
+    while piece := stream.readline(len(line) + 1):
+        if at_start and piece == line:
+            return True
+        at_start = piece.endswith(b"\n")
+    return False
 
 
 def _common_lines(a, b) -> int:
