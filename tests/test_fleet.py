@@ -382,6 +382,37 @@ def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_ex
     assert [n for n, _ in again] == [5, 6, 7, 8, 9]
 
 
+def test_ordered_pull_makes_its_consumer_again_when_it_was_deleted(server):
+    """A consumer deleted under a reader (by hand, or by the server) answered every pull
+    request with 503 from then on: the reader stalled forever. It is made again right
+    after the last message taken, so nothing is lost or taken twice."""
+    import asyncio
+
+    from agentlog.fleet import bus
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=server.url))
+        js = nc.jetstream(timeout=5)
+        await js.add_stream(name="D", subjects=["d.>"])
+        pull = bus.OrderedPull(js, "D", "reader")
+        await pull.start(0)
+        got = []
+        for i in range(6):
+            await js.publish("d.x", str(i).encode())
+            if i == 2:
+                while len(got) < 3:
+                    got += [int(m.data) for m in await pull.fetch(16, 1.0)]
+                await js.delete_consumer("D", "reader")
+        deadline = time.monotonic() + 20
+        while len(got) < 6 and time.monotonic() < deadline:
+            got += [int(m.data) for m in await pull.fetch(16, 0.5)]
+        await pull.close()
+        await nc.close()
+        return got
+
+    assert asyncio.run(main()) == list(range(6))
+
+
 @pytest.mark.parametrize("upgraded", [False, True])
 def test_a_dead_workers_expired_leases_are_taken_when_they_expire_not_at_the_next_round(server, tmp_path, upgraded):
     """A worker died holding every lease. The survivor polls only once a minute here, so it

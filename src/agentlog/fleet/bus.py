@@ -327,30 +327,44 @@ class OrderedPull:
                     msg = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - time.monotonic()))
                 except asyncio.TimeoutError:
                     break
-            if not self._delivered(msg):
+            delivered = self._delivered(msg)
+            if delivered is None:  # the consumer is gone: made again after the last message taken
+                await self._restart()
+                break
+            if not delivered:
                 continue
             if msg.metadata.sequence.consumer != self.expected:
-                try:
-                    await self.start(self.last)
-                except Exception:  # noqa: BLE001 - retried on the next fetch
-                    self.sub = None
+                await self._restart()
                 break
             self.expected += 1
             self.last = msg.metadata.sequence.stream
             msgs.append(msg)
         return msgs
 
-    def _delivered(self, msg) -> bool:
-        """True for a stream message; a status (request expired or ended) closes what it owed."""
-        status = (msg.headers or {}).get("Status") if not msg.data else None
+    def _delivered(self, msg) -> bool | None:
+        """True for a stream message; a status (request expired or ended) closes what it owed;
+        None when the consumer no longer exists (deleted by hand or by the server): a pull
+        request then gets 503 (no responders), forever. A 409 Consumer Deleted is only asked
+        anew: on a takeover the new owner has made the consumer again under the same name."""
+        headers = msg.headers or {}
+        status = headers.get("Status") if not msg.data else None
         if status is None:
             self.owed = max(0, self.owed - 1)
             return True
+        if status == "503":
+            return None
         if status == "408":  # a request expired: what it still owed will not come
-            self.owed = max(0, self.owed - int((msg.headers or {}).get("Nats-Pending-Messages", self.owed)))
-        elif status != "100":  # ended otherwise (409 leader change, deleted, max bytes; 503): ask anew
+            self.owed = max(0, self.owed - int(headers.get("Nats-Pending-Messages", self.owed)))
+        elif status != "100":  # ended otherwise (409 leader change, deleted, max bytes): ask anew
             self.owed = 0
         return False
+
+    async def _restart(self) -> None:
+        """The consumer made again right after the last message handed out."""
+        try:
+            await self.start(self.last)
+        except Exception:  # noqa: BLE001 - retried on the next fetch
+            self.sub = None
 
     async def _ask(self) -> None:
         """Keep a pull request open ahead of the reader: a new one when the open ones are
