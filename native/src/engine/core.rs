@@ -16,6 +16,7 @@
 //! changes no alert. Only past `max_parked` (a shard's share of MAX_PARKED) is the one parked
 //! longest forgotten.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::hash::{HashMap, HashSet, IndexMap};
@@ -606,39 +607,31 @@ impl Core {
 
     // -- persistence ---------------------------------------------------------------------------
 
-    /// The state to save; the active attempts with their orders (see `Shards::snapshot`).
-    pub fn snapshot(&self) -> (Snapshot, Vec<u64>) {
-        let (orders, active) = self
-            .active_in_order()
-            .into_iter()
-            .map(|(order, id)| {
-                let attempt = self.state.active[&id].clone();
-                (order, (id, attempt))
-            })
-            .unzip();
-        let mut unjudged: Vec<String> = self.state.unjudged.iter().cloned().collect();
+    /// The state to save, borrowed; the active attempts with their orders (see
+    /// `Shards::snapshot`).
+    pub fn snapshot(&self) -> (SnapshotOf<'_>, Vec<u64>) {
+        let state = &self.state;
+        let mut active: Vec<(u64, (&str, &Attempt))> = state
+            .active
+            .iter()
+            .map(|(id, a)| (a.order, (id.as_str(), a)))
+            .collect();
+        active.sort_unstable_by_key(|(order, _)| *order);
+        let (orders, active) = active.into_iter().unzip();
+        let mut unjudged: Vec<&str> = state.unjudged.iter().map(String::as_str).collect();
         unjudged.sort_unstable();
-        let snapshot = Snapshot {
-            clock: self.state.clock,
+        let snapshot = SnapshotOf {
+            clock: state.clock,
             active,
-            parked: self
-                .state
-                .parked
-                .iter()
-                .map(|(id, blob)| (id.clone(), String::from_utf8_lossy(blob).into_owned()))
+            parked: (state.parked.iter())
+                .map(|(id, blob)| (id.as_str(), String::from_utf8_lossy(blob)))
                 .collect(),
             unjudged,
-            ended: self
-                .state
-                .ended
-                .iter()
-                .map(|(id, a)| (id.clone(), a.clone()))
+            ended: (state.ended.iter())
+                .map(|(id, a)| (id.as_str(), a))
                 .collect(),
-            remembered: self
-                .state
-                .remembered
-                .iter()
-                .map(|(id, c)| (id.clone(), c.clone()))
+            remembered: (state.remembered.iter())
+                .map(|(id, c)| (id.as_str(), c))
                 .collect(),
         };
         (snapshot, orders)
@@ -757,7 +750,7 @@ fn unpack(blob: &[u8]) -> Attempt {
 
 /// Everything needed to continue exactly here, cooldowns included (they travel with the
 /// position: rebuilt from the journal they would include alerts raised after it).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct Snapshot {
     pub clock: f64,
     pub active: Vec<(String, Attempt)>,
@@ -765,4 +758,16 @@ pub struct Snapshot {
     pub unjudged: Vec<String>,
     pub ended: Vec<(String, Option<Box<Attempt>>)>,
     pub remembered: Vec<(String, IndexMap<String, f64>)>,
+}
+
+/// A `Snapshot` as it is written, borrowing the state: encoding a copy of it doubled the
+/// memory a checkpoint takes (with 100k attempts, the peak of a long watch).
+#[derive(Debug, Default, Serialize)]
+pub struct SnapshotOf<'a> {
+    pub clock: f64,
+    pub active: Vec<(&'a str, &'a Attempt)>,
+    pub parked: Vec<(&'a str, Cow<'a, str>)>,
+    pub unjudged: Vec<&'a str>,
+    pub ended: Vec<(&'a str, &'a Option<Box<Attempt>>)>,
+    pub remembered: Vec<(&'a str, &'a IndexMap<String, f64>)>,
 }

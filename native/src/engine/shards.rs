@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use memchr::memmem::Finder;
 
-use super::core::{Core, Host, Raised, ReadAt, Snapshot, State, MAX_ENDED, MAX_PARKED};
+use super::core::{Core, Host, Raised, ReadAt, Snapshot, SnapshotOf, State, MAX_ENDED, MAX_PARKED};
 use super::line::{self, Event, Line};
 
 pub const SHARDS: usize = 8;
@@ -250,8 +250,8 @@ impl Shards {
     }
 
     /// One snapshot, as one engine would write it (active attempts in their one order).
-    pub fn snapshot(&self) -> Snapshot {
-        let mut merged = Snapshot::default();
+    pub fn snapshot(&self) -> SnapshotOf<'_> {
+        let mut merged = SnapshotOf::default();
         let mut active = Vec::new();
         for core in &self.cores {
             let (part, orders) = core.snapshot();
