@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,8 +92,25 @@ def write_machine(log_dir: Path, name: str, sessions: int = 6, pause: float = 0.
 
 
 def agentlog(*args: str, **kwargs) -> subprocess.Popen:
+    """A long-running agentlog command. Its stderr goes to a file (`told` reads it back): a
+    pipe nobody reads fills at 64 KiB, and the process then blocks on its next message, a
+    hang that looks like lost events."""
     env = {**os.environ, "AGENT_STUCK_THRESHOLD_MS": "600000"}
-    return subprocess.Popen([*AGENTLOG, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, **kwargs)
+    stderr = tempfile.TemporaryFile()
+    proc = subprocess.Popen([*AGENTLOG, *args], stdout=subprocess.DEVNULL, stderr=stderr, env=env, **kwargs)
+    proc.told = stderr
+    return proc
+
+
+def told(procs: dict[str, subprocess.Popen], tail: int = 1500) -> str:
+    """The end of what each process wrote to stderr, for a failure's message."""
+    said = []
+    for name, proc in procs.items():
+        proc.told.seek(0)
+        text = proc.told.read().decode(errors="replace")[-tail:].strip()
+        if text:
+            said.append(f"--- {name}:\n{text}")
+    return "\n".join(said)
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -181,5 +199,6 @@ __all__ = [
     "published_alerts",
     "wait_for",
     "stop",
+    "told",
     "random",
 ]

@@ -20,7 +20,7 @@ import pytest
 
 from agentlog.fleet import bus
 from agentlog.fleet.server import Cluster
-from fleetkit import agentlog, event_ids, expected_alerts, published_alerts, stop, wait_for, write_machines
+from fleetkit import agentlog, event_ids, expected_alerts, published_alerts, stop, told, wait_for, write_machines
 
 MACHINES = 20
 
@@ -131,15 +131,18 @@ def test_every_event_and_alert_exactly_once_through_chaos(tmp_path):
             missing = {
                 d.name: sum(1 for i in event_ids(d / "agent-work-stream.jsonl") if i not in have) for d in machines
             }
-            raise AssertionError(f"archive lacks events: { ({k: v for k, v in missing.items() if v}) }")
+            missing = {k: v for k, v in missing.items() if v}
+            raise AssertionError(f"archive lacks events: {missing}\n{told(procs)}")
         expected = expected_alerts(machines, tmp_path)
         got = wait_for(lambda: set(published_alerts(cluster.url)) >= expected, 60, step=1.0)
-        assert got, f"missing alerts: {sorted(expected - set(published_alerts(cluster.url)))[:5]}"
+        assert got, f"missing alerts: {sorted(expected - set(published_alerts(cluster.url)))[:5]}\n{told(procs)}"
 
         def notified() -> list[str]:
             return delivered.read_text().split() if delivered.exists() else []
 
-        assert wait_for(lambda: set(notified()) >= expected, 60, step=1.0), "an alert never reached the sink"
+        assert wait_for(lambda: set(notified()) >= expected, 60, step=1.0), (
+            f"an alert never reached the sink\n{told(procs)}"
+        )
         time.sleep(2)  # anything late (a duplicate) would show now
         sent = notified()
     finally:
