@@ -425,7 +425,7 @@ impl Host for PyHost<'_, '_> {
 /// tailer's chunk: no Python object per line), or a list of lines.
 enum Held<'py> {
     Chunk(Bound<'py, PyBytes>, usize), // the bytes, and where the lines in them end
-    Copied(Vec<u8>, usize),            // a copy of a buffer (a bytearray read into), the same
+    Copied(Vec<u8>, usize), // a buffer's bytes copied (the tailer's reused one), and the same
     Lines(Vec<Bound<'py, PyBytes>>),
 }
 

@@ -666,9 +666,8 @@ class Tailer:
 def read_finished(path: Path, skipped: list[tuple[Path, int, int]]) -> Iterator[tuple[memoryview, int, int]]:
     """The complete lines of a file no longer written (an archive, maybe gzipped), read as
     `Tailer.batches` reads: (chunk, where its lines end, the chunk's offset; the chunk valid
-    until the next one is asked for). Lines longer
-    than MAX_LINE are added to `skipped` (file, offset, length). Nothing when it cannot be
-    opened."""
+    until the next one is asked for). Lines longer than MAX_LINE are added to `skipped`
+    (file, offset, length). Nothing when it cannot be opened."""
     source = _open_rotated(path)
     if source is None:
         return
