@@ -293,6 +293,44 @@ def test_a_notifier_started_while_the_servers_are_down_delivers_once_they_are_ba
     assert sink.got == ["orphan-0"]
 
 
+def test_a_notifier_whose_connection_closed_waits_between_tries_never_spins(server, tmp_path):
+    """A fetch on a closed connection fails at once, without waiting: taken as "nothing new",
+    the notifier fetched again at once, forever, and its event loop ran nothing else (not
+    even the task that would stop it)."""
+    import asyncio
+    import threading
+
+    from agentlog.fleet import bus
+    from agentlog.fleet.notify import Notifier
+    from agentlog.watch.sinks import BaseSink
+
+    class Collect(BaseSink):
+        kind = "collect"
+
+        def send(self, alert) -> None:
+            pass
+
+    _publish_alerts(server.url, [_alert(0)])  # the fleet's streams and buckets exist
+    ticks = []
+
+    async def main():
+        nc = await bus.connect(bus.NatsOptions(servers=server.url))
+        notifier = Notifier(nc.jetstream(timeout=1), [Collect("collect")], tmp_path / "w")
+        running = asyncio.create_task(notifier.run())
+        await asyncio.sleep(2)  # subscribed, waiting for alerts
+        await nc.close()
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            ticks.append(1)
+        notifier.stop.set()
+        await asyncio.wait_for(running, 10)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive() and len(ticks) == 10, "the notifier's loop starved everything else"
+
+
 def test_forward_skips_malformed_lines_and_splits_runs_into_bounded_messages(server, tmp_path):
     """A batch holding blank, broken, too-deep and non-UTF-8 lines: the good events all reach
     the stream once, in order, in messages of at most max_events events; the bad ones are

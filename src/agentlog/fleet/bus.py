@@ -238,11 +238,13 @@ async def fetch_ready(sub, batch: int, wait: float) -> list:
 
     nats-py's fetch(batch) keeps a lingering pull open until the batch is full or the
     timeout passes, which would hold the first message back for up to `wait`: so wait
-    for one message, then take whatever else is ready without waiting.
+    for one message, then take whatever else is ready without waiting. Any failure but the
+    timeout is raised: one that comes at once (a closed connection), taken as "nothing new",
+    was fetched again at once by the caller, a loop that starved every other task.
     """
     try:
         msgs = await sub.fetch(1, timeout=wait)
-    except Exception:  # noqa: BLE001 - nothing new (timeout), or a server change
+    except asyncio.TimeoutError:  # nothing new (nats' TimeoutError is one too)
         return []
     if batch > 1:
         try:
