@@ -375,13 +375,24 @@ def test_forward_skips_malformed_lines_and_splits_runs_into_bounded_messages(ser
     assert forward().forwarded == 0
 
 
+async def _ordered_reader(url: str, stream: str):
+    """A connection, its JetStream context, and an `OrderedPull` from the start of a new
+    stream `stream` (subjects `<stream lowercased>.>`)."""
+    from agentlog.fleet import bus
+
+    nc = await bus.connect(bus.NatsOptions(servers=url))
+    js = nc.jetstream(timeout=5)
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    pull = bus.OrderedPull(js, stream, "reader")
+    await pull.start(0)
+    return nc, js, pull
+
+
 def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_expired_requests(server):
     """The reader keeps a pull request open (it expires after 2 s and is renewed): every
     message comes once, in order, pushed as soon as it is stored; a reader started again
     after a position goes on right after it."""
     import asyncio
-
-    from agentlog.fleet import bus
 
     async def read(pull, count: int, sent: dict[int, float]) -> list[tuple[int, float]]:
         got: list[tuple[int, float]] = []
@@ -393,11 +404,7 @@ def test_ordered_pull_takes_each_message_once_in_order_as_it_is_stored_across_ex
         return got
 
     async def main():
-        nc = await bus.connect(bus.NatsOptions(servers=server.url))
-        js = nc.jetstream(timeout=5)
-        await js.add_stream(name="T", subjects=["t.>"])
-        pull = bus.OrderedPull(js, "T", "reader")
-        await pull.start(0)
+        nc, js, pull = await _ordered_reader(server.url, "T")
         sent: dict[int, float] = {}
         got = []
         for i in range(8):  # 4.8 s: the first requests expire meanwhile
@@ -426,14 +433,8 @@ def test_ordered_pull_makes_its_consumer_again_when_it_was_deleted(server):
     after the last message taken, so nothing is lost or taken twice."""
     import asyncio
 
-    from agentlog.fleet import bus
-
     async def main():
-        nc = await bus.connect(bus.NatsOptions(servers=server.url))
-        js = nc.jetstream(timeout=5)
-        await js.add_stream(name="D", subjects=["d.>"])
-        pull = bus.OrderedPull(js, "D", "reader")
-        await pull.start(0)
+        nc, js, pull = await _ordered_reader(server.url, "D")
         got = []
         for i in range(6):
             await js.publish("d.x", str(i).encode())
