@@ -29,7 +29,7 @@ use crate::engine::time;
 const PIECE: u64 = 16 << 20;
 /// Bytes read at a time.
 const CHUNK: usize = 4 << 20;
-/// A line longer than this is skipped (counted malformed), never held whole: tail.py's MAX_LINE.
+/// A line longer than this is skipped (counted malformed), never held whole: store/cursor.py's MAX_LINE.
 const MAX_LINE: usize = 64 << 20;
 const DAY_US: i64 = 86_400_000_000;
 /// What `coalesce(timestamp, '-infinity')` orders a `session_end` without a time by.

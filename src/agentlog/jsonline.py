@@ -81,11 +81,17 @@ def decode_all(lines: list[bytes], decoder_of_list: msgspec.json.Decoder) -> lis
     return values if len(values) == len(lines) else None
 
 
-def decode(line: bytes, decoder: msgspec.json.Decoder = _any) -> Any:
-    """`decoder.decode(line)`, or Unreadable (a DecodeError) for a line out of bounds. A line
-    with NUL bytes is read after the last of them: a crash's padding (native/src/read.rs,
+def after_padding(line: bytes) -> bytes:
+    """A line with NUL bytes, read after the last of them: a crash can leave a file's end as
+    NULs, and the next writer appends its whole line after them (native/src/read.rs,
     `after_padding`)."""
-    line = line[line.rfind(b"\0") + 1 :]
+    return line[line.rfind(b"\0") + 1 :]
+
+
+def decode(line: bytes, decoder: msgspec.json.Decoder = _any) -> Any:
+    """`decoder.decode(line)` of the line `after_padding`, or Unreadable (a DecodeError) for
+    a line out of bounds."""
+    line = after_padding(line)
     why = nesting_error(line) or utf8_error(line)
     if why is not None:
         raise Unreadable(why)

@@ -158,7 +158,7 @@ class Forwarder:
         on its own, malformed ones counted and left out."""
         runs: dict[int, list[bytes]] = {}
         for line in filter(bytes.strip, lines):
-            line = line[line.rfind(b"\0") + 1 :]  # after a crash's NUL padding (read.rs: after_padding)
+            line = jsonline.after_padding(line)
             envelope = _envelope(line)
             if envelope is None:
                 self.result.malformed += 1
