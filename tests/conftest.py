@@ -12,6 +12,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 AGENTLOG = [sys.executable, "-m", "agentlog"]
+# Runs a command and prints its peak memory last: a fresh parent, so no other child counts.
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=300)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024\n"
+    "print(done.returncode, peak, done.stdout, done.stderr, sep='\\0', end='')\n"
+)
+
+
+def peak_of(*args: str, stdin=None) -> tuple[int, int, str, str]:
+    """`agentlog ARGS` in a subprocess: exit code, peak RSS (MiB), stdout, stderr."""
+    command = [sys.executable, "-c", PEAK, *AGENTLOG, *args]
+    done = subprocess.run(command, stdin=stdin, capture_output=True, text=True, check=True)
+    code, peak, out, err = done.stdout.split("\0")
+    return int(code), int(peak), out, err
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import AGENTLOG
+from conftest import peak_of
 from hostilekit import (
     ATTEMPT,
     claude_records,
@@ -342,21 +340,6 @@ def test_the_line_a_writer_appends_after_a_crash_s_nul_padding_is_read_by_every_
 # --- a line with no end -------------------------------------------------------------------------
 
 HOLE = 1 << 30  # a gigabyte of NUL bytes and no newline: a sparse file, no disk taken
-# Runs a command and prints its peak memory last: a fresh parent, so no other child counts.
-PEAK = (
-    "import resource, subprocess, sys\n"
-    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=300)\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024\n"
-    "print(done.returncode, peak, done.stdout, done.stderr, sep='\\0', end='')\n"
-)
-
-
-def peak_of(*args: str, stdin=None) -> tuple[int, int, str, str]:
-    """`agentlog ARGS` in a subprocess: exit code, peak RSS (MiB), stdout, stderr."""
-    command = [sys.executable, "-c", PEAK, *AGENTLOG, *args]
-    done = subprocess.run(command, stdin=stdin, capture_output=True, text=True, check=True)
-    code, peak, out, err = done.stdout.split("\0")
-    return int(code), int(peak), out, err
 
 
 def test_a_gigabyte_without_a_newline_is_one_malformed_line_that_no_reader_holds(tmp_path):

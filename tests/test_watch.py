@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+from conftest import peak_of
 from watchkit import BASE, alerts, ev, write
 
 from agentlog.watch import Engine, WatchConfig
@@ -230,6 +231,27 @@ def test_memory_is_bounded_ended_and_stuck_attempts_are_evicted():
     assert "idle" in engine.active  # raised, but not gone yet
     engine.tick(BASE + 4000)
     assert len(engine.active) == 0 and list(engine.parked) == ["idle"]  # packed away after its stuck alert
+
+
+def test_a_long_watch_holds_its_ended_attempts_and_alert_ids_compactly(tmp_path):
+    """60,000 attempts, each an error loop (one alert) then its end: 50,000 (MAX_ENDED) stay
+    in the engine's ended table with their cooldowns, 60,000 ids in the journal's written
+    set. Held as a whole `Attempt` each and as a Python `set` of strings, they took 78 MiB
+    over a small watch's peak; kept as their JSON and as 10-byte digests, 29 MiB."""
+    peaks = {}
+    for attempts in (100, 60_000):
+        log_dir = tmp_path / str(attempts)
+        events = []
+        for i in range(attempts):
+            events.append(ev(f"attempt-{i:06d}", "session_start", BASE + i))
+            for k in range(4):
+                events.append(ev(f"attempt-{i:06d}", "error", BASE + i + k / 10, error_message="boom"))
+            events.append(ev(f"attempt-{i:06d}", "session_end", BASE + i + 1, completion_status="success"))
+        write(log_dir / STREAM, *events)
+        code, peaks[attempts], _, err = peak_of("watch", "--replay", "--once", "--quiet", "--log-dir", str(log_dir))
+        assert code == 0, err
+        assert len(alerts(log_dir)) == attempts
+    assert peaks[60_000] - peaks[100] < 45, peaks
 
 
 def test_snapshot_restore_continues_exactly():

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod engine;
 mod forward;
 mod gil;
+mod idset;
 mod otlp;
 mod parts;
 mod patterns;
@@ -31,6 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     otlp::register(m)?;
     forward::register(m)?;
     parts::register(m)?;
+    idset::register(m)?;
     patterns::register(m)?;
     Ok(())
 }

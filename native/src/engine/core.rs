@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use super::hash::{HashMap, HashSet, IndexMap};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::alert::{alert_id, alert_key, held, Finding};
 use super::detectors::{self, At, Chosen, Detectors, Handler, Oracle, Slots};
@@ -35,32 +36,46 @@ const PARK_AFTER_S: f64 = 600.0; // quiet this long (and 3x the stuck threshold)
 const EARLIEST: f64 = 946_684_800.0; // 2000-01-01T00:00:00Z: earlier is an unset clock
 const MAX_TIMES: usize = 65_536; // odd timestamps remembered
 
-/// What the engine keeps per attempt.
+/// What the engine keeps per attempt. Fields at their defaults are left out of its JSON
+/// (snapshots, parked and ended attempts): most ended ones keep only their cooldowns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Attempt {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub last_time: f64, // latest event time seen (epoch s)
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_id: String, // that event's identity
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub idle_alerted: bool, // the current idle period was dealt with
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub untimed: bool, // last_time is approximate or synthetic: a gap from it is no idleness
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub heard: f64, // wall time its latest event was read, once caught up (0: unknown)
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub cooldowns: IndexMap<String, f64>, // alert key -> event time of its last alert
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Slots::is_empty")]
     pub slots: Slots,
     #[serde(skip)]
     // when it (re-)entered `active`, an ordinal shared by all shards: the order the Python
     // engine's dict kept
     order: u64,
 }
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_false(x: &bool) -> bool {
+    !*x
+}
+
+/// What an ended attempt keeps (its cooldowns, the slots that outlive sessions), as its
+/// JSON: a few hundred bytes instead of a whole `Attempt` with its maps, for each of up to
+/// MAX_ENDED attempts, and written into a snapshot as it is.
+pub type Kept = Box<RawValue>;
 
 /// A detector's finding turned into an alert (the Python face builds `events.Alert`).
 #[derive(Debug)]
@@ -191,7 +206,7 @@ pub struct State {
     pub unjudged: HashSet<String>, // parked before a wall clock saw their latest quiet time
     // what outlives a session, or nothing (boxed: most are nothing, and a table of 50,000
     // inline attempts, doubled while it rehashes, would be most of the engine's memory)
-    pub ended: Fifo<Option<Box<Attempt>>>,
+    pub ended: Fifo<Option<Kept>>,
     pub remembered: HashMap<String, IndexMap<String, f64>>, // cooldowns from the journal
     pub clock: f64,
     pub caught_up: bool,
@@ -455,7 +470,7 @@ impl Core {
                 .ended
                 .remove(attempt_id)
                 .flatten()
-                .map_or_else(Attempt::default, |kept| *kept);
+                .map_or_else(Attempt::default, |kept| unpack(kept.get().as_bytes()));
             attempt.last_time = t;
             attempt
         } else {
@@ -480,13 +495,15 @@ impl Core {
         let kept = attempt.slots.kept(&self.rules.kept);
         let python_kept = host.ended(attempt_id);
         // a new session of the attempt still counts what outlives sessions, and honours cooldowns
-        let entry = (!kept.is_empty() || python_kept || !attempt.cooldowns.is_empty()).then(|| {
-            Box::new(Attempt {
-                slots: kept,
-                cooldowns: attempt.cooldowns,
-                ..Attempt::default()
-            })
-        });
+        let keeps = !kept.is_empty() || python_kept || !attempt.cooldowns.is_empty();
+        let kept = Attempt {
+            slots: kept,
+            cooldowns: attempt.cooldowns,
+            ..Attempt::default()
+        };
+        let entry = keeps
+            .then(|| serde_json::value::to_raw_value(&kept).ok()) // an Attempt always encodes
+            .flatten();
         self.state.ended.insert(attempt_id.to_string(), entry);
         if self.state.ended.len() > self.state.max_ended {
             if let Some((gone, _)) = self.state.ended.pop_oldest() {
@@ -756,7 +773,7 @@ pub struct Snapshot {
     pub active: Vec<(String, Attempt)>,
     pub parked: Vec<(String, String)>,
     pub unjudged: Vec<String>,
-    pub ended: Vec<(String, Option<Box<Attempt>>)>,
+    pub ended: Vec<(String, Option<Kept>)>,
     pub remembered: Vec<(String, IndexMap<String, f64>)>,
 }
 
@@ -768,6 +785,6 @@ pub struct SnapshotOf<'a> {
     pub active: Vec<(&'a str, &'a Attempt)>,
     pub parked: Vec<(&'a str, Cow<'a, str>)>,
     pub unjudged: Vec<&'a str>,
-    pub ended: Vec<(&'a str, &'a Option<Box<Attempt>>)>,
+    pub ended: Vec<(&'a str, &'a Option<Kept>)>,
     pub remembered: Vec<(&'a str, &'a IndexMap<String, f64>)>,
 }

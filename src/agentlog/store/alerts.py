@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import msgspec
 
-from .. import jsonline
+from .. import _core, jsonline
 from ..events import BOM, Alert, encode
 from . import layout
 from .reader import bounded_lines, files_of, open_log
@@ -54,7 +54,7 @@ class AlertJournal:
     def __init__(self, log_dir: Path, writer: LogWriter | None = None):
         self.log_dir = Path(log_dir)
         self.writer = writer or LogWriter(self.log_dir)
-        self.seen: set[str] = set()
+        self.seen = _core.IdSet()  # ids written; a compact set (a long watch writes 100,000s)
         self.written = 0
 
     def load(self) -> Iterator[Alert]:
@@ -84,7 +84,7 @@ class AlertJournal:
         if fresh:
             lines = [encode(alert) + b"\n" for alert in fresh]
             self.writer.write_batch({layout.ALERTS: [redact(line) for line in lines] if redact else lines})
-            self.seen |= ids
+            self.seen.update(ids)
             self.written += len(fresh)
         return fresh
 
