@@ -157,19 +157,24 @@ def _categories(source: LogSource, messages: list[str]) -> list[str]:
     return cache.remembered(source.cache_folder, "categories", version, messages, classify)
 
 
-def _derive(con, column: str, table: str, values) -> None:
-    """Fill `table(message, value)` for the distinct messages that lack `column`."""
-    messages = [
-        row[0]
-        for row in con.execute(
-            f"SELECT DISTINCT message FROM raw_errors WHERE {column} IS NULL AND message IS NOT NULL"
-        ).fetchall()
-    ]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT unnest($1::VARCHAR[]) AS message, unnest($2::VARCHAR[]) AS {column}",
-        [messages, values(messages)],
-    )
+def _derive(con, source: LogSource) -> None:
+    """The temp tables `derived_fingerprints` and `derived_categories` (message, value) of
+    the distinct error messages that lack one, both found in one pass over the errors."""
+    lacking = con.execute(
+        "SELECT list(message) FILTER (no_fingerprint), list(message) FILTER (no_category) FROM ("
+        "SELECT message, bool_or(fingerprint IS NULL) AS no_fingerprint, bool_or(category IS NULL) AS no_category "
+        "FROM stream_errors WHERE message IS NOT NULL AND attempt_id IS NOT NULL GROUP BY message)"
+    ).fetchone()
+    for (column, table, values), messages in zip(
+        (("fingerprint", "derived_fingerprints", _fingerprints), ("category", "derived_categories", _categories)),
+        lacking,
+    ):
+        messages = messages or []
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS "
+            f"SELECT unnest($1::VARCHAR[]) AS message, unnest($2::VARCHAR[]) AS {column}",
+            [messages, values(source, messages)],
+        )
 
 
 class Dataset:
@@ -182,8 +187,7 @@ class Dataset:
         con.execute(_METRIC_SESSIONS)
         con.execute(_SESSIONS)
         con.execute(_RAW_ERRORS)
-        _derive(con, "fingerprint", "derived_fingerprints", lambda messages: _fingerprints(source, messages))
-        _derive(con, "category", "derived_categories", lambda messages: _categories(source, messages))
+        _derive(con, source)
         con.execute(_ERRORS)
         con.execute(_USAGE_DAYS)
         bad_stream = con.execute("SELECT coalesce(sum(malformed), 0) FROM stream_sessions").fetchone()[0]
