@@ -353,3 +353,24 @@ def test_on_one_core_the_receiver_records_in_process_the_same(tmp_path, server):
 
     assert shape(stream(tmp_path / "local")) == shape(wait_for(dest, 1)) != []
     assert receiver.stats == {"requests": 1, "events": len(stream(dest)), "rejected_events": 0}
+
+
+# Prints whether the masking pattern and the error taxonomy are compiled once a recording is set up.
+RECORDING_COMPILED = """
+import sys
+from agentlog import config
+from agentlog.intel import mask, taxonomy
+from agentlog.otel.recording import LocalRecording, mapper
+from agentlog.recorder import Recorder
+settings = config.load({"log_dir": sys.argv[1]})
+recording = LocalRecording(Recorder(settings), mapper(settings))
+print(mask._PATTERN is not None, taxonomy._default is not None)
+recording.close()
+"""
+
+
+def test_the_receivers_recording_compiles_the_error_taxonomy_at_start(tmp_path):
+    """Claude Code's api_error records become error events the recorder classifies: the
+    first one compiled the taxonomy (~30 ms) while its request waited, and its alert was late."""
+    done = subprocess.run([sys.executable, "-c", RECORDING_COMPILED, str(tmp_path)], capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "True"], done.stderr

@@ -185,6 +185,13 @@ class Recorder:
             finally:
                 self._forget_sizes()
 
+    def prepare(self) -> None:
+        """Compile what classifying the first error needs now (`intel.prepare`): a
+        long-running recorder (`otel serve`) calls it at start, so that error is not late."""
+        from .intel import prepare
+
+        self._taxonomy = prepare(self.settings)
+
     def flush(self) -> None:
         """The acknowledgement point in fsync=batch mode: everything so far is on disk."""
         self.writer.flush()

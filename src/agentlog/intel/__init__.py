@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing costs ~15 ms to import; annotations only need th
 from agentlog.intel.fingerprint import fingerprint as _fingerprint
 
 # ``mask`` the function is not re-exported: it would shadow the ``agentlog.intel.mask`` module.
-from agentlog.intel.mask import normalize
+from agentlog.intel.mask import normalize, prepare as _prepare_mask
 from agentlog.intel.taxonomy import TRANSIENT_CATEGORIES, Taxonomy, classify, default_taxonomy, is_transient
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ __all__ = [
     "cluster_lines",
     "fingerprint_of",
     "is_transient",
+    "prepare",
     "taxonomy_for",
 ]
 
@@ -71,6 +72,15 @@ def analyze_error(
     else:
         confidence = 1.0
     return ErrorInfo(fingerprint, template, category, confidence)
+
+
+def prepare(settings=None) -> Taxonomy:
+    """Compile now what the first error needs (the masking pattern, the taxonomy: ~30 ms of
+    regexes) and return the taxonomy of `settings` (the built-in one without). A long-running
+    process (a watch, `otel serve`) calls it at start, so its first error is not late."""
+    _prepare_mask()
+    default_taxonomy()
+    return taxonomy_for(settings) if settings is not None else default_taxonomy()
 
 
 def taxonomy_for(settings) -> Taxonomy:

@@ -95,6 +95,11 @@ def _pattern() -> re.Pattern[str]:
     return _PATTERN
 
 
+def prepare() -> None:
+    """Compile the masking pattern now (`intel.prepare`)."""
+    _pattern()
+
+
 def _replace(match: re.Match[str]) -> str:
     return _REPLACEMENT[match.lastgroup]  # type: ignore[index]
 

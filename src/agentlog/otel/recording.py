@@ -67,6 +67,7 @@ class LocalRecording:
 
     def __init__(self, recorder: Recorder, telemetry: TelemetryMapper):
         self.recorder = recorder
+        recorder.prepare()
         self.mapper = telemetry
 
     def ingest(self, signal: str, body: bytes, is_json: bool) -> tuple[int, int]:
@@ -132,6 +133,7 @@ def _work(conn: Connection) -> None:
     """The worker: map and record each request, answer when it is written."""
     settings = conn.recv()  # the settings come first
     recorder, telemetry = Recorder(settings), mapper(settings)
+    recorder.prepare()
     try:
         while True:
             try:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from .. import config as config_mod
+from .. import config as config_mod, intel
 from ..events import Alert, now_iso
 from ..store import layout, modes
 from ..store.atomic import replace_file
@@ -147,6 +147,7 @@ class Watchdog:
         self.outbox.start()
         jobs_stop = threading.Event()
         threads = self._start_jobs(jobs_stop)
+        intel.prepare()  # the engine's first error would compile the taxonomy: ~30 ms late
         self.ready.set()
         position, committed, dirty = None, time.monotonic(), False
         last_beat = 0.0
