@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import io
 import os
 from select import select as _poll
 from dataclasses import dataclass, field
@@ -137,16 +138,15 @@ def bounded_lines(handle: BinaryIO) -> Iterator[bytes | Skipped]:
     """The lines of a binary file as iterating it gives them (each with its newline, the last
     maybe without), but a line longer than MAX_LINE is never held whole: `Skipped` comes in
     its place. What iterating a file costs is the longest line: a gigabyte with no newline
-    must not take a gigabyte."""
-    while line := handle.readline(MAX_LINE + 1):
-        if len(line) <= MAX_LINE or line.endswith(b"\n"):
-            yield line
+    must not take a gigabyte. (`_line_chunks` split at newlines; a chunk may hold a whole
+    line a little over MAX_LINE, skipped here all the same.)"""
+    for piece in _line_chunks(handle.read):
+        if isinstance(piece, Skipped):
+            yield piece
             continue
-        length, more = len(line), line
-        while more and not more.endswith(b"\n"):
-            more = handle.readline(CHUNK)
-            length += len(more)
-        yield Skipped(length, more.endswith(b"\n"))
+        for line in io.BytesIO(piece):
+            ended = line.endswith(b"\n")
+            yield line if len(line) - ended <= MAX_LINE else Skipped(len(line), ended)
 
 
 def archives_of(log_dir: Path, name: str) -> list[Path]:
