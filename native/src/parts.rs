@@ -24,13 +24,12 @@ use pyo3::prelude::*;
 
 use crate::engine::line::{self, Event, Line};
 use crate::engine::time;
+use crate::read::MAX_LINE; // a longer line is skipped (counted malformed), never held whole
 
 /// Bytes a piece of a plain file holds (cut at the next line end).
 const PIECE: u64 = 16 << 20;
 /// Bytes read at a time.
 const CHUNK: usize = 4 << 20;
-/// A line longer than this is skipped (counted malformed), never held whole: store/cursor.py's MAX_LINE.
-const MAX_LINE: usize = 64 << 20;
 const DAY_US: i64 = 86_400_000_000;
 /// What `coalesce(timestamp, '-infinity')` orders a `session_end` without a time by.
 const NO_TIME: i64 = i64::MIN;

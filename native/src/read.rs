@@ -20,6 +20,9 @@ use serde_json::{Map, Number, Value};
 
 /// Levels of arrays and objects, the line itself being one; events use 3 or 4.
 pub const MAX_DEPTH: usize = 64;
+/// A longer line is skipped by every reader, never held: 8x the recorder's default cap on an
+/// event (`max_event_bytes`). Python reads it from here (`store.cursor.MAX_LINE`).
+pub const MAX_LINE: usize = 64 << 20;
 const BOM: &[u8] = b"\xef\xbb\xbf";
 const MAX_TOKENS: u64 = 1_000_000_000_000;
 const MAX_USD: f64 = 1_000_000.0;
@@ -504,6 +507,7 @@ fn line_problem(line: &[u8]) -> Option<(String, String)> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LineError", m.py().get_type::<LineError>())?;
     m.add("MAX_DEPTH", MAX_DEPTH)?;
+    m.add("MAX_LINE", MAX_LINE)?;
     m.add_function(wrap_pyfunction!(decode_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(line_problem, m)?)?;

@@ -30,10 +30,10 @@ from typing import Any
 
 import msgspec
 
+from .. import _core
+
 HEAD_BYTES = 512  # at most this much of a file's start tells one file from another
-# A longer line is skipped by every reader, never held: 8x the recorder's default cap on an
-# event (max_event_bytes).
-MAX_LINE = 64 << 20
+MAX_LINE = _core.MAX_LINE  # a longer line is skipped by every reader, never held (native/src/read.rs)
 
 
 def digest(head: bytes) -> str:
