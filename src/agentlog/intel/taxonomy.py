@@ -196,18 +196,32 @@ class Taxonomy:
         for category, patterns in RULES.items():
             merged.setdefault(category, []).extend(patterns)
         self.categories = tuple(merged)
-        self._patterns = [re.compile(p, _FLAGS) for patterns in merged.values() for p in patterns]  # re errors here
-        self._set = _core.PatternSet([p.pattern for p in self._patterns])
+        self._sources = [p for patterns in merged.values() for p in patterns]
+        self._set = _core.PatternSet(self._sources)
         self._foreign = self._set.foreign
         self._category_of = [category for category, patterns in merged.items() for _ in patterns]
+        # `re` reads a pattern only where the native set cannot (a foreign pattern, a message
+        # not plain ASCII). The user's and the foreign ones are compiled now, so a bad one
+        # fails here (re.error) as configuration; the built-ins on first need (all of them
+        # cost ~20 ms, which a process recording one error would pay for nothing).
+        given = {p for patterns in (extra_rules or {}).values() for p in patterns}
+        self._compiled = {
+            i: re.compile(p, _FLAGS) for i, p in enumerate(self._sources) if p in given or i in self._foreign
+        }
+
+    def _re(self, index: int) -> re.Pattern[str]:
+        compiled = self._compiled.get(index)
+        if compiled is None:
+            compiled = self._compiled[index] = re.compile(self._sources[index], _FLAGS)
+        return compiled
 
     def hits(self, message: str) -> list[int]:
         """The indices of the patterns that hit ``message`` (categories in order, then their
         patterns), ascending."""
         found = self._set.hits(message)
         if found is None:  # not plain ASCII: `re` alone reads it as `re` does
-            return [i for i, p in enumerate(self._patterns) if p.search(message)]
-        foreign = [i for i in self._foreign if self._patterns[i].search(message)]
+            return [i for i in range(len(self._sources)) if self._re(i).search(message)]
+        foreign = [i for i in self._foreign if self._re(i).search(message)]
         return sorted(found + foreign) if foreign else found
 
     def classify(self, message: str) -> tuple[str, float]:
