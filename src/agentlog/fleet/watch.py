@@ -154,7 +154,7 @@ class FleetWatcher:
         self.journal = AlertJournal(self.log_dir)
         for _ in self.journal.load():
             pass
-        intel.prepare()  # the engines' first error would compile the taxonomy: ~30 ms late
+        intel.prepare()  # else the first error without a fingerprint compiles its regexes (~20 ms)
         local = [sink for sink in self.sinks if not sink.notification]
         self.outbox = Outbox(self.log_dir, local)
         self.outbox.start()

@@ -191,7 +191,7 @@ def _warm() -> None:
         from .. import agents, intel
 
         agents.load()  # every agent's module, ours and the plugins'
-        intel.prepare()  # an error's first classification: ~30 ms of regexes
+        intel.prepare()  # an error's first classification: ~20 ms of regexes
     except Exception:  # noqa: BLE001, S110 - a call imports what it needs anyway
         pass
 

@@ -75,7 +75,7 @@ def analyze_error(
 
 
 def prepare(settings=None) -> Taxonomy:
-    """Compile now what the first error needs (the masking pattern, the taxonomy: ~30 ms of
+    """Compile now what the first error needs (the masking pattern, the taxonomy: ~20 ms of
     regexes) and return the taxonomy of `settings` (the built-in one without). A long-running
     process (a watch, `otel serve`) calls it at start, so its first error is not late."""
     _prepare_mask()
