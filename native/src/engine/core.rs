@@ -492,17 +492,18 @@ impl Core {
         let Some(attempt) = self.state.active.remove(attempt_id) else {
             return;
         };
-        let kept = attempt.slots.kept(&self.rules.kept);
+        let slots = attempt.slots.kept(&self.rules.kept);
         let python_kept = host.ended(attempt_id);
         // a new session of the attempt still counts what outlives sessions, and honours cooldowns
-        let keeps = !kept.is_empty() || python_kept || !attempt.cooldowns.is_empty();
-        let kept = Attempt {
-            slots: kept,
-            cooldowns: attempt.cooldowns,
-            ..Attempt::default()
-        };
-        let entry = keeps
-            .then(|| serde_json::value::to_raw_value(&kept).ok()) // an Attempt always encodes
+        let entry = (!slots.is_empty() || python_kept || !attempt.cooldowns.is_empty())
+            .then(|| {
+                let kept = Attempt {
+                    slots,
+                    cooldowns: attempt.cooldowns,
+                    ..Attempt::default()
+                };
+                serde_json::value::to_raw_value(&kept).ok() // an Attempt always encodes
+            })
             .flatten();
         self.state.ended.insert(attempt_id.to_string(), entry);
         if self.state.ended.len() > self.state.max_ended {
